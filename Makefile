@@ -1,0 +1,44 @@
+# Two commands on a bare machine:  make demo  |  make test
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest browser-deps bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PY))"; exit 1; }
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# The demo city on the embedded SQLite, served on http://127.0.0.1:8000
+demo: $(STAMP)
+	$(BIN)/onecard demo
+
+# Chromium for the browser tests comes from Debian, never from a browser download.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) browser-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole suite: lint, types, tests (SQLite always; PostgreSQL too when
+# ONECARD_TEST_DATABASE_URL is set, as .ci/run does).
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/onecard bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache onecard.db*

@@ -1,0 +1,52 @@
+"""Settings, validated once at start-up (pydantic-settings, env prefix ``ONECARD_``).
+
+Contract: ``get_settings()`` returns one frozen ``Settings``; outside development the
+server refuses to start with the default secret key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-only-not-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONECARD_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{Path('onecard.db').resolve()}")
+    secret_key: str = DEFAULT_SECRET
+    # The city network's 3-digit number inside every payment code (telephone area code).
+    region_no: str = "735"
+    region_code: str = "431000"
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    reversal_window_seconds: int = 600
+    paycode_step_seconds: int = 30
+    max_body_bytes: int = 64 * 1024
+    # Where year-end subsidy leftovers go: back to each funding unit (seed 001, default)
+    # or to city finance (seed 000).
+    year_end_return_to: Literal["unit", "finance"] = "unit"
+    # Batch concurrent payments into one commit (PostgreSQL only).
+    batch_payments: bool = False
+    batch_window_ms: float = 2.0
+    batch_max: int = 64
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("ONECARD_SECRET_KEY must be set in production")
+        if len(self.region_no) != 3 or not self.region_no.isdigit():
+            raise ValueError("ONECARD_REGION_NO must be three digits")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,103 @@
+"""Ledger tables. The invariants, stated once:
+
+1. Every journal entry's postings sum to zero (``SUM(amount) = 0``). Checked in Python
+   before insert and, on PostgreSQL, by a DEFERRABLE constraint trigger at commit.
+2. Nothing in ``journal_entries`` or ``postings`` is ever updated or deleted; triggers
+   refuse it on both SQLite and PostgreSQL. A correction is a new entry.
+3. A posting's amount is a non-zero integer of fen (CHECK); positive credits the account
+   (more money held there), negative debits it.
+4. An account that may not go negative (every person's purse, every sub-account of the
+   system's two lines) never does: purses carry a cached ``balance`` changed only by a
+   guarded ``UPDATE … WHERE balance + :amount >= 0`` in the same transaction as the
+   postings, backed by ``CHECK (allow_negative OR balance >= 0)``.
+5. Only per-person purses are cached. Rows shared by many payers (a canteen's payable,
+   the system accounts) keep no running balance: it is derived from postings when read,
+   so no payment ever waits on another payer's row.
+6. ``idempotency_key`` is unique: an operation a client may retry posts at most once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onecard.core.db import Base, BigId
+
+# Account kinds. Per person: two purses. Per unit: its sub-account of the system income
+# line (funds paid in, not yet distributed) and what is owed back to it. Per canteen: its
+# sub-account of the expenditure line (consumption not yet settled). Singletons: the
+# bureau's dining-fund bank account, fee income, city finance, external clearing.
+PERSON_KINDS = ("subsidy", "cash")
+UNIT_KINDS = ("unit_income", "unit_returned")
+CANTEEN_KINDS = ("canteen_payable",)
+SYSTEM_KINDS = ("dining_fund", "fee_income", "finance", "bank_clearing", "ecny_clearing")
+ACCOUNT_KINDS = PERSON_KINDS + UNIT_KINDS + CANTEEN_KINDS + SYSTEM_KINDS
+
+# Clearing accounts mirror the outside world: money arriving makes them negative.
+NEGATIVE_ALLOWED = ("bank_clearing", "ecny_clearing")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    owner_kind: Mapped[str] = mapped_column(String(10))  # person|unit|canteen|system
+    owner_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (
+        UniqueConstraint("owner_kind", "owner_id", "kind"),
+        CheckConstraint("allow_negative OR balance >= 0", name="no_negative"),
+        CheckConstraint("cached OR balance = 0", name="uncached_zero"),
+    )
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(24))
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # Accounting period (quarter, '2026Q1') the entry counts in; a closed period never
+    # receives a new entry: late arrivals are booked into the first open one.
+    period: Mapped[str] = mapped_column(String(6), index=True)
+    booked_at: Mapped[datetime] = mapped_column(DateTime)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(60))
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    memo: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Posting(Base):
+    __tablename__ = "postings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="nonzero"),
+        Index("ix_postings_entry", "entry_id"),
+        Index("ix_postings_account", "account_id", "entry_id"),
+    )
+
+
+class LedgerPeriod(Base):
+    """A quarter that has been closed by its settlement: it takes no more entries."""
+
+    __tablename__ = "ledger_periods"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(DateTime)
+    closed_by: Mapped[str] = mapped_column(String(60))

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so ``onecard db upgrade`` works anywhere."""

@@ -1,0 +1,10 @@
+"""Every table of the product, imported in one place so Alembic sees the whole schema."""
+
+from __future__ import annotations
+
+from onecard.core.db import Base
+from onecard.ledger import models as _ledger  # noqa: F401
+from onecard.org import models as _org  # noqa: F401
+from onecard.pay import models as _pay  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,129 @@
+"""Card life cycle: issue, report lost, unfreeze, replace, cancel.
+
+Contract: each public function is one transaction. A card only points at a person;
+balances live on the person's purses, so replacing a card moves no money and a lost
+card is refused at every terminal from the moment ``report_lost`` commits (terminals
+ask the server on every payment, nothing is cached).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import Connection, insert, select, update
+
+from onecard.core.context import Context
+from onecard.core.errors import NotFound, StateConflict
+from onecard.org.models import Person
+from onecard.pay.models import Card
+
+
+def new_card_no(conn: Connection, region_code: str) -> str:
+    """A 16-digit card number: 6-digit region code + 9 random digits + Luhn check digit."""
+    while True:
+        body = region_code[:6] + f"{secrets.randbelow(10**9):09d}"
+        card_no = body + luhn_digit(body)
+        if conn.execute(select(Card.id).where(Card.card_no == card_no)).first() is None:
+            return card_no
+
+
+def luhn_digit(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def _issue(conn: Connection, ctx: Context, person_id: int, card_no: str | None, replaces: int | None) -> str:
+    region = conn.execute(select(Person.region_id).where(Person.id == person_id)).scalar()
+    if region is None:
+        raise NotFound(what="人员")
+    card_no = card_no or new_card_no(conn, ctx.settings.region_code)
+    if conn.execute(select(Card.id).where(Card.card_no == card_no)).first() is not None:
+        raise StateConflict(f"卡号 {card_no} 已存在")
+    conn.execute(
+        insert(Card).values(
+            region_id=region,
+            card_no=card_no,
+            person_id=person_id,
+            status="active",
+            issued_at=ctx.clock.now(),
+            replaces_card_id=replaces,
+        )
+    )
+    return card_no
+
+
+def issue_card_conn(conn: Connection, ctx: Context, person_id: int, card_no: str | None = None) -> str:
+    """Issue inside an open transaction (bulk builders); refuses a second active card."""
+    active = conn.execute(
+        select(Card.card_no).where(Card.person_id == person_id, Card.status == "active")
+    ).scalar()
+    if active is not None:
+        raise StateConflict(f"该人员已有在用卡 {active}")
+    return _issue(conn, ctx, person_id, card_no, None)
+
+
+def issue_card(ctx: Context, person_id: int, card_no: str | None = None) -> str:
+    with ctx.db.begin() as conn:
+        return issue_card_conn(conn, ctx, person_id, card_no)
+
+
+def _card(conn: Connection, card_no: str) -> tuple[int, int, str]:
+    row = conn.execute(
+        select(Card.id, Card.person_id, Card.status).where(Card.card_no == card_no)
+    ).first()
+    if row is None:
+        raise NotFound(what=f"卡 {card_no}")
+    return int(row[0]), int(row[1]), str(row[2])
+
+
+def _set_status(conn: Connection, ctx: Context, card_id: int, frm: str, to: str) -> None:
+    done = conn.execute(
+        update(Card)
+        .where(Card.id == card_id, Card.status == frm)
+        .values(status=to, status_changed_at=ctx.clock.now())
+    ).rowcount
+    if done != 1:
+        raise StateConflict(f"卡状态不是 {frm}")
+
+
+def report_lost(ctx: Context, card_no: str) -> None:
+    """挂失: the card is refused everywhere from now on. Reporting twice is harmless."""
+    with ctx.db.begin() as conn:
+        card_id, _, status = _card(conn, card_no)
+        if status == "lost":
+            return
+        _set_status(conn, ctx, card_id, "active", "lost")
+
+
+def unfreeze(ctx: Context, card_no: str) -> None:
+    """解挂: a lost card that turned up works again."""
+    with ctx.db.begin() as conn:
+        card_id, _, status = _card(conn, card_no)
+        if status == "active":
+            return
+        _set_status(conn, ctx, card_id, "lost", "active")
+
+
+def replace_card(ctx: Context, card_no: str, new_card_no_: str | None = None) -> str:
+    """补卡: cancel the old card and issue a new one to the same person (balance intact)."""
+    with ctx.db.begin() as conn:
+        card_id, person_id, status = _card(conn, card_no)
+        if status == "cancelled":
+            raise StateConflict("原卡已注销")
+        _set_status(conn, ctx, card_id, status, "cancelled")
+        return _issue(conn, ctx, person_id, new_card_no_, card_id)
+
+
+def cancel_card(ctx: Context, card_no: str) -> None:
+    with ctx.db.begin() as conn:
+        card_id, _, status = _card(conn, card_no)
+        if status == "cancelled":
+            return
+        _set_status(conn, ctx, card_id, status, "cancelled")

@@ -1,0 +1,152 @@
+"""Payment tables: canteen meal rules and prices, items, cards, payments, refunds.
+
+Contract: a ``payments`` row is the decision record of one terminal request, approved
+or refused; ``(terminal_id, txn_id)`` is unique and its stored ``response`` is what a
+retry gets back byte for byte. Money itself lives only in the ledger: an approved
+payment points at its journal entry.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onecard.core.db import Base, BigId
+
+DINER_CLASSES = ("own", "visitor", "guest")
+
+
+class MealPeriod(Base):
+    """A meal window of one canteen (breakfast, lunch, dinner, or any the unit adds)."""
+
+    __tablename__ = "meal_periods"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    canteen_id: Mapped[int] = mapped_column(ForeignKey("canteens.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))  # breakfast | lunch | dinner | …
+    name: Mapped[str] = mapped_column(String(20))
+    starts: Mapped[time] = mapped_column(Time)
+    ends: Mapped[time] = mapped_column(Time)
+    # How many times one person may pay in this period per day (0 = no limit).
+    per_person_limit: Mapped[int] = mapped_column(Integer, default=1)
+    __table_args__ = (
+        UniqueConstraint("canteen_id", "code"),
+        CheckConstraint("starts < ends", name="window"),
+        CheckConstraint("per_person_limit >= 0", name="limit_nonneg"),
+    )
+
+
+class MealPrice(Base):
+    __tablename__ = "meal_prices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_period_id: Mapped[int] = mapped_column(ForeignKey("meal_periods.id"))
+    diner_class: Mapped[str] = mapped_column(String(10))  # own | visitor | guest
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        UniqueConstraint("meal_period_id", "diner_class"),
+        CheckConstraint("diner_class IN ('own','visitor','guest')", name="class"),
+        CheckConstraint("price_fen > 0", name="positive"),
+    )
+
+
+class Item(Base):
+    """A dish or a shop good sold by line. Goods carry the city's large-store price for
+    the same good and may not be priced above it (R-A11)."""
+
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    canteen_id: Mapped[int] = mapped_column(ForeignKey("canteens.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(10), default="dish")  # dish | goods
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    market_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (
+        UniqueConstraint("canteen_id", "sku"),
+        CheckConstraint("price_fen > 0", name="positive"),
+        CheckConstraint("kind IN ('dish','goods')", name="kind"),
+        CheckConstraint(
+            "kind = 'dish' OR (market_price_fen IS NOT NULL AND price_fen <= market_price_fen)",
+            name="price_cap",
+        ),
+    )
+
+
+class Card(Base):
+    __tablename__ = "cards"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(BigInteger)
+    card_no: Mapped[str] = mapped_column(String(20), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    replaces_card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    __table_args__ = (CheckConstraint("status IN ('active','lost','cancelled')", name="status"),)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(BigInteger)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"))
+    txn_id: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # approved | refused | reversed
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
+    canteen_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    home_unit_id: Mapped[int | None] = mapped_column(BigInteger)
+    credential_kind: Mapped[str] = mapped_column(String(10))  # card | code | face | ecny
+    meal_period_id: Mapped[int | None] = mapped_column(BigInteger)
+    diner_class: Mapped[str | None] = mapped_column(String(10))
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    cash_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    business_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    response: Mapped[str] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("terminal_id", "txn_id"),
+        Index("ix_payments_person_day", "person_id", "business_date"),
+        Index("ix_payments_canteen_day", "canteen_id", "business_date"),
+        CheckConstraint("status IN ('approved','refused','reversed')", name="status"),
+        CheckConstraint("amount_fen >= 0 AND subsidy_fen >= 0 AND cash_fen >= 0", name="nonneg"),
+        CheckConstraint(
+            "status = 'refused' OR amount_fen = subsidy_fen + cash_fen", name="split_sums"
+        ),
+        CheckConstraint("refunded_fen <= amount_fen", name="refund_cap"),
+    )
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    subsidy_fen: Mapped[int] = mapped_column(BigInteger)
+    cash_fen: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="positive"),)
