@@ -30,36 +30,87 @@ class World:
 def build_world(ctx: Context) -> World:
     with ctx.db.begin() as conn:
         w = World(region=b.create_region(conn, "431000", "郴州市"))
-        for key, code, name in [("A", "U001", "市财政局"), ("B", "U002", "市人民医院"), ("C", "U003", "市档案馆")]:
+        for key, code, name in [
+            ("A", "U001", "市财政局"),
+            ("B", "U002", "市人民医院"),
+            ("C", "U003", "市档案馆"),
+        ]:
             w.units[key] = b.create_unit(conn, w.region, code, name, default_standard_fen=60000)
         w.canteens["A"] = b.create_canteen(
-            conn, w.region, w.units["A"], "C001", "财政局机关食堂", operation="self", location="五岭大道1号"
+            conn,
+            w.region,
+            w.units["A"],
+            "C001",
+            "财政局机关食堂",
+            operation="self",
+            location="五岭大道1号",
         )
         w.canteens["B"] = b.create_canteen(
-            conn, w.region, w.units["B"], "C002", "人民医院职工食堂", operation="outsourced",
-            operator_name="郴州湘味餐饮管理有限公司", operator_bank_account="6217000000000000001",
+            conn,
+            w.region,
+            w.units["B"],
+            "C002",
+            "人民医院职工食堂",
+            operation="outsourced",
+            operator_name="郴州湘味餐饮管理有限公司",
+            operator_bank_account="6217000000000000001",
         )
         for ck, prices in [("A", (300, 500, 800)), ("B", (400, 600, 1000))]:
             cid = w.canteens[ck]
             own, visitor, guest = prices
-            b.add_meal_period(conn, cid, "breakfast", "早餐", time(7), time(9),
-                              {"own": own // 2, "visitor": visitor // 2, "guest": guest // 2})
-            b.add_meal_period(conn, cid, "lunch", "午餐", time(11, 30), time(13, 30),
-                              {"own": own, "visitor": visitor, "guest": guest})
-            b.add_meal_period(conn, cid, "dinner", "晚餐", time(17, 30), time(19, 30),
-                              {"own": own, "visitor": visitor, "guest": guest})
+            b.add_meal_period(
+                conn,
+                cid,
+                "breakfast",
+                "早餐",
+                time(7),
+                time(9),
+                {"own": own // 2, "visitor": visitor // 2, "guest": guest // 2},
+            )
+            b.add_meal_period(
+                conn,
+                cid,
+                "lunch",
+                "午餐",
+                time(11, 30),
+                time(13, 30),
+                {"own": own, "visitor": visitor, "guest": guest},
+            )
+            b.add_meal_period(
+                conn,
+                cid,
+                "dinner",
+                "晚餐",
+                time(17, 30),
+                time(19, 30),
+                {"own": own, "visitor": visitor, "guest": guest},
+            )
             tid, key = b.register_terminal(conn, w.region, cid, f"T-{ck}1", key=f"key-{ck}1")
             w.terminals[ck] = TerminalIdentity(tid, f"T-{ck}1", w.region, cid)
             w.keys[ck] = key
-        for pk, unit, name in [("a1", "A", "张伟"), ("a2", "A", "王芳"), ("b1", "B", "李娜"), ("c1", "C", "刘洋")]:
-            pid = b.create_person(conn, w.region, w.units[unit], f"S{pk}", name,
-                                  standard_fen=60000, bank_card_no=f"62170000{pk}")
+        for pk, unit, name in [
+            ("a1", "A", "张伟"),
+            ("a2", "A", "王芳"),
+            ("b1", "B", "李娜"),
+            ("c1", "C", "刘洋"),
+        ]:
+            pid = b.create_person(
+                conn,
+                w.region,
+                w.units[unit],
+                f"S{pk}",
+                name,
+                standard_fen=60000,
+                bank_card_no=f"62170000{pk}",
+            )
             w.people[pk] = pid
             w.cards[pk] = issue_card_conn(conn, ctx, pid)
     return w
 
 
-def fund(ctx: Context, w: World, person: str, subsidy: int = 0, cash: int = 0, tag: str = "") -> None:
+def fund(
+    ctx: Context, w: World, person: str, subsidy: int = 0, cash: int = 0, tag: str = ""
+) -> None:
     """Credit purses straight from the bank clearing account (as the demo does)."""
     with ctx.db.begin() as conn:
         bank = system_account(conn, "bank_clearing")
@@ -67,9 +118,15 @@ def fund(ctx: Context, w: World, person: str, subsidy: int = 0, cash: int = 0, t
         now = ctx.clock.now()
         for kind, amt in (("subsidy", subsidy), ("cash", cash)):
             if amt:
-                post(conn, region_id=w.region, kind="test_fund", key=f"fund:{person}:{kind}:{tag}:{amt}",
-                     legs=[Leg(bank, -amt), Leg(account_id(conn, "person", pid, kind), amt)],
-                     actor="test", booked_at=now)
+                post(
+                    conn,
+                    region_id=w.region,
+                    kind="test_fund",
+                    key=f"fund:{person}:{kind}:{tag}:{amt}",
+                    legs=[Leg(bank, -amt), Leg(account_id(conn, "person", pid, kind), amt)],
+                    actor="test",
+                    booked_at=now,
+                )
 
 
 def purse(ctx: Context, w: World, person: str) -> tuple[int, int]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from world import build_world, fund, purse
 
 from onecard.core.context import Context
 from onecard.core.errors import IdempotencyConflict, InvalidAmount
 from onecard.ledger.service import account_id, derived_balance
 from onecard.pay import cards
 from onecard.pay.service import PaymentRequest, pay
+from world import build_world, fund, purse
 
 
 def answer(outcome: object) -> dict:
@@ -124,7 +124,12 @@ def test_same_txn_id_on_another_terminal_is_a_different_payment(ctx: Context) ->
 def test_period_limit_hit(ctx: Context) -> None:
     w = build_world(ctx)
     fund(ctx, w, "a1", subsidy=5000)
-    assert answer(pay(ctx, w.terminals["A"], PaymentRequest("t1", w.cards["a1"], meal="lunch")))["result"] == "approved"
+    assert (
+        answer(pay(ctx, w.terminals["A"], PaymentRequest("t1", w.cards["a1"], meal="lunch")))[
+            "result"
+        ]
+        == "approved"
+    )
     got = answer(pay(ctx, w.terminals["A"], PaymentRequest("t2", w.cards["a1"], meal="lunch")))
     assert got["code"] == "period_limit_reached" and "1 次" in got["message"]
     assert purse(ctx, w, "a1") == (4700, 0)
@@ -153,7 +158,9 @@ def test_cash_first_rule(ctx: Context) -> None:
 
     w = build_world(ctx)
     with ctx.db.begin() as conn:
-        conn.execute(update(Canteen).where(Canteen.id == w.canteens["A"]).values(purse_order="cash_first"))
+        conn.execute(
+            update(Canteen).where(Canteen.id == w.canteens["A"]).values(purse_order="cash_first")
+        )
     fund(ctx, w, "a1", subsidy=1000, cash=200)
     got = answer(pay(ctx, w.terminals["A"], PaymentRequest("t1", w.cards["a1"], meal="lunch")))
     assert (got["subsidy_fen"], got["cash_fen"]) == (100, 200)

@@ -55,7 +55,9 @@ def check_legs(legs: Sequence[Leg]) -> None:
 
 
 # --- accounts --------------------------------------------------------------------------
-def open_account(conn: Connection, region_id: int, owner_kind: str, owner_id: int, kind: str) -> int:
+def open_account(
+    conn: Connection, region_id: int, owner_kind: str, owner_id: int, kind: str
+) -> int:
     """Create an account if missing; return its id."""
     found = conn.execute(
         select(Account.id).where(
@@ -113,7 +115,9 @@ def balances(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
     """Balances of several accounts: cached purses read their row, others their postings."""
     ids = list(account_ids)
     out: dict[int, int] = {}
-    rows = conn.execute(select(Account.id, Account.cached, Account.balance).where(Account.id.in_(ids)))
+    rows = conn.execute(
+        select(Account.id, Account.cached, Account.balance).where(Account.id.in_(ids))
+    )
     uncached = []
     for aid, cached, bal in rows:
         if cached:
@@ -165,20 +169,27 @@ def close_period(conn: Connection, period: str, actor: str, at: datetime) -> boo
         return False
     first_open = first_open_period(conn)
     if first_open is not None and period != first_open:
-        raise PeriodClosed(period=period) if period < first_open else PeriodClosed(
-            f"close {first_open} first", period=period
+        raise (
+            PeriodClosed(period=period)
+            if period < first_open
+            else PeriodClosed(f"close {first_open} first", period=period)
         )
     conn.execute(insert(LedgerPeriod).values(code=period, closed_at=at, closed_by=actor))
     return True
 
 
 def is_closed(conn: Connection, period: str) -> bool:
-    return conn.execute(select(LedgerPeriod.code).where(LedgerPeriod.code == period)).scalar() is not None
+    return (
+        conn.execute(select(LedgerPeriod.code).where(LedgerPeriod.code == period)).scalar()
+        is not None
+    )
 
 
 # --- posting ---------------------------------------------------------------------------
 def existing_entry(conn: Connection, key: str) -> int | None:
-    found = conn.execute(select(JournalEntry.id).where(JournalEntry.idempotency_key == key)).scalar()
+    found = conn.execute(
+        select(JournalEntry.id).where(JournalEntry.idempotency_key == key)
+    ).scalar()
     return None if found is None else int(found)
 
 
@@ -248,7 +259,10 @@ def post(
     )
     conn.execute(
         insert(Posting),
-        [{"entry_id": entry_id, "account_id": leg.account_id, "amount": leg.amount} for leg in legs],
+        [
+            {"entry_id": entry_id, "account_id": leg.account_id, "amount": leg.amount}
+            for leg in legs
+        ],
     )
     for leg in legs:
         m = meta[leg.account_id]

@@ -60,7 +60,14 @@ def verify(conn: Connection, limit: int = 50) -> VerifyReport:
     )
     derived = func.coalesce(sums.c.total, 0)
     rows = conn.execute(
-        select(Account.id, Account.kind, Account.cached, Account.allow_negative, Account.balance, derived)
+        select(
+            Account.id,
+            Account.kind,
+            Account.cached,
+            Account.allow_negative,
+            Account.balance,
+            derived,
+        )
         .outerjoin(sums, sums.c.account_id == Account.id)
         .where(
             (Account.cached & (Account.balance != derived))

@@ -39,7 +39,9 @@ def luhn_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def _issue(conn: Connection, ctx: Context, person_id: int, card_no: str | None, replaces: int | None) -> str:
+def _issue(
+    conn: Connection, ctx: Context, person_id: int, card_no: str | None, replaces: int | None
+) -> str:
     region = conn.execute(select(Person.region_id).where(Person.id == person_id)).scalar()
     if region is None:
         raise NotFound(what="人员")
@@ -59,7 +61,9 @@ def _issue(conn: Connection, ctx: Context, person_id: int, card_no: str | None, 
     return card_no
 
 
-def issue_card_conn(conn: Connection, ctx: Context, person_id: int, card_no: str | None = None) -> str:
+def issue_card_conn(
+    conn: Connection, ctx: Context, person_id: int, card_no: str | None = None
+) -> str:
     """Issue inside an open transaction (bulk builders); refuses a second active card."""
     active = conn.execute(
         select(Card.card_no).where(Card.person_id == person_id, Card.status == "active")

@@ -150,3 +150,24 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     __table_args__ = (CheckConstraint("amount_fen > 0", name="positive"),)
+
+
+class TopupOrder(Base):
+    """A self top-up (自费充值) from the person's bound savings card, awaiting the bank."""
+
+    __tablename__ = "topup_orders"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(40), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    card_no: Mapped[str] = mapped_column(String(32))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    bank_ref: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="positive"),
+        CheckConstraint("status IN ('pending','succeeded','failed')", name="status"),
+    )

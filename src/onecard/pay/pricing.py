@@ -55,7 +55,9 @@ class MealQuote:
     per_person_limit: int
 
 
-def meal_price(conn: Connection, canteen_id: int, meal_code: str, klass: str, local_now: datetime) -> MealQuote:
+def meal_price(
+    conn: Connection, canteen_id: int, meal_code: str, klass: str, local_now: datetime
+) -> MealQuote:
     period = conn.execute(
         select(
             MealPeriod.id,

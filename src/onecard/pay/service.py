@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -33,12 +33,10 @@ from sqlalchemy import Connection, func, insert, select, update
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import (
-    AlreadyReversed,
     CardCancelled,
     CardLost,
     CodeInvalid,
     CodeReused,
-    Forbidden,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
@@ -47,20 +45,23 @@ from onecard.core.errors import (
     PeriodLimitReached,
     PersonInactive,
     Refused,
-    ReversalWindowPassed,
-    StateConflict,
     TerminalRevoked,
     TerminalUnauthorized,
     UnknownCard,
 )
-from onecard.core.money import MAX_AMOUNT_FEN, split_largest_remainder
+from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.ledger.models import Account, JournalEntry, Posting
-from onecard.ledger.service import Leg, account_id, guarded_change, lock_for_posting, period_for, post
-from onecard.org.actors import Actor
+from onecard.ledger.service import (
+    Leg,
+    account_id,
+    guarded_change,
+    lock_for_posting,
+    period_for,
+)
 from onecard.org.builders import hash_device_key
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay import paycode
-from onecard.pay.models import Card, Payment, Refund
+from onecard.pay.models import Card, Payment
 from onecard.pay.pricing import CanteenRules, diner_class, items_total, meal_price
 
 
@@ -123,7 +124,11 @@ def authenticate_terminal(ctx: Context, code: str, key: str) -> TerminalIdentity
     with ctx.db.read() as conn:
         row = conn.execute(
             select(
-                Terminal.id, Terminal.region_id, Terminal.canteen_id, Terminal.key_hash, Terminal.status
+                Terminal.id,
+                Terminal.region_id,
+                Terminal.canteen_id,
+                Terminal.key_hash,
+                Terminal.status,
             ).where(Terminal.code == code)
         ).first()
     import hmac
@@ -158,7 +163,9 @@ def pay(ctx: Context, terminal: TerminalIdentity, req: PaymentRequest) -> Paymen
         return decide_and_record(conn, ctx, terminal, req)
 
 
-def replay(conn: Connection, terminal: TerminalIdentity, req: PaymentRequest) -> PaymentOutcome | None:
+def replay(
+    conn: Connection, terminal: TerminalIdentity, req: PaymentRequest
+) -> PaymentOutcome | None:
     found = conn.execute(
         select(Payment.id, Payment.request_hash, Payment.response, Payment.status).where(
             Payment.terminal_id == terminal.id, Payment.txn_id == req.txn_id
@@ -212,7 +219,15 @@ def _resolve_payer(conn: Connection, ctx: Context, credential: str, now: datetim
             int(row.paycode_last_step),
             ctx.settings.paycode_step_seconds,
         )
-        return _Payer(int(row.id), row.name, int(row.unit_id), row[3], row.category, row.status, code_step=step)
+        return _Payer(
+            int(row.id),
+            row.name,
+            int(row.unit_id),
+            row[3],
+            row.category,
+            row.status,
+            code_step=step,
+        )
     card = conn.execute(select(Card.person_id, Card.status).where(Card.card_no == cred)).first()
     if card is None:
         raise UnknownCard()
@@ -221,7 +236,9 @@ def _resolve_payer(conn: Connection, ctx: Context, credential: str, now: datetim
     if card.status == "cancelled":
         raise CardCancelled()
     row = conn.execute(person_q.where(Person.id == card.person_id)).one()
-    return _Payer(int(row.id), row.name, int(row.unit_id), row[3], row.category, row.status, card_no=cred)
+    return _Payer(
+        int(row.id), row.name, int(row.unit_id), row[3], row.category, row.status, card_no=cred
+    )
 
 
 def _unix(naive_utc: datetime) -> float:
@@ -250,7 +267,11 @@ def decide_and_record(
     local_now = to_local(now)
     canteen = canteen_rules(conn, terminal.canteen_id)
     payer: _Payer | None = None
-    data: dict[str, Any] = {"txn_id": req.txn_id, "terminal": terminal.code, "canteen": canteen.name}
+    data: dict[str, Any] = {
+        "txn_id": req.txn_id,
+        "terminal": terminal.code,
+        "canteen": canteen.name,
+    }
     try:
         payer = _resolve_payer(conn, ctx, req.credential, now)
         data["payer"] = {"name": payer.name, "unit": payer.unit_name}
@@ -311,8 +332,18 @@ def decide_and_record(
             code=refusal.code,
             message=refusal.message(ctx.settings.language),
         )
-        pid = _record(conn, ctx, terminal, req, data, status="refused", payer=payer,
-                      refusal=refusal.code, now=now, local_now=local_now)
+        pid = _record(
+            conn,
+            ctx,
+            terminal,
+            req,
+            data,
+            status="refused",
+            payer=payer,
+            refusal=refusal.code,
+            now=now,
+            local_now=local_now,
+        )
         return PaymentOutcome(body=dumps(data), approved=False, payment_id=pid, data=data)
 
     lock_for_posting(conn)
@@ -343,9 +374,21 @@ def decide_and_record(
         at=local_now.isoformat(timespec="seconds"),
     )
     pid = _record(
-        conn, ctx, terminal, req, data, status="approved", payer=payer, now=now, local_now=local_now,
-        amount=amount, from_sub=from_sub, from_cash=from_cash, entry_id=entry_id,
-        meal_period_id=meal.meal_period_id if meal else None, klass=klass,
+        conn,
+        ctx,
+        terminal,
+        req,
+        data,
+        status="approved",
+        payer=payer,
+        now=now,
+        local_now=local_now,
+        amount=amount,
+        from_sub=from_sub,
+        from_cash=from_cash,
+        entry_id=entry_id,
+        meal_period_id=meal.meal_period_id if meal else None,
+        klass=klass,
     )
     return PaymentOutcome(body=dumps(data), approved=True, payment_id=pid, data=data)
 
@@ -422,7 +465,9 @@ def _record(
                 canteen_id=terminal.canteen_id,
                 person_id=payer.person_id if payer else None,
                 home_unit_id=payer.unit_id if payer else None,
-                credential_kind="code" if paycode.looks_like_code(req.credential.strip()) else "card",
+                credential_kind="code"
+                if paycode.looks_like_code(req.credential.strip())
+                else "card",
                 meal_period_id=meal_period_id,
                 diner_class=klass,
                 amount_fen=amount,

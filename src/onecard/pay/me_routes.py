@@ -1,0 +1,101 @@
+"""The diner's own API (/api/v1/me): balances, payment-code secret, history, card, top-up.
+
+Every route acts for the signed-in person only; withdrawal exists to say no (R-A9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from sqlalchemy import select
+
+from onecard.core.errors import Forbidden
+from onecard.core.money import MAX_AMOUNT_FEN
+from onecard.org.models import Person
+from onecard.pay import cards, topup
+from onecard.pay.models import Card
+from onecard.pay.queries import my_balances, my_transactions
+from onecard.web.deps import ActorDep, CtxDep
+
+router = APIRouter(prefix="/api/v1", tags=["diner"])
+
+
+class AmountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
+    order_id: StrictStr | None = Field(
+        default=None, min_length=4, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+
+
+@router.get("/me/balances")
+def get_balances(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
+    assert actor.person_id is not None
+    return my_balances(ctx, actor.person_id)
+
+
+@router.get("/me/transactions")
+def get_transactions(actor: ActorDep, ctx: CtxDep, limit: int = 20) -> list[dict[str, Any]]:
+    assert actor.person_id is not None
+    return my_transactions(ctx, actor.person_id, min(max(limit, 1), 200))
+
+
+@router.get("/me/paycode-secret")
+def get_paycode_secret(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
+    """What the phone needs to make codes offline: the secret stays on the device."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.paycode_token, Person.paycode_secret).where(Person.id == actor.person_id)
+        ).one()
+    return {
+        "region_no": ctx.settings.region_no,
+        "token": row.paycode_token,
+        "secret": row.paycode_secret,
+        "step_seconds": ctx.settings.paycode_step_seconds,
+        "digits": 6,
+        "algorithm": "SHA1",
+    }
+
+
+def _own_card(ctx: CtxDep, person_id: int | None, card_no: str) -> None:
+    with ctx.db.read() as conn:
+        owner = conn.execute(select(Card.person_id).where(Card.card_no == card_no)).scalar()
+    if owner is None or owner != person_id:
+        raise Forbidden()
+
+
+@router.post("/me/cards/{card_no}/lost")
+def post_lost(card_no: str, actor: ActorDep, ctx: CtxDep) -> dict[str, str]:
+    _own_card(ctx, actor.person_id, card_no)
+    cards.report_lost(ctx, card_no)
+    return {"card_no": card_no, "status": "lost"}
+
+
+@router.post("/me/cards/{card_no}/unfreeze")
+def post_unfreeze(card_no: str, actor: ActorDep, ctx: CtxDep) -> dict[str, str]:
+    _own_card(ctx, actor.person_id, card_no)
+    cards.unfreeze(ctx, card_no)
+    return {"card_no": card_no, "status": "active"}
+
+
+@router.post("/me/topups")
+def post_topup(body: AmountIn, actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
+    assert actor.person_id is not None
+    r = topup.request_topup(ctx, actor.person_id, body.amount_fen, body.order_id)
+    return {"order_id": r.order_id, "status": r.status, "bank_ref": r.bank_ref}
+
+
+@router.post("/me/withdrawals")
+def post_withdrawal(body: AmountIn, actor: ActorDep, ctx: CtxDep) -> None:
+    assert actor.person_id is not None
+    topup.withdraw(ctx, actor.person_id, body.amount_fen)
+
+
+@router.post("/channels/bank/notify", tags=["channels"])
+async def bank_notify(request: Request, ctx: CtxDep) -> dict[str, str]:
+    """The bank's asynchronous callback: raw body signed with HMAC-SHA256 (X-Signature)."""
+    body = await request.body()
+    status = topup.handle_bank_notification(ctx, body, request.headers.get("x-signature", ""))
+    return {"status": status}

@@ -1,0 +1,69 @@
+"""Read models for a diner: balances with the clearing date, recent transactions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from onecard.core.clock import to_local
+from onecard.core.context import Context
+from onecard.ledger.service import account_id, balances
+from onecard.org.models import Canteen
+from onecard.pay.models import MealPeriod, Payment
+
+
+def my_balances(ctx: Context, person_id: int) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        s = account_id(conn, "person", person_id, "subsidy")
+        c = account_id(conn, "person", person_id, "cash")
+        got = balances(conn, [s, c])
+    today = to_local(ctx.clock.now()).date()
+    return {
+        "subsidy_fen": got[s],
+        "cash_fen": got[c],
+        "total_fen": got[s] + got[c],
+        # R-A10: allocated money is cleared at year end; own top-ups are kept.
+        "subsidy_clears_on": date(today.year, 12, 31).isoformat(),
+    }
+
+
+def my_transactions(ctx: Context, person_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                Payment.id,
+                Payment.created_at,
+                Payment.status,
+                Payment.amount_fen,
+                Payment.subsidy_fen,
+                Payment.cash_fen,
+                Payment.refunded_fen,
+                Payment.refusal_code,
+                Canteen.id.label("canteen_id"),
+                Canteen.name.label("canteen"),
+                MealPeriod.name.label("meal"),
+            )
+            .join(Canteen, Canteen.id == Payment.canteen_id)
+            .outerjoin(MealPeriod, MealPeriod.id == Payment.meal_period_id)
+            .where(Payment.person_id == person_id)
+            .order_by(Payment.id.desc())
+            .limit(limit)
+        ).all()
+    return [
+        {
+            "payment_id": r.id,
+            "at": to_local(r.created_at).isoformat(timespec="seconds"),
+            "status": r.status,
+            "amount_fen": r.amount_fen,
+            "subsidy_fen": r.subsidy_fen,
+            "cash_fen": r.cash_fen,
+            "refunded_fen": r.refunded_fen,
+            "refusal_code": r.refusal_code,
+            "canteen_id": r.canteen_id,
+            "canteen": r.canteen,
+            "meal": r.meal,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,121 @@
+"""The FastAPI application: JSON API for terminals, diners and administrators, plus pages.
+
+Contract: ``create_app(ctx)`` wires routers, error handlers and two guards that run
+before any route: bodies over ``max_body_bytes`` get 413, API writes that are not JSON
+get 415. Every error leaves as ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from onecard import __version__
+from onecard.core.context import Context
+from onecard.core.errors import OneCardError
+from onecard.web import errors as web_errors
+
+STATIC = Path(__file__).parent / "static"
+
+
+class BodyLimit:
+    """Refuse bodies larger than ``limit`` bytes, declared or streamed (413)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(scope, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise StarletteHTTPException(413)
+            return msg
+
+        await self.app(scope, limited, send)
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    resp = JSONResponse(web_errors.error_body("body_too_large", "请求体过大"), status_code=413)
+    await resp(scope, _noop_receive, send)
+
+
+async def _noop_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def create_app(ctx: Context) -> FastAPI:
+    app = FastAPI(
+        title="OneCard 食堂一卡通 API",
+        version=__version__,
+        description="Terminal payments, diners' accounts and administration. Money is "
+        "integer fen (分) everywhere.",
+    )
+    app.state.ctx = ctx
+    app.add_exception_handler(OneCardError, web_errors.onecard_error_handler)
+    app.add_exception_handler(RequestValidationError, web_errors.validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, web_errors.http_error_handler)
+
+    @app.middleware("http")
+    async def json_only(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if (
+            request.url.path.startswith("/api/")
+            and request.method in ("POST", "PUT", "PATCH")
+            and request.headers.get("content-length", "0") != "0"
+            and not request.headers.get("content-type", "").startswith("application/json")
+            and not request.url.path.startswith("/api/v1/channels/")
+            and not request.url.path.endswith("/import")
+        ):
+            err = web_errors.HTTP_CODES[415]
+            msg = err[2] if web_errors.request_lang(request) == "en" else err[1]
+            return JSONResponse(web_errors.error_body(err[0], msg), status_code=415)
+        return await call_next(request)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=ctx.settings.secret_key,
+        session_cookie="onecard_session",
+        https_only=ctx.settings.env == "production",
+        same_site="lax",
+        max_age=8 * 3600,
+    )
+    app.add_middleware(BodyLimit, limit=ctx.settings.max_body_bytes)
+
+    from onecard.pay.routes import router as pay_router
+
+    app.include_router(pay_router)
+    for module in ("onecard.pay.me_routes", "onecard.web.status"):
+        _include_optional(app, module)
+    if STATIC.exists():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _include_optional(app: FastAPI, module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    app.include_router(mod.router)
