@@ -40,7 +40,7 @@ EXIT_CODES: dict[type[e.OneCardError], int] = {
 def exit_code_for(exc: e.OneCardError) -> int:
     for cls in type(exc).__mro__:
         if cls in EXIT_CODES:
-            return EXIT_CODES[cls]  # type: ignore[index]
+            return EXIT_CODES[cls]
     return 1
 
 

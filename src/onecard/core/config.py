@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     # The city network's 3-digit number inside every payment code (telephone area code).
     region_no: str = "735"
     region_code: str = "431000"
-    timezone: str = "Asia/Shanghai"
     language: Literal["zh-CN", "en"] = "zh-CN"
     reversal_window_seconds: int = 600
     paycode_step_seconds: int = 30

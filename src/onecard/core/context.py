@@ -49,6 +49,9 @@ class Context:
     clock: Clock = field(default_factory=Clock)
     settings: Settings = field(default_factory=get_settings)
     bank: BankGateway | None = None
+    # The lunch-rush path (``onecard.pay.batcher.PaymentBatcher``) when the web app runs
+    # with batching on; ``None`` means one transaction per payment.
+    payment_batcher: object | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, clock: Clock | None = None) -> Context:

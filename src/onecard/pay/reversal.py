@@ -96,7 +96,7 @@ def reverse(ctx: Context, terminal: TerminalIdentity, txn_id: str) -> Reversal:
             select(Payment)
             .where(Payment.terminal_id == terminal.id, Payment.txn_id == txn_id)
             .with_for_update()
-        ).scalar_one_or_none()
+        ).one_or_none()
         if row is None:
             raise NotFound(what=f"交易 {txn_id}")
         if row.status == "refused":
@@ -154,7 +154,7 @@ def refund(
     with ctx.db.begin() as conn:
         done = conn.execute(
             select(Refund).where(Refund.request_id == request_id)
-        ).scalar_one_or_none()
+        ).one_or_none()
         if done is not None:
             if done.payment_id != payment_id or done.amount_fen != amount_fen:
                 from onecard.core.errors import IdempotencyConflict
@@ -165,7 +165,7 @@ def refund(
             )
         row = conn.execute(
             select(Payment).where(Payment.id == payment_id).with_for_update()
-        ).scalar_one_or_none()
+        ).one_or_none()
         if row is None:
             raise NotFound(what="交易")
         owner = conn.execute(

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from onecard.pay import reversal
 from onecard.pay.schemas import (
+    Balances,
     ErrorOut,
     PaymentIn,
     PaymentOut,
@@ -66,7 +67,7 @@ def post_reversal(txn_id: str, terminal: TerminalDep, ctx: CtxDep) -> ReversalOu
         amount_fen=r.amount_fen,
         subsidy_fen=r.subsidy_fen,
         cash_fen=r.cash_fen,
-        balances=r.balances,  # type: ignore[arg-type]
+        balances=Balances(**r.balances),
     )
 
 

@@ -41,6 +41,7 @@ from onecard.core.errors import (
     InsufficientFunds,
     InvalidAmount,
     InvalidInput,
+    MalformedCredential,
     NotFound,
     PeriodLimitReached,
     PersonInactive,
@@ -96,7 +97,7 @@ class PaymentRequest:
                 raise InvalidInput(f"商品 {sku} 数量必须为 1–999 的整数")
         cred = self.credential.strip()
         if not cred.isdigit() or not 8 <= len(cred) <= 18:
-            raise paycode.MalformedCredential()
+            raise MalformedCredential()
 
     def fingerprint(self) -> str:
         body = json.dumps(

@@ -67,7 +67,7 @@ def request_topup(
             raise InvalidInput("未绑定银行卡，请先在单位办理绑卡")
         prior = conn.execute(
             select(TopupOrder).where(TopupOrder.order_id == order_id)
-        ).scalar_one_or_none()
+        ).one_or_none()
         if prior is not None:
             if prior.person_id != person_id or prior.amount_fen != amount_fen:
                 raise IdempotencyConflict()
@@ -99,17 +99,18 @@ def handle_bank_notification(ctx: Context, body: bytes, signature: str) -> str:
     """Apply one signed bank notification; returns the order's status afterwards."""
     note = ctx.bank_gateway().verify_notification(body, signature)
     if note.kind != "topup":
-        from onecard.funding import payouts
+        from onecard.funding.payouts import handle_payout_notification
 
-        return payouts.handle_payout_notification(ctx, note)
+        status: str = handle_payout_notification(ctx, note)
+        return status
     with ctx.db.begin() as conn:
         order = conn.execute(
             select(TopupOrder).where(TopupOrder.order_id == note.order_id).with_for_update()
-        ).scalar_one_or_none()
+        ).one_or_none()
         if order is None:
             raise NotFound(what=f"充值订单 {note.order_id}")
         if order.status != "pending":
-            return order.status
+            return str(order.status)
         if note.status != "succeeded":
             conn.execute(
                 update(TopupOrder)

@@ -66,7 +66,10 @@ async def _noop_receive() -> Message:
 
 
 def create_app(ctx: Context) -> FastAPI:
+    from onecard.pay.batcher import lifespan as payment_batching
+
     app = FastAPI(
+        lifespan=payment_batching(ctx),
         title="OneCard 食堂一卡通 API",
         version=__version__,
         description="Terminal payments, diners' accounts and administration. Money is "

@@ -35,7 +35,7 @@ STATUS: dict[type[e.OneCardError], int] = {
 def status_for(exc: e.OneCardError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 

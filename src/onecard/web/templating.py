@@ -1,0 +1,92 @@
+"""Rendering pages: one Jinja2 environment, the language, the CSRF token, the nav.
+
+Contract: ``render(request, template, **context)`` returns an ``HTMLResponse``. Every
+template gets ``_`` (translate), ``yuan`` (fen → "12.50", the only place money is
+formatted), ``lang``, ``csrf`` and ``actor`` (or None). ``?lang=en`` / ``?lang=zh-CN``
+is remembered in the ``lang`` cookie.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from onecard.core.clock import to_local
+from onecard.core.money import yuan
+from onecard.org.actors import Actor
+from onecard.web.csrf import csrf_token
+from onecard.web.errors import request_lang
+from onecard.web.i18n import translate
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals["yuan"] = yuan
+
+
+def _local(dt: Any, fmt: str = "%m-%d %H:%M") -> str:
+    return to_local(dt).strftime(fmt) if dt is not None else ""
+
+
+env.filters["local"] = _local
+
+ROLE_HOME = (
+    ("bureau_admin", "/bureau"),
+    ("clearing_operator", "/bureau"),
+    ("finance", "/bureau"),
+    ("auditor", "/bureau"),
+)
+
+
+def nav_links(actor: Actor | None) -> list[tuple[str, str]]:
+    """(href, Chinese label) for the pages this actor may open."""
+    if actor is None:
+        return [("/canteens", "食堂名录"), ("/login", "登录")]
+    links = [("/me", "我的账户"), ("/me/code", "付款码")]
+    if actor.has("canteen_manager", "unit_admin", "bureau_admin", "clearing_operator"):
+        links.append(("/till", "收银台"))
+    for role, unit_id, _ in sorted(actor.grants, key=lambda g: (g[0], g[1] or 0)):
+        if role == "unit_admin" and unit_id is not None:
+            links.append((f"/unit/{unit_id}", "单位管理"))
+    if actor.can_read_everything():
+        links.append(("/bureau", "管理控制台"))
+        links.append(("/bureau/dashboard", "数据看板"))
+    links.append(("/canteens", "食堂名录"))
+    return links
+
+
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    actor: Actor | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    lang = request_lang(request)
+
+    def _(text: str) -> str:
+        return translate(text, lang)
+
+    html = env.get_template(template).render(
+        request=request,
+        _=_,
+        lang=lang,
+        csrf=csrf_token(request) if "session" in request.scope else "",
+        actor=actor,
+        nav=nav_links(actor),
+        **context,
+    )
+    resp = HTMLResponse(html, status_code=status_code)
+    asked = request.query_params.get("lang")
+    if asked in ("en", "zh-CN"):
+        resp.set_cookie("lang", asked, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp

@@ -1,0 +1,27 @@
+"""The operations guide documents every setting, and nothing that is not one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from onecard.core.config import Settings
+
+DOC = Path(__file__).parents[2] / "docs" / "operations.md"
+
+
+def test_every_setting_is_documented_and_every_documented_one_exists() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    documented = set(re.findall(r"`ONECARD_([A-Z_]+)`", text))
+    fields = {name.upper() for name in Settings.model_fields}
+    assert fields - documented == set(), "settings missing from docs/operations.md"
+    assert documented - fields == set(), "docs/operations.md names settings that do not exist"
+
+
+def test_production_refuses_the_default_secret() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Settings(env="production")
+    assert Settings(env="production", secret_key="x" * 32).env == "production"
