@@ -2,7 +2,8 @@
 
 Commands share the services with the web app; none of them commits anything itself.
 Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 not found, 4 not allowed, 5 conflict,
-6 refused, 7 ledger invariant broken (``ledger verify`` found a discrepancy).
+6 refused, 7 ledger invariant broken (``ledger verify`` found a discrepancy),
+8 the bank could not be reached (retry later with the same order id).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from onecard.channels.bank import BankUnavailable
 from onecard.core import errors as e
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
@@ -34,6 +36,7 @@ EXIT_CODES: dict[type[e.OneCardError], int] = {
     e.Conflict: 5,
     e.Refused: 6,
     e.LedgerError: 7,
+    BankUnavailable: 8,
 }
 
 

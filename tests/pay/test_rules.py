@@ -6,13 +6,13 @@ import json
 from datetime import time
 
 import pytest
-from world import build_world, fund
 
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput
 from onecard.org.actors import Actor
 from onecard.pay.rules import PeriodSpec, meal_table, set_canteen_rules, set_meal_period
 from onecard.pay.service import PaymentRequest, pay
+from world import build_world, fund
 
 
 def admin_of(unit_id: int) -> Actor:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
@@ -128,9 +128,7 @@ class PaymentBatcher:
             raise ValueError("payment batching needs PostgreSQL")
         self.ctx = ctx
         self.workers = workers or int(getattr(ctx.settings, "batch_workers", 3))
-        self.window = (
-            ctx.settings.batch_window_ms if window_ms is None else window_ms
-        ) / 1000.0
+        self.window = (ctx.settings.batch_window_ms if window_ms is None else window_ms) / 1000.0
         self.batch_max = max(1, batch_max or ctx.settings.batch_max)
         self.stats = BatchStats()
         self._queues: list[queue.SimpleQueue[Any]] = []
@@ -256,7 +254,9 @@ class PaymentBatcher:
                         else:
                             results[i] = exc
         except Exception as exc:  # the COMMIT (or the connection) failed: nothing was kept
-            log.warning("payment batch of %d failed to commit (%s); retrying one by one", len(items), exc)
+            log.warning(
+                "payment batch of %d failed to commit (%s); retrying one by one", len(items), exc
+            )
             results = [None] * len(items)
             solo = list(range(len(items)))
             conn = self._ensure(conn)

@@ -8,12 +8,13 @@ ask the server on every payment, nothing is cached).
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from sqlalchemy import Connection, insert, select, update
 
 from onecard.core.context import Context
-from onecard.core.errors import NotFound, StateConflict
+from onecard.core.errors import MalformedCredential, NotFound, StateConflict
 from onecard.org.models import Person
 from onecard.pay.models import Card
 
@@ -46,6 +47,10 @@ def _issue(
     if region is None:
         raise NotFound(what="人员")
     card_no = card_no or new_card_no(conn, ctx.settings.region_code)
+    if not re.fullmatch(r"[0-9]{8,16}", card_no):
+        # Terminals accept 8–16 digits as a card (18 starting with 8 is a payment code):
+        # a card of any other shape could never pay.
+        raise MalformedCredential(card_no)
     if conn.execute(select(Card.id).where(Card.card_no == card_no)).first() is not None:
         raise StateConflict(f"卡号 {card_no} 已存在")
     conn.execute(

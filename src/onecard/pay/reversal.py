@@ -152,9 +152,7 @@ def refund(
     if type(amount_fen) is not int or amount_fen <= 0:
         raise InvalidAmount()
     with ctx.db.begin() as conn:
-        done = conn.execute(
-            select(Refund).where(Refund.request_id == request_id)
-        ).one_or_none()
+        done = conn.execute(select(Refund).where(Refund.request_id == request_id)).one_or_none()
         if done is not None:
             if done.payment_id != payment_id or done.amount_fen != amount_fen:
                 from onecard.core.errors import IdempotencyConflict

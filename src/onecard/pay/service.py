@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,8 +96,7 @@ class PaymentRequest:
         for sku, qty in self.items:
             if type(qty) is not int or not 0 < qty <= 999:
                 raise InvalidInput(f"商品 {sku} 数量必须为 1–999 的整数")
-        cred = self.credential.strip()
-        if not cred.isdigit() or not 8 <= len(cred) <= 18:
+        if not credential_shape_ok(self.credential):
             raise MalformedCredential()
 
     def fingerprint(self) -> str:
@@ -105,6 +105,17 @@ class PaymentRequest:
             separators=(",", ":"),
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+CARD_NO_RE = re.compile(r"[0-9]{8,16}")
+
+
+def credential_shape_ok(credential: str) -> bool:
+    """A card number (8–16 ASCII digits) or a payment code (18 digits starting with 8,
+    spaces allowed between groups). Anything else — 17 digits, letters, full-width or
+    other Unicode digits — is malformed, refused before anything is looked up."""
+    cred = credential.strip()
+    return CARD_NO_RE.fullmatch(cred) is not None or paycode.looks_like_code(cred)
 
 
 @dataclass

@@ -1,0 +1,202 @@
+"""Group commit (PaymentBatcher): batching must not weaken a single payment's guarantees."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from onecard.core.context import Context
+from onecard.core.errors import IdempotencyConflict, InvalidAmount, NotFound
+from onecard.ledger.service import account_id, derived_balance
+from onecard.org.models import Person
+from onecard.pay import paycode
+from onecard.pay.batcher import PaymentBatcher, route_key
+from onecard.pay.models import Payment
+from onecard.pay.service import PaymentRequest
+from world import World, build_world, fund, purse
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def batcher(pg_ctx: Context) -> Iterator[PaymentBatcher]:
+    # One worker and a long window: everything submitted together lands in one batch.
+    b = PaymentBatcher(pg_ctx, workers=1, window_ms=300, batch_max=64).start()
+    yield b
+    b.stop()
+
+
+def body(outcome: object) -> dict[str, object]:
+    return json.loads(outcome.body)  # type: ignore[attr-defined]
+
+
+def takings(ctx: Context, w: World, canteen: str) -> int:
+    with ctx.db.read() as conn:
+        acct = account_id(conn, "canteen", w.canteens[canteen], "canteen_payable")
+        return derived_balance(conn, acct)
+
+
+def test_one_purse_many_payments_in_one_batch_exactly_the_affordable_pass(
+    pg_ctx: Context, batcher: PaymentBatcher
+) -> None:
+    w = build_world(pg_ctx)
+    fund(pg_ctx, w, "a1", subsidy=1000, cash=200)  # four 300-fen meals, 0 left over
+    fund(pg_ctx, w, "b1", subsidy=5000)
+    t = w.terminals["A"]
+    futs = [
+        batcher.submit(t, PaymentRequest(f"m{i}", w.cards["a1"], amount_fen=300)) for i in range(10)
+    ]
+    # A neighbour in the same batch is not disturbed by the refusals around it.
+    other = batcher.submit(t, PaymentRequest("b-1", w.cards["b1"], amount_fen=450))
+    got = [body(f.result(timeout=30)) for f in futs]
+    assert batcher.stats.batches == 1 and batcher.stats.largest == 11
+    approved = [g for g in got if g["result"] == "approved"]
+    refused = [g for g in got if g["result"] == "refused"]
+    assert len(approved) == 4
+    assert {g["code"] for g in refused} == {"insufficient_funds"} and len(refused) == 6
+    # Arrival order decides: the first four were the affordable ones.
+    assert [g["txn_id"] for g in approved] == ["m0", "m1", "m2", "m3"]
+    assert approved[-1]["balances"] == {"subsidy_fen": 0, "cash_fen": 0}
+    assert body(other.result(timeout=30))["result"] == "approved"
+    assert purse(pg_ctx, w, "a1") == (0, 0)
+    assert purse(pg_ctx, w, "b1") == (4550, 0)
+    assert takings(pg_ctx, w, "A") == 1200 + 450
+
+
+def test_twenty_threads_one_purse_exactly_n_approved(pg_ctx: Context) -> None:
+    w = build_world(pg_ctx)
+    n = 7
+    fund(pg_ctx, w, "a2", subsidy=300 * n)
+    b = PaymentBatcher(pg_ctx, workers=3, window_ms=2).start()
+    try:
+        start = threading.Barrier(20)
+
+        def go(i: int) -> dict[str, object]:
+            start.wait()
+            req = PaymentRequest(f"c{i}", w.cards["a2"], amount_fen=300)
+            return body(b.submit(w.terminals["A"], req).result(timeout=30))
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            got = list(pool.map(go, range(20)))
+    finally:
+        b.stop()
+    results = [g["result"] for g in got]
+    assert results.count("approved") == n
+    assert results.count("refused") == 20 - n
+    assert all(g["code"] == "insufficient_funds" for g in got if g["result"] == "refused")
+    assert purse(pg_ctx, w, "a2") == (0, 0)
+    assert takings(pg_ctx, w, "A") == 300 * n
+
+
+def test_retry_of_the_same_txn_inside_one_batch_is_one_payment(
+    pg_ctx: Context, batcher: PaymentBatcher
+) -> None:
+    w = build_world(pg_ctx)
+    fund(pg_ctx, w, "a1", subsidy=5000)
+    t = w.terminals["A"]
+    req = PaymentRequest("same-1", w.cards["a1"], meal="lunch")
+    first, again = batcher.submit(t, req), batcher.submit(t, req)
+    conflicting = batcher.submit(t, PaymentRequest("same-1", w.cards["a1"], amount_fen=1))
+    one, two = first.result(timeout=30), again.result(timeout=30)
+    assert batcher.stats.batches == 1
+    assert one.approved and not one.replayed
+    assert two.replayed and two.body == one.body
+    with pytest.raises(IdempotencyConflict):
+        conflicting.result(timeout=30)
+    with pg_ctx.db.read() as conn:
+        count = conn.execute(select(func.count()).select_from(Payment)).scalar_one()
+    assert count == 1
+    assert purse(pg_ctx, w, "a1") == (4700, 0)
+    # After the commit a retry still gets the same bytes.
+    assert batcher.submit(t, req).result(timeout=30).body == one.body
+
+
+def test_an_error_in_one_payment_fails_only_that_one(
+    pg_ctx: Context, batcher: PaymentBatcher
+) -> None:
+    w = build_world(pg_ctx)
+    fund(pg_ctx, w, "a1", subsidy=5000)
+    fund(pg_ctx, w, "b1", subsidy=5000)
+    t = w.terminals["A"]
+    ok1 = batcher.submit(t, PaymentRequest("e1", w.cards["a1"], amount_fen=100))
+    bad = batcher.submit(t, PaymentRequest("e2", w.cards["b1"], meal="brunch"))
+    ok2 = batcher.submit(t, PaymentRequest("e3", w.cards["b1"], amount_fen=100))
+    with pytest.raises(NotFound):
+        bad.result(timeout=30)
+    assert ok1.result(timeout=30).approved and ok2.result(timeout=30).approved
+    assert purse(pg_ctx, w, "a1") == (4900, 0) and purse(pg_ctx, w, "b1") == (4900, 0)
+    with pytest.raises(InvalidAmount):  # bad input is refused before it is queued
+        batcher.submit(t, PaymentRequest("e4", w.cards["b1"], amount_fen=0))
+
+
+def test_payment_codes_in_a_batch_are_single_use(pg_ctx: Context, batcher: PaymentBatcher) -> None:
+    w = build_world(pg_ctx)
+    fund(pg_ctx, w, "c1", subsidy=5000)
+    with pg_ctx.db.read() as conn:
+        token, secret = conn.execute(
+            select(Person.paycode_token, Person.paycode_secret).where(Person.id == w.people["c1"])
+        ).one()
+    code = paycode.make_code(
+        pg_ctx.settings.region_no,
+        token,
+        secret,
+        _unix(pg_ctx),
+        pg_ctx.settings.paycode_step_seconds,
+    )
+    t = w.terminals["A"]
+    first = batcher.submit(t, PaymentRequest("q1", code, amount_fen=500))
+    reused = batcher.submit(t, PaymentRequest("q2", code, amount_fen=500))
+    assert route_key(code) == route_key(" " + code)
+    assert body(first.result(timeout=30))["result"] == "approved"
+    got = body(reused.result(timeout=30))
+    assert (got["result"], got["code"]) == ("refused", "code_reused")
+    assert purse(pg_ctx, w, "c1") == (4500, 0)
+
+
+def _unix(ctx: Context) -> float:
+    from datetime import UTC
+
+    return ctx.clock.now().replace(tzinfo=UTC).timestamp()
+
+
+def test_the_web_app_batches_when_enabled(pg_ctx: Context) -> None:
+    from onecard.web.app import create_app
+
+    w = build_world(pg_ctx)
+    fund(pg_ctx, w, "a1", subsidy=5000)
+    settings = pg_ctx.settings.model_copy(update={"batch_payments": True})
+    ctx = dataclasses.replace(pg_ctx, settings=settings, payment_batcher=None)
+    headers = {"Authorization": f"Terminal T-A1:{w.keys['A']}"}
+    url = "/api/v1/terminal/payments"
+    lunch = {"txn_id": "w1", "credential": w.cards["a1"], "meal": "lunch"}
+
+    async def scenario() -> None:
+        app = create_app(ctx)
+        async with app.router.lifespan_context(app):
+            batcher = ctx.payment_batcher
+            assert isinstance(batcher, PaymentBatcher)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                r, again = await asyncio.gather(
+                    client.post(url, json=lunch, headers=headers),
+                    client.post(url, json=lunch, headers=headers),
+                )
+                assert r.status_code == 200 and r.json()["result"] == "approved"
+                assert again.content == r.content
+                conflict = await client.post(
+                    url, json={**lunch, "meal": None, "amount_fen": 1}, headers=headers
+                )
+                assert conflict.status_code == 409
+            assert batcher.stats.payments == 3
+        assert ctx.payment_batcher is None  # stopped on shutdown
+
+    asyncio.run(scenario())
+    assert purse(pg_ctx, w, "a1") == (4700, 0)
