@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from onecard.core.db import Base
+from onecard.feedback import models as _feedback  # noqa: F401
+from onecard.funding import models as _funding  # noqa: F401
 from onecard.ledger import models as _ledger  # noqa: F401
 from onecard.org import models as _org  # noqa: F401
 from onecard.pay import models as _pay  # noqa: F401

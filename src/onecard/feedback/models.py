@@ -1,0 +1,35 @@
+"""Satisfaction ratings (满意度评价, R-F4): one rating per paid meal, by the diner who paid.
+
+Contract: a ``ratings`` row belongs to exactly one approved payment (``payment_id`` is
+unique: once per payment) and to the person who made it; the four scores are 1–5 stars,
+checked in Python (``feedback.service``) and by the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onecard.core.db import Base, BigId
+
+ASPECTS = ("taste", "hygiene", "service", "value")
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(BigInteger)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    canteen_id: Mapped[int] = mapped_column(ForeignKey("canteens.id"), index=True)
+    taste: Mapped[int] = mapped_column(Integer)
+    hygiene: Mapped[int] = mapped_column(Integer)
+    service: Mapped[int] = mapped_column(Integer)
+    value: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = tuple(
+        CheckConstraint(f"{a} BETWEEN 1 AND 5", name=f"{a}_stars") for a in ASPECTS
+    )

@@ -1,0 +1,293 @@
+"""Bank orders of the funding runs, their notifications, and a leaver's cash refund.
+
+Contract:
+- ``add_order(conn, …)`` records an order inside the caller's transaction (a known
+  order id is left as it is). The bank is asked only after that transaction commits:
+  ``send_orders(ctx, ids)`` sends every still-pending order that has no bank reference
+  yet; the bank is idempotent per order id, so sending again after a lost reply is safe.
+  ``BankUnavailable`` leaves the order pending and is reported, never swallowed silently.
+- ``handle_payout_notification(ctx, note)`` (called by ``pay.topup``) applies the bank's
+  verdict once: success marks the order (and its settlement) done; a failed operator
+  payout or leaver refund posts a compensating entry that puts the money back where it
+  came from (canteen payable / cash purse), keyed ``payout_failed:<order>`` so a repeated
+  notification changes nothing. Transfers and sweeps have no ledger side of their own.
+- ``refund_leaver_cash`` is the only payout to a person (R-A9): only for someone who
+  has left, only their own cash purse, only to their bound savings card.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification
+from onecard.core.clock import to_local
+from onecard.core.context import Context
+from onecard.core.errors import InvalidInput, NotFound
+from onecard.funding import audit
+from onecard.funding.errors import PersonNotLeft
+from onecard.funding.models import BankOrder, Settlement
+from onecard.funding.runs import RunResult, unit_of_work
+from onecard.ledger.service import Leg, account_id, balances, post, system_account
+from onecard.org.actors import Actor
+from onecard.org.models import Canteen, Person
+
+
+def add_order(
+    conn: Connection,
+    *,
+    order_id: str,
+    kind: str,
+    amount_fen: int,
+    from_account: str,
+    to_account: str,
+    to_name: str,
+    purpose: str,
+    ref_id: int,
+    entry_id: int | None,
+    now: datetime,
+) -> bool:
+    if conn.execute(select(BankOrder.id).where(BankOrder.order_id == order_id)).first():
+        return False
+    conn.execute(
+        insert(BankOrder).values(
+            order_id=order_id,
+            kind=kind,
+            amount_fen=amount_fen,
+            from_account=from_account,
+            to_account=to_account,
+            to_name=to_name,
+            purpose=purpose,
+            ref_id=ref_id,
+            entry_id=entry_id,
+            status="pending",
+            created_at=now,
+        )
+    )
+    return True
+
+
+def send_orders(ctx: Context, order_ids: list[str]) -> list[str]:
+    """Ask the bank to execute pending orders; returns the problems (bank unreachable)."""
+    problems: list[str] = []
+    bank = ctx.bank_gateway()
+    for oid in order_ids:
+        with ctx.db.read() as conn:
+            o = conn.execute(select(BankOrder).where(BankOrder.order_id == oid)).scalar_one()
+        if o.status != "pending" or o.bank_ref:
+            continue
+        try:
+            ack = bank.pay_out(
+                o.order_id,
+                o.to_account,
+                o.to_name,
+                o.amount_fen,
+                o.purpose,
+                from_account=o.from_account,
+            )
+        except BankUnavailable as exc:
+            problems.append(f"银行暂不可用，指令 {oid} 待重发：{exc.message()}")
+            continue
+        with ctx.db.begin() as conn:
+            conn.execute(
+                update(BankOrder).where(BankOrder.order_id == oid).values(bank_ref=ack.bank_ref)
+            )
+    return problems
+
+
+def pending_order_ids(ctx: Context) -> list[str]:
+    with ctx.db.read() as conn:
+        return list(
+            conn.execute(
+                select(BankOrder.order_id)
+                .where(BankOrder.status == "pending")
+                .order_by(BankOrder.id)
+            ).scalars()
+        )
+
+
+def handle_payout_notification(ctx: Context, note: Notification) -> str:
+    with ctx.db.begin() as conn:
+        order = conn.execute(
+            select(BankOrder).where(BankOrder.order_id == note.order_id).with_for_update()
+        ).scalar_one_or_none()
+        if order is None:
+            raise NotFound(what=f"付款指令 {note.order_id}")
+        if order.status != "pending":
+            return order.status
+        if note.amount_fen != order.amount_fen:
+            raise InvalidInput(f"银行通知金额 {note.amount_fen} 与指令金额 {order.amount_fen} 不符")
+        now = ctx.clock.now()
+        if note.status == "succeeded":
+            conn.execute(
+                update(BankOrder)
+                .where(BankOrder.id == order.id)
+                .values(status="succeeded", bank_ref=note.bank_ref, completed_at=note.occurred_at)
+            )
+            if order.kind == "settlement":
+                conn.execute(
+                    update(Settlement).where(Settlement.id == order.ref_id).values(status="paid")
+                )
+            return "succeeded"
+        back_to: int | None = None
+        region = 0
+        if order.kind == "settlement":
+            st = conn.execute(select(Settlement).where(Settlement.id == order.ref_id)).scalar_one()
+            back_to = account_id(conn, "canteen", st.canteen_id, "canteen_payable")
+            region = st.region_id
+            conn.execute(
+                update(Settlement)
+                .where(Settlement.id == order.ref_id)
+                .values(status="payout_failed")
+            )
+        elif order.kind == "leaver_refund":
+            back_to = account_id(conn, "person", order.ref_id, "cash")
+            region = int(
+                conn.execute(select(Person.region_id).where(Person.id == order.ref_id)).scalar_one()
+            )
+        if back_to is not None:
+            post(
+                conn,
+                region_id=region,
+                kind="payout_failed",
+                key=f"payout_failed:{order.order_id}",
+                legs=[
+                    Leg(system_account(conn, "bank_clearing"), -order.amount_fen),
+                    Leg(back_to, order.amount_fen),
+                ],
+                actor="bank",
+                booked_at=now,
+                business_day=to_local(now).date(),
+                reference=f"付款失败退回 {order.order_id}",
+                memo=note.failure_reason or "",
+            )
+        conn.execute(
+            update(BankOrder)
+            .where(BankOrder.id == order.id)
+            .values(
+                status="failed",
+                bank_ref=note.bank_ref,
+                failure_reason=note.failure_reason,
+                completed_at=note.occurred_at,
+            )
+        )
+        return "failed"
+
+
+def retry_settlement_payout(ctx: Context, actor: Actor, settlement_id: int) -> RunResult:
+    """Pay a failed settlement again under a new order id (the canteen's details fixed)."""
+    actor.require_money_runs()
+    with ctx.db.begin() as conn:
+        st = conn.execute(
+            select(Settlement).where(Settlement.id == settlement_id).with_for_update()
+        ).scalar_one_or_none()
+        if st is None:
+            raise NotFound(what="结算单")
+        res = RunResult("settlement_retry", f"{st.quarter} 食堂{st.canteen_id}", False)
+        if st.status != "payout_failed":
+            return res
+        c = conn.execute(select(Canteen).where(Canteen.id == st.canteen_id)).scalar_one()
+        from onecard.funding.settlement import payee_of
+
+        acct, name = payee_of(conn, c)
+        tries = len(
+            conn.execute(
+                select(BankOrder.id).where(
+                    BankOrder.kind == "settlement", BankOrder.ref_id == st.id
+                )
+            ).all()
+        )
+        oid = f"STL-{st.canteen_id}-{st.quarter}-R{tries}"
+        now = ctx.clock.now()
+        entry, _ = post(
+            conn,
+            region_id=st.region_id,
+            kind="payout_retry",
+            key=f"payout:{oid}",
+            legs=[
+                Leg(account_id(conn, "canteen", st.canteen_id, "canteen_payable"), -st.net_fen),
+                Leg(system_account(conn, "bank_clearing"), st.net_fen),
+            ],
+            actor=actor.label,
+            booked_at=now,
+            business_day=to_local(now).date(),
+            reference=f"{st.quarter} 结算重付 {c.name}",
+        )
+        from onecard.channels.bank import EXPENDITURE_ACCOUNT
+
+        add_order(
+            conn,
+            order_id=oid,
+            kind="settlement",
+            amount_fen=st.net_fen,
+            from_account=EXPENDITURE_ACCOUNT,
+            to_account=acct,
+            to_name=name,
+            purpose=f"{st.quarter}食堂结算款",
+            ref_id=st.id,
+            entry_id=entry,
+            now=now,
+        )
+        conn.execute(
+            update(Settlement)
+            .where(Settlement.id == st.id)
+            .values(status="payout_pending", order_id=oid)
+        )
+        res.totals = {"net_fen": st.net_fen}
+        res.changed = True
+        audit.record(conn, ctx, actor, "settlement_retry", res.scope, res.totals)
+    res.problems = send_orders(ctx, [oid])
+    return res
+
+
+def refund_leaver_cash(
+    ctx: Context, actor: Actor, person_id: int, *, dry_run: bool = False
+) -> RunResult:
+    """Refund a leaver's own cash purse to their bound savings card (the only such payout)."""
+    with unit_of_work(ctx, dry_run) as conn:
+        p = conn.execute(select(Person).where(Person.id == person_id)).scalar_one_or_none()
+        if p is None:
+            raise NotFound(what="人员")
+        actor.require_unit(p.unit_id)
+        if p.status != "left" or p.left_on is None:
+            raise PersonNotLeft()
+        if not p.bank_card_no:
+            raise InvalidInput("该人员未绑定银行卡，无法退还现金余额")
+        cash = account_id(conn, "person", p.id, "cash")
+        amount = balances(conn, [cash])[cash]
+        oid = f"LVR-{p.id}-{p.left_on:%Y%m%d}"
+        res = RunResult("leaver_refund", f"{p.staff_no} {p.name}", dry_run)
+        res.totals = {"cash_fen": amount}
+        res.lines = [{"person": p.name, "card": p.bank_card_no, "amount_fen": amount}]
+        if dry_run or amount == 0:
+            return res
+        now = ctx.clock.now()
+        entry, created = post(
+            conn,
+            region_id=p.region_id,
+            kind="leaver_refund",
+            key=f"payout:{oid}",
+            legs=[Leg(cash, -amount), Leg(system_account(conn, "bank_clearing"), amount)],
+            actor=actor.label,
+            booked_at=now,
+            business_day=to_local(now).date(),
+            reference=f"离职现金退回 {p.name}",
+        )
+        res.changed = created
+        add_order(
+            conn,
+            order_id=oid,
+            kind="leaver_refund",
+            amount_fen=amount,
+            from_account=INCOME_ACCOUNT,
+            to_account=p.bank_card_no,
+            to_name=p.name,
+            purpose="一卡通离职现金退回",
+            ref_id=p.id,
+            entry_id=entry,
+            now=now,
+        )
+        audit.record(conn, ctx, actor, "leaver_refund", res.scope, res.totals)
+    res.problems = send_orders(ctx, [oid])
+    return res
