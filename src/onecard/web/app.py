@@ -7,6 +7,7 @@ get 415. Every error leaves as ``{"error": {"code", "message"}}``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -43,21 +44,38 @@ class BodyLimit:
             await _too_large(scope, send)
             return
         seen = 0
+        overflow = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, overflow
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
-                    raise StarletteHTTPException(413)
+                    overflow = True
+                    raise _BodyTooLarge()
             return msg
 
-        await self.app(scope, limited, send)
+        async def guarded_send(message: Message) -> None:
+            # Once a streamed body overflows, whatever the app makes of the error (FastAPI
+            # turns any failure while reading a body into a 400) is dropped: it is a 413.
+            if not overflow:
+                await send(message)
+
+        with contextlib.suppress(_BodyTooLarge):
+            await self.app(scope, limited, guarded_send)
+        if overflow:
+            await _too_large(scope, send)
+
+
+class _BodyTooLarge(Exception):
+    """Raised from inside ``receive`` when a chunked body passes the limit."""
 
 
 async def _too_large(scope: Scope, send: Send) -> None:
-    resp = JSONResponse(web_errors.error_body("body_too_large", "请求体过大"), status_code=413)
+    code, zh, en = web_errors.HTTP_CODES[413]
+    lang = web_errors.request_lang(Request(scope))
+    resp = JSONResponse(web_errors.error_body(code, en if lang == "en" else zh), status_code=413)
     await resp(scope, _noop_receive, send)
 
 
@@ -87,7 +105,10 @@ def create_app(ctx: Context) -> FastAPI:
         if (
             request.url.path.startswith("/api/")
             and request.method in ("POST", "PUT", "PATCH")
-            and request.headers.get("content-length", "0") != "0"
+            and (
+                request.headers.get("content-length", "0") != "0"
+                or "transfer-encoding" in request.headers  # a chunked body has no length
+            )
             and not request.headers.get("content-type", "").startswith("application/json")
             and not request.url.path.startswith("/api/v1/channels/")
             and not request.url.path.endswith("/import")
@@ -110,7 +131,15 @@ def create_app(ctx: Context) -> FastAPI:
     from onecard.pay.routes import router as pay_router
 
     app.include_router(pay_router)
-    for module in ("onecard.pay.me_routes", "onecard.web.status"):
+    for module in (
+        "onecard.pay.me_routes",
+        "onecard.web.status",
+        # Pages (server-rendered, CSRF-protected forms).
+        "onecard.web.auth",
+        "onecard.web.public",
+        "onecard.web.diner",
+        "onecard.web.till",
+    ):
         _include_optional(app, module)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

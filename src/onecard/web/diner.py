@@ -1,0 +1,268 @@
+"""The diner's pages (手机端): balances, payment code, transactions, rating, card, top-up.
+
+Contract: every route acts for the signed-in person only and goes through the same
+service functions as the JSON API (pay.queries, pay.cards, pay.topup, feedback.service).
+The payment code page makes its codes in the browser from the on-device secret
+(static/js/paycode.js), so it keeps working when the network is gone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from onecard.channels.bank import SandboxBank
+from onecard.core.context import Context
+from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError
+from onecard.feedback import service as feedback
+from onecard.feedback.models import ASPECTS
+from onecard.org.models import Person
+from onecard.pay import cards, topup
+from onecard.pay.models import Card, TopupOrder
+from onecard.pay.queries import my_balances, my_transactions
+from onecard.web.csrf import csrf_protect
+from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.errors import request_lang
+from onecard.web.forms import parse_yuan
+from onecard.web.templating import render
+
+router = APIRouter(prefix="/me", dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+ASPECT_NAMES = {"taste": "口味", "hygiene": "卫生", "service": "服务", "value": "性价比"}
+CARD_STATUS = {"active": "正常", "lost": "已挂失", "cancelled": "已注销"}
+PAY_STATUS = {"approved": "成功", "refused": "失败", "reversed": "已冲正"}
+
+
+def _person_id(actor: ActorDep) -> int:
+    assert actor.person_id is not None
+    return actor.person_id
+
+
+def _my_cards(ctx: Context, person_id: int) -> list[dict[str, str]]:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Card.card_no, Card.status)
+            .where(Card.person_id == person_id, Card.status != "cancelled")
+            .order_by(Card.id)
+        ).all()
+    return [{"card_no": r.card_no, "status": r.status} for r in rows]
+
+
+def _me(ctx: Context, person_id: int) -> dict[str, str]:
+    with ctx.db.read() as conn:
+        row = conn.execute(select(Person.name, Person.staff_no).where(Person.id == person_id)).one()
+    return {"name": row.name, "staff_no": row.staff_no}
+
+
+def _transactions(ctx: Context, person_id: int, limit: int) -> list[dict[str, object]]:
+    txs = my_transactions(ctx, person_id, limit)
+    rated = feedback.rated_payment_ids(ctx, [int(str(t["payment_id"])) for t in txs])
+    for t in txs:
+        t["rated"] = t["payment_id"] in rated
+        t["rateable"] = (
+            t["status"] == "approved"
+            and not t["rated"]
+            and int(str(t["refunded_fen"])) < int(str(t["amount_fen"]))
+        )
+    return txs
+
+
+@router.get("")
+def home(request: Request, actor: ActorDep, ctx: CtxDep, msg: str | None = None) -> Response:
+    pid = _person_id(actor)
+    return render(
+        request,
+        "diner/home.html",
+        actor=actor,
+        me=_me(ctx, pid),
+        bal=my_balances(ctx, pid),
+        cards=_my_cards(ctx, pid),
+        txs=_transactions(ctx, pid, 10),
+        card_status=CARD_STATUS,
+        pay_status=PAY_STATUS,
+        msg=msg,
+    )
+
+
+@router.get("/transactions")
+def transactions(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    pid = _person_id(actor)
+    return render(
+        request,
+        "diner/transactions.html",
+        actor=actor,
+        txs=_transactions(ctx, pid, 100),
+        pay_status=PAY_STATUS,
+    )
+
+
+@router.get("/code")
+def code_page(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    pid = _person_id(actor)
+    return render(
+        request,
+        "diner/code.html",
+        actor=actor,
+        me=_me(ctx, pid),
+        bal=my_balances(ctx, pid),
+    )
+
+
+def _payment_for_rating(ctx: Context, person_id: int, payment_id: int) -> dict[str, object]:
+    for t in _transactions(ctx, person_id, 200):
+        if t["payment_id"] == payment_id:
+            return t
+    raise NotFound(what="交易")
+
+
+@router.get("/rate/{payment_id}")
+def rate_form(request: Request, payment_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+    pid = _person_id(actor)
+    tx = _payment_for_rating(ctx, pid, payment_id)
+    return render(
+        request,
+        "diner/rate.html",
+        actor=actor,
+        tx=tx,
+        aspects=ASPECTS,
+        names=ASPECT_NAMES,
+        error=None,
+        done=bool(tx["rated"]),
+    )
+
+
+@router.post("/rate/{payment_id}")
+def rate_submit(
+    request: Request,
+    payment_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+    taste: Annotated[int, Form(ge=1, le=5)],
+    hygiene: Annotated[int, Form(ge=1, le=5)],
+    service: Annotated[int, Form(ge=1, le=5)],
+    value: Annotated[int, Form(ge=1, le=5)],
+    comment: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    pid = _person_id(actor)
+    scores = {"taste": taste, "hygiene": hygiene, "service": service, "value": value}
+    error = None
+    try:
+        feedback.rate_meal(ctx, pid, payment_id, scores, comment)
+    except (InvalidInput, feedback.AlreadyRated, feedback.NotRateable) as exc:
+        error = exc.message(request_lang(request))
+    tx = _payment_for_rating(ctx, pid, payment_id)
+    return render(
+        request,
+        "diner/rate.html",
+        status_code=422 if error else 200,
+        actor=actor,
+        tx=tx,
+        aspects=ASPECTS,
+        names=ASPECT_NAMES,
+        error=error,
+        done=error is None,
+    )
+
+
+def _own_card(ctx: Context, person_id: int, card_no: str) -> None:
+    if card_no not in {c["card_no"] for c in _my_cards(ctx, person_id)}:
+        raise Forbidden()
+
+
+@router.post("/cards/{card_no}/lost")
+def card_lost(card_no: str, actor: ActorDep, ctx: CtxDep) -> Response:
+    _own_card(ctx, _person_id(actor), card_no)
+    cards.report_lost(ctx, card_no)
+    return RedirectResponse("/me?msg=lost", status_code=303)
+
+
+@router.post("/cards/{card_no}/unfreeze")
+def card_unfreeze(card_no: str, actor: ActorDep, ctx: CtxDep) -> Response:
+    _own_card(ctx, _person_id(actor), card_no)
+    cards.unfreeze(ctx, card_no)
+    return RedirectResponse("/me?msg=unfrozen", status_code=303)
+
+
+@router.get("/topup")
+def topup_form(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    pid = _person_id(actor)
+    return render(
+        request,
+        "diner/topup.html",
+        actor=actor,
+        bal=my_balances(ctx, pid),
+        order=None,
+        error=None,
+    )
+
+
+def deliver_sandbox_notifications(ctx: Context) -> None:
+    """With the sandbox bank there is no bank to call us back: hand its queued
+    notifications to the same handler the real callback (/api/v1/channels/bank/notify)
+    uses, so a demo top-up completes while the diner waits."""
+    bank = ctx.bank_gateway()
+    if isinstance(bank, SandboxBank):
+
+        def handle(body: bytes, signature: str) -> None:
+            topup.handle_bank_notification(ctx, body, signature)
+
+        bank.deliver(handle)
+
+
+def _sandbox_card(ctx: Context, person_id: int) -> None:
+    """The demo city's savings cards do not exist in a fresh sandbox bank: open the
+    person's bound card there with demo money (sandbox only; a real bank has them)."""
+    bank = ctx.bank_gateway()
+    if not isinstance(bank, SandboxBank):
+        return
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.bank_card_no, Person.name).where(Person.id == person_id)
+        ).one()
+    if not row.bank_card_no:
+        return
+    try:
+        bank.outside_balance(row.bank_card_no)
+    except NotFound:
+        bank.open_outside_account(row.bank_card_no, row.name, balance_fen=500_000)
+
+
+@router.post("/topup")
+def topup_submit(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    amount: Annotated[str, Form(max_length=20)],
+) -> Response:
+    pid = _person_id(actor)
+    order = None
+    error = None
+    try:
+        fen = parse_yuan(amount)
+        _sandbox_card(ctx, pid)
+        req = topup.request_topup(ctx, pid, fen)
+        deliver_sandbox_notifications(ctx)
+        with ctx.db.read() as conn:
+            row = conn.execute(
+                select(
+                    TopupOrder.order_id,
+                    TopupOrder.status,
+                    TopupOrder.amount_fen,
+                    TopupOrder.failure_reason,
+                ).where(TopupOrder.order_id == req.order_id)
+            ).one()
+        order = dict(row._mapping)
+    except OneCardError as exc:
+        error = exc.message(request_lang(request))
+    return render(
+        request,
+        "diner/topup.html",
+        status_code=422 if error else 200,
+        actor=actor,
+        bal=my_balances(ctx, pid),
+        order=order,
+        error=error,
+    )
