@@ -1,0 +1,1 @@
+"""``onecard bench``: a Chenzhou-scale city, the lunch rush over HTTP, the quarter's runs."""

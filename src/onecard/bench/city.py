@@ -1,0 +1,665 @@
+"""A Chenzhou-scale city in PostgreSQL, built with COPY in one transaction.
+
+Contract: ``build_city(url, scale)`` drops and recreates the database named in ``url``
+(always a bench database on 127.0.0.1, never the test or a user database), brings it to
+the newest schema through the migrations, and loads regions, units, canteens with meal
+rules and prices, terminals, staff with cards and payment-code secrets, every ledger
+account, and the quarter's funding as balanced journal entries (bank → dining fund →
+unit income line → each person's subsidy purse; a few cash top-ups). Cached purse
+balances are written equal to their postings, and the PostgreSQL zero-sum constraint
+trigger checks every funding entry at COMMIT. It returns a ``BenchCity``: what the
+simulated terminals need (device keys, card numbers, payment-code secrets).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import time as _time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from onecard.core.clock import quarter_of, to_local
+from onecard.core.db import create_schema, make_engine, normalise_url
+from onecard.demo import GIVEN, STREETS, SURNAMES
+from onecard.ledger.models import NEGATIVE_ALLOWED, PERSON_KINDS, SYSTEM_KINDS
+from onecard.org.builders import create_region, hash_device_key
+from onecard.pay.cards import luhn_digit
+
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+
+BUREAUS = [
+    "发展和改革委员会",
+    "教育局",
+    "科学技术局",
+    "工业和信息化局",
+    "公安局",
+    "民政局",
+    "司法局",
+    "财政局",
+    "人力资源和社会保障局",
+    "自然资源和规划局",
+    "生态环境局",
+    "住房和城乡建设局",
+    "交通运输局",
+    "水利局",
+    "农业农村局",
+    "商务局",
+    "文化旅游广电体育局",
+    "卫生健康委员会",
+    "退役军人事务局",
+    "应急管理局",
+    "审计局",
+    "市场监督管理局",
+    "统计局",
+    "医疗保障局",
+    "林业局",
+    "城市管理和综合执法局",
+    "机关事务管理局",
+    "信访局",
+    "档案馆",
+    "人民医院",
+    "中医医院",
+    "第一中学",
+    "第二中学",
+    "实验小学",
+    "疾病预防控制中心",
+    "税务局",
+    "气象局",
+    "供销合作社",
+    "人民法院",
+    "人民检察院",
+    "总工会",
+    "团委",
+    "妇联",
+]
+PLACES = [
+    "郴州市",
+    "北湖区",
+    "苏仙区",
+    "资兴市",
+    "桂阳县",
+    "宜章县",
+    "永兴县",
+    "嘉禾县",
+    "临武县",
+    "汝城县",
+    "桂东县",
+    "安仁县",
+]
+OPERATORS = [
+    "郴州湘南餐饮服务有限公司",
+    "湖南膳源团餐管理有限公司",
+    "郴州康膳餐饮管理有限公司",
+    "郴州禾丰餐饮有限公司",
+    "湖南味香园团膳有限公司",
+    "郴州百味餐饮管理有限公司",
+]
+BENCH_SECRET = b"onecard-bench-device-keys"
+
+
+@dataclass(frozen=True)
+class CityScale:
+    units: int = 1679
+    canteens: int = 1205
+    staff: int = 83600
+    terminals_per_canteen: int = 3
+    lost_share: float = 0.003  # cards reported lost
+    poor_share: float = 0.005  # no subsidy, 1 yuan of cash: their payments are refused
+    cash_share: float = 0.2  # have topped up their cash purse
+
+
+FULL = CityScale()
+QUICK = CityScale(units=60, canteens=40, staff=3000, terminals_per_canteen=2)
+
+
+@dataclass
+class BenchPerson:
+    id: int
+    unit_id: int
+    card_no: str
+    token: str
+    secret: str
+    kind: str  # ok | lost | poor
+    subsidy: int
+    cash: int
+
+
+@dataclass
+class BenchTerminal:
+    id: int
+    code: str
+    key: str
+    canteen_id: int
+
+
+@dataclass
+class BenchCity:
+    url: str
+    region_id: int
+    quarter: str
+    people: list[BenchPerson]
+    terminals: dict[int, list[BenchTerminal]]  # by canteen
+    canteen_of_unit: dict[int, int]
+    canteen_ids: list[int]
+    lunch_price: dict[int, tuple[int, int, int]]  # canteen → own, visitor, guest
+    counts: dict[str, int] = field(default_factory=dict)
+    funded_fen: int = 0
+    seconds: float = 0.0
+
+
+def plain_url(url: str) -> str:
+    """The libpq form of a SQLAlchemy URL (for psycopg and pgbench)."""
+    u = make_url(normalise_url(url))
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def check_local(url: str) -> None:
+    host = make_url(normalise_url(url)).host or "localhost"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"the bench only targets this machine (127.0.0.1), not {host}")
+
+
+def recreate_database(url: str) -> None:
+    check_local(url)
+    u = make_url(normalise_url(url))
+    name = u.database
+    if not name or name in ("test", "postgres", "template0", "template1"):
+        raise SystemExit(f"refusing to drop database {name!r}: give the bench its own")
+    admin = make_engine(
+        u.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def device_key(code: str) -> str:
+    return hashlib.blake2b(code.encode(), key=BENCH_SECRET, digest_size=24).hexdigest()
+
+
+def _name(rng: random.Random) -> str:
+    given = rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.7 else "")
+    return rng.choice(SURNAMES) + given
+
+
+def copy_rows(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    total: int,
+    progress: Progress | None,
+    label: str,
+) -> int:
+    n = 0
+    step = max(1, total // 50)
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
+            n += 1
+            if progress and n % step == 0:
+                progress(label, n, total)
+    if progress:
+        progress(label, n, total)
+    return n
+
+
+def build_city(
+    url: str,
+    scale: CityScale = FULL,
+    *,
+    region_code: str = "431000",
+    seed: int = 735,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> BenchCity:
+    started = _time.perf_counter()
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    quarter = quarter_of(to_local(now).date())
+    recreate_database(url)
+    engine = make_engine(url)
+    create_schema(engine)
+    with engine.begin() as conn:
+        region = create_region(conn, region_code, "郴州市")
+        system = {
+            k: int(v)
+            for k, v in conn.execute(
+                text("SELECT kind, id FROM accounts WHERE owner_kind = 'system'")
+            )
+        }
+    engine.dispose()
+    assert set(system) == set(SYSTEM_KINDS)
+
+    # --- the plan, in memory --------------------------------------------------------
+    units = list(range(1, scale.units + 1))
+    unit_std = {u: rng.choice([54000, 60000, 66000]) for u in units}
+    canteen_units = rng.sample(units, scale.canteens)
+    canteen_ids = list(range(1, scale.canteens + 1))
+    canteen_of_unit = dict(zip(canteen_units, canteen_ids, strict=True))
+    weights = [rng.lognormvariate(0, 0.8) for _ in units]
+    person_units = rng.choices(units, weights=weights, k=scale.staff)
+    tokens = rng.sample(range(10**8), scale.staff)
+    card_bodies = rng.sample(range(10**9), scale.staff)
+    people: list[BenchPerson] = []
+    for i in range(scale.staff):
+        r = rng.random()
+        kind = (
+            "lost"
+            if r < scale.lost_share
+            else ("poor" if r < scale.lost_share + scale.poor_share else "ok")
+        )
+        body = region_code[:6] + f"{card_bodies[i]:09d}"
+        cash = (
+            100
+            if kind == "poor"
+            else (rng.choice([2000, 5000, 10000]) if rng.random() < scale.cash_share else 0)
+        )
+        people.append(
+            BenchPerson(
+                id=i + 1,
+                unit_id=person_units[i],
+                card_no=body + luhn_digit(body),
+                token=f"{tokens[i]:08d}",
+                secret=base64.b32encode(rng.randbytes(20)).decode(),
+                kind=kind,
+                subsidy=0 if kind == "poor" else unit_std[person_units[i]],
+                cash=cash,
+            )
+        )
+    lunch_price: dict[int, tuple[int, int, int]] = {}
+    terminals: dict[int, list[BenchTerminal]] = {}
+    tid = 0
+    for cid in canteen_ids:
+        own = rng.choice([400, 450, 500, 550, 600])
+        lunch_price[cid] = (own, own + 200, own * 2)
+        terminals[cid] = []
+        for t in range(1, scale.terminals_per_canteen + 1):
+            tid += 1
+            code = f"T{cid:05d}-{t}"
+            terminals[cid].append(BenchTerminal(tid, code, device_key(code), cid))
+
+    # --- COPY ---------------------------------------------------------------------------
+    counts: dict[str, int] = {}
+    funded = 0
+    with psycopg.connect(plain_url(url)) as pg, pg.cursor() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) FROM accounts")
+        next_acct = int(cur.fetchone()[0]) + 1  # type: ignore[index]
+
+        counts["units"] = copy_rows(
+            cur,
+            "units",
+            [
+                "id",
+                "region_id",
+                "code",
+                "name",
+                "bank_account",
+                "contact",
+                "phone",
+                "default_standard_fen",
+            ],
+            (
+                (
+                    u,
+                    region,
+                    f"U{u:05d}",
+                    f"{rng.choice(PLACES)}{rng.choice(BUREAUS)}",
+                    f"43050100{u:08d}",
+                    _name(rng),
+                    f"0735-2{u:06d}",
+                    unit_std[u],
+                )
+                for u in units
+            ),
+            len(units),
+            progress,
+            "units 单位",
+        )
+        counts["canteens"] = copy_rows(
+            cur,
+            "canteens",
+            [
+                "id",
+                "region_id",
+                "unit_id",
+                "code",
+                "name",
+                "operation",
+                "operator_name",
+                "operator_bank_account",
+                "location",
+                "contact",
+                "phone",
+                "capacity",
+                "service_staff",
+                "dining_area_m2",
+                "opening_hours",
+                "notes",
+                "serves_visitors",
+                "serves_guests",
+                "purse_order",
+                "rollout_status",
+            ],
+            (_canteen_row(rng, region, cid, u) for u, cid in canteen_of_unit.items()),
+            len(canteen_ids),
+            progress,
+            "canteens 食堂",
+        )
+        periods: list[tuple[int, int, str, str, time, time, int]] = []
+        prices: list[tuple[int, int, str, int]] = []
+        mp = 0
+        for cid in canteen_ids:
+            own, visitor, guest = lunch_price[cid]
+            # Lunch is served all day in the bench city so the rush can run at any hour;
+            # the per-person limit (one lunch a day) still applies and is checked.
+            for code, name, start, end, o in (
+                ("breakfast", "早餐", time(7), time(8, 30), own // 2),
+                ("lunch", "午餐", time(0), time(23, 59, 59), own),
+                ("dinner", "晚餐", time(17, 30), time(19), own),
+            ):
+                mp += 1
+                periods.append((mp, cid, code, name, start, end, 1))
+                for klass, price in (
+                    ("own", o),
+                    ("visitor", o + (visitor - own)),
+                    ("guest", o + (guest - own)),
+                ):
+                    prices.append((len(prices) + 1, mp, klass, price))
+        counts["meal_periods"] = copy_rows(
+            cur,
+            "meal_periods",
+            ["id", "canteen_id", "code", "name", "starts", "ends", "per_person_limit"],
+            periods,
+            len(periods),
+            progress,
+            "meal periods 餐次",
+        )
+        copy_rows(
+            cur,
+            "meal_prices",
+            ["id", "meal_period_id", "diner_class", "price_fen"],
+            prices,
+            len(prices),
+            progress,
+            "prices 价格",
+        )
+        all_terms = [t for ts in terminals.values() for t in ts]
+        counts["terminals"] = copy_rows(
+            cur,
+            "terminals",
+            ["id", "region_id", "canteen_id", "code", "name", "key_hash", "status", "installed_at"],
+            (
+                (
+                    t.id,
+                    region,
+                    t.canteen_id,
+                    t.code,
+                    f"{t.code} 消费机",
+                    hash_device_key(t.key),
+                    "active",
+                    now,
+                )
+                for t in all_terms
+            ),
+            len(all_terms),
+            progress,
+            "terminals 消费机",
+        )
+        counts["staff"] = copy_rows(
+            cur,
+            "people",
+            [
+                "id",
+                "region_id",
+                "unit_id",
+                "staff_no",
+                "name",
+                "category",
+                "phone",
+                "status",
+                "standard_fen",
+                "bank_card_no",
+                "paycode_token",
+                "paycode_secret",
+                "paycode_last_step",
+                "must_change_password",
+                "failed_logins",
+            ],
+            (
+                (
+                    p.id,
+                    region,
+                    p.unit_id,
+                    f"{p.id:07d}",
+                    _name(rng),
+                    "contract" if p.kind == "poor" else "staff",
+                    f"139{rng.randrange(10**8):08d}",
+                    "active",
+                    p.subsidy,
+                    f"6217{p.id:012d}",
+                    p.token,
+                    p.secret,
+                    0,
+                    True,
+                    0,
+                )
+                for p in people
+            ),
+            len(people),
+            progress,
+            "staff 职工",
+        )
+        counts["cards"] = copy_rows(
+            cur,
+            "cards",
+            ["id", "region_id", "card_no", "person_id", "status", "issued_at", "status_changed_at"],
+            (
+                (
+                    p.id,
+                    region,
+                    p.card_no,
+                    p.id,
+                    "lost" if p.kind == "lost" else "active",
+                    now,
+                    now if p.kind == "lost" else None,
+                )
+                for p in people
+            ),
+            len(people),
+            progress,
+            "cards 卡",
+        )
+
+        # Accounts: two purses per person, two lines per unit, a payable per canteen.
+        acct: dict[tuple[str, int, str], int] = {}
+        rows: list[tuple[int, int, str, str, int, bool, bool, int]] = []
+
+        def add(owner_kind: str, owner: int, kind: str, balance: int = 0) -> None:
+            aid = next_acct + len(rows)
+            acct[(owner_kind, owner, kind)] = aid
+            rows.append(
+                (
+                    aid,
+                    region,
+                    kind,
+                    owner_kind,
+                    owner,
+                    kind in NEGATIVE_ALLOWED,
+                    kind in PERSON_KINDS,
+                    balance,
+                )
+            )
+
+        for p in people:
+            add("person", p.id, "subsidy", p.subsidy)
+            add("person", p.id, "cash", p.cash)
+        for u in units:
+            add("unit", u, "unit_income")
+            add("unit", u, "unit_returned")
+        for cid in canteen_ids:
+            add("canteen", cid, "canteen_payable")
+        counts["accounts"] = copy_rows(
+            cur,
+            "accounts",
+            [
+                "id",
+                "region_id",
+                "kind",
+                "owner_kind",
+                "owner_id",
+                "allow_negative",
+                "cached",
+                "balance",
+            ],
+            rows,
+            len(rows),
+            progress,
+            "accounts 账户",
+        )
+
+        # The quarter's money, the way real money arrives (as the demo does it).
+        entries: list[tuple[int, int, str, str, str, datetime, datetime, str, str, str]] = []
+        postings: list[tuple[int, int, int, int]] = []
+
+        def entry(kind: str, key: str, legs: list[tuple[int, int]], ref: str) -> None:
+            eid = len(entries) + 1
+            entries.append((eid, region, kind, key, quarter, now, now, "bench", ref, ""))
+            assert sum(a for _, a in legs) == 0
+            for account, amount in legs:
+                postings.append((len(postings) + 1, eid, account, amount))
+
+        members: dict[int, list[BenchPerson]] = {}
+        for p in people:
+            members.setdefault(p.unit_id, []).append(p)
+        bank, fund = system["bank_clearing"], system["dining_fund"]
+        for u, ps in members.items():
+            total = sum(p.subsidy for p in ps)
+            if total == 0:
+                continue
+            funded += total
+            income = acct[("unit", u, "unit_income")]
+            entry(
+                "unit_funds_in",
+                f"bench:in:{quarter}:{u}",
+                [(bank, -total), (fund, total)],
+                f"单位 {u} {quarter} 就餐经费",
+            )
+            entry("to_income", f"bench:income:{quarter}:{u}", [(fund, -total), (income, total)], "")
+            entry(
+                "distribution",
+                f"bench:dist:{quarter}:{u}",
+                [(income, -total)]
+                + [(acct[("person", p.id, "subsidy")], p.subsidy) for p in ps if p.subsidy],
+                f"{quarter} 补贴发放",
+            )
+        for p in people:
+            if p.cash:
+                funded += p.cash
+                entry(
+                    "topup",
+                    f"bench:topup:{p.id}",
+                    [(bank, -p.cash), (acct[("person", p.id, "cash")], p.cash)],
+                    "自费充值",
+                )
+        counts["entries"] = copy_rows(
+            cur,
+            "journal_entries",
+            [
+                "id",
+                "region_id",
+                "kind",
+                "idempotency_key",
+                "period",
+                "booked_at",
+                "occurred_at",
+                "actor",
+                "reference",
+                "memo",
+            ],
+            entries,
+            len(entries),
+            progress,
+            "funding entries 分录",
+        )
+        counts["postings"] = copy_rows(
+            cur,
+            "postings",
+            ["id", "entry_id", "account_id", "amount"],
+            postings,
+            len(postings),
+            progress,
+            "postings 过账",
+        )
+        for table in (
+            "units",
+            "canteens",
+            "meal_periods",
+            "meal_prices",
+            "terminals",
+            "people",
+            "cards",
+            "accounts",
+            "journal_entries",
+            "postings",
+        ):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        if progress:
+            progress("commit (zero-sum trigger checks every entry)", 0, 1)
+        pg.commit()
+        if progress:
+            progress("commit (zero-sum trigger checks every entry)", 1, 1)
+        pg.autocommit = True
+        cur.execute("VACUUM ANALYZE")
+    return BenchCity(
+        url=url,
+        region_id=region,
+        quarter=quarter,
+        people=people,
+        terminals=terminals,
+        canteen_of_unit=canteen_of_unit,
+        canteen_ids=canteen_ids,
+        lunch_price=lunch_price,
+        counts=counts,
+        funded_fen=funded,
+        seconds=_time.perf_counter() - started,
+    )
+
+
+def _canteen_row(rng: random.Random, region: int, cid: int, unit: int) -> tuple[Any, ...]:
+    outsourced = rng.random() < 0.45
+    return (
+        cid,
+        region,
+        unit,
+        f"C{cid:05d}",
+        f"第{cid}职工食堂",
+        "outsourced" if outsourced else "self",
+        rng.choice(OPERATORS) if outsourced else None,
+        f"62270035{cid:08d}" if outsourced else None,
+        f"郴州市北湖区{rng.choice(STREETS)}{rng.randint(1, 300)}号",
+        _name(rng),
+        f"0735-28{rng.randint(10000, 99999)}",
+        rng.choice([80, 120, 200, 300]),
+        rng.randint(4, 20),
+        rng.choice([150, 260, 400, 600]),
+        "早 07:00–08:30 · 午 11:30–13:30 · 晚 17:30–19:00",
+        "",
+        True,
+        True,
+        "subsidy_first",
+        "live",
+    )
