@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from world import build_world
 
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, StateConflict, TerminalRevoked
 from onecard.org.actors import Actor
 from onecard.org.terminals import register_terminal, revoke_terminal, set_rollout_status
 from onecard.pay.service import authenticate_terminal
+from world import build_world
 
 BUREAU = Actor.system("bureau")
 
