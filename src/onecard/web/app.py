@@ -13,7 +13,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -92,7 +93,23 @@ def create_app(ctx: Context) -> FastAPI:
         version=__version__,
         description="Terminal payments, diners' accounts and administration. Money is "
         "integer fen (分) everywhere.",
+        # The interactive docs load Swagger UI from the package, never from a CDN:
+        # government intranets are often offline.
+        docs_url=None,
+        redoc_url=None,
     )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        base = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} · 接口文档",
+            swagger_js_url=f"{base}/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}/swagger-ui.css",
+            swagger_favicon_url=f"{base}/favicon-32x32.png",
+        )
+
     app.state.ctx = ctx
     app.add_exception_handler(OneCardError, web_errors.onecard_error_handler)
     app.add_exception_handler(RequestValidationError, web_errors.validation_error_handler)
