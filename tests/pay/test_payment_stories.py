@@ -7,11 +7,18 @@ import json
 import pytest
 
 from onecard.core.context import Context
-from onecard.core.errors import IdempotencyConflict, InvalidAmount
+from onecard.core.errors import (
+    Forbidden,
+    IdempotencyConflict,
+    InvalidAmount,
+    NotFound,
+    StateConflict,
+)
 from onecard.ledger.service import account_id, derived_balance
+from onecard.org.actors import Actor
 from onecard.pay import cards
 from onecard.pay.service import PaymentRequest, pay
-from world import build_world, fund, purse
+from world import World, build_world, fund, purse
 
 
 def answer(outcome: object) -> dict:
@@ -65,10 +72,13 @@ def test_insufficient_funds_refused_and_nothing_moves(ctx: Context) -> None:
 def test_lost_card_refused_then_replaced_with_balance_intact(ctx: Context) -> None:
     w = build_world(ctx)
     fund(ctx, w, "c1", subsidy=5000)
-    cards.report_lost(ctx, w.cards["c1"])
+    holder = Actor(label="刘洋", person_id=w.people["c1"], unit_id=w.units["C"])
+    cards.report_lost(ctx, holder, w.cards["c1"])
     got = answer(pay(ctx, w.terminals["A"], PaymentRequest("t1", w.cards["c1"], meal="lunch")))
     assert got["code"] == "card_lost" and got["message"] == "此卡已挂失"
-    new = cards.replace_card(ctx, w.cards["c1"])
+    with pytest.raises(Forbidden):  # the holder reports lost; the unit replaces
+        cards.replace_card(ctx, holder, w.cards["c1"])
+    new = cards.replace_card(ctx, unit_admin(w, "C"), w.cards["c1"])
     assert new != w.cards["c1"]
     assert purse(ctx, w, "c1") == (5000, 0)
     got = answer(pay(ctx, w.terminals["A"], PaymentRequest("t2", new, meal="lunch")))
@@ -80,10 +90,34 @@ def test_lost_card_refused_then_replaced_with_balance_intact(ctx: Context) -> No
 def test_unfreeze_makes_a_found_card_work_again(ctx: Context) -> None:
     w = build_world(ctx)
     fund(ctx, w, "a1", subsidy=5000)
-    cards.report_lost(ctx, w.cards["a1"])
-    cards.unfreeze(ctx, w.cards["a1"])
+    holder = Actor(label="张伟", person_id=w.people["a1"], unit_id=w.units["A"])
+    cards.report_lost(ctx, holder, w.cards["a1"])
+    cards.unfreeze(ctx, holder, w.cards["a1"])
     got = answer(pay(ctx, w.terminals["A"], PaymentRequest("t1", w.cards["a1"], meal="lunch")))
     assert got["result"] == "approved"
+
+
+def unit_admin(w: World, unit: str) -> Actor:
+    return Actor(label=f"admin:{unit}", grants=frozenset({("unit_admin", w.units[unit], None)}))
+
+
+def test_only_the_holder_or_their_unit_manages_a_card(ctx: Context) -> None:
+    w = build_world(ctx)
+    stranger = Actor(label="王芳", person_id=w.people["a2"], unit_id=w.units["A"])
+    for act in (cards.report_lost, cards.unfreeze, cards.cancel_card):
+        with pytest.raises(Forbidden):
+            act(ctx, stranger, w.cards["b1"])
+        with pytest.raises(Forbidden):
+            act(ctx, unit_admin(w, "A"), w.cards["b1"])
+    with pytest.raises(Forbidden):
+        cards.issue_card(ctx, unit_admin(w, "A"), w.people["b1"])
+    with pytest.raises(StateConflict):  # one active card per person
+        cards.issue_card(ctx, unit_admin(w, "B"), w.people["b1"])
+    with pytest.raises(NotFound):
+        cards.report_lost(ctx, unit_admin(w, "B"), "4310000000000000")
+    cards.cancel_card(ctx, unit_admin(w, "B"), w.cards["b1"])
+    fresh = cards.issue_card(ctx, unit_admin(w, "B"), w.people["b1"])
+    assert fresh != w.cards["b1"]
 
 
 def test_retry_returns_the_first_answer_byte_for_byte(ctx: Context) -> None:

@@ -1,6 +1,8 @@
 """Card life cycle: issue, report lost, unfreeze, replace, cancel.
 
-Contract: each public function is one transaction. A card only points at a person;
+Contract: each public function is one transaction and takes the acting ``Actor``: the
+cardholder may report their own card lost or unfreeze it; the admin of the person's unit
+(or the bureau / clearing operator) may do anything here. A card only points at a person;
 balances live on the person's purses, so replacing a card moves no money and a lost
 card is refused at every terminal from the moment ``report_lost`` commits (terminals
 ask the server on every payment, nothing is cached).
@@ -14,7 +16,8 @@ import secrets
 from sqlalchemy import Connection, insert, select, update
 
 from onecard.core.context import Context
-from onecard.core.errors import MalformedCredential, NotFound, StateConflict
+from onecard.core.errors import Forbidden, MalformedCredential, NotFound, StateConflict
+from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay.models import Card
 
@@ -78,17 +81,35 @@ def issue_card_conn(
     return _issue(conn, ctx, person_id, card_no, None)
 
 
-def issue_card(ctx: Context, person_id: int, card_no: str | None = None) -> str:
+def _authorise(conn: Connection, actor: Actor, person_id: int, *, holder_may: bool) -> None:
+    """The unit's admin (or the bureau) may manage a person's cards; the holder only
+    what ``holder_may`` allows (reporting lost, unfreezing)."""
+    if holder_may and actor.person_id == person_id:
+        return
+    unit = conn.execute(select(Person.unit_id).where(Person.id == person_id)).scalar()
+    if unit is None:
+        raise NotFound(what="人员")
+    if not actor.manages_unit(int(unit)):
+        raise Forbidden()
+
+
+def issue_card(ctx: Context, actor: Actor, person_id: int, card_no: str | None = None) -> str:
     with ctx.db.begin() as conn:
+        _authorise(conn, actor, person_id, holder_may=False)
         return issue_card_conn(conn, ctx, person_id, card_no)
 
 
-def _card(conn: Connection, card_no: str) -> tuple[int, int, str]:
+def _card(
+    conn: Connection, actor: Actor, card_no: str, *, holder_may: bool
+) -> tuple[int, int, str]:
     row = conn.execute(
-        select(Card.id, Card.person_id, Card.status).where(Card.card_no == card_no)
+        select(Card.id, Card.person_id, Card.status)
+        .where(Card.card_no == card_no)
+        .with_for_update()
     ).first()
     if row is None:
         raise NotFound(what=f"卡 {card_no}")
+    _authorise(conn, actor, int(row[1]), holder_may=holder_may)
     return int(row[0]), int(row[1]), str(row[2])
 
 
@@ -102,37 +123,37 @@ def _set_status(conn: Connection, ctx: Context, card_id: int, frm: str, to: str)
         raise StateConflict(f"卡状态不是 {frm}")
 
 
-def report_lost(ctx: Context, card_no: str) -> None:
+def report_lost(ctx: Context, actor: Actor, card_no: str) -> None:
     """挂失: the card is refused everywhere from now on. Reporting twice is harmless."""
     with ctx.db.begin() as conn:
-        card_id, _, status = _card(conn, card_no)
+        card_id, _, status = _card(conn, actor, card_no, holder_may=True)
         if status == "lost":
             return
         _set_status(conn, ctx, card_id, "active", "lost")
 
 
-def unfreeze(ctx: Context, card_no: str) -> None:
+def unfreeze(ctx: Context, actor: Actor, card_no: str) -> None:
     """解挂: a lost card that turned up works again."""
     with ctx.db.begin() as conn:
-        card_id, _, status = _card(conn, card_no)
+        card_id, _, status = _card(conn, actor, card_no, holder_may=True)
         if status == "active":
             return
         _set_status(conn, ctx, card_id, "lost", "active")
 
 
-def replace_card(ctx: Context, card_no: str, new_card_no_: str | None = None) -> str:
+def replace_card(ctx: Context, actor: Actor, card_no: str, new_card_no_: str | None = None) -> str:
     """补卡: cancel the old card and issue a new one to the same person (balance intact)."""
     with ctx.db.begin() as conn:
-        card_id, person_id, status = _card(conn, card_no)
+        card_id, person_id, status = _card(conn, actor, card_no, holder_may=False)
         if status == "cancelled":
             raise StateConflict("原卡已注销")
         _set_status(conn, ctx, card_id, status, "cancelled")
         return _issue(conn, ctx, person_id, new_card_no_, card_id)
 
 
-def cancel_card(ctx: Context, card_no: str) -> None:
+def cancel_card(ctx: Context, actor: Actor, card_no: str) -> None:
     with ctx.db.begin() as conn:
-        card_id, _, status = _card(conn, card_no)
+        card_id, _, status = _card(conn, actor, card_no, holder_may=False)
         if status == "cancelled":
             return
         _set_status(conn, ctx, card_id, status, "cancelled")

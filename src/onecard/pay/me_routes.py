@@ -11,11 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 
-from onecard.core.errors import Forbidden
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.org.models import Person
 from onecard.pay import cards, topup
-from onecard.pay.models import Card
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web.deps import ActorDep, CtxDep
 
@@ -59,24 +57,15 @@ def get_paycode_secret(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
     }
 
 
-def _own_card(ctx: CtxDep, person_id: int | None, card_no: str) -> None:
-    with ctx.db.read() as conn:
-        owner = conn.execute(select(Card.person_id).where(Card.card_no == card_no)).scalar()
-    if owner is None or owner != person_id:
-        raise Forbidden()
-
-
 @router.post("/me/cards/{card_no}/lost")
 def post_lost(card_no: str, actor: ActorDep, ctx: CtxDep) -> dict[str, str]:
-    _own_card(ctx, actor.person_id, card_no)
-    cards.report_lost(ctx, card_no)
+    cards.report_lost(ctx, actor, card_no)
     return {"card_no": card_no, "status": "lost"}
 
 
 @router.post("/me/cards/{card_no}/unfreeze")
 def post_unfreeze(card_no: str, actor: ActorDep, ctx: CtxDep) -> dict[str, str]:
-    _own_card(ctx, actor.person_id, card_no)
-    cards.unfreeze(ctx, card_no)
+    cards.unfreeze(ctx, actor, card_no)
     return {"card_no": card_no, "status": "active"}
 
 
