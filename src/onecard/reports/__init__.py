@@ -1,0 +1,1 @@
+"""Reports: read-only queries for the dashboards and their Excel downloads."""

@@ -1,0 +1,190 @@
+"""The bureau dashboard's data: one function per chart, each returning a ``Table``.
+
+Contract: every function reads only (``ctx.db.read()``) and works on SQLite and
+PostgreSQL alike (plain GROUP BY on columns, no dialect date functions). Only approved
+payments count; amounts are net of refunds (``amount_fen - refunded_fen``). Dates are the
+payments' ``business_date`` (the city's local date), so a quarter is a date range.
+The lunch-rush curve buckets one day's payments by local time in Python: a day of one
+city is tens of thousands of rows, which is cheap; a province-scale dashboard would roll
+these up in batches instead (docs/web.md).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+
+from onecard.core.clock import from_local, quarter_bounds, to_local
+from onecard.core.context import Context
+from onecard.feedback.service import canteen_averages
+from onecard.org.models import Canteen, Unit
+from onecard.pay.models import Payment
+from onecard.reports.tables import Table
+
+CHARTS = ("daily", "rush", "matrix", "revenue", "ratings")
+_NET = Payment.amount_fen - Payment.refunded_fen
+
+
+def _range(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def payments_per_day(ctx: Context, start: date, end: date) -> Table:
+    """Approved payments per business day in [start, end): count and net amount."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Payment.business_date, func.count(), func.coalesce(func.sum(_NET), 0))
+            .where(
+                Payment.status == "approved",
+                Payment.business_date >= start,
+                Payment.business_date < end,
+            )
+            .group_by(Payment.business_date)
+        ).all()
+    by_day = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    t = Table("daily", "每日交易", ["日期", "笔数", "金额（元）"], money_cols={2})
+    for d in _range(start, end):
+        n, fen = by_day.get(d, (0, 0))
+        t.rows.append([d.isoformat(), n, fen])
+    return t
+
+
+def latest_business_day(ctx: Context) -> date:
+    with ctx.db.read() as conn:
+        d = conn.execute(
+            select(func.max(Payment.business_date)).where(Payment.status == "approved")
+        ).scalar()
+    return d if isinstance(d, date) else ctx.clock.today()
+
+
+def lunch_rush(ctx: Context, day: date, bucket_minutes: int = 5) -> Table:
+    """Payments per ``bucket_minutes`` between 10:30 and 14:00 local time on ``day``."""
+    lo, hi = time(10, 30), time(14, 0)
+    start_utc = from_local(datetime.combine(day, lo))
+    end_utc = from_local(datetime.combine(day, hi))
+    with ctx.db.read() as conn:
+        stamps = conn.execute(
+            select(Payment.created_at).where(
+                Payment.status == "approved",
+                Payment.created_at >= start_utc,
+                Payment.created_at < end_utc,
+            )
+        ).scalars()
+        counts: Counter[str] = Counter()
+        for at in stamps:
+            local = to_local(at)
+            minute = (local.hour * 60 + local.minute) // bucket_minutes * bucket_minutes
+            counts[f"{minute // 60:02d}:{minute % 60:02d}"] += 1
+    t = Table("rush", f"午餐高峰 {day.isoformat()}", ["时间", "笔数"])
+    m = lo.hour * 60 + lo.minute
+    while m < hi.hour * 60 + hi.minute:
+        label = f"{m // 60:02d}:{m % 60:02d}"
+        t.rows.append([label, counts.get(label, 0)])
+        m += bucket_minutes
+    return t
+
+
+def cross_unit_matrix(ctx: Context, start: date, end: date) -> Table:
+    """Home unit × canteen: how many meals staff of each unit ate at each canteen."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                Unit.name,
+                Canteen.name,
+                func.count(),
+                func.coalesce(func.sum(_NET), 0),
+            )
+            .select_from(Payment)
+            .join(Unit, Unit.id == Payment.home_unit_id)
+            .join(Canteen, Canteen.id == Payment.canteen_id)
+            .where(
+                Payment.status == "approved",
+                Payment.business_date >= start,
+                Payment.business_date < end,
+            )
+            .group_by(Unit.name, Canteen.name)
+            .order_by(Unit.name, Canteen.name)
+        ).all()
+    t = Table(
+        "matrix",
+        "跨单位就餐（单位 → 食堂）",
+        ["职工所在单位", "食堂", "笔数", "金额（元）"],
+        money_cols={3},
+    )
+    t.rows = [[r[0], r[1], int(r[2]), int(r[3])] for r in rows]
+    return t
+
+
+def revenue_per_canteen(ctx: Context, start: date, end: date) -> Table:
+    """Every canteen's net takings in the range, with how much came from visitors."""
+    with ctx.db.read() as conn:
+        canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.id)).all()
+        rows = conn.execute(
+            select(
+                Payment.canteen_id,
+                Payment.diner_class,
+                func.count(),
+                func.coalesce(func.sum(_NET), 0),
+            )
+            .where(
+                Payment.status == "approved",
+                Payment.business_date >= start,
+                Payment.business_date < end,
+            )
+            .group_by(Payment.canteen_id, Payment.diner_class)
+        ).all()
+    total: dict[int, list[int]] = {int(c.id): [0, 0, 0] for c in canteens}
+    for cid, klass, n, fen in rows:
+        agg = total.setdefault(int(cid), [0, 0, 0])
+        agg[0] += int(n)
+        agg[1] += int(fen)
+        if klass != "own":
+            agg[2] += int(fen)
+    t = Table(
+        "revenue",
+        "各食堂营业额",
+        ["食堂", "笔数", "金额（元）", "其中外单位及来宾（元）"],
+        money_cols={2, 3},
+    )
+    t.rows = [[c.name, *total[int(c.id)]] for c in canteens]
+    return t
+
+
+def ratings_per_canteen(ctx: Context) -> Table:
+    avgs = canteen_averages(ctx)
+    with ctx.db.read() as conn:
+        canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.id)).all()
+    t = Table(
+        "ratings", "各食堂满意度", ["食堂", "评价数", "口味", "卫生", "服务", "性价比", "综合"]
+    )
+    for c in canteens:
+        a = avgs.get(int(c.id))
+        if a is None:
+            t.rows.append([c.name, 0, None, None, None, None, None])
+        else:
+            t.rows.append(
+                [
+                    c.name,
+                    a.count,
+                    *(round(x, 2) for x in (a.taste, a.hygiene, a.service, a.value, a.overall)),
+                ]
+            )
+    return t
+
+
+def chart(ctx: Context, key: str, quarter: str, day: date | None = None) -> Table:
+    """The table behind one dashboard chart (``key`` in ``CHARTS``) for ``quarter``."""
+    start, end = quarter_bounds(quarter)
+    if key == "daily":
+        return payments_per_day(ctx, start, end)
+    if key == "rush":
+        return lunch_rush(ctx, day or latest_business_day(ctx))
+    if key == "matrix":
+        return cross_unit_matrix(ctx, start, end)
+    if key == "revenue":
+        return revenue_per_canteen(ctx, start, end)
+    if key == "ratings":
+        return ratings_per_canteen(ctx)
+    raise KeyError(key)
