@@ -164,6 +164,8 @@ def _mount_optional() -> None:
     import importlib
 
     for module, name, help_text in (
+        ("onecard.pay.cli", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
+        ("onecard.org.cli", "terminal", "消费机 / terminals and rollout"),
         ("onecard.funding.cli", "funding", "资金 / quarterly funding runs"),
         ("onecard.bench.cli", "bench", "性能基准 / benchmarks"),
     ):

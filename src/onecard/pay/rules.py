@@ -154,3 +154,22 @@ def meal_table(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
         }
         for p in periods
     ]
+
+
+def describe(ctx: Context, actor: Actor, canteen_id: int) -> dict[str, Any]:
+    """The canteen's rules and meal-price table, for its unit's admin or manager."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(
+                Canteen.unit_id, Canteen.serves_visitors, Canteen.serves_guests, Canteen.purse_order
+            ).where(Canteen.id == canteen_id)
+        ).first()
+    if row is None:
+        raise NotFound(what="食堂")
+    actor.require_canteen(canteen_id, int(row.unit_id))
+    return {
+        "serves_visitors": row.serves_visitors,
+        "serves_guests": row.serves_guests,
+        "purse_order": row.purse_order,
+        "meal_periods": meal_table(ctx, canteen_id),
+    }

@@ -125,6 +125,8 @@ def create_app(ctx: Context) -> FastAPI:
             and (
                 request.headers.get("content-length", "0") != "0"
                 or "transfer-encoding" in request.headers  # a chunked body has no length
+                # A cross-site form always names its (non-JSON) type, even with no body.
+                or "content-type" in request.headers
             )
             and not request.headers.get("content-type", "").startswith("application/json")
             and not request.url.path.startswith("/api/v1/channels/")
@@ -150,6 +152,7 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(pay_router)
     for module in (
         "onecard.pay.me_routes",
+        "onecard.pay.admin_routes",
         "onecard.web.status",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
