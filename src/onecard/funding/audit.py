@@ -37,7 +37,7 @@ def record(
 
 def records(ctx: Context, action: str | None = None) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
-        q = select(AuditRecord).order_by(AuditRecord.id)
+        q = select(AuditRecord.__table__).order_by(AuditRecord.id)
         if action:
             q = q.where(AuditRecord.action == action)
         return [
@@ -49,5 +49,5 @@ def records(ctx: Context, action: str | None = None) -> list[dict[str, Any]]:
                 "scope": r.scope,
                 "totals": json.loads(r.totals),
             }
-            for r in conn.execute(q).scalars()
+            for r in conn.execute(q)
         ]

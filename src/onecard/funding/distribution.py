@@ -69,15 +69,15 @@ def dist_key(quarter: str, person_id: int) -> str:
 
 
 def plan(conn: Connection, unit_id: int, quarter: str) -> list[Share]:
-    unit = conn.execute(select(Unit).where(Unit.id == unit_id)).scalar_one_or_none()
+    unit = conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).one_or_none()
     if unit is None:
         raise NotFound(what="单位")
     people = list(
         conn.execute(
-            select(Person)
+            select(Person.__table__)
             .where(Person.unit_id == unit_id, Person.status == "active")
             .order_by(Person.staff_no)
-        ).scalars()
+        )
     )
     keys = {dist_key(quarter, p.id) for p in people}
     done = (
@@ -120,7 +120,7 @@ def distribute(
     check_quarter(quarter)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
-        unit = conn.execute(select(Unit).where(Unit.id == unit_id)).scalar_one_or_none()
+        unit = conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).one_or_none()
         if unit is None:
             raise NotFound(what="单位")
         res = RunResult("distribute", f"{quarter} {unit.name}", dry_run)
@@ -201,7 +201,7 @@ def distribute_all(
 
 def leave(ctx: Context, actor: Actor, person_id: int, left_on: date | None = None) -> RunResult:
     with ctx.db.begin() as conn:
-        p = conn.execute(select(Person).where(Person.id == person_id)).scalar_one_or_none()
+        p = conn.execute(select(Person.__table__).where(Person.id == person_id)).one_or_none()
         if p is None:
             raise NotFound(what="人员")
         actor.require_unit(p.unit_id)
@@ -221,7 +221,7 @@ def leave(ctx: Context, actor: Actor, person_id: int, left_on: date | None = Non
 
 def mark_left(conn: Connection, ctx: Context, actor_label: str, person_id: int, day: date) -> int:
     """Inside a caller's transaction: status left, subsidy back to the unit. Returns fen."""
-    p = conn.execute(select(Person).where(Person.id == person_id)).scalar_one()
+    p = conn.execute(select(Person.__table__).where(Person.id == person_id)).one()
     conn.execute(update(Person).where(Person.id == person_id).values(status="left", left_on=day))
     sub = account_id(conn, "person", person_id, "subsidy")
     bal = balances(conn, [sub])[sub]

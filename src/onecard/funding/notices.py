@@ -72,14 +72,14 @@ def issue_notices(
     res = RunResult("issue_notices", quarter, dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
-        units = conn.execute(select(Unit).order_by(Unit.code)).scalars().all()
+        units = conn.execute(select(Unit.__table__).order_by(Unit.code)).all()
         created = 0
         for i, u in enumerate(units, 1):
             existing = conn.execute(
-                select(FundingNotice).where(
+                select(FundingNotice.__table__).where(
                     FundingNotice.unit_id == u.id, FundingNotice.quarter == quarter
                 )
-            ).scalar_one_or_none()
+            ).one_or_none()
             if existing is not None:
                 head, due = existing.headcount, existing.amount_due_fen
                 ref = existing.reference
@@ -129,13 +129,14 @@ def notice_status(ctx: Context, quarter: str) -> list[dict[str, Any]]:
     today = ctx.clock.today()
     with ctx.db.read() as conn:
         notices = conn.execute(
-            select(FundingNotice, Unit.name)
+            select(FundingNotice.__table__, Unit.name.label("unit_name"))
             .join(Unit, Unit.id == FundingNotice.unit_id)
             .where(FundingNotice.quarter == quarter)
             .order_by(Unit.code)
         ).all()
         out = []
-        for n, uname in notices:
+        for n in notices:
+            uname = n.unit_name
             recs = conn.execute(
                 select(FundingReceipt.amount_fen, FundingReceipt.late, FundingReceipt.day).where(
                     FundingReceipt.notice_id == n.id
@@ -322,12 +323,13 @@ def transfer_to_income(
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
         todo = conn.execute(
-            select(FundingReceipt, Unit.name)
+            select(FundingReceipt.__table__, Unit.name.label("unit_name"))
             .join(Unit, Unit.id == FundingReceipt.unit_id)
             .where(FundingReceipt.transfer_entry_id.is_(None))
             .order_by(FundingReceipt.id)
         ).all()
-        for i, (r, uname) in enumerate(todo, 1):
+        for i, r in enumerate(todo, 1):
+            uname = r.unit_name
             res.lines.append({"unit": uname, "serial": r.bank_serial, "amount_fen": r.amount_fen})
             if not dry_run:
                 entry, _ = post(
@@ -369,7 +371,7 @@ def transfer_to_income(
             progress(i, len(todo))
         res.totals = {
             "receipts": len(todo),
-            "amount_fen": sum(int(r.amount_fen) for r, _ in todo),
+            "amount_fen": sum(int(r.amount_fen) for r in todo),
         }
         res.changed = bool(todo) and not dry_run
         if not dry_run:

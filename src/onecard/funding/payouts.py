@@ -74,7 +74,7 @@ def send_orders(ctx: Context, order_ids: list[str]) -> list[str]:
     bank = ctx.bank_gateway()
     for oid in order_ids:
         with ctx.db.read() as conn:
-            o = conn.execute(select(BankOrder).where(BankOrder.order_id == oid)).scalar_one()
+            o = conn.execute(select(BankOrder.__table__).where(BankOrder.order_id == oid)).one()
         if o.status != "pending" or o.bank_ref:
             continue
         try:
@@ -110,12 +110,12 @@ def pending_order_ids(ctx: Context) -> list[str]:
 def handle_payout_notification(ctx: Context, note: Notification) -> str:
     with ctx.db.begin() as conn:
         order = conn.execute(
-            select(BankOrder).where(BankOrder.order_id == note.order_id).with_for_update()
-        ).scalar_one_or_none()
+            select(BankOrder.__table__).where(BankOrder.order_id == note.order_id).with_for_update()
+        ).one_or_none()
         if order is None:
             raise NotFound(what=f"付款指令 {note.order_id}")
         if order.status != "pending":
-            return order.status
+            return str(order.status)
         if note.amount_fen != order.amount_fen:
             raise InvalidInput(f"银行通知金额 {note.amount_fen} 与指令金额 {order.amount_fen} 不符")
         now = ctx.clock.now()
@@ -133,7 +133,9 @@ def handle_payout_notification(ctx: Context, note: Notification) -> str:
         back_to: int | None = None
         region = 0
         if order.kind == "settlement":
-            st = conn.execute(select(Settlement).where(Settlement.id == order.ref_id)).scalar_one()
+            st = conn.execute(
+                select(Settlement.__table__).where(Settlement.id == order.ref_id)
+            ).one()
             back_to = account_id(conn, "canteen", st.canteen_id, "canteen_payable")
             region = st.region_id
             conn.execute(
@@ -180,14 +182,14 @@ def retry_settlement_payout(ctx: Context, actor: Actor, settlement_id: int) -> R
     actor.require_money_runs()
     with ctx.db.begin() as conn:
         st = conn.execute(
-            select(Settlement).where(Settlement.id == settlement_id).with_for_update()
-        ).scalar_one_or_none()
+            select(Settlement.__table__).where(Settlement.id == settlement_id).with_for_update()
+        ).one_or_none()
         if st is None:
             raise NotFound(what="结算单")
         res = RunResult("settlement_retry", f"{st.quarter} 食堂{st.canteen_id}", False)
         if st.status != "payout_failed":
             return res
-        c = conn.execute(select(Canteen).where(Canteen.id == st.canteen_id)).scalar_one()
+        c = conn.execute(select(Canteen.__table__).where(Canteen.id == st.canteen_id)).one()
         from onecard.funding.settlement import payee_of
 
         acct, name = payee_of(conn, c)
@@ -246,7 +248,7 @@ def refund_leaver_cash(
 ) -> RunResult:
     """Refund a leaver's own cash purse to their bound savings card (the only such payout)."""
     with unit_of_work(ctx, dry_run) as conn:
-        p = conn.execute(select(Person).where(Person.id == person_id)).scalar_one_or_none()
+        p = conn.execute(select(Person.__table__).where(Person.id == person_id)).one_or_none()
         if p is None:
             raise NotFound(what="人员")
         actor.require_unit(p.unit_id)

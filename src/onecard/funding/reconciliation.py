@@ -54,7 +54,7 @@ def reconcile_day(ctx: Context, actor: Actor, day: date, data: bytes | None = No
         for ln in lines:
             res.lines.append(_match_line(conn, ln, seen_orders, seen_topups, seen_receipts))
         lo, hi = _day_bounds(day)
-        for r in conn.execute(select(FundingReceipt).where(FundingReceipt.day == day)).scalars():
+        for r in conn.execute(select(FundingReceipt.__table__).where(FundingReceipt.day == day)):
             if r.bank_serial not in seen_receipts:
                 res.lines.append(
                     _item(
@@ -66,22 +66,22 @@ def reconcile_day(ctx: Context, actor: Actor, day: date, data: bytes | None = No
                     )
                 )
         for o in conn.execute(
-            select(BankOrder).where(
+            select(BankOrder.__table__).where(
                 BankOrder.status == "succeeded",
                 BankOrder.completed_at >= lo,
                 BankOrder.completed_at < hi,
             )
-        ).scalars():
+        ):
             expected = 2 if o.to_account in PLATFORM_ACCOUNT_NAMES else 1
             for _ in range(expected - seen_orders[o.order_id]):
                 res.lines.append(_item("ledger_only", None, o.amount_fen, o.purpose, o.order_id))
         for t in conn.execute(
-            select(TopupOrder).where(
+            select(TopupOrder.__table__).where(
                 TopupOrder.status == "succeeded",
                 TopupOrder.completed_at >= lo,
                 TopupOrder.completed_at < hi,
             )
-        ).scalars():
+        ):
             if t.order_id not in seen_topups:
                 res.lines.append(_item("ledger_only", None, t.amount_fen, "充值", t.order_id))
         counts = Counter(str(item["status"]) for item in res.lines)
@@ -126,7 +126,7 @@ def _match_line(
 ) -> dict[str, Any]:
     token = ln.memo.split(" ", 1)[0] if ln.memo else ""
     if token:
-        o = conn.execute(select(BankOrder).where(BankOrder.order_id == token)).scalar()
+        o = conn.execute(select(BankOrder.__table__).where(BankOrder.order_id == token)).first()
         if o is not None:
             seen_orders[o.order_id] += 1
             ok = o.amount_fen == ln.amount_fen and o.status == "succeeded"
@@ -137,7 +137,7 @@ def _match_line(
                 o.purpose,
                 ln.serial,
             )
-        t = conn.execute(select(TopupOrder).where(TopupOrder.order_id == token)).scalar()
+        t = conn.execute(select(TopupOrder.__table__).where(TopupOrder.order_id == token)).first()
         if t is not None:
             seen_topups.add(t.order_id)
             ok = t.amount_fen == ln.amount_fen and t.status == "succeeded"
@@ -148,7 +148,9 @@ def _match_line(
                 "充值",
                 ln.serial,
             )
-    r = conn.execute(select(FundingReceipt).where(FundingReceipt.bank_serial == ln.serial)).scalar()
+    r = conn.execute(
+        select(FundingReceipt.__table__).where(FundingReceipt.bank_serial == ln.serial)
+    ).first()
     if r is not None:
         seen_receipts.add(r.bank_serial)
         return _item(

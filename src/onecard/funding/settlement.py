@@ -24,6 +24,7 @@ Contract:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
@@ -69,8 +70,8 @@ class Figures:
 
 
 # --- quality rules ---------------------------------------------------------------------
-def _canteen(conn: Connection, canteen_id: int) -> Canteen:
-    c = conn.execute(select(Canteen).where(Canteen.id == canteen_id)).scalar_one_or_none()
+def _canteen(conn: Connection, canteen_id: int) -> Any:
+    c = conn.execute(select(Canteen.__table__).where(Canteen.id == canteen_id)).one_or_none()
     if c is None:
         raise NotFound(what="食堂")
     return c
@@ -173,7 +174,7 @@ def gross_for(conn: Connection, canteen_id: int, quarter: str) -> int:
     return int(consumed) - int(settled)
 
 
-def figures(conn: Connection, c: Canteen, quarter: str) -> tuple[Figures, bool]:
+def figures(conn: Connection, c: Any, quarter: str) -> tuple[Figures, bool]:
     gross = gross_for(conn, c.id, quarter)
     score, share, missing = share_for(conn, c.id, quarter)
     if gross <= 0:
@@ -189,14 +190,18 @@ def figures(conn: Connection, c: Canteen, quarter: str) -> tuple[Figures, bool]:
     )
 
 
-def payee_of(conn: Connection, c: Canteen) -> tuple[str, str]:
-    """(bank account, account name) the operator is paid to."""
-    if not c.operator_bank_account:
-        raise MissingPayee(canteen=c.name)
-    name = c.operator_name
-    if not name:
-        name = conn.execute(select(Unit.name).where(Unit.id == c.unit_id)).scalar_one()
-    return c.operator_bank_account, str(name)
+def payee_of(conn: Connection, c: Any) -> tuple[str, str]:
+    """(bank account, account name) the operator is paid to.
+
+    An outsourced canteen is paid to its operator's account; a canteen its unit runs
+    itself, to the operator account if one is registered, else to the unit's own account.
+    """
+    unit = conn.execute(select(Unit.name, Unit.bank_account).where(Unit.id == c.unit_id)).one()
+    if c.operator_bank_account:
+        return str(c.operator_bank_account), str(c.operator_name or unit.name)
+    if c.operation == "self" and unit.bank_account:
+        return str(unit.bank_account), str(unit.name)
+    raise MissingPayee(canteen=c.name)
 
 
 def _line(f: Figures, status: str) -> dict[str, object]:
@@ -229,15 +234,15 @@ def settle_quarter(
     with unit_of_work(ctx, dry_run) as conn:
         if not dry_run:
             close_period(conn, quarter, actor.label, now)
-        canteens = conn.execute(select(Canteen).order_by(Canteen.code)).scalars().all()
+        canteens = conn.execute(select(Canteen.__table__).order_by(Canteen.code)).all()
         # Validate everything first: a missing score or payee stops the whole run.
-        todo: list[tuple[Canteen, Figures, Settlement | None]] = []
+        todo: list[tuple[Any, Figures, Any]] = []
         for c in canteens:
             done = conn.execute(
-                select(Settlement).where(
+                select(Settlement.__table__).where(
                     Settlement.canteen_id == c.id, Settlement.quarter == quarter
                 )
-            ).scalar_one_or_none()
+            ).one_or_none()
             if done is not None:
                 f = Figures(
                     c.id,
@@ -317,7 +322,7 @@ def _settle_one(
     conn: Connection,
     ctx: Context,
     actor: Actor,
-    c: Canteen,
+    c: Any,
     f: Figures,
     quarter: str,
     status: str,
@@ -406,7 +411,7 @@ def preview(ctx: Context, quarter: str) -> list[Figures]:
     with ctx.db.read() as conn:
         return [
             figures(conn, c, quarter)[0]
-            for c in conn.execute(select(Canteen).order_by(Canteen.code)).scalars()
+            for c in conn.execute(select(Canteen.__table__).order_by(Canteen.code))
         ]
 
 

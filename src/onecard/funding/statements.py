@@ -55,14 +55,14 @@ class Doc:
 def canteen_statement(ctx: Context, canteen_id: int, quarter: str) -> Doc:
     check_quarter(quarter)
     with ctx.db.read() as conn:
-        c = conn.execute(select(Canteen).where(Canteen.id == canteen_id)).scalar_one_or_none()
+        c = conn.execute(select(Canteen.__table__).where(Canteen.id == canteen_id)).one_or_none()
         if c is None:
             raise NotFound(what="食堂")
         st = conn.execute(
-            select(Settlement).where(
+            select(Settlement.__table__).where(
                 Settlement.canteen_id == canteen_id, Settlement.quarter == quarter
             )
-        ).scalar_one_or_none()
+        ).one_or_none()
         if st is None:
             raise NotFound(what=f"{quarter} 结算单")
         owner = conn.execute(select(Unit.name).where(Unit.id == c.unit_id)).scalar_one()
@@ -180,7 +180,7 @@ FIGURE_ZH = {
 def unit_statement(ctx: Context, unit_id: int, quarter: str) -> Doc:
     check_quarter(quarter)
     with ctx.db.read() as conn:
-        u = conn.execute(select(Unit).where(Unit.id == unit_id)).scalar_one_or_none()
+        u = conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).one_or_none()
         if u is None:
             raise NotFound(what="单位")
         figs = unit_figures(conn, unit_id, quarter)
@@ -197,7 +197,7 @@ def unit_statement(ctx: Context, unit_id: int, quarter: str) -> Doc:
 # --- person ----------------------------------------------------------------------------
 def person_statement(ctx: Context, person_id: int, year: int | None = None) -> Doc:
     with ctx.db.read() as conn:
-        p = conn.execute(select(Person).where(Person.id == person_id)).scalar_one_or_none()
+        p = conn.execute(select(Person.__table__).where(Person.id == person_id)).one_or_none()
         if p is None:
             raise NotFound(what="人员")
         uname = conn.execute(select(Unit.name).where(Unit.id == p.unit_id)).scalar_one()
