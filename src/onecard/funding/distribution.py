@@ -191,10 +191,10 @@ def distribute_all(
     for i, uid in enumerate(units, 1):
         try:
             out.append(distribute(ctx, actor, uid, quarter, dry_run=dry_run))
-        except DistributionExceedsFunds as exc:
-            r = RunResult("distribute", f"{quarter} unit {uid}", dry_run)
-            r.problems.append(exc.message())
-            out.append(r)
+        except DistributionExceedsFunds:
+            # Nothing was paid to this unit; show what it would need (the dry run's
+            # figures carry the same problem) and go on with the others.
+            out.append(distribute(ctx, actor, uid, quarter, dry_run=True))
         progress(i, len(units))
     return out
 

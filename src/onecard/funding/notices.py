@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from onecard.channels.bank import DINING_FUND_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
+from onecard.channels.statement import parse_statement_file
 from onecard.core.clock import from_local, quarter_bounds
 from onecard.core.context import Context
 from onecard.funding import audit
@@ -211,12 +212,15 @@ def import_receipts(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    data: bytes | None = None,
 ) -> RunResult:
+    """``data``: the bank's statement file for ``day`` (else it is fetched from the bank)."""
     actor.require_money_runs()
+    source = ctx.bank_gateway().statement(day) if data is None else parse_statement_file(data)
     lines = [
         ln
-        for ln in ctx.bank_gateway().statement(day)
-        if ln.account_no == DINING_FUND_ACCOUNT and ln.direction == "credit"
+        for ln in source
+        if ln.day == day and ln.account_no == DINING_FUND_ACCOUNT and ln.direction == "credit"
     ]
     res = RunResult("import_receipts", day.isoformat(), dry_run)
     now = ctx.clock.now()
