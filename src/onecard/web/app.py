@@ -159,6 +159,8 @@ def create_app(ctx: Context) -> FastAPI:
         "onecard.web.public",
         "onecard.web.diner",
         "onecard.web.till",
+        "onecard.web.unit",
+        "onecard.web.bureau",
     ):
         _include_optional(app, module)
     if STATIC.exists():

@@ -1,0 +1,484 @@
+"""The bureau console (管理控制台): units, canteens, terminals and rollout; funding
+notices; distribution, settlement and year-end runs with a dry-run preview and a
+confirmation; reconciliation; the dashboard (ECharts) with every chart's data as Excel.
+
+Contract: every route starts with ``scopes.bureau_scope`` (bureau admin, clearing
+operator, finance, auditors; anyone else 403). Finance and auditors read only: forms are
+hidden for them and the services refuse them anyway. A money run is always shown first
+as a dry run (``dry_run=True``: computed exactly as the real run, nothing written); the
+real run needs the confirmation form, which repeats the same parameters. Domain errors a
+run raises (a unit short of funds, a closed quarter) are shown on the page with their
+4xx status, never as a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from onecard.core.clock import quarter_of
+from onecard.core.context import Context
+from onecard.core.errors import InvalidInput, NotFound, OneCardError
+from onecard.funding import distribution, notices, reconciliation, settlement, year_end
+from onecard.funding.errors import check_quarter
+from onecard.funding.runs import RunResult
+from onecard.org import terminals
+from onecard.org.actors import Actor
+from onecard.org.models import Canteen, Person, Terminal, Unit
+from onecard.reports import dashboard
+from onecard.reports.tables import to_xlsx
+from onecard.web import status as status_page
+from onecard.web.csrf import csrf_protect
+from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.errors import request_lang, status_for
+from onecard.web.scopes import bureau_scope, can_run_money
+from onecard.web.templating import render
+from onecard.web.unit import xlsx_response
+
+router = APIRouter(prefix="/bureau", dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+ROLLOUT_ZH = {"planned": "计划", "installed": "已安装", "live": "已上线"}
+TERMINAL_ZH = {"planned": "计划", "installed": "已安装", "active": "在用", "revoked": "已停用"}
+RUNS = {
+    "notices": "下发缴款通知",
+    "transfer": "经费转入系统收入户",
+    "distribute": "拨付到个人",
+    "settle": "季度结算",
+    "year_end": "年末清零",
+}
+TOTAL_ZH = {
+    "people": "人数",
+    "new_people": "本次拨付人数",
+    "amount_fen": "金额",
+    "already_fen": "此前已拨付",
+    "available_fen": "可拨付余额",
+    "units": "单位数",
+    "canteens": "食堂数",
+}
+
+
+def _page(request: Request, actor: Actor, tab: str, template: str, **kw: Any) -> Response:
+    status_code = int(kw.pop("status_code", 200))
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        actor=actor,
+        tab=tab,
+        can_run=can_run_money(actor),
+        is_admin=actor.has("bureau_admin"),
+        **kw,
+    )
+
+
+def _quarter(ctx: Context, quarter: str | None) -> str:
+    return check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
+
+
+# --- overview: units, canteens, rollout (R-R1, R-R3) ------------------------------------
+def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(canteens with terminal counts by status, units with people and a slow flag).
+
+    A unit is flagged slow while any of its canteens is not live, or a live canteen has
+    no terminal in use."""
+    with ctx.db.read() as conn:
+        canteens = conn.execute(
+            select(
+                Canteen.id,
+                Canteen.code,
+                Canteen.name,
+                Canteen.unit_id,
+                Canteen.rollout_status,
+                Unit.name.label("unit_name"),
+            )
+            .join(Unit, Unit.id == Canteen.unit_id)
+            .order_by(Canteen.code)
+        ).all()
+        term: dict[int, dict[str, int]] = {}
+        for cid, st, n in conn.execute(
+            select(Terminal.canteen_id, Terminal.status, func.count()).group_by(
+                Terminal.canteen_id, Terminal.status
+            )
+        ):
+            term.setdefault(int(cid), {})[st] = int(n)
+        units = conn.execute(select(Unit.id, Unit.code, Unit.name).order_by(Unit.code)).all()
+        people = dict(
+            conn.execute(
+                select(Person.unit_id, func.count())
+                .where(Person.status == "active")
+                .group_by(Person.unit_id)
+            ).all()
+        )
+    c_rows = []
+    slow_units: set[int] = set()
+    by_unit: dict[int, list[str]] = {}
+    for c in canteens:
+        t = term.get(int(c.id), {})
+        slow = c.rollout_status != "live" or not t.get("active")
+        if slow:
+            slow_units.add(int(c.unit_id))
+        by_unit.setdefault(int(c.unit_id), []).append(c.name)
+        c_rows.append({**dict(c._mapping), "terminals": t, "slow": slow})
+    u_rows = [
+        {
+            "id": int(u.id),
+            "code": u.code,
+            "name": u.name,
+            "people": int(people.get(u.id, 0)),
+            "canteens": by_unit.get(int(u.id), []),
+            "slow": int(u.id) in slow_units,
+        }
+        for u in units
+    ]
+    return c_rows, u_rows
+
+
+@router.get("")
+def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    bureau_scope(actor)
+    c_rows, u_rows = rollout(ctx)
+    return _page(
+        request,
+        actor,
+        "overview",
+        "bureau/overview.html",
+        counts=status_page.counts(ctx),
+        canteens=c_rows,
+        units=u_rows,
+        rollout_zh=ROLLOUT_ZH,
+        terminal_zh=TERMINAL_ZH,
+        message=request.query_params.get("msg"),
+    )
+
+
+@router.post("/canteens/{canteen_id}/rollout")
+def set_rollout(
+    request: Request,
+    canteen_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+    status: Annotated[str, Form(max_length=12)],
+) -> Response:
+    bureau_scope(actor)
+    try:
+        terminals.set_rollout_status(ctx, actor, canteen_id, status)
+    except OneCardError as exc:
+        if status_for(exc) >= 500:
+            raise
+        return _error(request, actor, exc)
+    return RedirectResponse("/bureau?msg=rollout", status_code=303)
+
+
+def _error(request: Request, actor: Actor, exc: OneCardError) -> Response:
+    return _page(
+        request,
+        actor,
+        "overview",
+        "bureau/message.html",
+        status_code=status_for(exc),
+        error=exc.message(request_lang(request)),
+    )
+
+
+@router.get("/terminals")
+def terminal_list(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    bureau_scope(actor)
+    return _terminals_page(request, actor, ctx)
+
+
+def _terminals_page(
+    request: Request,
+    actor: Actor,
+    ctx: Context,
+    new_key: tuple[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                Terminal.code,
+                Terminal.name,
+                Terminal.status,
+                Terminal.installed_at,
+                Canteen.name.label("canteen"),
+            )
+            .join(Canteen, Canteen.id == Terminal.canteen_id)
+            .order_by(Terminal.code)
+        ).all()
+        canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.code)).all()
+    return _page(
+        request,
+        actor,
+        "terminals",
+        "bureau/terminals.html",
+        status_code=status_code,
+        terminals=rows,
+        canteens=canteens,
+        terminal_zh=TERMINAL_ZH,
+        new_key=new_key,
+        error=error,
+    )
+
+
+@router.post("/terminals")
+def terminal_register(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: Annotated[int, Form()],
+    code: Annotated[str, Form(max_length=32)],
+    name: Annotated[str, Form(max_length=60)] = "",
+) -> Response:
+    bureau_scope(actor)
+    try:
+        key = terminals.register_terminal(ctx, actor, canteen_id, code.strip(), name.strip())
+    except OneCardError as exc:
+        if status_for(exc) >= 500:
+            raise
+        return _terminals_page(
+            request,
+            actor,
+            ctx,
+            error=exc.message(request_lang(request)),
+            status_code=status_for(exc),
+        )
+    return _terminals_page(request, actor, ctx, new_key=(code.strip(), key))
+
+
+@router.post("/terminals/{code}/revoke")
+def terminal_revoke(request: Request, code: str, actor: ActorDep, ctx: CtxDep) -> Response:
+    bureau_scope(actor)
+    terminals.revoke_terminal(ctx, actor, code)
+    return _terminals_page(request, actor, ctx)
+
+
+# --- funding notices and payments -------------------------------------------------------
+@router.get("/notices")
+def notice_list(
+    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    rows = notices.notice_status(ctx, q)
+    return _page(
+        request,
+        actor,
+        "notices",
+        "bureau/notices.html",
+        quarter=q,
+        rows=rows,
+        status_zh=notices.STATUS_ZH,
+    )
+
+
+# --- money runs: preview, then confirm ----------------------------------------------------
+def _units(ctx: Context) -> list[Any]:
+    with ctx.db.read() as conn:
+        return list(conn.execute(select(Unit.id, Unit.code, Unit.name).order_by(Unit.code)).all())
+
+
+@router.get("/runs")
+def runs_page(
+    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    return _page(
+        request,
+        actor,
+        "runs",
+        "bureau/runs.html",
+        quarter=q,
+        year=int(q[:4]),
+        units=_units(ctx),
+        runs=RUNS,
+        results=None,
+        params={},
+        kind=None,
+        error=None,
+        closed=settlement.period_closed(ctx, q),
+    )
+
+
+def _run(
+    ctx: Context, actor: Actor, kind: str, params: dict[str, str], dry_run: bool
+) -> list[RunResult]:
+    quarter = params.get("quarter", "")
+    if kind == "notices":
+        return [notices.issue_notices(ctx, actor, check_quarter(quarter), dry_run=dry_run)]
+    if kind == "transfer":
+        return [notices.transfer_to_income(ctx, actor, dry_run=dry_run)]
+    if kind == "distribute":
+        unit = params.get("unit_id", "")
+        if unit:
+            return [
+                distribution.distribute(
+                    ctx, actor, int(unit), check_quarter(quarter), dry_run=dry_run
+                )
+            ]
+        return distribution.distribute_all(ctx, actor, check_quarter(quarter), dry_run=dry_run)
+    if kind == "settle":
+        return [settlement.settle_quarter(ctx, actor, check_quarter(quarter), dry_run=dry_run)]
+    if kind == "year_end":
+        year = params.get("year", "")
+        if not year.isdigit():
+            raise InvalidInput("年份格式不正确")
+        return [year_end.clear_year(ctx, actor, int(year), dry_run=dry_run)]
+    raise NotFound(what="资金运行")
+
+
+@router.post("/runs/{kind}")
+def run_money(
+    request: Request,
+    kind: str,
+    actor: ActorDep,
+    ctx: CtxDep,
+    quarter: Annotated[str, Form(max_length=6)] = "",
+    unit_id: Annotated[str, Form(max_length=12)] = "",
+    year: Annotated[str, Form(max_length=4)] = "",
+    confirm: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    bureau_scope(actor)
+    if kind not in RUNS:
+        raise NotFound(what="资金运行")
+    if unit_id and not unit_id.isdigit():
+        raise InvalidInput("单位参数不正确")
+    params = {"quarter": quarter, "unit_id": unit_id, "year": year}
+    dry_run = confirm != "yes"
+    results: list[RunResult] | None = None
+    error = None
+    code = 200
+    try:
+        results = _run(ctx, actor, kind, params, dry_run)
+    except OneCardError as exc:
+        code = status_for(exc)
+        if code >= 500:
+            raise
+        error = exc.message(request_lang(request))
+    q = quarter if quarter else quarter_of(ctx.clock.today())
+    return _page(
+        request,
+        actor,
+        "runs",
+        "bureau/runs.html",
+        status_code=code,
+        quarter=q,
+        year=int(year) if year.isdigit() else int(q[:4]),
+        units=_units(ctx),
+        runs=RUNS,
+        results=results,
+        params=params,
+        kind=kind,
+        dry_run=dry_run,
+        error=error,
+        total_zh=TOTAL_ZH,
+        closed=False,
+    )
+
+
+# --- reconciliation ----------------------------------------------------------------------
+@router.get("/reconciliation")
+def reconciliation_page(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    bureau_scope(actor)
+    return _page(
+        request,
+        actor,
+        "reconciliation",
+        "bureau/reconciliation.html",
+        day=ctx.clock.today().isoformat(),
+        result=None,
+        error=None,
+    )
+
+
+@router.post("/reconciliation")
+def reconciliation_run(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    day: Annotated[str, Form(max_length=10)],
+) -> Response:
+    bureau_scope(actor)
+    result = None
+    error = None
+    code = 200
+    try:
+        try:
+            d = date.fromisoformat(day)
+        except ValueError as exc:
+            raise InvalidInput("日期格式应为 YYYY-MM-DD") from exc
+        result = reconciliation.reconcile_day(ctx, actor, d)
+    except OneCardError as exc:
+        code = status_for(exc)
+        if code >= 500:
+            raise
+        error = exc.message(request_lang(request))
+    return _page(
+        request,
+        actor,
+        "reconciliation",
+        "bureau/reconciliation.html",
+        status_code=code,
+        day=day,
+        result=result,
+        error=error,
+        status_zh=reconciliation.STATUS_ZH,
+    )
+
+
+# --- dashboard ---------------------------------------------------------------------------
+def _chart(ctx: Context, key: str, quarter: str | None, day: str | None) -> Any:
+    if key not in dashboard.CHARTS:
+        raise NotFound(what="图表")
+    d = None
+    if day:
+        try:
+            d = date.fromisoformat(day)
+        except ValueError as exc:
+            raise InvalidInput("日期格式应为 YYYY-MM-DD") from exc
+    return dashboard.chart(ctx, key, _quarter(ctx, quarter), d)
+
+
+@router.get("/dashboard")
+def dashboard_page(
+    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    bureau_scope(actor)
+    return _page(
+        request,
+        actor,
+        "dashboard",
+        "bureau/dashboard.html",
+        quarter=_quarter(ctx, quarter),
+        charts=dashboard.CHARTS,
+    )
+
+
+@router.get("/dashboard/{key}.json")
+def dashboard_json(
+    key: str,
+    actor: ActorDep,
+    ctx: CtxDep,
+    quarter: str | None = None,
+    day: str | None = None,
+) -> Response:
+    bureau_scope(actor)
+    return JSONResponse(_chart(ctx, key, quarter, day).as_json())
+
+
+@router.get("/dashboard/{key}.xlsx")
+def dashboard_xlsx(
+    key: str,
+    actor: ActorDep,
+    ctx: CtxDep,
+    quarter: str | None = None,
+    day: str | None = None,
+) -> Response:
+    bureau_scope(actor)
+    table = _chart(ctx, key, quarter, day)
+    return xlsx_response(to_xlsx(table), f"{key}-{_quarter(ctx, quarter)}.xlsx")

@@ -1,0 +1,45 @@
+"""Who may open which admin page: the one place page scopes are decided.
+
+Contract: ``unit_scope(ctx, actor, unit_id)`` returns the unit's row for a reader who may
+see it — the unit's own admin, or the bureau and its read-only overseers (finance,
+auditors) — and raises ``NotFound`` for a unit that does not exist and ``Forbidden``
+(403) for everyone else. ``can_write_unit`` says whether forms are shown; the service
+functions check again (``Actor.require_*``), so a hidden form is never the only guard.
+``bureau_scope`` admits the bureau, the clearing operator, finance and auditors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from onecard.core.context import Context
+from onecard.core.errors import Forbidden, NotFound
+from onecard.org.actors import Actor
+from onecard.org.models import Unit
+
+
+def unit_scope(ctx: Context, actor: Actor, unit_id: int) -> Any:
+    allowed = actor.manages_unit(unit_id) or actor.can_read_everything()
+    with ctx.db.read() as conn:
+        unit = conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).first()
+    if not allowed:
+        # Whether or not the unit exists, someone outside it learns nothing: 403.
+        raise Forbidden()
+    if unit is None:
+        raise NotFound(what="单位")
+    return unit
+
+
+def can_write_unit(actor: Actor, unit_id: int) -> bool:
+    return actor.manages_unit(unit_id)
+
+
+def bureau_scope(actor: Actor) -> None:
+    if not actor.can_read_everything():
+        raise Forbidden()
+
+
+def can_run_money(actor: Actor) -> bool:
+    return actor.has("bureau_admin", "clearing_operator")

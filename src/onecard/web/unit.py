@@ -1,0 +1,491 @@
+"""Unit admin pages (单位管理): roster and its import, the unit information table, its
+canteens' rules and meal prices, the quarterly quality assessment of its canteen
+operator, and its reports.
+
+Contract: every route starts with ``scopes.unit_scope`` (403 outside the unit; the
+bureau, finance and auditors may read). Writes go through the service functions
+(``pay.rules``, ``funding.settlement.record_score``, ``org.imports``), which check the
+actor again and own their transactions; a refused write re-renders the page with the
+reason and a 4xx status.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+
+from onecard.core.clock import quarter_of
+from onecard.core.context import Context
+from onecard.core.errors import Conflict, InvalidInput, NotFound, OneCardError
+from onecard.funding import settlement, statements
+from onecard.funding.models import QualityBand, QualityScore, UnitInfo
+from onecard.org.actors import Actor
+from onecard.org.models import Canteen, Person
+from onecard.pay import rules
+from onecard.pay.models import DINER_CLASSES
+from onecard.web import directory
+from onecard.web.csrf import csrf_protect
+from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.errors import request_lang
+from onecard.web.forms import parse_yuan
+from onecard.web.scopes import can_write_unit, unit_scope
+from onecard.web.templating import render
+
+router = APIRouter(prefix="/unit", dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+CATEGORY = {"staff": "在编", "contract": "合同", "retired": "退休", "guest": "来宾"}
+STATUS = {"active": "在职", "left": "离职"}
+CLASS_ZH = {"own": "本单位", "visitor": "外单位", "guest": "来宾"}
+PURSE_ORDER = {"subsidy_first": "先扣补贴，再扣自费", "cash_first": "先扣自费，再扣补贴"}
+
+
+def _page(
+    request: Request, ctx: Context, actor: Actor, unit: Any, tab: str, template: str, **kw: Any
+) -> Response:
+    status_code = int(kw.pop("status_code", 200))
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        actor=actor,
+        unit=unit,
+        tab=tab,
+        writable=can_write_unit(actor, unit.id),
+        canteens=_canteens(ctx, unit.id),
+        **kw,
+    )
+
+
+def _canteens(ctx: Context, unit_id: int) -> list[dict[str, Any]]:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Canteen.id, Canteen.name, Canteen.operation, Canteen.operator_name)
+            .where(Canteen.unit_id == unit_id)
+            .order_by(Canteen.id)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def _quarter(ctx: Context, quarter: str | None) -> str:
+    from onecard.funding.errors import check_quarter
+
+    return check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
+
+
+@router.get("/{unit_id}")
+def roster(
+    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, q: str = "", show: str = "active"
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    query = select(
+        Person.id,
+        Person.staff_no,
+        Person.name,
+        Person.category,
+        Person.status,
+        Person.standard_fen,
+        Person.joined_on,
+        Person.left_on,
+        Person.phone,
+    ).where(Person.unit_id == unit_id)
+    if show != "all":
+        query = query.where(Person.status == "active")
+    if q.strip():
+        like = f"%{q.strip()}%"
+        query = query.where(Person.name.like(like) | Person.staff_no.like(like))
+    with ctx.db.read() as conn:
+        people = conn.execute(query.order_by(Person.staff_no).limit(1000)).all()
+        counts = dict(
+            conn.execute(
+                select(Person.status, func.count())
+                .where(Person.unit_id == unit_id)
+                .group_by(Person.status)
+            ).all()
+        )
+    return _page(
+        request,
+        ctx,
+        actor,
+        unit,
+        "roster",
+        "unit/roster.html",
+        people=people,
+        counts=counts,
+        q=q,
+        show=show,
+        category=CATEGORY,
+        status=STATUS,
+    )
+
+
+@router.get("/{unit_id}/info")
+def info(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    with ctx.db.read() as conn:
+        row = conn.execute(select(UnitInfo).where(UnitInfo.unit_id == unit_id)).scalar_one_or_none()
+    return _page(
+        request,
+        ctx,
+        actor,
+        unit,
+        "info",
+        "unit/info.html",
+        info=row,
+        listed=directory.canteens(ctx, unit_id=unit_id),
+    )
+
+
+def _own_canteen(ctx: Context, unit_id: int, canteen_id: int) -> dict[str, Any]:
+    for c in directory.canteens(ctx, unit_id=unit_id):
+        if c["id"] == canteen_id:
+            return c
+    raise NotFound(what="食堂")
+
+
+def _rules_page(
+    request: Request,
+    ctx: Context,
+    actor: Actor,
+    unit: Any,
+    canteen_id: int,
+    error: str | None = None,
+    saved: str | None = None,
+) -> Response:
+    canteen = _own_canteen(ctx, unit.id, canteen_id)
+    return _page(
+        request,
+        ctx,
+        actor,
+        unit,
+        "rules",
+        "unit/rules.html",
+        status_code=422 if error else 200,
+        canteen=canteen,
+        meals=rules.meal_table(ctx, canteen_id),
+        classes=DINER_CLASSES,
+        class_zh=CLASS_ZH,
+        purse_order=PURSE_ORDER,
+        error=error,
+        saved=saved,
+    )
+
+
+@router.get("/{unit_id}/canteens/{canteen_id}")
+def canteen_rules(
+    request: Request, unit_id: int, canteen_id: int, actor: ActorDep, ctx: CtxDep
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    return _rules_page(request, ctx, actor, unit, canteen_id)
+
+
+@router.post("/{unit_id}/canteens/{canteen_id}/rules")
+def save_rules(
+    request: Request,
+    unit_id: int,
+    canteen_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+    purse_order: Annotated[str, Form(max_length=20)],
+    serves_visitors: Annotated[bool, Form()] = False,
+    serves_guests: Annotated[bool, Form()] = False,
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    _own_canteen(ctx, unit_id, canteen_id)
+    try:
+        rules.set_canteen_rules(
+            ctx,
+            actor,
+            canteen_id,
+            serves_visitors=serves_visitors,
+            serves_guests=serves_guests,
+            purse_order=purse_order,
+        )
+    except InvalidInput as exc:
+        return _rules_page(
+            request, ctx, actor, unit, canteen_id, exc.message(request_lang(request))
+        )
+    return RedirectResponse(f"/unit/{unit_id}/canteens/{canteen_id}?saved=rules", status_code=303)
+
+
+def _hhmm(text: str) -> time:
+    try:
+        h, m = text.strip().split(":")
+        return time(int(h), int(m))
+    except ValueError as exc:
+        raise InvalidInput(f"时间格式应为 HH:MM：{text}") from exc
+
+
+@router.post("/{unit_id}/canteens/{canteen_id}/periods")
+def save_period(
+    request: Request,
+    unit_id: int,
+    canteen_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+    code: Annotated[str, Form(max_length=20)],
+    name: Annotated[str, Form(max_length=20)],
+    starts: Annotated[str, Form(max_length=5)],
+    ends: Annotated[str, Form(max_length=5)],
+    per_person_limit: Annotated[int, Form(ge=0, le=20)] = 1,
+    own: Annotated[str, Form(max_length=12)] = "",
+    visitor: Annotated[str, Form(max_length=12)] = "",
+    guest: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    _own_canteen(ctx, unit_id, canteen_id)
+    try:
+        prices = {
+            klass: parse_yuan(text)
+            for klass, text in (("own", own), ("visitor", visitor), ("guest", guest))
+            if text.strip()
+        }
+        spec = rules.PeriodSpec(
+            code=code.strip(),
+            name=name.strip(),
+            starts=_hhmm(starts),
+            ends=_hhmm(ends),
+            per_person_limit=per_person_limit,
+            prices=prices,
+        )
+        rules.set_meal_period(ctx, actor, canteen_id, spec)
+    except OneCardError as exc:
+        if not isinstance(exc, InvalidInput):
+            raise
+        return _rules_page(
+            request, ctx, actor, unit, canteen_id, exc.message(request_lang(request))
+        )
+    return RedirectResponse(f"/unit/{unit_id}/canteens/{canteen_id}?saved=period", status_code=303)
+
+
+def _quality_rows(ctx: Context, unit_id: int, quarter: str) -> list[dict[str, Any]]:
+    out = []
+    with ctx.db.read() as conn:
+        for c in conn.execute(
+            select(Canteen.id, Canteen.name, Canteen.operation, Canteen.operator_name)
+            .where(Canteen.unit_id == unit_id)
+            .order_by(Canteen.id)
+        ).all():
+            score = conn.execute(
+                select(
+                    QualityScore.score, QualityScore.recorded_by, QualityScore.recorded_at
+                ).where(QualityScore.canteen_id == c.id, QualityScore.quarter == quarter)
+            ).first()
+            bands = conn.execute(
+                select(QualityBand.min_score, QualityBand.share_bp)
+                .where(QualityBand.canteen_id == c.id)
+                .order_by(QualityBand.min_score.desc())
+            ).all()
+            share, _bp, _self = settlement.share_for(conn, int(c.id), quarter)
+            out.append(
+                {
+                    "id": int(c.id),
+                    "name": c.name,
+                    "operation": c.operation,
+                    "operator_name": c.operator_name,
+                    "score": score.score if score else None,
+                    "recorded_by": score.recorded_by if score else "",
+                    "bands": [(int(m), int(s)) for m, s in bands],
+                    "share": share,
+                }
+            )
+    return out
+
+
+def _quality_page(
+    request: Request,
+    ctx: Context,
+    actor: Actor,
+    unit: Any,
+    quarter: str,
+    error: str | None = None,
+) -> Response:
+    return _page(
+        request,
+        ctx,
+        actor,
+        unit,
+        "quality",
+        "unit/quality.html",
+        status_code=422 if error else 200,
+        quarter=quarter,
+        rows=_quality_rows(ctx, unit.id, quarter),
+        error=error,
+    )
+
+
+@router.get("/{unit_id}/quality")
+def quality(
+    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    return _quality_page(request, ctx, actor, unit, _quarter(ctx, quarter))
+
+
+@router.post("/{unit_id}/quality")
+def save_quality(
+    request: Request,
+    unit_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: Annotated[int, Form()],
+    quarter: Annotated[str, Form(max_length=6)],
+    score: Annotated[int, Form(ge=0, le=100)],
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    _own_canteen(ctx, unit_id, canteen_id)
+    q = _quarter(ctx, quarter)
+    try:
+        settlement.record_score(ctx, actor, canteen_id, q, score)
+    except OneCardError as exc:
+        if isinstance(exc, InvalidInput | Conflict):
+            return _quality_page(request, ctx, actor, unit, q, exc.message(request_lang(request)))
+        raise
+    return RedirectResponse(f"/unit/{unit_id}/quality?quarter={q}", status_code=303)
+
+
+@router.get("/{unit_id}/reports")
+def reports(
+    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    q = _quarter(ctx, quarter)
+    doc = statements.unit_statement(ctx, unit_id, q)
+    return _page(request, ctx, actor, unit, "reports", "unit/reports.html", quarter=q, doc=doc)
+
+
+@router.get("/{unit_id}/reports.xlsx")
+def reports_xlsx(
+    unit_id: int, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    unit_scope(ctx, actor, unit_id)
+    q = _quarter(ctx, quarter)
+    data = statements.to_xlsx(statements.unit_statement(ctx, unit_id, q))
+    return xlsx_response(data, f"unit-{unit_id}-{q}.xlsx")
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- roster import: upload → preview (dry run) → confirm --------------------------------
+def _import_page(
+    request: Request,
+    ctx: Context,
+    actor: Actor,
+    unit: Any,
+    *,
+    result: Any = None,
+    errors: list[Any] | None = None,
+    message: str | None = None,
+    payload: str = "",
+    filename: str = "",
+    status_code: int = 200,
+) -> Response:
+    return _page(
+        request,
+        ctx,
+        actor,
+        unit,
+        "import",
+        "unit/import.html",
+        status_code=status_code,
+        result=result,
+        errors=errors,
+        message=message,
+        payload=payload,
+        filename=filename,
+        category=CATEGORY,
+    )
+
+
+@router.get("/{unit_id}/import")
+def import_form(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    return _import_page(request, ctx, actor, unit)
+
+
+@router.get("/{unit_id}/roster.xlsx")
+def roster_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+    from onecard.org import imports
+
+    unit_scope(ctx, actor, unit_id)
+    return xlsx_response(imports.roster_template(ctx, unit_id), f"roster-{unit_id}.xlsx")
+
+
+@router.post("/{unit_id}/import")
+async def import_upload(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+    """The first step (a file upload) previews; the second (``confirm=yes`` with the same
+    file carried back as base64) applies. Both go through ``org.imports.import_roster``,
+    which validates every row again, so the carried file needs no trust."""
+    import base64
+    import binascii
+
+    from starlette.concurrency import run_in_threadpool
+    from starlette.datastructures import UploadFile
+
+    from onecard.core.errors import ImportRejected
+    from onecard.org import imports
+
+    unit = unit_scope(ctx, actor, unit_id)
+    form = await request.form()
+    try:
+        confirm = form.get("confirm") == "yes"
+        upload = form.get("file")
+        filename = str(form.get("filename") or "")
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = await upload.read()
+            filename = upload.filename
+        else:
+            try:
+                data = base64.b64decode(str(form.get("payload") or ""), validate=True)
+            except (binascii.Error, ValueError):
+                data = b""
+    finally:
+        await form.close()  # uploaded files are spooled to temporary files
+    if not data:
+        return _import_page(
+            request, ctx, actor, unit, message="请选择要导入的文件（Excel 或 CSV）", status_code=422
+        )
+    payload = base64.b64encode(data).decode()
+    try:
+        result = await run_in_threadpool(
+            imports.import_roster, ctx, actor, data, filename, dry_run=not confirm
+        )
+    except ImportRejected as exc:
+        return _import_page(
+            request,
+            ctx,
+            actor,
+            unit,
+            errors=list(getattr(exc, "rows", [])),
+            message=exc.message(request_lang(request)),
+            filename=filename,
+            status_code=422,
+        )
+    except InvalidInput as exc:
+        return _import_page(
+            request,
+            ctx,
+            actor,
+            unit,
+            message=exc.message(request_lang(request)),
+            filename=filename,
+            status_code=422,
+        )
+    return _import_page(
+        request,
+        ctx,
+        actor,
+        unit,
+        result=result,
+        payload=payload if not confirm else "",
+        filename=filename,
+    )

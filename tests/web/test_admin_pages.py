@@ -1,0 +1,339 @@
+"""Unit admin and bureau console stories: scopes (403 outside one's unit), rules and
+prices, quality scores, roster import with row errors, money runs previewed then run,
+the dashboard and its Excel downloads."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
+
+from onecard.core.context import Context
+from onecard.funding.models import QualityScore
+from onecard.ledger.service import Leg, account_id, post, system_account
+from onecard.org.models import Person
+from onecard.pay.models import MealPrice
+from onecard.reports import dashboard
+from web.pages import Staff, TestClient, sign_in
+from world import World, purse
+
+ROSTER_HEAD = [
+    "工号",
+    "姓名",
+    "单位",
+    "人员类别",
+    "手机号",
+    "月就餐标准(元)",
+    "季度就餐标准(元)",
+    "银行卡号",
+]
+
+
+def roster_xlsx(rows: list[list[str]]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(ROSTER_HEAD)
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def unit_a_roster(extra: list[list[str]]) -> bytes:
+    keep = [
+        ["Sa1", "张伟", "U001", "在编", "", "", "600", ""],
+        ["Sa2", "王芳", "U001", "在编", "", "", "600", ""],
+        ["Sua", "职员ua", "U001", "在编", "", "", "600", ""],
+        ["Scm", "职员cm", "U001", "在编", "", "", "600", ""],
+    ]
+    return roster_xlsx(keep + extra)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/unit/{B}",
+        "/unit/{B}/info",
+        "/unit/{B}/import",
+        "/unit/{B}/quality",
+        "/unit/{B}/reports",
+        "/unit/{B}/reports.xlsx",
+        "/unit/{B}/roster.xlsx",
+        "/unit/{B}/canteens/{cB}",
+        "/bureau",
+        "/bureau/runs",
+        "/bureau/dashboard/daily.json",
+    ],
+)
+def test_a_unit_admin_cannot_open_another_units_pages(
+    ctx: Context, w: World, staff: Staff, client: TestClient, path: str
+) -> None:
+    sign_in(client, ctx, "Sua")
+    url = path.format(B=w.units["B"], cB=w.canteens["B"])
+    assert client.get(url, follow_redirects=False).status_code == 403
+
+
+def test_a_unit_admin_cannot_write_to_another_unit(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, _ = sign_in(client, ctx, "Sua")
+    b, cb = w.units["B"], w.canteens["B"]
+    for url, data in (
+        (f"/unit/{b}/canteens/{cb}/rules", {"purse_order": "cash_first"}),
+        (f"/unit/{b}/quality", {"canteen_id": str(cb), "quarter": "2026Q1", "score": "10"}),
+        (f"/unit/{b}/import", {"payload": "eA=="}),
+    ):
+        assert client.post(url, data={**data, "csrf_token": token}).status_code == 403, url
+
+
+def test_the_unit_admin_pages_render(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    _, home = sign_in(client, ctx, "Sua")
+    a = w.units["A"]
+    assert home == f"/unit/{a}"
+    roster = client.get(home).text
+    assert "张伟" in roster and "李娜" not in roster
+    assert "财政局机关食堂" in client.get(f"/unit/{a}/info").text
+    assert "午餐" in client.get(f"/unit/{a}/canteens/{w.canteens['A']}").text
+    assert client.get(f"/unit/{a}/quality").status_code == 200
+    report = client.get(f"/unit/{a}/reports?quarter=2026Q1")
+    assert "本单位职工在本单位食堂消费" in report.text
+    xlsx = client.get(f"/unit/{a}/reports.xlsx?quarter=2026Q1")
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert load_workbook(io.BytesIO(xlsx.content)).worksheets[0].max_row > 3
+
+
+def test_a_unit_sets_its_canteen_prices_and_the_next_payment_uses_them(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, _ = sign_in(client, ctx, "Sua")
+    a, ca = w.units["A"], w.canteens["A"]
+    r = client.post(
+        f"/unit/{a}/canteens/{ca}/periods",
+        data={
+            "code": "lunch",
+            "name": "午餐",
+            "starts": "11:30",
+            "ends": "13:30",
+            "per_person_limit": "1",
+            "own": "3.5",
+            "visitor": "6",
+            "guest": "10",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    with ctx.db.read() as conn:
+        prices = set(conn.execute(select(MealPrice.price_fen)).scalars())
+    assert {350, 600, 1000} <= prices
+    bad = client.post(
+        f"/unit/{a}/canteens/{ca}/periods",
+        data={"code": "x", "name": "夜宵", "starts": "23:00", "ends": "22:00", "csrf_token": token},
+    )
+    assert bad.status_code == 422
+    assert "开始时间须早于结束时间" in bad.text
+    before = purse(ctx, w, "a1")
+    till = TestClient(client.app)
+    ttoken, _ = sign_in(till, ctx, "Scm")
+    till.post(
+        "/till/pay",
+        data={
+            "csrf_token": ttoken,
+            "canteen_id": str(ca),
+            "credential": w.cards["a1"],
+            "mode": "meal",
+            "meal": "lunch",
+        },
+    )
+    assert sum(purse(ctx, w, "a1")) == sum(before) - 350
+
+
+def test_a_unit_scores_its_canteen_operator(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, _ = sign_in(client, ctx, "Sua")
+    a = w.units["A"]
+    r = client.post(
+        f"/unit/{a}/quality",
+        data={
+            "canteen_id": str(w.canteens["A"]),
+            "quarter": "2026Q1",
+            "score": "92",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with ctx.db.read() as conn:
+        assert conn.execute(select(QualityScore.score)).scalar_one() == 92
+    assert ">92<" in client.get(f"/unit/{a}/quality?quarter=2026Q1").text
+
+
+def test_a_roster_with_an_error_is_refused_whole_then_a_good_one_is_previewed_and_applied(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, _ = sign_in(client, ctx, "Sua")
+    a = w.units["A"]
+    bad = unit_a_roster([["Sa9", "", "U001", "在编", "", "", "600", ""]])
+    r = client.post(
+        f"/unit/{a}/import",
+        data={"csrf_token": token},
+        files={"file": ("roster.xlsx", bad, "application/vnd.ms-excel")},
+    )
+    assert r.status_code == 422
+    assert "姓名" in r.text and "不能为空" in r.text
+    with ctx.db.read() as conn:
+        assert conn.execute(select(Person.id).where(Person.staff_no == "Sa9")).first() is None
+
+    good = unit_a_roster([["Sa9", "赵敏", "U001", "合同", "", "200", "", ""]])
+    preview = client.post(
+        f"/unit/{a}/import",
+        data={"csrf_token": token},
+        files={"file": ("roster.xlsx", good, "application/vnd.ms-excel")},
+    )
+    assert preview.status_code == 200, preview.text
+    assert 'data-dry-run="1"' in preview.text and "赵敏" in preview.text
+    with ctx.db.read() as conn:
+        assert conn.execute(select(Person.id).where(Person.staff_no == "Sa9")).first() is None
+    import re
+
+    payload = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    assert payload
+    done = client.post(
+        f"/unit/{a}/import",
+        data={
+            "csrf_token": token,
+            "payload": payload.group(1),
+            "confirm": "yes",
+            "filename": "roster.xlsx",
+        },
+    )
+    assert done.status_code == 200
+    assert 'id="import-done"' in done.text
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.name, Person.standard_fen).where(Person.staff_no == "Sa9")
+        ).one()
+    assert tuple(row) == ("赵敏", 60000)
+
+
+def _fund_unit(ctx: Context, w: World, unit: str, fen: int) -> None:
+    """A unit's funds have reached its income sub-account (as the transfer run leaves them)."""
+    with ctx.db.begin() as conn:
+        post(
+            conn,
+            region_id=w.region,
+            kind="test_fund",
+            key=f"unitfund:{unit}:{fen}",
+            legs=[
+                Leg(system_account(conn, "bank_clearing"), -fen),
+                Leg(account_id(conn, "unit", w.units[unit], "unit_income"), fen),
+            ],
+            actor="test",
+            booked_at=ctx.clock.now(),
+        )
+
+
+def test_the_bureau_previews_a_distribution_then_runs_it(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    _fund_unit(ctx, w, "A", 4 * 60000)
+    token, home = sign_in(client, ctx, "Sbu")
+    assert home == "/bureau"
+    before = purse(ctx, w, "a2")
+    data = {"csrf_token": token, "quarter": "2026Q1", "unit_id": str(w.units["A"])}
+    preview = client.post("/bureau/runs/distribute", data=data)
+    assert preview.status_code == 200, preview.text
+    assert 'data-dry-run="1"' in preview.text and 'id="confirm-run"' in preview.text
+    assert purse(ctx, w, "a2") == before
+    run = client.post("/bureau/runs/distribute", data={**data, "confirm": "yes"})
+    assert run.status_code == 200
+    assert 'data-dry-run="0"' in run.text
+    assert purse(ctx, w, "a2")[0] == before[0] + 60000
+    again = client.post("/bureau/runs/distribute", data={**data, "confirm": "yes"})
+    assert "无变化" in again.text
+
+
+def test_a_distribution_beyond_the_units_funds_is_refused_on_the_page(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, _ = sign_in(client, ctx, "Sbu")
+    data = {"csrf_token": token, "quarter": "2026Q1", "unit_id": str(w.units["B"])}
+    preview = client.post("/bureau/runs/distribute", data=data)
+    assert preview.status_code == 200
+    assert 'class="alert"' in preview.text
+    run = client.post("/bureau/runs/distribute", data={**data, "confirm": "yes"})
+    assert run.status_code == 409
+
+
+def test_finance_reads_the_console_but_cannot_run_money(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, home = sign_in(client, ctx, "Sfi")
+    assert home == "/bureau"
+    assert "只读" in client.get("/bureau/runs").text
+    assert client.get(f"/unit/{w.units['A']}").status_code == 200
+    r = client.post(
+        "/bureau/runs/distribute",
+        data={"csrf_token": token, "quarter": "2026Q1", "unit_id": str(w.units["A"])},
+    )
+    assert r.status_code == 403
+
+
+def test_the_console_pages_render(ctx: Context, w: World, staff: Staff, client: TestClient) -> None:
+    token, _ = sign_in(client, ctx, "Sbu")
+    for path in (
+        "/bureau",
+        "/bureau/terminals",
+        "/bureau/notices",
+        "/bureau/runs",
+        "/bureau/reconciliation",
+        "/bureau/dashboard",
+    ):
+        assert client.get(path).status_code == 200, path
+    r = client.post("/bureau/runs/settle", data={"csrf_token": token, "quarter": "2026Q1"})
+    assert r.status_code == 200, r.text
+    r = client.post("/bureau/runs/year_end", data={"csrf_token": token, "year": "2026"})
+    assert r.status_code == 200, r.text
+    r = client.post(
+        "/bureau/terminals",
+        data={"csrf_token": token, "canteen_id": str(w.canteens["B"]), "code": "T-B2"},
+    )
+    assert 'id="new-key"' in r.text
+
+
+def test_every_dashboard_chart_has_json_and_excel(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, _ = sign_in(client, ctx, "Scm")
+    client.post(
+        "/till/pay",
+        data={
+            "csrf_token": token,
+            "canteen_id": str(w.canteens["A"]),
+            "credential": w.cards["b1"],
+            "mode": "meal",
+            "meal": "lunch",
+        },
+    )
+    bureau = TestClient(client.app)
+    sign_in(bureau, ctx, "Sbu")
+    for key in dashboard.CHARTS:
+        data = bureau.get(f"/bureau/dashboard/{key}.json?quarter=2026Q1").json()
+        assert data["headers"] and isinstance(data["rows"], list), key
+        xlsx = bureau.get(f"/bureau/dashboard/{key}.xlsx?quarter=2026Q1")
+        sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+        assert [c.value for c in sheet[1]] == data["headers"], key
+    matrix = bureau.get("/bureau/dashboard/matrix.json?quarter=2026Q1").json()
+    assert matrix["rows"] == [["市人民医院", "财政局机关食堂", 1, 500]]
+    daily = bureau.get("/bureau/dashboard/daily.xlsx?quarter=2026Q1")
+    sheet = load_workbook(io.BytesIO(daily.content)).worksheets[0]
+    row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "2026-03-10")
+    assert row[1:] == (1, 5.0)  # yuan in Excel, from integer fen
+    assert bureau.get("/bureau/dashboard/nope.json").status_code == 404
