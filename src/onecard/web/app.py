@@ -154,6 +154,7 @@ def create_app(ctx: Context) -> FastAPI:
         "onecard.pay.me_routes",
         "onecard.pay.admin_routes",
         "onecard.web.status",
+        "onecard.funding.routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
         "onecard.web.public",

@@ -1,0 +1,229 @@
+"""/api/v1/funding: the same runs over HTTP, with the bureau's, a unit admin's and a
+diner's rights; bad input is a 4xx and changes nothing."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from funding.city import BUREAU, City, build_city
+from onecard.core.context import Context
+from onecard.org.actors import Actor
+from onecard.org.imports import ROSTER_COLUMNS
+from onecard.web.app import create_app
+from onecard.web.deps import get_actor
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+API = "/api/v1/funding"
+
+
+class As:
+    """Who the test client is signed in as (swapped per request)."""
+
+    actor: Actor | None = BUREAU
+
+
+@pytest.fixture
+def city(ctx: Context) -> City:
+    return build_city(ctx)
+
+
+@pytest.fixture
+def client(ctx: Context, city: City) -> Iterator[TestClient]:
+    app = create_app(ctx)
+    who = As()
+
+    def current() -> Actor:
+        from onecard.core.errors import AuthError
+
+        if who.actor is None:
+            raise AuthError()
+        return who.actor
+
+    app.dependency_overrides[get_actor] = current
+    with TestClient(app) as c:
+        c.who = who  # type: ignore[attr-defined]
+        yield c
+
+
+def ok(resp: Any) -> Any:
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_a_quarter_over_the_api(ctx: Context, city: City, client: TestClient) -> None:
+    city.at(date(2026, 1, 2))
+    res = ok(client.post(f"{API}/notices", json={"quarter": "2026Q1", "dry_run": True}))
+    assert res["dry_run"] and res["totals"]["amount_due_fen"] == 255000
+    ok(client.post(f"{API}/notices", json={"quarter": "2026Q1"}))
+    city.at(date(2026, 1, 8), 10)
+    for u, amt in (("A", 105000), ("B", 120000), ("C", 29999)):
+        city.unit_pays(u, amt, f"JF-{city.unit_codes[u]}-2026Q1")
+    res = ok(client.post(f"{API}/receipts", json={"day": "2026-01-08"}))
+    assert res["totals"]["new"] == 3
+    ok(client.post(f"{API}/transfers", json={}))
+    city.deliver()
+    status = ok(client.get(f"{API}/notices/2026Q1"))
+    assert [s["status"] for s in status] == ["paid", "paid", "short"]
+
+    runs = ok(client.post(f"{API}/distributions", json={"quarter": "2026Q1"}))
+    assert [r["changed"] for r in runs] == [True, True, False]
+    assert runs[2]["problems"] and "29999" in runs[2]["problems"][0]
+    assert city.purse("c1") == (0, 0)
+    again = ok(
+        client.post(f"{API}/distributions", json={"quarter": "2026Q1", "unit_id": city.units["A"]})
+    )
+    assert not again[0]["changed"]
+
+    city.lunch("a1", "B", date(2026, 2, 3))  # visitor 600
+    ok(
+        client.put(
+            f"{API}/canteens/{city.canteens['B']}/quality-rule",
+            json={
+                "bands": [{"min_score": 90, "share_bp": 10000}, {"min_score": 0, "share_bp": 9500}]
+            },
+        )
+    )
+    ok(client.put(f"{API}/canteens/{city.canteens['B']}/scores/2026Q1", json={"score": 60}))
+    city.at(date(2026, 4, 1), 10)
+    res = ok(client.post(f"{API}/settlements", json={"quarter": "2026Q1"}))
+    b = next(ln for ln in res["lines"] if ln["canteen"] == "人民医院职工食堂")
+    # 600: fee 3; 95 % of 597 = 567.15 → 567; 30 withheld.
+    assert (b["gross_fen"], b["fee_fen"], b["withheld_fen"], b["net_fen"]) == (600, 3, 30, 567)
+    city.deliver()
+
+    doc = ok(client.get(f"{API}/statements/canteens/{city.canteens['B']}/2026Q1"))
+    assert doc["figures"]["net_fen"] == 567
+    pdf = client.get(f"{API}/statements/canteens/{city.canteens['B']}/2026Q1?format=pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    xlsx = client.get(f"{API}/statements/units/{city.units['A']}/2026Q1?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    doc = ok(client.get(f"{API}/statements/people/{city.people['a1']}?year=2026"))
+    assert doc["figures"] == {"subsidy_fen": 59400, "cash_fen": 0}
+
+    rec = ok(client.post(f"{API}/reconciliations", json={"day": "2026-01-08"}))
+    assert rec["totals"]["matched"] == rec["totals"]["lines"]
+    assert {"settle", "distribute"} <= {r["action"] for r in ok(client.get(f"{API}/audit"))}
+
+    city.at(date(2026, 12, 31), 18)
+    dry = ok(client.post(f"{API}/year-end", json={"year": 2026, "dry_run": True}))
+    assert dry["totals"]["amount_fen"] == 60000 - 600 + 45000 + 60000 + 60000
+    ok(client.post(f"{API}/year-end", json={"year": 2026}))
+    assert city.purse("a1") == (0, 0)
+
+
+def test_rights(ctx: Context, city: City, client: TestClient) -> None:
+    who: As = client.who  # type: ignore[attr-defined]
+    diner = Actor(
+        "diner",
+        person_id=city.people["a1"],
+        unit_id=city.units["A"],
+        grants=frozenset({("diner", None, None)}),
+    )
+    unit_a = Actor("ua", grants=frozenset({("unit_admin", city.units["A"], None)}))
+    who.actor = None
+    assert client.post(f"{API}/notices", json={"quarter": "2026Q1"}).status_code == 401
+    who.actor = diner
+    resp = client.post(f"{API}/notices", json={"quarter": "2026Q1"})
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+    assert client.get(f"{API}/audit").status_code == 403
+    # A diner reads their own statement, nobody else's.
+    assert client.get(f"{API}/statements/people/{city.people['a1']}").status_code == 200
+    assert client.get(f"{API}/statements/people/{city.people['b1']}").status_code == 403
+    who.actor = unit_a
+    assert client.post(f"{API}/settlements", json={"quarter": "2026Q1"}).status_code == 403
+    assert client.get(f"{API}/statements/units/{city.units['A']}/2026Q1").status_code == 200
+    assert client.get(f"{API}/statements/units/{city.units['B']}/2026Q1").status_code == 403
+    # The unit admin sets its own canteen's rule, not another unit's.
+    bands = {"bands": [{"min_score": 0, "share_bp": 10000}]}
+    assert (
+        client.put(f"{API}/canteens/{city.canteens['A']}/quality-rule", json=bands).status_code
+        == 200
+    )
+    assert (
+        client.put(f"{API}/canteens/{city.canteens['B']}/quality-rule", json=bands).status_code
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/notices", {"quarter": "2026Q5"}),
+        ("/notices", {"quarter": "2026Q1", "dry_run": "yes"}),
+        ("/notices", {"quarter": "2026Q1", "extra": 1}),
+        ("/settlements", {}),
+        ("/year-end", {"year": 1999}),
+        ("/distributions", {"quarter": "2026Q1", "unit_id": "1"}),
+        ("/receipts", {"day": "2026-13-01"}),
+    ],
+)
+def test_bad_bodies_are_422_and_change_nothing(
+    ctx: Context, city: City, client: TestClient, path: str, body: dict[str, Any]
+) -> None:
+    before = city.snapshot()
+    resp = client.post(API + path, json=body)
+    assert resp.status_code == 422 and resp.json()["error"]["message"]
+    assert city.snapshot() == before
+
+
+def test_unknown_things_are_404(ctx: Context, city: City, client: TestClient) -> None:
+    assert (
+        client.post(f"{API}/distributions", json={"quarter": "2026Q1", "unit_id": 999}).status_code
+        == 404
+    )
+    assert client.get(f"{API}/statements/canteens/999/2026Q1").status_code == 404
+    resp = client.get(f"{API}/statements/canteens/{city.canteens['A']}/2026Q1")
+    assert resp.status_code == 404 and "结算单" in resp.json()["error"]["message"]
+
+
+def test_roster_import_over_the_api(ctx: Context, city: City, client: TestClient) -> None:
+    head = ",".join(ROSTER_COLUMNS)
+    good = f"{head}\r\nSc1,刘洋,U003,在编,,,300,62170000c1\r\nS300,吴刚,U003,在编,,,,\r\n"
+    res = ok(
+        client.post(
+            f"{API}/roster/import?dry_run=true&filename=r.csv",
+            content=good.encode("utf-8-sig"),
+            headers={"Content-Type": "text/csv"},
+        )
+    )
+    assert [p["staff_no"] for p in res["new"]] == ["S300"] and not res["applied"]
+    bad = f"{head}\r\nS301,,U003,在编,,,,\r\n"
+    before = city.snapshot()
+    resp = client.post(
+        f"{API}/roster/import?filename=r.csv",
+        content=bad.encode("utf-8-sig"),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 422
+    err = resp.json()["error"]
+    assert err["code"] == "import_rejected"
+    assert err["rows"] == [{"row": 2, "column": "姓名", "problem": "不能为空"}]
+    assert city.snapshot() == before
+    res = ok(
+        client.post(
+            f"{API}/roster/import?filename=r.csv",
+            content=good.encode("utf-8-sig"),
+            headers={"Content-Type": "text/csv"},
+        )
+    )
+    assert res["applied"]
+    tpl = client.get(f"{API}/roster/template?unit_id={city.units['C']}")
+    assert tpl.status_code == 200 and tpl.content[:2] == b"PK"
+    tpl = client.get(f"{API}/unit-info/template")
+    assert tpl.status_code == 200 and tpl.content[:2] == b"PK"
+    res = ok(
+        client.post(
+            f"{API}/unit-info/import?dry_run=true&filename=t.xlsx",
+            content=tpl.content,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    )
+    assert len(res["new"]) == 3
