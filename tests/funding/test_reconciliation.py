@@ -1,0 +1,90 @@
+"""Reconciliation: a day's bank statement against our records. Every line is matched or
+listed as a discrepancy for a person; nothing is corrected automatically."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from funding.city import BUREAU, City, build_city
+from onecard.channels.statement import parse_statement_file, render_statement_file
+from onecard.core.context import Context
+from onecard.core.errors import Forbidden, InvalidInput
+from onecard.funding import notices, reconciliation
+from onecard.org.actors import Actor
+
+DAY = date(2026, 1, 8)
+
+
+@pytest.fixture
+def city(ctx: Context) -> City:
+    c = build_city(ctx)
+    c.at(date(2026, 1, 2))
+    notices.issue_notices(ctx, BUREAU, "2026Q1")
+    c.at(DAY, 10)
+    c.unit_pays("A", 105000, "JF-U001-2026Q1")
+    c.top_up("b1", 5000)
+    c.at(DAY, 17)
+    notices.import_receipts(ctx, BUREAU, DAY)
+    notices.transfer_to_income(ctx, BUREAU)
+    c.deliver()
+    return c
+
+
+def test_a_clean_day_matches_every_line(city: City) -> None:
+    res = reconciliation.reconcile_day(city.ctx, BUREAU, DAY)
+    # Unit credit, top-up credit, the transfer out of the dining fund and into income.
+    assert res.totals["lines"] == 4
+    assert res.totals["matched"] == 4
+    assert res.totals["credit_fen"] == 105000 + 5000 + 105000
+    assert res.totals["debit_fen"] == 105000
+    assert not res.problems
+
+
+def test_discrepancies_are_listed_and_nothing_is_corrected(city: City) -> None:
+    lines = parse_statement_file(city.bank.statement_file(DAY))
+    topup_line = next(ln for ln in lines if "充值" in ln.memo)
+    unit_line = next(ln for ln in lines if ln.memo.startswith("JF-"))
+    from dataclasses import replace
+
+    tampered = [
+        replace(unit_line, amount_fen=104999),  # amount differs
+        replace(topup_line, serial="X1", memo="不明来款", amount_fen=777),  # bank only
+    ] + [ln for ln in lines if ln not in (unit_line, topup_line)]  # the top-up line is missing
+    before = city.snapshot()
+    res = reconciliation.reconcile_day(city.ctx, BUREAU, DAY, render_statement_file(tampered))
+    got = sorted((i["status"], i["bank_fen"], i["ledger_fen"]) for i in res.lines)
+    assert got == [
+        ("amount_mismatch", 104999, 105000),
+        ("bank_only", 777, None),
+        ("ledger_only", None, 5000),
+        ("matched", 105000, 105000),
+        ("matched", 105000, 105000),
+    ]
+    assert len(res.problems) == 3 and any("金额不符" in p for p in res.problems)
+    counts, purses, _ = city.snapshot()
+    assert (counts, purses) == before[:2]
+
+
+def test_bad_files_and_rights(city: City) -> None:
+    with pytest.raises(InvalidInput):
+        reconciliation.reconcile_day(city.ctx, BUREAU, DAY, b"not,a,statement\r\n")
+    with pytest.raises(Forbidden):
+        reconciliation.reconcile_day(city.ctx, Actor("nobody"), DAY)
+    auditor = Actor("audit", grants=frozenset({("auditor", None, None)}))
+    assert reconciliation.reconcile_day(city.ctx, auditor, DAY).totals["matched"] == 4
+
+
+def test_an_unmatched_credit_stays_in_the_dining_fund(city: City) -> None:
+    city.bank.open_outside_account("99990000", "某不明单位", 50000)
+    city.at(date(2026, 1, 9), 10)
+    from onecard.channels.bank import DINING_FUND_ACCOUNT
+
+    city.bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
+    city.at(date(2026, 1, 9), 17)
+    res = notices.import_receipts(city.ctx, BUREAU, date(2026, 1, 9))
+    assert res.totals["unmatched"] == 1 and "未能匹配" in res.problems[0]
+    assert notices.transfer_to_income(city.ctx, BUREAU).totals["receipts"] == 0
+    assert city.system("dining_fund") == 1234
+    assert reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9)).totals["matched"] == 1
