@@ -1,0 +1,235 @@
+"""``onecard bench``: the lunch rush at Chenzhou scale (and the quarter's runs).
+
+Contract: ``app`` is the command (mounted by ``onecard.cli``). It only ever targets a
+PostgreSQL server on this machine (127.0.0.1) and a database of its own, which it drops
+and rebuilds; every load phase is bounded and the command stops by itself. It prints
+the figures (and writes them as JSON with ``--json``); it exits 7 if the ledger does not
+verify or the approved payments do not match the canteens' takings.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from onecard.bench.city import FULL, CityScale
+from onecard.bench.load import LoadResult
+from onecard.bench.run import DEFAULT_URL, MODES, PhaseFigures, RushOptions, RushReport, run_rush
+
+console = Console()
+
+
+def app(
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="the bench's own database (dropped and rebuilt)")
+    ] = DEFAULT_URL,
+    units: Annotated[int, typer.Option(help="单位 units")] = FULL.units,
+    canteens: Annotated[int, typer.Option(help="食堂 canteens")] = FULL.canteens,
+    staff: Annotated[int, typer.Option(help="职工 staff")] = FULL.staff,
+    terminals_per_canteen: int = FULL.terminals_per_canteen,
+    seconds: Annotated[float, typer.Option(help="closed loop and pgbench duration")] = 30.0,
+    clients: Annotated[int, typer.Option(help="closed-loop terminals = pgbench clients")] = 32,
+    rate: Annotated[float, typer.Option(help="open loop: payments/s offered")] = 1000.0,
+    open_seconds: Annotated[float, typer.Option(help="open loop duration (0: skip)")] = 20.0,
+    modes: Annotated[str, typer.Option(help="single,batch")] = ",".join(MODES),
+    pgbench: Annotated[bool, typer.Option("--pgbench/--no-pgbench")] = True,
+    pgbench_scale: int = 10,
+    port: int = 8765,
+    profile: Annotated[
+        Path | None, typer.Option(help="py-spy the server in the batch closed loop (raw stacks)")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the figures")] = None,
+) -> None:
+    """Lunch rush over HTTP against pgbench; ledger checks. 午高峰性能基准"""
+    if staff < 10 or canteens < 1 or units < canteens:
+        raise typer.BadParameter("need staff ≥ 10, canteens ≥ 1 and units ≥ canteens")
+    opts = RushOptions(
+        url=database_url,
+        scale=CityScale(
+            units=units,
+            canteens=canteens,
+            staff=staff,
+            terminals_per_canteen=terminals_per_canteen,
+        ),
+        seconds=seconds,
+        clients=clients,
+        rate=rate,
+        open_seconds=open_seconds,
+        modes=tuple(m.strip() for m in modes.split(",") if m.strip()),
+        pgbench=pgbench,
+        pgbench_scale=pgbench_scale,
+        port=port,
+        profile=str(profile) if profile else None,
+    )
+    from onecard.cli import progress_bar
+
+    with progress_bar() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        report = run_rush(opts, say=bar.console.print, progress=progress)
+    show(report)
+    if json_out:
+        json_out.write_text(json.dumps(to_json(report), ensure_ascii=False, indent=2))
+        console.print(f"figures written to {json_out}")
+    if not report.consistency.ok:
+        from onecard.core.errors import LedgerError
+
+        raise LedgerError("bench: the ledger does not match the payments")
+
+
+def _ms(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def _row(name: str, ph: PhaseFigures) -> list[str]:
+    r = ph.load
+    refused = sum(r.refused.values())
+    return [
+        name,
+        f"{r.done:,}",
+        f"{r.rate:,.0f}",
+        _ms(r.pct(50)),
+        _ms(r.pct(95)),
+        _ms(r.pct(99)),
+        f"{r.approved:,}",
+        f"{refused:,} ({r.unexpected_refusals} unexp.)",
+        f"{r.error_count}" + (f" {r.errors}" if r.errors else ""),
+        f"{r.retries}/{r.retry_mismatches}",
+        f"{ph.server_cpu / r.seconds:.2f}/{ph.postgres_cpu / r.seconds:.2f}/{r.client_cpu / r.seconds:.2f}",
+        f"{ph.machine_util:.0%}",
+    ]
+
+
+def show(report: RushReport) -> None:
+    c = report.city
+    console.print(
+        f"\n[bold]city[/bold] {c.counts.get('units', 0):,} units · {c.counts.get('canteens', 0):,}"
+        f" canteens · {c.counts.get('staff', 0):,} staff · {c.counts.get('terminals', 0):,}"
+        f" terminals · funded {c.funded_fen / 100:,.2f} yuan · built in {c.seconds:.1f} s"
+    )
+    t = Table(title="lunch rush 午高峰 (latency in ms)")
+    for h in (
+        "phase",
+        "payments",
+        "per s",
+        "p50",
+        "p95",
+        "p99",
+        "approved",
+        "refused",
+        "errors",
+        "retries/mismatch",
+        "CPU srv/pg/client",
+        "machine",
+    ):
+        t.add_column(h)
+    for m in report.modes:
+        t.add_row(*_row(f"{m.mode} closed", m.closed))
+        if m.open is not None:
+            t.add_row(*_row(f"{m.mode} open @{m.open.load.offered_rate:g}/s", m.open))
+    console.print(t)
+    if report.pgbench_tps:
+        console.print(f"pgbench tpcb-like: [bold]{report.pgbench_tps:,.0f}[/bold] TPS")
+    for m in report.modes:
+        ratio = report.ratio(m)
+        console.print(
+            f"{m.mode}: {m.closed.load.rate:,.0f} payments/s"
+            + (f" ÷ pgbench = [bold]{ratio:.2f}[/bold]" if ratio is not None else "")
+            + f" · commits/payment {m.commits_per_payment:.2f}"
+            + f" · server peak RSS {m.peak_rss_mb:,.0f} MB"
+            + (f" · profile {m.profile_path}" if m.profile_path else "")
+        )
+    k = report.consistency
+    console.print(
+        f"ledger verify: {'[green]OK[/green]' if k.verify_ok else '[red]FAILED[/red]'}"
+        f" ({k.entries:,} entries, {k.postings:,} postings)"
+        + "".join(f"\n  ✗ {p}" for p in k.verify_problems[:5])
+    )
+    console.print(
+        f"approved {k.approved_count:,} = {k.approved_fen / 100:,.2f} yuan; canteens' takings"
+        f" {k.takings_fen / 100:,.2f} yuan; terminals were told {k.told_approved_fen / 100:,.2f}"
+        f" yuan ({k.lost_requests} requests unanswered) → "
+        + ("[green]consistent[/green]" if k.ok else "[red]INCONSISTENT[/red]")
+    )
+
+
+def _load_json(r: LoadResult) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "seconds": round(r.seconds, 3),
+        "payments": r.done,
+        "per_second": round(r.rate, 1),
+        "p50_ms": round(r.pct(50), 2),
+        "p95_ms": round(r.pct(95), 2),
+        "p99_ms": round(r.pct(99), 2),
+        "approved": r.approved,
+        "approved_fen": r.approved_fen,
+        "refused": r.refused,
+        "unexpected_refusals": r.unexpected_refusals,
+        "errors": r.errors,
+        "retries": r.retries,
+        "retry_mismatches": r.retry_mismatches,
+        "card": r.card,
+        "code": r.code,
+        "client_cpu_s": round(r.client_cpu, 2),
+        "offered_rate": r.offered_rate,
+    }
+
+
+def _phase_json(ph: PhaseFigures | None) -> dict[str, Any] | None:
+    if ph is None:
+        return None
+    return {
+        **_load_json(ph.load),
+        "server_cpu_s": round(ph.server_cpu, 2),
+        "postgres_cpu_s": round(ph.postgres_cpu, 2),
+        "machine_util": round(ph.machine_util, 3),
+    }
+
+
+def to_json(report: RushReport) -> dict[str, Any]:
+    o = report.opts
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(report.started)),
+        "machine": {
+            "cpus": report.cpu_count,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "options": {
+            "scale": asdict(o.scale),
+            "seconds": o.seconds,
+            "clients": o.clients,
+            "rate": o.rate,
+            "open_seconds": o.open_seconds,
+            "modes": list(o.modes),
+            "pgbench_scale": o.pgbench_scale,
+        },
+        "city": {"counts": report.city.counts, "build_seconds": round(report.city.seconds, 1)},
+        "pgbench_tps": report.pgbench_tps,
+        "modes": [
+            {
+                "mode": m.mode,
+                "closed": _phase_json(m.closed),
+                "open": _phase_json(m.open),
+                "ratio": report.ratio(m),
+                "peak_rss_mb": round(m.peak_rss_mb, 1),
+                "commits_per_payment": round(m.commits_per_payment, 3),
+            }
+            for m in report.modes
+        ],
+        "consistency": {**asdict(report.consistency), "ok": report.consistency.ok},
+    }

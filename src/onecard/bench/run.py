@@ -1,0 +1,343 @@
+"""The lunch-rush benchmark, end to end: city, pgbench anchor, HTTP load, checks.
+
+Contract: ``run_rush(opts, say)`` builds the city (``city.build_city``), runs pgbench's
+tpcb-like script for the same duration and client count as the closed loop, then for
+each mode (``single``: one transaction per payment; ``batch``: ``PaymentBatcher`` group
+commit) starts the real server (``onecard serve``) on 127.0.0.1, warms it up, drives it
+closed-loop and open-loop (``load``), reads the server's CPU and peak RSS, PostgreSQL's
+CPU and its commit count, and stops the server. Finally it checks the database against
+what the terminals heard: ``ledger verify`` clean, approved payments' sum equal to the
+canteens' takings in the ledger, and (when no request was lost) equal to the approved
+amounts the terminals were told. Every phase is bounded in time; nothing runs after it
+returns. ``RushReport`` holds every figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+
+from onecard.bench.city import FULL, BenchCity, CityScale, build_city, check_local, plain_url
+from onecard.bench.load import LoadResult, Workload, closed_loop, open_loop
+from onecard.bench.procs import (
+    Server,
+    machine_busy,
+    peak_rss_mb,
+    postgres_cpu_seconds,
+    proc_cpu_seconds,
+    run_pgbench,
+)
+from onecard.core.db import make_engine
+from onecard.ledger.verify import verify
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/onecard_bench"
+MODES = ("single", "batch")
+Say = Callable[[str], None]
+
+
+@dataclass
+class RushOptions:
+    url: str = DEFAULT_URL
+    scale: CityScale = FULL
+    seconds: float = 30.0  # closed loop (and pgbench) duration per mode
+    clients: int = 32  # closed-loop terminals = pgbench clients
+    rate: float = 1000.0  # open-loop offered payments/s
+    open_seconds: float = 20.0  # 0 skips the open loop
+    modes: tuple[str, ...] = MODES
+    pgbench: bool = True
+    pgbench_scale: int = 10
+    port: int = 8765
+    warmup: float = 2.0
+    profile: str | None = None  # py-spy output (collapsed stacks) for the batch closed loop
+    batch_window_ms: float | None = None
+    batch_max: int | None = None
+
+    def __post_init__(self) -> None:
+        check_local(self.url)
+        for m in self.modes:
+            if m not in MODES:
+                raise ValueError(f"unknown mode {m!r}; choose from {MODES}")
+        if not 0 < self.seconds <= 600 or not 0 <= self.open_seconds <= 600:
+            raise ValueError("each load phase runs between 1 and 600 seconds")
+        if not 1 <= self.clients <= 200:
+            raise ValueError("1–200 terminals")
+
+
+@dataclass
+class PhaseFigures:
+    load: LoadResult
+    server_cpu: float = 0.0
+    postgres_cpu: float = 0.0
+    machine_util: float = 0.0  # share of the machine's cores busy
+
+
+@dataclass
+class ModeReport:
+    mode: str
+    closed: PhaseFigures
+    open: PhaseFigures | None = None
+    warmup: LoadResult | None = None
+    peak_rss_mb: float = 0.0
+    profile_path: str | None = None
+    commits: int = 0  # transactions committed in the bench database while the server ran
+
+    @property
+    def loads(self) -> list[LoadResult]:
+        out = [self.warmup, self.closed.load, self.open.load if self.open else None]
+        return [x for x in out if x is not None]
+
+    @property
+    def commits_per_payment(self) -> float:
+        done = sum(x.done for x in self.loads)
+        return self.commits / done if done else float("nan")
+
+
+@dataclass
+class Consistency:
+    approved_count: int = 0
+    approved_fen: int = 0
+    refused_count: int = 0
+    takings_fen: int = 0  # canteens' payable accounts, from postings
+    payment_entries: int = 0
+    told_approved_fen: int = 0  # what the terminals heard
+    lost_requests: int = 0  # requests without an answer (errors, timeouts)
+    verify_ok: bool = False
+    verify_problems: list[str] = field(default_factory=list)
+    entries: int = 0
+    postings: int = 0
+
+    @property
+    def ok(self) -> bool:
+        told = self.lost_requests > 0 or self.told_approved_fen == self.approved_fen
+        return self.verify_ok and self.approved_fen == self.takings_fen and told
+
+
+@dataclass
+class RushReport:
+    opts: RushOptions
+    city: BenchCity
+    pgbench_tps: float | None = None
+    pgbench_output: str = ""
+    modes: list[ModeReport] = field(default_factory=list)
+    consistency: Consistency = field(default_factory=Consistency)
+    started: float = field(default_factory=time.time)
+    cpu_count: int = field(default_factory=lambda: os.cpu_count() or 0)
+
+    def ratio(self, m: ModeReport) -> float | None:
+        if not self.pgbench_tps:
+            return None
+        return m.closed.load.rate / self.pgbench_tps
+
+
+def commits(url: str) -> int:
+    """Committed transactions of the bench database (read after the server's backends
+    exited, so their statistics have been flushed)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            return int(
+                c.execute(
+                    text(
+                        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+async def _phase(
+    server: Server,
+    run: Callable[[], asyncio.Future[LoadResult] | asyncio.Task[LoadResult]],
+) -> PhaseFigures:
+    s0, p0, (b0, t0) = proc_cpu_seconds(server.pid), postgres_cpu_seconds(), machine_busy()
+    load = await run()
+    s1, p1, (b1, t1) = proc_cpu_seconds(server.pid), postgres_cpu_seconds(), machine_busy()
+    return PhaseFigures(
+        load=load,
+        server_cpu=s1 - s0,
+        postgres_cpu=p1 - p0,
+        machine_util=(b1 - b0) / (t1 - t0) if t1 > t0 else 0.0,
+    )
+
+
+def _start_profile(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes] | None:
+    exe = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.path.exists(exe):
+        return None
+    return subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            path,
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_profile(p: subprocess.Popen[bytes] | None) -> None:
+    if p is None:
+        return
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say: Say) -> ModeReport:
+    env = {
+        "ONECARD_DATABASE_URL": opts.url,
+        "ONECARD_BATCH_PAYMENTS": "1" if mode == "batch" else "0",
+        "ONECARD_REGION_CODE": "431000",
+        "ONECARD_REGION_NO": work.region_no,
+    }
+    if opts.batch_window_ms is not None:
+        env["ONECARD_BATCH_WINDOW_MS"] = str(opts.batch_window_ms)
+    if opts.batch_max is not None:
+        env["ONECARD_BATCH_MAX"] = str(opts.batch_max)
+    server = Server(opts.url, opts.port, env, log_path=f"/tmp/onecard-bench-server-{mode}.log")
+    c0 = commits(opts.url)
+    server.start()
+    report: ModeReport | None = None
+    try:
+        warm = None
+        if opts.warmup > 0:
+            warm = asyncio.run(
+                closed_loop(opts.port, work, min(8, opts.clients), opts.warmup, f"warm-{mode}")
+            )
+        say(f"  {mode}: closed loop, {opts.clients} terminals × {opts.seconds:g} s")
+        prof_proc = None
+        prof_path = None
+        if opts.profile and mode == "batch":
+            prof_path = opts.profile
+            prof_proc = _start_profile(server.pid, opts.seconds, prof_path)
+        closed = asyncio.run(
+            _phase(
+                server,
+                lambda: asyncio.ensure_future(
+                    closed_loop(opts.port, work, opts.clients, opts.seconds, f"closed-{mode}")
+                ),
+            )
+        )
+        _stop_profile(prof_proc)
+        report = ModeReport(
+            mode, closed, warmup=warm, profile_path=prof_path if prof_proc else None
+        )
+        if opts.open_seconds > 0:
+            say(f"  {mode}: open loop, {opts.rate:g} payments/s offered × {opts.open_seconds:g} s")
+            report.open = asyncio.run(
+                _phase(
+                    server,
+                    lambda: asyncio.ensure_future(
+                        open_loop(
+                            opts.port, work, opts.rate, opts.open_seconds, name=f"open-{mode}"
+                        )
+                    ),
+                )
+            )
+        report.peak_rss_mb = peak_rss_mb(server.pid)
+    finally:
+        server.stop()
+    assert report is not None
+    time.sleep(0.5)
+    report.commits = commits(opts.url) - c0
+    return report
+
+
+def check_consistency(url: str, reports: list[ModeReport]) -> Consistency:
+    out = Consistency()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            row = c.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE status = 'approved'),"
+                    " coalesce(sum(amount_fen) FILTER (WHERE status = 'approved'), 0),"
+                    " count(*) FILTER (WHERE status = 'refused') FROM payments"
+                )
+            ).one()
+            out.approved_count, out.approved_fen, out.refused_count = (int(x) for x in row)
+            out.takings_fen = int(
+                c.execute(
+                    text(
+                        "SELECT coalesce(sum(p.amount), 0) FROM postings p"
+                        " JOIN accounts a ON a.id = p.account_id"
+                        " WHERE a.kind = 'canteen_payable'"
+                    )
+                ).scalar_one()
+            )
+            out.payment_entries = int(
+                c.execute(
+                    text("SELECT count(*) FROM journal_entries WHERE kind = 'payment'")
+                ).scalar_one()
+            )
+            rep = verify(c)
+            c.rollback()
+        out.verify_ok, out.verify_problems = rep.ok, rep.problems
+        out.entries, out.postings = rep.entries, rep.postings
+    finally:
+        engine.dispose()
+    for m in reports:
+        for load in m.loads:
+            out.told_approved_fen += load.approved_fen
+            out.lost_requests += load.error_count
+    return out
+
+
+def run_rush(
+    opts: RushOptions,
+    say: Say = print,
+    progress: Callable[[str, int, int], None] | None = None,
+    city: BenchCity | None = None,
+) -> RushReport:
+    if city is None:
+        s = opts.scale
+        say(
+            f"building the city: {s.units:,} units, {s.canteens:,} canteens, {s.staff:,} staff"
+            f" ({plain_url(opts.url)})"
+        )
+        city = build_city(opts.url, opts.scale, progress=progress)
+        say(f"  built in {city.seconds:.1f} s")
+    report = RushReport(opts, city)
+    work = Workload(city)
+    # Warm-ups are not measured but their payments are real: they count in the checks.
+    if opts.pgbench:
+        if shutil.which("pgbench") is None:
+            say("  pgbench not found: install postgresql-contrib (the anchor is skipped)")
+        else:
+            say(
+                f"pgbench tpcb-like: {opts.clients} clients × {opts.seconds:g} s"
+                f" (scale {opts.pgbench_scale})"
+            )
+            report.pgbench_tps, report.pgbench_output = run_pgbench(
+                opts.url, opts.clients, max(1, round(opts.seconds)), opts.pgbench_scale
+            )
+            say(f"  {report.pgbench_tps:,.0f} TPS")
+    for mode in opts.modes:
+        report.modes.append(run_mode(opts, city, work, mode, say))
+    report.consistency = check_consistency(opts.url, report.modes)
+    return report

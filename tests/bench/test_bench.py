@@ -1,0 +1,92 @@
+"""``onecard bench`` at toy scale: the harness's own figures must add up (not its speed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from onecard.bench.city import CityScale, build_city, check_local
+from onecard.bench.profile import summarise
+from onecard.bench.run import RushOptions, run_rush
+from onecard.core.db import make_engine, normalise_url
+
+pytestmark = pytest.mark.postgres
+
+PG_URL = os.environ.get("ONECARD_TEST_DATABASE_URL")
+TINY = CityScale(units=6, canteens=4, staff=120, terminals_per_canteen=2)
+
+
+@pytest.fixture
+def bench_url() -> str:
+    if not PG_URL:
+        pytest.skip("needs ONECARD_TEST_DATABASE_URL (PostgreSQL)")
+    url = make_url(normalise_url(PG_URL)).set(database=f"onecard_bench_t_{os.getpid()}")
+    rendered = url.render_as_string(hide_password=False)
+    yield rendered
+    admin = make_engine(
+        url.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_the_bench_only_targets_this_machine() -> None:
+    with pytest.raises(SystemExit):
+        check_local("postgresql://postgres@10.0.0.1:5432/onecard_bench")
+    with pytest.raises(SystemExit):
+        RushOptions(url="postgresql://postgres@db.example:5432/onecard_bench")
+
+
+def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
+    city = build_city(bench_url, TINY)
+    assert city.counts["staff"] == 120 and city.counts["terminals"] == 8
+    opts = RushOptions(
+        url=bench_url,
+        scale=TINY,
+        seconds=2,
+        clients=4,
+        rate=40,
+        open_seconds=1,
+        pgbench=False,
+        port=18000 + os.getpid() % 1000,
+        warmup=0.5,
+    )
+    said: list[str] = []
+    report = run_rush(opts, say=said.append, city=city)
+    assert [m.mode for m in report.modes] == ["single", "batch"]
+    k = report.consistency
+    assert k.verify_ok, k.verify_problems
+    assert k.lost_requests == 0
+    # What the terminals were told, the payments table and the canteens' ledger agree.
+    assert k.approved_fen == k.takings_fen == k.told_approved_fen > 0
+    assert k.payment_entries == k.approved_count
+    heard = sum(x.approved for m in report.modes for x in m.loads)
+    assert heard == k.approved_count
+    refused = sum(sum(x.refused.values()) for m in report.modes for x in m.loads)
+    assert refused == k.refused_count
+    for m in report.modes:
+        assert m.closed.load.done > 0 and m.open is not None
+        assert m.closed.load.retry_mismatches == 0
+        assert m.closed.load.error_count == 0 and m.closed.load.unexpected_refusals == 0
+        assert m.peak_rss_mb > 0
+    # Group commit: fewer commits than payments.
+    single, batch = report.modes
+    assert batch.commits_per_payment < single.commits_per_payment
+
+
+def test_profile_summary(tmp_path: Path) -> None:
+    raw = tmp_path / "p.txt"
+    raw.write_text(
+        "main (onecard/cli.py:1);pay (onecard/pay/service.py:9);execute (sqlalchemy/x.py:3) 3\n"
+        "main (onecard/cli.py:1);wait (psycopg/connection.py:4) 1\n"
+    )
+    p = summarise(str(raw))
+    assert p.samples == 4
+    assert p.areas["sqlalchemy"] == 3 and p.areas["psycopg"] == 1
+    assert p.inclusive["main (onecard/cli.py:1)"] == 4
