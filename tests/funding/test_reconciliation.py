@@ -88,3 +88,18 @@ def test_an_unmatched_credit_stays_in_the_dining_fund(city: City) -> None:
     assert notices.transfer_to_income(city.ctx, BUREAU).totals["receipts"] == 0
     assert city.system("dining_fund") == 1234
     assert reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9)).totals["matched"] == 1
+
+
+def test_over_and_unpaid_notices(city: City) -> None:
+    city.at(date(2026, 1, 9), 10)
+    city.unit_pays("B", 130000, "JF-U002-2026Q1")
+    city.at(date(2026, 1, 11), 10)  # after the due date: C has paid nothing
+    notices.import_receipts(city.ctx, BUREAU, date(2026, 1, 9))
+    got = {
+        s["reference"]: (s["status"], s["late"]) for s in notices.notice_status(city.ctx, "2026Q1")
+    }
+    assert got == {
+        "JF-U001-2026Q1": ("paid", False),
+        "JF-U002-2026Q1": ("over", False),
+        "JF-U003-2026Q1": ("unpaid", True),
+    }

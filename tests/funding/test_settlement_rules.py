@@ -220,3 +220,20 @@ def test_months_counted_by_the_15th(joined: date | None, left: date | None, mont
 )
 def test_prorate_half_up(std: int, months: int, amount: int) -> None:
     assert distribution.prorate(std, months) == amount
+
+
+def test_a_late_year_end_clears_only_that_years_money(city: City) -> None:
+    from onecard.funding import year_end
+
+    city.at(date(2026, 6, 1), 9)
+    give(city, "a1", 1000)
+    city.at(date(2027, 1, 5), 9)
+    give(city, "a1", 500)  # next year's money, booked in 2027Q1
+    city.at(date(2027, 1, 6), 9)
+    dry = year_end.clear_year(city.ctx, BUREAU, 2026, dry_run=True)
+    assert dry.totals["amount_fen"] == 1000
+    year_end.clear_year(city.ctx, BUREAU, 2026)
+    assert city.purse("a1") == (500, 0)
+    assert not year_end.clear_year(city.ctx, BUREAU, 2026).changed
+    with pytest.raises(InvalidInput):
+        year_end.clear_year(city.ctx, BUREAU, 1999)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.funding import audit
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.ledger.models import Account
+from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import Leg, account_id, existing_entry, post, system_account
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
@@ -60,6 +60,13 @@ def clear_year(
         per_unit: dict[str, int] = defaultdict(int)
         finance = system_account(conn, "finance")
         rows = [r for r in rows if existing_entry(conn, f"yearend:{year}:{r[2]}") is None]
+        # Only what the purse held for this year: money booked in a later year (next
+        # year's distribution, when the clearing runs late) is never cleared with it.
+        as_of = _balances_up_to(conn, [int(r[0]) for r in rows], f"{year}Q4")
+        rows = [
+            (acct, min(int(bal), as_of.get(int(acct), 0)), *rest) for acct, bal, *rest in rows
+        ]
+        rows = [r for r in rows if r[1] > 0]
         for i, (acct, bal, pid, name, staff_no, region, uid, uname) in enumerate(rows, 1):
             per_unit[uname] += int(bal)
             res.lines.append(
@@ -88,3 +95,15 @@ def clear_year(
         if not dry_run:
             audit.record(conn, ctx, actor, "year_end", res.scope, res.totals)
     return res
+
+
+def _balances_up_to(conn: Connection, accounts: list[int], period: str) -> dict[int, int]:
+    if not accounts:
+        return {}
+    q = (
+        select(Posting.account_id, func.sum(Posting.amount))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.account_id.in_(accounts), JournalEntry.period <= period)
+        .group_by(Posting.account_id)
+    )
+    return {int(a): int(t) for a, t in conn.execute(q)}
