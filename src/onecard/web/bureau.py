@@ -50,14 +50,36 @@ RUNS = {
     "settle": "季度结算",
     "year_end": "年末清零",
 }
+# Labels for the keys of a run's totals and lines (a key without one shows as is).
 TOTAL_ZH = {
     "people": "人数",
     "new_people": "本次拨付人数",
-    "amount_fen": "金额",
-    "already_fen": "此前已拨付",
-    "available_fen": "可拨付余额",
+    "amount_fen": "金额（元）",
+    "already_fen": "此前已拨付（元）",
+    "available_fen": "可拨付余额（元）",
     "units": "单位数",
     "canteens": "食堂数",
+    "new": "新增",
+    "new_notices": "新下发通知",
+    "amount_due_fen": "应缴（元）",
+    "gross_fen": "消费总额（元）",
+    "fee_fen": "系统管理费（元）",
+    "withheld_fen": "考核扣减（元）",
+    "net_fen": "实付（元）",
+    "staff_no": "工号",
+    "name": "姓名",
+    "months": "计发月数",
+    "standard_fen": "季度标准（元）",
+    "done": "已拨付",
+    "unit": "单位",
+    "canteen": "食堂",
+    "operation": "经营方式",
+    "score": "考核分",
+    "share_bp": "支付比例（基点）",
+    "status": "状态",
+    "reference": "通知编号",
+    "headcount": "人数",
+    "due_date": "截止日",
 }
 
 
@@ -428,6 +450,7 @@ def reconciliation_run(
         result=result,
         error=error,
         status_zh=reconciliation.STATUS_ZH,
+        total_zh=TOTAL_ZH,
     )
 
 

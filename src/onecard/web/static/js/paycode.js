@@ -65,7 +65,7 @@
   var countdown = document.getElementById("paycode-countdown");
   var netBox = document.getElementById("paycode-net");
   var paidBox = document.getElementById("paycode-paid");
-  var cfg = null, shownStep = null, lastPaymentId = null;
+  var cfg = null, shownStep = null, lastPaymentId = null, baselined = false;
 
   function loadStored() {
     try { return JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { return null; }
@@ -115,10 +115,11 @@
       var r = await fetch("/api/v1/me/transactions?limit=1", { credentials: "same-origin", cache: "no-store" });
       if (!r.ok) return;
       var list = await r.json();
-      if (!list.length) return;
-      var t = list[0];
-      if (lastPaymentId === null) { lastPaymentId = t.payment_id; return; }
-      if (t.payment_id !== lastPaymentId) {
+      var t = list.length ? list[0] : null;
+      // The first poll only notes where the list stands (possibly empty); a payment is
+      // shown when a later poll finds a newer one.
+      if (!baselined) { baselined = true; lastPaymentId = t ? t.payment_id : null; return; }
+      if (t && t.payment_id !== lastPaymentId) {
         lastPaymentId = t.payment_id;
         var ok = t.status === "approved";
         paidBox.hidden = false;

@@ -1,0 +1,97 @@
+"""Browser-test harness: the app served by uvicorn in a thread, Debian's chromium driven
+by Playwright, and a watch on every page for console errors and 5xx answers.
+
+Contract: ``LiveServer`` serves ``create_app(ctx)`` on 127.0.0.1 and a free port until
+stopped. ``Watch`` attaches to a page and records console errors, uncaught page errors
+and any response with status ≥ 500; ``check()`` fails the test on any of them, except
+console lines for statuses the test said it expects (a 403 page logs one). Chromium is
+launched from /usr/bin/chromium (never a Playwright browser download).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from onecard.core.context import Context
+from onecard.web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, ctx: Context) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(ctx),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ws="none",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@dataclass
+class Watch:
+    """Everything that went wrong on a page while the test drove it."""
+
+    expect_statuses: set[int] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> Any:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("response", self._response)
+        return page
+
+    def _console(self, msg: Any) -> None:
+        if msg.type != "error":
+            return
+        m = re.search(r"status of (\d{3})", msg.text)
+        if m and int(m.group(1)) in self.expect_statuses:
+            return
+        self.problems.append(f"console error: {msg.text}")
+
+    def _response(self, resp: Any) -> None:
+        if resp.status >= 500:
+            self.problems.append(f"HTTP {resp.status} from {resp.url}")
+
+    def check(self) -> None:
+        assert not self.problems, "\n".join(self.problems)
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
