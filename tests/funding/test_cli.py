@@ -135,3 +135,24 @@ def test_roster_and_unit_info_through_the_cli(city: City, tmp_path: Path) -> Non
     assert code == 0 and "新增 3" in out
     code, out = run("unit-info-import", str(info))
     assert code == 0 and "已导入" in out
+
+
+def test_leave_refund_and_send_orders(city: City) -> None:
+    city.at(date(2026, 2, 1), 9)
+    city.top_up("b2", 1500)
+    code, _ = run("refund-cash", "Sb2")
+    assert code == 5  # person_not_left: cash is refunded only to leavers
+    code, out = run("leave", "Sb2", "--on", "2026-02-01")
+    assert code == 0 and "完成" in out
+    code, out = run("refund-cash", "Sb2", "--dry-run")
+    assert code == 0 and "现金余额 15.00 元" in out and city.purse("b2") == (0, 1500)
+    city.bank.fail_next(1)  # the bank is down: the order waits
+    code, out = run("refund-cash", "Sb2")
+    assert code == 0 and "待重发" in out and city.purse("b2") == (0, 0)
+    code, out = run("send-orders")
+    assert code == 0 and "待处理指令 1 条" in out
+    city.deliver()
+    assert city.bank.outside_balance("62170000b2") == 100_000
+    code, _ = run("leave", "S404")
+    assert code == 3
+    city.verified()
