@@ -180,6 +180,8 @@ def test_unknown_things_are_404(ctx: Context, city: City, client: TestClient) ->
         == 404
     )
     assert client.get(f"{API}/statements/canteens/999/2026Q1").status_code == 404
+    resp = client.post(f"{API}/receipts/nope/assign", json={"unit_id": city.units["A"]})
+    assert resp.status_code == 404
     resp = client.get(f"{API}/statements/canteens/{city.canteens['A']}/2026Q1")
     assert resp.status_code == 404 and "结算单" in resp.json()["error"]["message"]
 

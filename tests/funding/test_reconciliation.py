@@ -10,7 +10,7 @@ import pytest
 from funding.city import BUREAU, City, build_city
 from onecard.channels.statement import parse_statement_file, render_statement_file
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput
+from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from onecard.funding import notices, reconciliation
 from onecard.org.actors import Actor
 
@@ -88,6 +88,21 @@ def test_an_unmatched_credit_stays_in_the_dining_fund(city: City) -> None:
     assert notices.transfer_to_income(city.ctx, BUREAU).totals["receipts"] == 0
     assert city.system("dining_fund") == 1234
     assert reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9)).totals["matched"] == 1
+    # A person finds out it is unit C's money and says so; the next transfer passes it on.
+    serial = res.lines[0]["serial"]
+    assert notices.assign_receipt(city.ctx, BUREAU, serial, city.units["C"]).changed
+    assert not notices.assign_receipt(city.ctx, BUREAU, serial, city.units["C"]).changed
+    with pytest.raises(StateConflict):
+        notices.assign_receipt(city.ctx, BUREAU, serial, city.units["A"])
+    with pytest.raises(NotFound):
+        notices.assign_receipt(city.ctx, BUREAU, "nope", city.units["A"])
+    status = {s["reference"]: s for s in notices.notice_status(city.ctx, "2026Q1")}
+    assert status["JF-U003-2026Q1"]["paid_fen"] == 1234
+    assert status["JF-U003-2026Q1"]["status"] == "short"
+    assert notices.transfer_to_income(city.ctx, BUREAU).totals["amount_fen"] == 1234
+    city.deliver()
+    assert city.system("dining_fund") == 0
+    assert city.unit_account("C", "unit_income") == 1234
 
 
 def test_over_and_unpaid_notices(city: City) -> None:

@@ -265,6 +265,16 @@ def cmd_receipts(
     )
 
 
+@app.command("assign-receipt")
+def cmd_assign_receipt(serial: str, unit: str, database_url: DbOpt = None) -> None:
+    """Say whose an unmatched bank credit is (by unit code or name). 指定来款单位"""
+    from onecard.funding.notices import assign_receipt
+
+    ctx = _ctx(database_url)
+    res = assign_receipt(ctx, _actor(), serial, _unit_id(ctx, unit))
+    _print_result(res, [("serial", "流水号"), ("unit", "单位"), ("amount_fen", "金额(元)")])
+
+
 @app.command("transfer")
 def cmd_transfer(dry_run: DryOpt = False, database_url: DbOpt = None) -> None:
     """Move matched receipts from the dining fund to the system income line. 转拨收入户"""

@@ -30,6 +30,7 @@ from onecard.channels.bank import DINING_FUND_ACCOUNT, INCOME_ACCOUNT, PLATFORM_
 from onecard.channels.statement import parse_statement_file
 from onecard.core.clock import from_local, quarter_bounds
 from onecard.core.context import Context
+from onecard.core.errors import NotFound, StateConflict
 from onecard.funding import audit
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import FundingNotice, FundingReceipt
@@ -189,6 +190,11 @@ def _match(conn: Connection, memo: str, cp_account: str) -> tuple[int | None, in
     unit = conn.execute(select(Unit.id).where(Unit.bank_account == cp_account)).scalar()
     if unit is None:
         return None, None
+    return int(unit), open_notice(conn, int(unit))
+
+
+def open_notice(conn: Connection, unit: int) -> int | None:
+    """The unit's oldest notice not yet fully paid, else its newest, else None."""
     paid = (
         select(func.coalesce(func.sum(FundingReceipt.amount_fen), 0))
         .where(FundingReceipt.notice_id == FundingNotice.id)
@@ -201,8 +207,48 @@ def _match(conn: Connection, memo: str, cp_account: str) -> tuple[int | None, in
     ).all()
     for nid, due, got in notices:
         if int(got) < int(due):
-            return int(unit), int(nid)
-    return int(unit), (int(notices[-1][0]) if notices else None)
+            return int(nid)
+    return int(notices[-1][0]) if notices else None
+
+
+def assign_receipt(ctx: Context, actor: Actor, bank_serial: str, unit_id: int) -> RunResult:
+    """A person decides whose an unmatched credit is: it then counts against that unit's
+    oldest open notice and is passed on by the next transfer. Assigning it again to the
+    same unit changes nothing; a receipt already matched to another unit is refused."""
+    actor.require_money_runs()
+    res = RunResult("assign_receipt", bank_serial, False)
+    with ctx.db.begin() as conn:
+        r = conn.execute(
+            select(FundingReceipt.__table__)
+            .where(FundingReceipt.bank_serial == bank_serial)
+            .with_for_update()
+        ).one_or_none()
+        if r is None:
+            raise NotFound(what=f"来款流水 {bank_serial}")
+        unit = conn.execute(select(Unit.name).where(Unit.id == unit_id)).scalar()
+        if unit is None:
+            raise NotFound(what="单位")
+        res.lines = [{"serial": bank_serial, "unit": unit, "amount_fen": r.amount_fen}]
+        res.totals = {"amount_fen": int(r.amount_fen)}
+        if r.unit_id is not None:
+            if int(r.unit_id) != unit_id:
+                raise StateConflict(f"流水 {bank_serial} 已匹配到其他单位")
+            return res
+        notice_id = open_notice(conn, unit_id)
+        late = False
+        if notice_id is not None:
+            due = conn.execute(
+                select(FundingNotice.due_date).where(FundingNotice.id == notice_id)
+            ).scalar_one()
+            late = r.day > due
+        conn.execute(
+            update(FundingReceipt)
+            .where(FundingReceipt.id == r.id)
+            .values(unit_id=unit_id, notice_id=notice_id, late=late)
+        )
+        res.changed = True
+        audit.record(conn, ctx, actor, "assign_receipt", f"{bank_serial} → {unit}", res.totals)
+    return res
 
 
 def import_receipts(

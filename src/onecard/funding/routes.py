@@ -144,6 +144,17 @@ def post_receipts(body: DayRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     return _out(notices.import_receipts(ctx, actor, body.day, dry_run=body.dry_run))
 
 
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_id: StrictInt
+
+
+@router.post("/receipts/{bank_serial}/assign", response_model=RunOut, responses=ERRORS)
+def post_assign_receipt(bank_serial: str, body: AssignIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
+    """Say whose an unmatched bank credit is; it then counts against that unit's notice."""
+    return _out(notices.assign_receipt(ctx, actor, bank_serial, body.unit_id))
+
+
 @router.post("/transfers", response_model=RunOut, responses=ERRORS)
 def post_transfers(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pass matched receipts on from the dining fund to the system income line."""

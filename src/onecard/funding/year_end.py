@@ -63,9 +63,7 @@ def clear_year(
         # Only what the purse held for this year: money booked in a later year (next
         # year's distribution, when the clearing runs late) is never cleared with it.
         as_of = _balances_up_to(conn, [int(r[0]) for r in rows], f"{year}Q4")
-        rows = [
-            (acct, min(int(bal), as_of.get(int(acct), 0)), *rest) for acct, bal, *rest in rows
-        ]
+        rows = [(acct, min(int(bal), as_of.get(int(acct), 0)), *rest) for acct, bal, *rest in rows]
         rows = [r for r in rows if r[1] > 0]
         for i, (acct, bal, pid, name, staff_no, region, uid, uname) in enumerate(rows, 1):
             per_unit[uname] += int(bal)
