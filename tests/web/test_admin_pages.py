@@ -295,8 +295,10 @@ def test_the_console_pages_render(ctx: Context, w: World, staff: Staff, client: 
         "/bureau/runs",
         "/bureau/reconciliation",
         "/bureau/dashboard",
+        "/bureau/settlements",
     ):
         assert client.get(path).status_code == 200, path
+        assert client.get(path + "?lang=en").status_code == 200, path
     r = client.post("/bureau/runs/settle", data={"csrf_token": token, "quarter": "2026Q1"})
     assert r.status_code == 200, r.text
     r = client.post("/bureau/runs/year_end", data={"csrf_token": token, "year": "2026"})
@@ -337,3 +339,84 @@ def test_every_dashboard_chart_has_json_and_excel(
     row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "2026-03-10")
     assert row[1:] == (1, 5.0)  # yuan in Excel, from integer fen
     assert bureau.get("/bureau/dashboard/nope.json").status_code == 404
+
+
+def test_the_bureau_settles_a_quarter_and_downloads_the_statement(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from sqlalchemy import update
+
+    from onecard.org.models import Unit
+    from onecard.pay.service import PaymentRequest, pay
+
+    with ctx.db.begin() as conn:  # a self-operated canteen is paid to its unit's account
+        conn.execute(update(Unit).where(Unit.id == w.units["A"]).values(bank_account="4305010001"))
+    req = PaymentRequest(txn_id="s-1", credential=w.cards["a1"], amount_fen=1000)
+    assert pay(ctx, w.terminals["A"], req).approved
+    ua = TestClient(client.app)
+    utoken, _ = sign_in(ua, ctx, "Sub")
+    ua.post(
+        f"/unit/{w.units['B']}/quality",
+        data={
+            "canteen_id": str(w.canteens["B"]),
+            "quarter": "2026Q1",
+            "score": "95",
+            "csrf_token": utoken,
+        },
+    )
+    token, _ = sign_in(client, ctx, "Sbu")
+    data = {"csrf_token": token, "quarter": "2026Q1"}
+    preview = client.post("/bureau/runs/settle", data=data)
+    assert preview.status_code == 200, preview.text
+    assert 'id="confirm-run"' in preview.text
+    assert "尚未结算" in client.get("/bureau/settlements?quarter=2026Q1").text
+    done = client.post("/bureau/runs/settle", data={**data, "confirm": "yes"})
+    assert done.status_code == 200, done.text
+    page = client.get("/bureau/settlements?quarter=2026Q1")
+    assert "已关账" in page.text and "10.00" in page.text
+    pdf = client.get(f"/bureau/settlements/{w.canteens['A']}.pdf?quarter=2026Q1")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    xlsx = client.get(f"/bureau/settlements/{w.canteens['A']}.xlsx?quarter=2026Q1")
+    assert load_workbook(io.BytesIO(xlsx.content)).worksheets[0].max_row > 1
+    receipts = client.post("/bureau/runs/receipts", data={**data, "day": "2026-03-10"})
+    assert receipts.status_code == 200, receipts.text
+
+
+def test_a_unit_fills_in_its_information_table(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.funding.models import UnitInfo
+
+    token, _ = sign_in(client, ctx, "Sua")
+    a = w.units["A"]
+    template = client.get(f"/unit/{a}/info.xlsx")
+    wb = load_workbook(io.BytesIO(template.content))
+    ws = wb.worksheets[0]
+    assert [ws.cell(row=r, column=1).value for r in range(2, ws.max_row + 1)] == ["市财政局"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("服务人员数") + 1, value=12)
+    ws.cell(row=2, column=header.index("午餐标准(元)") + 1, value="15.5")
+    buf = io.BytesIO()
+    wb.save(buf)
+    preview = client.post(
+        f"/unit/{a}/import?what=info",
+        data={"csrf_token": token},
+        files={"file": ("info.xlsx", buf.getvalue(), "application/vnd.ms-excel")},
+    )
+    assert preview.status_code == 200, preview.text
+    import re
+
+    payload = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    assert payload, preview.text
+    done = client.post(
+        f"/unit/{a}/import?what=info",
+        data={"csrf_token": token, "payload": payload.group(1), "confirm": "yes"},
+    )
+    assert 'id="import-done"' in done.text, done.text
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(UnitInfo.service_staff, UnitInfo.lunch_fen).where(UnitInfo.unit_id == a)
+        ).one()
+    assert tuple(row) == (12, 1550)
+    assert "15.50" in client.get(f"/unit/{a}/info").text

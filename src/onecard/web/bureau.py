@@ -23,8 +23,16 @@ from sqlalchemy import func, select
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
-from onecard.funding import distribution, notices, reconciliation, settlement, year_end
+from onecard.funding import (
+    distribution,
+    notices,
+    reconciliation,
+    settlement,
+    statements,
+    year_end,
+)
 from onecard.funding.errors import check_quarter
+from onecard.funding.models import Settlement
 from onecard.funding.runs import RunResult
 from onecard.org import terminals
 from onecard.org.actors import Actor
@@ -45,6 +53,7 @@ ROLLOUT_ZH = {"planned": "计划", "installed": "已安装", "live": "已上线"
 TERMINAL_ZH = {"planned": "计划", "installed": "已安装", "active": "在用", "revoked": "已停用"}
 RUNS = {
     "notices": "下发缴款通知",
+    "receipts": "导入专用账户到账流水",
     "transfer": "经费转入系统收入户",
     "distribute": "拨付到个人",
     "settle": "季度结算",
@@ -319,6 +328,7 @@ def runs_page(
         year=int(q[:4]),
         units=_units(ctx),
         runs=RUNS,
+        today=ctx.clock.today().isoformat(),
         results=None,
         params={},
         kind=None,
@@ -333,6 +343,8 @@ def _run(
     quarter = params.get("quarter", "")
     if kind == "notices":
         return [notices.issue_notices(ctx, actor, check_quarter(quarter), dry_run=dry_run)]
+    if kind == "receipts":
+        return [notices.import_receipts(ctx, actor, _day(params.get("day", "")), dry_run=dry_run)]
     if kind == "transfer":
         return [notices.transfer_to_income(ctx, actor, dry_run=dry_run)]
     if kind == "distribute":
@@ -363,6 +375,7 @@ def run_money(
     quarter: Annotated[str, Form(max_length=6)] = "",
     unit_id: Annotated[str, Form(max_length=12)] = "",
     year: Annotated[str, Form(max_length=4)] = "",
+    day: Annotated[str, Form(max_length=10)] = "",
     confirm: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     bureau_scope(actor)
@@ -370,7 +383,7 @@ def run_money(
         raise NotFound(what="资金运行")
     if unit_id and not unit_id.isdigit():
         raise InvalidInput("单位参数不正确")
-    params = {"quarter": quarter, "unit_id": unit_id, "year": year}
+    params = {"quarter": quarter, "unit_id": unit_id, "year": year, "day": day}
     dry_run = confirm != "yes"
     results: list[RunResult] | None = None
     error = None
@@ -393,6 +406,7 @@ def run_money(
         year=int(year) if year.isdigit() else int(q[:4]),
         units=_units(ctx),
         runs=RUNS,
+        today=day or ctx.clock.today().isoformat(),
         results=results,
         params=params,
         kind=kind,
@@ -401,6 +415,70 @@ def run_money(
         total_zh=TOTAL_ZH,
         closed=False,
     )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput("日期格式应为 YYYY-MM-DD") from exc
+
+
+# --- settlements and their statements -------------------------------------------------------
+@router.get("/settlements")
+def settlement_list(
+    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                Settlement.canteen_id,
+                Settlement.gross_fen,
+                Settlement.fee_fen,
+                Settlement.score,
+                Settlement.share_bp,
+                Settlement.withheld_fen,
+                Settlement.net_fen,
+                Settlement.status,
+                Settlement.settled_at,
+                Canteen.name.label("canteen"),
+                Canteen.operation,
+            )
+            .join(Canteen, Canteen.id == Settlement.canteen_id)
+            .where(Settlement.quarter == q)
+            .order_by(Canteen.code)
+        ).all()
+    return _page(
+        request,
+        actor,
+        "settlements",
+        "bureau/settlements.html",
+        quarter=q,
+        rows=rows,
+        closed=settlement.period_closed(ctx, q),
+    )
+
+
+@router.get("/settlements/{canteen_id}.{fmt}")
+def settlement_statement(
+    canteen_id: int, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    doc = statements.canteen_statement(ctx, canteen_id, q)
+    if fmt == "xlsx":
+        return xlsx_response(statements.to_xlsx(doc), f"settlement-{canteen_id}-{q}.xlsx")
+    if fmt == "pdf":
+        return Response(
+            statements.to_pdf(doc),
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="settlement-{canteen_id}-{q}.pdf"'
+            },
+        )
+    raise NotFound(what="格式")
 
 
 # --- reconciliation ----------------------------------------------------------------------
@@ -430,11 +508,7 @@ def reconciliation_run(
     error = None
     code = 200
     try:
-        try:
-            d = date.fromisoformat(day)
-        except ValueError as exc:
-            raise InvalidInput("日期格式应为 YYYY-MM-DD") from exc
-        result = reconciliation.reconcile_day(ctx, actor, d)
+        result = reconciliation.reconcile_day(ctx, actor, _day(day))
     except OneCardError as exc:
         code = status_for(exc)
         if code >= 500:

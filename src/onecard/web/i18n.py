@@ -125,6 +125,8 @@ EN: dict[str, str] = {
     "离职": "Left",
     "保存": "Save",
     "只读": "Read-only",
+    "导入": "Import",
+    "结算": "Settlements",
 }
 
 

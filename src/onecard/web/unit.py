@@ -11,6 +11,7 @@ reason and a 4xx status.
 
 from __future__ import annotations
 
+import io
 from datetime import time
 from typing import Annotated, Any
 
@@ -126,7 +127,7 @@ def roster(
 def info(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     with ctx.db.read() as conn:
-        row = conn.execute(select(UnitInfo).where(UnitInfo.unit_id == unit_id)).scalar_one_or_none()
+        row = conn.execute(select(UnitInfo.__table__).where(UnitInfo.unit_id == unit_id)).first()
     return _page(
         request,
         ctx,
@@ -382,6 +383,7 @@ def _import_page(
     actor: Actor,
     unit: Any,
     *,
+    what: str = "roster",
     result: Any = None,
     errors: list[Any] | None = None,
     message: str | None = None,
@@ -394,9 +396,10 @@ def _import_page(
         ctx,
         actor,
         unit,
-        "import",
+        "info" if what == "info" else "import",
         "unit/import.html",
         status_code=status_code,
+        what="info" if what == "info" else "roster",
         result=result,
         errors=errors,
         message=message,
@@ -407,9 +410,11 @@ def _import_page(
 
 
 @router.get("/{unit_id}/import")
-def import_form(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def import_form(
+    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, what: str = "roster"
+) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    return _import_page(request, ctx, actor, unit)
+    return _import_page(request, ctx, actor, unit, what=what)
 
 
 @router.get("/{unit_id}/roster.xlsx")
@@ -420,11 +425,33 @@ def roster_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
     return xlsx_response(imports.roster_template(ctx, unit_id), f"roster-{unit_id}.xlsx")
 
 
+@router.get("/{unit_id}/info.xlsx")
+def info_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+    """The information table to fill in, with this unit's row only (the full table with
+    every unit is the bureau's)."""
+    from openpyxl import load_workbook
+
+    from onecard.org import imports
+
+    unit = unit_scope(ctx, actor, unit_id)
+    wb = load_workbook(io.BytesIO(imports.unit_info_template(ctx)))
+    ws = wb.worksheets[0]
+    for row in range(ws.max_row, 1, -1):
+        if ws.cell(row=row, column=1).value != unit.name:
+            ws.delete_rows(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return xlsx_response(buf.getvalue(), f"unit-info-{unit_id}.xlsx")
+
+
 @router.post("/{unit_id}/import")
-async def import_upload(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+async def import_upload(
+    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, what: str = "roster"
+) -> Response:
     """The first step (a file upload) previews; the second (``confirm=yes`` with the same
-    file carried back as base64) applies. Both go through ``org.imports.import_roster``,
-    which validates every row again, so the carried file needs no trust."""
+    file carried back as base64) applies. Both go through ``org.imports`` (the roster, or
+    with ``?what=info`` the unit information table), which validates every row again, so
+    the carried file needs no trust."""
     import base64
     import binascii
 
@@ -435,6 +462,7 @@ async def import_upload(request: Request, unit_id: int, actor: ActorDep, ctx: Ct
     from onecard.org import imports
 
     unit = unit_scope(ctx, actor, unit_id)
+    importer = imports.import_unit_info if what == "info" else imports.import_roster
     form = await request.form()
     try:
         confirm = form.get("confirm") == "yes"
@@ -452,19 +480,24 @@ async def import_upload(request: Request, unit_id: int, actor: ActorDep, ctx: Ct
         await form.close()  # uploaded files are spooled to temporary files
     if not data:
         return _import_page(
-            request, ctx, actor, unit, message="请选择要导入的文件（Excel 或 CSV）", status_code=422
+            request,
+            ctx,
+            actor,
+            unit,
+            what=what,
+            message="请选择要导入的文件（Excel 或 CSV）",
+            status_code=422,
         )
     payload = base64.b64encode(data).decode()
     try:
-        result = await run_in_threadpool(
-            imports.import_roster, ctx, actor, data, filename, dry_run=not confirm
-        )
+        result = await run_in_threadpool(importer, ctx, actor, data, filename, dry_run=not confirm)
     except ImportRejected as exc:
         return _import_page(
             request,
             ctx,
             actor,
             unit,
+            what=what,
             errors=list(getattr(exc, "rows", [])),
             message=exc.message(request_lang(request)),
             filename=filename,
@@ -476,6 +509,7 @@ async def import_upload(request: Request, unit_id: int, actor: ActorDep, ctx: Ct
             ctx,
             actor,
             unit,
+            what=what,
             message=exc.message(request_lang(request)),
             filename=filename,
             status_code=422,
@@ -485,6 +519,7 @@ async def import_upload(request: Request, unit_id: int, actor: ActorDep, ctx: Ct
         ctx,
         actor,
         unit,
+        what=what,
         result=result,
         payload=payload if not confirm else "",
         filename=filename,

@@ -1,0 +1,29 @@
+"""The templates keep their promises: every phrase marked for translation has its
+English, and no page loads anything from outside the server (no CDN, ever)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from onecard.web.i18n import EN
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "onecard" / "web" / "templates"
+STATIC = TEMPLATES.parent / "static"
+
+
+def test_every_marked_phrase_has_english() -> None:
+    marked: set[str] = set()
+    for page in TEMPLATES.rglob("*.html"):
+        marked |= set(re.findall(r"""_\(["']([^"']+)["']\)""", page.read_text(encoding="utf-8")))
+    assert marked, "no marked phrases found"
+    assert sorted(marked - set(EN)) == []
+
+
+def test_no_page_or_script_reaches_outside_the_server() -> None:
+    outside = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.I)
+    fetches = re.compile(r"""fetch\(\s*["'](?:https?:)?//""", re.I)
+    for f in [*TEMPLATES.rglob("*.html"), *(STATIC / "js").rglob("*.js")]:
+        text = f.read_text(encoding="utf-8")
+        assert not outside.search(text), f
+        assert not fetches.search(text), f
