@@ -237,3 +237,44 @@ def test_a_late_year_end_clears_only_that_years_money(city: City) -> None:
     assert not year_end.clear_year(city.ctx, BUREAU, 2026).changed
     with pytest.raises(InvalidInput):
         year_end.clear_year(city.ctx, BUREAU, 1999)
+
+
+def test_returning_withheld_money_to_a_unit(city: City) -> None:
+    from sqlalchemy import update
+
+    from onecard.org.models import Unit
+
+    city.top_up("a1", 10000)
+    city.at(date(2026, 2, 3), 12)
+    city.pay("a1", "B", amount=10000)
+    settlement.set_quality_rule(city.ctx, BUREAU, city.canteens["B"], [(90, 10000), (0, 9500)])
+    settlement.record_score(city.ctx, BUREAU, city.canteens["B"], "2026Q1", 50)
+    city.at(date(2026, 4, 1), 9)
+    settlement.settle_quarter(city.ctx, BUREAU, "2026Q1")
+    city.deliver()
+    assert city.unit_account("B", "unit_returned") == 497
+    ub = city.units["B"]
+    with city.ctx.db.begin() as conn:  # no account on file: listed, nothing moves
+        conn.execute(update(Unit).where(Unit.id == ub).values(bank_account=None))
+    res = payouts.return_to_units(city.ctx, BUREAU)
+    assert not res.changed and "未登记银行账户" in res.problems[0]
+    with city.ctx.db.begin() as conn:  # an account under another name: the bank refuses
+        conn.execute(
+            update(Unit)
+            .where(Unit.id == ub)
+            .values(bank_account="43050100000000000102", name="旧名")
+        )
+    assert payouts.return_to_units(city.ctx, BUREAU).changed
+    assert city.unit_account("B", "unit_returned") == 0
+    city.deliver()
+    assert city.unit_account("B", "unit_returned") == 497  # booked back
+    with city.ctx.db.begin() as conn:
+        conn.execute(update(Unit).where(Unit.id == ub).values(name="市人民医院"))
+    dry = payouts.return_to_units(city.ctx, BUREAU, dry_run=True)
+    assert dry.totals == {"units": 1, "amount_fen": 497}
+    payouts.return_to_units(city.ctx, BUREAU)
+    city.deliver()
+    assert city.unit_account("B", "unit_returned") == 0
+    assert city.bank.outside_balance("43050100000000000102") == 10_000_000 + 497
+    assert not payouts.return_to_units(city.ctx, BUREAU).changed
+    city.verified()

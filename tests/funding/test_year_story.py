@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from funding.city import BUREAU, OPERATOR_ACCOUNT, City, build_city
+from funding.city import BUREAU, OPERATOR_ACCOUNT, UNIT_ACCOUNTS, City, build_city
+from onecard.channels.bank import INCOME_ACCOUNT
 from onecard.core.context import Context
 from onecard.funding import (
     audit,
@@ -288,6 +289,26 @@ def test_the_money_year(ctx: Context, return_to: str) -> None:
     assert city.system("fee_income") == 32 + 34 + 32 + 32
     assert city.bank.outside_balance(OPERATOR_ACCOUNT) == 6402 + 6664 + 6082 + 6402
     assert city.payable("A") == city.payable("B") == 0
+
+    # What is owed back to the units is paid to their bank accounts from the income
+    # account (year-end leftovers when they go to units, and the withheld parts).
+    owed = {"A": 408000, "B": 380664 + 136 + 320, "C": 109200}
+    if return_to == "finance":
+        owed = {"B": 136 + 320}
+    res = twice(city, lambda: payouts.return_to_units(ctx, BUREAU))
+    city.deliver()
+    assert res.totals["amount_fen"] == sum(owed.values())
+    paid_in = {"A": 4 * 105000, "B": 4 * 120000, "C": 4 * 30000}
+    canteen = {"A": 4 * 4500}  # A runs its canteen: its settlements are paid to A
+    for u, acct in UNIT_ACCOUNTS.items():
+        got = city.bank.outside_balance(acct)
+        assert got == 10_000_000 - paid_in[u] + owed.get(u, 0) + canteen.get(u, 0)
+        assert city.unit_account(u, "unit_returned") == 0
+    # Left in the income account: B's undistributed 78000 (b2's returned subsidy less
+    # b3's share), c1's own 1000, and in the finance setting what finance is owed.
+    kept = 78000 + 1000 + (897864 if return_to == "finance" else 0)
+    assert city.bank.platform_balance(INCOME_ACCOUNT) == kept
+    assert city.unit_account("B", "unit_income") == 78000
 
     # ------------------------------------------------------------ statements -------
     doc = statements.unit_statement(ctx, B, "2026Q2")

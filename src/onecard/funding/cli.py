@@ -424,6 +424,17 @@ def cmd_year_end(year: int, dry_run: DryOpt = False, database_url: DbOpt = None)
     )
 
 
+@app.command("return-funds")
+def cmd_return_funds(dry_run: DryOpt = False, database_url: DbOpt = None) -> None:
+    """Pay units what is owed back to them (leftovers, withheld parts). 退回单位"""
+    from onecard.funding.payouts import return_to_units
+
+    ctx = _ctx(database_url)
+    with _bar("退回单位款项") as step:
+        res = return_to_units(ctx, _actor(), dry_run=dry_run, progress=step)
+    _print_result(res, [("unit", "单位"), ("account", "银行账户"), ("amount_fen", "金额(元)")])
+
+
 @app.command("send-orders")
 def cmd_send_orders(database_url: DbOpt = None) -> None:
     """Send bank orders still waiting (after the bank was unavailable). 重发银行指令"""

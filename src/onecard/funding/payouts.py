@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification
 from onecard.core.clock import to_local
@@ -28,10 +28,17 @@ from onecard.core.errors import InvalidInput, NotFound
 from onecard.funding import audit
 from onecard.funding.errors import PersonNotLeft
 from onecard.funding.models import BankOrder, Settlement
-from onecard.funding.runs import RunResult, unit_of_work
-from onecard.ledger.service import Leg, account_id, balances, post, system_account
+from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.ledger.service import (
+    Leg,
+    account_id,
+    balances,
+    derived_balance,
+    post,
+    system_account,
+)
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen, Person
+from onecard.org.models import Canteen, Person, Unit
 
 
 def add_order(
@@ -142,6 +149,11 @@ def handle_payout_notification(ctx: Context, note: Notification) -> str:
                 update(Settlement)
                 .where(Settlement.id == order.ref_id)
                 .values(status="payout_failed")
+            )
+        elif order.kind == "unit_return":
+            back_to = account_id(conn, "unit", order.ref_id, "unit_returned")
+            region = int(
+                conn.execute(select(Unit.region_id).where(Unit.id == order.ref_id)).scalar_one()
             )
         elif order.kind == "leaver_refund":
             back_to = account_id(conn, "person", order.ref_id, "cash")
@@ -292,4 +304,86 @@ def refund_leaver_cash(
         )
         audit.record(conn, ctx, actor, "leaver_refund", res.scope, res.totals)
     res.problems = send_orders(ctx, [oid])
+    return res
+
+
+def return_to_units(
+    ctx: Context,
+    actor: Actor,
+    *,
+    dry_run: bool = False,
+    progress: Progress = no_progress,
+) -> RunResult:
+    """Pay every unit what is owed back to it (``unit_returned``: year-end leftovers and
+    withheld settlement parts) to its bank account, from the income account.
+
+    One entry per unit (unit_returned −X / bank_clearing +X) keyed by the unit and the
+    running total returned so far, so a repeat finds nothing owed and moves nothing. A
+    unit without a bank account is listed as a problem and skipped. A refused payment is
+    booked back onto ``unit_returned`` when the bank's notification arrives.
+    """
+    actor.require_money_runs()
+    res = RunResult("return_to_units", "单位退回款", dry_run)
+    now = ctx.clock.now()
+    orders: list[str] = []
+    with unit_of_work(ctx, dry_run) as conn:
+        units = conn.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.region_id, Unit.bank_account).order_by(
+                Unit.code
+            )
+        ).all()
+        for i, u in enumerate(units, 1):
+            acct = account_id(conn, "unit", u.id, "unit_returned")
+            owed = derived_balance(conn, acct)
+            progress(i, len(units))
+            if owed <= 0:
+                continue
+            if not u.bank_account:
+                res.problems.append(f"{u.name} 未登记银行账户，{owed} 分暂不能退回")
+                continue
+            paid_before = int(
+                conn.execute(
+                    select(func.coalesce(func.sum(BankOrder.amount_fen), 0)).where(
+                        BankOrder.kind == "unit_return", BankOrder.ref_id == u.id
+                    )
+                ).scalar_one()
+            )
+            oid = f"RTN-{u.code}-{paid_before + owed}"
+            res.lines.append({"unit": u.name, "account": u.bank_account, "amount_fen": owed})
+            if dry_run:
+                continue
+            entry, _ = post(
+                conn,
+                region_id=u.region_id,
+                kind="unit_return",
+                key=f"payout:{oid}",
+                legs=[Leg(acct, -owed), Leg(system_account(conn, "bank_clearing"), owed)],
+                actor=actor.label,
+                booked_at=now,
+                business_day=to_local(now).date(),
+                reference=f"退回单位 {u.name}",
+            )
+            add_order(
+                conn,
+                order_id=oid,
+                kind="unit_return",
+                amount_fen=owed,
+                from_account=INCOME_ACCOUNT,
+                to_account=u.bank_account,
+                to_name=u.name,
+                purpose="一卡通经费退回",
+                ref_id=u.id,
+                entry_id=entry,
+                now=now,
+            )
+            orders.append(oid)
+        res.totals = {
+            "units": len(res.lines),
+            "amount_fen": sum(int(ln["amount_fen"]) for ln in res.lines),
+        }
+        res.changed = bool(orders)
+        if not dry_run:
+            audit.record(conn, ctx, actor, "return_to_units", res.scope, res.totals)
+    if orders:
+        res.problems.extend(send_orders(ctx, orders))
     return res

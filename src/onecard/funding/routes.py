@@ -219,6 +219,12 @@ def post_year_end(body: YearRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     return _out(year_end.clear_year(ctx, actor, body.year, dry_run=body.dry_run))
 
 
+@router.post("/returns", response_model=RunOut, responses=ERRORS)
+def post_returns(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
+    """Pay each unit what is owed back to it (year-end leftovers, withheld parts)."""
+    return _out(payouts.return_to_units(ctx, actor, dry_run=body.dry_run))
+
+
 @router.post("/reconciliations", response_model=RunOut, responses=ERRORS)
 def post_reconciliation(body: ReconcileIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Match the bank's statement for a day against our records (nothing corrected)."""

@@ -14,8 +14,9 @@ Contract:
     net    = (gross − fee) × share of the score's band, half-up to the fen;
     withheld = gross − fee − net, owed back to the owning unit (unit_returned).
   and posts one entry: canteen_payable −gross, fee_income +fee, unit_returned(U)
-  +withheld, bank_clearing +net. After commit, two bank orders: a sweep of the gross
-  from the income account to the expenditure account, then the net to the operator.
+  +withheld, bank_clearing +net. After commit, two bank orders: a sweep of fee + net
+  from the income account to the expenditure account, then the net to the operator
+  (the withheld part stays in the income account until it is returned to the unit).
   ``(canteen, quarter)`` is unique: a repeated run settles nothing again (it only
   re-sends bank orders still waiting for the bank).
 - ``preview`` computes the same figures without writing (the dry run).
@@ -371,13 +372,16 @@ def _settle_one(
         ).scalar_one()
     )
     out: list[str] = []
-    if f.gross_fen > 0:
+    # The sweep moves what leaves through the expenditure line (fee and net); the
+    # withheld part stays in the income account, from which it is returned to the unit.
+    swept = f.fee_fen + f.net_fen
+    if swept > 0:
         sweep = f"SWP-{c.id}-{quarter}"
         add_order(
             conn,
             order_id=sweep,
             kind="sweep",
-            amount_fen=f.gross_fen,
+            amount_fen=swept,
             from_account=INCOME_ACCOUNT,
             to_account=EXPENDITURE_ACCOUNT,
             to_name=PLATFORM_ACCOUNT_NAMES[EXPENDITURE_ACCOUNT],

@@ -36,6 +36,7 @@ KIND_ZH = {
     "leaver_refund": "离职现金退卡",
     "year_end": "年末清零",
     "payout_failed": "退卡失败退回",
+    "unit_return": "退回单位",
     "test_fund": "入账",
 }
 OPERATION_ZH = {"self": "单位自营", "outsourced": "委托经营"}
@@ -162,6 +163,7 @@ def unit_figures(conn: Connection, unit_id: int, quarter: str) -> dict[str, int]
         "leaver_returned_fen": _sum(conn, on(income, "leaver_return", period=True)),
         "withheld_returned_fen": _sum(conn, on(returned, "settlement", f"settle:{quarter}:%")),
         "year_end_cleared_fen": _sum(conn, year_end_q) if quarter.endswith("Q4") else 0,
+        "paid_back_fen": -_sum(conn, on(returned, "unit_return", period=True)),
     }
 
 
@@ -174,6 +176,7 @@ FIGURE_ZH = {
     "leaver_returned_fen": "离职人员补贴退回",
     "withheld_returned_fen": "食堂考核扣减退回",
     "year_end_cleared_fen": "年末清零退回",
+    "paid_back_fen": "已退回单位银行账户",
 }
 
 
