@@ -16,8 +16,14 @@ from web.pages import Staff, TestClient, sign_in
 from world import World, purse
 
 
-def _pay(client: TestClient, token: str, canteen_id: int, credential: str, **extra: str) -> str:
-    data = {"csrf_token": token, "canteen_id": str(canteen_id), "credential": credential}
+def _pay(
+    client: TestClient, token: str, canteen_id: int, credential: str, **extra: str | list[str]
+) -> str:
+    data: dict[str, str | list[str]] = {
+        "csrf_token": token,
+        "canteen_id": str(canteen_id),
+        "credential": credential,
+    }
     data.update(extra or {"mode": "meal", "meal": "lunch"})
     r = client.post("/till/pay", data=data, headers={"HX-Request": "true"})
     assert r.status_code == 200, r.text
@@ -191,3 +197,48 @@ def test_the_public_directory_needs_no_sign_in(
     assert "财政局机关食堂" in r.text and "人民医院职工食堂" in r.text
     assert "五岭大道1号" in r.text
     assert "5.00" in r.text  # canteen A's visitor lunch
+
+
+def test_the_till_sells_by_item_lines(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from sqlalchemy import insert
+
+    from onecard.pay.models import Item
+
+    with ctx.db.begin() as conn:
+        conn.execute(
+            insert(Item),
+            [
+                {
+                    "canteen_id": w.canteens["A"],
+                    "sku": "D1",
+                    "name": "红烧肉",
+                    "kind": "dish",
+                    "price_fen": 800,
+                    "market_price_fen": None,
+                },
+                {
+                    "canteen_id": w.canteens["A"],
+                    "sku": "G1",
+                    "name": "矿泉水",
+                    "kind": "goods",
+                    "price_fen": 150,
+                    "market_price_fen": 200,
+                },
+            ],
+        )
+    before = sum(purse(ctx, w, "a1"))
+    token, _ = sign_in(client, ctx, "Scm")
+    assert "红烧肉" in client.get("/till").text
+    out = _pay(
+        client,
+        token,
+        w.canteens["A"],
+        w.cards["a1"],
+        mode="items",
+        sku=["D1", "G1"],
+        qty=["1", "2"],
+    )
+    assert 'data-result="approved"' in out
+    assert sum(purse(ctx, w, "a1")) == before - 1100

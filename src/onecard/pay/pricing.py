@@ -85,13 +85,14 @@ def meal_price(
 
 def items_total(conn: Connection, canteen_id: int, lines: list[tuple[str, int]]) -> int:
     skus = {sku for sku, _ in lines}
-    prices = dict(
-        conn.execute(
+    prices = {
+        str(sku): int(fen)
+        for sku, fen in conn.execute(
             select(Item.sku, Item.price_fen).where(
                 Item.canteen_id == canteen_id, Item.sku.in_(skus), Item.active.is_(True)
             )
-        ).tuples()
-    )
+        )
+    }
     unknown = sorted(skus - prices.keys())
     if unknown:
         raise InvalidInput(f"未知商品编码 {', '.join(unknown)}")

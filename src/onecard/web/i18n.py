@@ -87,6 +87,7 @@ EN: dict[str, str] = {
     "收银台": "Till",
     "按餐次": "By meal",
     "按金额": "By amount",
+    "按商品": "By item",
     "请刷卡或扫码": "Swipe a card or scan a code",
     "收款": "Charge",
     "支付成功": "Approved",

@@ -1,7 +1,8 @@
 """The canteen till (收银台): a canteen manager takes payments in the browser.
 
 Contract: the till acts as its canteen's first active terminal and pays through
-``pay.service.pay`` — the very path a hardware terminal's request takes — with a fresh
+``pay.service.pay`` — by meal period, by amount, or by item lines (dishes and shop
+goods) — the very path a hardware terminal's request takes — with a fresh
 ``txn_id`` per press of Enter, so limits, prices, refusals and the ledger are the same.
 "Reverse last payment" calls ``pay.reversal.reverse`` for the last txn this session took
 at that canteen (same terminal, within the window). The day's count and total are the
@@ -23,7 +24,7 @@ from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Terminal
-from onecard.pay.models import MealPeriod, MealPrice
+from onecard.pay.models import Item, MealPeriod, MealPrice
 from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
 from onecard.web.csrf import csrf_protect
@@ -92,6 +93,31 @@ def _meals(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def _items(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
+    """The canteen's dishes and shop goods sold by line (active only)."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Item.sku, Item.name, Item.kind, Item.price_fen)
+            .where(Item.canteen_id == canteen_id, Item.active.is_(True))
+            .order_by(Item.kind, Item.sku)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def _item_lines(skus: list[str], qtys: list[str]) -> tuple[tuple[str, int], ...]:
+    lines = []
+    for sku, qty in zip(skus, qtys, strict=False):
+        q = qty.strip()
+        if not q or q == "0":
+            continue
+        if not q.isdigit():
+            raise InvalidInput(f"商品 {sku} 数量必须为整数")
+        lines.append((sku, int(q)))
+    if not lines:
+        raise InvalidInput("请填写商品数量")
+    return tuple(lines)
+
+
 def _pick(
     ctx: Context, actor: Actor, canteen_id: int | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -127,6 +153,7 @@ def _page(
         "canteens": mine,
         "terminal": terminal,
         "meals": _meals(ctx, canteen["id"]),
+        "items": _items(ctx, canteen["id"]),
         "mode": mode,
         "meal": meal,
         "day": day,
@@ -154,9 +181,11 @@ def till_pay(
     ctx: CtxDep,
     canteen_id: Annotated[int, Form()],
     credential: Annotated[str, Form(max_length=40)],
-    mode: Annotated[str, Form(pattern="^(meal|amount)$")] = "meal",
+    mode: Annotated[str, Form(pattern="^(meal|amount|items)$")] = "meal",
     meal: Annotated[str, Form(max_length=20)] = "",
     amount: Annotated[str, Form(max_length=20)] = "",
+    sku: Annotated[list[str] | None, Form(max_length=32)] = None,
+    qty: Annotated[list[str] | None, Form(max_length=3)] = None,
 ) -> Response:
     canteen, mine = _pick(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
@@ -167,6 +196,12 @@ def till_pay(
             if not meal:
                 raise InvalidInput("请选择餐次")
             req = PaymentRequest(txn_id=_txn_id(), credential=credential.strip(), meal=meal)
+        elif mode == "items":
+            req = PaymentRequest(
+                txn_id=_txn_id(),
+                credential=credential.strip(),
+                items=_item_lines(sku or [], qty or []),
+            )
         else:
             req = PaymentRequest(
                 txn_id=_txn_id(), credential=credential.strip(), amount_fen=parse_yuan(amount)
