@@ -8,9 +8,12 @@ found everything already done (a repeated run).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from sqlalchemy import Connection, text
 
 Progress = Callable[[int, int], None]
 
@@ -33,6 +36,22 @@ class RunResult:
         return asdict(self)
 
 
-def unit_of_work(ctx: Any, dry_run: bool) -> Any:
+# Every real money run holds this PostgreSQL advisory lock for its transaction, so two
+# runs started at once (two admins, a double click) run one after the other and the
+# second sees what the first committed (READ COMMITTED reads after the lock) — it then
+# finds the work done instead of tripping over a unique key. SQLite's BEGIN IMMEDIATE
+# already serialises writers.
+RUN_LOCK_KEY = 0x0C0FFEE1
+
+
+@contextmanager
+def unit_of_work(ctx: Any, dry_run: bool) -> Iterator[Connection]:
     """A real run's one transaction, or for a dry run a read that never commits."""
-    return ctx.db.read() if dry_run else ctx.db.begin()
+    if dry_run:
+        with ctx.db.read() as conn:
+            yield conn
+        return
+    with ctx.db.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RUN_LOCK_KEY})
+        yield conn

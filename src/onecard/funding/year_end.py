@@ -13,6 +13,7 @@ nothing (the keys exist). The dry run shows the totals per unit first.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -41,7 +42,7 @@ def clear_year(
     res = RunResult("year_end", f"{year} → {'单位' if to == 'unit' else '市财政'}", dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
-        rows = conn.execute(
+        found = conn.execute(
             select(
                 Account.id,
                 Account.balance,
@@ -59,11 +60,13 @@ def clear_year(
         ).all()
         per_unit: dict[str, int] = defaultdict(int)
         finance = system_account(conn, "finance")
-        rows = [r for r in rows if existing_entry(conn, f"yearend:{year}:{r[2]}") is None]
+        todo = [r for r in found if existing_entry(conn, f"yearend:{year}:{r[2]}") is None]
         # Only what the purse held for this year: money booked in a later year (next
         # year's distribution, when the clearing runs late) is never cleared with it.
-        as_of = _balances_up_to(conn, [int(r[0]) for r in rows], f"{year}Q4")
-        rows = [(acct, min(int(bal), as_of.get(int(acct), 0)), *rest) for acct, bal, *rest in rows]
+        as_of = _balances_up_to(conn, [int(r[0]) for r in todo], f"{year}Q4")
+        rows: list[tuple[Any, ...]] = [
+            (r[0], min(int(r[1]), as_of.get(int(r[0]), 0)), *r[2:]) for r in todo
+        ]
         rows = [r for r in rows if r[1] > 0]
         for i, (acct, bal, pid, name, staff_no, region, uid, uname) in enumerate(rows, 1):
             per_unit[uname] += int(bal)
