@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 
 from onecard.core.context import Context
 from onecard.core.errors import IdempotencyConflict, InvalidAmount, NotFound
+from onecard.ledger.models import Account
 from onecard.ledger.service import account_id, derived_balance
 from onecard.org.models import Person
 from onecard.pay import paycode
 from onecard.pay.batcher import PaymentBatcher, route_key
 from onecard.pay.models import Payment
-from onecard.pay.service import PaymentRequest
+from onecard.pay.service import PaymentRequest, TerminalIdentity
 from world import World, build_world, fund, purse
 
 pytestmark = pytest.mark.postgres
@@ -200,3 +201,103 @@ def test_the_web_app_batches_when_enabled(pg_ctx: Context) -> None:
 
     asyncio.run(scenario())
     assert purse(pg_ctx, w, "a1") == (4700, 0)
+
+
+def _script(ctx: Context, w: World) -> list[tuple[TerminalIdentity, PaymentRequest]]:
+    """Every kind of answer a plain payment can get, several of them from one purse."""
+    with ctx.db.read() as conn:
+        token, secret = conn.execute(
+            select(Person.paycode_token, Person.paycode_secret).where(Person.id == w.people["c1"])
+        ).one()
+    code = paycode.make_code(
+        ctx.settings.region_no, token, secret, _unix(ctx), ctx.settings.paycode_step_seconds
+    )
+    bad_code = code[:-6] + ("000000" if code[-6:] != "000000" else "111111")
+    a, b = w.terminals["A"], w.terminals["B"]
+    r = PaymentRequest
+    return [
+        (a, r("s1", w.cards["a1"], meal="lunch")),  # own staff
+        (a, r("s2", w.cards["a1"], meal="lunch")),  # one lunch a day
+        (a, r("s3", w.cards["b1"], amount_fen=450)),  # visitor, open amount
+        (b, r("s4", w.cards["b1"], meal="lunch")),  # own at B
+        (a, r("s5", w.cards["c1"], amount_fen=100000)),  # insufficient
+        (a, r("s6", w.cards["a2"], amount_fen=100)),  # lost card
+        (a, r("s7", "4310009999999999", amount_fen=100)),  # unknown card
+        (a, r("s8", code, amount_fen=200)),  # payment code
+        (b, r("s9", code, amount_fen=200)),  # the same code again
+        (a, r("s10", bad_code, amount_fen=200)),  # wrong otp
+        (a, r("s11", w.cards["b1"], meal="brunch")),  # no such meal: an error
+        (a, r("s12", w.cards["b1"], meal="breakfast")),  # outside the window
+        (a, r("s3", w.cards["b1"], amount_fen=450)),  # retry inside the batch
+        (a, r("s3", w.cards["b1"], amount_fen=451)),  # same id, other body
+        (a, r("pre-1", w.cards["a1"], amount_fen=100)),  # retry of a stored decision
+        (a, r("s13", w.cards["a1"], amount_fen=99999)),  # a1 short now...
+        (b, r("s14", w.cards["a1"], amount_fen=1000)),  # ...cash after subsidy
+        (a, r("s15", w.cards["c1"], amount_fen=300)),  # c1's last 300 fen
+        (a, r("s16", w.cards["c1"], amount_fen=1)),  # and nothing left
+    ]
+
+
+def _answer(r: object) -> object:
+    if isinstance(r, BaseException):
+        return type(r).__name__
+    doc = json.loads(r.body)  # type: ignore[attr-defined]
+    doc.pop("payment_id", None)
+    return (r.approved, r.replayed, doc)  # type: ignore[attr-defined]
+
+
+def test_set_based_batch_answers_exactly_as_one_by_one(pg_ctx: Context) -> None:
+    from sqlalchemy import update
+
+    from onecard.pay.models import Card
+    from onecard.pay.service import decide_and_record, pay
+
+    w = build_world(pg_ctx)
+    fund(pg_ctx, w, "a1", subsidy=600, cash=2000)
+    fund(pg_ctx, w, "b1", subsidy=5000)
+    fund(pg_ctx, w, "c1", subsidy=500, cash=0)
+    with pg_ctx.db.begin() as conn:
+        conn.execute(update(Card).where(Card.card_no == w.cards["a2"]).values(status="lost"))
+    pay(pg_ctx, w.terminals["A"], PaymentRequest("pre-1", w.cards["a1"], amount_fen=100))
+    script = _script(pg_ctx, w)
+    people = ["a1", "a2", "b1", "c1"]
+
+    # The reference: one decide_and_record after another, then rolled back.
+    expected: list[object] = []
+    with pg_ctx.db.engine.connect() as conn:
+        trans = conn.begin()
+        for t, req in script:
+            try:
+                with conn.begin_nested():
+                    expected.append(_answer(decide_and_record(conn, pg_ctx, t, req)))
+            except Exception as exc:
+                expected.append(_answer(exc))
+        ref_purses = {
+            p: tuple(
+                conn.execute(
+                    select(Account.balance)
+                    .where(Account.owner_kind == "person", Account.owner_id == w.people[p])
+                    .order_by(Account.kind.desc())
+                ).scalars()
+            )
+            for p in people
+        }
+        trans.rollback()
+
+    b = PaymentBatcher(pg_ctx, workers=1, window_ms=300, batch_max=64).start()
+    try:
+        futs = [b.submit(t, req) for t, req in script]
+        got = []
+        for f in futs:
+            try:
+                got.append(_answer(f.result(timeout=30)))
+            except Exception as exc:
+                got.append(_answer(exc))
+        assert b.stats.batches == 1
+        # Everything but the in-batch retry and the conflicting body went set-wise.
+        assert b.stats.set_based == len(script) - 2
+    finally:
+        b.stop()
+    assert got == expected
+    assert {p: purse(pg_ctx, w, p) for p in people} == ref_purses
+    assert [a for a in got if not isinstance(a, str) and a[0]]  # some approved

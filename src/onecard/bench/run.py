@@ -88,7 +88,8 @@ class ModeReport:
     warmup: LoadResult | None = None
     peak_rss_mb: float = 0.0
     profile_path: str | None = None
-    commits: int = 0  # transactions committed in the bench database while the server ran
+    writes: int = 0  # decision records written while the server ran
+    transactions: int = 0  # distinct transactions that wrote them (xmin)
 
     @property
     def loads(self) -> list[LoadResult]:
@@ -97,8 +98,7 @@ class ModeReport:
 
     @property
     def commits_per_payment(self) -> float:
-        done = sum(x.done for x in self.loads)
-        return self.commits / done if done else float("nan")
+        return self.transactions / self.writes if self.writes else float("nan")
 
 
 @dataclass
@@ -138,19 +138,26 @@ class RushReport:
         return m.closed.load.rate / self.pgbench_tps
 
 
-def commits(url: str) -> int:
-    """Committed transactions of the bench database (read after the server's backends
-    exited, so their statistics have been flushed)."""
+def last_payment_id(url: str) -> int:
     engine = make_engine(url)
     try:
         with engine.connect() as c:
-            return int(
-                c.execute(
-                    text(
-                        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-                    )
-                ).scalar_one()
-            )
+            return int(c.execute(text("SELECT coalesce(max(id), 0) FROM payments")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def transactions_since(url: str, after_id: int) -> tuple[int, int]:
+    """(decision records, transactions that wrote them) since ``after_id``: rows written
+    by one transaction share its ``xmin``, so this counts commits exactly."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            n, tx = c.execute(
+                text("SELECT count(*), count(DISTINCT xmin::text) FROM payments WHERE id > :a"),
+                {"a": after_id},
+            ).one()
+            return int(n), int(tx)
     finally:
         engine.dispose()
 
@@ -220,7 +227,7 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
     if opts.batch_max is not None:
         env["ONECARD_BATCH_MAX"] = str(opts.batch_max)
     server = Server(opts.url, opts.port, env, log_path=f"/tmp/onecard-bench-server-{mode}.log")
-    c0 = commits(opts.url)
+    first = last_payment_id(opts.url)
     server.start()
     report: ModeReport | None = None
     try:
@@ -263,8 +270,7 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
     finally:
         server.stop()
     assert report is not None
-    time.sleep(0.5)
-    report.commits = commits(opts.url) - c0
+    report.writes, report.transactions = transactions_since(opts.url, first)
     return report
 
 

@@ -40,15 +40,40 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.core.errors import OneCardError
+from onecard.core.errors import (
+    CardCancelled,
+    CardLost,
+    CodeInvalid,
+    IdempotencyConflict,
+    InsufficientFunds,
+    NoPrice,
+    NotFound,
+    OneCardError,
+    OutsideMealPeriod,
+    PeriodLimitReached,
+    PersonInactive,
+    Refused,
+    UnknownCard,
+)
+from onecard.ledger.service import lock_for_posting, period_for
 from onecard.pay import paycode
-from onecard.pay.service import PaymentOutcome, PaymentRequest, TerminalIdentity, decide_and_record
+from onecard.pay.pricing import CanteenRules, diner_class
+from onecard.pay.service import (
+    PaymentOutcome,
+    PaymentRequest,
+    TerminalIdentity,
+    decide_and_record,
+    dumps,
+    split_purses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +94,7 @@ class BatchStats:
     batches: int = 0
     payments: int = 0
     retried: int = 0
+    set_based: int = 0  # payments decided by the set-based path
     largest: int = 0
     batch_sizes: dict[int, int] = field(default_factory=dict)
 
@@ -123,13 +149,17 @@ class PaymentBatcher:
         workers: int | None = None,
         window_ms: float | None = None,
         batch_max: int | None = None,
+        set_based: bool = True,
     ) -> None:
         if not ctx.db.is_postgres:
             raise ValueError("payment batching needs PostgreSQL")
         self.ctx = ctx
-        self.workers = workers or int(getattr(ctx.settings, "batch_workers", 3))
+        # One worker by default: while it commits, the next batch gathers (measured: one
+        # worker with ~30-payment batches beats three with ~8; no cross-batch deadlocks).
+        self.workers = workers or int(getattr(ctx.settings, "batch_workers", 1))
         self.window = (ctx.settings.batch_window_ms if window_ms is None else window_ms) / 1000.0
         self.batch_max = max(1, batch_max or ctx.settings.batch_max)
+        self.set_based = set_based
         self.stats = BatchStats()
         self._queues: list[queue.SimpleQueue[Any]] = []
         self._threads: list[threading.Thread] = []
@@ -244,7 +274,18 @@ class PaymentBatcher:
         solo: list[int] = []
         try:
             with conn.begin():
+                if self.set_based:
+                    try:
+                        with conn.begin_nested():
+                            results = decide_batch(conn, self.ctx, items)
+                        with self._lock:
+                            self.stats.set_based += sum(r is not None for r in results)
+                    except Exception as exc:  # nothing of it was kept: one by one below
+                        log.warning("set-based batch of %d failed (%s)", len(items), exc)
+                        results = [None] * len(items)
                 for i, it in enumerate(items):
+                    if results[i] is not None:
+                        continue
                     try:
                         with conn.begin_nested():
                             results[i] = decide_and_record(conn, self.ctx, it.terminal, it.req)
@@ -327,3 +368,461 @@ def lifespan(ctx: Context) -> Callable[[Any], contextlib.AbstractAsyncContextMan
                 await asyncio.get_running_loop().run_in_executor(None, batcher.stop)
 
     return run
+
+
+# --- the set-based path -------------------------------------------------------------------
+# A batch's card and payment-code payments (a meal or an open amount) are decided with a
+# handful of set-based statements instead of ~14 per payment: read what the batch needs
+# (stored decisions, canteens, payers, meal prices, today's meal counts), lock the payers'
+# rows (people for payment codes, then purses, in id order), decide every payment in
+# arrival order in Python exactly as ``service.decide_and_record`` would — each one
+# seeing the debits, meal counts and code steps of those before it — and write the
+# entries, postings, purse balances (guarded UPDATE: a purse can never go below zero) and
+# decision records with one statement each. Anything else (item lines, a transaction id
+# seen twice in one batch, a canteen without its account) goes through
+# ``decide_and_record`` afterwards in the same transaction.
+
+_CANTEENS = text(
+    "SELECT c.id, c.unit_id, c.name, c.serves_visitors, c.serves_guests, c.purse_order, a.id"
+    " FROM canteens c LEFT JOIN accounts a ON a.owner_kind = 'canteen' AND a.owner_id = c.id"
+    " AND a.kind = 'canteen_payable' WHERE c.id = ANY(CAST(:ids AS bigint[]))"
+)
+_SEEN = text(
+    "SELECT terminal_id, txn_id, id, request_hash, response, status FROM payments"
+    " WHERE (terminal_id, txn_id) IN (SELECT * FROM unnest(CAST(:t AS bigint[]),"
+    " CAST(:x AS text[])))"
+)
+_CARDS = text(
+    "SELECT card_no, person_id, status FROM cards WHERE card_no = ANY(CAST(:nos AS text[]))"
+)
+_PEOPLE = text(
+    "SELECT p.id, p.name, p.unit_id, u.name, p.category, p.status, p.paycode_token,"
+    " p.paycode_secret, p.paycode_last_step FROM people p JOIN units u ON u.id = p.unit_id"
+    " WHERE p.id = ANY(CAST(:ids AS bigint[])) OR p.paycode_token = ANY(CAST(:tokens AS text[]))"
+    " ORDER BY p.id FOR UPDATE OF p"
+)
+_PEOPLE_NOLOCK = text(
+    "SELECT p.id, p.name, p.unit_id, u.name, p.category, p.status, p.paycode_token,"
+    " p.paycode_secret, p.paycode_last_step FROM people p JOIN units u ON u.id = p.unit_id"
+    " WHERE p.id = ANY(CAST(:ids AS bigint[]))"
+)
+_MEALS = text(
+    "SELECT m.canteen_id, m.code, m.id, m.name, m.starts, m.ends, m.per_person_limit,"
+    " p.diner_class, p.price_fen FROM meal_periods m"
+    " LEFT JOIN meal_prices p ON p.meal_period_id = m.id"
+    " WHERE m.canteen_id = ANY(CAST(:ids AS bigint[]))"
+)
+_PURSES = text(
+    "SELECT id, owner_id, kind, balance FROM accounts WHERE owner_kind = 'person'"
+    " AND owner_id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
+)
+_MEAL_COUNTS = text(
+    "SELECT person_id, meal_period_id, count(*) FROM payments"
+    " WHERE person_id = ANY(CAST(:ids AS bigint[])) AND business_date = :day"
+    " AND meal_period_id = ANY(CAST(:periods AS bigint[])) AND status = 'approved'"
+    " GROUP BY person_id, meal_period_id"
+)
+_STEPS = text(
+    "UPDATE people p SET paycode_last_step = v.step"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:steps AS bigint[])) AS v(id, step)"
+    " WHERE p.id = v.id AND p.paycode_last_step < v.step"
+)
+_IDS = text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)")
+_ENTRIES = text(
+    "INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period, booked_at,"
+    " occurred_at, actor, reference, memo)"
+    " SELECT id, region_id, 'payment', key, :period, :now, :now, actor, reference, ''"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:regions AS bigint[]), CAST(:keys AS text[]),"
+    " CAST(:actors AS text[]), CAST(:refs AS text[])) AS v(id, region_id, key, actor, reference)"
+)
+_POSTINGS = text(
+    "INSERT INTO postings (entry_id, account_id, amount)"
+    " SELECT * FROM unnest(CAST(:e AS bigint[]), CAST(:a AS bigint[]), CAST(:m AS bigint[]))"
+)
+_BALANCES = text(
+    "UPDATE accounts a SET balance = a.balance + v.d"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:ds AS bigint[])) AS v(id, d)"
+    " WHERE a.id = v.id AND a.balance + v.d >= 0"
+)
+_PAYMENTS = text(
+    "INSERT INTO payments (id, region_id, terminal_id, txn_id, request_hash, status,"
+    " refusal_code, canteen_id, person_id, home_unit_id, credential_kind, meal_period_id,"
+    " diner_class, amount_fen, subsidy_fen, cash_fen, refunded_fen, refunded_subsidy_fen,"
+    " entry_id, business_date, created_at, response)"
+    " SELECT id, region_id, terminal_id, txn_id, request_hash, status, refusal_code,"
+    " canteen_id, person_id, home_unit_id, credential_kind, meal_period_id, diner_class,"
+    " amount_fen, subsidy_fen, cash_fen, 0, 0, entry_id, :day, :now, response"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:regions AS bigint[]), CAST(:terminals AS bigint[]),"
+    " CAST(:txns AS text[]), CAST(:hashes AS text[]), CAST(:statuses AS text[]),"
+    " CAST(:refusals AS text[]), CAST(:canteens AS bigint[]), CAST(:people AS bigint[]),"
+    " CAST(:units AS bigint[]), CAST(:kinds AS text[]), CAST(:periods AS bigint[]),"
+    " CAST(:classes AS text[]), CAST(:amounts AS bigint[]), CAST(:subs AS bigint[]),"
+    " CAST(:cashes AS bigint[]), CAST(:entries AS bigint[]), CAST(:responses AS text[]))"
+    " AS v(id, region_id, terminal_id, txn_id, request_hash, status, refusal_code, canteen_id,"
+    " person_id, home_unit_id, credential_kind, meal_period_id, diner_class, amount_fen,"
+    " subsidy_fen, cash_fen, entry_id, response)"
+)
+
+
+@dataclass
+class _Person:
+    id: int
+    name: str
+    unit_id: int
+    unit_name: str
+    category: str
+    status: str
+    token: str
+    secret: str
+    last_step: int
+
+
+@dataclass
+class _Decision:
+    """One payment of the set-based path, as ``decide_and_record`` would write it."""
+
+    item: _Item
+    data: dict[str, Any]
+    status: str = "refused"
+    refusal: str | None = None
+    person: _Person | None = None
+    amount: int = 0
+    from_sub: int = 0
+    from_cash: int = 0
+    meal_period_id: int | None = None
+    klass: str | None = None
+    legs: list[tuple[int, int]] = field(default_factory=list)
+    entry_id: int | None = None
+    code_step: int | None = None
+
+
+def _fast_eligible(it: _Item) -> bool:
+    return not it.req.items
+
+
+def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Result | None]:
+    """Decide the batch's plain payments set-wise inside the caller's transaction.
+
+    Returns one entry per item: an outcome, an exception for that caller, or ``None``
+    for an item left to ``decide_and_record`` (to be run after this, same transaction).
+    """
+    results: list[Result | None] = [None] * len(items)
+    now = ctx.clock.now()
+    local_now = to_local(now)
+    day = local_now.date()
+    at_unix = now.replace(tzinfo=UTC).timestamp()
+    lang = ctx.settings.language
+
+    # Which items this path takes: the first of each (terminal, txn id) in the batch.
+    todo: list[int] = []
+    seen_keys: set[tuple[int, str]] = set()
+    for i, it in enumerate(items):
+        key = (it.terminal.id, it.req.txn_id)
+        if _fast_eligible(it) and key not in seen_keys:
+            todo.append(i)
+        seen_keys.add(key)
+    if not todo:
+        return results
+
+    # Stored decisions (a retry is answered with the first answer's bytes).
+    stored = {
+        (int(r[0]), str(r[1])): r
+        for r in conn.execute(
+            _SEEN,
+            {
+                "t": [items[i].terminal.id for i in todo],
+                "x": [items[i].req.txn_id for i in todo],
+            },
+        )
+    }
+    fresh: list[int] = []
+    for i in todo:
+        it = items[i]
+        found = stored.get((it.terminal.id, it.req.txn_id))
+        if found is None:
+            fresh.append(i)
+        elif found[3] != it.req.fingerprint():
+            results[i] = IdempotencyConflict()
+        else:
+            results[i] = PaymentOutcome(
+                body=str(found[4]).encode(),
+                approved=found[5] != "refused",
+                replayed=True,
+                payment_id=int(found[2]),
+            )
+    if not fresh:
+        return results
+
+    canteens: dict[int, tuple[CanteenRules, int | None]] = {
+        int(r[0]): (CanteenRules(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5]), r[6])
+        for r in conn.execute(
+            _CANTEENS, {"ids": sorted({items[i].terminal.canteen_id for i in fresh})}
+        )
+    }
+    fresh = [i for i in fresh if canteens.get(items[i].terminal.canteen_id, (None, None))[1]]
+
+    # Credentials: cards by number; payment codes parsed now (bad input is the caller's).
+    cred: dict[int, tuple[str, str]] = {}  # item → ("card", card_no) | ("code", token)
+    parsed: dict[int, paycode.ParsedCode] = {}
+    for i in fresh:
+        c = items[i].req.credential.strip()
+        if paycode.looks_like_code(c):
+            try:
+                p = paycode.parse_code(c, ctx.settings.region_no)
+            except OneCardError as exc:
+                results[i] = exc
+                continue
+            parsed[i] = p
+            cred[i] = ("code", p.token)
+        else:
+            cred[i] = ("card", c)
+    fresh = [i for i in fresh if i in cred]
+    card_rows = {
+        str(r[0]): (int(r[1]), str(r[2]))
+        for r in conn.execute(_CARDS, {"nos": sorted({v for k, v in cred.values() if k == "card"})})
+    }
+    tokens = sorted({v for k, v in cred.values() if k == "code"})
+    card_people = sorted({pid for pid, st in card_rows.values() if st == "active"})
+    # Code payers' rows are locked (their step moves); card payers' are only read.
+    people: dict[int, _Person] = {}
+    by_token: dict[str, _Person] = {}
+    rows = list(conn.execute(_PEOPLE, {"ids": [], "tokens": tokens})) if tokens else []
+    rows += list(conn.execute(_PEOPLE_NOLOCK, {"ids": card_people})) if card_people else []
+    for r in rows:
+        got = _Person(int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], str(r[6]), str(r[7]), int(r[8]))
+        people.setdefault(got.id, got)
+        by_token[got.token] = people[got.id]
+
+    meals: dict[tuple[int, str], dict[str, Any]] = {}
+    if any(items[i].req.meal is not None for i in fresh):
+        for r in conn.execute(_MEALS, {"ids": sorted(canteens)}):
+            m = meals.setdefault(
+                (int(r[0]), str(r[1])),
+                {
+                    "id": int(r[2]),
+                    "name": r[3],
+                    "starts": r[4],
+                    "ends": r[5],
+                    "limit": int(r[6]),
+                    "prices": {},
+                },
+            )
+            if r[7] is not None:
+                m["prices"][str(r[7])] = int(r[8])
+
+    # Lock every payer's purses (id order) and read today's meal counts under the lock.
+    payer_ids = sorted(people)
+    purses: dict[int, dict[str, list[int]]] = {}  # person → kind → [account id, balance]
+    for aid, owner, kind, bal in conn.execute(_PURSES, {"ids": payer_ids}):
+        purses.setdefault(int(owner), {})[str(kind)] = [int(aid), int(bal)]
+    counts: dict[tuple[int, int], int] = {}
+    period_ids = sorted({m["id"] for m in meals.values()})
+    if period_ids:
+        for pid, mp, n in conn.execute(
+            _MEAL_COUNTS, {"ids": payer_ids, "day": day, "periods": period_ids}
+        ):
+            counts[(int(pid), int(mp))] = int(n)
+
+    # Decide, in arrival order.
+    decisions: list[tuple[int, _Decision]] = []
+    for i in fresh:
+        it = items[i]
+        canteen, payable = canteens[it.terminal.canteen_id]
+        data: dict[str, Any] = {
+            "txn_id": it.req.txn_id,
+            "terminal": it.terminal.code,
+            "canteen": canteen.name,
+        }
+        d = _Decision(it, data)
+        try:
+            kind, value = cred[i]
+            step: int | None = None
+            if kind == "code":
+                found_person = by_token.get(value)
+                if found_person is None:
+                    raise CodeInvalid()
+                person = found_person
+                step = paycode.match_step(
+                    person.secret,
+                    parsed[i].otp,
+                    at_unix,
+                    person.last_step,
+                    ctx.settings.paycode_step_seconds,
+                )
+            else:
+                card = card_rows.get(value)
+                if card is None:
+                    raise UnknownCard()
+                if card[1] == "lost":
+                    raise CardLost()
+                if card[1] == "cancelled":
+                    raise CardCancelled()
+                person = people[card[0]]
+            d.person = person
+            data["payer"] = {"name": person.name, "unit": person.unit_name}
+            if person.status != "active":
+                raise PersonInactive()
+            klass = diner_class(person.unit_id, person.category, canteen)
+            limit = 0
+            period_id = None
+            if it.req.meal is not None:
+                quote = meals.get((canteen.id, it.req.meal))
+                if quote is None:
+                    raise NotFound(what=f"餐次 {it.req.meal}")
+                m = quote
+                t = local_now.time()
+                if not (m["starts"] <= t < m["ends"]):
+                    raise OutsideMealPeriod(f"{m['name']} {m['starts']:%H:%M}–{m['ends']:%H:%M}")
+                price = m["prices"].get(klass)
+                if price is None:
+                    raise NoPrice()
+                amount, limit, period_id = price, m["limit"], m["id"]
+            else:
+                assert it.req.amount_fen is not None
+                amount = it.req.amount_fen
+            mine = purses[person.id]
+            sub_id, sub_bal = mine["subsidy"]
+            cash_id, cash_bal = mine["cash"]
+            if period_id is not None and 0 < limit <= counts.get((person.id, period_id), 0):
+                raise PeriodLimitReached(limit=limit)
+            if sub_bal + cash_bal < amount:
+                data["balances"] = {"subsidy_fen": sub_bal, "cash_fen": cash_bal}
+                raise InsufficientFunds()
+            from_sub, from_cash = split_purses(amount, sub_bal, cash_bal, canteen.purse_order)
+            if step is not None:
+                # Single use: a later code of this person in the batch sees this step.
+                person.last_step = step
+                d.code_step = step
+        except Refused as refusal:
+            data.update(result="refused", code=refusal.code, message=refusal.message(lang))
+            d.refusal = refusal.code
+            decisions.append((i, d))
+            continue
+        except OneCardError as exc:  # bad input, unknown meal: nothing is written
+            results[i] = exc
+            continue
+        mine[("subsidy")][1] -= from_sub
+        mine[("cash")][1] -= from_cash
+        if period_id is not None:
+            counts[(person.id, period_id)] = counts.get((person.id, period_id), 0) + 1
+        assert payable is not None
+        d.status, d.amount, d.from_sub, d.from_cash = "approved", amount, from_sub, from_cash
+        d.meal_period_id, d.klass = period_id, klass
+        d.legs = [(int(payable), amount)]
+        if from_sub:
+            d.legs.append((sub_id, -from_sub))
+        if from_cash:
+            d.legs.append((cash_id, -from_cash))
+        data.update(
+            result="approved",
+            amount_fen=amount,
+            subsidy_fen=from_sub,
+            cash_fen=from_cash,
+            balances={"subsidy_fen": sub_bal - from_sub, "cash_fen": cash_bal - from_cash},
+            meal=it.req.meal if period_id is not None else None,
+            diner_class=klass,
+            at=local_now.isoformat(timespec="seconds"),
+        )
+        decisions.append((i, d))
+    if decisions:
+        _write(conn, now, day, decisions)
+    for i, d in decisions:
+        results[i] = PaymentOutcome(
+            body=dumps(d.data),
+            approved=d.status == "approved",
+            payment_id=int(d.data["payment_id"]),
+            data=d.data,
+        )
+    return results
+
+
+_SEQUENCES: dict[str, str] = {}
+
+
+def _next_ids(conn: Connection, table: str, n: int) -> list[int]:
+    if n == 0:
+        return []
+    seq = _SEQUENCES.get(table)
+    if seq is None:
+        seq = str(
+            conn.execute(text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar_one()
+        )
+        _SEQUENCES[table] = seq
+    return [int(x) for x in conn.execute(_IDS, {"seq": seq, "n": n}).scalars()]
+
+
+def _write(
+    conn: Connection, now: datetime, day: date, decisions: list[tuple[int, _Decision]]
+) -> None:
+    ds = [d for _, d in decisions]
+    steps = {d.person.id: d.code_step for d in ds if d.code_step is not None and d.person}
+    if steps:
+        moved = conn.execute(_STEPS, {"ids": list(steps), "steps": list(steps.values())}).rowcount
+        if moved != len(steps):  # the rows are locked: this cannot happen
+            raise RuntimeError("payment code steps moved under a lock")
+    approved = [d for d in ds if d.status == "approved"]
+    if approved:
+        lock_for_posting(conn)
+        period = period_for(conn, day)
+        entry_ids = _next_ids(conn, "journal_entries", len(approved))
+        for d, eid in zip(approved, entry_ids, strict=True):
+            d.entry_id = eid
+        conn.execute(
+            _ENTRIES,
+            {
+                "period": period,
+                "now": now,
+                "ids": entry_ids,
+                "regions": [d.item.terminal.region_id for d in approved],
+                "keys": [f"pay:{d.item.terminal.id}:{d.item.req.txn_id}" for d in approved],
+                "actors": [f"terminal:{d.item.terminal.code}" for d in approved],
+                "refs": [str(d.data["canteen"]) for d in approved],
+            },
+        )
+        e: list[int] = []
+        a: list[int] = []
+        m: list[int] = []
+        delta: dict[int, int] = {}
+        for d in approved:
+            assert d.entry_id is not None and sum(x for _, x in d.legs) == 0
+            for acct, amount in d.legs:
+                e.append(d.entry_id)
+                a.append(acct)
+                m.append(amount)
+            for acct, amount in d.legs[1:]:
+                delta[acct] = delta.get(acct, 0) + amount
+        conn.execute(_POSTINGS, {"e": e, "a": a, "m": m})
+        changed = conn.execute(_BALANCES, {"ids": list(delta), "ds": list(delta.values())}).rowcount
+        if changed != len(delta):  # locked and checked: a purse would have gone negative
+            raise InsufficientFunds()
+    pay_ids = _next_ids(conn, "payments", len(ds))
+    for d, pid in zip(ds, pay_ids, strict=True):
+        d.data["payment_id"] = pid
+    conn.execute(
+        _PAYMENTS,
+        {
+            "day": day,
+            "now": now,
+            "ids": pay_ids,
+            "regions": [d.item.terminal.region_id for d in ds],
+            "terminals": [d.item.terminal.id for d in ds],
+            "txns": [d.item.req.txn_id for d in ds],
+            "hashes": [d.item.req.fingerprint() for d in ds],
+            "statuses": [d.status for d in ds],
+            "refusals": [d.refusal for d in ds],
+            "canteens": [d.item.terminal.canteen_id for d in ds],
+            "people": [d.person.id if d.person else None for d in ds],
+            "units": [d.person.unit_id if d.person else None for d in ds],
+            "kinds": [
+                "code" if paycode.looks_like_code(d.item.req.credential.strip()) else "card"
+                for d in ds
+            ],
+            "periods": [d.meal_period_id for d in ds],
+            "classes": [d.klass for d in ds],
+            "amounts": [d.amount for d in ds],
+            "subs": [d.from_sub for d in ds],
+            "cashes": [d.from_cash for d in ds],
+            "entries": [d.entry_id for d in ds],
+            "responses": [dumps(d.data).decode() for d in ds],
+        },
+    )
