@@ -21,6 +21,7 @@ from sqlalchemy import select
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, InvalidInput, NotFound
 from onecard.core.money import yuan
+from onecard.funding.errors import check_quarter
 from onecard.funding.runs import RunResult
 from onecard.org.actors import Actor
 
@@ -202,6 +203,7 @@ def cmd_notices(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = Non
     """Issue funding notices for a quarter (amount due = sum of staff standards). 缴款通知"""
     from onecard.funding.notices import issue_notices
 
+    check_quarter(quarter)
     ctx = _ctx(database_url)
     with _bar(f"生成 {quarter} 缴款通知") as step:
         res = issue_notices(ctx, _actor(), quarter, dry_run=dry_run, progress=step)
@@ -299,6 +301,7 @@ def cmd_distribute(
     """Credit each person's subsidy purse for the quarter (idempotent). 拨付到卡"""
     from onecard.funding.distribution import distribute, distribute_all
 
+    check_quarter(quarter)
     ctx = _ctx(database_url)
     actor = _actor()
     cols = [
@@ -391,6 +394,7 @@ def cmd_settle(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = None
     """Quarter-end settlement: fee 0.5%, quality share, payout; closes the period. 季度结算"""
     from onecard.funding.settlement import settle_quarter
 
+    check_quarter(quarter)
     ctx = _ctx(database_url)
     with _bar(f"{quarter} 结算") as step:
         res = settle_quarter(ctx, _actor(), quarter, dry_run=dry_run, progress=step)
