@@ -124,6 +124,13 @@ def test_a_diner_pays_with_a_code_at_the_till_and_rates_the_meal(
     phone.wait_for_selector("#paycode-net", state="visible")
     assert re.fullmatch(r"8[0-9]{17}", phone.get_attribute("#paycode", "data-code") or "")
     phone_ctx.set_offline(False)
+    # Signing out forgets the code secret kept on the phone.
+    phone.click("#logout button")
+    phone.wait_for_url(re.compile(r"/login$"))
+    kept = phone.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('onecard.paycode.')).length"
+    )
+    assert kept == 0
     watch.check()
     phone_ctx.close()
     till_ctx.close()
