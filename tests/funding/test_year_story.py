@@ -323,7 +323,17 @@ def test_the_money_year(ctx: Context, return_to: str) -> None:
     doc = statements.canteen_statement(ctx, city.canteens["B"], "2026Q3")
     assert doc.figures == {"gross_fen": 6434, "fee_fen": 32, "withheld_fen": 320, "net_fen": 6082}
     assert statements.to_pdf(doc).startswith(b"%PDF")
-    assert statements.to_xlsx(doc)[:2] == b"PK"
+    data = statements.to_xlsx(doc)
+    assert data[:2] == b"PK"
+    import io
+
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(data)).worksheets[0]
+    values = [c.value for row in ws.iter_rows() for c in row]
+    assert "食堂结算单 2026Q3" in values and "60.82" in values  # net in yuan, as a fact
+    money = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    assert 12.0 in money  # c1's two visitor lunches (1200 fen) as a number of yuan
     doc = statements.person_statement(ctx, city.people["c1"], 2026)
     assert doc.figures == {"subsidy_fen": 0, "cash_fen": 1000}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -308,13 +309,16 @@ def to_xlsx(doc: Doc) -> bytes:
     if doc.headers:
         ws.append(doc.headers)
         for r in doc.rows:
-            # Money as numbers of yuan with two decimals, built from integer fen exactly.
+            # Money as numbers of yuan with two decimals, built from integer fen exactly
+            # (a Decimal, never a float computed from fen).
             ws.append(
                 [
-                    _cell(doc, i, v) if i in doc.money_cols and isinstance(v, int) else v
+                    Decimal(v).scaleb(-2) if i in doc.money_cols and isinstance(v, int) else v
                     for i, v in enumerate(r)
                 ]
             )
+            for i in doc.money_cols:
+                ws.cell(ws.max_row, i + 1).number_format = "#,##0.00"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
