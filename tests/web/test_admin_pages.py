@@ -420,3 +420,35 @@ def test_a_unit_fills_in_its_information_table(
         ).one()
     assert tuple(row) == (12, 1550)
     assert "15.50" in client.get(f"/unit/{a}/info").text
+
+
+def test_a_unit_admin_manages_a_persons_cards_and_leaving(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.pay.models import Card
+
+    token, _ = sign_in(client, ctx, "Sua")
+    a, a1 = w.units["A"], w.people["a1"]
+    page = client.get(f"/unit/{a}/people/{a1}")
+    assert page.status_code == 200 and w.cards["a1"] in page.text
+    url = f"/unit/{a}/people/{a1}/cards"
+    r = client.post(url, data={"csrf_token": token, "action": "lost", "card_no": w.cards["a1"]})
+    assert "已挂失" in r.text
+    r = client.post(url, data={"csrf_token": token, "action": "replace", "card_no": w.cards["a1"]})
+    assert "已补卡" in r.text
+    with ctx.db.read() as conn:
+        statuses = sorted(conn.execute(select(Card.status).where(Card.person_id == a1)).scalars())
+    assert statuses == ["active", "cancelled"]
+    # Someone else's card, even of the same unit, is not this person's.
+    other = client.post(url, data={"csrf_token": token, "action": "lost", "card_no": w.cards["a2"]})
+    assert other.status_code == 404
+
+    _subsidy, cash = purse(ctx, w, "a1")
+    r = client.post(f"/unit/{a}/people/{a1}/leave", data={"csrf_token": token})
+    assert "已办理离职" in r.text
+    assert purse(ctx, w, "a1") == (0, cash)
+
+    ub = TestClient(client.app)
+    sign_in(ub, ctx, "Sub")
+    assert ub.get(f"/unit/{a}/people/{a1}").status_code == 403
+    assert ub.get(f"/unit/{w.units['B']}/people/{a1}").status_code == 404

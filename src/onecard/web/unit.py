@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import Conflict, InvalidInput, NotFound, OneCardError
+from onecard.core.money import yuan
 from onecard.funding import settlement, statements
 from onecard.funding.models import QualityBand, QualityScore, UnitInfo
 from onecard.org.actors import Actor
@@ -31,7 +32,7 @@ from onecard.pay.models import DINER_CLASSES
 from onecard.web import directory
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
-from onecard.web.errors import request_lang
+from onecard.web.errors import request_lang, status_for
 from onecard.web.forms import parse_yuan
 from onecard.web.scopes import can_write_unit, unit_scope
 from onecard.web.templating import render
@@ -523,4 +524,150 @@ async def import_upload(
         result=result,
         payload=payload if not confirm else "",
         filename=filename,
+    )
+
+
+# --- one person: balances, cards, leaving -----------------------------------------------
+CARD_ACTIONS = {"lost": "挂失", "unfreeze": "解挂", "replace": "补卡", "cancel": "注销"}
+
+
+def _member(ctx: Context, unit_id: int, person_id: int) -> Any:
+    with ctx.db.read() as conn:
+        p = conn.execute(
+            select(Person.__table__).where(Person.id == person_id, Person.unit_id == unit_id)
+        ).first()
+    if p is None:
+        raise NotFound(what="人员")
+    return p
+
+
+def _person_page(
+    request: Request,
+    ctx: Context,
+    actor: Actor,
+    unit: Any,
+    person_id: int,
+    message: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    from onecard.pay.models import Card
+    from onecard.pay.queries import my_balances, my_transactions
+
+    p = _member(ctx, unit.id, person_id)
+    with ctx.db.read() as conn:
+        cards = conn.execute(
+            select(Card.card_no, Card.status, Card.issued_at)
+            .where(Card.person_id == person_id)
+            .order_by(Card.id)
+        ).all()
+    return _page(
+        request,
+        ctx,
+        actor,
+        unit,
+        "roster",
+        "unit/person.html",
+        status_code=status_code,
+        person=p,
+        bal=my_balances(ctx, person_id),
+        txs=my_transactions(ctx, person_id, 20),
+        cards=cards,
+        actions=CARD_ACTIONS,
+        category=CATEGORY,
+        status=STATUS,
+        message=message,
+        error=error,
+    )
+
+
+@router.get("/{unit_id}/people/{person_id}")
+def person(
+    request: Request, unit_id: int, person_id: int, actor: ActorDep, ctx: CtxDep
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    return _person_page(request, ctx, actor, unit, person_id)
+
+
+@router.post("/{unit_id}/people/{person_id}/cards")
+def person_card(
+    request: Request,
+    unit_id: int,
+    person_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+    action: Annotated[str, Form(max_length=10)],
+    card_no: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    from onecard.pay import cards
+    from onecard.pay.models import Card
+
+    unit = unit_scope(ctx, actor, unit_id)
+    _member(ctx, unit_id, person_id)
+    if action != "issue":
+        with ctx.db.read() as conn:
+            owner = conn.execute(select(Card.person_id).where(Card.card_no == card_no)).scalar()
+        if owner != person_id:
+            raise NotFound(what="卡")
+    try:
+        if action == "issue":
+            done = f"已发卡 {cards.issue_card(ctx, actor, person_id)}"
+        elif action == "lost":
+            cards.report_lost(ctx, actor, card_no)
+            done = f"卡 {card_no} 已挂失"
+        elif action == "unfreeze":
+            cards.unfreeze(ctx, actor, card_no)
+            done = f"卡 {card_no} 已解挂"
+        elif action == "replace":
+            done = f"已补卡 {cards.replace_card(ctx, actor, card_no)}，原卡 {card_no} 已注销"
+        elif action == "cancel":
+            cards.cancel_card(ctx, actor, card_no)
+            done = f"卡 {card_no} 已注销"
+        else:
+            raise InvalidInput("未知操作")
+    except (InvalidInput, Conflict) as exc:
+        return _person_page(
+            request,
+            ctx,
+            actor,
+            unit,
+            person_id,
+            error=exc.message(request_lang(request)),
+            status_code=status_for(exc),
+        )
+    return _person_page(request, ctx, actor, unit, person_id, message=done)
+
+
+@router.post("/{unit_id}/people/{person_id}/leave")
+def person_leave(
+    request: Request,
+    unit_id: int,
+    person_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+) -> Response:
+    from onecard.funding import distribution
+
+    unit = unit_scope(ctx, actor, unit_id)
+    _member(ctx, unit_id, person_id)
+    try:
+        res = distribution.leave(ctx, actor, person_id)
+    except (InvalidInput, Conflict) as exc:
+        return _person_page(
+            request,
+            ctx,
+            actor,
+            unit,
+            person_id,
+            error=exc.message(request_lang(request)),
+            status_code=status_for(exc),
+        )
+    back = int(res.totals.get("subsidy_returned_fen", 0))
+    return _person_page(
+        request,
+        ctx,
+        actor,
+        unit,
+        person_id,
+        message=f"已办理离职，补贴余额 {yuan(back)} 元退回单位",
     )
