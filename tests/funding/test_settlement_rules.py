@@ -278,3 +278,65 @@ def test_returning_withheld_money_to_a_unit(city: City) -> None:
     assert city.bank.outside_balance("43050100000000000102") == 10_000_000 + 497
     assert not payouts.return_to_units(city.ctx, BUREAU).changed
     city.verified()
+
+
+def test_a_canteen_without_a_payee_stops_the_settlement(city: City) -> None:
+    from onecard.funding.errors import MissingPayee
+    from onecard.org import builders as b
+
+    with city.ctx.db.begin() as conn:
+        cid = b.create_canteen(
+            conn,
+            city.region,
+            city.units["C"],
+            "C003",
+            "档案馆食堂",
+            operation="outsourced",
+            operator_name="某餐饮公司",
+        )
+        tid, _ = b.register_terminal(conn, city.region, cid, "T-C1", key="key-C1")
+    from onecard.pay.service import TerminalIdentity
+
+    city.terminals["C"] = TerminalIdentity(tid, "T-C1", city.region, cid)
+    city.top_up("c1", 500)
+    city.at(date(2026, 2, 3), 12)
+    city.pay("c1", "C", amount=500)
+    city.at(date(2026, 4, 1), 9)
+    before = city.snapshot()
+    dry = settlement.settle_quarter(city.ctx, BUREAU, "2026Q1", dry_run=True)
+    assert any("未登记经营者收款账户" in p for p in dry.problems)
+    with pytest.raises(MissingPayee):
+        settlement.settle_quarter(city.ctx, BUREAU, "2026Q1")
+    assert city.snapshot() == before and not settlement.period_closed(city.ctx, "2026Q1")
+
+
+def test_a_failed_sweep_is_swept_again_on_retry(city: City) -> None:
+    from sqlalchemy import select
+
+    from onecard.channels.bank import INCOME_ACCOUNT
+    from onecard.funding.models import BankOrder, Settlement
+
+    give(city, "a1", 1000)  # ledger money only: the bank's income account is empty
+    city.at(date(2026, 2, 3), 12)
+    city.pay("a1", "B", amount=1000)
+    city.at(date(2026, 4, 1), 9)
+    settlement.settle_quarter(city.ctx, BUREAU, "2026Q1")
+    city.deliver()
+    with city.ctx.db.read() as conn:
+        st = conn.execute(select(Settlement.__table__)).all()
+        st_b = next(s for s in st if s.canteen_id == city.canteens["B"])
+        failed = (
+            conn.execute(
+                select(BankOrder.kind).where(BankOrder.status == "failed").order_by(BankOrder.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert st_b.status == "payout_failed" and failed == ["sweep", "settlement"]
+    assert city.payable("B") == 995
+    city.bank.credit_from_outside("43050100000000000102", INCOME_ACCOUNT, 1000, "补足")
+    payouts.retry_settlement_payout(city.ctx, BUREAU, st_b.id)
+    city.deliver()
+    assert city.bank.outside_balance(OPERATOR_ACCOUNT) == 995
+    assert city.payable("B") == 0
+    city.verified()

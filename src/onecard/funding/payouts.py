@@ -228,8 +228,32 @@ def retry_settlement_payout(ctx: Context, actor: Actor, settlement_id: int) -> R
             business_day=to_local(now).date(),
             reference=f"{st.quarter} 结算重付 {c.name}",
         )
-        from onecard.channels.bank import EXPENDITURE_ACCOUNT
+        from onecard.channels.bank import EXPENDITURE_ACCOUNT, PLATFORM_ACCOUNT_NAMES
 
+        # If the sweep into the expenditure account failed too, sweep again first.
+        sweeps = conn.execute(
+            select(BankOrder.status, BankOrder.amount_fen)
+            .where(BankOrder.kind == "sweep", BankOrder.ref_id == st.id)
+            .order_by(BankOrder.id)
+        ).all()
+        send: list[str] = []
+        if sweeps and all(s.status == "failed" for s in sweeps):
+            sweep_id = f"SWP-{st.canteen_id}-{st.quarter}-R{len(sweeps)}"
+            add_order(
+                conn,
+                order_id=sweep_id,
+                kind="sweep",
+                amount_fen=int(sweeps[0].amount_fen),
+                from_account=INCOME_ACCOUNT,
+                to_account=EXPENDITURE_ACCOUNT,
+                to_name=PLATFORM_ACCOUNT_NAMES[EXPENDITURE_ACCOUNT],
+                purpose="消费资金归集",
+                ref_id=st.id,
+                entry_id=None,
+                now=now,
+            )
+            send.append(sweep_id)
+        send.append(oid)
         add_order(
             conn,
             order_id=oid,
@@ -251,7 +275,7 @@ def retry_settlement_payout(ctx: Context, actor: Actor, settlement_id: int) -> R
         res.totals = {"net_fen": st.net_fen}
         res.changed = True
         audit.record(conn, ctx, actor, "settlement_retry", res.scope, res.totals)
-    res.problems = send_orders(ctx, [oid])
+    res.problems = send_orders(ctx, send)
     return res
 
 
