@@ -229,3 +229,27 @@ def test_roster_import_over_the_api(ctx: Context, city: City, client: TestClient
         )
     )
     assert len(res["new"]) == 3
+
+
+def test_a_large_roster_upload_passes_the_json_body_limit(
+    ctx: Context, city: City, client: TestClient
+) -> None:
+    """A big unit's roster is larger than any JSON request (64 KiB): uploads get their own,
+    larger limit (``max_upload_bytes``), and above that limit still a 413."""
+    head = ",".join(ROSTER_COLUMNS)
+    rows = "".join(f"S{9000 + i},新职工{i},U003,在编,,,,\r\n" for i in range(2500))
+    body = f"{head}\r\n{rows}".encode("utf-8-sig")
+    assert len(body) > ctx.settings.max_body_bytes
+    res = ok(
+        client.post(
+            f"{API}/roster/import?dry_run=true&filename=r.csv",
+            content=body,
+            headers={"Content-Type": "text/csv"},
+        )
+    )
+    assert len(res["new"]) == 2500 and not res["applied"]
+    too_big = b"x" * (ctx.settings.max_upload_bytes + 1)
+    resp = client.post(
+        f"{API}/roster/import?filename=r.csv", content=too_big, headers={"Content-Type": "text/csv"}
+    )
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "body_too_large"

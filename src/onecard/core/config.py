@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     reversal_window_seconds: int = 600
     paycode_step_seconds: int = 30
     max_body_bytes: int = 64 * 1024
+    # File uploads (roster and unit-table imports: ``…/import`` and multipart forms).
+    max_upload_bytes: int = 10 * 1024 * 1024
     # Where year-end subsidy leftovers go: back to each funding unit (seed 001, default)
     # or to city finance (seed 000).
     year_end_return_to: Literal["unit", "finance"] = "unit"

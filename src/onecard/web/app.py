@@ -29,19 +29,28 @@ STATIC = Path(__file__).parent / "static"
 
 
 class BodyLimit:
-    """Refuse bodies larger than ``limit`` bytes, declared or streamed (413)."""
+    """Refuse bodies larger than ``limit`` bytes, declared or streamed (413).
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    File uploads (an ``…/import`` path or a multipart form) may be up to
+    ``upload_limit``: a large unit's roster spreadsheet is bigger than any JSON request.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        upload = str(scope.get("path", "")).endswith("/import") or headers.get(
+            b"content-type", b""
+        ).startswith(b"multipart/form-data")
+        limit = self.upload_limit if upload else self.default_limit
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(scope, send)
             return
         seen = 0
@@ -52,7 +61,7 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     overflow = True
                     raise _BodyTooLarge()
             return msg
@@ -145,7 +154,9 @@ def create_app(ctx: Context) -> FastAPI:
         same_site="lax",
         max_age=8 * 3600,
     )
-    app.add_middleware(BodyLimit, limit=ctx.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=ctx.settings.max_body_bytes, upload_limit=ctx.settings.max_upload_bytes
+    )
 
     from onecard.pay.routes import router as pay_router
 
