@@ -5,6 +5,7 @@ the dashboard and its Excel downloads."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -452,3 +453,37 @@ def test_a_unit_admin_manages_a_persons_cards_and_leaving(
     sign_in(ub, ctx, "Sub")
     assert ub.get(f"/unit/{a}/people/{a1}").status_code == 403
     assert ub.get(f"/unit/{w.units['B']}/people/{a1}").status_code == 404
+
+
+def test_an_unmatched_receipt_is_assigned_on_the_notices_page(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.channels.bank import DINING_FUND_ACCOUNT, SandboxBank
+
+    bank = ctx.bank_gateway()
+    assert isinstance(bank, SandboxBank)
+    bank.open_outside_account("99990000", "某不明单位", 50000)
+    bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
+    token, _ = sign_in(client, ctx, "Sbu")
+    data = {"csrf_token": token, "quarter": "2026Q1", "day": "2026-03-10"}
+    assert client.post("/bureau/runs/receipts", data=data).status_code == 200
+    assert (
+        "伙食费" not in client.get("/bureau/notices?quarter=2026Q1").text
+    )  # a preview wrote nothing
+    run = client.post("/bureau/runs/receipts", data={**data, "confirm": "yes"})
+    assert run.status_code == 200, run.text
+    page = client.get("/bureau/notices?quarter=2026Q1").text
+    serial = re.search(r'action="/bureau/receipts/([^/"]+)/assign"', page)
+    assert serial and "伙食费" in page
+    r = client.post(
+        f"/bureau/receipts/{serial.group(1)}/assign",
+        data={"csrf_token": token, "unit_id": str(w.units["C"]), "quarter": "2026Q1"},
+    )
+    assert r.status_code == 200 and "已认领给 市档案馆" in r.text
+    again = client.post(
+        f"/bureau/receipts/{serial.group(1)}/assign",
+        data={"csrf_token": token, "unit_id": str(w.units["A"]), "quarter": "2026Q1"},
+    )
+    assert again.status_code == 409
+    log = client.get("/bureau/audit").text
+    assert "assign_receipt" in log and "import_receipts" in log

@@ -32,7 +32,7 @@ from onecard.funding import (
     year_end,
 )
 from onecard.funding.errors import check_quarter
-from onecard.funding.models import Settlement
+from onecard.funding.models import FundingReceipt, Settlement
 from onecard.funding.runs import RunResult
 from onecard.org import terminals
 from onecard.org.actors import Actor
@@ -289,21 +289,102 @@ def terminal_revoke(request: Request, code: str, actor: ActorDep, ctx: CtxDep) -
 
 
 # --- funding notices and payments -------------------------------------------------------
-@router.get("/notices")
-def notice_list(
-    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+def _unmatched(ctx: Context) -> list[Any]:
+    """Credits on the dining-fund account that no notice reference matched."""
+    with ctx.db.read() as conn:
+        return list(
+            conn.execute(
+                select(
+                    FundingReceipt.bank_serial,
+                    FundingReceipt.day,
+                    FundingReceipt.amount_fen,
+                    FundingReceipt.counterparty_name,
+                    FundingReceipt.counterparty_account,
+                    FundingReceipt.memo,
+                )
+                .where(FundingReceipt.unit_id.is_(None))
+                .order_by(FundingReceipt.day, FundingReceipt.bank_serial)
+            ).all()
+        )
+
+
+def _notices_page(
+    request: Request,
+    actor: Actor,
+    ctx: Context,
+    quarter: str,
+    message: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
-    bureau_scope(actor)
-    q = _quarter(ctx, quarter)
-    rows = notices.notice_status(ctx, q)
     return _page(
         request,
         actor,
         "notices",
         "bureau/notices.html",
-        quarter=q,
-        rows=rows,
+        status_code=status_code,
+        quarter=quarter,
+        rows=notices.notice_status(ctx, quarter),
+        unmatched=_unmatched(ctx),
+        units=_units(ctx),
         status_zh=notices.STATUS_ZH,
+        message=message,
+        error=error,
+    )
+
+
+@router.get("/notices")
+def notice_list(
+    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+) -> Response:
+    bureau_scope(actor)
+    return _notices_page(request, actor, ctx, _quarter(ctx, quarter))
+
+
+@router.post("/receipts/{bank_serial}/assign")
+def receipt_assign(
+    request: Request,
+    bank_serial: str,
+    actor: ActorDep,
+    ctx: CtxDep,
+    unit_id: Annotated[int, Form()],
+    quarter: Annotated[str, Form(max_length=6)] = "",
+) -> Response:
+    """A person decides whose an unmatched credit is (``notices.assign_receipt``)."""
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter or None)
+    try:
+        res = notices.assign_receipt(ctx, actor, bank_serial, unit_id)
+    except OneCardError as exc:
+        code = status_for(exc)
+        if code >= 500:
+            raise
+        return _notices_page(
+            request, actor, ctx, q, error=exc.message(request_lang(request)), status_code=code
+        )
+    line = res.lines[0] if res.lines else {}
+    return _notices_page(
+        request, actor, ctx, q, message=f"流水 {bank_serial} 已认领给 {line.get('unit', '')}"
+    )
+
+
+@router.get("/audit")
+def audit_log(
+    request: Request, actor: ActorDep, ctx: CtxDep, action: str | None = None
+) -> Response:
+    """Who ran what, when, with which totals (written by each run in its own transaction)."""
+    from onecard.funding import audit
+
+    bureau_scope(actor)
+    rows = audit.records(ctx, action or None)
+    return _page(
+        request,
+        actor,
+        "audit",
+        "bureau/audit.html",
+        rows=list(reversed(rows))[:500],
+        action=action or "",
+        total_zh=TOTAL_ZH,
     )
 
 

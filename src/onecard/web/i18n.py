@@ -233,6 +233,19 @@ EN: dict[str, str] = {
     "在用": "In use",
     "已停用": "Revoked",
     "扣款顺序": "Which purse pays first",
+    "待认领来款": "Unmatched receipts",
+    "流水号": "Bank serial",
+    "日期": "Date",
+    "付款方": "Payer",
+    "附言": "Memo",
+    "认领": "Assign",
+    "没有待认领的来款": "No unmatched receipts",
+    "操作记录": "Audit log",
+    "操作": "Action",
+    "操作人": "By",
+    "范围": "Scope",
+    "数据": "Figures",
+    "暂无记录": "Nothing yet",
 }
 
 
