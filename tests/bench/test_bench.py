@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from onecard.bench.city import CityScale, build_city, check_local
 from onecard.bench.profile import summarise
-from onecard.bench.run import RushOptions, run_rush
+from onecard.bench.run import RushOptions, run_city_quarter, run_rush
 from onecard.core.db import make_engine, normalise_url
 
 pytestmark = pytest.mark.postgres
@@ -77,7 +78,32 @@ def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
         assert m.peak_rss_mb > 0
     # Group commit: fewer commits than payments.
     single, batch = report.modes
-    assert batch.commits_per_payment < single.commits_per_payment
+    assert single.commits_per_payment == 1.0
+    assert batch.commits_per_payment < 1.0
+
+    # The city quarter: bulk-loaded payments, then the money runs next to bare SQL.
+    q = run_city_quarter(dataclasses.replace(opts, quarter_payments=3000), city, said.append)
+    assert q.payments > 0 and q.verify_ok, q.problems
+    assert [r.name.split()[0] for r in q.runs] == [
+        "settlement",
+        "year-end",
+        "distribution",
+        "ledger",
+    ]
+    assert all(r.seconds > 0 and r.baseline_seconds > 0 for r in q.runs)
+    engine = make_engine(bench_url)
+    try:
+        with engine.connect() as c:
+            settled = c.execute(
+                text("SELECT coalesce(sum(gross_fen), 0) FROM funding_settlements")
+            ).scalar_one()
+            loaded = c.execute(
+                text("SELECT coalesce(sum(amount_fen), 0) FROM payments WHERE status = 'approved'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    # The sum of approved amounts equals the canteens' settled gross.
+    assert settled == loaded
 
 
 def test_profile_summary(tmp_path: Path) -> None:

@@ -46,6 +46,10 @@ def app(
     profile: Annotated[
         Path | None, typer.Option(help="py-spy the server in the batch closed loop (raw stacks)")
     ] = None,
+    quarter_payments: Annotated[
+        int,
+        typer.Option(help="city quarter: payments to bulk-load before the money runs (0: skip)"),
+    ] = 7_500_000,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures")] = None,
 ) -> None:
     """Lunch rush over HTTP against pgbench; ledger checks. 午高峰性能基准"""
@@ -68,6 +72,7 @@ def app(
         pgbench_scale=pgbench_scale,
         port=port,
         profile=str(profile) if profile else None,
+        quarter_payments=quarter_payments,
     )
     from onecard.cli import progress_bar
 
@@ -84,7 +89,9 @@ def app(
     if json_out:
         json_out.write_text(json.dumps(to_json(report), ensure_ascii=False, indent=2))
         console.print(f"figures written to {json_out}")
-    if not report.consistency.ok:
+    if report.profile_text:
+        console.print(report.profile_text)
+    if not report.consistency.ok or (report.quarter and not report.quarter.verify_ok):
         from onecard.core.errors import LedgerError
 
         raise LedgerError("bench: the ledger does not match the payments")
@@ -164,6 +171,26 @@ def show(report: RushReport) -> None:
         f" yuan ({k.lost_requests} requests unanswered) → "
         + ("[green]consistent[/green]" if k.ok else "[red]INCONSISTENT[/red]")
     )
+    qr = report.quarter
+    if qr is not None:
+        t = Table(
+            title=f"city quarter 季度批处理 ({qr.payments:,} payments loaded in {qr.load_seconds:.0f} s)"
+        )
+        for h in ("run", "seconds", "bare SQL baseline", "seconds", "ratio"):
+            t.add_column(h)
+        for r in qr.runs:
+            t.add_row(
+                r.name,
+                f"{r.seconds:.2f}",
+                r.baseline,
+                f"{r.baseline_seconds:.2f}",
+                f"{r.ratio:.1f}×",
+            )
+        console.print(t)
+        console.print(
+            "ledger verify after the runs: "
+            + ("[green]OK[/green]" if qr.verify_ok else f"[red]FAILED[/red] {qr.problems[:3]}")
+        )
 
 
 def _load_json(r: LoadResult) -> dict[str, Any]:
@@ -232,4 +259,21 @@ def to_json(report: RushReport) -> dict[str, Any]:
             for m in report.modes
         ],
         "consistency": {**asdict(report.consistency), "ok": report.consistency.ok},
+        "quarter": None
+        if report.quarter is None
+        else {
+            "payments": report.quarter.payments,
+            "load_seconds": round(report.quarter.load_seconds, 1),
+            "runs": [
+                {
+                    "name": r.name,
+                    "seconds": round(r.seconds, 3),
+                    "baseline": r.baseline,
+                    "baseline_seconds": round(r.baseline_seconds, 3),
+                    "ratio": round(r.ratio, 2),
+                }
+                for r in report.quarter.runs
+            ],
+            "verify_ok": report.quarter.verify_ok,
+        },
     }

@@ -36,6 +36,7 @@ from onecard.bench.procs import (
     proc_cpu_seconds,
     run_pgbench,
 )
+from onecard.bench.quarter import QuarterReport, load_quarter, run_quarter
 from onecard.core.db import make_engine
 from onecard.ledger.verify import verify
 
@@ -57,9 +58,10 @@ class RushOptions:
     pgbench_scale: int = 10
     port: int = 8765
     warmup: float = 2.0
-    profile: str | None = None  # py-spy output (collapsed stacks) for the batch closed loop
+    profile: str | None = None  # py-spy raw stacks of each mode's closed loop: <profile>.<mode>
     batch_window_ms: float | None = None
     batch_max: int | None = None
+    quarter_payments: int = 0  # the city-quarter part (0 skips it)
 
     def __post_init__(self) -> None:
         check_local(self.url)
@@ -129,8 +131,20 @@ class RushReport:
     pgbench_output: str = ""
     modes: list[ModeReport] = field(default_factory=list)
     consistency: Consistency = field(default_factory=Consistency)
+    quarter: QuarterReport | None = None
     started: float = field(default_factory=time.time)
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 0)
+
+    @property
+    def profile_text(self) -> str:
+        from onecard.bench.profile import render, summarise
+
+        out = []
+        for m in self.modes:
+            if m.profile_path and os.path.exists(m.profile_path):
+                out.append(f"profile of the server, {m.mode} closed loop ({m.profile_path}):")
+                out.append(render(summarise(m.profile_path), 12))
+        return "\n".join(out)
 
     def ratio(self, m: ModeReport) -> float | None:
         if not self.pgbench_tps:
@@ -239,8 +253,8 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
         say(f"  {mode}: closed loop, {opts.clients} terminals × {opts.seconds:g} s")
         prof_proc = None
         prof_path = None
-        if opts.profile and mode == "batch":
-            prof_path = opts.profile
+        if opts.profile:
+            prof_path = f"{opts.profile}.{mode}"
             prof_proc = _start_profile(server.pid, opts.seconds, prof_path)
         closed = asyncio.run(
             _phase(
@@ -346,4 +360,22 @@ def run_rush(
     for mode in opts.modes:
         report.modes.append(run_mode(opts, city, work, mode, say))
     report.consistency = check_consistency(opts.url, report.modes)
+    if opts.quarter_payments > 0:
+        report.quarter = run_city_quarter(opts, city, say)
     return report
+
+
+def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
+    from onecard.core.config import Settings
+    from onecard.core.context import Context
+
+    say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
+    n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
+    say(f"  {n:,} payments loaded in {secs:.0f} s")
+    ctx = Context.from_settings(Settings(database_url=opts.url, env="development"))
+    try:
+        rep = run_quarter(opts.url, city, ctx, say)
+    finally:
+        ctx.db.engine.dispose()
+    rep.payments, rep.load_seconds = n, secs
+    return rep

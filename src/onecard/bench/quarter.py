@@ -1,0 +1,313 @@
+"""The city's quarter: millions of payments bulk-loaded, then the money runs, each timed
+next to bare SQL doing the same work over the same rows.
+
+Contract:
+- ``load_quarter(url, city, payments)`` writes ``payments`` approved lunches into the
+  city's quarter (spread over its days and canteens, every purse staying ≥ 0) as they
+  would have been booked one by one: a ``payment`` entry, its two postings, the decision
+  record, and the purses' cached balances lowered by the same sums. It is generated in
+  PostgreSQL (INSERT … SELECT) in one transaction. For speed the load runs with
+  ``session_replication_role = replica``, i.e. without the row triggers (the zero-sum
+  constraint trigger would re-sum each entry at COMMIT); the rows are balanced by
+  construction and ``ledger verify`` afterwards re-checks every entry and purse.
+- ``run_quarter(url, city, ctx)`` then times, on the same database: the quarter-end
+  settlement of every canteen (``funding.settlement.settle_quarter``) against a bare
+  GROUP BY of the same canteens' postings; year-end clearing (``funding.year_end.
+  clear_year``) against a bare INSERT of the same entries and postings plus an UPDATE of
+  the same purses, rolled back; the next quarter's distribution to every purse
+  (``funding.distribution.distribute_all``, after loading the units' funds) against the
+  same bare writes, rolled back; and ``ledger verify`` against a bare GROUP BY of all
+  postings by account. Each pair is reported with its ratio.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+
+from onecard.bench.city import BenchCity, plain_url
+from onecard.core.clock import next_quarter, quarter_bounds
+from onecard.core.context import Context
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Timed:
+    name: str
+    seconds: float
+    baseline: str
+    baseline_seconds: float
+    rows: int = 0
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.baseline_seconds if self.baseline_seconds else float("nan")
+
+
+@dataclass
+class QuarterReport:
+    payments: int = 0
+    load_seconds: float = 0.0
+    runs: list[Timed] = field(default_factory=list)
+    verify_ok: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _sq(cur: psycopg.Cursor[Any], table: str) -> str:
+    cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
+    row = cur.fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def load_quarter(url: str, city: BenchCity, payments: int, say: Say = print) -> tuple[int, float]:
+    """Bulk-load about ``payments`` approved payments into the city's quarter."""
+    started = time.perf_counter()
+    start, end = quarter_bounds(city.quarter)
+    days = max(1, (end - start).days)
+    with psycopg.connect(plain_url(url)) as pg, pg.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        cur.execute("SET work_mem = '256MB'")
+        cur.execute("SELECT count(*) FROM accounts WHERE kind = 'subsidy' AND balance >= 54000")
+        row = cur.fetchone()
+        payers = int(row[0]) if row else 0
+        per_person = max(1, min(90, payments // max(1, payers)))  # ≤ 90 × 600 = 54,000 fen
+        entry_seq, pay_seq = _sq(cur, "journal_entries"), _sq(cur, "payments")
+        say(f"  generating {payers * per_person:,} payments ({per_person} per payer)")
+        cur.execute(
+            f"""
+            CREATE TEMP TABLE qgen AS
+            SELECT nextval('{entry_seq}') AS entry_id, nextval('{pay_seq}') AS pay_id,
+                   p.id AS person_id, p.unit_id, p.region_id, s.id AS sub_acct,
+                   t.id AS terminal_id, t.code AS terminal_code, t.canteen_id,
+                   c.id AS payable, 300 + ((p.id + g.i) %% 4) * 100 AS amount,
+                   %(start)s::date + ((g.i * 61 + p.id) %% %(days)s)::int AS day
+            FROM people p
+            JOIN accounts s ON s.owner_kind = 'person' AND s.owner_id = p.id
+                 AND s.kind = 'subsidy' AND s.balance >= 54000
+            CROSS JOIN generate_series(1, %(k)s) AS g(i)
+            JOIN terminals t ON t.id = 1 + ((p.id * 31 + g.i * 17) %% %(terms)s)
+            JOIN accounts c ON c.owner_kind = 'canteen' AND c.owner_id = t.canteen_id
+                 AND c.kind = 'canteen_payable'
+            """,
+            {
+                "start": start,
+                "days": days,
+                "k": per_person,
+                "terms": sum(len(ts) for ts in city.terminals.values()),
+            },
+        )
+        n = cur.rowcount
+        say("  journal entries")
+        cur.execute(
+            """
+            INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period,
+                booked_at, occurred_at, actor, reference, memo)
+            SELECT entry_id, region_id, 'payment', 'pay:' || terminal_id || ':q' || pay_id,
+                   %(q)s, day + time '04:00', day + time '04:00', 'terminal:' || terminal_code,
+                   'bench quarter', ''
+            FROM qgen
+            """,
+            {"q": city.quarter},
+        )
+        say("  postings")
+        cur.execute(
+            "INSERT INTO postings (entry_id, account_id, amount)"
+            " SELECT entry_id, payable, amount FROM qgen"
+            " UNION ALL SELECT entry_id, sub_acct, -amount FROM qgen"
+        )
+        say("  decision records")
+        cur.execute(
+            """
+            INSERT INTO payments (id, region_id, terminal_id, txn_id, request_hash, status,
+                refusal_code, canteen_id, person_id, home_unit_id, credential_kind,
+                meal_period_id, diner_class, amount_fen, subsidy_fen, cash_fen, refunded_fen,
+                refunded_subsidy_fen, entry_id, business_date, created_at, response)
+            SELECT pay_id, region_id, terminal_id, 'q' || pay_id, md5(pay_id::text) ||
+                   md5(entry_id::text), 'approved', NULL, canteen_id, person_id, unit_id,
+                   'card', NULL, NULL, amount, amount, 0, 0, 0, entry_id, day,
+                   day + time '04:00',
+                   '{"result":"approved","amount_fen":' || amount || '}'
+            FROM qgen
+            """
+        )
+        say("  purse balances")
+        cur.execute(
+            "UPDATE accounts a SET balance = a.balance - s.total"
+            " FROM (SELECT sub_acct, sum(amount) AS total FROM qgen GROUP BY sub_acct) s"
+            " WHERE a.id = s.sub_acct"
+        )
+        cur.execute("DROP TABLE qgen")
+        pg.commit()
+        pg.autocommit = True
+        say("  VACUUM ANALYZE")
+        cur.execute("VACUUM ANALYZE journal_entries, postings, payments, accounts")
+    return n, time.perf_counter() - started
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _bare(url: str, sql: list[str], params: dict[str, object], rollback: bool) -> float:
+    with psycopg.connect(plain_url(url)) as pg, pg.cursor() as cur:
+        t0 = time.perf_counter()
+        for s in sql:
+            cur.execute(s, params)
+            if cur.description is not None:
+                cur.fetchall()
+        if rollback:
+            pg.rollback()
+        else:
+            pg.commit()
+        return time.perf_counter() - t0
+
+
+# The bare writes a per-person run makes: one entry and two postings per purse, and the
+# purses' balances — set-wise, in one transaction, rolled back.
+def _bare_purse_writes(select_rows: str) -> list[str]:
+    return [
+        "CREATE TEMP TABLE bare ON COMMIT DROP AS SELECT nextval(pg_get_serial_sequence("
+        f"'journal_entries', 'id')) AS entry_id, x.* FROM ({select_rows}) x",
+        "INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period, booked_at,"
+        " occurred_at, actor, reference, memo) SELECT entry_id, region_id, 'bare',"
+        " 'bare:' || entry_id, %(period)s, now(), now(), 'bench', '', '' FROM bare",
+        "INSERT INTO postings (entry_id, account_id, amount) SELECT entry_id, purse, amount"
+        " FROM bare UNION ALL SELECT entry_id, other, -amount FROM bare",
+        "UPDATE accounts a SET balance = a.balance + b.amount FROM bare b WHERE a.id = b.purse",
+    ]
+
+
+def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> QuarterReport:
+    from onecard.funding.distribution import distribute_all
+    from onecard.funding.settlement import settle_quarter
+    from onecard.funding.year_end import clear_year
+    from onecard.ledger.verify import verify
+    from onecard.org.actors import Actor
+
+    actor = Actor.system("bench")
+    rep = QuarterReport()
+    q = city.quarter
+    year = int(q[:4])
+
+    # 1. Settlement of every canteen, against a bare GROUP BY of the same postings.
+    say(f"settlement {q}: bare GROUP BY, then settle_quarter")
+    base = _bare(
+        url,
+        [
+            "SELECT p.account_id, sum(p.amount) FROM postings p"
+            " JOIN journal_entries e ON e.id = p.entry_id"
+            " JOIN accounts a ON a.id = p.account_id"
+            " WHERE a.kind = 'canteen_payable' AND e.period <= %(q)s GROUP BY p.account_id"
+        ],
+        {"q": q},
+        rollback=True,
+    )
+    secs = _timed(lambda: settle_quarter(ctx, actor, q))
+    rep.runs.append(
+        Timed("settlement (1 quarter, every canteen)", secs, "GROUP BY payables", base, 0)
+    )
+
+    # 2. Year-end clearing, against the same writes done bare and rolled back.
+    say(f"year-end {year}: bare writes (rolled back), then clear_year")
+    base = _bare(
+        url,
+        _bare_purse_writes(
+            "SELECT a.region_id, a.id AS purse, r.id AS other, -a.balance AS amount"
+            " FROM accounts a JOIN people p ON p.id = a.owner_id"
+            " JOIN accounts r ON r.owner_kind = 'unit' AND r.owner_id = p.unit_id"
+            " AND r.kind = 'unit_returned'"
+            " WHERE a.owner_kind = 'person' AND a.kind = 'subsidy' AND a.balance > 0"
+        ),
+        {"period": next_quarter(q)},
+        rollback=True,
+    )
+    secs = _timed(lambda: clear_year(ctx, actor, year))
+    rep.runs.append(Timed(f"year-end clearing {year}", secs, "INSERT+UPDATE purses", base))
+
+    # 3. The next quarter's distribution: the units' funds arrive, then every purse.
+    nq = next_quarter(q)
+    say(f"distribution {nq}: funds in, bare writes (rolled back), then distribute_all")
+    _fund_units(url, city, nq)
+    base = _bare(
+        url,
+        _bare_purse_writes(
+            "SELECT a.region_id, a.id AS purse, i.id AS other, p.standard_fen AS amount"
+            " FROM people p JOIN accounts a ON a.owner_kind = 'person' AND a.owner_id = p.id"
+            " AND a.kind = 'subsidy' JOIN accounts i ON i.owner_kind = 'unit'"
+            " AND i.owner_id = p.unit_id AND i.kind = 'unit_income'"
+            " WHERE p.standard_fen > 0 AND p.status = 'active'"
+        ),
+        {"period": nq},
+        rollback=True,
+    )
+    secs = _timed(lambda: distribute_all(ctx, actor, nq))
+    rep.runs.append(Timed(f"distribution {nq} (every purse)", secs, "INSERT+UPDATE purses", base))
+
+    # 4. ledger verify, against a bare GROUP BY of every posting by account.
+    say("ledger verify: bare GROUP BY, then verify")
+    base = _bare(
+        url,
+        ["SELECT account_id, sum(amount) FROM postings GROUP BY account_id"],
+        {},
+        rollback=True,
+    )
+    t0 = time.perf_counter()
+    with ctx.db.read() as conn:
+        vr = verify(conn)
+    secs = time.perf_counter() - t0
+    rep.verify_ok, rep.problems = vr.ok, vr.problems
+    rep.runs.append(Timed("ledger verify", secs, "GROUP BY postings", base, vr.postings))
+    return rep
+
+
+def _fund_units(url: str, city: BenchCity, quarter: str) -> None:
+    """The units pay the quarter's funds: bank → dining fund → each unit's income line."""
+    start, _ = quarter_bounds(quarter)
+    day = start + timedelta(days=5)
+    with psycopg.connect(plain_url(url)) as pg, pg.cursor() as cur:
+        seq = _sq(cur, "journal_entries")
+        cur.execute(
+            f"""
+            CREATE TEMP TABLE fund ON COMMIT DROP AS
+            SELECT nextval('{seq}') AS e1, nextval('{seq}') AS e2, u.id AS unit_id,
+                   u.region_id, i.id AS income, sum(p.standard_fen) AS total
+            FROM units u JOIN people p ON p.unit_id = u.id AND p.status = 'active'
+            JOIN accounts i ON i.owner_kind = 'unit' AND i.owner_id = u.id
+                 AND i.kind = 'unit_income'
+            GROUP BY u.id, u.region_id, i.id HAVING sum(p.standard_fen) > 0
+            """
+        )
+        cur.execute(
+            """
+            INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period,
+                booked_at, occurred_at, actor, reference, memo)
+            SELECT e, region_id, k, key, %(q)s, %(at)s, %(at)s, 'bench', '', ''
+            FROM fund, LATERAL (VALUES (e1, 'unit_funds_in', 'bench:in:' || %(q)s || ':' || unit_id),
+                                       (e2, 'to_income', 'bench:income:' || %(q)s || ':' || unit_id))
+                 AS v(e, k, key)
+            """,
+            {"q": quarter, "at": day},
+        )
+        cur.execute(
+            """
+            INSERT INTO postings (entry_id, account_id, amount)
+            SELECT e1, (SELECT id FROM accounts WHERE owner_kind = 'system'
+                        AND kind = 'bank_clearing'), -total FROM fund
+            UNION ALL SELECT e1, (SELECT id FROM accounts WHERE owner_kind = 'system'
+                        AND kind = 'dining_fund'), total FROM fund
+            UNION ALL SELECT e2, (SELECT id FROM accounts WHERE owner_kind = 'system'
+                        AND kind = 'dining_fund'), -total FROM fund
+            UNION ALL SELECT e2, income, total FROM fund
+            """
+        )
+        pg.commit()
