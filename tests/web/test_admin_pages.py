@@ -339,6 +339,12 @@ def test_every_dashboard_chart_has_json_and_excel(
     sheet = load_workbook(io.BytesIO(daily.content)).worksheets[0]
     row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "2026-03-10")
     assert row[1:] == (1, 5.0)  # yuan in Excel, from integer fen
+    rush = bureau.get("/bureau/dashboard/rush.json?quarter=2026Q1").json()
+    assert rush["title"].endswith("2026-03-10")  # the quarter's last day with payments
+    assert {r[0]: r[1] for r in rush["rows"]}["12:00"] == 1
+    other_day = bureau.get("/bureau/dashboard/rush.json?quarter=2026Q1&day=2026-03-09").json()
+    assert sum(r[1] for r in other_day["rows"]) == 0
+    assert bureau.get("/bureau/dashboard?day=2026-03-09").status_code == 200
     assert bureau.get("/bureau/dashboard/nope.json").status_code == 404
 
 

@@ -51,12 +51,20 @@ def payments_per_day(ctx: Context, start: date, end: date) -> Table:
     return t
 
 
-def latest_business_day(ctx: Context) -> date:
+def latest_business_day(ctx: Context, start: date, end: date) -> date:
+    """The last day in [start, end) with an approved payment (else the range's last day,
+    or today if that is earlier)."""
     with ctx.db.read() as conn:
         d = conn.execute(
-            select(func.max(Payment.business_date)).where(Payment.status == "approved")
+            select(func.max(Payment.business_date)).where(
+                Payment.status == "approved",
+                Payment.business_date >= start,
+                Payment.business_date < end,
+            )
         ).scalar()
-    return d if isinstance(d, date) else ctx.clock.today()
+    if isinstance(d, date):
+        return d
+    return min(end - timedelta(days=1), ctx.clock.today())
 
 
 def lunch_rush(ctx: Context, day: date, bucket_minutes: int = 5) -> Table:
@@ -180,7 +188,7 @@ def chart(ctx: Context, key: str, quarter: str, day: date | None = None) -> Tabl
     if key == "daily":
         return payments_per_day(ctx, start, end)
     if key == "rush":
-        return lunch_rush(ctx, day or latest_business_day(ctx))
+        return lunch_rush(ctx, day or latest_business_day(ctx, start, end))
     if key == "matrix":
         return cross_unit_matrix(ctx, start, end)
     if key == "revenue":

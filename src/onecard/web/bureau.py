@@ -624,7 +624,11 @@ def _chart(ctx: Context, key: str, quarter: str | None, day: str | None) -> Any:
 
 @router.get("/dashboard")
 def dashboard_page(
-    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    quarter: str | None = None,
+    day: str | None = None,
 ) -> Response:
     bureau_scope(actor)
     return _page(
@@ -633,6 +637,7 @@ def dashboard_page(
         "dashboard",
         "bureau/dashboard.html",
         quarter=_quarter(ctx, quarter),
+        day=_day(day).isoformat() if day else "",
         charts=dashboard.CHARTS,
     )
 

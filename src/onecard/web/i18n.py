@@ -246,6 +246,7 @@ EN: dict[str, str] = {
     "范围": "Scope",
     "数据": "Figures",
     "暂无记录": "Nothing yet",
+    "午餐高峰日期": "Lunch-rush day",
 }
 
 

@@ -5,6 +5,7 @@
   var root = document.getElementById("dashboard");
   if (!root || !window.echarts) return;
   var quarter = root.getAttribute("data-quarter");
+  var day = root.getAttribute("data-day");
 
   function col(rows, i) { return rows.map(function (r) { return r[i]; }); }
   function yuan(fen) { return Math.round(fen) / 100; }
@@ -73,7 +74,9 @@
 
   Array.prototype.forEach.call(root.querySelectorAll("[data-chart]"), function (el) {
     var key = el.getAttribute("data-chart");
-    fetch("/bureau/dashboard/" + key + ".json?quarter=" + encodeURIComponent(quarter), {
+    var url = "/bureau/dashboard/" + key + ".json?quarter=" + encodeURIComponent(quarter) +
+      (day ? "&day=" + encodeURIComponent(day) : "");
+    fetch(url, {
       credentials: "same-origin"
     }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status);
