@@ -52,7 +52,7 @@ def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
         scale=TINY,
         seconds=2,
         clients=4,
-        rate=40,
+        rates=(40, 20),
         open_seconds=1,
         pgbench=False,
         port=18000 + os.getpid() % 1000,
@@ -72,7 +72,7 @@ def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
     refused = sum(sum(x.refused.values()) for m in report.modes for x in m.loads)
     assert refused == k.refused_count
     for m in report.modes:
-        assert m.closed.load.done > 0 and m.open is not None
+        assert m.closed.load.done > 0 and len(m.opens) == 2
         assert m.closed.load.retry_mismatches == 0
         assert m.closed.load.error_count == 0 and m.closed.load.unexpected_refusals == 0
         assert m.peak_rss_mb > 0

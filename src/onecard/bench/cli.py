@@ -9,8 +9,10 @@ verify or the approved payments do not match the canteens' takings.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,9 +24,18 @@ from rich.table import Table
 
 from onecard.bench.city import FULL, CityScale
 from onecard.bench.load import LoadResult
-from onecard.bench.run import DEFAULT_URL, MODES, PhaseFigures, RushOptions, RushReport, run_rush
+from onecard.bench.run import (
+    DEFAULT_URL,
+    MODES,
+    PhaseFigures,
+    RushOptions,
+    RushReport,
+    run_city_quarter,
+    run_rush,
+)
 
-console = Console()
+# Wide enough for the figures table when the output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 170)
 
 
 def app(
@@ -37,7 +48,9 @@ def app(
     terminals_per_canteen: int = FULL.terminals_per_canteen,
     seconds: Annotated[float, typer.Option(help="closed loop and pgbench duration")] = 30.0,
     clients: Annotated[int, typer.Option(help="closed-loop terminals = pgbench clients")] = 32,
-    rate: Annotated[float, typer.Option(help="open loop: payments/s offered")] = 1000.0,
+    rate: Annotated[
+        str, typer.Option(help="open loop: payments/s offered, comma-separated phases")
+    ] = "1000",
     open_seconds: Annotated[float, typer.Option(help="open loop duration (0: skip)")] = 20.0,
     modes: Annotated[str, typer.Option(help="single,batch")] = ",".join(MODES),
     pgbench: Annotated[bool, typer.Option("--pgbench/--no-pgbench")] = True,
@@ -65,7 +78,7 @@ def app(
         ),
         seconds=seconds,
         clients=clients,
-        rate=rate,
+        rates=tuple(float(r) for r in rate.split(",") if r.strip()),
         open_seconds=open_seconds,
         modes=tuple(m.strip() for m in modes.split(",") if m.strip()),
         pgbench=pgbench,
@@ -84,13 +97,23 @@ def app(
                 tasks[step] = bar.add_task(step, total=total)
             bar.update(tasks[step], completed=done, total=total)
 
-        report = run_rush(opts, say=bar.console.print, progress=progress)
+        report = run_rush(
+            dataclasses.replace(opts, quarter_payments=0),
+            say=bar.console.print,
+            progress=progress,
+        )
     show(report)
-    if json_out:
-        json_out.write_text(json.dumps(to_json(report), ensure_ascii=False, indent=2))
-        console.print(f"figures written to {json_out}")
     if report.profile_text:
         console.print(report.profile_text)
+    if json_out:
+        json_out.write_text(json.dumps(to_json(report), ensure_ascii=False, indent=2))
+    if opts.quarter_payments > 0:
+        report.quarter = run_city_quarter(opts, report.city, console.print)
+        show_quarter(report)
+        if json_out:
+            json_out.write_text(json.dumps(to_json(report), ensure_ascii=False, indent=2))
+    if json_out:
+        console.print(f"figures written to {json_out}")
     if not report.consistency.ok or (report.quarter and not report.quarter.verify_ok):
         from onecard.core.errors import LedgerError
 
@@ -145,8 +168,8 @@ def show(report: RushReport) -> None:
         t.add_column(h)
     for m in report.modes:
         t.add_row(*_row(f"{m.mode} closed", m.closed))
-        if m.open is not None:
-            t.add_row(*_row(f"{m.mode} open @{m.open.load.offered_rate:g}/s", m.open))
+        for o in m.opens:
+            t.add_row(*_row(f"{m.mode} open @{o.load.offered_rate:g}/s", o))
     console.print(t)
     if report.pgbench_tps:
         console.print(f"pgbench tpcb-like: [bold]{report.pgbench_tps:,.0f}[/bold] TPS")
@@ -171,6 +194,10 @@ def show(report: RushReport) -> None:
         f" yuan ({k.lost_requests} requests unanswered) → "
         + ("[green]consistent[/green]" if k.ok else "[red]INCONSISTENT[/red]")
     )
+    show_quarter(report)
+
+
+def show_quarter(report: RushReport) -> None:
     qr = report.quarter
     if qr is not None:
         t = Table(
@@ -240,7 +267,7 @@ def to_json(report: RushReport) -> dict[str, Any]:
             "scale": asdict(o.scale),
             "seconds": o.seconds,
             "clients": o.clients,
-            "rate": o.rate,
+            "rates": list(o.rates),
             "open_seconds": o.open_seconds,
             "modes": list(o.modes),
             "pgbench_scale": o.pgbench_scale,
@@ -251,7 +278,7 @@ def to_json(report: RushReport) -> dict[str, Any]:
             {
                 "mode": m.mode,
                 "closed": _phase_json(m.closed),
-                "open": _phase_json(m.open),
+                "open": [_phase_json(o) for o in m.opens],
                 "ratio": report.ratio(m),
                 "peak_rss_mb": round(m.peak_rss_mb, 1),
                 "commits_per_payment": round(m.commits_per_payment, 3),

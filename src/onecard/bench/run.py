@@ -51,7 +51,7 @@ class RushOptions:
     scale: CityScale = FULL
     seconds: float = 30.0  # closed loop (and pgbench) duration per mode
     clients: int = 32  # closed-loop terminals = pgbench clients
-    rate: float = 1000.0  # open-loop offered payments/s
+    rates: tuple[float, ...] = (1000.0,)  # open loop: offered payments/s, one phase each
     open_seconds: float = 20.0  # 0 skips the open loop
     modes: tuple[str, ...] = MODES
     pgbench: bool = True
@@ -86,7 +86,7 @@ class PhaseFigures:
 class ModeReport:
     mode: str
     closed: PhaseFigures
-    open: PhaseFigures | None = None
+    opens: list[PhaseFigures] = field(default_factory=list)
     warmup: LoadResult | None = None
     peak_rss_mb: float = 0.0
     profile_path: str | None = None
@@ -95,7 +95,7 @@ class ModeReport:
 
     @property
     def loads(self) -> list[LoadResult]:
-        out = [self.warmup, self.closed.load, self.open.load if self.open else None]
+        out = [self.warmup, self.closed.load, *(o.load for o in self.opens)]
         return [x for x in out if x is not None]
 
     @property
@@ -186,7 +186,7 @@ async def _phase(
     return PhaseFigures(
         load=load,
         server_cpu=s1 - s0,
-        postgres_cpu=p1 - p0,
+        postgres_cpu=max(0.0, p1 - p0),  # backends that exit take their CPU with them
         machine_util=(b1 - b0) / (t1 - t0) if t1 > t0 else 0.0,
     )
 
@@ -268,24 +268,27 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
         report = ModeReport(
             mode, closed, warmup=warm, profile_path=prof_path if prof_proc else None
         )
-        if opts.open_seconds > 0:
-            say(f"  {mode}: open loop, {opts.rate:g} payments/s offered × {opts.open_seconds:g} s")
-            report.open = asyncio.run(
-                _phase(
-                    server,
-                    lambda: asyncio.ensure_future(
-                        open_loop(
-                            opts.port, work, opts.rate, opts.open_seconds, name=f"open-{mode}"
-                        )
-                    ),
-                )
-            )
+        for rate in opts.rates if opts.open_seconds > 0 else ():
+            say(f"  {mode}: open loop, {rate:g} payments/s offered × {opts.open_seconds:g} s")
+            report.opens.append(asyncio.run(_open_phase(server, opts, work, rate, mode)))
+            time.sleep(1.0)  # what an overloaded phase left queued drains before the next
         report.peak_rss_mb = peak_rss_mb(server.pid)
     finally:
         server.stop()
     assert report is not None
     report.writes, report.transactions = transactions_since(opts.url, first)
     return report
+
+
+async def _open_phase(
+    server: Server, opts: RushOptions, work: Workload, rate: float, mode: str
+) -> PhaseFigures:
+    return await _phase(
+        server,
+        lambda: asyncio.ensure_future(
+            open_loop(opts.port, work, rate, opts.open_seconds, name=f"open{rate:g}-{mode}")
+        ),
+    )
 
 
 def check_consistency(url: str, reports: list[ModeReport]) -> Consistency:
