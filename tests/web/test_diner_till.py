@@ -72,6 +72,9 @@ def test_a_visitor_pays_lunch_at_the_till_and_rates_it_once(
     assert again.status_code == 422
     assert "已评价" in again.text or "评价过" in again.text
     assert "4.0" in diner.get("/canteens").text  # (5+4+4+3)/4 on the public directory
+    ratings = client.get(f"/till/ratings?canteen_id={w.canteens['A']}")
+    assert "红烧肉不错" in ratings.text and "4.00" in ratings.text
+    assert diner.get("/till/ratings").status_code == 403
 
 
 def test_a_diner_cannot_rate_someone_elses_meal(

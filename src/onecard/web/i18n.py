@@ -247,6 +247,10 @@ EN: dict[str, str] = {
     "数据": "Figures",
     "暂无记录": "Nothing yet",
     "午餐高峰日期": "Lunch-rush day",
+    "满意度评价": "Diner ratings",
+    "评价数": "Ratings",
+    "综合": "Overall",
+    "最新留言": "Latest comments",
 }
 
 

@@ -245,3 +245,22 @@ def till_reverse(
             "message": exc.message(request_lang(request)),
         }
     return _page(request, ctx, actor, canteen, mine, result)
+
+
+@router.get("/ratings")
+def till_ratings(
+    request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: int | None = None
+) -> Response:
+    """What diners say about this canteen: average scores and the latest comments."""
+    from onecard.feedback.service import canteen_averages, recent_comments
+
+    canteen, mine = _pick(ctx, actor, canteen_id)
+    return render(
+        request,
+        "till/ratings.html",
+        actor=actor,
+        canteen=canteen,
+        canteens=mine,
+        avg=canteen_averages(ctx).get(canteen["id"]),
+        comments=recent_comments(ctx, canteen["id"], 30),
+    )
