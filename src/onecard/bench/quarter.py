@@ -75,10 +75,11 @@ def load_quarter(url: str, city: BenchCity, payments: int, say: Say = print) -> 
     with psycopg.connect(plain_url(url)) as pg, pg.cursor() as cur:
         cur.execute("SET session_replication_role = replica")
         cur.execute("SET work_mem = '256MB'")
-        cur.execute("SELECT count(*) FROM accounts WHERE kind = 'subsidy' AND balance >= 54000")
+        cur.execute("SELECT count(*) FROM accounts WHERE kind = 'subsidy' AND balance >= 30000")
         row = cur.fetchone()
         payers = int(row[0]) if row else 0
-        per_person = max(1, min(90, payments // max(1, payers)))  # ≤ 90 × 600 = 54,000 fen
+        # Each payer's k payments spend at most what their subsidy purse holds.
+        per_person = max(1, min(100, -(-payments // max(1, payers))))
         entry_seq, pay_seq = _sq(cur, "journal_entries"), _sq(cur, "payments")
         say(f"  generating {payers * per_person:,} payments ({per_person} per payer)")
         cur.execute(
@@ -87,11 +88,12 @@ def load_quarter(url: str, city: BenchCity, payments: int, say: Say = print) -> 
             SELECT nextval('{entry_seq}') AS entry_id, nextval('{pay_seq}') AS pay_id,
                    p.id AS person_id, p.unit_id, p.region_id, s.id AS sub_acct,
                    t.id AS terminal_id, t.code AS terminal_code, t.canteen_id,
-                   c.id AS payable, 300 + ((p.id + g.i) %% 4) * 100 AS amount,
+                   c.id AS payable,
+                   s.balance / %(k)s - ((p.id + g.i) %% 4) * 20 AS amount,
                    %(start)s::date + ((g.i * 61 + p.id) %% %(days)s)::int AS day
             FROM people p
             JOIN accounts s ON s.owner_kind = 'person' AND s.owner_id = p.id
-                 AND s.kind = 'subsidy' AND s.balance >= 54000
+                 AND s.kind = 'subsidy' AND s.balance >= %(k)s * 300
             CROSS JOIN generate_series(1, %(k)s) AS g(i)
             JOIN terminals t ON t.id = 1 + ((p.id * 31 + g.i * 17) %% %(terms)s)
             JOIN accounts c ON c.owner_kind = 'canteen' AND c.owner_id = t.canteen_id

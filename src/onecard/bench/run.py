@@ -41,7 +41,10 @@ from onecard.core.db import make_engine
 from onecard.ledger.verify import verify
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/onecard_bench"
-MODES = ("single", "batch")
+# single: HTTP, one transaction per payment; batch: HTTP, group commit (PaymentBatcher);
+# engine: the PaymentBatcher driven in-process by threads, no HTTP — the payment engine's
+# own ceiling, to separate the database path from the web stack's cost.
+MODES = ("single", "batch", "engine")
 Say = Callable[[str], None]
 
 
@@ -280,6 +283,83 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
     return report
 
 
+def run_engine(opts: RushOptions, city: BenchCity, work: Workload, say: Say) -> ModeReport:
+    """Closed loop straight into a ``PaymentBatcher`` in this process (no HTTP)."""
+    import json
+    import threading
+
+    from onecard.bench.load import _account
+    from onecard.core.config import Settings
+    from onecard.core.context import Context
+    from onecard.pay.batcher import PaymentBatcher
+    from onecard.pay.service import PaymentRequest, TerminalIdentity
+
+    say(f"  engine: closed loop in-process, {opts.clients} threads × {opts.seconds:g} s")
+    ctx = Context.from_settings(Settings(database_url=opts.url, env="development"))
+    idents = {
+        t.id: TerminalIdentity(t.id, t.code, city.region_id, t.canteen_id)
+        for ts in city.terminals.values()
+        for t in ts
+    }
+    first = last_payment_id(opts.url)
+    res = LoadResult("closed-engine")
+    lock = threading.Lock()
+    batcher = PaymentBatcher(ctx).start()
+    deadline = time.perf_counter() + opts.seconds
+
+    def terminal() -> None:
+        while time.perf_counter() < deadline:
+            with lock:
+                pay = work.next("engine")
+            doc = json.loads(pay.body)
+            req = PaymentRequest(
+                doc["txn_id"], doc["credential"], doc.get("meal"), doc.get("amount_fen")
+            )
+            t0 = time.perf_counter()
+            try:
+                out = batcher.submit(idents[pay.terminal.id], req).result(timeout=60)
+            except Exception as exc:
+                with lock:
+                    res.errors[type(exc).__name__] = res.errors.get(type(exc).__name__, 0) + 1
+                continue
+            with lock:
+                res.latencies.append(time.perf_counter() - t0)
+                _account(res, pay, 200, out.body)
+                if doc["credential"].startswith("8"):
+                    res.code += 1
+                else:
+                    res.card += 1
+            if pay.retry:
+                again = batcher.submit(idents[pay.terminal.id], req).result(timeout=60)
+                with lock:
+                    res.retries += 1
+                    res.retry_mismatches += again.body != out.body
+
+    c0, p0, (b0, t0) = time.process_time(), postgres_cpu_seconds(), machine_busy()
+    start = time.perf_counter()
+    threads = [threading.Thread(target=terminal) for _ in range(opts.clients)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        batcher.stop()
+        ctx.db.engine.dispose()
+    res.seconds = time.perf_counter() - start
+    c1, p1, (b1, t1) = time.process_time(), postgres_cpu_seconds(), machine_busy()
+    res.client_cpu = c1 - c0  # the terminals and the engine share this process
+    closed = PhaseFigures(
+        res,
+        server_cpu=c1 - c0,
+        postgres_cpu=max(0.0, p1 - p0),
+        machine_util=(b1 - b0) / (t1 - t0) if t1 > t0 else 0.0,
+    )
+    report = ModeReport("engine", closed, peak_rss_mb=peak_rss_mb(os.getpid()))
+    report.writes, report.transactions = transactions_since(opts.url, first)
+    return report
+
+
 async def _open_phase(
     server: Server, opts: RushOptions, work: Workload, rate: float, mode: str
 ) -> PhaseFigures:
@@ -361,7 +441,10 @@ def run_rush(
             )
             say(f"  {report.pgbench_tps:,.0f} TPS")
     for mode in opts.modes:
-        report.modes.append(run_mode(opts, city, work, mode, say))
+        if mode == "engine":
+            report.modes.append(run_engine(opts, city, work, say))
+        else:
+            report.modes.append(run_mode(opts, city, work, mode, say))
     report.consistency = check_consistency(opts.url, report.modes)
     if opts.quarter_payments > 0:
         report.quarter = run_city_quarter(opts, city, say)
