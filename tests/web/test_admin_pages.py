@@ -493,3 +493,21 @@ def test_an_unmatched_receipt_is_assigned_on_the_notices_page(
     assert again.status_code == 409
     log = client.get("/bureau/audit").text
     assert "assign_receipt" in log and "import_receipts" in log
+
+
+def test_a_large_carried_file_reaches_the_importer(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """A confirmed import sends its file back as a form field larger than Starlette's
+    default 1 MB field limit; it must reach the importer (here: not a readable file)."""
+    import base64
+
+    token, _ = sign_in(client, ctx, "Sua")
+    payload = base64.b64encode(b"PK" + b"\0" * 1_200_000).decode()
+    r = client.post(
+        f"/unit/{w.units['A']}/import",
+        data={"csrf_token": token, "payload": payload, "confirm": "yes", "filename": "r.xlsx"},
+        files={"nofile": ("", b"", "application/octet-stream")},
+    )
+    assert r.status_code == 422
+    assert "Excel" in r.text

@@ -18,6 +18,7 @@ from fastapi import Request
 from onecard.core.errors import Forbidden
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_FIELD_BYTES = 16 * 1024 * 1024
 
 
 class CsrfRefused(Forbidden):
@@ -40,7 +41,9 @@ async def csrf_protect(request: Request) -> None:
     expected = request.session.get("csrf")
     given: object = request.headers.get("x-csrf-token")
     if not given:
-        form = await request.form()
+        # A confirmed import carries its file back as a form field (base64): allow a
+        # field as large as the body itself may be (BodyLimit bounds that).
+        form = await request.form(max_part_size=MAX_FIELD_BYTES)
         given = form.get("csrf_token")
     if (
         not isinstance(expected, str)
