@@ -12,7 +12,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from onecard.core.context import Context
-from onecard.funding.models import QualityScore
+from onecard.funding.models import QualityBand, QualityScore
 from onecard.ledger.service import Leg, account_id, post, system_account
 from onecard.org.models import Person
 from onecard.pay.models import MealPrice
@@ -511,3 +511,27 @@ def test_a_large_carried_file_reaches_the_importer(
     )
     assert r.status_code == 422
     assert "Excel" in r.text
+
+
+def test_a_unit_sets_the_quality_bands_of_its_canteen(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    token, _ = sign_in(client, ctx, "Sub")
+    b, cb = w.units["B"], w.canteens["B"]
+    r = client.post(
+        f"/unit/{b}/quality/bands",
+        data={"csrf_token": token, "canteen_id": str(cb), "bands": "90:100, 80:98.5，0:95"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    with ctx.db.read() as conn:
+        bands = conn.execute(
+            select(QualityBand.min_score, QualityBand.share_bp).order_by(QualityBand.min_score)
+        ).all()
+    assert [tuple(x) for x in bands] == [(0, 9500), (80, 9850), (90, 10000)]
+    bad = client.post(
+        f"/unit/{b}/quality/bands",
+        data={"csrf_token": token, "canteen_id": str(cb), "bands": "90:100"},
+    )
+    assert bad.status_code == 422 and "0 分" in bad.text
+    assert "80:98.5" in client.get(f"/unit/{b}/quality").text
