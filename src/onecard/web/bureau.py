@@ -24,6 +24,7 @@ from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.funding import (
+    audit,
     distribution,
     notices,
     reconciliation,
@@ -373,8 +374,6 @@ def audit_log(
     request: Request, actor: ActorDep, ctx: CtxDep, action: str | None = None
 ) -> Response:
     """Who ran what, when, with which totals (written by each run in its own transaction)."""
-    from onecard.funding import audit
-
     bureau_scope(actor)
     rows = audit.records(ctx, action or None)
     return _page(

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
+from onecard.feedback.service import canteen_averages, recent_comments
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Terminal
 from onecard.pay.models import Item, MealPeriod, MealPrice
@@ -252,8 +253,6 @@ def till_ratings(
     request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: int | None = None
 ) -> Response:
     """What diners say about this canteen: average scores and the latest comments."""
-    from onecard.feedback.service import canteen_averages, recent_comments
-
     canteen, mine = _pick(ctx, actor, canteen_id)
     return render(
         request,

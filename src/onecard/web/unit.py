@@ -11,24 +11,32 @@ reason and a 4xx status.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 from datetime import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from openpyxl import load_workbook
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
-from onecard.core.errors import Conflict, InvalidInput, NotFound, OneCardError
+from onecard.core.errors import Conflict, ImportRejected, InvalidInput, NotFound, OneCardError
 from onecard.core.money import yuan
-from onecard.funding import settlement, statements
+from onecard.funding import distribution, settlement, statements
+from onecard.funding.errors import check_quarter
 from onecard.funding.models import QualityBand, QualityScore, UnitInfo
+from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person
-from onecard.pay import rules
-from onecard.pay.models import DINER_CLASSES
+from onecard.pay import cards, rules
+from onecard.pay.models import DINER_CLASSES, Card
+from onecard.pay.queries import my_balances, my_transactions
 from onecard.web import directory
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
@@ -73,8 +81,6 @@ def _canteens(ctx: Context, unit_id: int) -> list[dict[str, Any]]:
 
 
 def _quarter(ctx: Context, quarter: str | None) -> str:
-    from onecard.funding.errors import check_quarter
-
     return check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
 
 
@@ -459,8 +465,6 @@ def import_form(
 
 @router.get("/{unit_id}/roster.xlsx")
 def roster_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
-    from onecard.org import imports
-
     unit_scope(ctx, actor, unit_id)
     return xlsx_response(imports.roster_template(ctx, unit_id), f"roster-{unit_id}.xlsx")
 
@@ -469,10 +473,6 @@ def roster_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
 def info_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
     """The information table to fill in, with this unit's row only (the full table with
     every unit is the bureau's)."""
-    from openpyxl import load_workbook
-
-    from onecard.org import imports
-
     unit = unit_scope(ctx, actor, unit_id)
     wb = load_workbook(io.BytesIO(imports.unit_info_template(ctx)))
     ws = wb.worksheets[0]
@@ -492,15 +492,6 @@ async def import_upload(
     file carried back as base64) applies. Both go through ``org.imports`` (the roster, or
     with ``?what=info`` the unit information table), which validates every row again, so
     the carried file needs no trust."""
-    import base64
-    import binascii
-
-    from starlette.concurrency import run_in_threadpool
-    from starlette.datastructures import UploadFile
-
-    from onecard.core.errors import ImportRejected
-    from onecard.org import imports
-
     unit = unit_scope(ctx, actor, unit_id)
     importer = imports.import_unit_info if what == "info" else imports.import_roster
     form = await request.form()
@@ -590,9 +581,6 @@ def _person_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    from onecard.pay.models import Card
-    from onecard.pay.queries import my_balances, my_transactions
-
     p = _member(ctx, unit.id, person_id)
     with ctx.db.read() as conn:
         cards = conn.execute(
@@ -638,8 +626,6 @@ def person_card(
     action: Annotated[str, Form(max_length=10)],
     card_no: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    from onecard.pay import cards
-    from onecard.pay.models import Card
 
     unit = unit_scope(ctx, actor, unit_id)
     _member(ctx, unit_id, person_id)
@@ -685,8 +671,6 @@ def person_leave(
     actor: ActorDep,
     ctx: CtxDep,
 ) -> Response:
-    from onecard.funding import distribution
-
     unit = unit_scope(ctx, actor, unit_id)
     _member(ctx, unit_id, person_id)
     try:
