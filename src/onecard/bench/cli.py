@@ -24,6 +24,7 @@ from rich.table import Table
 
 from onecard.bench.city import FULL, CityScale
 from onecard.bench.load import LoadResult
+from onecard.bench.quarter import QuarterReport
 from onecard.bench.run import (
     DEFAULT_URL,
     MODES,
@@ -63,6 +64,10 @@ def app(
         int,
         typer.Option(help="city quarter: payments to bulk-load before the money runs (0: skip)"),
     ] = 7_500_000,
+    quarter_only: Annotated[
+        bool,
+        typer.Option("--quarter-only", help="only the city quarter, on the city already built"),
+    ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures")] = None,
 ) -> None:
     """Lunch rush over HTTP against pgbench; ledger checks. 午高峰性能基准"""
@@ -88,6 +93,21 @@ def app(
         quarter_payments=quarter_payments,
     )
     from onecard.cli import progress_bar
+
+    if quarter_only:
+        from onecard.bench.quarter import city_from_db
+
+        city = city_from_db(database_url)
+        qr = run_city_quarter(opts, city, console.print)
+        show_quarter(RushReport(opts, city, quarter=qr))
+        if json_out:
+            out = {"options": {"quarter_payments": quarter_payments}, "quarter": quarter_json(qr)}
+            json_out.write_text(json.dumps(out, ensure_ascii=False, indent=2))
+        if not qr.verify_ok:
+            from onecard.core.errors import LedgerError
+
+            raise LedgerError("bench: ledger verify failed after the quarter's runs")
+        return
 
     with progress_bar() as bar:
         tasks: dict[str, Any] = {}
@@ -286,21 +306,23 @@ def to_json(report: RushReport) -> dict[str, Any]:
             for m in report.modes
         ],
         "consistency": {**asdict(report.consistency), "ok": report.consistency.ok},
-        "quarter": None
-        if report.quarter is None
-        else {
-            "payments": report.quarter.payments,
-            "load_seconds": round(report.quarter.load_seconds, 1),
-            "runs": [
-                {
-                    "name": r.name,
-                    "seconds": round(r.seconds, 3),
-                    "baseline": r.baseline,
-                    "baseline_seconds": round(r.baseline_seconds, 3),
-                    "ratio": round(r.ratio, 2),
-                }
-                for r in report.quarter.runs
-            ],
-            "verify_ok": report.quarter.verify_ok,
-        },
+        "quarter": None if report.quarter is None else quarter_json(report.quarter),
+    }
+
+
+def quarter_json(q: QuarterReport) -> dict[str, Any]:
+    return {
+        "payments": q.payments,
+        "load_seconds": round(q.load_seconds, 1),
+        "runs": [
+            {
+                "name": r.name,
+                "seconds": round(r.seconds, 3),
+                "baseline": r.baseline,
+                "baseline_seconds": round(r.baseline_seconds, 3),
+                "ratio": round(r.ratio, 2),
+            }
+            for r in q.runs
+        ],
+        "verify_ok": q.verify_ok,
     }

@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from onecard.bench.city import BenchCity, plain_url
+from onecard.bench.city import BenchCity, BenchTerminal, device_key, plain_url
 from onecard.core.clock import next_quarter, quarter_bounds
 from onecard.core.context import Context
 
@@ -75,6 +75,10 @@ def load_quarter(url: str, city: BenchCity, payments: int, say: Say = print) -> 
     with psycopg.connect(plain_url(url)) as pg, pg.cursor() as cur:
         cur.execute("SET session_replication_role = replica")
         cur.execute("SET work_mem = '256MB'")
+        # The terminal of each generated payment is found by a computed id; a nested loop
+        # over that join (the planner's pick with a generate_series) is quadratic.
+        cur.execute("SET enable_nestloop = off")
+        cur.execute("ANALYZE people, accounts, terminals")
         cur.execute("SELECT count(*) FROM accounts WHERE kind = 'subsidy' AND balance >= 30000")
         row = cur.fetchone()
         payers = int(row[0]) if row else 0
@@ -152,6 +156,34 @@ def load_quarter(url: str, city: BenchCity, payments: int, say: Say = print) -> 
         say("  VACUUM ANALYZE")
         cur.execute("VACUUM ANALYZE journal_entries, postings, payments, accounts")
     return n, time.perf_counter() - started
+
+
+def city_from_db(url: str) -> BenchCity:
+    """What the quarter part needs of a city already built in ``url`` (``--quarter-only``)."""
+    with psycopg.connect(plain_url(url)) as pg, pg.cursor() as cur:
+        cur.execute("SELECT min(period) FROM journal_entries WHERE kind = 'distribution'")
+        row = cur.fetchone()
+        if row is None or row[0] is None:
+            raise SystemExit(f"no bench city in {plain_url(url)}: run onecard bench first")
+        quarter = str(row[0])
+        cur.execute("SELECT id FROM regions ORDER BY id LIMIT 1")
+        region = cur.fetchone()
+        cur.execute("SELECT id, code, canteen_id FROM terminals ORDER BY id")
+        terminals: dict[int, list[BenchTerminal]] = {}
+        for tid, code, cid in cur.fetchall():
+            terminals.setdefault(int(cid), []).append(
+                BenchTerminal(int(tid), str(code), device_key(str(code)), int(cid))
+            )
+    return BenchCity(
+        url=url,
+        region_id=int(region[0]) if region else 1,
+        quarter=quarter,
+        people=[],
+        terminals=terminals,
+        canteen_of_unit={},
+        canteen_ids=sorted(terminals),
+        lunch_price={},
+    )
 
 
 def _timed(fn: Callable[[], object]) -> float:
