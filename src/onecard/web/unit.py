@@ -50,6 +50,14 @@ router = APIRouter(prefix="/unit", dependencies=[Depends(csrf_protect)], include
 CATEGORY = {"staff": "在编", "contract": "合同", "retired": "退休", "guest": "来宾"}
 STATUS = {"active": "在职", "left": "离职"}
 CLASS_ZH = {"own": "本单位", "visitor": "外单位", "guest": "来宾"}
+# Roster fields as the import shows what changed ("standard_fen" values are fen).
+FIELD_ZH = {
+    "name": "姓名",
+    "category": "人员类别",
+    "phone": "手机号",
+    "standard_fen": "季度就餐标准（元）",
+    "bank_card_no": "银行卡号",
+}
 PURSE_ORDER = {"subsidy_first": "先扣补贴，再扣自费", "cash_first": "先扣自费，再扣补贴"}
 
 
@@ -452,6 +460,7 @@ def _import_page(
         payload=payload,
         filename=filename,
         category=CATEGORY,
+        field_zh=FIELD_ZH,
     )
 
 
