@@ -113,6 +113,23 @@ def test_bureau_staff_need_the_second_factor(
     assert ok.headers["location"] == "/bureau"
 
 
+def test_an_authenticator_code_signs_in_once(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """A code read over a shoulder cannot open a second session, even inside its 30 s."""
+    sign_in(client, ctx, "Sbu")
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/me").text)})
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"staff_no": "Sbu", "password": PASSWORD, "csrf_token": token})
+    again = client.post("/login/totp", data={"code": totp_now(ctx), "csrf_token": token})
+    assert again.status_code == 401 and "动态验证码错误" in again.text
+    ctx.clock.advance(seconds=30)  # type: ignore[attr-defined]
+    ok = client.post(
+        "/login/totp", data={"code": totp_now(ctx), "csrf_token": token}, follow_redirects=False
+    )
+    assert ok.headers["location"] == "/bureau"
+
+
 def test_a_bureau_admin_without_an_authenticator_enrols_one(
     ctx: Context, w: World, staff: Staff, client: TestClient
 ) -> None:

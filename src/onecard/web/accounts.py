@@ -16,6 +16,7 @@ refused attempt still counts.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -171,11 +172,19 @@ def provisioning_uri(secret: str, staff_no: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=staff_no, issuer_name=TOTP_ISSUER)
 
 
-def _totp_ok(secret: str, code: str, now: datetime) -> bool:
+def _totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The 30-second step ``code`` belongs to (one step of clock skew either way), or
+    ``None``. The caller refuses a step at or before the last one used: a code read over
+    a shoulder cannot sign in a second time."""
     code = code.strip().replace(" ", "")
     if len(code) != 6 or not code.isdigit():
-        return False
-    return bool(pyotp.TOTP(secret).verify(code, for_time=_unix(now), valid_window=1))
+        return None
+    totp = pyotp.TOTP(secret)
+    step = int(_unix(now)) // totp.interval
+    for candidate in (step - 1, step, step + 1):
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
 
 
 def _second_factor(ctx: Context, person_id: int, code: str, secret: str | None) -> None:
@@ -183,19 +192,29 @@ def _second_factor(ctx: Context, person_id: int, code: str, secret: str | None) 
     failure: AuthError | None = None
     with ctx.db.begin() as conn:
         row = conn.execute(
-            select(Person.totp_secret, Person.failed_logins, Person.locked_until)
+            select(
+                Person.totp_secret,
+                Person.totp_last_step,
+                Person.failed_logins,
+                Person.locked_until,
+            )
             .where(Person.id == person_id)
             .with_for_update()
         ).one()
         now = ctx.clock.now()
         use = secret if secret is not None else row.totp_secret
+        step = _totp_step(use, code, now) if use else None
         if row.locked_until is not None and row.locked_until > now:
             failure = AccountLocked(minutes=_minutes_left(row.locked_until, now))
-        elif not use or not _totp_ok(use, code, now):
+        elif step is None or step <= int(row.totp_last_step or 0):
             locked = _record_failure(conn, person_id, int(row.failed_logins or 0), now)
             failure = AccountLocked(minutes=LOCK_MINUTES) if locked else BadSecondFactor()
         else:
-            values: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+            values: dict[str, object] = {
+                "failed_logins": 0,
+                "locked_until": None,
+                "totp_last_step": step,
+            }
             if secret is not None:
                 values["totp_secret"] = secret
             conn.execute(update(Person).where(Person.id == person_id).values(**values))
