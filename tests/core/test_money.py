@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onecard.core.money import fee_half_up, share_half_up, split_largest_remainder, yuan
+from onecard.core.money import (
+    MAX_AMOUNT_FEN,
+    fee_half_up,
+    fen_from_yuan,
+    share_half_up,
+    split_largest_remainder,
+    yuan,
+)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +105,34 @@ def test_yuan_is_for_display_only() -> None:
     assert yuan(5) == "0.05"
     assert yuan(123456) == "1234.56"
     assert yuan(-250) == "-2.50"
+
+
+@pytest.mark.parametrize(
+    ("text", "fen"),
+    [("0", 0), ("1", 100), ("1.5", 150), ("12.05", 1205), (" 8.50 ", 850), ("1,000.00", 100000)],
+)
+def test_typed_yuan_become_exact_fen(text: str, fen: int) -> None:
+    assert fen_from_yuan(text) == fen
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("1.005", "最多两位小数"),
+        ("-1", "不能为负数"),
+        ("abc", "应为金额"),
+        ("1e3", "应为金额"),
+        ("", "应为金额"),
+        ("0.1.2", "应为金额"),
+        ("１２", "应为金额"),  # full-width digits are not silently accepted
+        ("100000000", "过大"),
+    ],
+)
+def test_bad_typed_yuan_refused_with_a_reason(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        fen_from_yuan(text)
+
+
+@given(st.integers(0, MAX_AMOUNT_FEN - 1))
+def test_yuan_display_round_trips(fen: int) -> None:
+    assert fen_from_yuan(yuan(fen)) == fen

@@ -199,16 +199,3 @@ def test_unit_info_errors_with_row_and_column(ctx: Context, w: World) -> None:
     assert got == {(2, "服务人员数"), (2, "晚餐标准(元)"), (3, "单位名称"), (4, "单位名称")}
     with ctx.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(UnitInfo)).scalar_one() == 0
-
-
-@pytest.mark.parametrize(
-    ("text", "fen"), [("0", 0), ("1", 100), ("1.5", 150), ("12.05", 1205), ("1,000.00", 100000)]
-)
-def test_yuan_cells_become_exact_fen(text: str, fen: int) -> None:
-    assert imports.parse_yuan_cell(text) == fen
-
-
-@pytest.mark.parametrize("text", ["1.005", "-1", "abc", "1e3", ""])
-def test_bad_yuan_cells_refused(text: str) -> None:
-    with pytest.raises(ValueError):
-        imports.parse_yuan_cell(text)

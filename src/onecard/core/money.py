@@ -5,10 +5,13 @@ Contract:
 - ``split_largest_remainder(total, weights)`` – parts proportional to weights that sum to
   ``total`` exactly (never 3.33 + 6.66 = 9.99).
 - ``yuan(fen)`` – display only, at the edges.
+- ``fen_from_yuan(text)`` – what a person types or a spreadsheet holds ("12.5", "1,200")
+  to fen, exactly, by string arithmetic (never through a float).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 MAX_AMOUNT_FEN = 1_000_000_000  # 10^9 fen = 1,000万元: no single movement is larger
@@ -51,3 +54,25 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     f = abs(fen)
     return f"{sign}{f // 100}.{f % 100:02d}"
+
+
+_TYPED_YUAN = re.compile(r"(0|[1-9][0-9]{0,6})(?:\.([0-9]{1,2}))?")
+
+
+def fen_from_yuan(text: str) -> int:
+    """'12' → 1200, '12.5' → 1250, '1,200.00' → 120000, '0.01' → 1; exact, no float.
+
+    Raises ``ValueError`` with a Chinese reason for anything else: not a number, more
+    than two decimals, negative, or above ``MAX_AMOUNT_FEN``.
+    """
+    t = text.strip().replace(",", "").replace("，", "")
+    m = _TYPED_YUAN.fullmatch(t)
+    if m is None:
+        if re.fullmatch(r"-\s*[0-9.]+", t):
+            raise ValueError("金额不能为负数")
+        if re.fullmatch(r"[0-9]+\.[0-9]{3,}", t):
+            raise ValueError("金额最多两位小数")
+        if re.fullmatch(r"[0-9]{8,}(\.[0-9]{1,2})?", t):
+            raise ValueError("金额过大")
+        raise ValueError("应为金额（元，最多两位小数）")
+    return int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))

@@ -352,7 +352,7 @@ def cmd_refund_cash(staff_no: str, dry_run: DryOpt = False, database_url: DbOpt 
 # --- settlement ---------------------------------------------------------------------------
 def _bands(text: str) -> list[tuple[int, int]]:
     """'90:100,80:98,0:95' → [(90, 10000), (80, 9800), (0, 9500)] (percent, 2 decimals)."""
-    from onecard.org.imports import parse_yuan_cell
+    from onecard.core.money import fen_from_yuan
 
     out = []
     for part in text.replace("，", ",").split(","):
@@ -360,7 +360,7 @@ def _bands(text: str) -> list[tuple[int, int]]:
         if not sep or not score.strip().isdigit():
             raise InvalidInput(f"分档应写成 90:100,80:98,0:95：{part}")
         try:
-            bp = parse_yuan_cell(share.strip())  # percent with ≤2 decimals → basis points
+            bp = fen_from_yuan(share.strip())  # percent with ≤2 decimals → basis points
         except ValueError:
             raise InvalidInput(f"支付比例不正确：{share}") from None
         out.append((int(score), bp))

@@ -11,7 +11,7 @@ Contract:
   audit record. Importing the same file twice changes nothing the second time.
 - Money columns are yuan with at most two decimals ("150.00", "150", or an Excel number)
   and become integer fen without touching ``float`` for text; an Excel number cell is
-  converted through ``Decimal(str(value))`` and must be a whole number of fen.
+  converted through its shortest decimal text (`str(value)`) and must be a whole number of fen.
 - Roster: the file lists every active staff member of each unit it names. People of
   those units missing from the file are *leaving* (their subsidy goes back to the unit
   at once; their cash stays theirs). A staff number already used by another unit, or by
@@ -28,13 +28,13 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected
+from onecard.core.money import fen_from_yuan
 from onecard.org import builders
 from onecard.org.actors import Actor
 from onecard.org.models import PERSON_CATEGORIES, Person, Unit
@@ -89,7 +89,6 @@ CATEGORY_OF = {
 }
 CATEGORY_ZH = {"staff": "在编", "contract": "合同", "retired": "退休", "guest": "来宾"}
 
-_YUAN_RE = re.compile(r"(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,2}))?")
 _PHONE_RE = re.compile(r"[0-9+\-() ]{5,20}")
 _STAFF_NO_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _CARD_RE = re.compile(r"[0-9A-Za-z]{8,32}")
@@ -194,22 +193,6 @@ def _body(rows: list[list[Any]], columns: tuple[str, ...]) -> list[tuple[int, di
     return out
 
 
-def parse_yuan_cell(text: str) -> int:
-    """'12.5' → 1250 fen; raises ValueError with a Chinese reason."""
-    t = text.replace(",", "").replace("，", "")
-    m = _YUAN_RE.fullmatch(t)
-    if m is None:
-        try:
-            d = Decimal(t)
-        except InvalidOperation:
-            raise ValueError("应为金额（元，最多两位小数）") from None
-        if d < 0:
-            raise ValueError("金额不能为负数")
-        raise ValueError("金额最多两位小数")
-    frac = (m.group(2) or "").ljust(2, "0")
-    return int(m.group(1)) * 100 + int(frac or "0")
-
-
 def _int_cell(text: str, column: str, row: int, errors: list[RowError], hi: int) -> int:
     if text == "":
         return 0
@@ -223,7 +206,7 @@ def _money_cell(text: str, column: str, row: int, errors: list[RowError]) -> int
     if text == "":
         return 0
     try:
-        return parse_yuan_cell(text)
+        return fen_from_yuan(text)
     except ValueError as exc:
         errors.append(RowError(row, column, str(exc)))
         return 0
