@@ -90,7 +90,7 @@ def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
         "distribution",
         "ledger",
     ]
-    assert all(r.seconds > 0 and r.baseline_seconds > 0 for r in q.runs)
+    assert all(r.seconds > 0 and r.baseline_seconds > 0 and not r.error for r in q.runs)
     engine = make_engine(bench_url)
     try:
         with engine.connect() as c:

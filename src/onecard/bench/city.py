@@ -435,6 +435,7 @@ def build_city(
                 "paycode_last_step",
                 "must_change_password",
                 "failed_logins",
+                "totp_last_step",
             ],
             (
                 (
@@ -452,6 +453,7 @@ def build_city(
                     p.secret,
                     0,
                     True,
+                    0,
                     0,
                 )
                 for p in people

@@ -231,7 +231,7 @@ def show_quarter(report: RushReport) -> None:
                 f"{r.seconds:.2f}",
                 r.baseline,
                 f"{r.baseline_seconds:.2f}",
-                f"{r.ratio:.1f}×",
+                f"[red]failed[/red]: {r.error}" if r.error else f"{r.ratio:.1f}×",
             )
         console.print(t)
         console.print(
@@ -320,7 +320,8 @@ def quarter_json(q: QuarterReport) -> dict[str, Any]:
                 "seconds": round(r.seconds, 3),
                 "baseline": r.baseline,
                 "baseline_seconds": round(r.baseline_seconds, 3),
-                "ratio": round(r.ratio, 2),
+                "ratio": None if r.error else round(r.ratio, 2),
+                "error": r.error,
             }
             for r in q.runs
         ],

@@ -44,11 +44,13 @@ class Timed:
     baseline: str
     baseline_seconds: float
     rows: int = 0
-    note: str = ""
+    error: str = ""  # the run failed (its transaction rolled back): what it said
 
     @property
     def ratio(self) -> float:
-        return self.seconds / self.baseline_seconds if self.baseline_seconds else float("nan")
+        if self.error or not self.baseline_seconds:
+            return float("nan")
+        return self.seconds / self.baseline_seconds
 
 
 @dataclass
@@ -186,10 +188,15 @@ def city_from_db(url: str) -> BenchCity:
     )
 
 
-def _timed(fn: Callable[[], object]) -> float:
+def _timed(fn: Callable[[], object]) -> tuple[float, str]:
+    """Seconds taken, and the error if the run failed (a failed run is reported, and the
+    next runs still go ahead)."""
     t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    try:
+        fn()
+    except Exception as exc:
+        return time.perf_counter() - t0, f"{type(exc).__name__}: {str(exc)[:200]}"
+    return time.perf_counter() - t0, ""
 
 
 def _bare(url: str, sql: list[str], params: dict[str, object], rollback: bool) -> float:
@@ -246,9 +253,9 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
         {"q": q},
         rollback=True,
     )
-    secs = _timed(lambda: settle_quarter(ctx, actor, q))
+    secs, err = _timed(lambda: settle_quarter(ctx, actor, q))
     rep.runs.append(
-        Timed("settlement (1 quarter, every canteen)", secs, "GROUP BY payables", base, 0)
+        Timed("settlement (1 quarter, every canteen)", secs, "GROUP BY payables", base, error=err)
     )
 
     # 2. Year-end clearing, against the same writes done bare and rolled back.
@@ -265,8 +272,10 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
         {"period": next_quarter(q)},
         rollback=True,
     )
-    secs = _timed(lambda: clear_year(ctx, actor, year))
-    rep.runs.append(Timed(f"year-end clearing {year}", secs, "INSERT+UPDATE purses", base))
+    secs, err = _timed(lambda: clear_year(ctx, actor, year))
+    rep.runs.append(
+        Timed(f"year-end clearing {year}", secs, "INSERT+UPDATE purses", base, error=err)
+    )
 
     # 3. The next quarter's distribution: the units' funds arrive, then every purse.
     nq = next_quarter(q)
@@ -284,8 +293,10 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
         {"period": nq},
         rollback=True,
     )
-    secs = _timed(lambda: distribute_all(ctx, actor, nq))
-    rep.runs.append(Timed(f"distribution {nq} (every purse)", secs, "INSERT+UPDATE purses", base))
+    secs, err = _timed(lambda: distribute_all(ctx, actor, nq))
+    rep.runs.append(
+        Timed(f"distribution {nq} (every purse)", secs, "INSERT+UPDATE purses", base, error=err)
+    )
 
     # 4. ledger verify, against a bare GROUP BY of every posting by account.
     say("ledger verify: bare GROUP BY, then verify")
@@ -300,7 +311,7 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
         vr = verify(conn)
     secs = time.perf_counter() - t0
     rep.verify_ok, rep.problems = vr.ok, vr.problems
-    rep.runs.append(Timed("ledger verify", secs, "GROUP BY postings", base, vr.postings))
+    rep.runs.append(Timed("ledger verify", secs, "GROUP BY postings", base, rows=vr.postings))
     return rep
 
 
