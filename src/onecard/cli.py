@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from onecard.channels.bank import BankUnavailable
 from onecard.core import errors as e
@@ -105,13 +112,16 @@ def serve(
     workers: int = 1,
 ) -> None:
     """Serve the API and pages. 启动服务"""
+    if workers > 1:
+        console.print("[yellow]多进程请用 uvicorn --factory onecard.web.asgi:app[/yellow]")
+    serve_context(context(database_url), host, port)
+
+
+def serve_context(ctx: Context, host: str, port: int) -> None:
     import uvicorn
 
     from onecard.web.app import create_app
 
-    ctx = context(database_url)
-    if workers > 1:
-        console.print("[yellow]多进程请用 uvicorn --factory onecard.web.asgi:app[/yellow]")
     uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -132,12 +142,25 @@ def demo(
     ctx = context(url)
     create_schema(ctx.db.engine)
     with progress_bar() as bar:
-        task = bar.add_task("建设演示城市 building the demo city", total=staff)
-        city = build_demo(ctx, staff=staff, progress=lambda n, _t: bar.update(task, completed=n))
+        tasks: dict[str, TaskID] = {}
+
+        def step(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        city = build_demo(ctx, staff=staff, progress=step)
+    with ctx.db.read() as conn:
+        from onecard.ledger.verify import verify
+
+        checked = verify(conn)
+    if not checked.ok:
+        raise e.LedgerError(checked.problems[0])
     c = city.counts
     base = f"http://127.0.0.1:{port}"
     console.print(
-        f"\n[bold green]演示城市已建成[/bold green]: {c['units']} 个单位, {c['canteens']} 个食堂, {c['staff']} 名职工, 每人已拨付本季度补贴"
+        f"\n[bold green]演示城市已建成[/bold green]: {c['units']} 个单位, {c['canteens']} 个食堂, {c['staff']} 名职工; "
+        f"本季度缴款、到账、拨付已走完 (一家单位欠缴后补缴), 近几个工作日 {c['meals']:,} 笔就餐; 账务核验通过"
     )
     console.print(f"数据库 database: {db.resolve()}")
     console.print(
@@ -156,7 +179,8 @@ def demo(
         console.print(f"  {role:<16} 工号 {staff_no}")
     console.print(f"状态页 status: {base}/status · API 文档: {base}/docs\n")
     if serve_it:
-        serve(host="127.0.0.1", port=port, database_url=url)
+        # The same context: its sandbox bank holds the quarter's statements.
+        serve_context(ctx, "127.0.0.1", port)
 
 
 def _mount_optional() -> None:

@@ -1,27 +1,38 @@
-"""The demo city: believable units, canteens, staff and a funded quarter in one call.
+"""The demo city: believable units, canteens and staff, living through this quarter.
 
-Contract: ``build_demo(ctx)`` fills an empty database (deterministic: the same seed makes
-the same city) and returns a ``DemoCity`` with the keys a person needs to try it — a
-terminal code and device key, a card number, staff numbers and demo passwords. Money
-enters the way real money does: the unit's quarterly funds arrive at the bureau's
-dining-fund account, pass to the system income line and are credited to each person's
-subsidy purse, each step a balanced entry.
+Contract: ``build_demo(ctx)`` fills an empty database (deterministic for a seed and a
+day) and returns a ``DemoCity`` with the keys a person needs to try it — a terminal code
+and device key, a card number, staff numbers and demo passwords. Nothing is posted
+behind the product's back: the quarter is *replayed* through the same services people
+use, on a ``ReplayClock`` — the bureau issues funding notices, units pay through the
+(sandbox) bank, one unit short and late; receipts are booked, passed to the income line
+and distributed; then staff eat breakfast and lunch on the last working days (at home
+and at other units' canteens), some top up their cash purse and rate their meals. The
+clock is then released, and ``ctx.bank`` is the sandbox that saw all of it, so the
+served demo keeps its bank statements.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import time
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection
 
-from onecard.core.clock import quarter_of, to_local
+from onecard.channels.bank import DINING_FUND_ACCOUNT, SandboxBank
+from onecard.core.clock import ReplayClock, from_local, quarter_bounds, quarter_of
 from onecard.core.context import Context
-from onecard.ledger.service import Leg, account_id, post, system_account
+from onecard.feedback import service as feedback
+from onecard.feedback.models import ASPECTS
+from onecard.funding import distribution, notices
 from onecard.org import builders as b
+from onecard.org.actors import Actor
+from onecard.pay import topup
 from onecard.pay.cards import issue_card_conn
+from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史黎贺顾毛郝龚邵万钱覃武戴孔汤庞樊兰殷施陶洪翟安颜倪严牛温芦季俞章鲁葛伍申尤毕聂焦向柳邢骆岳齐"
 GIVEN = "伟芳娜敏静丽强磊洋艳勇军杰娟涛明超秀霞平刚桂英华玉萍红鹏辉建国志红文斌宇浩凯健俊帆帅旭宁欣然子怡梓涵诗雨佳琪晨阳嘉豪思远一鸣婷慧颖雪琳丹晶海燕春梅兰凤云飞亮波鑫博睿泽昊天"
@@ -74,42 +85,52 @@ def build_demo(
     ctx: Context,
     staff: int = 500,
     seed: int = 2026,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
     password: str = "onecard2026",
+    history_days: int = 8,
 ) -> DemoCity:
     rng = random.Random(seed)
-    now = ctx.clock.now()
-    quarter = quarter_of(to_local(now).date())
-    with ctx.db.begin() as conn:
+    today = ctx.clock.today()
+    quarter = quarter_of(today)
+    q_start = quarter_bounds(quarter)[0]
+    clock = ReplayClock(from_local(datetime.combine(q_start, time(8))))
+    bank = SandboxBank(secret=ctx.settings.secret_key.encode(), clock=clock)
+    sim = replace(ctx, clock=clock, bank=bank)
+    now = clock.now()
+    terminals: dict[int, TerminalIdentity] = {}
+    with sim.db.begin() as conn:
         region = b.create_region(conn, ctx.settings.region_code, "郴州市")
         unit_ids: list[int] = []
-        canteens: list[int] = []
+        canteen_of_unit: dict[int, int] = {}
         first_term: tuple[str, str] | None = None
         for i, (uname, has_canteen, cname, op, operator) in enumerate(UNITS, start=1):
+            account = f"43050100{i:08d}"
             uid = b.create_unit(
                 conn,
                 region,
                 f"U{i:04d}",
                 uname,
                 default_standard_fen=rng.choice([54000, 60000, 66000]),
-                bank_account=f"43050100{i:08d}",
+                bank_account=account,
                 contact=chinese_name(rng),
                 phone=f"0735-22{i:05d}",
             )
+            bank.open_outside_account(account, uname, 10**9)
             unit_ids.append(uid)
             if not has_canteen:
                 continue
             assert cname is not None and op is not None
+            n = len(canteen_of_unit) + 1
             lunch = rng.choice([400, 500, 600, 700, 800])
             cid = b.create_canteen(
                 conn,
                 region,
                 uid,
-                f"C{len(canteens) + 1:04d}",
+                f"C{n:04d}",
                 cname,
                 operation=op,
                 operator_name=operator,
-                operator_bank_account=f"62270035{len(canteens) + 1:08d}" if operator else None,
+                operator_bank_account=f"62270035{n:08d}" if operator else None,
                 location=f"郴州市北湖区{rng.choice(STREETS)}{rng.randint(1, 300)}号",
                 contact=chinese_name(rng),
                 phone=f"0735-28{rng.randint(10000, 99999)}",
@@ -119,7 +140,9 @@ def build_demo(
                 opening_hours="早 07:00–08:30 · 午 11:30–13:30 · 晚 17:30–19:00",
                 serves_visitors=True,
             )
-            canteens.append(cid)
+            if operator:
+                bank.open_outside_account(f"62270035{n:08d}", operator)
+            canteen_of_unit[uid] = cid
             for code, name, start, end, own in (
                 ("breakfast", "早餐", time(7), time(8, 30), lunch // 2 - 50),
                 ("lunch", "午餐", time(11, 30), time(13, 30), lunch),
@@ -135,10 +158,11 @@ def build_demo(
                     {"own": own, "visitor": own + 200, "guest": own * 2},
                 )
             for t in range(1, 3):
-                code = f"T{len(canteens):03d}-{t}"
-                _tid, key = b.register_terminal(
+                code = f"T{n:03d}-{t}"
+                tid, key = b.register_terminal(
                     conn, region, cid, code, name=f"{cname} {t} 号机", installed_at=now
                 )
+                terminals.setdefault(cid, TerminalIdentity(tid, code, region, cid))
                 if first_term is None:
                     first_term = (code, key)
         assert first_term is not None
@@ -146,87 +170,207 @@ def build_demo(
         people: list[tuple[int, int, str, int]] = []
         for n in range(staff):
             uid = unit_ids[n % len(unit_ids)] if n < len(unit_ids) * 5 else rng.choice(unit_ids)
-            std = 60000
             name = chinese_name(rng)
+            bank_card = f"6217{rng.randint(10**11, 10**12 - 1)}"
             pid = b.create_person(
                 conn,
                 region,
                 uid,
                 f"{n + 1:06d}",
                 name,
-                standard_fen=std,
+                standard_fen=60000,
                 phone=f"139{rng.randint(10000000, 99999999)}",
-                bank_card_no=f"6217{rng.randint(10**11, 10**12 - 1)}",
+                bank_card_no=bank_card,
             )
-            card = issue_card_conn(conn, ctx, pid)
-            people.append((pid, uid, card, std))
+            bank.open_outside_account(bank_card, name, rng.randint(2_000, 20_000) * 100)
+            card = issue_card_conn(conn, sim, pid)
+            people.append((pid, uid, card, 60000))
             if progress:
-                progress(n + 1, staff)
-        _fund_quarter(conn, region, quarter, people, now)
-        logins = _demo_logins(conn, people, unit_ids, canteens, password)
-        payer = people[0]
+                progress("职工与卡 staff and cards", n + 1, staff)
+        logins = _demo_logins(conn, people, unit_ids, list(canteen_of_unit.values()), password)
+
+    funded_on = _fund_quarter(sim, clock, quarter, q_start, today, unit_ids)
+    meals = _eat(
+        sim,
+        clock,
+        rng,
+        people,
+        canteen_of_unit,
+        terminals,
+        funded_on,
+        today,
+        history_days,
+        progress,
+    )
+    clock.release()
+    ctx.bank = bank
     return DemoCity(
         region_id=region,
         terminal_code=first_term[0],
         terminal_key=first_term[1],
-        card_no=payer[2],
+        card_no=people[0][2],
         payer_name="",
         logins=logins,
-        counts={"units": len(unit_ids), "canteens": len(canteens), "staff": len(people)},
+        counts={
+            "units": len(unit_ids),
+            "canteens": len(canteen_of_unit),
+            "staff": len(people),
+            "meals": meals,
+        },
     )
 
 
-def _fund_quarter(
-    conn: Connection,
-    region: int,
-    quarter: str,
-    people: list[tuple[int, int, str, int]],
-    now: object,
-) -> None:
-    """A quarter's funds, unit by unit: bank → dining fund → income line → subsidy purses."""
-    from datetime import datetime
+def _at(clock: ReplayClock, day: date, hour: int, minute: int = 0) -> None:
+    clock.set(from_local(datetime.combine(day, time(hour, minute))))
 
-    assert isinstance(now, datetime)
-    bank = system_account(conn, "bank_clearing")
-    fund = system_account(conn, "dining_fund")
-    by_unit: dict[int, list[tuple[int, int]]] = {}
-    for pid, uid, _card, std in people:
-        by_unit.setdefault(uid, []).append((pid, std))
-    for uid, members in by_unit.items():
-        total = sum(std for _, std in members)
-        income = account_id(conn, "unit", uid, "unit_income")
-        post(
-            conn,
-            region_id=region,
-            kind="unit_funds_in",
-            key=f"demo:in:{quarter}:{uid}",
-            legs=[Leg(bank, -total), Leg(fund, total)],
-            actor="demo",
-            booked_at=now,
-            reference=f"单位 {uid} {quarter} 就餐经费",
-        )
-        post(
-            conn,
-            region_id=region,
-            kind="to_income",
-            key=f"demo:income:{quarter}:{uid}",
-            legs=[Leg(fund, -total), Leg(income, total)],
-            actor="demo",
-            booked_at=now,
-        )
-        legs = [Leg(income, -total)] + [
-            Leg(account_id(conn, "person", pid, "subsidy"), std) for pid, std in members
-        ]
-        post(
-            conn,
-            region_id=region,
-            kind="distribution",
-            key=f"demo:dist:{quarter}:{uid}",
-            legs=legs,
-            actor="demo",
-            booked_at=now,
-            reference=f"{quarter} 补贴发放",
-        )
+
+def _deliver(sim: Context, bank: SandboxBank) -> None:
+    """The bank's callbacks (transfers, top-ups) reach our notification handler."""
+
+    def handle(body: bytes, signature: str) -> None:
+        topup.handle_bank_notification(sim, body, signature)
+
+    bank.deliver(handle)
+
+
+def _fund_quarter(
+    sim: Context,
+    clock: ReplayClock,
+    quarter: str,
+    q_start: date,
+    today: date,
+    unit_ids: list[int],
+) -> date:
+    """The quarter's money as it really moves; returns the day the last unit was funded.
+
+    The bureau issues notices on the quarter's first day; units pay on the 8th — except
+    one that pays 80 % on the 8th and the rest, late, on the 15th (the console shows it
+    short, then paid late). Each day's statement is booked, passed to the income line
+    and distributed. Days never run past today: a young quarter is compressed.
+    """
+    bureau = Actor.system("demo:bureau")
+    bank = sim.bank
+    assert isinstance(bank, SandboxBank)
+
+    def day(n: int) -> date:
+        return min(q_start + timedelta(days=n - 1), today)
+
+    _at(clock, day(1), 9)
+    notices.issue_notices(sim, bureau, quarter)
+    due = {int(n["unit_id"]): n for n in notices.notice_status(sim, quarter)}
+    slow = unit_ids[13]  # 郴州市档案馆: short on time, then late
+    plan: dict[date, list[tuple[int, int]]] = {}
+    for uid, n in due.items():
+        amount = int(n["amount_due_fen"])
+        if not amount:
+            continue
+        if uid == slow:
+            first = amount * 4 // 5
+            plan.setdefault(day(8), []).append((uid, first))
+            plan.setdefault(day(15), []).append((uid, amount - first))
+        else:
+            plan.setdefault(day(8), []).append((uid, amount))
+    accounts = {int(n["unit_id"]): n for n in due.values()}
+    last = day(1)
+    for when in sorted(plan):
+        _at(clock, when, 10)
+        for uid, amount in plan[when]:
+            ref = accounts[uid]["reference"]
+            bank.credit_from_outside(
+                f"43050100{unit_ids.index(uid) + 1:08d}",
+                DINING_FUND_ACCOUNT,
+                amount,
+                f"{ref} {quarter} 就餐经费",
+            )
+        _at(clock, when, 16)
+        notices.import_receipts(sim, bureau, when)
+        notices.transfer_to_income(sim, bureau)
+        _deliver(sim, bank)
+        distribution.distribute_all(sim, bureau, quarter)
+        last = when
+    return last
+
+
+COMMENTS = [
+    "红烧肉很入味，米饭软硬刚好",
+    "窗口排队有点长，希望多开一个",
+    "青菜新鲜，汤偏咸",
+    "阿姨打菜很实在",
+    "餐具消毒做得好",
+    "鱼有点腥，其他都不错",
+    "",
+    "",
+    "",
+]
+
+
+def _eat(
+    sim: Context,
+    clock: ReplayClock,
+    rng: random.Random,
+    people: list[tuple[int, int, str, int]],
+    canteen_of_unit: dict[int, int],
+    terminals: dict[int, TerminalIdentity],
+    funded_on: date,
+    today: date,
+    history_days: int,
+    progress: Callable[[str, int, int], None] | None,
+) -> int:
+    """Breakfasts and lunches on the last working days before today, through the
+    terminals' payment service: most at home, some at another unit's canteen (staff of
+    units without a canteen always eat out). A few people top up and rate meals."""
+    days: list[date] = []
+    d = today - timedelta(days=1)
+    while d > funded_on and len(days) < history_days:
+        if d.weekday() < 5:
+            days.append(d)
+        d -= timedelta(days=1)
+    days.reverse()
+    canteens = list(canteen_of_unit.values())
+    bank = sim.bank
+    assert isinstance(bank, SandboxBank)
+    if days:
+        _at(clock, days[0], 9)
+        for pid, _uid, _card, _std in rng.sample(people, max(1, len(people) // 20)):
+            topup.request_topup(sim, pid, rng.choice([5000, 10000, 20000]))
+        _deliver(sim, bank)
+    person_of = {card: pid for pid, _u, card, _s in people}
+    meals = 0
+    for i, day in enumerate(days, start=1):
+        eaters: list[tuple[datetime, int, str, str]] = []
+        for _pid, uid, card, _std in people:
+            home = canteen_of_unit.get(uid)
+            if rng.random() < 0.55:
+                where = home if home is not None and rng.random() < 0.8 else rng.choice(canteens)
+                # The lunch rush: most payments near 12:00.
+                minute = int(rng.triangular(0, 110, 25))
+                at = datetime.combine(day, time(11, 30)) + timedelta(minutes=minute)
+                eaters.append((at, where, card, "lunch"))
+            if home is not None and rng.random() < 0.2:
+                at = datetime.combine(day, time(7)) + timedelta(minutes=rng.randint(0, 85))
+                eaters.append((at, home, card, "breakfast"))
+        eaters.sort()
+        for n, (at, cid, card, meal) in enumerate(eaters):
+            clock.set(from_local(at))
+            out = pay(
+                sim,
+                terminals[cid],
+                PaymentRequest(f"demo-{day:%m%d}-{n}", card, meal=meal),
+            )
+            if b'"approved"' not in out.body:
+                continue
+            meals += 1
+            if rng.random() < 0.06:
+                feedback.rate_meal(
+                    sim,
+                    person_of[card],
+                    int(json.loads(out.body)["payment_id"]),
+                    {k: rng.choice([3, 4, 4, 5, 5]) for k in ASPECTS},
+                    rng.choice(COMMENTS),
+                )
+        if progress:
+            progress("近日就餐 recent meals (days)", i, len(days))
+    return meals
 
 
 def _demo_logins(

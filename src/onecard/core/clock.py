@@ -40,6 +40,20 @@ class FixedClock(Clock):
         self._at += timedelta(**kwargs)
 
 
+class ReplayClock(FixedClock):
+    """Stands still while history is replayed (the demo's quarter), then, once
+    ``release()``-d, follows real time — so a sandbox built during the replay keeps
+    working for the live server afterwards."""
+
+    _released = False
+
+    def now(self) -> datetime:
+        return Clock.now(self) if self._released else super().now()
+
+    def release(self) -> None:
+        self._released = True
+
+
 def to_local(utc_naive: datetime) -> datetime:
     """Naive UTC -> naive city-local wall time."""
     return utc_naive.replace(tzinfo=UTC).astimezone(CITY_TZ).replace(tzinfo=None)

@@ -1,0 +1,53 @@
+"""The demo city is built through the product's own services and leaves clean books.
+
+A small demo (60 staff, two days of meals) on the test clock (10 March 2026, Q1): every
+unit got a notice and paid it — one short on the 8th and the rest late on the 15th —
+everyone was distributed their quarter, meals were paid at home and elsewhere, and the
+sandbox bank kept the statements for the served app.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from onecard.core.clock import to_local
+from onecard.core.context import Context
+from onecard.demo import UNITS, build_demo
+from onecard.funding import notices
+from onecard.ledger.service import account_id, derived_balance
+from onecard.org.models import Person
+from onecard.pay.models import Payment
+
+
+def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
+    stages: dict[str, int] = {}
+    city = build_demo(
+        ctx, staff=60, history_days=2, progress=lambda s, n, t: stages.__setitem__(s, t)
+    )
+    assert city.counts["units"] == len(UNITS) and city.counts["staff"] == 60
+    assert set(stages) == {"职工与卡 staff and cards", "近日就餐 recent meals (days)"}
+    status = {s["unit"]: s for s in notices.notice_status(ctx, "2026Q1")}
+    assert all(s["status"] == "paid" for s in status.values() if s["amount_due_fen"])
+    slow = status["郴州市档案馆"]
+    assert slow["late"] and slow["receipts"] == 2
+    with ctx.db.read() as conn:
+        people = conn.execute(select(Person.id)).scalars().all()
+        distributed = sum(
+            derived_balance(conn, account_id(conn, "person", p, "subsidy")) for p in people
+        )
+        meals = conn.execute(
+            select(func.count(), func.sum(Payment.amount_fen)).where(Payment.status == "approved")
+        ).one()
+        days = {
+            to_local(d).date()
+            for d in conn.execute(
+                select(Payment.created_at).where(Payment.status == "approved")
+            ).scalars()
+        }
+    assert meals[0] == city.counts["meals"] > 0
+    # Everyone had 600.00 yuan; what they hold now is that minus their meals.
+    assert distributed == 60 * 60000 - int(meals[1])
+    assert days <= {date(2026, 3, 6), date(2026, 3, 9)} and days
+    assert ctx.bank is not None and ctx.bank.statement(date(2026, 1, 8))
