@@ -136,3 +136,9 @@ def test_bad_typed_yuan_refused_with_a_reason(text: str, why: str) -> None:
 @given(st.integers(0, MAX_AMOUNT_FEN - 1))
 def test_yuan_display_round_trips(fen: int) -> None:
     assert fen_from_yuan(yuan(fen)) == fen
+
+
+def test_statements_group_thousands() -> None:
+    assert yuan(1380000, grouped=True) == "13,800.00"
+    assert yuan(-123456789, grouped=True) == "-1,234,567.89"
+    assert yuan(5, grouped=True) == "0.05"

@@ -49,11 +49,13 @@ def split_largest_remainder(total_fen: int, weights: Sequence[int]) -> list[int]
     return floors
 
 
-def yuan(fen: int) -> str:
-    """'¥12.50' style display without the sign symbol: '12.50'; negative keeps its sign."""
+def yuan(fen: int, *, grouped: bool = False) -> str:
+    """'¥12.50' style display without the sign symbol: '12.50'; negative keeps its sign.
+    ``grouped`` puts thousands separators in (statements): '13,800.00'."""
     sign = "-" if fen < 0 else ""
     f = abs(fen)
-    return f"{sign}{f // 100}.{f % 100:02d}"
+    whole = f"{f // 100:,}" if grouped else str(f // 100)
+    return f"{sign}{whole}.{f % 100:02d}"
 
 
 _TYPED_YUAN = re.compile(r"(0|[1-9][0-9]{0,6})(?:\.([0-9]{1,2}))?")

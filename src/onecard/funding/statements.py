@@ -254,7 +254,7 @@ def person_statement(ctx: Context, person_id: int, year: int | None = None) -> D
 
 # --- rendering -------------------------------------------------------------------------
 def _cell(doc: Doc, i: int, v: Any) -> str:
-    return yuan(v) if i in doc.money_cols and isinstance(v, int) else str(v)
+    return yuan(v, grouped=True) if i in doc.money_cols and isinstance(v, int) else str(v)
 
 
 def to_pdf(doc: Doc) -> bytes:
@@ -285,6 +285,7 @@ def to_pdf(doc: Doc) -> bytes:
                     ("FONT", (0, 0), (-1, -1), font, 9),
                     ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
                     ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                    *[("ALIGN", (c, 1), (c, -1), "RIGHT") for c in doc.money_cols],
                 ]
             )
         )
