@@ -51,11 +51,13 @@ def app(
     clients: Annotated[int, typer.Option(help="closed-loop terminals = pgbench clients")] = 32,
     rate: Annotated[
         str, typer.Option(help="open loop: payments/s offered, comma-separated phases")
-    ] = "1000",
-    open_seconds: Annotated[float, typer.Option(help="open loop duration (0: skip)")] = 20.0,
-    modes: Annotated[str, typer.Option(help="single,batch")] = ",".join(MODES),
+    ] = "100,1000",
+    open_seconds: Annotated[float, typer.Option(help="open loop duration (0: skip)")] = 15.0,
+    modes: Annotated[str, typer.Option(help="any of single,batch,engine")] = ",".join(MODES),
     pgbench: Annotated[bool, typer.Option("--pgbench/--no-pgbench")] = True,
-    pgbench_scale: int = 10,
+    pgbench_scale: Annotated[
+        int, typer.Option(help="pgbench -s (≥ clients: no branch-row contention)")
+    ] = 32,
     port: int = 8765,
     profile: Annotated[
         Path | None, typer.Option(help="py-spy the server in the batch closed loop (raw stacks)")

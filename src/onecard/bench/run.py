@@ -58,7 +58,7 @@ class RushOptions:
     open_seconds: float = 20.0  # 0 skips the open loop
     modes: tuple[str, ...] = MODES
     pgbench: bool = True
-    pgbench_scale: int = 10
+    pgbench_scale: int = 32
     port: int = 8765
     warmup: float = 2.0
     profile: str | None = None  # py-spy raw stacks of each mode's closed loop: <profile>.<mode>
