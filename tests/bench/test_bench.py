@@ -97,11 +97,18 @@ def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
             settled = c.execute(
                 text("SELECT coalesce(sum(gross_fen), 0) FROM funding_settlements")
             ).scalar_one()
+            distributed = c.execute(
+                text(
+                    "SELECT count(*) FROM journal_entries WHERE kind = 'distribution'"
+                    " AND idempotency_key LIKE 'dist:%'"
+                )
+            ).scalar_one()
             loaded = c.execute(
                 text("SELECT coalesce(sum(amount_fen), 0) FROM payments WHERE status = 'approved'")
             ).scalar_one()
     finally:
         engine.dispose()
+    assert distributed == 120  # every active person, by their own or their unit's standard
     # The sum of approved amounts equals the canteens' settled gross.
     assert settled == loaded
 

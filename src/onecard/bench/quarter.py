@@ -284,11 +284,12 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
     base = _bare(
         url,
         _bare_purse_writes(
-            "SELECT a.region_id, a.id AS purse, i.id AS other, p.standard_fen AS amount"
-            " FROM people p JOIN accounts a ON a.owner_kind = 'person' AND a.owner_id = p.id"
+            "SELECT a.region_id, a.id AS purse, i.id AS other,"
+            f" {_STANDARD} AS amount FROM people p JOIN units u ON u.id = p.unit_id"
+            " JOIN accounts a ON a.owner_kind = 'person' AND a.owner_id = p.id"
             " AND a.kind = 'subsidy' JOIN accounts i ON i.owner_kind = 'unit'"
             " AND i.owner_id = p.unit_id AND i.kind = 'unit_income'"
-            " WHERE p.standard_fen > 0 AND p.status = 'active'"
+            f" WHERE {_STANDARD} > 0 AND p.status = 'active'"
         ),
         {"period": nq},
         rollback=True,
@@ -315,6 +316,10 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
     return rep
 
 
+# A person's quarterly standard: their own, or their unit's default (funding.notices).
+_STANDARD = "CASE WHEN p.standard_fen > 0 THEN p.standard_fen ELSE u.default_standard_fen END"
+
+
 def _fund_units(url: str, city: BenchCity, quarter: str) -> None:
     """The units pay the quarter's funds: bank → dining fund → each unit's income line."""
     start, _ = quarter_bounds(quarter)
@@ -325,11 +330,11 @@ def _fund_units(url: str, city: BenchCity, quarter: str) -> None:
             f"""
             CREATE TEMP TABLE fund ON COMMIT DROP AS
             SELECT nextval('{seq}') AS e1, nextval('{seq}') AS e2, u.id AS unit_id,
-                   u.region_id, i.id AS income, sum(p.standard_fen) AS total
+                   u.region_id, i.id AS income, sum({_STANDARD}) AS total
             FROM units u JOIN people p ON p.unit_id = u.id AND p.status = 'active'
             JOIN accounts i ON i.owner_kind = 'unit' AND i.owner_id = u.id
                  AND i.kind = 'unit_income'
-            GROUP BY u.id, u.region_id, i.id HAVING sum(p.standard_fen) > 0
+            GROUP BY u.id, u.region_id, i.id HAVING sum({_STANDARD}) > 0
             """
         )
         cur.execute(
