@@ -65,11 +65,23 @@ def progress_bar() -> Progress:
     )
 
 
+_opened: list[Context] = []
+
+
 def context(database_url: str | None = None) -> Context:
+    """The command's context; its engine is disposed when ``main`` returns, so no
+    database connection outlives the command (tests run many commands in one process)."""
     settings = get_settings()
     if database_url:
         settings = Settings(**{**settings.model_dump(), "database_url": database_url})
-    return Context.from_settings(settings)
+    ctx = Context.from_settings(settings)
+    _opened.append(ctx)
+    return ctx
+
+
+def _close_contexts() -> None:
+    while _opened:
+        _opened.pop().db.engine.dispose()
 
 
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECARD_DATABASE_URL")]
@@ -223,6 +235,8 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    finally:
+        _close_contexts()
 
 
 if __name__ == "__main__":
