@@ -222,18 +222,25 @@ def test_prorate_half_up(std: int, months: int, amount: int) -> None:
     assert distribution.prorate(std, months) == amount
 
 
-def test_a_late_year_end_clears_only_that_years_money(city: City) -> None:
+@pytest.mark.parametrize("chunk", [10_000, 1])
+def test_a_late_year_end_clears_only_that_years_money(
+    city: City, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chunk=1``: the purses' balances are read in many statements (a city has more
+    purses than a statement may carry parameters), with the same result."""
     from onecard.funding import year_end
 
+    monkeypatch.setattr(year_end, "IN_CHUNK", chunk)
     city.at(date(2026, 6, 1), 9)
     give(city, "a1", 1000)
+    give(city, "b1", 700)
     city.at(date(2027, 1, 5), 9)
     give(city, "a1", 500)  # next year's money, booked in 2027Q1
     city.at(date(2027, 1, 6), 9)
     dry = year_end.clear_year(city.ctx, BUREAU, 2026, dry_run=True)
-    assert dry.totals["amount_fen"] == 1000
+    assert dry.totals["amount_fen"] == 1700
     year_end.clear_year(city.ctx, BUREAU, 2026)
-    assert city.purse("a1") == (500, 0)
+    assert city.purse("a1") == (500, 0) and city.purse("b1") == (0, 0)
     assert not year_end.clear_year(city.ctx, BUREAU, 2026).changed
     with pytest.raises(InvalidInput):
         year_end.clear_year(city.ctx, BUREAU, 1999)

@@ -98,13 +98,22 @@ def clear_year(
     return res
 
 
+# Bound parameters per statement: PostgreSQL allows 65,535 and SQLite 32,766, and a
+# city has more purses than either (Chenzhou: 83,600).
+IN_CHUNK = 10_000
+
+
 def _balances_up_to(conn: Connection, accounts: list[int], period: str) -> dict[int, int]:
-    if not accounts:
-        return {}
-    q = (
-        select(Posting.account_id, func.sum(Posting.amount))
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.account_id.in_(accounts), JournalEntry.period <= period)
-        .group_by(Posting.account_id)
-    )
-    return {int(a): int(t) for a, t in conn.execute(q)}
+    out: dict[int, int] = {}
+    for start in range(0, len(accounts), IN_CHUNK):
+        q = (
+            select(Posting.account_id, func.sum(Posting.amount))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                Posting.account_id.in_(accounts[start : start + IN_CHUNK]),
+                JournalEntry.period <= period,
+            )
+            .group_by(Posting.account_id)
+        )
+        out.update({int(a): int(t) for a, t in conn.execute(q)})
+    return out
