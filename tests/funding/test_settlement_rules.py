@@ -347,3 +347,10 @@ def test_a_failed_sweep_is_swept_again_on_retry(city: City) -> None:
     assert city.bank.outside_balance(OPERATOR_ACCOUNT) == 995
     assert city.payable("B") == 0
     city.verified()
+
+
+def test_score_bands_are_read_exactly_as_people_type_them() -> None:
+    assert settlement.parse_bands("90:100, 80:98.55；0：95") == [(90, 10000), (80, 9855), (0, 9500)]
+    for bad in ("90-100", "x:100", "90:abc", "90:98.555"):
+        with pytest.raises(InvalidInput):
+            settlement.parse_bands(bad)

@@ -350,30 +350,13 @@ def cmd_refund_cash(staff_no: str, dry_run: DryOpt = False, database_url: DbOpt 
 
 
 # --- settlement ---------------------------------------------------------------------------
-def _bands(text: str) -> list[tuple[int, int]]:
-    """'90:100,80:98,0:95' → [(90, 10000), (80, 9800), (0, 9500)] (percent, 2 decimals)."""
-    from onecard.core.money import fen_from_yuan
-
-    out = []
-    for part in text.replace("，", ",").split(","):
-        score, sep, share = part.strip().partition(":")
-        if not sep or not score.strip().isdigit():
-            raise InvalidInput(f"分档应写成 90:100,80:98,0:95：{part}")
-        try:
-            bp = fen_from_yuan(share.strip())  # percent with ≤2 decimals → basis points
-        except ValueError:
-            raise InvalidInput(f"支付比例不正确：{share}") from None
-        out.append((int(score), bp))
-    return out
-
-
 @app.command("quality-rule")
 def cmd_quality_rule(canteen: str, bands: str, database_url: DbOpt = None) -> None:
     """Set a canteen's score bands, e.g. '90:100,80:98,0:95'. 考核分档"""
-    from onecard.funding.settlement import set_quality_rule
+    from onecard.funding.settlement import parse_bands, set_quality_rule
 
     ctx = _ctx(database_url)
-    clean = set_quality_rule(ctx, _actor(), _canteen_id(ctx, canteen), _bands(bands))
+    clean = set_quality_rule(ctx, _actor(), _canteen_id(ctx, canteen), parse_bands(bands))
     _console().print(
         "[green]已设置考核分档[/green]：" + "，".join(f"≥{m} 分付 {s / 100:.2f}%" for m, s in clean)
     )

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from onecard.channels.bank import EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
-from onecard.core.money import fee_half_up
+from onecard.core.money import fee_half_up, fen_from_yuan
 from onecard.funding import audit
 from onecard.funding.errors import MissingPayee, MissingQualityScore, check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
@@ -76,6 +76,27 @@ def _canteen(conn: Connection, canteen_id: int) -> Any:
     if c is None:
         raise NotFound(what="食堂")
     return c
+
+
+def parse_bands(text: str) -> list[tuple[int, int]]:
+    """'90:100, 80:98, 0:95' (score ≥ : percent paid, at most two decimals) →
+    [(90, 10000), (80, 9800), (0, 9500)] in basis points, exactly (no float). Full-width
+    '：' '，' '；' are accepted as people type them; ``set_quality_rule`` checks the rest."""
+    out = []
+    for part in text.replace("，", ",").replace("；", ",").replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        score, sep, share = part.replace("：", ":").strip().partition(":")
+        if not sep or not score.strip().isdigit():
+            raise InvalidInput(
+                f"分档格式应为 分数:百分比，如 90:100, 80:98, 0:95（{part.strip()}）"
+            )
+        try:
+            bp = fen_from_yuan(share)  # a percent with ≤ 2 decimals × 100 = basis points
+        except ValueError:
+            raise InvalidInput(f"支付比例不正确：{share.strip()}") from None
+        out.append((int(score), bp))
+    return out
 
 
 def set_quality_rule(

@@ -363,25 +363,6 @@ def save_quality(
     return RedirectResponse(f"/unit/{unit_id}/quality?quarter={q}", status_code=303)
 
 
-def _bands(text: str) -> list[tuple[int, int]]:
-    """'90:100, 80:98, 0:95' (score ≥ : percent paid) → [(90, 10000), (80, 9800), (0, 9500)]."""
-    out = []
-    for part in text.replace("，", ",").replace("；", ",").replace(";", ",").split(","):
-        if not part.strip():
-            continue
-        score, sep, pct = part.replace("：", ":").partition(":")
-        try:
-            bp = round(float(pct) * 100)
-            out.append((int(score), bp))
-        except ValueError as exc:
-            raise InvalidInput(
-                f"分档格式应为 分数:百分比，如 90:100, 0:95（{part.strip()}）"
-            ) from exc
-        if not sep:
-            raise InvalidInput(f"分档格式应为 分数:百分比，如 90:100, 0:95（{part.strip()}）")
-    return out
-
-
 @router.post("/{unit_id}/quality/bands")
 def save_bands(
     request: Request,
@@ -396,7 +377,7 @@ def save_bands(
     _own_canteen(ctx, unit_id, canteen_id)
     q = _quarter(ctx, quarter or None)
     try:
-        settlement.set_quality_rule(ctx, actor, canteen_id, _bands(bands))
+        settlement.set_quality_rule(ctx, actor, canteen_id, settlement.parse_bands(bands))
     except InvalidInput as exc:
         return _quality_page(request, ctx, actor, unit, q, exc.message(request_lang(request)))
     return RedirectResponse(f"/unit/{unit_id}/quality?quarter={q}", status_code=303)
