@@ -27,3 +27,11 @@ def test_no_page_or_script_reaches_outside_the_server() -> None:
         text = f.read_text(encoding="utf-8")
         assert not outside.search(text), f
         assert not fetches.search(text), f
+
+
+def test_page_titles_are_plain_text() -> None:
+    """A title block holds words only: markup there ends up inside ``<title>``."""
+    title = re.compile(r"\{% block title %\}(.*?)\{% endblock %\}", re.S)
+    for page in TEMPLATES.rglob("*.html"):
+        for block in title.findall(page.read_text(encoding="utf-8")):
+            assert "<" not in block, page

@@ -111,6 +111,7 @@ EN: dict[str, str] = {
     "消费机": "Terminals",
     "上线进度": "Rollout",
     "缴款通知": "Funding notices",
+    "预览下发缴款通知": "Preview funding notices",
     "资金运行": "Money runs",
     "对账": "Reconciliation",
     "数据看板": "Dashboard",
