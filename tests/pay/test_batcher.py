@@ -301,3 +301,60 @@ def test_set_based_batch_answers_exactly_as_one_by_one(pg_ctx: Context) -> None:
     assert got == expected
     assert {p: purse(pg_ctx, w, p) for p in people} == ref_purses
     assert [a for a in got if not isinstance(a, str) and a[0]]  # some approved
+
+
+def test_a_terminal_known_from_memory_is_still_refused_once_revoked_or_rekeyed(
+    pg_ctx: Context,
+) -> None:
+    """The web path recognises terminals in memory; the batch confirms them in its own
+    transaction, so revocation and a new key still take effect at the next payment."""
+    from sqlalchemy import update
+
+    from onecard.org.builders import hash_device_key
+    from onecard.org.models import Terminal
+    from onecard.web.app import create_app
+
+    w = build_world(pg_ctx)
+    fund(pg_ctx, w, "a1", subsidy=5000)
+    settings = pg_ctx.settings.model_copy(update={"batch_payments": True})
+    ctx = dataclasses.replace(pg_ctx, settings=settings, payment_batcher=None)
+    url = "/api/v1/terminal/payments"
+    tid = w.terminals["A"].id
+
+    def headers(key: str) -> dict[str, str]:
+        return {"Authorization": f"Terminal T-A1:{key}"}
+
+    def set_terminal(**values: str) -> None:
+        with pg_ctx.db.begin() as conn:
+            conn.execute(update(Terminal).where(Terminal.id == tid).values(**values))
+
+    async def scenario() -> None:
+        app = create_app(ctx)
+        async with app.router.lifespan_context(app):
+            batcher = ctx.payment_batcher
+            assert isinstance(batcher, PaymentBatcher)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+                async def pay(txn: str, key: str) -> httpx.Response:
+                    body = {"txn_id": txn, "credential": w.cards["a1"], "amount_fen": 100}
+                    return await client.post(url, json=body, headers=headers(key))
+
+                assert (await pay("k1", w.keys["A"])).status_code == 200
+                assert batcher.terminals.recall("T-A1", w.keys["A"]) is not None
+                assert (await pay("k2", "not-the-key")).status_code == 401
+                # Revoked behind the server's back: memory still knows the key, the
+                # payment's transaction does not accept it.
+                set_terminal(status="revoked")
+                r = await pay("k3", w.keys["A"])
+                assert r.status_code == 403 and r.json()["error"]["code"] == "terminal_revoked"
+                set_terminal(status="active", key_hash=hash_device_key("new-key"))
+                r = await pay("k4", w.keys["A"])  # the old key, still remembered
+                assert r.status_code == 401
+                assert (await pay("k5", "new-key")).status_code == 200
+
+    asyncio.run(scenario())
+    assert purse(pg_ctx, w, "a1") == (4800, 0)
+    with pg_ctx.db.read() as conn:
+        txns = set(conn.execute(select(Payment.txn_id)).scalars())
+    assert txns == {"k1", "k5"}

@@ -291,6 +291,7 @@ def run_engine(opts: RushOptions, city: BenchCity, work: Workload, say: Say) -> 
     from onecard.bench.load import _account
     from onecard.core.config import Settings
     from onecard.core.context import Context
+    from onecard.org.builders import hash_device_key
     from onecard.pay.batcher import PaymentBatcher
     from onecard.pay.service import PaymentRequest, TerminalIdentity
 
@@ -301,6 +302,8 @@ def run_engine(opts: RushOptions, city: BenchCity, work: Workload, say: Say) -> 
         for ts in city.terminals.values()
         for t in ts
     }
+    # As the web path does: every batch confirms its terminals' keys in its transaction.
+    key_hashes = {t.id: hash_device_key(t.key) for ts in city.terminals.values() for t in ts}
     first = last_payment_id(opts.url)
     res = LoadResult("closed-engine")
     lock = threading.Lock()
@@ -317,7 +320,9 @@ def run_engine(opts: RushOptions, city: BenchCity, work: Workload, say: Say) -> 
             )
             t0 = time.perf_counter()
             try:
-                out = batcher.submit(idents[pay.terminal.id], req).result(timeout=60)
+                out = batcher.submit(
+                    idents[pay.terminal.id], req, key_hash=key_hashes[pay.terminal.id]
+                ).result(timeout=60)
             except Exception as exc:
                 with lock:
                     res.errors[type(exc).__name__] = res.errors.get(type(exc).__name__, 0) + 1
@@ -330,7 +335,9 @@ def run_engine(opts: RushOptions, city: BenchCity, work: Workload, say: Say) -> 
                 else:
                     res.card += 1
             if pay.retry:
-                again = batcher.submit(idents[pay.terminal.id], req).result(timeout=60)
+                again = batcher.submit(
+                    idents[pay.terminal.id], req, key_hash=key_hashes[pay.terminal.id]
+                ).result(timeout=60)
                 with lock:
                     res.retries += 1
                     res.retry_mismatches += again.body != out.body

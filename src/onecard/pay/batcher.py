@@ -78,6 +78,7 @@ from onecard.pay.service import (
     dumps,
     split_purses,
 )
+from onecard.pay.terminal_keys import TerminalKeys, confirm
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ class _Item:
     loop: asyncio.AbstractEventLoop | None = None
     afut: asyncio.Future[PaymentOutcome] | None = None
     cfut: concurrent.futures.Future[PaymentOutcome] | None = None
+    # The hash of the key the terminal presented, when it was recognised from memory
+    # (``TerminalKeys``): the batch confirms it in its transaction. None: checked already.
+    key_hash: str | None = None
 
 
 _STOP = object()
@@ -165,6 +169,7 @@ class PaymentBatcher:
         self.batch_max = max(1, batch_max or ctx.settings.batch_max)
         self.set_based = set_based
         self.stats = BatchStats()
+        self.terminals = TerminalKeys(ctx)
         self._queues: list[queue.SimpleQueue[Any]] = []
         self._threads: list[threading.Thread] = []
         self._running = False
@@ -209,19 +214,21 @@ class PaymentBatcher:
         self._threads.clear()
 
     # --- submitting ------------------------------------------------------------------------
-    async def pay(self, terminal: TerminalIdentity, req: PaymentRequest) -> PaymentOutcome:
+    async def pay(
+        self, terminal: TerminalIdentity, req: PaymentRequest, *, key_hash: str | None = None
+    ) -> PaymentOutcome:
         req.validate()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[PaymentOutcome] = loop.create_future()
-        self._enqueue(_Item(terminal, req, loop=loop, afut=fut))
+        self._enqueue(_Item(terminal, req, loop=loop, afut=fut, key_hash=key_hash))
         return await fut
 
     def submit(
-        self, terminal: TerminalIdentity, req: PaymentRequest
+        self, terminal: TerminalIdentity, req: PaymentRequest, *, key_hash: str | None = None
     ) -> concurrent.futures.Future[PaymentOutcome]:
         req.validate()
         fut: concurrent.futures.Future[PaymentOutcome] = concurrent.futures.Future()
-        self._enqueue(_Item(terminal, req, cfut=fut))
+        self._enqueue(_Item(terminal, req, cfut=fut, key_hash=key_hash))
         return fut
 
     def _enqueue(self, item: _Item) -> None:
@@ -278,18 +285,29 @@ class PaymentBatcher:
         solo: list[int] = []
         try:
             with conn.begin():
-                if self.set_based:
+                # Terminals recognised from memory are confirmed here, in the payments'
+                # own transaction: a revoked one is refused, whatever was remembered.
+                denied = confirm(conn, [(it.terminal.id, it.key_hash) for it in items])
+                live = [i for i, d in enumerate(denied) if d is None]
+                for i, d in enumerate(denied):
+                    if d is not None:
+                        results[i] = d
+                if self.set_based and live:
                     try:
                         with conn.begin_nested():
-                            results = decide_batch(conn, self.ctx, items)
+                            decided = decide_batch(conn, self.ctx, [items[i] for i in live])
+                        for i, r in zip(live, decided, strict=True):
+                            results[i] = r
                         with self._lock:
-                            self.stats.set_based += sum(r is not None for r in results)
+                            self.stats.set_based += sum(r is not None for r in decided)
                     except Exception as exc:  # nothing of it was kept: one by one below
-                        log.warning("set-based batch of %d failed (%s)", len(items), exc)
-                        results = [None] * len(items)
-                for i, it in enumerate(items):
+                        log.warning("set-based batch of %d failed (%s)", len(live), exc)
+                        for i in live:
+                            results[i] = None
+                for i in live:
                     if results[i] is not None:
                         continue
+                    it = items[i]
                     try:
                         with conn.begin_nested():
                             results[i] = decide_and_record(conn, self.ctx, it.terminal, it.req)
@@ -316,6 +334,9 @@ class PaymentBatcher:
         for attempt in range(SOLO_ATTEMPTS):
             try:
                 with conn.begin():
+                    denied = confirm(conn, [(it.terminal.id, it.key_hash)])[0]
+                    if denied is not None:
+                        return denied
                     return decide_and_record(conn, self.ctx, it.terminal, it.req)
             except Exception as exc:
                 if not _retryable(exc) or attempt == SOLO_ATTEMPTS - 1:

@@ -21,7 +21,7 @@ from onecard.pay.schemas import (
     TerminalDay,
 )
 from onecard.pay.service import PaymentRequest, pay
-from onecard.web.deps import ActorDep, CtxDep, TerminalDep
+from onecard.web.deps import ActorDep, CtxDep, PayingTerminalDep, TerminalDep
 
 router = APIRouter(prefix="/api/v1", tags=["terminal"])
 
@@ -36,7 +36,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     responses=ERRORS,
     summary="Take a payment (approved or refused)",
 )
-async def post_payment(body: PaymentIn, terminal: TerminalDep, ctx: CtxDep) -> Response:
+async def post_payment(body: PaymentIn, terminal: PayingTerminalDep, ctx: CtxDep) -> Response:
     req = PaymentRequest(
         txn_id=body.txn_id,
         credential=body.credential,
@@ -44,11 +44,11 @@ async def post_payment(body: PaymentIn, terminal: TerminalDep, ctx: CtxDep) -> R
         amount_fen=body.amount_fen,
         items=tuple((i.sku, i.qty) for i in body.items or ()),
     )
-    submit = getattr(ctx, "payment_batcher", None)
-    if submit is not None:
-        outcome = await submit.pay(terminal, req)
+    batcher = getattr(ctx, "payment_batcher", None)
+    if batcher is not None:
+        outcome = await batcher.pay(terminal.identity, req, key_hash=terminal.key_hash)
     else:
-        outcome = await run_in_threadpool(pay, ctx, terminal, req)
+        outcome = await run_in_threadpool(pay, ctx, terminal.identity, req)
     return Response(content=outcome.body, media_type="application/json")
 
 

@@ -1,16 +1,19 @@
 """FastAPI dependencies shared by every router: the context, the terminal, the actor.
 
 Contract: ``CtxDep`` is the app's ``Context``; ``TerminalDep`` authenticates a terminal
-from ``Authorization: Terminal <code>:<device key>``; ``ActorDep`` is the signed-in
+from ``Authorization: Terminal <code>:<device key>``; ``PayingTerminalDep`` is the same
+for the payment route, recognising terminals in memory when payments are batched; ``ActorDep`` is the signed-in
 person (session cookie) with their role grants, or raises ``AuthError`` (401).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from onecard.core.context import Context
 from onecard.core.errors import AuthError, TerminalUnauthorized
@@ -19,7 +22,8 @@ from onecard.org.models import Person
 from onecard.pay.service import TerminalIdentity, authenticate_terminal
 
 
-def get_ctx(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:
+    # async: a plain ``def`` dependency costs every request a hop to the thread pool.
     ctx: Context = request.app.state.ctx
     return ctx
 
@@ -27,16 +31,48 @@ def get_ctx(request: Request) -> Context:
 CtxDep = Annotated[Context, Depends(get_ctx)]
 
 
-def get_terminal(request: Request, ctx: CtxDep) -> TerminalIdentity:
+def terminal_credentials(request: Request) -> tuple[str, str]:
+    """``Authorization: Terminal <code>:<device key>`` → (code, key), or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, cred = header.partition(" ")
     code, sep, key = cred.partition(":")
-    if scheme.lower() != "terminal" or not sep or not code or not key:
+    if scheme.lower() != "terminal" or not sep or not code.strip() or not key.strip():
         raise TerminalUnauthorized()
-    return authenticate_terminal(ctx, code.strip(), key.strip())
+    return code.strip(), key.strip()
+
+
+def get_terminal(request: Request, ctx: CtxDep) -> TerminalIdentity:
+    return authenticate_terminal(ctx, *terminal_credentials(request))
 
 
 TerminalDep = Annotated[TerminalIdentity, Depends(get_terminal)]
+
+
+@dataclass(frozen=True)
+class PayingTerminal:
+    """A terminal taking a payment; ``key_hash`` set when the payment batch confirms it."""
+
+    identity: TerminalIdentity
+    key_hash: str | None
+
+
+async def get_paying_terminal(request: Request, ctx: CtxDep) -> PayingTerminal:
+    """With group commit on, a terminal seen before is recognised in memory (no database
+    round trip, no thread hop) and its batch confirms it in the payment's transaction
+    (``pay.terminal_keys``); otherwise the terminal is looked up as ``get_terminal`` does.
+    """
+    code, key = terminal_credentials(request)
+    batcher = getattr(ctx, "payment_batcher", None)
+    if batcher is None:
+        ident = await run_in_threadpool(authenticate_terminal, ctx, code, key)
+        return PayingTerminal(ident, None)
+    found = batcher.terminals.recall(code, key)
+    if found is None:
+        found = await run_in_threadpool(batcher.terminals.identify, code, key)
+    return PayingTerminal(*found)
+
+
+PayingTerminalDep = Annotated[PayingTerminal, Depends(get_paying_terminal)]
 
 
 def get_actor(request: Request, ctx: CtxDep) -> Actor:
