@@ -9,19 +9,30 @@ Contract:
 - Purses (cached) change through a guarded UPDATE; other non-negative accounts (the
   system lines' sub-accounts) are locked and summed before a debit. Credits to shared
   accounts never touch the account row, so concurrent payments never queue on it.
+- ``post_many(conn, entries, …)`` writes many balanced entries exactly as ``post`` called
+  for each in order would (same checks, same idempotency, same refusals), with a constant
+  number of statements per chunk of ``IN_CHUNK`` entries; any refusal refuses the whole
+  call (the caller rolls back). Money runs over a whole city post through it.
 - ``period_for(conn, day)`` is the first open quarter at or after ``day``'s quarter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from onecard.core.clock import next_quarter, quarter_of
-from onecard.core.errors import InsufficientFunds, NotFound, PeriodClosed, UnbalancedEntry
+from onecard.core.errors import (
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    PeriodClosed,
+    UnbalancedEntry,
+)
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.ledger.models import (
     NEGATIVE_ALLOWED,
@@ -33,11 +44,30 @@ from onecard.ledger.models import (
     Posting,
 )
 
+T = TypeVar("T")
+
+# Bound parameters per statement: PostgreSQL allows 65,535 and SQLite 32,766, and a
+# city has more purses than either (Chenzhou: 83,600). Lists longer than this are read
+# and written in chunks of this many items.
+IN_CHUNK = 10_000
+
 
 @dataclass(frozen=True)
 class Leg:
     account_id: int
     amount: int  # fen; + credits the account, - debits it
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One entry for ``post_many``."""
+
+    region_id: int
+    kind: str
+    key: str  # idempotency key
+    legs: Sequence[Leg]
+    reference: str = ""
+    memo: str = ""
 
 
 def check_legs(legs: Sequence[Leg]) -> None:
@@ -278,3 +308,214 @@ def guarded_change(conn: Connection, acct: int, amount: int, allow_negative: boo
         stmt = stmt.where(Account.balance + amount >= 0)
     if conn.execute(stmt).rowcount != 1:
         raise InsufficientFunds()
+
+
+# --- posting many entries at once ------------------------------------------------------
+def _chunks(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
+    n = max(1, size or IN_CHUNK)
+    for start in range(0, len(items), n):
+        yield items[start : start + n]
+
+
+_PG_ENTRIES = text(
+    "INSERT INTO journal_entries (region_id, kind, idempotency_key, period, booked_at,"
+    " occurred_at, actor, reference, memo)"
+    " SELECT region_id, kind, key, :period, :booked, :occurred, :actor, reference, memo"
+    " FROM unnest(CAST(:regions AS bigint[]), CAST(:kinds AS text[]), CAST(:keys AS text[]),"
+    " CAST(:refs AS text[]), CAST(:memos AS text[]))"
+    " WITH ORDINALITY AS v(region_id, kind, key, reference, memo, n) ORDER BY n"
+    " RETURNING id, idempotency_key"
+)
+_PG_POSTINGS = text(
+    "INSERT INTO postings (entry_id, account_id, amount)"
+    " SELECT * FROM unnest(CAST(:e AS bigint[]), CAST(:a AS bigint[]), CAST(:m AS bigint[]))"
+)
+# A purse's balance moves by the call's net change; ``f`` is the lowest point its running
+# balance reaches after one of the call's debits (relative to now), NULL if it is only
+# credited: ``balance + f >= 0`` is exactly "no debit, applied in order, went below 0".
+_PG_BALANCES = text(
+    "UPDATE accounts a SET balance = a.balance + v.d"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:ds AS bigint[]), CAST(:fs AS bigint[]))"
+    " AS v(id, d, f) WHERE a.id = v.id AND (v.f IS NULL OR a.balance + v.f >= 0)"
+)
+_SQLITE_BALANCE = text(
+    "UPDATE accounts SET balance = balance + :d"
+    " WHERE id = :id AND (:f IS NULL OR balance + :f >= 0)"
+)
+
+
+def post_many(
+    conn: Connection,
+    entries: Sequence[NewEntry],
+    *,
+    actor: str,
+    booked_at: datetime,
+    occurred_at: datetime | None = None,
+    business_day: date | None = None,
+    period: str | None = None,
+) -> dict[str, int]:
+    """Write many balanced entries in the caller's transaction with a constant number of
+    statements (per chunk); returns {key: entry_id} for every entry, new or already there.
+    Keys already present are skipped (returned with their first id) — the same idempotency
+    as post(). Refuses the whole call (raise, caller rolls back) on any unbalanced entry,
+    a missing account, a closed explicit period, a key repeated inside the call, or a
+    debit that would take a non-negative account below zero (InsufficientFunds)."""
+    seen: set[str] = set()
+    for e in entries:
+        check_legs(e.legs)
+        if e.key in seen:
+            raise InvalidInput(f"idempotency key {e.key} repeated in one call")
+        seen.add(e.key)
+    out: dict[str, int] = {}
+    keys = [e.key for e in entries]
+    for key_part in _chunks(keys):
+        for eid, key in conn.execute(
+            select(JournalEntry.id, JournalEntry.idempotency_key).where(
+                JournalEntry.idempotency_key.in_(key_part)
+            )
+        ):
+            out[str(key)] = int(eid)
+    new = [e for e in entries if e.key not in out]
+    if not new:
+        return out
+    lock_for_posting(conn)
+    if period is None:
+        period = period_for(conn, business_day or (occurred_at or booked_at).date())
+    elif is_closed(conn, period):
+        raise PeriodClosed(period=period)
+
+    accts = sorted({leg.account_id for e in new for leg in e.legs})
+    meta: dict[int, tuple[bool, bool]] = {}  # id → (cached, allow_negative)
+    for acct_part in _chunks(accts):
+        for aid, cached, neg in conn.execute(
+            select(Account.id, Account.cached, Account.allow_negative).where(
+                Account.id.in_(acct_part)
+            )
+        ):
+            meta[int(aid)] = (bool(cached), bool(neg))
+    missing = set(accts) - meta.keys()
+    if missing:
+        raise NotFound(what=f"accounts {sorted(missing)}")
+
+    # Shared non-negative accounts debited by the call: lock their rows (id order), then
+    # replay the call's entries in order on their derived balances, as post() one by one
+    # would check them: each debit against the balance before its entry.
+    guarded = sorted(
+        {
+            leg.account_id
+            for e in new
+            for leg in e.legs
+            if leg.amount < 0 and not meta[leg.account_id][0] and not meta[leg.account_id][1]
+        }
+    )
+    running: dict[int, int] = {}
+    for guard_part in _chunks(guarded):
+        conn.execute(
+            select(Account.id)
+            .where(Account.id.in_(guard_part))
+            .order_by(Account.id)
+            .with_for_update()
+        ).all()
+        running.update({a: 0 for a in guard_part})
+        for aid, total in conn.execute(
+            select(Posting.account_id, func.sum(Posting.amount))
+            .where(Posting.account_id.in_(guard_part))
+            .group_by(Posting.account_id)
+        ):
+            running[int(aid)] = int(total)
+    # Purses (cached): their net change, and the lowest point reached after a debit (in
+    # order, leg by leg, as post()'s guarded updates would apply them).
+    delta: dict[int, int] = {}
+    floor: dict[int, int] = {}
+    for e in new:
+        if guarded:
+            for leg in e.legs:
+                if (
+                    leg.amount < 0
+                    and leg.account_id in running
+                    and running[leg.account_id] + leg.amount < 0
+                ):
+                    raise InsufficientFunds(f"account {leg.account_id}")
+            for leg in e.legs:
+                if leg.account_id in running:
+                    running[leg.account_id] += leg.amount
+        for leg in e.legs:
+            cached, neg = meta[leg.account_id]
+            if not cached:
+                continue
+            d = delta.get(leg.account_id, 0) + leg.amount
+            delta[leg.account_id] = d
+            if leg.amount < 0 and not neg:
+                floor[leg.account_id] = min(floor.get(leg.account_id, d), d)
+
+    postgres = conn.dialect.name == "postgresql"
+    occurred = occurred_at or booked_at
+    for part in _chunks(new):
+        if postgres:
+            ids = {
+                str(k): int(i)
+                for i, k in conn.execute(
+                    _PG_ENTRIES,
+                    {
+                        "period": period,
+                        "booked": booked_at,
+                        "occurred": occurred,
+                        "actor": actor,
+                        "regions": [e.region_id for e in part],
+                        "kinds": [e.kind for e in part],
+                        "keys": [e.key for e in part],
+                        "refs": [e.reference for e in part],
+                        "memos": [e.memo for e in part],
+                    },
+                )
+            }
+        else:
+            rows = conn.execute(
+                insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "region_id": e.region_id,
+                        "kind": e.kind,
+                        "idempotency_key": e.key,
+                        "period": period,
+                        "booked_at": booked_at,
+                        "occurred_at": occurred,
+                        "actor": actor,
+                        "reference": e.reference,
+                        "memo": e.memo,
+                    }
+                    for e in part
+                ],
+            ).scalars()
+            ids = {e.key: int(i) for e, i in zip(part, rows, strict=True)}
+        out.update(ids)
+        legs = [(ids[e.key], leg.account_id, leg.amount) for e in part for leg in e.legs]
+        if postgres:
+            conn.execute(
+                _PG_POSTINGS,
+                {"e": [x[0] for x in legs], "a": [x[1] for x in legs], "m": [x[2] for x in legs]},
+            )
+        else:
+            conn.execute(
+                insert(Posting), [{"entry_id": e, "account_id": a, "amount": m} for e, a, m in legs]
+            )
+
+    purses = sorted(delta)
+    for purse_part in _chunks(purses):
+        if postgres:
+            changed = conn.execute(
+                _PG_BALANCES,
+                {
+                    "ids": list(purse_part),
+                    "ds": [delta[a] for a in purse_part],
+                    "fs": [floor.get(a) for a in purse_part],
+                },
+            ).rowcount
+        else:
+            changed = conn.execute(
+                _SQLITE_BALANCE,
+                [{"id": a, "d": delta[a], "f": floor.get(a)} for a in purse_part],
+            ).rowcount
+        if changed != len(purse_part):
+            raise InsufficientFunds()
+    return {e.key: out[e.key] for e in entries}
