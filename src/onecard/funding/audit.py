@@ -35,6 +35,32 @@ def record(
     )
 
 
+def record_many(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    rows: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    """Several records ``(action, scope, totals)`` with one statement (a run over many
+    units writes one record per unit)."""
+    if not rows:
+        return
+    at = ctx.clock.now()
+    conn.execute(
+        insert(AuditRecord),
+        [
+            {
+                "at": at,
+                "actor": actor.label,
+                "action": action,
+                "scope": scope,
+                "totals": json.dumps(totals, ensure_ascii=False, sort_keys=True),
+            }
+            for action, scope, totals in rows
+        ],
+    )
+
+
 def records(ctx: Context, action: str | None = None) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
         q = select(AuditRecord.__table__).order_by(AuditRecord.id)

@@ -20,10 +20,12 @@ Contract:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.orm import aliased
 
 from onecard.core.clock import quarter_bounds, to_local
 from onecard.core.context import Context
@@ -32,8 +34,17 @@ from onecard.funding import audit
 from onecard.funding.errors import DistributionExceedsFunds, check_quarter
 from onecard.funding.notices import standard_of
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.ledger.models import JournalEntry
-from onecard.ledger.service import Leg, account_id, balances, derived_balance, post
+from onecard.ledger.models import Account, JournalEntry, Posting
+from onecard.ledger.service import (
+    IN_CHUNK,
+    Leg,
+    NewEntry,
+    account_id,
+    balances,
+    chunked,
+    post,
+    post_many,
+)
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
 
@@ -68,42 +79,198 @@ def dist_key(quarter: str, person_id: int) -> str:
     return f"dist:{quarter}:{person_id}"
 
 
-def plan(conn: Connection, unit_id: int, quarter: str) -> list[Share]:
-    unit = conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).one_or_none()
-    if unit is None:
-        raise NotFound(what="单位")
-    people = list(
-        conn.execute(
-            select(Person.__table__)
-            .where(Person.unit_id == unit_id, Person.status == "active")
-            .order_by(Person.staff_no)
-        )
-    )
-    keys = {dist_key(quarter, p.id) for p in people}
-    done = (
-        set(
-            conn.execute(
-                select(JournalEntry.idempotency_key).where(JournalEntry.idempotency_key.in_(keys))
-            ).scalars()
-        )
-        if keys
-        else set()
-    )
-    out = []
-    for p in people:
-        std = standard_of(p.standard_fen, unit.default_standard_fen)
-        months = months_enrolled(quarter, p.joined_on, p.left_on)
-        out.append(
-            Share(
-                p.id,
-                p.staff_no,
-                p.name,
-                months,
-                std,
-                prorate(std, months),
-                dist_key(quarter, p.id) in done,
+@dataclass
+class UnitPlan:
+    """One unit's distribution: who gets what, from which account, with what it has."""
+
+    unit_id: int
+    code: str
+    name: str
+    region_id: int
+    income: int | None  # the unit's unit_income account
+    shares: list[Share] = field(default_factory=list)
+    subsidy: dict[int, int | None] = field(default_factory=dict)  # person → purse account
+    have: int = 0  # undistributed funds on unit_income, derived from postings
+
+    @property
+    def todo(self) -> list[Share]:
+        return [s for s in self.shares if not s.done and s.amount_fen > 0]
+
+
+def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[UnitPlan]:
+    """Plans of several units (in unit code order) with a constant number of statements
+    per chunk: the units and their active people in one query, the keys already posted,
+    and every unit's undistributed funds in one grouped query."""
+    out: dict[int, UnitPlan] = {}
+    for part in chunked(list(unit_ids)):
+        income = aliased(Account)
+        for uid, code, name, region, acct in conn.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.region_id, income.id)
+            .outerjoin(
+                income,
+                (income.owner_kind == "unit")
+                & (income.owner_id == Unit.id)
+                & (income.kind == "unit_income"),
             )
-        )
+            .where(Unit.id.in_(part))
+        ):
+            out[int(uid)] = UnitPlan(
+                int(uid), code, name, int(region), None if acct is None else int(acct)
+            )
+        sub = aliased(Account)
+        people = conn.execute(
+            select(
+                Person.id,
+                Person.unit_id,
+                Person.staff_no,
+                Person.name,
+                Person.standard_fen,
+                Person.joined_on,
+                Person.left_on,
+                Unit.default_standard_fen,
+                sub.id,
+            )
+            .join(Unit, Unit.id == Person.unit_id)
+            .outerjoin(
+                sub,
+                (sub.owner_kind == "person")
+                & (sub.owner_id == Person.id)
+                & (sub.kind == "subsidy"),
+            )
+            .where(Person.unit_id.in_(part), Person.status == "active")
+            .order_by(Person.unit_id, Person.staff_no)
+        ).all()
+        done: set[str] = set()
+        keys = [dist_key(quarter, int(p[0])) for p in people]
+        for key_part in chunked(keys):
+            done.update(
+                conn.execute(
+                    select(JournalEntry.idempotency_key).where(
+                        JournalEntry.idempotency_key.in_(key_part)
+                    )
+                ).scalars()
+            )
+        for pid, uid, staff_no, name, own, joined, left, default, acct in people:
+            std = standard_of(own, default)
+            months = months_enrolled(quarter, joined, left)
+            u = out[int(uid)]
+            u.shares.append(
+                Share(
+                    int(pid),
+                    staff_no,
+                    name,
+                    months,
+                    std,
+                    prorate(std, months),
+                    dist_key(quarter, int(pid)) in done,
+                )
+            )
+            u.subsidy[int(pid)] = None if acct is None else int(acct)
+        accts = [u.income for u in out.values() if u.unit_id in part and u.income is not None]
+        have = dict.fromkeys(accts, 0)
+        for acct, total in conn.execute(
+            select(Posting.account_id, func.sum(Posting.amount))
+            .where(Posting.account_id.in_(accts))
+            .group_by(Posting.account_id)
+        ):
+            have[int(acct)] = int(total)
+        for u in out.values():
+            if u.unit_id in part and u.income is not None:
+                u.have = have[u.income]
+    return sorted(out.values(), key=lambda u: u.code)
+
+
+def plan(conn: Connection, unit_id: int, quarter: str) -> list[Share]:
+    plans = plan_units(conn, [unit_id], quarter)
+    if not plans:
+        raise NotFound(what="单位")
+    return plans[0].shares
+
+
+def _result(u: UnitPlan, quarter: str, dry_run: bool) -> RunResult:
+    res = RunResult("distribute", f"{quarter} {u.name}", dry_run)
+    todo = u.todo
+    res.totals = {
+        "people": len(u.shares),
+        "new_people": len(todo),
+        "amount_fen": sum(s.amount_fen for s in todo),
+        "already_fen": sum(s.amount_fen for s in u.shares if s.done),
+        "available_fen": u.have,
+    }
+    res.lines = [
+        {
+            "staff_no": s.staff_no,
+            "name": s.name,
+            "months": s.months,
+            "standard_fen": s.standard_fen,
+            "amount_fen": s.amount_fen,
+            "done": s.done,
+        }
+        for s in u.shares
+    ]
+    return res
+
+
+def _run_units(
+    ctx: Context,
+    actor: Actor,
+    unit_ids: Sequence[int],
+    quarter: str,
+    *,
+    dry_run: bool,
+    strict: bool,
+) -> list[RunResult]:
+    """One transaction for these units: plan them, pay every unit that has the funds with
+    one ``post_many``, one audit record per unit paid. A unit short of funds is paid
+    nothing: ``strict`` raises (the whole transaction rolls back), else it is reported as
+    its dry run would be."""
+    now = ctx.clock.now()
+    with unit_of_work(ctx, dry_run) as conn:
+        plans = plan_units(conn, unit_ids, quarter)
+        if len(plans) != len(set(unit_ids)):
+            raise NotFound(what="单位")
+        out: list[RunResult] = []
+        paid: list[tuple[UnitPlan, RunResult]] = []
+        entries: list[NewEntry] = []
+        for u in plans:
+            res = _result(u, quarter, dry_run)
+            if u.income is None:
+                raise NotFound(what=f"account unit:{u.unit_id}:unit_income")
+            need = res.totals["amount_fen"]
+            if need > u.have:
+                err = DistributionExceedsFunds(unit=u.name, need=need, have=u.have)
+                if strict and not dry_run:
+                    raise err
+                # Nothing is paid to this unit; it shows what it would need (the dry
+                # run's figures, with the same problem) and the others go on.
+                res.dry_run = True
+                res.problems.append(err.message())
+                out.append(res)
+                continue
+            out.append(res)
+            if dry_run:
+                continue
+            for s in u.todo:
+                purse = u.subsidy.get(s.person_id)
+                if purse is None:
+                    raise NotFound(what=f"account person:{s.person_id}:subsidy")
+                entries.append(
+                    NewEntry(
+                        u.region_id,
+                        "distribution",
+                        dist_key(quarter, s.person_id),
+                        [Leg(u.income, -s.amount_fen), Leg(purse, s.amount_fen)],
+                        reference=f"{quarter} 就餐经费拨付 {u.name}",
+                        memo=f"{s.months}/3 个月",
+                    )
+                )
+            res.changed = bool(u.todo)
+            paid.append((u, res))
+        if not dry_run:
+            post_many(conn, entries, actor=actor.label, booked_at=now)
+            audit.record_many(
+                conn, ctx, actor, [("distribute", res.scope, res.totals) for _, res in paid]
+            )
     return out
 
 
@@ -118,61 +285,10 @@ def distribute(
 ) -> RunResult:
     actor.require_money_runs()
     check_quarter(quarter)
-    now = ctx.clock.now()
-    with unit_of_work(ctx, dry_run) as conn:
-        unit = conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).one_or_none()
-        if unit is None:
-            raise NotFound(what="单位")
-        res = RunResult("distribute", f"{quarter} {unit.name}", dry_run)
-        shares = plan(conn, unit_id, quarter)
-        income = account_id(conn, "unit", unit_id, "unit_income")
-        have = derived_balance(conn, income)
-        todo = [s for s in shares if not s.done and s.amount_fen > 0]
-        need = sum(s.amount_fen for s in todo)
-        res.totals = {
-            "people": len(shares),
-            "new_people": len(todo),
-            "amount_fen": need,
-            "already_fen": sum(s.amount_fen for s in shares if s.done),
-            "available_fen": have,
-        }
-        res.lines = [
-            {
-                "staff_no": s.staff_no,
-                "name": s.name,
-                "months": s.months,
-                "standard_fen": s.standard_fen,
-                "amount_fen": s.amount_fen,
-                "done": s.done,
-            }
-            for s in shares
-        ]
-        if need > have:
-            err = DistributionExceedsFunds(unit=unit.name, need=need, have=have)
-            if dry_run:
-                res.problems.append(err.message())
-                return res
-            raise err
-        if dry_run:
-            return res
-        for i, s in enumerate(todo, 1):
-            post(
-                conn,
-                region_id=unit.region_id,
-                kind="distribution",
-                key=dist_key(quarter, s.person_id),
-                legs=[
-                    Leg(income, -s.amount_fen),
-                    Leg(account_id(conn, "person", s.person_id, "subsidy"), s.amount_fen),
-                ],
-                actor=actor.label,
-                booked_at=now,
-                reference=f"{quarter} 就餐经费拨付 {unit.name}",
-                memo=f"{s.months}/3 个月",
-            )
-            progress(i, len(todo))
-        res.changed = bool(todo)
-        audit.record(conn, ctx, actor, "distribute", res.scope, res.totals)
+    res = _run_units(ctx, actor, [unit_id], quarter, dry_run=dry_run, strict=True)[0]
+    n = res.totals["new_people"]
+    if n and not dry_run:
+        progress(n, n)
     return res
 
 
@@ -184,18 +300,30 @@ def distribute_all(
     dry_run: bool = False,
     progress: Progress = no_progress,
 ) -> list[RunResult]:
-    """Every unit, each in its own transaction; a unit short of funds is reported, not paid."""
+    """Every unit (in code order), a chunk of units per transaction (about ``IN_CHUNK``
+    people each); a unit short of funds is reported, not paid. ``progress`` counts units."""
+    actor.require_money_runs()
+    check_quarter(quarter)
     with ctx.db.read() as conn:
-        units = list(conn.execute(select(Unit.id).order_by(Unit.code)).scalars())
-    out = []
-    for i, uid in enumerate(units, 1):
-        try:
-            out.append(distribute(ctx, actor, uid, quarter, dry_run=dry_run))
-        except DistributionExceedsFunds:
-            # Nothing was paid to this unit; show what it would need (the dry run's
-            # figures carry the same problem) and go on with the others.
-            out.append(distribute(ctx, actor, uid, quarter, dry_run=True))
-        progress(i, len(units))
+        counted = conn.execute(
+            select(Unit.id, func.count(Person.id))
+            .outerjoin(Person, (Person.unit_id == Unit.id) & (Person.status == "active"))
+            .group_by(Unit.id, Unit.code)
+            .order_by(Unit.code)
+        ).all()
+    batches: list[list[int]] = [[]]
+    people = 0
+    for uid, n in counted:
+        if batches[-1] and people + int(n) > IN_CHUNK:
+            batches.append([])
+            people = 0
+        batches[-1].append(int(uid))
+        people += int(n)
+    out: list[RunResult] = []
+    for batch in batches:
+        if batch:
+            out.extend(_run_units(ctx, actor, batch, quarter, dry_run=dry_run, strict=False))
+            progress(len(out), len(counted))
     return out
 
 

@@ -7,7 +7,10 @@ and one report line each:
   unit's ``unit_returned`` +b (owed back to the unit that funded it);
 - ``"finance"`` (seed 000 §三(二)4): subsidy −b → city ``finance`` +b.
 Cash purses (self top-ups) are untouched. Running it again for the same year moves
-nothing (the keys exist). The dry run shows the totals per unit first.
+nothing (the keys exist). The dry run shows the totals per unit first. Only what a purse
+held at the end of the year is cleared: its cached balance less what later periods'
+entries changed (read from those entries alone). The entries are written with
+``ledger.post_many``: a constant number of statements per ``IN_CHUNK`` purses.
 """
 
 from __future__ import annotations
@@ -16,15 +19,20 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import aliased
 
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput
+from onecard.core.errors import InvalidInput, NotFound
 from onecard.funding import audit
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.models import Account, JournalEntry, Posting
-from onecard.ledger.service import Leg, account_id, existing_entry, post, system_account
+from onecard.ledger.service import IN_CHUNK as LEDGER_CHUNK
+from onecard.ledger.service import Leg, NewEntry, chunked, post_many, system_account
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
+
+# Purses per statement and per post_many call (tests patch it to exercise chunking).
+IN_CHUNK = LEDGER_CHUNK
 
 
 def clear_year(
@@ -42,6 +50,7 @@ def clear_year(
     res = RunResult("year_end", f"{year} → {'单位' if to == 'unit' else '市财政'}", dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
+        returned = aliased(Account)
         found = conn.execute(
             select(
                 Account.id,
@@ -52,41 +61,70 @@ def clear_year(
                 Person.region_id,
                 Unit.id,
                 Unit.name,
+                returned.id,
             )
             .join(Person, (Account.owner_kind == "person") & (Account.owner_id == Person.id))
             .join(Unit, Unit.id == Person.unit_id)
+            .outerjoin(
+                returned,
+                (returned.owner_kind == "unit")
+                & (returned.owner_id == Unit.id)
+                & (returned.kind == "unit_returned"),
+            )
             .where(Account.kind == "subsidy", Account.balance > 0)
             .order_by(Unit.code, Person.staff_no)
         ).all()
         per_unit: dict[str, int] = defaultdict(int)
         finance = system_account(conn, "finance")
-        todo = [r for r in found if existing_entry(conn, f"yearend:{year}:{r[2]}") is None]
+        keys = [yearend_key(year, int(r[2])) for r in found]
+        done: set[str] = set()
+        for part in chunked(keys, IN_CHUNK):
+            done.update(
+                conn.execute(
+                    select(JournalEntry.idempotency_key).where(
+                        JournalEntry.idempotency_key.in_(part)
+                    )
+                ).scalars()
+            )
         # Only what the purse held for this year: money booked in a later year (next
         # year's distribution, when the clearing runs late) is never cleared with it.
-        as_of = _balances_up_to(conn, [int(r[0]) for r in todo], f"{year}Q4")
-        rows: list[tuple[Any, ...]] = [
-            (r[0], min(int(r[1]), as_of.get(int(r[0]), 0)), *r[2:]) for r in todo
-        ]
-        rows = [r for r in rows if r[1] > 0]
-        for i, (acct, bal, pid, name, staff_no, region, uid, uname) in enumerate(rows, 1):
+        later = _later_postings(conn, f"{year}Q4")
+        rows: list[tuple[Any, ...]] = []
+        for r in found:
+            if yearend_key(year, int(r[2])) in done:
+                continue
+            bal = int(r[1])
+            held = min(bal, bal - later.get(int(r[0]), 0))
+            if held > 0:
+                rows.append((r[0], held, *r[2:]))
+        entries: list[NewEntry] = []
+        for acct, bal, pid, name, staff_no, region, uid, uname, ret in rows:
             per_unit[uname] += int(bal)
             res.lines.append(
                 {"unit": uname, "staff_no": staff_no, "name": name, "amount_fen": int(bal)}
             )
-            if not dry_run:
-                target = account_id(conn, "unit", uid, "unit_returned") if to == "unit" else finance
-                post(
-                    conn,
-                    region_id=region,
-                    kind="year_end",
-                    key=f"yearend:{year}:{pid}",
-                    legs=[Leg(acct, -int(bal)), Leg(target, int(bal))],
-                    actor=actor.label,
-                    booked_at=now,
+            if dry_run:
+                continue
+            if to == "unit" and ret is None:
+                raise NotFound(what=f"account unit:{uid}:unit_returned")
+            target = int(ret) if to == "unit" else finance
+            entries.append(
+                NewEntry(
+                    region,
+                    "year_end",
+                    yearend_key(year, int(pid)),
+                    [Leg(int(acct), -int(bal)), Leg(target, int(bal))],
                     reference=f"{year} 年末清零 {name}",
                     memo="退回单位" if to == "unit" else "退回市财政",
                 )
-            progress(i, len(rows))
+            )
+        posted = 0
+        for part_entries in chunked(entries, IN_CHUNK):
+            post_many(conn, part_entries, actor=actor.label, booked_at=now)
+            posted += len(part_entries)
+            progress(posted, len(rows))
+        if dry_run and rows:
+            progress(len(rows), len(rows))
         res.totals = {
             "people": len(rows),
             "amount_fen": sum(per_unit.values()),
@@ -98,22 +136,19 @@ def clear_year(
     return res
 
 
-# Bound parameters per statement: PostgreSQL allows 65,535 and SQLite 32,766, and a
-# city has more purses than either (Chenzhou: 83,600).
-IN_CHUNK = 10_000
+def yearend_key(year: int, person_id: int) -> str:
+    return f"yearend:{year}:{person_id}"
 
 
-def _balances_up_to(conn: Connection, accounts: list[int], period: str) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for start in range(0, len(accounts), IN_CHUNK):
-        q = (
-            select(Posting.account_id, func.sum(Posting.amount))
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(
-                Posting.account_id.in_(accounts[start : start + IN_CHUNK]),
-                JournalEntry.period <= period,
-            )
-            .group_by(Posting.account_id)
-        )
-        out.update({int(a): int(t) for a, t in conn.execute(q)})
-    return out
+def _later_postings(conn: Connection, period: str) -> dict[int, int]:
+    """Net change of every subsidy purse in periods after ``period`` (usually none): the
+    purse held its cached balance minus this at the end of ``period``. Read from the
+    later entries (``journal_entries.period`` is indexed), never the whole year's."""
+    q = (
+        select(Posting.account_id, func.sum(Posting.amount))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(JournalEntry.period > period, Account.kind == "subsidy")
+        .group_by(Posting.account_id)
+    )
+    return {int(a): int(t) for a, t in conn.execute(q)}

@@ -311,7 +311,8 @@ def guarded_change(conn: Connection, acct: int, amount: int, allow_negative: boo
 
 
 # --- posting many entries at once ------------------------------------------------------
-def _chunks(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
+def chunked(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size`` (default ``IN_CHUNK``, read at call time)."""
     n = max(1, size or IN_CHUNK)
     for start in range(0, len(items), n):
         yield items[start : start + n]
@@ -368,7 +369,7 @@ def post_many(
         seen.add(e.key)
     out: dict[str, int] = {}
     keys = [e.key for e in entries]
-    for key_part in _chunks(keys):
+    for key_part in chunked(keys):
         for eid, key in conn.execute(
             select(JournalEntry.id, JournalEntry.idempotency_key).where(
                 JournalEntry.idempotency_key.in_(key_part)
@@ -386,7 +387,7 @@ def post_many(
 
     accts = sorted({leg.account_id for e in new for leg in e.legs})
     meta: dict[int, tuple[bool, bool]] = {}  # id → (cached, allow_negative)
-    for acct_part in _chunks(accts):
+    for acct_part in chunked(accts):
         for aid, cached, neg in conn.execute(
             select(Account.id, Account.cached, Account.allow_negative).where(
                 Account.id.in_(acct_part)
@@ -409,7 +410,7 @@ def post_many(
         }
     )
     running: dict[int, int] = {}
-    for guard_part in _chunks(guarded):
+    for guard_part in chunked(guarded):
         conn.execute(
             select(Account.id)
             .where(Account.id.in_(guard_part))
@@ -450,7 +451,7 @@ def post_many(
 
     postgres = conn.dialect.name == "postgresql"
     occurred = occurred_at or booked_at
-    for part in _chunks(new):
+    for part in chunked(new):
         if postgres:
             ids = {
                 str(k): int(i)
@@ -501,7 +502,7 @@ def post_many(
             )
 
     purses = sorted(delta)
-    for purse_part in _chunks(purses):
+    for purse_part in chunked(purses):
         if postgres:
             changed = conn.execute(
                 _PG_BALANCES,
