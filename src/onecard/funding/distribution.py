@@ -12,6 +12,12 @@ Contract:
   posting it checks the new total against the unit's undistributed funds and refuses
   the whole run (``DistributionExceedsFunds``) rather than paying some: a unit is never
   distributed more than it paid (the ledger refuses it too).
+- ``distribute_all(ctx, actor, quarter)`` runs every unit in code order, a chunk of units
+  (about ``IN_CHUNK`` people) per transaction: ``plan_units`` plans the chunk in one
+  query, reads every unit's undistributed funds with one grouped query, and the funded
+  units' entries are posted with one ``ledger.post_many`` (one audit record per unit
+  paid, one statement). A unit short of funds is paid nothing and reported as its dry
+  run is (``dry_run`` true, the problem listed); the others go on.
 - ``leave(ctx, actor, person_id, left_on)`` marks a person as left and moves their
   whole subsidy balance back to their unit's income sub-account (subsidy −b /
   unit_income +b, keyed ``leaver:<person>:<day>``). Their cash purse stays theirs; it
