@@ -121,12 +121,28 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     database_url: DbOpt = None,
-    workers: int = 1,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes 进程数")] = 1,
 ) -> None:
     """Serve the API and pages. 启动服务"""
-    if workers > 1:
-        console.print("[yellow]多进程请用 uvicorn --factory onecard.web.asgi:app[/yellow]")
-    serve_context(context(database_url), host, port)
+    if workers == 1:
+        serve_context(context(database_url), host, port)
+        return
+    import os
+
+    import uvicorn
+
+    # Each process builds its own context from the environment (onecard.web.asgi).
+    if database_url:
+        os.environ["ONECARD_DATABASE_URL"] = database_url
+    uvicorn.run(
+        "onecard.web.asgi:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def serve_context(ctx: Context, host: str, port: int) -> None:

@@ -340,8 +340,9 @@ def test_a_terminal_known_from_memory_is_still_refused_once_revoked_or_rekeyed(
                     body = {"txn_id": txn, "credential": w.cards["a1"], "amount_fen": 100}
                     return await client.post(url, json=body, headers=headers(key))
 
-                assert (await pay("k1", w.keys["A"])).status_code == 200
+                # Every active terminal was remembered when the batcher started.
                 assert batcher.terminals.recall("T-A1", w.keys["A"]) is not None
+                assert (await pay("k1", w.keys["A"])).status_code == 200
                 assert (await pay("k2", "not-the-key")).status_code == 401
                 # Revoked behind the server's back: memory still knows the key, the
                 # payment's transaction does not accept it.

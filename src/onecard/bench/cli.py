@@ -59,6 +59,9 @@ def app(
         int, typer.Option(help="pgbench -s (≥ clients: no branch-row contention)")
     ] = 32,
     port: int = 8765,
+    server_workers: Annotated[
+        int, typer.Option(min=1, max=16, help="server processes (onecard serve --workers)")
+    ] = 2,
     profile: Annotated[
         Path | None, typer.Option(help="py-spy the server in the batch closed loop (raw stacks)")
     ] = None,
@@ -93,6 +96,7 @@ def app(
         port=port,
         profile=str(profile) if profile else None,
         quarter_payments=quarter_payments,
+        server_workers=server_workers,
     )
     from onecard.cli import progress_bar
 
@@ -201,7 +205,10 @@ def show(report: RushReport) -> None:
             f"{m.mode}: {m.closed.load.rate:,.0f} payments/s"
             + (f" ÷ pgbench = [bold]{ratio:.2f}[/bold]" if ratio is not None else "")
             + f" · commits/payment {m.commits_per_payment:.2f}"
-            + f" · server peak RSS {m.peak_rss_mb:,.0f} MB"
+            + (
+                f" · server peak RSS {m.peak_rss_mb:,.0f} MB"
+                + (f" ({report.opts.server_workers} processes)" if m.mode != "engine" else "")
+            )
             + (f" · profile {m.profile_path}" if m.profile_path else "")
         )
     k = report.consistency
@@ -293,6 +300,7 @@ def to_json(report: RushReport) -> dict[str, Any]:
             "open_seconds": o.open_seconds,
             "modes": list(o.modes),
             "pgbench_scale": o.pgbench_scale,
+            "server_workers": o.server_workers,
         },
         "city": {"counts": report.city.counts, "build_seconds": round(report.city.seconds, 1)},
         "pgbench_tps": report.pgbench_tps,

@@ -1,7 +1,7 @@
 """Child processes of the bench: the real HTTP server and pgbench; /proc readings.
 
 Contract: ``Server`` starts ``onecard serve`` (uvicorn + ``create_app``, exactly what a
-user runs) on 127.0.0.1 in a subprocess with the given environment, waits until it
+user runs; ``--workers`` processes) on 127.0.0.1 in a subprocess with the given environment, waits until it
 answers, and stops it (SIGINT, then SIGKILL after a grace period). ``run_pgbench``
 initialises pgbench's tables in their own database and runs the built-in tpcb-like
 script for a duration and client count, returning its TPS.
@@ -34,6 +34,35 @@ def proc_cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / CLK
     except OSError:
         return 0.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a multi-process server's workers)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    return sum(proc_cpu_seconds(p) for p in process_tree(pid))
+
+
+def tree_peak_rss_mb(pid: int) -> float:
+    """Sum of every process's own peak RSS (an upper bound of the tree's peak)."""
+    return sum(peak_rss_mb(p) for p in process_tree(pid))
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -76,6 +105,7 @@ class Server:
     url: str
     port: int
     env: dict[str, str]
+    workers: int = 1
     proc: subprocess.Popen[bytes] | None = None
     log_path: str = "/tmp/onecard-bench-server.log"
 
@@ -95,6 +125,8 @@ class Server:
                     str(self.port),
                     "--database-url",
                     self.url,
+                    "--workers",
+                    str(self.workers),
                 ],
                 env=env,
                 stdout=log,

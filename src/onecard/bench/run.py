@@ -33,8 +33,9 @@ from onecard.bench.procs import (
     machine_busy,
     peak_rss_mb,
     postgres_cpu_seconds,
-    proc_cpu_seconds,
     run_pgbench,
+    tree_cpu_seconds,
+    tree_peak_rss_mb,
 )
 from onecard.bench.quarter import QuarterReport, load_quarter, run_quarter
 from onecard.core.db import make_engine
@@ -65,6 +66,7 @@ class RushOptions:
     batch_window_ms: float | None = None
     batch_max: int | None = None
     quarter_payments: int = 0  # the city-quarter part (0 skips it)
+    server_workers: int = 1  # `onecard serve --workers`: server processes
 
     def __post_init__(self) -> None:
         check_local(self.url)
@@ -183,9 +185,9 @@ async def _phase(
     server: Server,
     run: Callable[[], asyncio.Future[LoadResult] | asyncio.Task[LoadResult]],
 ) -> PhaseFigures:
-    s0, p0, (b0, t0) = proc_cpu_seconds(server.pid), postgres_cpu_seconds(), machine_busy()
+    s0, p0, (b0, t0) = tree_cpu_seconds(server.pid), postgres_cpu_seconds(), machine_busy()
     load = await run()
-    s1, p1, (b1, t1) = proc_cpu_seconds(server.pid), postgres_cpu_seconds(), machine_busy()
+    s1, p1, (b1, t1) = tree_cpu_seconds(server.pid), postgres_cpu_seconds(), machine_busy()
     return PhaseFigures(
         load=load,
         server_cpu=s1 - s0,
@@ -213,6 +215,7 @@ def _start_profile(pid: int, seconds: float, path: str) -> subprocess.Popen[byte
             "--output",
             path,
             "--nonblocking",
+            "--subprocesses",  # a server of several processes: every worker
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -243,7 +246,13 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
         env["ONECARD_BATCH_WINDOW_MS"] = str(opts.batch_window_ms)
     if opts.batch_max is not None:
         env["ONECARD_BATCH_MAX"] = str(opts.batch_max)
-    server = Server(opts.url, opts.port, env, log_path=f"/tmp/onecard-bench-server-{mode}.log")
+    server = Server(
+        opts.url,
+        opts.port,
+        env,
+        workers=opts.server_workers,
+        log_path=f"/tmp/onecard-bench-server-{mode}.log",
+    )
     first = last_payment_id(opts.url)
     server.start()
     report: ModeReport | None = None
@@ -275,7 +284,7 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
             say(f"  {mode}: open loop, {rate:g} payments/s offered × {opts.open_seconds:g} s")
             report.opens.append(asyncio.run(_open_phase(server, opts, work, rate, mode)))
             time.sleep(1.0)  # what an overloaded phase left queued drains before the next
-        report.peak_rss_mb = peak_rss_mb(server.pid)
+        report.peak_rss_mb = tree_peak_rss_mb(server.pid)
     finally:
         server.stop()
     assert report is not None

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     batch_payments: bool = False
     batch_window_ms: float = 2.0
     batch_max: int = 64
+    # Batching threads per server process (each its own connection): while one waits
+    # on PostgreSQL, the next batch is being decided.
+    batch_workers: int = Field(default=1, ge=1, le=16)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

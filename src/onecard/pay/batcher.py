@@ -164,7 +164,7 @@ class PaymentBatcher:
         self.ctx = ctx
         # One worker by default: while it commits, the next batch gathers (measured: one
         # worker with ~30-payment batches beats three with ~8; no cross-batch deadlocks).
-        self.workers = workers or int(getattr(ctx.settings, "batch_workers", 1))
+        self.workers = workers or ctx.settings.batch_workers
         self.window = (ctx.settings.batch_window_ms if window_ms is None else window_ms) / 1000.0
         self.batch_max = max(1, batch_max or ctx.settings.batch_max)
         self.set_based = set_based
@@ -180,6 +180,7 @@ class PaymentBatcher:
         if self._running:
             return self
         self._running = True
+        self.terminals.warm()
         for n in range(self.workers):
             q: queue.SimpleQueue[Any] = queue.SimpleQueue()
             conn = self.ctx.db.engine.connect()

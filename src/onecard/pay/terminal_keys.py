@@ -14,6 +14,8 @@ Contract:
   the change commits — in every server process, whatever each remembers — exactly as a
   per-request lookup would, for one statement per batch instead of three round trips
   and a thread hop per request.
+- ``warm()`` remembers every active terminal with one query (the batcher calls it at
+  start), so the rush's first payment per terminal needs no lookup either.
 - At most ``MAX_REMEMBERED`` terminals are remembered (a province has tens of thousands);
   past that, memory starts again empty.
 """
@@ -40,6 +42,29 @@ class TerminalKeys:
         self.ctx = ctx
         self._known: dict[str, tuple[TerminalIdentity, str]] = {}
         self._lock = threading.Lock()
+
+    def warm(self) -> int:
+        """Remember every active terminal (up to ``MAX_REMEMBERED``); returns how many."""
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(
+                select(
+                    Terminal.id,
+                    Terminal.code,
+                    Terminal.region_id,
+                    Terminal.canteen_id,
+                    Terminal.key_hash,
+                )
+                .where(Terminal.status != "revoked")
+                .order_by(Terminal.id)
+                .limit(MAX_REMEMBERED)
+            ).all()
+        known = {
+            str(code): (TerminalIdentity(int(tid), str(code), int(region), int(canteen)), str(h))
+            for tid, code, region, canteen, h in rows
+        }
+        with self._lock:
+            self._known = known
+        return len(known)
 
     def recall(self, code: str, key: str) -> tuple[TerminalIdentity, str] | None:
         """From memory only: the identity and key hash, or None (then ``identify``)."""
