@@ -17,9 +17,11 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification
 from onecard.core.clock import to_local
@@ -33,6 +35,7 @@ from onecard.ledger.service import (
     Leg,
     account_id,
     balances,
+    chunked,
     derived_balance,
     post,
     system_account,
@@ -75,31 +78,77 @@ def add_order(
     return True
 
 
+def add_orders(conn: Connection, orders: Sequence[dict[str, Any]], *, now: datetime) -> int:
+    """``add_order`` for many orders (each a dict of its keyword arguments but ``now``):
+    one lookup and one multi-row insert per chunk; known order ids are left as they are.
+    Returns how many were recorded."""
+    known: set[str] = set()
+    for part in chunked([str(o["order_id"]) for o in orders]):
+        known.update(
+            str(oid)
+            for oid in conn.execute(
+                select(BankOrder.order_id).where(BankOrder.order_id.in_(part))
+            ).scalars()
+        )
+    rows = [
+        {**o, "status": "pending", "created_at": now} for o in orders if o["order_id"] not in known
+    ]
+    for row_part in chunked(rows, 1000):
+        conn.execute(insert(BankOrder), list(row_part))
+    return len(rows)
+
+
 def send_orders(ctx: Context, order_ids: list[str]) -> list[str]:
-    """Ask the bank to execute pending orders; returns the problems (bank unreachable)."""
+    """Ask the bank to execute pending orders, in the given order; returns the problems
+    (bank unreachable).
+
+    The orders are read in one query (per chunk) and the bank's references written back
+    in one transaction at the end (also when the bank raises part-way): the bank is
+    idempotent per order id, so an order whose reference was not stored is simply sent
+    again next time and answered with the same reference.
+    """
     problems: list[str] = []
     bank = ctx.bank_gateway()
-    for oid in order_ids:
-        with ctx.db.read() as conn:
-            o = conn.execute(select(BankOrder.__table__).where(BankOrder.order_id == oid)).one()
-        if o.status != "pending" or o.bank_ref:
-            continue
-        try:
-            ack = bank.pay_out(
-                o.order_id,
-                o.to_account,
-                o.to_name,
-                o.amount_fen,
-                o.purpose,
-                from_account=o.from_account,
-            )
-        except BankUnavailable as exc:
-            problems.append(f"银行暂不可用，指令 {oid} 待重发：{exc.message()}")
-            continue
-        with ctx.db.begin() as conn:
-            conn.execute(
-                update(BankOrder).where(BankOrder.order_id == oid).values(bank_ref=ack.bank_ref)
-            )
+    found: dict[str, Any] = {}
+    with ctx.db.read() as conn:
+        for id_part in chunked(list(dict.fromkeys(order_ids))):
+            for row in conn.execute(
+                select(BankOrder.__table__).where(BankOrder.order_id.in_(id_part))
+            ):
+                found[str(row.order_id)] = row
+    refs: list[dict[str, str]] = []
+    asked: set[str] = set()
+    try:
+        for oid in order_ids:
+            o = found.get(oid)
+            if o is None:
+                raise NotFound(what=f"付款指令 {oid}")
+            if o.status != "pending" or o.bank_ref or oid in asked:
+                continue
+            try:
+                ack = bank.pay_out(
+                    o.order_id,
+                    o.to_account,
+                    o.to_name,
+                    o.amount_fen,
+                    o.purpose,
+                    from_account=o.from_account,
+                )
+            except BankUnavailable as exc:
+                problems.append(f"银行暂不可用，指令 {oid} 待重发：{exc.message()}")
+                continue
+            asked.add(oid)
+            refs.append({"oid": oid, "ref": ack.bank_ref})
+    finally:
+        if refs:
+            with ctx.db.begin() as conn:
+                for ref_part in chunked(refs):
+                    conn.execute(
+                        update(BankOrder)
+                        .where(BankOrder.order_id == bindparam("oid"))
+                        .values(bank_ref=bindparam("ref")),
+                        list(ref_part),
+                    )
     return problems
 
 

@@ -24,7 +24,9 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
@@ -36,10 +38,18 @@ from onecard.core.money import fee_half_up, fen_from_yuan
 from onecard.funding import audit
 from onecard.funding.errors import MissingPayee, MissingQualityScore, check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
-from onecard.funding.payouts import add_order, send_orders
+from onecard.funding.payouts import add_orders, send_orders
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.ledger.models import JournalEntry, Posting
-from onecard.ledger.service import Leg, account_id, close_period, is_closed, post, system_account
+from onecard.ledger.models import Account, JournalEntry, Posting
+from onecard.ledger.service import (
+    Leg,
+    NewEntry,
+    account_id,
+    chunked,
+    close_period,
+    is_closed,
+    post_many,
+)
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Unit
 
@@ -154,6 +164,18 @@ def record_score(ctx: Context, actor: Actor, canteen_id: int, quarter: str, scor
         audit.record(conn, ctx, actor, "quality_score", f"{quarter} {c.name}", {"score": score})
 
 
+def _share(bands: Sequence[tuple[int, int]], score: int | None) -> tuple[int | None, int, bool]:
+    """(score, share_bp, rule_but_no_score) from a canteen's bands, highest first."""
+    if not bands:
+        return score, FULL_SHARE_BP, False
+    if score is None:
+        return None, FULL_SHARE_BP, True
+    for m, s in bands:
+        if score >= m:
+            return int(score), int(s), False
+    return int(score), FULL_SHARE_BP, False  # unreachable: a band starts at 0
+
+
 def share_for(conn: Connection, canteen_id: int, quarter: str) -> tuple[int | None, int, bool]:
     """(score, share_bp, rule_but_no_score)."""
     bands = conn.execute(
@@ -166,17 +188,26 @@ def share_for(conn: Connection, canteen_id: int, quarter: str) -> tuple[int | No
             QualityScore.canteen_id == canteen_id, QualityScore.quarter == quarter
         )
     ).scalar()
-    if not bands:
-        return score, FULL_SHARE_BP, False
-    if score is None:
-        return None, FULL_SHARE_BP, True
-    for m, s in bands:
-        if score >= m:
-            return int(score), int(s), False
-    return int(score), FULL_SHARE_BP, False  # unreachable: a band starts at 0
+    return _share([(int(m), int(s)) for m, s in bands], score)
 
 
 # --- figures ---------------------------------------------------------------------------
+def _consumed(quarter: str) -> Any:
+    """Consumption booked on canteen payables in periods ≤ quarter (the funding runs'
+    own entries excluded), per payable account: one grouped scan for every canteen."""
+    return (
+        select(Posting.account_id, func.sum(Posting.amount))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(
+            Account.kind == "canteen_payable",
+            JournalEntry.period <= quarter,
+            JournalEntry.kind.notin_(SETTLEMENT_KINDS),
+        )
+        .group_by(Posting.account_id)
+    )
+
+
 def gross_for(conn: Connection, canteen_id: int, quarter: str) -> int:
     payable = account_id(conn, "canteen", canteen_id, "canteen_payable")
     consumed = conn.execute(
@@ -196,20 +227,99 @@ def gross_for(conn: Connection, canteen_id: int, quarter: str) -> int:
     return int(consumed) - int(settled)
 
 
-def figures(conn: Connection, c: Any, quarter: str) -> tuple[Figures, bool]:
-    gross = gross_for(conn, c.id, quarter)
-    score, share, missing = share_for(conn, c.id, quarter)
+def _figures(c: Any, gross: int, share: tuple[int | None, int, bool]) -> tuple[Figures, bool]:
+    score, bp, missing = share
     if gross <= 0:
         # Nothing to pay; a negative quarter carries forward into the next one.
-        return Figures(c.id, c.name, c.unit_id, c.operation, 0, 0, score, share, 0, 0), missing
+        return Figures(c.id, c.name, c.unit_id, c.operation, 0, 0, score, bp, 0, 0), missing
     fee = platform_fee(gross, c.operation == "self")
-    net = fee_half_up(gross - fee, share)
+    net = fee_half_up(gross - fee, bp)
     return (
         Figures(
-            c.id, c.name, c.unit_id, c.operation, gross, fee, score, share, gross - fee - net, net
+            c.id, c.name, c.unit_id, c.operation, gross, fee, score, bp, gross - fee - net, net
         ),
         missing,
     )
+
+
+def figures(conn: Connection, c: Any, quarter: str) -> tuple[Figures, bool]:
+    return _figures(c, gross_for(conn, c.id, quarter), share_for(conn, c.id, quarter))
+
+
+@dataclass
+class _Quarter:
+    """What settling ``quarter`` reads, for every canteen at once (one query each)."""
+
+    canteens: list[Any]  # in code order
+    done: dict[int, Any]  # canteen id → its settlement of this quarter
+    payable: dict[int, int]  # canteen id → payable account id
+    gross: dict[int, int]  # canteen id → gross (consumption − earlier settlements)
+    shares: dict[int, tuple[int | None, int, bool]]  # canteen id → share_for(…)
+    units: dict[int, Any]  # unit id → (name, bank_account)
+
+    def figures(self, c: Any) -> tuple[Figures, bool]:
+        if c.id not in self.payable:
+            raise NotFound(what=f"account canteen:{c.id}:canteen_payable")
+        return _figures(c, self.gross.get(c.id, 0), self.shares[c.id])
+
+
+def _read_quarter(conn: Connection, quarter: str, *, every: bool = False) -> _Quarter:
+    """Figures are computed for the canteens not settled yet for ``quarter`` (``every``:
+    for all of them, as ``figures`` would)."""
+    canteens = list(conn.execute(select(Canteen.__table__).order_by(Canteen.code)))
+    done = {
+        int(s.canteen_id): s
+        for s in conn.execute(select(Settlement.__table__).where(Settlement.quarter == quarter))
+    }
+    todo = canteens if every else [c for c in canteens if c.id not in done]
+    payable = {
+        int(o): int(a)
+        for o, a in conn.execute(
+            select(Account.owner_id, Account.id).where(
+                Account.owner_kind == "canteen", Account.kind == "canteen_payable"
+            )
+        )
+    }
+    gross: dict[int, int] = {}
+    shares: dict[int, tuple[int | None, int, bool]] = {}
+    if todo:
+        canteen_of = {a: cid for cid, a in payable.items()}
+        for acct, total in conn.execute(_consumed(quarter)):
+            cid = canteen_of.get(int(acct))
+            if cid is not None:  # (a canteen_payable account is always a canteen's)
+                gross[cid] = int(total)
+        for cid, total in conn.execute(
+            select(Settlement.canteen_id, func.sum(Settlement.gross_fen))
+            .where(Settlement.quarter < quarter)
+            .group_by(Settlement.canteen_id)
+        ):
+            gross[int(cid)] = gross.get(int(cid), 0) - int(total)
+        bands: dict[int, list[tuple[int, int]]] = {}
+        for cid, m, s in conn.execute(
+            select(QualityBand.canteen_id, QualityBand.min_score, QualityBand.share_bp).order_by(
+                QualityBand.canteen_id, QualityBand.min_score.desc()
+            )
+        ):
+            bands.setdefault(int(cid), []).append((int(m), int(s)))
+        scores = {
+            int(cid): score
+            for cid, score in conn.execute(
+                select(QualityScore.canteen_id, QualityScore.score).where(
+                    QualityScore.quarter == quarter
+                )
+            )
+        }
+        shares = {c.id: _share(bands.get(c.id, []), scores.get(c.id)) for c in todo}
+    units = {int(u.id): u for u in conn.execute(select(Unit.id, Unit.name, Unit.bank_account))}
+    return _Quarter(canteens, done, payable, gross, shares, units)
+
+
+def _payee(c: Any, unit: Any) -> tuple[str, str]:
+    if c.operator_bank_account:
+        return str(c.operator_bank_account), str(c.operator_name or unit.name)
+    if c.operation == "self" and unit.bank_account:
+        return str(unit.bank_account), str(unit.name)
+    raise MissingPayee(canteen=c.name)
 
 
 def payee_of(conn: Connection, c: Any) -> tuple[str, str]:
@@ -219,11 +329,7 @@ def payee_of(conn: Connection, c: Any) -> tuple[str, str]:
     itself, to the operator account if one is registered, else to the unit's own account.
     """
     unit = conn.execute(select(Unit.name, Unit.bank_account).where(Unit.id == c.unit_id)).one()
-    if c.operator_bank_account:
-        return str(c.operator_bank_account), str(c.operator_name or unit.name)
-    if c.operation == "self" and unit.bank_account:
-        return str(unit.bank_account), str(unit.name)
-    raise MissingPayee(canteen=c.name)
+    return _payee(c, unit)
 
 
 def _line(f: Figures, status: str) -> dict[str, object]:
@@ -238,6 +344,21 @@ def _line(f: Figures, status: str) -> dict[str, object]:
         "net_fen": f.net_fen,
         "status": status,
     }
+
+
+def _stored(c: Any, s: Any) -> Figures:
+    return Figures(
+        c.id,
+        c.name,
+        c.unit_id,
+        c.operation,
+        s.gross_fen,
+        s.fee_fen,
+        s.score,
+        s.share_bp,
+        s.withheld_fen,
+        s.net_fen,
+    )
 
 
 def settle_quarter(
@@ -256,31 +377,16 @@ def settle_quarter(
     with unit_of_work(ctx, dry_run) as conn:
         if not dry_run:
             close_period(conn, quarter, actor.label, now)
-        canteens = conn.execute(select(Canteen.__table__).order_by(Canteen.code)).all()
+        q = _read_quarter(conn, quarter)
         # Validate everything first: a missing score or payee stops the whole run.
         todo: list[tuple[Any, Figures, Any]] = []
-        for c in canteens:
-            done = conn.execute(
-                select(Settlement.__table__).where(
-                    Settlement.canteen_id == c.id, Settlement.quarter == quarter
-                )
-            ).one_or_none()
+        payees: dict[int, tuple[str, str]] = {}
+        for c in q.canteens:
+            done = q.done.get(c.id)
             if done is not None:
-                f = Figures(
-                    c.id,
-                    c.name,
-                    c.unit_id,
-                    c.operation,
-                    done.gross_fen,
-                    done.fee_fen,
-                    done.score,
-                    done.share_bp,
-                    done.withheld_fen,
-                    done.net_fen,
-                )
-                todo.append((c, f, done))
+                todo.append((c, _stored(c, done), done))
                 continue
-            f, missing = figures(conn, c, quarter)
+            f, missing = q.figures(c)
             if missing and f.gross_fen > 0:
                 err = MissingQualityScore(canteen=c.name, quarter=quarter)
                 if not dry_run:
@@ -288,37 +394,37 @@ def settle_quarter(
                 res.problems.append(err.message())
             if f.net_fen > 0:
                 try:
-                    payee_of(conn, c)
+                    payees[c.id] = _payee(c, q.units[c.unit_id])
                 except MissingPayee as exc:
                     if not dry_run:
                         raise
                     res.problems.append(exc.message())
             todo.append((c, f, None))
-        new = 0
+        new = [(c, f) for c, f, done in todo if done is None]
+        written: dict[int, list[str]] = {}
+        if new and not dry_run:
+            written = _settle_many(conn, actor, q, new, payees, quarter, now)
+        pending = _pending_orders(
+            conn, [done.id for _c, _f, done in todo if done and done.status == "payout_pending"]
+        )
         for i, (c, f, done) in enumerate(todo, 1):
             if done is not None:
                 res.lines.append(_line(f, done.status))
-                if done.status == "payout_pending":
-                    orders.extend(_orders_of(conn, done.id))
-                progress(i, len(todo))
-                continue
-            status = "nothing" if f.net_fen == 0 else "payout_pending"
-            res.lines.append(_line(f, "new" if dry_run else status))
-            new += 1
-            if dry_run:
-                progress(i, len(todo))
-                continue
-            orders.extend(_settle_one(conn, ctx, actor, c, f, quarter, status))
+                orders.extend(pending.get(int(done.id), []))
+            else:
+                status = "nothing" if f.net_fen == 0 else "payout_pending"
+                res.lines.append(_line(f, "new" if dry_run else status))
+                orders.extend(written.get(c.id, []))
             progress(i, len(todo))
         res.totals = {
             "canteens": len(todo),
-            "new": new,
+            "new": len(new),
             **{
                 k: sum(int(ln[k]) for ln in res.lines)
                 for k in ("gross_fen", "fee_fen", "withheld_fen", "net_fen")
             },
         }
-        res.changed = new > 0 and not dry_run
+        res.changed = bool(new) and not dry_run
         if not dry_run:
             audit.record(conn, ctx, actor, "settle", quarter, res.totals)
     if orders:
@@ -326,118 +432,163 @@ def settle_quarter(
     return res
 
 
-def _orders_of(conn: Connection, settlement_id: int) -> list[str]:
-    return list(
-        conn.execute(
-            select(BankOrder.order_id)
+def _pending_orders(conn: Connection, settlement_ids: list[int]) -> dict[int, list[str]]:
+    """Bank orders (sweep, payout) of these settlements still waiting, per settlement."""
+    out: dict[int, list[str]] = {}
+    for part in chunked(settlement_ids):
+        for ref, oid in conn.execute(
+            select(BankOrder.ref_id, BankOrder.order_id)
             .where(
-                BankOrder.ref_id == settlement_id,
+                BankOrder.ref_id.in_(part),
                 BankOrder.kind.in_(("sweep", "settlement")),
                 BankOrder.status == "pending",
             )
             .order_by(BankOrder.id)
-        ).scalars()
-    )
-
-
-def _settle_one(
-    conn: Connection,
-    ctx: Context,
-    actor: Actor,
-    c: Any,
-    f: Figures,
-    quarter: str,
-    status: str,
-) -> list[str]:
-    now = ctx.clock.now()
-    entry_id: int | None = None
-    if f.gross_fen > 0:
-        legs = [Leg(account_id(conn, "canteen", c.id, "canteen_payable"), -f.gross_fen)]
-        if f.fee_fen:
-            legs.append(Leg(system_account(conn, "fee_income"), f.fee_fen))
-        if f.withheld_fen:
-            legs.append(Leg(account_id(conn, "unit", c.unit_id, "unit_returned"), f.withheld_fen))
-        if f.net_fen:
-            legs.append(Leg(system_account(conn, "bank_clearing"), f.net_fen))
-        entry_id, _ = post(
-            conn,
-            region_id=c.region_id,
-            kind="settlement",
-            key=f"settle:{quarter}:{c.id}",
-            legs=legs,
-            actor=actor.label,
-            booked_at=now,
-            reference=f"{quarter} 食堂结算 {c.name}",
-        )
-    order_id = f"STL-{c.id}-{quarter}" if f.net_fen else None
-    sid = int(
-        conn.execute(
-            insert(Settlement)
-            .values(
-                region_id=c.region_id,
-                canteen_id=c.id,
-                quarter=quarter,
-                gross_fen=f.gross_fen,
-                fee_fen=f.fee_fen,
-                score=f.score,
-                share_bp=f.share_bp,
-                withheld_fen=f.withheld_fen,
-                net_fen=f.net_fen,
-                entry_id=entry_id,
-                order_id=order_id,
-                status=status,
-                settled_at=now,
-                settled_by=actor.label,
-            )
-            .returning(Settlement.id)
-        ).scalar_one()
-    )
-    out: list[str] = []
-    # The sweep moves what leaves through the expenditure line (fee and net); the
-    # withheld part stays in the income account, from which it is returned to the unit.
-    swept = f.fee_fen + f.net_fen
-    if swept > 0:
-        sweep = f"SWP-{c.id}-{quarter}"
-        add_order(
-            conn,
-            order_id=sweep,
-            kind="sweep",
-            amount_fen=swept,
-            from_account=INCOME_ACCOUNT,
-            to_account=EXPENDITURE_ACCOUNT,
-            to_name=PLATFORM_ACCOUNT_NAMES[EXPENDITURE_ACCOUNT],
-            purpose="消费资金归集",
-            ref_id=sid,
-            entry_id=entry_id,
-            now=now,
-        )
-        out.append(sweep)
-    if order_id is not None:
-        acct, name = payee_of(conn, c)
-        add_order(
-            conn,
-            order_id=order_id,
-            kind="settlement",
-            amount_fen=f.net_fen,
-            from_account=EXPENDITURE_ACCOUNT,
-            to_account=acct,
-            to_name=name,
-            purpose=f"{quarter}食堂结算款",
-            ref_id=sid,
-            entry_id=entry_id,
-            now=now,
-        )
-        out.append(order_id)
+        ):
+            out.setdefault(int(ref), []).append(str(oid))
     return out
+
+
+def _settle_many(
+    conn: Connection,
+    actor: Actor,
+    q: _Quarter,
+    new: list[tuple[Any, Figures]],
+    payees: dict[int, tuple[str, str]],
+    quarter: str,
+    now: datetime,
+) -> dict[int, list[str]]:
+    """Write the settlements of ``new`` (canteen, figures) in code order: one entry each
+    (``ledger.post_many``), the Settlement rows, their bank orders. Returns the order
+    ids per canteen, sweep first."""
+    entries: list[NewEntry] = []
+    posting = [(c, f) for c, f in new if f.gross_fen > 0]
+    if posting:
+        system = _accounts(conn, "system", [0], ("fee_income", "bank_clearing"))
+        returned = _accounts(
+            conn,
+            "unit",
+            sorted({c.unit_id for c, f in posting if f.withheld_fen}),
+            ("unit_returned",),
+        )
+        for c, f in posting:
+            legs = [Leg(q.payable[c.id], -f.gross_fen)]
+            if f.fee_fen:
+                legs.append(Leg(_need(system, "system", 0, "fee_income"), f.fee_fen))
+            if f.withheld_fen:
+                legs.append(
+                    Leg(_need(returned, "unit", c.unit_id, "unit_returned"), f.withheld_fen)
+                )
+            if f.net_fen:
+                legs.append(Leg(_need(system, "system", 0, "bank_clearing"), f.net_fen))
+            entries.append(
+                NewEntry(
+                    region_id=c.region_id,
+                    kind="settlement",
+                    key=f"settle:{quarter}:{c.id}",
+                    legs=legs,
+                    reference=f"{quarter} 食堂结算 {c.name}",
+                )
+            )
+    entry_ids = post_many(conn, entries, actor=actor.label, booked_at=now)
+    rows = [
+        {
+            "region_id": c.region_id,
+            "canteen_id": c.id,
+            "quarter": quarter,
+            "gross_fen": f.gross_fen,
+            "fee_fen": f.fee_fen,
+            "score": f.score,
+            "share_bp": f.share_bp,
+            "withheld_fen": f.withheld_fen,
+            "net_fen": f.net_fen,
+            "entry_id": entry_ids.get(f"settle:{quarter}:{c.id}"),
+            "order_id": f"STL-{c.id}-{quarter}" if f.net_fen else None,
+            "status": "nothing" if f.net_fen == 0 else "payout_pending",
+            "settled_at": now,
+            "settled_by": actor.label,
+        }
+        for c, f in new
+    ]
+    sids: list[int] = []
+    for part in chunked(rows, 1000):
+        sids.extend(
+            int(i)
+            for i in conn.execute(
+                insert(Settlement).returning(Settlement.id, sort_by_parameter_order=True),
+                list(part),
+            ).scalars()
+        )
+    out: dict[int, list[str]] = {}
+    bank: list[dict[str, Any]] = []
+    for (c, f), row, sid in zip(new, rows, sids, strict=True):
+        # The sweep moves what leaves through the expenditure line (fee and net); the
+        # withheld part stays in the income account, from which it is returned to the unit.
+        swept = f.fee_fen + f.net_fen
+        ids = out.setdefault(c.id, [])
+        if swept > 0:
+            ids.append(f"SWP-{c.id}-{quarter}")
+            bank.append(
+                {
+                    "order_id": ids[-1],
+                    "kind": "sweep",
+                    "amount_fen": swept,
+                    "from_account": INCOME_ACCOUNT,
+                    "to_account": EXPENDITURE_ACCOUNT,
+                    "to_name": PLATFORM_ACCOUNT_NAMES[EXPENDITURE_ACCOUNT],
+                    "purpose": "消费资金归集",
+                    "ref_id": sid,
+                    "entry_id": row["entry_id"],
+                }
+            )
+        if row["order_id"] is not None:
+            acct, name = payees[c.id]
+            ids.append(str(row["order_id"]))
+            bank.append(
+                {
+                    "order_id": ids[-1],
+                    "kind": "settlement",
+                    "amount_fen": f.net_fen,
+                    "from_account": EXPENDITURE_ACCOUNT,
+                    "to_account": acct,
+                    "to_name": name,
+                    "purpose": f"{quarter}食堂结算款",
+                    "ref_id": sid,
+                    "entry_id": row["entry_id"],
+                }
+            )
+    add_orders(conn, bank, now=now)
+    return out
+
+
+def _accounts(
+    conn: Connection, owner_kind: str, owners: Sequence[int], kinds: Sequence[str]
+) -> dict[tuple[int, str], int]:
+    """{(owner id, kind): account id} of these owners' accounts of these kinds."""
+    out: dict[tuple[int, str], int] = {}
+    for part in chunked(owners):
+        for owner, kind, aid in conn.execute(
+            select(Account.owner_id, Account.kind, Account.id).where(
+                Account.owner_kind == owner_kind,
+                Account.owner_id.in_(part),
+                Account.kind.in_(kinds),
+            )
+        ):
+            out[(int(owner), str(kind))] = int(aid)
+    return out
+
+
+def _need(found: dict[tuple[int, str], int], owner_kind: str, owner: int, kind: str) -> int:
+    if (owner, kind) not in found:
+        raise NotFound(what=f"account {owner_kind}:{owner}:{kind}")
+    return found[(owner, kind)]
 
 
 def preview(ctx: Context, quarter: str) -> list[Figures]:
     check_quarter(quarter)
     with ctx.db.read() as conn:
-        return [
-            figures(conn, c, quarter)[0]
-            for c in conn.execute(select(Canteen.__table__).order_by(Canteen.code))
-        ]
+        q = _read_quarter(conn, quarter, every=True)
+        return [q.figures(c)[0] for c in q.canteens]
 
 
 def period_closed(ctx: Context, quarter: str) -> bool:
