@@ -58,8 +58,8 @@ def test_distribute_all_pays_funded_units_and_reports_short_ones(
 ) -> None:
     """``chunk`` 1 or 2: a transaction per unit or so, and every read and write of the
     run split into many statements — with the same result."""
-    monkeypatch.setattr(distribution, "IN_CHUNK", chunk)
     monkeypatch.setattr(service, "IN_CHUNK", chunk)
+    monkeypatch.setattr(service, "ARRAY_CHUNK", chunk)
     city.at(date(2026, 1, 10))
     fund_unit(city, "A", 105000)
     fund_unit(city, "B", 120000)
@@ -121,8 +121,9 @@ def test_distribute_all_pays_funded_units_and_reports_short_ones(
 def test_a_late_year_end_clears_what_the_purse_held_at_year_end(
     city: City, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(year_end, "IN_CHUNK", chunk)
-    monkeypatch.setattr(service, "IN_CHUNK", chunk)
+    for module in (year_end, service):
+        monkeypatch.setattr(module, "IN_CHUNK", chunk)
+        monkeypatch.setattr(module, "ARRAY_CHUNK", chunk)
     city.at(date(2026, 6, 1), 9)
     give(city, "a1", 1000)
     give(city, "a2", 300)

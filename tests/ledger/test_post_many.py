@@ -231,6 +231,7 @@ def test_bad_calls_write_nothing(ctx: Context) -> None:
 
 def test_more_entries_than_one_chunk(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "IN_CHUNK", 3)
+    monkeypatch.setattr(service, "ARRAY_CHUNK", 3)
     w = build_world(ctx)
     with ctx.db.read() as conn:
         bank = system_account(conn, "bank_clearing")

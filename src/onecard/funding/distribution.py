@@ -13,7 +13,8 @@ Contract:
   the whole run (``DistributionExceedsFunds``) rather than paying some: a unit is never
   distributed more than it paid (the ledger refuses it too).
 - ``distribute_all(ctx, actor, quarter)`` runs every unit in code order, a chunk of units
-  (about ``IN_CHUNK`` people) per transaction: ``plan_units`` plans the chunk in one
+  (``ledger.service.chunk_size`` people: 10,000 on SQLite, a whole city on PostgreSQL)
+  per transaction: ``plan_units`` plans the chunk in one
   query, reads every unit's undistributed funds with one grouped query, and the funded
   units' entries are posted with one ``ledger.post_many`` (one audit record per unit
   paid, one statement). A unit short of funds is paid nothing and reported as its dry
@@ -42,12 +43,13 @@ from onecard.funding.notices import standard_of
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import (
-    IN_CHUNK,
     Leg,
     NewEntry,
     account_id,
     balances,
+    chunk_size,
     chunked,
+    one_of,
     post,
     post_many,
 )
@@ -108,7 +110,8 @@ def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[
     per chunk: the units and their active people in one query, the keys already posted,
     and every unit's undistributed funds in one grouped query."""
     out: dict[int, UnitPlan] = {}
-    for part in chunked(list(unit_ids)):
+    size = chunk_size(conn)
+    for part in chunked(list(unit_ids), size):
         income = aliased(Account)
         for uid, code, name, region, acct in conn.execute(
             select(Unit.id, Unit.code, Unit.name, Unit.region_id, income.id)
@@ -118,7 +121,7 @@ def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[
                 & (income.owner_id == Unit.id)
                 & (income.kind == "unit_income"),
             )
-            .where(Unit.id.in_(part))
+            .where(one_of(conn, Unit.id, part))
         ):
             out[int(uid)] = UnitPlan(
                 int(uid), code, name, int(region), None if acct is None else int(acct)
@@ -143,16 +146,16 @@ def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[
                 & (sub.owner_id == Person.id)
                 & (sub.kind == "subsidy"),
             )
-            .where(Person.unit_id.in_(part), Person.status == "active")
+            .where(one_of(conn, Person.unit_id, part), Person.status == "active")
             .order_by(Person.unit_id, Person.staff_no)
         ).all()
         done: set[str] = set()
         keys = [dist_key(quarter, int(p[0])) for p in people]
-        for key_part in chunked(keys):
+        for key_part in chunked(keys, size):
             done.update(
                 conn.execute(
                     select(JournalEntry.idempotency_key).where(
-                        JournalEntry.idempotency_key.in_(key_part)
+                        one_of(conn, JournalEntry.idempotency_key, key_part)
                     )
                 ).scalars()
             )
@@ -176,7 +179,7 @@ def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[
         have = dict.fromkeys(accts, 0)
         for acct, total in conn.execute(
             select(Posting.account_id, func.sum(Posting.amount))
-            .where(Posting.account_id.in_(accts))
+            .where(one_of(conn, Posting.account_id, accts))
             .group_by(Posting.account_id)
         ):
             have[int(acct)] = int(total)
@@ -306,11 +309,12 @@ def distribute_all(
     dry_run: bool = False,
     progress: Progress = no_progress,
 ) -> list[RunResult]:
-    """Every unit (in code order), a chunk of units per transaction (about ``IN_CHUNK``
-    people each); a unit short of funds is reported, not paid. ``progress`` counts units."""
+    """Every unit (in code order), a chunk of units per transaction (up to
+    ``chunk_size`` people each); a unit short of funds is reported, not paid. ``progress`` counts units."""
     actor.require_money_runs()
     check_quarter(quarter)
     with ctx.db.read() as conn:
+        size = chunk_size(conn)
         counted = conn.execute(
             select(Unit.id, func.count(Person.id))
             .outerjoin(Person, (Person.unit_id == Unit.id) & (Person.status == "active"))
@@ -320,7 +324,7 @@ def distribute_all(
     batches: list[list[int]] = [[]]
     people = 0
     for uid, n in counted:
-        if batches[-1] and people + int(n) > IN_CHUNK:
+        if batches[-1] and people + int(n) > size:
             batches.append([])
             people = 0
         batches[-1].append(int(uid))

@@ -10,7 +10,8 @@ Cash purses (self top-ups) are untouched. Running it again for the same year mov
 nothing (the keys exist). The dry run shows the totals per unit first. Only what a purse
 held at the end of the year is cleared: its cached balance less what later periods'
 entries changed (read from those entries alone). The entries are written with
-``ledger.post_many``: a constant number of statements per ``IN_CHUNK`` purses.
+``ledger.post_many``: a constant number of statements per ``IN_CHUNK`` purses (SQLite)
+or ``ARRAY_CHUNK`` (PostgreSQL, where a list is one array parameter).
 """
 
 from __future__ import annotations
@@ -26,13 +27,22 @@ from onecard.core.errors import InvalidInput, NotFound
 from onecard.funding import audit
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.models import Account, JournalEntry, Posting
+from onecard.ledger.service import ARRAY_CHUNK as LEDGER_ARRAY_CHUNK
 from onecard.ledger.service import IN_CHUNK as LEDGER_CHUNK
-from onecard.ledger.service import Leg, NewEntry, chunked, post_many, system_account
+from onecard.ledger.service import (
+    Leg,
+    NewEntry,
+    chunked,
+    one_of,
+    post_many,
+    system_account,
+)
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
 
 # Purses per statement and per post_many call (tests patch it to exercise chunking).
 IN_CHUNK = LEDGER_CHUNK
+ARRAY_CHUNK = LEDGER_ARRAY_CHUNK
 
 
 def clear_year(
@@ -78,11 +88,12 @@ def clear_year(
         finance = system_account(conn, "finance")
         keys = [yearend_key(year, int(r[2])) for r in found]
         done: set[str] = set()
-        for part in chunked(keys, IN_CHUNK):
+        size = ARRAY_CHUNK if conn.dialect.name == "postgresql" else IN_CHUNK
+        for part in chunked(keys, size):
             done.update(
                 conn.execute(
                     select(JournalEntry.idempotency_key).where(
-                        JournalEntry.idempotency_key.in_(part)
+                        one_of(conn, JournalEntry.idempotency_key, part)
                     )
                 ).scalars()
             )
@@ -119,7 +130,7 @@ def clear_year(
                 )
             )
         posted = 0
-        for part_entries in chunked(entries, IN_CHUNK):
+        for part_entries in chunked(entries, size):
             post_many(conn, part_entries, actor=actor.label, booked_at=now)
             posted += len(part_entries)
             progress(posted, len(rows))

@@ -21,9 +21,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Text,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from onecard.core.clock import next_quarter, quarter_of
 from onecard.core.errors import (
@@ -48,8 +61,11 @@ T = TypeVar("T")
 
 # Bound parameters per statement: PostgreSQL allows 65,535 and SQLite 32,766, and a
 # city has more purses than either (Chenzhou: 83,600). Lists longer than this are read
-# and written in chunks of this many items.
+# and written in chunks of this many items. On PostgreSQL a list travels as one array
+# parameter, so a chunk is larger (one statement for a whole city: each extra statement
+# over the same rows costs another scan); ``ARRAY_CHUNK`` only bounds a message's size.
 IN_CHUNK = 10_000
+ARRAY_CHUNK = 250_000
 
 
 @dataclass(frozen=True)
@@ -318,6 +334,24 @@ def chunked(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]
         yield items[start : start + n]
 
 
+def chunk_size(conn: Connection) -> int:
+    """Items per statement: ``IN_CHUNK`` (SQLite's bound parameters), or on PostgreSQL,
+    where a whole list travels as one array parameter, ``ARRAY_CHUNK``."""
+    return ARRAY_CHUNK if conn.dialect.name == "postgresql" else IN_CHUNK
+
+
+def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``: one bound parameter
+    instead of one per value (much cheaper to send and plan for thousands of values)."""
+    if conn.dialect.name == "postgresql":
+        kind = BigInteger() if all(type(v) is int for v in values) else Text()
+        return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+# PostgreSQL: a chunk's entries with one statement. A key already there (committed, or
+# by a concurrent transaction that then commits) is skipped by the unique index itself
+# and not returned; nextval runs in the arrays' order, so ids follow the call's order.
 _PG_ENTRIES = text(
     "INSERT INTO journal_entries (region_id, kind, idempotency_key, period, booked_at,"
     " occurred_at, actor, reference, memo)"
@@ -325,7 +359,7 @@ _PG_ENTRIES = text(
     " FROM unnest(CAST(:regions AS bigint[]), CAST(:kinds AS text[]), CAST(:keys AS text[]),"
     " CAST(:refs AS text[]), CAST(:memos AS text[]))"
     " WITH ORDINALITY AS v(region_id, kind, key, reference, memo, n) ORDER BY n"
-    " RETURNING id, idempotency_key"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
 )
 _PG_POSTINGS = text(
     "INSERT INTO postings (entry_id, account_id, amount)"
@@ -345,6 +379,18 @@ _SQLITE_BALANCE = text(
 )
 
 
+def _known(conn: Connection, keys: Sequence[str], size: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in chunked(keys, size):
+        for eid, key in conn.execute(
+            select(JournalEntry.id, JournalEntry.idempotency_key).where(
+                one_of(conn, JournalEntry.idempotency_key, part)
+            )
+        ):
+            out[str(key)] = int(eid)
+    return out
+
+
 def post_many(
     conn: Connection,
     entries: Sequence[NewEntry],
@@ -360,37 +406,66 @@ def post_many(
     Keys already present are skipped (returned with their first id) — the same idempotency
     as post(). Refuses the whole call (raise, caller rolls back) on any unbalanced entry,
     a missing account, a closed explicit period, a key repeated inside the call, or a
-    debit that would take a non-negative account below zero (InsufficientFunds)."""
+    debit that would take a non-negative account below zero (InsufficientFunds).
+
+    On PostgreSQL the entries are inserted first (``ON CONFLICT DO NOTHING``: the unique
+    index finds the known keys, no separate look-up) and checked before their postings
+    and balances are written; a refusal raises and the caller's rollback removes them."""
     seen: set[str] = set()
     for e in entries:
         check_legs(e.legs)
         if e.key in seen:
             raise InvalidInput(f"idempotency key {e.key} repeated in one call")
         seen.add(e.key)
-    out: dict[str, int] = {}
+    if not entries:
+        return {}
+    postgres = conn.dialect.name == "postgresql"
+    size = chunk_size(conn)
     keys = [e.key for e in entries]
-    for key_part in chunked(keys):
-        for eid, key in conn.execute(
-            select(JournalEntry.id, JournalEntry.idempotency_key).where(
-                JournalEntry.idempotency_key.in_(key_part)
-            )
-        ):
-            out[str(key)] = int(eid)
-    new = [e for e in entries if e.key not in out]
-    if not new:
-        return out
+    out: dict[str, int] = {}
+    if not postgres:
+        out = _known(conn, keys, size)
+        if len(out) == len(entries):
+            return out
     lock_for_posting(conn)
     if period is None:
         period = period_for(conn, business_day or (occurred_at or booked_at).date())
     elif is_closed(conn, period):
+        if postgres and len(_known(conn, keys, size)) == len(entries):
+            return _known(conn, keys, size)  # all there: post() would not look at the period
         raise PeriodClosed(period=period)
+    occurred = occurred_at or booked_at
+
+    ids: dict[str, int] = {}
+    if postgres:
+        for part in chunked(entries, size):
+            for i, k in conn.execute(
+                _PG_ENTRIES,
+                {
+                    "period": period,
+                    "booked": booked_at,
+                    "occurred": occurred,
+                    "actor": actor,
+                    "regions": [e.region_id for e in part],
+                    "kinds": [e.kind for e in part],
+                    "keys": [e.key for e in part],
+                    "refs": [e.reference for e in part],
+                    "memos": [e.memo for e in part],
+                },
+            ):
+                ids[str(k)] = int(i)
+        if len(ids) < len(entries):
+            out = _known(conn, [k for k in keys if k not in ids], size)
+        new = [e for e in entries if e.key in ids]
+    else:
+        new = [e for e in entries if e.key not in out]
 
     accts = sorted({leg.account_id for e in new for leg in e.legs})
     meta: dict[int, tuple[bool, bool]] = {}  # id → (cached, allow_negative)
-    for acct_part in chunked(accts):
+    for acct_part in chunked(accts, size):
         for aid, cached, neg in conn.execute(
             select(Account.id, Account.cached, Account.allow_negative).where(
-                Account.id.in_(acct_part)
+                one_of(conn, Account.id, acct_part)
             )
         ):
             meta[int(aid)] = (bool(cached), bool(neg))
@@ -410,17 +485,17 @@ def post_many(
         }
     )
     running: dict[int, int] = {}
-    for guard_part in chunked(guarded):
+    for guard_part in chunked(guarded, size):
         conn.execute(
             select(Account.id)
-            .where(Account.id.in_(guard_part))
+            .where(one_of(conn, Account.id, guard_part))
             .order_by(Account.id)
             .with_for_update()
         ).all()
         running.update({a: 0 for a in guard_part})
         for aid, total in conn.execute(
             select(Posting.account_id, func.sum(Posting.amount))
-            .where(Posting.account_id.in_(guard_part))
+            .where(one_of(conn, Posting.account_id, guard_part))
             .group_by(Posting.account_id)
         ):
             running[int(aid)] = int(total)
@@ -449,60 +524,45 @@ def post_many(
             if leg.amount < 0 and not neg:
                 floor[leg.account_id] = min(floor.get(leg.account_id, d), d)
 
-    postgres = conn.dialect.name == "postgresql"
-    occurred = occurred_at or booked_at
-    for part in chunked(new):
+    for part in chunked(new, size):
         if postgres:
-            ids = {
-                str(k): int(i)
-                for i, k in conn.execute(
-                    _PG_ENTRIES,
-                    {
-                        "period": period,
-                        "booked": booked_at,
-                        "occurred": occurred,
-                        "actor": actor,
-                        "regions": [e.region_id for e in part],
-                        "kinds": [e.kind for e in part],
-                        "keys": [e.key for e in part],
-                        "refs": [e.reference for e in part],
-                        "memos": [e.memo for e in part],
-                    },
-                )
-            }
-        else:
-            rows = conn.execute(
-                insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "region_id": e.region_id,
-                        "kind": e.kind,
-                        "idempotency_key": e.key,
-                        "period": period,
-                        "booked_at": booked_at,
-                        "occurred_at": occurred,
-                        "actor": actor,
-                        "reference": e.reference,
-                        "memo": e.memo,
-                    }
-                    for e in part
-                ],
-            ).scalars()
-            ids = {e.key: int(i) for e, i in zip(part, rows, strict=True)}
-        out.update(ids)
-        legs = [(ids[e.key], leg.account_id, leg.amount) for e in part for leg in e.legs]
-        if postgres:
+            legs = [(ids[e.key], leg.account_id, leg.amount) for e in part for leg in e.legs]
             conn.execute(
                 _PG_POSTINGS,
                 {"e": [x[0] for x in legs], "a": [x[1] for x in legs], "m": [x[2] for x in legs]},
             )
-        else:
-            conn.execute(
-                insert(Posting), [{"entry_id": e, "account_id": a, "amount": m} for e, a, m in legs]
-            )
+            continue
+        # SQLite: one executemany (RETURNING per row would be a statement per entry),
+        # then the new ids by their keys.
+        conn.execute(
+            insert(JournalEntry),
+            [
+                {
+                    "region_id": e.region_id,
+                    "kind": e.kind,
+                    "idempotency_key": e.key,
+                    "period": period,
+                    "booked_at": booked_at,
+                    "occurred_at": occurred,
+                    "actor": actor,
+                    "reference": e.reference,
+                    "memo": e.memo,
+                }
+                for e in part
+            ],
+        )
+        ids.update(_known(conn, [e.key for e in part], size))
+        conn.execute(
+            insert(Posting),
+            [
+                {"entry_id": ids[e.key], "account_id": leg.account_id, "amount": leg.amount}
+                for e in part
+                for leg in e.legs
+            ],
+        )
 
     purses = sorted(delta)
-    for purse_part in chunked(purses):
+    for purse_part in chunked(purses, size):
         if postgres:
             changed = conn.execute(
                 _PG_BALANCES,
@@ -519,4 +579,5 @@ def post_many(
             ).rowcount
         if changed != len(purse_part):
             raise InsufficientFunds()
-    return {e.key: out[e.key] for e in entries}
+    out.update(ids)
+    return {k: out[k] for k in keys}
