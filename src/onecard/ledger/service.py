@@ -431,8 +431,10 @@ def post_many(
     if period is None:
         period = period_for(conn, business_day or (occurred_at or booked_at).date())
     elif is_closed(conn, period):
-        if postgres and len(_known(conn, keys, size)) == len(entries):
-            return _known(conn, keys, size)  # all there: post() would not look at the period
+        if postgres:
+            out = _known(conn, keys, size)
+            if len(out) == len(entries):  # all there: post() would not look at the period
+                return {k: out[k] for k in keys}
         raise PeriodClosed(period=period)
     occurred = occurred_at or booked_at
 
