@@ -265,3 +265,30 @@ def test_more_entries_than_one_chunk(ctx: Context, monkeypatch: pytest.MonkeyPat
     with pytest.raises(InsufficientFunds):
         _many(ctx, spend)
     assert _counts(ctx) == counts
+
+
+def test_any_text_survives_the_trip(ctx: Context) -> None:
+    """PostgreSQL gets lists as array literals: quotes, backslashes, commas, braces,
+    NULL-looking words and Chinese come back as written."""
+    w = build_world(ctx)
+    with ctx.db.read() as conn:
+        bank = system_account(conn, "bank_clearing")
+        a1 = _acct(conn, w, "a1")
+    odd = ['a "quoted", {braced}', "back\\slash\\", "NULL", "", " 空格 就餐经费 ", "x\ny"]
+    entries = [
+        NewEntry(w.region, f"k{i}", f"key:{s}:{i}", [Leg(bank, -1), Leg(a1, 1)], s, s[::-1])
+        for i, s in enumerate(odd)
+    ]
+    got = _many(ctx, entries)
+    with ctx.db.read() as conn:
+        for e in entries:
+            row = conn.execute(
+                select(JournalEntry.__table__).where(JournalEntry.id == got[e.key])
+            ).one()
+            assert (row.idempotency_key, row.kind, row.reference, row.memo) == (
+                e.key,
+                e.kind,
+                e.reference,
+                e.memo,
+            )
+    assert _many(ctx, entries) == got

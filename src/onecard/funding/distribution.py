@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import aliased
@@ -69,13 +70,21 @@ class Share:
 
 
 def months_enrolled(quarter: str, joined_on: date | None, left_on: date | None) -> int:
-    start, _ = quarter_bounds(quarter)
     n = 0
-    for k in range(3):
-        mid = date(start.year, start.month + k, 15)
+    for mid in _fifteenths(quarter):
         if (joined_on is None or joined_on <= mid) and (left_on is None or left_on > mid):
             n += 1
     return n
+
+
+@lru_cache(maxsize=16)
+def _fifteenths(quarter: str) -> tuple[date, date, date]:
+    start, _ = quarter_bounds(quarter)
+    return (
+        date(start.year, start.month, 15),
+        date(start.year, start.month + 1, 15),
+        date(start.year, start.month + 2, 15),
+    )
 
 
 def prorate(standard_fen: int, months: int) -> int:
@@ -157,7 +166,9 @@ def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[
                     select(JournalEntry.idempotency_key).where(
                         one_of(conn, JournalEntry.idempotency_key, key_part)
                     )
-                ).scalars()
+                )
+                .scalars()
+                .all()
             )
         for pid, uid, staff_no, name, own, joined, left, default, acct in people:
             std = standard_of(own, default)

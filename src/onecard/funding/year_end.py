@@ -95,7 +95,9 @@ def clear_year(
                     select(JournalEntry.idempotency_key).where(
                         one_of(conn, JournalEntry.idempotency_key, part)
                     )
-                ).scalars()
+                )
+                .scalars()
+                .all()
             )
         # Only what the purse held for this year: money booked in a later year (next
         # year's distribution, when the clearing runs late) is never cleared with it.
