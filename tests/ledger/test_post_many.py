@@ -274,7 +274,7 @@ def test_any_text_survives_the_trip(ctx: Context) -> None:
     with ctx.db.read() as conn:
         bank = system_account(conn, "bank_clearing")
         a1 = _acct(conn, w, "a1")
-    odd = ['a "quoted", {braced}', "back\\slash\\", "NULL", "", " 空格 就餐经费 ", "x\ny"]
+    odd = ['a "quoted", {braced}', 'a","b', "back\\slash\\", "NULL", "", " 空格 就餐经费 ", "x\ny"]
     entries = [
         NewEntry(w.region, f"k{i}", f"key:{s}:{i}", [Leg(bank, -1), Leg(a1, 1)], s, s[::-1])
         for i, s in enumerate(odd)

@@ -356,17 +356,21 @@ def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElemen
 # then sends a single string instead of adapting (and quoting) every element of lists of
 # 100,000 values in Python, which took longer than the statements' own work.
 def int_array(values: Iterable[int | None]) -> str:
-    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+    vals = list(values)
+    if None in vals:
+        return "{" + ",".join("NULL" if v is None else str(int(v)) for v in vals) + "}"
+    return "{" + ",".join(map(str, map(int, vals))) + "}"  # type: ignore[arg-type]
 
 
 def text_array(values: Iterable[str]) -> str:
-    return "{" + ",".join('"' + _quote(v) + '"' for v in values) + "}"
-
-
-def _quote(v: str) -> str:
-    if "\\" in v or '"' in v:
-        return v.replace("\\", "\\\\").replace('"', '\\"')
-    return v
+    vals = list(values)
+    if not vals:
+        return "{}"
+    if not any('"' in v or "\\" in v for v in vals):
+        return '{"' + '","'.join(vals) + '"}'
+    return (
+        "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in vals) + "}"
+    )
 
 
 # PostgreSQL: a chunk's entries with one statement. A key already there (committed, or
