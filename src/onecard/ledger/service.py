@@ -38,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 from onecard.core.clock import next_quarter, quarter_of
 from onecard.core.errors import (
@@ -348,7 +349,10 @@ def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElemen
         ints = all(type(v) is int for v in values)
         kind = BigInteger() if ints else Text()
         literal = int_array(values) if ints else text_array(values)
-        return column == any_(cast(bindparam(None, literal, type_=Text), ARRAY(kind)))  # type: ignore[no-any-return]
+        # Untyped parameter: PostgreSQL reads it straight as the array (a constant for the
+        # planner, so a long list is hashed, not scanned per row, when it filters a scan).
+        param = bindparam(None, literal, type_=NullType())
+        return column == any_(cast(param, ARRAY(kind)))  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
 
 
