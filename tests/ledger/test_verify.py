@@ -274,3 +274,18 @@ def test_problems_come_entries_first_then_orphans_then_accounts_each_limited(
             assert len(verify(conn).problems) == 3 + 3 + 3
     finally:
         undo(ctx, before)
+
+
+def test_verify_inside_a_transaction_that_wrote_sees_its_own_writes(
+    ctx: Context, world: World
+) -> None:
+    """On PostgreSQL the entry pass may run on a second connection, but only when the
+    caller's transaction has written nothing: otherwise its own writes are checked too."""
+    acct = accounts_of(ctx, world)
+    with ctx.db.engine.connect() as conn:
+        # (PostgreSQL's zero-sum trigger would refuse this only at COMMIT; never reached.)
+        e = forge(conn, "forged-1", [(acct["bank"], -100), (acct["finance"], 50)])
+        rep = verify(conn)
+        conn.rollback()
+    assert rep.problems == [f"entry {e}: 2 postings summing to -50 fen (must be 0, ≥2)"]
+    assert problems(ctx) == []

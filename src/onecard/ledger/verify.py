@@ -7,26 +7,34 @@ every entry sums to zero and has at least two postings; every entry has postings
 cached purse equals the sum of its postings; no non-negative account is negative when
 derived from postings; uncached accounts keep a zero ``balance`` column.
 
-How (the postings table is the ledger's largest by far, so it is read once):
-- PostgreSQL: one scan of ``postings`` grouped by ``GROUPING SETS ((entry_id),
-  (account_id))``; the per-entry groups are folded into one summary row (entries seen,
-  postings, unbalanced entries) and the per-account sums are compared with ``accounts``
-  in the same statement.
-- SQLite (no GROUPING SETS): one grouped pass per entry folded into the same summary,
-  and one per account.
-- Entries without postings: ``postings.entry_id`` is a foreign key, so every entry id
-  seen in postings is an entry; the entries are complete exactly when their count equals
-  the number of entry ids seen. Only when it does not are the entries without postings
-  looked up (to name them), and only when the summary counts unbalanced entries are those
-  listed — both are a second scan, paid only by a broken ledger.
+How (the postings table is the ledger's largest by far; each check is one statement, so
+each is consistent in itself):
+- the entry checks: one grouped pass by entry folded inside the database into one row
+  (entry ids seen, postings, unbalanced entries); the unbalanced ones are listed by a
+  second pass only when there are any;
+- entries without postings: ``postings.entry_id`` is a foreign key, so every entry id
+  seen in postings is an entry, and the entries are complete exactly when their count
+  equals the number of entry ids seen; only when it does not are they looked up (an
+  anti-join) to name them;
+- the account checks: one grouped pass by account (computed whole, then joined with
+  ``accounts``: a LIMIT must not lead the planner into walking postings by account);
+- on PostgreSQL, when the caller's transaction has written nothing (so another
+  connection sees the same committed ledger), the entry pass runs on a second
+  connection while the account pass runs on the caller's, with PostgreSQL's parallel
+  workers (one statement grouping both ways, ``GROUPING SETS``, cannot use them: at
+  city scale, 15 M postings, it took 23.6 s against about 12 s for the two passes side
+  by side, the bare GROUP BY by account 4.5–6.8 s);
+- the entries are counted after the entry pass: the ledger is append-only, so an entry
+  without postings always shows as a difference, even with payments arriving meanwhile.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, text
+from sqlalchemy import Connection, Engine, case, func, select, text
 
 from onecard.ledger.models import Account, JournalEntry, Posting
 
@@ -43,48 +51,16 @@ class VerifyReport:
         return not self.problems
 
 
-# One scan of postings. ``g``: a row per entry (by_account = 0) and a row per account
-# (by_account = 1). ``x``: the entry rows folded into one row (account_id NULL: entries
-# seen, their postings, how many are unbalanced), one row per account with its sum.
-# Joined with every account, keeping the summary row and the accounts that fail a check;
-# the summary row sorts first. Sums are cast back to bigint (an overflow raises).
-_PG_ONE_SCAN = text(
-    """
-    SELECT x.account_id IS NULL AND a.id IS NULL AS summary,
-           a.id, a.kind, a.cached, a.balance, coalesce(x.total, 0)::bigint AS total,
-           x.entries, x.postings, x.unbalanced
-    FROM (
-        SELECT CASE WHEN g.by_account = 1 THEN g.account_id END AS account_id,
-               sum(g.s) AS total,
-               count(*) AS entries,
-               sum(g.n) AS postings,
-               count(*) FILTER (WHERE g.by_account = 0 AND (g.s <> 0 OR g.n < 2))
-                   AS unbalanced
-        FROM (
-            SELECT entry_id, account_id, sum(amount) AS s, count(*) AS n,
-                   GROUPING(entry_id) AS by_account
-            FROM postings
-            GROUP BY GROUPING SETS ((entry_id), (account_id))
-        ) g
-        GROUP BY 1
-    ) x
-    FULL JOIN accounts a ON a.id = x.account_id
-    WHERE (x.account_id IS NULL AND a.id IS NULL)
-       OR (a.cached AND a.balance <> coalesce(x.total, 0))
-       OR (NOT a.allow_negative AND coalesce(x.total, 0) < 0)
-       OR (NOT a.cached AND a.balance <> 0)
-    ORDER BY a.id NULLS FIRST
-    LIMIT :limit
-    """
-)
-
-
 def verify(conn: Connection, limit: int = 50) -> VerifyReport:
     rep = VerifyReport()
-    if conn.dialect.name == "postgresql":
-        seen, unbalanced, bad_accounts = _scan_postgres(conn, rep, limit)
+    if _may_use_a_second_connection(conn):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            entries_pass = pool.submit(_entry_pass_on_own_connection, conn.engine)
+            failing = _account_pass(conn, limit)
+            seen, rep.postings, unbalanced = entries_pass.result()
     else:
-        seen, unbalanced, bad_accounts = _scan_portable(conn, rep, limit)
+        seen, rep.postings, unbalanced = _entry_pass(conn)
+        failing = _account_pass(conn, limit)
     rep.entries = int(conn.execute(select(func.count()).select_from(JournalEntry)).scalar_one())
     rep.accounts = int(conn.execute(select(func.count()).select_from(Account)).scalar_one())
 
@@ -112,7 +88,7 @@ def verify(conn: Connection, limit: int = 50) -> VerifyReport:
         for (entry_id,) in conn.execute(orphan):
             rep.problems.append(f"entry {entry_id}: has no postings")
 
-    for aid, kind, cached, bal, total in bad_accounts:
+    for aid, kind, cached, bal, total in failing:
         if cached and bal != total:
             rep.problems.append(
                 f"account {aid} ({kind}): cached balance {bal} fen, postings give {total} fen"
@@ -124,28 +100,16 @@ def verify(conn: Connection, limit: int = 50) -> VerifyReport:
     return rep
 
 
-Failing = list[tuple[int, str, bool, int, int]]  # id, kind, cached, balance, derived
+def _may_use_a_second_connection(conn: Connection) -> bool:
+    """PostgreSQL, and the caller's transaction has written nothing (no transaction id
+    assigned): another connection then reads the same committed ledger."""
+    if conn.dialect.name != "postgresql":
+        return False
+    return conn.execute(text("SELECT pg_current_xact_id_if_assigned() IS NULL")).scalar() is True
 
 
-def _scan_postgres(conn: Connection, rep: VerifyReport, limit: int) -> tuple[int, int, Failing]:
-    """(entry ids seen in postings, unbalanced entries, failing accounts); sets postings."""
-    seen = unbalanced = 0
-    failing: Failing = []
-    for row in conn.execute(_PG_ONE_SCAN, {"limit": limit + 1}):
-        if row.summary:
-            seen, rep.postings, unbalanced = (
-                int(row.entries),
-                int(row.postings),
-                int(row.unbalanced),
-            )
-        elif len(failing) < limit:
-            failing.append(
-                (int(row.id), str(row.kind), bool(row.cached), int(row.balance), int(row.total))
-            )
-    return seen, unbalanced, failing
-
-
-def _scan_portable(conn: Connection, rep: VerifyReport, limit: int) -> tuple[int, int, Failing]:
+def _entry_pass(conn: Connection) -> tuple[int, int, int]:
+    """(entry ids seen in postings, postings, unbalanced entries): one grouped pass."""
     per_entry = (
         select(func.sum(Posting.amount).label("s"), func.count().label("n"))
         .group_by(Posting.entry_id)
@@ -159,8 +123,22 @@ def _scan_portable(conn: Connection, rep: VerifyReport, limit: int) -> tuple[int
             func.coalesce(func.sum(bad), 0),
         ).select_from(per_entry)
     ).one()
-    rep.postings = int(postings)
+    return int(seen), int(postings), int(unbalanced)
 
+
+def _entry_pass_on_own_connection(engine: Engine) -> tuple[int, int, int]:
+    with engine.connect() as own:
+        try:
+            return _entry_pass(own)
+        finally:
+            own.rollback()
+
+
+Failing = list[tuple[int, str, bool, int, int]]  # id, kind, cached, balance, derived
+
+
+def _account_pass(conn: Connection, limit: int) -> Failing:
+    """The first ``limit`` accounts (by id) failing a check, with their derived balance."""
     sums = (
         select(Posting.account_id, func.sum(Posting.amount).label("total"))
         .group_by(Posting.account_id)
@@ -175,8 +153,6 @@ def _scan_portable(conn: Connection, rep: VerifyReport, limit: int) -> tuple[int
             | (~Account.allow_negative & (derived < 0))
             | (~Account.cached & (Account.balance != 0))
         )
-        .order_by(Account.id)
-        .limit(limit)
     )
-    failing: Failing = [(int(a), str(k), bool(c), int(b), int(t)) for a, k, c, b, t in rows]
-    return int(seen), int(unbalanced), failing
+    failing = sorted((int(a), str(k), bool(c), int(b), int(t)) for a, k, c, b, t in rows)
+    return failing[:limit]
