@@ -103,15 +103,16 @@ def clear_year(
         # year's distribution, when the clearing runs late) is never cleared with it.
         later = _later_postings(conn, f"{year}Q4")
         rows: list[tuple[Any, ...]] = []
-        for r in found:
-            if yearend_key(year, int(r[2])) in done:
+        for r, key in zip(found, keys, strict=True):
+            if key in done:
                 continue
             bal = int(r[1])
             held = min(bal, bal - later.get(int(r[0]), 0))
             if held > 0:
-                rows.append((r[0], held, *r[2:]))
+                rows.append((key, r[0], held, *r[2:]))
         entries: list[NewEntry] = []
-        for acct, bal, pid, name, staff_no, region, uid, uname, ret in rows:
+        memo = "退回单位" if to == "unit" else "退回市财政"
+        for key, acct, bal, _pid, name, staff_no, region, uid, uname, ret in rows:
             per_unit[uname] += int(bal)
             res.lines.append(
                 {"unit": uname, "staff_no": staff_no, "name": name, "amount_fen": int(bal)}
@@ -125,10 +126,10 @@ def clear_year(
                 NewEntry(
                     region,
                     "year_end",
-                    yearend_key(year, int(pid)),
+                    key,
                     [Leg(int(acct), -int(bal)), Leg(target, int(bal))],
                     reference=f"{year} 年末清零 {name}",
-                    memo="退回单位" if to == "unit" else "退回市财政",
+                    memo=memo,
                 )
             )
         posted = 0

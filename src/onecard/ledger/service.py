@@ -363,7 +363,7 @@ def int_array(values: Iterable[int | None]) -> str:
     vals = list(values)
     if None in vals:
         return "{" + ",".join("NULL" if v is None else str(int(v)) for v in vals) + "}"
-    return "{" + ",".join(map(str, map(int, vals))) + "}"  # type: ignore[arg-type]
+    return "{" + ",".join(map(str, vals)) + "}"
 
 
 def text_array(values: Iterable[str]) -> str:
@@ -533,37 +533,45 @@ def post_many(
     # order, leg by leg, as post()'s guarded updates would apply them).
     delta: dict[int, int] = {}
     floor: dict[int, int] = {}
+    purse_meta = {a: m[1] for a, m in meta.items() if m[0]}  # cached → allow_negative
     for e in new:
-        if guarded:
-            for leg in e.legs:
+        legs = e.legs
+        if running:
+            for leg in legs:
                 if (
                     leg.amount < 0
                     and leg.account_id in running
                     and running[leg.account_id] + leg.amount < 0
                 ):
                     raise InsufficientFunds(f"account {leg.account_id}")
-            for leg in e.legs:
+            for leg in legs:
                 if leg.account_id in running:
                     running[leg.account_id] += leg.amount
-        for leg in e.legs:
-            cached, neg = meta[leg.account_id]
-            if not cached:
+        for leg in legs:
+            acct = leg.account_id
+            may_go_negative = purse_meta.get(acct)
+            if may_go_negative is None:
                 continue
-            d = delta.get(leg.account_id, 0) + leg.amount
-            delta[leg.account_id] = d
-            if leg.amount < 0 and not neg:
-                floor[leg.account_id] = min(floor.get(leg.account_id, d), d)
+            d = delta.get(acct, 0) + leg.amount
+            delta[acct] = d
+            if leg.amount < 0 and not may_go_negative:
+                low = floor.get(acct)
+                floor[acct] = d if low is None or d < low else low
 
     for part in chunked(new, size):
         if postgres:
-            legs = [(ids[e.key], leg.account_id, leg.amount) for e in part for leg in e.legs]
+            entry_ids: list[int] = []
+            accounts: list[int] = []
+            amounts: list[int] = []
+            for e in part:
+                eid = ids[e.key]
+                for leg in e.legs:
+                    entry_ids.append(eid)
+                    accounts.append(leg.account_id)
+                    amounts.append(leg.amount)
             conn.execute(
                 _PG_POSTINGS,
-                {
-                    "e": int_array(x[0] for x in legs),
-                    "a": int_array(x[1] for x in legs),
-                    "m": int_array(x[2] for x in legs),
-                },
+                {"e": int_array(entry_ids), "a": int_array(accounts), "m": int_array(amounts)},
             )
             continue
         # SQLite: one executemany (RETURNING per row would be a statement per entry),
