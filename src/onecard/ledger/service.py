@@ -454,7 +454,7 @@ def post_many(
     if not postgres:
         out = _known(conn, keys, size)
         if len(out) == len(entries):
-            return out
+            return {k: out[k] for k in keys}
     lock_for_posting(conn)
     if period is None:
         period = period_for(conn, business_day or (occurred_at or booked_at).date())
