@@ -418,15 +418,20 @@ _PAYERS = (
     "SELECT person_id FROM cards WHERE card_no = ANY(%(nos)s::text[]) AND status = 'active'"
     " UNION SELECT id FROM people WHERE paycode_token = ANY(%(tokens)s::text[])"
 )
+# LATERAL lookups fenced by LIMIT/OFFSET (else PostgreSQL flattens them back into a
+# join): one index probe per key whatever the statistics say. A hash join over a seq
+# scan of ``payments`` was chosen while the day's payments were filling it, a cost that
+# grew with every payment of the lunch.
 _SEEN = (
-    "SELECT terminal_id, txn_id, id, request_hash, response, status FROM payments"
-    " WHERE (terminal_id, txn_id) IN"
-    " (SELECT t, x FROM json_to_recordset(%(keys)s::json) AS v(t bigint, x text))"
+    "SELECT s.terminal_id, s.txn_id, s.id, s.request_hash, s.response, s.status"
+    " FROM json_to_recordset(%(keys)s::json) AS v(t bigint, x text),"
+    " LATERAL (SELECT * FROM payments WHERE terminal_id = v.t AND txn_id = v.x LIMIT 1) s"
 )
 _CANTEENS = (
     "SELECT c.id, c.unit_id, c.name, c.serves_visitors, c.serves_guests, c.purse_order, a.id"
-    " FROM canteens c LEFT JOIN accounts a ON a.owner_kind = 'canteen' AND a.owner_id = c.id"
-    " AND a.kind = 'canteen_payable' WHERE c.id = ANY(%(canteens)s::bigint[])"
+    " FROM canteens c LEFT JOIN LATERAL (SELECT id FROM accounts WHERE owner_kind = 'canteen'"
+    " AND owner_id = c.id AND kind = 'canteen_payable' LIMIT 1) a ON true"
+    " WHERE c.id = ANY(%(canteens)s::bigint[])"
 )
 _CARDS = "SELECT card_no, person_id, status FROM cards WHERE card_no = ANY(%(nos)s::text[])"
 _PEOPLE_COLUMNS = (
@@ -444,8 +449,9 @@ _CARD_PEOPLE = (
 )
 _MEALS = (
     "SELECT m.canteen_id, m.code, m.id, m.name, m.starts, m.ends, m.per_person_limit,"
-    " p.diner_class, p.price_fen FROM meal_periods m"
-    " LEFT JOIN meal_prices p ON p.meal_period_id = m.id"
+    " p.diner_class, p.price_fen FROM meal_periods m LEFT JOIN LATERAL"
+    " (SELECT diner_class, price_fen FROM meal_prices WHERE meal_period_id = m.id OFFSET 0)"
+    " p ON true"
     " WHERE m.canteen_id = ANY(%(canteens)s::bigint[])"
 )
 _PURSES = (
