@@ -359,16 +359,3 @@ def test_a_terminal_known_from_memory_is_still_refused_once_revoked_or_rekeyed(
     with pg_ctx.db.read() as conn:
         txns = set(conn.execute(select(Payment.txn_id)).scalars())
     assert txns == {"k1", "k5"}
-
-
-def test_array_literals_carry_only_digits() -> None:
-    """The batch sends ids, card numbers and code tokens as array literals it builds
-    itself; anything that is not an integer or a digit string is refused, never quoted."""
-    from onecard.pay.batcher import _array
-
-    assert _array([3, 1, -2]) == "{3,1,-2}"
-    assert _array(["00123456", "735"]) == "{00123456,735}"
-    assert _array([]) == "{}"
-    for bad in (["1,2"], ['1"}'], ["１２"], ["12 "], [""]):
-        with pytest.raises(ValueError):
-            _array(bad)

@@ -42,7 +42,7 @@ from onecard.funding import audit
 from onecard.funding.errors import DistributionExceedsFunds, check_quarter
 from onecard.funding.notices import standard_of
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.ledger.models import Account, JournalEntry, Posting
+from onecard.ledger.models import Account, Posting
 from onecard.ledger.service import (
     Leg,
     NewEntry,
@@ -50,6 +50,7 @@ from onecard.ledger.service import (
     balances,
     chunk_size,
     chunked,
+    known_entries,
     one_of,
     post,
     post_many,
@@ -158,18 +159,7 @@ def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[
             .where(one_of(conn, Person.unit_id, part), Person.status == "active")
             .order_by(Person.unit_id, Person.staff_no)
         ).all()
-        done: set[str] = set()
-        keys = [dist_key(quarter, int(p[0])) for p in people]
-        for key_part in chunked(keys, size):
-            done.update(
-                conn.execute(
-                    select(JournalEntry.idempotency_key).where(
-                        one_of(conn, JournalEntry.idempotency_key, key_part)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        done = set(known_entries(conn, [dist_key(quarter, int(p[0])) for p in people], size))
         for pid, uid, staff_no, name, own, joined, left, default, acct in people:
             std = standard_of(own, default)
             months = months_enrolled(quarter, joined, left)

@@ -33,7 +33,7 @@ from onecard.ledger.service import (
     Leg,
     NewEntry,
     chunked,
-    one_of,
+    known_entries,
     post_many,
     system_account,
 )
@@ -87,18 +87,8 @@ def clear_year(
         per_unit: dict[str, int] = defaultdict(int)
         finance = system_account(conn, "finance")
         keys = [yearend_key(year, int(r[2])) for r in found]
-        done: set[str] = set()
         size = ARRAY_CHUNK if conn.dialect.name == "postgresql" else IN_CHUNK
-        for part in chunked(keys, size):
-            done.update(
-                conn.execute(
-                    select(JournalEntry.idempotency_key).where(
-                        one_of(conn, JournalEntry.idempotency_key, part)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        done = set(known_entries(conn, keys, size))
         # Only what the purse held for this year: money booked in a later year (next
         # year's distribution, when the clearing runs late) is never cleared with it.
         later = _later_postings(conn, f"{year}Q4")

@@ -407,7 +407,10 @@ _SQLITE_BALANCE = text(
 )
 
 
-def _known(conn: Connection, keys: Sequence[str], size: int) -> dict[str, int]:
+def known_entries(conn: Connection, keys: Sequence[str], size: int | None = None) -> dict[str, int]:
+    """{key: entry id} of the idempotency keys already posted, in chunks of ``size``
+    (default ``chunk_size(conn)``)."""
+    size = size or chunk_size(conn)
     out: dict[str, int] = {}
     for part in chunked(keys, size):
         for eid, key in conn.execute(
@@ -452,7 +455,7 @@ def post_many(
     keys = [e.key for e in entries]
     out: dict[str, int] = {}
     if not postgres:
-        out = _known(conn, keys, size)
+        out = known_entries(conn, keys, size)
         if len(out) == len(entries):
             return {k: out[k] for k in keys}
     lock_for_posting(conn)
@@ -460,7 +463,7 @@ def post_many(
         period = period_for(conn, business_day or (occurred_at or booked_at).date())
     elif is_closed(conn, period):
         if postgres:
-            out = _known(conn, keys, size)
+            out = known_entries(conn, keys, size)
             if len(out) == len(entries):  # all there: post() would not look at the period
                 return {k: out[k] for k in keys}
         raise PeriodClosed(period=period)
@@ -485,7 +488,7 @@ def post_many(
             ).all():
                 ids[str(k)] = int(i)
         if len(ids) < len(entries):
-            out = _known(conn, [k for k in keys if k not in ids], size)
+            out = known_entries(conn, [k for k in keys if k not in ids], size)
         new = [e for e in entries if e.key in ids]
     else:
         new = [e for e in entries if e.key not in out]
@@ -593,7 +596,7 @@ def post_many(
                 for e in part
             ],
         )
-        ids.update(_known(conn, [e.key for e in part], size))
+        ids.update(known_entries(conn, [e.key for e in part], size))
         conn.execute(
             insert(Posting),
             [
