@@ -5,8 +5,8 @@ Contract:
   a terminal presenting ``Authorization: Terminal <code>:<key>``. A code seen before,
   presenting the key whose hash was remembered, is answered from memory — no database
   round trip and no thread hand-off; anything else (first sight, another key, a refusal)
-  reads the ``terminals`` table as ``service.authenticate_terminal`` does and raises the
-  same ``TerminalUnauthorized`` / ``TerminalRevoked``.
+  goes through ``service.authenticate_terminal`` (the ``terminals`` table; the same
+  ``TerminalUnauthorized`` / ``TerminalRevoked``) and remembers the terminal.
 - Memory is only a hint, never the decision: ``confirm(conn, claims)`` reads the status
   and key hash of every terminal of a payment batch in ONE statement inside the batch's
   own transaction, and returns, per claim, ``None`` or the error to answer. So a terminal
@@ -32,7 +32,7 @@ from onecard.core.context import Context
 from onecard.core.errors import AuthError, TerminalRevoked, TerminalUnauthorized
 from onecard.org.builders import hash_device_key
 from onecard.org.models import Terminal
-from onecard.pay.service import TerminalIdentity
+from onecard.pay.service import TerminalIdentity, authenticate_terminal
 
 MAX_REMEMBERED = 200_000
 
@@ -79,22 +79,8 @@ class TerminalKeys:
         found = self.recall(code, key)
         if found is not None:
             return found
+        ident = authenticate_terminal(self.ctx, code, key)  # raises 401/403 as before
         key_hash = hash_device_key(key)
-        with self.ctx.db.read() as conn:
-            row = conn.execute(
-                select(
-                    Terminal.id,
-                    Terminal.region_id,
-                    Terminal.canteen_id,
-                    Terminal.key_hash,
-                    Terminal.status,
-                ).where(Terminal.code == code)
-            ).first()
-        if row is None or not hmac.compare_digest(str(row.key_hash), key_hash):
-            raise TerminalUnauthorized()
-        if row.status == "revoked":
-            raise TerminalRevoked()
-        ident = TerminalIdentity(int(row.id), code, int(row.region_id), int(row.canteen_id))
         with self._lock:
             if len(self._known) >= MAX_REMEMBERED:
                 self._known.clear()
