@@ -74,7 +74,8 @@ def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
     for m in report.modes:
         assert m.closed.load.done > 0 and len(m.opens) == (2 if m.mode != "engine" else 0)
         assert m.closed.load.retry_mismatches == 0
-        assert m.closed.load.error_count == 0 and m.closed.load.unexpected_refusals == 0
+        load = m.closed.load
+        assert load.error_count == 0 and load.unexpected_refusals == 0, (m.mode, load.refused)
         assert m.peak_rss_mb > 0
     # Group commit: fewer commits than payments.
     single, batch, engine = report.modes

@@ -79,8 +79,11 @@ class Workload:
         ok = [p for p in city.people if p.kind == "ok"]
         self.rng.shuffle(ok)
         self.people = itertools.cycle(ok)
-        self.lost = [p for p in city.people if p.kind == "lost"] or ok[:1]
-        self.poor = [p for p in city.people if p.kind == "poor"] or ok[:1]
+        # A small city may have no lost card or empty purse at all: then none is paid
+        # with (standing in an ordinary diner would drain their purse and make their
+        # later payments fail unexpectedly).
+        self.lost = [p for p in city.people if p.kind == "lost"]
+        self.poor = [p for p in city.people if p.kind == "poor"]
         self.had_lunch: set[int] = set()
         self.seq = 0
         self.code_step: dict[int, int] = {}
@@ -95,10 +98,10 @@ class Workload:
         self.seq += 1
         r = self.rng.random()
         expect = "approved"
-        if r < 0.01:
+        if r < 0.01 and self.lost:
             p = self.rng.choice(self.lost)
             expect = "refused"
-        elif r < 0.015:
+        elif 0.01 <= r < 0.015 and self.poor:
             p = self.rng.choice(self.poor)
             expect = "refused"
         else:
