@@ -23,7 +23,7 @@ def test_the_migrated_schema_matches_the_models(ctx: Context) -> None:
     assert diff == []
     with ctx.db.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001"
+    assert version == "0002"
 
 
 def test_the_ledger_backstops_are_installed_by_the_migration(ctx: Context) -> None:
@@ -53,3 +53,34 @@ def test_money_columns_are_integers(ctx: Context, table: str) -> None:
     for column in metadata.tables[table].columns:
         if column.name.endswith("_fen") or column.name in ("amount", "balance"):
             assert column.type.python_type is int, (table, column.name)
+
+
+def test_0002_counts_the_legs_of_the_entries_already_there(ctx: Context) -> None:
+    """Down to 0001 (no ``legs``) with a ledger in it, then up again: every entry gets the
+    number of its postings, the append-only backstop is back, and verify passes."""
+    from alembic import command
+
+    from onecard.ledger.verify import verify
+    from onecard.migrations.runner import alembic_config
+    from world import build_world, fund
+
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=1000, cash=300)
+    command.downgrade(alembic_config(ctx.db.engine), "0001")
+    try:
+        with ctx.db.engine.connect() as conn:
+            columns = conn.execute(text("SELECT * FROM journal_entries LIMIT 0")).keys()
+        assert "legs" not in columns
+    finally:
+        command.upgrade(alembic_config(ctx.db.engine), "head")
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT e.legs, (SELECT count(*) FROM postings p WHERE p.entry_id = e.id)"
+                " FROM journal_entries e"
+            )
+        ).all()
+        assert rows and all(legs == n >= 2 for legs, n in rows)
+        assert verify(conn).ok
+    with pytest.raises(Exception, match="append-only"), ctx.db.engine.begin() as conn:
+        conn.execute(text("UPDATE journal_entries SET memo = 'x'"))

@@ -98,13 +98,22 @@ def db_upgrade(database_url: DbOpt = None) -> None:
 
 
 @ledger_app.command("verify")
-def ledger_verify(database_url: DbOpt = None) -> None:
+def ledger_verify(
+    database_url: DbOpt = None,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="group every entry (no fingerprint: slower, no probability) 逐笔核对分录",
+        ),
+    ] = False,
+) -> None:
     """Recompute every balance from postings; exit 7 at the first discrepancy. 账务核验"""
     from onecard.ledger.verify import verify
 
     ctx = context(database_url)
     with ctx.db.read() as conn:
-        rep = verify(conn)
+        rep = verify(conn, exact=exact)
     console.print(
         f"分录 entries {rep.entries:,} · 过账 postings {rep.postings:,} · 账户 accounts {rep.accounts:,}"
     )

@@ -104,9 +104,9 @@ def test_idempotency_key_is_unique_in_the_database(ctx: Context) -> None:
         conn.execute(
             text(
                 "INSERT INTO journal_entries (region_id, kind, idempotency_key, period,"
-                " booked_at, occurred_at, actor, reference, memo)"
+                " booked_at, occurred_at, actor, reference, memo, legs)"
                 " VALUES (1, 'x', :k, '2026Q1', '2026-03-10 04:00:00', '2026-03-10 04:00:00',"
-                " 'sql', '', '')"
+                " 'sql', '', '', 2)"
             ),
             {"k": key},
         )
@@ -120,9 +120,9 @@ def _raw_unbalanced_entry(conn: object, bank: int, purse: int, key: str) -> None
     entry = conn.execute(
         text(
             "INSERT INTO journal_entries (region_id, kind, idempotency_key, period,"
-            " booked_at, occurred_at, actor, reference, memo)"
+            " booked_at, occurred_at, actor, reference, memo, legs)"
             " VALUES (1, 'forged', :k, '2026Q1', '2026-03-10 04:00:00',"
-            " '2026-03-10 04:00:00', 'sql', '', '') RETURNING id"
+            " '2026-03-10 04:00:00', 'sql', '', '', 2) RETURNING id"
         ),
         {"k": key},
     ).scalar_one()
@@ -156,9 +156,9 @@ def test_postgres_refuses_an_entry_with_a_single_posting(pg_ctx: Context) -> Non
         entry = conn.execute(
             text(
                 "INSERT INTO journal_entries (region_id, kind, idempotency_key, period,"
-                " booked_at, occurred_at, actor, reference, memo)"
+                " booked_at, occurred_at, actor, reference, memo, legs)"
                 " VALUES (1, 'forged', 'forged-2', '2026Q1', '2026-03-10 04:00:00',"
-                " '2026-03-10 04:00:00', 'sql', '', '') RETURNING id"
+                " '2026-03-10 04:00:00', 'sql', '', '', 1) RETURNING id"
             )
         ).scalar_one()
         conn.execute(
@@ -244,10 +244,10 @@ def test_verify_names_a_tampered_purse_balance(ctx: Context) -> None:
             )
 
 
-def _cli_verify(ctx: Context) -> subprocess.CompletedProcess[str]:
+def _cli_verify(ctx: Context, *flags: str) -> subprocess.CompletedProcess[str]:
     url = ctx.db.engine.url.render_as_string(hide_password=False)
     return subprocess.run(
-        [ONECARD, "ledger", "verify", "--database-url", url],
+        [ONECARD, "ledger", "verify", "--database-url", url, *flags],
         capture_output=True,
         text=True,
         timeout=120,
@@ -262,6 +262,8 @@ def test_cli_ledger_verify_exits_0_when_clean_and_7_naming_the_discrepancy(
     clean = _cli_verify(ctx)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "ledger verify: OK" in clean.stdout
+    exact = _cli_verify(ctx, "--exact")
+    assert exact.returncode == 0 and "ledger verify: OK" in exact.stdout, exact.stdout
 
     acct = _purse_id(ctx, w, "a1", "cash")
     with ctx.db.engine.begin() as conn:

@@ -6,7 +6,8 @@ load would (PostgreSQL: ``session_replication_role = replica``, which is how the
 bulk load writes; SQLite: the append-only triggers dropped, CHECKs ignored), breaks one
 thing, asserts that ``verify`` names exactly it, and puts everything back (the ``ctx``
 fixture verifies the ledger after every test). ``verify`` checks differently on the two
-dialects (one ``GROUPING SETS`` scan on PostgreSQL), so every test runs on both.
+dialects (a fingerprint of entries and postings on PostgreSQL, grouping by entry on
+SQLite and with ``exact``), so every test runs on both.
 """
 
 from __future__ import annotations
@@ -82,17 +83,20 @@ def last_entry(ctx: Context) -> int:
         return int(conn.execute(select(func.max(JournalEntry.id))).scalar_one())
 
 
-def forge(conn: Connection, key: str, legs: list[tuple[int, int]]) -> int:
-    """A raw entry with these (account, amount) postings; no balance is touched."""
+def forge(
+    conn: Connection, key: str, legs: list[tuple[int, int]], recorded: int | None = None
+) -> int:
+    """A raw entry with these (account, amount) postings, recording ``recorded`` legs (by
+    default as many as it has); no balance is touched."""
     entry = int(
         conn.execute(
             text(
                 "INSERT INTO journal_entries (region_id, kind, idempotency_key, period,"
-                " booked_at, occurred_at, actor, reference, memo)"
+                " booked_at, occurred_at, actor, reference, memo, legs)"
                 " VALUES (1, 'forged', :k, '2026Q1', '2026-03-10 04:00:00',"
-                " '2026-03-10 04:00:00', 'sql', '', '') RETURNING id"
+                " '2026-03-10 04:00:00', 'sql', '', '', :n) RETURNING id"
             ),
-            {"k": key},
+            {"k": key, "n": len(legs) if recorded is None else recorded},
         ).scalar_one()
     )
     if legs:
@@ -176,6 +180,27 @@ def test_an_entry_without_postings_is_named(ctx: Context, world: World) -> None:
     try:
         with around_the_backstops(ctx) as conn:
             e = forge(conn, "forged-1", [])
+        assert problems(ctx) == [f"entry {e}: has no postings"]
+    finally:
+        undo(ctx, before)
+
+
+def test_an_entry_recording_more_legs_than_it_has_is_named(ctx: Context, world: World) -> None:
+    acct, before = accounts_of(ctx, world), last_entry(ctx)
+    try:
+        with around_the_backstops(ctx) as conn:
+            e = forge(conn, "forged-1", [(acct["bank"], -100), (acct["finance"], 100)], 3)
+        assert problems(ctx) == [f"entry {e}: has 2 postings but records 3"]
+    finally:
+        undo(ctx, before)
+
+
+def test_an_entry_recording_legs_it_lost_is_named(ctx: Context, world: World) -> None:
+    """Its postings gone (a restore that missed them): it still records two legs."""
+    before = last_entry(ctx)
+    try:
+        with around_the_backstops(ctx) as conn:
+            e = forge(conn, "forged-1", [], 2)
         assert problems(ctx) == [f"entry {e}: has no postings"]
     finally:
         undo(ctx, before)
@@ -289,3 +314,56 @@ def test_verify_inside_a_transaction_that_wrote_sees_its_own_writes(
         conn.rollback()
     assert rep.problems == [f"entry {e}: 2 postings summing to -50 fen (must be 0, ≥2)"]
     assert problems(ctx) == []
+
+
+# --- the fingerprint (PostgreSQL) and the exact grouping agree -----------------------------
+def test_unbalanced_entries_that_cancel_out_everywhere_else_are_named(
+    ctx: Context, world: World
+) -> None:
+    """Two entries off by +50 and −50 on the same accounts: every account total and the
+    ledger's grand total still agree, so only the entry check can see them — on PostgreSQL
+    through the weighted sums, which differ from zero unless the weights collide."""
+    acct, before = accounts_of(ctx, world), last_entry(ctx)
+    try:
+        with around_the_backstops(ctx) as conn:
+            e1 = forge(conn, "forged-1", [(acct["bank"], -100), (acct["finance"], 50)])
+            e2 = forge(conn, "forged-2", [(acct["bank"], 100), (acct["finance"], -50)])
+        expected = [
+            f"entry {e1}: 2 postings summing to -50 fen (must be 0, ≥2)",
+            f"entry {e2}: 2 postings summing to 50 fen (must be 0, ≥2)",
+        ]
+        for _ in range(5):  # a fresh seed each run
+            assert problems(ctx) == expected
+        with ctx.db.read() as conn:
+            assert verify(conn, exact=True).problems == expected
+    finally:
+        undo(ctx, before)
+
+
+def test_a_clean_ledger_is_not_grouped_entry_by_entry_on_postgres(
+    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fingerprint stands in for the grouping by entry; ``exact`` still groups."""
+    from onecard.ledger import verify as module
+
+    grouped: list[str] = []
+    real_entry_pass, real_unbalanced = module._entry_pass, module._unbalanced
+    monkeypatch.setattr(
+        module, "_entry_pass", lambda c: grouped.append("pass") or real_entry_pass(c)
+    )
+    monkeypatch.setattr(
+        module, "_unbalanced", lambda c, n: grouped.append("list") or real_unbalanced(c, n)
+    )
+    with ctx.db.read() as conn:
+        fast = verify(conn)
+    assert grouped == ([] if ctx.db.is_postgres else ["pass"])
+    grouped.clear()
+    with ctx.db.read() as conn:
+        exact = verify(conn, exact=True)
+    assert grouped == ["pass"]
+    assert fast.ok and exact.ok
+    assert (fast.entries, fast.postings, fast.accounts) == (
+        exact.entries,
+        exact.postings,
+        exact.accounts,
+    )

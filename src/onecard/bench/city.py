@@ -531,12 +531,12 @@ def build_city(
         )
 
         # The quarter's money, the way real money arrives (as the demo does it).
-        entries: list[tuple[int, int, str, str, str, datetime, datetime, str, str, str]] = []
+        entries: list[tuple[int, int, str, str, str, datetime, datetime, str, str, str, int]] = []
         postings: list[tuple[int, int, int, int]] = []
 
         def entry(kind: str, key: str, legs: list[tuple[int, int]], ref: str) -> None:
             eid = len(entries) + 1
-            entries.append((eid, region, kind, key, quarter, now, now, "bench", ref, ""))
+            entries.append((eid, region, kind, key, quarter, now, now, "bench", ref, "", len(legs)))
             assert sum(a for _, a in legs) == 0
             for account, amount in legs:
                 postings.append((len(postings) + 1, eid, account, amount))
@@ -588,6 +588,7 @@ def build_city(
                 "actor",
                 "reference",
                 "memo",
+                "legs",
             ],
             entries,
             len(entries),

@@ -117,10 +117,10 @@ def load_quarter(url: str, city: BenchCity, payments: int, say: Say = print) -> 
         cur.execute(
             """
             INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period,
-                booked_at, occurred_at, actor, reference, memo)
+                booked_at, occurred_at, actor, reference, memo, legs)
             SELECT entry_id, region_id, 'payment', 'pay:' || terminal_id || ':q' || pay_id,
                    %(q)s, day + time '04:00', day + time '04:00', 'terminal:' || terminal_code,
-                   'bench quarter', ''
+                   'bench quarter', '', 2
             FROM qgen
             """,
             {"q": city.quarter},
@@ -220,8 +220,8 @@ def _bare_purse_writes(select_rows: str) -> list[str]:
         "CREATE TEMP TABLE bare ON COMMIT DROP AS SELECT nextval(pg_get_serial_sequence("
         f"'journal_entries', 'id')) AS entry_id, x.* FROM ({select_rows}) x",
         "INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period, booked_at,"
-        " occurred_at, actor, reference, memo) SELECT entry_id, region_id, 'bare',"
-        " 'bare:' || entry_id, %(period)s, now(), now(), 'bench', '', '' FROM bare",
+        " occurred_at, actor, reference, memo, legs) SELECT entry_id, region_id, 'bare',"
+        " 'bare:' || entry_id, %(period)s, now(), now(), 'bench', '', '', 2 FROM bare",
         "INSERT INTO postings (entry_id, account_id, amount) SELECT entry_id, purse, amount"
         " FROM bare UNION ALL SELECT entry_id, other, -amount FROM bare",
         "UPDATE accounts a SET balance = a.balance + b.amount FROM bare b WHERE a.id = b.purse",
@@ -340,8 +340,8 @@ def _fund_units(url: str, city: BenchCity, quarter: str) -> None:
         cur.execute(
             """
             INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period,
-                booked_at, occurred_at, actor, reference, memo)
-            SELECT e, region_id, k, key, %(q)s, %(at)s, %(at)s, 'bench', '', ''
+                booked_at, occurred_at, actor, reference, memo, legs)
+            SELECT e, region_id, k, key, %(q)s, %(at)s, %(at)s, 'bench', '', '', 2
             FROM fund, LATERAL (VALUES (e1, 'unit_funds_in', 'bench:in:' || %(q)s || ':' || unit_id),
                                        (e2, 'to_income', 'bench:income:' || %(q)s || ':' || unit_id))
                  AS v(e, k, key)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -79,6 +80,10 @@ class JournalEntry(Base):
     actor: Mapped[str] = mapped_column(String(60))
     reference: Mapped[str] = mapped_column(String(200), default="")
     memo: Mapped[str] = mapped_column(String(200), default="")
+    # How many postings the entry has. Written with the entry, so ``ledger verify`` can
+    # check that every entry has exactly its postings (none lost, none added later) by
+    # scanning entries and postings side by side instead of grouping postings by entry.
+    legs: Mapped[int] = mapped_column(SmallInteger)
 
 
 class Posting(Base):

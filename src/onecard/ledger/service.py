@@ -301,6 +301,7 @@ def post(
                 actor=actor,
                 reference=reference,
                 memo=memo,
+                legs=len(legs),
             )
             .returning(JournalEntry.id)
         ).scalar_one()
@@ -382,11 +383,11 @@ def text_array(values: Iterable[str]) -> str:
 # and not returned; nextval runs in the arrays' order, so ids follow the call's order.
 _PG_ENTRIES = text(
     "INSERT INTO journal_entries (region_id, kind, idempotency_key, period, booked_at,"
-    " occurred_at, actor, reference, memo)"
-    " SELECT region_id, kind, key, :period, :booked, :occurred, :actor, reference, memo"
+    " occurred_at, actor, reference, memo, legs)"
+    " SELECT region_id, kind, key, :period, :booked, :occurred, :actor, reference, memo, legs"
     " FROM unnest(CAST(:regions AS bigint[]), CAST(:kinds AS text[]), CAST(:keys AS text[]),"
-    " CAST(:refs AS text[]), CAST(:memos AS text[]))"
-    " WITH ORDINALITY AS v(region_id, kind, key, reference, memo, n) ORDER BY n"
+    " CAST(:refs AS text[]), CAST(:memos AS text[]), CAST(:legs AS bigint[]))"
+    " WITH ORDINALITY AS v(region_id, kind, key, reference, memo, legs, n) ORDER BY n"
     " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
 )
 _PG_POSTINGS = text(
@@ -484,6 +485,7 @@ def post_many(
                     "keys": text_array(e.key for e in part),
                     "refs": text_array(e.reference for e in part),
                     "memos": text_array(e.memo for e in part),
+                    "legs": int_array(len(e.legs) for e in part),
                 },
             ).all():
                 ids[str(k)] = int(i)
@@ -592,6 +594,7 @@ def post_many(
                     "actor": actor,
                     "reference": e.reference,
                     "memo": e.memo,
+                    "legs": len(e.legs),
                 }
                 for e in part
             ],

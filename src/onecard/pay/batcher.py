@@ -482,10 +482,10 @@ _STEPS = (
 )
 _ENTRIES = (
     "INSERT INTO journal_entries (id, region_id, kind, idempotency_key, period, booked_at,"
-    " occurred_at, actor, reference, memo)"
-    " SELECT id, region_id, 'payment', key, %(period)s, %(now)s, %(now)s, actor, reference, ''"
-    " FROM json_to_recordset(%(rows)s::json)"
-    " AS v(id bigint, region_id bigint, key text, actor text, reference text)"
+    " occurred_at, actor, reference, memo, legs)"
+    " SELECT id, region_id, 'payment', key, %(period)s, %(now)s, %(now)s, actor, reference,"
+    " '', legs FROM json_to_recordset(%(rows)s::json)"
+    " AS v(id bigint, region_id bigint, key text, actor text, reference text, legs int)"
 )
 _POSTINGS = (
     "INSERT INTO postings (entry_id, account_id, amount)"
@@ -885,6 +885,7 @@ def _write(
                                 "key": f"pay:{d.item.terminal.id}:{d.item.req.txn_id}",
                                 "actor": f"terminal:{d.item.terminal.code}",
                                 "reference": str(d.data["canteen"]),
+                                "legs": len(d.legs),
                             }
                             for d in approved
                         ]

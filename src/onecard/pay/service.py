@@ -431,6 +431,7 @@ def _insert_entry(
                 actor=actor,
                 reference=reference,
                 memo="",
+                legs=len(legs),
             )
             .returning(JournalEntry.id)
         ).scalar_one()
