@@ -408,11 +408,27 @@ _SQLITE_BALANCE = text(
 )
 
 
+# One unique-index probe per key (the fenced LATERAL is a nested loop): given the
+# keys as a constant ``= ANY`` list, the planner expects every key to be found and scans
+# all the entries instead (2 s for a city's 83,600 keys at 7.8 M entries, against 0.2 s),
+# while a money run's keys are usually all new.
+_PG_KNOWN = text(
+    "SELECT e.id, e.idempotency_key FROM unnest(CAST(:keys AS text[])) AS k(key)"
+    " CROSS JOIN LATERAL (SELECT id, idempotency_key FROM journal_entries"
+    " WHERE idempotency_key = k.key OFFSET 0) e"
+)
+
+
 def known_entries(conn: Connection, keys: Sequence[str], size: int | None = None) -> dict[str, int]:
     """{key: entry id} of the idempotency keys already posted, in chunks of ``size``
     (default ``chunk_size(conn)``)."""
     size = size or chunk_size(conn)
     out: dict[str, int] = {}
+    if conn.dialect.name == "postgresql":
+        for part in chunked(keys, size):
+            for eid, key in conn.execute(_PG_KNOWN, {"keys": text_array(part)}).all():
+                out[str(key)] = int(eid)
+        return out
     for part in chunked(keys, size):
         for eid, key in conn.execute(
             select(JournalEntry.id, JournalEntry.idempotency_key).where(
