@@ -2,7 +2,9 @@
 
 Contract: ``create_app(ctx)`` wires routers, error handlers and two guards that run
 before any route: bodies over ``max_body_bytes`` get 413, API writes that are not JSON
-get 415. Every error leaves as ``{"error": {"code", "message"}}``.
+get 415. Every error leaves as ``{"error": {"code", "message"}}``. Ordinary terminal
+payments, when batched, are answered before all of it (``pay.fast_route``), with the
+same answer.
 """
 
 from __future__ import annotations
@@ -136,7 +138,9 @@ class JsonOnly:
         return not (path.endswith("/import") and media not in FORM_TYPES)
 
 
-def create_app(ctx: Context) -> FastAPI:
+def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
+    """``payment_fast_path=False`` sends every terminal payment through FastAPI too
+    (``pay.fast_route``; the tests compare the two)."""
     from onecard.pay.batcher import lifespan as payment_batching
 
     app = FastAPI(
@@ -179,6 +183,11 @@ def create_app(ctx: Context) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=ctx.settings.max_body_bytes, upload_limit=ctx.settings.max_upload_bytes
     )
+    if payment_fast_path:
+        from onecard.pay.fast_route import PaymentFastPath
+
+        # Added last, so it runs first: an ordinary terminal payment skips the rest.
+        app.add_middleware(PaymentFastPath, ctx=ctx, limit=ctx.settings.max_body_bytes)
 
     from onecard.pay.routes import router as pay_router
 
