@@ -30,6 +30,7 @@ from onecard.bench.city import FULL, BenchCity, CityScale, build_city, check_loc
 from onecard.bench.load import LoadResult, Workload, closed_loop, open_loop
 from onecard.bench.procs import (
     Server,
+    checkpoint,
     machine_busy,
     peak_rss_mb,
     postgres_cpu_seconds,
@@ -452,11 +453,13 @@ def run_rush(
                 f"pgbench tpcb-like: {opts.clients} clients × {opts.seconds:g} s"
                 f" (scale {opts.pgbench_scale})"
             )
+            checkpoint(opts.url)
             report.pgbench_tps, report.pgbench_output = run_pgbench(
                 opts.url, opts.clients, max(1, round(opts.seconds)), opts.pgbench_scale
             )
             say(f"  {report.pgbench_tps:,.0f} TPS")
     for mode in opts.modes:
+        checkpoint(opts.url)
         if mode == "engine":
             report.modes.append(run_engine(opts, city, work, say))
         else:
