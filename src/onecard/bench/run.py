@@ -1,11 +1,11 @@
-"""The lunch-rush benchmark, end to end: city, pgbench anchor, HTTP load, checks.
+"""The lunch-rush benchmark, end to end: pgbench anchor, city, HTTP load, checks.
 
-Contract: ``run_rush(opts, say)`` builds the city (``city.build_city``), runs pgbench's
-tpcb-like script for the same duration and client count as the closed loop, then for
+Contract: ``run_rush(opts, say)`` runs pgbench's tpcb-like script for the same duration
+and client count as the closed loop, builds the city (``city.build_city``), then for
 each mode (``single``: one transaction per payment; ``batch``: ``PaymentBatcher`` group
-commit) starts the real server (``onecard serve``) on 127.0.0.1, warms it up, drives it
-closed-loop and open-loop (``load``), reads the server's CPU and peak RSS, PostgreSQL's
-CPU and its commit count, and stops the server. Finally it checks the database against
+commit), after a ``CHECKPOINT``, starts the real server (``onecard serve``) on
+127.0.0.1, warms it up, drives it closed-loop and open-loop (``load``), reads the
+server's CPU and peak RSS, PostgreSQL's CPU and its commit count, and stops the server. Finally it checks the database against
 what the terminals heard: ``ledger verify`` clean, approved payments' sum equal to the
 canteens' takings in the ledger, and (when no request was lost) equal to the approved
 amounts the terminals were told. Every phase is bounded in time; nothing runs after it
