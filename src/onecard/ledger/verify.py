@@ -148,9 +148,9 @@ def _count(conn: Connection, table: type[Account] | type[JournalEntry]) -> int:
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def _entry_pass(conn: Connection) -> tuple[int, int, int]:
-    """(entry ids seen in postings, postings, entries failing a check): one grouped pass
-    (joined with the entries for the legs they record)."""
+def _per_entry() -> Any:
+    """Postings grouped by entry (``e``, ``s`` sum, ``n`` postings), joined with
+    ``JournalEntry`` by the caller, and the condition naming the entries that fail."""
     per_entry = (
         select(
             Posting.entry_id.label("e"),
@@ -160,15 +160,19 @@ def _entry_pass(conn: Connection) -> tuple[int, int, int]:
         .group_by(Posting.entry_id)
         .subquery()
     )
-    bad = case(
-        ((per_entry.c.s != 0) | (per_entry.c.n < 2) | (per_entry.c.n != JournalEntry.legs), 1),
-        else_=0,
-    )
+    fails = (per_entry.c.s != 0) | (per_entry.c.n < 2) | (per_entry.c.n != JournalEntry.legs)
+    return per_entry, fails
+
+
+def _entry_pass(conn: Connection) -> tuple[int, int, int]:
+    """(entry ids seen in postings, postings, entries failing a check): one grouped pass
+    (joined with the entries for the legs they record)."""
+    per_entry, fails = _per_entry()
     seen, postings, unbalanced = conn.execute(
         select(
             func.count(),
             func.coalesce(func.sum(per_entry.c.n), 0),
-            func.coalesce(func.sum(bad), 0),
+            func.coalesce(func.sum(case((fails, 1), else_=0)), 0),
         ).select_from(per_entry.join(JournalEntry, JournalEntry.id == per_entry.c.e))
     ).one()
     return int(seen), int(postings), int(unbalanced)
@@ -177,19 +181,11 @@ def _entry_pass(conn: Connection) -> tuple[int, int, int]:
 def _unbalanced(conn: Connection, limit: int) -> Unbalanced:
     """The first ``limit`` entries (by id) with postings that do not sum to zero, are
     fewer than two, or are not as many as the entry records."""
-    per_entry = (
-        select(
-            Posting.entry_id.label("e"),
-            func.sum(Posting.amount).label("s"),
-            func.count().label("n"),
-        )
-        .group_by(Posting.entry_id)
-        .subquery()
-    )
+    per_entry, fails = _per_entry()
     rows = conn.execute(
         select(per_entry.c.e, per_entry.c.s, per_entry.c.n, JournalEntry.legs)
         .join(JournalEntry, JournalEntry.id == per_entry.c.e)
-        .where((per_entry.c.s != 0) | (per_entry.c.n < 2) | (per_entry.c.n != JournalEntry.legs))
+        .where(fails)
         .order_by(per_entry.c.e)
         .limit(limit)
     )

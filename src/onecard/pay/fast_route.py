@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
+from onecard.pay.routes import payment_request
 from onecard.pay.schemas import PaymentIn
-from onecard.pay.service import PaymentRequest
 from onecard.web import errors as web_errors
 
 PATH = "/api/v1/terminal/payments"
@@ -65,15 +65,8 @@ class PaymentFastPath:
         if found is None or doc is None:
             await self.app(scope, replay, send)
             return
-        req = PaymentRequest(
-            txn_id=doc.txn_id,
-            credential=doc.credential,
-            meal=doc.meal,
-            amount_fen=doc.amount_fen,
-            items=tuple((i.sku, i.qty) for i in doc.items or ()),
-        )
         try:
-            outcome = await batcher.pay(found[0], req, key_hash=found[1])
+            outcome = await batcher.pay(found[0], payment_request(doc), key_hash=found[1])
         except OneCardError as exc:
             answer = await web_errors.onecard_error_handler(Request(scope, replay), exc)
             await answer(scope, replay, send)

@@ -37,19 +37,24 @@ ERRORS: dict[int | str, dict[str, object]] = {
     summary="Take a payment (approved or refused)",
 )
 async def post_payment(body: PaymentIn, terminal: PayingTerminalDep, ctx: CtxDep) -> Response:
-    req = PaymentRequest(
-        txn_id=body.txn_id,
-        credential=body.credential,
-        meal=body.meal,
-        amount_fen=body.amount_fen,
-        items=tuple((i.sku, i.qty) for i in body.items or ()),
-    )
+    req = payment_request(body)
     batcher = getattr(ctx, "payment_batcher", None)
     if batcher is not None:
         outcome = await batcher.pay(terminal.identity, req, key_hash=terminal.key_hash)
     else:
         outcome = await run_in_threadpool(pay, ctx, terminal.identity, req)
     return Response(content=outcome.body, media_type="application/json")
+
+
+def payment_request(body: PaymentIn) -> PaymentRequest:
+    """The service's request for a terminal's payment body (also ``pay.fast_route``)."""
+    return PaymentRequest(
+        txn_id=body.txn_id,
+        credential=body.credential,
+        meal=body.meal,
+        amount_fen=body.amount_fen,
+        items=tuple((i.sku, i.qty) for i in body.items or ()),
+    )
 
 
 @router.post(
