@@ -23,7 +23,7 @@ def test_the_migrated_schema_matches_the_models(ctx: Context) -> None:
     assert diff == []
     with ctx.db.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_the_ledger_backstops_are_installed_by_the_migration(ctx: Context) -> None:
@@ -84,3 +84,44 @@ def test_0002_counts_the_legs_of_the_entries_already_there(ctx: Context) -> None
         assert verify(conn).ok
     with pytest.raises(Exception, match="append-only"), ctx.db.engine.begin() as conn:
         conn.execute(text("UPDATE journal_entries SET memo = 'x'"))
+
+
+def test_0003_caches_the_units_income_lines_at_what_their_postings_give(ctx: Context) -> None:
+    from alembic import command
+
+    from onecard.ledger.service import Leg, account_id, derived_balance, post, system_account
+    from onecard.ledger.verify import verify
+    from onecard.migrations.runner import alembic_config
+    from world import build_world, fund
+
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=1000)
+    with ctx.db.begin() as conn:  # funds arrived, not yet distributed
+        income = account_id(conn, "unit", w.units["A"], "unit_income")
+        bank = system_account(conn, "bank_clearing")
+        post(
+            conn,
+            region_id=w.region,
+            kind="unit_funds_in",
+            key="test:income",
+            legs=[Leg(bank, -500), Leg(income, 500)],
+            actor="test",
+            booked_at=ctx.clock.now(),
+        )
+    command.downgrade(alembic_config(ctx.db.engine), "0002")
+    try:
+        with ctx.db.engine.connect() as conn:
+            old = conn.execute(
+                text("SELECT count(*) FROM accounts WHERE kind = 'unit_income' AND cached")
+            ).scalar()
+        assert old == 0
+    finally:
+        command.upgrade(alembic_config(ctx.db.engine), "head")
+    with ctx.db.engine.connect() as conn:
+        lines = conn.execute(
+            text("SELECT id, cached, balance FROM accounts WHERE kind = 'unit_income'")
+        ).all()
+        assert lines and all(cached for _, cached, _ in lines)
+        assert [bal for _, _, bal in lines] == [derived_balance(conn, i) for i, _, _ in lines]
+        assert any(bal > 0 for _, _, bal in lines)
+        assert verify(conn).ok

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from onecard.core.clock import quarter_of, to_local
 from onecard.core.db import create_schema, make_engine, normalise_url
 from onecard.demo import GIVEN, STREETS, SURNAMES
-from onecard.ledger.models import NEGATIVE_ALLOWED, PERSON_KINDS, SYSTEM_KINDS
+from onecard.ledger.models import CACHED_KINDS, NEGATIVE_ALLOWED, SYSTEM_KINDS
 from onecard.org.builders import create_region, hash_device_key
 from onecard.pay.cards import luhn_digit
 
@@ -498,7 +498,7 @@ def build_city(
                     owner_kind,
                     owner,
                     kind in NEGATIVE_ALLOWED,
-                    kind in PERSON_KINDS,
+                    kind in CACHED_KINDS,
                     balance,
                 )
             )

@@ -360,4 +360,8 @@ def _fund_units(url: str, city: BenchCity, quarter: str) -> None:
             UNION ALL SELECT e2, income, total FROM fund
             """
         )
+        # The income lines are cached accounts: their balances move with their postings.
+        cur.execute(
+            "UPDATE accounts a SET balance = a.balance + f.total FROM fund f WHERE a.id = f.income"
+        )
         pg.commit()

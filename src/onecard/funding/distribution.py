@@ -42,7 +42,7 @@ from onecard.funding import audit
 from onecard.funding.errors import DistributionExceedsFunds, check_quarter
 from onecard.funding.notices import standard_of
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.ledger.models import Account, Posting
+from onecard.ledger.models import Account
 from onecard.ledger.service import (
     Leg,
     NewEntry,
@@ -108,7 +108,7 @@ class UnitPlan:
     income: int | None  # the unit's unit_income account
     shares: list[Share] = field(default_factory=list)
     subsidy: dict[int, int | None] = field(default_factory=dict)  # person → purse account
-    have: int = 0  # undistributed funds on unit_income, derived from postings
+    have: int = 0  # undistributed funds on unit_income (its cached balance)
 
     @property
     def todo(self) -> list[Share]:
@@ -177,13 +177,7 @@ def plan_units(conn: Connection, unit_ids: Sequence[int], quarter: str) -> list[
             )
             u.subsidy[int(pid)] = None if acct is None else int(acct)
         accts = [u.income for u in out.values() if u.unit_id in part and u.income is not None]
-        have = dict.fromkeys(accts, 0)
-        for acct, total in conn.execute(
-            select(Posting.account_id, func.sum(Posting.amount))
-            .where(one_of(conn, Posting.account_id, accts))
-            .group_by(Posting.account_id)
-        ):
-            have[int(acct)] = int(total)
+        have = balances(conn, accts)
         for u in out.values():
             if u.unit_id in part and u.income is not None:
                 u.have = have[u.income]

@@ -6,8 +6,8 @@ Contract:
   first entry untouched. It raises ``UnbalancedEntry`` for a bad entry and
   ``InsufficientFunds`` when a debit would take a non-negative account below zero, in
   which case the caller's transaction must roll back (the service layer does that).
-- Purses (cached) change through a guarded UPDATE; other non-negative accounts (the
-  system lines' sub-accounts) are locked and summed before a debit. Credits to shared
+- Cached accounts (purses, units' income lines) change through a guarded UPDATE; other
+  non-negative accounts (the shared lines) are locked and summed before a debit. Credits to shared
   accounts never touch the account row, so concurrent payments never queue on it.
 - ``post_many(conn, entries, …)`` writes many balanced entries exactly as ``post`` called
   for each in order would (same checks, same idempotency, same refusals), with a constant
@@ -50,8 +50,8 @@ from onecard.core.errors import (
 )
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.ledger.models import (
+    CACHED_KINDS,
     NEGATIVE_ALLOWED,
-    PERSON_KINDS,
     SYSTEM_KINDS,
     Account,
     JournalEntry,
@@ -123,7 +123,7 @@ def open_account(
                 owner_kind=owner_kind,
                 owner_id=owner_id,
                 allow_negative=kind in NEGATIVE_ALLOWED,
-                cached=kind in PERSON_KINDS,
+                cached=kind in CACHED_KINDS,
                 balance=0,
             )
             .returning(Account.id)
