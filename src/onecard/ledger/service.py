@@ -7,8 +7,9 @@ Contract:
   ``InsufficientFunds`` when a debit would take a non-negative account below zero, in
   which case the caller's transaction must roll back (the service layer does that).
 - Cached accounts (purses, units' income lines) change through a guarded UPDATE; other
-  non-negative accounts (the shared lines) are locked and summed before a debit. Credits to shared
-  accounts never touch the account row, so concurrent payments never queue on it.
+  non-negative accounts (the shared lines) are locked and summed before a debit. Credits
+  to shared accounts never touch the account row, so concurrent payments never queue on
+  it.
 - ``post_many(conn, entries, …)`` writes many balanced entries exactly as ``post`` called
   for each in order would (same checks, same idempotency, same refusals), with a constant
   number of statements per chunk of ``IN_CHUNK`` entries; any refusal refuses the whole

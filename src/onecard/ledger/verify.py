@@ -21,8 +21,9 @@ How (the postings table is the ledger's largest by far):
   zero, exactly (integer arithmetic), when every entry balances and has its legs. When
   some entry does not, each of the two comparisons still passes only if the draw of w
   and M happens to cancel it (at most 2⁻¹⁹ each, independently), so both pass with
-  probability at most 2⁻³⁸ — for any damage, over the draw. Only when one fails (or an entry records fewer than two legs) are the
-  entries grouped one by one to name the culprits. ``exact=True`` (``onecard ledger
+  probability at most 2⁻³⁸ — for any damage, over the draw. Only when one fails (or
+  an entry records fewer than two legs) are the entries grouped one by one to name the
+  culprits. ``exact=True`` (``onecard ledger
   verify --exact``) groups anyway, for an auditor who wants no probability at all;
   SQLite (no ``hashint8extended``, small ledgers) always does. A posting beyond 2⁴³ fen
   would overflow the products: PostgreSQL refuses them and verify groups instead;
