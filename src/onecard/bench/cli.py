@@ -59,6 +59,10 @@ def app(
         int, typer.Option(help="pgbench -s (≥ clients: no branch-row contention)")
     ] = 32,
     port: int = 8765,
+    warmup: Annotated[
+        float,
+        typer.Option(help="unmeasured seconds of payments before each mode (cold database)"),
+    ] = 15.0,
     server_workers: Annotated[
         int, typer.Option(min=1, max=16, help="server processes (onecard serve --workers)")
     ] = 2,
@@ -97,6 +101,7 @@ def app(
         profile=str(profile) if profile else None,
         quarter_payments=quarter_payments,
         server_workers=server_workers,
+        warmup=warmup,
     )
     from onecard.cli import progress_bar
 
