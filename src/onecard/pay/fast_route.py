@@ -30,6 +30,7 @@ from onecard.core.errors import OneCardError
 from onecard.pay.routes import payment_request
 from onecard.pay.schemas import PaymentIn
 from onecard.web import errors as web_errors
+from onecard.web.deps import parse_terminal_credentials
 
 PATH = "/api/v1/terminal/payments"
 
@@ -88,7 +89,7 @@ class PaymentFastPath:
 def _ordinary_headers(scope: Scope, limit: int) -> tuple[str, str] | None:
     """(terminal code, device key) when the headers are those of an ordinary payment: a
     JSON body of a declared length within ``limit``, a well-formed ``Terminal`` credential
-    (as ``web.deps.terminal_credentials`` reads it) and no cookie; else None."""
+    (``web.deps.parse_terminal_credentials``) and no cookie; else None."""
     ctype = auth = length = None
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -105,11 +106,7 @@ def _ordinary_headers(scope: Scope, limit: int) -> tuple[str, str] | None:
         return None
     if int(length) > limit:
         return None
-    scheme, _, cred = auth.decode("latin-1").partition(" ")
-    code, sep, key = cred.partition(":")
-    if scheme.lower() != "terminal" or not sep or not code.strip() or not key.strip():
-        return None
-    return code.strip(), key.strip()
+    return parse_terminal_credentials(auth.decode("latin-1"))
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

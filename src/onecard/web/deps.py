@@ -31,14 +31,22 @@ async def get_ctx(request: Request) -> Context:
 CtxDep = Annotated[Context, Depends(get_ctx)]
 
 
-def terminal_credentials(request: Request) -> tuple[str, str]:
-    """``Authorization: Terminal <code>:<device key>`` → (code, key), or 401."""
-    header = request.headers.get("authorization", "")
+def parse_terminal_credentials(header: str) -> tuple[str, str] | None:
+    """``Terminal <code>:<device key>`` → (code, key); None if malformed. (Also read by
+    ``pay.fast_route``, so both paths accept exactly the same headers.)"""
     scheme, _, cred = header.partition(" ")
     code, sep, key = cred.partition(":")
     if scheme.lower() != "terminal" or not sep or not code.strip() or not key.strip():
-        raise TerminalUnauthorized()
+        return None
     return code.strip(), key.strip()
+
+
+def terminal_credentials(request: Request) -> tuple[str, str]:
+    """``Authorization: Terminal <code>:<device key>`` → (code, key), or 401."""
+    found = parse_terminal_credentials(request.headers.get("authorization", ""))
+    if found is None:
+        raise TerminalUnauthorized()
+    return found
 
 
 def get_terminal(request: Request, ctx: CtxDep) -> TerminalIdentity:
