@@ -27,6 +27,7 @@ from onecard.channels.bank import BankUnavailable
 from onecard.core import errors as e
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
+from onecard.ops import cli as ops_cli
 
 app = typer.Typer(help="食堂一卡通 OneCard — canteen one-card platform", no_args_is_help=True)
 db_app = typer.Typer(help="数据库 / database schema")
@@ -81,7 +82,7 @@ def context(database_url: str | None = None) -> Context:
 
 def _close_contexts() -> None:
     while _opened:
-        _opened.pop().db.engine.dispose()
+        _opened.pop().dispose()
 
 
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECARD_DATABASE_URL")]
@@ -243,6 +244,7 @@ def _mount_optional() -> None:
 
 
 _mount_optional()
+ops_cli.register(app)  # onecard backup / onecard restore
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 Contract: a ``Context`` is cheap to pass and holds no per-request state; tests build one
 with a ``FixedClock`` and a sandbox bank; the web app and CLI build one from settings.
+``ctx.reports_db`` is where read-only reports read: the database of
+``ONECARD_REPORTS_DATABASE_URL`` (typically a standby) when that is set, else ``ctx.db``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,25 @@ class Context:
     # The lunch-rush path (``onecard.pay.batcher.PaymentBatcher``) when the web app runs
     # with batching on; ``None`` means one transaction per payment.
     payment_batcher: object | None = None
+    # Read-only reports' database (a standby); built on first use from
+    # ``settings.reports_database_url``.
+    reports: Database | None = None
+
+    @property
+    def reports_db(self) -> Database:
+        """Where read-only reports read: the reports database if one is configured."""
+        if self.reports is None:
+            url = self.settings.reports_database_url
+            if not url or url == self.settings.database_url:
+                return self.db
+            self.reports = Database(make_engine(url))
+        return self.reports
+
+    def dispose(self) -> None:
+        """Close every pooled connection this context opened."""
+        self.db.engine.dispose()
+        if self.reports is not None and self.reports is not self.db:
+            self.reports.engine.dispose()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, clock: Clock | None = None) -> Context:
