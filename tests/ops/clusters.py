@@ -169,6 +169,7 @@ class Cluster:
                 "--start-conf=manual",
                 "--",
                 "--auth=trust",
+                "--no-sync",  # a throw-away cluster: initdb need not wait for the disk
             ]
         )
         (self.etc / "pg_hba.conf").write_text(HBA)

@@ -1,10 +1,14 @@
 """``onecard backup`` / ``onecard restore``: a city with payments, backed up, restored into
 a fresh database, equal row for row and passing ``ledger verify`` on both sides; the
 restored database takes payments; and every refusal (a database that holds data, a file
-that is no backup, a damaged backup, an existing backup file) changes nothing."""
+that is no backup, a damaged backup, an existing backup file) changes nothing. And
+point-in-time recovery from a base backup and the WAL archive, on private clusters."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,3 +261,111 @@ def test_backup_of_a_database_that_is_not_onecard_is_refused(tmp_path: Path) -> 
     code, out = run("backup", str(tmp_path / "b"), "--database-url", f"sqlite:///{other}")
     assert code == 2, out
     assert not (tmp_path / "b").exists() and not (tmp_path / "b.partial").exists()
+
+
+# --- point-in-time recovery (PostgreSQL's base backup + WAL archive) --------------------------
+PITR_PRIMARY, PITR_RESTORED = 5452, 5453
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not os.environ.get("ONECARD_TEST_DATABASE_URL"),
+    reason="PostgreSQL runs only (ONECARD_TEST_DATABASE_URL)",
+)
+def test_point_in_time_recovery_from_a_base_backup_and_the_wal_archive() -> None:
+    """docs/operations.md, step by step: archive_command, pg_basebackup, payments before
+    and after a moment, then a new cluster from the base backup with restore_command and
+    recovery_target_time: the payments before the moment are there, those after are
+    not, and the ledger verifies."""
+    from onecard.bench.city import CityScale, build_city
+    from onecard.core.config import Settings
+    from onecard.ledger.verify import verify
+    from onecard.pay.service import TerminalIdentity
+    from ops.clusters import Cluster, as_postgres, available, cluster_lock, postgres_dir
+    from ops.clusters import run as run_tool
+
+    why = available()
+    if why:
+        pytest.skip(why)
+    archive, base = postgres_dir("onecard-ops-wal-"), postgres_dir("onecard-ops-base-")
+    with cluster_lock():
+        primary = restored = None
+        try:
+            primary = Cluster.create(
+                PITR_PRIMARY,
+                {
+                    "archive_mode": "on",
+                    "archive_command": f"'test ! -f {archive}/%f && cp %p {archive}/%f'",
+                },
+            )
+            url = primary.url("onecard_pitr")
+            city = build_city(
+                url, CityScale(units=4, canteens=2, staff=40, terminals_per_canteen=1)
+            )
+            run_tool(
+                as_postgres(
+                    [
+                        "pg_basebackup",
+                        "-d",
+                        f"host=127.0.0.1 port={primary.port} user=postgres",
+                        "-D",
+                        str(base / "data"),
+                        "-X",
+                        "stream",
+                        "-c",
+                        "fast",
+                    ]
+                )
+            )
+            ctx = Context.from_settings(Settings(env="test", database_url=url))
+            terminal = next(t for ts in city.terminals.values() for t in ts)
+            till = TerminalIdentity(terminal.id, terminal.code, city.region_id, terminal.canteen_id)
+            people = [p for p in city.people if p.kind == "ok"]
+
+            def pay_batch(tag: str) -> set[str]:
+                done = set()
+                for i, p in enumerate(people[:5]):
+                    txn = f"{tag}-{i}"
+                    pay(ctx, till, PaymentRequest(txn, p.card_no, amount_fen=300 + i))
+                    done.add(txn)
+                return done
+
+            before = pay_batch("before")
+            time.sleep(0.3)
+            moment = str(primary.sql("SELECT clock_timestamp()::text")[0][0])
+            time.sleep(0.3)
+            after = pay_batch("after")
+            ctx.dispose()
+            lsn = primary.sql("SELECT pg_switch_wal()")[0][0]
+            segment = primary.sql(f"SELECT pg_walfile_name('{lsn}')")[0][0]
+            primary.wait_until(
+                f"SELECT last_archived_wal >= '{segment}' FROM pg_stat_archiver", timeout=60
+            )
+            primary.drop()  # the machine is gone; what is left is the backup and the archive
+
+            restored = Cluster.restored(
+                PITR_RESTORED,
+                base / "data",
+                {
+                    "restore_command": f"'cp {archive}/%f %p'",
+                    "recovery_target_time": f"'{moment}'",
+                    "recovery_target_action": "'promote'",
+                },
+            )
+            restored.wait_until("SELECT NOT pg_is_in_recovery()", timeout=120)
+            kept = {
+                str(r[0])
+                for r in restored.sql("SELECT txn_id FROM payments", database="onecard_pitr")
+            }
+            assert before <= kept and not (after & kept), (sorted(kept), moment)
+            engine = make_engine(restored.url("onecard_pitr"))
+            with engine.connect() as conn:
+                report = verify(conn)
+            engine.dispose()
+            assert report.ok, report.problems[:5]
+        finally:
+            for c in (restored, primary):
+                if c is not None:
+                    c.drop()
+            shutil.rmtree(archive, ignore_errors=True)
+            shutil.rmtree(base, ignore_errors=True)
