@@ -195,6 +195,12 @@ def test_a_damaged_backup_changes_nothing_even_with_replace(
     code, out = run("ledger", "verify", "--database-url", fresh_url)
     assert code == 0, out
 
+    # Into a database that did not exist: nothing is left behind, not even the database.
+    elsewhere = fresh_url.replace("restored", "never")
+    code, out = run("restore", str(cut), "--database-url", elsewhere)
+    assert code == 2, out
+    assert not exists(elsewhere)
+
 
 def test_what_is_not_a_backup_is_refused(ctx: Context, fresh_url: str, tmp_path: Path) -> None:
     city_with_payments(ctx)

@@ -249,25 +249,40 @@ def _pg_restore(
     path: Path, url: str, replace: bool, progress: Progress | None
 ) -> tuple[bool, bool]:
     _pg_listing(path)
-    created = _pg_create_database_if_missing(url)
-    tables, entries = (0, 0) if created else _pg_holdings(url)
-    if tables and not replace:
-        raise TargetHoldsData(target=display_target(url), tables=tables, entries=entries)
-    replacing = bool(tables)
-    conninfo, env = _tool_env(url)
     psql = [_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
-    if replacing:
-        # Drop whatever is there in the same transaction that restores the backup: a
-        # failure leaves the old database as it was. PostgreSQL 15's default public
-        # schema: owned by pg_database_owner, usable by everyone.
-        psql += [
-            "-c",
-            "SET client_min_messages = warning; DROP SCHEMA public CASCADE;"
-            " CREATE SCHEMA public AUTHORIZATION pg_database_owner;"
-            " GRANT USAGE ON SCHEMA public TO PUBLIC;",
-        ]
-    psql += ["-f", "-", "-d", conninfo]
     restore_cmd = [_tool("pg_restore"), "--no-owner", "--no-privileges", "--verbose", "-f", "-"]
+    created = _pg_admin(url, create=True)
+    try:
+        tables, entries = (0, 0) if created else _pg_holdings(url)
+        if tables and not replace:
+            raise TargetHoldsData(target=display_target(url), tables=tables, entries=entries)
+        if tables:
+            # Drop whatever is there in the same transaction that restores the backup: a
+            # failure leaves the old database as it was. PostgreSQL 15's default public
+            # schema: owned by pg_database_owner, usable by everyone.
+            psql += [
+                "-c",
+                "SET client_min_messages = warning; DROP SCHEMA public CASCADE;"
+                " CREATE SCHEMA public AUTHORIZATION pg_database_owner;"
+                " GRANT USAGE ON SCHEMA public TO PUBLIC;",
+            ]
+        conninfo, env = _tool_env(url)
+        psql += ["-f", "-", "-d", conninfo]
+        _pg_stream(path, restore_cmd, psql, env, progress)
+    except BaseException:
+        if created:  # a failed restore leaves no database behind that it made
+            _pg_admin(url, drop=True)
+        raise
+    return created, bool(tables)
+
+
+def _pg_stream(
+    path: Path,
+    restore_cmd: list[str],
+    psql: list[str],
+    env: dict[str, str],
+    progress: Progress | None,
+) -> None:
     total = path.stat().st_size
     label = ["恢复 restore"]
 
@@ -283,7 +298,6 @@ def _pg_restore(
     _apply_script(path, restore_cmd, psql, env, on_line, fed)
     if progress:
         progress("恢复 restore", total, total)
-    return created, replacing
 
 
 def _apply_script(
@@ -380,23 +394,29 @@ def _pg_listing(path: Path) -> None:
             raise NotABackup(f"no table {table}", path=str(path), kind="PostgreSQL")
 
 
-def _pg_create_database_if_missing(url: str) -> bool:
+def _pg_admin(url: str, *, create: bool = False, drop: bool = False) -> bool:
+    """Create the URL's database if it does not exist (``create``; True when it made it),
+    or drop it (``drop``), through the server's ``postgres`` database."""
     u = make_url(normalise_url(url))
     name = u.database
     if not name:
         raise InvalidInput("the database URL names no database")
+    quoted = '"' + name.replace('"', '""') + '"'
     admin = make_engine(
         u.set(database="postgres").render_as_string(hide_password=False),
         isolation_level="AUTOCOMMIT",
     )
     try:
         with admin.connect() as conn:
+            if drop:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+                return False
             exists = conn.execute(
                 text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
             ).first()
-            if exists:
+            if exists or not create:
                 return False
-            conn.execute(text(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"'))
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
             return True
     except DBAPIError as exc:
         raise _unreachable(url, exc) from exc
@@ -440,27 +460,39 @@ def _sqlite_restore(
         damage = str(src.execute("PRAGMA quick_check(1)").fetchone()[0])
         if damage != "ok":
             raise NotABackup(damage, path=str(path), kind="SQLite")
-        created = not target.exists()
         if not target.parent.is_dir():
             raise BackupSourceMissing(path=str(target.parent))
-        dest = sqlite3.connect(target, timeout=30)
+        created = not target.exists()
         try:
-            tables = _sqlite_tables(dest)
-            if tables and not replace:
-                entries = _entries_sqlite(dest)
-                raise TargetHoldsData(target=str(target), tables=tables, entries=entries)
-            # One write transaction on the target: a failure leaves it as it was.
-            src.backup(dest, pages=SQLITE_PAGES_PER_STEP, progress=_sqlite_progress(progress))
-            dest.execute("PRAGMA journal_mode=WAL")  # what the server runs in
-        finally:
-            dest.close()
+            tables = _sqlite_copy(src, target, replace, progress)
+        except BaseException:
+            if created:  # a failed restore leaves no file behind that it made
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{target}{suffix}").unlink(missing_ok=True)
+            raise
     except sqlite3.DatabaseError as exc:
         raise BackupToolFailed(str(exc), tool="SQLite") from exc
     finally:
         src.close()
-    if created and not target.exists():  # pragma: no cover - sqlite3 made it or raised
-        raise BackupToolFailed("no file written", tool="SQLite")
     return created, bool(tables)
+
+
+def _sqlite_copy(
+    src: sqlite3.Connection, target: Path, replace: bool, progress: Progress | None
+) -> int:
+    """Copy ``src`` over ``target`` in one write transaction; the target's table count
+    before (``TargetHoldsData`` when it held any and not ``replace``)."""
+    dest = sqlite3.connect(target, timeout=30)
+    try:
+        tables = _sqlite_tables(dest)
+        if tables and not replace:
+            entries = _entries_sqlite(dest)
+            raise TargetHoldsData(target=str(target), tables=tables, entries=entries)
+        src.backup(dest, pages=SQLITE_PAGES_PER_STEP, progress=_sqlite_progress(progress))
+        dest.execute("PRAGMA journal_mode=WAL")  # what the server runs in
+    finally:
+        dest.close()
+    return tables
 
 
 # --- what a database holds ----------------------------------------------------------------
