@@ -96,12 +96,18 @@ def fresh_url(ctx: Context, tmp_path: Path) -> Iterator[str]:
         base.set(database="postgres").render_as_string(hide_password=False),
         isolation_level="AUTOCOMMIT",
     )
-    drop = text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # ``…_never``: where a test restores what must leave nothing behind.
+    drops = [
+        text(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
+        for n in (name, name.replace("restored", "never"))
+    ]
     with admin.connect() as c:
-        c.execute(drop)
+        for drop in drops:
+            c.execute(drop)
     yield base.set(database=name).render_as_string(hide_password=False)
     with admin.connect() as c:
-        c.execute(drop)
+        for drop in drops:
+            c.execute(drop)
     admin.dispose()
 
 
