@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from decimal import Decimal
-from typing import Any
-
-from openpyxl import load_workbook
 
 from onecard.core.context import Context
 from onecard.core.sheets import formula_like
@@ -19,6 +15,7 @@ from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.reports import dashboard
 from onecard.reports.tables import Table, to_xlsx
+from sheetcheck import assert_no_live_formula
 from world import World, build_world, fund
 
 BUREAU = Actor.system("test")
@@ -34,25 +31,6 @@ def _csv(*lines: str) -> bytes:
 
 def _quoted(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
-
-
-def assert_no_live_formula(xlsx: bytes) -> list[Any]:
-    """No cell of any sheet is a formula, every formula-like text cell is a string with
-    Excel's quote prefix; returns every cell value (for the caller's own checks)."""
-    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
-        for name in z.namelist():
-            if name.startswith("xl/worksheets/"):
-                xml = z.read(name)
-                assert b"<f>" not in xml and b"<f " not in xml, name
-    values = []
-    for ws in load_workbook(io.BytesIO(xlsx)).worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
-                if isinstance(cell.value, str) and formula_like(cell.value):
-                    assert cell.data_type == "s" and cell.quotePrefix, (cell.coordinate, cell.value)
-                values.append(cell.value)
-    return values
 
 
 def _imported_world(ctx: Context) -> World:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from onecard.pay import cards, paycode, paycode_keys
 from onecard.pay.batcher import PaymentBatcher
 from onecard.pay.models import RetiredPaycode
 from onecard.pay.service import PaymentRequest, pay
+from web.pages import TestClient, add_staff, sign_in
 from world import World, build_world, fund, purse
 
 
@@ -157,3 +159,68 @@ def test_the_batch_refuses_old_secret_codes_too(pg_ctx: Context, batcher: Paymen
     # A retry of the refusal gets the first answer byte for byte.
     again = batcher.submit(t, PaymentRequest("b-old", old, amount_fen=100)).result(timeout=30)
     assert again.replayed and _answer(again) == ("refused", "code_revoked")
+
+
+# --- the diner (/me and the API) and the unit admin (person page and the API) ---------------
+def _client(ctx: Context, w: World) -> TestClient:
+    from onecard.web.app import create_app
+
+    add_staff(ctx, w)  # everyone gets a password; ua admins unit A
+    return TestClient(create_app(ctx))
+
+
+def test_the_diner_reports_the_phone_lost_on_me(ctx: Context) -> None:
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=5000)
+    with _client(ctx, w) as client:
+        token, _ = sign_in(client, ctx, "Sa1")
+        home = client.get("/me").text
+        assert 'action="/me/phone-lost"' in home and 'action="/me/paycode/rotate"' in home
+        old = client.get("/api/v1/me/paycode-secret").json()
+        r = client.post("/me/phone-lost", data={"csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/me?msg=phone_lost"
+        assert "已挂失手机" in client.get("/me?msg=phone_lost").text
+        new = client.get("/api/v1/me/paycode-secret").json()
+        assert new["token"] != old["token"] and new["secret"] != old["secret"]
+        rotated = client.post("/api/v1/me/paycode-secret/rotate").json()
+        assert rotated["token"] not in (old["token"], new["token"]) and "secret" in rotated
+        assert client.post("/api/v1/me/phone-lost").json() == {
+            "status": "rotated",
+            "phone_lost": True,
+        }
+    assert [e.action for e in _paycode_events(ctx)] == [
+        "phone_lost",
+        "paycode_rotated",
+        "phone_lost",
+    ]
+
+
+def test_the_unit_admin_rotates_through_the_api_and_only_for_their_unit(ctx: Context) -> None:
+    w = build_world(ctx)
+    with _client(ctx, w) as client:
+        sign_in(client, ctx, "Sua")
+        url = f"/api/v1/admin/people/{w.people['a1']}/paycode/rotate"
+        r = client.post(url, json={"phone_lost": True})
+        assert r.status_code == 200 and r.json() == {
+            "person_id": w.people["a1"],
+            "phone_lost": True,
+            "status": "rotated",
+        }
+        assert "secret" not in r.text and "token" not in r.text
+        other = client.post(f"/api/v1/admin/people/{w.people['b1']}/paycode/rotate", json={})
+        assert other.status_code == 403
+        page = client.get(f"/unit/{w.units['A']}/people/{w.people['a1']}").text
+        assert "挂失手机" in page and "更换付款码密钥" in page
+    (ev,) = _paycode_events(ctx)
+    assert ev.person_id == w.people["a1"] and ev.action == "phone_lost"
+
+
+def _paycode_events(ctx: Context) -> list[Any]:
+    with ctx.db.read() as conn:
+        return list(
+            conn.execute(
+                select(AuditEvent.__table__)
+                .where(AuditEvent.kind == "paycode")
+                .order_by(AuditEvent.seq)
+            )
+        )

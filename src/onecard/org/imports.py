@@ -446,8 +446,9 @@ def import_unit_info(
             # Last write of the transaction (see audit.service): one event per unit
             # changed, then the file's totals.
             summary = {"rows": res.rows, "new": len(res.new), "changed": len(res.changed)}
+            only = parsed[0][1] if len(parsed) == 1 else None
             events.append(
-                Event("unit_info", "import_unit_info", filename or "信息统计表", data=summary)
+                Event("unit_info", "import_unit_info", filename or "信息统计表", only, data=summary)
             )
             audit.append(conn, ctx, actor, events)
     return res
@@ -701,7 +702,8 @@ def import_roster(
                 "changed": len(res.changed),
                 "leaving": len(res.leaving),
             }
-            events.append(Event("roster", "import_roster", filename or "花名册", data=totals))
+            only = next(iter(listed_units)) if len(listed_units) == 1 else None
+            events.append(Event("roster", "import_roster", filename or "花名册", only, data=totals))
             audit.append(conn, ctx, actor, events)
     return res
 
