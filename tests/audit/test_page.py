@@ -81,7 +81,7 @@ def test_the_export_has_the_filtered_rows_in_beijing_time_as_text(
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][:2] == ("序号", "时间（北京时间）")
     assert len(rows) == 2 and rows[1][0] == 1 and rows[1][1] == "2026-03-10 12:00:00"
-    assert rows[1][9] == "status: active" and rows[1][10] == "status: lost"
+    assert rows[1][9] == "状态：正常" and rows[1][10] == "状态：已挂失"
 
 
 def test_only_the_bureau_finance_and_auditors_open_it(

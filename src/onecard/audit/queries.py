@@ -23,6 +23,7 @@ from onecard.audit.service import KINDS
 from onecard.core.clock import from_local, to_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
+from onecard.core.money import yuan
 from onecard.org.models import Person, Unit
 from onecard.reports.tables import Table
 
@@ -162,12 +163,88 @@ def _json(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
+# How the page and the export name the fields and codes events carry (the stored JSON
+# keeps the machine names).
+FIELD_ZH: dict[str, str] = {
+    "status": "状态",
+    "new_card_no": "新卡号",
+    "token": "付款码标识",
+    "sessions_ended": "已退出登录",
+    "serves_visitors": "对外单位开放",
+    "serves_guests": "对来宾开放",
+    "purse_order": "扣款顺序",
+    "name": "名称",
+    "starts": "开始",
+    "ends": "结束",
+    "per_person_limit": "每人次数上限",
+    "prices": "餐价（元）",
+    "canteen": "食堂",
+    "rollout_status": "上线状态",
+    "refunded_fen": "已退金额（元）",
+    "amount_fen": "金额（元）",
+    "reason": "原因",
+    "staff_no": "工号",
+    "category": "人员类别",
+    "phone": "手机号",
+    "standard_fen": "季度标准（元）",
+    "bank_card_no": "银行卡号",
+    "left_on": "离职日期",
+    "subsidy_returned_fen": "补贴退回（元）",
+    "bands": "考核分档",
+    "score": "分数",
+    "unit_id": "单位",
+    "late": "逾期",
+    "rows": "行数",
+    "new": "新增",
+    "changed": "变更",
+    "leaving": "离职",
+}
+VALUE_ZH: dict[Any, str] = {
+    "active": "正常",
+    "lost": "已挂失",
+    "cancelled": "已注销",
+    "revoked": "已停用",
+    "left": "离职",
+    "planned": "计划",
+    "installed": "已安装",
+    "live": "已上线",
+    "approved": "成功",
+    "reversed": "已冲正",
+    "subsidy_first": "先扣补贴",
+    "cash_first": "先扣自费",
+    "own": "本单位",
+    "visitor": "外单位",
+    "guest": "来宾",
+    "staff": "在编",
+    "contract": "合同",
+    "retired": "退休",
+}
+
+
+def _value(key: str, v: Any) -> str:
+    if v is None or v == "":
+        return "—"
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if key.endswith("_fen") and isinstance(v, int):
+        return yuan(v)
+    if isinstance(v, dict):
+        money = key == "prices"
+        return "，".join(
+            f"{VALUE_ZH.get(k, k)} {yuan(x) if money and isinstance(x, int) else x}"
+            for k, x in v.items()
+        )
+    if isinstance(v, str):
+        return VALUE_ZH.get(v, v)
+    return json.dumps(v, ensure_ascii=False)
+
+
 def describe(value: Any) -> str:
-    """A before/after/data value as one line: ``key: value；…`` (JSON otherwise)."""
+    """A before/after/data value as one line in Chinese: ``字段：值；…``."""
     if value is None:
         return ""
     if isinstance(value, dict):
-        return "；".join(f"{k}: {'—' if v in (None, '') else v}" for k, v in value.items())
+        return "；".join(f"{FIELD_ZH.get(k, k)}：{_value(k, v)}" for k, v in value.items())
     return json.dumps(value, ensure_ascii=False)
 
 

@@ -81,6 +81,7 @@ class PaycodeRotateIn(BaseModel):
 class PaycodeRotateOut(BaseModel):
     person_id: int
     phone_lost: bool
+    sessions_ended: bool = Field(description="every session of the person was ended")
     status: Literal["rotated"]
 
 
@@ -93,8 +94,13 @@ def post_paycode_rotate(
     """Rotate a person's payment-code secret (their unit's admin, the bureau): codes made
     with the old one are refused as ``code_revoked``; the secret itself is never shown
     here — the person's phone fetches it."""
-    paycode_keys.rotate(ctx, actor, person_id, phone_lost=body.phone_lost)
-    return PaycodeRotateOut(person_id=person_id, phone_lost=body.phone_lost, status="rotated")
+    done = paycode_keys.rotate(ctx, actor, person_id, phone_lost=body.phone_lost)
+    return PaycodeRotateOut(
+        person_id=person_id,
+        phone_lost=body.phone_lost,
+        sessions_ended=done.sessions_ended,
+        status="rotated",
+    )
 
 
 class TerminalIn(BaseModel):

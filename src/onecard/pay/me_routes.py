@@ -71,8 +71,8 @@ def post_phone_lost(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
     """Report the phone lost: the payment-code secret is rotated (codes from the lost phone
     are refused) and every session of this person ends. Cards are not affected."""
     assert actor.person_id is not None
-    paycode_keys.rotate(ctx, actor, actor.person_id, phone_lost=True)
-    return {"status": "rotated", "phone_lost": True}
+    done = paycode_keys.rotate(ctx, actor, actor.person_id, phone_lost=True)
+    return {"status": "rotated", "phone_lost": True, "sessions_ended": done.sessions_ended}
 
 
 @router.post("/me/cards/{card_no}/lost")

@@ -13,11 +13,14 @@ Contract:
   ``code_revoked`` by ``pay.service`` and by the payment batch from the moment this
   commits. ``phone_lost`` also ends every session of the person (``end_sessions``).
   One audit event (kind ``paycode``: ``phone_lost`` or ``paycode_rotated``) with the
-  tokens before and after — never a secret. Returns the new token.
+  tokens before and after — never a secret. Returns the new token and whether sessions
+  were ended (``Rotation``), so pages say only what happened.
 - ``is_retired(conn, token)``: was ``token`` a person's before a rotation?
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -46,7 +49,13 @@ def end_sessions(conn: Connection, ctx: Context, person_id: int) -> bool:
     return False
 
 
-def rotate(ctx: Context, actor: Actor, person_id: int, *, phone_lost: bool = False) -> str:
+@dataclass(frozen=True)
+class Rotation:
+    token: str
+    sessions_ended: bool
+
+
+def rotate(ctx: Context, actor: Actor, person_id: int, *, phone_lost: bool = False) -> Rotation:
     with ctx.db.begin() as conn:
         row = conn.execute(
             select(
@@ -88,4 +97,4 @@ def rotate(ctx: Context, actor: Actor, person_id: int, *, phone_lost: bool = Fal
             after={"token": token},
             data={"sessions_ended": ended} if phone_lost else None,
         )
-        return token
+        return Rotation(token, ended)

@@ -186,8 +186,9 @@ def paycode_rotate(actor: ActorDep, ctx: CtxDep) -> Response:
 @router.post("/phone-lost")
 def phone_lost(actor: ActorDep, ctx: CtxDep) -> Response:
     """The phone is lost: its codes stop working and every session of this person ends."""
-    paycode_keys.rotate(ctx, actor, _person_id(actor), phone_lost=True)
-    return RedirectResponse("/me?msg=phone_lost", status_code=303)
+    done = paycode_keys.rotate(ctx, actor, _person_id(actor), phone_lost=True)
+    msg = "phone_lost_signed_out" if done.sessions_ended else "phone_lost"
+    return RedirectResponse(f"/me?msg={msg}", status_code=303)
 
 
 @router.post("/cards/{card_no}/unfreeze")

@@ -290,6 +290,10 @@ EN: dict[str, str] = {
         "Phone reported lost: the code secret was replaced, codes from the old phone no longer "
         "work, and every session was signed out"
     ),
+    "已挂失手机：付款码密钥已更换，旧手机上的付款码全部失效": (
+        "Phone reported lost: the code secret was replaced and codes from the old phone no "
+        "longer work"
+    ),
     "已挂失：此卡在所有消费机上立即停用（付款码不受影响）": (
         "Reported lost: this card is refused at every terminal (your payment code still works)"
     ),

@@ -668,12 +668,11 @@ def person_paycode(
     _member(ctx, unit_id, person_id)
     if action not in ("rotate", "phone_lost"):
         raise InvalidInput("未知操作")
-    paycode_keys.rotate(ctx, actor, person_id, phone_lost=action == "phone_lost")
-    done = (
-        "已挂失手机：付款码密钥已更换，旧付款码失效，该人员已退出所有登录"
-        if action == "phone_lost"
-        else "付款码密钥已更换：旧付款码失效"
-    )
+    got = paycode_keys.rotate(ctx, actor, person_id, phone_lost=action == "phone_lost")
+    done = "已挂失手机：" if action == "phone_lost" else ""
+    done += "付款码密钥已更换，旧付款码失效"
+    if got.sessions_ended:
+        done += "；该人员已退出所有登录"
     return _person_page(request, ctx, actor, unit, person_id, message=done)
 
 
