@@ -321,6 +321,7 @@ EN: dict[str, str] = {
     "单位信息": "Unit information",
     "人员": "People",
     "考核": "Quality",
+    "资金运行": "Money runs",
     "账户安全": "Account security",
     "其他": "Other",
     # Import preview
