@@ -224,3 +224,33 @@ def test_verify_reads_the_chain_it_is_given(ctx: Context) -> None:
     _fill(ctx, 2)
     with ctx.db.read() as conn:
         assert verify(conn).ok
+
+
+def test_0005_moves_the_old_money_run_records_into_the_chain(ctx: Context) -> None:
+    """Down to 0003 (the events go back to ``funding_audit``), up again: the old records
+    become the chain's first links, in order, and the chain verifies."""
+    from alembic import command
+
+    from onecard.funding import audit as funding_audit
+    from onecard.migrations.runner import alembic_config
+
+    with ctx.db.begin() as conn:
+        funding_audit.record(conn, ctx, Actor.system("cli"), "issue_notices", "2026Q1", {"n": 3})
+        funding_audit.record(conn, ctx, Actor.system("cli"), "settle", "2026Q1", {"fee_fen": 5})
+    command.downgrade(alembic_config(ctx.db.engine), "0003")
+    try:
+        with ctx.db.engine.connect() as conn:
+            old = conn.execute(text("SELECT action, scope FROM funding_audit ORDER BY id")).all()
+        assert [tuple(r) for r in old] == [("issue_notices", "2026Q1"), ("settle", "2026Q1")]
+    finally:
+        command.upgrade(alembic_config(ctx.db.engine), "head")
+    moved = funding_audit.records(ctx)
+    assert [(r["id"], r["action"], r["kind"], r["totals"]) for r in moved] == [
+        (1, "issue_notices", "money_run", {"n": 3}),
+        (2, "settle", "money_run", {"fee_fen": 5}),
+    ]
+    rep = verify_database(ctx)
+    assert rep.ok and rep.head_seq == 2
+    with ctx.db.begin() as conn:  # the chain goes on from there
+        funding_audit.record(conn, ctx, Actor.system("cli"), "reconcile", "2026-03-10", {})
+    assert verify_database(ctx).head_seq == 3
