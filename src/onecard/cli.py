@@ -2,7 +2,8 @@
 
 Commands share the services with the web app; none of them commits anything itself.
 Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 not found, 4 not allowed, 5 conflict,
-6 refused, 7 ledger invariant broken (``ledger verify`` found a discrepancy),
+6 refused, 7 an integrity check failed (``ledger verify`` found a discrepancy, or
+``audit verify`` a record edited, deleted or reordered),
 8 the bank could not be reached (retry later with the same order id).
 """
 
@@ -229,6 +230,7 @@ def _mount_optional() -> None:
         ("onecard.pay.cli", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
         ("onecard.org.cli", "terminal", "消费机 / terminals and rollout"),
         ("onecard.funding.cli", "funding", "资金 / quarterly funding runs"),
+        ("onecard.audit.cli", "audit", "操作记录 / the audit trail: verify, list, export"),
         ("onecard.bench.cli", "bench", "性能基准 / benchmarks"),
     ):
         try:
@@ -247,7 +249,22 @@ _mount_optional()
 ops_cli.register(app)  # onecard backup / onecard restore
 
 
+def cli_origin() -> str:
+    """Where a command's changes come from, for the audit trail: ``cli:<user>@<host>``."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (a container without one)
+        user = "?"
+    return f"cli:{user}@{socket.gethostname()}"
+
+
 def main() -> None:
+    from onecard.audit.service import set_origin
+
+    set_origin(cli_origin())
     try:
         app(standalone_mode=False)
     except e.OneCardError as exc:
