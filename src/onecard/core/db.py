@@ -95,6 +95,13 @@ TRANSIENT_SQLSTATES = frozenset({"55P03"})
 SQLITE_TRANSIENT = ("database is locked", "database is busy", "unable to open", "disk i/o")
 
 
+def brief(err: BaseException) -> str:
+    """One line for a log: the driver's own first line, without SQLAlchemy's SQL echo."""
+    inner = err.orig if isinstance(err, exc.DBAPIError) and err.orig is not None else err
+    lines = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {lines[0] if lines else ''}"
+
+
 def is_unavailable(err: BaseException) -> bool:
     """True when ``err`` says the database cannot do it now (retrying later may work)."""
     if isinstance(err, exc.TimeoutError):  # the connection pool stayed exhausted

@@ -52,6 +52,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from onecard.core.context import Context
+from onecard.core.db import brief
 from onecard.core.errors import PaymentNotConfirmed, Unavailable
 from onecard.pay import paycode
 from onecard.pay.service import PaymentOutcome, PaymentRequest, TerminalIdentity
@@ -351,7 +352,9 @@ class BatchWorkers:
                 results = self.run_batch(w.conn, items)
             except ConnectionLost as exc:
                 log.warning(
-                    "payment batch worker %d lost its connection (%s)", w.n, exc.__cause__ or exc
+                    "payment batch worker %d lost its connection (%s)",
+                    w.n,
+                    brief(exc.__cause__ or exc),
                 )
                 self._drop(w, lost=True)
                 continue
@@ -377,7 +380,10 @@ class BatchWorkers:
             w.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.0)
             if w.failures == 1 or w.failures % 50 == 0:
                 log.warning(
-                    "payment batch worker %d cannot connect (%d tries): %s", w.n, w.failures, exc
+                    "payment batch worker %d cannot connect (%d tries): %s",
+                    w.n,
+                    w.failures,
+                    brief(exc),
                 )
             return False
         if w.down_since is not None:

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard.channels.bank import BankUnavailable
 from onecard.core import errors as e
-from onecard.core.db import is_unavailable
+from onecard.core.db import brief, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def unexpected_error_answer(scope: Scope, exc: BaseException) -> Response:
     lang = request_lang(request)
     rid = request_id(scope)
     if is_unavailable(exc):
-        log.warning("database unavailable (request %s): %s", rid, exc)
+        log.warning("database unavailable (request %s): %s", rid, brief(exc))
         status, err = 503, e.Unavailable()
         code, message = err.code, err.message(lang)
     else:

@@ -28,6 +28,7 @@ from sqlalchemy import func, select, text
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.context import Context
+from onecard.core.db import brief
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay.models import Payment
 from onecard.web.deps import CtxDep
@@ -62,7 +63,7 @@ async def readiness(ctx: Context) -> tuple[bool, dict[str, str], dict[str, Any]]
     except TimeoutError:
         checks["database"] = "timeout"
     except Exception as exc:
-        log.warning("readiness: database unreachable (%s)", exc)
+        log.warning("readiness: database unreachable (%s)", brief(exc))
         checks["database"] = "unreachable"
     batcher = getattr(ctx, "payment_batcher", None)
     if batcher is None:
