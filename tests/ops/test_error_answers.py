@@ -125,3 +125,15 @@ def test_a_connection_lost_mid_payment_is_a_503_and_nothing_is_kept(
     with pg_ctx.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(Payment)).scalar_one() == 1
     assert purse(pg_ctx, w, "a1") == (4900, 0)
+
+
+def test_the_api_guide_documents_every_answer_a_client_must_handle_when_things_break() -> None:
+    from pathlib import Path
+
+    from onecard.core import errors as e
+    from onecard.pay.batch_worker import BatcherStopped
+
+    guide = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    codes = {c.code for c in (e.Unavailable, e.PaymentNotConfirmed, e.PaymentNotSeen)}
+    codes |= {BatcherStopped.code, "not_ready", "internal_error", "request_id", "X-Request-ID"}
+    assert {c for c in codes if f"`{c}`" not in guide} == set()
