@@ -330,6 +330,13 @@ async def terminal(
             await asyncio.sleep(0.005)
 
 
+def gap(tally: Tally, down: float, up: float) -> float:
+    """The longest stretch around an event with no payment answered at all."""
+    before = max((x for x in tally.ok_times if x <= down), default=down)
+    after = min((x for x in tally.ok_times if x > up), default=up)
+    return after - before
+
+
 def first_ok_after(tally: Tally, t: float) -> float:
     later = [x for x in tally.ok_times if x > t]
     assert later, "no payment was answered after the event"
@@ -387,6 +394,7 @@ def test_storms_kill_9_and_postgresql_restarts_lose_and_double_nothing(
             figures["server_kill_first_payment_s"] = round(
                 ready - killed + first_ok_after(tally, ready), 2
             )
+            figures["server_kill_gap_s"] = round(gap(tally, killed, ready), 2)
             await asyncio.sleep(PHASE_S)
 
             # 2. PostgreSQL restarted (fast shutdown); the server is left alone.
@@ -398,6 +406,7 @@ def test_storms_kill_9_and_postgresql_restarts_lose_and_double_nothing(
             figures["pg_restart_ready_s"] = round(await wait_ready(probe, RECOVER_BOUND_S), 2)
             await asyncio.sleep(1.0)
             figures["pg_restart_first_payment_s"] = round(first_ok_after(tally, up), 2)
+            figures["pg_restart_gap_s"] = round(gap(tally, down, up), 2)
             await asyncio.sleep(PHASE_S)
 
             # 3. PostgreSQL crashes (kill -9 of the postmaster), is down a while, recovers.
@@ -416,6 +425,7 @@ def test_storms_kill_9_and_postgresql_restarts_lose_and_double_nothing(
             figures["pg_crash_ready_s"] = round(await wait_ready(probe, RECOVER_BOUND_S), 2)
             await asyncio.sleep(1.0)
             figures["pg_crash_first_payment_s"] = round(first_ok_after(tally, up), 2)
+            figures["pg_crash_gap_s"] = round(gap(tally, down, up), 2)
             await asyncio.sleep(TAIL_S)
 
             stop.set()
