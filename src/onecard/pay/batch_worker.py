@@ -48,7 +48,7 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,7 +235,9 @@ class BatchWorkers:
                     break
                 if isinstance(it, _Item):
                     left.append(it)
-            _answer_all(left, BatcherStopped())
+            _answer_all(left, BatcherStopped)
+        # And whatever a worker that would not stop still holds.
+        _answer_all([it for it in self._pending if not it.answered], BatcherStopped)
         self._pool.clear()
         self._pending.clear()
 
@@ -321,7 +323,7 @@ class BatchWorkers:
                 late.append(it)
         if late:
             log.warning("%d payments waited past their bound; answered 503", len(late))
-            _answer_all(late, PaymentNotConfirmed())
+            _answer_all(late, PaymentNotConfirmed)
 
     # --- the worker ----------------------------------------------------------------------
     def _work(self, w: _Worker) -> None:
@@ -341,7 +343,8 @@ class BatchWorkers:
                     self._serve(w, items)
                 except Exception as exc:  # a bug: its callers hear of it, the worker lives
                     log.exception("payment batch worker %d: a batch of %d failed", w.n, len(items))
-                    _answer_all(items, exc)
+                    _resolve(items, [exc] * len(items))
+                    self._drop(w, lost=True)  # in whatever state it was left: a fresh one
                 finally:
                     w.busy_since = None
                 if stop:
@@ -381,7 +384,7 @@ class BatchWorkers:
             if not items:
                 return
             if not self._connect_if_due(w, now=attempt == 2):
-                _answer_all(items, PaymentNotConfirmed())
+                _answer_all(items, PaymentNotConfirmed)
                 return
             assert w.conn is not None
             try:
@@ -396,11 +399,11 @@ class BatchWorkers:
                 continue
             except BatchLate:
                 log.warning("a payment batch of %d passed its bound; rolled back", len(items))
-                _answer_all(items, PaymentNotConfirmed())
+                _answer_all(items, PaymentNotConfirmed)
                 return
             _resolve(items, results)
             return
-        _answer_all(_in_time(items), PaymentNotConfirmed())
+        _answer_all(_in_time(items), PaymentNotConfirmed)
 
     def _connect_if_due(self, w: _Worker, now: bool = False) -> bool:
         """Make sure ``w`` has a connection: True if it has one (already, or new)."""
@@ -449,16 +452,17 @@ def _in_time(items: list[_Item]) -> list[_Item]:
     now = time.monotonic()
     late = [it for it in items if it.deadline <= now]
     if late:
-        _answer_all(late, PaymentNotConfirmed())
+        _answer_all(late, PaymentNotConfirmed)
         return [it for it in items if it.deadline > now]
     return items
 
 
-def _answer_all(items: list[_Item], exc: BaseException) -> None:
-    _resolve(items, [exc] * len(items))
+def _answer_all(items: list[_Item], error: Callable[[], BaseException]) -> None:
+    """Answer every item with an error of its own (an exception is raised once)."""
+    _resolve(items, [error() for _ in items])
 
 
-def _resolve(items: list[_Item], results: list[Result | None] | list[BaseException]) -> None:
+def _resolve(items: list[_Item], results: Sequence[Result | None]) -> None:
     """Answer every caller still waiting; asyncio callers of one loop woken by one call."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Result]]] = {}
     for it, res in zip(items, results, strict=True):
