@@ -230,3 +230,37 @@ def test_over_http_an_outage_is_a_json_503_and_readiness_tells_the_truth(
     assert payments(pg_ctx) == ["x1", "x2"]
     with pg_ctx.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(Payment)).scalar_one() == 2
+
+
+def test_the_fast_path_never_answers_plain_text(
+    pg_ctx: Context, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the fast path's payment raises, the terminal gets the JSON shape: a 503
+    to retry, or a logged 500 with a request id."""
+    settings = pg_ctx.settings.model_copy(update={"batch_payments": True})
+    ctx = dataclasses.replace(pg_ctx, settings=settings, payment_batcher=None)
+    headers = {"Authorization": f"Terminal T-A1:{w.keys['A']}", "X-Request-ID": "fast-1"}
+    body = {"txn_id": "f1", "credential": w.cards["a1"], "amount_fen": 100}
+
+    async def scenario() -> None:
+        app = create_app(ctx)
+        async with app.router.lifespan_context(app):
+            batcher = ctx.payment_batcher
+            assert isinstance(batcher, PaymentBatcher)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+                async def broken(*args: object, **kwargs: object) -> object:
+                    raise RuntimeError("a bug in the payment path")
+
+                monkeypatch.setattr(batcher, "pay", broken)
+                r = await client.post("/api/v1/terminal/payments", json=body, headers=headers)
+                assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+                assert r.json()["error"] == {
+                    "code": "internal_error",
+                    "message": "系统内部错误，已记录，请稍后重试",
+                    "request_id": "fast-1",
+                }
+
+    asyncio.run(scenario())
+    assert payments(pg_ctx) == []
