@@ -18,7 +18,7 @@ about is in the database with exactly the bytes it was told (0 lost), nothing is
 database that no terminal was told (so 0 doubled: each purse is its funding minus exactly
 the approvals its payers heard), every re-sent or asked-for answer is byte-for-byte the
 first, ``ledger verify`` is clean, and after each PostgreSQL restart payments are taken
-again without anyone touching the server. Bounded: a ~25 s storm, every wait capped; the
+again without anyone touching the server. Bounded: a ~40 s storm (~65 s with the cluster), every wait capped; the
 figures (payments, kills, times to recover) are printed and kept in docs/benchmarks.md.
 """
 
