@@ -46,6 +46,7 @@ EXIT_CODES: dict[type[e.OneCardError], int] = {
     e.Refused: 6,
     e.LedgerError: 7,
     BankUnavailable: 8,
+    e.Unavailable: 8,
 }
 
 

@@ -332,15 +332,7 @@ def approved_today(ctx: Context) -> int:
     "batching",
     [
         pytest.param(False, id="one-transaction-per-payment"),
-        pytest.param(
-            True,
-            id="group-commit",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="the payment batcher does not heal after its connection dies yet "
-                "(issue 10 item 1, on another branch); remove this mark after merging it",
-            ),
-        ),
+        pytest.param(True, id="group-commit"),
     ],
 )
 def test_the_standby_takes_over_mid_storm(

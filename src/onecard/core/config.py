@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     # Batching threads per server process (each its own connection): while one waits
     # on PostgreSQL, the next batch is being decided.
     batch_workers: int = Field(default=1, ge=1, le=16)
+    # The longest a payment request waits for its answer: past it, the terminal is told
+    # 503 ``payment_not_confirmed`` (retry the same txn_id) and the server will not commit
+    # that attempt (it checks the bound before each COMMIT).
+    payment_wait_seconds: float = Field(default=10.0, ge=0.5, le=120.0)
+    # /docs and /openapi.json: served in development and test; in production only when
+    # set to true (the route list is nobody's business outside the intranet's developers).
+    api_docs: bool | None = None
+
+    @property
+    def public_details(self) -> bool:
+        """Counts, versions and internals on /status and /readyz: not in production."""
+        return self.env != "production"
+
+    @property
+    def serve_api_docs(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env != "production"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

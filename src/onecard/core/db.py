@@ -13,6 +13,9 @@ Contract:
   how the server finds the primary again after a standby is promoted (docs/operations.md).
   ``libpq_params`` turns any PostgreSQL URL into libpq's connection string and password,
   for the PostgreSQL tools (``pg_dump``, ``pg_restore``, ``psql``).
+- ``is_unavailable(exc)``: did this fail because the database could not do it *now*
+  (unreachable, restarting, connection lost, pool exhausted, a transient conflict)? The
+  web edge answers those 503 "retry", not 500.
 - ``create_schema(engine)`` brings a database to the newest schema through Alembic.
 - Service functions own their transaction (``with ctx.db.begin() as conn``); nothing else
   commits.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
@@ -48,7 +51,6 @@ _MULTI_HOST = re.compile(
     r"^postgres(?:ql)?(?:\+psycopg)?://(?P<auth>[^@/?]*@)?(?P<hosts>[^/?@]*,[^/?@]*)"
     r"(?:/(?P<db>[^?]*))?(?:\?(?P<query>.*))?$"
 )
-DEFAULT_CONNECT_TIMEOUT = 5
 
 
 def normalise_url(url: str) -> str:
@@ -112,11 +114,65 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # A pooled connection whose server died (restart, crash, failover) fails its ping and
     # is replaced; a disconnect seen mid-statement invalidates the whole pool.
     kwargs.setdefault("pool_pre_ping", True)
-    if "connect_timeout" not in make_url(url).query:
-        connect_args = dict(kwargs.pop("connect_args", {}))
-        connect_args.setdefault("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        kwargs["connect_args"] = connect_args
-    return create_engine(url, **kwargs)
+    # Bounded waits when PostgreSQL is down or silent (a reconnect, a readiness probe):
+    # a connect gives up after CONNECT_TIMEOUT_S, and TCP keepalives notice a peer that
+    # vanished without closing the socket. A value in the URL wins.
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    for key, value in PG_CONNECT_ARGS.items():
+        if f"{key}=" not in url:
+            connect_args.setdefault(key, value)
+    return create_engine(url, connect_args=connect_args, **kwargs)
+
+
+CONNECT_TIMEOUT_S = 5
+PG_CONNECT_ARGS = {
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+}
+
+# SQLSTATE classes and codes that mean "not now": connection exceptions (08), too many
+# connections and other insufficient resources (53), operator intervention (57: admin or
+# crash shutdown, cannot connect now, statement cancelled), transaction rollback (40:
+# serialization failure, deadlock), lock not available (55P03) and a read-only
+# transaction (25006).
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")
+# 25006: a write reached a read-only server (a standby, or a primary being demoted
+# during a failover); the next connection finds the new primary.
+TRANSIENT_SQLSTATES = frozenset({"55P03", "25006"})
+SQLITE_TRANSIENT = ("database is locked", "database is busy", "unable to open", "disk i/o")
+
+
+def brief(err: BaseException) -> str:
+    """One line for a log: the driver's own first line, without SQLAlchemy's SQL echo."""
+    inner = err.orig if isinstance(err, exc.DBAPIError) and err.orig is not None else err
+    lines = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {lines[0] if lines else ''}"
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """True when ``err`` says the database cannot do it now (retrying later may work)."""
+    if isinstance(err, exc.TimeoutError):  # the connection pool stayed exhausted
+        return True
+    if isinstance(err, exc.DBAPIError):
+        if err.connection_invalidated:
+            return True
+        err = err.orig if err.orig is not None else err
+    state = getattr(err, "sqlstate", None)
+    if isinstance(state, str):
+        return state[:2] in TRANSIENT_SQLSTATE_CLASSES or state in TRANSIENT_SQLSTATES
+    module = type(err).__module__
+    if module.startswith("psycopg"):
+        # Without a SQLSTATE the client itself failed: refused, reset, closed, timed out.
+        import psycopg
+
+        return isinstance(err, psycopg.OperationalError | psycopg.InterfaceError)
+    if module == "sqlite3":
+        text = str(err).lower()
+        return any(part in text for part in SQLITE_TRANSIENT)
+    return False
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -9,6 +9,7 @@
     │   ├── ForeignRegion
     │   └── ImportRejected            a file with row errors; nothing was written
     ├── NotFound
+    │   └── PaymentNotSeen            no payment with this txn id from this terminal
     ├── AuthError
     │   ├── TerminalUnauthorized
     │   ├── TerminalRevoked
@@ -22,6 +23,8 @@
     │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed
     │   └── PersonInactive
+    ├── Unavailable                   not now: the database is unreachable or restarting (503)
+    │   └── PaymentNotConfirmed       no decision could be confirmed; retry the same txn id
     └── LedgerError                   an invariant of the books or the audit trail broke:
         ├── UnbalancedEntry           a bug or tampering, never a user's doing
         └── AuditChainBroken
@@ -93,6 +96,12 @@ class NotFound(OneCardError):
     code = "not_found"
     zh = "未找到{what}"
     en = "{what} not found"
+
+
+class PaymentNotSeen(NotFound):
+    code = "payment_not_seen"
+    zh = "本消费机未提交过该交易号的支付"
+    en = "This terminal has sent no payment with this transaction id"
 
 
 # --- who are you ----------------------------------------------------------------------
@@ -246,6 +255,26 @@ class NoPrice(Refused):
     code = "no_price"
     zh = "本餐次未设置该类人员的价格"
     en = "No price set for this diner category at this meal"
+
+
+# --- not now ----------------------------------------------------------------------------
+class Unavailable(OneCardError):
+    """Nothing was done and trying again later is the right answer (HTTP 503)."""
+
+    code = "service_unavailable"
+    zh = "服务暂时不可用，请稍后重试"
+    en = "The service is temporarily unavailable; please retry"
+
+
+class PaymentNotConfirmed(Unavailable):
+    """No decision for this payment could be confirmed: the database was unreachable, its
+    transaction failed, or the wait bound (``payment_wait_seconds``) passed. Re-sending
+    the same request (same txn id) is always safe: it gets the stored decision if one was
+    made, or is decided now."""
+
+    code = "payment_not_confirmed"
+    zh = "本笔交易未能确认，请用同一交易号重试（不会重复扣款）"
+    en = "The payment could not be confirmed; retry with the same transaction id (never charged twice)"
 
 
 # --- invariants ----------------------------------------------------------------------

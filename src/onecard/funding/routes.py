@@ -33,7 +33,7 @@ from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
 from onecard.web.deps import ActorDep, CtxDep
-from onecard.web.errors import error_body, request_lang
+from onecard.web.errors import json_error, request_lang
 
 router = APIRouter(prefix="/api/v1/funding", tags=["funding"])
 
@@ -316,9 +316,7 @@ def _rejected(request: Request, exc: ImportRejected) -> JSONResponse:
     rows = [
         {"row": e.row, "column": e.column, "problem": e.problem} for e in getattr(exc, "rows", [])
     ]
-    return JSONResponse(
-        error_body(exc.code, exc.message(request_lang(request)), rows=rows), status_code=422
-    )
+    return json_error(request.scope, 422, exc.code, exc.message(request_lang(request)), rows=rows)
 
 
 @router.get("/unit-info/template", responses=ERRORS)

@@ -1,21 +1,26 @@
 """Group commit for terminal payments (PostgreSQL): many payments, one COMMIT.
 
 Contract:
-- ``PaymentBatcher(ctx).start()`` opens ``workers`` dedicated connections, one thread
-  each. ``await batcher.pay(terminal, req)`` (or ``batcher.submit(...)`` from a thread)
-  validates the request at once (``InvalidInput`` is raised to the caller, never queued),
-  then hands it to a worker and returns the same ``PaymentOutcome`` — or raises the same
-  exception — that ``service.pay`` would.
+- ``PaymentBatcher(ctx).start()`` starts ``workers`` threads, each with its own
+  connection (``pay.batch_worker``: queues, connections, reconnects, wait bounds,
+  supervision). ``await batcher.pay(terminal, req)`` (or ``batcher.submit(...)`` from a
+  thread) validates the request at once (``InvalidInput`` is raised to the caller, never
+  queued), then hands it to a worker and returns the same ``PaymentOutcome`` — or raises
+  the same exception — that ``service.pay`` would; or, when no decision could be
+  confirmed within ``ONECARD_PAYMENT_WAIT_SECONDS`` (the database unreachable, a batch
+  too slow), ``PaymentNotConfirmed`` (503: re-send the same request).
 - A worker (one by default) takes the first waiting request, keeps collecting for
-  ``batch_window_ms`` or until ``batch_max`` requests, and runs them in ONE transaction
-  on its connection: the plain card and payment-code payments through the set-based
-  path (``decide_batch``, below: a few statements per batch instead of ~14 per payment,
-  same answers byte for byte), the rest each inside its own SAVEPOINT calling
+  ``batch_window_ms`` or until ``batch_max`` requests, and ``run_batch`` runs them in ONE
+  transaction on its connection: the plain card and payment-code payments through the
+  set-based path (``decide_batch``, below: a few statements per batch instead of ~14 per
+  payment, same answers byte for byte), the rest each inside its own SAVEPOINT calling
   ``service.decide_and_record`` — among them a code whose token is no one's current
-  one (a rotated secret's, refused as ``code_revoked``, or a made-up one). A refusal is an
-  ordinary outcome (its decision record is kept); an exception in one payment rolls back
-  only that payment's savepoint and goes to that request alone. One COMMIT for the batch,
-  then every caller is answered: nobody hears "approved" before the commit is durable.
+  one (a rotated secret's, refused as ``code_revoked``, or a made-up one). A refusal is an ordinary outcome (its decision record is
+  kept); an exception in one payment rolls back only that payment's savepoint and goes to
+  that request alone. One COMMIT for the batch, then every caller is answered: nobody
+  hears "approved" before the commit is durable. No COMMIT happens past a request's
+  deadline (``BatchLate``); a dead connection is ``ConnectionLost`` (the worker
+  reconnects and runs the batch again: every payment is idempotent).
 - Every payer's purses are locked (``FOR UPDATE``) and changed by a guarded UPDATE (the
   database refuses a negative purse), and payments from one purse in one batch see each
   other's debits in arrival order: exactly the affordable ones pass.
@@ -40,10 +45,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
-import queue
 import threading
-import time
-import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -64,6 +66,7 @@ from onecard.core.errors import (
     NotFound,
     OneCardError,
     OutsideMealPeriod,
+    PaymentNotConfirmed,
     PeriodLimitReached,
     PersonInactive,
     Refused,
@@ -71,6 +74,17 @@ from onecard.core.errors import (
 )
 from onecard.ledger.service import int_array, text_array
 from onecard.pay import paycode
+from onecard.pay.batch_worker import (
+    BatcherStopped,
+    BatchLate,
+    BatchWorkers,
+    ConnectionLost,
+    Result,
+    _Item,
+    connection_lost,
+    past_deadline,
+    route_key,
+)
 from onecard.pay.pricing import CanteenRules, diner_class
 from onecard.pay.service import (
     PaymentOutcome,
@@ -82,18 +96,14 @@ from onecard.pay.service import (
 )
 from onecard.pay.terminal_keys import TerminalKeys, confirm
 
+__all__ = ["BatchStats", "BatcherStopped", "PaymentBatcher", "decide_batch", "route_key"]
+
 log = logging.getLogger(__name__)
 
 # SQLSTATEs worth a retry on a fresh transaction: serialization_failure, deadlock_detected,
 # lock_not_available; unique_violation (a racing duplicate becomes a replay or a 409).
 RETRY_SQLSTATES = frozenset({"40001", "40P01", "55P03", "23505"})
 SOLO_ATTEMPTS = 3
-
-
-class BatcherStopped(OneCardError):
-    code = "service_stopping"
-    zh = "服务正在停止，请重试"
-    en = "The service is stopping; please retry"
 
 
 @dataclass
@@ -114,33 +124,6 @@ class BatchStats:
         self.batch_sizes[bucket] = self.batch_sizes.get(bucket, 0) + 1
 
 
-Result = PaymentOutcome | BaseException
-
-
-@dataclass
-class _Item:
-    terminal: TerminalIdentity
-    req: PaymentRequest
-    # Exactly one of these is set: an asyncio future (with its loop) or a thread future.
-    loop: asyncio.AbstractEventLoop | None = None
-    afut: asyncio.Future[PaymentOutcome] | None = None
-    cfut: concurrent.futures.Future[PaymentOutcome] | None = None
-    # The hash of the key the terminal presented, when it was recognised from memory
-    # (``TerminalKeys``): the batch confirms it in its transaction. None: checked already.
-    key_hash: str | None = None
-
-
-_STOP = object()
-
-
-def route_key(credential: str) -> int:
-    """Same payer → same worker: the card number, or the person token of a code."""
-    cred = credential.strip().replace(" ", "")
-    if paycode.looks_like_code(cred):
-        cred = cred[4:12]
-    return zlib.crc32(cred.encode())
-
-
 def _sqlstate(exc: BaseException) -> str | None:
     orig = getattr(exc, "orig", None)
     state = getattr(orig, "sqlstate", None)
@@ -151,7 +134,7 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and _sqlstate(exc) in RETRY_SQLSTATES
 
 
-class PaymentBatcher:
+class PaymentBatcher(BatchWorkers):
     def __init__(
         self,
         ctx: Context,
@@ -160,130 +143,48 @@ class PaymentBatcher:
         window_ms: float | None = None,
         batch_max: int | None = None,
         set_based: bool = True,
+        wait_s: float | None = None,
     ) -> None:
         if not ctx.db.is_postgres:
             raise ValueError("payment batching needs PostgreSQL")
-        self.ctx = ctx
         # One worker by default: while it commits, the next batch gathers (measured: one
         # worker with ~30-payment batches beats three with ~8; no cross-batch deadlocks).
-        self.workers = workers or ctx.settings.batch_workers
-        self.window = (ctx.settings.batch_window_ms if window_ms is None else window_ms) / 1000.0
-        self.batch_max = max(1, batch_max or ctx.settings.batch_max)
+        super().__init__(
+            ctx,
+            workers=workers or ctx.settings.batch_workers,
+            window_ms=ctx.settings.batch_window_ms if window_ms is None else window_ms,
+            batch_max=batch_max or ctx.settings.batch_max,
+            wait_s=wait_s,
+        )
         self.set_based = set_based
         self.stats = BatchStats()
         self.terminals = TerminalKeys(ctx)
-        self._queues: list[queue.SimpleQueue[Any]] = []
-        self._threads: list[threading.Thread] = []
-        self._running = False
         self._lock = threading.Lock()
 
-    # --- life cycle ----------------------------------------------------------------------
     def start(self) -> PaymentBatcher:
-        if self._running:
-            return self
-        self._running = True
-        self.terminals.warm()
-        for n in range(self.workers):
-            q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-            conn = self.ctx.db.engine.connect()
-            t = threading.Thread(
-                target=self._work, args=(q, conn), name=f"pay-batcher-{n}", daemon=True
-            )
-            self._queues.append(q)
-            self._threads.append(t)
-            t.start()
+        if not self.running:
+            try:
+                self.terminals.warm()
+            except Exception as exc:  # the database is down: terminals are looked up as they come
+                log.warning("could not load the terminals at start (%s)", exc)
+        super().start()
         return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if not self._running:
-            return
-        self._running = False
-        for q in self._queues:
-            q.put(_STOP)
-        for t in self._threads:
-            t.join(timeout)
-        # Whatever arrived after the stop marker is answered, not dropped.
-        for q in self._queues:
-            left: list[_Item] = []
-            while True:
-                try:
-                    it = q.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(it, _Item):
-                    left.append(it)
-            _resolve(left, [BatcherStopped() for _ in left])
-        self._queues.clear()
-        self._threads.clear()
 
     # --- submitting ------------------------------------------------------------------------
     async def pay(
         self, terminal: TerminalIdentity, req: PaymentRequest, *, key_hash: str | None = None
     ) -> PaymentOutcome:
         req.validate()
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[PaymentOutcome] = loop.create_future()
-        self._enqueue(_Item(terminal, req, loop=loop, afut=fut, key_hash=key_hash))
-        return await fut
+        return await self.answer(_Item(terminal, req, key_hash=key_hash))
 
     def submit(
         self, terminal: TerminalIdentity, req: PaymentRequest, *, key_hash: str | None = None
     ) -> concurrent.futures.Future[PaymentOutcome]:
         req.validate()
-        fut: concurrent.futures.Future[PaymentOutcome] = concurrent.futures.Future()
-        self._enqueue(_Item(terminal, req, cfut=fut, key_hash=key_hash))
-        return fut
+        return self.submit_item(_Item(terminal, req, key_hash=key_hash))
 
-    def _enqueue(self, item: _Item) -> None:
-        if not self._running:
-            raise BatcherStopped()
-        self._queues[route_key(item.req.credential) % len(self._queues)].put(item)
-
-    # --- the worker ------------------------------------------------------------------------
-    def _work(self, q: queue.SimpleQueue[Any], conn: Connection) -> None:
-        try:
-            while True:
-                first = q.get()
-                if first is _STOP:
-                    return
-                items: list[_Item] = [first]
-                stop = self._collect(q, items)
-                conn = self._ensure(conn)
-                results = self._run_batch(conn, items)
-                _resolve(items, results)
-                if stop:
-                    return
-        finally:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    def _collect(self, q: queue.SimpleQueue[Any], items: list[_Item]) -> bool:
-        """Add what arrives within the window (up to batch_max); True if told to stop."""
-        deadline = time.monotonic() + self.window
-        while len(items) < self.batch_max:
-            try:
-                it = q.get_nowait()
-            except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    it = q.get(timeout=remaining)
-                except queue.Empty:
-                    break
-            if it is _STOP:
-                return True
-            items.append(it)
-        return False
-
-    def _ensure(self, conn: Connection) -> Connection:
-        if conn.closed or conn.invalidated:
-            with contextlib.suppress(Exception):
-                conn.close()
-            return self.ctx.db.engine.connect()
-        return conn
-
-    def _run_batch(self, conn: Connection, items: list[_Item]) -> list[Result | None]:
+    # --- one batch, one transaction ----------------------------------------------------------
+    def run_batch(self, conn: Connection, items: list[_Item]) -> list[Result | None]:
         results: list[Result | None] = [None] * len(items)
         solo: list[int] = []
         try:
@@ -304,6 +205,8 @@ class PaymentBatcher:
                         with self._lock:
                             self.stats.set_based += sum(r is not None for r in decided)
                     except Exception as exc:  # nothing of it was kept: one by one below
+                        if connection_lost(conn, exc):
+                            raise ConnectionLost() from exc
                         log.warning("set-based batch of %d failed (%s)", len(live), exc)
                         for i in live:
                             results[i] = None
@@ -315,17 +218,24 @@ class PaymentBatcher:
                         with conn.begin_nested():
                             results[i] = decide_and_record(conn, self.ctx, it.terminal, it.req)
                     except Exception as exc:
+                        if connection_lost(conn, exc):
+                            raise ConnectionLost() from exc
                         if _retryable(exc):
                             solo.append(i)
                         else:
                             results[i] = exc
-        except Exception as exc:  # the COMMIT (or the connection) failed: nothing was kept
+                if past_deadline(items):
+                    raise BatchLate()
+        except (ConnectionLost, BatchLate):
+            raise
+        except Exception as exc:  # the COMMIT failed: nothing was kept
+            if connection_lost(conn, exc):
+                raise ConnectionLost() from exc
             log.warning(
                 "payment batch of %d failed to commit (%s); retrying one by one", len(items), exc
             )
             results = [None] * len(items)
             solo = list(range(len(items)))
-            conn = self._ensure(conn)
         for i in solo:
             results[i] = self._run_solo(conn, items[i])
         with self._lock:
@@ -340,39 +250,18 @@ class PaymentBatcher:
                     denied = confirm(conn, [(it.terminal.id, it.key_hash)])[0]
                     if denied is not None:
                         return denied
-                    return decide_and_record(conn, self.ctx, it.terminal, it.req)
+                    outcome = decide_and_record(conn, self.ctx, it.terminal, it.req)
+                    if past_deadline([it]):
+                        raise BatchLate()
+                return outcome
+            except BatchLate:
+                return PaymentNotConfirmed()
             except Exception as exc:
+                if connection_lost(conn, exc):
+                    raise ConnectionLost() from exc
                 if not _retryable(exc) or attempt == SOLO_ATTEMPTS - 1:
                     return exc
-                conn = self._ensure(conn)
         raise AssertionError("unreachable")
-
-
-def _resolve(items: list[_Item], results: list[Result | None] | list[BatcherStopped]) -> None:
-    """Answer every caller; asyncio callers of one loop are woken with one call."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Result]]] = {}
-    for it, res in zip(items, results, strict=True):
-        r: Result = res if res is not None else RuntimeError("payment was not processed")
-        if it.cfut is not None:
-            if isinstance(r, BaseException):
-                it.cfut.set_exception(r)
-            else:
-                it.cfut.set_result(r)
-        elif it.afut is not None and it.loop is not None:
-            by_loop.setdefault(it.loop, []).append((it.afut, r))
-    for loop, pairs in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
-            loop.call_soon_threadsafe(_set_all, pairs)
-
-
-def _set_all(pairs: list[tuple[asyncio.Future[Any], Result]]) -> None:
-    for fut, r in pairs:
-        if fut.done():
-            continue
-        if isinstance(r, BaseException):
-            fut.set_exception(r)
-        else:
-            fut.set_result(r)
 
 
 def enabled(ctx: Context) -> bool:

@@ -6,7 +6,9 @@ request is an ordinary one: a JSON body within ``max_body_bytes`` that validates
 ``PaymentIn`` (parsed as FastAPI parses it), no cookie, from a terminal recognised in
 memory (``pay.terminal_keys``). Its answer is the one the FastAPI route gives: the
 payment's stored bytes, ``application/json``, 200; an error raised by the payment goes
-through the app's own handler (``web.errors.onecard_error_handler``). Every other request
+through the app's own handler (``web.errors.onecard_error_handler``: a database that
+cannot be reached is the batcher's 503 ``payment_not_confirmed``), and anything else it
+raises is answered by ``web.errors.LastResort``, which wraps it too. Every other request
 — no batcher, another path, a missing or odd header, a body that is too large, not JSON
 or not valid, a terminal not in memory — goes to the full application untouched, its
 body replayed, so each error answer keeps coming from the one place that makes it.

@@ -1,4 +1,5 @@
-"""Read models for a diner: balances with the clearing date, recent transactions."""
+"""Read models: a diner's balances with the clearing date and recent transactions; a
+terminal's stored answer to one of its payments."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from sqlalchemy import select
 
 from onecard.core.clock import to_local
 from onecard.core.context import Context
+from onecard.core.errors import PaymentNotSeen
 from onecard.ledger.service import account_id, balances
 from onecard.org.models import Canteen
 from onecard.pay.models import MealPeriod, Payment
+from onecard.pay.service import TerminalIdentity
 
 
 def my_balances(ctx: Context, person_id: int) -> dict[str, Any]:
@@ -67,3 +70,18 @@ def my_transactions(ctx: Context, person_id: int, limit: int = 20) -> list[dict[
         }
         for r in rows
     ]
+
+
+def stored_answer(ctx: Context, terminal: TerminalIdentity, txn_id: str) -> bytes:
+    """The exact bytes this terminal was (or would have been) answered for ``txn_id`` —
+    approved or refused — or ``PaymentNotSeen``. Only the terminal's own transactions:
+    another terminal's id is as unknown as one never sent."""
+    with ctx.db.read() as conn:
+        found = conn.execute(
+            select(Payment.response).where(
+                Payment.terminal_id == terminal.id, Payment.txn_id == txn_id
+            )
+        ).scalar_one_or_none()
+    if found is None:
+        raise PaymentNotSeen()
+    return str(found).encode()

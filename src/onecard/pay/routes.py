@@ -1,15 +1,25 @@
-"""Terminal API (消费机接口): pay, reverse, day summary; and canteen refunds.
+"""Terminal API (消费机接口): pay, ask about a payment, reverse, day summary; and
+canteen refunds.
 
 Thin: parse, call the service, return its answer. A payment's body is returned as the
-exact stored bytes so a retry is byte-for-byte identical to the first answer.
+exact stored bytes so a retry — or asking ``GET …/payments/{txn_id}`` — is byte-for-byte
+identical to the first answer. A payment is answered within
+``ONECARD_PAYMENT_WAIT_SECONDS`` (plus a moment), or with 503 ``payment_not_confirmed``.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from starlette.concurrency import run_in_threadpool
+import asyncio
+import time
+from functools import partial
 
+import anyio
+from fastapi import APIRouter, Path, Response
+
+from onecard.core.errors import PaymentNotConfirmed
 from onecard.pay import reversal
+from onecard.pay.batch_worker import ANSWER_GRACE_S
+from onecard.pay.queries import stored_answer
 from onecard.pay.schemas import (
     Balances,
     ErrorOut,
@@ -26,8 +36,9 @@ from onecard.web.deps import ActorDep, CtxDep, PayingTerminalDep, TerminalDep
 router = APIRouter(prefix="/api/v1", tags=["terminal"])
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    s: {"model": ErrorOut} for s in (401, 403, 404, 409, 413, 415, 422)
+    s: {"model": ErrorOut} for s in (401, 403, 404, 409, 413, 415, 422, 503)
 }
+TXN_ID = Path(min_length=1, max_length=64, description="the terminal's own transaction id")
 
 
 @router.post(
@@ -42,8 +53,28 @@ async def post_payment(body: PaymentIn, terminal: PayingTerminalDep, ctx: CtxDep
     if batcher is not None:
         outcome = await batcher.pay(terminal.identity, req, key_hash=terminal.key_hash)
     else:
-        outcome = await run_in_threadpool(pay, ctx, terminal.identity, req)
+        wait = ctx.settings.payment_wait_seconds
+        # The thread is left to finish on its own past the bound: ``pay`` then rolls
+        # back instead of committing (its deadline), so the 503 below stays true.
+        work = partial(pay, ctx, terminal.identity, req, deadline=time.monotonic() + wait)
+        try:
+            async with asyncio.timeout(wait + ANSWER_GRACE_S):
+                outcome = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except TimeoutError:
+            raise PaymentNotConfirmed() from None
     return Response(content=outcome.body, media_type="application/json")
+
+
+@router.get(
+    "/terminal/payments/{txn_id}",
+    response_model=PaymentOut,
+    responses=ERRORS,
+    summary="The stored answer to one of this terminal's payments, or 404 payment_not_seen",
+)
+def get_payment(terminal: TerminalDep, ctx: CtxDep, txn_id: str = TXN_ID) -> Response:
+    """Ask, don't guess: a terminal whose answer was lost learns it here without sending
+    the payment code again (docs/api.md, "When an answer is lost")."""
+    return Response(content=stored_answer(ctx, terminal, txn_id), media_type="application/json")
 
 
 def payment_request(body: PaymentIn) -> PaymentRequest:

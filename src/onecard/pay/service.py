@@ -25,14 +25,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from onecard.core.clock import to_local
 from onecard.core.context import Context
+from onecard.core.db import is_unavailable
 from onecard.core.errors import (
     CardCancelled,
     CardLost,
@@ -45,6 +48,7 @@ from onecard.core.errors import (
     InvalidInput,
     MalformedCredential,
     NotFound,
+    PaymentNotConfirmed,
     PeriodLimitReached,
     PersonInactive,
     Refused,
@@ -171,10 +175,27 @@ def canteen_rules(conn: Connection, canteen_id: int) -> CanteenRules:
 
 
 # --- paying ----------------------------------------------------------------------------
-def pay(ctx: Context, terminal: TerminalIdentity, req: PaymentRequest) -> PaymentOutcome:
+def pay(
+    ctx: Context,
+    terminal: TerminalIdentity,
+    req: PaymentRequest,
+    *,
+    deadline: float | None = None,
+) -> PaymentOutcome:
+    """``deadline`` (``time.monotonic()``): past it the transaction is rolled back, not
+    committed. A database that cannot do it now (or that bound) is ``PaymentNotConfirmed``:
+    the caller may re-send the same request."""
     req.validate()
-    with ctx.db.begin() as conn:
-        return decide_and_record(conn, ctx, terminal, req)
+    try:
+        with ctx.db.begin() as conn:
+            outcome = decide_and_record(conn, ctx, terminal, req)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise PaymentNotConfirmed()
+    except DBAPIError as exc:
+        if is_unavailable(exc):
+            raise PaymentNotConfirmed() from exc
+        raise
+    return outcome
 
 
 def replay(

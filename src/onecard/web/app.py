@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -87,7 +87,7 @@ class _BodyTooLarge(Exception):
 async def _too_large(scope: Scope, send: Send) -> None:
     code, zh, en = web_errors.HTTP_CODES[413]
     lang = web_errors.request_lang(Request(scope))
-    resp = JSONResponse(web_errors.error_body(code, en if lang == "en" else zh), status_code=413)
+    resp = web_errors.json_error(scope, 413, code, en if lang == "en" else zh)
     await resp(scope, _noop_receive, send)
 
 
@@ -114,7 +114,7 @@ class JsonOnly:
             request = Request(scope)
             err = web_errors.HTTP_CODES[415]
             msg = err[2] if web_errors.request_lang(request) == "en" else err[1]
-            resp = JSONResponse(web_errors.error_body(err[0], msg), status_code=415)
+            resp = web_errors.json_error(scope, 415, err[0], msg)
             await resp(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -161,6 +161,7 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
     (``pay.fast_route``; the tests compare the two)."""
     from onecard.pay.batcher import lifespan as payment_batching
 
+    docs = ctx.settings.serve_api_docs
     app = FastAPI(
         lifespan=payment_batching(ctx),
         title="OneCard 食堂一卡通 API",
@@ -171,18 +172,21 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
         # government intranets are often offline.
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
     )
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        base = "/static/vendor/swagger-ui"
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} · 接口文档",
-            swagger_js_url=f"{base}/swagger-ui-bundle.js",
-            swagger_css_url=f"{base}/swagger-ui.css",
-            swagger_favicon_url=f"{base}/favicon-32x32.png",
-        )
+    if docs:
+
+        @app.get("/docs", include_in_schema=False)
+        async def swagger_ui() -> HTMLResponse:
+            base = "/static/vendor/swagger-ui"
+            return get_swagger_ui_html(
+                openapi_url=app.openapi_url or "/openapi.json",
+                title=f"{app.title} · 接口文档",
+                swagger_js_url=f"{base}/swagger-ui-bundle.js",
+                swagger_css_url=f"{base}/swagger-ui.css",
+                swagger_favicon_url=f"{base}/favicon-32x32.png",
+            )
 
     app.state.ctx = ctx
     app.add_exception_handler(OneCardError, web_errors.onecard_error_handler)
@@ -207,6 +211,8 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
 
         # Added last, so it runs first: an ordinary terminal payment skips the rest.
         app.add_middleware(PaymentFastPath, ctx=ctx, limit=ctx.settings.max_body_bytes)
+    # Added very last, so it wraps everything: no error leaves as a plain-text 500.
+    app.add_middleware(web_errors.LastResort)
 
     from onecard.pay.routes import router as pay_router
 
