@@ -3,7 +3,10 @@
 Contract: ``CtxDep`` is the app's ``Context``; ``TerminalDep`` authenticates a terminal
 from ``Authorization: Terminal <code>:<device key>``; ``PayingTerminalDep`` is the same
 for the payment route, recognising terminals in memory when payments are batched; ``ActorDep`` is the signed-in
-person (session cookie) with their role grants, or raises ``AuthError`` (401).
+person (their server-side session, ``web.sessions``) with their role grants, or raises
+``AuthError`` (401). ``IdPath``/``IdQuery``/``IdForm`` are the one type of every id a
+request names: 1 … 2⁶³−1 (a BIGINT), so a larger one is a 422 in the error shape
+before any query runs (``tests/web/test_ids.py`` checks every route uses them).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +32,10 @@ async def get_ctx(request: Request) -> Context:
 
 
 CtxDep = Annotated[Context, Depends(get_ctx)]
+
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
 
 
 def parse_terminal_credentials(header: str) -> tuple[str, str] | None:
@@ -84,9 +91,11 @@ PayingTerminalDep = Annotated[PayingTerminal, Depends(get_paying_terminal)]
 
 
 def get_actor(request: Request, ctx: CtxDep) -> Actor:
-    session = request.scope.get("session") or {}
-    pid = session.get("person_id")
-    if not pid or not session.get("verified", False):
+    from onecard.web.sessions import state
+
+    session = state(request)
+    pid = session.person_id
+    if pid is None or not session.verified:
         raise AuthError()
     with ctx.db.read() as conn:
         row = conn.execute(

@@ -38,6 +38,7 @@ from onecard.pay import cards, rules
 from onecard.pay.models import DINER_CLASSES, Card
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web import directory
+from onecard.web.auth import person_security
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
 from onecard.web.errors import request_lang, status_for
@@ -595,6 +596,7 @@ def _person_page(
         status=STATUS,
         message=message,
         error=error,
+        security=person_security(ctx, actor, person_id),
     )
 
 
