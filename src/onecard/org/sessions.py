@@ -10,9 +10,11 @@ Contract:
   session still signing in (password given, second factor or forced change pending)
   lives ``PENDING_MINUTES`` at most. ``last_seen_at`` is written at most once a minute.
 - ``end_person_sessions(conn, person_id, reason, now)`` ends every live session of a
-  person inside the caller's transaction (password change, lock, role change, a lost
-  phone); ``end_all_sessions(ctx, actor, person_id)`` is the same as one transaction
-  for a person acting on themself or an admin of their unit, with an audit record.
+  person inside the caller's transaction (password change, lock, a lost phone);
+  ``end_all_sessions(ctx, actor, person_id)`` is the same as one transaction for a
+  person acting on themself or an admin of their unit, with an audit record. A change
+  of role ends a session at its next request: it no longer matches the session's
+  ``grants_fingerprint``.
 - ``save_data`` stores a live session's server-side state (JSON); an ended session's
   state is never written again.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +33,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, NotFound
-from onecard.org.actors import Actor
+from onecard.org.actors import Actor, Grant
 from onecard.org.models import Person
 from onecard.org.session_models import WebSession
 
@@ -55,6 +58,14 @@ class Live:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def grants_fingerprint(grants: Iterable[Grant]) -> str:
+    """A short digest of a person's role grants. A session keeps the one it signed in
+    with; when the grants change (a role given or taken, by any path), the digest no
+    longer matches and the session is ended at its next request (``web.deps``)."""
+    text = ";".join(sorted(f"{r}:{u or ''}:{c or ''}" for r, u, c in grants))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _limits(ctx: Context) -> tuple[timedelta, timedelta]:

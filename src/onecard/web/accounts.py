@@ -107,6 +107,7 @@ class SignedIn:
     needs_second_factor: bool
     has_totp: bool
     session: sessions.Opened
+    grants: str  # sessions.grants_fingerprint of the person's grants at sign-in
 
 
 @cache
@@ -213,6 +214,9 @@ def sign_in(
                 needs_second_factor=needs_second_factor(conn, pid),
                 has_totp=bool(row.totp_secret),
                 session=opened,
+                grants=sessions.grants_fingerprint(
+                    Actor.load(conn, pid, _person_label(pid, row.name), 0).grants
+                ),
             )
             _audit(
                 conn, ctx, _person_label(pid, row.name), "sign_in", f"工号 {staff_no}", address=addr

@@ -111,7 +111,7 @@ def root(request: Request, ctx: CtxDep) -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None, ended: int = 0) -> Response:
+def login_form(request: Request, next: str | None = None, ended: bool = False) -> Response:
     notice = "已退出所有设备上的登录" if ended else None
     return render(request, "auth/login.html", next=safe_next(next) or "", error=None, notice=notice)
 
@@ -140,6 +140,7 @@ def login(
         "verified": False,
         "needs_2fa": result.needs_second_factor,
         "has_totp": result.has_totp,
+        "grants": result.grants,
     }
     stage = _stage_after_password(result)
     if stage:

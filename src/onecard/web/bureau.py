@@ -42,7 +42,7 @@ from onecard.reports import dashboard
 from onecard.reports.tables import to_xlsx
 from onecard.web import status as status_page
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import request_lang, status_for
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
@@ -190,7 +190,7 @@ def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
 @router.post("/canteens/{canteen_id}/rollout")
 def set_rollout(
     request: Request,
-    canteen_id: int,
+    canteen_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     status: Annotated[str, Form(max_length=12)],
@@ -262,7 +262,7 @@ def terminal_register(
     request: Request,
     actor: ActorDep,
     ctx: CtxDep,
-    canteen_id: Annotated[int, Form()],
+    canteen_id: IdForm,
     code: Annotated[str, Form(max_length=32)],
     name: Annotated[str, Form(max_length=60)] = "",
 ) -> Response:
@@ -348,7 +348,7 @@ def receipt_assign(
     bank_serial: str,
     actor: ActorDep,
     ctx: CtxDep,
-    unit_id: Annotated[int, Form()],
+    unit_id: IdForm,
     quarter: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:
     """A person decides whose an unmatched credit is (``notices.assign_receipt``)."""
@@ -543,7 +543,7 @@ def settlement_list(
 
 @router.get("/settlements/{canteen_id}.{fmt}")
 def settlement_statement(
-    canteen_id: int, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    canteen_id: IdPath, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
     bureau_scope(actor)
     q = _quarter(ctx, quarter)

@@ -24,7 +24,7 @@ from onecard.pay import cards, topup
 from onecard.pay.models import Card, TopupOrder
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdPath
 from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
 from onecard.web.templating import render
@@ -119,7 +119,7 @@ def _payment_for_rating(ctx: Context, person_id: int, payment_id: int) -> dict[s
 
 
 @router.get("/rate/{payment_id}")
-def rate_form(request: Request, payment_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def rate_form(request: Request, payment_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     pid = _person_id(actor)
     tx = _payment_for_rating(ctx, pid, payment_id)
     return render(
@@ -137,7 +137,7 @@ def rate_form(request: Request, payment_id: int, actor: ActorDep, ctx: CtxDep) -
 @router.post("/rate/{payment_id}")
 def rate_submit(
     request: Request,
-    payment_id: int,
+    payment_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     taste: Annotated[int, Form(ge=1, le=5)],
