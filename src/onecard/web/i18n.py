@@ -255,9 +255,10 @@ EN: dict[str, str] = {
     # Sign-in, sessions and the second factor (web/auth.py).
     "（无需登录）": " (no sign-in needed)",
     "请输入身份验证器上的 6 位动态验证码": "Enter the 6-digit code your authenticator shows",
-    "首次绑定还需输入机关事务局发放的 8 位绑定码": (
-        "Binding a first authenticator also takes the 8-digit enrolment code from the bureau"
+    "首次绑定需输入机关事务局发放的 8 位绑定码": (
+        "Binding a first authenticator takes the 8-digit enrolment code from the bureau"
     ),
+    "换一个账号登录": "Sign in as someone else",
     "绑定码": "Enrolment code",
     "没有绑定码？请联系机关事务局管理员，在您的人员页面发放。": (
         "No enrolment code? A bureau administrator issues one on your page."
