@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard.core.context import Context
@@ -87,12 +87,7 @@ def forget(request: Request) -> None:
 def _cookies(scope: Scope) -> dict[str, str]:
     for name, value in scope.get("headers") or []:
         if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # a malformed cookie header is no session
-                return {}
-            return {k: m.value for k, m in jar.items()}
+            return cookie_parser(value.decode("latin-1"))
     return {}
 
 

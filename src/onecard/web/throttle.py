@@ -3,11 +3,14 @@
 Contract: a ``Rule`` says how many failures in a row cost nothing (``free``) and what the
 next attempt must then wait: after the n-th failure (n > free), ``base × 2^(n−free−1)``
 seconds, at most ``cap`` (exponential back-off), or — with ``reset_on_block`` — a fixed
-lock of ``cap`` after which the count starts again. ``hold(conn, now, rules)`` locks the
+lock of ``cap`` after which the count starts again. With ``decay_seconds`` the count
+also drains, one failure per ``decay_seconds`` since the last (a leaky bucket: a busy
+office behind one address, with its ordinary typing mistakes, never fills it). ``hold(conn, now, rules)`` locks the
 counters of one attempt (in a fixed order, so concurrent attempts queue instead of
 deadlocking) and says how long the attempt must still wait; the caller then calls
 ``fail`` or ``clear`` in the same transaction. A counter left alone for ``FORGET`` starts
-from zero again; ``sweep`` deletes such rows.
+from zero again; ``sweep`` deletes such rows. (``last_failure_at`` is the last failure,
+or for a draining count the time its undrained part dates from.)
 
 Why each rule and its numbers: docs/web.md, "Signing in", and the arithmetic there.
 """
@@ -34,6 +37,7 @@ class Rule:
     base_seconds: int
     cap_seconds: int
     reset_on_block: bool = False
+    decay_seconds: int | None = None
 
     def wait_after(self, failures: int) -> int:
         """Seconds the next attempt waits once there have been ``failures`` in a row."""
@@ -46,18 +50,21 @@ class Rule:
 
 # Passwords. Five wrong in a row for one staff number from one address lock that pair for
 # 15 minutes (the person elsewhere is not locked out); one address gets 20 failures over
-# any staff numbers, then waits 1 s, 2 s, 4 s … up to 15 minutes between attempts; and
+# any staff numbers, then waits 1 s, 2 s, 4 s … up to 15 minutes between attempts, the
+# count draining one every 3 minutes (many people share an address behind NAT); and
 # 50 failures on one staff number from anywhere lock it everywhere for 15 minutes (the
 # only lock a stranger cannot cause from one address, so it also ends the sessions).
 PASSWORD_PAIR = Rule("pw_pair", free=4, base_seconds=900, cap_seconds=900, reset_on_block=True)
-PASSWORD_ADDRESS = Rule("pw_address", free=20, base_seconds=1, cap_seconds=900)
+PASSWORD_ADDRESS = Rule("pw_address", free=20, base_seconds=1, cap_seconds=900, decay_seconds=180)
 PASSWORD_ACCOUNT = Rule(
     "pw_account", free=49, base_seconds=900, cap_seconds=900, reset_on_block=True
 )
 # Second factor (authenticator codes and enrolment codes), counted apart from passwords:
-# a right password never resets them. Three free, then 1 s, 2 s, 4 s … up to 15 minutes.
+# a right password never resets them. Three free, then 1 s, 2 s, 4 s … up to 15 minutes;
+# per address ten free, draining one every 10 minutes. The person's count never drains:
+# the arithmetic of docs/web.md rests on it.
 TOTP_PERSON = Rule("totp_person", free=3, base_seconds=1, cap_seconds=900)
-TOTP_ADDRESS = Rule("totp_address", free=10, base_seconds=1, cap_seconds=900)
+TOTP_ADDRESS = Rule("totp_address", free=10, base_seconds=1, cap_seconds=900, decay_seconds=600)
 
 
 @dataclass
@@ -66,6 +73,8 @@ class Counter:
     key: str
     failures: int
     blocked_until: datetime | None
+    # When the count was last what it is (a draining count keeps its part-drained time).
+    since: datetime
 
     def wait(self, now: datetime) -> int:
         if self.blocked_until is None or self.blocked_until <= now:
@@ -129,27 +138,34 @@ def hold(conn: Connection, now: datetime, rules: dict[Rule, str]) -> Hold:
     counters: dict[str, Counter] = {}
     for rule, key in rules.items():
         row = rows[rule.scope]
-        forgotten = now - row.last_failure_at >= FORGET and (
-            row.blocked_until is None or row.blocked_until <= now
-        )
-        counters[rule.scope] = Counter(
-            rule, key[:120], 0 if forgotten else int(row.failures), row.blocked_until
-        )
+        since: datetime = row.last_failure_at
+        failures = int(row.failures)
+        if now - since >= FORGET and (row.blocked_until is None or row.blocked_until <= now):
+            failures, since = 0, now
+        elif rule.decay_seconds and failures:
+            drained = max(0, int((now - since).total_seconds())) // rule.decay_seconds
+            failures = max(0, failures - drained)
+            since = since + timedelta(seconds=drained * rule.decay_seconds) if failures else now
+        counters[rule.scope] = Counter(rule, key[:120], failures, row.blocked_until, since)
     return Hold(counters)
 
 
 def fail(conn: Connection, now: datetime, counter: Counter) -> bool:
     """Count one failure; True when it starts a wait (a lock or a back-off step)."""
+    draining = bool(counter.rule.decay_seconds and counter.failures)
     failures = counter.failures + 1
     wait = counter.rule.wait_after(failures)
     if wait and counter.rule.reset_on_block:
         failures = 0
     counter.failures = failures
     counter.blocked_until = now + timedelta(seconds=wait) if wait else None
+    counter.since = counter.since if draining else now
     conn.execute(
         update(SignInThrottle)
         .where(SignInThrottle.scope == counter.rule.scope, SignInThrottle.key == counter.key)
-        .values(failures=failures, last_failure_at=now, blocked_until=counter.blocked_until)
+        .values(
+            failures=failures, last_failure_at=counter.since, blocked_until=counter.blocked_until
+        )
     )
     return wait > 0
 

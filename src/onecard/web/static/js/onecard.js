@@ -3,7 +3,8 @@
  *   form[data-confirm]     asks before submitting (the attribute is the question)
  *   select[data-autosubmit] submits its form when changed
  *   a[data-back]           goes back in history (its href is where to go without one)
- *   form#logout            removes the payment-code secrets from this browser on sign-out
+ *   form[data-forget-paycodes] removes the payment-code secrets from this browser
+ *                          (signing out, signing out everywhere)
  *   #till-form             the till: which way it charges, and a fresh input after each
  */
 (function () {
@@ -17,7 +18,7 @@
       e.preventDefault();
       return;
     }
-    if (form.id === "logout") forgetPaycodes();
+    if (form.hasAttribute("data-forget-paycodes")) forgetPaycodes();
   }, true);
 
   document.addEventListener("change", function (e) {
