@@ -242,3 +242,34 @@ def test_english_is_one_click_away(
     r = client.get("/login?lang=en")
     assert "Staff ID" in r.text
     assert "Staff ID" in client.get("/login").text  # remembered in the cookie
+
+
+def test_concurrent_guesses_at_one_number_cannot_pass_the_lock(
+    pg_ctx: Context, w: World, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve wrong passwords for one number from one address at once: the counter is
+    locked for each attempt, so exactly five are verified and the rest meet the lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    verified: list[int] = []
+    real = accounts.verify_password
+
+    def counting(stored: str | None, password: str) -> bool:
+        verified.append(1)
+        return real(stored, password)
+
+    monkeypatch.setattr(accounts, "verify_password", counting)
+
+    def attempt(_: int) -> str:
+        try:
+            accounts.sign_in(pg_ctx, "Sa1", "wrongpass1", accounts.Client("10.0.9.1"))
+        except accounts.AuthError as exc:
+            return exc.code
+        return "signed_in"
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(attempt, range(12)))
+    assert len(verified) == PASSWORD_PAIR.free + 1
+    assert sorted(codes) == sorted(
+        ["bad_credentials"] * PASSWORD_PAIR.free + ["account_locked"] * (12 - PASSWORD_PAIR.free)
+    )

@@ -167,6 +167,7 @@ def sign_in(
                 PASSWORD_PAIR: f"{staff_no}|{addr}",
                 PASSWORD_ACCOUNT: staff_no,
             },
+            peek=[PASSWORD_ADDRESS],
         )
         row = conn.execute(
             select(
@@ -266,7 +267,10 @@ def change_password(
             .with_for_update()
         ).one()
         held = throttle.hold(
-            conn, now, {PASSWORD_ADDRESS: addr, PASSWORD_PAIR: f"{row.staff_no}|{addr}"}
+            conn,
+            now,
+            {PASSWORD_ADDRESS: addr, PASSWORD_PAIR: f"{row.staff_no}|{addr}"},
+            peek=[PASSWORD_ADDRESS],
         )
         label = _person_label(person_id, row.name)
         if wait := held.wait(now):
@@ -369,7 +373,9 @@ def _second_factor(
             .with_for_update()
         ).one()
         now = ctx.clock.now()
-        held = throttle.hold(conn, now, {TOTP_PERSON: str(person_id), TOTP_ADDRESS: addr})
+        held = throttle.hold(
+            conn, now, {TOTP_PERSON: str(person_id), TOTP_ADDRESS: addr}, peek=[TOTP_ADDRESS]
+        )
         label = _person_label(person_id, row.name)
         if wait := held.wait(now):
             failure = too_many(wait)

@@ -7,7 +7,8 @@ lock of ``cap`` after which the count starts again. With ``decay_seconds`` the c
 also drains, one failure per ``decay_seconds`` since the last (a leaky bucket: a busy
 office behind one address, with its ordinary typing mistakes, never fills it). ``hold(conn, now, rules)`` locks the
 counters of one attempt (in a fixed order, so concurrent attempts queue instead of
-deadlocking) and says how long the attempt must still wait; the caller then calls
+deadlocking; a shared address's counter only read until a failure needs it) and says
+how long the attempt must still wait; the caller then calls
 ``fail`` or ``clear`` in the same transaction. A counter left alone for ``FORGET`` starts
 from zero again; ``sweep`` deletes such rows. (``last_failure_at`` is the last failure,
 or for a draining count the time its undrained part dates from.)
@@ -18,8 +19,10 @@ Why each rule and its numbers: docs/web.md, "Signing in", and the arithmetic the
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -75,6 +78,7 @@ class Counter:
     blocked_until: datetime | None
     # When the count was last what it is (a draining count keeps its part-drained time).
     since: datetime
+    held: bool = True  # locked by this transaction (else only read: ``hold(peek=…)``)
 
     def wait(self, now: datetime) -> int:
         if self.blocked_until is None or self.blocked_until <= now:
@@ -84,7 +88,7 @@ class Counter:
 
 @dataclass
 class Hold:
-    """The counters of one attempt, locked until the transaction ends."""
+    """The counters of one attempt (locked until the transaction ends, but for peeked)."""
 
     counters: dict[str, Counter]
 
@@ -117,41 +121,69 @@ def _create_missing(conn: Connection, rows: list[dict[str, object]]) -> None:
         conn.execute(sqlite_insert(SignInThrottle).values(rows).on_conflict_do_nothing())
 
 
-def hold(conn: Connection, now: datetime, rules: dict[Rule, str]) -> Hold:
-    """Lock (creating as needed) the counter of each rule for its key."""
-    pairs = sorted((r.scope, k[:120]) for r, k in rules.items())
-    _create_missing(
-        conn,
-        [
-            {"scope": s, "key": k, "failures": 0, "last_failure_at": now, "blocked_until": None}
-            for s, k in pairs
-        ],
-    )
+def _counter(rule: Rule, key: str, row: Any, now: datetime, held: bool) -> Counter:
+    if row is None:
+        return Counter(rule, key, 0, None, now, held)
+    since: datetime = row.last_failure_at
+    failures = int(row.failures)
+    if now - since >= FORGET and (row.blocked_until is None or row.blocked_until <= now):
+        failures, since = 0, now
+    elif rule.decay_seconds and failures:
+        drained = max(0, int((now - since).total_seconds())) // rule.decay_seconds
+        failures = max(0, failures - drained)
+        since = since + timedelta(seconds=drained * rule.decay_seconds) if failures else now
+    return Counter(rule, key, failures, row.blocked_until, since, held)
+
+
+def _rows(conn: Connection, pairs: list[tuple[str, str]], lock: bool) -> dict[str, Any]:
     q = (
         select(SignInThrottle)
         .where(tuple_(SignInThrottle.scope, SignInThrottle.key).in_(pairs))
         .order_by(SignInThrottle.scope, SignInThrottle.key)
     )
-    if conn.dialect.name == "postgresql":
+    if lock and conn.dialect.name == "postgresql":
         q = q.with_for_update()
-    rows = {r.scope: r for r in conn.execute(q)}
-    counters: dict[str, Counter] = {}
-    for rule, key in rules.items():
-        row = rows[rule.scope]
-        since: datetime = row.last_failure_at
-        failures = int(row.failures)
-        if now - since >= FORGET and (row.blocked_until is None or row.blocked_until <= now):
-            failures, since = 0, now
-        elif rule.decay_seconds and failures:
-            drained = max(0, int((now - since).total_seconds())) // rule.decay_seconds
-            failures = max(0, failures - drained)
-            since = since + timedelta(seconds=drained * rule.decay_seconds) if failures else now
-        counters[rule.scope] = Counter(rule, key[:120], failures, row.blocked_until, since)
-    return Hold(counters)
+    return {r.scope: r for r in conn.execute(q)}
+
+
+def hold(
+    conn: Connection, now: datetime, rules: dict[Rule, str], *, peek: Iterable[Rule] = ()
+) -> Hold:
+    """Lock (creating as needed) the counter of each rule for its key — except the rules
+    in ``peek``, only read: a client address's counter is shared by everyone behind it,
+    and locking it for a whole attempt (an argon2 verify) would queue a whole office's
+    sign-ins. ``fail`` locks a peeked counter and counts on its current value, so no
+    failure goes uncounted; only attempts already under way when a wait starts pass."""
+    keys = {rule: key[:120] for rule, key in rules.items()}
+    light = set(peek)
+    locked = sorted((r.scope, k) for r, k in keys.items() if r not in light)
+    rows: dict[str, Any] = {}
+    if locked:
+        _create_missing(
+            conn,
+            [
+                {"scope": s, "key": k, "failures": 0, "last_failure_at": now, "blocked_until": None}
+                for s, k in locked
+            ],
+        )
+        rows.update(_rows(conn, locked, lock=True))
+    read = sorted((r.scope, k) for r, k in keys.items() if r in light)
+    if read:
+        rows.update(_rows(conn, read, lock=False))
+    return Hold(
+        {
+            rule.scope: _counter(rule, key, rows.get(rule.scope), now, rule not in light)
+            for rule, key in keys.items()
+        }
+    )
 
 
 def fail(conn: Connection, now: datetime, counter: Counter) -> bool:
     """Count one failure; True when it starts a wait (a lock or a back-off step)."""
+    if not counter.held:
+        fresh = hold(conn, now, {counter.rule: counter.key})[counter.rule.scope]
+        counter.failures, counter.blocked_until = fresh.failures, fresh.blocked_until
+        counter.since, counter.held = fresh.since, True
     draining = bool(counter.rule.decay_seconds and counter.failures)
     failures = counter.failures + 1
     wait = counter.rule.wait_after(failures)
