@@ -216,7 +216,9 @@ def demo(
     console.print(f"\n演示消费机 terminal: {city.terminal_code}  密钥 key: {city.terminal_key}")
     console.print(f"登录 sign-in ({base}/login), 密码 password onecard2026:")
     for role, staff_no in city.logins.items():
-        console.print(f"  {role:<16} 工号 {staff_no}")
+        code = city.enrolment_codes.get(role)
+        bind = f"  首次绑定验证器的绑定码 enrolment code: {code}" if code else ""
+        console.print(f"  {role:<16} 工号 {staff_no}{bind}")
     console.print(f"状态页 status: {base}/status · API 文档: {base}/docs\n")
     if serve_it:
         # The same context: its sandbox bank holds the quarter's statements.
@@ -230,6 +232,7 @@ def _mount_optional() -> None:
     for module, name, help_text in (
         ("onecard.pay.cli", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
         ("onecard.org.cli", "terminal", "消费机 / terminals and rollout"),
+        ("onecard.web.account_cli", "account", "账户 / sign-in: enrolment codes, sessions"),
         ("onecard.funding.cli", "funding", "资金 / quarterly funding runs"),
         ("onecard.audit.cli", "audit", "操作记录 / the audit trail: verify, list, export"),
         ("onecard.bench.cli", "bench", "性能基准 / benchmarks"),

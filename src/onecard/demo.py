@@ -74,6 +74,8 @@ class DemoCity:
     payer_name: str
     logins: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # One-time codes to bind an authenticator, for the logins whose role needs one.
+    enrolment_codes: dict[str, str] = field(default_factory=dict)
 
 
 def chinese_name(rng: random.Random) -> str:
@@ -205,6 +207,7 @@ def build_demo(
     clock.release()
     ctx.bank = bank
     return DemoCity(
+        enrolment_codes=_enrolment_codes(ctx, logins),
         region_id=region,
         terminal_code=first_term[0],
         terminal_key=first_term[1],
@@ -371,6 +374,25 @@ def _eat(
         if progress:
             progress("近日就餐 recent meals (days)", i, len(days))
     return meals
+
+
+def _enrolment_codes(ctx: Context, logins: dict[str, str]) -> dict[str, str]:
+    """The bureau's enrolment code for each login that must bind an authenticator (as
+    the bureau would issue on the person's page), so the demo can be signed into."""
+    from sqlalchemy import select
+
+    from onecard.org.actors import Actor
+    from onecard.org.models import Person
+    from onecard.web.accounts import issue_enrolment_code, needs_second_factor
+
+    codes: dict[str, str] = {}
+    for label, staff_no in logins.items():
+        with ctx.db.read() as conn:
+            pid = conn.execute(select(Person.id).where(Person.staff_no == staff_no)).scalar_one()
+            needed = needs_second_factor(conn, pid)
+        if needed:
+            codes[label] = issue_enrolment_code(ctx, Actor.system("demo"), pid)
+    return codes
 
 
 def _demo_logins(

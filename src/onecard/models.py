@@ -8,6 +8,7 @@ from onecard.feedback import models as _feedback  # noqa: F401
 from onecard.funding import models as _funding  # noqa: F401
 from onecard.ledger import models as _ledger  # noqa: F401
 from onecard.org import models as _org  # noqa: F401
+from onecard.org import session_models as _sessions  # noqa: F401
 from onecard.pay import models as _pay  # noqa: F401
 
 metadata = Base.metadata

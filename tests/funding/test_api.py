@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from funding.city import BUREAU, City, build_city
 from onecard.core.context import Context
@@ -151,6 +152,36 @@ def test_rights(ctx: Context, city: City, client: TestClient) -> None:
         client.put(f"{API}/canteens/{city.canteens['B']}/quality-rule", json=bands).status_code
         == 403
     )
+
+
+def test_a_unit_admin_gets_only_their_own_units_information_rows(
+    ctx: Context, city: City, client: TestClient
+) -> None:
+    """The 信息统计表 holds every unit's contacts and phones: the bureau reads them all,
+    a unit admin only their own unit's row (in Excel and CSV alike)."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from onecard.org.models import Unit
+
+    with ctx.db.read() as conn:
+        names = dict(conn.execute(select(Unit.id, Unit.name)).all())
+
+    def unit_names(fmt: str) -> list[str]:
+        resp = client.get(f"{API}/unit-info/template?format={fmt}")
+        assert resp.status_code == 200, resp.text
+        if fmt == "csv":
+            rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))[1:]
+            return [r[0] for r in rows]
+        ws = load_workbook(io.BytesIO(resp.content)).worksheets[0]
+        return [str(r[0]) for r in ws.iter_rows(min_row=2, values_only=True)]
+
+    who: As = client.who  # type: ignore[attr-defined]
+    assert sorted(unit_names("xlsx")) == sorted(names.values())
+    who.actor = Actor("ua", grants=frozenset({("unit_admin", city.units["A"], None)}))
+    assert unit_names("xlsx") == unit_names("csv") == [names[city.units["A"]]]
 
 
 @pytest.mark.parametrize(

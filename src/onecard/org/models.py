@@ -92,8 +92,6 @@ class Person(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     # The last 30-second step a sign-in code was accepted for: each code signs in once.
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (
         CheckConstraint("category IN ('staff','contract','retired','guest')", name="category"),
         CheckConstraint("status IN ('active','left')", name="status"),

@@ -1,10 +1,12 @@
 """The FastAPI application: JSON API for terminals, diners and administrators, plus pages.
 
-Contract: ``create_app(ctx)`` wires routers, error handlers and two guards that run
+Contract: ``create_app(ctx)`` wires routers, error handlers and the guards that run
 before any route: bodies over ``max_body_bytes`` get 413, API writes that are not JSON
-get 415. Every error leaves as ``{"error": {"code", "message"}}``. Ordinary terminal
-payments, when batched, are answered before all of it (``pay.fast_route``), with the
-same answer.
+get 415, cookie-carrying API writes from another site get 403 (``web.csrf``); sessions
+are server-side (``web.sessions``) and every answer carries the security headers
+(``web.headers``). Every error leaves as ``{"error": {"code", "message"}}``. Ordinary
+terminal payments, when batched, are answered before all of it (``pay.fast_route``),
+with the same answer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard import __version__
@@ -26,6 +27,9 @@ from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
 from onecard.web import errors as web_errors
+from onecard.web.csrf import CrossSiteGuard
+from onecard.web.headers import SecurityHeaders
+from onecard.web.sessions import ServerSessions
 
 STATIC = Path(__file__).parent / "static"
 
@@ -195,17 +199,12 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
 
     app.add_middleware(JsonOnly)
     app.add_middleware(AuditOrigin)
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=ctx.settings.secret_key,
-        session_cookie="onecard_session",
-        https_only=ctx.settings.env == "production",
-        same_site="lax",
-        max_age=8 * 3600,
-    )
+    app.add_middleware(CrossSiteGuard)
+    app.add_middleware(ServerSessions, ctx=ctx)
     app.add_middleware(
         BodyLimit, limit=ctx.settings.max_body_bytes, upload_limit=ctx.settings.max_upload_bytes
     )
+    app.add_middleware(SecurityHeaders)
     if payment_fast_path:
         from onecard.pay.fast_route import PaymentFastPath
 

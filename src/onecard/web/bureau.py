@@ -44,7 +44,7 @@ from onecard.reports import dashboard
 from onecard.reports.tables import to_xlsx
 from onecard.web import status as status_page
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import request_lang, status_for
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
@@ -192,7 +192,7 @@ def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
 @router.post("/canteens/{canteen_id}/rollout")
 def set_rollout(
     request: Request,
-    canteen_id: int,
+    canteen_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     status: Annotated[str, Form(max_length=12)],
@@ -264,7 +264,7 @@ def terminal_register(
     request: Request,
     actor: ActorDep,
     ctx: CtxDep,
-    canteen_id: Annotated[int, Form()],
+    canteen_id: IdForm,
     code: Annotated[str, Form(max_length=32)],
     name: Annotated[str, Form(max_length=60)] = "",
 ) -> Response:
@@ -350,7 +350,7 @@ def receipt_assign(
     bank_serial: str,
     actor: ActorDep,
     ctx: CtxDep,
-    unit_id: Annotated[int, Form()],
+    unit_id: IdForm,
     quarter: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:
     """A person decides whose an unmatched credit is (``notices.assign_receipt``)."""
@@ -589,7 +589,7 @@ def settlement_list(
 
 @router.get("/settlements/{canteen_id}.{fmt}")
 def settlement_statement(
-    canteen_id: int, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    canteen_id: IdPath, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
     bureau_scope(actor)
     q = _quarter(ctx, quarter)
