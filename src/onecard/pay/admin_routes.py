@@ -89,7 +89,7 @@ class PaycodeRotateOut(BaseModel):
     "/people/{person_id}/paycode/rotate", response_model=PaycodeRotateOut, responses=ERRORS
 )
 def post_paycode_rotate(
-    person_id: int, body: PaycodeRotateIn, actor: ActorDep, ctx: CtxDep
+    person_id: IdPath, body: PaycodeRotateIn, actor: ActorDep, ctx: CtxDep
 ) -> PaycodeRotateOut:
     """Rotate a person's payment-code secret (their unit's admin, the bureau): codes made
     with the old one are refused as ``code_revoked``; the secret itself is never shown
