@@ -664,8 +664,8 @@ def person_card(
 @router.post("/{unit_id}/people/{person_id}/paycode")
 def person_paycode(
     request: Request,
-    unit_id: int,
-    person_id: int,
+    unit_id: IdPath,
+    person_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     action: Annotated[str, Form(max_length=12)],
