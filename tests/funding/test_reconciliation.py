@@ -87,10 +87,14 @@ def test_an_unmatched_credit_stays_in_the_dining_fund(city: City) -> None:
     assert res.totals["unmatched"] == 1 and "未能匹配" in res.problems[0]
     assert notices.transfer_to_income(city.ctx, BUREAU).totals["receipts"] == 0
     assert city.system("dining_fund") == 1234
-    assert reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9)).totals["matched"] == 1
+    rec = reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9))
+    assert (rec.totals["matched"], rec.totals["unclaimed"]) == (0, 1)
+    assert rec.problems == [f"未认领来款：单位来款 某不明单位 伙食费 {rec.lines[0]['ref']} 银行 1234 分 / 系统 1234 分"]
     # A person finds out it is unit C's money and says so; the next transfer passes it on.
     serial = res.lines[0]["serial"]
     assert notices.assign_receipt(city.ctx, BUREAU, serial, city.units["C"]).changed
+    again = reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9))
+    assert again.changed and (again.totals["matched"], again.problems) == (1, [])
     assert not notices.assign_receipt(city.ctx, BUREAU, serial, city.units["C"]).changed
     with pytest.raises(StateConflict):
         notices.assign_receipt(city.ctx, BUREAU, serial, city.units["A"])

@@ -496,10 +496,16 @@ def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterRep
     from onecard.core.config import Settings
     from onecard.core.context import Context
 
+    from onecard.channels.sandbox import SandboxBank
+
     say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
     n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
     say(f"  {n:,} payments loaded in {secs:.0f} s")
-    ctx = Context.from_settings(Settings(database_url=opts.url, env="development"))
+    # The settlement's payouts go to a private in-memory sandbox bank.
+    ctx = Context.from_settings(
+        Settings(database_url=opts.url, env="development"),
+        bank=lambda c: SandboxBank(secret=b"bench", clock=c.clock),
+    )
     try:
         rep = run_quarter(opts.url, city, ctx, say)
     finally:
