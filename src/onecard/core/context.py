@@ -24,12 +24,6 @@ if TYPE_CHECKING:
     from onecard.channels.bank import BankGateway
 
 
-class NoBankConfigured(OneCardError):
-    code = "no_bank_configured"
-    zh = "未配置银行接口"
-    en = "No bank gateway is configured"
-
-
 @dataclass
 class Database:
     engine: Engine
@@ -78,6 +72,6 @@ class Context:
         return ctx
 
     def bank_gateway(self) -> BankGateway:
-        if self.bank is None:
-            raise NoBankConfigured()
+        if self.bank is None:  # a wiring bug at an edge, never a user's doing
+            raise OneCardError("no bank gateway was given to this context")
         return self.bank
