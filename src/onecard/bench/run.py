@@ -493,10 +493,9 @@ def _anchor(opts: RushOptions, say: Say) -> tuple[float | None, str]:
 
 
 def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
+    from onecard.channels.sandbox import SandboxBank
     from onecard.core.config import Settings
     from onecard.core.context import Context
-
-    from onecard.channels.sandbox import SandboxBank
 
     say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
     n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)

@@ -209,6 +209,7 @@ def create_app(
         "onecard.web.diner",
         "onecard.web.till",
         "onecard.web.unit",
+        "onecard.web.reconciliation",
         "onecard.web.bureau",
     ):
         _include_optional(app, module)
