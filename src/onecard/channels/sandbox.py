@@ -418,10 +418,12 @@ class SandboxBank:
                 )
             self._accept(conn, ln.reference, [*request, reason or "", serial])
         now = to_local(self._now()).replace(tzinfo=None)
+        # The counterparty: the payee of a transfer, the card holder of a card debit.
+        ours = ln.payer_account in PLATFORM_ACCOUNT_NAMES
         return bankfiles.ReturnLine(
             reference=ln.reference,
-            account=ln.payee_account,
-            name=ln.payee_name,
+            account=ln.payee_account if ours else ln.payer_account,
+            name=ln.payee_name if ours else ln.payer_name,
             amount_fen=ln.amount_fen,
             paid=not reason,
             reason=reason or "",
