@@ -191,7 +191,7 @@ def init(
         "数据库结构、系统账户、机关事务管理局及首位管理员"
     )
     console.print(f"管理员工号 staff no: {started.admin_staff_no}")
-    console.print(f"一次性密码 one-time password: [bold]{started.password}[/bold]（只显示这一次）")
+    console.print(f"一次性密码 one-time password: [bold]{started.password}[/bold] （只显示这一次）")
     console.print(
         "首次登录（/login）须修改密码，并用手机验证器（TOTP）扫码绑定；"
         "之后在管理控制台建立单位、食堂和其他管理员。"
