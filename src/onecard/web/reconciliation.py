@@ -86,7 +86,8 @@ def _open_notices(ctx: Context) -> list[dict[str, Any]]:
             .order_by(FundingNotice.quarter.desc(), Unit.code)
             .limit(300)
         ).all()
-    return [dict(r._mapping) for r in rows]
+    # sum() is NUMERIC on PostgreSQL: money leaves as int.
+    return [{**r._mapping, "paid_fen": int(r.paid_fen)} for r in rows]
 
 
 def _sandbox(ctx: Context) -> Any:
