@@ -305,6 +305,7 @@ EN: dict[str, str] = {
     "笔数": "Lines",
     "还没有与银行交换过文件": "No files exchanged with the bank yet",
     "对账单": "Statement",
+    "文件记录": "Files exchanged",
 }
 
 
