@@ -203,6 +203,7 @@ def create_app(
         "onecard.pay.admin_routes",
         "onecard.web.status",
         "onecard.funding.routes",
+        "onecard.funding.bank_routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
         "onecard.web.public",
