@@ -234,3 +234,31 @@ def test_the_served_app_carries_the_sandboxs_callbacks(ctx: Context) -> None:
         while status() == "pending" and time.monotonic() < deadline:
             time.sleep(0.05)
     assert status() == "succeeded" and city.purse("a1") == (0, 5000)
+
+
+def test_bank_sandbox_run_calls_the_server_back_over_http(ctx: Context) -> None:
+    """``onecard bank-sandbox run --callback URL``: each notification is POSTed, signed,
+    to the server's callback route; one the server does not take stays queued and is
+    tried again after a pause."""
+    from onecard.channels.courier import Courier, http_handler
+    from onecard.pay import topup
+    from onecard.pay.models import TopupOrder
+    from web.browser import LiveServer
+
+    city = build_city(ctx)
+    bank = ctx.bank_gateway()
+    assert isinstance(bank, SandboxBank)
+    topup.request_topup(ctx, city.people["a1"], 5000, "T-HTTP")
+    server = LiveServer(ctx).start()
+    try:
+        wrong = Courier(bank, http_handler(f"{server.url}/api/v1/channels/bank/nowhere"))
+        assert wrong.run_once() == 0 and len(bank.pending_notifications()) == 1
+        right = Courier(bank, http_handler(f"{server.url}/api/v1/channels/bank/notify"))
+        assert right.run_once() == 0  # not before its pause (1 s) is over
+        time.sleep(1.1)
+        assert right.run_once() == 1 and bank.pending_notifications() == []
+    finally:
+        server.stop()
+    with ctx.db.read() as conn:
+        assert conn.execute(select(TopupOrder.status)).scalar_one() == "succeeded"
+    assert city.purse("a1") == (0, 5000)

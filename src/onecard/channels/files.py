@@ -14,8 +14,9 @@ Contract (``FileExchangeBank`` fills ``BankGateway``; ``ONECARD_BANK=files``):
   an order of a batch already written, with its amount (and account, when given);
   otherwise the whole file is refused. Each order keeps the first result it is given;
   a later, contradicting one is reported (``conflict``), never applied. It returns the
-  ``Notification`` each new result means, for the caller to apply — the business state
-  of an order changes only there, once (see ``funding.bank_files``).
+  ``Notification`` each result means (also for a result read before, so reading a file
+  again completes an intake that stopped half-way), for the caller to apply — the
+  business state of an order changes only there, once (see ``funding.bank_files``).
 - ``statement(day)`` is what statement uploads stored for that day (``StatementMissing``
   when none); there are no callbacks, so ``verify_notification`` always refuses.
 """

@@ -41,7 +41,7 @@ from onecard.channels.store import record_file, store_statement, stored_statemen
 from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
-from onecard.funding import audit
+from onecard.funding import audit, bank_files, notices
 from onecard.funding.models import AuditRecord, BankOrder, FundingReceipt
 from onecard.funding.runs import RunResult, unit_of_work
 from onecard.org.actors import Actor
@@ -225,8 +225,6 @@ class StatementImport:
 def import_statement(
     ctx: Context, actor: Actor, data: bytes, filename: str = ""
 ) -> StatementImport:
-    from onecard.funding import bank_files, notices
-
     actor.require_money_runs()
     lines = parse_statement_file(data, filename)
     if not lines:
