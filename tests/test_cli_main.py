@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,42 @@ def test_an_error_still_exits_with_its_code(
 ) -> None:
     assert run_main(monkeypatch, "funding", "reconcile", "not-a-day") == 2
     assert "日期应为" in capsys.readouterr().out
+
+
+def test_the_bank_commands_with_the_file_exchange(
+    city: City,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`onecard bank statement | batch | returns`: the finance office's day."""
+    from onecard.channels.files import FileExchangeBank
+
+    online = city.bank
+    city.ctx.bank = FileExchangeBank(city.ctx.db, city.ctx.clock)
+    stmt = tmp_path / "明细.xlsx"
+    stmt.write_bytes(online.statement_xlsx(DAY))
+    assert run_main(monkeypatch, "funding", "receipts", "2026-01-09") == 3  # not read yet
+    assert "尚未读入 2026-01-09 的银行对账单" in capsys.readouterr().out
+    assert run_main(monkeypatch, "bank", "statement", str(stmt)) == 0
+    out = capsys.readouterr().out
+    assert "完成" in out and "已匹配 1" in out
+    assert run_main(monkeypatch, "bank", "statement", str(stmt)) == 0
+    assert "已处理过，本次无变化" in capsys.readouterr().out
+    notices.transfer_to_income(city.ctx, BUREAU)
+    batch = tmp_path / "批量转账.csv"
+    assert run_main(monkeypatch, "bank", "batch", "-o", str(batch)) == 0
+    assert "1 笔，合计 1050.00 元" in capsys.readouterr().out
+    assert run_main(monkeypatch, "bank", "batch", "-o", str(batch)) == 0
+    assert "没有等待发送的指令" in capsys.readouterr().out
+    returns = tmp_path / "结果.csv"
+    returns.write_bytes(online.process_batch_file(batch.read_bytes(), batch.name))
+    assert run_main(monkeypatch, "bank", "returns", str(returns)) == 0
+    assert "成功 1" in capsys.readouterr().out
+    # The bank's other answer for the same order: a person must look (exit 5).
+    returns.write_text(
+        returns.read_text(encoding="utf-8-sig").replace(",成功,,", ",失败,账户冻结,"),
+        encoding="utf-8-sig",
+    )
+    assert run_main(monkeypatch, "bank", "returns", str(returns)) == 5
+    assert "请与银行核实" in capsys.readouterr().out
