@@ -493,17 +493,16 @@ def _anchor(opts: RushOptions, say: Say) -> tuple[float | None, str]:
 
 
 def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
-    from onecard.channels.sandbox import SandboxBank
+    from onecard.bench.bank import AcceptingBank
     from onecard.core.config import Settings
     from onecard.core.context import Context
 
     say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
     n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
     say(f"  {n:,} payments loaded in {secs:.0f} s")
-    # The settlement's payouts go to a private in-memory sandbox bank.
+    # The settlement's payouts go to a bank that accepts them: its cost is not OneCard's.
     ctx = Context.from_settings(
-        Settings(database_url=opts.url, env="development"),
-        bank=lambda c: SandboxBank(secret=b"bench", clock=c.clock),
+        Settings(database_url=opts.url, env="development"), bank=lambda c: AcceptingBank(c.clock)
     )
     try:
         rep = run_quarter(opts.url, city, ctx, say)
