@@ -17,9 +17,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from onecard import cli
+from onecard.audit.models import AuditEvent
 from onecard.core.context import Context, Database
 from onecard.core.db import make_engine, normalise_url
-from onecard.funding.models import AuditRecord
 from onecard.ledger.models import Account
 from onecard.org.models import Person, Region, RoleGrant, Unit
 from web.pages import csrf_of
@@ -67,7 +67,7 @@ def counts(url: str) -> tuple[int, ...]:
         with engine.connect() as conn:
             return tuple(
                 int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in (Region, Unit, Person, RoleGrant, Account, AuditRecord)
+                for t in (Region, Unit, Person, RoleGrant, Account, AuditEvent)
             )
     finally:
         engine.dispose()

@@ -3,9 +3,9 @@
 Commands share the services with the web app; none of them commits anything itself.
 Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 not found, 4 not allowed, 5 conflict
 (also: a run's result needs a person — a short unit, a reconciliation line), 6 refused,
-7 ledger invariant broken (``ledger verify`` found a discrepancy), 8 the bank could not
-be reached (retry later with the same order id). A command's own exit code (``typer.Exit``)
-is the process's exit code.
+7 an integrity check failed (``ledger verify`` found a discrepancy, or ``audit verify`` a
+record edited, deleted or reordered), 8 the bank could not be reached (retry later with
+the same order id). A command's own exit code (``typer.Exit``) is the process's exit code.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from onecard.channels.bank import BankUnavailable
 from onecard.core import errors as e
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
+from onecard.ops import cli as ops_cli
 
 app = typer.Typer(help="食堂一卡通 OneCard — canteen one-card platform", no_args_is_help=True)
 db_app = typer.Typer(help="数据库 / database schema")
@@ -91,7 +92,7 @@ def _context_for(settings: Settings) -> Context:
 def _close_contexts() -> None:
     while _opened:
         ctx = _opened.pop()
-        ctx.db.engine.dispose()
+        ctx.dispose()
         dispose = getattr(ctx.bank, "dispose", None)
         if callable(dispose):
             dispose()
@@ -315,6 +316,7 @@ def _mount_optional() -> None:
         ("onecard.pay.cli", "app", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
         ("onecard.org.cli", "app", "terminal", "消费机 / terminals and rollout"),
         ("onecard.funding.cli", "app", "funding", "资金 / quarterly funding runs"),
+        ("onecard.audit.cli", "app", "audit", "操作记录 / the audit trail: verify, list, export"),
         ("onecard.bench.cli", "app", "bench", "性能基准 / benchmarks"),
         ("onecard.channels.cli", "bank_app", "bank", "银行文件 / files exchanged with the bank"),
         ("onecard.channels.cli", "sandbox_app", "bank-sandbox", "沙箱银行 / the simulated bank"),
@@ -333,9 +335,25 @@ def _mount_optional() -> None:
 
 
 _mount_optional()
+ops_cli.register(app)  # onecard backup / onecard restore
+
+
+def cli_origin() -> str:
+    """Where a command's changes come from, for the audit trail: ``cli:<user>@<host>``."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (a container without one)
+        user = "?"
+    return f"cli:{user}@{socket.gethostname()}"
 
 
 def main() -> None:
+    from onecard.audit.service import set_origin
+
+    set_origin(cli_origin())
     code: object = 0
     try:
         # Outside standalone mode click returns a command's ``typer.Exit`` code instead

@@ -150,7 +150,8 @@ class City:
         """Every number that a repeated run must leave alone."""
         from sqlalchemy import func, select
 
-        from onecard.funding.models import AuditRecord, BankOrder, Settlement
+        from onecard.audit.models import AuditEvent
+        from onecard.funding.models import BankOrder, Settlement
         from onecard.ledger.models import JournalEntry, Posting
 
         with self.ctx.db.read() as conn:
@@ -158,7 +159,7 @@ class City:
                 conn.execute(select(func.count()).select_from(t)).scalar_one()
                 for t in (JournalEntry, Posting, Settlement, BankOrder)
             )
-            audits = conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
+            audits = conn.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
         purses = tuple(self.purse(k) for k in sorted(self.people))
         return counts, purses, audits
 

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=lambda: f"sqlite:///{Path('onecard.db').resolve()}")
+    # Read-only report pages and exports may run on a standby (docs/operations.md): e.g.
+    # postgresql://u@h1,h2/onecard?target_session_attrs=prefer-standby. Unset: the main
+    # database.
+    reports_database_url: str | None = None
     secret_key: str = DEFAULT_SECRET
     # The city network's 3-digit number inside every payment code (telephone area code).
     region_no: str = "735"

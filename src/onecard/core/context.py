@@ -4,6 +4,8 @@ Contract: a ``Context`` is cheap to pass and holds no per-request state. Outside
 are injected, never built here: the edges (``cli.context``, ``web.asgi``, the demo, the
 tests) give it a bank (``channels.factory.bank_for``) — so every process of a city
 talks to the same bank — and ``bank_gateway()`` refuses to invent one.
+``ctx.reports_db`` is where read-only reports read: the database of
+``ONECARD_REPORTS_DATABASE_URL`` (typically a standby) when that is set, else ``ctx.db``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,25 @@ class Context:
     # The lunch-rush path (``onecard.pay.batcher.PaymentBatcher``) when the web app runs
     # with batching on; ``None`` means one transaction per payment.
     payment_batcher: object | None = None
+    # Read-only reports' database (a standby); built on first use from
+    # ``settings.reports_database_url``.
+    reports: Database | None = None
+
+    @property
+    def reports_db(self) -> Database:
+        """Where read-only reports read: the reports database if one is configured."""
+        if self.reports is None:
+            url = self.settings.reports_database_url
+            if not url or url == self.settings.database_url:
+                return self.db
+            self.reports = Database(make_engine(url))
+        return self.reports
+
+    def dispose(self) -> None:
+        """Close every pooled connection this context opened."""
+        self.db.engine.dispose()
+        if self.reports is not None and self.reports is not self.db:
+            self.reports.engine.dispose()
 
     @classmethod
     def from_settings(

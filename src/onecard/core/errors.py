@@ -19,11 +19,12 @@
     ├── Refused                       a business "no" to a payment: recorded and answered
     │   ├── InsufficientFunds
     │   ├── CardLost / CardCancelled / UnknownCard
-    │   ├── CodeExpired / CodeReused / CodeInvalid
+    │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed
     │   └── PersonInactive
-    └── LedgerError                   an invariant broke: a bug, never a user's doing
-        └── UnbalancedEntry
+    └── LedgerError                   an invariant of the books or the audit trail broke:
+        ├── UnbalancedEntry           a bug or tampering, never a user's doing
+        └── AuditChainBroken
 
 Services raise these; only ``web/errors.py`` maps them to HTTP status codes and
 ``cli.py`` to exit codes. Each class has a stable machine-readable ``code`` and a
@@ -211,6 +212,12 @@ class CodeInvalid(Refused):
     en = "Invalid payment code"
 
 
+class CodeRevoked(Refused):
+    code = "code_revoked"
+    zh = "付款码已失效：付款码密钥已更换（如挂失手机），请联网刷新付款码"
+    en = "This payment code was made with a replaced secret (e.g. a phone reported lost); refresh the code online"
+
+
 class OutsideMealPeriod(Refused):
     code = "outside_meal_period"
     zh = "当前不在供餐时段"
@@ -252,6 +259,12 @@ class UnbalancedEntry(LedgerError):
     code = "unbalanced_entry"
     zh = "分录借贷不平衡"
     en = "Entry does not sum to zero"
+
+
+class AuditChainBroken(LedgerError):
+    code = "audit_chain_broken"
+    zh = "操作记录链校验失败：有记录被修改、删除或重排"
+    en = "The audit trail's chain is broken: a record was edited, deleted or reordered"
 
 
 def all_error_classes() -> list[type[OneCardError]]:

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
+from onecard.audit import service as audit_service
 from onecard.channels import bankfiles
 from onecard.channels.bank import (
     INCOME_ACCOUNT,
@@ -45,7 +46,6 @@ from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, StateConflict
 from onecard.core.money import yuan
-from onecard.funding import audit
 from onecard.funding.models import BankOrder
 from onecard.funding.runs import RunResult, unit_of_work
 from onecard.org.actors import Actor
@@ -73,6 +73,14 @@ class BatchOut:
     data: bytes
     orders: int
     amount_fen: int
+
+
+def money_run_record(
+    conn: Connection, ctx: Context, actor: Actor, action: str, target: str, totals: dict[str, int]
+) -> None:
+    """The audit event of reading or writing a bank file: a money run's kind (the funding
+    wrapper would file an action it does not know under "other")."""
+    audit_service.record(conn, ctx, actor, "money_run", action, target=target, data=totals)
 
 
 def files_bank(ctx: Context) -> FileExchangeBank:
@@ -118,7 +126,7 @@ def write_batch(
             return None
         fid, name, data, orders = cut
         total = sum(int(o.amount_fen) for o in orders)
-        audit.record(
+        money_run_record(
             conn, ctx, actor, "bank_batch", name, {"orders": len(orders), "amount_fen": total}
         )
     return BatchOut(fid, name, data, len(orders), total)
@@ -177,7 +185,7 @@ def import_returns(ctx: Context, actor: Actor, data: bytes, filename: str = "") 
         outcomes = bank.record_returns(conn, fid, lines)
         fresh = [o for o in outcomes if o.status == "new"]
         if fresh:
-            audit.record(
+            money_run_record(
                 conn,
                 ctx,
                 actor,

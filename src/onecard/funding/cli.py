@@ -528,15 +528,22 @@ def cmd_audit(
     action: Annotated[str | None, typer.Option("--action")] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Who ran what, when, with which totals. 审计记录"""
+    """Who ran what, when, with which totals (see also ``onecard audit``). 审计记录"""
     from onecard.funding.audit import records
 
     ctx = _ctx(database_url)
-    t = Table(title="资金运行审计记录")
-    for h in ("时间(UTC)", "操作人", "操作", "范围", "合计"):
+    t = Table(title="审计记录（北京时间）")
+    for h in ("时间", "操作人", "来源", "操作", "范围", "合计"):
         t.add_column(h)
     for r in records(ctx, action):
-        t.add_row(r["at"], r["actor"], r["action"], r["scope"], str(r["totals"]))
+        t.add_row(
+            r["at_local"].replace("T", " "),
+            r["actor"],
+            r["origin"],
+            r["action"],
+            r["scope"],
+            str(r["totals"]),
+        )
     _console().print(t)
 
 

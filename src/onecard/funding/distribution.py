@@ -273,7 +273,11 @@ def _run_units(
         if not dry_run:
             post_many(conn, entries, actor=actor.label, booked_at=now)
             audit.record_many(
-                conn, ctx, actor, [("distribute", res.scope, res.totals) for _, res in paid]
+                conn,
+                ctx,
+                actor,
+                [("distribute", res.scope, res.totals) for _, res in paid],
+                unit_ids=[u.unit_id for u, _ in paid],
             )
     return out
 
@@ -348,7 +352,18 @@ def leave(ctx: Context, actor: Actor, person_id: int, left_on: date | None = Non
         returned = mark_left(conn, ctx, actor.label, p.id, day)
         res.totals = {"subsidy_returned_fen": returned}
         res.changed = True
-        audit.record(conn, ctx, actor, "leave", res.scope, res.totals)
+        audit.record(
+            conn,
+            ctx,
+            actor,
+            "leave",
+            res.scope,
+            res.totals,
+            unit_id=int(p.unit_id),
+            person_id=int(p.id),
+            before={"status": p.status},
+            after={"status": "left", "left_on": day.isoformat()},
+        )
     return res
 
 

@@ -1,5 +1,5 @@
 """Funding tables: notices, receipts, bank orders, quality rules/scores, settlements,
-the unit information table and the audit trail of every money run.
+and the unit information table (the audit trail of money runs is ``onecard.audit``).
 
 Contract: money itself lives only in the ledger; these rows are the decision records
 that point at journal entries (``entry_id``) and bank orders (``order_id``). Every row a
@@ -168,15 +168,3 @@ class UnitInfo(Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime)
-
-
-class AuditRecord(Base):
-    """Who ran what, when, with which totals. Written in the run's own transaction."""
-
-    __tablename__ = "funding_audit"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime)
-    actor: Mapped[str] = mapped_column(String(60))
-    action: Mapped[str] = mapped_column(String(40), index=True)
-    scope: Mapped[str] = mapped_column(String(100))
-    totals: Mapped[str] = mapped_column(Text)  # JSON, integer fen

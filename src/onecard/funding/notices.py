@@ -259,7 +259,17 @@ def assign_receipt(
             .values(unit_id=unit_id, notice_id=notice_id, late=late)
         )
         res.changed = True
-        audit.record(conn, ctx, actor, "assign_receipt", f"{bank_serial} → {unit}", res.totals)
+        audit.record(
+            conn,
+            ctx,
+            actor,
+            "assign_receipt",
+            f"{bank_serial} → {unit}",
+            res.totals,
+            unit_id=unit_id,
+            before={"unit_id": None},
+            after={"unit_id": unit_id, "late": late},
+        )
     return res
 
 

@@ -375,7 +375,16 @@ def refund_leaver_cash(
             entry_id=entry,
             now=now,
         )
-        audit.record(conn, ctx, actor, "leaver_refund", res.scope, res.totals)
+        audit.record(
+            conn,
+            ctx,
+            actor,
+            "leaver_refund",
+            res.scope,
+            res.totals,
+            unit_id=int(p.unit_id),
+            person_id=int(p.id),
+        )
     res.problems = send_orders(ctx, [oid])
     return res
 

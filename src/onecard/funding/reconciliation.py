@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from onecard.audit.models import AuditEvent
 from onecard.channels.bank import DINING_FUND_ACCOUNT, PLATFORM_ACCOUNT_NAMES
 from onecard.channels.statement import StatementLine, parse_statement_file
 from onecard.channels.store import record_file, store_statement, stored_statement
@@ -42,7 +43,8 @@ from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.funding import audit, bank_files, notices
-from onecard.funding.models import AuditRecord, BankOrder, FundingReceipt
+from onecard.funding.bank_files import money_run_record
+from onecard.funding.models import BankOrder, FundingReceipt
 from onecard.funding.runs import RunResult, unit_of_work
 from onecard.org.actors import Actor
 from onecard.pay.models import TopupOrder
@@ -98,9 +100,9 @@ def reconcile_day(
 
 def _last_result(conn: Connection, day: date) -> dict[str, int] | None:
     got = conn.execute(
-        select(AuditRecord.totals)
-        .where(AuditRecord.action == "reconcile", AuditRecord.scope == day.isoformat())
-        .order_by(AuditRecord.id.desc())
+        select(AuditEvent.data)
+        .where(AuditEvent.action == "reconcile", AuditEvent.target == day.isoformat())
+        .order_by(AuditEvent.seq.desc())
         .limit(1)
     ).scalar()
     return None if got is None else dict(json.loads(got))
@@ -244,7 +246,7 @@ def import_statement(
         )
         new = store_statement(conn, fid, lines, now)
         if new:
-            audit.record(
+            money_run_record(
                 conn,
                 ctx,
                 actor,

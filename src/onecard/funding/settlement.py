@@ -123,12 +123,27 @@ def set_quality_rule(
     with ctx.db.begin() as conn:
         c = _canteen(conn, canteen_id)
         actor.require_unit(c.unit_id)
+        before = conn.execute(
+            select(QualityBand.min_score, QualityBand.share_bp)
+            .where(QualityBand.canteen_id == canteen_id)
+            .order_by(QualityBand.min_score.desc())
+        ).all()
         conn.execute(delete(QualityBand).where(QualityBand.canteen_id == canteen_id))
         conn.execute(
             insert(QualityBand),
             [{"canteen_id": canteen_id, "min_score": m, "share_bp": s} for m, s in clean],
         )
-        audit.record(conn, ctx, actor, "quality_rule", c.name, {"bands": len(clean)})
+        audit.record(
+            conn,
+            ctx,
+            actor,
+            "quality_rule",
+            c.name,
+            {"bands": len(clean)},
+            unit_id=int(c.unit_id),
+            before={"bands": [[int(m), int(b)] for m, b in before]} if before else None,
+            after={"bands": [[m, b] for m, b in clean]},
+        )
     return clean
 
 
@@ -147,6 +162,11 @@ def record_score(ctx: Context, actor: Actor, canteen_id: int, quarter: str, scor
             from onecard.core.errors import StateConflict
 
             raise StateConflict(f"{quarter} 已结算，考核分数不能再改")
+        was = conn.execute(
+            select(QualityScore.score).where(
+                QualityScore.canteen_id == canteen_id, QualityScore.quarter == quarter
+            )
+        ).scalar()
         conn.execute(
             delete(QualityScore).where(
                 QualityScore.canteen_id == canteen_id, QualityScore.quarter == quarter
@@ -161,7 +181,17 @@ def record_score(ctx: Context, actor: Actor, canteen_id: int, quarter: str, scor
                 recorded_at=ctx.clock.now(),
             )
         )
-        audit.record(conn, ctx, actor, "quality_score", f"{quarter} {c.name}", {"score": score})
+        audit.record(
+            conn,
+            ctx,
+            actor,
+            "quality_score",
+            f"{quarter} {c.name}",
+            {"score": score},
+            unit_id=int(c.unit_id),
+            before={"score": was} if was is not None else None,
+            after={"score": score},
+        )
 
 
 def _share(bands: Sequence[tuple[int, int]], score: int | None) -> tuple[int | None, int, bool]:

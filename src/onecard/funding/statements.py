@@ -298,25 +298,29 @@ def to_xlsx(doc: Doc) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from onecard.core.sheets import xlsx_append
+
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = "对账单"
-    ws.append([doc.title])
+    # Every row through core.sheets: names and memos come from what units typed.
+    xlsx_append(ws, [doc.title])
     ws["A1"].font = Font(bold=True, size=14)
     for k, v in doc.facts:
-        ws.append([k, v])
+        xlsx_append(ws, [k, v])
     ws.append([])
     if doc.headers:
-        ws.append(doc.headers)
+        xlsx_append(ws, doc.headers)
         for r in doc.rows:
             # Money as numbers of yuan with two decimals, built from integer fen exactly
             # (a Decimal, never a float computed from fen).
-            ws.append(
+            xlsx_append(
+                ws,
                 [
                     Decimal(v).scaleb(-2) if i in doc.money_cols and isinstance(v, int) else v
                     for i, v in enumerate(r)
-                ]
+                ],
             )
             for i in doc.money_cols:
                 ws.cell(ws.max_row, i + 1).number_format = "#,##0.00"

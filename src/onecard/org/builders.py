@@ -80,12 +80,19 @@ def create_unit(
 
 
 def new_paycode_identity(conn: Connection) -> tuple[str, str]:
-    """A fresh (token, secret) pair; the token is unique among people."""
+    """A fresh (token, secret) pair; the token is unique among people and was never
+    anyone's before (a retired token keeps meaning "a code made with an old secret")."""
+    from onecard.pay.models import RetiredPaycode
     from onecard.pay.paycode import generate_secret, generate_token
 
     while True:
         token = generate_token()
-        if conn.execute(select(Person.id).where(Person.paycode_token == token)).first() is None:
+        taken = (
+            select(Person.id)
+            .where(Person.paycode_token == token)
+            .union_all(select(RetiredPaycode.person_id).where(RetiredPaycode.token == token))
+        )
+        if conn.execute(taken.limit(1)).first() is None:
             return token, generate_secret()
 
 

@@ -28,13 +28,17 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from onecard.audit import service as audit
+from onecard.audit.service import Event
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected
 from onecard.core.money import fen_from_yuan
+from onecard.core.sheets import csv_row, formula_like, unquote, xlsx_append
 from onecard.org import builders
 from onecard.org.actors import Actor
 from onecard.org.models import PERSON_CATEGORIES, Person, Unit
@@ -68,6 +72,13 @@ UNIT_INFO_FIELDS = (
     "phone",
     "notes",
 )
+# What the preview says about a cell of ``ImportResult.cells``.
+CELL_NOTES = {
+    "changed": "变更",
+    "formula": "以 = + - @ 或制表符、回车开头：按文本保存，导出时作为文本写出，不会被当作公式",
+    "unquoted": "去掉了导出时为防公式而加的单引号",
+}
+INFO_COLUMN_OF = dict(zip(UNIT_INFO_FIELDS, UNIT_INFO_COLUMNS, strict=True))
 ROSTER_COLUMNS: tuple[str, ...] = (
     "工号",
     "姓名",
@@ -113,6 +124,11 @@ class ImportResult:
     changed: list[dict[str, Any]] = field(default_factory=list)
     leaving: list[dict[str, Any]] = field(default_factory=list)
     unchanged: int = 0
+    # Every cell the import changes in the system (``note`` "changed": old → new), or
+    # reads otherwise than the file shows ("unquoted": a CSV cell's protective quote
+    # removed), or that starts like a formula ("formula": kept as text, exported as
+    # text) — row and column as the spreadsheet shows them.
+    cells: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def applied(self) -> bool:
@@ -127,8 +143,22 @@ class ImportResult:
             "changed": self.changed,
             "leaving": self.leaving,
             "unchanged": self.unchanged,
+            "cells": self.cells,
             "applied": self.applied,
         }
+
+    def note_changes(self, row: int, diff: dict[str, list[Any]], columns: dict[str, str]) -> None:
+        for name, (old, new) in diff.items():
+            self.cells.append(
+                {
+                    "row": row,
+                    "column": columns.get(name, name),
+                    "field": name,
+                    "old": old,
+                    "new": new,
+                    "note": "changed",
+                }
+            )
 
 
 def rejected(errors: list[RowError]) -> ImportRejected:
@@ -138,10 +168,13 @@ def rejected(errors: list[RowError]) -> ImportRejected:
 
 
 # --- reading files ---------------------------------------------------------------------
+def is_excel(data: bytes, filename: str = "") -> bool:
+    return data[:2] == b"PK" or filename.lower().endswith((".xlsx", ".xlsm"))
+
+
 def read_table(data: bytes, filename: str = "") -> list[list[Any]]:
     """Rows of the first sheet of an .xlsx, or of a CSV (UTF-8, BOM optional, or GBK)."""
-    name = filename.lower()
-    if data[:2] == b"PK" or name.endswith((".xlsx", ".xlsm")):
+    if is_excel(data, filename):
         from openpyxl import load_workbook
 
         try:
@@ -174,8 +207,18 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
-def _body(rows: list[list[Any]], columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """Check the header; return (row number, {column: text}) for each non-empty row."""
+def _body(
+    rows: list[list[Any]],
+    columns: tuple[str, ...],
+    *,
+    from_csv: bool = False,
+    notes: list[dict[str, Any]] | None = None,
+) -> list[tuple[int, dict[str, str]]]:
+    """Check the header; return (row number, {column: text}) for each non-empty row.
+
+    A CSV cell we exported with a protective quote (``core.sheets``) is read as the text
+    it stands for; that, and every cell starting like a formula, is added to ``notes``.
+    """
     if not rows:
         raise rejected([RowError(1, "表头", "文件为空")])
     header = [_text(h) for h in rows[0]]
@@ -188,9 +231,28 @@ def _body(rows: list[list[Any]], columns: tuple[str, ...]) -> list[tuple[int, di
     out = []
     for n, raw in enumerate(rows[1:], start=2):
         cells = {c: _text(raw[i]) if i < len(raw) else "" for c, i in idx.items()}
-        if any(cells.values()):
-            out.append((n, cells))
+        if not any(cells.values()):
+            continue
+        for c, text in cells.items():
+            read = unquote(text) if from_csv else text
+            if notes is not None and read != text:
+                notes.append(_note(n, c, text, read, "unquoted"))
+            if notes is not None and formula_like(read):
+                notes.append(_note(n, c, read, read, "formula"))
+            cells[c] = read
+        out.append((n, cells))
     return out
+
+
+def _note(row: int, column: str, old: str, new: str, note: str) -> dict[str, Any]:
+    return {"row": row, "column": column, "field": "", "old": old, "new": new, "note": note}
+
+
+def _table_body(
+    data: bytes, filename: str, columns: tuple[str, ...], res: ImportResult
+) -> list[tuple[int, dict[str, str]]]:
+    rows = read_table(data, filename)
+    return _body(rows, columns, from_csv=not is_excel(data, filename), notes=res.cells)
 
 
 def _int_cell(text: str, column: str, row: int, errors: list[RowError], hi: int) -> int:
@@ -242,10 +304,9 @@ def _unit_info_rows(conn: Connection) -> list[list[Any]]:
     return out
 
 
-def _yuan(fen: int) -> str:
-    from onecard.core.money import yuan
-
-    return yuan(fen)
+def _yuan(fen: int) -> Decimal:
+    """Money in a template: a number of yuan (exact, from integer fen), not text."""
+    return Decimal(fen).scaleb(-2)
 
 
 def _xlsx(title: str, columns: tuple[str, ...], rows: list[list[Any]], note: str) -> bytes:
@@ -256,19 +317,19 @@ def _xlsx(title: str, columns: tuple[str, ...], rows: list[list[Any]], note: str
     ws = wb.active
     assert ws is not None
     ws.title = title
-    ws.append(list(columns))
+    xlsx_append(ws, columns)
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
     for r in rows:
-        ws.append(r)
+        xlsx_append(ws, r)
     from openpyxl.utils import get_column_letter
 
     for i, c in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(12, len(c) * 2 + 2)
     help_ws = wb.create_sheet("填表说明")
     for line in note.splitlines():
-        help_ws.append([line])
+        xlsx_append(help_ws, [line])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -301,26 +362,26 @@ def unit_info_csv(ctx: Context) -> bytes:
         rows = _unit_info_rows(conn)
     out = io.StringIO(newline="")
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(UNIT_INFO_COLUMNS)
-    w.writerows(rows)
+    w.writerow(csv_row(UNIT_INFO_COLUMNS))
+    w.writerows(csv_row(r) for r in rows)
     return out.getvalue().encode("utf-8-sig")
 
 
 def import_unit_info(
     ctx: Context, actor: Actor, data: bytes, filename: str = "", *, dry_run: bool = False
 ) -> ImportResult:
-    from onecard.funding import audit
     from onecard.funding.models import UnitInfo
 
     actor.require("bureau_admin", "clearing_operator", "unit_admin")
-    body = _body(read_table(data, filename), UNIT_INFO_COLUMNS)
-    res = ImportResult("unit_info", dry_run, rows=len(body))
+    res = ImportResult("unit_info", dry_run)
+    body = _table_body(data, filename, UNIT_INFO_COLUMNS, res)
+    res.rows = len(body)
     errors: list[RowError] = []
     with ctx.db.read() if dry_run else ctx.db.begin() as conn:
         units = {r.name: int(r.id) for r in conn.execute(select(Unit.id, Unit.name))}
         current = {r.unit_id: r for r in conn.execute(select(UnitInfo.__table__))}
         seen: dict[str, int] = {}
-        parsed: list[tuple[int, dict[str, Any]]] = []
+        parsed: list[tuple[int, int, dict[str, Any]]] = []
         for n, cells in body:
             name = cells["单位名称"]
             uid = units.get(name)
@@ -352,15 +413,19 @@ def import_unit_info(
             if rec["phone"] and not _PHONE_RE.fullmatch(rec["phone"]):
                 errors.append(RowError(n, "联系电话", "格式不正确"))
             if uid is not None:
-                parsed.append((uid, {"unit_name": name, **rec}))
+                parsed.append((n, uid, {"unit_name": name, **rec}))
         if errors:
             raise rejected(errors)
         now = ctx.clock.now()
-        for uid, rec in parsed:
+        events: list[Event] = []
+        for n, uid, rec in parsed:
             values = {k: v for k, v in rec.items() if k != "unit_name"}
             old = current.get(uid)
             if old is None:
                 res.new.append(rec)
+                events.append(
+                    Event("unit_info", "unit_info_added", rec["unit_name"], uid, None, None, values)
+                )
                 if not dry_run:
                     conn.execute(insert(UnitInfo).values(unit_id=uid, updated_at=now, **values))
                 continue
@@ -369,20 +434,43 @@ def import_unit_info(
                 res.unchanged += 1
                 continue
             res.changed.append({"unit_name": rec["unit_name"], "changes": diff})
+            res.note_changes(n, diff, INFO_COLUMN_OF)
+            events.append(
+                _change_event("unit_info", "unit_info_changed", rec["unit_name"], uid, None, diff)
+            )
             if not dry_run:
                 conn.execute(
                     update(UnitInfo).where(UnitInfo.unit_id == uid).values(updated_at=now, **values)
                 )
         if not dry_run and res.applied:
-            audit.record(
-                conn,
-                ctx,
-                actor,
-                "import_unit_info",
-                filename or "信息统计表",
-                {"rows": res.rows, "new": len(res.new), "changed": len(res.changed)},
+            # Last write of the transaction (see audit.service): one event per unit
+            # changed, then the file's totals.
+            summary = {"rows": res.rows, "new": len(res.new), "changed": len(res.changed)}
+            only = parsed[0][1] if len(parsed) == 1 else None
+            events.append(
+                Event("unit_info", "import_unit_info", filename or "信息统计表", only, data=summary)
             )
+            audit.append(conn, ctx, actor, events)
     return res
+
+
+def _change_event(
+    kind: str,
+    action: str,
+    target: str,
+    unit_id: int,
+    person_id: int | None,
+    diff: dict[str, list[Any]],
+) -> Event:
+    return Event(
+        kind,
+        action,
+        target,
+        unit_id,
+        person_id,
+        before={k: v[0] for k, v in diff.items()},
+        after={k: v[1] for k, v in diff.items()},
+    )
 
 
 # --- roster ----------------------------------------------------------------------------
@@ -432,6 +520,15 @@ class _RosterRow:
     phone: str | None
     standard_fen: int
     bank_card_no: str | None
+    standard_column: str = "季度就餐标准(元)"
+
+
+ROSTER_COLUMN_OF = {
+    "name": "姓名",
+    "category": "人员类别",
+    "phone": "手机号",
+    "bank_card_no": "银行卡号",
+}
 
 
 def import_roster(
@@ -443,14 +540,16 @@ def import_roster(
     dry_run: bool = False,
     effective: date | None = None,
 ) -> ImportResult:
-    """Validate the whole roster, then (unless ``dry_run``) apply new/changed/leaving."""
-    from onecard.funding import audit
+    """Validate the whole roster, then (unless ``dry_run``) apply new/changed/leaving.
+    Each person added, changed (the fields, before and after — a re-pointed bank card
+    included) or leaving is one audit event, then one for the file's totals."""
     from onecard.funding.distribution import mark_left
 
     actor.require("bureau_admin", "clearing_operator", "unit_admin")
-    body = _body(read_table(data, filename), ROSTER_COLUMNS)
+    res = ImportResult("roster", dry_run)
+    body = _table_body(data, filename, ROSTER_COLUMNS, res)
+    res.rows = len(body)
     day = effective or ctx.clock.today()
-    res = ImportResult("roster", dry_run, rows=len(body))
     errors: list[RowError] = []
     with ctx.db.read() if dry_run else ctx.db.begin() as conn:
         units = {}
@@ -518,12 +617,14 @@ def import_roster(
                         phone,
                         std,
                         card,
+                        "月就餐标准(元)" if monthly else "季度就餐标准(元)",
                     )
                 )
         if errors:
             raise rejected(errors)
 
         listed_units = {r.unit_id for r in rows}
+        events: list[Event] = []
         for r in rows:
             old = people.get(r.staff_no)
             rec = {
@@ -537,7 +638,7 @@ def import_roster(
                 res.new.append(rec)
                 if not dry_run:
                     region = int(units[r.unit_name].region_id)
-                    builders.create_person(
+                    new_id = builders.create_person(
                         conn,
                         region,
                         r.unit_id,
@@ -548,6 +649,11 @@ def import_roster(
                         standard_fen=r.standard_fen,
                         bank_card_no=r.bank_card_no,
                         joined_on=day,
+                    )
+                    added = {**rec, "phone": r.phone, "bank_card_no": r.bank_card_no}
+                    added.pop("unit")
+                    events.append(
+                        Event("roster", "person_added", _who(r), r.unit_id, new_id, after=added)
                     )
                 continue
             want = {
@@ -562,6 +668,10 @@ def import_roster(
                 res.unchanged += 1
                 continue
             res.changed.append({**rec, "changes": diff})
+            res.note_changes(r.row, diff, {**ROSTER_COLUMN_OF, "standard_fen": r.standard_column})
+            events.append(
+                _change_event("roster", "person_changed", _who(r), r.unit_id, int(old.id), diff)
+            )
             if not dry_run:
                 conn.execute(update(Person).where(Person.id == old.id).values(**want))
         listed = {r.staff_no for r in rows}
@@ -571,19 +681,32 @@ def import_roster(
                 item = {"staff_no": p.staff_no, "name": p.name, "unit": unit_name}
                 if not dry_run:
                     item["subsidy_returned_fen"] = mark_left(conn, ctx, actor.label, p.id, day)
+                    events.append(
+                        Event(
+                            "roster",
+                            "person_left",
+                            f"{p.staff_no} {p.name}",
+                            int(p.unit_id),
+                            int(p.id),
+                            before={"status": p.status},
+                            after={"status": "left", "left_on": day.isoformat()},
+                            data={"subsidy_returned_fen": item["subsidy_returned_fen"]},
+                        )
+                    )
                 res.leaving.append(item)
         if not dry_run and res.applied:
-            audit.record(
-                conn,
-                ctx,
-                actor,
-                "import_roster",
-                filename or "花名册",
-                {
-                    "rows": res.rows,
-                    "new": len(res.new),
-                    "changed": len(res.changed),
-                    "leaving": len(res.leaving),
-                },
-            )
+            # Last write of the transaction (see audit.service).
+            totals = {
+                "rows": res.rows,
+                "new": len(res.new),
+                "changed": len(res.changed),
+                "leaving": len(res.leaving),
+            }
+            only = next(iter(listed_units)) if len(listed_units) == 1 else None
+            events.append(Event("roster", "import_roster", filename or "花名册", only, data=totals))
+            audit.append(conn, ctx, actor, events)
     return res
+
+
+def _who(r: _RosterRow) -> str:
+    return f"{r.staff_no} {r.name}"

@@ -3,13 +3,15 @@
 Contract: each function is one transaction. Registering returns the device key once
 (only its hash is stored); revoking takes effect at the terminal's next request. A
 canteen's rollout goes planned → installed → live; it is "installed" once it has an
-active terminal and "live" when the bureau says so.
+active terminal and "live" when the bureau says so. Every change is an audit event
+(kind ``terminal``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from onecard.audit import service as audit
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, StateConflict
 from onecard.org import builders
@@ -27,7 +29,9 @@ def register_terminal(
         raise InvalidInput("消费机编号须为 1–32 个字符")
     with ctx.db.begin() as conn:
         canteen = conn.execute(
-            select(Canteen.region_id, Canteen.rollout_status).where(Canteen.id == canteen_id)
+            select(Canteen.region_id, Canteen.rollout_status, Canteen.unit_id, Canteen.name).where(
+                Canteen.id == canteen_id
+            )
         ).first()
         if canteen is None:
             raise NotFound(what="食堂")
@@ -40,17 +44,44 @@ def register_terminal(
             conn.execute(
                 update(Canteen).where(Canteen.id == canteen_id).values(rollout_status="installed")
             )
+        audit.record(
+            conn,
+            ctx,
+            actor,
+            "terminal",
+            "terminal_registered",
+            target=code,
+            unit_id=int(canteen.unit_id),
+            after={"canteen": canteen.name, "name": name, "status": "active"},
+        )
         return key
 
 
 def revoke_terminal(ctx: Context, actor: Actor, code: str) -> None:
     actor.require("bureau_admin", "clearing_operator")
     with ctx.db.begin() as conn:
-        done = conn.execute(
-            update(Terminal).where(Terminal.code == code).values(status="revoked")
-        ).rowcount
-        if done != 1:
+        row = conn.execute(
+            select(Terminal.status, Canteen.unit_id, Canteen.name)
+            .join(Canteen, Canteen.id == Terminal.canteen_id)
+            .where(Terminal.code == code)
+            .with_for_update(of=Terminal)
+        ).first()
+        if row is None:
             raise NotFound(what=f"消费机 {code}")
+        conn.execute(update(Terminal).where(Terminal.code == code).values(status="revoked"))
+        if row.status != "revoked":
+            audit.record(
+                conn,
+                ctx,
+                actor,
+                "terminal",
+                "terminal_revoked",
+                target=code,
+                unit_id=int(row.unit_id),
+                before={"status": row.status},
+                after={"status": "revoked"},
+                data={"canteen": row.name},
+            )
 
 
 def set_rollout_status(ctx: Context, actor: Actor, canteen_id: int, status: str) -> None:
@@ -66,8 +97,23 @@ def set_rollout_status(ctx: Context, actor: Actor, canteen_id: int, status: str)
             ).first()
             if active is None:
                 raise StateConflict("尚未安装可用的消费机，不能上线")
-        done = conn.execute(
-            update(Canteen).where(Canteen.id == canteen_id).values(rollout_status=status)
-        ).rowcount
-        if done != 1:
+        row = conn.execute(
+            select(Canteen.rollout_status, Canteen.unit_id, Canteen.name)
+            .where(Canteen.id == canteen_id)
+            .with_for_update()
+        ).first()
+        if row is None:
             raise NotFound(what="食堂")
+        conn.execute(update(Canteen).where(Canteen.id == canteen_id).values(rollout_status=status))
+        if row.rollout_status != status:
+            audit.record(
+                conn,
+                ctx,
+                actor,
+                "terminal",
+                "rollout_status",
+                target=row.name,
+                unit_id=int(row.unit_id),
+                before={"rollout_status": row.rollout_status},
+                after={"rollout_status": status},
+            )

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from onecard.org import terminals
-from onecard.pay import cards, rules
+from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.schemas import ErrorOut
 from onecard.web.deps import ActorDep, CtxDep
 
@@ -69,6 +69,38 @@ def post_card_cancel(card_no: str, actor: ActorDep, ctx: CtxDep) -> CardOut:
     """Cancel a card (注销) for good."""
     cards.cancel_card(ctx, actor, card_no)
     return CardOut(card_no=card_no, status="cancelled")
+
+
+class PaycodeRotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone_lost: StrictBool = Field(
+        default=False, description="the phone was lost: also end every session of the person"
+    )
+
+
+class PaycodeRotateOut(BaseModel):
+    person_id: int
+    phone_lost: bool
+    sessions_ended: bool = Field(description="every session of the person was ended")
+    status: Literal["rotated"]
+
+
+@router.post(
+    "/people/{person_id}/paycode/rotate", response_model=PaycodeRotateOut, responses=ERRORS
+)
+def post_paycode_rotate(
+    person_id: int, body: PaycodeRotateIn, actor: ActorDep, ctx: CtxDep
+) -> PaycodeRotateOut:
+    """Rotate a person's payment-code secret (their unit's admin, the bureau): codes made
+    with the old one are refused as ``code_revoked``; the secret itself is never shown
+    here — the person's phone fetches it."""
+    done = paycode_keys.rotate(ctx, actor, person_id, phone_lost=body.phone_lost)
+    return PaycodeRotateOut(
+        person_id=person_id,
+        phone_lost=body.phone_lost,
+        sessions_ended=done.sessions_ended,
+        status="rotated",
+    )
 
 
 class TerminalIn(BaseModel):

@@ -11,7 +11,8 @@ Contract:
   on its connection: the plain card and payment-code payments through the set-based
   path (``decide_batch``, below: a few statements per batch instead of ~14 per payment,
   same answers byte for byte), the rest each inside its own SAVEPOINT calling
-  ``service.decide_and_record``. A refusal is an
+  ``service.decide_and_record`` — among them a code whose token is no one's current
+  one (a rotated secret's, refused as ``code_revoked``, or a made-up one). A refusal is an
   ordinary outcome (its decision record is kept); an exception in one payment rolls back
   only that payment's savepoint and goes to that request alone. One COMMIT for the batch,
   then every caller is answered: nobody hears "approved" before the commit is durable.
@@ -57,7 +58,6 @@ from onecard.core.context import Context
 from onecard.core.errors import (
     CardCancelled,
     CardLost,
-    CodeInvalid,
     IdempotencyConflict,
     InsufficientFunds,
     NoPrice,
@@ -741,7 +741,10 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
             if kind == "code":
                 found_person = by_token.get(value)
                 if found_person is None:
-                    raise CodeInvalid()
+                    # Not a current token: a rotated one (``code_revoked``) or none at
+                    # all. Rare, so left to ``decide_and_record`` rather than read here
+                    # for every batch.
+                    continue
                 person = found_person
                 step = paycode.match_step(
                     person.secret,

@@ -5,7 +5,9 @@ cardholder may report their own card lost or unfreeze it; the admin of the perso
 (or the bureau / clearing operator) may do anything here. A card only points at a person;
 balances live on the person's purses, so replacing a card moves no money and a lost
 card is refused at every terminal from the moment ``report_lost`` commits (terminals
-ask the server on every payment, nothing is cached).
+ask the server on every payment, nothing is cached). Reporting a card lost stops that
+card only: the person's payment code is their phone's, and a lost phone is reported
+with ``pay.paycode_keys.rotate``. Every change is an audit event (kind ``card``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import secrets
 
 from sqlalchemy import Connection, insert, select, update
 
+from onecard.audit import service as audit
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, MalformedCredential, NotFound, StateConflict
 from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay.models import Card
+
+LOST, ACTIVE, CANCELLED = {"status": "lost"}, {"status": "active"}, {"status": "cancelled"}
 
 
 def new_card_no(conn: Connection, region_code: str) -> str:
@@ -93,10 +98,38 @@ def _authorise(conn: Connection, actor: Actor, person_id: int, *, holder_may: bo
         raise Forbidden()
 
 
+def _audit(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    action: str,
+    card_no: str,
+    person_id: int,
+    before: dict[str, str] | None,
+    after: dict[str, str],
+) -> None:
+    """The transaction's last write: who did what to which card (its holder's unit)."""
+    unit = conn.execute(select(Person.unit_id).where(Person.id == person_id)).scalar()
+    audit.record(
+        conn,
+        ctx,
+        actor,
+        "card",
+        action,
+        target=card_no,
+        unit_id=int(unit) if unit is not None else None,
+        person_id=person_id,
+        before=before,
+        after=after,
+    )
+
+
 def issue_card(ctx: Context, actor: Actor, person_id: int, card_no: str | None = None) -> str:
     with ctx.db.begin() as conn:
         _authorise(conn, actor, person_id, holder_may=False)
-        return issue_card_conn(conn, ctx, person_id, card_no)
+        new = issue_card_conn(conn, ctx, person_id, card_no)
+        _audit(conn, ctx, actor, "card_issued", new, person_id, None, {"status": "active"})
+        return new
 
 
 def _card(
@@ -126,19 +159,21 @@ def _set_status(conn: Connection, ctx: Context, card_id: int, frm: str, to: str)
 def report_lost(ctx: Context, actor: Actor, card_no: str) -> None:
     """挂失: the card is refused everywhere from now on. Reporting twice is harmless."""
     with ctx.db.begin() as conn:
-        card_id, _, status = _card(conn, actor, card_no, holder_may=True)
+        card_id, person_id, status = _card(conn, actor, card_no, holder_may=True)
         if status == "lost":
             return
         _set_status(conn, ctx, card_id, "active", "lost")
+        _audit(conn, ctx, actor, "card_lost", card_no, person_id, {"status": status}, LOST)
 
 
 def unfreeze(ctx: Context, actor: Actor, card_no: str) -> None:
     """解挂: a lost card that turned up works again."""
     with ctx.db.begin() as conn:
-        card_id, _, status = _card(conn, actor, card_no, holder_may=True)
+        card_id, person_id, status = _card(conn, actor, card_no, holder_may=True)
         if status == "active":
             return
         _set_status(conn, ctx, card_id, "lost", "active")
+        _audit(conn, ctx, actor, "card_unfrozen", card_no, person_id, {"status": status}, ACTIVE)
 
 
 def replace_card(ctx: Context, actor: Actor, card_no: str, new_card_no_: str | None = None) -> str:
@@ -148,12 +183,26 @@ def replace_card(ctx: Context, actor: Actor, card_no: str, new_card_no_: str | N
         if status == "cancelled":
             raise StateConflict("原卡已注销")
         _set_status(conn, ctx, card_id, status, "cancelled")
-        return _issue(conn, ctx, person_id, new_card_no_, card_id)
+        new = _issue(conn, ctx, person_id, new_card_no_, card_id)
+        _audit(
+            conn,
+            ctx,
+            actor,
+            "card_replaced",
+            card_no,
+            person_id,
+            {"status": status},
+            {"status": "cancelled", "new_card_no": new},
+        )
+        return new
 
 
 def cancel_card(ctx: Context, actor: Actor, card_no: str) -> None:
     with ctx.db.begin() as conn:
-        card_id, _, status = _card(conn, actor, card_no, holder_may=False)
+        card_id, person_id, status = _card(conn, actor, card_no, holder_may=False)
         if status == "cancelled":
             return
         _set_status(conn, ctx, card_id, status, "cancelled")
+        _audit(
+            conn, ctx, actor, "card_cancelled", card_no, person_id, {"status": status}, CANCELLED
+        )

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.org.models import Person
-from onecard.pay import cards, topup
+from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web.deps import ActorDep, CtxDep
 
@@ -55,6 +55,24 @@ def get_paycode_secret(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
         "digits": 6,
         "algorithm": "SHA1",
     }
+
+
+@router.post("/me/paycode-secret/rotate")
+def post_paycode_rotate(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
+    """A new payment-code secret for this person; codes made with the old one are refused
+    (``code_revoked``). Answers with the new secret for this device."""
+    assert actor.person_id is not None
+    paycode_keys.rotate(ctx, actor, actor.person_id)
+    return get_paycode_secret(actor, ctx)
+
+
+@router.post("/me/phone-lost")
+def post_phone_lost(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
+    """Report the phone lost: the payment-code secret is rotated (codes from the lost phone
+    are refused) and every session of this person ends. Cards are not affected."""
+    assert actor.person_id is not None
+    done = paycode_keys.rotate(ctx, actor, actor.person_id, phone_lost=True)
+    return {"status": "rotated", "phone_lost": True, "sessions_ended": done.sessions_ended}
 
 
 @router.post("/me/cards/{card_no}/lost")

@@ -171,3 +171,16 @@ class TopupOrder(Base):
         CheckConstraint("amount_fen > 0", name="positive"),
         CheckConstraint("status IN ('pending','succeeded','failed')", name="status"),
     )
+
+
+class RetiredPaycode(Base):
+    """A payment-code token a person used before their secret was rotated (phone lost,
+    or rotated on request). Codes that still carry it are refused as ``code_revoked``
+    rather than ``code_invalid``, so the diner is told to refresh; no new token is ever
+    drawn from these."""
+
+    __tablename__ = "paycode_retired_tokens"
+    token: Mapped[str] = mapped_column(String(8), primary_key=True)
+    region_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    retired_at: Mapped[datetime] = mapped_column(DateTime)

@@ -11,15 +11,18 @@ back to the payer's purses; the original entry stays as it was.
   idempotency key. The refunded amount is split over the two purses in proportion to
   the payment's split, cumulatively by largest remainder, so a series of partial
   refunds ends exactly at the original split.
+A refund, and a reversal a person makes at the till, is an audit event (kind ``refund``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from onecard.audit import service as audit
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import (
@@ -90,7 +93,11 @@ def _give_back(
     return entry_id, {"subsidy_fen": got[sub_id], "cash_fen": got[cash_id]}
 
 
-def reverse(ctx: Context, terminal: TerminalIdentity, txn_id: str) -> Reversal:
+def reverse(
+    ctx: Context, terminal: TerminalIdentity, txn_id: str, actor: Actor | None = None
+) -> Reversal:
+    """``actor``: the person who pressed "reverse" (the till); a hardware terminal's own
+    reversal names none and is not an audit event — payments are not audit records."""
     with ctx.db.begin() as conn:
         row = conn.execute(
             select(Payment)
@@ -134,7 +141,39 @@ def reverse(ctx: Context, terminal: TerminalIdentity, txn_id: str) -> Reversal:
             reference=f"冲正 {txn_id}",
         )
         conn.execute(update(Payment).where(Payment.id == row.id).values(status="reversed"))
+        if actor is not None:
+            _audit_undo(conn, ctx, actor, "reversal", row, row.amount_fen, "", "approved")
         return Reversal(txn_id, row.id, row.amount_fen, row.subsidy_fen, row.cash_fen, bal)
+
+
+def _audit_undo(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    action: str,
+    row: Any,
+    amount_fen: int,
+    reason: str,
+    before_status: str,
+) -> None:
+    """A person giving money back: the transaction's last write (see audit.service)."""
+    unit = conn.execute(select(Canteen.unit_id).where(Canteen.id == row.canteen_id)).scalar()
+    audit.record(
+        conn,
+        ctx,
+        actor,
+        "refund",
+        action,
+        target=f"{row.txn_id} (#{row.id})",
+        unit_id=int(unit) if unit is not None else None,
+        person_id=row.person_id,
+        before={"status": before_status, "refunded_fen": int(row.refunded_fen)},
+        after={
+            "status": "reversed" if action == "reversal" else before_status,
+            "refunded_fen": int(row.refunded_fen) + (0 if action == "reversal" else amount_fen),
+        },
+        data={"amount_fen": amount_fen, "reason": reason},
+    )
 
 
 @dataclass(frozen=True)
@@ -226,6 +265,7 @@ def refund(
                 .returning(Refund.id)
             ).scalar_one()
         )
+        _audit_undo(conn, ctx, actor, "refund", row, amount_fen, reason, row.status)
         return RefundResult(rid, row.id, amount_fen, sub_part, cash_part)
 
 

@@ -3,7 +3,8 @@ first, meal periods with their windows and per-person limits, and prices per din
 
 Contract: each function is one transaction and checks the actor manages the canteen
 (its owning unit's admin, or the bureau). Changes apply to the next payment; past
-payments keep the price they were charged.
+payments keep the price they were charged. A change is an audit event (kind ``rules``)
+with the fields before and after — a lunch price set to 1 fen shows as 300 → 1.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
+from onecard.audit import service as audit
 from onecard.core.context import Context
 from onecard.core.errors import InvalidAmount, InvalidInput, NotFound
 from onecard.core.money import MAX_AMOUNT_FEN
@@ -57,29 +59,52 @@ def set_canteen_rules(
     if purse_order not in ("subsidy_first", "cash_first"):
         raise InvalidInput("扣款顺序只能是 subsidy_first 或 cash_first")
     with ctx.db.begin() as conn:
-        owner = conn.execute(select(Canteen.unit_id).where(Canteen.id == canteen_id)).scalar()
-        if owner is None:
-            raise NotFound(what="食堂")
-        actor.require_unit(owner)
-        conn.execute(
-            update(Canteen)
-            .where(Canteen.id == canteen_id)
-            .values(
-                serves_visitors=serves_visitors,
-                serves_guests=serves_guests,
-                purse_order=purse_order,
+        row = conn.execute(
+            select(
+                Canteen.unit_id,
+                Canteen.name,
+                Canteen.serves_visitors,
+                Canteen.serves_guests,
+                Canteen.purse_order,
             )
-        )
+            .where(Canteen.id == canteen_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(what="食堂")
+        actor.require_unit(row.unit_id)
+        after = {
+            "serves_visitors": serves_visitors,
+            "serves_guests": serves_guests,
+            "purse_order": purse_order,
+        }
+        before = {k: getattr(row, k) for k in after}
+        conn.execute(update(Canteen).where(Canteen.id == canteen_id).values(**after))
+        if before != after:
+            old, new = audit.changed_fields(before, after)
+            audit.record(
+                conn,
+                ctx,
+                actor,
+                "rules",
+                "canteen_rules",
+                target=row.name,
+                unit_id=int(row.unit_id),
+                before=old,
+                after=new,
+            )
 
 
 def set_meal_period(ctx: Context, actor: Actor, canteen_id: int, spec: PeriodSpec) -> int:
     """Create or replace one meal period and its prices; returns the period id."""
     spec.check()
     with ctx.db.begin() as conn:
-        owner = conn.execute(select(Canteen.unit_id).where(Canteen.id == canteen_id)).scalar()
-        if owner is None:
+        canteen = conn.execute(
+            select(Canteen.unit_id, Canteen.name).where(Canteen.id == canteen_id)
+        ).first()
+        if canteen is None:
             raise NotFound(what="食堂")
-        actor.require_unit(owner)
+        actor.require_unit(canteen.unit_id)
         others = conn.execute(
             select(MealPeriod.name, MealPeriod.starts, MealPeriod.ends).where(
                 MealPeriod.canteen_id == canteen_id, MealPeriod.code != spec.code
@@ -99,6 +124,7 @@ def set_meal_period(ctx: Context, actor: Actor, canteen_id: int, spec: PeriodSpe
             "ends": spec.ends,
             "per_person_limit": spec.per_person_limit,
         }
+        before = _period_state(conn, pid)
         if pid is None:
             pid = conn.execute(
                 insert(MealPeriod)
@@ -116,7 +142,45 @@ def set_meal_period(ctx: Context, actor: Actor, canteen_id: int, spec: PeriodSpe
                     for k, v in spec.prices.items()
                 ],
             )
+        after = {
+            **{k: str(v) if isinstance(v, time) else v for k, v in values.items()},
+            "prices": dict(sorted(spec.prices.items())),
+        }
+        if before != after:
+            old, new = audit.changed_fields(before or {}, after)
+            audit.record(
+                conn,
+                ctx,
+                actor,
+                "rules",
+                "meal_period",
+                target=f"{canteen.name} {spec.code}",
+                unit_id=int(canteen.unit_id),
+                before=old if before else None,
+                after=new,
+            )
         return int(pid)
+
+
+def _period_state(conn: Connection, pid: int | None) -> dict[str, Any] | None:
+    """A meal period as the audit trail shows it (times as text, prices in fen)."""
+    if pid is None:
+        return None
+    p = conn.execute(
+        select(
+            MealPeriod.name, MealPeriod.starts, MealPeriod.ends, MealPeriod.per_person_limit
+        ).where(MealPeriod.id == pid)
+    ).one()
+    prices = conn.execute(
+        select(MealPrice.diner_class, MealPrice.price_fen).where(MealPrice.meal_period_id == pid)
+    ).all()
+    return {
+        "name": p.name,
+        "starts": str(p.starts),
+        "ends": str(p.ends),
+        "per_person_limit": int(p.per_person_limit),
+        "prices": {k: int(v) for k, v in sorted(prices)},
+    }
 
 
 def meal_table(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:

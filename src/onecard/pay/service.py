@@ -38,6 +38,7 @@ from onecard.core.errors import (
     CardLost,
     CodeInvalid,
     CodeReused,
+    CodeRevoked,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
@@ -64,6 +65,7 @@ from onecard.org.builders import hash_device_key
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay import paycode
 from onecard.pay.models import Card, Payment
+from onecard.pay.paycode_keys import is_retired
 from onecard.pay.pricing import CanteenRules, diner_class, items_total, meal_price
 
 
@@ -223,6 +225,9 @@ def _resolve_payer(conn: Connection, ctx: Context, credential: str, now: datetim
         parsed = paycode.parse_code(cred, ctx.settings.region_no)
         row = conn.execute(person_q.where(Person.paycode_token == parsed.token)).first()
         if row is None:
+            # A token rotated away (phone lost): say so, so the diner refreshes the code.
+            if is_retired(conn, parsed.token):
+                raise CodeRevoked()
             raise CodeInvalid()
         step = paycode.match_step(
             str(row.paycode_secret),

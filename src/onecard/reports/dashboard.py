@@ -1,7 +1,9 @@
 """The bureau dashboard's data: one function per chart, each returning a ``Table``.
 
-Contract: every function reads only (``ctx.db.read()``) and works on SQLite and
-PostgreSQL alike (plain GROUP BY on columns, no dialect date functions). Only approved
+Contract: every function reads only, through ``ctx.reports_db.read()`` (a standby when
+``ONECARD_REPORTS_DATABASE_URL`` names one: its figures may trail the primary by the
+replication delay), and works on SQLite and PostgreSQL alike (plain GROUP BY on
+columns, no dialect date functions). Only approved
 payments count; amounts are net of refunds (``amount_fen - refunded_fen``). Dates are the
 payments' ``business_date`` (the city's local date), so a quarter is a date range.
 The lunch-rush curve buckets one day's payments by local time in Python: a day of one
@@ -33,7 +35,7 @@ def _range(start: date, end: date) -> list[date]:
 
 def payments_per_day(ctx: Context, start: date, end: date) -> Table:
     """Approved payments per business day in [start, end): count and net amount."""
-    with ctx.db.read() as conn:
+    with ctx.reports_db.read() as conn:
         rows = conn.execute(
             select(Payment.business_date, func.count(), func.coalesce(func.sum(_NET), 0))
             .where(
@@ -54,7 +56,7 @@ def payments_per_day(ctx: Context, start: date, end: date) -> Table:
 def latest_business_day(ctx: Context, start: date, end: date) -> date:
     """The last day in [start, end) with an approved payment (else the range's last day,
     or today if that is earlier)."""
-    with ctx.db.read() as conn:
+    with ctx.reports_db.read() as conn:
         d = conn.execute(
             select(func.max(Payment.business_date)).where(
                 Payment.status == "approved",
@@ -72,7 +74,7 @@ def lunch_rush(ctx: Context, day: date, bucket_minutes: int = 5) -> Table:
     lo, hi = time(10, 30), time(14, 0)
     start_utc = from_local(datetime.combine(day, lo))
     end_utc = from_local(datetime.combine(day, hi))
-    with ctx.db.read() as conn:
+    with ctx.reports_db.read() as conn:
         stamps = conn.execute(
             select(Payment.created_at).where(
                 Payment.status == "approved",
@@ -96,7 +98,7 @@ def lunch_rush(ctx: Context, day: date, bucket_minutes: int = 5) -> Table:
 
 def cross_unit_matrix(ctx: Context, start: date, end: date) -> Table:
     """Home unit × canteen: how many meals staff of each unit ate at each canteen."""
-    with ctx.db.read() as conn:
+    with ctx.reports_db.read() as conn:
         rows = conn.execute(
             select(
                 Unit.name,
@@ -127,7 +129,7 @@ def cross_unit_matrix(ctx: Context, start: date, end: date) -> Table:
 
 def revenue_per_canteen(ctx: Context, start: date, end: date) -> Table:
     """Every canteen's net takings in the range, with how much came from visitors."""
-    with ctx.db.read() as conn:
+    with ctx.reports_db.read() as conn:
         canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.id)).all()
         rows = conn.execute(
             select(
@@ -162,7 +164,7 @@ def revenue_per_canteen(ctx: Context, start: date, end: date) -> Table:
 
 def ratings_per_canteen(ctx: Context) -> Table:
     avgs = canteen_averages(ctx)
-    with ctx.db.read() as conn:
+    with ctx.reports_db.read() as conn:
         canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.id)).all()
     t = Table(
         "ratings", "各食堂满意度", ["食堂", "评价数", "口味", "卫生", "服务", "性价比", "综合"]

@@ -3,7 +3,8 @@
 Contract: a ``Table`` is a title, column headers and rows of plain values (str, int,
 float); columns listed in ``money_cols`` hold integer fen and are written to Excel as
 yuan numbers with two decimals (the only conversion, at the edge). ``to_xlsx`` returns
-the bytes of a one-sheet workbook (openpyxl) with a bold header row.
+the bytes of a one-sheet workbook (openpyxl) with a bold header row; every cell goes
+through ``core.sheets`` (text as text, numbers as numbers).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+
+from onecard.core.sheets import xlsx_append
 
 
 @dataclass
@@ -34,7 +37,7 @@ def to_xlsx(table: Table) -> bytes:
     ws = wb.active
     assert ws is not None
     ws.title = table.title[:31] or "data"
-    ws.append(table.headers)
+    xlsx_append(ws, table.headers)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in table.rows:
@@ -44,7 +47,7 @@ def to_xlsx(table: Table) -> bytes:
                 out.append(v / 100)  # yuan, exact to the fen for any realistic amount
             else:
                 out.append(v)
-        ws.append(out)
+        xlsx_append(ws, out)
     for i in table.money_cols:
         for (cell,) in ws.iter_rows(min_row=2, min_col=i + 1, max_col=i + 1):
             cell.number_format = "0.00"

@@ -24,6 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard import __version__
+from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
 from onecard.web import errors as web_errors
@@ -140,6 +141,23 @@ class JsonOnly:
         return not (path.endswith("/import") and media not in FORM_TYPES)
 
 
+class AuditOrigin:
+    """Every change a request makes is recorded as coming from the client's address
+    (``audit.service.current_origin``). Behind a reverse proxy the address is the one
+    uvicorn resolves from ``X-Forwarded-For`` for the proxies it trusts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        with audit_origin(str(client[0]) if client else ""):
+            await self.app(scope, receive, send)
+
+
 def create_app(
     ctx: Context, *, payment_fast_path: bool = True, bank_courier: bool = False
 ) -> FastAPI:
@@ -178,6 +196,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, web_errors.http_error_handler)
 
     app.add_middleware(JsonOnly)
+    app.add_middleware(AuditOrigin)
     app.add_middleware(
         SessionMiddleware,
         secret_key=ctx.settings.secret_key,

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from onecard.audit import queries as audit_queries
+from onecard.audit import service as audit_service
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.funding import (
-    audit,
     distribution,
     notices,
     settlement,
@@ -368,22 +370,66 @@ def receipt_assign(
     )
 
 
+def _audit_query(
+    request: Request, person: str, unit: str, kind: str, since: str, until: str
+) -> tuple[audit_queries.AuditQuery | None, str | None]:
+    try:
+        return audit_queries.AuditQuery.parse(person, unit, kind, since, until), None
+    except InvalidInput as exc:
+        return None, exc.message(request_lang(request))
+
+
+AuditFilter = Annotated[str, Query(max_length=100)]
+
+
 @router.get("/audit")
 def audit_log(
-    request: Request, actor: ActorDep, ctx: CtxDep, action: str | None = None
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    person: AuditFilter = "",
+    unit: AuditFilter = "",
+    kind: AuditFilter = "",
+    since: AuditFilter = "",
+    until: AuditFilter = "",
 ) -> Response:
-    """Who ran what, when, with which totals (written by each run in its own transaction)."""
+    """Every change a person made and every sign-in, newest first, in Beijing time;
+    filtered by person, unit, kind and date, and the same rows as Excel."""
     bureau_scope(actor)
-    rows = audit.records(ctx, action or None)
+    query, error = _audit_query(request, person, unit, kind, since, until)
+    rows = audit_queries.search(ctx, query) if query else []
+    params = {"person": person, "unit": unit, "kind": kind, "since": since, "until": until}
     return _page(
         request,
         actor,
         "audit",
         "bureau/audit.html",
-        rows=list(reversed(rows))[:500],
-        action=action or "",
-        total_zh=TOTAL_ZH,
+        status_code=422 if error else 200,
+        rows=rows,
+        limit=audit_queries.PAGE_LIMIT,
+        params=params,
+        export=urlencode({k: v for k, v in params.items() if v}),
+        kinds=audit_service.KINDS,
+        units=_units(ctx),
+        error=error,
     )
+
+
+@router.get("/audit.xlsx")
+def audit_xlsx(
+    actor: ActorDep,
+    ctx: CtxDep,
+    person: AuditFilter = "",
+    unit: AuditFilter = "",
+    kind: AuditFilter = "",
+    since: AuditFilter = "",
+    until: AuditFilter = "",
+) -> Response:
+    bureau_scope(actor)
+    query = audit_queries.AuditQuery.parse(person, unit, kind, since, until)
+    rows = audit_queries.search(ctx, query, limit=audit_queries.EXPORT_LIMIT)
+    name = f"audit-{ctx.clock.today().isoformat()}.xlsx"
+    return xlsx_response(to_xlsx(audit_queries.as_table(rows)), name)
 
 
 # --- money runs: preview, then confirm ----------------------------------------------------

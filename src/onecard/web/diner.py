@@ -1,7 +1,9 @@
 """The diner's pages (手机端): balances, payment code, transactions, rating, card, top-up.
 
 Contract: every route acts for the signed-in person only and goes through the same
-service functions as the JSON API (pay.queries, pay.cards, pay.topup, feedback.service).
+service functions as the JSON API (pay.queries, pay.cards, pay.paycode_keys, pay.topup,
+feedback.service). Reporting a card lost stops the card; reporting the phone lost
+rotates the payment-code secret and ends the person's sessions.
 The payment code page makes its codes in the browser from the on-device secret
 (static/js/paycode.js), so it keeps working when the network is gone.
 """
@@ -20,7 +22,7 @@ from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.org.models import Person
-from onecard.pay import cards, topup
+from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.models import Card, TopupOrder
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web.csrf import csrf_protect
@@ -171,6 +173,22 @@ def rate_submit(
 def card_lost(card_no: str, actor: ActorDep, ctx: CtxDep) -> Response:
     cards.report_lost(ctx, actor, card_no)
     return RedirectResponse("/me?msg=lost", status_code=303)
+
+
+@router.post("/paycode/rotate")
+def paycode_rotate(actor: ActorDep, ctx: CtxDep) -> Response:
+    """A new payment-code secret (e.g. a code was photographed); this device fetches it
+    the next time the code page opens."""
+    paycode_keys.rotate(ctx, actor, _person_id(actor))
+    return RedirectResponse("/me?msg=rotated", status_code=303)
+
+
+@router.post("/phone-lost")
+def phone_lost(actor: ActorDep, ctx: CtxDep) -> Response:
+    """The phone is lost: its codes stop working and every session of this person ends."""
+    done = paycode_keys.rotate(ctx, actor, _person_id(actor), phone_lost=True)
+    msg = "phone_lost_signed_out" if done.sessions_ended else "phone_lost"
+    return RedirectResponse(f"/me?msg={msg}", status_code=303)
 
 
 @router.post("/cards/{card_no}/unfreeze")

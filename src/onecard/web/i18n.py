@@ -112,7 +112,6 @@ EN: dict[str, str] = {
     "上线进度": "Rollout",
     "缴款通知": "Funding notices",
     "预览下发缴款通知": "Preview funding notices",
-    "资金运行": "Money runs",
     "对账": "Reconciliation",
     "数据看板": "Dashboard",
     "下载 Excel": "Download Excel",
@@ -251,6 +250,83 @@ EN: dict[str, str] = {
     "评价数": "Ratings",
     "综合": "Overall",
     "最新留言": "Latest comments",
+    # Lost cards and lost phones
+    "付款码与手机": "Payment code and phone",
+    "卡丢失只挂失卡，付款码照常可用；手机丢失请挂失手机：付款码密钥立即更换，旧手机上的付款码全部失效，并退出所有登录。": (
+        "A lost card is reported lost on its own and the payment code keeps working. If your "
+        "phone is lost, report the phone: the code secret is replaced at once, codes from the "
+        "old phone stop working and every session is signed out."
+    ),
+    "卡丢失只挂失卡；手机丢失请挂失手机：付款码密钥立即更换，旧手机上的付款码全部失效，并退出该人员的所有登录。": (
+        "A lost card is reported lost on its own. A lost phone is reported here: the code "
+        "secret is replaced at once, codes from the old phone stop working and all of this "
+        "person's sessions are signed out."
+    ),
+    "挂失手机": "Report phone lost",
+    "确定挂失手机": "Yes, report the phone lost",
+    "确定挂失手机？旧付款码立即失效，所有登录将退出，需重新登录后在新手机上打开付款码。": (
+        "Report the phone lost? Old payment codes stop working at once and every session is "
+        "signed out; sign in again and open the payment code on your new phone."
+    ),
+    "确定为该人员挂失手机？旧付款码立即失效，其所有登录将退出。": (
+        "Report this person's phone lost? Their old payment codes stop working at once and "
+        "all their sessions are signed out."
+    ),
+    "更换付款码密钥": "Replace the code secret",
+    "确定更换": "Yes, replace it",
+    "付款码被他人看到或拍下时使用：旧付款码立即失效，本机打开付款码页面即用新密钥。": (
+        "Use this if someone saw or photographed your code: old codes stop working at once; "
+        "this device uses the new secret when you open the payment code page."
+    ),
+    "旧付款码立即失效；本人再次打开付款码页面即用新密钥。": (
+        "Old codes stop working at once; the person's phone uses the new secret the next "
+        "time the payment code page is opened."
+    ),
+    "付款码密钥已更换：旧付款码全部失效，打开付款码页面即用新密钥": (
+        "Code secret replaced: old codes no longer work; the payment code page uses the new one"
+    ),
+    "已挂失手机：付款码密钥已更换，旧手机上的付款码全部失效，并已退出所有登录": (
+        "Phone reported lost: the code secret was replaced, codes from the old phone no longer "
+        "work, and every session was signed out"
+    ),
+    "已挂失手机：付款码密钥已更换，旧手机上的付款码全部失效": (
+        "Phone reported lost: the code secret was replaced and codes from the old phone no "
+        "longer work"
+    ),
+    "已挂失：此卡在所有消费机上立即停用（付款码不受影响）": (
+        "Reported lost: this card is refused at every terminal (your payment code still works)"
+    ),
+    "已解挂：此卡恢复使用": "Unfrozen: this card works again",
+    # Audit log
+    "北京时间": "Beijing time",
+    "每一次人员操作（卡务、付款码、食堂规则与餐价、消费机、退款冲正、名册与信息表导入、资金运行）和每一次登录，按时间倒序。记录只增不改，逐条哈希成链，可用 onecard audit verify 核验。": (
+        "Every change a person made (cards, payment codes, canteen rules and prices, "
+        "terminals, refunds and reversals, roster and information-table imports, money runs) "
+        "and every sign-in, newest first. Records are only ever added, each chained to the "
+        "one before by its hash; check them with onecard audit verify."
+    ),
+    "人员（工号或姓名）": "Person (staff ID or name)",
+    "起始日期": "From",
+    "结束日期": "To",
+    "导出 Excel": "Export to Excel",
+    "来源": "From address",
+    "对象": "Object",
+    "变更前": "Before",
+    "变更后 / 数据": "After / figures",
+    "卡务": "Cards",
+    "食堂规则与餐价": "Canteen rules and prices",
+    "退款与冲正": "Refunds and reversals",
+    "花名册": "Roster",
+    "单位信息": "Unit information",
+    "人员": "People",
+    "考核": "Quality",
+    "资金运行": "Money runs",
+    "账户安全": "Account security",
+    "其他": "Other",
+    # Import preview
+    "变更和需注意的单元格": "Cells changed or to note",
+    "原值": "Was",
+    "新值": "Now",
     "读入银行对账单：单位来款入账，付款指令按银行流水确认，再与系统记录逐笔核对。同一文件重复上传不会重复入账。": "Read the bank's statement in: units' payments are booked, payment orders confirmed by the bank's lines, then every line is matched against our records. The same file again books nothing twice.",
     "银行对账单（CSV 或网银导出的 Excel）": "Bank statement (CSV, or the Excel online banking exports)",
     "上传并对账": "Upload and reconcile",

@@ -235,7 +235,7 @@ def till_reverse(
     try:
         if not txn:
             raise StateConflict("本次登录还没有可冲正的交易")
-        rev = reverse(ctx, terminal, txn)
+        rev = reverse(ctx, terminal, txn, actor)
         last.pop(str(canteen["id"]), None)
         request.session["till_last"] = last
         result = {"result": "reversed", "amount_fen": rev.amount_fen, "txn_id": rev.txn_id}

@@ -34,7 +34,7 @@ from onecard.funding.models import QualityBand, QualityScore, UnitInfo
 from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person
-from onecard.pay import cards, rules
+from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.models import DINER_CLASSES, Card
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web import directory
@@ -442,6 +442,7 @@ def _import_page(
         filename=filename,
         category=CATEGORY,
         field_zh=FIELD_ZH,
+        cell_notes=imports.CELL_NOTES,
     )
 
 
@@ -650,6 +651,28 @@ def person_card(
             error=exc.message(request_lang(request)),
             status_code=status_for(exc),
         )
+    return _person_page(request, ctx, actor, unit, person_id, message=done)
+
+
+@router.post("/{unit_id}/people/{person_id}/paycode")
+def person_paycode(
+    request: Request,
+    unit_id: int,
+    person_id: int,
+    actor: ActorDep,
+    ctx: CtxDep,
+    action: Annotated[str, Form(max_length=12)],
+) -> Response:
+    """Rotate the person's payment-code secret; ``phone_lost`` also ends their sessions."""
+    unit = unit_scope(ctx, actor, unit_id)
+    _member(ctx, unit_id, person_id)
+    if action not in ("rotate", "phone_lost"):
+        raise InvalidInput("未知操作")
+    got = paycode_keys.rotate(ctx, actor, person_id, phone_lost=action == "phone_lost")
+    done = "已挂失手机：" if action == "phone_lost" else ""
+    done += "付款码密钥已更换，旧付款码失效"
+    if got.sessions_ended:
+        done += "；该人员已退出所有登录"
     return _person_page(request, ctx, actor, unit, person_id, message=done)
 
 

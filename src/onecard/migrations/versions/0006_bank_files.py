@@ -6,7 +6,7 @@ result by a return file) and every statement line read (once per account and ser
 ``regions.network_no`` records the network number ``onecard init`` gave the city.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

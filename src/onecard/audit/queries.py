@@ -1,0 +1,317 @@
+"""The audit trail as the bureau reads it: filtered by person, unit, kind and date, newest
+first, in Beijing time, on the page and in Excel.
+
+Contract: ``AuditQuery`` holds the filters (``parse`` checks text from a form or the CLI
+and raises ``InvalidInput``); ``search(ctx, query, limit)`` returns display rows (plain
+dicts) newest first; ``as_table(rows)`` is the Excel table (``reports.tables``, so every
+cell is written as text or number, never as a formula). Dates are Beijing calendar days:
+``since`` and ``until`` are both included. A person filter matches a staff number exactly
+or a name in part, and finds events the person made or that concern them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from onecard.audit.models import AuditEvent
+from onecard.audit.service import KINDS
+from onecard.core.clock import from_local, to_local
+from onecard.core.context import Context
+from onecard.core.errors import InvalidInput
+from onecard.core.money import yuan
+from onecard.org.models import Person, Unit
+from onecard.reports.tables import Table
+
+PAGE_LIMIT = 500
+EXPORT_LIMIT = 100_000
+
+ACTION_ZH: dict[str, str] = {
+    "card_issued": "发卡",
+    "card_lost": "挂失",
+    "card_unfrozen": "解挂",
+    "card_replaced": "补卡",
+    "card_cancelled": "注销卡",
+    "paycode_rotated": "更换付款码密钥",
+    "phone_lost": "挂失手机",
+    "canteen_rules": "食堂规则",
+    "meal_period": "餐次与餐价",
+    "terminal_registered": "登记消费机",
+    "terminal_revoked": "停用消费机",
+    "rollout_status": "上线状态",
+    "refund": "退款",
+    "reversal": "冲正",
+    "person_added": "名册新增",
+    "person_changed": "名册变更",
+    "person_left": "名册离职",
+    "import_roster": "导入花名册",
+    "unit_info_added": "单位信息新增",
+    "unit_info_changed": "单位信息变更",
+    "import_unit_info": "导入信息统计表",
+    "leave": "办理离职",
+    "quality_rule": "考核分档",
+    "quality_score": "考核分数",
+    "issue_notices": "下发缴款通知",
+    "assign_receipt": "认领到账",
+    "import_receipts": "导入到账流水",
+    "transfer_to_income": "转入收入户",
+    "distribute": "拨付",
+    "settle": "季度结算",
+    "settlement_retry": "重发结算款",
+    "leaver_refund": "离职退款",
+    "return_to_units": "退回单位",
+    "year_end": "年末清零",
+    "reconcile": "对账",
+}
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    person: str = ""
+    unit: str = ""  # unit id, code or name
+    kind: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    @classmethod
+    def parse(
+        cls, person: str = "", unit: str = "", kind: str = "", since: str = "", until: str = ""
+    ) -> AuditQuery:
+        kind = kind.strip()
+        if kind and kind not in KINDS:
+            raise InvalidInput(f"未知类别：{kind}")
+        q = cls(person.strip()[:40], unit.strip()[:100], kind, _day(since), _day(until))
+        if q.since and q.until and q.since > q.until:
+            raise InvalidInput("起始日期不能晚于结束日期")
+        return q
+
+
+def _day(text: str) -> date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"日期格式应为 YYYY-MM-DD：{text}") from None
+
+
+def _unit_id(conn: Any, text: str) -> int | None:
+    q = select(Unit.id).where(or_(Unit.code == text, Unit.name == text))
+    if text.isdigit():
+        q = select(Unit.id).where(or_(Unit.id == int(text), Unit.code == text))
+    found = conn.execute(q.limit(1)).scalar()
+    return int(found) if found is not None else None
+
+
+def search(ctx: Context, query: AuditQuery, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+    ev = AuditEvent
+    stmt = select(ev.__table__).order_by(ev.seq.desc()).limit(limit)
+    with ctx.db.read() as conn:
+        if query.kind:
+            stmt = stmt.where(ev.kind == query.kind)
+        if query.since:
+            stmt = stmt.where(
+                ev.at >= from_local(datetime.combine(query.since, datetime.min.time()))
+            )
+        if query.until:
+            end = query.until + timedelta(days=1)
+            stmt = stmt.where(ev.at < from_local(datetime.combine(end, datetime.min.time())))
+        if query.unit:
+            uid = _unit_id(conn, query.unit)
+            stmt = stmt.where(ev.unit_id == (uid if uid is not None else -1))
+        if query.person:
+            like = f"%{query.person}%"
+            ids = list(
+                conn.execute(
+                    select(Person.id)
+                    .where(or_(Person.staff_no == query.person, Person.name.like(like)))
+                    .limit(200)
+                ).scalars()
+            )
+            stmt = stmt.where(
+                or_(ev.person_id.in_(ids), ev.actor_person_id.in_(ids), ev.actor.like(like))
+            )
+        rows = list(conn.execute(stmt).all())
+        names = _names(conn, rows)
+    return [_display(r, names) for r in rows]
+
+
+def _names(conn: Any, rows: list[Any]) -> dict[tuple[str, int], str]:
+    """Display names of the people and units the rows mention, in two queries."""
+    pids = {r.person_id for r in rows} | {r.actor_person_id for r in rows}
+    uids = {r.unit_id for r in rows}
+    out: dict[tuple[str, int], str] = {}
+    pids.discard(None)
+    uids.discard(None)
+    if pids:
+        for pid, staff_no, name in conn.execute(
+            select(Person.id, Person.staff_no, Person.name).where(Person.id.in_(pids))
+        ):
+            out[("person", int(pid))] = f"{name}（{staff_no}）"
+    if uids:
+        for uid, name in conn.execute(select(Unit.id, Unit.name).where(Unit.id.in_(uids))):
+            out[("unit", int(uid))] = str(name)
+    return out
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+# How the page and the export name the fields and codes events carry (the stored JSON
+# keeps the machine names).
+FIELD_ZH: dict[str, str] = {
+    "status": "状态",
+    "new_card_no": "新卡号",
+    "token": "付款码标识",
+    "sessions_ended": "已退出登录",
+    "serves_visitors": "对外单位开放",
+    "serves_guests": "对来宾开放",
+    "purse_order": "扣款顺序",
+    "name": "名称",
+    "starts": "开始",
+    "ends": "结束",
+    "per_person_limit": "每人次数上限",
+    "prices": "餐价（元）",
+    "canteen": "食堂",
+    "rollout_status": "上线状态",
+    "refunded_fen": "已退金额（元）",
+    "amount_fen": "金额（元）",
+    "reason": "原因",
+    "staff_no": "工号",
+    "category": "人员类别",
+    "phone": "手机号",
+    "standard_fen": "季度标准（元）",
+    "bank_card_no": "银行卡号",
+    "left_on": "离职日期",
+    "subsidy_returned_fen": "补贴退回（元）",
+    "bands": "考核分档",
+    "score": "分数",
+    "unit_id": "单位",
+    "late": "逾期",
+    "rows": "行数",
+    "new": "新增",
+    "changed": "变更",
+    "leaving": "离职",
+}
+VALUE_ZH: dict[Any, str] = {
+    "active": "正常",
+    "lost": "已挂失",
+    "cancelled": "已注销",
+    "revoked": "已停用",
+    "left": "离职",
+    "planned": "计划",
+    "installed": "已安装",
+    "live": "已上线",
+    "approved": "成功",
+    "reversed": "已冲正",
+    "subsidy_first": "先扣补贴",
+    "cash_first": "先扣自费",
+    "own": "本单位",
+    "visitor": "外单位",
+    "guest": "来宾",
+    "staff": "在编",
+    "contract": "合同",
+    "retired": "退休",
+}
+
+
+def _value(key: str, v: Any) -> str:
+    if v is None or v == "":
+        return "—"
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if key.endswith("_fen") and isinstance(v, int):
+        return yuan(v)
+    if isinstance(v, dict):
+        money = key == "prices"
+        return "，".join(
+            f"{VALUE_ZH.get(k, k)} {yuan(x) if money and isinstance(x, int) else x}"
+            for k, x in v.items()
+        )
+    if isinstance(v, str):
+        return VALUE_ZH.get(v, v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def describe(value: Any) -> str:
+    """A before/after/data value as one line in Chinese: ``字段：值；…``."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "；".join(f"{FIELD_ZH.get(k, k)}：{_value(k, v)}" for k, v in value.items())
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _display(r: Any, names: dict[tuple[str, int], str]) -> dict[str, Any]:
+    before, after, data = _json(r.before), _json(r.after), _json(r.data)
+    actor_name = names.get(("person", r.actor_person_id)) if r.actor_person_id else None
+    return {
+        "seq": int(r.seq),
+        "at_local": to_local(r.at).strftime("%Y-%m-%d %H:%M:%S"),
+        "actor": r.actor,
+        "actor_name": actor_name or r.actor,
+        "origin": r.origin or "—",
+        "kind": r.kind,
+        "kind_zh": KINDS.get(r.kind, r.kind),
+        "action": r.action,
+        "action_zh": ACTION_ZH.get(r.action, r.action),
+        "target": r.target,
+        "unit": names.get(("unit", r.unit_id), "") if r.unit_id else "",
+        "person": names.get(("person", r.person_id), "") if r.person_id else "",
+        "before": before,
+        "after": after,
+        "data": data,
+        "before_text": describe(before),
+        "after_text": describe(after),
+        "data_text": describe(data),
+        "hash": r.hash,
+    }
+
+
+HEADERS = [
+    "序号",
+    "时间（北京时间）",
+    "操作人",
+    "来源地址",
+    "类别",
+    "操作",
+    "对象",
+    "单位",
+    "人员",
+    "变更前",
+    "变更后",
+    "数据",
+    "哈希",
+]
+
+
+def as_table(rows: list[dict[str, Any]]) -> Table:
+    return Table(
+        key="audit",
+        title="操作记录",
+        headers=HEADERS,
+        rows=[
+            [
+                r["seq"],
+                r["at_local"],
+                r["actor_name"],
+                r["origin"],
+                r["kind_zh"],
+                r["action_zh"],
+                r["target"],
+                r["unit"],
+                r["person"],
+                r["before_text"],
+                r["after_text"],
+                r["data_text"],
+                r["hash"],
+            ]
+            for r in rows
+        ],
+    )

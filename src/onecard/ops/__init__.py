@@ -1,0 +1,1 @@
+"""Operations: backups that restore (``backup``), a standby that takes over (docs)."""
