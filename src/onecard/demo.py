@@ -8,8 +8,9 @@ use, on a ``ReplayClock`` — the bureau issues funding notices, units pay throu
 (sandbox) bank, one unit short and late; receipts are booked, passed to the income line
 and distributed; then staff eat breakfast and lunch on the last working days (at home
 and at other units' canteens), some top up their cash purse and rate their meals. The
-clock is then released, and ``ctx.bank`` is the sandbox that saw all of it, so the
-served demo keeps its bank statements.
+clock is then released. The bank is ``ctx.bank``, a sandbox (seen through the replay
+clock while the quarter is replayed): its store keeps the quarter's statements for the
+served demo and for every later command on the same database.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT, SandboxBank
+from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import ReplayClock, from_local, quarter_bounds, quarter_of
 from onecard.core.context import Context
+from onecard.core.errors import InvalidInput
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.funding import distribution, notices
@@ -96,7 +99,10 @@ def build_demo(
     quarter = quarter_of(today)
     q_start = quarter_bounds(quarter)[0]
     clock = ReplayClock(from_local(datetime.combine(q_start, time(8))))
-    bank = SandboxBank(secret=ctx.settings.secret_key.encode(), clock=clock)
+    served = ctx.bank_gateway()
+    if not isinstance(served, SandboxBank):
+        raise InvalidInput("演示城市只能用沙箱银行（ONECARD_BANK=sandbox）")
+    bank = served.with_clock(clock)  # the same bank, living through the replayed quarter
     sim = replace(ctx, clock=clock, bank=bank)
     now = clock.now()
     terminals: dict[int, TerminalIdentity] = {}
@@ -205,7 +211,6 @@ def build_demo(
         progress,
     )
     clock.release()
-    ctx.bank = bank
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
         region_id=region,

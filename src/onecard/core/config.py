@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=8, ge=1, le=24 * 7)
 
+    # The bank: ``files`` exchanges files with the bank's online banking (the real
+    # adapter), ``sandbox`` is the simulated bank with its own store. Unset: the sandbox
+    # outside production, files in production.
+    bank: Literal["sandbox", "files"] | None = None
+    # The sandbox bank's store (a SQLAlchemy URL). Empty: next to a SQLite database
+    # (``<name>-bank-sandbox.db``), or schema ``bank_sandbox`` of a PostgreSQL one.
+    bank_sandbox_url: str = ""
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "development" and self.secret_key in (DEFAULT_SECRET, ""):
@@ -81,7 +89,16 @@ class Settings(BaseSettings):
             )
         if len(self.region_no) != 3 or not self.region_no.isdigit():
             raise ValueError("ONECARD_REGION_NO must be three digits")
+        if self.env == "production" and self.bank == "sandbox":
+            raise ValueError("ONECARD_BANK=sandbox is a simulation: not in production")
         return self
+
+    @property
+    def bank_adapter(self) -> Literal["sandbox", "files"]:
+        """The configured bank adapter (``bank``, else by environment)."""
+        if self.bank is not None:
+            return self.bank
+        return "files" if self.env == "production" else "sandbox"
 
 
 @lru_cache(maxsize=1)

@@ -48,6 +48,9 @@ class Region(Base):
     name: Mapped[str] = mapped_column(String(60))
     level: Mapped[str] = mapped_column(String(10))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    # A city's one-card network number (the 3 digits after the 8 of a payment code);
+    # recorded by ``onecard init``, must equal ONECARD_REGION_NO.
+    network_no: Mapped[str | None] = mapped_column(String(3))
     __table_args__ = (CheckConstraint("level IN ('city','county','township')", name="level"),)
 
 

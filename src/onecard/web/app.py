@@ -12,7 +12,9 @@ with the same answer.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -160,14 +162,18 @@ class AuditOrigin:
             await self.app(scope, receive, send)
 
 
-def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
+def create_app(
+    ctx: Context, *, payment_fast_path: bool = True, bank_courier: bool = False
+) -> FastAPI:
     """``payment_fast_path=False`` sends every terminal payment through FastAPI too
-    (``pay.fast_route``; the tests compare the two)."""
+    (``pay.fast_route``; the tests compare the two). ``bank_courier`` (the served app)
+    carries a sandbox bank's notifications to this server while it runs."""
     from onecard.pay.batcher import lifespan as payment_batching
 
     docs = ctx.settings.serve_api_docs
+    lifespan = payment_batching(ctx)
     app = FastAPI(
-        lifespan=payment_batching(ctx),
+        lifespan=with_bank_courier(ctx, lifespan) if bank_courier else lifespan,
         title="OneCard 食堂一卡通 API",
         version=__version__,
         description="Terminal payments, diners' accounts and administration. Money is "
@@ -221,12 +227,14 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
         "onecard.pay.admin_routes",
         "onecard.web.status",
         "onecard.funding.routes",
+        "onecard.funding.bank_routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
         "onecard.web.public",
         "onecard.web.diner",
         "onecard.web.till",
         "onecard.web.unit",
+        "onecard.web.reconciliation",
         "onecard.web.bureau",
     ):
         _include_optional(app, module)
@@ -236,6 +244,34 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[None]]
+
+
+def with_bank_courier(ctx: Context, inner: Lifespan) -> Lifespan:
+    """``inner``, plus — when the bank is the sandbox — a courier that delivers its
+    notifications to this server's own handler while the app runs (as the bank's
+    callbacks would reach ``/api/v1/channels/bank/notify``)."""
+
+    @contextlib.asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[None]:
+        from onecard.channels.courier import Courier
+        from onecard.channels.sandbox import SandboxBank
+        from onecard.pay.topup import handle_bank_notification
+
+        courier = None
+        if isinstance(ctx.bank, SandboxBank):
+            courier = Courier(
+                ctx.bank, lambda body, sig: handle_bank_notification(ctx, body, sig)
+            ).start()
+        try:
+            async with inner(app):
+                yield
+        finally:
+            if courier is not None:
+                courier.stop()
+
+    return run
 
 
 def _include_optional(app: FastAPI, module: str) -> None:

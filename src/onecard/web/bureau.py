@@ -1,6 +1,6 @@
 """The bureau console (管理控制台): units, canteens, terminals and rollout; funding
 notices; distribution, settlement and year-end runs with a dry-run preview and a
-confirmation; reconciliation; the dashboard (ECharts) with every chart's data as Excel.
+confirmation; the dashboard (ECharts) with every chart's data as Excel.
 
 Contract: every route starts with ``scopes.bureau_scope`` (bureau admin, clearing
 operator, finance, auditors; anyone else 403). Finance and auditors read only: forms are
@@ -8,7 +8,7 @@ hidden for them and the services refuse them anyway. A money run is always shown
 as a dry run (``dry_run=True``: computed exactly as the real run, nothing written); the
 real run needs the confirmation form, which repeats the same parameters. Domain errors a
 run raises (a unit short of funds, a closed quarter) are shown on the page with their
-4xx status, never as a 500.
+4xx status, never as a 500. (Reconciliation and the bank's files: ``web.reconciliation``.)
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.funding import (
     distribution,
     notices,
-    reconciliation,
     settlement,
     statements,
     year_end,
@@ -605,53 +604,6 @@ def settlement_statement(
             },
         )
     raise NotFound(what="格式")
-
-
-# --- reconciliation ----------------------------------------------------------------------
-@router.get("/reconciliation")
-def reconciliation_page(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
-    return _page(
-        request,
-        actor,
-        "reconciliation",
-        "bureau/reconciliation.html",
-        day=ctx.clock.today().isoformat(),
-        result=None,
-        error=None,
-    )
-
-
-@router.post("/reconciliation")
-def reconciliation_run(
-    request: Request,
-    actor: ActorDep,
-    ctx: CtxDep,
-    day: Annotated[str, Form(max_length=10)],
-) -> Response:
-    bureau_scope(actor)
-    result = None
-    error = None
-    code = 200
-    try:
-        result = reconciliation.reconcile_day(ctx, actor, _day(day))
-    except OneCardError as exc:
-        code = status_for(exc)
-        if code >= 500:
-            raise
-        error = exc.message(request_lang(request))
-    return _page(
-        request,
-        actor,
-        "reconciliation",
-        "bureau/reconciliation.html",
-        status_code=code,
-        day=day,
-        result=result,
-        error=error,
-        status_zh=reconciliation.STATUS_ZH,
-        total_zh=TOTAL_ZH,
-    )
 
 
 # --- dashboard ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from onecard.channels.bank import SandboxBank
+from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.feedback import service as feedback
