@@ -194,8 +194,14 @@ def init(
     )
     console.print(f"管理员工号 staff no: {started.admin_staff_no}")
     console.print(f"一次性密码 one-time password: [bold]{started.password}[/bold] （只显示这一次）")
+    # Binding a first authenticator takes an enrolment code as well as the password
+    # (docs/web.md); the first administrator has nobody to issue one, so init does.
+    from onecard.web.accounts import issue_enrolment_code
+
+    enrol = issue_enrolment_code(ctx, Actor.system(f"cli:{user}"), started.admin_id)
+    console.print(f"验证器绑定码 enrolment code: [bold]{enrol}[/bold] （只显示这一次）")
     console.print(
-        "首次登录（/login）须修改密码，并用手机验证器（TOTP）扫码绑定；"
+        "首次登录（/login）须修改密码，并凭绑定码用手机验证器（TOTP）扫码绑定；"
         "之后在管理控制台建立单位、食堂和其他管理员。"
     )
 
