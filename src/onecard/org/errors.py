@@ -1,0 +1,50 @@
+"""Organisation administration's own errors, rooted in ``core.errors`` so the web and
+CLI edges map them (422 / exit 2, 409 / exit 5).
+
+::
+
+    InvalidInput ─ InvalidBankAccount   wrong length, not digits, check digit fails
+                 ─ UnknownReference     an owner unit, region, parent, person not there
+    Conflict ─ DuplicateCode            a unit / canteen / region code or unit name in use
+             ─ RetireRefused            people or money left, terminals in use, …
+"""
+
+from __future__ import annotations
+
+from onecard.core.errors import Conflict, InvalidInput
+from onecard.org.fields import BadValue
+
+
+class InvalidBankAccount(InvalidInput):
+    code = "invalid_bank_account"
+    zh = "{field}不正确：{problem}"
+    en = "{field} is not valid: {problem_en}"
+
+
+class UnknownReference(InvalidInput):
+    code = "unknown_reference"
+    zh = "{field}不存在：{value}"
+    en = "{field} does not exist: {value}"
+
+
+class DuplicateCode(Conflict):
+    code = "duplicate_code"
+    zh = "{field}「{value}」已被使用"
+    en = "{field} {value} is already in use"
+
+
+class RetireRefused(Conflict):
+    code = "retire_refused"
+    zh = "不能撤销{what}：{reasons}"
+    en = "{what} cannot be retired: {reasons}"
+
+
+def error_of(bad: BadValue) -> InvalidInput | Conflict:
+    """The error a field problem becomes at the edge (the import keeps it as a row error)."""
+    if bad.kind == "bank":
+        return InvalidBankAccount(field=bad.field, problem=bad.problem, problem_en=bad.en)
+    if bad.kind == "unknown":
+        return UnknownReference(field=bad.field, value=bad.value)
+    if bad.kind == "duplicate":
+        return DuplicateCode(field=bad.field, value=bad.value)
+    return InvalidInput(f"{bad.field}：{bad.problem}")
