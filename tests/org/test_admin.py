@@ -191,8 +191,10 @@ def test_two_units_cannot_share_a_bank_account(ctx: Context, w: World) -> None:
     acct = card_number("621700001234567")
     admin.update_unit(ctx, BUREAU, w.units["A"], {"bank_account": acct})
     before = everything(ctx)
-    with pytest.raises(DuplicateCode, match="单位账户"):
+    with pytest.raises(DuplicateCode) as exc:
         admin.update_unit(ctx, BUREAU, w.units["B"], {"bank_account": acct})
+    assert exc.value.message() == f"单位账户「{acct}」已被使用"
+    assert exc.value.message("en") == f"Unit bank account {acct} is already in use"
     assert everything(ctx) == before
 
 

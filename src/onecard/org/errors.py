@@ -18,19 +18,19 @@ from onecard.org.fields import BadValue
 class InvalidBankAccount(InvalidInput):
     code = "invalid_bank_account"
     zh = "{field}不正确：{problem}"
-    en = "{field} is not valid: {problem_en}"
+    en = "{field_en} is not valid: {problem_en}"
 
 
 class UnknownReference(InvalidInput):
     code = "unknown_reference"
     zh = "{field}不存在：{value}"
-    en = "{field} does not exist: {value}"
+    en = "{field_en} does not exist: {value}"
 
 
 class DuplicateCode(Conflict):
     code = "duplicate_code"
     zh = "{field}「{value}」已被使用"
-    en = "{field} {value} is already in use"
+    en = "{field_en} {value} is already in use"
 
 
 class RetireRefused(Conflict):
@@ -42,9 +42,11 @@ class RetireRefused(Conflict):
 def error_of(bad: BadValue) -> InvalidInput | Conflict:
     """The error a field problem becomes at the edge (the import keeps it as a row error)."""
     if bad.kind == "bank":
-        return InvalidBankAccount(field=bad.field, problem=bad.problem, problem_en=bad.en)
+        return InvalidBankAccount(
+            field=bad.field, field_en=bad.field_en, problem=bad.problem, problem_en=bad.en
+        )
     if bad.kind == "unknown":
-        return UnknownReference(field=bad.field, value=bad.value)
+        return UnknownReference(field=bad.field, field_en=bad.field_en, value=bad.value)
     if bad.kind == "duplicate":
-        return DuplicateCode(field=bad.field, value=bad.value)
+        return DuplicateCode(field=bad.field, field_en=bad.field_en, value=bad.value)
     return InvalidInput(f"{bad.field}：{bad.problem}")

@@ -53,6 +53,42 @@ _TRUE = {"true", "1", "yes", "on", "是", "有", "y"}
 _FALSE = {"false", "0", "no", "off", "否", "无", "n", ""}
 
 
+# English names of the fields, for messages in English (the API's Accept-Language: en).
+FIELD_EN = {
+    "区域代码": "Region code",
+    "区域名称": "Region name",
+    "区域级别": "Region level",
+    "上级区域": "Parent region",
+    "单位代码": "Unit code",
+    "单位名称": "Unit name",
+    "所属区域": "Region",
+    "单位级别": "Unit level",
+    "单位账户": "Unit bank account",
+    "联系人": "Contact",
+    "联系电话": "Phone",
+    "有无食堂": "Has a canteen",
+    "默认每季度就餐经费标准": "Default quarterly dining standard",
+    "食堂编码": "Canteen code",
+    "食堂名称": "Canteen name",
+    "所属单位": "Owner unit",
+    "地点": "Address",
+    "开放时间": "Opening hours",
+    "座位数": "Seats",
+    "窗口数": "Windows",
+    "服务人员数": "Service staff",
+    "就餐面积": "Dining area",
+    "经营方式": "Operation",
+    "经营者": "Operator",
+    "经营者结算账户": "Operator's settlement account",
+    "合同开始日期": "Contract start",
+    "合同结束日期": "Contract end",
+    "备注": "Notes",
+    "单位": "Unit",
+    "食堂": "Canteen",
+    "所在单位": "Person's unit",
+}
+
+
 class BadValue(ValueError):
     """``field`` (the Chinese label) cannot take the value; ``problem`` says why.
 
@@ -66,6 +102,7 @@ class BadValue(ValueError):
     ) -> None:
         super().__init__(f"{field}: {problem}")
         self.field = field
+        self.field_en = FIELD_EN.get(field, field)
         self.problem = problem
         self.kind = kind
         self.value = value

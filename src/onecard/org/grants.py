@@ -91,7 +91,7 @@ def _scope_unit(
             raise InvalidInput("单位管理员须指定单位（且只指定单位）")
         unit = conn.execute(select(Unit.id, Unit.retired_at).where(Unit.id == unit_id)).first()
         if unit is None or unit.retired_at is not None:
-            raise UnknownReference(field="单位", value=unit_id)
+            raise UnknownReference(field="单位", field_en="Unit", value=unit_id)
         return int(unit_id)
     if role == "canteen_manager":
         if canteen_id is None or unit_id is not None:
@@ -100,7 +100,7 @@ def _scope_unit(
             select(Canteen.unit_id, Canteen.retired_at).where(Canteen.id == canteen_id)
         ).first()
         if c is None or c.retired_at is not None:
-            raise UnknownReference(field="食堂", value=canteen_id)
+            raise UnknownReference(field="食堂", field_en="Canteen", value=canteen_id)
         return int(c.unit_id)
     raise InvalidInput(f"角色应为 {'、'.join(ROLE_ZH[r] for r in (*CITY_ROLES, *UNIT_ROLES))}")
 
@@ -134,7 +134,7 @@ def _person(
         select(Unit.id, Unit.region_id, Unit.retired_at).where(Unit.id == unit_id)
     ).first()
     if unit is None or unit.retired_at is not None:
-        raise UnknownReference(field="所在单位", value=unit_id)
+        raise UnknownReference(field="所在单位", field_en="Person's unit", value=unit_id)
     phone = (a.phone or "").strip() or None
     if phone and not PHONE_RE.fullmatch(phone):
         raise InvalidInput("手机号格式不正确")
