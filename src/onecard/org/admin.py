@@ -84,9 +84,9 @@ class Change:
 
 
 # --- shared plumbing --------------------------------------------------------------------
-def parse(specs: Mapping[str, Spec], raw: Mapping[str, Any]) -> dict[str, Any]:
+def parse(specs: Mapping[str, Spec], raw: Mapping[str, Any], current: Any = None) -> dict[str, Any]:
     try:
-        return clean(specs, raw)
+        return clean(specs, raw, current)
     except BadValue as bad:
         raise error_of(bad) from None
 
@@ -392,7 +392,7 @@ def update_unit(ctx: Context, actor: Actor, unit_id: int, raw: Mapping[str, Any]
     with ctx.db.begin() as conn:
         row = locked_row(conn, Unit, unit_id, "单位")
         actor.require_unit(unit_id)
-        values = parse(UNIT_FIELDS, raw)
+        values = parse(UNIT_FIELDS, raw, row)
         change = apply_unit(conn, ctx, actor, row, values)
         payees = _self_run_canteens(conn, unit_id) if "bank_account" in change.after else []
     change.retried = _retry_all(ctx, actor, payees)
@@ -514,7 +514,7 @@ def update_canteen(ctx: Context, actor: Actor, canteen_id: int, raw: Mapping[str
         row = locked_row(conn, Canteen, canteen_id, "食堂")
         # The owning unit's admin (a canteen manager runs the till, not the record).
         actor.require_unit(int(row.unit_id))
-        values = parse(CANTEEN_FIELDS, raw)
+        values = parse(CANTEEN_FIELDS, raw, row)
         change = apply_canteen(conn, ctx, actor, row, values)
     if set(PAYEE_FIELDS) & set(change.after):
         change.retried = _retry_all(ctx, actor, [canteen_id])

@@ -46,8 +46,13 @@ def is_card_number(digits: str) -> bool:
     return 16 <= len(digits) <= 19 and digits.startswith("62")
 
 
+def normalise(text: str) -> str:
+    """The number without the spaces and hyphens people write into it."""
+    return _SEPARATORS.sub("", text or "")
+
+
 def check(text: str) -> str:
-    digits = _SEPARATORS.sub("", text or "")
+    digits = normalise(text)
     if not digits.isascii() or not digits.isdigit():
         raise BadAccount("只能包含数字", "digits only")
     if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
