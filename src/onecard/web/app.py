@@ -197,6 +197,7 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
         "onecard.pay.admin_routes",
         "onecard.web.status",
         "onecard.funding.routes",
+        "onecard.org.routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
         "onecard.web.public",
