@@ -205,6 +205,8 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
         "onecard.web.till",
         "onecard.web.unit",
         "onecard.web.bureau",
+        "onecard.web.org",
+        "onecard.web.org_import",
     ):
         _include_optional(app, module)
     if STATIC.exists():
