@@ -227,6 +227,7 @@ def _mount_optional() -> None:
     for module, name, help_text in (
         ("onecard.pay.cli", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
         ("onecard.org.cli", "terminal", "消费机 / terminals and rollout"),
+        ("onecard.org.admin_cli", "org", "机构 / regions, units, canteens, administrators"),
         ("onecard.funding.cli", "funding", "资金 / quarterly funding runs"),
         ("onecard.bench.cli", "bench", "性能基准 / benchmarks"),
     ):
