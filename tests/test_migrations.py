@@ -168,5 +168,5 @@ def test_0007_gives_existing_units_their_regions_level_and_canteen_flag(ctx: Con
         "UPDATE units SET level = 'province'",
         "UPDATE canteens SET windows = -1",
     ):
-        with pytest.raises(Exception, match="(?i)check"), ctx.db.engine.begin() as conn:
+        with pytest.raises(Exception, match=r"(?i)check"), ctx.db.engine.begin() as conn:
             conn.execute(text(bad))
