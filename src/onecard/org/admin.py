@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, select, update
 
@@ -192,8 +192,61 @@ def region_problems(
     return out
 
 
+class Lookup(Protocol):
+    """What the rules ask of the database. ``DbLookup`` asks it; the information-table
+    import answers from the rows it read once (the same answers, at city scale)."""
+
+    def unit_taken(self, column: str, value: Any, except_id: int | None) -> bool:
+        """Another unit has this code (any), or this name / bank account (not retired)."""
+        ...
+
+    def region_open(self, region_id: int) -> bool: ...
+
+    def unit_open(self, unit_id: int) -> bool: ...
+
+    def canteen_code_taken(self, code: str, except_id: int | None) -> bool: ...
+
+    def open_canteen_names(self, unit_id: int) -> list[str]: ...
+
+
+@dataclass
+class DbLookup:
+    conn: Connection
+
+    def unit_taken(self, column: str, value: Any, except_id: int | None) -> bool:
+        q = select(Unit.id).where(getattr(Unit, column) == value)
+        if column != "code":
+            q = q.where(Unit.retired_at.is_(None))
+        if except_id is not None:
+            q = q.where(Unit.id != except_id)
+        return self.conn.execute(q).first() is not None
+
+    def region_open(self, region_id: int) -> bool:
+        r = self.conn.execute(select(Region.retired_at).where(Region.id == region_id)).first()
+        return r is not None and r.retired_at is None
+
+    def unit_open(self, unit_id: int) -> bool:
+        u = self.conn.execute(select(Unit.retired_at).where(Unit.id == unit_id)).first()
+        return u is not None and u.retired_at is None
+
+    def canteen_code_taken(self, code: str, except_id: int | None) -> bool:
+        q = select(Canteen.id).where(Canteen.code == code)
+        if except_id is not None:
+            q = q.where(Canteen.id != except_id)
+        return self.conn.execute(q).first() is not None
+
+    def open_canteen_names(self, unit_id: int) -> list[str]:
+        return list(
+            self.conn.execute(
+                select(Canteen.name)
+                .where(Canteen.unit_id == unit_id, Canteen.retired_at.is_(None))
+                .order_by(Canteen.code)
+            ).scalars()
+        )
+
+
 def unit_problems(
-    conn: Connection,
+    db: Lookup,
     final: Mapping[str, Any],
     changed: Mapping[str, Any],
     unit_id: int | None,
@@ -201,55 +254,28 @@ def unit_problems(
     check_region: bool = True,
 ) -> list[BadValue]:
     out: list[BadValue] = []
-    others = Unit.id != unit_id if unit_id is not None else Unit.id.is_not(None)
-    if (
-        "code" in changed
-        and conn.execute(select(Unit.id).where(Unit.code == final["code"], others)).first()
-    ):
+    if "code" in changed and db.unit_taken("code", final["code"], unit_id):
         out.append(BadValue.duplicate("单位代码", final["code"]))
-    if (
-        "name" in changed
-        and conn.execute(
-            select(Unit.id).where(Unit.name == final["name"], Unit.retired_at.is_(None), others)
-        ).first()
-    ):
+    if "name" in changed and db.unit_taken("name", final["name"], unit_id):
         out.append(BadValue.duplicate("单位名称", final["name"]))
-    if check_region and "region_id" in changed:
-        region = conn.execute(
-            select(Region.id, Region.retired_at).where(Region.id == final["region_id"])
-        ).first()
-        if region is None or region.retired_at is not None:
-            out.append(BadValue.unknown("所属区域", final["region_id"]))
+    if check_region and "region_id" in changed and not db.region_open(final["region_id"]):
+        out.append(BadValue.unknown("所属区域", final["region_id"]))
     if (
         "bank_account" in changed
         and final["bank_account"]
-        and conn.execute(
-            select(Unit.id).where(
-                Unit.bank_account == final["bank_account"], Unit.retired_at.is_(None), others
-            )
-        ).first()
+        and db.unit_taken("bank_account", final["bank_account"], unit_id)
     ):
         # Units' payments are matched to them by this account (funding.notices).
         out.append(BadValue.duplicate("单位账户", final["bank_account"]))
     if "has_canteen" in changed and not final["has_canteen"] and unit_id is not None:
-        names = _open_canteens(conn, unit_id)
+        names = db.open_canteen_names(unit_id)
         if names:
             out.append(BadValue("有无食堂", f"本单位登记有食堂 {'、'.join(names)}"))
     return out
 
 
-def _open_canteens(conn: Connection, unit_id: int) -> list[str]:
-    return list(
-        conn.execute(
-            select(Canteen.name)
-            .where(Canteen.unit_id == unit_id, Canteen.retired_at.is_(None))
-            .order_by(Canteen.code)
-        ).scalars()
-    )
-
-
 def canteen_problems(
-    conn: Connection,
+    db: Lookup,
     final: Mapping[str, Any],
     changed: Mapping[str, Any],
     canteen_id: int | None,
@@ -257,18 +283,10 @@ def canteen_problems(
     check_unit: bool = True,
 ) -> list[BadValue]:
     out: list[BadValue] = []
-    if "code" in changed:
-        q = select(Canteen.id).where(Canteen.code == final["code"])
-        if canteen_id is not None:
-            q = q.where(Canteen.id != canteen_id)
-        if conn.execute(q).first() is not None:
-            out.append(BadValue.duplicate("食堂编码", final["code"]))
-    if check_unit and "unit_id" in changed:
-        unit = conn.execute(
-            select(Unit.id, Unit.retired_at).where(Unit.id == final["unit_id"])
-        ).first()
-        if unit is None or unit.retired_at is not None:
-            out.append(BadValue.unknown("所属单位", final["unit_id"]))
+    if "code" in changed and db.canteen_code_taken(final["code"], canteen_id):
+        out.append(BadValue.duplicate("食堂编码", final["code"]))
+    if check_unit and "unit_id" in changed and not db.unit_open(final["unit_id"]):
+        out.append(BadValue.unknown("所属单位", final["unit_id"]))
     out.extend(canteen_shape_problems(final))
     return out
 
@@ -351,18 +369,20 @@ UNIT_DEFAULTS: dict[str, Any] = {
 
 
 def insert_unit(
-    conn: Connection, ctx: Context, actor: Actor, values: dict[str, Any]
+    conn: Connection, ctx: Context, actor: Actor, values: dict[str, Any], *, checked: bool = False
 ) -> tuple[int, Change]:
-    """Inside the caller's transaction (the import creates many): check, create, audit."""
+    """Inside the caller's transaction (the import creates many): check (unless the
+    caller ``checked`` the whole file already), create, audit."""
     for k in ("code", "name", "region_id"):
         if values.get(k) is None:
             raise error_of(BadValue(UNIT_FIELDS[k].label, "不能为空"))
-    raise_first(unit_problems(conn, values, values, None))
-    region_level = conn.execute(
-        select(Region.level).where(Region.id == values["region_id"])
-    ).scalar_one()
+    if not checked:
+        raise_first(unit_problems(DbLookup(conn), values, values, None))
     full = {**UNIT_DEFAULTS, **values}
-    full["level"] = full["level"] or region_level
+    if not full["level"]:
+        full["level"] = conn.execute(
+            select(Region.level).where(Region.id == values["region_id"])
+        ).scalar_one()
     uid = builders.create_unit(
         conn,
         full["region_id"],
@@ -407,7 +427,7 @@ def apply_unit(
     before, after = diff(row, values)
     require_fields(actor, UNIT_FIELDS, after)
     final = {**snapshot(row, UNIT_FIELDS), **values}
-    raise_first(unit_problems(conn, final, after, int(row.id)))
+    raise_first(unit_problems(DbLookup(conn), final, after, int(row.id)))
     change = Change(
         "unit", int(row.id), "update", scope_of("unit", row.code, row.name), before, after
     )
@@ -465,13 +485,14 @@ CANTEEN_DEFAULTS: dict[str, Any] = {
 
 
 def insert_canteen(
-    conn: Connection, ctx: Context, actor: Actor, values: dict[str, Any]
+    conn: Connection, ctx: Context, actor: Actor, values: dict[str, Any], *, checked: bool = False
 ) -> tuple[int, Change]:
     for k in ("code", "name", "unit_id"):
         if values.get(k) is None:
             raise error_of(BadValue(CANTEEN_FIELDS[k].label, "不能为空"))
     full = {**CANTEEN_DEFAULTS, **values}
-    raise_first(canteen_problems(conn, full, full, None))
+    if not checked:
+        raise_first(canteen_problems(DbLookup(conn), full, full, None))
     region = conn.execute(select(Unit.region_id).where(Unit.id == full["unit_id"])).scalar_one()
     cid = builders.create_canteen(
         conn,
@@ -528,7 +549,7 @@ def apply_canteen(
     before, after = diff(row, values)
     require_fields(actor, CANTEEN_FIELDS, after)
     final = {**snapshot(row, CANTEEN_FIELDS), **values}
-    raise_first(canteen_problems(conn, final, after, int(row.id)))
+    raise_first(canteen_problems(DbLookup(conn), final, after, int(row.id)))
     change = Change(
         "canteen", int(row.id), "update", scope_of("canteen", row.code, row.name), before, after
     )

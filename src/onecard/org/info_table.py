@@ -228,37 +228,69 @@ def unit_info_csv(ctx: Context) -> bytes:
 # --- what the database holds, for matching -------------------------------------------------
 @dataclass
 class _Known:
+    """What the database holds, read once per import; it answers ``admin.Lookup``'s
+    questions exactly as the database would inside this transaction."""
+
     units_by_id: dict[int, Any]
     units_by_code: dict[str, Any]
     units_by_name: dict[str, Any]  # not retired
+    units_by_account: dict[str, Any]  # not retired
     regions: dict[str, int]  # code or name → id (not retired)
+    region_levels: dict[int, str]
     city: int | None
     canteens: dict[str, Any]  # by code
     infos: dict[int, Any]
-    open_canteens: dict[int, int]  # unit id → canteens not retired
+    canteen_names: dict[int, list[str]]  # unit id → its canteens not retired
 
     @classmethod
     def load(cls, conn: Connection) -> _Known:
-        units = conn.execute(select(Unit.__table__)).all()
+        units = conn.execute(select(Unit.__table__).order_by(Unit.id)).all()
         regions = conn.execute(select(Region.__table__).where(Region.retired_at.is_(None))).all()
-        canteens = conn.execute(select(Canteen.__table__)).all()
-        open_canteens: dict[int, int] = {}
+        canteens = conn.execute(select(Canteen.__table__).order_by(Canteen.code)).all()
+        names: dict[int, list[str]] = {}
         for c in canteens:
             if c.retired_at is None:
-                open_canteens[int(c.unit_id)] = open_canteens.get(int(c.unit_id), 0) + 1
+                names.setdefault(int(c.unit_id), []).append(c.name)
+        open_units = [u for u in units if u.retired_at is None]
         return cls(
             units_by_id={int(u.id): u for u in units},
             units_by_code={u.code: u for u in units},
-            units_by_name={u.name: u for u in units if u.retired_at is None},
+            units_by_name={u.name: u for u in open_units},
+            units_by_account={u.bank_account: u for u in open_units if u.bank_account},
             regions={
                 **{r.name: int(r.id) for r in regions},
                 **{r.code: int(r.id) for r in regions},
             },
+            region_levels={int(r.id): r.level for r in regions},
             city=next((int(r.id) for r in regions if r.parent_id is None), None),
             canteens={c.code: c for c in canteens},
             infos={r.unit_id: r for r in conn.execute(select(UnitInfo.__table__))},
-            open_canteens=open_canteens,
+            canteen_names=names,
         )
+
+    # --- admin.Lookup -------------------------------------------------------------------
+    def unit_taken(self, column: str, value: Any, except_id: int | None) -> bool:
+        by = {
+            "code": self.units_by_code,
+            "name": self.units_by_name,
+            "bank_account": self.units_by_account,
+        }[column]
+        u = by.get(value)
+        return u is not None and int(u.id) != except_id
+
+    def region_open(self, region_id: int) -> bool:
+        return region_id in self.regions.values()
+
+    def unit_open(self, unit_id: int) -> bool:
+        u = self.units_by_id.get(unit_id)
+        return u is not None and u.retired_at is None
+
+    def canteen_code_taken(self, code: str, except_id: int | None) -> bool:
+        c = self.canteens.get(code)
+        return c is not None and int(c.id) != except_id
+
+    def open_canteen_names(self, unit_id: int) -> list[str]:
+        return self.canteen_names.get(unit_id, [])
 
 
 @dataclass
@@ -344,13 +376,14 @@ def _unit_values(
             check.add(n, "单位名称", "不能超过 100 个字")
     if unit is None:
         values.setdefault("region_id", known.city)
+        if values["region_id"] is not None:
+            values.setdefault("level", known.region_levels[values["region_id"]])
         values["contact"] = cells["联系人"][:40] or None
         values["phone"] = cells["联系电话"] or None
     return values
 
 
 def _plan_units(
-    conn: Connection,
     actor: Actor,
     rows: list[tuple[int, dict[str, str]]],
     known: _Known,
@@ -394,12 +427,12 @@ def _plan_units(
         plan = _UnitPlan(
             n, name, code or (unit.code if unit is not None else ""), unit, values, info
         )
-        _check_unit_plan(conn, actor, plan, check)
+        _check_unit_plan(known, actor, plan, check)
         plans.append(plan)
     return plans
 
 
-def _check_unit_plan(conn: Connection, actor: Actor, plan: _UnitPlan, check: _Check) -> None:
+def _check_unit_plan(known: _Known, actor: Actor, plan: _UnitPlan, check: _Check) -> None:
     """The same rules as an edit on the unit's page (``admin.unit_problems``)."""
     if plan.unit is None:
         final = {**admin.UNIT_DEFAULTS, **plan.values}
@@ -415,7 +448,8 @@ def _check_unit_plan(conn: Connection, actor: Actor, plan: _UnitPlan, check: _Ch
             for k in changed:
                 if UNIT_FIELDS[k].bureau_only:
                     check.add(plan.row, UNIT_COLUMN[UNIT_FIELDS[k].label], "只能由机关事务局修改")
-    for bad in admin.unit_problems(conn, final, changed, plan.unit.id if plan.unit else None):
+    uid = int(plan.unit.id) if plan.unit is not None else None
+    for bad in admin.unit_problems(known, final, changed, uid):
         check.bad(plan.row, bad, UNIT_COLUMN.get(bad.field, bad.field))
 
 
@@ -448,7 +482,6 @@ def _owner_id(owner: _UnitPlan | Any) -> int | None:
 
 
 def _plan_canteens(
-    conn: Connection,
     actor: Actor,
     rows: list[tuple[int, dict[str, Any]]],
     known: _Known,
@@ -494,12 +527,12 @@ def _plan_canteens(
             check.add(n, "食堂编码", "无权修改该食堂的信息", sheet)
             continue
         plan = _CanteenPlan(n, canteen, owner, values)
-        _check_canteen_plan(conn, actor, plan, check)
+        _check_canteen_plan(known, actor, plan, check)
         plans.append(plan)
     return plans
 
 
-def _check_canteen_plan(conn: Connection, actor: Actor, plan: _CanteenPlan, check: _Check) -> None:
+def _check_canteen_plan(known: _Known, actor: Actor, plan: _CanteenPlan, check: _Check) -> None:
     owner_id = _owner_id(plan.unit)
     if plan.canteen is None:
         final = {**admin.CANTEEN_DEFAULTS, **plan.values}
@@ -519,7 +552,7 @@ def _check_canteen_plan(conn: Connection, actor: Actor, plan: _CanteenPlan, chec
                     )
                     check.add(plan.row, column, "只能由机关事务局修改", CANTEEN_SHEET)
     cid = int(plan.canteen.id) if plan.canteen is not None else None
-    for bad in admin.canteen_problems(conn, final, changed, cid, check_unit=False):
+    for bad in admin.canteen_problems(known, final, changed, cid, check_unit=False):
         check.bad(plan.row, bad, COLUMN_OF_LABEL.get(bad.field, bad.field), CANTEEN_SHEET)
 
 
@@ -548,8 +581,8 @@ def import_unit_info(
     check = _Check()
     with ctx.db.read() if dry_run else ctx.db.begin() as conn:
         known = _Known.load(conn)
-        units = _plan_units(conn, actor, unit_rows, known, check)
-        canteens = _plan_canteens(conn, actor, canteen_rows, known, units, check)
+        units = _plan_units(actor, unit_rows, known, check)
+        canteens = _plan_canteens(actor, canteen_rows, known, units, check)
         _canteen_flags(units, canteens, known)
         if check.errors:
             raise rejected(check.errors)
@@ -585,7 +618,7 @@ def _canteen_flags(units: list[_UnitPlan], canteens: list[_CanteenPlan], known: 
         has = (
             p.info["canteens"] > 0
             or id(p) in listed
-            or (uid is not None and (known.open_canteens.get(uid, 0) > 0 or uid in listed_ids))
+            or (uid is not None and (bool(known.open_canteen_names(uid)) or uid in listed_ids))
         )
         if p.unit is None or bool(p.unit.has_canteen) != has:
             p.values["has_canteen"] = has
@@ -638,7 +671,8 @@ def _apply(
     now = ctx.clock.now()
     for p in units:
         if p.unit is None:
-            p.uid, _change = admin.insert_unit(conn, ctx, actor, {**p.values, "code": p.code})
+            values = {**p.values, "code": p.code}
+            p.uid, _change = admin.insert_unit(conn, ctx, actor, values, checked=True)
         else:
             p.uid = int(p.unit.id)
             if p.values:
@@ -662,7 +696,8 @@ def _apply(
             )
     for c in canteens:
         if c.canteen is None:
-            admin.insert_canteen(conn, ctx, actor, {**c.values, "unit_id": _owner_id(c.unit)})
+            values = {**c.values, "unit_id": _owner_id(c.unit)}
+            admin.insert_canteen(conn, ctx, actor, values, checked=True)
         elif c.values:
             if "unit_id" in c.values and isinstance(c.unit, _UnitPlan):
                 c.values["unit_id"] = c.unit.uid
