@@ -13,7 +13,7 @@ which SQLite and PostgreSQL both accept without rebuilding the table.
 
 Revision ID: 0007
 Revises: 0003
-Create Date: 2026-11-24
+Create Date: 2026-11-29
 """
 
 import sqlalchemy as sa
