@@ -369,3 +369,21 @@ def test_a_region_with_units_cannot_be_retired(ctx: Context, w: World) -> None:
         ctx, BUREAU, {"code": "431003", "name": "苏仙区", "level": "county", "parent_id": w.region}
     )
     assert retirement.retire_region(ctx, BUREAU, empty.id).changed
+
+
+def test_a_leavers_cash_or_an_unpaid_notice_also_keeps_a_unit(ctx: Context, w: World) -> None:
+    from onecard.funding.notices import issue_notices
+
+    c = w.units["C"]
+    fund(ctx, w, "c1", cash=300)
+    issue_notices(ctx, BUREAU, "2026Q1")
+    with ctx.db.begin() as conn:  # 刘洋 left; his own cash waits to be paid back to him
+        conn.execute(update(Person).where(Person.unit_id == c).values(status="left"))
+    before = everything(ctx)
+    with pytest.raises(RetireRefused) as exc:
+        retirement.retire_unit(ctx, BUREAU, c)
+    msg = exc.value.message()
+    assert "本单位人员账户尚有 3.00 元" in msg
+    assert "缴款通知 JF-U003-2026Q1 尚欠 600.00 元" in msg
+    assert "在职人员" not in msg
+    assert everything(ctx) == before

@@ -51,10 +51,23 @@ def _owner_balances(conn: Connection, owner_kind: str, owner_ids: list[int]) -> 
     return out
 
 
+def _purses_of_unit(conn: Connection, unit_id: int) -> int:
+    """What the unit's people (enrolled or left) hold: purses keep a cached balance, so
+    one sum over their rows, however many people the unit had."""
+    people = select(Person.id).where(Person.unit_id == unit_id).scalar_subquery()
+    total = conn.execute(
+        select(func.coalesce(func.sum(Account.balance), 0)).where(
+            Account.owner_kind == "person", Account.owner_id.in_(people), Account.cached
+        )
+    ).scalar_one()
+    return int(total)
+
+
 def unit_blockers(conn: Connection, unit_id: int) -> list[str]:
     reasons: list[str] = []
-    people = conn.execute(select(Person.id, Person.status).where(Person.unit_id == unit_id)).all()
-    active = sum(1 for p in people if p.status == "active")
+    active = conn.execute(
+        select(func.count()).where(Person.unit_id == unit_id, Person.status == "active")
+    ).scalar_one()
     if active:
         reasons.append(f"尚有 {active} 名在职人员（先在名册中办理离职）")
     own = _owner_balances(conn, "unit", [unit_id])
@@ -62,8 +75,7 @@ def unit_blockers(conn: Connection, unit_id: int) -> list[str]:
         reasons.append(f"单位收入户尚有 {yuan(own['unit_income'])} 元未拨付")
     if own.get("unit_returned", 0):
         reasons.append(f"应退回单位的 {yuan(own['unit_returned'])} 元尚未退回")
-    pids = [int(p.id) for p in people]
-    purses = sum(_owner_balances(conn, "person", pids).values()) if pids else 0
+    purses = _purses_of_unit(conn, unit_id)
     if purses:
         reasons.append(f"本单位人员账户尚有 {yuan(purses)} 元（离职人员现金待退回本人）")
     pending = conn.execute(
@@ -72,7 +84,10 @@ def unit_blockers(conn: Connection, unit_id: int) -> list[str]:
         .where(
             BankOrder.status == "pending",
             ((BankOrder.kind == "unit_return") & (BankOrder.ref_id == unit_id))
-            | ((BankOrder.kind == "leaver_refund") & BankOrder.ref_id.in_(pids or [0])),
+            | (
+                (BankOrder.kind == "leaver_refund")
+                & BankOrder.ref_id.in_(select(Person.id).where(Person.unit_id == unit_id))
+            ),
         )
     ).scalar_one()
     if pending:
