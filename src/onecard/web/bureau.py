@@ -90,6 +90,8 @@ TOTAL_ZH = {
     "reference": "通知编号",
     "headcount": "人数",
     "due_date": "截止日",
+    "before": "修改前",
+    "after": "修改后",
 }
 
 

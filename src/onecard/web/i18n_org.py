@@ -39,6 +39,7 @@ EN_ORG: dict[str, str] = {
     "合同开始日期": "Contract starts",
     "合同结束日期": "Contract ends",
     "所在单位": "Person's unit",
+    "联系电话": "Phone",
     "手机号": "Mobile",
     "角色": "Role",
     "单位数": "Units",

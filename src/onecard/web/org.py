@@ -100,10 +100,8 @@ class Frame:
 
 
 def region_options(ctx: Context) -> list[tuple[int, str]]:
-    """(id, "name（level）") of the regions a unit or region may be placed in."""
-    return [
-        (r["id"], f"{r['name']}（{REGION_LEVEL_ZH[r['level']]}）") for r in listing.regions(ctx)
-    ]
+    """(id, name) of the regions a unit or region may be placed in (not retired)."""
+    return [(r["id"], r["name"]) for r in listing.regions(ctx)]
 
 
 def unit_options(ctx: Context) -> list[tuple[int, str]]:
