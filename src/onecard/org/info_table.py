@@ -36,7 +36,7 @@ from sqlalchemy import Connection, insert, select, update
 from onecard.core.context import Context
 from onecard.funding import audit
 from onecard.funding.models import UnitInfo
-from onecard.org import admin
+from onecard.org import admin, rules
 from onecard.org.actors import Actor
 from onecard.org.fields import (
     CANTEEN_FIELDS,
@@ -228,7 +228,7 @@ def unit_info_csv(ctx: Context) -> bytes:
 # --- what the database holds, for matching -------------------------------------------------
 @dataclass
 class _Known:
-    """What the database holds, read once per import; it answers ``admin.Lookup``'s
+    """What the database holds, read once per import; it answers ``rules.Lookup``'s
     questions exactly as the database would inside this transaction."""
 
     units_by_id: dict[int, Any]
@@ -268,7 +268,7 @@ class _Known:
             canteen_names=names,
         )
 
-    # --- admin.Lookup -------------------------------------------------------------------
+    # --- rules.Lookup -------------------------------------------------------------------
     def unit_taken(self, column: str, value: Any, except_id: int | None) -> bool:
         by = {
             "code": self.units_by_code,
@@ -433,7 +433,7 @@ def _plan_units(
 
 
 def _check_unit_plan(known: _Known, actor: Actor, plan: _UnitPlan, check: _Check) -> None:
-    """The same rules as an edit on the unit's page (``admin.unit_problems``)."""
+    """The same rules as an edit on the unit's page (``rules.unit_problems``)."""
     if plan.unit is None:
         final = {**admin.UNIT_DEFAULTS, **plan.values}
         changed = final
@@ -449,7 +449,7 @@ def _check_unit_plan(known: _Known, actor: Actor, plan: _UnitPlan, check: _Check
                 if UNIT_FIELDS[k].bureau_only:
                     check.add(plan.row, UNIT_COLUMN[UNIT_FIELDS[k].label], "只能由机关事务局修改")
     uid = int(plan.unit.id) if plan.unit is not None else None
-    for bad in admin.unit_problems(known, final, changed, uid):
+    for bad in rules.unit_problems(known, final, changed, uid):
         check.bad(plan.row, bad, UNIT_COLUMN.get(bad.field, bad.field))
 
 
@@ -552,7 +552,7 @@ def _check_canteen_plan(known: _Known, actor: Actor, plan: _CanteenPlan, check: 
                     )
                     check.add(plan.row, column, "只能由机关事务局修改", CANTEEN_SHEET)
     cid = int(plan.canteen.id) if plan.canteen is not None else None
-    for bad in admin.canteen_problems(known, final, changed, cid, check_unit=False):
+    for bad in rules.canteen_problems(known, final, changed, cid, check_unit=False):
         check.bad(plan.row, bad, COLUMN_OF_LABEL.get(bad.field, bad.field), CANTEEN_SHEET)
 
 
