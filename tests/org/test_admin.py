@@ -387,3 +387,21 @@ def test_a_leavers_cash_or_an_unpaid_notice_also_keeps_a_unit(ctx: Context, w: W
     assert "缴款通知 JF-U003-2026Q1 尚欠 600.00 元" in msg
     assert "在职人员" not in msg
     assert everything(ctx) == before
+
+
+def test_a_code_taken_at_the_same_moment_is_a_conflict_not_a_server_error(
+    ctx: Context, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two administrators at once: both checks pass, the database's unique key refuses
+    the second write; the answer is a 409 with nothing written."""
+    from onecard.org import rules
+    from onecard.org.errors import ConcurrentChange
+
+    monkeypatch.setattr(rules.DbLookup, "unit_taken", lambda *_a: False)
+    monkeypatch.setattr(rules.DbLookup, "canteen_code_taken", lambda *_a: False)
+    before = everything(ctx)
+    with pytest.raises(ConcurrentChange):
+        admin.create_unit(ctx, BUREAU, {"code": "U001", "name": "同时", "region_id": w.region})
+    with pytest.raises(ConcurrentChange):
+        admin.update_canteen(ctx, BUREAU, w.canteens["B"], {"code": "C001"})
+    assert everything(ctx) == before

@@ -37,7 +37,7 @@ from onecard.funding import audit
 from onecard.funding.runs import RunResult
 from onecard.org import builders
 from onecard.org.actors import Actor
-from onecard.org.errors import error_of
+from onecard.org.errors import error_of, unique_races
 from onecard.org.fields import (
     CANTEEN_FIELDS,
     REGION_FIELDS,
@@ -174,7 +174,7 @@ def create_region(ctx: Context, actor: Actor, raw: Mapping[str, Any]) -> Change:
     for k in ("code", "name", "level", "parent_id"):
         if values.get(k) is None:
             raise InvalidInput(f"{REGION_FIELDS[k].label}：不能为空")
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         raise_first(region_problems(conn, values, values, None))
         rid = builders.create_region(
             conn, values["code"], values["name"], values["level"], values["parent_id"]
@@ -197,7 +197,7 @@ def update_region(ctx: Context, actor: Actor, region_id: int, raw: Mapping[str, 
     values = parse(REGION_FIELDS, raw)
     if {"level", "parent_id"} & set(values):
         raise InvalidInput("区域的级别和上级不能修改（请新建区域）")
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         row = locked_row(conn, Region, region_id, "区域")
         _not_retired(row, "区域")
         before, after = diff(row, values)
@@ -217,7 +217,7 @@ def create_unit(ctx: Context, actor: Actor, raw: Mapping[str, Any]) -> Change:
     """A unit with its two ledger sub-accounts (``builders.create_unit``)."""
     require_bureau(actor)
     values = parse(UNIT_FIELDS, raw)
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         _uid, change = insert_unit(conn, ctx, actor, values)
     return change
 
@@ -273,7 +273,7 @@ def insert_unit(
 
 def update_unit(ctx: Context, actor: Actor, unit_id: int, raw: Mapping[str, Any]) -> Change:
     """Edit a unit; a corrected account re-sends its self-run canteens' failed payouts."""
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         row = locked_row(conn, Unit, unit_id, "单位")
         actor.require_unit(unit_id)
         values = parse(UNIT_FIELDS, raw, row)
@@ -325,7 +325,7 @@ def create_canteen(ctx: Context, actor: Actor, raw: Mapping[str, Any]) -> Change
     """A canteen of a unit, with its payable account; it starts "planned" (no terminal)."""
     require_bureau(actor)
     values = parse(CANTEEN_FIELDS, raw)
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         _cid, change = insert_canteen(conn, ctx, actor, values)
     return change
 
@@ -395,7 +395,7 @@ def insert_canteen(
 
 def update_canteen(ctx: Context, actor: Actor, canteen_id: int, raw: Mapping[str, Any]) -> Change:
     """Edit a canteen; a corrected payee re-sends the payouts that failed for it."""
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         row = locked_row(conn, Canteen, canteen_id, "食堂")
         # The owning unit's admin (a canteen manager runs the till, not the record).
         actor.require_unit(int(row.unit_id))

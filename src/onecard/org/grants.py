@@ -28,7 +28,7 @@ from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from onecard.funding import audit
 from onecard.org import builders
 from onecard.org.actors import Actor
-from onecard.org.errors import UnknownReference
+from onecard.org.errors import UnknownReference, unique_races
 from onecard.org.fields import PHONE_RE
 from onecard.org.models import (
     CITY_ROLES,
@@ -152,7 +152,7 @@ def _person(
 
 def appoint(ctx: Context, actor: Actor, a: Appointment) -> dict[str, Any]:
     """Grant a role (creating the person if the staff number is new)."""
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         scope_unit = _scope_unit(conn, a.role, a.unit_id, a.canteen_id)
         _require_grantor(actor, a.role, scope_unit)
         person, created = _person(conn, ctx, a, scope_unit)
@@ -209,7 +209,7 @@ def _same(column: Any, value: int | None) -> Any:
 
 def revoke(ctx: Context, actor: Actor, grant_id: int) -> dict[str, Any]:
     """Remove one grant; the person's next request no longer has it."""
-    with ctx.db.begin() as conn:
+    with unique_races(), ctx.db.begin() as conn:
         g = conn.execute(
             select(RoleGrant.__table__).where(RoleGrant.id == grant_id).with_for_update()
         ).first()

@@ -38,6 +38,7 @@ from onecard.funding import audit
 from onecard.funding.models import UnitInfo
 from onecard.org import admin, rules
 from onecard.org.actors import Actor
+from onecard.org.errors import unique_races
 from onecard.org.fields import (
     CANTEEN_FIELDS,
     CODE_RE,
@@ -579,7 +580,7 @@ def import_unit_info(
     unit_rows, canteen_rows = _sheets(data, filename)
     res = ImportResult("unit_info", dry_run, rows=len(unit_rows) + len(canteen_rows))
     check = _Check()
-    with ctx.db.read() if dry_run else ctx.db.begin() as conn:
+    with unique_races(), ctx.db.read() if dry_run else ctx.db.begin() as conn:
         known = _Known.load(conn)
         units = _plan_units(actor, unit_rows, known, check)
         canteens = _plan_canteens(actor, canteen_rows, known, units, check)
