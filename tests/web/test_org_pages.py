@@ -311,3 +311,38 @@ def test_the_pages_read_in_english(
     sign_in(client, ctx, "Sbu")
     page = client.get(f"/bureau/org/units/{w.units['A']}?lang=en").text
     assert "Organisation" in page and "Unit bank account" in page and "Retire the unit" in page
+
+
+def test_a_unit_admin_reports_their_canteen_through_the_information_table(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from openpyxl import load_workbook
+
+    token, _ = sign_in(client, ctx, "Sua")
+    a = w.units["A"]
+    wb = load_workbook(io.BytesIO(client.get(f"/unit/{a}/info.xlsx").content))
+    sheet = wb["食堂"]
+    assert sheet.max_row == 2  # this unit's canteen only
+    column = [c.value for c in sheet[1]].index("窗口数") + 1
+    sheet.cell(2, column, 6)
+    buf = io.BytesIO()
+    wb.save(buf)
+    preview = client.post(
+        f"/unit/{a}/import?what=info",
+        data={"csrf_token": token},
+        files={"file": ("info.xlsx", buf.getvalue(), "application/octet-stream")},
+    )
+    assert preview.status_code == 200 and "食堂资料变更 1" in preview.text
+    assert "窗口数：0 → 6" in preview.text
+    payload = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    assert payload
+    done = client.post(
+        f"/unit/{a}/import?what=info",
+        data={"csrf_token": token, "payload": payload.group(1), "confirm": "yes"},
+    )
+    assert 'id="import-done"' in done.text
+    with ctx.db.read() as conn:
+        windows = conn.execute(
+            select(Canteen.windows).where(Canteen.id == w.canteens["A"])
+        ).scalar_one()
+    assert windows == 6

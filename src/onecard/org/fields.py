@@ -89,6 +89,36 @@ FIELD_EN = {
 }
 
 
+# How a preview names a changed field (by its column name).
+FIELD_NAMES_ZH = {
+    "code": "代码",
+    "name": "名称",
+    "region_id": "所属区域",
+    "level": "级别",
+    "bank_account": "单位账户",
+    "has_canteen": "有无食堂",
+    "unit_id": "所属单位",
+    "operation": "经营方式",
+    "operator_name": "经营者",
+    "operator_bank_account": "经营者结算账户",
+    "location": "地点",
+    "opening_hours": "开放时间",
+    "capacity": "座位数",
+    "windows": "窗口数",
+    "service_staff": "服务人员数",
+    "dining_area_m2": "就餐面积",
+    "contract_starts": "合同开始日期",
+    "contract_ends": "合同结束日期",
+    "contact": "联系人",
+    "phone": "联系电话",
+    "notes": "备注",
+    "canteens": "食堂数量",
+    "breakfast_fen": "早餐标准",
+    "lunch_fen": "午餐标准",
+    "dinner_fen": "晚餐标准",
+}
+
+
 class BadValue(ValueError):
     """``field`` (the Chinese label) cannot take the value; ``problem`` says why.
 

@@ -96,6 +96,8 @@ EN_ORG: dict[str, str] = {
     "已导入": "Imported",
     "尚未写入。": "Nothing written yet.",
     "变更单位": "Units changed",
+    "单位资料变更": "Unit records changed",
+    "食堂资料变更": "Canteen records changed",
     "变更食堂": "Canteens changed",
     "上报数据变更": "Reported figures changed",
     "修改前 → 修改后": "Before → after",

@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile
 
 from onecard.core.errors import ImportRejected, InvalidInput
 from onecard.org import imports
+from onecard.org.fields import FIELD_NAMES_ZH
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
 from onecard.web.errors import request_lang
@@ -32,35 +33,6 @@ from onecard.web.unit import xlsx_response
 router = APIRouter(
     prefix="/bureau/org", dependencies=[Depends(csrf_protect)], include_in_schema=False
 )
-
-# How the preview names a changed field.
-FIELD_ZH = {
-    "code": "代码",
-    "name": "名称",
-    "region_id": "所属区域",
-    "level": "级别",
-    "bank_account": "单位账户",
-    "has_canteen": "有无食堂",
-    "unit_id": "所属单位",
-    "operation": "经营方式",
-    "operator_name": "经营者",
-    "operator_bank_account": "经营者结算账户",
-    "location": "地点",
-    "opening_hours": "开放时间",
-    "capacity": "座位数",
-    "windows": "窗口数",
-    "service_staff": "服务人员数",
-    "dining_area_m2": "就餐面积",
-    "contract_starts": "合同开始日期",
-    "contract_ends": "合同结束日期",
-    "contact": "联系人",
-    "phone": "联系电话",
-    "notes": "备注",
-    "canteens": "食堂数量",
-    "breakfast_fen": "早餐标准",
-    "lunch_fen": "午餐标准",
-    "dinner_fen": "晚餐标准",
-}
 
 
 def _page(request: Request, frame: Frame, status_code: int = 200, **kw: Any) -> Response:
@@ -75,7 +47,7 @@ def _page(request: Request, frame: Frame, status_code: int = 200, **kw: Any) -> 
         request,
         "bureau/org_import.html",
         status_code=status_code,
-        field_zh=FIELD_ZH,
+        field_zh=FIELD_NAMES_ZH,
         **{**defaults, **kw},
     )
 

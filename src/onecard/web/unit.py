@@ -31,6 +31,7 @@ from onecard.funding.errors import check_quarter
 from onecard.funding.models import QualityBand, QualityScore, UnitInfo
 from onecard.org import imports
 from onecard.org.actors import Actor
+from onecard.org.fields import FIELD_NAMES_ZH
 from onecard.org.models import Canteen, Person
 from onecard.pay import cards, rules
 from onecard.pay.models import DINER_CLASSES, Card
@@ -440,6 +441,7 @@ def _import_page(
         filename=filename,
         category=CATEGORY,
         field_zh=FIELD_ZH,
+        org_field_zh=FIELD_NAMES_ZH,
     )
 
 
