@@ -54,7 +54,7 @@ def test_a_county_unit_and_canteen_from_the_command_line(city: City) -> None:
     )  # fmt: skip
     assert code == 0 and "已新建" in out
     code, out = run("unit", "edit", "北湖区教育局", "--contact", "周敏")
-    assert code == 0 and "contact: — → 周敏" in out
+    assert code == 0 and "联系人：— → 周敏" in out
     code, out = run("unit", "list", "--q", "北湖")
     assert code == 0 and "U100" in out and "县直" in out
     code, out = run("canteen", "list", "--unit", "U100")

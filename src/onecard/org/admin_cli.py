@@ -24,7 +24,7 @@ from onecard.core.errors import ImportRejected, NotFound
 from onecard.core.money import yuan
 from onecard.org import admin, grants, imports, listing, retirement
 from onecard.org.actors import Actor
-from onecard.org.fields import LEVEL_ZH, OPERATION_ZH, REGION_LEVEL_ZH
+from onecard.org.fields import FIELD_NAMES_ZH, LEVEL_ZH, OPERATION_ZH, REGION_LEVEL_ZH
 from onecard.org.models import Canteen, Person, Region, RoleGrant, Unit
 
 app = typer.Typer(
@@ -83,6 +83,16 @@ def _given(**options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _shown(v: Any) -> str:
+    return "—" if v is None or v == "" else str(v)
+
+
+def _changes(changes: dict[str, list[Any]]) -> str:
+    return "；".join(
+        f"{FIELD_NAMES_ZH.get(k, k)}：{_shown(a)} → {_shown(b)}" for k, (a, b) in changes.items()
+    )
+
+
 def _print_change(ch: admin.Change) -> None:
     con = _console()
     verb = {"create": "已新建", "update": "已修改", "retire": "已撤销"}[ch.action]
@@ -92,7 +102,7 @@ def _print_change(ch: admin.Change) -> None:
     con.print(f"[green]{verb}[/green] {ch.scope}")
     for k, after in ch.after.items():
         before = ch.before.get(k) if ch.before else None
-        con.print(f"  {k}: {'—' if before is None else before} → {'—' if after is None else after}")
+        con.print(f"  {FIELD_NAMES_ZH.get(k, k)}：{_shown(before)} → {_shown(after)}")
     for res in ch.retried:
         state = "已重新发送" if res.changed else "未发送"
         con.print(f"  结算付款 {res.scope} {state} {'；'.join(res.problems)}")
@@ -535,7 +545,7 @@ def info_import(
             con.print(f"  {label} {it['code']} {it['name']}")
     for label, items in (("变更单位", res.units_changed), ("变更食堂", res.canteens_changed)):
         for it in items:
-            con.print(f"  {label} {it['code']} {it['name']} {it['changes']}")
+            con.print(f"  {label} {it['code']} {it['name']} {_changes(it['changes'])}")
     head = "[yellow]试运行（未写入）[/yellow]" if dry_run else "[green]已导入[/green]"
     con.print(
         f"{head} 共 {res.rows} 行：新增单位 {len(res.units_new)}，变更单位 {len(res.units_changed)}，"

@@ -91,6 +91,9 @@ FIELD_EN = {
 
 # How a preview names a changed field (by its column name).
 FIELD_NAMES_ZH = {
+    "default_standard_fen": "默认每季度就餐经费标准（分）",
+    "retired_at": "撤销时间",
+    "grants_revoked": "取消的授权",
     "code": "代码",
     "name": "名称",
     "region_id": "所属区域",
