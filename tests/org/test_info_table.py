@@ -164,6 +164,14 @@ def test_rows_that_match_update_only_what_they_fill_in(ctx: Context, w: World) -
     assert c.operator_name == "郴州湘味餐饮管理有限公司" and c.location == ""
     (rec,) = audits(ctx, "org_canteen_update")
     assert rec["totals"] == {"before": {"windows": 0}, "after": {"windows": 8}}
+    (first,) = audits(ctx, "org_unit_info_update")  # the unit's first report
+    assert first["totals"]["before"] is None and first["totals"]["after"]["canteens"] == 1
+    again = workbook([unit_row("市人民医院", "U002", 食堂数量=1, 服务人员数=9)])
+    imports.import_unit_info(ctx, BUREAU, again, "t.xlsx")
+    assert audits(ctx, "org_unit_info_update")[1]["totals"] == {
+        "before": {"service_staff": 0},
+        "after": {"service_staff": 9},
+    }
 
 
 def test_every_bad_row_on_both_sheets_is_reported_and_nothing_is_written(

@@ -681,20 +681,18 @@ def _apply(
         old = known.infos.get(p.uid)
         if old is None:
             conn.execute(insert(UnitInfo).values(unit_id=p.uid, updated_at=now, **p.info))
-            continue
-        before = {k: getattr(old, k) for k in INFO_FIELDS if getattr(old, k) != p.info[k]}
-        if before:
+            totals: dict[str, Any] = {"before": None, "after": p.info}
+        else:
+            before = {k: getattr(old, k) for k in INFO_FIELDS if getattr(old, k) != p.info[k]}
+            if not before:
+                continue
             conn.execute(
                 update(UnitInfo).where(UnitInfo.unit_id == p.uid).values(updated_at=now, **p.info)
             )
-            audit.record(
-                conn,
-                ctx,
-                actor,
-                "org_unit_info_update",
-                admin.scope_of("unit", p.code, p.name),
-                {"before": before, "after": {k: p.info[k] for k in before}},
-            )
+            totals = {"before": before, "after": {k: p.info[k] for k in before}}
+        # What the unit reported, before and after (its first report: before is None).
+        scope = admin.scope_of("unit", p.code, p.name)
+        audit.record(conn, ctx, actor, "org_unit_info_update", scope, totals)
     for c in canteens:
         if c.canteen is None:
             values = {**c.values, "unit_id": _owner_id(c.unit)}
