@@ -8,14 +8,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from onecard.audit.models import AuditEvent
 from onecard.core.context import Context
 from onecard.funding import audit
-from onecard.funding.models import AuditRecord, UnitInfo
+from onecard.funding.models import UnitInfo
 from onecard.ledger.models import Account
 from onecard.org.bank_accounts import luhn_ok
 from onecard.org.models import Canteen, Person, Region, RoleGrant, Unit
 
-TABLES = (Region, Unit, Canteen, Person, RoleGrant, Account, AuditRecord, UnitInfo)
+TABLES = (Region, Unit, Canteen, Person, RoleGrant, Account, AuditEvent, UnitInfo)
 
 
 def everything(ctx: Context) -> dict[str, list[tuple[Any, ...]]]:

@@ -219,12 +219,19 @@ def test_a_role_granted_or_revoked_applies_to_the_next_request(
             201,
         )
         assert got["roles"] == ["食堂管理员·财政局机关食堂", "单位管理员·市财政局"]
+        # A role change ends the person's sessions (issue 11): the very next request
+        # with the old session is refused; signed in again, the new role is there.
+        refused(cm.patch(f"{API}/units/{a}", json={"contact": "陈"}), 401, "unauthorized")
+        cm.cookies.clear()
+        sign_in(cm, ctx, "Scm")
         assert ok(cm.patch(f"{API}/units/{a}", json={"contact": "陈"}))["changed"]
         # The unit admin loses the role: their very next request is refused.
         grants = ok(bureau.get(f"{API}/admins", params={"unit_id": a}))
         mine = next(g for g in grants if g["staff_no"] == "Sua" and g["role_code"] == "unit_admin")
         assert ok(bureau.post(f"{API}/grants/{mine['id']}/revoke"))["roles"] == []
-        refused(ua.get(f"{API}/units/{a}"), 403, "forbidden")
+        refused(ua.get(f"{API}/units/{a}"), 401, "unauthorized")
+        ua.cookies.clear()
+        sign_in(ua, ctx, "Sua")
         refused(ua.patch(f"{API}/units/{a}", json={"contact": "x"}), 403, "forbidden")
     finally:
         cm.__exit__(None, None, None)

@@ -12,7 +12,8 @@ from datetime import datetime
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from onecard.channels.bank import INCOME_ACCOUNT, SandboxBank
+from onecard.channels.bank import INCOME_ACCOUNT
+from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.funding import settlement

@@ -52,7 +52,7 @@ from onecard.org.tables import (
     read_table,
     rejected,
     xlsx,
-    yuan_text,
+    yuan_number,
 )
 from onecard.org.tables import money_cell as _money_cell
 from onecard.org.tables import table_body as _table_body
@@ -136,7 +136,7 @@ def roster_template(ctx: Context, unit_id: int | None = None) -> bytes:
                 CATEGORY_ZH.get(r.category, r.category),
                 r.phone or "",
                 "",
-                yuan_text(r.standard_fen) if r.standard_fen else "",
+                yuan_number(r.standard_fen) if r.standard_fen else "",
                 r.bank_card_no or "",
             ]
             for r in conn.execute(q)

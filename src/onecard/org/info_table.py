@@ -63,7 +63,7 @@ from onecard.org.tables import (
     read_sheets,
     rejected,
     xlsx,
-    yuan_text,
+    yuan_number,
 )
 
 UNIT_INFO_COLUMNS: tuple[str, ...] = (
@@ -164,9 +164,9 @@ def _unit_rows(conn: Connection, unit_ids: Iterable[int] | None) -> list[list[An
                 i.service_staff,
                 i.capacity,
                 i.dining_area_m2,
-                yuan_text(i.breakfast_fen),
-                yuan_text(i.lunch_fen),
-                yuan_text(i.dinner_fen),
+                yuan_number(i.breakfast_fen),
+                yuan_number(i.lunch_fen),
+                yuan_number(i.dinner_fen),
                 i.location,
                 i.contact,
                 i.phone,
@@ -562,16 +562,26 @@ def _check_canteen_plan(known: _Known, actor: Actor, plan: _CanteenPlan, check: 
 
 
 # --- the import -------------------------------------------------------------------------------
-def _sheets(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, str]]], list[Any]]:
+def _sheets(
+    data: bytes, filename: str, notes: list[dict[str, Any]]
+) -> tuple[list[tuple[int, dict[str, str]]], list[Any]]:
     sheets = read_sheets(data, filename)
     names = list(sheets)
     first = sheets[names[0]] if names else []
-    units = body(first, UNIT_INFO_COLUMNS, UNIT_INFO_EXTRA)
+    # A CSV's protective quotes (our own export) are taken off; they and formula-like
+    # cells are listed in the preview.
+    from_csv = not (data[:2] == b"PK" or filename.lower().endswith((".xlsx", ".xlsm")))
+    units = body(first, UNIT_INFO_COLUMNS, UNIT_INFO_EXTRA, from_csv=from_csv, notes=notes)
     canteen_rows = sheets.get(CANTEEN_SHEET) if names and names[0] != CANTEEN_SHEET else None
     canteens: list[Any] = []
     if canteen_rows:
         canteens = body(
-            canteen_rows, CANTEEN_REQUIRED, CANTEEN_OPTIONAL, sheet=CANTEEN_SHEET, raw=True
+            canteen_rows,
+            CANTEEN_REQUIRED,
+            CANTEEN_OPTIONAL,
+            sheet=CANTEEN_SHEET,
+            raw=True,
+            notes=notes,
         )
     return units, canteens
 
@@ -581,8 +591,10 @@ def import_unit_info(
 ) -> ImportResult:
     """Check the whole file, then (unless ``dry_run``) create and update what it says."""
     actor.require("bureau_admin", "clearing_operator", "unit_admin")
-    unit_rows, canteen_rows = _sheets(data, filename)
+    notes: list[dict[str, Any]] = []
+    unit_rows, canteen_rows = _sheets(data, filename, notes)
     res = ImportResult("unit_info", dry_run, rows=len(unit_rows) + len(canteen_rows))
+    res.cells.extend(notes)
     check = _Check()
     with unique_races(), ctx.db.read() if dry_run else ctx.db.begin() as conn:
         known = _Known.load(conn)

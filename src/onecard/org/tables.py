@@ -14,10 +14,11 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from onecard.core.errors import ImportRejected
-from onecard.core.money import fen_from_yuan, yuan
+from onecard.core.money import fen_from_yuan
 from onecard.core.sheets import csv_row, formula_like, unquote, xlsx_append
 
 # What the preview says about a cell of ``ImportResult.cells``.
@@ -248,8 +249,10 @@ def money_cell(text: str, column: str, row: int, errors: list[RowError]) -> int:
 
 
 # --- writing templates ------------------------------------------------------------------
-def yuan_text(fen: int) -> str:
-    return yuan(fen)
+def yuan_number(fen: int) -> Decimal:
+    """Money in a template: a number of yuan (exact, from integer fen), not text — Excel
+    sums it; a CSV shows it with two decimals."""
+    return Decimal(fen).scaleb(-2)
 
 
 def xlsx(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]], note: str) -> bytes:
