@@ -37,7 +37,7 @@ from onecard.org.schemas import (
     UnitPatch,
 )
 from onecard.pay.schemas import ErrorOut
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
 from onecard.web.errors import error_body, request_lang
 
 router = APIRouter(prefix="/api/v1/org", tags=["organisation"])
@@ -75,13 +75,13 @@ def post_region(body: RegionIn, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
 
 
 @router.patch("/regions/{region_id}", response_model=ChangeOut, responses=ERRORS)
-def patch_region(region_id: int, body: RegionPatch, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
+def patch_region(region_id: IdPath, body: RegionPatch, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
     """Rename or re-code a region (bureau)."""
     return _change(admin.update_region(ctx, actor, region_id, body.given()))
 
 
 @router.post("/regions/{region_id}/retire", response_model=ChangeOut, responses=ERRORS)
-def post_region_retire(region_id: int, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
+def post_region_retire(region_id: IdPath, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
     """Retire a region with no unit or region left in it (409 ``retire_refused``)."""
     return _change(retirement.retire_region(ctx, actor, region_id))
 
@@ -92,7 +92,7 @@ def get_units(
     actor: ActorDep,
     ctx: CtxDep,
     q: str = "",
-    region_id: int | None = None,
+    region_id: OptionalIdQuery = None,
     include_retired: bool = False,
 ) -> Any:
     """Units (a unit admin sees their own), with people and canteens counted."""
@@ -106,7 +106,7 @@ def get_units(
 
 
 @router.get("/units/{unit_id}", response_model=UnitOut, responses=ERRORS)
-def get_unit(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Any:
+def get_unit(unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
     """One unit, with what stands in the way of retiring it."""
     _reader(actor, unit_id)
     return {
@@ -122,13 +122,13 @@ def post_unit(body: UnitIn, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
 
 
 @router.patch("/units/{unit_id}", response_model=ChangeOut, responses=ERRORS)
-def patch_unit(unit_id: int, body: UnitPatch, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
+def patch_unit(unit_id: IdPath, body: UnitPatch, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
     """Edit a unit (its admin: contact, phone, canteen flag, standard; the bureau: all)."""
     return _change(admin.update_unit(ctx, actor, unit_id, body.given()))
 
 
 @router.post("/units/{unit_id}/retire", response_model=ChangeOut, responses=ERRORS)
-def post_unit_retire(unit_id: int, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
+def post_unit_retire(unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
     """Retire a unit with no people, money or canteen left (409 ``retire_refused``)."""
     return _change(retirement.retire_unit(ctx, actor, unit_id))
 
@@ -136,7 +136,7 @@ def post_unit_retire(unit_id: int, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
 # --- canteens -----------------------------------------------------------------------------
 @router.get("/canteens", response_model=list[CanteenOut], responses=ERRORS)
 def get_canteens(
-    actor: ActorDep, ctx: CtxDep, unit_id: int | None = None, include_retired: bool = False
+    actor: ActorDep, ctx: CtxDep, unit_id: OptionalIdQuery = None, include_retired: bool = False
 ) -> Any:
     """Canteens of the city, or of one unit."""
     _reader(actor, unit_id)
@@ -144,7 +144,7 @@ def get_canteens(
 
 
 @router.get("/canteens/{canteen_id}", response_model=CanteenOut, responses=ERRORS)
-def get_canteen(canteen_id: int, actor: ActorDep, ctx: CtxDep) -> Any:
+def get_canteen(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
     """One canteen, with what stands in the way of retiring it."""
     row = listing.canteen(ctx, canteen_id)
     _reader(actor, int(row["unit_id"]))
@@ -158,26 +158,28 @@ def post_canteen(body: CanteenIn, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
 
 
 @router.patch("/canteens/{canteen_id}", response_model=ChangeOut, responses=ERRORS)
-def patch_canteen(canteen_id: int, body: CanteenPatch, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
+def patch_canteen(
+    canteen_id: IdPath, body: CanteenPatch, actor: ActorDep, ctx: CtxDep
+) -> ChangeOut:
     """Edit a canteen; a corrected operator account re-sends its failed payouts."""
     return _change(admin.update_canteen(ctx, actor, canteen_id, body.given()))
 
 
 @router.post("/canteens/{canteen_id}/retire", response_model=ChangeOut, responses=ERRORS)
-def post_canteen_retire(canteen_id: int, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
+def post_canteen_retire(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
     """Retire a canteen with nothing unsettled and no terminal in use (409 otherwise)."""
     return _change(retirement.retire_canteen(ctx, actor, canteen_id))
 
 
 @router.post("/canteens/{canteen_id}/payouts/retry", response_model=list[RunOut], responses=ERRORS)
-def post_payout_retry(canteen_id: int, actor: ActorDep, ctx: CtxDep) -> Any:
+def post_payout_retry(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
     """Send again the canteen's settlement payouts the bank returned (bureau)."""
     return [r.as_dict() for r in admin.retry_failed_payouts(ctx, actor, canteen_id)]
 
 
 # --- administrators -------------------------------------------------------------------------
 @router.get("/admins", response_model=list[GrantOut], responses=ERRORS)
-def get_admins(actor: ActorDep, ctx: CtxDep, unit_id: int | None = None) -> Any:
+def get_admins(actor: ActorDep, ctx: CtxDep, unit_id: OptionalIdQuery = None) -> Any:
     """Every role held (the city's, or one unit's and its canteens')."""
     return grants.administrators(ctx, actor, unit_id)
 
@@ -189,7 +191,7 @@ def post_admin(body: AppointIn, actor: ActorDep, ctx: CtxDep) -> Any:
 
 
 @router.post("/grants/{grant_id}/revoke", response_model=RevokeOut, responses=ERRORS)
-def post_revoke(grant_id: int, actor: ActorDep, ctx: CtxDep) -> Any:
+def post_revoke(grant_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
     """Take a role away; the person's next request no longer has it."""
     return grants.revoke(ctx, actor, grant_id)
 

@@ -35,7 +35,7 @@ from onecard.org.fields import (
 )
 from onecard.org.models import CITY_ROLES, UNIT_ROLES, Canteen
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdPath
 from onecard.web.errors import request_lang, status_for
 from onecard.web.scopes import bureau_scope, can_run_money, can_write_unit, unit_scope
 from onecard.web.templating import render
@@ -191,7 +191,9 @@ async def region_create(request: Request, actor: ActorDep, ctx: CtxDep) -> Respo
 
 
 @router.post("/bureau/org/regions/{region_id}")
-async def region_edit(request: Request, region_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+async def region_edit(
+    request: Request, region_id: IdPath, actor: ActorDep, ctx: CtxDep
+) -> Response:
     bureau_scope(actor)
     values = await _fields(request, {k: REGION_FIELDS[k] for k in ("code", "name")})
     try:
@@ -204,7 +206,7 @@ async def region_edit(request: Request, region_id: int, actor: ActorDep, ctx: Ct
 
 
 @router.post("/bureau/org/regions/{region_id}/retire")
-def region_retire(request: Request, region_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def region_retire(request: Request, region_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     try:
         retirement.retire_region(ctx, actor, region_id)
@@ -239,7 +241,7 @@ async def unit_create(request: Request, actor: ActorDep, ctx: CtxDep) -> Respons
 def _unit_page(
     request: Request,
     frame: Frame,
-    unit_id: int,
+    unit_id: IdPath,
     *,
     error: str | None = None,
     form: dict[str, str] | None = None,
@@ -277,13 +279,13 @@ def _unit_page(
 
 
 @router.get("/bureau/org/units/{unit_id}")
-def bureau_unit(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def bureau_unit(request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     return _unit_page(request, Frame(ctx, actor), unit_id)
 
 
 @router.get("/unit/{unit_id}/org")
-def own_unit(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def own_unit(request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     return _unit_page(request, Frame(ctx, actor, unit), unit_id)
 
@@ -315,18 +317,20 @@ async def _save_unit(request: Request, frame: Frame, unit_id: int) -> Response:
 
 @router.post("/bureau/org/units/{unit_id}")
 async def bureau_unit_save(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     return await _save_unit(request, _frame_for(ctx, actor, unit_id, False), unit_id)
 
 
 @router.post("/unit/{unit_id}/org")
-async def own_unit_save(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+async def own_unit_save(
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep
+) -> Response:
     return await _save_unit(request, _frame_for(ctx, actor, unit_id, True), unit_id)
 
 
 @router.post("/bureau/org/units/{unit_id}/retire")
-def unit_retire(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def unit_retire(request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     frame = _frame_for(ctx, actor, unit_id, False)
     try:
         retirement.retire_unit(ctx, actor, unit_id)
@@ -338,7 +342,9 @@ def unit_retire(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) ->
 
 
 @router.post("/bureau/org/units/{unit_id}/canteens")
-async def canteen_create(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+async def canteen_create(
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep
+) -> Response:
     frame = _frame_for(ctx, actor, unit_id, False)
     values = await _fields(request, CANTEEN_FIELDS)
     values["unit_id"] = str(unit_id)
@@ -360,7 +366,7 @@ async def canteen_create(request: Request, unit_id: int, actor: ActorDep, ctx: C
 def _canteen_page(
     request: Request,
     frame: Frame,
-    canteen_id: int,
+    canteen_id: IdPath,
     *,
     error: str | None = None,
     form: dict[str, str] | None = None,
@@ -401,14 +407,14 @@ def _canteen_owner(ctx: Context, canteen_id: int) -> int:
 
 
 @router.get("/bureau/org/canteens/{canteen_id}")
-def bureau_canteen(request: Request, canteen_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def bureau_canteen(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     return _canteen_page(request, Frame(ctx, actor), canteen_id)
 
 
 @router.get("/unit/{unit_id}/org/canteens/{canteen_id}")
 def own_canteen(
-    request: Request, unit_id: int, canteen_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     return _canteen_page(request, _frame_for(ctx, actor, unit_id, True), canteen_id)
 
@@ -435,7 +441,7 @@ async def _save_canteen(request: Request, frame: Frame, canteen_id: int) -> Resp
 
 @router.post("/bureau/org/canteens/{canteen_id}")
 async def bureau_canteen_save(
-    request: Request, canteen_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     bureau_scope(actor)
     return await _save_canteen(request, Frame(ctx, actor), canteen_id)
@@ -443,13 +449,13 @@ async def bureau_canteen_save(
 
 @router.post("/unit/{unit_id}/org/canteens/{canteen_id}")
 async def own_canteen_save(
-    request: Request, unit_id: int, canteen_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     return await _save_canteen(request, _frame_for(ctx, actor, unit_id, True), canteen_id)
 
 
 @router.post("/bureau/org/canteens/{canteen_id}/retire")
-def canteen_retire(request: Request, canteen_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def canteen_retire(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     frame = Frame(ctx, actor)
     try:
@@ -462,7 +468,7 @@ def canteen_retire(request: Request, canteen_id: int, actor: ActorDep, ctx: CtxD
 
 
 @router.post("/bureau/org/canteens/{canteen_id}/payouts/retry")
-def canteen_retry(request: Request, canteen_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def canteen_retry(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     frame = Frame(ctx, actor)
     try:
@@ -557,7 +563,7 @@ async def appoint(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
 
 
 @router.post("/bureau/org/grants/{grant_id}/revoke")
-def revoke(request: Request, grant_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def revoke(request: Request, grant_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     try:
         grants.revoke(ctx, actor, grant_id)
@@ -599,28 +605,28 @@ def _unit_revoke(request: Request, frame: Frame, unit_id: int, grant_id: int) ->
 
 @router.post("/unit/{unit_id}/org/admins")
 async def own_unit_appoint(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     return await _unit_appoint(request, _frame_for(ctx, actor, unit_id, True), unit_id)
 
 
 @router.post("/bureau/org/units/{unit_id}/admins")
 async def bureau_unit_appoint(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     return await _unit_appoint(request, _frame_for(ctx, actor, unit_id, False), unit_id)
 
 
 @router.post("/unit/{unit_id}/org/grants/{grant_id}/revoke")
 def own_unit_revoke(
-    request: Request, unit_id: int, grant_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, grant_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     return _unit_revoke(request, _frame_for(ctx, actor, unit_id, True), unit_id, grant_id)
 
 
 @router.post("/bureau/org/units/{unit_id}/grants/{grant_id}/revoke")
 def bureau_unit_revoke(
-    request: Request, unit_id: int, grant_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, grant_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     return _unit_revoke(request, _frame_for(ctx, actor, unit_id, False), unit_id, grant_id)
 
@@ -628,7 +634,7 @@ def bureau_unit_revoke(
 # --- the settlement page's retry ------------------------------------------------------------------
 @router.post("/bureau/settlements/{settlement_id}/retry")
 def settlement_retry(
-    settlement_id: int,
+    settlement_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     quarter: Annotated[str, Form(max_length=6)] = "",
