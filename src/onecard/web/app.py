@@ -2,7 +2,8 @@
 
 Contract: ``create_app(ctx)`` wires routers, error handlers and two guards that run
 before any route: bodies over ``max_body_bytes`` get 413, API writes that are not JSON
-get 415. Every error leaves as ``{"error": {"code", "message"}}``. Ordinary terminal
+get 415. Every route is checked against its declared rule (``web.permissions``).
+Every error leaves as ``{"error": {"code", "message"}}``. Ordinary terminal
 payments, when batched, are answered before all of it (``pay.fast_route``), with the
 same answer.
 """
@@ -26,6 +27,7 @@ from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
 from onecard.web import errors as web_errors
+from onecard.web import permissions
 
 STATIC = Path(__file__).parent / "static"
 
@@ -233,6 +235,8 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
         _include_optional(app, module)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Last, once every route exists: each one finds its declared rule from now on.
+    permissions.install(app)
     return app
 
 

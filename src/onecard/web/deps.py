@@ -3,7 +3,9 @@
 Contract: ``CtxDep`` is the app's ``Context``; ``TerminalDep`` authenticates a terminal
 from ``Authorization: Terminal <code>:<device key>``; ``PayingTerminalDep`` is the same
 for the payment route, recognising terminals in memory when payments are batched; ``ActorDep`` is the signed-in
-person (session cookie) with their role grants, or raises ``AuthError`` (401).
+person (session cookie) with their role grants, or raises ``AuthError`` (401). The actor and
+the terminal are both admitted by the route's declared rule (``web.permissions``: 403 for a
+caller whom no clause admits) before any route runs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from onecard.core.errors import AuthError, TerminalUnauthorized
 from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay.service import TerminalIdentity, authenticate_terminal
+from onecard.web.permissions import admit_person, admit_terminal
 
 
 async def get_ctx(request: Request) -> Context:
@@ -50,7 +53,9 @@ def terminal_credentials(request: Request) -> tuple[str, str]:
 
 
 def get_terminal(request: Request, ctx: CtxDep) -> TerminalIdentity:
-    return authenticate_terminal(ctx, *terminal_credentials(request))
+    ident = authenticate_terminal(ctx, *terminal_credentials(request))
+    admit_terminal(request)
+    return ident
 
 
 TerminalDep = Annotated[TerminalIdentity, Depends(get_terminal)]
@@ -70,6 +75,7 @@ async def get_paying_terminal(request: Request, ctx: CtxDep) -> PayingTerminal:
     (``pay.terminal_keys``); otherwise the terminal is looked up as ``get_terminal`` does.
     """
     code, key = terminal_credentials(request)
+    admit_terminal(request)
     batcher = getattr(ctx, "payment_batcher", None)
     if batcher is None:
         ident = await run_in_threadpool(authenticate_terminal, ctx, code, key)
@@ -84,6 +90,13 @@ PayingTerminalDep = Annotated[PayingTerminal, Depends(get_paying_terminal)]
 
 
 def get_actor(request: Request, ctx: CtxDep) -> Actor:
+    """The signed-in person, admitted by the route's declared rule (``web.permissions``)."""
+    actor = _signed_in(request, ctx)
+    admit_person(request, actor)
+    return actor
+
+
+def _signed_in(request: Request, ctx: Context) -> Actor:
     session = request.scope.get("session") or {}
     pid = session.get("person_id")
     if not pid or not session.get("verified", False):
