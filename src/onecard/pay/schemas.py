@@ -89,9 +89,26 @@ class TerminalDay(BaseModel):
     total_fen: int
 
 
+class FieldProblem(BaseModel):
+    field: str
+    problem: str
+
+
+class RowProblem(BaseModel):
+    row: int
+    column: str
+    problem: str
+
+
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
+    """Every error answer's ``error`` (``web/errors.py``); the optional parts by code."""
+
+    code: str = Field(description="stable, machine-readable")
+    message: str = Field(description="Chinese unless the client asks for English")
+    request_id: str = Field(description="also in the X-Request-ID header")
+    fields: list[FieldProblem] | None = Field(default=None, description="invalid input")
+    rows: list[RowProblem] | None = Field(default=None, description="a rejected import")
+    checks: dict[str, str] | None = Field(default=None, description="not_ready")
 
 
 class ErrorOut(BaseModel):

@@ -27,7 +27,7 @@ from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
 from onecard.web import errors as web_errors
-from onecard.web import permissions
+from onecard.web import openapi, permissions
 
 STATIC = Path(__file__).parent / "static"
 
@@ -235,8 +235,10 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
         _include_optional(app, module)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # Last, once every route exists: each one finds its declared rule from now on.
+    # Last, once every route exists: each one finds its declared rule from now on, and
+    # the document says every answer the edges can give.
     permissions.install(app)
+    openapi.install(app)
     return app
 
 
