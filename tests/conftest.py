@@ -88,7 +88,7 @@ def ctx(
         _truncate(pg_engine)
         engine = pg_engine
         url = engine.url.render_as_string(hide_password=False)
-    from onecard.channels.bank import SandboxBank
+    from onecard.channels.sandbox import SandboxBank
 
     c = Context(db=Database(engine), clock=clock, settings=make_settings(url))
     c.bank = SandboxBank(secret=b"test-secret", clock=clock)

@@ -1,10 +1,11 @@
 """``onecard`` — the command line. The only place errors become exit codes.
 
 Commands share the services with the web app; none of them commits anything itself.
-Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 not found, 4 not allowed, 5 conflict,
-6 refused, 7 an integrity check failed (``ledger verify`` found a discrepancy, or
-``audit verify`` a record edited, deleted or reordered),
-8 the bank could not be reached (retry later with the same order id).
+Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 not found, 4 not allowed, 5 conflict
+(also: a run's result needs a person — a short unit, a reconciliation line), 6 refused,
+7 an integrity check failed (``ledger verify`` found a discrepancy, or ``audit verify`` a
+record edited, deleted or reordered), 8 the bank could not be reached (retry later with
+the same order id). A command's own exit code (``typer.Exit``) is the process's exit code.
 """
 
 from __future__ import annotations
@@ -72,19 +73,30 @@ _opened: list[Context] = []
 
 
 def context(database_url: str | None = None) -> Context:
-    """The command's context; its engine is disposed when ``main`` returns, so no
-    database connection outlives the command (tests run many commands in one process)."""
+    """The command's context, with the configured bank; its engine is disposed when
+    ``main`` returns, so no database connection outlives the command (tests run many
+    commands in one process)."""
     settings = get_settings()
     if database_url:
         settings = Settings(**{**settings.model_dump(), "database_url": database_url})
-    ctx = Context.from_settings(settings)
+    return _context_for(settings)
+
+
+def _context_for(settings: Settings) -> Context:
+    from onecard.channels.factory import bank_for
+
+    ctx = Context.from_settings(settings, bank=bank_for)
     _opened.append(ctx)
     return ctx
 
 
 def _close_contexts() -> None:
     while _opened:
-        _opened.pop().dispose()
+        ctx = _opened.pop()
+        ctx.dispose()
+        dispose = getattr(ctx.bank, "dispose", None)
+        if callable(dispose):
+            dispose()
 
 
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECARD_DATABASE_URL")]
@@ -129,6 +141,66 @@ def ledger_verify(
 
 
 @app.command()
+def init(
+    city: Annotated[str, typer.Option("--city", help="城市名称，如 郴州市")],
+    admin_staff_no: Annotated[str, typer.Option("--admin-staff-no", help="首位管理员的工号")],
+    admin_name: Annotated[str, typer.Option("--admin-name", help="首位管理员的姓名")],
+    network_no: Annotated[
+        str | None, typer.Option("--network-no", help="一卡通网络号（默认 ONECARD_REGION_NO）")
+    ] = None,
+    code: Annotated[
+        str | None, typer.Option("--code", help="行政区划代码（默认 ONECARD_REGION_CODE）")
+    ] = None,
+    bureau_name: Annotated[
+        str | None,
+        typer.Option("--bureau-name", help="机关事务管理局名称（默认 城市+机关事务管理局）"),
+    ] = None,
+    bureau_code: Annotated[
+        str, typer.Option("--bureau-code", help="机关事务管理局的单位代码")
+    ] = "BUREAU",
+    database_url: DbOpt = None,
+) -> None:
+    """Start a new city on an empty database: schema, city, first bureau admin. 新城市初始化"""
+    import getpass
+
+    from onecard.core.db import create_schema
+    from onecard.org.actors import Actor
+    from onecard.org.start import CityExists, existing_city, start_city
+
+    ctx = context(database_url)
+    found = existing_city(ctx.db.engine)
+    if found is not None:
+        raise CityExists(city=found)
+    create_schema(ctx.db.engine)
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "unknown"
+    s = ctx.settings
+    started = start_city(
+        ctx,
+        Actor.system(f"cli:{user}"),
+        city=city,
+        code=code or s.region_code,
+        network_no=network_no or s.region_no,
+        bureau_name=bureau_name or f"{city.strip()}机关事务管理局",
+        bureau_code=bureau_code,
+        admin_staff_no=admin_staff_no,
+        admin_name=admin_name,
+    )
+    console.print(
+        f"[bold green]{city.strip()} 已建立[/bold green]（网络号 {network_no or s.region_no}）："
+        "数据库结构、系统账户、机关事务管理局及首位管理员"
+    )
+    console.print(f"管理员工号 staff no: {started.admin_staff_no}")
+    console.print(f"一次性密码 one-time password: [bold]{started.password}[/bold] （只显示这一次）")
+    console.print(
+        "首次登录（/login）须修改密码，并用手机验证器（TOTP）扫码绑定；"
+        "之后在管理控制台建立单位、食堂和其他管理员。"
+    )
+
+
+@app.command()
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -162,7 +234,8 @@ def serve_context(ctx: Context, host: str, port: int) -> None:
 
     from onecard.web.app import create_app
 
-    uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning", access_log=False)
+    app_ = create_app(ctx, bank_courier=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()
@@ -173,13 +246,21 @@ def demo(
     serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="建好后启动服务")] = True,
 ) -> None:
     """Build a demo city in SQLite and serve it on 127.0.0.1. 演示城市"""
+    from onecard.channels.factory import sandbox_store_url
     from onecard.core.db import create_schema
     from onecard.demo import build_demo
 
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db.resolve()}"
-    ctx = context(url)
+    # The demo's bank is always a fresh sandbox next to its database.
+    demo_settings = Settings(
+        **get_settings().model_dump()
+        | {"database_url": url, "bank": "sandbox", "bank_sandbox_url": ""}
+    )
+    bank_db = Path(sandbox_store_url(demo_settings).removeprefix("sqlite:///"))
+    for path in (db, bank_db):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    ctx = _context_for(demo_settings)
     create_schema(ctx.db.engine)
     with progress_bar() as bar:
         tasks: dict[str, TaskID] = {}
@@ -202,7 +283,11 @@ def demo(
         f"\n[bold green]演示城市已建成[/bold green]: {c['units']} 个单位, {c['canteens']} 个食堂, {c['staff']} 名职工; "
         f"本季度缴款、到账、拨付已走完 (一家单位欠缴后补缴), 近几个工作日 {c['meals']:,} 笔就餐; 账务核验通过"
     )
-    console.print(f"数据库 database: {db.resolve()}")
+    console.print(f"数据库 database: {db.resolve()}  沙箱银行 bank: {bank_db}")
+    console.print(
+        f"命令行 CLI: ONECARD_DATABASE_URL={url} ONECARD_BANK=sandbox onecard funding status …",
+        soft_wrap=True,
+    )
     console.print(
         "\n[bold]试一笔付款 Try a payment[/bold] (午餐时段 11:30–13:30 外会被拒绝 — 换成 amount_fen 可随时试):"
     )
@@ -216,10 +301,13 @@ def demo(
     console.print(f"\n演示消费机 terminal: {city.terminal_code}  密钥 key: {city.terminal_key}")
     console.print(f"登录 sign-in ({base}/login), 密码 password onecard2026:")
     for role, staff_no in city.logins.items():
-        console.print(f"  {role:<16} 工号 {staff_no}")
+        code = city.enrolment_codes.get(role)
+        bind = f"  首次绑定验证器的绑定码 enrolment code: {code}" if code else ""
+        console.print(f"  {role:<16} 工号 {staff_no}{bind}")
     console.print(f"状态页 status: {base}/status · API 文档: {base}/docs\n")
     if serve_it:
-        # The same context: its sandbox bank holds the quarter's statements.
+        # The same context and sandbox bank, which holds the quarter's statements (and
+        # keeps them for any later command on the same database).
         serve_context(ctx, "127.0.0.1", port)
 
 
@@ -227,12 +315,15 @@ def _mount_optional() -> None:
     """Area command groups register themselves here as they exist."""
     import importlib
 
-    for module, name, help_text in (
-        ("onecard.pay.cli", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
-        ("onecard.org.cli", "terminal", "消费机 / terminals and rollout"),
-        ("onecard.funding.cli", "funding", "资金 / quarterly funding runs"),
-        ("onecard.audit.cli", "audit", "操作记录 / the audit trail: verify, list, export"),
-        ("onecard.bench.cli", "bench", "性能基准 / benchmarks"),
+    for module, attr, name, help_text in (
+        ("onecard.pay.cli", "app", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
+        ("onecard.org.cli", "app", "terminal", "消费机 / terminals and rollout"),
+        ("onecard.web.account_cli", "app", "account", "账户 / sign-in: enrolment codes, sessions"),
+        ("onecard.funding.cli", "app", "funding", "资金 / quarterly funding runs"),
+        ("onecard.audit.cli", "app", "audit", "操作记录 / the audit trail: verify, list, export"),
+        ("onecard.bench.cli", "app", "bench", "性能基准 / benchmarks"),
+        ("onecard.channels.cli", "bank_app", "bank", "银行文件 / files exchanged with the bank"),
+        ("onecard.channels.cli", "sandbox_app", "bank-sandbox", "沙箱银行 / the simulated bank"),
     ):
         try:
             mod = importlib.import_module(module)
@@ -240,10 +331,11 @@ def _mount_optional() -> None:
             if exc.name is None or not module.startswith(exc.name):
                 raise
             continue
-        if isinstance(mod.app, typer.Typer):
-            app.add_typer(mod.app, name=name, help=help_text)
+        sub = getattr(mod, attr)
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=name, help=help_text)
         else:
-            app.command(name=name, help=help_text)(mod.app)
+            app.command(name=name, help=help_text)(sub)
 
 
 _mount_optional()
@@ -266,8 +358,11 @@ def main() -> None:
     from onecard.audit.service import set_origin
 
     set_origin(cli_origin())
+    code: object = 0
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a command's ``typer.Exit`` code instead
+        # of exiting with it: it is ours to pass on.
+        code = app(standalone_mode=False)
     except e.OneCardError as exc:
         console.print(f"[red]错误 {exc.code}: {exc.message(get_settings().language)}[/red]")
         sys.exit(exit_code_for(exc))
@@ -282,6 +377,8 @@ def main() -> None:
         raise
     finally:
         _close_contexts()
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

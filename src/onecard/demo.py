@@ -8,8 +8,9 @@ use, on a ``ReplayClock`` — the bureau issues funding notices, units pay throu
 (sandbox) bank, one unit short and late; receipts are booked, passed to the income line
 and distributed; then staff eat breakfast and lunch on the last working days (at home
 and at other units' canteens), some top up their cash purse and rate their meals. The
-clock is then released, and ``ctx.bank`` is the sandbox that saw all of it, so the
-served demo keeps its bank statements.
+clock is then released. The bank is ``ctx.bank``, a sandbox (seen through the replay
+clock while the quarter is replayed): its store keeps the quarter's statements for the
+served demo and for every later command on the same database.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT, SandboxBank
+from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import ReplayClock, from_local, quarter_bounds, quarter_of
 from onecard.core.context import Context
+from onecard.core.errors import InvalidInput
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.funding import distribution, notices
@@ -74,6 +77,8 @@ class DemoCity:
     payer_name: str
     logins: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # One-time codes to bind an authenticator, for the logins whose role needs one.
+    enrolment_codes: dict[str, str] = field(default_factory=dict)
 
 
 def chinese_name(rng: random.Random) -> str:
@@ -94,7 +99,10 @@ def build_demo(
     quarter = quarter_of(today)
     q_start = quarter_bounds(quarter)[0]
     clock = ReplayClock(from_local(datetime.combine(q_start, time(8))))
-    bank = SandboxBank(secret=ctx.settings.secret_key.encode(), clock=clock)
+    served = ctx.bank_gateway()
+    if not isinstance(served, SandboxBank):
+        raise InvalidInput("演示城市只能用沙箱银行（ONECARD_BANK=sandbox）")
+    bank = served.with_clock(clock)  # the same bank, living through the replayed quarter
     sim = replace(ctx, clock=clock, bank=bank)
     now = clock.now()
     terminals: dict[int, TerminalIdentity] = {}
@@ -203,8 +211,8 @@ def build_demo(
         progress,
     )
     clock.release()
-    ctx.bank = bank
     return DemoCity(
+        enrolment_codes=_enrolment_codes(ctx, logins),
         region_id=region,
         terminal_code=first_term[0],
         terminal_key=first_term[1],
@@ -371,6 +379,25 @@ def _eat(
         if progress:
             progress("近日就餐 recent meals (days)", i, len(days))
     return meals
+
+
+def _enrolment_codes(ctx: Context, logins: dict[str, str]) -> dict[str, str]:
+    """The bureau's enrolment code for each login that must bind an authenticator (as
+    the bureau would issue on the person's page), so the demo can be signed into."""
+    from sqlalchemy import select
+
+    from onecard.org.actors import Actor
+    from onecard.org.models import Person
+    from onecard.web.accounts import issue_enrolment_code, needs_second_factor
+
+    codes: dict[str, str] = {}
+    for label, staff_no in logins.items():
+        with ctx.db.read() as conn:
+            pid = conn.execute(select(Person.id).where(Person.staff_no == staff_no)).scalar_one()
+            needed = needs_second_factor(conn, pid)
+        if needed:
+            codes[label] = issue_enrolment_code(ctx, Actor.system("demo"), pid)
+    return codes
 
 
 def _demo_logins(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from onecard.audit import models as _audit  # noqa: F401
+from onecard.channels import models as _channels  # noqa: F401
 from onecard.core.db import Base
 from onecard.feedback import models as _feedback  # noqa: F401
 from onecard.funding import models as _funding  # noqa: F401
 from onecard.ledger import models as _ledger  # noqa: F401
 from onecard.org import models as _org  # noqa: F401
+from onecard.org import session_models as _sessions  # noqa: F401
 from onecard.pay import models as _pay  # noqa: F401
 
 metadata = Base.metadata

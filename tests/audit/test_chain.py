@@ -169,7 +169,12 @@ def test_the_command_exits_7_on_tampering_and_0_on_a_sound_chain(ctx: Context) -
             capture_output=True,
             text=True,
             timeout=120,
-            env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "ONECARD_ENV": "test"},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "COLUMNS": "200",
+                "ONECARD_ENV": "test",
+                "ONECARD_SECRET_KEY": "test-secret",
+            },
         )
 
     ok = run()

@@ -38,16 +38,23 @@ def test_the_audit_page_filters_and_shows_beijing_time(
     sign_in(client, ctx, staff["fi"])  # finance reads
     page = client.get("/bureau/audit")
     assert page.status_code == 200
-    assert _seqs(page.text) == ["2", "1"]  # newest first
+    # Sign-ins are recorded too; the two card actions are the ones under test.
+    second, first = _seqs(client.get("/bureau/audit?kind=card").text)
+    seqs = _seqs(page.text)
+    assert seqs == sorted(seqs, key=int, reverse=True)  # newest first
+    assert first in seqs and second in seqs
     assert "2026-03-10 12:00:00" in page.text and "2026-03-11 12:00:00" in page.text
     assert "testclient" in page.text and "挂失" in page.text
-    assert _seqs(client.get("/bureau/audit?person=Sa1").text) == ["1"]  # the card's holder
-    assert _seqs(client.get("/bureau/audit?person=职员ub").text) == ["2"]  # who did it
-    assert _seqs(client.get("/bureau/audit?unit=U002").text) == ["2"]
-    assert _seqs(client.get("/bureau/audit?kind=card").text) == ["2", "1"]
+
+    def cards(query: str) -> list[str]:
+        return _seqs(client.get(f"/bureau/audit?kind=card&{query}").text)
+
+    assert cards("person=Sa1") == [first]  # the card's holder
+    assert cards("person=职员ub") == [second]  # who did it
+    assert cards("unit=U002") == [second]
     assert _seqs(client.get("/bureau/audit?kind=roster").text) == []
-    assert _seqs(client.get("/bureau/audit?since=2026-03-11").text) == ["2"]
-    assert _seqs(client.get("/bureau/audit?until=2026-03-10").text) == ["1"]
+    assert cards("since=2026-03-11") == [second]
+    assert cards("until=2026-03-10") == [first]
     bad = client.get("/bureau/audit?since=2026-13-01")
     assert bad.status_code == 422 and "日期格式" in bad.text
     assert client.get("/bureau/audit?kind=nonsense").status_code == 422
@@ -63,8 +70,11 @@ def test_the_day_boundary_is_beijing_midnight(
     client.cookies.clear()
     sign_in(client, ctx, staff["bu"])
     assert ctx.clock.now().date().isoformat() == "2026-03-10"  # UTC
-    assert _seqs(client.get("/bureau/audit?since=2026-03-11&until=2026-03-11").text) == ["1"]
-    assert _seqs(client.get("/bureau/audit?until=2026-03-10").text) == []
+    [lost] = _seqs(client.get("/bureau/audit?kind=card").text)
+    assert _seqs(client.get("/bureau/audit?kind=card&since=2026-03-11&until=2026-03-11").text) == [
+        lost
+    ]
+    assert _seqs(client.get("/bureau/audit?kind=card&until=2026-03-10").text) == []
 
 
 def test_the_export_has_the_filtered_rows_in_beijing_time_as_text(
@@ -72,15 +82,15 @@ def test_the_export_has_the_filtered_rows_in_beijing_time_as_text(
 ) -> None:
     _actions(client, ctx, w, staff)
     sign_in(client, ctx, staff["bu"])
-    page = client.get("/bureau/audit?unit=U001")
-    assert 'href="/bureau/audit.xlsx?unit=U001"' in page.text
-    r = client.get("/bureau/audit.xlsx?unit=U001")
+    page = client.get("/bureau/audit?unit=U001&kind=card")
+    assert 'href="/bureau/audit.xlsx?unit=U001&amp;kind=card"' in page.text
+    r = client.get("/bureau/audit.xlsx?unit=U001&kind=card")
     assert r.status_code == 200 and r.content[:2] == b"PK"
     assert_no_live_formula(r.content)
     ws = load_workbook(io.BytesIO(r.content)).worksheets[0]
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][:2] == ("序号", "时间（北京时间）")
-    assert len(rows) == 2 and rows[1][0] == 1 and rows[1][1] == "2026-03-10 12:00:00"
+    assert len(rows) == 2 and rows[1][1] == "2026-03-10 12:00:00"
     assert rows[1][9] == "状态：正常" and rows[1][10] == "状态：已挂失"
 
 

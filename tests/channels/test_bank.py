@@ -17,9 +17,9 @@ from onecard.channels.bank import (
     BankGateway,
     BankUnavailable,
     Notification,
-    SandboxBank,
     sign_body,
 )
+from onecard.channels.sandbox import SandboxBank
 from onecard.channels.statement import (
     STATEMENT_HEADER,
     StatementLine,
@@ -212,7 +212,7 @@ def test_statement_file_round_trip_exact_fen_and_chinese() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad_amount", ["1.5", "1.005", "1e3", "01.00", "-1.00", "1,000.00", "", "0.00", " 1.00"]
+    "bad_amount", ["1.5", "1.005", "1e3", "01.00", "-1.00", "1,000.00", "", "0.00", "1.00元"]
 )
 def test_statement_parser_rejects_bad_amounts(bad_amount: str) -> None:
     header = ",".join(STATEMENT_HEADER)
@@ -224,12 +224,20 @@ def test_statement_parser_rejects_bad_amounts(bad_amount: str) -> None:
         parse_statement_file(data)
 
 
-def test_statement_parser_rejects_wrong_header_and_encoding() -> None:
+def test_statement_parser_rejects_wrong_header_and_binary() -> None:
     with pytest.raises(InvalidInput):
         parse_statement_file("日期,金额\r\n".encode())
     with pytest.raises(InvalidInput):
-        parse_statement_file(",".join(STATEMENT_HEADER).encode("gbk"))
+        parse_statement_file(b"\x00\x01\x02 not a statement")
     assert parse_statement_file(render_statement_file([])) == []
+
+
+def test_statement_parser_reads_what_online_banking_exports() -> None:
+    """GBK text, cells padded with tabs (so spreadsheets keep long numbers as text)."""
+    header = ",".join(STATEMENT_HEADER)
+    row = f"2026-03-02,09:30:00,\tS1,贷,\t1.00 ,张三,\t{CARD},memo,1.00,\t{INCOME_ACCOUNT}"
+    [line] = parse_statement_file(f"{header}\r\n{row}\r\n".encode("gbk"))
+    assert (line.serial, line.amount_fen, line.account_no) == ("S1", 100, INCOME_ACCOUNT)
 
 
 def test_statement_has_unit_credit_with_memo(bank: SandboxBank, clock: FixedClock) -> None:

@@ -18,10 +18,19 @@ def test_every_setting_is_documented_and_every_documented_one_exists() -> None:
     assert documented - fields == set(), "docs/operations.md names settings that do not exist"
 
 
-def test_production_refuses_the_default_secret() -> None:
+def test_only_development_takes_the_default_secret() -> None:
     import pytest
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError):
-        Settings(env="production")
+    from onecard.core.config import DEFAULT_SECRET
+
+    for env in ("production", "test"):
+        with pytest.raises(ValidationError, match="ONECARD_SECRET_KEY"):
+            Settings(env=env)
+        with pytest.raises(ValidationError, match="ONECARD_SECRET_KEY"):
+            Settings(env=env, secret_key="")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(env="production", secret_key="short-secret")
     assert Settings(env="production", secret_key="x" * 32).env == "production"
+    assert Settings(env="test", secret_key="test-secret").env == "test"
+    assert Settings(env="development").secret_key == DEFAULT_SECRET

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT, SandboxBank
+from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import FixedClock, from_local
 from onecard.core.context import Context
 from onecard.ledger.service import account_id, balances, derived_balance, system_account

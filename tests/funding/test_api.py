@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from funding.city import BUREAU, City, build_city
 from onecard.core.context import Context
@@ -153,6 +154,36 @@ def test_rights(ctx: Context, city: City, client: TestClient) -> None:
     )
 
 
+def test_a_unit_admin_gets_only_their_own_units_information_rows(
+    ctx: Context, city: City, client: TestClient
+) -> None:
+    """The 信息统计表 holds every unit's contacts and phones: the bureau reads them all,
+    a unit admin only their own unit's row (in Excel and CSV alike)."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from onecard.org.models import Unit
+
+    with ctx.db.read() as conn:
+        names = dict(conn.execute(select(Unit.id, Unit.name)).all())
+
+    def unit_names(fmt: str) -> list[str]:
+        resp = client.get(f"{API}/unit-info/template?format={fmt}")
+        assert resp.status_code == 200, resp.text
+        if fmt == "csv":
+            rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))[1:]
+            return [r[0] for r in rows]
+        ws = load_workbook(io.BytesIO(resp.content)).worksheets[0]
+        return [str(r[0]) for r in ws.iter_rows(min_row=2, values_only=True)]
+
+    who: As = client.who  # type: ignore[attr-defined]
+    assert sorted(unit_names("xlsx")) == sorted(names.values())
+    who.actor = Actor("ua", grants=frozenset({("unit_admin", city.units["A"], None)}))
+    assert unit_names("xlsx") == unit_names("csv") == [names[city.units["A"]]]
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -253,3 +284,39 @@ def test_a_large_roster_upload_passes_the_json_body_limit(
         f"{API}/roster/import?filename=r.csv", content=too_big, headers={"Content-Type": "text/csv"}
     )
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "body_too_large"
+
+
+def test_bank_files_over_the_api(ctx: Context, city: City, client: TestClient) -> None:
+    """The file exchange over HTTP: a statement read in and reconciled, the batch file
+    written, the return file read back; bad files 422 with their rows; rights."""
+    from onecard.channels.files import FileExchangeBank
+    from onecard.funding import notices
+
+    online = city.bank
+    city.at(date(2026, 1, 2))
+    notices.issue_notices(ctx, BUREAU, "2026Q1")
+    city.at(date(2026, 1, 8), 10)
+    city.unit_pays("A", 105000, "JF-U001-2026Q1")
+    ctx.bank = FileExchangeBank(ctx.db, ctx.clock)
+    bank = f"{API}/bank"
+    stmt = online.statement_xlsx(date(2026, 1, 8))
+    res = ok(client.post(f"{bank}/statements/import?filename=s.xlsx", content=stmt))
+    assert (res["new_lines"], res["changed"]) == (1, True)
+    assert res["days"][0]["totals"]["matched"] == 1 and res["receipts"][0]["totals"]["new"] == 1
+    assert not ok(client.post(f"{bank}/statements/import", content=stmt))["changed"]
+    bad = client.post(f"{bank}/statements/import?filename=x.csv", content="日期\r\n1\r\n".encode())
+    assert bad.status_code == 422 and bad.json()["error"]["rows"][0]["problem"] == "缺少该列"
+
+    notices.transfer_to_income(ctx, BUREAU)
+    got = client.post(f"{bank}/batches", json={"kind": "transfers", "format": "csv"})
+    assert got.status_code == 200 and got.headers["x-orders"] == "1"
+    assert client.post(f"{bank}/batches", json={}).status_code == 204
+    returns = online.process_batch_file(got.content, "b.csv")
+    res = ok(client.post(f"{bank}/returns/import?filename=r.csv", content=returns))
+    assert res["totals"]["settled"] == 1 and res["problems"] == []
+    assert len(ok(client.get(f"{bank}/files"))) == 3
+
+    client.who.actor = Actor("fin", grants=frozenset({("finance", None, None)}))  # type: ignore[attr-defined]
+    assert client.post(f"{bank}/statements/import", content=stmt).status_code == 403
+    assert client.post(f"{bank}/batches", json={}).status_code == 403
+    assert client.get(f"{bank}/files").status_code == 200

@@ -6,13 +6,18 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from funding.city import BUREAU, City, build_city
+from onecard.channels.bank import DINING_FUND_ACCOUNT
 from onecard.channels.statement import parse_statement_file, render_statement_file
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from onecard.funding import notices, reconciliation
+from onecard.funding import audit, notices, reconciliation
+from onecard.funding.models import FundingNotice
 from onecard.org.actors import Actor
+
+FINANCE = Actor("fin", grants=frozenset({("finance", None, None)}))
 
 DAY = date(2026, 1, 8)
 
@@ -79,18 +84,22 @@ def test_bad_files_and_rights(city: City) -> None:
 def test_an_unmatched_credit_stays_in_the_dining_fund(city: City) -> None:
     city.bank.open_outside_account("99990000", "某不明单位", 50000)
     city.at(date(2026, 1, 9), 10)
-    from onecard.channels.bank import DINING_FUND_ACCOUNT
-
     city.bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
     city.at(date(2026, 1, 9), 17)
     res = notices.import_receipts(city.ctx, BUREAU, date(2026, 1, 9))
     assert res.totals["unmatched"] == 1 and "未能匹配" in res.problems[0]
     assert notices.transfer_to_income(city.ctx, BUREAU).totals["receipts"] == 0
     assert city.system("dining_fund") == 1234
-    assert reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9)).totals["matched"] == 1
+    rec = reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9))
+    assert (rec.totals["matched"], rec.totals["unclaimed"]) == (0, 1)
+    assert rec.problems == [
+        f"未认领来款：单位来款 某不明单位 伙食费 {rec.lines[0]['ref']} 银行 1234 分 / 系统 1234 分"
+    ]
     # A person finds out it is unit C's money and says so; the next transfer passes it on.
     serial = res.lines[0]["serial"]
     assert notices.assign_receipt(city.ctx, BUREAU, serial, city.units["C"]).changed
+    again = reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9))
+    assert again.changed and (again.totals["matched"], again.problems) == (1, [])
     assert not notices.assign_receipt(city.ctx, BUREAU, serial, city.units["C"]).changed
     with pytest.raises(StateConflict):
         notices.assign_receipt(city.ctx, BUREAU, serial, city.units["A"])
@@ -118,3 +127,53 @@ def test_over_and_unpaid_notices(city: City) -> None:
         "JF-U002-2026Q1": ("over", False),
         "JF-U003-2026Q1": ("unpaid", True),
     }
+
+
+# --- reading the statement in (the page's upload, ``onecard bank statement``) -----------
+def test_a_statement_upload_books_receipts_and_reconciles(ctx: Context) -> None:
+    c = build_city(ctx)
+    c.at(date(2026, 1, 2))
+    notices.issue_notices(ctx, BUREAU, "2026Q1")
+    c.at(DAY, 10)
+    c.unit_pays("A", 105000, "JF-U001-2026Q1")
+    c.bank.open_outside_account("99990000", "某不明单位", 50000)
+    c.bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
+    c.at(DAY, 17)
+    got = reconciliation.import_statement(ctx, BUREAU, c.bank.statement_xlsx(DAY), "明细.xlsx")
+    assert (got.lines, got.new_lines, got.changed, got.settled) == (2, 2, True, 0)
+    [day] = got.days
+    assert day.changed and (day.totals["matched"], day.totals["unclaimed"]) == (1, 1)
+    assert got.needs_a_person
+    unclaimed = next(i for i in day.lines if i["status"] == "unclaimed")
+    # The clearing operator says it pays unit C's notice; the day then reconciles clean.
+    with ctx.db.read() as conn:
+        notice = conn.execute(
+            select(FundingNotice.id).where(FundingNotice.reference == "JF-U003-2026Q1")
+        ).scalar_one()
+    res = notices.assign_receipt(ctx, BUREAU, unclaimed["serial"], c.units["C"], notice)
+    assert res.changed
+    with pytest.raises(InvalidInput):  # a notice of another unit
+        notices.assign_receipt(ctx, BUREAU, unclaimed["serial"], c.units["A"], notice)
+    status = {s["reference"]: s["paid_fen"] for s in notices.notice_status(ctx, "2026Q1")}
+    assert status["JF-U003-2026Q1"] == 1234
+    # The same file again (and as CSV) changes nothing; the day now reconciles clean.
+    snap = c.snapshot()
+    for data, name in (
+        (c.bank.statement_xlsx(DAY), "明细.xlsx"),
+        (c.bank.statement_file(DAY), "s.csv"),
+    ):
+        again = reconciliation.import_statement(ctx, BUREAU, data, name)
+        assert not again.changed and again.receipts == []
+    assert again.days[0].problems == [] and not again.needs_a_person
+    assert c.snapshot()[:2] == snap[:2]
+
+
+def test_the_first_reconciliation_of_a_day_is_recorded_and_a_repeat_is_not(city: City) -> None:
+    first = reconciliation.reconcile_day(city.ctx, BUREAU, DAY)
+    again = reconciliation.reconcile_day(city.ctx, BUREAU, DAY)
+    assert (first.changed, again.changed) == (True, False)
+    assert [r["scope"] for r in audit.records(city.ctx, "reconcile")] == [DAY.isoformat()]
+    with pytest.raises(Forbidden):
+        reconciliation.import_statement(city.ctx, FINANCE, city.bank.statement_file(DAY))
+    with pytest.raises(InvalidInput):
+        reconciliation.import_statement(city.ctx, BUREAU, render_statement_file([]), "empty.csv")

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import event, select
 
 from funding.city import BUREAU, City, build_city
-from onecard.channels.bank import BankAck, BankUnavailable, SandboxBank
+from onecard.channels.bank import BankAck, BankUnavailable
+from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
 from onecard.funding import payouts, settlement
 from onecard.funding.models import BankOrder, Settlement

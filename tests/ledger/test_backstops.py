@@ -251,7 +251,12 @@ def _cli_verify(ctx: Context, *flags: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "ONECARD_ENV": "test"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "200",
+            "ONECARD_ENV": "test",
+            "ONECARD_SECRET_KEY": "test-secret",
+        },
     )
 
 

@@ -179,15 +179,23 @@ def test_the_diner_reports_the_phone_lost_on_me(ctx: Context) -> None:
         assert 'action="/me/phone-lost"' in home and 'action="/me/paycode/rotate"' in home
         old = client.get("/api/v1/me/paycode-secret").json()
         r = client.post("/me/phone-lost", data={"csrf_token": token}, follow_redirects=False)
-        assert r.status_code == 303 and r.headers["location"].startswith("/me?msg=phone_lost")
-        assert "已挂失手机" in client.get("/me?msg=phone_lost").text
+        # Every session of the person ends, this one included: whoever holds the phone
+        # is signed out too.
+        assert r.status_code == 303 and r.headers["location"] == "/login?ended=1"
+        assert client.get("/api/v1/me/paycode-secret").status_code == 401
+        sign_in(client, ctx, "Sa1")
         new = client.get("/api/v1/me/paycode-secret").json()
         assert new["token"] != old["token"] and new["secret"] != old["secret"]
         rotated = client.post("/api/v1/me/paycode-secret/rotate").json()
         assert rotated["token"] not in (old["token"], new["token"]) and "secret" in rotated
+        assert client.get("/api/v1/me/paycode-secret").status_code == 200  # not signed out
         lost = client.post("/api/v1/me/phone-lost").json()
-        assert (lost["status"], lost["phone_lost"]) == ("rotated", True)
-        assert isinstance(lost["sessions_ended"], bool)  # (True once sessions can end)
+        assert (lost["status"], lost["phone_lost"], lost["sessions_ended"]) == (
+            "rotated",
+            True,
+            True,
+        )
+        assert client.get("/api/v1/me/paycode-secret").status_code == 401
     assert [e.action for e in _paycode_events(ctx)] == [
         "phone_lost",
         "paycode_rotated",

@@ -12,6 +12,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
 import pyotp
 from sqlalchemy import update
@@ -62,6 +63,23 @@ def add_staff(ctx: Context, w: World) -> Staff:
             .values(totp_secret=BUREAU_TOTP)
         )
     return Staff({k: f"S{k}" for k in w.people})
+
+
+def client_from(ctx: Context, address: str) -> TestClient:
+    """A browser at ``address`` (use it in a ``with`` block)."""
+    from onecard.web.app import create_app
+
+    return TestClient(create_app(ctx), raise_server_exceptions=True, client=(address, 50000))
+
+
+def post_login(client: TestClient, staff_no: str, password: str) -> Any:
+    """One password attempt from a fresh login form."""
+    token = csrf_of(client.get("/login").text)
+    return client.post(
+        "/login",
+        data={"staff_no": staff_no, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
 
 
 def csrf_of(html: str) -> str:

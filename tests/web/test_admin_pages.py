@@ -464,7 +464,8 @@ def test_a_unit_admin_manages_a_persons_cards_and_leaving(
 def test_an_unmatched_receipt_is_assigned_on_the_notices_page(
     ctx: Context, w: World, staff: Staff, client: TestClient
 ) -> None:
-    from onecard.channels.bank import DINING_FUND_ACCOUNT, SandboxBank
+    from onecard.channels.bank import DINING_FUND_ACCOUNT
+    from onecard.channels.sandbox import SandboxBank
 
     bank = ctx.bank_gateway()
     assert isinstance(bank, SandboxBank)

@@ -275,3 +275,66 @@ def test_the_public_directory_and_english(
     shot(page, "public-directory-en")
     watch.check()
     bctx.close()
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_signing_in_enrolling_and_signing_out_everywhere(
+    ctx: Context, w: World, live: LiveServer, browser: Any, width: int
+) -> None:
+    """The sign-in pages at a phone's and a desktop's width: a wrong password, binding a
+    first authenticator with the bureau's enrolment code, /me and its security page, and
+    "sign out everywhere" (its confirmation comes from static/js, the CSP allowing no
+    inline script)."""
+    from sqlalchemy import update
+
+    from onecard.org.actors import Actor
+    from onecard.org.models import Person
+    from onecard.web.accounts import issue_enrolment_code
+
+    with ctx.db.begin() as conn:
+        conn.execute(update(Person).where(Person.id == w.people["fi"]).values(totp_secret=None))
+    enrolment = issue_enrolment_code(ctx, Actor.system("test"), w.people["fi"])
+    watch = Watch(expect_statuses={401})
+    size = {"width": width, "height": 844 if width < 800 else 900}
+    bctx = browser.new_context(viewport=size, locale="zh-CN")
+    page = watch.attach(bctx.new_page())
+    page.on("dialog", lambda d: d.accept())
+    page.goto(f"{live.url}/login")
+    shot(page, f"signin-{width}")
+    page.fill("input[name=staff_no]", "Sfi")
+    page.fill("input[name=password]", "wrong-password1")
+    page.click("button[type=submit].primary")
+    assert "工号或密码错误" in page.inner_text("main")
+    shot(page, f"signin-error-{width}")
+
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r"/login/totp$"))
+    assert "绑定码" in page.inner_text("main")
+    shot(page, f"totp-enrol-{width}")
+    secret = page.inner_text("#totp-secret").strip()
+    page.fill("input[name=enrolment_code]", enrolment)
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r"/bureau$"))
+
+    page.goto(f"{live.url}/me")
+    assert page.locator("#sign-out-everywhere").count() == 1
+    shot(page, f"me-{width}")
+    page.goto(f"{live.url}/me/security")
+    assert "本机" in page.inner_text("#my-sessions")
+    shot(page, f"me-security-{width}")
+    page.click("#sign-out-everywhere")
+    page.wait_for_url(re.compile(r"/login\?ended=1$"))
+    assert "已退出所有设备上的登录" in page.inner_text("main")
+    assert page.goto(f"{live.url}/me") is not None and page.url.startswith(f"{live.url}/login")
+
+    page.goto(f"{live.url}/login")
+    page.fill("input[name=staff_no]", "Sfi")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r"/login/totp$"))
+    assert page.locator("input[name=enrolment_code]").count() == 0
+    shot(page, f"totp-{width}")
+    watch.check()
+    bctx.close()

@@ -71,13 +71,14 @@ def test_a_lost_phone_stops_its_codes_at_the_till(
     shot(desk, "diner-home-1366")
     desk.click("#phone summary")  # 挂失手机: opens the confirmation
     desk.click("#phone-lost")
-    desk.wait_for_selector("#paycode-message")
-    assert "已挂失手机" in desk.inner_text("#paycode-message")
+    # Every session of the person ended, this one too: the sign-in page says so.
+    desk.wait_for_url("**/login?ended=1")
+    assert "已退出所有设备上的登录" in desk.inner_text("main")
     shot(desk, "diner-phone-lost-1366")
 
-    phone.goto(f"{live.url}/me?msg=phone_lost")
-    phone.click("#phone details:nth-of-type(1) summary")
-    shot(phone, "diner-home-390")
+    phone.goto(f"{live.url}/me")  # the phone's session ended as well
+    assert "/login" in phone.url
+    shot(phone, "diner-phone-lost-390")
 
     till = watch.attach(browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page())
     sign_in(till, live.url, "Scm")

@@ -19,6 +19,7 @@ Writes run after reads, in an order that leaves each later write something to ac
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,11 +27,15 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT, SandboxBank
+from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.models import BankFile
+from onecard.channels.sandbox import SandboxBank
+from onecard.core.clock import FixedClock
 from onecard.core.context import Context
 from onecard.funding import notices, settlement
+from onecard.funding.models import FundingNotice
 from onecard.org import builders as b
 from onecard.org.actors import Actor
 from onecard.org.imports import ROSTER_COLUMNS, UNIT_INFO_COLUMNS
@@ -160,8 +165,28 @@ def matrix_world(ctx: Context) -> Targets:
     bank.open_outside_account("99990000", "某不明单位", 50000)
     bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
     receipts = notices.import_receipts(ctx, SYSTEM, date(2026, 3, 10))
+    statement = bank.statement_file(date(2026, 3, 10))
+    with ctx.db.begin() as conn:  # a file read from the bank, to be fetched again
+        file_id = conn.execute(
+            insert(BankFile)
+            .values(
+                kind="statement",
+                name="statement.csv",
+                fmt="csv",
+                sha256=hashlib.sha256(statement).hexdigest(),
+                lines=1,
+                amount_fen=1234,
+                created_at=ctx.clock.now(),
+                created_by="test",
+                content=statement,
+            )
+            .returning(BankFile.id)
+        ).scalar_one()
     with ctx.db.read() as conn:
         names = dict(conn.execute(select(Unit.id, Unit.name)).all())
+        notice_id = conn.execute(
+            select(FundingNotice.id).where(FundingNotice.unit_id == w.units["A"])
+        ).scalar_one()
     return Targets(
         w,
         {
@@ -177,6 +202,9 @@ def matrix_world(ctx: Context) -> Targets:
             "fmt": "xlsx",
             "kind": "notices",
             "unit_names": names,
+            "file_id": file_id,
+            "notice_id": notice_id,
+            "statement": statement,
         },
     )
 
@@ -192,9 +220,11 @@ class Call:
     json: Body | None = None
     form: Body | None = None
     content: Body | None = None
+    files: Body | None = None
     headers: dict[str, str] = field(default_factory=dict)
     ok: frozenset[int] = frozenset()  # an admitted caller's answers besides 2xx/3xx
     order: int = 0  # writes run by order, then table order
+    ends_session: bool = False  # the caller signs in again after it
 
 
 def j(value: Any) -> Body:
@@ -220,7 +250,7 @@ def _csv(columns: tuple[str, ...], row: dict[str, str]) -> bytes:
 API = "/api/v1"
 CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/login"): Call(form=j({"staff_no": "Sc1", "password": "wrong"}), ok=frozenset({401})),
-    ("POST", "/logout"): Call(order=99),
+    ("POST", "/logout"): Call(order=99, ends_session=True),
     ("POST", "/login/password"): Call(
         form=j({"current": "wrong", "new": "x", "confirm": "y"}), ok=frozenset({422})
     ),
@@ -232,8 +262,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", f"{API}/payments/{{payment_id}}/refunds"): Call(
         json=j({"request_id": "mx-refund", "amount_fen": 1, "reason": "test"})
     ),
-    ("POST", f"{API}/me/phone-lost"): Call(order=90),
-    ("POST", "/me/phone-lost"): Call(order=90),
+    ("POST", f"{API}/me/phone-lost"): Call(order=90, ends_session=True),
+    ("POST", "/me/phone-lost"): Call(order=90, ends_session=True),
     ("POST", f"{API}/me/topups"): Call(json=j({"amount_fen": 100})),
     ("POST", f"{API}/me/withdrawals"): Call(json=j({"amount_fen": 100}), ok=frozenset({409})),
     ("POST", f"{API}/me/cards/{{card_no}}/lost"): Call(order=1),
@@ -360,6 +390,37 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/bureau/runs/{kind}"): Call(form=j({"quarter": "2026Q1"})),
     ("POST", "/bureau/reconciliation"): Call(form=j({"day": "2026-03-10"})),
+    ("POST", "/bureau/reconciliation/statement"): Call(
+        files=lambda t, c: {"file": ("statement.csv", t["statement"], "text/csv")}
+    ),
+    ("POST", "/bureau/reconciliation/assign"): Call(
+        form=lambda t, c: {"serial": t["bank_serial"], "notice_id": t["notice_id"]}
+    ),
+    # The batch and return files need the bank's file exchange (ONECARD_BANK=files); here it
+    # is the direct sandbox, so an admitted caller hears 409 not_file_exchange.
+    ("POST", "/bureau/reconciliation/batch"): Call(
+        form=j({"kind": "transfers", "fmt": "csv"}), ok=frozenset({409})
+    ),
+    ("POST", "/bureau/reconciliation/returns"): Call(
+        files=lambda t, c: {"file": ("returns.csv", b"x", "text/csv")}, ok=frozenset({409})
+    ),
+    ("GET", "/bureau/reconciliation/sandbox-statement"): Call(query="day=2026-03-10"),
+    ("POST", f"{API}/funding/bank/statements/import"): Call(
+        query="filename=statement.csv",
+        content=lambda t, c: t["statement"],
+        headers={"Content-Type": "text/csv"},
+    ),
+    ("POST", f"{API}/funding/bank/returns/import"): Call(
+        query="filename=returns.csv",
+        content=j(b"x"),
+        headers={"Content-Type": "text/csv"},
+        ok=frozenset({409}),
+    ),
+    ("POST", f"{API}/funding/bank/batches"): Call(
+        json=j({"kind": "transfers", "format": "csv"}), ok=frozenset({409})
+    ),
+    ("POST", "/me/security/sign-out-everywhere"): Call(order=98, ends_session=True),
+    ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): Call(params={"person_id": "a3"}),
     ("GET", f"{API}/funding/statements/canteens/{{canteen_id}}/{{quarter}}"): Call(
         params={"quarter": "2025Q4"}
     ),
@@ -451,9 +512,13 @@ def test_the_matrix(ctx: Context, caller: Caller) -> None:
     with TestClient(app, raise_server_exceptions=False) as client:
         # Every caller holds the CSRF token a page gives (CSRF is not what is tested here).
         headers = {"X-CSRF-Token": csrf_of(client.get("/login").text)}
-        if caller.staff:
-            token, _ = sign_in(client, ctx, f"S{caller.staff}")
-            headers["X-CSRF-Token"] = token
+
+        def again() -> None:
+            if caller.staff:
+                token, _ = sign_in(client, ctx, f"S{caller.staff}")
+                headers["X-CSRF-Token"] = token
+
+        again()
         if caller.terminal:
             code = t.w.terminals[caller.terminal].code
             headers["Authorization"] = f"Terminal {code}:{t.w.keys[caller.terminal]}"
@@ -467,6 +532,8 @@ def test_the_matrix(ctx: Context, caller: Caller) -> None:
                 kw["data"] = call.form(t, caller)
             elif call.content is not None:
                 kw["content"] = call.content(t, caller)
+            elif call.files is not None:
+                kw["files"] = call.files(t, caller)
             r = client.request(method, url, follow_redirects=False, **kw)
             where = r.headers.get("location", "")
             expect = caller.admitted(RULES[(method, path)])
@@ -477,4 +544,8 @@ def test_the_matrix(ctx: Context, caller: Caller) -> None:
                     f"{method} {url}: {'admit' if expect else 'refuse'} expected, "
                     f"got {r.status_code} {where} {said}"
                 )
+            if call.ends_session:
+                assert isinstance(ctx.clock, FixedClock)
+                ctx.clock.advance(seconds=31)  # a TOTP code is good once: the next one
+                again()
     assert not wrong, f"{caller.name}:\n" + "\n".join(wrong)

@@ -35,3 +35,15 @@ def test_page_titles_are_plain_text() -> None:
     for page in TEMPLATES.rglob("*.html"):
         for block in title.findall(page.read_text(encoding="utf-8")):
             assert "<" not in block, page
+
+
+def test_no_page_runs_inline_script() -> None:
+    """The Content-Security-Policy runs script files from the server only: no inline
+    ``<script>``, no ``on…=`` handler, no ``javascript:`` link, no ``hx-on`` (htmx would
+    need eval) — behaviour lives in static/js."""
+    inline = re.compile(
+        r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:|hx-on|hx-vars|js:", re.I
+    )
+    for page in TEMPLATES.rglob("*.html"):
+        found = inline.search(page.read_text(encoding="utf-8"))
+        assert found is None, f"{page.relative_to(TEMPLATES)}: {found and found.group(0)}"

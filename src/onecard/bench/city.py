@@ -434,7 +434,6 @@ def build_city(
                 "paycode_secret",
                 "paycode_last_step",
                 "must_change_password",
-                "failed_logins",
                 "totp_last_step",
             ],
             (
@@ -453,7 +452,6 @@ def build_city(
                     p.secret,
                     0,
                     True,
-                    0,
                     0,
                 )
                 for p in people

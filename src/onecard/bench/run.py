@@ -493,13 +493,17 @@ def _anchor(opts: RushOptions, say: Say) -> tuple[float | None, str]:
 
 
 def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
+    from onecard.bench.bank import AcceptingBank
     from onecard.core.config import Settings
     from onecard.core.context import Context
 
     say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
     n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
     say(f"  {n:,} payments loaded in {secs:.0f} s")
-    ctx = Context.from_settings(Settings(database_url=opts.url, env="development"))
+    # The settlement's payouts go to a bank that accepts them: its cost is not OneCard's.
+    ctx = Context.from_settings(
+        Settings(database_url=opts.url, env="development"), bank=lambda c: AcceptingBank(c.clock)
+    )
     try:
         rep = run_quarter(opts.url, city, ctx, say)
     finally:

@@ -1,7 +1,9 @@
 """Settings, validated once at start-up (pydantic-settings, env prefix ``ONECARD_``).
 
 Contract: ``get_settings()`` returns one frozen ``Settings``; outside development the
-server refuses to start with the default secret key.
+server refuses to start with the default secret key (it signs CSRF tokens and the sandbox
+bank's notifications, and keys the enrolment codes' hashes), and production also wants
+it long (at least ``MIN_PRODUCTION_SECRET`` characters).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-only-not-secret"
+MIN_PRODUCTION_SECRET = 32
 
 
 class Settings(BaseSettings):
@@ -62,13 +65,40 @@ class Settings(BaseSettings):
     def serve_api_docs(self) -> bool:
         return self.api_docs if self.api_docs is not None else self.env != "production"
 
+    # A signed-in session ends after this long without a request, and this long after
+    # signing in whatever happens (org.sessions).
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=8, ge=1, le=24 * 7)
+
+    # The bank: ``files`` exchanges files with the bank's online banking (the real
+    # adapter), ``sandbox`` is the simulated bank with its own store. Unset: the sandbox
+    # outside production, files in production.
+    bank: Literal["sandbox", "files"] | None = None
+    # The sandbox bank's store (a SQLAlchemy URL). Empty: next to a SQLite database
+    # (``<name>-bank-sandbox.db``), or schema ``bank_sandbox`` of a PostgreSQL one.
+    bank_sandbox_url: str = ""
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("ONECARD_SECRET_KEY must be set in production")
+        if self.env != "development" and self.secret_key in (DEFAULT_SECRET, ""):
+            raise ValueError(f"ONECARD_SECRET_KEY must be set outside development ({self.env})")
+        if self.env == "production" and len(self.secret_key) < MIN_PRODUCTION_SECRET:
+            raise ValueError(
+                f"ONECARD_SECRET_KEY must be at least {MIN_PRODUCTION_SECRET} characters"
+                " in production"
+            )
         if len(self.region_no) != 3 or not self.region_no.isdigit():
             raise ValueError("ONECARD_REGION_NO must be three digits")
+        if self.env == "production" and self.bank == "sandbox":
+            raise ValueError("ONECARD_BANK=sandbox is a simulation: not in production")
         return self
+
+    @property
+    def bank_adapter(self) -> Literal["sandbox", "files"]:
+        """The configured bank adapter (``bank``, else by environment)."""
+        if self.bank is not None:
+            return self.bank
+        return "files" if self.env == "production" else "sandbox"
 
 
 @lru_cache(maxsize=1)

@@ -1,14 +1,16 @@
 """The context every service function receives: database, clock, settings, gateways.
 
-Contract: a ``Context`` is cheap to pass and holds no per-request state; tests build one
-with a ``FixedClock`` and a sandbox bank; the web app and CLI build one from settings.
+Contract: a ``Context`` is cheap to pass and holds no per-request state. Outside systems
+are injected, never built here: the edges (``cli.context``, ``web.asgi``, the demo, the
+tests) give it a bank (``channels.factory.bank_for``) — so every process of a city
+talks to the same bank — and ``bank_gateway()`` refuses to invent one.
 ``ctx.reports_db`` is where read-only reports read: the database of
 ``ONECARD_REPORTS_DATABASE_URL`` (typically a standby) when that is set, else ``ctx.db``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from onecard.core.clock import Clock
 from onecard.core.config import Settings, get_settings
 from onecard.core.db import make_engine
+from onecard.core.errors import OneCardError
 
 if TYPE_CHECKING:
     from onecard.channels.bank import BankGateway
@@ -75,20 +78,21 @@ class Context:
             self.reports.engine.dispose()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, clock: Clock | None = None) -> Context:
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        bank: Callable[[Context], BankGateway] | None = None,
+    ) -> Context:
+        """A context on the configured database; ``bank`` builds its bank gateway
+        (e.g. ``channels.factory.bank_for``) once the context exists."""
         s = settings or get_settings()
-        from onecard.channels.bank import SandboxBank
-
-        return cls(
-            db=Database(make_engine(s.database_url)),
-            clock=clock or Clock(),
-            settings=s,
-            bank=SandboxBank(secret=s.secret_key.encode()),
-        )
+        ctx = cls(db=Database(make_engine(s.database_url)), clock=clock or Clock(), settings=s)
+        if bank is not None:
+            ctx.bank = bank(ctx)
+        return ctx
 
     def bank_gateway(self) -> BankGateway:
-        if self.bank is None:
-            from onecard.channels.bank import SandboxBank
-
-            self.bank = SandboxBank(secret=self.settings.secret_key.encode())
+        if self.bank is None:  # a wiring bug at an edge, never a user's doing
+            raise OneCardError("no bank gateway was given to this context")
         return self.bank

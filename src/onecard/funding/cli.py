@@ -105,6 +105,8 @@ COUNT_KEYS_ZH = {
     "canteens": "食堂数",
     "matched": "已匹配",
     "amount_mismatch": "金额不符",
+    "state_mismatch": "状态不符",
+    "unclaimed": "未认领来款",
     "bank_only": "银行有系统无",
     "ledger_only": "系统有银行无",
 }
@@ -243,7 +245,9 @@ def cmd_status(quarter: str, database_url: DbOpt = None) -> None:
 @app.command("receipts")
 def cmd_receipts(
     day: str,
-    file: Annotated[Path | None, typer.Option("--file", help="银行对账单文件（CSV）")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="银行对账单文件（CSV 或 Excel）")
+    ] = None,
     dry_run: DryOpt = False,
     database_url: DbOpt = None,
 ) -> None:
@@ -268,12 +272,29 @@ def cmd_receipts(
 
 
 @app.command("assign-receipt")
-def cmd_assign_receipt(serial: str, unit: str, database_url: DbOpt = None) -> None:
+def cmd_assign_receipt(
+    serial: str,
+    unit: str,
+    notice: Annotated[
+        str | None,
+        typer.Option("--notice", help="缴款通知编号，如 JF-U003-2026Q1；不填则最早未缴足的通知"),
+    ] = None,
+    database_url: DbOpt = None,
+) -> None:
     """Say whose an unmatched bank credit is (by unit code or name). 指定来款单位"""
+    from onecard.funding.models import FundingNotice
     from onecard.funding.notices import assign_receipt
 
     ctx = _ctx(database_url)
-    res = assign_receipt(ctx, _actor(), serial, _unit_id(ctx, unit))
+    notice_id = None
+    if notice:
+        with ctx.db.read() as conn:
+            notice_id = conn.execute(
+                select(FundingNotice.id).where(FundingNotice.reference == notice)
+            ).scalar()
+        if notice_id is None:
+            raise NotFound(what=f"缴款通知 {notice}")
+    res = assign_receipt(ctx, _actor(), serial, _unit_id(ctx, unit), notice_id)
     _print_result(res, [("serial", "流水号"), ("unit", "单位"), ("amount_fen", "金额(元)")])
 
 
@@ -475,10 +496,12 @@ def cmd_statement(
 @app.command("reconcile")
 def cmd_reconcile(
     day: str,
-    file: Annotated[Path | None, typer.Option("--file", help="银行对账单文件（CSV）")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="银行对账单文件（CSV 或 Excel）；不填则用银行的")
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Match a day's bank statement against our records; lists every discrepancy. 对账"""
+    """Match a day's bank statement against our records; exit 5 if a line needs a person. 对账"""
     from onecard.funding.reconciliation import reconcile_day
 
     ctx = _ctx(database_url)

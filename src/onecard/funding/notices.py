@@ -30,7 +30,7 @@ from onecard.channels.bank import DINING_FUND_ACCOUNT, INCOME_ACCOUNT, PLATFORM_
 from onecard.channels.statement import parse_statement_file
 from onecard.core.clock import from_local, quarter_bounds
 from onecard.core.context import Context
-from onecard.core.errors import NotFound, StateConflict
+from onecard.core.errors import InvalidInput, NotFound, StateConflict
 from onecard.funding import audit
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import FundingNotice, FundingReceipt
@@ -211,10 +211,13 @@ def open_notice(conn: Connection, unit: int) -> int | None:
     return int(notices[-1][0]) if notices else None
 
 
-def assign_receipt(ctx: Context, actor: Actor, bank_serial: str, unit_id: int) -> RunResult:
-    """A person decides whose an unmatched credit is: it then counts against that unit's
-    oldest open notice and is passed on by the next transfer. Assigning it again to the
-    same unit changes nothing; a receipt already matched to another unit is refused."""
+def assign_receipt(
+    ctx: Context, actor: Actor, bank_serial: str, unit_id: int, notice_id: int | None = None
+) -> RunResult:
+    """A person decides whose an unmatched credit is: it then counts against the unit's
+    notice ``notice_id`` (one of that unit's), else its oldest open notice, and is passed
+    on by the next transfer. Assigning it again the same way changes nothing; a receipt
+    already matched elsewhere is refused."""
     actor.require_money_runs()
     res = RunResult("assign_receipt", bank_serial, False)
     with ctx.db.begin() as conn:
@@ -228,13 +231,22 @@ def assign_receipt(ctx: Context, actor: Actor, bank_serial: str, unit_id: int) -
         unit = conn.execute(select(Unit.name).where(Unit.id == unit_id)).scalar()
         if unit is None:
             raise NotFound(what="单位")
+        if notice_id is not None:
+            owner = conn.execute(
+                select(FundingNotice.unit_id).where(FundingNotice.id == notice_id)
+            ).scalar()
+            if owner is None:
+                raise NotFound(what="缴款通知")
+            if int(owner) != unit_id:
+                raise InvalidInput("该缴款通知不属于所选单位")
         res.lines = [{"serial": bank_serial, "unit": unit, "amount_fen": r.amount_fen}]
         res.totals = {"amount_fen": int(r.amount_fen)}
         if r.unit_id is not None:
-            if int(r.unit_id) != unit_id:
-                raise StateConflict(f"流水 {bank_serial} 已匹配到其他单位")
+            if int(r.unit_id) != unit_id or notice_id not in (None, r.notice_id):
+                raise StateConflict(f"流水 {bank_serial} 已匹配到其他单位或通知")
             return res
-        notice_id = open_notice(conn, unit_id)
+        if notice_id is None:
+            notice_id = open_notice(conn, unit_id)
         late = False
         if notice_id is not None:
             due = conn.execute(

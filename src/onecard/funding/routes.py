@@ -32,7 +32,7 @@ from onecard.funding import (
 from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
 from onecard.web.errors import json_error, request_lang
 
 router = APIRouter(prefix="/api/v1/funding", tags=["funding"])
@@ -44,7 +44,7 @@ QUARTER = r"^20[0-9]{2}Q[1-4]$"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 # What a statement answers in, by ``format`` (the document lists all three).
-STATEMENT = {
+STATEMENT: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "the statement as JSON (format=json), PDF or Excel",
         "content": {"application/json": {}, "application/pdf": _FILE, XLSX: _FILE},
@@ -190,13 +190,13 @@ def post_distributions(body: DistributionRun, actor: ActorDep, ctx: CtxDep) -> l
 
 
 @router.post("/people/{person_id}/leave", response_model=RunOut, responses=ERRORS)
-def post_leave(person_id: int, body: LeaveIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
+def post_leave(person_id: IdPath, body: LeaveIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """A person leaves: their subsidy goes back to their unit; cash stays theirs."""
     return _out(distribution.leave(ctx, actor, person_id, body.left_on))
 
 
 @router.post("/people/{person_id}/cash-refund", response_model=RunOut, responses=ERRORS)
-def post_cash_refund(person_id: int, body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
+def post_cash_refund(person_id: IdPath, body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pay a leaver's own cash to their bound savings card (the only payout to a person)."""
     return _out(payouts.refund_leaver_cash(ctx, actor, person_id, dry_run=body.dry_run))
 
@@ -204,7 +204,7 @@ def post_cash_refund(person_id: int, body: DryRun, actor: ActorDep, ctx: CtxDep)
 # --- settlement ---------------------------------------------------------------------------
 @router.put("/canteens/{canteen_id}/quality-rule", responses=ERRORS)
 def put_quality_rule(
-    canteen_id: int, body: QualityRuleIn, actor: ActorDep, ctx: CtxDep
+    canteen_id: IdPath, body: QualityRuleIn, actor: ActorDep, ctx: CtxDep
 ) -> dict[str, Any]:
     """The owning unit's score bands: score ≥ min_score → share_bp of the net is paid."""
     bands = settlement.set_quality_rule(
@@ -215,7 +215,7 @@ def put_quality_rule(
 
 @router.put("/canteens/{canteen_id}/scores/{quarter}", responses=ERRORS)
 def put_score(
-    canteen_id: int, quarter: str, body: ScoreIn, actor: ActorDep, ctx: CtxDep
+    canteen_id: IdPath, quarter: str, body: ScoreIn, actor: ActorDep, ctx: CtxDep
 ) -> dict[str, Any]:
     """Record the owning unit's quality score for the quarter (before it is settled)."""
     settlement.record_score(ctx, actor, canteen_id, quarter, body.score)
@@ -289,7 +289,7 @@ def _owner_unit(ctx: Any, table: Any, row_id: int) -> int:
 
 @router.get("/statements/canteens/{canteen_id}/{quarter}", responses={**ERRORS, **STATEMENT})
 def get_canteen_statement(
-    canteen_id: int, quarter: str, actor: ActorDep, ctx: CtxDep, format: Format = "json"
+    canteen_id: IdPath, quarter: str, actor: ActorDep, ctx: CtxDep, format: Format = "json"
 ) -> Any:
     """A canteen's settlement statement (结算单) as JSON, PDF or Excel."""
     from onecard.org.models import Canteen
@@ -301,7 +301,7 @@ def get_canteen_statement(
 
 @router.get("/statements/units/{unit_id}/{quarter}", responses={**ERRORS, **STATEMENT})
 def get_unit_statement(
-    unit_id: int, quarter: str, actor: ActorDep, ctx: CtxDep, format: Format = "json"
+    unit_id: IdPath, quarter: str, actor: ActorDep, ctx: CtxDep, format: Format = "json"
 ) -> Any:
     """A unit's quarterly statement: funds in, distributed, consumed, returned."""
     _require_reader(actor, unit_id)
@@ -311,7 +311,7 @@ def get_unit_statement(
 
 @router.get("/statements/people/{person_id}", responses={**ERRORS, **STATEMENT})
 def get_person_statement(
-    person_id: int,
+    person_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     year: int | None = Query(default=None, ge=2000, le=2100),
@@ -344,12 +344,16 @@ def _rejected(request: Request, exc: ImportRejected) -> JSONResponse:
 def get_unit_info_template(
     actor: ActorDep, ctx: CtxDep, format: Literal["xlsx", "csv"] = "xlsx"
 ) -> Response:
-    """The unit information table (信息统计表), pre-filled, as Excel or CSV."""
+    """The unit information table (信息统计表), pre-filled, as Excel or CSV: every unit
+    for the bureau and its overseers, a unit admin's own units' rows only."""
     actor.require("bureau_admin", "clearing_operator", "unit_admin", "finance", "auditor")
+    units = None
+    if not actor.can_read_everything():
+        units = {u for r, u, _ in actor.grants if r == "unit_admin" and u is not None}
     if format == "csv":
-        return Response(imports.unit_info_csv(ctx), media_type="text/csv; charset=utf-8")
+        return Response(imports.unit_info_csv(ctx, units), media_type="text/csv; charset=utf-8")
     return Response(
-        imports.unit_info_template(ctx),
+        imports.unit_info_template(ctx, units),
         media_type=XLSX,
         headers={"Content-Disposition": 'attachment; filename="unit-info.xlsx"'},
     )
@@ -374,7 +378,7 @@ async def post_unit_info_import(
     "/roster/template",
     responses={**ERRORS, 200: {"description": "the roster", "content": {XLSX: _FILE}}},
 )
-def get_roster_template(actor: ActorDep, ctx: CtxDep, unit_id: int | None = None) -> Response:
+def get_roster_template(actor: ActorDep, ctx: CtxDep, unit_id: OptionalIdQuery = None) -> Response:
     """The roster as an Excel template, pre-filled with the active staff."""
     if unit_id is None:
         actor.require("bureau_admin", "clearing_operator")

@@ -130,7 +130,6 @@ def create_person(
                 paycode_last_step=0,
                 password_hash=password_hash,
                 must_change_password=True,
-                failed_logins=0,
             )
             .returning(Person.id)
         ).scalar_one()

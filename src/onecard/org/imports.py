@@ -275,12 +275,16 @@ def _money_cell(text: str, column: str, row: int, errors: list[RowError]) -> int
 
 
 # --- unit information table ------------------------------------------------------------
-def _unit_info_rows(conn: Connection) -> list[list[Any]]:
+def _unit_info_rows(conn: Connection, unit_ids: set[int] | None = None) -> list[list[Any]]:
+    """Every unit's row, or only those of ``unit_ids`` (a unit admin's own units)."""
     from onecard.funding.models import UnitInfo
 
     infos = {r.unit_id: r for r in conn.execute(select(UnitInfo.__table__))}
     out: list[list[Any]] = []
-    for u in conn.execute(select(Unit.id, Unit.name).order_by(Unit.code)):
+    units = select(Unit.id, Unit.name).order_by(Unit.code)
+    if unit_ids is not None:
+        units = units.where(Unit.id.in_(sorted(unit_ids)))
+    for u in conn.execute(units):
         i = infos.get(u.id)
         if i is None:
             out.append([u.name] + [""] * (len(UNIT_INFO_COLUMNS) - 1))
@@ -350,16 +354,17 @@ ROSTER_NOTE = """食堂一卡通 人员花名册 填表说明
 导入时先检查全部行，有任何错误则不写入任何数据，并列出每个错误的行号和列名。"""
 
 
-def unit_info_template(ctx: Context) -> bytes:
-    """The 信息统计表 as an Excel file, pre-filled with every unit (and what it reported)."""
+def unit_info_template(ctx: Context, unit_ids: set[int] | None = None) -> bytes:
+    """The 信息统计表 as an Excel file, pre-filled with every unit (or those of
+    ``unit_ids``) and what it reported."""
     with ctx.db.read() as conn:
-        rows = _unit_info_rows(conn)
+        rows = _unit_info_rows(conn, unit_ids)
     return _xlsx("信息统计表", UNIT_INFO_COLUMNS, rows, UNIT_INFO_NOTE)
 
 
-def unit_info_csv(ctx: Context) -> bytes:
+def unit_info_csv(ctx: Context, unit_ids: set[int] | None = None) -> bytes:
     with ctx.db.read() as conn:
-        rows = _unit_info_rows(conn)
+        rows = _unit_info_rows(conn, unit_ids)
     out = io.StringIO(newline="")
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(csv_row(UNIT_INFO_COLUMNS))

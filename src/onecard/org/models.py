@@ -48,6 +48,9 @@ class Region(Base):
     name: Mapped[str] = mapped_column(String(60))
     level: Mapped[str] = mapped_column(String(10))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    # A city's one-card network number (the 3 digits after the 8 of a payment code);
+    # recorded by ``onecard init``, must equal ONECARD_REGION_NO.
+    network_no: Mapped[str | None] = mapped_column(String(3))
     __table_args__ = (CheckConstraint("level IN ('city','county','township')", name="level"),)
 
 
@@ -92,8 +95,6 @@ class Person(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     # The last 30-second step a sign-in code was accepted for: each code signs in once.
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (
         CheckConstraint("category IN ('staff','contract','retired','guest')", name="category"),
         CheckConstraint("status IN ('active','left')", name="status"),

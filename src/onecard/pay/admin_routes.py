@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from onecard.org import terminals
 from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.schemas import ErrorOut
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdPath
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -39,7 +39,7 @@ class CardOut(BaseModel):
 
 
 @router.post("/people/{person_id}/cards", response_model=CardOut, responses=ERRORS)
-def post_issue_card(person_id: int, body: CardIn, actor: ActorDep, ctx: CtxDep) -> CardOut:
+def post_issue_card(person_id: IdPath, body: CardIn, actor: ActorDep, ctx: CtxDep) -> CardOut:
     """Issue a card (发卡) to a person of the admin's unit."""
     return CardOut(card_no=cards.issue_card(ctx, actor, person_id, body.card_no), status="active")
 
@@ -89,7 +89,7 @@ class PaycodeRotateOut(BaseModel):
     "/people/{person_id}/paycode/rotate", response_model=PaycodeRotateOut, responses=ERRORS
 )
 def post_paycode_rotate(
-    person_id: int, body: PaycodeRotateIn, actor: ActorDep, ctx: CtxDep
+    person_id: IdPath, body: PaycodeRotateIn, actor: ActorDep, ctx: CtxDep
 ) -> PaycodeRotateOut:
     """Rotate a person's payment-code secret (their unit's admin, the bureau): codes made
     with the old one are refused as ``code_revoked``; the secret itself is never shown
@@ -147,13 +147,13 @@ class PeriodIn(BaseModel):
 
 
 @router.get("/canteens/{canteen_id}/rules", responses=ERRORS)
-def get_rules(canteen_id: int, actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
+def get_rules(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
     """The canteen's rules and meal-price table (R-U1)."""
     return rules.describe(ctx, actor, canteen_id)
 
 
 @router.put("/canteens/{canteen_id}/rules", responses=ERRORS, status_code=204)
-def put_rules(canteen_id: int, body: RulesIn, actor: ActorDep, ctx: CtxDep) -> None:
+def put_rules(canteen_id: IdPath, body: RulesIn, actor: ActorDep, ctx: CtxDep) -> None:
     """Set who is served and which purse pays first — the owning unit's admin only."""
     rules.set_canteen_rules(
         ctx,
@@ -167,7 +167,7 @@ def put_rules(canteen_id: int, body: RulesIn, actor: ActorDep, ctx: CtxDep) -> N
 
 @router.put("/canteens/{canteen_id}/meal-periods/{code}", responses=ERRORS)
 def put_meal_period(
-    canteen_id: int, code: str, body: PeriodIn, actor: ActorDep, ctx: CtxDep
+    canteen_id: IdPath, code: str, body: PeriodIn, actor: ActorDep, ctx: CtxDep
 ) -> dict[str, int]:
     """Create or replace a meal period with its window, count limit and prices (fen)."""
     spec = rules.PeriodSpec(

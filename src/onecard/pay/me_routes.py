@@ -5,9 +5,9 @@ Every route acts for the signed-in person only; withdrawal exists to say no (R-A
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 
@@ -35,9 +35,11 @@ def get_balances(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
 
 
 @router.get("/me/transactions")
-def get_transactions(actor: ActorDep, ctx: CtxDep, limit: int = 20) -> list[dict[str, Any]]:
+def get_transactions(
+    actor: ActorDep, ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> list[dict[str, Any]]:
     assert actor.person_id is not None
-    return my_transactions(ctx, actor.person_id, min(max(limit, 1), 200))
+    return my_transactions(ctx, actor.person_id, limit)
 
 
 @router.get("/me/paycode-secret")

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, insert, select, update
 from onecard.audit import service as audit
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, NotFound
+from onecard.org import sessions
 from onecard.org.actors import Actor
 from onecard.org.builders import new_paycode_identity
 from onecard.org.models import Person
@@ -39,14 +40,10 @@ def is_retired(conn: Connection, token: str) -> bool:
 
 
 def end_sessions(conn: Connection, ctx: Context, person_id: int) -> bool:
-    """MERGE POINT (issue 11, item 2): end every session of ``person_id`` here, in this
-    transaction, with the server-side session store's "end a person's sessions" function.
-
-    On this branch sessions are signed cookies that the server cannot end, so this ends
-    nothing and says so (``False``); the coordinator wires the session store in when the
-    two branches meet, and it then returns True.
-    """
-    return False
+    """End every signed-in session of ``person_id`` in this transaction: whoever holds the
+    lost phone is signed out everywhere at once."""
+    sessions.end_person_sessions(conn, person_id, "phone_lost", ctx.clock.now())
+    return True
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from onecard.pay.schemas import (
     TerminalDay,
 )
 from onecard.pay.service import PaymentRequest, pay
-from onecard.web.deps import ActorDep, CtxDep, PayingTerminalDep, TerminalDep
+from onecard.web.deps import ActorDep, CtxDep, IdPath, PayingTerminalDep, TerminalDep
 
 router = APIRouter(prefix="/api/v1", tags=["terminal"])
 
@@ -120,7 +120,7 @@ def get_today(terminal: TerminalDep, ctx: CtxDep) -> TerminalDay:
     tags=["canteen"],
     summary="Refund (part of) a payment — canteen manager",
 )
-def post_refund(payment_id: int, body: RefundIn, actor: ActorDep, ctx: CtxDep) -> RefundOut:
+def post_refund(payment_id: IdPath, body: RefundIn, actor: ActorDep, ctx: CtxDep) -> RefundOut:
     r = reversal.refund(ctx, actor, payment_id, body.amount_fen, body.request_id, body.reason)
     return RefundOut(
         refund_id=r.refund_id,

@@ -4,9 +4,11 @@ Contract:
 - ``request_topup`` records a pending order (its own transaction) and asks the bank to
   debit the person's bound savings card (R-A2). The same ``order_id`` again is a retry:
   no second order, and the bank is idempotent per order id too.
-- ``handle_bank_notification`` verifies the bank's signature, then in one transaction
-  credits the cash purse (bank clearing → cash) for a success or marks the order failed.
-  A notification delivered twice credits once (the entry's idempotency key).
+- ``handle_bank_notification`` verifies the bank's signature, then ``apply_notification``
+  in one transaction credits the cash purse (bank clearing → cash) for a success or
+  marks the order failed. A notification delivered twice credits once (the order is no
+  longer pending; the entry's idempotency key). The file exchange applies the verdicts
+  its files carry through ``apply_notification`` too.
 - ``withdraw`` always raises ``WithdrawalRefused``: meal money never leaves as cash.
   The only payout to a person is a leaver's own cash back to their bound card, done by
   the funding runs, never on request at a till.
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 
-from onecard.channels.bank import BankAck
+from onecard.channels.bank import BankAck, Notification
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import (
@@ -97,7 +99,13 @@ def request_topup(
 
 def handle_bank_notification(ctx: Context, body: bytes, signature: str) -> str:
     """Apply one signed bank notification; returns the order's status afterwards."""
-    note = ctx.bank_gateway().verify_notification(body, signature)
+    return apply_notification(ctx, ctx.bank_gateway().verify_notification(body, signature))
+
+
+def apply_notification(ctx: Context, note: Notification) -> str:
+    """Apply the bank's verdict on one order — from a verified callback, or from the
+    files the bank exchanges (a return file, a statement line) — once: an order that is
+    no longer pending keeps its state. Returns the order's status afterwards."""
     if note.kind != "topup":
         from onecard.funding.payouts import handle_payout_notification
 
@@ -118,7 +126,7 @@ def handle_bank_notification(ctx: Context, body: bytes, signature: str) -> str:
                 .values(
                     status="failed",
                     failure_reason=note.failure_reason,
-                    completed_at=ctx.clock.now(),
+                    completed_at=note.occurred_at,
                 )
             )
             return "failed"
@@ -145,7 +153,7 @@ def handle_bank_notification(ctx: Context, body: bytes, signature: str) -> str:
         conn.execute(
             update(TopupOrder)
             .where(TopupOrder.id == order.id)
-            .values(status="succeeded", entry_id=entry_id, completed_at=now)
+            .values(status="succeeded", entry_id=entry_id, completed_at=note.occurred_at)
         )
         return "succeeded"
 

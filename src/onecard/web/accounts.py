@@ -1,36 +1,57 @@
-"""Sign-in, password change and TOTP second factor — the services behind web/auth.py.
+"""Signing in, changing a password, the second factor and enrolling an authenticator —
+the services behind web/auth.py.
 
-Contract (each public function is one transaction):
-- ``sign_in(ctx, staff_no, password)`` checks the password of an active person. A wrong
-  password adds one to ``failed_logins``; the ``MAX_FAILED``-th in a row locks the
-  account for ``LOCK_MINUTES`` (``locked_until``), during which even the right password
-  is refused with ``AccountLocked``. Success resets the counter and says what is still
-  needed: a forced password change (``must_change_password``) and/or a second factor
-  (any granted role with ``needs_second_factor``), enrolled or not yet.
-- ``change_password`` enforces the password rule and clears ``must_change_password``.
-- ``enrol_totp`` stores a confirmed authenticator secret; ``check_totp`` verifies a code
-  (one step of skew); wrong codes count toward the same lockout as wrong passwords.
-Errors are raised after the transaction that recorded the failure has committed, so a
-refused attempt still counts.
+Contract (each public function is one transaction; a refusal is raised after the
+transaction that counted it has committed, so a refused attempt still counts):
+- ``sign_in(ctx, staff_no, password, client)`` checks the password and opens a session
+  (``org.sessions``) for an active person. Failures are counted per client address, per
+  staff number and address, and per staff number (``web.throttle``: back-off and locks);
+  an unknown staff number is answered exactly as a known one — the same refusals, the
+  same counters, and the same argon2 work (a verify against a dummy hash) — so neither
+  the message nor the time tells which numbers exist. The lock a single address cannot
+  cause (``PASSWORD_ACCOUNT``) also ends the person's sessions. Every sign-in and every
+  failure leaves an audit record.
+- ``change_password`` enforces the password rule, ends every session of the person and
+  opens a fresh one for the browser that changed it.
+- ``check_totp`` verifies an authenticator code (one step of skew, each step once);
+  ``enrol_totp`` binds a first authenticator and needs, beyond the password, the
+  one-time enrolment code the bureau issued (``issue_enrolment_code``). Wrong codes of
+  either kind are counted on their own (per person and per address, exponential
+  back-off); a right password never resets that count, only a right code does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 import pyotp
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput
+from onecard.core.errors import AuthError, InvalidInput, NotFound
+from onecard.org import sessions
+from onecard.org.actors import Actor
 from onecard.org.models import Person, Role, RoleGrant
+from onecard.org.session_models import EnrolmentCode
+from onecard.web import throttle
 from onecard.web.passwords import hash_password, verify_password
+from onecard.web.throttle import (
+    PASSWORD_ACCOUNT,
+    PASSWORD_ADDRESS,
+    PASSWORD_PAIR,
+    TOTP_ADDRESS,
+    TOTP_PERSON,
+)
 
-MAX_FAILED = 5
-LOCK_MINUTES = 15
 TOTP_ISSUER = "食堂一卡通"
+ENROLMENT_CODE_DAYS = 7
 
 
 class BadCredentials(AuthError):
@@ -45,23 +66,63 @@ class AccountLocked(AuthError):
     en = "Too many failed attempts; the account is locked for {minutes} minutes"
 
 
+class TooManyAttempts(AuthError):
+    code = "too_many_attempts"
+    zh = "尝试次数过多，请 {wait_zh}后再试"
+    en = "Too many attempts; try again in {wait_en}"
+
+
 class BadSecondFactor(AuthError):
     code = "bad_second_factor"
     zh = "动态验证码错误"
     en = "Wrong authenticator code"
 
 
+class BadEnrolmentCode(AuthError):
+    code = "bad_enrolment_code"
+    zh = "绑定码错误或已过期，请向机关事务局索取新的绑定码"
+    en = "Wrong or expired enrolment code; ask the bureau for a new one"
+
+
+def too_many(seconds: int) -> TooManyAttempts:
+    if seconds < 120:
+        return TooManyAttempts(wait_zh=f" {seconds} 秒", wait_en=f"{seconds} s")
+    minutes = math.ceil(seconds / 60)
+    return TooManyAttempts(wait_zh=f" {minutes} 分钟", wait_en=f"{minutes} min")
+
+
 @dataclass(frozen=True)
-class SignInResult:
+class Client:
+    """Where an attempt comes from: the client address (``web.auth.client_address``)."""
+
+    address: str
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class SignedIn:
     person_id: int
     staff_no: str
     must_change_password: bool
     needs_second_factor: bool
     has_totp: bool
+    session: sessions.Opened
+    grants: str  # sessions.grants_fingerprint of the person's grants at sign-in
+
+
+@cache
+def _dummy_hash() -> str:
+    """An argon2 hash of nothing anyone knows: verifying an unknown staff number's
+    password against it costs what a known one costs."""
+    return hash_password(secrets.token_urlsafe(24))
 
 
 def _unix(naive_utc: datetime) -> float:
     return naive_utc.replace(tzinfo=UTC).timestamp()
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
 
 
 def needs_second_factor(conn: Connection, person_id: int) -> bool:
@@ -76,63 +137,100 @@ def needs_second_factor(conn: Connection, person_id: int) -> bool:
     )
 
 
-def _record_failure(conn: Connection, person_id: int, failed: int, now: datetime) -> bool:
-    """Count one failure; lock when it is the MAX_FAILED-th. Returns True if now locked."""
-    failed += 1
-    locked = failed >= MAX_FAILED
-    conn.execute(
-        update(Person)
-        .where(Person.id == person_id)
-        .values(
-            failed_logins=0 if locked else failed,
-            locked_until=now + timedelta(minutes=LOCK_MINUTES) if locked else None,
-        )
-    )
-    return locked
+def _audit(
+    conn: Connection, ctx: Context, label: str, action: str, scope: str, **totals: Any
+) -> None:
+    from onecard.funding import audit
+
+    audit.record(conn, ctx, Actor(label=label[:60]), action, scope[:100], totals)
 
 
-def _minutes_left(locked_until: datetime, now: datetime) -> int:
-    return max(1, int((locked_until - now).total_seconds() + 59) // 60)
+def _person_label(person_id: int, name: str) -> str:
+    return f"person:{person_id}:{name}"
 
 
-def sign_in(ctx: Context, staff_no: str, password: str) -> SignInResult:
-    staff_no = staff_no.strip()
+def sign_in(
+    ctx: Context, staff_no: str, password: str, client: Client, *, replaces: int | None = None
+) -> SignedIn:
+    """``replaces``: the browser's current session, ended by signing in (no fixation)."""
+    staff_no = staff_no.strip()[:32]
+    addr = throttle.address_key(client.address)
     failure: AuthError | None = None
-    result: SignInResult | None = None
+    result: SignedIn | None = None
     with ctx.db.begin() as conn:
+        now = ctx.clock.now()
+        held = throttle.hold(
+            conn,
+            now,
+            {
+                PASSWORD_ADDRESS: addr,
+                PASSWORD_PAIR: f"{staff_no}|{addr}",
+                PASSWORD_ACCOUNT: staff_no,
+            },
+            peek=[PASSWORD_ADDRESS],
+        )
         row = conn.execute(
             select(
                 Person.id,
+                Person.name,
                 Person.status,
                 Person.password_hash,
                 Person.must_change_password,
                 Person.totp_secret,
-                Person.failed_logins,
-                Person.locked_until,
-            )
-            .where(Person.staff_no == staff_no)
-            .with_for_update()
+            ).where(Person.staff_no == staff_no)
         ).first()
-        now = ctx.clock.now()
-        if row is None or row.status != "active" or not row.password_hash:
-            failure = BadCredentials()
-        elif row.locked_until is not None and row.locked_until > now:
-            failure = AccountLocked(minutes=_minutes_left(row.locked_until, now))
-        elif not verify_password(row.password_hash, password):
-            if _record_failure(conn, int(row.id), int(row.failed_logins or 0), now):
-                failure = AccountLocked(minutes=LOCK_MINUTES)
+        usable = row is not None and row.status == "active" and bool(row.password_hash)
+        if wait := held.wait(now, PASSWORD_ADDRESS.scope):
+            failure = too_many(wait)
+        elif wait := held.wait(now, PASSWORD_PAIR.scope, PASSWORD_ACCOUNT.scope):
+            failure = AccountLocked(minutes=_minutes(wait))
+        elif not (
+            verify_password(row.password_hash if usable and row else _dummy_hash(), password)
+            and usable
+        ):
+            throttle.fail(conn, now, held[PASSWORD_ADDRESS.scope])
+            pair_locked = throttle.fail(conn, now, held[PASSWORD_PAIR.scope])
+            account_locked = throttle.fail(conn, now, held[PASSWORD_ACCOUNT.scope])
+            if account_locked and row is not None:
+                sessions.end_person_sessions(conn, int(row.id), "locked", now)
+            if pair_locked or account_locked:
+                failure = AccountLocked(minutes=_minutes(PASSWORD_PAIR.cap_seconds))
             else:
                 failure = BadCredentials()
         else:
-            conn.execute(
-                update(Person).where(Person.id == row.id).values(failed_logins=0, locked_until=None)
+            assert row is not None
+            pid = int(row.id)
+            throttle.clear(conn, held[PASSWORD_PAIR.scope])
+            throttle.clear(conn, held[PASSWORD_ACCOUNT.scope])
+            throttle.sweep(conn, now)
+            if replaces is not None:
+                sessions.end_session(conn, replaces, "replaced", now)
+            opened = sessions.open_session(
+                conn, ctx, pid, address=client.address, user_agent=client.user_agent
             )
-            result = SignInResult(
-                person_id=int(row.id),
+            result = SignedIn(
+                person_id=pid,
                 staff_no=staff_no,
                 must_change_password=bool(row.must_change_password),
-                needs_second_factor=needs_second_factor(conn, int(row.id)),
+                needs_second_factor=needs_second_factor(conn, pid),
                 has_totp=bool(row.totp_secret),
+                session=opened,
+                grants=sessions.grants_fingerprint(
+                    Actor.load(conn, pid, _person_label(pid, row.name), 0).grants
+                ),
+            )
+            _audit(
+                conn, ctx, _person_label(pid, row.name), "sign_in", f"工号 {staff_no}", address=addr
+            )
+        if failure is not None:
+            _audit(
+                conn,
+                ctx,
+                f"staff_no:{staff_no}",
+                "sign_in_failed",
+                f"工号 {staff_no}",
+                address=addr,
+                reason=failure.code,
             )
     if failure is not None:
         raise failure
@@ -147,23 +245,75 @@ def check_password_rule(new: str) -> None:
         raise InvalidInput("密码须同时包含字母和数字")
 
 
-def change_password(ctx: Context, person_id: int, current: str, new: str) -> None:
+def change_password(
+    ctx: Context,
+    person_id: int,
+    current: str,
+    new: str,
+    client: Client,
+    *,
+    session_data: dict[str, Any] | None = None,
+) -> sessions.Opened:
+    """Change the password, end every session of the person (a stolen cookie dies with
+    the old password) and open a fresh one carrying ``session_data`` for this browser."""
     check_password_rule(new)
+    addr = throttle.address_key(client.address)
+    failure: AuthError | None = None
     with ctx.db.begin() as conn:
-        stored = conn.execute(
-            select(Person.password_hash).where(Person.id == person_id).with_for_update()
-        ).scalar_one()
-        if not verify_password(stored, current):
-            raise BadCredentials("当前密码不正确")
-        if verify_password(stored, new):
-            raise InvalidInput("新密码不能与原密码相同")
-        conn.execute(
-            update(Person)
+        now = ctx.clock.now()
+        row = conn.execute(
+            select(Person.staff_no, Person.name, Person.password_hash)
             .where(Person.id == person_id)
-            .values(password_hash=hash_password(new), must_change_password=False)
+            .with_for_update()
+        ).one()
+        held = throttle.hold(
+            conn,
+            now,
+            {PASSWORD_ADDRESS: addr, PASSWORD_PAIR: f"{row.staff_no}|{addr}"},
+            peek=[PASSWORD_ADDRESS],
         )
+        label = _person_label(person_id, row.name)
+        if wait := held.wait(now):
+            failure = too_many(wait)
+        elif not verify_password(row.password_hash, current):
+            throttle.fail(conn, now, held[PASSWORD_ADDRESS.scope])
+            throttle.fail(conn, now, held[PASSWORD_PAIR.scope])
+            failure = BadCredentials("当前密码不正确")
+        if failure is not None:
+            _audit(conn, ctx, label, "password_change_failed", f"工号 {row.staff_no}", address=addr)
+        else:
+            if verify_password(row.password_hash, new):
+                raise InvalidInput("新密码不能与原密码相同")
+            throttle.clear(conn, held[PASSWORD_PAIR.scope])
+            conn.execute(
+                update(Person)
+                .where(Person.id == person_id)
+                .values(password_hash=hash_password(new), must_change_password=False)
+            )
+            ended = sessions.end_person_sessions(conn, person_id, "password_changed", now)
+            opened = sessions.open_session(
+                conn,
+                ctx,
+                person_id,
+                address=client.address,
+                user_agent=client.user_agent,
+                data=session_data,
+            )
+            _audit(
+                conn,
+                ctx,
+                label,
+                "password_changed",
+                f"工号 {row.staff_no}",
+                address=addr,
+                sessions_ended=ended,
+            )
+    if failure is not None:
+        raise failure
+    return opened
 
 
+# --- the second factor -------------------------------------------------------------------
 def new_totp_secret() -> str:
     return pyotp.random_base32()
 
@@ -187,44 +337,144 @@ def _totp_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def _second_factor(ctx: Context, person_id: int, code: str, secret: str | None) -> None:
-    """Verify ``code`` against ``secret`` (enrolment) or the stored secret (sign-in)."""
+@dataclass(frozen=True)
+class _Enrolment:
+    secret: str
+    code: str
+
+
+def _enrolment_hash(ctx: Context, code: str) -> str:
+    digits = "".join(c for c in code if c.isdigit())
+    key = ctx.settings.secret_key.encode()
+    return hmac.new(key, f"enrol:{digits}".encode(), hashlib.sha256).hexdigest()
+
+
+def _enrolment_ok(conn: Connection, ctx: Context, person_id: int, code: str, now: datetime) -> bool:
+    row = conn.execute(
+        select(EnrolmentCode.code_hash, EnrolmentCode.expires_at).where(
+            EnrolmentCode.person_id == person_id
+        )
+    ).first()
+    given = _enrolment_hash(ctx, code)
+    return (
+        row is not None and row.expires_at > now and hmac.compare_digest(str(row.code_hash), given)
+    )
+
+
+def _second_factor(
+    ctx: Context, person_id: int, code: str, client: Client, enrol: _Enrolment | None
+) -> None:
+    addr = throttle.address_key(client.address)
     failure: AuthError | None = None
     with ctx.db.begin() as conn:
         row = conn.execute(
-            select(
-                Person.totp_secret,
-                Person.totp_last_step,
-                Person.failed_logins,
-                Person.locked_until,
-            )
+            select(Person.name, Person.staff_no, Person.totp_secret, Person.totp_last_step)
             .where(Person.id == person_id)
             .with_for_update()
         ).one()
         now = ctx.clock.now()
-        use = secret if secret is not None else row.totp_secret
-        step = _totp_step(use, code, now) if use else None
-        if row.locked_until is not None and row.locked_until > now:
-            failure = AccountLocked(minutes=_minutes_left(row.locked_until, now))
-        elif step is None or step <= int(row.totp_last_step or 0):
-            locked = _record_failure(conn, person_id, int(row.failed_logins or 0), now)
-            failure = AccountLocked(minutes=LOCK_MINUTES) if locked else BadSecondFactor()
+        held = throttle.hold(
+            conn, now, {TOTP_PERSON: str(person_id), TOTP_ADDRESS: addr}, peek=[TOTP_ADDRESS]
+        )
+        label = _person_label(person_id, row.name)
+        if wait := held.wait(now):
+            failure = too_many(wait)
+        elif enrol is not None and (
+            row.totp_secret or not _enrolment_ok(conn, ctx, person_id, enrol.code, now)
+        ):
+            failure = BadEnrolmentCode()
         else:
-            values: dict[str, object] = {
-                "failed_logins": 0,
-                "locked_until": None,
-                "totp_last_step": step,
-            }
-            if secret is not None:
-                values["totp_secret"] = secret
-            conn.execute(update(Person).where(Person.id == person_id).values(**values))
+            secret = enrol.secret if enrol is not None else row.totp_secret
+            step = _totp_step(secret, code, now) if secret else None
+            if step is None or step <= int(row.totp_last_step or 0):
+                failure = BadSecondFactor()
+            else:
+                throttle.clear(conn, held[TOTP_PERSON.scope])
+                values: dict[str, object] = {"totp_last_step": step}
+                if enrol is not None:
+                    values["totp_secret"] = enrol.secret
+                    conn.execute(delete(EnrolmentCode).where(EnrolmentCode.person_id == person_id))
+                conn.execute(update(Person).where(Person.id == person_id).values(**values))
+                action = "authenticator_bound" if enrol is not None else "second_factor"
+                _audit(conn, ctx, label, action, f"工号 {row.staff_no}", address=addr)
+        if failure is not None and not isinstance(failure, TooManyAttempts):
+            throttle.fail(conn, now, held[TOTP_PERSON.scope])
+            throttle.fail(conn, now, held[TOTP_ADDRESS.scope])
+        if failure is not None:
+            _audit(
+                conn,
+                ctx,
+                label,
+                "second_factor_failed",
+                f"工号 {row.staff_no}",
+                address=addr,
+                reason=failure.code,
+            )
     if failure is not None:
         raise failure
 
 
-def enrol_totp(ctx: Context, person_id: int, secret: str, code: str) -> None:
-    _second_factor(ctx, person_id, code, secret)
+def check_totp(ctx: Context, person_id: int, code: str, client: Client) -> None:
+    _second_factor(ctx, person_id, code, client, None)
 
 
-def check_totp(ctx: Context, person_id: int, code: str) -> None:
-    _second_factor(ctx, person_id, code, None)
+def enrol_totp(
+    ctx: Context, person_id: int, secret: str, code: str, enrolment_code: str, client: Client
+) -> None:
+    """Bind ``secret`` as the person's first authenticator: the enrolment code from the
+    bureau and a code the authenticator made from ``secret`` must both be right."""
+    _second_factor(ctx, person_id, code, client, _Enrolment(secret, enrolment_code))
+
+
+def issue_enrolment_code(ctx: Context, actor: Actor, person_id: int) -> str:
+    """A one-time code (8 digits, ``ENROLMENT_CODE_DAYS`` days) the person needs to bind
+    a first authenticator; it replaces any code issued before. Shown once: only its
+    HMAC is stored. The bureau's administrators issue them (the CLI acts as the bureau)."""
+    actor.require("bureau_admin")
+    code = f"{secrets.randbelow(10**8):08d}"
+    with ctx.db.begin() as conn:
+        now = ctx.clock.now()
+        person = conn.execute(
+            select(Person.staff_no, Person.status).where(Person.id == person_id)
+        ).first()
+        if person is None or person.status != "active":
+            raise NotFound(what="人员")
+        conn.execute(delete(EnrolmentCode).where(EnrolmentCode.person_id == person_id))
+        conn.execute(
+            insert(EnrolmentCode).values(
+                person_id=person_id,
+                code_hash=_enrolment_hash(ctx, code),
+                issued_at=now,
+                expires_at=now + timedelta(days=ENROLMENT_CODE_DAYS),
+                issued_by=actor.label[:60],
+            )
+        )
+        from onecard.funding import audit
+
+        audit.record(
+            conn,
+            ctx,
+            actor,
+            "enrolment_code_issued",
+            f"工号 {person.staff_no}",
+            {"days": ENROLMENT_CODE_DAYS},
+        )
+    return f"{code[:4]} {code[4:]}"
+
+
+def enrolment_code_pending(ctx: Context, person_id: int) -> datetime | None:
+    """Until when the person's live enrolment code is valid, or None."""
+    with ctx.db.read() as conn:
+        until = conn.execute(
+            select(EnrolmentCode.expires_at).where(EnrolmentCode.person_id == person_id)
+        ).scalar()
+    return until if until is not None and until > ctx.clock.now() else None
+
+
+def sign_out(ctx: Context, session_id: int, person_id: int) -> None:
+    """End this browser's session (one transaction, with its audit record)."""
+    with ctx.db.begin() as conn:
+        now = ctx.clock.now()
+        row = conn.execute(select(Person.name, Person.staff_no).where(Person.id == person_id)).one()
+        sessions.end_session(conn, session_id, "signed_out", now)
+        _audit(conn, ctx, _person_label(person_id, row.name), "sign_out", f"工号 {row.staff_no}")

@@ -1,17 +1,22 @@
 """The FastAPI application: JSON API for terminals, diners and administrators, plus pages.
 
-Contract: ``create_app(ctx)`` wires routers, error handlers and two guards that run
+Contract: ``create_app(ctx)`` wires routers, error handlers and the guards that run
 before any route: bodies over ``max_body_bytes`` get 413, API writes that are not JSON
-get 415. Every route is checked against its declared rule (``web.permissions``).
-Every error leaves as ``{"error": {"code", "message"}}``. Ordinary terminal
-payments, when batched, are answered before all of it (``pay.fast_route``), with the
-same answer.
+get 415, cookie-carrying API writes from another site get 403 (``web.csrf``); sessions
+are server-side (``web.sessions``) and every answer carries the security headers
+(``web.headers``). Every route is checked against its declared rule
+(``web.permissions``), and the OpenAPI document says every answer the edges can give
+(``web.openapi``). Every error leaves as ``{"error": {"code", "message"}}``. Ordinary
+terminal payments, when batched, are answered before all of it (``pay.fast_route``),
+with the same answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +24,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard import __version__
@@ -28,6 +32,9 @@ from onecard.core.context import Context
 from onecard.core.errors import OneCardError
 from onecard.web import errors as web_errors
 from onecard.web import openapi, permissions
+from onecard.web.csrf import CrossSiteGuard
+from onecard.web.headers import SecurityHeaders
+from onecard.web.sessions import ServerSessions
 
 STATIC = Path(__file__).parent / "static"
 
@@ -158,14 +165,18 @@ class AuditOrigin:
             await self.app(scope, receive, send)
 
 
-def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
+def create_app(
+    ctx: Context, *, payment_fast_path: bool = True, bank_courier: bool = False
+) -> FastAPI:
     """``payment_fast_path=False`` sends every terminal payment through FastAPI too
-    (``pay.fast_route``; the tests compare the two)."""
+    (``pay.fast_route``; the tests compare the two). ``bank_courier`` (the served app)
+    carries a sandbox bank's notifications to this server while it runs."""
     from onecard.pay.batcher import lifespan as payment_batching
 
     docs = ctx.settings.serve_api_docs
+    lifespan = payment_batching(ctx)
     app = FastAPI(
-        lifespan=payment_batching(ctx),
+        lifespan=with_bank_courier(ctx, lifespan) if bank_courier else lifespan,
         title="OneCard 食堂一卡通 API",
         version=__version__,
         description="Terminal payments, diners' accounts and administration. Money is "
@@ -197,17 +208,12 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
 
     app.add_middleware(JsonOnly)
     app.add_middleware(AuditOrigin)
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=ctx.settings.secret_key,
-        session_cookie="onecard_session",
-        https_only=ctx.settings.env == "production",
-        same_site="lax",
-        max_age=8 * 3600,
-    )
+    app.add_middleware(CrossSiteGuard)
+    app.add_middleware(ServerSessions, ctx=ctx)
     app.add_middleware(
         BodyLimit, limit=ctx.settings.max_body_bytes, upload_limit=ctx.settings.max_upload_bytes
     )
+    app.add_middleware(SecurityHeaders)
     if payment_fast_path:
         from onecard.pay.fast_route import PaymentFastPath
 
@@ -224,12 +230,14 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
         "onecard.pay.admin_routes",
         "onecard.web.status",
         "onecard.funding.routes",
+        "onecard.funding.bank_routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
         "onecard.web.public",
         "onecard.web.diner",
         "onecard.web.till",
         "onecard.web.unit",
+        "onecard.web.reconciliation",
         "onecard.web.bureau",
     ):
         _include_optional(app, module)
@@ -243,6 +251,34 @@ def create_app(ctx: Context, *, payment_fast_path: bool = True) -> FastAPI:
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[None]]
+
+
+def with_bank_courier(ctx: Context, inner: Lifespan) -> Lifespan:
+    """``inner``, plus — when the bank is the sandbox — a courier that delivers its
+    notifications to this server's own handler while the app runs (as the bank's
+    callbacks would reach ``/api/v1/channels/bank/notify``)."""
+
+    @contextlib.asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[None]:
+        from onecard.channels.courier import Courier
+        from onecard.channels.sandbox import SandboxBank
+        from onecard.pay.topup import handle_bank_notification
+
+        courier = None
+        if isinstance(ctx.bank, SandboxBank):
+            courier = Courier(
+                ctx.bank, lambda body, sig: handle_bank_notification(ctx, body, sig)
+            ).start()
+        try:
+            async with inner(app):
+                yield
+        finally:
+            if courier is not None:
+                courier.stop()
+
+    return run
 
 
 def _include_optional(app: FastAPI, module: str) -> None:

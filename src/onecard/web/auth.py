@@ -1,31 +1,43 @@
-"""Sign-in pages: staff id + password, forced change at first sign-in, TOTP second factor.
+"""Sign-in pages (staff number + password, forced change, TOTP second factor), signing
+out, and the pages that end sessions or issue enrolment codes.
 
-Contract: the session (signed, HttpOnly cookie ``onecard_session``; Secure in production)
-holds ``person_id`` and ``verified``. ``verified`` becomes True only after every stage
-this person needs is done, in order: password → (forced change) → (TOTP enrolment or
-TOTP code). ``ActorDep`` accepts only verified sessions. Signing in clears the old
-session first (no fixation). Every POST here carries the CSRF token.
+Contract: the session lives on the server (``web.sessions``; the cookie is a random
+token). Its state holds ``verified``, True only after every stage this person needs is
+done, in order: password → (forced change) → (authenticator enrolment, with the
+bureau's enrolment code, or an authenticator code). ``ActorDep`` accepts only verified
+sessions; a half-signed-in session lives ten minutes. Signing in ends the browser's
+previous session and opens a new one (no fixation); changing the password ends every
+session of the person and opens a fresh one here. While enrolling, the pending
+authenticator secret stays in the server-side state, never in a cookie. "Sign out
+everywhere" is on ``/me/security`` (and on ``/me``) for oneself and on a person's page
+for the admins of their unit. Every POST here carries the CSRF token.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from onecard.core.errors import AuthError, InvalidInput
+from onecard.core.context import Context
+from onecard.core.errors import AuthError, InvalidInput, NotFound
+from onecard.org import sessions as org_sessions
 from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.web import accounts
+from onecard.web import sessions as web_sessions
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import CtxDep, get_actor
+from onecard.web.deps import ActorDep, CtxDep, IdPath, get_actor
 from onecard.web.errors import request_lang
+from onecard.web.scopes import can_write_unit, unit_scope
 from onecard.web.templating import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def safe_next(target: str | None) -> str | None:
@@ -49,6 +61,17 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def client_of(request: Request) -> accounts.Client:
+    """The attempt's origin. Behind a reverse proxy, uvicorn's ``--proxy-headers`` (on by
+    default for a proxy on 127.0.0.1) makes this the address the proxy saw."""
+    host = request.client.host if request.client else "unknown"
+    return accounts.Client(host, request.headers.get("user-agent", "")[:200])
+
+
+def _status_of(exc: AuthError) -> int:
+    return 429 if isinstance(exc, accounts.TooManyAttempts) else 401
+
+
 def _next_stage(request: Request, ctx: CtxDep) -> Response:
     """Send a half-signed-in session to its next stage, or home when all are done."""
     s = request.session
@@ -65,28 +88,32 @@ def _next_stage(request: Request, ctx: CtxDep) -> Response:
     return see_other(home_for(get_actor(request, ctx)))
 
 
-def _stage_after_password(result: accounts.SignInResult, changed: bool = False) -> str | None:
-    if result.must_change_password and not changed:
+def _stage_after_password(result: accounts.SignedIn) -> str | None:
+    if result.must_change_password:
         return "change"
-    if result.needs_second_factor:
-        return "totp" if result.has_totp else "enrol"
+    return _second_stage(result.needs_second_factor, result.has_totp)
+
+
+def _second_stage(needs: bool, has_totp: bool) -> str | None:
+    if needs:
+        return "totp" if has_totp else "enrol"
     return None
 
 
 @router.get("/")
 def root(request: Request, ctx: CtxDep) -> Response:
-    s = request.session
-    if s.get("person_id") and s.get("verified"):
+    if web_sessions.state(request).verified:
         try:
             return see_other(home_for(get_actor(request, ctx)))
         except AuthError:
-            s.clear()
+            pass
     return see_other("/login")
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
-    return render(request, "auth/login.html", next=safe_next(next) or "", error=None)
+def login_form(request: Request, next: str | None = None, ended: bool = False) -> Response:
+    notice = "已退出所有设备上的登录" if ended else None
+    return render(request, "auth/login.html", next=safe_next(next) or "", error=None, notice=notice)
 
 
 @router.post("/login")
@@ -97,40 +124,36 @@ def login(
     password: Annotated[str, Form(max_length=128)],
     next: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
+    st = web_sessions.state(request)
     try:
-        result = accounts.sign_in(ctx, staff_no, password)
+        result = accounts.sign_in(ctx, staff_no, password, client_of(request), replaces=st.id)
     except AuthError as exc:
         return render(
             request,
             "auth/login.html",
-            status_code=401,
+            status_code=_status_of(exc),
             next=safe_next(next) or "",
             error=exc.message(request_lang(request)),
             staff_no=staff_no,
         )
-    csrf = request.session.get("csrf")
-    request.session.clear()
-    if csrf:
-        request.session["csrf"] = csrf
-    request.session.update(
-        person_id=result.person_id,
-        staff_no=result.staff_no,
-        verified=False,
-        must_change=result.must_change_password,
-        needs_2fa=result.needs_second_factor,
-        has_totp=result.has_totp,
-    )
+    data: dict[str, Any] = {
+        "verified": False,
+        "needs_2fa": result.needs_second_factor,
+        "has_totp": result.has_totp,
+        "grants": result.grants,
+    }
     stage = _stage_after_password(result)
     if stage:
-        request.session["stage"] = stage
+        data["stage"] = stage
     if safe_next(next):
-        request.session["next"] = next
+        data["next"] = next
+    web_sessions.adopt(request, result.session, result.person_id, data)
     return _next_stage(request, ctx)
 
 
 def _pending_person(request: Request) -> int:
-    pid = request.session.get("person_id")
-    if not isinstance(pid, int):
+    pid = web_sessions.state(request).person_id
+    if pid is None:
         raise AuthError()
     return pid
 
@@ -139,6 +162,8 @@ def _pending_person(request: Request) -> int:
 def password_form(request: Request) -> Response:
     _pending_person(request)
     forced = request.session.get("stage") == "change"
+    if not forced and not web_sessions.state(request).verified:
+        raise AuthError()
     return render(request, "auth/password.html", forced=forced, error=None)
 
 
@@ -153,29 +178,35 @@ def password_change(
     pid = _pending_person(request)
     s = request.session
     forced = s.get("stage") == "change"
-    if not forced and not s.get("verified"):
+    if not forced and not web_sessions.state(request).verified:
         raise AuthError()
     try:
         if new != confirm:
             raise InvalidInput("两次输入的新密码不一致")
-        accounts.change_password(ctx, pid, current, new)
+        data = dict(s)
+        opened = accounts.change_password(
+            ctx, pid, current, new, client_of(request), session_data=data
+        )
     except (InvalidInput, AuthError) as exc:
+        status = 429 if isinstance(exc, accounts.TooManyAttempts) else 422
         return render(
             request,
             "auth/password.html",
-            status_code=422,
+            status_code=status,
             forced=forced,
             error=exc.message(request_lang(request)),
         )
+    web_sessions.adopt(request, opened, pid, data)
     if forced:
         s.pop("stage", None)
-        if s.get("needs_2fa"):
-            s["stage"] = "totp" if s.get("has_totp") else "enrol"
+        stage = _second_stage(bool(s.get("needs_2fa")), bool(s.get("has_totp")))
+        if stage:
+            s["stage"] = stage
         return _next_stage(request, ctx)
     return render(request, "auth/password.html", forced=False, error=None, done=True)
 
 
-def _staff_no(request: Request, ctx: CtxDep, pid: int) -> str:
+def _staff_no(ctx: Context, pid: int) -> str:
     with ctx.db.read() as conn:
         return str(conn.execute(select(Person.staff_no).where(Person.id == pid)).scalar_one())
 
@@ -189,29 +220,35 @@ def totp_form(request: Request, ctx: CtxDep) -> Response:
     return _totp_page(request, ctx, pid, stage, None)
 
 
-def _totp_page(request: Request, ctx: CtxDep, pid: int, stage: str, error: str | None) -> Response:
+def _totp_page(
+    request: Request, ctx: CtxDep, pid: int, stage: str, error: AuthError | None
+) -> Response:
     qr_svg = secret = None
     if stage == "enrol":
+        # The secret being enrolled lives in the server-side session until it is bound.
         secret = request.session.get("totp_pending")
         if not isinstance(secret, str):
             secret = accounts.new_totp_secret()
             request.session["totp_pending"] = secret
-        uri = accounts.provisioning_uri(secret, _staff_no(request, ctx, pid))
+        uri = accounts.provisioning_uri(secret, _staff_no(ctx, pid))
         qr_svg = segno.make(uri, micro=False).svg_inline(scale=4)
     return render(
         request,
         "auth/totp.html",
-        status_code=401 if error else 200,
+        status_code=_status_of(error) if error else 200,
         enrol=stage == "enrol",
         secret=secret,
         qr_svg=qr_svg,
-        error=error,
+        error=error.message(request_lang(request)) if error else None,
     )
 
 
 @router.post("/login/totp")
 def totp_check(
-    request: Request, ctx: CtxDep, code: Annotated[str, Form(max_length=12)]
+    request: Request,
+    ctx: CtxDep,
+    code: Annotated[str, Form(max_length=12)],
+    enrolment_code: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     pid = _pending_person(request)
     stage = request.session.get("stage")
@@ -220,28 +257,124 @@ def totp_check(
             secret = request.session.get("totp_pending")
             if not isinstance(secret, str):
                 raise accounts.BadSecondFactor()
-            accounts.enrol_totp(ctx, pid, secret, code)
+            accounts.enrol_totp(ctx, pid, secret, code, enrolment_code, client_of(request))
             request.session.pop("totp_pending", None)
         elif stage == "totp":
-            accounts.check_totp(ctx, pid, code)
+            accounts.check_totp(ctx, pid, code, client_of(request))
         else:
             return see_other("/")
     except AuthError as exc:
-        if isinstance(exc, accounts.AccountLocked):
-            request.session.clear()
-            return render(
-                request,
-                "auth/login.html",
-                status_code=401,
-                next="",
-                error=exc.message(request_lang(request)),
-            )
-        return _totp_page(request, ctx, pid, str(stage), exc.message(request_lang(request)))
+        return _totp_page(request, ctx, pid, str(stage), exc)
     request.session.pop("stage", None)
     return _next_stage(request, ctx)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, ctx: CtxDep) -> Response:
+    st = web_sessions.state(request)
+    if st.id is not None and st.person_id is not None:
+        accounts.sign_out(ctx, st.id, st.person_id)
+    web_sessions.forget(request)
     return see_other("/login")
+
+
+# --- where am I signed in; sign out everywhere -------------------------------------------
+@router.get("/me/security")
+def my_security(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    assert actor.person_id is not None
+    with ctx.db.read() as conn:
+        needs = accounts.needs_second_factor(conn, actor.person_id)
+        has_totp = conn.execute(
+            select(Person.totp_secret.is_not(None)).where(Person.id == actor.person_id)
+        ).scalar()
+    resp = render(
+        request,
+        "auth/security.html",
+        actor=actor,
+        sessions=org_sessions.live_sessions(ctx, actor.person_id),
+        current=web_sessions.state(request).id,
+        needs_2fa=needs,
+        has_totp=bool(has_totp),
+        idle_minutes=ctx.settings.session_idle_minutes,
+        max_hours=ctx.settings.session_max_hours,
+    )
+    resp.headers.update(NO_STORE)
+    return resp
+
+
+@router.post("/me/security/sign-out-everywhere")
+def sign_out_everywhere(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+    assert actor.person_id is not None
+    org_sessions.end_all_sessions(ctx, actor, actor.person_id)
+    web_sessions.forget(request)
+    return see_other("/login?ended=1")
+
+
+def person_security(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any]:
+    """What a person's page shows about their sign-in (for ``unit/person.html``)."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.unit_id, Person.totp_secret).where(Person.id == person_id)
+        ).one()
+        needs = accounts.needs_second_factor(conn, person_id)
+    return {
+        "sessions": len(org_sessions.live_sessions(ctx, person_id)),
+        "needs_2fa": needs,
+        "has_totp": row.totp_secret is not None,
+        "enrolment_until": accounts.enrolment_code_pending(ctx, person_id),
+        "can_end": can_write_unit(actor, int(row.unit_id)),
+        "can_issue": actor.has("bureau_admin") and needs and row.totp_secret is None,
+    }
+
+
+def _member_of(ctx: Context, unit_id: int, person_id: int) -> Any:
+    with ctx.db.read() as conn:
+        p = conn.execute(
+            select(Person.id, Person.name, Person.staff_no).where(
+                Person.id == person_id, Person.unit_id == unit_id
+            )
+        ).first()
+    if p is None:
+        raise NotFound(what="人员")
+    return p
+
+
+@router.post("/unit/{unit_id}/people/{person_id}/sessions/end")
+def end_person_sessions(
+    request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    person = _member_of(ctx, unit_id, person_id)
+    ended = org_sessions.end_all_sessions(ctx, actor, person_id, "ended_by_admin")
+    if person_id == actor.person_id:
+        web_sessions.forget(request)
+    return render(
+        request,
+        "auth/person_done.html",
+        actor=actor,
+        unit=unit,
+        person=person,
+        ended=ended,
+        code=None,
+    )
+
+
+@router.post("/unit/{unit_id}/people/{person_id}/enrolment-code")
+def issue_enrolment_code(
+    request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    person = _member_of(ctx, unit_id, person_id)
+    code = accounts.issue_enrolment_code(ctx, actor, person_id)
+    resp = render(
+        request,
+        "auth/person_done.html",
+        actor=actor,
+        unit=unit,
+        person=person,
+        ended=None,
+        code=code,
+        days=accounts.ENROLMENT_CODE_DAYS,
+    )
+    resp.headers.update(NO_STORE)
+    return resp

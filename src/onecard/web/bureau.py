@@ -1,6 +1,6 @@
 """The bureau console (管理控制台): units, canteens, terminals and rollout; funding
 notices; distribution, settlement and year-end runs with a dry-run preview and a
-confirmation; reconciliation; the dashboard (ECharts) with every chart's data as Excel.
+confirmation; the dashboard (ECharts) with every chart's data as Excel.
 
 Contract: every route starts with ``scopes.bureau_scope`` (bureau admin, clearing
 operator, finance, auditors; anyone else 403). Finance and auditors read only: forms are
@@ -8,7 +8,7 @@ hidden for them and the services refuse them anyway. A money run is always shown
 as a dry run (``dry_run=True``: computed exactly as the real run, nothing written); the
 real run needs the confirmation form, which repeats the same parameters. Domain errors a
 run raises (a unit short of funds, a closed quarter) are shown on the page with their
-4xx status, never as a 500.
+4xx status, never as a 500. (Reconciliation and the bank's files: ``web.reconciliation``.)
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.funding import (
     distribution,
     notices,
-    reconciliation,
     settlement,
     statements,
     year_end,
@@ -44,7 +43,7 @@ from onecard.reports import dashboard
 from onecard.reports.tables import to_xlsx
 from onecard.web import status as status_page
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import request_lang, status_for
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
@@ -192,7 +191,7 @@ def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
 @router.post("/canteens/{canteen_id}/rollout")
 def set_rollout(
     request: Request,
-    canteen_id: int,
+    canteen_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     status: Annotated[str, Form(max_length=12)],
@@ -264,7 +263,7 @@ def terminal_register(
     request: Request,
     actor: ActorDep,
     ctx: CtxDep,
-    canteen_id: Annotated[int, Form()],
+    canteen_id: IdForm,
     code: Annotated[str, Form(max_length=32)],
     name: Annotated[str, Form(max_length=60)] = "",
 ) -> Response:
@@ -350,7 +349,7 @@ def receipt_assign(
     bank_serial: str,
     actor: ActorDep,
     ctx: CtxDep,
-    unit_id: Annotated[int, Form()],
+    unit_id: IdForm,
     quarter: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:
     """A person decides whose an unmatched credit is (``notices.assign_receipt``)."""
@@ -589,7 +588,7 @@ def settlement_list(
 
 @router.get("/settlements/{canteen_id}.{fmt}")
 def settlement_statement(
-    canteen_id: int, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    canteen_id: IdPath, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
     bureau_scope(actor)
     q = _quarter(ctx, quarter)
@@ -605,53 +604,6 @@ def settlement_statement(
             },
         )
     raise NotFound(what="格式")
-
-
-# --- reconciliation ----------------------------------------------------------------------
-@router.get("/reconciliation")
-def reconciliation_page(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
-    return _page(
-        request,
-        actor,
-        "reconciliation",
-        "bureau/reconciliation.html",
-        day=ctx.clock.today().isoformat(),
-        result=None,
-        error=None,
-    )
-
-
-@router.post("/reconciliation")
-def reconciliation_run(
-    request: Request,
-    actor: ActorDep,
-    ctx: CtxDep,
-    day: Annotated[str, Form(max_length=10)],
-) -> Response:
-    bureau_scope(actor)
-    result = None
-    error = None
-    code = 200
-    try:
-        result = reconciliation.reconcile_day(ctx, actor, _day(day))
-    except OneCardError as exc:
-        code = status_for(exc)
-        if code >= 500:
-            raise
-        error = exc.message(request_lang(request))
-    return _page(
-        request,
-        actor,
-        "reconciliation",
-        "bureau/reconciliation.html",
-        status_code=code,
-        day=day,
-        result=result,
-        error=error,
-        status_zh=reconciliation.STATUS_ZH,
-        total_zh=TOTAL_ZH,
-    )
 
 
 # --- dashboard ---------------------------------------------------------------------------

@@ -1,21 +1,35 @@
-"""CSRF protection for every page form and htmx request.
+"""Cross-site request forgery: tokens for every page form, an origin check for the API.
 
-Contract: ``csrf_token(request)`` returns the session's token (made on first use);
-every form carries it as ``csrf_token`` and htmx sends it as ``X-CSRF-Token`` (set once
-on ``<body hx-headers>``). ``csrf_protect`` is a router dependency: any unsafe request
-without the matching token raises ``CsrfRefused`` (403) before the route runs. The JSON
-API is not covered here: it takes no form posts and refuses non-JSON writes (415), which
-a cross-site form cannot send without a CORS preflight.
+Contract:
+- ``csrf_token(request)`` is an HMAC (the secret key) of the browser's random
+  ``onecard_csrf`` cookie, made on first use. Every form carries it as ``csrf_token``,
+  htmx sends it as ``X-CSRF-Token`` (set once on ``<body hx-headers>``). ``csrf_protect``
+  is a router dependency: an unsafe request without the matching token raises
+  ``CsrfRefused`` (403) before the route runs. The cookie outlives signing in (a form
+  opened before it still posts) and holds nothing but random bytes.
+- ``CrossSiteGuard`` (ASGI middleware) refuses a cookie-carrying write to the JSON API
+  (``/api/…`` POST/PUT/PATCH/DELETE) whose ``Origin`` — or, without one, ``Referer`` —
+  names another host than the request's own (403, the JSON error shape). Browsers send
+  ``Origin`` with every cross-origin write, so a request with neither header did not
+  come from another site's page; terminals and the bank's callbacks carry no cookie and
+  are not concerned. (The API also takes writes only as JSON: ``web.app.JsonOnly``.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecard.core.errors import Forbidden
+from onecard.web import errors as web_errors
+from onecard.web.sessions import SESSION_COOKIE, state
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FIELD_BYTES = 16 * 1024 * 1024
@@ -27,27 +41,84 @@ class CsrfRefused(Forbidden):
     en = "The page expired or the request did not come from it; reload and try again"
 
 
+class CrossSiteRefused(Forbidden):
+    code = "cross_site"
+    zh = "拒绝来自其他网站的请求"
+    en = "Requests from another site are refused"
+
+
+def _sign(request: Request, seed: str) -> str:
+    key = request.app.state.ctx.settings.secret_key.encode()
+    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
 def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(24)
-        request.session["csrf"] = token
-    return token
+    st = state(request)
+    if st.csrf_seed is None:
+        st.csrf_seed = secrets.token_urlsafe(24)
+        st.new_csrf = True
+    return _sign(request, st.csrf_seed)
 
 
-async def csrf_protect(request: Request) -> None:
+async def csrf_protect(request: Request) -> AsyncIterator[None]:
+    """A form this reads is closed when the request ends, whoever refuses the request
+    after it (the route's declared rule, ``web.permissions``): an upload's spooled file
+    never outlives it. A route that reads the same form may close it too (harmless)."""
     if request.method in SAFE_METHODS:
+        yield
         return
-    expected = request.session.get("csrf")
-    given: object = request.headers.get("x-csrf-token")
-    if not given:
-        # A confirmed import carries its file back as a form field (base64): allow a
-        # field as large as the body itself may be (BodyLimit bounds that).
-        form = await request.form(max_part_size=MAX_FIELD_BYTES)
-        given = form.get("csrf_token")
-    if (
-        not isinstance(expected, str)
-        or not isinstance(given, str)
-        or not hmac.compare_digest(expected.encode(), given.encode())
-    ):
-        raise CsrfRefused()
+    form = None
+    try:
+        seed = state(request).csrf_seed
+        given: object = request.headers.get("x-csrf-token")
+        if not given:
+            # A confirmed import carries its file back as a form field (base64): allow a
+            # field as large as the body itself may be (BodyLimit bounds that).
+            form = await request.form(max_part_size=MAX_FIELD_BYTES)
+            given = form.get("csrf_token")
+        if (
+            seed is None
+            or not isinstance(given, str)
+            or not hmac.compare_digest(_sign(request, seed).encode(), given.encode())
+        ):
+            raise CsrfRefused()
+        yield
+    finally:
+        if form is not None:
+            await form.close()
+
+
+class CrossSiteGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.refused(scope):
+            request = Request(scope)
+            exc = CrossSiteRefused()
+            body = web_errors.error_body(exc.code, exc.message(web_errors.request_lang(request)))
+            await JSONResponse(body, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def refused(scope: Scope) -> bool:
+        if not str(scope.get("path", "")).startswith("/api/") or scope.get("method") in (
+            *SAFE_METHODS,
+            "TRACE",
+        ):
+            return False
+        headers: dict[bytes, bytes] = {}
+        for k, v in scope.get("headers") or []:
+            headers.setdefault(k, v)
+        if SESSION_COOKIE.encode() not in headers.get(b"cookie", b""):
+            return False
+        source = headers.get(b"origin") or headers.get(b"referer")
+        if source is None:
+            return False
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        try:
+            netloc = urlsplit(source.decode("latin-1")).netloc.lower()
+        except ValueError:
+            return True
+        return not netloc or netloc != host

@@ -2,10 +2,14 @@
 
 Contract: ``CtxDep`` is the app's ``Context``; ``TerminalDep`` authenticates a terminal
 from ``Authorization: Terminal <code>:<device key>``; ``PayingTerminalDep`` is the same
-for the payment route, recognising terminals in memory when payments are batched; ``ActorDep`` is the signed-in
-person (session cookie) with their role grants, or raises ``AuthError`` (401). The actor and
-the terminal are both admitted by the route's declared rule (``web.permissions``: 403 for a
-caller whom no clause admits) before any route runs.
+for the payment route, recognising terminals in memory when payments are batched;
+``ActorDep`` is the signed-in person (their server-side session, ``web.sessions``) with
+their role grants, or raises ``AuthError`` (401). ``IdPath``, ``IdQuery``,
+``OptionalIdQuery`` and ``IdForm`` are the one type of every id a request names:
+1 … 2⁶³−1 (a BIGINT), so a larger one is a 422 in the error shape before any query
+runs (``tests/web/test_ids.py`` checks that every route uses them).
+The actor and the terminal are both admitted by the route's declared rule
+(``web.permissions``: 403 for a caller whom no clause admits) before any route runs.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Path, Query, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +36,12 @@ async def get_ctx(request: Request) -> Context:
 
 
 CtxDep = Annotated[Context, Depends(get_ctx)]
+
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+IdForm = Annotated[int, Form(ge=1, le=MAX_ID)]
 
 
 def parse_terminal_credentials(header: str) -> tuple[str, str] | None:
@@ -90,24 +100,39 @@ PayingTerminalDep = Annotated[PayingTerminal, Depends(get_paying_terminal)]
 
 
 def get_actor(request: Request, ctx: CtxDep) -> Actor:
-    """The signed-in person, admitted by the route's declared rule (``web.permissions``)."""
+    """The signed-in person, admitted by the route's declared rule (``web.permissions``).
+    A session whose person has left, or whose role grants changed since it signed in, is
+    ended here and answers 401 (sign in again)."""
     actor = _signed_in(request, ctx)
     admit_person(request, actor)
     return actor
 
 
 def _signed_in(request: Request, ctx: Context) -> Actor:
-    session = request.scope.get("session") or {}
-    pid = session.get("person_id")
-    if not pid or not session.get("verified", False):
+    from onecard.org import sessions
+    from onecard.web.sessions import forget, state
+
+    session = state(request)
+    pid = session.person_id
+    if pid is None or not session.verified:
         raise AuthError()
     with ctx.db.read() as conn:
         row = conn.execute(
             select(Person.id, Person.name, Person.unit_id, Person.status).where(Person.id == pid)
         ).first()
-        if row is None or row.status != "active":
-            raise AuthError()
-        return Actor.load(conn, int(row.id), f"person:{row.id}:{row.name}", int(row.unit_id))
+        actor = (
+            Actor.load(conn, int(row.id), f"person:{row.id}:{row.name}", int(row.unit_id))
+            if row is not None and row.status == "active"
+            else None
+        )
+    if actor is None or session.data.get("grants") != sessions.grants_fingerprint(actor.grants):
+        assert session.id is not None
+        with ctx.db.begin() as conn:
+            reason = "role_changed" if actor is not None else "inactive"
+            sessions.end_session(conn, session.id, reason, ctx.clock.now())
+        forget(request)
+        raise AuthError()
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

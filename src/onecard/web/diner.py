@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from onecard.channels.bank import SandboxBank
+from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.feedback import service as feedback
@@ -26,7 +26,7 @@ from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.models import Card, TopupOrder
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdPath
 from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
 from onecard.web.templating import render
@@ -121,7 +121,7 @@ def _payment_for_rating(ctx: Context, person_id: int, payment_id: int) -> dict[s
 
 
 @router.get("/rate/{payment_id}")
-def rate_form(request: Request, payment_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def rate_form(request: Request, payment_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     pid = _person_id(actor)
     tx = _payment_for_rating(ctx, pid, payment_id)
     return render(
@@ -139,7 +139,7 @@ def rate_form(request: Request, payment_id: int, actor: ActorDep, ctx: CtxDep) -
 @router.post("/rate/{payment_id}")
 def rate_submit(
     request: Request,
-    payment_id: int,
+    payment_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     taste: Annotated[int, Form(ge=1, le=5)],
@@ -187,8 +187,9 @@ def paycode_rotate(actor: ActorDep, ctx: CtxDep) -> Response:
 def phone_lost(actor: ActorDep, ctx: CtxDep) -> Response:
     """The phone is lost: its codes stop working and every session of this person ends."""
     done = paycode_keys.rotate(ctx, actor, _person_id(actor), phone_lost=True)
-    msg = "phone_lost_signed_out" if done.sessions_ended else "phone_lost"
-    return RedirectResponse(f"/me?msg={msg}", status_code=303)
+    if done.sessions_ended:  # this session too: the sign-in page says so
+        return RedirectResponse("/login?ended=1", status_code=303)
+    return RedirectResponse("/me?msg=phone_lost", status_code=303)
 
 
 @router.post("/cards/{card_no}/unfreeze")

@@ -29,7 +29,7 @@ from onecard.pay.models import Item, MealPeriod, MealPrice
 from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
 from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
 from onecard.web.templating import render
@@ -169,7 +169,7 @@ def _page(
 
 @router.get("")
 def till_page(
-    request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: int | None = None
+    request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: OptionalIdQuery = None
 ) -> Response:
     canteen, mine = _pick(ctx, actor, canteen_id)
     return _page(request, ctx, actor, canteen, mine, None)
@@ -180,7 +180,7 @@ def till_pay(
     request: Request,
     actor: ActorDep,
     ctx: CtxDep,
-    canteen_id: Annotated[int, Form()],
+    canteen_id: IdForm,
     credential: Annotated[str, Form(max_length=40)],
     mode: Annotated[str, Form(pattern="^(meal|amount|items)$")] = "meal",
     meal: Annotated[str, Form(max_length=20)] = "",
@@ -224,9 +224,7 @@ def _txn_id() -> str:
 
 
 @router.post("/reverse")
-def till_reverse(
-    request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: Annotated[int, Form()]
-) -> Response:
+def till_reverse(request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: IdForm) -> Response:
     canteen, mine = _pick(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     last = dict(request.session.get("till_last") or {})
@@ -250,7 +248,7 @@ def till_reverse(
 
 @router.get("/ratings")
 def till_ratings(
-    request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: int | None = None
+    request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: OptionalIdQuery = None
 ) -> Response:
     """What diners say about this canteen: average scores and the latest comments."""
     canteen, mine = _pick(ctx, actor, canteen_id)

@@ -38,8 +38,9 @@ from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.models import DINER_CLASSES, Card
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web import directory
+from onecard.web.auth import person_security
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import request_lang, status_for
 from onecard.web.forms import parse_yuan
 from onecard.web.scopes import can_write_unit, unit_scope
@@ -94,7 +95,12 @@ def _quarter(ctx: Context, quarter: str | None) -> str:
 
 @router.get("/{unit_id}")
 def roster(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, q: str = "", show: str = "active"
+    request: Request,
+    unit_id: IdPath,
+    actor: ActorDep,
+    ctx: CtxDep,
+    q: str = "",
+    show: str = "active",
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     query = select(
@@ -139,7 +145,7 @@ def roster(
 
 
 @router.get("/{unit_id}/info")
-def info(request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def info(request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     with ctx.db.read() as conn:
         row = conn.execute(select(UnitInfo.__table__).where(UnitInfo.unit_id == unit_id)).first()
@@ -192,7 +198,7 @@ def _rules_page(
 
 @router.get("/{unit_id}/canteens/{canteen_id}")
 def canteen_rules(
-    request: Request, unit_id: int, canteen_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     return _rules_page(request, ctx, actor, unit, canteen_id)
@@ -201,8 +207,8 @@ def canteen_rules(
 @router.post("/{unit_id}/canteens/{canteen_id}/rules")
 def save_rules(
     request: Request,
-    unit_id: int,
-    canteen_id: int,
+    unit_id: IdPath,
+    canteen_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     purse_order: Annotated[str, Form(max_length=20)],
@@ -238,8 +244,8 @@ def _hhmm(text: str) -> time:
 @router.post("/{unit_id}/canteens/{canteen_id}/periods")
 def save_period(
     request: Request,
-    unit_id: int,
-    canteen_id: int,
+    unit_id: IdPath,
+    canteen_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     code: Annotated[str, Form(max_length=20)],
@@ -335,7 +341,7 @@ def _quality_page(
 
 @router.get("/{unit_id}/quality")
 def quality(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     return _quality_page(request, ctx, actor, unit, _quarter(ctx, quarter))
@@ -344,10 +350,10 @@ def quality(
 @router.post("/{unit_id}/quality")
 def save_quality(
     request: Request,
-    unit_id: int,
+    unit_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
-    canteen_id: Annotated[int, Form()],
+    canteen_id: IdForm,
     quarter: Annotated[str, Form(max_length=6)],
     score: Annotated[int, Form(ge=0, le=100)],
 ) -> Response:
@@ -366,10 +372,10 @@ def save_quality(
 @router.post("/{unit_id}/quality/bands")
 def save_bands(
     request: Request,
-    unit_id: int,
+    unit_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
-    canteen_id: Annotated[int, Form()],
+    canteen_id: IdForm,
     bands: Annotated[str, Form(max_length=200)],
     quarter: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:
@@ -385,7 +391,7 @@ def save_bands(
 
 @router.get("/{unit_id}/reports")
 def reports(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     q = _quarter(ctx, quarter)
@@ -395,7 +401,7 @@ def reports(
 
 @router.get("/{unit_id}/reports.xlsx")
 def reports_xlsx(
-    unit_id: int, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    unit_id: IdPath, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
     unit_scope(ctx, actor, unit_id)
     q = _quarter(ctx, quarter)
@@ -448,20 +454,20 @@ def _import_page(
 
 @router.get("/{unit_id}/import")
 def import_form(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, what: str = "roster"
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep, what: str = "roster"
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     return _import_page(request, ctx, actor, unit, what=what)
 
 
 @router.get("/{unit_id}/roster.xlsx")
-def roster_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def roster_xlsx(unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     unit_scope(ctx, actor, unit_id)
     return xlsx_response(imports.roster_template(ctx, unit_id), f"roster-{unit_id}.xlsx")
 
 
 @router.get("/{unit_id}/info.xlsx")
-def info_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def info_xlsx(unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     """The information table to fill in, with this unit's row only (the full table with
     every unit is the bureau's)."""
     unit = unit_scope(ctx, actor, unit_id)
@@ -477,7 +483,7 @@ def info_xlsx(unit_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
 
 @router.post("/{unit_id}/import")
 async def import_upload(
-    request: Request, unit_id: int, actor: ActorDep, ctx: CtxDep, what: str = "roster"
+    request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep, what: str = "roster"
 ) -> Response:
     """The first step (a file upload) previews; the second (``confirm=yes`` with the same
     file carried back as base64) applies. Both go through ``org.imports`` (the roster, or
@@ -596,12 +602,13 @@ def _person_page(
         status=STATUS,
         message=message,
         error=error,
+        security=person_security(ctx, actor, person_id),
     )
 
 
 @router.get("/{unit_id}/people/{person_id}")
 def person(
-    request: Request, unit_id: int, person_id: int, actor: ActorDep, ctx: CtxDep
+    request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
     return _person_page(request, ctx, actor, unit, person_id)
@@ -610,8 +617,8 @@ def person(
 @router.post("/{unit_id}/people/{person_id}/cards")
 def person_card(
     request: Request,
-    unit_id: int,
-    person_id: int,
+    unit_id: IdPath,
+    person_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     action: Annotated[str, Form(max_length=10)],
@@ -657,8 +664,8 @@ def person_card(
 @router.post("/{unit_id}/people/{person_id}/paycode")
 def person_paycode(
     request: Request,
-    unit_id: int,
-    person_id: int,
+    unit_id: IdPath,
+    person_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
     action: Annotated[str, Form(max_length=12)],
@@ -679,8 +686,8 @@ def person_paycode(
 @router.post("/{unit_id}/people/{person_id}/leave")
 def person_leave(
     request: Request,
-    unit_id: int,
-    person_id: int,
+    unit_id: IdPath,
+    person_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
 ) -> Response:

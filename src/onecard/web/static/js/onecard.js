@@ -1,0 +1,82 @@
+/* Behaviour every page shares, kept out of the markup: the Content-Security-Policy runs
+ * no inline script (web/headers.py).
+ *   form[data-confirm]     asks before submitting (the attribute is the question)
+ *   select[data-autosubmit] submits its form when changed
+ *   a[data-back]           goes back in history (its href is where to go without one)
+ *   form[data-forget-paycodes] removes the payment-code secrets from this browser
+ *                          (signing out, signing out everywhere)
+ *   #till-form             the till: which way it charges, and a fresh input after each
+ */
+(function () {
+  "use strict";
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      e.preventDefault();
+      return;
+    }
+    if (form.hasAttribute("data-forget-paycodes")) forgetPaycodes();
+  }, true);
+
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (el instanceof HTMLSelectElement && el.hasAttribute("data-autosubmit") && el.form) {
+      el.form.submit();
+    }
+  });
+
+  document.addEventListener("click", function (e) {
+    var link = e.target instanceof Element ? e.target.closest("a[data-back]") : null;
+    if (link && window.history.length > 1) {
+      e.preventDefault();
+      window.history.back();
+    }
+  });
+
+  function forgetPaycodes() {
+    try {
+      Object.keys(localStorage).forEach(function (k) {
+        if (k.indexOf("onecard.paycode.") === 0) localStorage.removeItem(k);
+      });
+    } catch (err) { /* storage unavailable: nothing kept */ }
+  }
+
+  // The till: the charge mode follows what the cashier last touched.
+  function tillMode() {
+    var mode = document.getElementById("mode");
+    var amount = document.getElementById("amount");
+    if (!mode) return;
+    var items = false;
+    document.querySelectorAll("#till-form input.qty").forEach(function (q) {
+      if (+q.value > 0) items = true;
+    });
+    mode.value = items ? "items" : (amount && amount.value ? "amount" : "meal");
+  }
+
+  document.addEventListener("input", function (e) {
+    var el = e.target;
+    if (!(el instanceof HTMLInputElement) || !el.closest("#till-form")) return;
+    if (el.id === "amount" || el.classList.contains("qty")) tillMode();
+  });
+
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (el instanceof HTMLInputElement && el.name === "meal" && el.closest("#till-form")) {
+      var mode = document.getElementById("mode");
+      if (mode) mode.value = "meal";
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.target;
+    if (!(form instanceof Element) || form.id !== "till-form") return;
+    var input = document.getElementById("credential");
+    if (input) {
+      input.value = "";
+      input.focus();
+    }
+  });
+})();
