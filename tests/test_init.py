@@ -122,8 +122,10 @@ def test_the_first_admin_changes_the_password_and_enrols_an_authenticator(
 
     url = f"sqlite:///{tmp_path / 'city.db'}"
     assert run_main(monkeypatch, "init", *ARGS, "--database-url", url) == 0
-    found = re.search(r"one-time password: ([A-Za-z0-9]+)", capsys.readouterr().out)
-    assert found
+    out = capsys.readouterr().out
+    found = re.search(r"one-time password: ([A-Za-z0-9]+)", out)
+    enrol = re.search(r"enrolment code: ([0-9]{4} [0-9]{4})", out)
+    assert found and enrol, out
     ctx = Context(db=Database(make_engine(url)))
     ctx.bank = SandboxBank(secret=b"x")
     with TestClient(create_app(ctx)) as client:
@@ -151,7 +153,11 @@ def test_the_first_admin_changes_the_password_and_enrols_an_authenticator(
         assert secret, "the enrolment page shows the authenticator secret"
         r = client.post(
             "/login/totp",
-            data={"code": pyotp.TOTP(secret.group(0)).now(), "csrf_token": token},
+            data={
+                "code": pyotp.TOTP(secret.group(0)).now(),
+                "enrolment_code": enrol.group(1),
+                "csrf_token": token,
+            },
             follow_redirects=False,
         )
         assert r.headers["location"] == "/bureau"

@@ -23,7 +23,7 @@ def test_the_migrated_schema_matches_the_models(ctx: Context) -> None:
     assert diff == []
     with ctx.db.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0006"
+    assert version == "0007"
 
 
 def test_the_ledger_backstops_are_installed_by_the_migration(ctx: Context) -> None:
@@ -125,3 +125,48 @@ def test_0003_caches_the_units_income_lines_at_what_their_postings_give(ctx: Con
         assert [bal for _, _, bal in lines] == [derived_balance(conn, i) for i, _, _ in lines]
         assert any(bal > 0 for _, _, bal in lines)
         assert verify(conn).ok
+
+
+def test_0007_gives_existing_units_their_regions_level_and_canteen_flag(ctx: Context) -> None:
+    """Down to 0003 (no unit level, canteen flag, windows or retirement) with a city in
+    it, then up again: each unit takes its region's level and has a canteen exactly when
+    one is registered for it; the new CHECKs hold."""
+    from alembic import command
+
+    from onecard.migrations.runner import alembic_config
+    from world import build_world
+
+    w = build_world(ctx)
+    command.downgrade(alembic_config(ctx.db.engine), "0003")
+    try:
+        with ctx.db.engine.connect() as conn:
+            columns = conn.execute(text("SELECT * FROM units LIMIT 0")).keys()
+        assert "has_canteen" not in columns and "level" not in columns
+        with ctx.db.engine.begin() as conn:  # a unit added by an older release
+            conn.execute(
+                text(
+                    "INSERT INTO units (region_id, code, name, default_standard_fen)"
+                    " VALUES (:r, 'U009', '旧单位', 0)"
+                ),
+                {"r": w.region},
+            )
+    finally:
+        command.upgrade(alembic_config(ctx.db.engine), "head")
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT code, level, has_canteen, retired_at FROM units ORDER BY code")
+        ).all()
+        windows = conn.execute(text("SELECT DISTINCT windows FROM canteens")).scalars().all()
+    assert [(c, lvl, bool(h), r) for c, lvl, h, r in rows] == [
+        ("U001", "city", True, None),
+        ("U002", "city", True, None),
+        ("U003", "city", False, None),
+        ("U009", "city", False, None),
+    ]
+    assert windows == [0]
+    for bad in (
+        "UPDATE units SET level = 'province'",
+        "UPDATE canteens SET windows = -1",
+    ):
+        with pytest.raises(Exception, match=r"(?i)check"), ctx.db.engine.begin() as conn:
+            conn.execute(text(bad))

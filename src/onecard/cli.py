@@ -194,8 +194,14 @@ def init(
     )
     console.print(f"管理员工号 staff no: {started.admin_staff_no}")
     console.print(f"一次性密码 one-time password: [bold]{started.password}[/bold] （只显示这一次）")
+    # Binding a first authenticator takes an enrolment code as well as the password
+    # (docs/web.md); the first administrator has nobody to issue one, so init does.
+    from onecard.web.accounts import issue_enrolment_code
+
+    enrol = issue_enrolment_code(ctx, Actor.system(f"cli:{user}"), started.admin_id)
+    console.print(f"验证器绑定码 enrolment code: [bold]{enrol}[/bold] （只显示这一次）")
     console.print(
-        "首次登录（/login）须修改密码，并用手机验证器（TOTP）扫码绑定；"
+        "首次登录（/login）须修改密码，并凭绑定码用手机验证器（TOTP）扫码绑定；"
         "之后在管理控制台建立单位、食堂和其他管理员。"
     )
 
@@ -318,6 +324,7 @@ def _mount_optional() -> None:
     for module, attr, name, help_text in (
         ("onecard.pay.cli", "app", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
         ("onecard.org.cli", "app", "terminal", "消费机 / terminals and rollout"),
+        ("onecard.org.admin_cli", "app", "org", "机构 / regions, units, canteens, administrators"),
         ("onecard.web.account_cli", "app", "account", "账户 / sign-in: enrolment codes, sessions"),
         ("onecard.funding.cli", "app", "funding", "资金 / quarterly funding runs"),
         ("onecard.audit.cli", "app", "audit", "操作记录 / the audit trail: verify, list, export"),

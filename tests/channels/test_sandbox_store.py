@@ -121,11 +121,16 @@ def test_a_refused_notification_waits_longer_each_time(store: str) -> None:
 
 def test_the_store_lives_next_to_the_city_by_default(tmp_path: Path) -> None:
     db = tmp_path / "city.db"
-    s = Settings(env="test", database_url=f"sqlite:///{db}")
+    s = Settings(env="test", secret_key="test-secret", database_url=f"sqlite:///{db}")
     assert sandbox_store_url(s) == f"sqlite:///{tmp_path / 'city-bank-sandbox.db'}"
-    pg = Settings(env="test", database_url="postgresql://u@h/onecard")
+    pg = Settings(env="test", secret_key="test-secret", database_url="postgresql://u@h/onecard")
     assert sandbox_store_url(pg) == "postgresql://u@h/onecard"
-    own = Settings(env="test", database_url=f"sqlite:///{db}", bank_sandbox_url="sqlite://")
+    own = Settings(
+        env="test",
+        secret_key="test-secret",
+        database_url=f"sqlite:///{db}",
+        bank_sandbox_url="sqlite://",
+    )
     assert sandbox_store_url(own) == "sqlite://"
     assert Settings(env="production", secret_key="x" * 32).bank_adapter == "files"
     assert Settings(env="development").bank_adapter == "sandbox"

@@ -329,7 +329,9 @@ def test_point_in_time_recovery_from_a_base_backup_and_the_wal_archive() -> None
                     ]
                 )
             )
-            ctx = Context.from_settings(Settings(env="test", database_url=url))
+            ctx = Context.from_settings(
+                Settings(env="test", secret_key="test-secret", database_url=url)
+            )
             terminal = next(t for ts in city.terminals.values() for t in ts)
             till = TerminalIdentity(terminal.id, terminal.code, city.region_id, terminal.canteen_id)
             people = [p for p in city.people if p.kind == "ok"]

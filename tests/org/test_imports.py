@@ -149,7 +149,7 @@ def test_unit_info_template_export_and_import(ctx: Context, w: World) -> None:
     data = imports.unit_info_template(ctx)
     wb = load_workbook(io.BytesIO(data))
     ws = wb.worksheets[0]
-    assert [c.value for c in ws[1]] == list(imports.UNIT_INFO_COLUMNS)
+    assert [c.value for c in ws[1]] == list(imports.UNIT_INFO_TEMPLATE)
     assert [ws.cell(r, 1).value for r in range(2, 5)] == ["市财政局", "市人民医院", "市档案馆"]
     assert "填表说明" in wb.sheetnames
     ws.cell(2, 2, 1)

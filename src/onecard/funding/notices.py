@@ -74,7 +74,9 @@ def issue_notices(
     res = RunResult("issue_notices", quarter, dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
-        units = conn.execute(select(Unit.__table__).order_by(Unit.code)).all()
+        units = conn.execute(
+            select(Unit.__table__).where(Unit.retired_at.is_(None)).order_by(Unit.code)
+        ).all()
         created = 0
         for i, u in enumerate(units, 1):
             existing = conn.execute(

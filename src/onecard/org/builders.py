@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from datetime import date, datetime, time
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from onecard.ledger.models import CANTEEN_KINDS, PERSON_KINDS, UNIT_KINDS
 from onecard.ledger.service import open_account, open_system_accounts
@@ -58,6 +58,8 @@ def create_unit(
     bank_account: str | None = None,
     contact: str | None = None,
     phone: str | None = None,
+    level: str = "city",
+    has_canteen: bool = False,
 ) -> int:
     uid = int(
         conn.execute(
@@ -70,6 +72,8 @@ def create_unit(
                 bank_account=bank_account,
                 contact=contact,
                 phone=phone,
+                level=level,
+                has_canteen=has_canteen,
             )
             .returning(Unit.id)
         ).scalar_one()
@@ -159,6 +163,9 @@ def create_canteen(
     serves_visitors: bool = True,
     purse_order: str = "subsidy_first",
     rollout_status: str = "live",
+    windows: int = 0,
+    contract_starts: date | None = None,
+    contract_ends: date | None = None,
 ) -> int:
     cid = int(
         conn.execute(
@@ -183,12 +190,18 @@ def create_canteen(
                 serves_guests=True,
                 purse_order=purse_order,
                 rollout_status=rollout_status,
+                windows=windows,
+                contract_starts=contract_starts,
+                contract_ends=contract_ends,
             )
             .returning(Canteen.id)
         ).scalar_one()
     )
     for kind in CANTEEN_KINDS:
         open_account(conn, region_id, "canteen", cid, kind)
+    conn.execute(
+        update(Unit).where(Unit.id == unit_id, Unit.has_canteen.is_(False)).values(has_canteen=True)
+    )
     return cid
 
 

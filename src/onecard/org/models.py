@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +31,9 @@ PERSON_CATEGORIES = ("staff", "contract", "retired", "guest")
 PERSON_STATUSES = ("active", "left")
 CANTEEN_OPERATIONS = ("self", "outsourced")
 TERMINAL_STATUSES = ("planned", "installed", "active", "revoked")
+# Roles a person holds for the whole city, and those held for one unit or canteen.
+CITY_ROLES = ("bureau_admin", "clearing_operator", "finance", "auditor")
+UNIT_ROLES = ("unit_admin", "canteen_manager")
 ROLE_CODES = (
     "bureau_admin",
     "clearing_operator",
@@ -51,6 +55,8 @@ class Region(Base):
     # A city's one-card network number (the 3 digits after the 8 of a payment code);
     # recorded by ``onecard init``, must equal ONECARD_REGION_NO.
     network_no: Mapped[str | None] = mapped_column(String(3))
+    # Nothing is deleted: a retired region keeps its history (org/admin.py).
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (CheckConstraint("level IN ('city','county','township')", name="level"),)
 
 
@@ -65,7 +71,15 @@ class Unit(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     # Quarterly dining standard per person in fen, unless the roster gives one.
     default_standard_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    __table_args__ = (CheckConstraint("default_standard_fen >= 0", name="std_nonneg"),)
+    # A city, county or township unit (市直 / 县直 / 乡镇), by default its region's level.
+    level: Mapped[str] = mapped_column(String(10), default="city", server_default="city")
+    has_canteen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set when the unit is retired (no people, no money left): rows are never deleted.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        CheckConstraint("default_standard_fen >= 0", name="std_nonneg"),
+        CheckConstraint("level IN ('city','county','township')", name="unit_level"),
+    )
 
 
 class Person(Base):
@@ -125,8 +139,15 @@ class Canteen(Base):
     serves_guests: Mapped[bool] = mapped_column(Boolean, default=True)
     purse_order: Mapped[str] = mapped_column(String(20), default="subsidy_first")
     rollout_status: Mapped[str] = mapped_column(String(12), default="live")
+    # Serving windows (the terminal plan counts them) and the operator's contract.
+    windows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    contract_starts: Mapped[date | None] = mapped_column(Date)
+    contract_ends: Mapped[date | None] = mapped_column(Date)
+    # Set when the canteen is retired (nothing unsettled, no terminal in use).
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (
         CheckConstraint("operation IN ('self','outsourced')", name="operation"),
+        CheckConstraint("windows >= 0", name="windows_nonneg"),
         CheckConstraint("purse_order IN ('subsidy_first','cash_first')", name="purse_order"),
         CheckConstraint("rollout_status IN ('planned','installed','live')", name="rollout"),
         CheckConstraint(

@@ -231,6 +231,7 @@ def create_app(
         "onecard.web.status",
         "onecard.funding.routes",
         "onecard.funding.bank_routes",
+        "onecard.org.routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
         "onecard.web.public",
@@ -239,6 +240,8 @@ def create_app(
         "onecard.web.unit",
         "onecard.web.reconciliation",
         "onecard.web.bureau",
+        "onecard.web.org",
+        "onecard.web.org_import",
     ):
         _include_optional(app, module)
     if STATIC.exists():

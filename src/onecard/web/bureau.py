@@ -34,7 +34,7 @@ from onecard.funding import (
     year_end,
 )
 from onecard.funding.errors import check_quarter
-from onecard.funding.models import FundingReceipt, Settlement
+from onecard.funding.models import BankOrder, FundingReceipt, Settlement
 from onecard.funding.runs import RunResult
 from onecard.org import terminals
 from onecard.org.actors import Actor
@@ -91,6 +91,8 @@ TOTAL_ZH = {
     "reference": "通知编号",
     "headcount": "人数",
     "due_date": "截止日",
+    "before": "修改前",
+    "after": "修改后",
 }
 
 
@@ -129,6 +131,7 @@ def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 Unit.name.label("unit_name"),
             )
             .join(Unit, Unit.id == Canteen.unit_id)
+            .where(Canteen.retired_at.is_(None))
             .order_by(Canteen.code)
         ).all()
         term: dict[int, dict[str, int]] = {}
@@ -138,7 +141,11 @@ def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             )
         ):
             term.setdefault(int(cid), {})[st] = int(n)
-        units = conn.execute(select(Unit.id, Unit.code, Unit.name).order_by(Unit.code)).all()
+        units = conn.execute(
+            select(Unit.id, Unit.code, Unit.name)
+            .where(Unit.retired_at.is_(None))
+            .order_by(Unit.code)
+        ).all()
         people = dict(
             conn.execute(
                 select(Person.unit_id, func.count())
@@ -559,6 +566,7 @@ def settlement_list(
     with ctx.db.read() as conn:
         rows = conn.execute(
             select(
+                Settlement.id,
                 Settlement.canteen_id,
                 Settlement.gross_fen,
                 Settlement.fee_fen,
@@ -570,8 +578,10 @@ def settlement_list(
                 Settlement.settled_at,
                 Canteen.name.label("canteen"),
                 Canteen.operation,
+                BankOrder.failure_reason,
             )
             .join(Canteen, Canteen.id == Settlement.canteen_id)
+            .outerjoin(BankOrder, BankOrder.order_id == Settlement.order_id)
             .where(Settlement.quarter == q)
             .order_by(Canteen.code)
         ).all()
@@ -583,6 +593,7 @@ def settlement_list(
         quarter=q,
         rows=rows,
         closed=settlement.period_closed(ctx, q),
+        message=request.query_params.get("msg"),
     )
 
 

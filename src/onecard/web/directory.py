@@ -61,8 +61,10 @@ def meal_prices(ctx: Context, canteen_ids: list[int]) -> dict[int, list[dict[str
 def canteens(
     ctx: Context, unit_id: int | None = None, live_only: bool = False
 ) -> list[dict[str, Any]]:
-    q = select(Canteen.__table__, Unit.name.label("unit_name")).join(
-        Unit, Unit.id == Canteen.unit_id
+    q = (
+        select(Canteen.__table__, Unit.name.label("unit_name"))
+        .join(Unit, Unit.id == Canteen.unit_id)
+        .where(Canteen.retired_at.is_(None))  # a retired canteen serves nobody
     )
     if unit_id is not None:
         q = q.where(Canteen.unit_id == unit_id)

@@ -428,6 +428,11 @@ EN: dict[str, str] = {
 }
 
 
+from onecard.web.i18n_org import EN_ORG  # noqa: E402  (the organisation pages' phrases)
+
+EN.update(EN_ORG)
+
+
 def translate(text: str, lang: str) -> str:
     if lang == "en":
         return EN.get(text, text)

@@ -37,7 +37,7 @@ from onecard.funding.runs import RunResult
 from onecard.org.actors import Actor
 from onecard.org.models import Unit
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import request_lang, status_for
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
@@ -213,7 +213,7 @@ def assign(
     actor: ActorDep,
     ctx: CtxDep,
     serial: Annotated[str, Form(max_length=40)],
-    notice_id: Annotated[int, Form()],
+    notice_id: IdForm,
 ) -> Response:
     """The clearing operator says which unit's notice an unclaimed receipt pays."""
     bureau_scope(actor)
@@ -271,7 +271,7 @@ def _attachment(name: str, data: bytes) -> Response:
 
 
 @router.get("/files/{file_id}")
-def file_again(file_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
+def file_again(file_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     name, data = bank_files.batch_file(ctx, actor, file_id)
     return _attachment(name, data)

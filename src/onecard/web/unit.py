@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from datetime import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from openpyxl import load_workbook
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -33,6 +31,7 @@ from onecard.funding.errors import check_quarter
 from onecard.funding.models import QualityBand, QualityScore, UnitInfo
 from onecard.org import imports
 from onecard.org.actors import Actor
+from onecard.org.fields import FIELD_NAMES_ZH
 from onecard.org.models import Canteen, Person
 from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.models import DINER_CLASSES, Card
@@ -449,6 +448,7 @@ def _import_page(
         category=CATEGORY,
         field_zh=FIELD_ZH,
         cell_notes=imports.CELL_NOTES,
+        org_field_zh=FIELD_NAMES_ZH,
     )
 
 
@@ -470,15 +470,8 @@ def roster_xlsx(unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
 def info_xlsx(unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     """The information table to fill in, with this unit's row only (the full table with
     every unit is the bureau's)."""
-    unit = unit_scope(ctx, actor, unit_id)
-    wb = load_workbook(io.BytesIO(imports.unit_info_template(ctx)))
-    ws = wb.worksheets[0]
-    for row in range(ws.max_row, 1, -1):
-        if ws.cell(row=row, column=1).value != unit.name:
-            ws.delete_rows(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return xlsx_response(buf.getvalue(), f"unit-info-{unit_id}.xlsx")
+    unit_scope(ctx, actor, unit_id)
+    return xlsx_response(imports.unit_info_template(ctx, unit_id), f"unit-info-{unit_id}.xlsx")
 
 
 @router.post("/{unit_id}/import")
