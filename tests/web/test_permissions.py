@@ -35,11 +35,11 @@ from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import FixedClock
 from onecard.core.context import Context
 from onecard.funding import notices, settlement
-from onecard.funding.models import FundingNotice
+from onecard.funding.models import FundingNotice, Settlement
 from onecard.org import builders as b
 from onecard.org.actors import Actor
 from onecard.org.imports import ROSTER_COLUMNS, UNIT_INFO_COLUMNS
-from onecard.org.models import Unit
+from onecard.org.models import Region, RoleGrant, Unit
 from onecard.pay.cards import issue_card_conn
 from onecard.pay.service import PaymentRequest, pay
 from onecard.web import permissions
@@ -124,6 +124,7 @@ def matrix_world(ctx: Context) -> Targets:
             ("a4", "A"),
             ("a5", "A"),
             ("a6", "A"),
+            ("a7", "A"),
             ("cmb", "B"),
             ("au", "C"),
         ):
@@ -134,6 +135,11 @@ def matrix_world(ctx: Context) -> Targets:
         b.grant_role(conn, w.people["au"], "auditor")
         for code in ("T-A8", "T-A9"):
             b.register_terminal(conn, w.region, w.canteens["A"], code, key=f"key-{code}")
+        # Regions to edit and retire; canteen A's extra managers, whose grants are revoked.
+        for code in ("431099", "431098"):
+            b.create_region(conn, code, f"测试乡{code}", "county", w.region)
+        for key in ("a2", "a3", "a6", "a7"):
+            b.grant_role(conn, w.people[key], "canteen_manager", canteen_id=w.canteens["A"])
         # a4 leaves through the API, a5 through the page: each with a card and some cash.
         for key in ("a4", "a5", "a6"):
             w.cards[key] = issue_card_conn(conn, ctx, w.people[key])
@@ -187,6 +193,19 @@ def matrix_world(ctx: Context) -> Targets:
         notice_id = conn.execute(
             select(FundingNotice.id).where(FundingNotice.unit_id == w.units["A"])
         ).scalar_one()
+        regions = dict(conn.execute(select(Region.code, Region.id)).all())
+        grant_of = {
+            pid: gid
+            for gid, pid in conn.execute(
+                select(RoleGrant.id, RoleGrant.person_id).where(
+                    RoleGrant.role_code == "canteen_manager",
+                    RoleGrant.canteen_id == w.canteens["A"],
+                )
+            )
+        }
+        settlement_id = conn.execute(
+            select(Settlement.id).where(Settlement.canteen_id == w.canteens["A"])
+        ).scalar_one()
     return Targets(
         w,
         {
@@ -204,6 +223,14 @@ def matrix_world(ctx: Context) -> Targets:
             "unit_names": names,
             "file_id": file_id,
             "notice_id": notice_id,
+            "region_id": regions["431099"],
+            "region:retire": regions["431098"],
+            "grant:api": grant_of[w.people["a2"]],
+            "grant:unit": grant_of[w.people["a3"]],
+            "grant:bureau": grant_of[w.people["a6"]],
+            "grant:admins-page": grant_of[w.people["a7"]],
+            "grant_id": grant_of[w.people["a2"]],
+            "settlement_id": settlement_id,
             "statement": statement,
         },
     )
@@ -420,6 +447,98 @@ CALLS: dict[tuple[str, str], Call] = {
         json=j({"kind": "transfers", "format": "csv"}), ok=frozenset({409})
     ),
     ("POST", "/me/security/sign-out-everywhere"): Call(order=98, ends_session=True),
+    # --- organisation ---
+    ("POST", f"{API}/org/regions"): Call(
+        json=lambda t, c: {
+            "code": "431097",
+            "name": "新区",
+            "level": "county",
+            "parent_id": t.w.region,
+        }
+    ),
+    ("PATCH", f"{API}/org/regions/{{region_id}}"): Call(json=j({"name": "改名乡"})),
+    ("POST", f"{API}/org/regions/{{region_id}}/retire"): Call(
+        params={"region_id": "id:region:retire"}, order=30
+    ),
+    ("POST", f"{API}/org/units"): Call(
+        json=lambda t, c: {"code": "U901", "name": "新单位", "region_id": t.w.region}
+    ),
+    ("PATCH", f"{API}/org/units/{{unit_id}}"): Call(json=j({"contact": "张三"})),
+    # Unit A still has people and money: an admitted caller hears 409 retire_refused.
+    ("POST", f"{API}/org/units/{{unit_id}}/retire"): Call(ok=frozenset({409})),
+    ("GET", f"{API}/org/canteens"): Call(query="unit_id={unit_id}"),
+    ("POST", f"{API}/org/canteens"): Call(
+        json=lambda t, c: {"code": "C901", "name": "新食堂", "unit_id": t["unit_id"]}
+    ),
+    ("PATCH", f"{API}/org/canteens/{{canteen_id}}"): Call(json=j({"opening_hours": "7-19"})),
+    ("POST", f"{API}/org/canteens/{{canteen_id}}/retire"): Call(ok=frozenset({409})),
+    ("GET", f"{API}/org/admins"): Call(query="unit_id={unit_id}"),
+    ("POST", f"{API}/org/admins"): Call(
+        json=lambda t, c: {"staff_no": "Sa2", "role": "unit_admin", "unit_id": t["unit_id"]},
+        order=12,
+    ),
+    ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): Call(params={"grant_id": "id:grant:api"}),
+    ("POST", f"{API}/org/info-table/import"): Call(
+        query="dry_run=true&filename=i.csv", content=info_csv, headers={"Content-Type": "text/csv"}
+    ),
+    ("POST", "/unit/{unit_id}/org"): Call(form=j({"contact": "李四"})),
+    ("POST", "/unit/{unit_id}/org/canteens/{canteen_id}"): Call(form=j({"opening_hours": "7-20"})),
+    ("POST", "/unit/{unit_id}/org/admins"): Call(
+        form=lambda t, c: {"staff_no": "Sa3", "role": "unit_admin", "unit_id": t["unit_id"]}
+    ),
+    ("POST", "/unit/{unit_id}/org/grants/{grant_id}/revoke"): Call(
+        params={"grant_id": "id:grant:unit"}
+    ),
+    ("POST", "/bureau/org/regions"): Call(
+        form=lambda t, c: {
+            "code": "431096",
+            "name": "又一区",
+            "level": "county",
+            "parent_id": t.w.region,
+        }
+    ),
+    ("POST", "/bureau/org/regions/{region_id}"): Call(form=j({"name": "再改名乡"})),
+    ("POST", "/bureau/org/regions/{region_id}/retire"): Call(
+        params={"region_id": "id:region:retire"}, ok=frozenset({409}), order=31
+    ),
+    ("POST", "/bureau/org/units"): Call(
+        form=lambda t, c: {"code": "U902", "name": "又一单位", "region_id": t.w.region}
+    ),
+    ("POST", "/bureau/org/units/{unit_id}"): Call(form=j({"contact": "王五"})),
+    ("POST", "/bureau/org/units/{unit_id}/retire"): Call(ok=frozenset({409})),
+    ("POST", "/bureau/org/units/{unit_id}/canteens"): Call(
+        form=j({"code": "C902", "name": "又一食堂"})
+    ),
+    ("POST", "/bureau/org/units/{unit_id}/admins"): Call(
+        form=lambda t, c: {
+            "staff_no": "MXN1",
+            "name": "新管理员",
+            "role": "unit_admin",
+            "unit_id": t["unit_id"],
+        }
+    ),
+    ("POST", "/bureau/org/units/{unit_id}/grants/{grant_id}/revoke"): Call(
+        params={"grant_id": "id:grant:bureau"}
+    ),
+    ("POST", "/bureau/org/canteens/{canteen_id}"): Call(form=j({"opening_hours": "8-18"})),
+    ("POST", "/bureau/org/canteens/{canteen_id}/retire"): Call(ok=frozenset({409})),
+    ("POST", "/bureau/org/admins"): Call(
+        form=lambda t, c: {
+            "staff_no": "MXN2",
+            "name": "又一管理员",
+            "role": "unit_admin",
+            "unit_id": t["unit_id"],
+        }
+    ),
+    ("POST", "/bureau/org/grants/{grant_id}/revoke"): Call(
+        params={"grant_id": "id:grant:admins-page"}
+    ),
+    ("POST", "/bureau/org/import"): Call(
+        form=lambda t, c: {
+            "payload": base64.b64encode(info_csv(t, c)).decode(),
+            "filename": "i.csv",
+        }
+    ),
     ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): Call(params={"person_id": "a3"}),
     ("GET", f"{API}/funding/statements/canteens/{{canteen_id}}/{{quarter}}"): Call(
         params={"quarter": "2025Q4"}
@@ -434,6 +553,8 @@ def concrete(t: Targets, method: str, path: str, call: Call) -> str:
     for k, v in call.params.items():
         if isinstance(v, str) and v.startswith("card:"):
             values[k] = t.w.cards[v[5:]]
+        elif isinstance(v, str) and v.startswith("id:"):
+            values[k] = t.ids[v[3:]]
         elif k == "person_id" and isinstance(v, str):
             values[k] = t.w.people[v]
         else:

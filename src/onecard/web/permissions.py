@@ -116,6 +116,11 @@ IMPORTERS = (
     rule((Who.UNIT_ADMIN, Scope.SELF), note="rows of other units are refused row by row (422)")
     + BUREAU
 )
+# A unit's admin edits its own unit's and canteens' rows, but not the bureau's fields.
+UNIT_WRITERS_FIELDS = Rule(UNIT_WRITERS.clauses, note="the bureau's fields: the bureau only")
+# Roles in a unit (its admins, its canteens' managers): that unit's admin or the bureau;
+# the city's roles: the bureau admin only.
+APPOINTERS = Rule(UNIT_WRITERS.clauses, note="city roles: bureau_admin only")
 SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
 
 API = "/api/v1"
@@ -207,6 +212,27 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/funding/bank/returns/import"): BUREAU,
     ("POST", f"{API}/funding/bank/batches"): BUREAU,
     ("GET", f"{API}/funding/bank/files"): READERS,
+    # --- organisation API: regions, units, canteens, their administrators -------------------
+    ("GET", f"{API}/org/regions"): READERS,
+    ("POST", f"{API}/org/regions"): BUREAU,
+    ("PATCH", f"{API}/org/regions/{{region_id}}"): BUREAU,
+    ("POST", f"{API}/org/regions/{{region_id}}/retire"): BUREAU,
+    ("GET", f"{API}/org/units"): READERS + UNIT_ADMIN_SELF,
+    ("POST", f"{API}/org/units"): BUREAU,
+    ("GET", f"{API}/org/units/{{unit_id}}"): UNIT_READERS,
+    ("PATCH", f"{API}/org/units/{{unit_id}}"): UNIT_WRITERS_FIELDS,
+    ("POST", f"{API}/org/units/{{unit_id}}/retire"): BUREAU,
+    ("GET", f"{API}/org/canteens"): UNIT_READERS,
+    ("POST", f"{API}/org/canteens"): BUREAU,
+    ("GET", f"{API}/org/canteens/{{canteen_id}}"): UNIT_READERS,
+    ("PATCH", f"{API}/org/canteens/{{canteen_id}}"): UNIT_WRITERS_FIELDS,
+    ("POST", f"{API}/org/canteens/{{canteen_id}}/retire"): BUREAU,
+    ("POST", f"{API}/org/canteens/{{canteen_id}}/payouts/retry"): BUREAU,
+    ("GET", f"{API}/org/admins"): UNIT_READERS,
+    ("POST", f"{API}/org/admins"): APPOINTERS,
+    ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): APPOINTERS,
+    ("GET", f"{API}/org/info-table/template"): READERS,
+    ("POST", f"{API}/org/info-table/import"): IMPORTERS,
     # --- the till -----------------------------------------------------------------------
     ("GET", "/till"): CANTEEN_RUNNERS,
     ("POST", "/till/pay"): CANTEEN_RUNNERS,
@@ -233,6 +259,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/unit/{unit_id}/people/{person_id}/leave"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/enrolment-code"): BUREAU_ADMIN,
+    ("GET", "/unit/{unit_id}/org"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/org"): UNIT_WRITERS_FIELDS,
+    ("GET", "/unit/{unit_id}/org/canteens/{canteen_id}"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/org/canteens/{canteen_id}"): UNIT_WRITERS_FIELDS,
+    ("POST", "/unit/{unit_id}/org/admins"): APPOINTERS,
+    ("POST", "/unit/{unit_id}/org/grants/{grant_id}/revoke"): APPOINTERS,
     # --- the bureau console ----------------------------------------------------------------
     ("GET", "/bureau"): READERS,
     ("POST", "/bureau/canteens/{canteen_id}/rollout"): BUREAU_ADMIN,
@@ -255,6 +287,28 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/reconciliation/files/{file_id}"): READERS,
     ("POST", "/bureau/reconciliation/returns"): BUREAU,
     ("GET", "/bureau/reconciliation/sandbox-statement"): READERS,
+    ("POST", "/bureau/settlements/{settlement_id}/retry"): BUREAU,
+    ("GET", "/bureau/org"): READERS,
+    ("POST", "/bureau/org/regions"): BUREAU,
+    ("POST", "/bureau/org/regions/{region_id}"): BUREAU,
+    ("POST", "/bureau/org/regions/{region_id}/retire"): BUREAU,
+    ("POST", "/bureau/org/units"): BUREAU,
+    ("GET", "/bureau/org/units/{unit_id}"): READERS,
+    ("POST", "/bureau/org/units/{unit_id}"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/retire"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/canteens"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/admins"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/grants/{grant_id}/revoke"): BUREAU,
+    ("GET", "/bureau/org/canteens/{canteen_id}"): READERS,
+    ("POST", "/bureau/org/canteens/{canteen_id}"): BUREAU,
+    ("POST", "/bureau/org/canteens/{canteen_id}/retire"): BUREAU,
+    ("POST", "/bureau/org/canteens/{canteen_id}/payouts/retry"): BUREAU,
+    ("GET", "/bureau/org/admins"): READERS,
+    ("POST", "/bureau/org/admins"): BUREAU,
+    ("POST", "/bureau/org/grants/{grant_id}/revoke"): BUREAU,
+    ("GET", "/bureau/org/import"): READERS,
+    ("GET", "/bureau/org/info-table.xlsx"): READERS,
+    ("POST", "/bureau/org/import"): BUREAU,
     ("GET", "/bureau/dashboard"): READERS,
     ("GET", "/bureau/dashboard/{key}.json"): READERS,
     ("GET", "/bureau/dashboard/{key}.xlsx"): READERS,
