@@ -19,11 +19,13 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -37,6 +39,7 @@ from world import build_world, fund
 EXAMPLES = 12
 POSITIVE_CHECKS = [
     not_a_server_error,
+    positive_data_acceptance,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
@@ -59,6 +62,21 @@ def _identities(ctx: Context, app: Any) -> dict[str, dict[str, str]]:
     return out
 
 
+def plain_integers(value: Any) -> Any:
+    """``1161.0`` → ``1161``. OpenAPI 3.1's ``integer`` (JSON Schema 2020-12) admits a
+    whole number written as a float, and schemathesis sends some; the API deliberately
+    takes only integers written as integers (``StrictInt``: a client that computes fen
+    in floating point is refused, docs/api.md "Errors"). That one difference is not a
+    finding, so valid cases are sent with their integers written plainly."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: plain_integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_integers(v) for v in value]
+    return value
+
+
 def _operations(schema: Any) -> Iterator[Any]:
     for result in schema.get_all_operations():
         yield result.ok()
@@ -76,6 +94,8 @@ def _fuzz(op: Any, mode: GenerationMode, headers: dict[str, str]) -> Callable[[]
     )
     @given(case=op.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
+        if mode == GenerationMode.POSITIVE and isinstance(case.body, dict | list):
+            case.body = plain_integers(case.body)
         case.call_and_validate(headers=headers, checks=checks)
 
     return run
@@ -92,6 +112,8 @@ def test_the_api_keeps_its_document(ctx: Context, who: str) -> None:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 try:
                     _fuzz(op, mode, headers)()
+                except Unsatisfiable:
+                    continue  # no invalid input exists (no parameters, or free strings only)
                 except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup
                     failures.append(f"{op.method.upper()} {op.path} [{mode.value}]: {exc}")
     assert not failures, f"{len(failures)} failing:\n\n" + "\n\n".join(failures)

@@ -38,7 +38,7 @@ RETRY_AFTER = {"description": "seconds to wait before retrying", "schema": {"typ
 WRITES = ("post", "put", "patch", "delete")
 
 WHY = {
-    400: "the body could not be parsed (`bad_request`)",
+    400: "the body could not be parsed (`malformed_body`)",
     401: "not signed in, or no valid terminal key (`auth_required`, `terminal_unauthorized`)",
     402: "refused by a business rule",
     403: "the caller's role or scope does not cover this (`forbidden`, `terminal_revoked`)",
