@@ -83,7 +83,7 @@ def test_a_body_that_cannot_be_read_as_json_is_400_malformed_body(ctx: Context) 
         sign_in(client, ctx, staff["a1"])
         r = client.post(
             "/api/v1/me/topups",
-            content=b"{\"amount_fen\": \x80}",
+            content=b'{"amount_fen": \x80}',
             headers={"Content-Type": "application/json"},
         )
     assert r.status_code == 400, r.text
