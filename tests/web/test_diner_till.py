@@ -157,9 +157,11 @@ def test_a_diner_reports_a_card_lost_and_unfreezes_it(
     assert "挂失" in _pay(till, ttoken, w.canteens["A"], card)
     r = client.post(f"/me/cards/{card}/unfreeze", data={"csrf_token": token})
     assert "已解挂" in r.text
+    # Someone else's card is "not found" here, as an unknown number: a diner learns nothing
+    # about which card numbers exist.
     assert (
         client.post(f"/me/cards/{w.cards['b1']}/lost", data={"csrf_token": token}).status_code
-        == 403
+        == 404
     )
 
 

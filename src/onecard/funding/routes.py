@@ -42,6 +42,21 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 QUARTER = r"^20[0-9]{2}Q[1-4]$"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+# What a statement answers in, by ``format`` (the document lists all three).
+STATEMENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the statement as JSON (format=json), PDF or Excel",
+        "content": {"application/json": {}, "application/pdf": _FILE, XLSX: _FILE},
+    }
+}
+# An import's body is the raw file (Excel or CSV).
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {XLSX: _FILE, "text/csv": {"schema": {"type": "string"}}},
+    }
+}
 
 
 class RunOut(BaseModel):
@@ -272,7 +287,7 @@ def _owner_unit(ctx: Any, table: Any, row_id: int) -> int:
     return int(uid)
 
 
-@router.get("/statements/canteens/{canteen_id}/{quarter}", responses=ERRORS)
+@router.get("/statements/canteens/{canteen_id}/{quarter}", responses={**ERRORS, **STATEMENT})
 def get_canteen_statement(
     canteen_id: IdPath, quarter: str, actor: ActorDep, ctx: CtxDep, format: Format = "json"
 ) -> Any:
@@ -284,7 +299,7 @@ def get_canteen_statement(
     return _doc_response(doc, format, f"canteen-{canteen_id}-{quarter}")
 
 
-@router.get("/statements/units/{unit_id}/{quarter}", responses=ERRORS)
+@router.get("/statements/units/{unit_id}/{quarter}", responses={**ERRORS, **STATEMENT})
 def get_unit_statement(
     unit_id: IdPath, quarter: str, actor: ActorDep, ctx: CtxDep, format: Format = "json"
 ) -> Any:
@@ -294,7 +309,7 @@ def get_unit_statement(
     return _doc_response(doc, format, f"unit-{unit_id}-{quarter}")
 
 
-@router.get("/statements/people/{person_id}", responses=ERRORS)
+@router.get("/statements/people/{person_id}", responses={**ERRORS, **STATEMENT})
 def get_person_statement(
     person_id: IdPath,
     actor: ActorDep,
@@ -319,7 +334,13 @@ def _rejected(request: Request, exc: ImportRejected) -> JSONResponse:
     return json_error(request.scope, 422, exc.code, exc.message(request_lang(request)), rows=rows)
 
 
-@router.get("/unit-info/template", responses=ERRORS)
+@router.get(
+    "/unit-info/template",
+    responses={
+        **ERRORS,
+        200: {"description": "the table", "content": {XLSX: _FILE, "text/csv": {}}},
+    },
+)
 def get_unit_info_template(
     actor: ActorDep, ctx: CtxDep, format: Literal["xlsx", "csv"] = "xlsx"
 ) -> Response:
@@ -338,7 +359,7 @@ def get_unit_info_template(
     )
 
 
-@router.post("/unit-info/import", responses=ERRORS)
+@router.post("/unit-info/import", responses=ERRORS, openapi_extra=IMPORT_BODY)
 async def post_unit_info_import(
     request: Request, actor: ActorDep, ctx: CtxDep, dry_run: bool = False, filename: str = ""
 ) -> Any:
@@ -353,7 +374,10 @@ async def post_unit_info_import(
     return res.as_dict()
 
 
-@router.get("/roster/template", responses=ERRORS)
+@router.get(
+    "/roster/template",
+    responses={**ERRORS, 200: {"description": "the roster", "content": {XLSX: _FILE}}},
+)
 def get_roster_template(actor: ActorDep, ctx: CtxDep, unit_id: OptionalIdQuery = None) -> Response:
     """The roster as an Excel template, pre-filled with the active staff."""
     if unit_id is None:
@@ -367,7 +391,7 @@ def get_roster_template(actor: ActorDep, ctx: CtxDep, unit_id: OptionalIdQuery =
     )
 
 
-@router.post("/roster/import", responses=ERRORS)
+@router.post("/roster/import", responses=ERRORS, openapi_extra=IMPORT_BODY)
 async def post_roster_import(
     request: Request,
     actor: ActorDep,

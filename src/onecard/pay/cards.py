@@ -133,14 +133,17 @@ def issue_card(ctx: Context, actor: Actor, person_id: int, card_no: str | None =
 
 
 def _card(
-    conn: Connection, actor: Actor, card_no: str, *, holder_may: bool
+    conn: Connection, actor: Actor, card_no: str, *, holder_may: bool, holder_only: bool = False
 ) -> tuple[int, int, str]:
+    """The card's (id, person, status), once the actor may act on it. ``holder_only``
+    (the diner's own routes, ``/me/…``) admits the holder alone, whatever else the actor
+    may manage; someone else's card is then "not found", as an unknown one."""
     row = conn.execute(
         select(Card.id, Card.person_id, Card.status)
         .where(Card.card_no == card_no)
         .with_for_update()
     ).first()
-    if row is None:
+    if row is None or (holder_only and int(row[1]) != actor.person_id):
         raise NotFound(what=f"卡 {card_no}")
     _authorise(conn, actor, int(row[1]), holder_may=holder_may)
     return int(row[0]), int(row[1]), str(row[2])
@@ -156,20 +159,24 @@ def _set_status(conn: Connection, ctx: Context, card_id: int, frm: str, to: str)
         raise StateConflict(f"卡状态不是 {frm}")
 
 
-def report_lost(ctx: Context, actor: Actor, card_no: str) -> None:
+def report_lost(ctx: Context, actor: Actor, card_no: str, *, holder_only: bool = False) -> None:
     """挂失: the card is refused everywhere from now on. Reporting twice is harmless."""
     with ctx.db.begin() as conn:
-        card_id, person_id, status = _card(conn, actor, card_no, holder_may=True)
+        card_id, person_id, status = _card(
+            conn, actor, card_no, holder_may=True, holder_only=holder_only
+        )
         if status == "lost":
             return
         _set_status(conn, ctx, card_id, "active", "lost")
         _audit(conn, ctx, actor, "card_lost", card_no, person_id, {"status": status}, LOST)
 
 
-def unfreeze(ctx: Context, actor: Actor, card_no: str) -> None:
+def unfreeze(ctx: Context, actor: Actor, card_no: str, *, holder_only: bool = False) -> None:
     """解挂: a lost card that turned up works again."""
     with ctx.db.begin() as conn:
-        card_id, person_id, status = _card(conn, actor, card_no, holder_may=True)
+        card_id, person_id, status = _card(
+            conn, actor, card_no, holder_may=True, holder_only=holder_only
+        )
         if status == "active":
             return
         _set_status(conn, ctx, card_id, "lost", "active")

@@ -79,13 +79,13 @@ def post_phone_lost(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
 
 @router.post("/me/cards/{card_no}/lost")
 def post_lost(card_no: str, actor: ActorDep, ctx: CtxDep) -> dict[str, str]:
-    cards.report_lost(ctx, actor, card_no)
+    cards.report_lost(ctx, actor, card_no, holder_only=True)
     return {"card_no": card_no, "status": "lost"}
 
 
 @router.post("/me/cards/{card_no}/unfreeze")
 def post_unfreeze(card_no: str, actor: ActorDep, ctx: CtxDep) -> dict[str, str]:
-    cards.unfreeze(ctx, actor, card_no)
+    cards.unfreeze(ctx, actor, card_no, holder_only=True)
     return {"card_no": card_no, "status": "active"}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr
 
 from onecard.core.money import MAX_AMOUNT_FEN
 
@@ -15,13 +15,50 @@ class ItemLine(BaseModel):
     qty: StrictInt = Field(gt=0, le=999)
 
 
+# ``pay.service.credential_shape_ok``, exactly, for the document: a card (8–16 digits) or a
+# payment code (8 and 17 digits, spaces between), around it whatever ``str.strip()``
+# strips (every ``str.isspace`` character). Checked by the service (one answer on both
+# payment paths), so here only in the document.
+_WS = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+CREDENTIAL_PATTERN = rf"^{_WS}*(?:[0-9]{{8,16}}|8(?: *[0-9]){{17}}){_WS}*$"
+
+_NULL: dict[str, JsonValue] = {"type": "null"}
+_NO_ITEMS: dict[str, JsonValue] = {"anyOf": [_NULL, {"type": "array", "maxItems": 0}]}
+# "Exactly one of meal, amount_fen, items" (``PaymentRequest.validate``), as the document
+# says it: each branch names its own and leaves the other two out (or null, or no items).
+ONE_OF_PRICING: list[JsonValue] = [
+    {
+        "title": "by meal period",
+        "required": ["meal"],
+        "properties": {"meal": {"type": "string"}, "amount_fen": _NULL, "items": _NO_ITEMS},
+    },
+    {
+        "title": "by open amount",
+        "required": ["amount_fen"],
+        "properties": {"amount_fen": {"type": "integer"}, "meal": _NULL, "items": _NO_ITEMS},
+    },
+    {
+        "title": "by item lines",
+        "required": ["items"],
+        "properties": {
+            "items": {"type": "array", "minItems": 1},
+            "meal": _NULL,
+            "amount_fen": _NULL,
+        },
+    },
+]
+
+
 class PaymentIn(BaseModel):
     """One payment from a terminal. Give exactly one of ``meal``, ``amount_fen``, ``items``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_PRICING})
     txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
     credential: StrictStr = Field(
-        min_length=8, max_length=24, description="card number, or an 18-digit payment code"
+        min_length=8,
+        max_length=24,
+        description="card number, or an 18-digit payment code",
+        json_schema_extra={"pattern": CREDENTIAL_PATTERN},
     )
     meal: StrictStr | None = Field(default=None, max_length=20, description="meal period code")
     amount_fen: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN)
@@ -89,9 +126,26 @@ class TerminalDay(BaseModel):
     total_fen: int
 
 
+class FieldProblem(BaseModel):
+    field: str
+    problem: str
+
+
+class RowProblem(BaseModel):
+    row: int
+    column: str
+    problem: str
+
+
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
+    """Every error answer's ``error`` (``web/errors.py``); the optional parts by code."""
+
+    code: str = Field(description="stable, machine-readable")
+    message: str = Field(description="Chinese unless the client asks for English")
+    request_id: str = Field(description="also in the X-Request-ID header")
+    fields: list[FieldProblem] | None = Field(default=None, description="invalid input")
+    rows: list[RowProblem] | None = Field(default=None, description="a rejected import")
+    checks: dict[str, str] | None = Field(default=None, description="not_ready")
 
 
 class ErrorOut(BaseModel):

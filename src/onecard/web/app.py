@@ -4,7 +4,9 @@ Contract: ``create_app(ctx)`` wires routers, error handlers and the guards that 
 before any route: bodies over ``max_body_bytes`` get 413, API writes that are not JSON
 get 415, cookie-carrying API writes from another site get 403 (``web.csrf``); sessions
 are server-side (``web.sessions``) and every answer carries the security headers
-(``web.headers``). Every error leaves as ``{"error": {"code", "message"}}``. Ordinary
+(``web.headers``). Every route is checked against its declared rule
+(``web.permissions``), and the OpenAPI document says every answer the edges can give
+(``web.openapi``). Every error leaves as ``{"error": {"code", "message"}}``. Ordinary
 terminal payments, when batched, are answered before all of it (``pay.fast_route``),
 with the same answer.
 """
@@ -29,6 +31,7 @@ from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
 from onecard.web import errors as web_errors
+from onecard.web import openapi, permissions
 from onecard.web.csrf import CrossSiteGuard
 from onecard.web.headers import SecurityHeaders
 from onecard.web.sessions import ServerSessions
@@ -243,6 +246,10 @@ def create_app(
         _include_optional(app, module)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Last, once every route exists: each one finds its declared rule from now on, and
+    # the document says every answer the edges can give.
+    permissions.install(app)
+    openapi.install(app)
     return app
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -59,22 +60,32 @@ def csrf_token(request: Request) -> str:
     return _sign(request, st.csrf_seed)
 
 
-async def csrf_protect(request: Request) -> None:
+async def csrf_protect(request: Request) -> AsyncIterator[None]:
+    """A form this reads is closed when the request ends, whoever refuses the request
+    after it (the route's declared rule, ``web.permissions``): an upload's spooled file
+    never outlives it. A route that reads the same form may close it too (harmless)."""
     if request.method in SAFE_METHODS:
+        yield
         return
-    seed = state(request).csrf_seed
-    given: object = request.headers.get("x-csrf-token")
-    if not given:
-        # A confirmed import carries its file back as a form field (base64): allow a
-        # field as large as the body itself may be (BodyLimit bounds that).
-        form = await request.form(max_part_size=MAX_FIELD_BYTES)
-        given = form.get("csrf_token")
-    if (
-        seed is None
-        or not isinstance(given, str)
-        or not hmac.compare_digest(_sign(request, seed).encode(), given.encode())
-    ):
-        raise CsrfRefused()
+    form = None
+    try:
+        seed = state(request).csrf_seed
+        given: object = request.headers.get("x-csrf-token")
+        if not given:
+            # A confirmed import carries its file back as a form field (base64): allow a
+            # field as large as the body itself may be (BodyLimit bounds that).
+            form = await request.form(max_part_size=MAX_FIELD_BYTES)
+            given = form.get("csrf_token")
+        if (
+            seed is None
+            or not isinstance(given, str)
+            or not hmac.compare_digest(_sign(request, seed).encode(), given.encode())
+        ):
+            raise CsrfRefused()
+        yield
+    finally:
+        if form is not None:
+            await form.close()
 
 
 class CrossSiteGuard:

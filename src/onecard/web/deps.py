@@ -8,6 +8,8 @@ their role grants, or raises ``AuthError`` (401). ``IdPath``, ``IdQuery``,
 ``OptionalIdQuery`` and ``IdForm`` are the one type of every id a request names:
 1 … 2⁶³−1 (a BIGINT), so a larger one is a 422 in the error shape before any query
 runs (``tests/web/test_ids.py`` checks that every route uses them).
+The actor and the terminal are both admitted by the route's declared rule
+(``web.permissions``: 403 for a caller whom no clause admits) before any route runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from onecard.core.errors import AuthError, TerminalUnauthorized
 from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay.service import TerminalIdentity, authenticate_terminal
+from onecard.web.permissions import admit_person, admit_terminal
 
 
 async def get_ctx(request: Request) -> Context:
@@ -60,7 +63,9 @@ def terminal_credentials(request: Request) -> tuple[str, str]:
 
 
 def get_terminal(request: Request, ctx: CtxDep) -> TerminalIdentity:
-    return authenticate_terminal(ctx, *terminal_credentials(request))
+    ident = authenticate_terminal(ctx, *terminal_credentials(request))
+    admit_terminal(request)
+    return ident
 
 
 TerminalDep = Annotated[TerminalIdentity, Depends(get_terminal)]
@@ -80,6 +85,7 @@ async def get_paying_terminal(request: Request, ctx: CtxDep) -> PayingTerminal:
     (``pay.terminal_keys``); otherwise the terminal is looked up as ``get_terminal`` does.
     """
     code, key = terminal_credentials(request)
+    admit_terminal(request)
     batcher = getattr(ctx, "payment_batcher", None)
     if batcher is None:
         ident = await run_in_threadpool(authenticate_terminal, ctx, code, key)
@@ -94,8 +100,15 @@ PayingTerminalDep = Annotated[PayingTerminal, Depends(get_paying_terminal)]
 
 
 def get_actor(request: Request, ctx: CtxDep) -> Actor:
-    """The signed-in person. A session whose person has left, or whose role grants
-    changed since it signed in, is ended here and answers 401 (sign in again)."""
+    """The signed-in person, admitted by the route's declared rule (``web.permissions``).
+    A session whose person has left, or whose role grants changed since it signed in, is
+    ended here and answers 401 (sign in again)."""
+    actor = _signed_in(request, ctx)
+    admit_person(request, actor)
+    return actor
+
+
+def _signed_in(request: Request, ctx: Context) -> Actor:
     from onecard.org import sessions
     from onecard.web.sessions import forget, state
 

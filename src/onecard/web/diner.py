@@ -171,7 +171,7 @@ def rate_submit(
 
 @router.post("/cards/{card_no}/lost")
 def card_lost(card_no: str, actor: ActorDep, ctx: CtxDep) -> Response:
-    cards.report_lost(ctx, actor, card_no)
+    cards.report_lost(ctx, actor, card_no, holder_only=True)
     return RedirectResponse("/me?msg=lost", status_code=303)
 
 
@@ -194,7 +194,7 @@ def phone_lost(actor: ActorDep, ctx: CtxDep) -> Response:
 
 @router.post("/cards/{card_no}/unfreeze")
 def card_unfreeze(card_no: str, actor: ActorDep, ctx: CtxDep) -> Response:
-    cards.unfreeze(ctx, actor, card_no)
+    cards.unfreeze(ctx, actor, card_no, holder_only=True)
     return RedirectResponse("/me?msg=unfrozen", status_code=303)
 
 

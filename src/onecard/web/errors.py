@@ -173,6 +173,7 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
 
 
 HTTP_CODES = {
+    400: ("malformed_body", "请求体无法解析（应为 JSON）", "The request body could not be parsed"),
     404: ("not_found", "未找到该地址", "Not found"),
     405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
     413: ("body_too_large", "请求体过大", "Request body too large"),

@@ -1,0 +1,385 @@
+"""The permission table: one declared rule for every route and page.
+
+Contract:
+- ``RULES`` maps ``(method, path template)`` to a ``Rule``: the clauses that admit a
+  caller, each a *who* (anyone, any signed-in person, a terminal, the bank's signed
+  callback, or a role) and a *scope* (what the caller may reach: only its own, the person
+  or object it owns, the unit it administers, the canteen it manages, the whole city).
+  It is the one declared source of who may do what; ``docs/api.md`` ("Permissions") is
+  rendered from it (``python -m onecard.web.permissions``) and a test keeps the two equal.
+- ``install(app)`` indexes the app's routes against the table once, at start-up. Every
+  request that names a person (``deps.get_actor``) or a terminal (``deps.get_terminal``)
+  then passes ``admit_person`` / ``admit_terminal`` before the route runs: a caller whom
+  no clause's *who* admits is refused (403) there. A route missing from the table is
+  refused to everyone (and logged): a new route is closed until it is declared.
+- The *scope* half is enforced where the object is known — ``web.scopes`` for pages and
+  the services (``Actor.require_*``), which check the actor again — and
+  ``tests/web/test_permissions.py`` asserts the whole table against real answers: every
+  route × every kind of caller, admitted (2xx/3xx) or refused (401/403/404) as declared.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from starlette.requests import Request
+
+from onecard.core.errors import Forbidden
+from onecard.org.actors import Actor
+
+log = logging.getLogger(__name__)
+
+
+class Who(StrEnum):
+    ANYONE = "anyone"  # no sign-in at all
+    PERSON = "person"  # any signed-in person (every member of staff is also a diner)
+    TERMINAL = "terminal"  # a terminal's device key (Authorization: Terminal …)
+    BANK = "bank"  # the bank's callback, signed with HMAC-SHA256 over the body
+    UNIT_ADMIN = "unit_admin"
+    CANTEEN_MANAGER = "canteen_manager"
+    BUREAU_ADMIN = "bureau_admin"
+    CLEARING_OPERATOR = "clearing_operator"
+    FINANCE = "finance"
+    AUDITOR = "auditor"
+
+
+ROLES = frozenset(w for w in Who if w not in (Who.ANYONE, Who.PERSON, Who.TERMINAL, Who.BANK))
+
+
+class Scope(StrEnum):
+    PUBLIC = "public"  # nothing anyone owns
+    SELF = "self"  # only the caller's own, chosen by who asks: nothing in the request names another
+    OWN = "own"  # the person, card, payment or transaction named must be the caller's own
+    UNIT = "unit"  # the unit named (or the unit of the person/canteen named) is one it administers
+    CANTEEN = "canteen"  # the canteen named (or of the payment named) is one it manages
+    CITY = "city"  # anything in the city
+
+
+@dataclass(frozen=True)
+class Clause:
+    who: Who
+    scope: Scope
+
+    def __str__(self) -> str:
+        return f"{self.who} ({self.scope})"
+
+
+@dataclass(frozen=True)
+class Rule:
+    clauses: tuple[Clause, ...]
+    note: str = ""
+
+    def __add__(self, other: Rule) -> Rule:
+        note = "; ".join(n for n in (self.note, other.note) if n)
+        return Rule(self.clauses + other.clauses, note)
+
+    def whos(self) -> frozenset[Who]:
+        return frozenset(c.who for c in self.clauses)
+
+    def admits(self, actor: Actor) -> bool:
+        """The *who* half for a signed-in person: anyone, any person, or a role it holds."""
+        whos = self.whos()
+        if Who.ANYONE in whos or Who.PERSON in whos:
+            return True
+        return actor.has(*(w.value for w in whos & ROLES))
+
+
+def rule(*clauses: tuple[Who, Scope], note: str = "") -> Rule:
+    return Rule(tuple(Clause(w, s) for w, s in clauses), note)
+
+
+def of(who: Who, scope: Scope) -> Rule:
+    return rule((who, scope))
+
+
+# The recurring rules, by name.
+PUBLIC = of(Who.ANYONE, Scope.PUBLIC)
+HOLDER = of(Who.PERSON, Scope.SELF)
+OWNER = of(Who.PERSON, Scope.OWN)
+TERMINAL = of(Who.TERMINAL, Scope.SELF)
+TERMINAL_OWN = of(Who.TERMINAL, Scope.OWN)
+BUREAU = rule((Who.BUREAU_ADMIN, Scope.CITY), (Who.CLEARING_OPERATOR, Scope.CITY))
+BUREAU_ADMIN = of(Who.BUREAU_ADMIN, Scope.CITY)
+READERS = BUREAU + rule((Who.FINANCE, Scope.CITY), (Who.AUDITOR, Scope.CITY))
+UNIT_ADMIN = of(Who.UNIT_ADMIN, Scope.UNIT)
+UNIT_ADMIN_SELF = of(Who.UNIT_ADMIN, Scope.SELF)
+CANTEEN_MANAGER = of(Who.CANTEEN_MANAGER, Scope.CANTEEN)
+UNIT_WRITERS = UNIT_ADMIN + BUREAU  # Actor.manages_unit
+UNIT_READERS = UNIT_ADMIN + READERS  # web.scopes.unit_scope
+CANTEEN_RUNNERS = CANTEEN_MANAGER + UNIT_ADMIN + BUREAU  # Actor.manages_canteen
+# A file import names its units row by row: a row of a unit the admin does not administer
+# is refused as a row error (422 import_rejected), nothing written.
+IMPORTERS = (
+    rule((Who.UNIT_ADMIN, Scope.SELF), note="rows of other units are refused row by row (422)")
+    + BUREAU
+)
+# A unit's admin edits its own unit's and canteens' rows, but not the bureau's fields.
+UNIT_WRITERS_FIELDS = Rule(UNIT_WRITERS.clauses, note="the bureau's fields: the bureau only")
+# Roles in a unit (its admins, its canteens' managers): that unit's admin or the bureau;
+# the city's roles: the bureau admin only.
+APPOINTERS = Rule(UNIT_WRITERS.clauses, note="city roles: bureau_admin only")
+SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
+
+API = "/api/v1"
+
+RULES: dict[tuple[str, str], Rule] = {
+    # --- public: documents, health, the canteen directory, signing in ---------------------
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/static"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/status"): PUBLIC,
+    ("GET", "/canteens"): PUBLIC,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/me/security"): HOLDER,
+    ("POST", "/me/security/sign-out-everywhere"): HOLDER,
+    ("GET", "/login/password"): SIGNING_IN,
+    ("POST", "/login/password"): SIGNING_IN,
+    ("GET", "/login/totp"): SIGNING_IN,
+    ("POST", "/login/totp"): SIGNING_IN,
+    # --- terminals --------------------------------------------------------------------
+    ("POST", f"{API}/terminal/payments"): TERMINAL,
+    ("GET", f"{API}/terminal/payments/{{txn_id}}"): TERMINAL_OWN,
+    ("POST", f"{API}/terminal/payments/{{txn_id}}/reversal"): TERMINAL_OWN,
+    ("GET", f"{API}/terminal/today"): TERMINAL,
+    ("POST", f"{API}/channels/bank/notify"): of(Who.BANK, Scope.SELF),
+    # --- canteens: refunds ----------------------------------------------------------------
+    ("POST", f"{API}/payments/{{payment_id}}/refunds"): CANTEEN_RUNNERS,
+    # --- the diner's own API and pages ----------------------------------------------------
+    ("GET", f"{API}/me/balances"): HOLDER,
+    ("GET", f"{API}/me/transactions"): HOLDER,
+    ("GET", f"{API}/me/paycode-secret"): HOLDER,
+    ("POST", f"{API}/me/paycode-secret/rotate"): HOLDER,
+    ("POST", f"{API}/me/phone-lost"): HOLDER,
+    ("POST", f"{API}/me/cards/{{card_no}}/lost"): OWNER,
+    ("POST", f"{API}/me/cards/{{card_no}}/unfreeze"): OWNER,
+    ("POST", f"{API}/me/topups"): HOLDER,
+    ("POST", f"{API}/me/withdrawals"): HOLDER,
+    ("GET", "/me"): HOLDER,
+    ("GET", "/me/transactions"): HOLDER,
+    ("GET", "/me/code"): HOLDER,
+    ("GET", "/me/rate/{payment_id}"): OWNER,
+    ("POST", "/me/rate/{payment_id}"): OWNER,
+    ("POST", "/me/cards/{card_no}/lost"): OWNER,
+    ("POST", "/me/cards/{card_no}/unfreeze"): OWNER,
+    ("POST", "/me/paycode/rotate"): HOLDER,
+    ("POST", "/me/phone-lost"): HOLDER,
+    ("GET", "/me/topup"): HOLDER,
+    ("POST", "/me/topup"): HOLDER,
+    # --- administration API: cards, payment codes, terminals, canteen rules ---------------
+    ("POST", f"{API}/admin/people/{{person_id}}/cards"): UNIT_WRITERS,
+    ("POST", f"{API}/admin/cards/{{card_no}}/lost"): UNIT_WRITERS,
+    ("POST", f"{API}/admin/cards/{{card_no}}/unfreeze"): UNIT_WRITERS,
+    ("POST", f"{API}/admin/cards/{{card_no}}/replace"): UNIT_WRITERS,
+    ("POST", f"{API}/admin/cards/{{card_no}}/cancel"): UNIT_WRITERS,
+    ("POST", f"{API}/admin/people/{{person_id}}/paycode/rotate"): UNIT_WRITERS,
+    ("POST", f"{API}/admin/terminals"): BUREAU,
+    ("POST", f"{API}/admin/terminals/{{code}}/revoke"): BUREAU,
+    ("GET", f"{API}/admin/canteens/{{canteen_id}}/rules"): CANTEEN_RUNNERS,
+    ("PUT", f"{API}/admin/canteens/{{canteen_id}}/rules"): UNIT_WRITERS,
+    ("PUT", f"{API}/admin/canteens/{{canteen_id}}/meal-periods/{{code}}"): UNIT_WRITERS,
+    # --- funding API --------------------------------------------------------------------
+    ("POST", f"{API}/funding/notices"): BUREAU,
+    ("GET", f"{API}/funding/notices/{{quarter}}"): READERS + UNIT_ADMIN_SELF,
+    ("POST", f"{API}/funding/receipts"): BUREAU,
+    ("POST", f"{API}/funding/receipts/{{bank_serial}}/assign"): BUREAU,
+    ("POST", f"{API}/funding/transfers"): BUREAU,
+    ("POST", f"{API}/funding/distributions"): BUREAU,
+    ("POST", f"{API}/funding/people/{{person_id}}/leave"): UNIT_WRITERS,
+    ("POST", f"{API}/funding/people/{{person_id}}/cash-refund"): UNIT_WRITERS,
+    ("PUT", f"{API}/funding/canteens/{{canteen_id}}/quality-rule"): UNIT_WRITERS,
+    ("PUT", f"{API}/funding/canteens/{{canteen_id}}/scores/{{quarter}}"): UNIT_WRITERS,
+    ("POST", f"{API}/funding/settlements"): BUREAU,
+    ("POST", f"{API}/funding/year-end"): BUREAU,
+    ("POST", f"{API}/funding/returns"): BUREAU,
+    ("POST", f"{API}/funding/reconciliations"): READERS,
+    ("GET", f"{API}/funding/audit"): READERS,
+    ("GET", f"{API}/funding/statements/canteens/{{canteen_id}}/{{quarter}}"): UNIT_READERS,
+    ("GET", f"{API}/funding/statements/units/{{unit_id}}/{{quarter}}"): UNIT_READERS,
+    ("GET", f"{API}/funding/statements/people/{{person_id}}"): OWNER + UNIT_READERS,
+    ("GET", f"{API}/funding/unit-info/template"): READERS + UNIT_ADMIN_SELF,
+    ("POST", f"{API}/funding/unit-info/import"): IMPORTERS,
+    ("GET", f"{API}/funding/roster/template"): UNIT_WRITERS,
+    ("POST", f"{API}/funding/roster/import"): IMPORTERS,
+    ("POST", f"{API}/funding/bank/statements/import"): BUREAU,
+    ("POST", f"{API}/funding/bank/returns/import"): BUREAU,
+    ("POST", f"{API}/funding/bank/batches"): BUREAU,
+    ("GET", f"{API}/funding/bank/files"): READERS,
+    # --- organisation API: regions, units, canteens, their administrators -------------------
+    ("GET", f"{API}/org/regions"): READERS,
+    ("POST", f"{API}/org/regions"): BUREAU,
+    ("PATCH", f"{API}/org/regions/{{region_id}}"): BUREAU,
+    ("POST", f"{API}/org/regions/{{region_id}}/retire"): BUREAU,
+    ("GET", f"{API}/org/units"): READERS + UNIT_ADMIN_SELF,
+    ("POST", f"{API}/org/units"): BUREAU,
+    ("GET", f"{API}/org/units/{{unit_id}}"): UNIT_READERS,
+    ("PATCH", f"{API}/org/units/{{unit_id}}"): UNIT_WRITERS_FIELDS,
+    ("POST", f"{API}/org/units/{{unit_id}}/retire"): BUREAU,
+    ("GET", f"{API}/org/canteens"): UNIT_READERS,
+    ("POST", f"{API}/org/canteens"): BUREAU,
+    ("GET", f"{API}/org/canteens/{{canteen_id}}"): UNIT_READERS,
+    ("PATCH", f"{API}/org/canteens/{{canteen_id}}"): UNIT_WRITERS_FIELDS,
+    ("POST", f"{API}/org/canteens/{{canteen_id}}/retire"): BUREAU,
+    ("POST", f"{API}/org/canteens/{{canteen_id}}/payouts/retry"): BUREAU,
+    ("GET", f"{API}/org/admins"): UNIT_READERS,
+    ("POST", f"{API}/org/admins"): APPOINTERS,
+    ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): APPOINTERS,
+    ("GET", f"{API}/org/info-table/template"): READERS,
+    ("POST", f"{API}/org/info-table/import"): IMPORTERS,
+    # --- the till -----------------------------------------------------------------------
+    ("GET", "/till"): CANTEEN_RUNNERS,
+    ("POST", "/till/pay"): CANTEEN_RUNNERS,
+    ("POST", "/till/reverse"): CANTEEN_RUNNERS,
+    ("GET", "/till/ratings"): CANTEEN_RUNNERS,
+    # --- unit admin pages ------------------------------------------------------------------
+    ("GET", "/unit/{unit_id}"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/info"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/info.xlsx"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/canteens/{canteen_id}"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/canteens/{canteen_id}/rules"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/canteens/{canteen_id}/periods"): UNIT_WRITERS,
+    ("GET", "/unit/{unit_id}/quality"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/quality"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/quality/bands"): UNIT_WRITERS,
+    ("GET", "/unit/{unit_id}/reports"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/reports.xlsx"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/import"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/roster.xlsx"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/import"): UNIT_WRITERS,
+    ("GET", "/unit/{unit_id}/people/{person_id}"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/cards"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/paycode"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/leave"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/enrolment-code"): BUREAU_ADMIN,
+    ("GET", "/unit/{unit_id}/org"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/org"): UNIT_WRITERS_FIELDS,
+    ("GET", "/unit/{unit_id}/org/canteens/{canteen_id}"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/org/canteens/{canteen_id}"): UNIT_WRITERS_FIELDS,
+    ("POST", "/unit/{unit_id}/org/admins"): APPOINTERS,
+    ("POST", "/unit/{unit_id}/org/grants/{grant_id}/revoke"): APPOINTERS,
+    # --- the bureau console ----------------------------------------------------------------
+    ("GET", "/bureau"): READERS,
+    ("POST", "/bureau/canteens/{canteen_id}/rollout"): BUREAU_ADMIN,
+    ("GET", "/bureau/terminals"): READERS,
+    ("POST", "/bureau/terminals"): BUREAU,
+    ("POST", "/bureau/terminals/{code}/revoke"): BUREAU,
+    ("GET", "/bureau/notices"): READERS,
+    ("POST", "/bureau/receipts/{bank_serial}/assign"): BUREAU,
+    ("GET", "/bureau/audit"): READERS,
+    ("GET", "/bureau/audit.xlsx"): READERS,
+    ("GET", "/bureau/runs"): READERS,
+    ("POST", "/bureau/runs/{kind}"): BUREAU,
+    ("GET", "/bureau/settlements"): READERS,
+    ("GET", "/bureau/settlements/{canteen_id}.{fmt}"): READERS,
+    ("GET", "/bureau/reconciliation"): READERS,
+    ("POST", "/bureau/reconciliation"): READERS,
+    ("POST", "/bureau/reconciliation/statement"): BUREAU,
+    ("POST", "/bureau/reconciliation/assign"): BUREAU,
+    ("POST", "/bureau/reconciliation/batch"): BUREAU,
+    ("GET", "/bureau/reconciliation/files/{file_id}"): READERS,
+    ("POST", "/bureau/reconciliation/returns"): BUREAU,
+    ("GET", "/bureau/reconciliation/sandbox-statement"): READERS,
+    ("POST", "/bureau/settlements/{settlement_id}/retry"): BUREAU,
+    ("GET", "/bureau/org"): READERS,
+    ("POST", "/bureau/org/regions"): BUREAU,
+    ("POST", "/bureau/org/regions/{region_id}"): BUREAU,
+    ("POST", "/bureau/org/regions/{region_id}/retire"): BUREAU,
+    ("POST", "/bureau/org/units"): BUREAU,
+    ("GET", "/bureau/org/units/{unit_id}"): READERS,
+    ("POST", "/bureau/org/units/{unit_id}"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/retire"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/canteens"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/admins"): BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/grants/{grant_id}/revoke"): BUREAU,
+    ("GET", "/bureau/org/canteens/{canteen_id}"): READERS,
+    ("POST", "/bureau/org/canteens/{canteen_id}"): BUREAU,
+    ("POST", "/bureau/org/canteens/{canteen_id}/retire"): BUREAU,
+    ("POST", "/bureau/org/canteens/{canteen_id}/payouts/retry"): BUREAU,
+    ("GET", "/bureau/org/admins"): READERS,
+    ("POST", "/bureau/org/admins"): BUREAU,
+    ("POST", "/bureau/org/grants/{grant_id}/revoke"): BUREAU,
+    ("GET", "/bureau/org/import"): READERS,
+    ("GET", "/bureau/org/info-table.xlsx"): READERS,
+    ("POST", "/bureau/org/import"): BUREAU,
+    ("GET", "/bureau/dashboard"): READERS,
+    ("GET", "/bureau/dashboard/{key}.json"): READERS,
+    ("GET", "/bureau/dashboard/{key}.xlsx"): READERS,
+}
+
+
+# --- the app's routes against the table -------------------------------------------------
+def app_routes(app: Any) -> list[tuple[str, str, Any]]:
+    """Every (method, path template, route object) the app serves; a mount is one
+    ``GET`` of its prefix. ``HEAD`` rides along with ``GET`` and is not listed."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: app.routes is already flat
+        pairs = [(r, r.path, getattr(r, "methods", None)) for r in app.routes]
+    else:
+        pairs = [(rc.original_route, rc.path, rc.methods) for rc in iter_route_contexts(app.routes)]
+    out = []
+    for route, path, methods in pairs:
+        for method in sorted(methods or {"GET"}):
+            if method != "HEAD":
+                out.append((method, str(path), route))
+    return out
+
+
+def undeclared(app: Any) -> list[tuple[str, str]]:
+    return [(m, p) for m, p, _ in app_routes(app) if (m, p) not in RULES]
+
+
+def install(app: Any) -> None:
+    """Index the app's routes by route object, so a request finds its rule in O(1)."""
+    index: dict[tuple[int, str], tuple[str, Rule | None]] = {}
+    for method, path, route in app_routes(app):
+        index[(id(route), method)] = (path, RULES.get((method, path)))
+    app.state.permission_index = index
+    for method, path in undeclared(app):
+        log.error("no declared permission rule for %s %s: it is refused to everyone", method, path)
+
+
+def rule_of(request: Request) -> Rule | None:
+    """The declared rule of the route serving this request (None: undeclared)."""
+    index = getattr(request.app.state, "permission_index", None)
+    route = request.scope.get("route")
+    if index is None or route is None:
+        return None
+    method = "GET" if request.method == "HEAD" else request.method
+    found = index.get((id(route), method))
+    return found[1] if found else None
+
+
+def admit_person(request: Request, actor: Actor) -> None:
+    found = rule_of(request)
+    if found is None or not found.admits(actor):
+        raise Forbidden()
+
+
+def admit_terminal(request: Request) -> None:
+    found = rule_of(request)
+    if found is None or Who.TERMINAL not in found.whos():
+        raise Forbidden()
+
+
+# --- the table as Markdown (docs/api.md) ---------------------------------------------------
+def markdown() -> str:
+    lines = ["| method | path | who (scope) |", "| --- | --- | --- |"]
+    for (method, path), r in sorted(RULES.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        who = ", ".join(str(c) for c in r.clauses)
+        if r.note:
+            who += f" — {r.note}"
+        lines.append(f"| {method} | `{path}` | {who} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,672 @@
+"""The permission table holds: every route and page × every kind of caller answers as
+``web.permissions.RULES`` declares.
+
+A new route without a declared rule fails ``test_every_route_has_a_declared_rule``; a
+rule that admits someone the route refuses (or refuses someone it admits) fails the
+matrix. The matrix asks each route about things that belong to unit A, canteen A,
+terminal A and diner a1 (``Targets``), as each caller below:
+
+anonymous · diner a1 (the owner) · another diner · unit admin of another unit · canteen
+manager of another canteen · finance · auditor · bureau · terminal of another canteen —
+and, so "admitted" is shown to work too, the unit admin of A, the manager of canteen A
+and terminal A.
+
+Admitted means 2xx/3xx (or a route's own stated answer, e.g. 402 for the withdrawal that
+is refused by design); refused means 401/403/404 or, for a page, the sign-in redirect.
+Writes run after reads, in an order that leaves each later write something to act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi import APIRouter
+from sqlalchemy import insert, select
+
+from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.models import BankFile
+from onecard.channels.sandbox import SandboxBank
+from onecard.core.clock import FixedClock
+from onecard.core.context import Context
+from onecard.funding import notices, settlement
+from onecard.funding.models import FundingNotice, Settlement
+from onecard.org import builders as b
+from onecard.org.actors import Actor
+from onecard.org.imports import ROSTER_COLUMNS, UNIT_INFO_COLUMNS
+from onecard.org.models import Region, RoleGrant, Unit
+from onecard.pay.cards import issue_card_conn
+from onecard.pay.service import PaymentRequest, pay
+from onecard.web import permissions
+from onecard.web.app import create_app
+from onecard.web.deps import ActorDep
+from onecard.web.permissions import RULES, Clause, Scope, Who
+from web.pages import BUREAU_TOTP, TestClient, add_staff, csrf_of, sign_in
+from world import World, build_world, fund
+
+SYSTEM = Actor.system("test")
+
+
+# --- callers ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    whos: frozenset[Who] = frozenset()
+    staff: str | None = None  # staff key in the world (signs in)
+    terminal: str | None = None  # terminal key in the world
+    owns: bool = False  # the person / terminal the targets belong to
+    unit: bool = False  # administers the target unit
+    canteen: bool = False  # manages the target canteen
+    home_unit: str = "A"  # the unit whose rows it imports ("self" routes)
+
+    def satisfies(self, clause: Clause) -> bool:
+        if clause.who == Who.ANYONE:
+            return True
+        if clause.who not in self.whos:
+            return False
+        return {
+            Scope.PUBLIC: True,
+            Scope.SELF: True,
+            Scope.CITY: True,
+            Scope.OWN: self.owns,
+            Scope.UNIT: self.unit,
+            Scope.CANTEEN: self.canteen,
+        }[clause.scope]
+
+    def admitted(self, rule: permissions.Rule) -> bool:
+        return any(self.satisfies(c) for c in rule.clauses)
+
+
+P = Who.PERSON
+CALLERS = [
+    Caller("anonymous"),
+    Caller("diner", frozenset({P}), staff="a1", owns=True),
+    Caller("another diner", frozenset({P}), staff="b1", home_unit="B"),
+    Caller("unit admin of another unit", frozenset({P, Who.UNIT_ADMIN}), "ub", home_unit="B"),
+    Caller(
+        "canteen manager of another canteen",
+        frozenset({P, Who.CANTEEN_MANAGER}),
+        staff="cmb",
+        home_unit="B",
+    ),
+    Caller("finance", frozenset({P, Who.FINANCE}), staff="fi", home_unit="C"),
+    Caller("auditor", frozenset({P, Who.AUDITOR}), staff="au", home_unit="C"),
+    Caller("bureau", frozenset({P, Who.BUREAU_ADMIN}), staff="bu", home_unit="C"),
+    Caller("terminal of another canteen", frozenset({Who.TERMINAL}), terminal="B"),
+    Caller("unit admin", frozenset({P, Who.UNIT_ADMIN}), staff="ua", unit=True),
+    Caller("canteen manager", frozenset({P, Who.CANTEEN_MANAGER}), staff="cm", canteen=True),
+    Caller("terminal", frozenset({Who.TERMINAL}), terminal="A", owns=True),
+]
+
+
+# --- the world the matrix asks about -----------------------------------------------------------
+@dataclass
+class Targets:
+    w: World
+    ids: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.ids[key]
+
+
+def matrix_world(ctx: Context) -> Targets:
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=60000, cash=5000)
+    add_staff(ctx, w)
+    with ctx.db.begin() as conn:
+        for key, unit in (
+            ("a3", "A"),
+            ("a4", "A"),
+            ("a5", "A"),
+            ("a6", "A"),
+            ("a7", "A"),
+            ("cmb", "B"),
+            ("au", "C"),
+        ):
+            w.people[key] = b.create_person(
+                conn, w.region, w.units[unit], f"S{key}", f"职员{key}", standard_fen=60000
+            )
+        b.grant_role(conn, w.people["cmb"], "canteen_manager", canteen_id=w.canteens["B"])
+        b.grant_role(conn, w.people["au"], "auditor")
+        for code in ("T-A8", "T-A9"):
+            b.register_terminal(conn, w.region, w.canteens["A"], code, key=f"key-{code}")
+        # Regions to edit and retire; canteen A's extra managers, whose grants are revoked.
+        for code in ("431099", "431098"):
+            b.create_region(conn, code, f"测试乡{code}", "county", w.region)
+        for key in ("a2", "a3", "a6", "a7"):
+            b.grant_role(conn, w.people[key], "canteen_manager", canteen_id=w.canteens["A"])
+        # a4 leaves through the API, a5 through the page: each with a card and some cash.
+        for key in ("a4", "a5", "a6"):
+            w.cards[key] = issue_card_conn(conn, ctx, w.people[key])
+    fund(ctx, w, "a4", cash=100)
+    fund(ctx, w, "a5", cash=100)
+    from sqlalchemy import update
+
+    from onecard.org.models import Person
+    from web.pages import _HASH
+
+    bank = ctx.bank_gateway()
+    assert isinstance(bank, SandboxBank)
+    with ctx.db.begin() as conn:
+        conn.execute(update(Person).values(password_hash=_HASH, must_change_password=False))
+        conn.execute(
+            update(Person).where(Person.id == w.people["au"]).values(totp_secret=BUREAU_TOTP)
+        )
+        # Everyone has a bound savings card (top-ups come from it, a leaver's cash goes to it).
+        for key, pid in w.people.items():
+            conn.execute(
+                update(Person).where(Person.id == pid).values(bank_card_no=f"6217{pid:08d}")
+            )
+            bank.open_outside_account(f"6217{pid:08d}", key, balance_fen=100_000)
+    # Two payments of a1 at terminal A: one to reverse, one to refund and rate.
+    paid = pay(ctx, w.terminals["A"], PaymentRequest("mx-1", w.cards["a1"], meal="lunch"))
+    pay(ctx, w.terminals["A"], PaymentRequest("mx-rev", w.cards["a1"], amount_fen=100))
+    notices.issue_notices(ctx, SYSTEM, "2026Q1")
+    settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
+    bank.open_outside_account("99990000", "某不明单位", 50000)
+    bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
+    receipts = notices.import_receipts(ctx, SYSTEM, date(2026, 3, 10))
+    statement = bank.statement_file(date(2026, 3, 10))
+    with ctx.db.begin() as conn:  # a file read from the bank, to be fetched again
+        file_id = conn.execute(
+            insert(BankFile)
+            .values(
+                kind="statement",
+                name="statement.csv",
+                fmt="csv",
+                sha256=hashlib.sha256(statement).hexdigest(),
+                lines=1,
+                amount_fen=1234,
+                created_at=ctx.clock.now(),
+                created_by="test",
+                content=statement,
+            )
+            .returning(BankFile.id)
+        ).scalar_one()
+    with ctx.db.read() as conn:
+        names = dict(conn.execute(select(Unit.id, Unit.name)).all())
+        notice_id = conn.execute(
+            select(FundingNotice.id).where(FundingNotice.unit_id == w.units["A"])
+        ).scalar_one()
+        regions = dict(conn.execute(select(Region.code, Region.id)).all())
+        grant_of = {
+            pid: gid
+            for gid, pid in conn.execute(
+                select(RoleGrant.id, RoleGrant.person_id).where(
+                    RoleGrant.role_code == "canteen_manager",
+                    RoleGrant.canteen_id == w.canteens["A"],
+                )
+            )
+        }
+        settlement_id = conn.execute(
+            select(Settlement.id).where(Settlement.canteen_id == w.canteens["A"])
+        ).scalar_one()
+    return Targets(
+        w,
+        {
+            "unit_id": w.units["A"],
+            "canteen_id": w.canteens["A"],
+            "person_id": w.people["a1"],
+            "card_no": w.cards["a1"],
+            "payment_id": int(paid.data["payment_id"]),
+            "txn_id": "mx-rev",
+            "quarter": "2026Q1",
+            "bank_serial": receipts.lines[0]["serial"],
+            "key": "daily",
+            "fmt": "xlsx",
+            "kind": "notices",
+            "unit_names": names,
+            "file_id": file_id,
+            "notice_id": notice_id,
+            "region_id": regions["431099"],
+            "region:retire": regions["431098"],
+            "grant:api": grant_of[w.people["a2"]],
+            "grant:unit": grant_of[w.people["a3"]],
+            "grant:bureau": grant_of[w.people["a6"]],
+            "grant:admins-page": grant_of[w.people["a7"]],
+            "grant_id": grant_of[w.people["a2"]],
+            "settlement_id": settlement_id,
+            "statement": statement,
+        },
+    )
+
+
+# --- how each route is asked --------------------------------------------------------------------
+Body = Callable[[Targets, Caller], Any]
+
+
+@dataclass
+class Call:
+    params: dict[str, Any] = field(default_factory=dict)  # path parameters overridden
+    query: str = ""
+    json: Body | None = None
+    form: Body | None = None
+    content: Body | None = None
+    files: Body | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    ok: frozenset[int] = frozenset()  # an admitted caller's answers besides 2xx/3xx
+    order: int = 0  # writes run by order, then table order
+    ends_session: bool = False  # the caller signs in again after it
+
+
+def j(value: Any) -> Body:
+    return lambda t, c: value
+
+
+def roster_csv(t: Targets, c: Caller) -> bytes:
+    """One new colleague in the caller's own unit (a dry run)."""
+    code = {"A": "U001", "B": "U002", "C": "U003"}[c.home_unit]
+    row = {"工号": f"MX{c.home_unit}1", "姓名": "新同事", "单位": code}
+    return _csv(ROSTER_COLUMNS, row)
+
+
+def info_csv(t: Targets, c: Caller) -> bytes:
+    """The caller's own unit's line of the information table (a dry run)."""
+    return _csv(UNIT_INFO_COLUMNS, {"单位名称": t["unit_names"][t.w.units[c.home_unit]]})
+
+
+def _csv(columns: tuple[str, ...], row: dict[str, str]) -> bytes:
+    return (",".join(columns) + "\n" + ",".join(row.get(k, "") for k in columns) + "\n").encode()
+
+
+API = "/api/v1"
+CALLS: dict[tuple[str, str], Call] = {
+    ("POST", "/login"): Call(form=j({"staff_no": "Sc1", "password": "wrong"}), ok=frozenset({401})),
+    ("POST", "/logout"): Call(order=99, ends_session=True),
+    ("POST", "/login/password"): Call(
+        form=j({"current": "wrong", "new": "x", "confirm": "y"}), ok=frozenset({422})
+    ),
+    ("POST", "/login/totp"): Call(form=j({"code": "000000"})),
+    ("POST", f"{API}/terminal/payments"): Call(
+        json=lambda t, c: {"txn_id": "mx-new", "credential": t.w.cards["b1"], "amount_fen": 1}
+    ),
+    ("POST", f"{API}/terminal/payments/{{txn_id}}/reversal"): Call(order=5),
+    ("POST", f"{API}/payments/{{payment_id}}/refunds"): Call(
+        json=j({"request_id": "mx-refund", "amount_fen": 1, "reason": "test"})
+    ),
+    ("POST", f"{API}/me/phone-lost"): Call(order=90, ends_session=True),
+    ("POST", "/me/phone-lost"): Call(order=90, ends_session=True),
+    ("POST", f"{API}/me/topups"): Call(json=j({"amount_fen": 100})),
+    ("POST", f"{API}/me/withdrawals"): Call(json=j({"amount_fen": 100}), ok=frozenset({409})),
+    ("POST", f"{API}/me/cards/{{card_no}}/lost"): Call(order=1),
+    ("POST", f"{API}/me/cards/{{card_no}}/unfreeze"): Call(order=2),
+    ("POST", "/me/cards/{card_no}/lost"): Call(order=3),
+    ("POST", "/me/cards/{card_no}/unfreeze"): Call(order=4),
+    ("POST", "/me/rate/{payment_id}"): Call(
+        form=j({"taste": 5, "hygiene": 5, "service": 5, "value": 5})
+    ),
+    ("POST", "/me/topup"): Call(form=j({"amount": "1.00"})),
+    ("POST", f"{API}/admin/people/{{person_id}}/cards"): Call(
+        params={"person_id": "a3"}, json=j({})
+    ),
+    ("POST", f"{API}/admin/cards/{{card_no}}/lost"): Call(order=6),
+    ("POST", f"{API}/admin/cards/{{card_no}}/unfreeze"): Call(order=7),
+    ("POST", f"{API}/admin/cards/{{card_no}}/replace"): Call(
+        params={"card_no": "card:a2"}, json=j({})
+    ),
+    ("POST", f"{API}/admin/cards/{{card_no}}/cancel"): Call(order=20),
+    ("POST", f"{API}/admin/people/{{person_id}}/paycode/rotate"): Call(json=j({})),
+    ("POST", f"{API}/admin/terminals"): Call(
+        json=lambda t, c: {"canteen_id": t["canteen_id"], "code": "T-MX1"}
+    ),
+    ("POST", f"{API}/admin/terminals/{{code}}/revoke"): Call(params={"code": "T-A9"}),
+    ("PUT", f"{API}/admin/canteens/{{canteen_id}}/rules"): Call(
+        json=j({"serves_visitors": True, "serves_guests": True, "purse_order": "subsidy_first"})
+    ),
+    ("PUT", f"{API}/admin/canteens/{{canteen_id}}/meal-periods/{{code}}"): Call(
+        params={"code": "lunch"},
+        json=j(
+            {
+                "name": "午餐",
+                "starts": "11:30:00",
+                "ends": "13:30:00",
+                "per_person_limit": 0,
+                "prices": {"own": 300, "visitor": 500, "guest": 800},
+            }
+        ),
+    ),
+    ("POST", f"{API}/funding/notices"): Call(json=j({"quarter": "2026Q1", "dry_run": True})),
+    ("POST", f"{API}/funding/receipts"): Call(json=j({"day": "2026-03-10", "dry_run": True})),
+    ("POST", f"{API}/funding/receipts/{{bank_serial}}/assign"): Call(
+        json=lambda t, c: {"unit_id": t["unit_id"]}
+    ),
+    ("POST", f"{API}/funding/transfers"): Call(json=j({"dry_run": True})),
+    ("POST", f"{API}/funding/distributions"): Call(json=j({"quarter": "2026Q1", "dry_run": True})),
+    ("POST", f"{API}/funding/people/{{person_id}}/leave"): Call(
+        params={"person_id": "a4"}, json=j({}), order=10
+    ),
+    ("POST", f"{API}/funding/people/{{person_id}}/cash-refund"): Call(
+        params={"person_id": "a4"}, json=j({"dry_run": True}), order=11
+    ),
+    ("PUT", f"{API}/funding/canteens/{{canteen_id}}/quality-rule"): Call(
+        json=j({"bands": [{"min_score": 0, "share_bp": 10000}]})
+    ),
+    ("PUT", f"{API}/funding/canteens/{{canteen_id}}/scores/{{quarter}}"): Call(
+        json=j({"score": 90})
+    ),
+    ("POST", f"{API}/funding/settlements"): Call(json=j({"quarter": "2026Q1", "dry_run": True})),
+    ("POST", f"{API}/funding/year-end"): Call(json=j({"year": 2025, "dry_run": True})),
+    ("POST", f"{API}/funding/returns"): Call(json=j({"dry_run": True})),
+    ("POST", f"{API}/funding/reconciliations"): Call(json=j({"day": "2026-03-10"})),
+    ("GET", f"{API}/funding/roster/template"): Call(query="unit_id={unit_id}"),
+    ("POST", f"{API}/funding/unit-info/import"): Call(
+        query="dry_run=true&filename=i.csv", content=info_csv, headers={"Content-Type": "text/csv"}
+    ),
+    ("POST", f"{API}/funding/roster/import"): Call(
+        query="dry_run=true&filename=r.csv",
+        content=roster_csv,
+        headers={"Content-Type": "text/csv"},
+    ),
+    ("GET", "/till"): Call(query="canteen_id={canteen_id}"),
+    ("GET", "/till/ratings"): Call(query="canteen_id={canteen_id}"),
+    ("POST", "/till/pay"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "credential": t.w.cards["b1"],
+            "mode": "amount",
+            "amount": "0.01",
+        }
+    ),
+    ("POST", "/till/reverse"): Call(form=lambda t, c: {"canteen_id": t["canteen_id"]}),
+    ("POST", "/unit/{unit_id}/canteens/{canteen_id}/rules"): Call(
+        form=j({"purse_order": "subsidy_first", "serves_visitors": "true"})
+    ),
+    ("POST", "/unit/{unit_id}/canteens/{canteen_id}/periods"): Call(
+        form=j(
+            {
+                "code": "dinner",
+                "name": "晚餐",
+                "starts": "17:30",
+                "ends": "19:30",
+                "own": "3",
+                "visitor": "5",
+                "guest": "8",
+            }
+        )
+    ),
+    ("POST", "/unit/{unit_id}/quality"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "quarter": "2026Q1", "score": 88}
+    ),
+    ("POST", "/unit/{unit_id}/quality/bands"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "bands": "0:100"}
+    ),
+    ("POST", "/unit/{unit_id}/import"): Call(
+        form=lambda t, c: {
+            "confirm": "",
+            "payload": base64.b64encode(roster_csv(t, c)).decode(),
+            "filename": "r.csv",
+        }
+    ),
+    ("POST", "/unit/{unit_id}/people/{person_id}/cards"): Call(
+        params={"person_id": "a6"}, form=lambda t, c: {"action": "lost", "card_no": t.w.cards["a6"]}
+    ),
+    ("POST", "/unit/{unit_id}/people/{person_id}/paycode"): Call(form=j({"action": "rotate"})),
+    ("POST", "/unit/{unit_id}/people/{person_id}/leave"): Call(params={"person_id": "a5"}),
+    ("POST", "/bureau/canteens/{canteen_id}/rollout"): Call(form=j({"status": "live"})),
+    ("POST", "/bureau/terminals"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "code": "T-MX2"}
+    ),
+    ("POST", "/bureau/terminals/{code}/revoke"): Call(params={"code": "T-A8"}),
+    ("POST", "/bureau/receipts/{bank_serial}/assign"): Call(
+        form=lambda t, c: {"unit_id": t["unit_id"], "quarter": "2026Q1"}
+    ),
+    ("POST", "/bureau/runs/{kind}"): Call(form=j({"quarter": "2026Q1"})),
+    ("POST", "/bureau/reconciliation"): Call(form=j({"day": "2026-03-10"})),
+    ("POST", "/bureau/reconciliation/statement"): Call(
+        files=lambda t, c: {"file": ("statement.csv", t["statement"], "text/csv")}
+    ),
+    ("POST", "/bureau/reconciliation/assign"): Call(
+        form=lambda t, c: {"serial": t["bank_serial"], "notice_id": t["notice_id"]}
+    ),
+    # The batch and return files need the bank's file exchange (ONECARD_BANK=files); here it
+    # is the direct sandbox, so an admitted caller hears 409 not_file_exchange.
+    ("POST", "/bureau/reconciliation/batch"): Call(
+        form=j({"kind": "transfers", "fmt": "csv"}), ok=frozenset({409})
+    ),
+    ("POST", "/bureau/reconciliation/returns"): Call(
+        files=lambda t, c: {"file": ("returns.csv", b"x", "text/csv")}, ok=frozenset({409})
+    ),
+    ("GET", "/bureau/reconciliation/sandbox-statement"): Call(query="day=2026-03-10"),
+    ("POST", f"{API}/funding/bank/statements/import"): Call(
+        query="filename=statement.csv",
+        content=lambda t, c: t["statement"],
+        headers={"Content-Type": "text/csv"},
+    ),
+    ("POST", f"{API}/funding/bank/returns/import"): Call(
+        query="filename=returns.csv",
+        content=j(b"x"),
+        headers={"Content-Type": "text/csv"},
+        ok=frozenset({409}),
+    ),
+    ("POST", f"{API}/funding/bank/batches"): Call(
+        json=j({"kind": "transfers", "format": "csv"}), ok=frozenset({409})
+    ),
+    ("POST", "/me/security/sign-out-everywhere"): Call(order=98, ends_session=True),
+    # --- organisation ---
+    ("POST", f"{API}/org/regions"): Call(
+        json=lambda t, c: {
+            "code": "431097",
+            "name": "新区",
+            "level": "county",
+            "parent_id": t.w.region,
+        }
+    ),
+    ("PATCH", f"{API}/org/regions/{{region_id}}"): Call(json=j({"name": "改名乡"})),
+    ("POST", f"{API}/org/regions/{{region_id}}/retire"): Call(
+        params={"region_id": "id:region:retire"}, order=30
+    ),
+    ("POST", f"{API}/org/units"): Call(
+        json=lambda t, c: {"code": "U901", "name": "新单位", "region_id": t.w.region}
+    ),
+    ("PATCH", f"{API}/org/units/{{unit_id}}"): Call(json=j({"contact": "张三"})),
+    # Unit A still has people and money: an admitted caller hears 409 retire_refused.
+    ("POST", f"{API}/org/units/{{unit_id}}/retire"): Call(ok=frozenset({409})),
+    ("GET", f"{API}/org/canteens"): Call(query="unit_id={unit_id}"),
+    ("POST", f"{API}/org/canteens"): Call(
+        json=lambda t, c: {"code": "C901", "name": "新食堂", "unit_id": t["unit_id"]}
+    ),
+    ("PATCH", f"{API}/org/canteens/{{canteen_id}}"): Call(json=j({"opening_hours": "7-19"})),
+    ("POST", f"{API}/org/canteens/{{canteen_id}}/retire"): Call(ok=frozenset({409})),
+    ("GET", f"{API}/org/admins"): Call(query="unit_id={unit_id}"),
+    ("POST", f"{API}/org/admins"): Call(
+        json=lambda t, c: {"staff_no": "Sa2", "role": "unit_admin", "unit_id": t["unit_id"]},
+        order=12,
+    ),
+    ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): Call(params={"grant_id": "id:grant:api"}),
+    ("POST", f"{API}/org/info-table/import"): Call(
+        query="dry_run=true&filename=i.csv", content=info_csv, headers={"Content-Type": "text/csv"}
+    ),
+    ("POST", "/unit/{unit_id}/org"): Call(form=j({"contact": "李四"})),
+    ("POST", "/unit/{unit_id}/org/canteens/{canteen_id}"): Call(form=j({"opening_hours": "7-20"})),
+    ("POST", "/unit/{unit_id}/org/admins"): Call(
+        form=lambda t, c: {"staff_no": "Sa3", "role": "unit_admin", "unit_id": t["unit_id"]}
+    ),
+    ("POST", "/unit/{unit_id}/org/grants/{grant_id}/revoke"): Call(
+        params={"grant_id": "id:grant:unit"}
+    ),
+    ("POST", "/bureau/org/regions"): Call(
+        form=lambda t, c: {
+            "code": "431096",
+            "name": "又一区",
+            "level": "county",
+            "parent_id": t.w.region,
+        }
+    ),
+    ("POST", "/bureau/org/regions/{region_id}"): Call(form=j({"name": "再改名乡"})),
+    ("POST", "/bureau/org/regions/{region_id}/retire"): Call(
+        params={"region_id": "id:region:retire"}, ok=frozenset({409}), order=31
+    ),
+    ("POST", "/bureau/org/units"): Call(
+        form=lambda t, c: {"code": "U902", "name": "又一单位", "region_id": t.w.region}
+    ),
+    ("POST", "/bureau/org/units/{unit_id}"): Call(form=j({"contact": "王五"})),
+    ("POST", "/bureau/org/units/{unit_id}/retire"): Call(ok=frozenset({409})),
+    ("POST", "/bureau/org/units/{unit_id}/canteens"): Call(
+        form=j({"code": "C902", "name": "又一食堂"})
+    ),
+    ("POST", "/bureau/org/units/{unit_id}/admins"): Call(
+        form=lambda t, c: {
+            "staff_no": "MXN1",
+            "name": "新管理员",
+            "role": "unit_admin",
+            "unit_id": t["unit_id"],
+        }
+    ),
+    ("POST", "/bureau/org/units/{unit_id}/grants/{grant_id}/revoke"): Call(
+        params={"grant_id": "id:grant:bureau"}
+    ),
+    ("POST", "/bureau/org/canteens/{canteen_id}"): Call(form=j({"opening_hours": "8-18"})),
+    ("POST", "/bureau/org/canteens/{canteen_id}/retire"): Call(ok=frozenset({409})),
+    ("POST", "/bureau/org/admins"): Call(
+        form=lambda t, c: {
+            "staff_no": "MXN2",
+            "name": "又一管理员",
+            "role": "unit_admin",
+            "unit_id": t["unit_id"],
+        }
+    ),
+    ("POST", "/bureau/org/grants/{grant_id}/revoke"): Call(
+        params={"grant_id": "id:grant:admins-page"}
+    ),
+    ("POST", "/bureau/org/import"): Call(
+        form=lambda t, c: {
+            "payload": base64.b64encode(info_csv(t, c)).decode(),
+            "filename": "i.csv",
+        }
+    ),
+    ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): Call(params={"person_id": "a3"}),
+    ("GET", f"{API}/funding/statements/canteens/{{canteen_id}}/{{quarter}}"): Call(
+        params={"quarter": "2025Q4"}
+    ),
+    ("GET", "/bureau/settlements/{canteen_id}.{fmt}"): Call(query="quarter=2025Q4"),
+}
+STATIC_FILE = "/static/vendor/htmx.min.js"
+
+
+def concrete(t: Targets, method: str, path: str, call: Call) -> str:
+    values: dict[str, Any] = {k: v for k, v in t.ids.items() if not isinstance(v, dict)}
+    for k, v in call.params.items():
+        if isinstance(v, str) and v.startswith("card:"):
+            values[k] = t.w.cards[v[5:]]
+        elif isinstance(v, str) and v.startswith("id:"):
+            values[k] = t.ids[v[3:]]
+        elif k == "person_id" and isinstance(v, str):
+            values[k] = t.w.people[v]
+        else:
+            values[k] = v
+    if path == "/static":
+        return STATIC_FILE
+    url = path.format(**values)
+    if call.query:
+        url += "?" + call.query.format(**values)
+    return url
+
+
+EXTRA = APIRouter()
+
+
+@EXTRA.get("/api/v1/undeclared")
+def _undeclared(actor: ActorDep) -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+# --- the tests --------------------------------------------------------------------------------
+def test_every_route_has_a_declared_rule(ctx: Context) -> None:
+    app = create_app(ctx)
+    served = {(m, p) for m, p, _ in permissions.app_routes(app)}
+    missing = sorted(served - set(RULES))
+    assert not missing, f"routes without a rule in web/permissions.py RULES: {missing}"
+    stale = sorted(set(RULES) - served)
+    assert not stale, f"rules for routes that do not exist: {stale}"
+
+
+def test_an_undeclared_route_is_refused_to_everyone(ctx: Context) -> None:
+    """A route added without a rule is closed (403), even to the bureau, and the
+    enumeration names it."""
+    app = create_app(ctx)
+    app.include_router(EXTRA)
+    permissions.install(app)
+    assert ("GET", "/api/v1/undeclared") in permissions.undeclared(app)
+    w = build_world(ctx)
+    staff = add_staff(ctx, w)
+    with TestClient(app) as client:
+        sign_in(client, ctx, staff["bu"])
+        assert client.get("/api/v1/undeclared").status_code == 403
+        assert client.get("/api/v1/funding/audit").status_code == 200
+
+
+def test_the_docs_show_the_table() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    assert permissions.markdown() in doc, (
+        "docs/api.md's permission table differs: paste `python -m onecard.web.permissions`"
+    )
+
+
+def _refused(status: int, location: str) -> bool:
+    return status in (401, 403, 404) or (status == 303 and location.startswith("/login?next="))
+
+
+def _admitted(status: int, location: str, call: Call) -> bool:
+    if status in call.ok:
+        return True
+    if _refused(status, location):
+        return False
+    return 200 <= status < 400 or status in call.ok
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=lambda c: c.name.replace(" ", "-"))
+def test_the_matrix(ctx: Context, caller: Caller) -> None:
+    t = matrix_world(ctx)
+    app = create_app(ctx)
+    routes = sorted(
+        {(m, p) for m, p, _ in permissions.app_routes(app)},
+        key=lambda mp: (mp[0] != "GET", CALLS.get(mp, Call()).order, list(RULES).index(mp)),
+    )
+    wrong: list[str] = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # Every caller holds the CSRF token a page gives (CSRF is not what is tested here).
+        headers = {"X-CSRF-Token": csrf_of(client.get("/login").text)}
+
+        def again() -> None:
+            if caller.staff:
+                token, _ = sign_in(client, ctx, f"S{caller.staff}")
+                headers["X-CSRF-Token"] = token
+
+        again()
+        if caller.terminal:
+            code = t.w.terminals[caller.terminal].code
+            headers["Authorization"] = f"Terminal {code}:{t.w.keys[caller.terminal]}"
+        for method, path in routes:
+            call = CALLS.get((method, path), Call())
+            url = concrete(t, method, path, call)
+            kw: dict[str, Any] = {"headers": {**headers, **call.headers}}
+            if call.json is not None:
+                kw["json"] = call.json(t, caller)
+            elif call.form is not None:
+                kw["data"] = call.form(t, caller)
+            elif call.content is not None:
+                kw["content"] = call.content(t, caller)
+            elif call.files is not None:
+                kw["files"] = call.files(t, caller)
+            r = client.request(method, url, follow_redirects=False, **kw)
+            where = r.headers.get("location", "")
+            expect = caller.admitted(RULES[(method, path)])
+            ok = _admitted(r.status_code, where, call) if expect else _refused(r.status_code, where)
+            if not ok:
+                said = r.text[:160].replace("\n", " ")
+                wrong.append(
+                    f"{method} {url}: {'admit' if expect else 'refuse'} expected, "
+                    f"got {r.status_code} {where} {said}"
+                )
+            if call.ends_session:
+                assert isinstance(ctx.clock, FixedClock)
+                ctx.clock.advance(seconds=31)  # a TOTP code is good once: the next one
+                again()
+    assert not wrong, f"{caller.name}:\n" + "\n".join(wrong)
