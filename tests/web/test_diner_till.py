@@ -172,7 +172,7 @@ def test_pages_of_the_diner_render(
     for path, text in (
         ("/me", "补贴"),
         ("/me/code", 'id="paycode"'),
-        ("/me/transactions", "交易"),
+        ("/me/transactions", "账户明细"),
         ("/me/topup", "充值"),
     ):
         r = client.get(path)

@@ -7,6 +7,7 @@
     │   ├── InvalidAmount
     │   ├── MalformedCredential
     │   ├── ForeignRegion
+    │   ├── StarsNotChosen            a meal rating with an aspect left without stars
     │   └── ImportRejected            a file with row errors; nothing was written
     ├── NotFound
     │   └── PaymentNotSeen            no payment with this txn id from this terminal
@@ -83,6 +84,12 @@ class ForeignRegion(InvalidInput):
     code = "foreign_region"
     zh = "该付款码不属于本市一卡通网络"
     en = "This payment code belongs to another city's network"
+
+
+class StarsNotChosen(InvalidInput):
+    code = "stars_not_chosen"
+    zh = "请为每一项选择星级（1–5 星），尚未选择：{aspects}"
+    en = "Choose 1–5 stars for every aspect; not chosen yet: {aspects}"
 
 
 class ImportRejected(InvalidInput):

@@ -17,7 +17,7 @@ A refund, and a reversal a person makes at the till, is an audit event (kind ``r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -93,6 +93,18 @@ def _give_back(
     return entry_id, {"subsidy_fen": got[sub_id], "cash_fen": got[cash_id]}
 
 
+def within_window(ctx: Context, created_at: datetime, now: datetime) -> bool:
+    """The reversal window (``reversal_window_seconds``) has not passed since ``created_at``."""
+    return now - created_at <= timedelta(seconds=ctx.settings.reversal_window_seconds)
+
+
+def reversible(
+    ctx: Context, status: str, created_at: datetime, refunded_fen: int, now: datetime
+) -> bool:
+    """Would ``reverse`` accept this payment now? (What the till shows a button for.)"""
+    return status == "approved" and not refunded_fen and within_window(ctx, created_at, now)
+
+
 def reverse(
     ctx: Context, terminal: TerminalIdentity, txn_id: str, actor: Actor | None = None
 ) -> Reversal:
@@ -121,9 +133,7 @@ def reverse(
                 row.cash_fen,
                 {"subsidy_fen": got[sub_id], "cash_fen": got[cash_id]},
             )
-        if ctx.clock.now() - row.created_at > timedelta(
-            seconds=ctx.settings.reversal_window_seconds
-        ):
+        if not within_window(ctx, row.created_at, ctx.clock.now()):
             raise ReversalWindowPassed()
         if row.refunded_fen:
             raise AlreadyReversed("已部分退款的交易不能冲正")

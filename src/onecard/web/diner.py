@@ -12,23 +12,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from onecard.channels.sandbox import SandboxBank
+from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, OneCardError
+from onecard.core.errors import InvalidInput, NotFound, OneCardError, StarsNotChosen
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.org.models import Person
 from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.models import Card, TopupOrder
 from onecard.pay.queries import my_balances, my_transactions
+from onecard.pay.statement import kind_words, statement, statement_years
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
 from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
+from onecard.web.i18n import translate
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/me", dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -36,6 +39,7 @@ router = APIRouter(prefix="/me", dependencies=[Depends(csrf_protect)], include_i
 ASPECT_NAMES = {"taste": "口味", "hygiene": "卫生", "service": "服务", "value": "性价比"}
 CARD_STATUS = {"active": "正常", "lost": "已挂失", "cancelled": "已注销"}
 PAY_STATUS = {"approved": "成功", "refused": "失败", "reversed": "已冲正"}
+STATEMENT_PAGE = 20  # rows a page of /me/transactions
 
 
 def _person_id(actor: ActorDep) -> int:
@@ -82,7 +86,8 @@ def home(request: Request, actor: ActorDep, ctx: CtxDep, msg: str | None = None)
         me=_me(ctx, pid),
         bal=my_balances(ctx, pid),
         cards=_my_cards(ctx, pid),
-        txs=_transactions(ctx, pid, 10),
+        txs=statement(ctx, pid, None, 1, 10).rows,
+        kind_words=kind_words,
         card_status=CARD_STATUS,
         pay_status=PAY_STATUS,
         msg=msg,
@@ -90,13 +95,29 @@ def home(request: Request, actor: ActorDep, ctx: CtxDep, msg: str | None = None)
 
 
 @router.get("/transactions")
-def transactions(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+def transactions(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """The statement, a Beijing year at a time (this year unless asked), page by page."""
     pid = _person_id(actor)
+    year = year or to_local(ctx.clock.now()).year
+    st = statement(ctx, pid, year, page, STATEMENT_PAGE)
+    years = statement_years(ctx, pid)
+    if year not in years:
+        years = sorted({*years, year}, reverse=True)
     return render(
         request,
         "diner/transactions.html",
         actor=actor,
-        txs=_transactions(ctx, pid, 100),
+        st=st,
+        txs=st.rows,
+        years=years,
+        kind_words=kind_words,
+        bal=my_balances(ctx, pid),
         pay_status=PAY_STATUS,
     )
 
@@ -133,6 +154,8 @@ def rate_form(request: Request, payment_id: IdPath, actor: ActorDep, ctx: CtxDep
         names=ASPECT_NAMES,
         error=None,
         done=bool(tx["rated"]),
+        chosen={},
+        comment="",
     )
 
 
@@ -142,19 +165,26 @@ def rate_submit(
     payment_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
-    taste: Annotated[int, Form(ge=1, le=5)],
-    hygiene: Annotated[int, Form(ge=1, le=5)],
-    service: Annotated[int, Form(ge=1, le=5)],
-    value: Annotated[int, Form(ge=1, le=5)],
+    taste: Annotated[int | None, Form(ge=1, le=5)] = None,
+    hygiene: Annotated[int | None, Form(ge=1, le=5)] = None,
+    service: Annotated[int | None, Form(ge=1, le=5)] = None,
+    value: Annotated[int | None, Form(ge=1, le=5)] = None,
     comment: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    """The stars start unchosen: an aspect left without one is named in the error and
+    the form comes back with what was chosen and written."""
     pid = _person_id(actor)
     scores = {"taste": taste, "hygiene": hygiene, "service": service, "value": value}
+    lang = request_lang(request)
     error = None
     try:
+        missing = [a for a in ASPECTS if scores[a] is None]
+        if missing:
+            names = ("、" if lang != "en" else ", ").join(_aspect_name(a, lang) for a in missing)
+            raise StarsNotChosen(aspects=names)
         feedback.rate_meal(ctx, pid, payment_id, scores, comment)
     except (InvalidInput, feedback.AlreadyRated, feedback.NotRateable) as exc:
-        error = exc.message(request_lang(request))
+        error = exc.message(lang)
     tx = _payment_for_rating(ctx, pid, payment_id)
     return render(
         request,
@@ -166,7 +196,13 @@ def rate_submit(
         names=ASPECT_NAMES,
         error=error,
         done=error is None,
+        chosen=scores,
+        comment=comment,
     )
+
+
+def _aspect_name(aspect: str, lang: str) -> str:
+    return translate(ASPECT_NAMES[aspect], lang)
 
 
 @router.post("/cards/{card_no}/lost")

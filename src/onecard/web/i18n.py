@@ -432,6 +432,10 @@ from onecard.web.i18n_org import EN_ORG  # noqa: E402  (the organisation pages' 
 
 EN.update(EN_ORG)
 
+from onecard.web.i18n_till import EN_TILL  # noqa: E402  (the statement and the till)
+
+EN.update(EN_TILL)
+
 
 def translate(text: str, lang: str) -> str:
     if lang == "en":

@@ -4,18 +4,23 @@ Contract: the till acts as its canteen's first active terminal and pays through
 ``pay.service.pay`` — by meal period, by amount, or by item lines (dishes and shop
 goods) — the very path a hardware terminal's request takes — with a fresh
 ``txn_id`` per press of Enter, so limits, prices, refusals and the ledger are the same.
-"Reverse last payment" calls ``pay.reversal.reverse`` for the last txn this session took
-at that canteen (same terminal, within the window). The day's count and total are the
-terminal's (``terminal_day``). Only someone who manages the canteen (its manager, the
-owning unit's admin, the bureau) may open it.
+The page lists the day's payments the terminal took (``pay.till_queries.day_payments``,
+from the database, not the browser) with a "冲正" button on each one ``pay.reversal``
+would still reverse; ``/till/reverse`` reverses the payment named by ``txn_id`` (or, with
+none, the last one this session took) through ``pay.reversal.reverse`` — the terminal's
+own payments only, within the window, an audit event. ``/till/report`` is the shift
+report (``shift_report``: count and totals by meal period and purse), printable. The
+day's count and total are the terminal's (``terminal_day``). Only someone who manages
+the canteen (its manager, the owning unit's admin, the bureau) may open any of it.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -28,6 +33,7 @@ from onecard.org.models import Canteen, Terminal
 from onecard.pay.models import Item, MealPeriod, MealPrice
 from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
+from onecard.pay.till_queries import day_payments, shift_report
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
 from onecard.web.errors import request_lang
@@ -35,6 +41,10 @@ from onecard.web.forms import parse_yuan
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/till", dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+# The till lists the latest this many of the day's payments (the shift report has all).
+TODAY_ROWS = 100
+REPORT_ROWS = 5000  # a printed report lists at most this many payments
 
 
 def till_canteens(ctx: Context, actor: Actor) -> list[dict[str, Any]]:
@@ -150,6 +160,9 @@ def _page(
     terminal = till_terminal(ctx, canteen["id"])
     day, count, total = terminal_day(ctx, terminal)
     ctx_: dict[str, Any] = {
+        "payments": day_payments(ctx, terminal, date.fromisoformat(day), TODAY_ROWS),
+        "today_rows": TODAY_ROWS,
+        "window_minutes": ctx.settings.reversal_window_seconds // 60,
         "canteen": canteen,
         "canteens": mine,
         "terminal": terminal,
@@ -224,18 +237,27 @@ def _txn_id() -> str:
 
 
 @router.post("/reverse")
-def till_reverse(request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: IdForm) -> Response:
+def till_reverse(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: IdForm,
+    txn_id: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Reverse the payment ``txn_id`` this till's terminal took (a row of the day's list),
+    or without one the last payment this session took."""
     canteen, mine = _pick(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     last = dict(request.session.get("till_last") or {})
-    txn = last.get(str(canteen["id"]))
+    txn = txn_id.strip() or last.get(str(canteen["id"]))
     result: dict[str, Any]
     try:
         if not txn:
             raise StateConflict("本次登录还没有可冲正的交易")
         rev = reverse(ctx, terminal, txn, actor)
-        last.pop(str(canteen["id"]), None)
-        request.session["till_last"] = last
+        if last.get(str(canteen["id"])) == txn:
+            last.pop(str(canteen["id"]), None)
+            request.session["till_last"] = last
         result = {"result": "reversed", "amount_fen": rev.amount_fen, "txn_id": rev.txn_id}
     except OneCardError as exc:
         result = {
@@ -260,4 +282,34 @@ def till_ratings(
         canteens=mine,
         avg=canteen_averages(ctx).get(canteen["id"]),
         comments=recent_comments(ctx, canteen["id"], 30),
+    )
+
+
+@router.get("/report")
+def till_report(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: OptionalIdQuery = None,
+    day: Annotated[date | None, Query()] = None,
+) -> Response:
+    """The shift report (交班报表) of this till's terminal for a Beijing day (default today):
+    count and totals by meal period and by purse, reversals and refunds; printable."""
+    canteen, mine = _pick(ctx, actor, canteen_id)
+    terminal = till_terminal(ctx, canteen["id"])
+    today = to_local(ctx.clock.now()).date()
+    day = day or today
+    if day > today:
+        raise InvalidInput("不能查看未来日期的交班报表")
+    return render(
+        request,
+        "till/report.html",
+        actor=actor,
+        canteen=canteen,
+        canteens=mine,
+        terminal=terminal,
+        report=shift_report(ctx, terminal, day),
+        payments=day_payments(ctx, terminal, day, limit=REPORT_ROWS),
+        printed_at=to_local(ctx.clock.now()),
+        today=today,
     )

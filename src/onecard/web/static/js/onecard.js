@@ -5,7 +5,8 @@
  *   a[data-back]           goes back in history (its href is where to go without one)
  *   form[data-forget-paycodes] removes the payment-code secrets from this browser
  *                          (signing out, signing out everywhere)
- *   #till-form             the till: which way it charges, and a fresh input after each
+ *   [data-print]           prints the page (the till's shift report)
+ * (The till's own behaviour is in till.js.)
  */
 (function () {
   "use strict";
@@ -44,39 +45,12 @@
     } catch (err) { /* storage unavailable: nothing kept */ }
   }
 
-  // The till: the charge mode follows what the cashier last touched.
-  function tillMode() {
-    var mode = document.getElementById("mode");
-    var amount = document.getElementById("amount");
-    if (!mode) return;
-    var items = false;
-    document.querySelectorAll("#till-form input.qty").forEach(function (q) {
-      if (+q.value > 0) items = true;
-    });
-    mode.value = items ? "items" : (amount && amount.value ? "amount" : "meal");
-  }
-
-  document.addEventListener("input", function (e) {
-    var el = e.target;
-    if (!(el instanceof HTMLInputElement) || !el.closest("#till-form")) return;
-    if (el.id === "amount" || el.classList.contains("qty")) tillMode();
-  });
-
-  document.addEventListener("change", function (e) {
-    var el = e.target;
-    if (el instanceof HTMLInputElement && el.name === "meal" && el.closest("#till-form")) {
-      var mode = document.getElementById("mode");
-      if (mode) mode.value = "meal";
-    }
-  });
-
-  document.addEventListener("htmx:afterRequest", function (e) {
-    var form = e.target;
-    if (!(form instanceof Element) || form.id !== "till-form") return;
-    var input = document.getElementById("credential");
-    if (input) {
-      input.value = "";
-      input.focus();
+  // A printable page's "print" button (the shift report).
+  document.addEventListener("click", function (e) {
+    var btn = e.target instanceof Element ? e.target.closest("[data-print]") : null;
+    if (btn) {
+      e.preventDefault();
+      window.print();
     }
   });
 })();

@@ -118,18 +118,42 @@
       var t = list.length ? list[0] : null;
       // The first poll only notes where the list stands (possibly empty); a payment is
       // shown when a later poll finds a newer one.
-      if (!baselined) { baselined = true; lastPaymentId = t ? t.payment_id : null; return; }
-      if (t && t.payment_id !== lastPaymentId) {
-        lastPaymentId = t.payment_id;
+      // A payment is known by its id and status, so a reversal at the till shows too.
+      var seen = t ? t.payment_id + ":" + t.status : null;
+      if (!baselined) { baselined = true; lastPaymentId = seen; return; }
+      if (t && seen !== lastPaymentId) {
+        lastPaymentId = seen;
         var ok = t.status === "approved";
+        var word = paidBox.getAttribute("data-text-" + t.status) || t.status;
         paidBox.hidden = false;
-        paidBox.className = ok ? "ok" : "alert";
-        paidBox.textContent = (ok ? "支付成功 " : "支付失败 ") + t.canteen + " " +
-          (t.amount_fen / 100).toFixed(2) + " 元";
+        paidBox.className = t.status === "refused" ? "alert" : "ok";
+        paidBox.textContent = word + " " + t.canteen + " " + yuan(t.amount_fen) + " " +
+          (paidBox.getAttribute("data-text-yuan") || "");
         paidBox.setAttribute("data-payment", String(t.payment_id));
-        refresh(true);
+        paidBox.setAttribute("data-status", t.status);
+        if (ok) refresh(true);  // the code just used is spent: show the next one
+        refreshBalances();
       }
     } catch (e) { /* offline: the code keeps working */ }
+  }
+
+  function yuan(fen) { return (fen / 100).toFixed(2); }
+
+  // The balances on this page (templates/diner/_balances.html: [data-purse]) follow
+  // every payment the poll sees, from the same API the phone's other pages use.
+  async function refreshBalances() {
+    try {
+      var r = await fetch("/api/v1/me/balances", { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) return;
+      var b = await r.json();
+      var values = { subsidy: b.subsidy_fen, cash: b.cash_fen, total: b.total_fen };
+      document.querySelectorAll("#balances [data-purse]").forEach(function (el) {
+        var v = values[el.getAttribute("data-purse")];
+        if (typeof v === "number") el.textContent = yuan(v);
+      });
+      var box = document.getElementById("balances");
+      if (box) box.setAttribute("data-refreshed", String(Date.now()));
+    } catch (e) { /* offline: the last balances stay shown */ }
   }
 
   async function start() {

@@ -1,0 +1,135 @@
+"""Read models for the canteen till: the day's payments at a terminal and its shift report.
+
+Contract:
+- ``day_payments(ctx, terminal, day, limit)`` — the payments the terminal took on the
+  Beijing business day ``day`` that moved money (approved, or since reversed), newest
+  first, at most ``limit``; each says whether it may still be reversed
+  (``pay.reversal.reversible``: approved, not refunded, inside the reversal window — the
+  same rule ``reverse`` enforces, so a button shown is a reversal the server accepts).
+- ``shift_report(ctx, terminal, day)`` — the day's approved payments at the terminal
+  counted and summed by meal period (payments by amount or item lines have no period:
+  one line "按金额/商品") and by purse, plus what was reversed and refunded. Its totals
+  are sums over the same rows ``day_payments`` lists, computed by the database.
+Both read through the ``(canteen_id, business_date)`` index of ``payments``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+from sqlalchemy import func, select
+
+from onecard.core.clock import to_local
+from onecard.core.context import Context
+from onecard.org.models import Person, Unit
+from onecard.pay.models import MealPeriod, Payment
+from onecard.pay.reversal import reversible
+from onecard.pay.service import TerminalIdentity
+
+
+def _at_terminal(terminal: TerminalIdentity, day: date) -> list[Any]:
+    return [
+        Payment.canteen_id == terminal.canteen_id,
+        Payment.business_date == day,
+        Payment.terminal_id == terminal.id,
+    ]
+
+
+def day_payments(
+    ctx: Context, terminal: TerminalIdentity, day: date, limit: int = 100
+) -> list[dict[str, Any]]:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                Payment.id,
+                Payment.txn_id,
+                Payment.created_at,
+                Payment.status,
+                Payment.amount_fen,
+                Payment.subsidy_fen,
+                Payment.cash_fen,
+                Payment.refunded_fen,
+                Payment.diner_class,
+                MealPeriod.name.label("meal"),
+                Person.name.label("payer"),
+                Unit.name.label("unit"),
+            )
+            .outerjoin(MealPeriod, MealPeriod.id == Payment.meal_period_id)
+            .outerjoin(Person, Person.id == Payment.person_id)
+            .outerjoin(Unit, Unit.id == Person.unit_id)
+            .where(*_at_terminal(terminal, day), Payment.status.in_(("approved", "reversed")))
+            .order_by(Payment.id.desc())
+            .limit(limit)
+        ).all()
+    now = ctx.clock.now()
+    return [
+        {
+            **r._mapping,
+            "at": to_local(r.created_at),
+            "reversible": reversible(ctx, r.status, r.created_at, r.refunded_fen, now),
+        }
+        for r in rows
+    ]
+
+
+@dataclass
+class ShiftReport:
+    day: date
+    count: int = 0
+    total_fen: int = 0
+    subsidy_fen: int = 0
+    cash_fen: int = 0
+    refunded_fen: int = 0
+    reversed_count: int = 0
+    reversed_fen: int = 0
+    by_meal: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def net_fen(self) -> int:
+        """What the shift took, less what was refunded since."""
+        return self.total_fen - self.refunded_fen
+
+
+def shift_report(ctx: Context, terminal: TerminalIdentity, day: date) -> ShiftReport:
+    sums = (
+        func.count(),
+        func.coalesce(func.sum(Payment.amount_fen), 0),
+        func.coalesce(func.sum(Payment.subsidy_fen), 0),
+        func.coalesce(func.sum(Payment.cash_fen), 0),
+        func.coalesce(func.sum(Payment.refunded_fen), 0),
+    )
+    with ctx.db.read() as conn:
+        meals = conn.execute(
+            select(Payment.meal_period_id, MealPeriod.name, MealPeriod.starts, *sums)
+            .outerjoin(MealPeriod, MealPeriod.id == Payment.meal_period_id)
+            .where(*_at_terminal(terminal, day), Payment.status == "approved")
+            .group_by(Payment.meal_period_id, MealPeriod.name, MealPeriod.starts)
+        ).all()
+        rev_count, rev_fen = conn.execute(
+            select(func.count(), func.coalesce(func.sum(Payment.amount_fen), 0)).where(
+                *_at_terminal(terminal, day), Payment.status == "reversed"
+            )
+        ).one()
+    rep = ShiftReport(day, reversed_count=int(rev_count), reversed_fen=int(rev_fen))
+    # Meal periods in the order of the day; payments without a period last.
+    for _mid, name, _starts, n, total, sub, cash, refunded in sorted(
+        meals, key=lambda m: (m[2] is None, m[2] or time(0))
+    ):
+        rep.by_meal.append(
+            {
+                "meal": name,
+                "count": int(n),
+                "total_fen": int(total),
+                "subsidy_fen": int(sub),
+                "cash_fen": int(cash),
+                "refunded_fen": int(refunded),
+            }
+        )
+        rep.count += int(n)
+        rep.total_fen += int(total)
+        rep.subsidy_fen += int(sub)
+        rep.cash_fen += int(cash)
+        rep.refunded_fen += int(refunded)
+    return rep

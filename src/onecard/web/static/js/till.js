@@ -1,0 +1,144 @@
+/* The canteen till (收银台), loaded only by templates/till/till.html.
+ *
+ * - Which way the next scan charges: meal period, amount or item lines, whichever the
+ *   cashier last touched; the banner #till-mode says it in large coloured text (its words
+ *   come from the server in data-text-* attributes, so they follow the page's language).
+ * - After each scan the input is cleared and focused for the next diner; after an
+ *   approved payment by amount or items, the amount and quantities are cleared and the
+ *   till goes back to charging the meal — an amount is used once.
+ * - A tone for the verdict, made with the Web Audio API (no sound files): two rising
+ *   beeps for approved or reversed, a low double buzz for refused. #till-sound turns it
+ *   off (remembered in localStorage).
+ */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("till-form");
+  if (!form) return;
+  var banner = document.getElementById("till-mode");
+  var what = document.getElementById("till-mode-what");
+  var modeInput = document.getElementById("mode");
+  var amount = document.getElementById("amount");
+  var soundBox = document.getElementById("till-sound");
+
+  function text(key) { return banner.getAttribute("data-text-" + key) || ""; }
+
+  function checkedMeal() { return form.querySelector("input[name=meal]:checked"); }
+
+  function pieces() {
+    var n = 0;
+    form.querySelectorAll("input.qty").forEach(function (q) {
+      var v = parseInt(q.value, 10);
+      if (v > 0) n += v;
+    });
+    return n;
+  }
+
+  function setMode(mode) {
+    var label;
+    if (mode === "items") label = text("items") + "：" + pieces() + " " + text("pieces");
+    else if (mode === "amount") label = text("amount") + "：¥" + amount.value.trim();
+    else {
+      var meal = checkedMeal();
+      if (meal) label = text("meal") + "：" + meal.getAttribute("data-name");
+      else { mode = "none"; label = text("none"); }
+    }
+    modeInput.value = mode === "none" ? "meal" : mode;
+    form.setAttribute("data-mode", mode);
+    banner.className = "till-mode " + mode;
+    what.textContent = label;
+  }
+
+  function currentMode() {
+    if (pieces() > 0) return "items";
+    if (amount && amount.value.trim()) return "amount";
+    return "meal";
+  }
+
+  form.addEventListener("input", function (e) {
+    var el = e.target;
+    if (el === amount || (el.classList && el.classList.contains("qty"))) setMode(currentMode());
+  });
+
+  form.addEventListener("change", function (e) {
+    var el = e.target;
+    if (el instanceof HTMLInputElement && el.name === "meal") {
+      // Choosing a meal is choosing to charge it: an amount typed before is dropped.
+      if (amount) amount.value = "";
+      form.querySelectorAll("input.qty").forEach(function (q) { q.value = "0"; });
+      setMode("meal");
+    }
+  });
+
+  function clearUsed() {
+    if (amount) amount.value = "";
+    form.querySelectorAll("input.qty").forEach(function (q) { q.value = "0"; });
+    setMode("meal");
+  }
+
+  /* ---- sound ------------------------------------------------------------------- */
+  var audio = null;
+  var SOUND_KEY = "onecard.till.sound";
+  try {
+    if (localStorage.getItem(SOUND_KEY) === "off" && soundBox) soundBox.checked = false;
+  } catch (err) { /* storage unavailable: sound stays on */ }
+  if (soundBox) {
+    soundBox.addEventListener("change", function () {
+      try { localStorage.setItem(SOUND_KEY, soundBox.checked ? "on" : "off"); } catch (err) { /* ignore */ }
+    });
+  }
+
+  function tone(ctx, freq, start, length, type, gain) {
+    var osc = ctx.createOscillator();
+    var amp = ctx.createGain();
+    osc.type = type;
+    osc.frequency.value = freq;
+    amp.gain.setValueAtTime(0.0001, ctx.currentTime + start);
+    amp.gain.exponentialRampToValueAtTime(gain, ctx.currentTime + start + 0.01);
+    amp.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + start + length);
+    osc.connect(amp);
+    amp.connect(ctx.destination);
+    osc.start(ctx.currentTime + start);
+    osc.stop(ctx.currentTime + start + length + 0.02);
+  }
+
+  function play(ok) {
+    if (soundBox && !soundBox.checked) return;
+    var Ctor = window.AudioContext || window.webkitAudioContext;
+    if (!Ctor) return;
+    try {
+      audio = audio || new Ctor();
+      if (audio.state === "suspended") audio.resume();
+      if (ok) {
+        tone(audio, 880, 0, 0.12, "sine", 0.3);
+        tone(audio, 1320, 0.14, 0.16, "sine", 0.3);
+      } else {
+        tone(audio, 220, 0, 0.22, "square", 0.15);
+        tone(audio, 180, 0.28, 0.3, "square", 0.15);
+      }
+    } catch (err) { /* no audio device: the verdict is on screen */ }
+    form.setAttribute("data-sounded", ok ? "approved" : "refused");
+  }
+
+  /* ---- after each answer --------------------------------------------------------- */
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (!(e.target instanceof Element) || e.target.id !== "till-out") return;
+    var verdict = document.getElementById("till-verdict");
+    if (!verdict) return;
+    var result = verdict.getAttribute("data-result");
+    var ok = result === "approved" || result === "reversed";
+    if (result === "approved") clearUsed();
+    play(ok);
+  });
+
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (e.target !== form) return;
+    var input = document.getElementById("credential");
+    if (input) {
+      input.value = "";
+      input.focus();
+    }
+  });
+
+  setMode(currentMode());
+})();
