@@ -111,7 +111,10 @@ def test_a_diner_pays_with_a_code_at_the_till_and_rates_the_meal(
 
     phone.goto(f"{live.url}/me")
     phone.click("a[href^='/me/rate/']")
-    phone.check("input[name=taste][value='4']")
+    # The stars start unchosen: every aspect is chosen by hand.
+    assert phone.locator("input[type=radio]:checked").count() == 0
+    for aspect, stars in (("taste", 4), ("hygiene", 5), ("service", 4), ("value", 3)):
+        phone.check(f"input[name={aspect}][value='{stars}']")
     phone.fill("textarea[name=comment]", "米饭软硬适中")
     phone.click("button[type=submit].primary")
     phone.wait_for_selector("#rated")
