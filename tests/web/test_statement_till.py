@@ -8,9 +8,11 @@ calendars are not what is tested."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from onecard.audit.models import AuditEvent
@@ -309,6 +311,14 @@ def test_the_shift_report_adds_up_the_payments(
     assert page.status_code == 200
     assert 'id="shift-count">3<' in page.text and 'id="shift-total">20.34<' in page.text
     assert "data-print" in page.text and "午餐" in page.text
+    sheet = client.get(f"/till/report?canteen_id={w.canteens['A']}&fmt=xlsx")
+    assert sheet.status_code == 200
+    ws = load_workbook(io.BytesIO(sheet.content)).active
+    assert ws is not None
+    rows = {r[2]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows["合计"][3:6] == (3, 20.34, report.subsidy_fen / 100)  # yuan as numbers
+    assert rows["午餐"][3:5] == (2, 8.0) and rows["已冲正"][3:5] == (1, 2.0)
+    assert client.get("/till/report?fmt=pdf").status_code == 422
     assert client.get("/till/report?day=2099-01-01").status_code == 422
     assert client.get("/till/report?day=yesterday").status_code == 422
     earlier = client.get("/till/report?day=2026-03-09").text

@@ -33,7 +33,8 @@ from onecard.org.models import Canteen, Terminal
 from onecard.pay.models import Item, MealPeriod, MealPrice
 from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
-from onecard.pay.till_queries import day_payments, shift_report
+from onecard.pay.till_queries import ShiftReport, day_payments, shift_report
+from onecard.reports.tables import Table, to_xlsx
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
 from onecard.web.errors import request_lang
@@ -292,15 +293,26 @@ def till_report(
     ctx: CtxDep,
     canteen_id: OptionalIdQuery = None,
     day: Annotated[date | None, Query()] = None,
+    fmt: Annotated[str, Query(pattern="^(html|xlsx)$")] = "html",
 ) -> Response:
     """The shift report (交班报表) of this till's terminal for a Beijing day (default today):
-    count and totals by meal period and by purse, reversals and refunds; printable."""
+    count and totals by meal period and by purse, reversals and refunds; printable, or
+    with ``fmt=xlsx`` the same figures as an Excel sheet (money as yuan numbers)."""
     canteen, mine = _pick(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     today = to_local(ctx.clock.now()).date()
     day = day or today
     if day > today:
         raise InvalidInput("不能查看未来日期的交班报表")
+    report = shift_report(ctx, terminal, day)
+    if fmt == "xlsx":
+        return Response(
+            to_xlsx(report_table(report, canteen["name"], terminal.code)),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={
+                "Content-Disposition": f'attachment; filename="shift-{terminal.code}-{day}.xlsx"'
+            },
+        )
     return render(
         request,
         "till/report.html",
@@ -308,8 +320,48 @@ def till_report(
         canteen=canteen,
         canteens=mine,
         terminal=terminal,
-        report=shift_report(ctx, terminal, day),
+        report=report,
         payments=day_payments(ctx, terminal, day, limit=REPORT_ROWS),
         printed_at=to_local(ctx.clock.now()),
         today=today,
     )
+
+
+def report_table(report: ShiftReport, canteen: str, terminal_code: str) -> Table:
+    """The shift report's figures as one sheet: a line per meal period, the total, the
+    reversals (money in fen here; ``to_xlsx`` writes yuan numbers)."""
+    table = Table(
+        key="shift",
+        title=f"交班报表 {report.day.isoformat()}",
+        headers=["食堂", "消费机", "餐次", "笔数", "金额", "补贴支付", "自费支付", "已退款"],
+        money_cols={4, 5, 6, 7},
+    )
+    for m in report.by_meal:
+        table.rows.append(
+            [
+                canteen,
+                terminal_code,
+                m["meal"] or "按金额/商品",
+                m["count"],
+                m["total_fen"],
+                m["subsidy_fen"],
+                m["cash_fen"],
+                m["refunded_fen"],
+            ]
+        )
+    table.rows.append(
+        [
+            canteen,
+            terminal_code,
+            "合计",
+            report.count,
+            report.total_fen,
+            report.subsidy_fen,
+            report.cash_fen,
+            report.refunded_fen,
+        ]
+    )
+    table.rows.append(
+        [canteen, terminal_code, "已冲正", report.reversed_count, report.reversed_fen, 0, 0, 0]
+    )
+    return table
