@@ -177,6 +177,12 @@ def test_the_diner_pages_and_the_till_on_a_phone_and_a_desk(
     assert till.inner_text("#shift-count") == "0"  # the one payment was reversed
     fits(till, 1366)
     shot(till, "phone-till-report-1366")
+    # Printed: no header, no form, no buttons — the figures only.
+    till.emulate_media(media="print")
+    assert not till.is_visible("header.top") and not till.is_visible("button[data-print]")
+    assert till.is_visible("#shift-totals") and till.is_visible("#by-meal")
+    shot(till, "phone-till-report-print")
+    till.emulate_media(media="screen")
 
     # The same pages the other way round: the till on a phone, the diner on a desk.
     small_till = watch.attach(browser.new_context(viewport=PHONE, locale="zh-CN").new_page())
