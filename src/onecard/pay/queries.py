@@ -32,7 +32,12 @@ def my_balances(ctx: Context, person_id: int) -> dict[str, Any]:
     }
 
 
-def my_transactions(ctx: Context, person_id: int, limit: int = 20) -> list[dict[str, Any]]:
+def my_transactions(
+    ctx: Context, person_id: int, limit: int = 20, payment_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The person's latest payments (any status), newest first; with ``payment_id``, only
+    that one if it is theirs (the rating page: a meal of any age)."""
+    only = [Payment.id == payment_id] if payment_id is not None else []
     with ctx.db.read() as conn:
         rows = conn.execute(
             select(
@@ -50,7 +55,7 @@ def my_transactions(ctx: Context, person_id: int, limit: int = 20) -> list[dict[
             )
             .join(Canteen, Canteen.id == Payment.canteen_id)
             .outerjoin(MealPeriod, MealPeriod.id == Payment.meal_period_id)
-            .where(Payment.person_id == person_id)
+            .where(Payment.person_id == person_id, *only)
             .order_by(Payment.id.desc())
             .limit(limit)
         ).all()

@@ -63,8 +63,10 @@ def _me(ctx: Context, person_id: int) -> dict[str, str]:
     return {"name": row.name, "staff_no": row.staff_no}
 
 
-def _transactions(ctx: Context, person_id: int, limit: int) -> list[dict[str, object]]:
-    txs = my_transactions(ctx, person_id, limit)
+def _transactions(
+    ctx: Context, person_id: int, limit: int, payment_id: int | None = None
+) -> list[dict[str, object]]:
+    txs = my_transactions(ctx, person_id, limit, payment_id)
     rated = feedback.rated_payment_ids(ctx, [int(str(t["payment_id"])) for t in txs])
     for t in txs:
         t["rated"] = t["payment_id"] in rated
@@ -135,9 +137,8 @@ def code_page(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
 
 
 def _payment_for_rating(ctx: Context, person_id: int, payment_id: int) -> dict[str, object]:
-    for t in _transactions(ctx, person_id, 200):
-        if t["payment_id"] == payment_id:
-            return t
+    for t in _transactions(ctx, person_id, 1, payment_id):
+        return t
     raise NotFound(what="交易")
 
 
