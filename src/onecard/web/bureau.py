@@ -601,7 +601,9 @@ def run_money(
         total_zh=TOTAL_ZH,
         closed=False,
         summary=summary,
-        objection=_objection(ctx, kind, params) if dry_run or error else None,
+        # The preview says what the calendar holds against the run (a refused real run
+        # already says it in its error).
+        objection=_objection(ctx, kind, params) if dry_run else None,
         previous=run_summary.previous_quarter(q)
         if kind != "year_end"
         else f"{int(year) - 1 if year.isdigit() else ''}",
