@@ -34,6 +34,10 @@ def at(ctx: Context, day: date, hour: int = 9) -> None:
 
 @pytest.fixture
 def year(ctx: Context, w: World, staff: Staff) -> dict[str, Any]:
+    return unit_year(ctx, w)
+
+
+def unit_year(ctx: Context, w: World) -> dict[str, Any]:
     """Unit A's 2026: notice for Q1 (4 people × 600.00 = 2,400.00 due by 10 January),
     paid 2,000.00 on 8 January and 1,000.00 late on 20 January (600.00 over);
     distributed on 25 January; a joiner on 10 February paid 2/3 of a quarter in March;
