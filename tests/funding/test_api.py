@@ -76,7 +76,7 @@ def test_a_quarter_over_the_api(ctx: Context, city: City, client: TestClient) ->
 
     runs = ok(client.post(f"{API}/distributions", json={"quarter": "2026Q1"}))
     assert [r["changed"] for r in runs] == [True, True, False]
-    assert runs[2]["problems"] and "29999" in runs[2]["problems"][0]
+    assert runs[2]["problems"] and "299.99 元" in runs[2]["problems"][0]
     assert city.purse("c1") == (0, 0)
     again = ok(
         client.post(f"{API}/distributions", json={"quarter": "2026Q1", "unit_id": city.units["A"]})

@@ -198,7 +198,7 @@ def test_the_cli_refuses_with_exit_5_and_overrides_with_a_reason(
     code, out = cli("settle", "2026Q1")
     assert code == 5 and "2026Q1" in out
     code, out = cli("settle", "2026Q1", "--dry-run")
-    assert code == 0 and "季度结束后才能结算" in out
+    assert code == 0 and "季度结束后才能结算" in out and "汇总" in out
     code, out = cli("year-end", "2026")
     assert code == 5
     code, out = cli("distribute", "2026Q1")

@@ -78,7 +78,7 @@ def test_distribute_all_pays_funded_units_and_reports_short_ones(
     # The short unit is reported exactly as its dry run (and distribute(dry_run)) does.
     short = distribution.distribute(city.ctx, BUREAU, city.units["C"], "2026Q1", dry_run=True)
     assert runs[2].as_dict() == dry[2].as_dict() == short.as_dict()
-    assert "29999" in runs[2].problems[0]
+    assert "299.99 元" in runs[2].problems[0]  # yuan, as a person reads it
     for got, want in zip(runs[:2], dry[:2], strict=True):
         assert (got.totals, got.lines, got.scope) == (want.totals, want.lines, want.scope)
     assert runs[0].totals == {

@@ -148,6 +148,29 @@ def _print_result(res: RunResult, columns: list[tuple[str, str]]) -> None:
         con.print(f"[yellow]{n}[/yellow]")
 
 
+def _print_summary(ctx: Context, kind: str, period: str, results: list[RunResult]) -> None:
+    """A preview opens with its summary: this run against the previous period."""
+    from onecard.funding.summary import previous_quarter, summarise
+
+    rows = summarise(ctx, kind, period, results)
+    if not rows:
+        return
+    before = str(int(period) - 1) if kind == "year_end" else previous_quarter(period)
+    t = Table(title="汇总")
+    for head in ("项目", "本次", f"上期（{before}）", "差额"):
+        t.add_column(head, justify="left" if head == "项目" else "right")
+    for r in rows:
+        show = yuan if r["money"] else str
+        if r["before"] is None:
+            t.add_row(r["label"], show(r["now"]), "—", "—")
+        else:
+            d = r["now"] - r["before"]
+            t.add_row(
+                r["label"], show(r["now"]), show(r["before"]), ("+" if d > 0 else "") + show(d)
+            )
+    _console().print(t)
+
+
 VALUE_ZH = {
     "operation": {"self": "单位自营", "outsourced": "委托经营"},
     "status": {
@@ -218,6 +241,8 @@ def cmd_notices(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = Non
     ctx = _ctx(database_url)
     with _bar(f"生成 {quarter} 缴款通知") as step:
         res = issue_notices(ctx, _actor(), quarter, dry_run=dry_run, progress=step)
+    if dry_run:
+        _print_summary(ctx, "notices", quarter, [res])
     _print_result(
         res,
         [
@@ -365,6 +390,8 @@ def cmd_distribute(
                 progress=step,
                 override_calendar=override_calendar,
             )
+    if dry_run:
+        _print_summary(ctx, "distribute", quarter, results)
     for res in results:
         _print_result(res, cols)
     if any(r.problems for r in results):
@@ -439,6 +466,8 @@ def cmd_settle(
             progress=step,
             override_calendar=override_calendar,
         )
+    if dry_run:
+        _print_summary(ctx, "settle", quarter, [res])
     _print_result(
         res,
         [
@@ -475,6 +504,8 @@ def cmd_year_end(
             progress=step,
             override_calendar=override_calendar,
         )
+    if dry_run:
+        _print_summary(ctx, "year_end", str(year), [res])
     _print_result(
         res,
         [("unit", "单位"), ("staff_no", "工号"), ("name", "姓名"), ("amount_fen", "清零金额(元)")],

@@ -40,6 +40,7 @@ from sqlalchemy.orm import aliased
 from onecard.core.clock import quarter_bounds, to_local
 from onecard.core.context import Context
 from onecard.core.errors import NotFound, StateConflict
+from onecard.core.money import yuan
 from onecard.funding import audit, calendar
 from onecard.funding.errors import DistributionExceedsFunds, check_quarter
 from onecard.funding.notices import standard_of
@@ -257,7 +258,7 @@ def _run_units(
                 raise NotFound(what=f"account unit:{u.unit_id}:unit_income")
             need = res.totals["amount_fen"]
             if need > u.have:
-                err = DistributionExceedsFunds(unit=u.name, need=need, have=u.have)
+                err = DistributionExceedsFunds(unit=u.name, need=yuan(need), have=yuan(u.have))
                 if strict and not dry_run:
                     raise err
                 # Nothing is paid to this unit; it shows what it would need (the dry

@@ -121,7 +121,7 @@ def set_quality_rule(
         raise InvalidInput("考核分档必须包含 0 分起的一档")
     for m, s in clean:
         if not 0 <= m <= 100 or not 0 <= s <= FULL_SHARE_BP:
-            raise InvalidInput("分数须在 0–100 之间，支付比例须在 0–10000 基点之间")
+            raise InvalidInput("分数须在 0–100 之间，支付比例须在 0%–100% 之间")
     with ctx.db.begin() as conn:
         c = _canteen(conn, canteen_id)
         actor.require_unit(c.unit_id)
