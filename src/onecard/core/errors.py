@@ -199,8 +199,8 @@ class YearEndBeforeSettlement(OutOfCalendar):
 
 class NoticesNotIssued(OutOfCalendar):
     code = "notices_not_issued"
-    zh = "{quarter} 的缴款通知尚未下发{unit}：先下发通知，才能拨付"
-    en = "The funding notices of {quarter} are not out yet{unit}: issue them before distributing"
+    zh = "{quarter}{unit_zh} 的缴款通知尚未下发：先下发通知，才能拨付"
+    en = "The funding notices of {quarter}{unit_en} are not out yet: issue them before distributing"
 
 
 # --- a business "no" to a payment ----------------------------------------------------

@@ -80,7 +80,7 @@ def distribution_objection(
     if unit_ids is None:
         if conn.execute(q.limit(1)).first() is not None:
             return None
-        return NoticesNotIssued(quarter=quarter, unit="")
+        return NoticesNotIssued(quarter=quarter, unit_zh="", unit_en="")
     have = {
         int(u) for u in conn.execute(q.where(FundingNotice.unit_id.in_(list(unit_ids)))).scalars()
     }
@@ -88,7 +88,8 @@ def distribution_objection(
     if not missing:
         return None
     name = conn.execute(select(Unit.name).where(Unit.id == missing[0])).scalar()
-    return NoticesNotIssued(quarter=quarter, unit=f"（{name or missing[0]}）")
+    who = name or str(missing[0])
+    return NoticesNotIssued(quarter=quarter, unit_zh=f"（{who}）", unit_en=f" ({who})")
 
 
 def guard(
