@@ -64,7 +64,7 @@ def test_distribute_exits_5_when_a_unit_is_short(
     # Unit A paid; B and C paid nothing: they are short, A is paid.
     assert run_main(monkeypatch, "funding", "distribute", "2026Q1") == 5
     assert city.purse("a1") == (60000, 0) and city.purse("b1") == (0, 0)
-    assert "超过该单位已拨入未分配的 0 分" in capsys.readouterr().out
+    assert "超过该单位已拨入未分配的 0.00 元" in capsys.readouterr().out
     assert run_main(monkeypatch, "funding", "distribute", "2026Q1", "--unit", "U001") == 0
 
 

@@ -65,6 +65,21 @@ class City:
     def at(self, day: date, hour: int = 9, minute: int = 0) -> None:
         self.clock.set(from_local(datetime.combine(day, time(hour, minute))))
 
+    # --- the calendar the money runs keep (funding.calendar) -----------------------------
+    def issue(self, quarter: str) -> None:
+        """The quarter's funding notices: distribution waits for them."""
+        from onecard.funding.notices import issue_notices
+
+        issue_notices(self.ctx, BUREAU, quarter)
+
+    def settle_year(self, year: int) -> None:
+        """Settle the year's quarters (each only once it has ended: call this on or after
+        1 January of the next year), as year-end clearing requires."""
+        from onecard.funding.settlement import settle_quarter
+
+        for n in range(1, 5):
+            settle_quarter(self.ctx, BUREAU, f"{year}Q{n}")
+
     # --- people ----------------------------------------------------------------------
     def add_person(
         self, key: str, unit: str, name: str, standard: int = 0, joined: date | None = None

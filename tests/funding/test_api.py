@@ -76,7 +76,7 @@ def test_a_quarter_over_the_api(ctx: Context, city: City, client: TestClient) ->
 
     runs = ok(client.post(f"{API}/distributions", json={"quarter": "2026Q1"}))
     assert [r["changed"] for r in runs] == [True, True, False]
-    assert runs[2]["problems"] and "29999" in runs[2]["problems"][0]
+    assert runs[2]["problems"] and "299.99 元" in runs[2]["problems"][0]
     assert city.purse("c1") == (0, 0)
     again = ok(
         client.post(f"{API}/distributions", json={"quarter": "2026Q1", "unit_id": city.units["A"]})
@@ -116,6 +116,18 @@ def test_a_quarter_over_the_api(ctx: Context, city: City, client: TestClient) ->
     city.at(date(2026, 12, 31), 18)
     dry = ok(client.post(f"{API}/year-end", json={"year": 2026, "dry_run": True}))
     assert dry["totals"]["amount_fen"] == 60000 - 600 + 45000 + 60000 + 60000
+    # Before the year's Q4 settlement the clearing is refused (the preview says why).
+    assert any("2026Q4" in p for p in dry["problems"])
+    early = client.post(f"{API}/year-end", json={"year": 2026})
+    assert early.status_code == 409
+    assert early.json()["error"]["code"] == "year_end_before_settlement"
+    assert city.purse("a1") == (59400, 0)
+    # Settling Q4 is refused on 31 December too: the quarter has not ended.
+    q4 = client.post(f"{API}/settlements", json={"quarter": "2026Q4"})
+    assert q4.status_code == 409 and q4.json()["error"]["code"] == "settlement_too_early"
+    city.at(date(2027, 1, 1), 9)
+    for q in ("2026Q2", "2026Q3", "2026Q4"):
+        ok(client.post(f"{API}/settlements", json={"quarter": q}))
     ok(client.post(f"{API}/year-end", json={"year": 2026}))
     assert city.purse("a1") == (0, 0)
 

@@ -61,6 +61,7 @@ def test_distribute_all_pays_funded_units_and_reports_short_ones(
     monkeypatch.setattr(service, "IN_CHUNK", chunk)
     monkeypatch.setattr(service, "ARRAY_CHUNK", chunk)
     city.at(date(2026, 1, 10))
+    city.issue("2026Q1")
     fund_unit(city, "A", 105000)
     fund_unit(city, "B", 120000)
     fund_unit(city, "C", 29999)
@@ -77,7 +78,7 @@ def test_distribute_all_pays_funded_units_and_reports_short_ones(
     # The short unit is reported exactly as its dry run (and distribute(dry_run)) does.
     short = distribution.distribute(city.ctx, BUREAU, city.units["C"], "2026Q1", dry_run=True)
     assert runs[2].as_dict() == dry[2].as_dict() == short.as_dict()
-    assert "29999" in runs[2].problems[0]
+    assert "299.99 元" in runs[2].problems[0]  # yuan, as a person reads it
     for got, want in zip(runs[:2], dry[:2], strict=True):
         assert (got.totals, got.lines, got.scope) == (want.totals, want.lines, want.scope)
     assert runs[0].totals == {
@@ -136,6 +137,7 @@ def test_a_late_year_end_clears_what_the_purse_held_at_year_end(
     give(city, "b1", 400)
     city.at(date(2027, 1, 5), 12)
     city.pay("a1", "A", amount=1200)
+    city.settle_year(2026)
     seen: list[tuple[int, int]] = []
     res = year_end.clear_year(city.ctx, BUREAU, 2026, progress=lambda d, t: seen.append((d, t)))
     assert res.totals["people"] == 4 and res.totals["amount_fen"] == 300 + 300 + 700 + 50

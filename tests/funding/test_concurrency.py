@@ -59,6 +59,7 @@ def race(run: Callable[[], RunResult]) -> list[RunResult]:
 def test_simultaneous_runs_do_the_work_once(city: City) -> None:
     ctx = city.ctx
     city.at(date(2026, 1, 12))
+    city.issue("2026Q1")
     got = race(lambda: distribution.distribute(ctx, BUREAU, city.units["A"], "2026Q1"))
     assert sorted(r.changed for r in got) == [False, True]
     assert city.purse("a1") == (60000, 0) and city.purse("a2") == (45000, 0)
@@ -70,7 +71,8 @@ def test_simultaneous_runs_do_the_work_once(city: City) -> None:
     assert all(r.totals["gross_fen"] == 600 for r in got)
     city.deliver()
 
-    city.at(date(2026, 12, 31), 18)
+    city.at(date(2027, 1, 4), 9)  # after the year's Q4 settlement
+    city.settle_year(2026)
     got = race(lambda: year_end.clear_year(ctx, BUREAU, 2026))
     assert sorted(r.changed for r in got) == [False, True]
     assert city.unit_account("A", "unit_returned") == 60000 - 600 + 45000

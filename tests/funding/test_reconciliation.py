@@ -93,7 +93,7 @@ def test_an_unmatched_credit_stays_in_the_dining_fund(city: City) -> None:
     rec = reconciliation.reconcile_day(city.ctx, BUREAU, date(2026, 1, 9))
     assert (rec.totals["matched"], rec.totals["unclaimed"]) == (0, 1)
     assert rec.problems == [
-        f"未认领来款：单位来款 某不明单位 伙食费 {rec.lines[0]['ref']} 银行 1234 分 / 系统 1234 分"
+        f"未认领来款：单位来款 某不明单位 伙食费 {rec.lines[0]['ref']} 银行 12.34 元 / 系统 12.34 元"
     ]
     # A person finds out it is unit C's money and says so; the next transfer passes it on.
     serial = res.lines[0]["serial"]

@@ -130,6 +130,7 @@ def test_bad_inputs_are_refused(city: City) -> None:
         settlement.record_score(city.ctx, other, city.canteens["B"], "2026Q1", 90)
     with pytest.raises(Forbidden):
         settlement.settle_quarter(city.ctx, Actor("nobody"), "2026Q1")
+    city.at(date(2026, 10, 1))  # both quarters have ended: the order is what is refused
     with pytest.raises(PeriodClosed):  # quarters close in order
         settlement.settle_quarter(city.ctx, BUREAU, "2026Q1")
         settlement.settle_quarter(city.ctx, BUREAU, "2026Q3")
@@ -237,6 +238,7 @@ def test_a_late_year_end_clears_only_that_years_money(
     city.at(date(2027, 1, 5), 9)
     give(city, "a1", 500)  # next year's money, booked in 2027Q1
     city.at(date(2027, 1, 6), 9)
+    city.settle_year(2026)
     dry = year_end.clear_year(city.ctx, BUREAU, 2026, dry_run=True)
     assert dry.totals["amount_fen"] == 1700
     year_end.clear_year(city.ctx, BUREAU, 2026)

@@ -253,7 +253,7 @@ def test_the_money_year(ctx: Context, return_to: str) -> None:
     week_of_meals(city, date(2026, 11, 2), ["b1", "b3"])
     settlement.record_score(ctx, BUREAU, city.canteens["B"], "2026Q4", 95)
 
-    # Year end on 31 December: every subsidy purse to zero, cash untouched.
+    # Year end: every subsidy purse to zero, cash untouched (balances on 31 December).
     city.at(date(2026, 12, 31), 18)
     expected = {
         "a1": 4 * 60000 - 4 * 1500,
@@ -264,6 +264,15 @@ def test_the_money_year(ctx: Context, return_to: str) -> None:
     }
     assert expected == {"a1": 234000, "a2": 174000, "b1": 226664, "b3": 154000, "c1": 109200}
     assert {k: city.purse(k)[0] for k in expected} == expected
+    # The clearing comes after the year's last settlement (funding.calendar): the Q4
+    # settlement on the first working days of January, then the clearing.
+    res = settle(city, "2026Q4", date(2027, 1, 4))
+    b = line(res, "canteen", "人民医院职工食堂")
+    assert (b["gross_fen"], b["fee_fen"], b["withheld_fen"], b["net_fen"]) == (6434, 32, 0, 6402)
+    assert city.system("fee_income") == 32 + 34 + 32 + 32
+    assert city.bank.outside_balance(OPERATOR_ACCOUNT) == 6402 + 6664 + 6082 + 6402
+    assert city.payable("A") == city.payable("B") == 0
+    city.at(date(2027, 1, 4), 18)
     dry = year_end.clear_year(ctx, BUREAU, 2026, dry_run=True)
     assert dry.totals["amount_fen"] == 897864
     assert dry.totals["unit:市财政局"] == 408000
@@ -282,13 +291,6 @@ def test_the_money_year(ctx: Context, return_to: str) -> None:
     else:
         assert city.system("finance") == 897864
         assert city.unit_account("A", "unit_returned") == 0
-
-    res = settle(city, "2026Q4", date(2027, 1, 4))
-    b = line(res, "canteen", "人民医院职工食堂")
-    assert (b["gross_fen"], b["fee_fen"], b["withheld_fen"], b["net_fen"]) == (6434, 32, 0, 6402)
-    assert city.system("fee_income") == 32 + 34 + 32 + 32
-    assert city.bank.outside_balance(OPERATOR_ACCOUNT) == 6402 + 6664 + 6082 + 6402
-    assert city.payable("A") == city.payable("B") == 0
 
     # What is owed back to the units is paid to their bank accounts from the income
     # account (year-end leftovers when they go to units, and the withheld parts).

@@ -199,3 +199,27 @@ def test_unit_info_errors_with_row_and_column(ctx: Context, w: World) -> None:
     assert got == {(2, "服务人员数"), (2, "晚餐标准(元)"), (3, "单位名称"), (4, "单位名称")}
     with ctx.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(UnitInfo)).scalar_one() == 0
+
+
+def test_the_roster_template_says_which_standard_each_column_takes(ctx: Context, w: World) -> None:
+    """Issue 14 §1: a monthly or a quarterly standard, and the template says which; a
+    monthly standard becomes the quarterly one exactly (× 3, in fen, no float)."""
+    ws = load_workbook(io.BytesIO(imports.roster_template(ctx))).worksheets[0]
+    notes = {c.value: c.comment.text if c.comment else "" for c in ws[1]}
+    assert "标准类型：月" in notes["月就餐标准(元)"] and "× 3" in notes["月就餐标准(元)"]
+    assert "标准类型：季度" in notes["季度就餐标准(元)"]
+    keep = [f"{no},{name},U001,在编,,,600.00," for no, name in (("Sa1", "张伟"), ("Sa2", "王芳"))]
+    data = csv_bytes(
+        HEAD,
+        *keep,
+        "S201,月标准,U001,在编,,200.10,,",  # 200.10 a month → 600.30 a quarter
+        "S202,季标准,U001,在编,,,600.30,",
+        "S203,月标准小数,U001,在编,,0.01,,",
+    )
+    res = imports.import_roster(ctx, BUREAU, data, "roster.csv", dry_run=True)
+    got = {p["staff_no"]: p["standard_fen"] for p in res.new}
+    assert got == {"S201": 60030, "S202": 60030, "S203": 3}
+    both = csv_bytes(HEAD, *keep, "S204,两个都填,U001,在编,,200,600,")
+    with pytest.raises(ImportRejected) as exc:
+        imports.import_roster(ctx, BUREAU, both, "roster.csv", dry_run=True)
+    assert [(e.row, e.column) for e in exc.value.rows] == [(4, "季度就餐标准(元)")]  # type: ignore[attr-defined]

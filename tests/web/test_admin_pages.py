@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
+from onecard.core.clock import FixedClock, from_local
 from onecard.core.context import Context
+from onecard.funding import notices
 from onecard.funding.models import QualityBand, QualityScore
 from onecard.ledger.service import Leg, account_id, post, system_account
+from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay.models import MealPrice
 from onecard.reports import dashboard
@@ -245,6 +249,7 @@ def test_the_bureau_previews_a_distribution_then_runs_it(
     ctx: Context, w: World, staff: Staff, client: TestClient
 ) -> None:
     _fund_unit(ctx, w, "A", 4 * 60000)
+    notices.issue_notices(ctx, Actor.system("bureau"), "2026Q1")  # distribution waits for them
     token, home = sign_in(client, ctx, "Sbu")
     assert home == "/bureau"
     before = purse(ctx, w, "a2")
@@ -371,11 +376,14 @@ def test_the_bureau_settles_a_quarter_and_downloads_the_statement(
             "csrf_token": utoken,
         },
     )
+    assert isinstance(ctx.clock, FixedClock)
+    ctx.clock.set(from_local(datetime(2026, 4, 1, 9)))  # the quarter has ended
     token, _ = sign_in(client, ctx, "Sbu")
     data = {"csrf_token": token, "quarter": "2026Q1"}
     preview = client.post("/bureau/runs/settle", data=data)
     assert preview.status_code == 200, preview.text
-    assert 'id="confirm-run"' in preview.text
+    assert 'id="confirm-run"' in preview.text and 'id="calendar-objection"' not in preview.text
+    assert 'id="run-summary"' in preview.text and "基点" not in preview.text
     assert "尚未结算" in client.get("/bureau/settlements?quarter=2026Q1").text
     done = client.post("/bureau/runs/settle", data={**data, "confirm": "yes"})
     assert done.status_code == 200, done.text

@@ -221,10 +221,14 @@ def test_a_unit_admin_cannot_open_another_units_pages(
 def test_the_bureau_previews_and_runs_a_distribution_and_reads_the_dashboard(
     ctx: Context, w: World, live: LiveServer, browser: Any
 ) -> None:
+    from onecard.funding.notices import issue_notices
+    from onecard.org.actors import Actor
     from onecard.pay.service import PaymentRequest, pay
     from web.test_admin_pages import _fund_unit
 
     _fund_unit(ctx, w, "A", 4 * 60000)
+    # Distribution waits for the quarter's notices (funding.calendar).
+    issue_notices(ctx, Actor.system("bureau"), quarter_of(ctx.clock.today()))
     for n, (who, fen) in enumerate((("a1", 600), ("b1", 850), ("a1", 450))):
         req = PaymentRequest(txn_id=f"seed-{n}", credential=w.cards[who], amount_fen=fen)
         assert pay(ctx, w.terminals["A"], req).approved

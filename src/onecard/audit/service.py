@@ -80,6 +80,7 @@ _ACTION_KINDS: dict[str, str] = {
             "return_to_units",
             "year_end",
             "reconcile",
+            "calendar_override",
         )
     },
 }

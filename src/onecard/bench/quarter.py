@@ -230,6 +230,7 @@ def _bare_purse_writes(select_rows: str) -> list[str]:
 
 def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> QuarterReport:
     from onecard.funding.distribution import distribute_all
+    from onecard.funding.notices import issue_notices
     from onecard.funding.settlement import settle_quarter
     from onecard.funding.year_end import clear_year
     from onecard.ledger.verify import verify
@@ -272,7 +273,11 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
         {"period": next_quarter(q)},
         rollback=True,
     )
-    secs, err = _timed(lambda: clear_year(ctx, actor, year))
+    # The clearing runs after the year's Q4 settlement (funding.calendar). The city has
+    # one quarter: when it is not Q4, the clearing is timed with an explicit override
+    # (a benchmark measures the run, it does not close a real year).
+    override = None if q.endswith("Q4") else f"bench: year-end timed after {q} alone"
+    secs, err = _timed(lambda: clear_year(ctx, actor, year, override_calendar=override))
     rep.runs.append(
         Timed(f"year-end clearing {year}", secs, "INSERT+UPDATE purses", base, error=err)
     )
@@ -281,6 +286,8 @@ def run_quarter(url: str, city: BenchCity, ctx: Context, say: Say = print) -> Qu
     nq = next_quarter(q)
     say(f"distribution {nq}: funds in, bare writes (rolled back), then distribute_all")
     _fund_units(url, city, nq)
+    # Distribution waits for the quarter's notices (funding.calendar): issue them first.
+    issue_notices(ctx, actor, nq)
     base = _bare(
         url,
         _bare_purse_writes(

@@ -493,7 +493,10 @@ def _anchor(opts: RushOptions, say: Say) -> tuple[float | None, str]:
 
 
 def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
+    from datetime import datetime, time
+
     from onecard.bench.bank import AcceptingBank
+    from onecard.core.clock import FixedClock, from_local, quarter_bounds
     from onecard.core.config import Settings
     from onecard.core.context import Context
 
@@ -501,8 +504,14 @@ def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterRep
     n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
     say(f"  {n:,} payments loaded in {secs:.0f} s")
     # The settlement's payouts go to a bank that accepts them: its cost is not OneCard's.
+    # The runs keep their calendar (funding.calendar): the clock stands at 09:00 on the
+    # first day after the city's quarter, when its settlement may run.
+    _, after = quarter_bounds(city.quarter)
+    clock = FixedClock(from_local(datetime.combine(after, time(9))))
     ctx = Context.from_settings(
-        Settings(database_url=opts.url, env="development"), bank=lambda c: AcceptingBank(c.clock)
+        Settings(database_url=opts.url, env="development"),
+        clock=clock,
+        bank=lambda c: AcceptingBank(c.clock),
     )
     try:
         rep = run_quarter(opts.url, city, ctx, say)

@@ -18,6 +18,10 @@
     ├── Conflict
     │   ├── IdempotencyConflict       same key, different request
     │   └── StateConflict             e.g. reversing twice, window passed
+    │       └── OutOfCalendar         a money run before its time (funding.calendar):
+    │           ├── SettlementTooEarly          the quarter has not ended yet
+    │           ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
+    │           └── NoticesNotIssued            distribution before the notices
     ├── Refused                       a business "no" to a payment: recorded and answered
     │   ├── InsufficientFunds
     │   ├── CardLost / CardCancelled / UnknownCard
@@ -177,6 +181,33 @@ class PeriodClosed(StateConflict):
     code = "period_closed"
     zh = "会计期间 {period} 已结账"
     en = "Accounting period {period} is closed"
+
+
+class OutOfCalendar(StateConflict):
+    """A money run asked for before its calendar allows it. Nothing was done; a real
+    emergency may run it anyway with an audited reason (``override_calendar``)."""
+
+    code = "out_of_calendar"
+    zh = "现在还不能执行这项资金运行"
+    en = "This money run cannot be done yet"
+
+
+class SettlementTooEarly(OutOfCalendar):
+    code = "settlement_too_early"
+    zh = "{quarter} 到 {ends} 才结束（北京时间），今天是 {today}：季度结束后才能结算"
+    en = "{quarter} ends on {ends} (Beijing time) and today is {today}: settle after the quarter ends"
+
+
+class YearEndBeforeSettlement(OutOfCalendar):
+    code = "year_end_before_settlement"
+    zh = "{year} 年第四季度（{quarter}）尚未结算：年末清零须在全年最后一次结算之后"
+    en = "{quarter} is not settled yet: year-end clearing comes after the year's last settlement"
+
+
+class NoticesNotIssued(OutOfCalendar):
+    code = "notices_not_issued"
+    zh = "{quarter}{unit_zh} 的缴款通知尚未下发：先下发通知，才能拨付"
+    en = "The funding notices of {quarter}{unit_en} are not out yet: issue them before distributing"
 
 
 # --- a business "no" to a payment ----------------------------------------------------

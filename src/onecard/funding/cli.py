@@ -29,6 +29,13 @@ app = typer.Typer(help="资金 / quarterly funding runs", no_args_is_help=True)
 
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECARD_DATABASE_URL")]
 DryOpt = Annotated[bool, typer.Option("--dry-run", help="只计算并显示，不写入任何数据")]
+OverrideOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--override-calendar",
+        help="仅限紧急情况：日历检查未通过时仍执行，须写明理由（记入操作记录）",
+    ),
+]
 
 
 def _default_context(database_url: str | None) -> Context:
@@ -137,6 +144,31 @@ def _print_result(res: RunResult, columns: list[tuple[str, str]]) -> None:
     con.print(f"{label} 合计：" + "，".join(parts))
     for p in res.problems:
         con.print(f"[red]⚠ {p}[/red]")
+    for n in res.notes:
+        con.print(f"[yellow]{n}[/yellow]")
+
+
+def _print_summary(ctx: Context, kind: str, period: str, results: list[RunResult]) -> None:
+    """A preview opens with its summary: this run against the previous period."""
+    from onecard.funding.summary import previous_quarter, summarise
+
+    rows = summarise(ctx, kind, period, results)
+    if not rows:
+        return
+    before = str(int(period) - 1) if kind == "year_end" else previous_quarter(period)
+    t = Table(title="汇总")
+    for head in ("项目", "本次", f"上期（{before}）", "差额"):
+        t.add_column(head, justify="left" if head == "项目" else "right")
+    for r in rows:
+        show = yuan if r["money"] else str
+        if r["before"] is None:
+            t.add_row(r["label"], show(r["now"]), "—", "—")
+        else:
+            d = r["now"] - r["before"]
+            t.add_row(
+                r["label"], show(r["now"]), show(r["before"]), ("+" if d > 0 else "") + show(d)
+            )
+    _console().print(t)
 
 
 VALUE_ZH = {
@@ -209,6 +241,8 @@ def cmd_notices(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = Non
     ctx = _ctx(database_url)
     with _bar(f"生成 {quarter} 缴款通知") as step:
         res = issue_notices(ctx, _actor(), quarter, dry_run=dry_run, progress=step)
+    if dry_run:
+        _print_summary(ctx, "notices", quarter, [res])
     _print_result(
         res,
         [
@@ -317,6 +351,7 @@ def cmd_distribute(
         str | None, typer.Option("--unit", help="单位代码或名称；不填则全部单位")
     ] = None,
     dry_run: DryOpt = False,
+    override_calendar: OverrideOpt = None,
     database_url: DbOpt = None,
 ) -> None:
     """Credit each person's subsidy purse for the quarter (idempotent). 拨付到卡"""
@@ -336,10 +371,27 @@ def cmd_distribute(
     with _bar(f"{quarter} 拨付") as step:
         if unit:
             results = [
-                distribute(ctx, actor, _unit_id(ctx, unit), quarter, dry_run=dry_run, progress=step)
+                distribute(
+                    ctx,
+                    actor,
+                    _unit_id(ctx, unit),
+                    quarter,
+                    dry_run=dry_run,
+                    progress=step,
+                    override_calendar=override_calendar,
+                )
             ]
         else:
-            results = distribute_all(ctx, actor, quarter, dry_run=dry_run, progress=step)
+            results = distribute_all(
+                ctx,
+                actor,
+                quarter,
+                dry_run=dry_run,
+                progress=step,
+                override_calendar=override_calendar,
+            )
+    if dry_run:
+        _print_summary(ctx, "distribute", quarter, results)
     for res in results:
         _print_result(res, cols)
     if any(r.problems for r in results):
@@ -394,14 +446,28 @@ def cmd_score(canteen: str, quarter: str, score: int, database_url: DbOpt = None
 
 
 @app.command("settle")
-def cmd_settle(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = None) -> None:
-    """Quarter-end settlement: fee 0.5%, quality share, payout; closes the period. 季度结算"""
+def cmd_settle(
+    quarter: str,
+    dry_run: DryOpt = False,
+    override_calendar: OverrideOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Quarter-end settlement (after the quarter ends): fee 0.5%, quality share, payout; closes the period. 季度结算"""
     from onecard.funding.settlement import settle_quarter
 
     check_quarter(quarter)
     ctx = _ctx(database_url)
     with _bar(f"{quarter} 结算") as step:
-        res = settle_quarter(ctx, _actor(), quarter, dry_run=dry_run, progress=step)
+        res = settle_quarter(
+            ctx,
+            _actor(),
+            quarter,
+            dry_run=dry_run,
+            progress=step,
+            override_calendar=override_calendar,
+        )
+    if dry_run:
+        _print_summary(ctx, "settle", quarter, [res])
     _print_result(
         res,
         [
@@ -419,13 +485,27 @@ def cmd_settle(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = None
 
 
 @app.command("year-end")
-def cmd_year_end(year: int, dry_run: DryOpt = False, database_url: DbOpt = None) -> None:
-    """Clear every subsidy purse; leftovers back to units (or finance). 年末清零"""
+def cmd_year_end(
+    year: int,
+    dry_run: DryOpt = False,
+    override_calendar: OverrideOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Clear every subsidy purse (after the Q4 settlement); leftovers back to units (or finance). 年末清零"""
     from onecard.funding.year_end import clear_year
 
     ctx = _ctx(database_url)
     with _bar(f"{year} 年末清零") as step:
-        res = clear_year(ctx, _actor(), year, dry_run=dry_run, progress=step)
+        res = clear_year(
+            ctx,
+            _actor(),
+            year,
+            dry_run=dry_run,
+            progress=step,
+            override_calendar=override_calendar,
+        )
+    if dry_run:
+        _print_summary(ctx, "year_end", str(year), [res])
     _print_result(
         res,
         [("unit", "单位"), ("staff_no", "工号"), ("name", "姓名"), ("amount_fen", "清零金额(元)")],

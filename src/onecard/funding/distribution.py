@@ -11,7 +11,9 @@ Contract:
   it again pays nobody twice and only reaches people added since (late joiners). Before
   posting it checks the new total against the unit's undistributed funds and refuses
   the whole run (``DistributionExceedsFunds``) rather than paying some: a unit is never
-  distributed more than it paid (the ledger refuses it too).
+  distributed more than it paid (the ledger refuses it too). Only once the quarter's
+  notices are out (``funding.calendar``; an audited ``override_calendar`` reason for a
+  real emergency).
 - ``distribute_all(ctx, actor, quarter)`` runs every unit in code order, a chunk of units
   (``ledger.service.chunk_size`` people: 10,000 on SQLite, a whole city on PostgreSQL)
   per transaction: ``plan_units`` plans the chunk in one
@@ -38,7 +40,8 @@ from sqlalchemy.orm import aliased
 from onecard.core.clock import quarter_bounds, to_local
 from onecard.core.context import Context
 from onecard.core.errors import NotFound, StateConflict
-from onecard.funding import audit
+from onecard.core.money import yuan
+from onecard.funding import audit, calendar
 from onecard.funding.errors import DistributionExceedsFunds, check_quarter
 from onecard.funding.notices import standard_of
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
@@ -223,26 +226,39 @@ def _run_units(
     *,
     dry_run: bool,
     strict: bool,
+    override: str | None = None,
+    check_units: bool = True,
+    first_batch: bool = True,
 ) -> list[RunResult]:
     """One transaction for these units: plan them, pay every unit that has the funds with
     one ``post_many``, one audit record per unit paid. A unit short of funds is paid
     nothing: ``strict`` raises (the whole transaction rolls back), else it is reported as
-    its dry run would be."""
+    its dry run would be. The calendar (``funding.calendar``): the quarter's notices must
+    be out — each unit's own (``check_units``) or the quarter's at all."""
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
         plans = plan_units(conn, unit_ids, quarter)
         if len(plans) != len(set(unit_ids)):
             raise NotFound(what="单位")
+        # A run of several batches asks once, in its first (the answer is the same).
+        objection = (
+            calendar.distribution_objection(conn, quarter, list(unit_ids) if check_units else None)
+            if first_batch
+            else None
+        )
         out: list[RunResult] = []
         paid: list[tuple[UnitPlan, RunResult]] = []
         entries: list[NewEntry] = []
-        for u in plans:
+        for i, u in enumerate(plans):
             res = _result(u, quarter, dry_run)
+            if objection is not None and i == 0:
+                # Raised, listed, or let through (recorded once, with the first unit).
+                calendar.guard(conn, ctx, actor, objection, override, res)
             if u.income is None:
                 raise NotFound(what=f"account unit:{u.unit_id}:unit_income")
             need = res.totals["amount_fen"]
             if need > u.have:
-                err = DistributionExceedsFunds(unit=u.name, need=need, have=u.have)
+                err = DistributionExceedsFunds(unit=u.name, need=yuan(need), have=yuan(u.have))
                 if strict and not dry_run:
                     raise err
                 # Nothing is paid to this unit; it shows what it would need (the dry
@@ -290,10 +306,14 @@ def distribute(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    override_calendar: str | None = None,
 ) -> RunResult:
     actor.require_money_runs()
     check_quarter(quarter)
-    res = _run_units(ctx, actor, [unit_id], quarter, dry_run=dry_run, strict=True)[0]
+    override = calendar.clean_reason(override_calendar)
+    res = _run_units(
+        ctx, actor, [unit_id], quarter, dry_run=dry_run, strict=True, override=override
+    )[0]
     n = res.totals["new_people"]
     if n and not dry_run:
         progress(n, n)
@@ -307,11 +327,15 @@ def distribute_all(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    override_calendar: str | None = None,
 ) -> list[RunResult]:
     """Every unit (in code order), a chunk of units per transaction (up to
-    ``chunk_size`` people each); a unit short of funds is reported, not paid. ``progress`` counts units."""
+    ``chunk_size`` people each); a unit short of funds is reported, not paid. ``progress`` counts units.
+    The calendar asks for the quarter's notices to be out (a unit created since has no
+    notice and no funds: it is simply paid nothing)."""
     actor.require_money_runs()
     check_quarter(quarter)
+    override = calendar.clean_reason(override_calendar)
     with ctx.db.read() as conn:
         size = chunk_size(conn)
         counted = conn.execute(
@@ -329,9 +353,21 @@ def distribute_all(
         batches[-1].append(int(uid))
         people += int(n)
     out: list[RunResult] = []
-    for batch in batches:
+    for n, batch in enumerate(batches):
         if batch:
-            out.extend(_run_units(ctx, actor, batch, quarter, dry_run=dry_run, strict=False))
+            out.extend(
+                _run_units(
+                    ctx,
+                    actor,
+                    batch,
+                    quarter,
+                    dry_run=dry_run,
+                    strict=False,
+                    override=override,
+                    check_units=False,
+                    first_batch=n == 0,
+                )
+            )
             progress(len(out), len(counted))
     return out
 

@@ -26,8 +26,8 @@ class BadQuarter(InvalidInput):
 
 class DistributionExceedsFunds(StateConflict):
     code = "distribution_exceeds_funds"
-    zh = "{unit} 待分配 {need} 分，超过该单位已拨入未分配的 {have} 分"
-    en = "{unit}: distribution of {need} fen exceeds the {have} fen the unit paid in"
+    zh = "{unit} 待分配 {need} 元，超过该单位已拨入未分配的 {have} 元"
+    en = "{unit}: distribution of {need} yuan exceeds the {have} yuan the unit paid in"
 
 
 class MissingQualityScore(StateConflict):

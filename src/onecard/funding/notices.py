@@ -31,6 +31,7 @@ from onecard.channels.statement import parse_statement_file
 from onecard.core.clock import from_local, quarter_bounds
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, StateConflict
+from onecard.core.money import yuan
 from onecard.funding import audit
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import FundingNotice, FundingReceipt
@@ -373,7 +374,7 @@ def import_receipts(
             "unmatched": sum(1 for ln in fresh if not ln["matched"]),
         }
         res.problems = [
-            f"未能匹配到单位的来款：{ln['payer']} {ln['amount_fen']} 分（流水 {ln['serial']}）"
+            f"未能匹配到单位的来款：{ln['payer']} {yuan(int(ln['amount_fen']))} 元（流水 {ln['serial']}）"
             for ln in res.lines
             if not ln["matched"]
         ]

@@ -27,6 +27,7 @@ from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
+from onecard.core.money import yuan
 from onecard.funding import audit
 from onecard.funding.errors import PersonNotLeft
 from onecard.funding.models import BankOrder, Settlement
@@ -421,7 +422,7 @@ def return_to_units(
             if owed <= 0:
                 continue
             if not u.bank_account:
-                res.problems.append(f"{u.name} 未登记银行账户，{owed} 分暂不能退回")
+                res.problems.append(f"{u.name} 未登记银行账户，{yuan(owed)} 元暂不能退回")
                 continue
             paid_before = int(
                 conn.execute(

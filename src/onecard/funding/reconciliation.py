@@ -42,6 +42,7 @@ from onecard.channels.store import record_file, store_statement, stored_statemen
 from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
+from onecard.core.money import yuan
 from onecard.funding import audit, bank_files, notices
 from onecard.funding.bank_files import money_run_record
 from onecard.funding.models import BankOrder, FundingReceipt
@@ -109,8 +110,8 @@ def _last_result(conn: Connection, day: date) -> dict[str, int] | None:
 
 
 def _problem(i: dict[str, Any]) -> str:
-    bank = "—" if i["bank_fen"] is None else f"{i['bank_fen']} 分"
-    ours = "—" if i["ledger_fen"] is None else f"{i['ledger_fen']} 分"
+    bank = "—" if i["bank_fen"] is None else f"{yuan(int(i['bank_fen']))} 元"
+    ours = "—" if i["ledger_fen"] is None else f"{yuan(int(i['ledger_fen']))} 元"
     return f"{STATUS_ZH[str(i['status'])]}：{i['what']} {i['ref']} 银行 {bank} / 系统 {ours}"
 
 

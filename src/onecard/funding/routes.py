@@ -67,6 +67,7 @@ class RunOut(BaseModel):
     totals: dict[str, int]
     lines: list[dict[str, Any]]
     problems: list[str]
+    notes: list[str] = []
 
 
 def _out(res: Any) -> RunOut:
@@ -79,8 +80,22 @@ class QuarterRun(BaseModel):
     dry_run: StrictBool = False
 
 
+OVERRIDE = Field(
+    default=None,
+    min_length=1,
+    max_length=200,
+    description="a real emergency only: run although the calendar says not yet; the reason "
+    "is recorded in the audit trail (who, when, why)",
+)
+
+
+class SettlementRun(QuarterRun):
+    override_calendar: str | None = OVERRIDE
+
+
 class DistributionRun(QuarterRun):
     unit_id: StrictInt | None = Field(default=None, description="leave out for every unit")
+    override_calendar: str | None = OVERRIDE
 
 
 class DayRun(BaseModel):
@@ -98,6 +113,7 @@ class YearRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     year: StrictInt = Field(ge=2000, le=2100)
     dry_run: StrictBool = False
+    override_calendar: str | None = OVERRIDE
 
 
 class LeaveIn(BaseModel):
@@ -180,12 +196,18 @@ def post_transfers(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
 @router.post("/distributions", response_model=list[RunOut], responses=ERRORS)
 def post_distributions(body: DistributionRun, actor: ActorDep, ctx: CtxDep) -> list[RunOut]:
     """Distribute the quarter to subsidy purses (one unit, or every unit)."""
+    over = body.override_calendar
     if body.unit_id is not None:
-        res = distribution.distribute(ctx, actor, body.unit_id, body.quarter, dry_run=body.dry_run)
+        res = distribution.distribute(
+            ctx, actor, body.unit_id, body.quarter, dry_run=body.dry_run, override_calendar=over
+        )
         return [_out(res)]
     actor.require_money_runs()
     return [
-        _out(r) for r in distribution.distribute_all(ctx, actor, body.quarter, dry_run=body.dry_run)
+        _out(r)
+        for r in distribution.distribute_all(
+            ctx, actor, body.quarter, dry_run=body.dry_run, override_calendar=over
+        )
     ]
 
 
@@ -223,15 +245,29 @@ def put_score(
 
 
 @router.post("/settlements", response_model=RunOut, responses=ERRORS)
-def post_settlements(body: QuarterRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
-    """Quarter-end settlement of every canteen; closes the accounting period."""
-    return _out(settlement.settle_quarter(ctx, actor, body.quarter, dry_run=body.dry_run))
+def post_settlements(body: SettlementRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
+    """Quarter-end settlement of every canteen; closes the accounting period. Only after
+    the quarter has ended (409 ``settlement_too_early``) unless ``override_calendar``."""
+    return _out(
+        settlement.settle_quarter(
+            ctx,
+            actor,
+            body.quarter,
+            dry_run=body.dry_run,
+            override_calendar=body.override_calendar,
+        )
+    )
 
 
 @router.post("/year-end", response_model=RunOut, responses=ERRORS)
 def post_year_end(body: YearRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
-    """Year-end clearing of every subsidy purse (cash purses untouched)."""
-    return _out(year_end.clear_year(ctx, actor, body.year, dry_run=body.dry_run))
+    """Year-end clearing of every subsidy purse (cash purses untouched). Only after the
+    year's Q4 is settled (409 ``year_end_before_settlement``) unless ``override_calendar``."""
+    return _out(
+        year_end.clear_year(
+            ctx, actor, body.year, dry_run=body.dry_run, override_calendar=body.override_calendar
+        )
+    )
 
 
 @router.post("/returns", response_model=RunOut, responses=ERRORS)

@@ -3,7 +3,8 @@
 Contract: ``RunResult`` is plain data (ints and strings) so the CLI prints it, the API
 returns it as JSON and tests assert on it. ``dry_run`` results are computed exactly as a
 real run would compute them, but nothing is written. ``changed`` is False when a real run
-found everything already done (a repeated run).
+found everything already done (a repeated run). ``problems`` are what stops or skips
+work; ``notes`` what a reader should know besides (e.g. a calendar override).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class RunResult:
     lines: list[dict[str, Any]] = field(default_factory=list)
     changed: bool = False
     problems: list[str] = field(default_factory=list)
+    # What a person should know that is not a problem (a calendar override and its reason).
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

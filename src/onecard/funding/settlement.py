@@ -18,7 +18,9 @@ Contract:
   from the income account to the expenditure account, then the net to the operator
   (the withheld part stays in the income account until it is returned to the unit).
   ``(canteen, quarter)`` is unique: a repeated run settles nothing again (it only
-  re-sends bank orders still waiting for the bank).
+  re-sends bank orders still waiting for the bank). A quarter is settled only after it
+  has ended (``funding.calendar``; ``override_calendar`` — a reason — for a real
+  emergency, audited).
 - ``preview`` computes the same figures without writing (the dry run).
 """
 
@@ -35,7 +37,7 @@ from onecard.channels.bank import EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, PLATFORM_
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
 from onecard.core.money import fee_half_up, fen_from_yuan
-from onecard.funding import audit
+from onecard.funding import audit, calendar
 from onecard.funding.errors import MissingPayee, MissingQualityScore, check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
 from onecard.funding.payouts import add_orders, send_orders
@@ -119,7 +121,7 @@ def set_quality_rule(
         raise InvalidInput("考核分档必须包含 0 分起的一档")
     for m, s in clean:
         if not 0 <= m <= 100 or not 0 <= s <= FULL_SHARE_BP:
-            raise InvalidInput("分数须在 0–100 之间，支付比例须在 0–10000 基点之间")
+            raise InvalidInput("分数须在 0–100 之间，支付比例须在 0%–100% 之间")
     with ctx.db.begin() as conn:
         c = _canteen(conn, canteen_id)
         actor.require_unit(c.unit_id)
@@ -398,13 +400,19 @@ def settle_quarter(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    override_calendar: str | None = None,
 ) -> RunResult:
     actor.require_money_runs()
     check_quarter(quarter)
+    override = calendar.clean_reason(override_calendar)
     res = RunResult("settle", quarter, dry_run)
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
+        # Only after the quarter has ended (Beijing date), unless overridden with a reason.
+        if not is_closed(conn, quarter):
+            objection = calendar.settlement_objection(ctx.clock.today(), quarter)
+            calendar.guard(conn, ctx, actor, objection, override, res)
         if not dry_run:
             close_period(conn, quarter, actor.label, now)
         q = _read_quarter(conn, quarter)

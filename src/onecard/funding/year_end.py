@@ -6,6 +6,8 @@ and one report line each:
 - ``year_end_return_to = "unit"`` (default, seed 001 第十条): subsidy −b → the person's
   unit's ``unit_returned`` +b (owed back to the unit that funded it);
 - ``"finance"`` (seed 000 §三(二)4): subsidy −b → city ``finance`` +b.
+It runs only after the year's Q4 is settled (``funding.calendar``; an audited
+``override_calendar`` reason for a real emergency).
 Cash purses (self top-ups) are untouched. Running it again for the same year moves
 nothing (the keys exist). The dry run shows the totals per unit first. Only what a purse
 held at the end of the year is cleared: its cached balance less what later periods'
@@ -24,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
-from onecard.funding import audit
+from onecard.funding import audit, calendar
 from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import ARRAY_CHUNK as LEDGER_ARRAY_CHUNK
@@ -52,14 +54,18 @@ def clear_year(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    override_calendar: str | None = None,
 ) -> RunResult:
     actor.require_money_runs()
     if not 2000 <= year <= 2100:
         raise InvalidInput(f"年份不正确：{year}")
+    override = calendar.clean_reason(override_calendar)
     to = ctx.settings.year_end_return_to
     res = RunResult("year_end", f"{year} → {'单位' if to == 'unit' else '市财政'}", dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
+        # Only after the year's last (Q4) settlement, unless overridden with a reason.
+        calendar.guard(conn, ctx, actor, calendar.year_end_objection(conn, year), override, res)
         returned = aliased(Account)
         found = conn.execute(
             select(

@@ -108,6 +108,15 @@ ROSTER_NOTE = """食堂一卡通 人员花名册 填表说明
 导入时先检查全部行，有任何错误则不写入任何数据，并列出每个错误的行号和列名。"""
 
 
+# What the two standard columns take, on their header cells (the template says which).
+ROSTER_HEADER_NOTES = {
+    "月就餐标准(元)": "标准类型：月。填每人每月标准（元），系统按 月 × 3 折算为季度标准"
+    "（精确到分）。与「季度就餐标准」二选一。",
+    "季度就餐标准(元)": "标准类型：季度。填每人每季度标准（元）。与「月就餐标准」二选一；"
+    "都不填则用单位默认标准。",
+}
+
+
 # --- roster ----------------------------------------------------------------------------
 def roster_template(ctx: Context, unit_id: int | None = None) -> bytes:
     """The roster as Excel, pre-filled with the active staff (of one unit, or all)."""
@@ -141,7 +150,7 @@ def roster_template(ctx: Context, unit_id: int | None = None) -> bytes:
             ]
             for r in conn.execute(q)
         ]
-    return xlsx([("人员花名册", ROSTER_COLUMNS, rows)], ROSTER_NOTE)
+    return xlsx([("人员花名册", ROSTER_COLUMNS, rows)], ROSTER_NOTE, ROSTER_HEADER_NOTES)
 
 
 @dataclass(frozen=True)

@@ -255,10 +255,16 @@ def yuan_number(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-2)
 
 
-def xlsx(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]], note: str) -> bytes:
+def xlsx(
+    sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]],
+    note: str,
+    comments: dict[str, str] | None = None,
+) -> bytes:
     """A workbook: each (title, columns, rows) a sheet with a bold header, then the
-    filling-in notes on their own sheet."""
+    filling-in notes on their own sheet. ``comments``: a note on a header cell (what to
+    write in that column), shown when the cell is pointed at."""
     from openpyxl import Workbook
+    from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -272,6 +278,8 @@ def xlsx(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]], note: str) 
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.fill = PatternFill("solid", fgColor="DDEBF7")
+            if comments and str(cell.value) in comments:
+                cell.comment = Comment(comments[str(cell.value)], "食堂一卡通")
         for r in rows:
             xlsx_append(ws, r)
         for i, c in enumerate(columns, start=1):

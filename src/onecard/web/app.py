@@ -238,6 +238,7 @@ def create_app(
         "onecard.web.diner",
         "onecard.web.till",
         "onecard.web.unit",
+        "onecard.web.unit_funding",
         "onecard.web.reconciliation",
         "onecard.web.bureau",
         "onecard.web.org",

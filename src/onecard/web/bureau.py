@@ -27,15 +27,18 @@ from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.funding import (
+    calendar,
     distribution,
     notices,
     settlement,
     statements,
     year_end,
 )
+from onecard.funding import summary as run_summary
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import BankOrder, FundingReceipt, Settlement
 from onecard.funding.runs import RunResult
+from onecard.ledger.service import is_closed
 from onecard.org import terminals
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Terminal, Unit
@@ -86,7 +89,7 @@ TOTAL_ZH = {
     "canteen": "食堂",
     "operation": "经营方式",
     "score": "考核分",
-    "share_bp": "支付比例（基点）",
+    "share_bp": "支付比例",
     "status": "状态",
     "reference": "通知编号",
     "headcount": "人数",
@@ -470,7 +473,12 @@ def runs_page(
 
 
 def _run(
-    ctx: Context, actor: Actor, kind: str, params: dict[str, str], dry_run: bool
+    ctx: Context,
+    actor: Actor,
+    kind: str,
+    params: dict[str, str],
+    dry_run: bool,
+    override: str | None = None,
 ) -> list[RunResult]:
     quarter = params.get("quarter", "")
     if kind == "notices":
@@ -484,18 +492,53 @@ def _run(
         if unit:
             return [
                 distribution.distribute(
-                    ctx, actor, int(unit), check_quarter(quarter), dry_run=dry_run
+                    ctx,
+                    actor,
+                    int(unit),
+                    check_quarter(quarter),
+                    dry_run=dry_run,
+                    override_calendar=override,
                 )
             ]
-        return distribution.distribute_all(ctx, actor, check_quarter(quarter), dry_run=dry_run)
+        return distribution.distribute_all(
+            ctx, actor, check_quarter(quarter), dry_run=dry_run, override_calendar=override
+        )
     if kind == "settle":
-        return [settlement.settle_quarter(ctx, actor, check_quarter(quarter), dry_run=dry_run)]
+        return [
+            settlement.settle_quarter(
+                ctx, actor, check_quarter(quarter), dry_run=dry_run, override_calendar=override
+            )
+        ]
     if kind == "year_end":
         year = params.get("year", "")
         if not year.isdigit():
             raise InvalidInput("年份格式不正确")
-        return [year_end.clear_year(ctx, actor, int(year), dry_run=dry_run)]
+        return [
+            year_end.clear_year(ctx, actor, int(year), dry_run=dry_run, override_calendar=override)
+        ]
     raise NotFound(what="资金运行")
+
+
+def _objection(ctx: Context, kind: str, params: dict[str, str]) -> str | None:
+    """What the calendar says against this run now (the preview offers the override)."""
+    try:
+        with ctx.db.read() as conn:
+            if kind == "settle":
+                q = check_quarter(params.get("quarter", ""))
+                if is_closed(conn, q):
+                    return None
+                obj = calendar.settlement_objection(ctx.clock.today(), q)
+            elif kind == "distribute":
+                q = check_quarter(params.get("quarter", ""))
+                unit = params.get("unit_id", "")
+                obj = calendar.distribution_objection(conn, q, [int(unit)] if unit else None)
+            elif kind == "year_end":
+                obj = calendar.year_end_objection(conn, int(params.get("year", "0") or 0))
+            else:
+                return None
+    except InvalidInput:
+        return None
+    return None if obj is None else obj.message()
 
 
 @router.post("/runs/{kind}")
@@ -509,6 +552,8 @@ def run_money(
     year: Annotated[str, Form(max_length=4)] = "",
     day: Annotated[str, Form(max_length=10)] = "",
     confirm: Annotated[str, Form(max_length=3)] = "",
+    override: Annotated[str, Form(max_length=3)] = "",
+    override_reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     bureau_scope(actor)
     if kind not in RUNS:
@@ -520,14 +565,23 @@ def run_money(
     results: list[RunResult] | None = None
     error = None
     code = 200
+    # The override is only what the person ticked and explained; the service checks the
+    # reason (not blank) and records it.
+    reason = override_reason if override == "yes" and not dry_run else None
     try:
-        results = _run(ctx, actor, kind, params, dry_run)
+        results = _run(ctx, actor, kind, params, dry_run, reason)
     except OneCardError as exc:
         code = status_for(exc)
         if code >= 500:
             raise
         error = exc.message(request_lang(request))
     q = quarter if quarter else quarter_of(ctx.clock.today())
+    period = year if kind == "year_end" else quarter
+    summary = (
+        run_summary.summarise(ctx, kind, period, results)
+        if results and (kind != "year_end" or year.isdigit())
+        else []
+    )
     return _page(
         request,
         actor,
@@ -546,6 +600,13 @@ def run_money(
         error=error,
         total_zh=TOTAL_ZH,
         closed=False,
+        summary=summary,
+        # The preview says what the calendar holds against the run (a refused real run
+        # already says it in its error).
+        objection=_objection(ctx, kind, params) if dry_run else None,
+        previous=run_summary.previous_quarter(q)
+        if kind != "year_end"
+        else f"{int(year) - 1 if year.isdigit() else ''}",
     )
 
 

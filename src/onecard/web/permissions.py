@@ -251,6 +251,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/unit/{unit_id}/quality/bands"): UNIT_WRITERS,
     ("GET", "/unit/{unit_id}/reports"): UNIT_READERS,
     ("GET", "/unit/{unit_id}/reports.xlsx"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/funding"): UNIT_READERS,
+    ("GET", "/unit/{unit_id}/funding.xlsx"): UNIT_READERS,
     ("GET", "/unit/{unit_id}/import"): UNIT_READERS,
     ("GET", "/unit/{unit_id}/roster.xlsx"): UNIT_READERS,
     ("POST", "/unit/{unit_id}/import"): UNIT_WRITERS,

@@ -33,6 +33,15 @@ env = Environment(
 env.globals["yuan"] = yuan
 
 
+def percent_bp(bp: int) -> str:
+    """Basis points as a person reads them: 50 → '0.50%', 9800 → '98.00%' (exact)."""
+    sign = "-" if bp < 0 else ""
+    return f"{sign}{abs(bp) // 100}.{abs(bp) % 100:02d}%"
+
+
+env.globals["percent_bp"] = percent_bp
+
+
 def _local(dt: Any, fmt: str = "%m-%d %H:%M") -> str:
     return to_local(dt).strftime(fmt) if dt is not None else ""
 
