@@ -240,7 +240,20 @@ def _totp_page(
         secret=secret,
         qr_svg=qr_svg,
         error=error.message(request_lang(request)) if error else None,
+        skip_code=_demo_skip_offered(ctx, pid),
     )
+
+
+def _demo_skip_offered(ctx: Context, pid: int) -> bool:
+    """The demo printed this person a code in place of an authenticator (never offered,
+    nor accepted, in production)."""
+    if ctx.settings.env == "production":
+        return False
+    from onecard.org import account_codes
+
+    with ctx.db.read() as conn:
+        until = account_codes.live_until(conn, pid, account_codes.DEMO_SKIP, ctx.clock.now())
+    return until is not None
 
 
 @router.post("/login/totp")
