@@ -398,3 +398,32 @@ def activation_state(ctx: Context, person_ids: list[int]) -> dict[int, str]:
         pid: "active" if has_pw.get(pid) else ("pending" if pid in pending else "none")
         for pid in person_ids
     }
+
+
+ACCOUNT_ZH = {"active": "已激活", "pending": "待激活（已发激活码）", "none": "未激活"}
+
+
+def account_summary(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any]:
+    """What a person's page shows about their account (state, code, lock) and whether
+    ``actor`` may issue a code, reset or unlock it."""
+    now = ctx.clock.now()
+    state = activation_state(ctx, [person_id]).get(person_id, "none")
+    with ctx.db.read() as conn:
+        person = _person(conn, person_id)
+        can = may_act_on(conn, actor, person)
+        until = codes.live_until(conn, person_id, codes.ACTIVATION, now)
+        locked = (
+            conn.execute(
+                select(SignInThrottle.key)
+                .where(_counters_of(person), SignInThrottle.blocked_until > now)
+                .limit(1)
+            ).first()
+            is not None
+        )
+    return {
+        "account": state,
+        "account_zh": ACCOUNT_ZH[state],
+        "code_until": until,
+        "locked": locked,
+        "can_account": can,
+    }

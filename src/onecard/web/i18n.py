@@ -432,6 +432,10 @@ from onecard.web.i18n_org import EN_ORG  # noqa: E402  (the organisation pages' 
 
 EN.update(EN_ORG)
 
+from onecard.web.i18n_accounts import EN_ACCOUNTS  # noqa: E402  (activation, reset, unlock)
+
+EN.update(EN_ACCOUNTS)
+
 
 def translate(text: str, lang: str) -> str:
     if lang == "en":
