@@ -21,6 +21,8 @@ is never recorded, only who issued it, when, for whom and until when):
   refused before anything is counted or changed.
 - ``reset_account``: clears the password (``must_change_password`` set), ends every session
   of the person and issues a new activation code.
+- ``set_temporary_password``: a one-time password (``org.start.one_time_password``) that
+  must be changed at the next sign-in (``must_change_password``); every session ends.
 - ``unlock_account``: clears the person's sign-in failure counters (the lock of their
   staff number, of their staff number from any address, and of their authenticator
   codes); returns how many counters were cleared.
@@ -222,6 +224,31 @@ def reset_account(ctx: Context, actor: Actor, person_id: int) -> Reset:
             ],
         )
     return Reset(issued, ended)
+
+
+def set_temporary_password(ctx: Context, actor: Actor, person_id: int) -> str:
+    """A temporary password, shown once, changed at the next sign-in."""
+    from onecard.org.start import one_time_password
+
+    password = one_time_password()
+    with ctx.db.begin() as conn:
+        now = ctx.clock.now()
+        person = _person(conn, person_id)
+        _check_actor(conn, actor, person)
+        conn.execute(
+            update(Person)
+            .where(Person.id == person_id)
+            .values(password_hash=hash_password(password), must_change_password=True)
+        )
+        codes.drop(conn, person_id, codes.ACTIVATION)
+        ended = sessions.end_person_sessions(conn, person_id, "password_reset", now)
+        audit.append(
+            conn,
+            ctx,
+            actor,
+            [_event("password_temporary", person, sessions_ended=ended)],
+        )
+    return password
 
 
 def _counters_of(person: Any) -> Any:
