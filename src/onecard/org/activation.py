@@ -17,8 +17,9 @@ is never recorded, only who issued it, when, for whom and until when):
   set, the code is used up, and a session opens (the caller adopts it; a role that needs
   an authenticator still goes through it). Wrong codes count toward the same throttle
   and lock as wrong passwords (``web.throttle``: per address, per login and address,
-  per login); an unknown login is answered exactly as a wrong code. A weak password is
-  refused before anything is counted or changed.
+  per login); an unknown login is answered exactly as a wrong code. With the right
+  code, a password that breaks the rule is refused (``InvalidInput``) with nothing
+  counted or changed, the code still valid.
 - ``reset_account``: clears the password (``must_change_password`` set), ends every session
   of the person and issues a new activation code.
 - ``set_temporary_password``: a one-time password (``org.start.one_time_password``) that
@@ -303,7 +304,6 @@ def activate(
     replaces: int | None = None,
 ) -> SignedIn:
     """``replaces``: the browser's current session, ended by activating (no fixation)."""
-    check_password_rule(password)
     login = login.strip()[:32]
     addr = throttle.address_key(client.address)
     failure: AuthError | None = None
@@ -333,6 +333,9 @@ def activate(
             else:
                 failure = BadActivationCode()
         else:
+            # Only with the right code: a weak password is then refused (422) with nothing
+            # counted or changed (the transaction rolls back), and the code still works.
+            check_password_rule(password)
             pid = int(person.id)
             throttle.clear(conn, held[PASSWORD_PAIR.scope])
             throttle.clear(conn, held[PASSWORD_ACCOUNT.scope])

@@ -210,7 +210,9 @@ class ActivateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     login: StrictStr = Field(min_length=1, max_length=32, description="staff number or phone")
     code: StrictStr = Field(min_length=1, max_length=40)
-    password: StrictStr = Field(min_length=1, max_length=128)
+    password: StrictStr = Field(
+        min_length=8, max_length=128, description="8–128 characters, letters and digits"
+    )
 
 
 class ActivatedOut(BaseModel):
