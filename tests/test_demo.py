@@ -51,3 +51,13 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
     assert distributed == 60 * 60000 - int(meals[1])
     assert days <= {date(2026, 3, 6), date(2026, 3, 9)} and days
     assert ctx.bank is not None and ctx.bank.statement(date(2026, 1, 8))
+    # Who needs an authenticator gets a skip code; one diner can try activation.
+    assert city.skip_codes and set(city.skip_codes) == set(city.enrolment_codes)
+    assert "diner" not in city.skip_codes
+    assert city.activation is not None
+    staff_no, _, code = city.activation
+    assert staff_no not in city.logins.values()
+    from onecard.org.activation import activate
+    from onecard.web.accounts import Client
+
+    assert activate(ctx, staff_no, code, "Demo2026ok", Client("127.0.0.1")).staff_no == staff_no

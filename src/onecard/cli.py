@@ -308,8 +308,26 @@ def demo(
     console.print(f"登录 sign-in ({base}/login), 密码 password onecard2026:")
     for role, staff_no in city.logins.items():
         code = city.enrolment_codes.get(role)
-        bind = f"  首次绑定验证器的绑定码 enrolment code: {code}" if code else ""
-        console.print(f"  {role:<16} 工号 {staff_no}{bind}")
+        skip = city.skip_codes.get(role)
+        if code or skip:
+            console.print(
+                f"  {role:<16} 工号 {staff_no}  需要身份验证器 needs an authenticator (TOTP): "
+                f"绑定码 enrolment code {code} · 演示跳过码 demo skip code {skip}",
+                soft_wrap=True,
+            )
+        else:
+            console.print(f"  {role:<16} 工号 {staff_no}  无需身份验证器 no authenticator")
+    console.print(
+        "  (演示跳过码在验证器页面代替 6 位动态码，仅演示环境有效 — "
+        "the skip code replaces the 6-digit code on the authenticator page; never in production)"
+    )
+    if city.activation:
+        a_no, a_name, a_code = city.activation
+        console.print(
+            f"激活账户 activate ({base}/activate): {a_name} 工号 {a_no} 激活码 activation code "
+            f"[bold]{a_code}[/bold]",
+            soft_wrap=True,
+        )
     console.print(f"状态页 status: {base}/status · API 文档: {base}/docs\n")
     if serve_it:
         # The same context and sandbox bank, which holds the quarter's statements (and

@@ -79,6 +79,10 @@ class DemoCity:
     counts: dict[str, int] = field(default_factory=dict)
     # One-time codes to bind an authenticator, for the logins whose role needs one.
     enrolment_codes: dict[str, str] = field(default_factory=dict)
+    # For the same logins, a code the demo accepts in place of an authenticator code.
+    skip_codes: dict[str, str] = field(default_factory=dict)
+    # A diner with no password yet and their activation code: (staff no., name, code).
+    activation: tuple[str, str, str] | None = None
 
 
 def chinese_name(rng: random.Random) -> str:
@@ -213,6 +217,8 @@ def build_demo(
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
+        skip_codes=_skip_codes(ctx, logins),
+        activation=_activation_sample(ctx, people, logins),
         region_id=region,
         terminal_code=first_term[0],
         terminal_key=first_term[1],
@@ -398,6 +404,52 @@ def _enrolment_codes(ctx: Context, logins: dict[str, str]) -> dict[str, str]:
         if needed:
             codes[label] = issue_enrolment_code(ctx, Actor.system("demo"), pid)
     return codes
+
+
+def _skip_codes(ctx: Context, logins: dict[str, str]) -> dict[str, str]:
+    """For each login whose role needs an authenticator, a code the sign-in accepts in its
+    place (``org.account_codes.DEMO_SKIP``, refused in production): a tester needs no
+    authenticator app."""
+    from sqlalchemy import select
+
+    from onecard.org import account_codes
+    from onecard.org.models import Person
+    from onecard.web.accounts import needs_second_factor
+
+    out: dict[str, str] = {}
+    with ctx.db.begin() as conn:
+        now = ctx.clock.now()
+        for label, staff_no in logins.items():
+            pid = conn.execute(select(Person.id).where(Person.staff_no == staff_no)).scalar_one()
+            if needs_second_factor(conn, pid):
+                code = account_codes.new_code()
+                account_codes.store(conn, ctx, pid, account_codes.DEMO_SKIP, code, now, 30, "demo")
+                out[label] = code
+    return out
+
+
+def _activation_sample(
+    ctx: Context, people: list[tuple[int, int, str, int]], logins: dict[str, str]
+) -> tuple[str, str, str] | None:
+    """One diner without a password gets an activation code, to try /activate with."""
+    from sqlalchemy import select
+
+    from onecard.org.activation import issue_activation_code
+    from onecard.org.actors import Actor
+    from onecard.org.models import Person
+
+    with ctx.db.read() as conn:
+        taken = set(logins.values())
+        for pid, _, _, _ in people:
+            row = conn.execute(
+                select(Person.staff_no, Person.password_hash).where(Person.id == pid)
+            ).one()
+            if row.staff_no not in taken and row.password_hash is None:
+                break
+        else:
+            return None
+    issued = issue_activation_code(ctx, Actor.system("demo"), pid)
+    return issued.staff_no, issued.name, issued.code
 
 
 def _demo_logins(

@@ -541,6 +541,25 @@ CALLS: dict[tuple[str, str], Call] = {
         }
     ),
     ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): Call(params={"person_id": "a3"}),
+    # --- accounts: a wrong activation is the public's 401; a3 (no caller) is reset ---
+    ("POST", "/activate"): Call(
+        form=j({"login": "Sa3", "code": "WRONG-CODE1", "new": "Abcdefg12", "confirm": "Abcdefg12"}),
+        ok=frozenset({401}),
+    ),
+    ("POST", f"{API}/accounts/activate"): Call(
+        json=j({"login": "Sa3", "code": "WRONG-CODE1", "password": "Abcdefg12"}),
+        ok=frozenset({401}),
+    ),
+    ("POST", "/unit/{unit_id}/people/{person_id}/activation-code"): Call(
+        params={"person_id": "a3"}
+    ),
+    ("POST", "/unit/{unit_id}/people/{person_id}/reset"): Call(params={"person_id": "a3"}),
+    ("POST", "/unit/{unit_id}/people/{person_id}/unlock"): Call(params={"person_id": "a3"}),
+    ("POST", "/unit/{unit_id}/activation-codes"): Call(form=j({"format": "sheet"})),
+    ("POST", f"{API}/admin/people/{{person_id}}/activation-code"): Call(params={"person_id": "a3"}),
+    ("POST", f"{API}/admin/people/{{person_id}}/reset"): Call(params={"person_id": "a3"}),
+    ("POST", f"{API}/admin/people/{{person_id}}/unlock"): Call(params={"person_id": "a3"}),
+    ("POST", f"{API}/admin/units/{{unit_id}}/activation-codes"): Call(json=j({})),
     ("GET", f"{API}/funding/statements/canteens/{{canteen_id}}/{{quarter}}"): Call(
         params={"quarter": "2025Q4"}
     ),

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # signing in whatever happens (org.sessions).
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=8, ge=1, le=24 * 7)
+    # An activation code (a person's first password, or a reset) is valid this many days
+    # (org.activation).
+    activation_code_days: int = Field(default=14, ge=1, le=90)
 
     # The bank: ``files`` exchanges files with the bank's online banking (the real
     # adapter), ``sandbox`` is the simulated bank with its own store. Unset: the sandbox

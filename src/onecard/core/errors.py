@@ -14,7 +14,9 @@
     ├── AuthError
     │   ├── TerminalUnauthorized
     │   ├── TerminalRevoked
-    │   └── Forbidden
+    │   ├── Forbidden
+    │   ├── BadActivationCode         wrong, expired or used activation code (401)
+    │   └── PasswordChangeRequired    signed in, but must change the password first (403)
     ├── Conflict
     │   ├── IdempotencyConflict       same key, different request
     │   └── StateConflict             e.g. reversing twice, window passed
@@ -138,6 +140,21 @@ class Forbidden(AuthError):
     code = "forbidden"
     zh = "无权执行此操作"
     en = "You are not allowed to do this"
+
+
+class BadActivationCode(AuthError):
+    code = "bad_activation_code"
+    zh = "工号（或手机号）或激活码错误，或激活码已过期、已使用；请联系本单位管理员重新发放"
+    en = (
+        "Wrong staff ID (or phone) or activation code, or the code has expired or was used;"
+        " ask your unit's administrator for a new one"
+    )
+
+
+class PasswordChangeRequired(AuthError):
+    code = "password_change_required"
+    zh = "请先修改密码（首次登录或管理员设置了临时密码）：/login/password"
+    en = "Change your password first (first sign-in or a temporary password): /login/password"
 
 
 # --- clashes with what is already there ----------------------------------------------

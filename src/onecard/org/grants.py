@@ -270,6 +270,8 @@ def administrators(ctx: Context, actor: Actor, unit_id: int | None = None) -> li
                 Person.name,
                 Person.status,
                 home.c.name.label("person_unit"),
+                home.c.id.label("person_unit_id"),
+                Person.password_hash.is_not(None).label("has_password"),
                 Unit.name.label("unit_name"),
                 Canteen.name.label("canteen_name"),
             )

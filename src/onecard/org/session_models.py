@@ -14,13 +14,17 @@ Contract:
   must wait (``web.throttle``).
 - ``enrolment_codes``: the one live authenticator enrolment code a person may hold,
   issued by the bureau, stored as an HMAC; deleted when used or replaced.
+- ``account_codes``: per person at most one live code of each ``kind`` — ``activation``
+  (choose a first password, or a new one after a reset: ``org.activation``) and
+  ``demo_skip`` (the demo's stand-in for an authenticator code, refused in production)
+  — stored as an HMAC, replaced by a new one, deleted when an activation code is used.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onecard.core.db import Base, BigId
@@ -57,3 +61,14 @@ class EnrolmentCode(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     issued_by: Mapped[str] = mapped_column(String(60))
+
+
+class AccountCode(Base):
+    __tablename__ = "account_codes"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    issued_by: Mapped[str] = mapped_column(String(60))
+    __table_args__ = (CheckConstraint("kind IN ('activation','demo_skip')", name="kind"),)

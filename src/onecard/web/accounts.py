@@ -17,7 +17,9 @@ transaction that counted it has committed, so a refused attempt still counts):
   ``enrol_totp`` binds a first authenticator and needs, beyond the password, the
   one-time enrolment code the bureau issued (``issue_enrolment_code``). Wrong codes of
   either kind are counted on their own (per person and per address, exponential
-  back-off); a right password never resets that count, only a right code does.
+  back-off); a right password never resets that count, only a right code does. The
+  demo's printed skip code (``org.account_codes.DEMO_SKIP``) passes this stage in place
+  of an authenticator code, outside production only.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from onecard.core.context import Context
 from onecard.core.errors import AuthError, InvalidInput, NotFound
-from onecard.org import sessions
+from onecard.org import account_codes, sessions
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Role, RoleGrant
 from onecard.org.session_models import EnrolmentCode
@@ -379,6 +381,10 @@ def _second_factor(
         label = _person_label(person_id, row.name)
         if wait := held.wait(now):
             failure = too_many(wait)
+        elif account_codes.demo_skip_ok(conn, ctx, person_id, code, now):
+            # The demo's printed code stands in for the authenticator (never in production).
+            throttle.clear(conn, held[TOTP_PERSON.scope])
+            _audit(conn, ctx, label, "second_factor_skipped", f"工号 {row.staff_no}", address=addr)
         elif enrol is not None and (
             row.totp_secret or not _enrolment_ok(conn, ctx, person_id, enrol.code, now)
         ):

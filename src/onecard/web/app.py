@@ -234,6 +234,7 @@ def create_app(
         "onecard.org.routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
+        "onecard.web.activation",
         "onecard.web.public",
         "onecard.web.diner",
         "onecard.web.till",

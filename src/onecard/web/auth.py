@@ -240,7 +240,20 @@ def _totp_page(
         secret=secret,
         qr_svg=qr_svg,
         error=error.message(request_lang(request)) if error else None,
+        skip_code=_demo_skip_offered(ctx, pid),
     )
+
+
+def _demo_skip_offered(ctx: Context, pid: int) -> bool:
+    """The demo printed this person a code in place of an authenticator (never offered,
+    nor accepted, in production)."""
+    if ctx.settings.env == "production":
+        return False
+    from onecard.org import account_codes
+
+    with ctx.db.read() as conn:
+        until = account_codes.live_until(conn, pid, account_codes.DEMO_SKIP, ctx.clock.now())
+    return until is not None
 
 
 @router.post("/login/totp")
@@ -312,12 +325,18 @@ def sign_out_everywhere(request: Request, actor: ActorDep, ctx: CtxDep) -> Respo
 
 def person_security(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any]:
     """What a person's page shows about their sign-in (for ``unit/person.html``)."""
+    from onecard.org import activation
+
     with ctx.db.read() as conn:
         row = conn.execute(
-            select(Person.unit_id, Person.totp_secret).where(Person.id == person_id)
+            select(Person.unit_id, Person.totp_secret, Person.status).where(Person.id == person_id)
         ).one()
         needs = accounts.needs_second_factor(conn, person_id)
+    account: dict[str, Any] = {"can_account": False, "account_zh": "离职"}
+    if row.status == "active":
+        account = activation.account_summary(ctx, actor, person_id)
     return {
+        **account,
         "sessions": len(org_sessions.live_sessions(ctx, person_id)),
         "needs_2fa": needs,
         "has_totp": row.totp_secret is not None,

@@ -4,7 +4,8 @@ Contract: ``CtxDep`` is the app's ``Context``; ``TerminalDep`` authenticates a t
 from ``Authorization: Terminal <code>:<device key>``; ``PayingTerminalDep`` is the same
 for the payment route, recognising terminals in memory when payments are batched;
 ``ActorDep`` is the signed-in person (their server-side session, ``web.sessions``) with
-their role grants, or raises ``AuthError`` (401). ``IdPath``, ``IdQuery``,
+their role grants, or raises ``AuthError`` (401) — ``PasswordChangeRequired`` (403; pages
+redirect to /login/password) for a session that must change its password first. ``IdPath``, ``IdQuery``,
 ``OptionalIdQuery`` and ``IdForm`` are the one type of every id a request names:
 1 … 2⁶³−1 (a BIGINT), so a larger one is a 422 in the error shape before any query
 runs (``tests/web/test_ids.py`` checks that every route uses them).
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, TerminalUnauthorized
+from onecard.core.errors import AuthError, PasswordChangeRequired, TerminalUnauthorized
 from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay.service import TerminalIdentity, authenticate_terminal
@@ -115,6 +116,8 @@ def _signed_in(request: Request, ctx: Context) -> Actor:
     session = state(request)
     pid = session.person_id
     if pid is None or not session.verified:
+        if pid is not None and session.data.get("stage") == "change":
+            raise PasswordChangeRequired()
         raise AuthError()
     with ctx.db.read() as conn:
         row = conn.execute(

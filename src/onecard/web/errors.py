@@ -45,6 +45,7 @@ STATUS: dict[type[e.OneCardError], int] = {
     e.TerminalUnauthorized: 401,
     e.TerminalRevoked: 403,
     e.Forbidden: 403,
+    e.PasswordChangeRequired: 403,
     e.Conflict: 409,
     e.Refused: 402,
     e.LedgerError: 500,
@@ -139,6 +140,11 @@ async def onecard_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.OneCardError)
     if wants_html(request):
         status = status_for(exc)
+        if isinstance(exc, e.PasswordChangeRequired):
+            # Until the password is changed, every page leads to the change form.
+            if request.headers.get("hx-request"):
+                return Response(status_code=403, headers={"HX-Redirect": "/login/password"})
+            return RedirectResponse("/login/password", status_code=303)
         if status == 401:
             target = request.url.path
             if request.url.query:

@@ -485,6 +485,9 @@ EN.update(EN_ORG)
 from onecard.web.i18n_till import EN_TILL  # noqa: E402  (the statement and the till)
 
 EN.update(EN_TILL)
+from onecard.web.i18n_accounts import EN_ACCOUNTS  # noqa: E402  (activation, reset, unlock)
+
+EN.update(EN_ACCOUNTS)
 
 
 def translate(text: str, lang: str) -> str:

@@ -121,6 +121,9 @@ UNIT_WRITERS_FIELDS = Rule(UNIT_WRITERS.clauses, note="the bureau's fields: the 
 # Roles in a unit (its admins, its canteens' managers): that unit's admin or the bureau;
 # the city's roles: the bureau admin only.
 APPOINTERS = Rule(UNIT_WRITERS.clauses, note="city roles: bureau_admin only")
+# A person's activation code, reset and unlock: their unit's admin or the bureau; a person
+# holding a city role, the bureau admin only (org.activation).
+ACCOUNT_KEEPERS = Rule(UNIT_WRITERS.clauses, note="city-role holders: bureau_admin only")
 SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
 
 API = "/api/v1"
@@ -144,6 +147,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/login/password"): SIGNING_IN,
     ("GET", "/login/totp"): SIGNING_IN,
     ("POST", "/login/totp"): SIGNING_IN,
+    ("GET", "/activate"): PUBLIC,
+    ("POST", "/activate"): PUBLIC,
+    ("POST", f"{API}/accounts/activate"): PUBLIC,
     # --- terminals --------------------------------------------------------------------
     ("POST", f"{API}/terminal/payments"): TERMINAL,
     ("GET", f"{API}/terminal/payments/{{txn_id}}"): TERMINAL_OWN,
@@ -232,6 +238,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/org/admins"): APPOINTERS,
     ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): APPOINTERS,
     ("GET", f"{API}/org/info-table/template"): READERS,
+    # --- accounts: activation codes, reset, unlock ---------------------------------------
+    ("POST", f"{API}/admin/people/{{person_id}}/activation-code"): ACCOUNT_KEEPERS,
+    ("POST", f"{API}/admin/people/{{person_id}}/reset"): ACCOUNT_KEEPERS,
+    ("POST", f"{API}/admin/people/{{person_id}}/unlock"): ACCOUNT_KEEPERS,
+    ("POST", f"{API}/admin/units/{{unit_id}}/activation-codes"): ACCOUNT_KEEPERS,
     ("POST", f"{API}/org/info-table/import"): IMPORTERS,
     # --- the till -----------------------------------------------------------------------
     ("GET", "/till"): CANTEEN_RUNNERS,
@@ -262,6 +273,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/unit/{unit_id}/people/{person_id}/leave"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/enrolment-code"): BUREAU_ADMIN,
+    ("POST", "/unit/{unit_id}/people/{person_id}/activation-code"): ACCOUNT_KEEPERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/reset"): ACCOUNT_KEEPERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/unlock"): ACCOUNT_KEEPERS,
+    ("POST", "/unit/{unit_id}/activation-codes"): ACCOUNT_KEEPERS,
     ("GET", "/unit/{unit_id}/org"): UNIT_READERS,
     ("POST", "/unit/{unit_id}/org"): UNIT_WRITERS_FIELDS,
     ("GET", "/unit/{unit_id}/org/canteens/{canteen_id}"): UNIT_READERS,

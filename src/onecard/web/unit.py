@@ -29,7 +29,7 @@ from onecard.core.money import yuan
 from onecard.funding import distribution, settlement, statements
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import QualityBand, QualityScore, UnitInfo
-from onecard.org import imports
+from onecard.org import activation, imports
 from onecard.org.actors import Actor
 from onecard.org.fields import FIELD_NAMES_ZH
 from onecard.org.models import Canteen, Person
@@ -140,6 +140,8 @@ def roster(
         show=show,
         category=CATEGORY,
         status=STATUS,
+        accounts=activation.activation_state(ctx, [int(p.id) for p in people]),
+        account_zh=activation.ACCOUNT_ZH,
     )
 
 

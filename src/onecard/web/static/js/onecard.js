@@ -3,6 +3,7 @@
  *   form[data-confirm]     asks before submitting (the attribute is the question)
  *   select[data-autosubmit] submits its form when changed
  *   a[data-back]           goes back in history (its href is where to go without one)
+ *   button[data-print]     prints the page (activation-code slips)
  *   form[data-forget-paycodes] removes the payment-code secrets from this browser
  *                          (signing out, signing out everywhere)
  *   [data-print]           prints the page (the till's shift report)
@@ -30,6 +31,10 @@
   });
 
   document.addEventListener("click", function (e) {
+    if (e.target instanceof Element && e.target.closest("button[data-print]")) {
+      window.print();
+      return;
+    }
     var link = e.target instanceof Element ? e.target.closest("a[data-back]") : null;
     if (link && window.history.length > 1) {
       e.preventDefault();
