@@ -160,7 +160,7 @@ class StateConflict(Conflict):
 class IllegalTransition(StateConflict):
     code = "illegal_transition"
     zh = "不能从「{frm}」变为「{to}」"
-    en = "Cannot move from \"{frm}\" to \"{to}\""
+    en = 'Cannot move from "{frm}" to "{to}"'
 
 
 class GoLiveRefused(StateConflict):

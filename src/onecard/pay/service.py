@@ -67,10 +67,10 @@ from onecard.ledger.service import (
 from onecard.org.builders import hash_device_key
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay import paycode
-from onecard.rollout.states import terminal_refusal
 from onecard.pay.models import Card, Payment
 from onecard.pay.paycode_keys import is_retired
 from onecard.pay.pricing import CanteenRules, diner_class, items_total, meal_price
+from onecard.rollout.states import terminal_refusal
 
 
 @dataclass(frozen=True)
