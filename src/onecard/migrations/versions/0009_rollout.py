@@ -39,10 +39,14 @@ OLD_CANTEEN = "rollout_status IN ('planned','installed','live')"
 NEW_CANTEEN = "rollout_status IN ('planned','inspected','live')"
 
 
-def _swap_check(table: str, name: str, old: str, new: str) -> None:
+def _swap_check(table: str, name: str, old: str, new: str, *fixes: str) -> None:
+    """Replace the CHECK ``old`` by ``new`` and run ``fixes`` (the updates that make every
+    row satisfy ``new``) between the two, so no row is ever checked against the wrong one."""
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        for sql in fixes:
+            op.execute(sql)
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({new})")
         return
     sql = bind.exec_driver_sql(
@@ -58,13 +62,25 @@ def _swap_check(table: str, name: str, old: str, new: str) -> None:
     )
     bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
     bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+    for sql in fixes:
+        op.execute(sql)
 
 
 def upgrade() -> None:
-    _swap_check("terminals", "ck_terminals_status", OLD_TERMINAL, NEW_TERMINAL)
-    op.execute("UPDATE terminals SET status = 'live' WHERE status = 'active'")
-    _swap_check("canteens", "ck_canteens_rollout", OLD_CANTEEN, NEW_CANTEEN)
-    op.execute("UPDATE canteens SET rollout_status = 'planned' WHERE rollout_status = 'installed'")
+    _swap_check(
+        "terminals",
+        "ck_terminals_status",
+        OLD_TERMINAL,
+        NEW_TERMINAL,
+        "UPDATE terminals SET status = 'live' WHERE status = 'active'",
+    )
+    _swap_check(
+        "canteens",
+        "ck_canteens_rollout",
+        OLD_CANTEEN,
+        NEW_CANTEEN,
+        "UPDATE canteens SET rollout_status = 'planned' WHERE rollout_status = 'installed'",
+    )
     op.create_table(
         "rollout_transitions",
         sa.Column("id", BIG_ID, nullable=False),
@@ -146,8 +162,18 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("rollout_notices", "rollout_inspections", "rollout_transitions"):
         op.drop_table(table)
-    op.execute("UPDATE canteens SET rollout_status = 'planned' WHERE rollout_status = 'inspected'")
-    _swap_check("canteens", "ck_canteens_rollout", NEW_CANTEEN, OLD_CANTEEN)
-    op.execute("UPDATE terminals SET status = 'active' WHERE status = 'live'")
-    op.execute("UPDATE terminals SET status = 'installed' WHERE status = 'accepted'")
-    _swap_check("terminals", "ck_terminals_status", NEW_TERMINAL, OLD_TERMINAL)
+    _swap_check(
+        "canteens",
+        "ck_canteens_rollout",
+        NEW_CANTEEN,
+        OLD_CANTEEN,
+        "UPDATE canteens SET rollout_status = 'planned' WHERE rollout_status = 'inspected'",
+    )
+    _swap_check(
+        "terminals",
+        "ck_terminals_status",
+        NEW_TERMINAL,
+        OLD_TERMINAL,
+        "UPDATE terminals SET status = 'active' WHERE status = 'live'",
+        "UPDATE terminals SET status = 'installed' WHERE status = 'accepted'",
+    )
