@@ -34,6 +34,7 @@ from onecard.rollout.schemas import (
     UnitProgressOut,
 )
 from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
+from onecard.web.scopes import unit_scope
 
 router = APIRouter(prefix="/api/v1/rollout", tags=["rollout"])
 
@@ -181,8 +182,7 @@ def post_notice(body: NoticeIn, actor: ActorDep, ctx: CtxDep) -> Any:
 @router.get("/units/{unit_id}/notices", response_model=list[NoticeOut], responses=ERRORS)
 def get_unit_notices(unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
     """The notices the bureau sent a unit (its admin, or the bureau and overseers)."""
-    if not (actor.can_read_everything() or actor.manages_unit(unit_id)):
-        raise Forbidden()
+    unit_scope(ctx, actor, unit_id)  # 403 outside the unit, 404 no such unit
     return queries.notices(ctx, unit_id)
 
 

@@ -8,8 +8,8 @@ Contract:
   acknowledgement only an administrator of the notice's unit.
 - Every move goes through ``rollout.states`` (an illegal one raises
   ``IllegalTransition``, nothing written), is written to ``rollout_transitions`` (who,
-  when, from, to) and to the audit trail (kind ``rollout``, before and after), in the same
-  transaction. The moved row is locked first (``FOR UPDATE``), so two people moving the
+  when, from, to) and to the audit trail (before and after), in the same
+  transaction (terminal moves as kind ``terminal``, the rest ``rollout``). The moved row is locked first (``FOR UPDATE``), so two people moving the
   same terminal cannot both succeed from the same state.
 - **The terminal plan** (``planned_terminals``): one terminal per serving window, and at
   least one per ``DINERS_PER_TERMINAL`` diners at the rush (the canteen's reported
@@ -142,7 +142,7 @@ def move_terminal(
             conn,
             ctx,
             actor,
-            "rollout",
+            "terminal",
             f"terminal_{to}",
             target=str(row.code),
             unit_id=int(row.unit_id),
