@@ -166,8 +166,16 @@ def transitions(ctx: Context, canteen_id: int, limit: int = 200) -> list[dict[st
     for r in rows:
         d = dict(r._mapping)
         d["what"] = codes.get(r.subject_id, "") if r.subject == "terminal" else "食堂"
+        d["who"] = who(r.actor)
         out.append(d)
     return out
+
+
+def who(label: str) -> str:
+    """A person's name from an actor label ("person:<id>:<name>"); other labels as they are."""
+    return (
+        label.split(":", 2)[2] if label.startswith("person:") and label.count(":") >= 2 else label
+    )
 
 
 def inspections(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
@@ -181,6 +189,7 @@ def inspections(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
     for r in rows:
         d = dict(r._mapping)
         d["items"] = json.loads(r.items)
+        d["who"] = who(r.inspector)
         out.append(d)
     return out
 

@@ -59,10 +59,18 @@ def terminal_refusal(status: str) -> AuthError | None:
 def check_terminal_move(before: str, after: str) -> None:
     if after not in TERMINAL_MOVES.get(before, frozenset()):
         raise IllegalTransition(
-            frm=TERMINAL_ZH.get(before, before), to=TERMINAL_ZH.get(after, after)
+            frm=TERMINAL_ZH.get(before, before),
+            to=TERMINAL_ZH.get(after, after),
+            frm_en=before,
+            to_en=after,
         )
 
 
 def check_canteen_move(before: str, after: str) -> None:
     if after not in CANTEEN_MOVES.get(before, frozenset()):
-        raise IllegalTransition(frm=CANTEEN_ZH.get(before, before), to=CANTEEN_ZH.get(after, after))
+        raise IllegalTransition(
+            frm=CANTEEN_ZH.get(before, before),
+            to=CANTEEN_ZH.get(after, after),
+            frm_en=before,
+            to_en=after,
+        )
