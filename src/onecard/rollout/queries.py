@@ -311,7 +311,11 @@ def notices(ctx: Context, unit_id: int | None = None) -> list[dict[str, Any]]:
     if unit_id is not None:
         q = q.where(RolloutNotice.unit_id == unit_id)
     with ctx.db.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q.limit(500))]
+        rows = [dict(r._mapping) for r in conn.execute(q.limit(500))]
+    for n in rows:  # the names people read (the labels stay in the row, as recorded)
+        n["issued_who"] = who(n["issued_by"])
+        n["acknowledged_who"] = who(n["acknowledged_by"]) if n["acknowledged_by"] else ""
+    return rows
 
 
 SUPERVISION_COLUMNS = (
@@ -373,9 +377,9 @@ def supervision_xlsx(ctx: Context) -> bytes:
             n["unit_name"],
             NOTICE_ZH[n["kind"]],
             n["text"],
-            n["issued_by"],
+            n["issued_who"],
             _when(n["issued_at"]),
-            n["acknowledged_by"] or "",
+            n["acknowledged_who"],
             _when(n["acknowledged_at"]),
         ]
         for n in notices(ctx)
