@@ -312,7 +312,7 @@ def _balances_statement(
     )
 
 
-def _pipelined(conn: Connection, statements: Sequence[Statement]) -> list[psycopg.Cursor[Any]]:
+def pipelined(conn: Connection, statements: Sequence[Statement]) -> list[psycopg.Cursor[Any]]:
     """Send ``statements`` in one round trip (in order, in the caller's transaction) and
     return their cursors, results ready. The first failure raises (the rest are skipped
     by PostgreSQL), and the caller's transaction or savepoint undoes the rest."""
@@ -486,7 +486,7 @@ def write_pipelined(
             statements.append(_balances_statement(accts, delta, floor))
             n_ledger = 3
     statements += after
-    cursors = _pipelined(conn, statements)
+    cursors = pipelined(conn, statements)
     if accts and cursors[len(before) + 2].rowcount != len(accts):
         # Locked and checked by the caller: a purse would have gone negative.
         raise InsufficientFunds()
