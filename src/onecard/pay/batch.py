@@ -247,11 +247,10 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
             continue
         g.thread(d)
         decided.append((i, d))
-    if decided:
-        _write(conn, items, now, day, _period(day, last_closed), ids, decided)
+    bodies = _write(conn, items, now, day, _period(day, last_closed), ids, decided)
     for i, d in decided:
         results[i] = PaymentOutcome(
-            body=dumps(d.data),
+            body=bodies[i],
             approved=d.approved,
             payment_id=int(d.data["payment_id"]),
             data=d.data,
@@ -319,9 +318,12 @@ def _write(
     period: str,
     ids: list[tuple[int, int]],
     decided: list[tuple[int, Decision]],
-) -> None:
-    """Round trip 2: every write of the batch. ``ids``: (entry id, payment id) pairs
-    drawn from the sequences in round trip 1, at least one per decision."""
+) -> dict[int, bytes]:
+    """Round trip 2: every write of the batch; returns each answer's bytes (as stored).
+    ``ids``: (entry id, payment id) pairs drawn from the sequences in round trip 1, at
+    least one per decision."""
+    if not decided:
+        return {}
     assert len(ids) >= len(decided)
     steps = {
         d.payer.id: d.code_step
@@ -337,9 +339,11 @@ def _write(
     entries = journal.check(d.entry(items[i].terminal, items[i].req.txn_id) for i, d in approved)
     purses = {leg.account_id: False for _, d in approved for leg in d.legs[1:]}
     rows = []
+    bodies: dict[int, bytes] = {}
     for (i, d), (_, pid) in zip(decided, ids, strict=False):
         it = items[i]
         d.data["payment_id"] = pid
+        bodies[i] = body = dumps(d.data)
         rows.append(
             {
                 "id": pid,
@@ -359,7 +363,7 @@ def _write(
                 "subsidy_fen": d.from_sub,
                 "cash_fen": d.from_cash,
                 "entry_id": entry_of.get(i),
-                "response": dumps(d.data).decode(),
+                "response": body.decode(),
             }
         )
     after = [(sql.PAYMENTS, {"day": day, "now": now, "rows": sql.as_json(rows)})]
@@ -374,3 +378,4 @@ def _write(
     )
     if steps and cursors[0].rowcount != len(steps):  # the rows are locked: cannot happen
         raise RuntimeError("payment code steps moved under a lock")
+    return bodies
