@@ -204,7 +204,7 @@ def test_the_web_app_batches_when_enabled(pg_ctx: Context) -> None:
 
 
 def _script(ctx: Context, w: World) -> list[tuple[TerminalIdentity, PaymentRequest]]:
-    """Every kind of answer a plain payment can get, several of them from one purse."""
+    """Every kind of answer a payment can get, several of them from one purse."""
     with ctx.db.read() as conn:
         token, secret = conn.execute(
             select(Person.paycode_token, Person.paycode_secret).where(Person.id == w.people["c1"])
@@ -213,6 +213,13 @@ def _script(ctx: Context, w: World) -> list[tuple[TerminalIdentity, PaymentReque
         ctx.settings.region_no, token, secret, _unix(ctx), ctx.settings.paycode_step_seconds
     )
     bad_code = code[:-6] + ("000000" if code[-6:] != "000000" else "111111")
+    # A token rotated away (a lost phone's): its codes are refused as code_revoked.
+    revoked = paycode.make_code(
+        ctx.settings.region_no, "99999999", secret, _unix(ctx), ctx.settings.paycode_step_seconds
+    )
+    nobody = paycode.make_code(
+        ctx.settings.region_no, "99999998", secret, _unix(ctx), ctx.settings.paycode_step_seconds
+    )
     a, b = w.terminals["A"], w.terminals["B"]
     r = PaymentRequest
     return [
@@ -235,6 +242,13 @@ def _script(ctx: Context, w: World) -> list[tuple[TerminalIdentity, PaymentReque
         (b, r("s14", w.cards["a1"], amount_fen=1000)),  # ...cash after subsidy
         (a, r("s15", w.cards["c1"], amount_fen=300)),  # c1's last 300 fen
         (a, r("s16", w.cards["c1"], amount_fen=1)),  # and nothing left
+        (a, r("s17", revoked, amount_fen=100)),  # a rotated-away token
+        (a, r("s18", nobody, amount_fen=100)),  # no one's token
+        (a, r("s19", w.cards["d1"], amount_fen=100)),  # a person who has left
+        (a, r("s20", w.cards["b1"], items=(("X1", 2), ("X2", 1)))),  # item lines
+        (a, r("s21", w.cards["b1"], items=(("X9", 1),))),  # unknown item: an error
+        (b, r("s22", w.cards["c1"], amount_fen=1)),  # c1 still has nothing
+        (a, r("s23", w.cards["a1"], meal="lunch")),  # the limit again, after payments
     ]
 
 
@@ -246,23 +260,51 @@ def _answer(r: object) -> object:
     return (r.approved, r.replayed, doc)  # type: ignore[attr-defined]
 
 
-def test_set_based_batch_answers_exactly_as_one_by_one(pg_ctx: Context) -> None:
-    from sqlalchemy import update
+def test_the_single_path_and_the_batch_path_agree_on_a_mixed_workload(pg_ctx: Context) -> None:
+    """Approvals and every kind of refusal, the same payer several times in one batch,
+    retries, a conflict and bad input: the batch (facts gathered set-wise, one decision
+    core, writes set-wise) answers byte for byte as the single path one by one, and
+    leaves the same purses."""
+    from sqlalchemy import insert, update
 
-    from onecard.pay.models import Card
+    from onecard.org import builders
+    from onecard.pay.cards import issue_card_conn
+    from onecard.pay.models import Card, Item, RetiredPaycode
     from onecard.pay.service import decide_and_record, pay
 
     w = build_world(pg_ctx)
+    with pg_ctx.db.begin() as conn:
+        w.people["d1"] = builders.create_person(
+            conn, w.region, w.units["A"], "Sd1", "陈静", standard_fen=60000
+        )
+        w.cards["d1"] = issue_card_conn(conn, pg_ctx, w.people["d1"])
+        conn.execute(update(Person).where(Person.id == w.people["d1"]).values(status="left"))
+        conn.execute(
+            insert(RetiredPaycode).values(
+                token="99999999",
+                region_id=w.region,
+                person_id=w.people["c1"],
+                retired_at=pg_ctx.clock.now(),
+            )
+        )
+        conn.execute(
+            insert(Item),
+            [
+                {"canteen_id": w.canteens["A"], "sku": sku, "name": name, "price_fen": fen}
+                for sku, name, fen in [("X1", "红烧肉", 250), ("X2", "米饭", 50)]
+            ],
+        )
     fund(pg_ctx, w, "a1", subsidy=600, cash=2000)
     fund(pg_ctx, w, "b1", subsidy=5000)
     fund(pg_ctx, w, "c1", subsidy=500, cash=0)
+    fund(pg_ctx, w, "d1", subsidy=500)
     with pg_ctx.db.begin() as conn:
         conn.execute(update(Card).where(Card.card_no == w.cards["a2"]).values(status="lost"))
     pay(pg_ctx, w.terminals["A"], PaymentRequest("pre-1", w.cards["a1"], amount_fen=100))
     script = _script(pg_ctx, w)
-    people = ["a1", "a2", "b1", "c1"]
+    people = ["a1", "a2", "b1", "c1", "d1"]
 
-    # The reference: one decide_and_record after another, then rolled back.
+    # The reference: the single path, one payment after another, then rolled back.
     expected: list[object] = []
     with pg_ctx.db.engine.connect() as conn:
         trans = conn.begin()
@@ -301,6 +343,18 @@ def test_set_based_batch_answers_exactly_as_one_by_one(pg_ctx: Context) -> None:
     assert got == expected
     assert {p: purse(pg_ctx, w, p) for p in people} == ref_purses
     assert [a for a in got if not isinstance(a, str) and a[0]]  # some approved
+    codes = {a[2].get("code") for a in got if not isinstance(a, str)}  # type: ignore[index]
+    assert codes >= {
+        "period_limit_reached",
+        "insufficient_funds",
+        "card_lost",
+        "unknown_card",
+        "code_reused",
+        "code_invalid",
+        "code_revoked",
+        "outside_meal_period",
+        "person_inactive",
+    }
 
 
 def test_a_terminal_known_from_memory_is_still_refused_once_revoked_or_rekeyed(

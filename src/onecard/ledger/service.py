@@ -1,5 +1,9 @@
 """Posting to the ledger: accounts, entries, guarded balances, accounting periods.
 
+Every entry is written by ``ledger.journal`` (the one writer, where the invariants are
+checked); this module reads what a posting needs first — known keys, the period, the
+accounts and the shared accounts' derived balances — and hands the entries over.
+
 Contract:
 - ``post(conn, …)`` writes one balanced entry inside the caller's transaction (it never
   commits) and returns ``(entry_id, created)``; a repeated idempotency key returns the
@@ -20,7 +24,6 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -36,20 +39,22 @@ from sqlalchemy import (
     insert,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import NullType
 
 from onecard.core.clock import next_quarter, quarter_of
-from onecard.core.errors import (
-    InsufficientFunds,
-    InvalidInput,
-    NotFound,
-    PeriodClosed,
-    UnbalancedEntry,
+from onecard.core.errors import InsufficientFunds, NotFound, PeriodClosed
+from onecard.ledger import journal
+from onecard.ledger.journal import (
+    Header,
+    Leg,
+    NewEntry,
+    check_legs,
+    existing_entry,
+    int_array,
+    text_array,
 )
-from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.ledger.models import (
     CACHED_KINDS,
     NEGATIVE_ALLOWED,
@@ -60,6 +65,20 @@ from onecard.ledger.models import (
     Posting,
 )
 
+__all__ = [
+    "ARRAY_CHUNK",
+    "IN_CHUNK",
+    "Leg",
+    "NewEntry",
+    "check_legs",
+    "existing_entry",
+    "int_array",
+    "known_entries",
+    "post",
+    "post_many",
+    "text_array",
+]
+
 T = TypeVar("T")
 
 # Bound parameters per statement: PostgreSQL allows 65,535 and SQLite 32,766, and a
@@ -69,38 +88,6 @@ T = TypeVar("T")
 # over the same rows costs another scan); ``ARRAY_CHUNK`` only bounds a message's size.
 IN_CHUNK = 10_000
 ARRAY_CHUNK = 250_000
-
-
-@dataclass(frozen=True)
-class Leg:
-    account_id: int
-    amount: int  # fen; + credits the account, - debits it
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    """One entry for ``post_many``."""
-
-    region_id: int
-    kind: str
-    key: str  # idempotency key
-    legs: Sequence[Leg]
-    reference: str = ""
-    memo: str = ""
-
-
-def check_legs(legs: Sequence[Leg]) -> None:
-    """The Python half of invariant 1 (the database holds the other half)."""
-    if len(legs) < 2:
-        raise UnbalancedEntry("an entry needs at least two postings")
-    for leg in legs:
-        if type(leg.amount) is not int:
-            raise UnbalancedEntry(f"amount {leg.amount!r} is not an integer of fen")
-        if leg.amount == 0 or abs(leg.amount) > MAX_AMOUNT_FEN * 100:
-            raise UnbalancedEntry(f"amount {leg.amount} out of range")
-    total = sum(leg.amount for leg in legs)
-    if total != 0:
-        raise UnbalancedEntry(f"postings sum to {total}, not 0")
 
 
 # --- accounts --------------------------------------------------------------------------
@@ -235,13 +222,6 @@ def is_closed(conn: Connection, period: str) -> bool:
 
 
 # --- posting ---------------------------------------------------------------------------
-def existing_entry(conn: Connection, key: str) -> int | None:
-    found = conn.execute(
-        select(JournalEntry.id).where(JournalEntry.idempotency_key == key)
-    ).scalar()
-    return None if found is None else int(found)
-
-
 def post(
     conn: Connection,
     *,
@@ -258,7 +238,9 @@ def post(
     period: str | None = None,
 ) -> tuple[int, bool]:
     """Write one balanced entry; a known key returns ``(first_entry_id, False)``."""
-    check_legs(legs)
+    checked = journal.check(
+        [NewEntry(region_id, kind, key, tuple(legs), reference=reference, memo=memo)]
+    )
     found = existing_entry(conn, key)
     if found is not None:
         return found, False
@@ -289,45 +271,13 @@ def post(
             if derived_balance(conn, leg.account_id) + leg.amount < 0:
                 raise InsufficientFunds(f"account {leg.account_id}")
 
-    entry_id = int(
-        conn.execute(
-            insert(JournalEntry)
-            .values(
-                region_id=region_id,
-                kind=kind,
-                idempotency_key=key,
-                period=period,
-                booked_at=booked_at,
-                occurred_at=occurred_at or booked_at,
-                actor=actor,
-                reference=reference,
-                memo=memo,
-                legs=len(legs),
-            )
-            .returning(JournalEntry.id)
-        ).scalar_one()
+    ids = journal.write(
+        conn,
+        checked,
+        Header(period, actor, booked_at, occurred_at),
+        purses={int(a): bool(m.allow_negative) for a, m in meta.items() if m.cached},
     )
-    conn.execute(
-        insert(Posting),
-        [
-            {"entry_id": entry_id, "account_id": leg.account_id, "amount": leg.amount}
-            for leg in legs
-        ],
-    )
-    for leg in legs:
-        m = meta[leg.account_id]
-        if m.cached:
-            guarded_change(conn, leg.account_id, leg.amount, m.allow_negative)
-    return entry_id, True
-
-
-def guarded_change(conn: Connection, acct: int, amount: int, allow_negative: bool = False) -> None:
-    """``balance += amount`` unless that would take a purse below zero (then refuse)."""
-    stmt = update(Account).where(Account.id == acct).values(balance=Account.balance + amount)
-    if not allow_negative and amount < 0:
-        stmt = stmt.where(Account.balance + amount >= 0)
-    if conn.execute(stmt).rowcount != 1:
-        raise InsufficientFunds()
+    return ids[key], True
 
 
 # --- posting many entries at once ------------------------------------------------------
@@ -358,86 +308,10 @@ def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElemen
     return column.in_(values)  # type: ignore[no-any-return]
 
 
-# Arrays for PostgreSQL as one text parameter in array syntax, cast in SQL: the driver
-# then sends a single string instead of adapting (and quoting) every element of lists of
-# 100,000 values in Python, which took longer than the statements' own work.
-def int_array(values: Iterable[int | None]) -> str:
-    vals = list(values)
-    if None in vals:
-        return "{" + ",".join("NULL" if v is None else str(int(v)) for v in vals) + "}"
-    return "{" + ",".join(map(str, vals)) + "}"
-
-
-def text_array(values: Iterable[str]) -> str:
-    vals = list(values)
-    if not vals:
-        return "{}"
-    if not any('"' in v or "\\" in v for v in vals):
-        return '{"' + '","'.join(vals) + '"}'
-    return (
-        "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in vals) + "}"
-    )
-
-
-# PostgreSQL: a chunk's entries with one statement. A key already there (committed, or
-# by a concurrent transaction that then commits) is skipped by the unique index itself
-# and not returned; nextval runs in the arrays' order, so ids follow the call's order.
-_PG_ENTRIES = text(
-    "INSERT INTO journal_entries (region_id, kind, idempotency_key, period, booked_at,"
-    " occurred_at, actor, reference, memo, legs)"
-    " SELECT region_id, kind, key, :period, :booked, :occurred, :actor, reference, memo, legs"
-    " FROM unnest(CAST(:regions AS bigint[]), CAST(:kinds AS text[]), CAST(:keys AS text[]),"
-    " CAST(:refs AS text[]), CAST(:memos AS text[]), CAST(:legs AS bigint[]))"
-    " WITH ORDINALITY AS v(region_id, kind, key, reference, memo, legs, n) ORDER BY n"
-    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
-)
-_PG_POSTINGS = text(
-    "INSERT INTO postings (entry_id, account_id, amount)"
-    " SELECT * FROM unnest(CAST(:e AS bigint[]), CAST(:a AS bigint[]), CAST(:m AS bigint[]))"
-)
-# A purse's balance moves by the call's net change; ``f`` is the lowest point its running
-# balance reaches after one of the call's debits (relative to now), NULL if it is only
-# credited: ``balance + f >= 0`` is exactly "no debit, applied in order, went below 0".
-_PG_BALANCES = text(
-    "UPDATE accounts a SET balance = a.balance + v.d"
-    " FROM unnest(CAST(:ids AS bigint[]), CAST(:ds AS bigint[]), CAST(:fs AS bigint[]))"
-    " AS v(id, d, f) WHERE a.id = v.id AND (v.f IS NULL OR a.balance + v.f >= 0)"
-)
-_SQLITE_BALANCE = text(
-    "UPDATE accounts SET balance = balance + :d"
-    " WHERE id = :id AND (:f IS NULL OR balance + :f >= 0)"
-)
-
-
-# One unique-index probe per key (the fenced LATERAL is a nested loop): given the
-# keys as a constant ``= ANY`` list, the planner expects every key to be found and scans
-# all the entries instead (2 s for a city's 83,600 keys at 7.8 M entries, against 0.2 s),
-# while a money run's keys are usually all new.
-_PG_KNOWN = text(
-    "SELECT e.id, e.idempotency_key FROM unnest(CAST(:keys AS text[])) AS k(key)"
-    " CROSS JOIN LATERAL (SELECT id, idempotency_key FROM journal_entries"
-    " WHERE idempotency_key = k.key OFFSET 0) e"
-)
-
-
 def known_entries(conn: Connection, keys: Sequence[str], size: int | None = None) -> dict[str, int]:
     """{key: entry id} of the idempotency keys already posted, in chunks of ``size``
     (default ``chunk_size(conn)``)."""
-    size = size or chunk_size(conn)
-    out: dict[str, int] = {}
-    if conn.dialect.name == "postgresql":
-        for part in chunked(keys, size):
-            for eid, key in conn.execute(_PG_KNOWN, {"keys": text_array(part)}).all():
-                out[str(key)] = int(eid)
-        return out
-    for part in chunked(keys, size):
-        for eid, key in conn.execute(
-            select(JournalEntry.id, JournalEntry.idempotency_key).where(
-                one_of(conn, JournalEntry.idempotency_key, part)
-            )
-        ).all():
-            out[str(key)] = int(eid)
-    return out
+    return journal.known_entries(conn, keys, size or chunk_size(conn))
 
 
 def post_many(
@@ -460,12 +334,7 @@ def post_many(
     On PostgreSQL the entries are inserted first (``ON CONFLICT DO NOTHING``: the unique
     index finds the known keys, no separate look-up) and checked before their postings
     and balances are written; a refusal raises and the caller's rollback removes them."""
-    seen: set[str] = set()
-    for e in entries:
-        check_legs(e.legs)
-        if e.key in seen:
-            raise InvalidInput(f"idempotency key {e.key} repeated in one call")
-        seen.add(e.key)
+    checked = journal.check(entries)
     if not entries:
         return {}
     postgres = conn.dialect.name == "postgresql"
@@ -485,34 +354,17 @@ def post_many(
             if len(out) == len(entries):  # all there: post() would not look at the period
                 return {k: out[k] for k in keys}
         raise PeriodClosed(period=period)
-    occurred = occurred_at or booked_at
+    hdr = Header(period, actor, booked_at, occurred_at)
 
-    ids: dict[str, int] = {}
     if postgres:
-        for part in chunked(entries, size):
-            for i, k in conn.execute(
-                _PG_ENTRIES,
-                {
-                    "period": period,
-                    "booked": booked_at,
-                    "occurred": occurred,
-                    "actor": actor,
-                    "regions": int_array(e.region_id for e in part),
-                    "kinds": text_array(e.kind for e in part),
-                    "keys": text_array(e.key for e in part),
-                    "refs": text_array(e.reference for e in part),
-                    "memos": text_array(e.memo for e in part),
-                    "legs": int_array(len(e.legs) for e in part),
-                },
-            ).all():
-                ids[str(k)] = int(i)
+        ids = journal.insert_entries(conn, checked, hdr, skip_known=True, size=size)
         if len(ids) < len(entries):
             out = known_entries(conn, [k for k in keys if k not in ids], size)
-        new = [e for e in entries if e.key in ids]
+        new = checked.subset(e for e in entries if e.key in ids)
     else:
-        new = [e for e in entries if e.key not in out]
+        new = checked.subset(e for e in entries if e.key not in out)
 
-    accts = sorted({leg.account_id for e in new for leg in e.legs})
+    accts = sorted({leg.account_id for e in new.entries for leg in e.legs})
     meta: dict[int, tuple[bool, bool]] = {}  # id → (cached, allow_negative)
     for acct_part in chunked(accts, size):
         for aid, cached, neg in conn.execute(
@@ -531,7 +383,7 @@ def post_many(
     guarded = sorted(
         {
             leg.account_id
-            for e in new
+            for e in new.entries
             for leg in e.legs
             if leg.amount < 0 and not meta[leg.account_id][0] and not meta[leg.account_id][1]
         }
@@ -551,98 +403,21 @@ def post_many(
             .group_by(Posting.account_id)
         ):
             running[int(aid)] = int(total)
-    # Purses (cached): their net change, and the lowest point reached after a debit (in
-    # order, leg by leg, as post()'s guarded updates would apply them).
-    delta: dict[int, int] = {}
-    floor: dict[int, int] = {}
-    purse_meta = {a: m[1] for a, m in meta.items() if m[0]}  # cached → allow_negative
-    for e in new:
-        legs = e.legs
-        if running:
-            for leg in legs:
+    if running:
+        for e in new.entries:
+            for leg in e.legs:
                 if (
                     leg.amount < 0
                     and leg.account_id in running
                     and running[leg.account_id] + leg.amount < 0
                 ):
                     raise InsufficientFunds(f"account {leg.account_id}")
-            for leg in legs:
+            for leg in e.legs:
                 if leg.account_id in running:
                     running[leg.account_id] += leg.amount
-        for leg in legs:
-            acct = leg.account_id
-            may_go_negative = purse_meta.get(acct)
-            if may_go_negative is None:
-                continue
-            d = delta.get(acct, 0) + leg.amount
-            delta[acct] = d
-            if leg.amount < 0 and not may_go_negative:
-                low = floor.get(acct)
-                floor[acct] = d if low is None or d < low else low
 
-    for part in chunked(new, size):
-        if postgres:
-            entry_ids: list[int] = []
-            accounts: list[int] = []
-            amounts: list[int] = []
-            for e in part:
-                eid = ids[e.key]
-                for leg in e.legs:
-                    entry_ids.append(eid)
-                    accounts.append(leg.account_id)
-                    amounts.append(leg.amount)
-            conn.execute(
-                _PG_POSTINGS,
-                {"e": int_array(entry_ids), "a": int_array(accounts), "m": int_array(amounts)},
-            )
-            continue
-        # SQLite: one executemany (RETURNING per row would be a statement per entry),
-        # then the new ids by their keys.
-        conn.execute(
-            insert(JournalEntry),
-            [
-                {
-                    "region_id": e.region_id,
-                    "kind": e.kind,
-                    "idempotency_key": e.key,
-                    "period": period,
-                    "booked_at": booked_at,
-                    "occurred_at": occurred,
-                    "actor": actor,
-                    "reference": e.reference,
-                    "memo": e.memo,
-                    "legs": len(e.legs),
-                }
-                for e in part
-            ],
-        )
-        ids.update(known_entries(conn, [e.key for e in part], size))
-        conn.execute(
-            insert(Posting),
-            [
-                {"entry_id": ids[e.key], "account_id": leg.account_id, "amount": leg.amount}
-                for e in part
-                for leg in e.legs
-            ],
-        )
-
-    purses = sorted(delta)
-    for purse_part in chunked(purses, size):
-        if postgres:
-            changed = conn.execute(
-                _PG_BALANCES,
-                {
-                    "ids": int_array(purse_part),
-                    "ds": int_array(delta[a] for a in purse_part),
-                    "fs": int_array(floor.get(a) for a in purse_part),
-                },
-            ).rowcount
-        else:
-            changed = conn.execute(
-                _SQLITE_BALANCE,
-                [{"id": a, "d": delta[a], "f": floor.get(a)} for a in purse_part],
-            ).rowcount
-        if changed != len(purse_part):
-            raise InsufficientFunds()
+    if not postgres:
+        ids = journal.insert_entries(conn, new, hdr, size=size)
+    journal.insert_legs(conn, new, ids, {a: m[1] for a, m in meta.items() if m[0]}, size=size)
     out.update(ids)
     return {k: out[k] for k in keys}

@@ -1,21 +1,23 @@
 """What a diner pays at a canteen (R-U1): meal period × diner class, open amount, or items.
 
-Contract: ``diner_class`` says how the canteen sees a payer; ``meal_price`` finds the
-period whose window holds the local time and its price for that class, raising the
-refusal the till should show; ``items_total`` prices item lines from the canteen's list.
+Contract: pure rules — ``diner_class`` says how the canteen sees a payer; ``quote_meal``
+prices a meal period for a class at a local time, raising the refusal the till should
+show; ``price_items`` prices item lines from the canteen's list. ``meal_facts`` and
+``item_prices`` read what they need for one payment (the batch reads them set-wise,
+``pay.batch_sql``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import Connection, select
 
 from onecard.core.errors import (
     InvalidInput,
     NoPrice,
-    NotFound,
     OutsideMealPeriod,
     VisitorsNotServed,
 )
@@ -47,17 +49,42 @@ def diner_class(person_unit_id: int, person_category: str, canteen: CanteenRules
 
 
 @dataclass(frozen=True)
-class MealQuote:
-    meal_period_id: int
+class MealFacts:
+    """A canteen's meal period as a payment reads it: window, limit, price per class."""
+
+    period_id: int
     code: str
     name: str
-    price_fen: int
+    starts: time
+    ends: time
     per_person_limit: int
+    prices: Mapping[str, int]  # diner class → fen
 
 
-def meal_price(
-    conn: Connection, canteen_id: int, meal_code: str, klass: str, local_now: datetime
-) -> MealQuote:
+def quote_meal(meal: MealFacts, klass: str, local_now: datetime) -> int:
+    """The meal's price for ``klass`` at ``local_now``, or the refusal the till shows."""
+    t = local_now.time()
+    if not (meal.starts <= t < meal.ends):
+        raise OutsideMealPeriod(f"{meal.name} {meal.starts:%H:%M}–{meal.ends:%H:%M}")
+    price = meal.prices.get(klass)
+    if price is None:
+        raise NoPrice()
+    return price
+
+
+def price_items(lines: Sequence[tuple[str, int]], prices: Mapping[str, int]) -> int:
+    """Item lines priced from the canteen's active list (``prices``: sku → fen)."""
+    unknown = sorted({sku for sku, _ in lines} - prices.keys())
+    if unknown:
+        raise InvalidInput(f"未知商品编码 {', '.join(unknown)}")
+    total = sum(int(prices[sku]) * qty for sku, qty in lines)
+    if not 0 < total <= MAX_AMOUNT_FEN:
+        raise InvalidInput("商品合计金额超出范围")
+    return total
+
+
+# --- reading them (one payment) -------------------------------------------------------------
+def meal_facts(conn: Connection, canteen_id: int, meal_code: str) -> MealFacts | None:
     period = conn.execute(
         select(
             MealPeriod.id,
@@ -68,35 +95,25 @@ def meal_price(
         ).where(MealPeriod.canteen_id == canteen_id, MealPeriod.code == meal_code)
     ).first()
     if period is None:
-        raise NotFound(what=f"餐次 {meal_code}")
+        return None
     pid, name, starts, ends, limit = period
-    t = local_now.time()
-    if not (starts <= t < ends):
-        raise OutsideMealPeriod(f"{name} {starts:%H:%M}–{ends:%H:%M}")
-    price = conn.execute(
-        select(MealPrice.price_fen).where(
-            MealPrice.meal_period_id == pid, MealPrice.diner_class == klass
-        )
-    ).scalar()
-    if price is None:
-        raise NoPrice()
-    return MealQuote(int(pid), meal_code, str(name), int(price), int(limit))
-
-
-def items_total(conn: Connection, canteen_id: int, lines: list[tuple[str, int]]) -> int:
-    skus = {sku for sku, _ in lines}
     prices = {
-        str(sku): int(fen)
-        for sku, fen in conn.execute(
-            select(Item.sku, Item.price_fen).where(
-                Item.canteen_id == canteen_id, Item.sku.in_(skus), Item.active.is_(True)
+        str(k): int(v)
+        for k, v in conn.execute(
+            select(MealPrice.diner_class, MealPrice.price_fen).where(
+                MealPrice.meal_period_id == pid
             )
         )
     }
-    unknown = sorted(skus - prices.keys())
-    if unknown:
-        raise InvalidInput(f"未知商品编码 {', '.join(unknown)}")
-    total = sum(int(prices[sku]) * qty for sku, qty in lines)
-    if not 0 < total <= MAX_AMOUNT_FEN:
-        raise InvalidInput("商品合计金额超出范围")
-    return total
+    return MealFacts(int(pid), meal_code, str(name), starts, ends, int(limit), prices)
+
+
+def item_prices(conn: Connection, canteen_id: int, skus: Iterable[str]) -> dict[str, int]:
+    return {
+        str(sku): int(fen)
+        for sku, fen in conn.execute(
+            select(Item.sku, Item.price_fen).where(
+                Item.canteen_id == canteen_id, Item.sku.in_(set(skus)), Item.active.is_(True)
+            )
+        )
+    }

@@ -2,7 +2,7 @@
 
 Contract:
 - ``authenticate_terminal`` maps a device credential to a ``TerminalIdentity`` or raises
-  ``TerminalUnauthorized`` / ``TerminalRevoked``.
+  ``TerminalUnauthorized`` / ``TerminalRevoked`` / ``TerminalNotLive`` (pays only when live).
 - ``pay(ctx, terminal, request)`` is one transaction. ``(terminal, txn_id)`` is the
   idempotency key: the first decision — approved *or* refused — is stored with its exact
   response bytes, a retry with the same request gets those bytes back, the same id with
@@ -10,21 +10,23 @@ Contract:
   purses (in the canteen's purse order) and credits the canteen's payable in one
   balanced entry; a refusal changes no balance and writes only its decision record.
   Bad input (``InvalidInput`` and subclasses) is raised, never recorded.
-- ``decide_and_record(conn, …)`` is the same work inside a caller's transaction, used by
-  the batching path so many payments share one commit.
+- ``decide_and_record(conn, …)`` is the same work inside a caller's transaction: read the
+  facts (``read_facts``), decide (``pay.decide.decide``, the one decision core), write the
+  entry through ``ledger.journal`` and the decision record. The batch (``pay.batch``)
+  decides with the same core on facts it reads set-wise, and uses this for the payments
+  it leaves (a retry of a transaction id inside one batch, a failed set-wise part).
 - ``reverse`` (same terminal, within the window) and ``refund`` (canteen manager, any
   time, partial allowed) post new entries; nothing is edited in the ledger.
 
-Concurrency: the payer's purse rows are locked (``FOR UPDATE``) before the split is
-computed, so two payments from one purse serialise on that person alone; the guarded
-UPDATE is the backstop. No shared row (canteen, system account) is written by a payment.
+Concurrency: the payer's purse rows are locked (``FOR UPDATE``) before the decision, so
+two payments from one purse serialise on that person alone; the guarded UPDATE (in the
+ledger's writer) is the backstop. No shared row (canteen, system account) is written by a payment.
 """
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,91 +39,53 @@ from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.db import is_unavailable
 from onecard.core.errors import (
-    CardCancelled,
-    CardLost,
-    CodeInvalid,
     CodeReused,
-    CodeRevoked,
     IdempotencyConflict,
-    InsufficientFunds,
-    InvalidAmount,
-    InvalidInput,
-    MalformedCredential,
     NotFound,
     PaymentNotConfirmed,
-    PeriodLimitReached,
-    PersonInactive,
-    Refused,
     TerminalUnauthorized,
-    UnknownCard,
 )
-from onecard.core.money import MAX_AMOUNT_FEN
-from onecard.ledger.models import Account, JournalEntry, Posting
-from onecard.ledger.service import (
-    Leg,
-    account_id,
-    guarded_change,
-    lock_for_posting,
-    period_for,
-)
+from onecard.ledger import journal
+from onecard.ledger.models import Account
+from onecard.ledger.service import lock_for_posting, period_for
 from onecard.org.builders import hash_device_key
 from onecard.org.models import Canteen, Person, Terminal, Unit
-from onecard.pay import paycode
+from onecard.pay.decide import (
+    CARD_NO_RE,
+    CardFacts,
+    CodeCredential,
+    Credential,
+    Decision,
+    Facts,
+    Payer,
+    PaymentRequest,
+    Policy,
+    Purses,
+    TerminalIdentity,
+    credential_shape_ok,
+    decide,
+    read_credential,
+    refused_instead,
+    split_purses,
+)
 from onecard.pay.models import Card, Payment
 from onecard.pay.paycode_keys import is_retired
-from onecard.pay.pricing import CanteenRules, diner_class, items_total, meal_price
+from onecard.pay.pricing import CanteenRules, item_prices, meal_facts
 from onecard.rollout.states import terminal_refusal
 
-
-@dataclass(frozen=True)
-class TerminalIdentity:
-    id: int
-    code: str
-    region_id: int
-    canteen_id: int
-
-
-@dataclass(frozen=True)
-class PaymentRequest:
-    txn_id: str
-    credential: str
-    meal: str | None = None
-    amount_fen: int | None = None
-    items: tuple[tuple[str, int], ...] = ()
-
-    def validate(self) -> None:
-        if not self.txn_id or len(self.txn_id) > 64:
-            raise InvalidInput("txn_id 必须为 1–64 个字符")
-        chosen = sum([self.meal is not None, self.amount_fen is not None, bool(self.items)])
-        if chosen != 1:
-            raise InvalidInput("meal、amount_fen、items 三者必须且只能给出一个")
-        if self.amount_fen is not None and (
-            type(self.amount_fen) is not int or not 0 < self.amount_fen <= MAX_AMOUNT_FEN
-        ):
-            raise InvalidAmount()
-        for sku, qty in self.items:
-            if type(qty) is not int or not 0 < qty <= 999:
-                raise InvalidInput(f"商品 {sku} 数量必须为 1–999 的整数")
-        if not credential_shape_ok(self.credential):
-            raise MalformedCredential()
-
-    def fingerprint(self) -> str:
-        body = json.dumps(
-            [self.credential.strip(), self.meal, self.amount_fen, [list(i) for i in self.items]],
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(body.encode()).hexdigest()
-
-
-CARD_NO_RE = re.compile(r"[0-9]{8,16}")
-
-
-def credential_shape_ok(credential: str) -> bool:
-    """A card number (8–16 ASCII digits) or a payment code (18 digits starting with 8,
-    spaces allowed between groups). Anything else — 17 digits, letters, full-width or
-    other Unicode digits — is malformed, refused before anything is looked up."""
-    cred = credential.strip()
-    return CARD_NO_RE.fullmatch(cred) is not None or paycode.looks_like_code(cred)
+__all__ = [
+    "CARD_NO_RE",
+    "PaymentOutcome",
+    "PaymentRequest",
+    "TerminalIdentity",
+    "authenticate_terminal",
+    "credential_shape_ok",
+    "decide_and_record",
+    "dumps",
+    "pay",
+    "replay",
+    "split_purses",
+]
 
 
 @dataclass
@@ -149,8 +113,6 @@ def authenticate_terminal(ctx: Context, code: str, key: str) -> TerminalIdentity
                 Terminal.status,
             ).where(Terminal.code == code)
         ).first()
-    import hmac
-
     if row is None or not hmac.compare_digest(str(row.key_hash), hash_device_key(key)):
         raise TerminalUnauthorized()
     if (refusal := terminal_refusal(str(row.status))) is not None:
@@ -218,20 +180,23 @@ def replay(
     )
 
 
-@dataclass
-class _Payer:
-    person_id: int
-    name: str
-    unit_id: int
-    unit_name: str
-    category: str
-    status: str
-    card_no: str | None = None
-    code_step: int | None = None
-
-
-def _resolve_payer(conn: Connection, ctx: Context, credential: str, now: datetime) -> _Payer:
-    cred = credential.strip()
+def read_facts(
+    conn: Connection,
+    terminal: TerminalIdentity,
+    req: PaymentRequest,
+    cred: Credential,
+    now: datetime,
+) -> Facts:
+    """What ``decide`` needs for one payment. The payer's purses are locked (``FOR
+    UPDATE``): everything after sees a stable balance until the COMMIT."""
+    canteen = canteen_rules(conn, terminal.canteen_id)
+    payable = conn.execute(
+        select(Account.id).where(
+            Account.owner_kind == "canteen",
+            Account.owner_id == canteen.id,
+            Account.kind == "canteen_payable",
+        )
+    ).scalar()
     person_q = select(
         Person.id,
         Person.name,
@@ -242,254 +207,112 @@ def _resolve_payer(conn: Connection, ctx: Context, credential: str, now: datetim
         Person.paycode_secret,
         Person.paycode_last_step,
     ).join(Unit, Unit.id == Person.unit_id)
-    if paycode.looks_like_code(cred):
-        parsed = paycode.parse_code(cred, ctx.settings.region_no)
-        row = conn.execute(person_q.where(Person.paycode_token == parsed.token)).first()
-        if row is None:
-            # A token rotated away (phone lost): say so, so the diner refreshes the code.
-            if is_retired(conn, parsed.token):
-                raise CodeRevoked()
-            raise CodeInvalid()
-        step = paycode.match_step(
-            str(row.paycode_secret),
-            parsed.otp,
-            now.timestamp() if now.tzinfo else _unix(now),
-            int(row.paycode_last_step),
-            ctx.settings.paycode_step_seconds,
-        )
-        return _Payer(
-            int(row.id),
-            row.name,
-            int(row.unit_id),
-            row[3],
-            row.category,
-            row.status,
-            code_step=step,
-        )
-    card = conn.execute(select(Card.person_id, Card.status).where(Card.card_no == cred)).first()
-    if card is None:
-        raise UnknownCard()
-    if card.status == "lost":
-        raise CardLost()
-    if card.status == "cancelled":
-        raise CardCancelled()
-    row = conn.execute(person_q.where(Person.id == card.person_id)).one()
-    return _Payer(
-        int(row.id), row.name, int(row.unit_id), row[3], row.category, row.status, card_no=cred
+    card: CardFacts | None = None
+    retired = False
+    if isinstance(cred, CodeCredential):
+        row = conn.execute(person_q.where(Person.paycode_token == cred.token)).first()
+        retired = row is None and is_retired(conn, cred.token)
+    else:
+        found = conn.execute(
+            select(Card.person_id, Card.status).where(Card.card_no == cred.card_no)
+        ).first()
+        row = None
+        if found is not None:
+            card = CardFacts(int(found.person_id), str(found.status))
+            if card.status == "active":
+                row = conn.execute(person_q.where(Person.id == card.person_id)).one()
+    if row is None:
+        return Facts(now, canteen, payable, card=card, code_retired=retired)
+    payer = Payer(
+        int(row[0]),
+        str(row[1]),
+        int(row[2]),
+        str(row[3]),
+        str(row[4]),
+        str(row[5]),
+        str(row[6]),
+        int(row[7]),
     )
-
-
-def _unix(naive_utc: datetime) -> float:
-    from datetime import UTC
-
-    return naive_utc.replace(tzinfo=UTC).timestamp()
-
-
-def split_purses(amount: int, subsidy: int, cash: int, order: str) -> tuple[int, int]:
-    """(from subsidy, from cash) for ``amount``, first purse first; caller checks totals."""
-    if order == "cash_first":
-        from_cash = min(cash, amount)
-        return amount - from_cash, from_cash
-    from_subsidy = min(subsidy, amount)
-    return from_subsidy, amount - from_subsidy
+    purses = {
+        str(kind): (int(aid), int(bal))
+        for aid, kind, bal in conn.execute(
+            select(Account.id, Account.kind, Account.balance)
+            .where(Account.owner_kind == "person", Account.owner_id == payer.id)
+            .with_for_update()
+        )
+    }
+    meal = meal_facts(conn, canteen.id, req.meal) if req.meal is not None else None
+    had = 0
+    if meal is not None and meal.per_person_limit > 0:
+        had = conn.execute(
+            select(func.count())
+            .select_from(Payment)
+            .where(
+                Payment.person_id == payer.id,
+                Payment.business_date == to_local(now).date(),
+                Payment.meal_period_id == meal.period_id,
+                Payment.status == "approved",
+            )
+        ).scalar_one()
+    return Facts(
+        now,
+        canteen,
+        payable,
+        card=card,
+        payer=payer,
+        purses=Purses(*purses["subsidy"], *purses["cash"]),
+        meal=meal,
+        item_prices=item_prices(conn, canteen.id, [s for s, _ in req.items]) if req.items else {},
+        meals_had=int(had),
+    )
 
 
 def decide_and_record(
     conn: Connection, ctx: Context, terminal: TerminalIdentity, req: PaymentRequest
 ) -> PaymentOutcome:
-    """Decide one payment and write its record inside the caller's transaction."""
+    """Decide one payment and write its record inside the caller's transaction: read the
+    facts, ``pay.decide.decide``, write through the ledger's writer."""
     prior = replay(conn, terminal, req)
     if prior is not None:
         return prior
     now = ctx.clock.now()
+    cred = read_credential(req.credential, ctx.settings.region_no)
+    facts = read_facts(conn, terminal, req, cred, now)
+    policy = Policy(ctx.settings.language, ctx.settings.paycode_step_seconds)
+    d = decide(terminal, req, cred, facts, policy)
+    if d.approved and d.code_step is not None and d.payer is not None:
+        # Single use, race-free: only one payment can move the step forward.
+        moved = conn.execute(
+            update(Person)
+            .where(Person.id == d.payer.id, Person.paycode_last_step < d.code_step)
+            .values(paycode_last_step=d.code_step)
+        ).rowcount
+        if moved != 1:
+            d = refused_instead(d, CodeReused(), policy.language)
     local_now = to_local(now)
-    canteen = canteen_rules(conn, terminal.canteen_id)
-    payer: _Payer | None = None
-    data: dict[str, Any] = {
-        "txn_id": req.txn_id,
-        "terminal": terminal.code,
-        "canteen": canteen.name,
-    }
-    try:
-        payer = _resolve_payer(conn, ctx, req.credential, now)
-        data["payer"] = {"name": payer.name, "unit": payer.unit_name}
-        if payer.status != "active":
-            raise PersonInactive()
-        klass = diner_class(payer.unit_id, payer.category, canteen)
-        meal = None
-        if req.meal is not None:
-            meal = meal_price(conn, canteen.id, req.meal, klass, local_now)
-            amount = meal.price_fen
-        elif req.items:
-            amount = items_total(conn, canteen.id, list(req.items))
-        else:
-            assert req.amount_fen is not None
-            amount = req.amount_fen
-
-        # Lock this payer's purses: everything below sees a stable balance.
-        purses = {
-            kind: (int(aid), int(bal))
-            for aid, kind, bal in conn.execute(
-                select(Account.id, Account.kind, Account.balance)
-                .where(Account.owner_kind == "person", Account.owner_id == payer.person_id)
-                .with_for_update()
-            )
-        }
-        sub_id, sub_bal = purses["subsidy"]
-        cash_id, cash_bal = purses["cash"]
-        if meal is not None and meal.per_person_limit > 0:
-            used = conn.execute(
-                select(func.count())
-                .select_from(Payment)
-                .where(
-                    Payment.person_id == payer.person_id,
-                    Payment.business_date == local_now.date(),
-                    Payment.meal_period_id == meal.meal_period_id,
-                    Payment.status == "approved",
-                )
-            ).scalar_one()
-            if used >= meal.per_person_limit:
-                raise PeriodLimitReached(limit=meal.per_person_limit)
-        if sub_bal + cash_bal < amount:
-            data["balances"] = {"subsidy_fen": sub_bal, "cash_fen": cash_bal}
-            raise InsufficientFunds()
-        from_sub, from_cash = split_purses(amount, sub_bal, cash_bal, canteen.purse_order)
-
-        if payer.code_step is not None:
-            # Single use, race-free: only one payment can move the step forward.
-            moved = conn.execute(
-                update(Person)
-                .where(Person.id == payer.person_id, Person.paycode_last_step < payer.code_step)
-                .values(paycode_last_step=payer.code_step)
-            ).rowcount
-            if moved != 1:
-                raise CodeReused()
-    except Refused as refusal:
-        data.update(
-            result="refused",
-            code=refusal.code,
-            message=refusal.message(ctx.settings.language),
-        )
-        pid = _record(
+    entry_id = None
+    if d.approved:
+        lock_for_posting(conn)
+        written = journal.write(
             conn,
-            ctx,
-            terminal,
-            req,
-            data,
-            status="refused",
-            payer=payer,
-            refusal=refusal.code,
-            now=now,
-            local_now=local_now,
+            journal.check([d.entry(terminal, req.txn_id)]),
+            journal.Header(period_for(conn, local_now.date()), "", now),
+            purses={leg.account_id: False for leg in d.legs[1:]},
         )
-        return PaymentOutcome(body=dumps(data), approved=False, payment_id=pid, data=data)
-
-    lock_for_posting(conn)
-    legs = [Leg(account_id(conn, "canteen", canteen.id, "canteen_payable"), amount)]
-    if from_sub:
-        legs.append(Leg(sub_id, -from_sub))
-    if from_cash:
-        legs.append(Leg(cash_id, -from_cash))
-    entry_id = _insert_entry(
-        conn,
-        region_id=terminal.region_id,
-        kind="payment",
-        key=f"pay:{terminal.id}:{req.txn_id}",
-        period=period_for(conn, local_now.date()),
-        now=now,
-        actor=f"terminal:{terminal.code}",
-        reference=f"{canteen.name}",
-        legs=legs,
-    )
-    data.update(
-        result="approved",
-        amount_fen=amount,
-        subsidy_fen=from_sub,
-        cash_fen=from_cash,
-        balances={"subsidy_fen": sub_bal - from_sub, "cash_fen": cash_bal - from_cash},
-        meal=meal.code if meal else None,
-        diner_class=klass,
-        at=local_now.isoformat(timespec="seconds"),
-    )
-    pid = _record(
-        conn,
-        ctx,
-        terminal,
-        req,
-        data,
-        status="approved",
-        payer=payer,
-        now=now,
-        local_now=local_now,
-        amount=amount,
-        from_sub=from_sub,
-        from_cash=from_cash,
-        entry_id=entry_id,
-        meal_period_id=meal.meal_period_id if meal else None,
-        klass=klass,
-    )
-    return PaymentOutcome(body=dumps(data), approved=True, payment_id=pid, data=data)
-
-
-def _insert_entry(
-    conn: Connection,
-    *,
-    region_id: int,
-    kind: str,
-    key: str,
-    period: str,
-    now: datetime,
-    actor: str,
-    reference: str,
-    legs: list[Leg],
-) -> int:
-    """The payment path's posting: accounts are known and purses locked, so skip lookups."""
-    entry_id = int(
-        conn.execute(
-            insert(JournalEntry)
-            .values(
-                region_id=region_id,
-                kind=kind,
-                idempotency_key=key,
-                period=period,
-                booked_at=now,
-                occurred_at=now,
-                actor=actor,
-                reference=reference,
-                memo="",
-                legs=len(legs),
-            )
-            .returning(JournalEntry.id)
-        ).scalar_one()
-    )
-    assert sum(leg.amount for leg in legs) == 0
-    conn.execute(
-        insert(Posting),
-        [{"entry_id": entry_id, "account_id": lg.account_id, "amount": lg.amount} for lg in legs],
-    )
-    for lg in legs[1:]:
-        guarded_change(conn, lg.account_id, lg.amount)
-    return entry_id
+        entry_id = next(iter(written.values()))
+    pid = _record(conn, terminal, req, d, now=now, local_now=local_now, entry_id=entry_id)
+    return PaymentOutcome(body=dumps(d.data), approved=d.approved, payment_id=pid, data=d.data)
 
 
 def _record(
     conn: Connection,
-    ctx: Context,
     terminal: TerminalIdentity,
     req: PaymentRequest,
-    data: dict[str, Any],
+    d: Decision,
     *,
-    status: str,
-    payer: _Payer | None,
     now: datetime,
     local_now: datetime,
-    refusal: str | None = None,
-    amount: int = 0,
-    from_sub: int = 0,
-    from_cash: int = 0,
-    entry_id: int | None = None,
-    meal_period_id: int | None = None,
-    klass: str | None = None,
+    entry_id: int | None,
 ) -> int:
     pid = int(
         conn.execute(
@@ -499,19 +322,17 @@ def _record(
                 terminal_id=terminal.id,
                 txn_id=req.txn_id,
                 request_hash=req.fingerprint(),
-                status=status,
-                refusal_code=refusal,
+                status="approved" if d.approved else "refused",
+                refusal_code=d.refusal,
                 canteen_id=terminal.canteen_id,
-                person_id=payer.person_id if payer else None,
-                home_unit_id=payer.unit_id if payer else None,
-                credential_kind="code"
-                if paycode.looks_like_code(req.credential.strip())
-                else "card",
-                meal_period_id=meal_period_id,
-                diner_class=klass,
-                amount_fen=amount,
-                subsidy_fen=from_sub,
-                cash_fen=from_cash,
+                person_id=d.payer.id if d.payer else None,
+                home_unit_id=d.payer.unit_id if d.payer else None,
+                credential_kind=req.credential_kind,
+                meal_period_id=d.meal_period_id,
+                diner_class=d.klass,
+                amount_fen=d.amount,
+                subsidy_fen=d.from_sub,
+                cash_fen=d.from_cash,
                 entry_id=entry_id,
                 business_date=local_now.date(),
                 created_at=now,
@@ -520,6 +341,6 @@ def _record(
             .returning(Payment.id)
         ).scalar_one()
     )
-    data["payment_id"] = pid
-    conn.execute(update(Payment).where(Payment.id == pid).values(response=dumps(data).decode()))
+    d.data["payment_id"] = pid
+    conn.execute(update(Payment).where(Payment.id == pid).values(response=dumps(d.data).decode()))
     return pid

@@ -1,0 +1,340 @@
+"""The payment decision core: one pure function, the rules of a terminal payment.
+
+Contract:
+- ``decide(terminal, req, cred, facts, policy)`` — no I/O, no clock (the time is a fact)
+  — returns the ``Decision``: approved, with the entry to post (``entry``) and what the
+  payer's purses hold after it; or refused, with the refusal's code and no postings. Its
+  ``data`` is the terminal's answer (less the ``payment_id`` the writer adds), byte for
+  byte what the paths store. Bad input it cannot decide (a meal the canteen does not
+  have, unknown item codes) is raised (``OneCardError``, never ``Refused``): nothing is
+  recorded for it. The same facts always give the same decision.
+- The order of the checks is the rule: credential (unknown, lost or cancelled card; a
+  code no one holds — rotated: ``code_revoked`` — or that does not match, is spent or
+  expired), the person active, the diner class the canteen serves, the price (meal
+  window, a price for the class; item lines), the meal-period limit, the balance; then
+  the split over the purses in the canteen's order.
+- Facts are read by the callers: ``pay.service`` for one payment (``read_facts``), and
+  ``pay.batch`` set-wise for a whole batch, which threads them: after each approval, the
+  payer's purses (``Decision.purses_after``), meal count and code step (``code_step``)
+  are what the next payment in the batch sees.
+- ``PaymentRequest`` / ``TerminalIdentity`` (re-exported by ``pay.service``) are the
+  request as a terminal sends it and who sent it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from onecard.core.clock import to_local
+from onecard.core.errors import (
+    CardCancelled,
+    CardLost,
+    CodeInvalid,
+    CodeRevoked,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidInput,
+    MalformedCredential,
+    NotFound,
+    PeriodLimitReached,
+    PersonInactive,
+    Refused,
+    UnknownCard,
+)
+from onecard.core.money import MAX_AMOUNT_FEN
+from onecard.ledger.journal import Leg, NewEntry
+from onecard.pay import paycode
+from onecard.pay.pricing import CanteenRules, MealFacts, diner_class, price_items, quote_meal
+
+
+# --- the request ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TerminalIdentity:
+    id: int
+    code: str
+    region_id: int
+    canteen_id: int
+
+
+CARD_NO_RE = re.compile(r"[0-9]{8,16}")
+
+
+def credential_shape_ok(credential: str) -> bool:
+    """A card number (8–16 ASCII digits) or a payment code (18 digits starting with 8,
+    spaces allowed between groups). Anything else — 17 digits, letters, full-width or
+    other Unicode digits — is malformed, refused before anything is looked up."""
+    cred = credential.strip()
+    return CARD_NO_RE.fullmatch(cred) is not None or paycode.looks_like_code(cred)
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    txn_id: str
+    credential: str
+    meal: str | None = None
+    amount_fen: int | None = None
+    items: tuple[tuple[str, int], ...] = ()
+
+    def validate(self) -> None:
+        if not self.txn_id or len(self.txn_id) > 64:
+            raise InvalidInput("txn_id 必须为 1–64 个字符")
+        chosen = sum([self.meal is not None, self.amount_fen is not None, bool(self.items)])
+        if chosen != 1:
+            raise InvalidInput("meal、amount_fen、items 三者必须且只能给出一个")
+        if self.amount_fen is not None and (
+            type(self.amount_fen) is not int or not 0 < self.amount_fen <= MAX_AMOUNT_FEN
+        ):
+            raise InvalidAmount()
+        for sku, qty in self.items:
+            if type(qty) is not int or not 0 < qty <= 999:
+                raise InvalidInput(f"商品 {sku} 数量必须为 1–999 的整数")
+        if not credential_shape_ok(self.credential):
+            raise MalformedCredential()
+
+    def fingerprint(self) -> str:
+        body = json.dumps(
+            [self.credential.strip(), self.meal, self.amount_fen, [list(i) for i in self.items]],
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    @property
+    def credential_kind(self) -> str:
+        return "code" if paycode.looks_like_code(self.credential.strip()) else "card"
+
+
+@dataclass(frozen=True)
+class CardCredential:
+    card_no: str
+
+
+@dataclass(frozen=True)
+class CodeCredential:
+    token: str
+    otp: str
+
+
+Credential = CardCredential | CodeCredential
+
+
+def read_credential(credential: str, region_no: str) -> Credential:
+    """What to look up: a card number, or a payment code's person token (and its otp).
+    Raises ``MalformedCredential`` / ``ForeignRegion`` (bad input, never recorded)."""
+    cred = credential.strip()
+    if paycode.looks_like_code(cred):
+        parsed = paycode.parse_code(cred, region_no)
+        return CodeCredential(parsed.token, parsed.otp)
+    return CardCredential(cred)
+
+
+# --- the facts ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Payer:
+    id: int
+    name: str
+    unit_id: int
+    unit_name: str
+    category: str
+    status: str
+    paycode_secret: str = ""
+    paycode_last_step: int = 0
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    person_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Purses:
+    subsidy_id: int
+    subsidy: int
+    cash_id: int
+    cash: int
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one payment's decision reads (all of it, or ``None`` where nothing exists)."""
+
+    now: datetime  # naive UTC: the payment's time
+    canteen: CanteenRules
+    payable: int | None  # the canteen's payable account (None: it has none)
+    card: CardFacts | None = None  # a card credential's card (None: no such card)
+    payer: Payer | None = None  # the person behind the card or code (None: no one)
+    code_retired: bool = False  # a code no one holds carries a rotated-away token
+    purses: Purses | None = None  # the payer's, locked
+    meal: MealFacts | None = None  # the requested meal period (None: no such period)
+    item_prices: Mapping[str, int] = field(default_factory=dict)  # sku → fen, active
+    meals_had: int = 0  # the payer's approved payments in that meal period today
+
+
+@dataclass(frozen=True)
+class Policy:
+    language: str
+    step_seconds: int
+
+
+# --- the decision ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Decision:
+    approved: bool
+    data: dict[str, Any]  # the answer, less its payment_id
+    refusal: str | None = None
+    payer: Payer | None = None
+    amount: int = 0
+    from_sub: int = 0
+    from_cash: int = 0
+    meal_period_id: int | None = None
+    klass: str | None = None
+    legs: tuple[Leg, ...] = ()
+    code_step: int | None = None  # the payment code's step to store as spent
+    purses_after: Purses | None = None
+
+    def entry(self, terminal: TerminalIdentity, txn_id: str) -> NewEntry:
+        """The approval's journal entry (the key is the payment's idempotency key)."""
+        return NewEntry(
+            region_id=terminal.region_id,
+            kind="payment",
+            key=f"pay:{terminal.id}:{txn_id}",
+            legs=self.legs,
+            reference=str(self.data["canteen"]),
+            actor=f"terminal:{terminal.code}",
+        )
+
+
+def _refused(data: dict[str, Any], refusal: Refused, payer: Payer | None, lang: str) -> Decision:
+    data.update(result="refused", code=refusal.code, message=refusal.message(lang))
+    return Decision(False, data, refusal=refusal.code, payer=payer)
+
+
+def refused_instead(d: Decision, refusal: Refused, lang: str) -> Decision:
+    """An approval turned into a refusal by what its write found (a payment code spent
+    by a concurrent payment): the answer as the decision would have given it."""
+    keep = ("txn_id", "terminal", "canteen", "payer")
+    return _refused({k: d.data[k] for k in keep if k in d.data}, refusal, d.payer, lang)
+
+
+def split_purses(amount: int, subsidy: int, cash: int, order: str) -> tuple[int, int]:
+    """(from subsidy, from cash) for ``amount``, first purse first; caller checks totals."""
+    if order == "cash_first":
+        from_cash = min(cash, amount)
+        return amount - from_cash, from_cash
+    from_subsidy = min(subsidy, amount)
+    return from_subsidy, amount - from_subsidy
+
+
+def _unix(now: datetime) -> float:
+    return now.timestamp() if now.tzinfo else now.replace(tzinfo=UTC).timestamp()
+
+
+def _identify(cred: Credential, facts: Facts, policy: Policy) -> tuple[Payer, int | None]:
+    """The payer, and for a payment code the step it spends."""
+    if isinstance(cred, CodeCredential):
+        if facts.payer is None:
+            # A token rotated away (phone lost): say so, so the diner refreshes the code.
+            raise CodeRevoked() if facts.code_retired else CodeInvalid()
+        step = paycode.match_step(
+            facts.payer.paycode_secret,
+            cred.otp,
+            _unix(facts.now),
+            facts.payer.paycode_last_step,
+            policy.step_seconds,
+        )
+        return facts.payer, step
+    if facts.card is None:
+        raise UnknownCard()
+    if facts.card.status == "lost":
+        raise CardLost()
+    if facts.card.status == "cancelled":
+        raise CardCancelled()
+    if facts.payer is None:  # a card always has its holder
+        raise NotFound(what="持卡人")
+    return facts.payer, None
+
+
+def decide(
+    terminal: TerminalIdentity,
+    req: PaymentRequest,
+    cred: Credential,
+    facts: Facts,
+    policy: Policy,
+) -> Decision:
+    """The decision on ``req`` given ``facts`` (see the module's contract)."""
+    local_now = to_local(facts.now)
+    canteen = facts.canteen
+    data: dict[str, Any] = {
+        "txn_id": req.txn_id,
+        "terminal": terminal.code,
+        "canteen": canteen.name,
+    }
+    payer: Payer | None = None
+    try:
+        payer, step = _identify(cred, facts, policy)
+        data["payer"] = {"name": payer.name, "unit": payer.unit_name}
+        if payer.status != "active":
+            raise PersonInactive()
+        klass = diner_class(payer.unit_id, payer.category, canteen)
+        meal = None
+        if req.meal is not None:
+            meal = facts.meal
+            if meal is None:
+                raise NotFound(what=f"餐次 {req.meal}")
+            amount = quote_meal(meal, klass, local_now)
+        elif req.items:
+            amount = price_items(req.items, facts.item_prices)
+        else:
+            assert req.amount_fen is not None
+            amount = req.amount_fen
+        purses = facts.purses
+        if purses is None:  # every person has both purses
+            raise NotFound(what=f"account person:{payer.id}")
+        if meal is not None and 0 < meal.per_person_limit <= facts.meals_had:
+            raise PeriodLimitReached(limit=meal.per_person_limit)
+        if purses.subsidy + purses.cash < amount:
+            data["balances"] = {"subsidy_fen": purses.subsidy, "cash_fen": purses.cash}
+            raise InsufficientFunds()
+        from_sub, from_cash = split_purses(amount, purses.subsidy, purses.cash, canteen.purse_order)
+    except Refused as refusal:
+        return _refused(data, refusal, payer, policy.language)
+
+    if facts.payable is None:
+        raise NotFound(what=f"account canteen:{canteen.id}:canteen_payable")
+    legs = [Leg(facts.payable, amount)]
+    if from_sub:
+        legs.append(Leg(purses.subsidy_id, -from_sub))
+    if from_cash:
+        legs.append(Leg(purses.cash_id, -from_cash))
+    after = Purses(
+        purses.subsidy_id, purses.subsidy - from_sub, purses.cash_id, purses.cash - from_cash
+    )
+    data.update(
+        result="approved",
+        amount_fen=amount,
+        subsidy_fen=from_sub,
+        cash_fen=from_cash,
+        balances={"subsidy_fen": after.subsidy, "cash_fen": after.cash},
+        meal=req.meal if meal is not None else None,
+        diner_class=klass,
+        at=local_now.isoformat(timespec="seconds"),
+    )
+    return Decision(
+        True,
+        data,
+        payer=payer,
+        amount=amount,
+        from_sub=from_sub,
+        from_cash=from_cash,
+        meal_period_id=meal.period_id if meal is not None else None,
+        klass=klass,
+        legs=tuple(legs),
+        code_step=step,
+        purses_after=after,
+    )
