@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from onecard.cli import DbOpt, console, context
+from onecard.cli_kit import DbOpt, console, context
 from onecard.core.errors import AuditChainBroken, InvalidInput
 
 app = typer.Typer(no_args_is_help=True)

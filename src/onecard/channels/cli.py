@@ -46,7 +46,7 @@ def _actor() -> Actor:
 
 
 def _console() -> Any:
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     return console
 

@@ -32,7 +32,7 @@ DryOpt = Annotated[bool, typer.Option("--dry-run", help="只计算并显示，�
 
 
 def _default_context(database_url: str | None) -> Context:
-    from onecard.cli import context
+    from onecard.cli_kit import context
 
     return context(database_url)
 
@@ -54,14 +54,14 @@ def _actor() -> Actor:
 
 
 def _console() -> Any:
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     return console
 
 
 @contextmanager
 def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    from onecard.cli import progress_bar
+    from onecard.cli_kit import progress_bar
 
     with progress_bar() as bar:
         task = bar.add_task(description, total=None)

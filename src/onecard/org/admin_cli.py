@@ -44,7 +44,7 @@ Opt = Annotated[str | None, typer.Option()]
 
 
 def _default_context(database_url: str | None) -> Context:
-    from onecard.cli import context
+    from onecard.cli_kit import context
 
     return context(database_url)
 
@@ -62,7 +62,7 @@ def _actor() -> Actor:
 
 
 def _console() -> Any:
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     return console
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from onecard.cli import DbOpt, console, context
+from onecard.cli_kit import DbOpt, console, context
 from onecard.org import terminals
 from onecard.org.actors import Actor
 from onecard.org.directory import canteen_id_by_code

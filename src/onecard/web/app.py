@@ -30,8 +30,26 @@ from onecard import __version__
 from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
+from onecard.funding import bank_routes
+from onecard.funding import routes as funding_routes
+from onecard.org import routes as org_routes
+from onecard.pay import admin_routes, me_routes
+from onecard.pay import routes as pay_routes
+from onecard.web import (
+    auth,
+    bureau,
+    diner,
+    openapi,
+    org,
+    org_import,
+    permissions,
+    public,
+    reconciliation,
+    status,
+    till,
+    unit,
+)
 from onecard.web import errors as web_errors
-from onecard.web import openapi, permissions
 from onecard.web.csrf import CrossSiteGuard
 from onecard.web.headers import SecurityHeaders
 from onecard.web.sessions import ServerSessions
@@ -222,28 +240,27 @@ def create_app(
     # Added very last, so it wraps everything: no error leaves as a plain-text 500.
     app.add_middleware(web_errors.LastResort)
 
-    from onecard.pay.routes import router as pay_router
-
-    app.include_router(pay_router)
-    for module in (
-        "onecard.pay.me_routes",
-        "onecard.pay.admin_routes",
-        "onecard.web.status",
-        "onecard.funding.routes",
-        "onecard.funding.bank_routes",
-        "onecard.org.routes",
-        # Pages (server-rendered, CSRF-protected forms).
-        "onecard.web.auth",
-        "onecard.web.public",
-        "onecard.web.diner",
-        "onecard.web.till",
-        "onecard.web.unit",
-        "onecard.web.reconciliation",
-        "onecard.web.bureau",
-        "onecard.web.org",
-        "onecard.web.org_import",
+    # Routers, mounted by plain imports: the API, then the pages (server-rendered,
+    # CSRF-protected forms).
+    for router in (
+        pay_routes.router,
+        me_routes.router,
+        admin_routes.router,
+        status.router,
+        funding_routes.router,
+        bank_routes.router,
+        org_routes.router,
+        auth.router,
+        public.router,
+        diner.router,
+        till.router,
+        unit.router,
+        reconciliation.router,
+        bureau.router,
+        org.router,
+        org_import.router,
     ):
-        _include_optional(app, module)
+        app.include_router(router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Last, once every route exists: each one finds its declared rule from now on, and
@@ -282,10 +299,3 @@ def with_bank_courier(ctx: Context, inner: Lifespan) -> Lifespan:
                 courier.stop()
 
     return run
-
-
-def _include_optional(app: FastAPI, module: str) -> None:
-    import importlib
-
-    mod = importlib.import_module(module)
-    app.include_router(mod.router)
