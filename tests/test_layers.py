@@ -176,9 +176,7 @@ def _why_not(src: str, dst: str) -> str | None:
 
 
 def test_every_area_is_placed() -> None:
-    unplaced = sorted(
-        {area(m) for m in MODULES if tier(m) == SERVICES and area(m) not in AREAS}
-    )
+    unplaced = sorted({area(m) for m in MODULES if tier(m) == SERVICES and area(m) not in AREAS})
     assert not unplaced, f"place these areas in AREAS (tests/test_layers.py): {unplaced}"
 
 

@@ -106,7 +106,7 @@ def export_cmd(
 ) -> None:
     """Export the filtered events to Excel (Beijing time). 导出操作记录"""
     from onecard.audit import queries
-    from onecard.reports.tables import to_xlsx
+    from onecard.core.tables import to_xlsx
 
     if out.suffix.lower() != ".xlsx":
         raise InvalidInput("输出文件须以 .xlsx 结尾")

@@ -40,9 +40,10 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from onecard.channels.statement import StatementLine
+from onecard.core.context import Context
 from onecard.core.errors import (
     AuthError,
     InvalidAmount,
@@ -193,6 +194,15 @@ class BankGateway(Protocol):
     def statement_file(self, day: date) -> bytes: ...
 
     def verify_notification(self, body: bytes, signature: str) -> Notification: ...
+
+
+def gateway(ctx: Context) -> BankGateway:
+    """The bank this context was given at its edge (``Context.from_settings(bank=…)``,
+    ``channels.factory.bank_for``); core knows no bank, so the type is said here."""
+    bank = ctx.bank
+    if bank is None:  # a wiring bug at an edge, never a user's doing
+        raise OneCardError("no bank gateway was given to this context")
+    return cast(BankGateway, bank)
 
 
 def sign_body(secret: bytes, body: bytes) -> str:

@@ -201,7 +201,7 @@ def _sandbox(ctx: Context) -> Any:
 
 
 def _deliver_here(ctx: Context) -> Any:
-    from onecard.pay.topup import handle_bank_notification
+    from onecard.funding.notifications import handle_bank_notification
 
     def handle(body: bytes, signature: str) -> None:
         handle_bank_notification(ctx, body, signature)

@@ -7,7 +7,7 @@ Contract (money-run rights: the bureau and its clearing operator; each function 
 - ``import_returns(ctx, actor, data, filename)`` (file exchange only) reads the bank's
   return file: every line must name an order of a batch we wrote, with its amount, or
   the whole file is refused and nothing changes. Each order's state then follows from
-  its line exactly once (``pay.topup.apply_notification``): a payout the bank refused
+  its line exactly once (``funding.notifications.apply_notification``): a payout the bank refused
   is booked back as if the bank had called back. Reading the file again changes
   nothing; a result contradicting what the order already is (the statement showed it
   paid, the return file says failed) is listed for a person and changes nothing.
@@ -37,6 +37,7 @@ from onecard.channels.bank import (
     PLATFORM_ACCOUNT_NAMES,
     Notification,
     OrderKind,
+    gateway,
 )
 from onecard.channels.files import BATCH_TITLE, BatchKind, FileExchangeBank
 from onecard.channels.models import BankFile, BankFileOrder
@@ -46,11 +47,11 @@ from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, StateConflict
 from onecard.core.money import yuan
+from onecard.core.runs import RunResult, unit_of_work
 from onecard.funding.models import BankOrder
-from onecard.funding.runs import RunResult, unit_of_work
+from onecard.funding.notifications import apply_notification
 from onecard.org.actors import Actor
 from onecard.pay.models import TopupOrder
-from onecard.pay.topup import apply_notification
 
 KIND_ZH = {
     "transfers": "批量转账文件",
@@ -84,7 +85,7 @@ def money_run_record(
 
 
 def files_bank(ctx: Context) -> FileExchangeBank:
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     if not isinstance(bank, FileExchangeBank):
         raise NotFileExchange()
     return bank

@@ -1,5 +1,6 @@
 """Bank files over the API (/api/v1/funding/bank): what the reconciliation page does.
 
+The bank's callback (``/api/v1/channels/bank/notify``) is here too.
 Thin: the services check the actor (money-run rights to read a file in or write a
 batch). A file goes up as the raw request body (``…/import``, any content type, the
 upload size limit), its name in ``filename``; a file with bad rows is 422 with every row
@@ -17,11 +18,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.errors import ImportRejected
-from onecard.funding import bank_files, reconciliation
+from onecard.funding import bank_files, notifications, reconciliation
 from onecard.funding.routes import ERRORS, RunOut, _out, _rejected
 from onecard.web.deps import ActorDep, CtxDep
 
 router = APIRouter(prefix="/api/v1/funding/bank", tags=["funding"])
+# The bank's asynchronous callback (every verdict: top-ups and payouts alike).
+notify_router = APIRouter(prefix="/api/v1", tags=["channels"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -97,3 +100,13 @@ def get_files(actor: ActorDep, ctx: CtxDep) -> JSONResponse:
     actor.require("bureau_admin", "clearing_operator", "finance", "auditor")
     rows = bank_files.recent_files(ctx, 100)
     return JSONResponse([{**r, "created_at": r["created_at"].isoformat()} for r in rows])
+
+
+@notify_router.post("/channels/bank/notify")
+async def bank_notify(request: Request, ctx: CtxDep) -> dict[str, str]:
+    """The bank's asynchronous callback: raw body signed with HMAC-SHA256 (X-Signature)."""
+    body = await request.body()
+    status = notifications.handle_bank_notification(
+        ctx, body, request.headers.get("x-signature", "")
+    )
+    return {"status": status}

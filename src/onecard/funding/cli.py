@@ -21,8 +21,8 @@ from sqlalchemy import select
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, InvalidInput, NotFound
 from onecard.core.money import yuan
+from onecard.core.runs import RunResult
 from onecard.funding.errors import check_quarter
-from onecard.funding.runs import RunResult
 from onecard.org.actors import Actor
 
 app = typer.Typer(help="资金 / quarterly funding runs", no_args_is_help=True)
@@ -529,7 +529,7 @@ def cmd_audit(
     database_url: DbOpt = None,
 ) -> None:
     """Who ran what, when, with which totals (see also ``onecard audit``). 审计记录"""
-    from onecard.funding.audit import records
+    from onecard.audit.records import records
 
     ctx = _ctx(database_url)
     t = Table(title="审计记录（北京时间）")

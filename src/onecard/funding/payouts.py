@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification
+from onecard.audit import records as audit
+from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification, gateway
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
-from onecard.funding import audit
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.funding.errors import PersonNotLeft
 from onecard.funding.models import BankOrder, Settlement
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.service import (
     Leg,
     account_id,
@@ -108,7 +108,7 @@ def send_orders(ctx: Context, order_ids: list[str]) -> list[str]:
     again next time and answered with the same reference.
     """
     problems: list[str] = []
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     found: dict[str, Any] = {}
     with ctx.db.read() as conn:
         for id_part in chunked(list(dict.fromkeys(order_ids))):

@@ -35,17 +35,18 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from onecard.audit import records as audit
 from onecard.audit.models import AuditEvent
-from onecard.channels.bank import DINING_FUND_ACCOUNT, PLATFORM_ACCOUNT_NAMES
+from onecard.channels.bank import DINING_FUND_ACCOUNT, PLATFORM_ACCOUNT_NAMES, gateway
 from onecard.channels.statement import StatementLine, parse_statement_file
 from onecard.channels.store import record_file, store_statement, stored_statement
 from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
-from onecard.funding import audit, bank_files, notices
+from onecard.core.runs import RunResult, unit_of_work
+from onecard.funding import bank_files, notices
 from onecard.funding.bank_files import money_run_record
 from onecard.funding.models import BankOrder, FundingReceipt
-from onecard.funding.runs import RunResult, unit_of_work
 from onecard.org.actors import Actor
 from onecard.pay.models import TopupOrder
 
@@ -76,9 +77,7 @@ def reconcile_day(
 ) -> RunResult:
     actor.require(*READERS)
     if lines is None:
-        source = (
-            parse_statement_file(data) if data is not None else ctx.bank_gateway().statement(day)
-        )
+        source = parse_statement_file(data) if data is not None else gateway(ctx).statement(day)
         lines = [ln for ln in source if ln.day == day]
     res = RunResult("reconcile", day.isoformat(), False)
     with ctx.db.begin() as conn:

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from onecard.audit import records as audit
 from onecard.core.errors import Forbidden, ImportRejected, NotFound
 from onecard.funding import (
-    audit,
     distribution,
     notices,
     payouts,

@@ -31,15 +31,15 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from onecard.audit import records as audit
 from onecard.channels.bank import EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
 from onecard.core.money import fee_half_up, fen_from_yuan
-from onecard.funding import audit
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.funding.errors import MissingPayee, MissingQualityScore, check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
 from onecard.funding.payouts import add_orders, send_orders
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import (
     Leg,

@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
-from onecard.funding import audit
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import ARRAY_CHUNK as LEDGER_ARRAY_CHUNK
 from onecard.ledger.service import IN_CHUNK as LEDGER_CHUNK

@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from onecard.funding import audit
 from onecard.org import builders
 from onecard.org.actors import Actor
 from onecard.org.errors import UnknownReference, unique_races

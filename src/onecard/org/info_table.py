@@ -34,8 +34,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.funding import audit
 from onecard.funding.models import UnitInfo
 from onecard.org import admin, rules
 from onecard.org.actors import Actor

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, inspect, select, text, update
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.core.errors import Conflict, InvalidInput
-from onecard.funding import audit
+from onecard.core.passwords import hash_password
 from onecard.org import builders as b
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Region, Unit
-from onecard.web.passwords import hash_password
 
 _CODE = re.compile(r"[0-9]{6}")
 _NETWORK = re.compile(r"[0-9]{3}")

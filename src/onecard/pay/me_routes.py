@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 
@@ -100,11 +100,3 @@ def post_topup(body: AmountIn, actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
 def post_withdrawal(body: AmountIn, actor: ActorDep, ctx: CtxDep) -> None:
     assert actor.person_id is not None
     topup.withdraw(ctx, actor.person_id, body.amount_fen)
-
-
-@router.post("/channels/bank/notify", tags=["channels"])
-async def bank_notify(request: Request, ctx: CtxDep) -> dict[str, str]:
-    """The bank's asynchronous callback: raw body signed with HMAC-SHA256 (X-Signature)."""
-    body = await request.body()
-    status = topup.handle_bank_notification(ctx, body, request.headers.get("x-signature", ""))
-    return {"status": status}

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 from onecard.core.clock import from_local, quarter_bounds, to_local
 from onecard.core.context import Context
+from onecard.core.tables import Table
 from onecard.feedback.service import canteen_averages
 from onecard.org.models import Canteen, Unit
 from onecard.pay.models import Payment
-from onecard.reports.tables import Table
 
 CHARTS = ("daily", "rush", "matrix", "revenue", "ratings")
 _NET = Payment.amount_fen - Payment.refunded_fen

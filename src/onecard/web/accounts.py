@@ -36,12 +36,12 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from onecard.core.context import Context
 from onecard.core.errors import AuthError, InvalidInput, NotFound
+from onecard.core.passwords import hash_password, verify_password
 from onecard.org import sessions
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Role, RoleGrant
 from onecard.org.session_models import EnrolmentCode
 from onecard.web import throttle
-from onecard.web.passwords import hash_password, verify_password
 from onecard.web.throttle import (
     PASSWORD_ACCOUNT,
     PASSWORD_ADDRESS,
@@ -140,7 +140,7 @@ def needs_second_factor(conn: Connection, person_id: int) -> bool:
 def _audit(
     conn: Connection, ctx: Context, label: str, action: str, scope: str, **totals: Any
 ) -> None:
-    from onecard.funding import audit
+    from onecard.audit import records as audit
 
     audit.record(conn, ctx, Actor(label=label[:60]), action, scope[:100], totals)
 
@@ -449,7 +449,7 @@ def issue_enrolment_code(ctx: Context, actor: Actor, person_id: int) -> str:
                 issued_by=actor.label[:60],
             )
         )
-        from onecard.funding import audit
+        from onecard.audit import records as audit
 
         audit.record(
             conn,

@@ -249,6 +249,7 @@ def create_app(
         status.router,
         funding_routes.router,
         bank_routes.router,
+        bank_routes.notify_router,
         org_routes.router,
         auth.router,
         public.router,
@@ -284,7 +285,7 @@ def with_bank_courier(ctx: Context, inner: Lifespan) -> Lifespan:
     async def run(app: Any) -> AsyncIterator[None]:
         from onecard.channels.courier import Courier
         from onecard.channels.sandbox import SandboxBank
-        from onecard.pay.topup import handle_bank_notification
+        from onecard.funding.notifications import handle_bank_notification
 
         courier = None
         if isinstance(ctx.bank, SandboxBank):

@@ -26,6 +26,8 @@ from onecard.audit import service as audit_service
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
+from onecard.core.runs import RunResult
+from onecard.core.tables import to_xlsx
 from onecard.funding import (
     distribution,
     notices,
@@ -35,12 +37,10 @@ from onecard.funding import (
 )
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import BankOrder, FundingReceipt, Settlement
-from onecard.funding.runs import RunResult
 from onecard.org import terminals
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.reports import dashboard
-from onecard.reports.tables import to_xlsx
 from onecard.web import status as status_page
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath

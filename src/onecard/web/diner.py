@@ -16,11 +16,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from onecard.channels.bank import gateway
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
+from onecard.funding import notifications
 from onecard.org.models import Person
 from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.models import Card, TopupOrder
@@ -215,11 +217,11 @@ def deliver_sandbox_notifications(ctx: Context) -> None:
     """With the sandbox bank there is no bank to call us back: hand its queued
     notifications to the same handler the real callback (/api/v1/channels/bank/notify)
     uses, so a demo top-up completes while the diner waits."""
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     if isinstance(bank, SandboxBank):
 
         def handle(body: bytes, signature: str) -> None:
-            topup.handle_bank_notification(ctx, body, signature)
+            notifications.handle_bank_notification(ctx, body, signature)
 
         bank.deliver(handle)
 
@@ -227,7 +229,7 @@ def deliver_sandbox_notifications(ctx: Context) -> None:
 def _sandbox_card(ctx: Context, person_id: int) -> None:
     """The demo city's savings cards do not exist in a fresh sandbox bank: open the
     person's bound card there with demo money (sandbox only; a real bank has them)."""
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     if not isinstance(bank, SandboxBank):
         return
     with ctx.db.read() as conn:

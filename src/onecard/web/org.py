@@ -22,6 +22,7 @@ from sqlalchemy import select
 from onecard.core.context import Context
 from onecard.core.errors import NotFound, OneCardError
 from onecard.core.money import yuan
+from onecard.funding import payees
 from onecard.org import admin, grants, listing, retirement
 from onecard.org.actors import Actor
 from onecard.org.fields import (
@@ -300,7 +301,7 @@ def _frame_for(ctx: Context, actor: Actor, unit_id: int, own: bool) -> Frame:
 async def _save_unit(request: Request, frame: Frame, unit_id: int) -> Response:
     values = await _fields(request, UNIT_FIELDS)
     try:
-        ch = admin.update_unit(frame.ctx, frame.actor, unit_id, values)
+        ch = payees.update_unit(frame.ctx, frame.actor, unit_id, values)
     except OneCardError as exc:
         return _unit_page(
             request,
@@ -424,7 +425,7 @@ async def _save_canteen(request: Request, frame: Frame, canteen_id: int) -> Resp
         raise NotFound(what="食堂")
     values = await _fields(request, CANTEEN_FIELDS)
     try:
-        ch = admin.update_canteen(frame.ctx, frame.actor, canteen_id, values)
+        ch = payees.update_canteen(frame.ctx, frame.actor, canteen_id, values)
     except OneCardError as exc:
         return _canteen_page(
             request,
@@ -472,7 +473,7 @@ def canteen_retry(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: Ct
     bureau_scope(actor)
     frame = Frame(ctx, actor)
     try:
-        done = admin.retry_failed_payouts(ctx, actor, canteen_id)
+        done = payees.retry_failed_payouts(ctx, actor, canteen_id)
     except OneCardError as exc:
         return _canteen_page(
             request, frame, canteen_id, error=_error_text(request, exc), status_code=_refusal(exc)

@@ -31,9 +31,9 @@ from starlette.datastructures import UploadFile
 from onecard.channels.store import stored_statement
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, InvalidInput, OneCardError
+from onecard.core.runs import RunResult
 from onecard.funding import bank_files, notices, reconciliation
 from onecard.funding.models import FundingNotice, FundingReceipt
-from onecard.funding.runs import RunResult
 from onecard.org.actors import Actor
 from onecard.org.models import Unit
 from onecard.web.csrf import csrf_protect
