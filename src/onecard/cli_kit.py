@@ -2,7 +2,8 @@
 option and the command's ``Context`` (with the configured bank).
 
 Contract: ``context(url)`` builds a context on the configured (or given) database and
-remembers it; ``close_contexts()`` (called by ``cli.main`` when a command returns)
+remembers it; ``context_factory`` is what the money-run and bank command groups call (tests
+swap it for their own context); ``close_contexts()`` (called by ``cli.main`` when a command returns)
 disposes of every one, so no database connection outlives the command. Area command
 groups (``pay/cli.py``, ``funding/cli.py`` …) import these from here, never from
 ``onecard.cli``, which mounts them.
@@ -10,6 +11,7 @@ groups (``pay/cli.py``, ``funding/cli.py`` …) import these from here, never fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -67,6 +69,15 @@ def close_contexts() -> None:
         dispose = getattr(ctx.bank, "dispose", None)
         if callable(dispose):
             dispose()
+
+
+# How a command group gets its context: tests swap this to run the commands against
+# their own context (and sandbox bank).
+def _default_factory(database_url: str | None) -> Context:
+    return context(database_url)
+
+
+context_factory: Callable[[str | None], Context] = _default_factory
 
 
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECARD_DATABASE_URL")]

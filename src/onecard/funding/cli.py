@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from onecard import cli_kit
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, InvalidInput, NotFound
 from onecard.core.money import yuan
@@ -31,18 +32,8 @@ DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECAR
 DryOpt = Annotated[bool, typer.Option("--dry-run", help="只计算并显示，不写入任何数据")]
 
 
-def _default_context(database_url: str | None) -> Context:
-    from onecard.cli_kit import context
-
-    return context(database_url)
-
-
-# Tests swap this to run the commands against their own context (and sandbox bank).
-context_factory: Callable[[str | None], Context] = _default_context
-
-
 def _ctx(database_url: str | None) -> Context:
-    return context_factory(database_url)
+    return cli_kit.context_factory(database_url)
 
 
 def _actor() -> Actor:

@@ -33,7 +33,8 @@ from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
 from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
-from onecard.web.errors import json_error, request_lang
+from onecard.web.errors import json_error
+from onecard.web.i18n import request_lang
 
 router = APIRouter(prefix="/api/v1/funding", tags=["funding"])
 

@@ -39,7 +39,7 @@ from onecard.core.money import fee_half_up, fen_from_yuan
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.funding.errors import MissingPayee, MissingQualityScore, check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
-from onecard.funding.payouts import add_orders, send_orders
+from onecard.funding.payouts import add_orders, payee_for, send_orders
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import (
     Leg,
@@ -344,24 +344,6 @@ def _read_quarter(conn: Connection, quarter: str, *, every: bool = False) -> _Qu
     return _Quarter(canteens, done, payable, gross, shares, units)
 
 
-def _payee(c: Any, unit: Any) -> tuple[str, str]:
-    if c.operator_bank_account:
-        return str(c.operator_bank_account), str(c.operator_name or unit.name)
-    if c.operation == "self" and unit.bank_account:
-        return str(unit.bank_account), str(unit.name)
-    raise MissingPayee(canteen=c.name)
-
-
-def payee_of(conn: Connection, c: Any) -> tuple[str, str]:
-    """(bank account, account name) the operator is paid to.
-
-    An outsourced canteen is paid to its operator's account; a canteen its unit runs
-    itself, to the operator account if one is registered, else to the unit's own account.
-    """
-    unit = conn.execute(select(Unit.name, Unit.bank_account).where(Unit.id == c.unit_id)).one()
-    return _payee(c, unit)
-
-
 def _line(f: Figures, status: str) -> dict[str, object]:
     return {
         "canteen": f.canteen,
@@ -424,7 +406,7 @@ def settle_quarter(
                 res.problems.append(err.message())
             if f.net_fen > 0:
                 try:
-                    payees[c.id] = _payee(c, q.units[c.unit_id])
+                    payees[c.id] = payee_for(c, q.units[c.unit_id])
                 except MissingPayee as exc:
                     if not dry_run:
                         raise

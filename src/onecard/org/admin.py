@@ -56,7 +56,7 @@ from onecard.org.rules import (
 )
 
 KIND_ZH = {"region": "区域", "unit": "单位", "canteen": "食堂"}
-# Fields that decide where a canteen's settlement is paid (funding.settlement.payee_of).
+# Fields that decide where a canteen's settlement is paid (funding.payouts.payee_of).
 PAYEE_FIELDS = ("operation", "operator_name", "operator_bank_account")
 
 

@@ -39,7 +39,8 @@ from onecard.org.schemas import (
 )
 from onecard.pay.schemas import ErrorOut
 from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
-from onecard.web.errors import error_body, request_lang
+from onecard.web.errors import error_body
+from onecard.web.i18n import request_lang
 
 router = APIRouter(prefix="/api/v1/org", tags=["organisation"])
 

@@ -42,6 +42,7 @@ from onecard.org.actors import Actor
 from onecard.org.models import Person, Role, RoleGrant
 from onecard.org.session_models import EnrolmentCode
 from onecard.web import throttle
+from onecard.web.scopes import can_write_unit
 from onecard.web.throttle import (
     PASSWORD_ACCOUNT,
     PASSWORD_ADDRESS,
@@ -478,3 +479,20 @@ def sign_out(ctx: Context, session_id: int, person_id: int) -> None:
         row = conn.execute(select(Person.name, Person.staff_no).where(Person.id == person_id)).one()
         sessions.end_session(conn, session_id, "signed_out", now)
         _audit(conn, ctx, _person_label(person_id, row.name), "sign_out", f"工号 {row.staff_no}")
+
+
+def person_security(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any]:
+    """What a person's page shows about their sign-in (for ``unit/person.html``)."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.unit_id, Person.totp_secret).where(Person.id == person_id)
+        ).one()
+        needs = needs_second_factor(conn, person_id)
+    return {
+        "sessions": len(sessions.live_sessions(ctx, person_id)),
+        "needs_2fa": needs,
+        "has_totp": row.totp_secret is not None,
+        "enrolment_until": enrolment_code_pending(ctx, person_id),
+        "can_end": can_write_unit(actor, int(row.unit_id)),
+        "can_issue": actor.has("bureau_admin") and needs and row.totp_secret is None,
+    }

@@ -17,11 +17,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,9 +51,10 @@ from onecard.web import (
     unit,
 )
 from onecard.web import errors as web_errors
-from onecard.web.csrf import CrossSiteGuard
+from onecard.web.csrf import SAFE_METHODS, CrossSiteRefused
 from onecard.web.headers import SecurityHeaders
-from onecard.web.sessions import ServerSessions
+from onecard.web.i18n import request_lang
+from onecard.web.sessions import SESSION_COOKIE, ServerSessions
 
 STATIC = Path(__file__).parent / "static"
 
@@ -113,7 +115,7 @@ class _BodyTooLarge(Exception):
 
 async def _too_large(scope: Scope, send: Send) -> None:
     code, zh, en = web_errors.HTTP_CODES[413]
-    lang = web_errors.request_lang(Request(scope))
+    lang = request_lang(Request(scope))
     resp = web_errors.json_error(scope, 413, code, en if lang == "en" else zh)
     await resp(scope, _noop_receive, send)
 
@@ -140,7 +142,7 @@ class JsonOnly:
         if scope["type"] == "http" and self._refused(scope):
             request = Request(scope)
             err = web_errors.HTTP_CODES[415]
-            msg = err[2] if web_errors.request_lang(request) == "en" else err[1]
+            msg = err[2] if request_lang(request) == "en" else err[1]
             resp = web_errors.json_error(scope, 415, err[0], msg)
             await resp(scope, receive, send)
             return
@@ -181,6 +183,42 @@ class AuditOrigin:
         client = scope.get("client")
         with audit_origin(str(client[0]) if client else ""):
             await self.app(scope, receive, send)
+
+
+class CrossSiteGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.refused(scope):
+            request = Request(scope)
+            exc = CrossSiteRefused()
+            body = web_errors.error_body(exc.code, exc.message(request_lang(request)))
+            await JSONResponse(body, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def refused(scope: Scope) -> bool:
+        if not str(scope.get("path", "")).startswith("/api/") or scope.get("method") in (
+            *SAFE_METHODS,
+            "TRACE",
+        ):
+            return False
+        headers: dict[bytes, bytes] = {}
+        for k, v in scope.get("headers") or []:
+            headers.setdefault(k, v)
+        if SESSION_COOKIE.encode() not in headers.get(b"cookie", b""):
+            return False
+        source = headers.get(b"origin") or headers.get(b"referer")
+        if source is None:
+            return False
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        try:
+            netloc = urlsplit(source.decode("latin-1")).netloc.lower()
+        except ValueError:
+            return True
+        return not netloc or netloc != host
 
 
 def create_app(

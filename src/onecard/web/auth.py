@@ -31,8 +31,8 @@ from onecard.web import accounts
 from onecard.web import sessions as web_sessions
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath, get_actor
-from onecard.web.errors import request_lang
-from onecard.web.scopes import can_write_unit, unit_scope
+from onecard.web.i18n import request_lang
+from onecard.web.scopes import unit_scope
 from onecard.web.templating import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -308,23 +308,6 @@ def sign_out_everywhere(request: Request, actor: ActorDep, ctx: CtxDep) -> Respo
     org_sessions.end_all_sessions(ctx, actor, actor.person_id)
     web_sessions.forget(request)
     return see_other("/login?ended=1")
-
-
-def person_security(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any]:
-    """What a person's page shows about their sign-in (for ``unit/person.html``)."""
-    with ctx.db.read() as conn:
-        row = conn.execute(
-            select(Person.unit_id, Person.totp_secret).where(Person.id == person_id)
-        ).one()
-        needs = accounts.needs_second_factor(conn, person_id)
-    return {
-        "sessions": len(org_sessions.live_sessions(ctx, person_id)),
-        "needs_2fa": needs,
-        "has_totp": row.totp_secret is not None,
-        "enrolment_until": accounts.enrolment_code_pending(ctx, person_id),
-        "can_end": can_write_unit(actor, int(row.unit_id)),
-        "can_issue": actor.has("bureau_admin") and needs and row.totp_secret is None,
-    }
 
 
 def _member_of(ctx: Context, unit_id: int, person_id: int) -> Any:

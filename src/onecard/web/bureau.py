@@ -41,13 +41,13 @@ from onecard.org import terminals
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.reports import dashboard
-from onecard.web import status as status_page
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
-from onecard.web.errors import request_lang, status_for
+from onecard.web.errors import status_for
+from onecard.web.i18n import request_lang
+from onecard.web.pages import xlsx_response
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
-from onecard.web.unit import xlsx_response
 
 router = APIRouter(prefix="/bureau", dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -186,7 +186,7 @@ def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
         actor,
         "overview",
         "bureau/overview.html",
-        counts=status_page.counts(ctx),
+        counts=dashboard.counts(ctx),
         canteens=c_rows,
         units=u_rows,
         rollout_zh=ROLLOUT_ZH,

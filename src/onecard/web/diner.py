@@ -29,8 +29,8 @@ from onecard.pay.models import Card, TopupOrder
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
-from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
+from onecard.web.i18n import request_lang
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/me", dependencies=[Depends(csrf_protect)], include_in_schema=False)

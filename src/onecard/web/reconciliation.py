@@ -38,7 +38,8 @@ from onecard.org.actors import Actor
 from onecard.org.models import Unit
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
-from onecard.web.errors import request_lang, status_for
+from onecard.web.errors import status_for
+from onecard.web.i18n import request_lang
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
 

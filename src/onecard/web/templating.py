@@ -19,8 +19,7 @@ from onecard.core.clock import to_local
 from onecard.core.money import yuan
 from onecard.org.actors import Actor
 from onecard.web.csrf import csrf_token
-from onecard.web.errors import request_lang
-from onecard.web.i18n import translate
+from onecard.web.i18n import request_lang, translate
 
 TEMPLATES = Path(__file__).parent / "templates"
 

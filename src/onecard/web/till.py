@@ -30,8 +30,8 @@ from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
-from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
+from onecard.web.i18n import request_lang
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/till", dependencies=[Depends(csrf_protect)], include_in_schema=False)

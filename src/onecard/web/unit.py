@@ -36,12 +36,14 @@ from onecard.org.models import Canteen, Person
 from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.models import DINER_CLASSES, Card
 from onecard.pay.queries import my_balances, my_transactions
-from onecard.web import directory
-from onecard.web.auth import person_security
+from onecard.reports import directory
+from onecard.web import accounts
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
-from onecard.web.errors import request_lang, status_for
+from onecard.web.errors import status_for
 from onecard.web.forms import parse_yuan
+from onecard.web.i18n import request_lang
+from onecard.web.pages import xlsx_response
 from onecard.web.scopes import can_write_unit, unit_scope
 from onecard.web.templating import render
 
@@ -408,14 +410,6 @@ def reports_xlsx(
     return xlsx_response(data, f"unit-{unit_id}-{q}.xlsx")
 
 
-def xlsx_response(data: bytes, filename: str) -> Response:
-    return Response(
-        data,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 # --- roster import: upload → preview (dry run) → confirm --------------------------------
 def _import_page(
     request: Request,
@@ -595,7 +589,7 @@ def _person_page(
         status=STATUS,
         message=message,
         error=error,
-        security=person_security(ctx, actor, person_id),
+        security=accounts.person_security(ctx, actor, person_id),
     )
 
 
