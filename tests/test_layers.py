@@ -27,6 +27,7 @@ import is still an arrow between rooms.
 from __future__ import annotations
 
 import ast
+import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -236,3 +237,31 @@ def test_the_checks_can_fail() -> None:
     assert _why_not("onecard.core.context", "onecard.channels.bank")
     assert _why_not("onecard.web.bureau", "onecard.web.unit")
     assert _why_not("onecard.pay.service", "onecard.ledger.service") is None
+
+
+# Where the roles are defined: everywhere else asks the Actor (``is_bureau``,
+# ``require_bureau``, ``require_city_reader`` …).
+ROLE_DEFINITIONS = {"onecard.org.actors", "onecard.org.models", "onecard.org.schemas"}
+BUREAU_PAIR = re.compile(r"""["']bureau_admin["']\s*,\s*["']clearing_operator["']""")
+
+
+def test_the_bureau_is_asked_of_the_actor_not_spelled() -> None:
+    spelled = [
+        name
+        for name, path in MODULES.items()
+        if name not in ROLE_DEFINITIONS and BUREAU_PAIR.search(path.read_text(encoding="utf-8"))
+    ]
+    assert not spelled, f"use Actor.is_bureau / require_bureau instead of the role pair: {spelled}"
+
+
+def test_api_types_live_in_schemas_modules() -> None:
+    """Routes are thin: the API's pydantic types are in the area's ``schemas.py``."""
+    inline = [
+        f"{name}.{node.name}"
+        for name, path in MODULES.items()
+        if fnmatchcase(name, "*routes") or fnmatchcase(name, "*_route")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.ClassDef)
+        and any(isinstance(b, ast.Name) and b.id == "BaseModel" for b in node.bases)
+    ]
+    assert not inline, f"move these to the area's schemas.py: {inline}"

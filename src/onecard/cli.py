@@ -20,11 +20,11 @@ from rich.progress import TaskID
 from onecard.audit import cli as audit_cli
 from onecard.bench import cli as bench_cli
 from onecard.channels import cli as channels_cli
-from onecard.channels.bank import BankUnavailable
 from onecard.cli_kit import DbOpt, close_contexts, console, context, context_for, progress_bar
 from onecard.core import errors as e
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
+from onecard.core.errors import BankUnavailable
 from onecard.funding import cli as funding_cli
 from onecard.ops import cli as ops_cli
 from onecard.org import admin_cli as org_admin_cli
@@ -120,8 +120,9 @@ def init(
     import getpass
 
     from onecard.core.db import create_schema
+    from onecard.core.errors import CityExists
     from onecard.org.actors import Actor
-    from onecard.org.start import CityExists, existing_city, start_city
+    from onecard.org.start import existing_city, start_city
 
     ctx = context(database_url)
     found = existing_city(ctx.db.engine)

@@ -14,12 +14,18 @@ from sqlalchemy import func, select, update
 from funding.city import BUREAU, OPERATOR_ACCOUNT, City, build_city
 from onecard.channels import bankfiles
 from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
-from onecard.channels.files import FileExchangeBank, NoCallbacks, StatementMissing
+from onecard.channels.files import FileExchangeBank
 from onecard.channels.models import BankFile, BankFileOrder, BankStatementLine
 from onecard.channels.sandbox import SandboxBank
 from onecard.channels.statement import parse_statement_file, render_statement_file
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, IdempotencyConflict, ImportRejected
+from onecard.core.errors import (
+    Forbidden,
+    IdempotencyConflict,
+    ImportRejected,
+    NoCallbacks,
+    StatementMissing,
+)
 from onecard.funding import bank_files, notices, reconciliation, settlement
 from onecard.funding.models import BankOrder, Settlement
 from onecard.ledger.service import Leg, account_id, post, system_account

@@ -13,8 +13,7 @@ from funding.city import City, build_city
 from onecard import cli_kit
 from onecard.cli import app, exit_code_for
 from onecard.core.context import Context
-from onecard.core.errors import ImportRejected, OneCardError
-from onecard.funding.errors import BadQuarter
+from onecard.core.errors import BadQuarter, ImportRejected, OneCardError
 
 runner = CliRunner()
 

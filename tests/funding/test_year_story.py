@@ -19,6 +19,7 @@ from funding.city import BUREAU, OPERATOR_ACCOUNT, UNIT_ACCOUNTS, City, build_ci
 from onecard.audit import records as audit
 from onecard.channels.bank import INCOME_ACCOUNT
 from onecard.core.context import Context
+from onecard.core.errors import DistributionExceedsFunds
 from onecard.core.runs import RunResult
 from onecard.funding import (
     distribution,
@@ -29,7 +30,6 @@ from onecard.funding import (
     statements,
     year_end,
 )
-from onecard.funding.errors import DistributionExceedsFunds
 
 QUALITY = [(90, 10000), (80, 9800), (0, 9500)]
 

@@ -10,12 +10,11 @@ from sqlalchemy import select, update
 
 from funding.city import BUREAU, OPERATOR_NAME, City, build_city
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, StateConflict
+from onecard.core.errors import Forbidden, InvalidInput, StateConflict, UnknownReference
 from onecard.funding import payees, settlement
 from onecard.funding.models import Settlement
 from onecard.org import grants
 from onecard.org.actors import Actor
-from onecard.org.errors import UnknownReference
 from onecard.org.models import Canteen, Person, RoleGrant
 from org.orgtools import audits, card_number, everything
 

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from onecard.channels.bank import BadSignature, gateway
+from onecard.channels.bank import gateway
 from onecard.core.context import Context
 from onecard.core.errors import (
     AlreadyReversed,
+    BadSignature,
     Forbidden,
     IdempotencyConflict,
     InvalidAmount,

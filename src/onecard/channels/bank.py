@@ -45,7 +45,8 @@ from typing import Any, Literal, Protocol, cast
 from onecard.channels.statement import StatementLine
 from onecard.core.context import Context
 from onecard.core.errors import (
-    AuthError,
+    BadSignature,
+    BankUnavailable,
     InvalidAmount,
     InvalidInput,
     OneCardError,
@@ -79,18 +80,6 @@ _ORDER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NOTIFICATION_KEYS = frozenset(
     {"order_id", "bank_ref", "kind", "status", "amount_fen", "failure_reason", "occurred_at"}
 )
-
-
-class BankUnavailable(OneCardError):
-    code = "bank_unavailable"
-    zh = "银行系统暂时无法访问，请稍后使用同一订单号重试"
-    en = "The bank is unavailable; retry later with the same order id"
-
-
-class BadSignature(AuthError):
-    code = "bad_signature"
-    zh = "银行通知签名无效"
-    en = "Invalid bank notification signature"
 
 
 @dataclass(frozen=True)

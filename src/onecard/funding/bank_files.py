@@ -45,7 +45,7 @@ from onecard.channels.statement import StatementLine
 from onecard.channels.store import record_file
 from onecard.core.clock import from_local
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, StateConflict
+from onecard.core.errors import InvalidInput, NotFileExchange, NotFound
 from onecard.core.money import yuan
 from onecard.core.runs import RunResult, unit_of_work
 from onecard.funding.models import BankOrder
@@ -59,12 +59,6 @@ KIND_ZH = {
     "returns": "处理结果文件",
     "statement": "对账单",
 }
-
-
-class NotFileExchange(StateConflict):
-    code = "not_file_exchange"
-    zh = "本市银行接口不是文件交换方式（ONECARD_BANK=files），没有批量文件和处理结果文件"
-    en = "The bank is not connected by file exchange (ONECARD_BANK=files)"
 
 
 @dataclass(frozen=True)
@@ -135,7 +129,7 @@ def write_batch(
 
 def batch_file(ctx: Context, actor: Actor, file_id: int) -> tuple[str, bytes]:
     """A file written for (or read from) the bank, again, as it was."""
-    actor.require("bureau_admin", "clearing_operator", "finance", "auditor")
+    actor.require_city_reader()
     with ctx.db.read() as conn:
         row = conn.execute(
             select(BankFile.name, BankFile.content).where(BankFile.id == file_id)

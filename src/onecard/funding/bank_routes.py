@@ -9,40 +9,23 @@ problem, and nothing is written.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.errors import ImportRejected
 from onecard.funding import bank_files, notifications, reconciliation
-from onecard.funding.routes import ERRORS, RunOut, _out, _rejected
+from onecard.funding.routes import ERRORS, _rejected
+from onecard.funding.schemas import BatchIn, RunOut, StatementImportOut, run_out
 from onecard.web.deps import ActorDep, CtxDep
 
 router = APIRouter(prefix="/api/v1/funding/bank", tags=["funding"])
 # The bank's asynchronous callback (every verdict: top-ups and payouts alike).
 notify_router = APIRouter(prefix="/api/v1", tags=["channels"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class StatementImportOut(BaseModel):
-    name: str
-    lines: int
-    new_lines: int
-    changed: bool
-    settled: int
-    problems: list[str]
-    receipts: list[RunOut]
-    days: list[RunOut]
-
-
-class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["transfers", "collections"] = "transfers"
-    format: Literal["xlsx", "csv"] = "xlsx"
 
 
 @router.post("/statements/import", response_model=StatementImportOut, responses=ERRORS)
@@ -60,8 +43,8 @@ async def post_statement(request: Request, actor: ActorDep, ctx: CtxDep, filenam
         changed=got.changed,
         settled=got.settled,
         problems=got.problems,
-        receipts=[_out(r) for r in got.receipts],
-        days=[_out(d) for d in got.days],
+        receipts=[run_out(r) for r in got.receipts],
+        days=[run_out(d) for d in got.days],
     )
 
 
@@ -73,7 +56,7 @@ async def post_returns(request: Request, actor: ActorDep, ctx: CtxDep, filename:
         res = await run_in_threadpool(bank_files.import_returns, ctx, actor, data, filename)
     except ImportRejected as exc:
         return _rejected(request, exc)
-    return _out(res)
+    return run_out(res)
 
 
 @router.post("/batches", responses={**ERRORS, 204: {"description": "nothing waits"}})
@@ -97,7 +80,7 @@ def post_batch(body: BatchIn, actor: ActorDep, ctx: CtxDep) -> Response:
 @router.get("/files", responses=ERRORS)
 def get_files(actor: ActorDep, ctx: CtxDep) -> JSONResponse:
     """The latest files written for or read from the bank."""
-    actor.require("bureau_admin", "clearing_operator", "finance", "auditor")
+    actor.require_city_reader()
     rows = bank_files.recent_files(ctx, 100)
     return JSONResponse([{**r, "created_at": r["created_at"].isoformat()} for r in rows])
 

@@ -38,9 +38,9 @@ from sqlalchemy.orm import aliased
 from onecard.audit import records as audit
 from onecard.core.clock import quarter_bounds
 from onecard.core.context import Context
-from onecard.core.errors import NotFound, StateConflict
+from onecard.core.errors import DistributionExceedsFunds, NotFound, StateConflict
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.funding.errors import DistributionExceedsFunds, check_quarter
+from onecard.funding.errors import check_quarter
 from onecard.funding.notices import standard_of
 from onecard.ledger.models import Account
 from onecard.ledger.service import (

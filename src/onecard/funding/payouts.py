@@ -26,12 +26,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from onecard.audit import records as audit
-from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification, gateway
+from onecard.channels.bank import INCOME_ACCOUNT, Notification, gateway
 from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound
+from onecard.core.errors import BankUnavailable, InvalidInput, MissingPayee, NotFound, PersonNotLeft
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.funding.errors import MissingPayee, PersonNotLeft
 from onecard.funding.models import BankOrder, Settlement
 from onecard.ledger.service import (
     Leg,

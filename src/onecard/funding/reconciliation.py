@@ -59,7 +59,6 @@ STATUS_ZH = {
     "ledger_only": "系统有、银行无",
 }
 ORDER_STATE_ZH = {"pending": "付款中", "failed": "付款失败", "succeeded": "已付款"}
-READERS = ("bureau_admin", "clearing_operator", "finance", "auditor")
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -75,7 +74,7 @@ def reconcile_day(
     *,
     lines: list[StatementLine] | None = None,
 ) -> RunResult:
-    actor.require(*READERS)
+    actor.require_city_reader()
     if lines is None:
         source = parse_statement_file(data) if data is not None else gateway(ctx).statement(day)
         lines = [ln for ln in source if ln.day == day]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import Field, StrictInt
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,19 @@ from onecard.funding import (
     statements,
     year_end,
 )
+from onecard.funding.schemas import (
+    AssignIn,
+    DayRun,
+    DryRun,
+    LeaveIn,
+    QualityRuleIn,
+    QuarterRun,
+    ReconcileIn,
+    RunOut,
+    ScoreIn,
+    YearRun,
+    run_out,
+)
 from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
@@ -41,7 +54,6 @@ router = APIRouter(prefix="/api/v1/funding", tags=["funding"])
 ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ErrorOut} for s in (401, 403, 404, 409, 422)
 }
-QUARTER = r"^20[0-9]{2}Q[1-4]$"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 # What a statement answers in, by ``format`` (the document lists all three).
@@ -60,71 +72,8 @@ IMPORT_BODY: dict[str, Any] = {
 }
 
 
-class RunOut(BaseModel):
-    action: str
-    scope: str
-    dry_run: bool
-    changed: bool
-    totals: dict[str, int]
-    lines: list[dict[str, Any]]
-    problems: list[str]
-
-
-def _out(res: Any) -> RunOut:
-    return RunOut(**res.as_dict())
-
-
-class QuarterRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    quarter: str = Field(pattern=QUARTER, examples=["2026Q1"])
-    dry_run: StrictBool = False
-
-
 class DistributionRun(QuarterRun):
     unit_id: StrictInt | None = Field(default=None, description="leave out for every unit")
-
-
-class DayRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    day: date
-    dry_run: StrictBool = False
-
-
-class DryRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dry_run: StrictBool = False
-
-
-class YearRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    year: StrictInt = Field(ge=2000, le=2100)
-    dry_run: StrictBool = False
-
-
-class LeaveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    left_on: date | None = None
-
-
-class Band(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    min_score: StrictInt = Field(ge=0, le=100)
-    share_bp: StrictInt = Field(ge=0, le=10000, description="10000 = 100 % paid")
-
-
-class QualityRuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    bands: list[Band] = Field(min_length=1, max_length=20)
-
-
-class ScoreIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    score: StrictInt = Field(ge=0, le=100)
-
-
-class ReconcileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    day: date
 
 
 def _require_reader(actor: Actor, unit_id: int | None = None) -> None:
@@ -139,7 +88,7 @@ def _require_reader(actor: Actor, unit_id: int | None = None) -> None:
 @router.post("/notices", response_model=RunOut, responses=ERRORS)
 def post_notices(body: QuarterRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Issue the quarter's funding notices (缴款通知), one per unit."""
-    return _out(notices.issue_notices(ctx, actor, body.quarter, dry_run=body.dry_run))
+    return run_out(notices.issue_notices(ctx, actor, body.quarter, dry_run=body.dry_run))
 
 
 @router.get("/notices/{quarter}", responses=ERRORS)
@@ -157,24 +106,19 @@ def get_notices(quarter: str, actor: ActorDep, ctx: CtxDep) -> list[dict[str, An
 @router.post("/receipts", response_model=RunOut, responses=ERRORS)
 def post_receipts(body: DayRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Book a day's unit payments from the bank statement into the dining fund."""
-    return _out(notices.import_receipts(ctx, actor, body.day, dry_run=body.dry_run))
-
-
-class AssignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    unit_id: StrictInt
+    return run_out(notices.import_receipts(ctx, actor, body.day, dry_run=body.dry_run))
 
 
 @router.post("/receipts/{bank_serial}/assign", response_model=RunOut, responses=ERRORS)
 def post_assign_receipt(bank_serial: str, body: AssignIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Say whose an unmatched bank credit is; it then counts against that unit's notice."""
-    return _out(notices.assign_receipt(ctx, actor, bank_serial, body.unit_id))
+    return run_out(notices.assign_receipt(ctx, actor, bank_serial, body.unit_id))
 
 
 @router.post("/transfers", response_model=RunOut, responses=ERRORS)
 def post_transfers(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pass matched receipts on from the dining fund to the system income line."""
-    return _out(notices.transfer_to_income(ctx, actor, dry_run=body.dry_run))
+    return run_out(notices.transfer_to_income(ctx, actor, dry_run=body.dry_run))
 
 
 # --- distribution and people --------------------------------------------------------------
@@ -183,23 +127,24 @@ def post_distributions(body: DistributionRun, actor: ActorDep, ctx: CtxDep) -> l
     """Distribute the quarter to subsidy purses (one unit, or every unit)."""
     if body.unit_id is not None:
         res = distribution.distribute(ctx, actor, body.unit_id, body.quarter, dry_run=body.dry_run)
-        return [_out(res)]
+        return [run_out(res)]
     actor.require_money_runs()
     return [
-        _out(r) for r in distribution.distribute_all(ctx, actor, body.quarter, dry_run=body.dry_run)
+        run_out(r)
+        for r in distribution.distribute_all(ctx, actor, body.quarter, dry_run=body.dry_run)
     ]
 
 
 @router.post("/people/{person_id}/leave", response_model=RunOut, responses=ERRORS)
 def post_leave(person_id: IdPath, body: LeaveIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """A person leaves: their subsidy goes back to their unit; cash stays theirs."""
-    return _out(distribution.leave(ctx, actor, person_id, body.left_on))
+    return run_out(distribution.leave(ctx, actor, person_id, body.left_on))
 
 
 @router.post("/people/{person_id}/cash-refund", response_model=RunOut, responses=ERRORS)
 def post_cash_refund(person_id: IdPath, body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pay a leaver's own cash to their bound savings card (the only payout to a person)."""
-    return _out(payouts.refund_leaver_cash(ctx, actor, person_id, dry_run=body.dry_run))
+    return run_out(payouts.refund_leaver_cash(ctx, actor, person_id, dry_run=body.dry_run))
 
 
 # --- settlement ---------------------------------------------------------------------------
@@ -226,25 +171,25 @@ def put_score(
 @router.post("/settlements", response_model=RunOut, responses=ERRORS)
 def post_settlements(body: QuarterRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Quarter-end settlement of every canteen; closes the accounting period."""
-    return _out(settlement.settle_quarter(ctx, actor, body.quarter, dry_run=body.dry_run))
+    return run_out(settlement.settle_quarter(ctx, actor, body.quarter, dry_run=body.dry_run))
 
 
 @router.post("/year-end", response_model=RunOut, responses=ERRORS)
 def post_year_end(body: YearRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Year-end clearing of every subsidy purse (cash purses untouched)."""
-    return _out(year_end.clear_year(ctx, actor, body.year, dry_run=body.dry_run))
+    return run_out(year_end.clear_year(ctx, actor, body.year, dry_run=body.dry_run))
 
 
 @router.post("/returns", response_model=RunOut, responses=ERRORS)
 def post_returns(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pay each unit what is owed back to it (year-end leftovers, withheld parts)."""
-    return _out(payouts.return_to_units(ctx, actor, dry_run=body.dry_run))
+    return run_out(payouts.return_to_units(ctx, actor, dry_run=body.dry_run))
 
 
 @router.post("/reconciliations", response_model=RunOut, responses=ERRORS)
 def post_reconciliation(body: ReconcileIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Match the bank's statement for a day against our records (nothing corrected)."""
-    return _out(reconciliation.reconcile_day(ctx, actor, body.day))
+    return run_out(reconciliation.reconcile_day(ctx, actor, body.day))
 
 
 @router.get("/audit", responses=ERRORS)
@@ -347,7 +292,7 @@ def get_unit_info_template(
 ) -> Response:
     """The unit information table (信息统计表), pre-filled, as Excel or CSV: every unit
     for the bureau and its overseers, a unit admin's own units' rows only."""
-    actor.require("bureau_admin", "clearing_operator", "unit_admin", "finance", "auditor")
+    actor.require_city_reader("unit_admin")
     units = None
     if not actor.can_read_everything():
         units = {u for r, u, _ in actor.grants if r == "unit_admin" and u is not None}
@@ -382,7 +327,7 @@ async def post_unit_info_import(
 def get_roster_template(actor: ActorDep, ctx: CtxDep, unit_id: OptionalIdQuery = None) -> Response:
     """The roster as an Excel template, pre-filled with the active staff."""
     if unit_id is None:
-        actor.require("bureau_admin", "clearing_operator")
+        actor.require_bureau()
     else:
         actor.require_unit(unit_id)
     return Response(

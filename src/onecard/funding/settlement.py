@@ -34,10 +34,10 @@ from sqlalchemy import Connection, delete, func, insert, select
 from onecard.audit import records as audit
 from onecard.channels.bank import EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound
+from onecard.core.errors import InvalidInput, MissingPayee, MissingQualityScore, NotFound
 from onecard.core.money import fee_half_up, fen_from_yuan
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.funding.errors import MissingPayee, MissingQualityScore, check_quarter
+from onecard.funding.errors import check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
 from onecard.funding.payouts import add_orders, payee_for, send_orders
 from onecard.ledger.models import Account, JournalEntry, Posting
@@ -219,6 +219,53 @@ def share_for(conn: Connection, canteen_id: int, quarter: str) -> tuple[int | No
         )
     ).scalar()
     return _share([(int(m), int(s)) for m, s in bands], score)
+
+
+def quality_rows(ctx: Context, unit_id: int, quarter: str) -> list[dict[str, Any]]:
+    """The unit's canteens with their quality score of the quarter, their bands and the
+    share the score gives (the unit's quality page): two queries, whatever the number of
+    canteens."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                Canteen.id,
+                Canteen.name,
+                Canteen.operation,
+                Canteen.operator_name,
+                QualityScore.score,
+                QualityScore.recorded_by,
+            )
+            .outerjoin(
+                QualityScore,
+                (QualityScore.canteen_id == Canteen.id) & (QualityScore.quarter == quarter),
+            )
+            .where(Canteen.unit_id == unit_id)
+            .order_by(Canteen.id)
+        ).all()
+        bands: dict[int, list[tuple[int, int]]] = {}
+        for cid, low, share_bp in conn.execute(
+            select(QualityBand.canteen_id, QualityBand.min_score, QualityBand.share_bp)
+            .where(QualityBand.canteen_id.in_([r.id for r in rows]))
+            .order_by(QualityBand.canteen_id, QualityBand.min_score.desc())
+        ):
+            bands.setdefault(int(cid), []).append((int(low), int(share_bp)))
+    out = []
+    for r in rows:
+        own = bands.get(int(r.id), [])
+        share, _bp, _missing = _share(own, r.score)
+        out.append(
+            {
+                "id": int(r.id),
+                "name": r.name,
+                "operation": r.operation,
+                "operator_name": r.operator_name,
+                "score": r.score,
+                "recorded_by": r.recorded_by or "",
+                "bands": own,
+                "share": share,
+            }
+        )
+    return out
 
 
 # --- figures ---------------------------------------------------------------------------

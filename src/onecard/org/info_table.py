@@ -590,7 +590,7 @@ def import_unit_info(
     ctx: Context, actor: Actor, data: bytes, filename: str = "", *, dry_run: bool = False
 ) -> ImportResult:
     """Check the whole file, then (unless ``dry_run``) create and update what it says."""
-    actor.require("bureau_admin", "clearing_operator", "unit_admin")
+    actor.require_bureau("unit_admin")
     notes: list[dict[str, Any]] = []
     unit_rows, canteen_rows = _sheets(data, filename, notes)
     res = ImportResult("unit_info", dry_run, rows=len(unit_rows) + len(canteen_rows))

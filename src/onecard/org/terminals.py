@@ -24,7 +24,7 @@ ROLLOUT = ("planned", "installed", "live")
 def register_terminal(
     ctx: Context, actor: Actor, canteen_id: int, code: str, name: str = ""
 ) -> str:
-    actor.require("bureau_admin", "clearing_operator")
+    actor.require_bureau()
     if not code or len(code) > 32:
         raise InvalidInput("消费机编号须为 1–32 个字符")
     with ctx.db.begin() as conn:
@@ -58,7 +58,7 @@ def register_terminal(
 
 
 def revoke_terminal(ctx: Context, actor: Actor, code: str) -> None:
-    actor.require("bureau_admin", "clearing_operator")
+    actor.require_bureau()
     with ctx.db.begin() as conn:
         row = conn.execute(
             select(Terminal.status, Canteen.unit_id, Canteen.name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -150,3 +151,17 @@ def apply_topup_notification(ctx: Context, note: Notification) -> str:
 def withdraw(ctx: Context, person_id: int, amount_fen: int) -> None:
     """R-A9: 不得提现. There is no path from a purse to cash in hand."""
     raise WithdrawalRefused()
+
+
+def order_of(ctx: Context, order_id: str) -> dict[str, Any]:
+    """A top-up order as the diner's page shows it (id, status, amount, reason)."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(
+                TopupOrder.order_id,
+                TopupOrder.status,
+                TopupOrder.amount_fen,
+                TopupOrder.failure_reason,
+            ).where(TopupOrder.order_id == order_id)
+        ).one()
+    return dict(row._mapping)

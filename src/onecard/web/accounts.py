@@ -35,7 +35,16 @@ import pyotp
 from sqlalchemy import Connection, delete, insert, select, update
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput, NotFound
+from onecard.core.errors import (
+    AccountLocked,
+    AuthError,
+    BadCredentials,
+    BadEnrolmentCode,
+    BadSecondFactor,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+)
 from onecard.core.passwords import hash_password, verify_password
 from onecard.org import sessions
 from onecard.org.actors import Actor
@@ -53,36 +62,6 @@ from onecard.web.throttle import (
 
 TOTP_ISSUER = "食堂一卡通"
 ENROLMENT_CODE_DAYS = 7
-
-
-class BadCredentials(AuthError):
-    code = "bad_credentials"
-    zh = "工号或密码错误"
-    en = "Wrong staff ID or password"
-
-
-class AccountLocked(AuthError):
-    code = "account_locked"
-    zh = "连续多次登录失败，账户已锁定，请 {minutes} 分钟后再试"
-    en = "Too many failed attempts; the account is locked for {minutes} minutes"
-
-
-class TooManyAttempts(AuthError):
-    code = "too_many_attempts"
-    zh = "尝试次数过多，请 {wait_zh}后再试"
-    en = "Too many attempts; try again in {wait_en}"
-
-
-class BadSecondFactor(AuthError):
-    code = "bad_second_factor"
-    zh = "动态验证码错误"
-    en = "Wrong authenticator code"
-
-
-class BadEnrolmentCode(AuthError):
-    code = "bad_enrolment_code"
-    zh = "绑定码错误或已过期，请向机关事务局索取新的绑定码"
-    en = "Wrong or expired enrolment code; ask the bureau for a new one"
 
 
 def too_many(seconds: int) -> TooManyAttempts:

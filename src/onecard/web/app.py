@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from onecard import __version__
 from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
-from onecard.core.errors import OneCardError
+from onecard.core.errors import CrossSiteRefused, OneCardError
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
 from onecard.org import routes as org_routes
@@ -51,7 +51,7 @@ from onecard.web import (
     unit,
 )
 from onecard.web import errors as web_errors
-from onecard.web.csrf import SAFE_METHODS, CrossSiteRefused
+from onecard.web.csrf import SAFE_METHODS
 from onecard.web.headers import SecurityHeaders
 from onecard.web.i18n import request_lang
 from onecard.web.sessions import SESSION_COOKIE, ServerSessions

@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput, NotFound
+from onecard.core.errors import AuthError, BadSecondFactor, InvalidInput, NotFound, TooManyAttempts
 from onecard.org import sessions as org_sessions
 from onecard.org.actors import Actor
 from onecard.org.models import Person
@@ -69,7 +69,7 @@ def client_of(request: Request) -> accounts.Client:
 
 
 def _status_of(exc: AuthError) -> int:
-    return 429 if isinstance(exc, accounts.TooManyAttempts) else 401
+    return 429 if isinstance(exc, TooManyAttempts) else 401
 
 
 def _next_stage(request: Request, ctx: CtxDep) -> Response:
@@ -188,7 +188,7 @@ def password_change(
             ctx, pid, current, new, client_of(request), session_data=data
         )
     except (InvalidInput, AuthError) as exc:
-        status = 429 if isinstance(exc, accounts.TooManyAttempts) else 422
+        status = 429 if isinstance(exc, TooManyAttempts) else 422
         return render(
             request,
             "auth/password.html",
@@ -256,7 +256,7 @@ def totp_check(
         if stage == "enrol":
             secret = request.session.get("totp_pending")
             if not isinstance(secret, str):
-                raise accounts.BadSecondFactor()
+                raise BadSecondFactor()
             accounts.enrol_totp(ctx, pid, secret, code, enrolment_code, client_of(request))
             request.session.pop("totp_pending", None)
         elif stage == "totp":

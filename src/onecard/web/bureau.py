@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from onecard.audit import queries as audit_queries
 from onecard.audit import service as audit_service
@@ -39,8 +39,9 @@ from onecard.funding.errors import check_quarter
 from onecard.funding.models import BankOrder, FundingReceipt, Settlement
 from onecard.org import terminals
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen, Person, Terminal, Unit
+from onecard.org.models import Canteen, Terminal, Unit
 from onecard.reports import dashboard
+from onecard.reports.overview import rollout
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import status_for
@@ -115,68 +116,6 @@ def _quarter(ctx: Context, quarter: str | None) -> str:
 
 
 # --- overview: units, canteens, rollout (R-R1, R-R3) ------------------------------------
-def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(canteens with terminal counts by status, units with people and a slow flag).
-
-    A unit is flagged slow while any of its canteens is not live, or a live canteen has
-    no terminal in use."""
-    with ctx.db.read() as conn:
-        canteens = conn.execute(
-            select(
-                Canteen.id,
-                Canteen.code,
-                Canteen.name,
-                Canteen.unit_id,
-                Canteen.rollout_status,
-                Unit.name.label("unit_name"),
-            )
-            .join(Unit, Unit.id == Canteen.unit_id)
-            .where(Canteen.retired_at.is_(None))
-            .order_by(Canteen.code)
-        ).all()
-        term: dict[int, dict[str, int]] = {}
-        for cid, st, n in conn.execute(
-            select(Terminal.canteen_id, Terminal.status, func.count()).group_by(
-                Terminal.canteen_id, Terminal.status
-            )
-        ):
-            term.setdefault(int(cid), {})[st] = int(n)
-        units = conn.execute(
-            select(Unit.id, Unit.code, Unit.name)
-            .where(Unit.retired_at.is_(None))
-            .order_by(Unit.code)
-        ).all()
-        people = dict(
-            conn.execute(
-                select(Person.unit_id, func.count())
-                .where(Person.status == "active")
-                .group_by(Person.unit_id)
-            ).all()
-        )
-    c_rows = []
-    slow_units: set[int] = set()
-    by_unit: dict[int, list[str]] = {}
-    for c in canteens:
-        t = term.get(int(c.id), {})
-        slow = c.rollout_status != "live" or not t.get("active")
-        if slow:
-            slow_units.add(int(c.unit_id))
-        by_unit.setdefault(int(c.unit_id), []).append(c.name)
-        c_rows.append({**dict(c._mapping), "terminals": t, "slow": slow})
-    u_rows = [
-        {
-            "id": int(u.id),
-            "code": u.code,
-            "name": u.name,
-            "people": int(people.get(u.id, 0)),
-            "canteens": by_unit.get(int(u.id), []),
-            "slow": int(u.id) in slow_units,
-        }
-        for u in units
-    ]
-    return c_rows, u_rows
-
-
 @router.get("")
 def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)

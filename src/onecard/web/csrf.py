@@ -24,23 +24,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
-from onecard.core.errors import Forbidden
+from onecard.core.errors import CsrfRefused
 from onecard.web.sessions import state
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FIELD_BYTES = 16 * 1024 * 1024
-
-
-class CsrfRefused(Forbidden):
-    code = "csrf_failed"
-    zh = "页面已过期或请求来源不可信，请刷新页面后重试"
-    en = "The page expired or the request did not come from it; reload and try again"
-
-
-class CrossSiteRefused(Forbidden):
-    code = "cross_site"
-    zh = "拒绝来自其他网站的请求"
-    en = "Requests from another site are refused"
 
 
 def _sign(request: Request, seed: str) -> str:

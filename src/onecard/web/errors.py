@@ -30,9 +30,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from onecard.channels.bank import BankUnavailable
 from onecard.core import errors as e
 from onecard.core.db import brief, is_unavailable
+from onecard.core.errors import BankUnavailable
 from onecard.web.i18n import request_lang
 from onecard.web.templating import render
 

@@ -28,7 +28,7 @@ from onecard.core.errors import Conflict, ImportRejected, InvalidInput, NotFound
 from onecard.core.money import yuan
 from onecard.funding import distribution, settlement, statements
 from onecard.funding.errors import check_quarter
-from onecard.funding.models import QualityBand, QualityScore, UnitInfo
+from onecard.funding.models import UnitInfo
 from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.org.fields import FIELD_NAMES_ZH
@@ -284,40 +284,6 @@ def save_period(
     return RedirectResponse(f"/unit/{unit_id}/canteens/{canteen_id}?saved=period", status_code=303)
 
 
-def _quality_rows(ctx: Context, unit_id: int, quarter: str) -> list[dict[str, Any]]:
-    out = []
-    with ctx.db.read() as conn:
-        for c in conn.execute(
-            select(Canteen.id, Canteen.name, Canteen.operation, Canteen.operator_name)
-            .where(Canteen.unit_id == unit_id)
-            .order_by(Canteen.id)
-        ).all():
-            score = conn.execute(
-                select(
-                    QualityScore.score, QualityScore.recorded_by, QualityScore.recorded_at
-                ).where(QualityScore.canteen_id == c.id, QualityScore.quarter == quarter)
-            ).first()
-            bands = conn.execute(
-                select(QualityBand.min_score, QualityBand.share_bp)
-                .where(QualityBand.canteen_id == c.id)
-                .order_by(QualityBand.min_score.desc())
-            ).all()
-            share, _bp, _self = settlement.share_for(conn, int(c.id), quarter)
-            out.append(
-                {
-                    "id": int(c.id),
-                    "name": c.name,
-                    "operation": c.operation,
-                    "operator_name": c.operator_name,
-                    "score": score.score if score else None,
-                    "recorded_by": score.recorded_by if score else "",
-                    "bands": [(int(m), int(s)) for m, s in bands],
-                    "share": share,
-                }
-            )
-    return out
-
-
 def _quality_page(
     request: Request,
     ctx: Context,
@@ -335,7 +301,7 @@ def _quality_page(
         "unit/quality.html",
         status_code=422 if error else 200,
         quarter=quarter,
-        rows=_quality_rows(ctx, unit.id, quarter),
+        rows=settlement.quality_rows(ctx, unit.id, quarter),
         error=error,
     )
 
