@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from onecard.audit.models import AuditEvent
 from onecard.core.context import Context, Database
 from onecard.core.db import make_engine
-from onecard.org import activation
 from onecard.org import builders as b
 from onecard.org.models import Person, Region, Unit
 from onecard.org.session_models import AccountCode, SignInThrottle
+from onecard.web import account_activation as activation
 from onecard.web.accounts import Client
 from test_init import ARGS, empty_url, run_main  # noqa: F401  (empty_url is a fixture)
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from funding.city import BUREAU, City, build_city
-from onecard import cli
+from onecard import cli, cli_kit
 from onecard.core.context import Context
-from onecard.funding import cli as funding_cli
 from onecard.funding import notices
 
 DAY = date(2026, 1, 8)
@@ -21,7 +20,7 @@ DAY = date(2026, 1, 8)
 
 @pytest.fixture
 def city(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> City:
-    monkeypatch.setattr(funding_cli, "context_factory", lambda _url: ctx)
+    monkeypatch.setattr(cli_kit, "context_factory", lambda _url: ctx)
     monkeypatch.setenv("COLUMNS", "200")
     c = build_city(ctx)
     c.at(date(2026, 1, 2))

@@ -57,7 +57,7 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
     assert city.activation is not None
     staff_no, _, code = city.activation
     assert staff_no not in city.logins.values()
-    from onecard.org.activation import activate
+    from onecard.web.account_activation import activate
     from onecard.web.accounts import Client
 
     assert activate(ctx, staff_no, code, "Demo2026ok", Client("127.0.0.1")).staff_no == staff_no

@@ -79,3 +79,42 @@ def test_the_makefile_has_the_targets_the_readme_promises() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for target in ("demo", "test"):
         assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no `{target}` target"
+
+
+ARCHITECTURE = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+
+def _section(title: str) -> str:
+    start = ARCHITECTURE.index(title)
+    rest = ARCHITECTURE[start + len(title) :]
+    ends = [i for i in (rest.find("\n## "), rest.find("\n### ")) if i >= 0]
+    return rest[: min(ends)] if ends else rest
+
+
+def _exists(path: str) -> bool:
+    """A path as the architecture names it: from the repository's root, or below
+    ``src/onecard/`` (where the code's own paths start)."""
+    path = path.rstrip("/")
+    pkg = ROOT / "src" / "onecard"
+    if (ROOT / path).exists() or (pkg / path).exists():
+        return True
+    # A bare file name ("the area's `routes.py`") is one that areas have.
+    return "/" not in path and any(pkg.glob(f"*/{path}"))
+
+
+def test_every_path_in_where_each_change_goes_exists() -> None:
+    table = _section("### Where each kind of change goes")
+    named = {t for t in re.findall(r"`([^`\s]+)`", table) if "/" in t or t.endswith((".py", ".md"))}
+    assert len(named) > 20, "the table names the files to touch"
+    missing = sorted(p for p in named if not _exists(p))
+    assert not missing, f"docs/architecture.md names files that do not exist: {missing}"
+
+
+def test_the_layout_table_names_every_area_and_nothing_else() -> None:
+    layout = _section("## Layout")
+    named = set(re.findall(r"^\| `([^`]+)` \|", layout, flags=re.M))
+    missing = sorted(p for p in named if not _exists(p))
+    assert not missing, f"the layout table names what does not exist: {missing}"
+    pkg = ROOT / "src" / "onecard"
+    areas = {f"{d.name}/" for d in pkg.iterdir() if (d / "__init__.py").exists()}
+    assert not sorted(areas - named), f"areas missing from the layout table: {areas - named}"

@@ -7,12 +7,18 @@ backstops (append-only triggers) are part of the migrated schema.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from typing import Any
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from onecard import migrations
 from onecard.core.context import Context
+from onecard.ledger import backstops
 from onecard.models import metadata
 
 
@@ -170,3 +176,30 @@ def test_0007_gives_existing_units_their_regions_level_and_canteen_flag(ctx: Con
     ):
         with pytest.raises(Exception, match=r"(?i)check"), ctx.db.engine.begin() as conn:
             conn.execute(text(bad))
+
+
+def _revision(name: str) -> Any:
+    """A revision module, loaded from its file (its name starts with a digit)."""
+    path = Path(migrations.__file__).parent / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"revision_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_frozen_backstops_still_equal_the_live_ones() -> None:
+    """0001 and 0002 carry a copy of the ledger backstops (a migration never imports live
+    code). Should ``ledger/backstops.py`` change, this fails: the change then needs a new
+    revision that installs it, and this test the new revision's copy."""
+    first = _revision("0001_initial")
+    assert first.PG == backstops.PG
+    assert first.SQLITE == backstops.SQLITE
+    second = _revision("0002_entry_legs")
+    assert second.NO_UPDATE in backstops.SQLITE
+
+
+def test_no_revision_imports_live_ledger_code() -> None:
+    versions = Path(migrations.__file__).parent / "versions"
+    for name in ("0001_initial", "0002_entry_legs"):
+        assert "onecard.ledger" not in (versions / f"{name}.py").read_text(encoding="utf-8")

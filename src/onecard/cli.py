@@ -15,28 +15,29 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 
-from onecard.channels.bank import BankUnavailable
+from onecard.audit import cli as audit_cli
+from onecard.bench import cli as bench_cli
+from onecard.channels import cli as channels_cli
+from onecard.cli_kit import DbOpt, close_contexts, console, context, context_for, progress_bar
 from onecard.core import errors as e
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
+from onecard.core.errors import BankUnavailable
+from onecard.funding import cli as funding_cli
 from onecard.ops import cli as ops_cli
+from onecard.org import admin_cli as org_admin_cli
+from onecard.org import cli as org_cli
+from onecard.pay import cli as pay_cli
+from onecard.rollout import cli as rollout_cli
+from onecard.web import account_cli
 
 app = typer.Typer(help="食堂一卡通 OneCard — canteen one-card platform", no_args_is_help=True)
 db_app = typer.Typer(help="数据库 / database schema")
 ledger_app = typer.Typer(help="账务 / ledger checks")
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
-console = Console()
 
 EXIT_CODES: dict[type[e.OneCardError], int] = {
     e.OneCardError: 1,
@@ -56,50 +57,6 @@ def exit_code_for(exc: e.OneCardError) -> int:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]
     return 1
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-
-
-_opened: list[Context] = []
-
-
-def context(database_url: str | None = None) -> Context:
-    """The command's context, with the configured bank; its engine is disposed when
-    ``main`` returns, so no database connection outlives the command (tests run many
-    commands in one process)."""
-    settings = get_settings()
-    if database_url:
-        settings = Settings(**{**settings.model_dump(), "database_url": database_url})
-    return _context_for(settings)
-
-
-def _context_for(settings: Settings) -> Context:
-    from onecard.channels.factory import bank_for
-
-    ctx = Context.from_settings(settings, bank=bank_for)
-    _opened.append(ctx)
-    return ctx
-
-
-def _close_contexts() -> None:
-    while _opened:
-        ctx = _opened.pop()
-        ctx.dispose()
-        dispose = getattr(ctx.bank, "dispose", None)
-        if callable(dispose):
-            dispose()
-
-
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECARD_DATABASE_URL")]
 
 
 @db_app.command("upgrade")
@@ -164,8 +121,9 @@ def init(
     import getpass
 
     from onecard.core.db import create_schema
+    from onecard.core.errors import CityExists
     from onecard.org.actors import Actor
-    from onecard.org.start import CityExists, existing_city, start_city
+    from onecard.org.start import existing_city, start_city
 
     ctx = context(database_url)
     found = existing_city(ctx.db.engine)
@@ -266,7 +224,7 @@ def demo(
     for path in (db, bank_db):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    ctx = _context_for(demo_settings)
+    ctx = context_for(demo_settings)
     create_schema(ctx.db.engine)
     with progress_bar() as bar:
         tasks: dict[str, TaskID] = {}
@@ -335,41 +293,19 @@ def demo(
         serve_context(ctx, "127.0.0.1", port)
 
 
-def _mount_optional() -> None:
-    """Area command groups register themselves here as they exist."""
-    import importlib
-
-    for module, attr, name, help_text in (
-        ("onecard.pay.cli", "app", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
-        ("onecard.org.cli", "app", "terminal", "消费机 / terminals and rollout"),
-        (
-            "onecard.rollout.cli",
-            "app",
-            "rollout",
-            "上线验收 / terminal plan, acceptance, supervision",
-        ),
-        ("onecard.org.admin_cli", "app", "org", "机构 / regions, units, canteens, administrators"),
-        ("onecard.web.account_cli", "app", "account", "账户 / sign-in: enrolment codes, sessions"),
-        ("onecard.funding.cli", "app", "funding", "资金 / quarterly funding runs"),
-        ("onecard.audit.cli", "app", "audit", "操作记录 / the audit trail: verify, list, export"),
-        ("onecard.bench.cli", "app", "bench", "性能基准 / benchmarks"),
-        ("onecard.channels.cli", "bank_app", "bank", "银行文件 / files exchanged with the bank"),
-        ("onecard.channels.cli", "sandbox_app", "bank-sandbox", "沙箱银行 / the simulated bank"),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
-            continue
-        sub = getattr(mod, attr)
-        if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=name, help=help_text)
-        else:
-            app.command(name=name, help=help_text)(sub)
-
-
-_mount_optional()
+# Area command groups, mounted by plain imports (each module always exists).
+app.add_typer(pay_cli.app, name="card", help="卡务 / cards: issue, lost, unfreeze, replace")
+app.add_typer(org_cli.app, name="terminal", help="消费机 / terminals and rollout")
+app.add_typer(
+    rollout_cli.app, name="rollout", help="上线验收 / terminal plan, acceptance, supervision"
+)
+app.add_typer(org_admin_cli.app, name="org", help="机构 / regions, units, canteens, administrators")
+app.add_typer(account_cli.app, name="account", help="账户 / sign-in: enrolment codes, sessions")
+app.add_typer(funding_cli.app, name="funding", help="资金 / quarterly funding runs")
+app.add_typer(audit_cli.app, name="audit", help="操作记录 / the audit trail: verify, list, export")
+app.command(name="bench", help="性能基准 / benchmarks")(bench_cli.app)
+app.add_typer(channels_cli.bank_app, name="bank", help="银行文件 / files exchanged with the bank")
+app.add_typer(channels_cli.sandbox_app, name="bank-sandbox", help="沙箱银行 / the simulated bank")
 ops_cli.register(app)  # onecard backup / onecard restore
 
 
@@ -407,7 +343,7 @@ def main() -> None:
             sys.exit(exc.exit_code)
         raise
     finally:
-        _close_contexts()
+        close_contexts()
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -23,14 +23,14 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import ReplayClock, from_local, quarter_bounds, quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
-from onecard.funding import distribution, notices
+from onecard.funding import distribution, notices, notifications
 from onecard.org import builders as b
 from onecard.org.actors import Actor
 from onecard.pay import topup
@@ -103,7 +103,7 @@ def build_demo(
     quarter = quarter_of(today)
     q_start = quarter_bounds(quarter)[0]
     clock = ReplayClock(from_local(datetime.combine(q_start, time(8))))
-    served = ctx.bank_gateway()
+    served = gateway(ctx)
     if not isinstance(served, SandboxBank):
         raise InvalidInput("演示城市只能用沙箱银行（ONECARD_BANK=sandbox）")
     bank = served.with_clock(clock)  # the same bank, living through the replayed quarter
@@ -242,7 +242,7 @@ def _deliver(sim: Context, bank: SandboxBank) -> None:
     """The bank's callbacks (transfers, top-ups) reach our notification handler."""
 
     def handle(body: bytes, signature: str) -> None:
-        topup.handle_bank_notification(sim, body, signature)
+        notifications.handle_bank_notification(sim, body, signature)
 
     bank.deliver(handle)
 
@@ -434,9 +434,9 @@ def _activation_sample(
     """One diner without a password gets an activation code, to try /activate with."""
     from sqlalchemy import select
 
-    from onecard.org.activation import issue_activation_code
     from onecard.org.actors import Actor
     from onecard.org.models import Person
+    from onecard.web.account_activation import issue_activation_code
 
     with ctx.db.read() as conn:
         taken = set(logins.values())
@@ -462,8 +462,8 @@ def _demo_logins(
     """A few people get roles and a known password so every page can be tried."""
     from sqlalchemy import select, update
 
+    from onecard.core.passwords import hash_password
     from onecard.org.models import Canteen, Person
-    from onecard.web.passwords import hash_password
 
     hashed = hash_password(password)
     grants: dict[str, tuple[int, str, dict[str, int]]] = {}

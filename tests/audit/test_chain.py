@@ -236,7 +236,7 @@ def test_0005_moves_the_old_money_run_records_into_the_chain(ctx: Context) -> No
     become the chain's first links, in order, and the chain verifies."""
     from alembic import command
 
-    from onecard.funding import audit as funding_audit
+    from onecard.audit import records as funding_audit
     from onecard.migrations.runner import alembic_config
 
     with ctx.db.begin() as conn:

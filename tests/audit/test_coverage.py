@@ -14,10 +14,10 @@ from typing import Any
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from onecard.audit import records as funding_audit
 from onecard.audit.models import AuditEvent
 from onecard.audit.verify import verify_database
 from onecard.core.context import Context
-from onecard.funding import audit as funding_audit
 from onecard.org.actors import Actor
 from web.pages import Staff, TestClient, sign_in
 from world import World
@@ -182,7 +182,7 @@ def test_a_roster_import_records_each_person_and_a_re_pointed_bank_card(
 
 
 def test_money_runs_and_sign_ins_through_the_funding_wrapper(ctx: Context, w: World) -> None:
-    """``funding.audit.record`` keeps its signature: money runs call it, and so will the
+    """``audit.records.record`` keeps its signature: money runs call it, and so will the
     sign-in code (web/accounts.py) — a sign-in concerns the person signing in."""
     from onecard.audit.service import origin
     from onecard.funding import notices

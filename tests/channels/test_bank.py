@@ -13,9 +13,7 @@ from onecard.channels.bank import (
     EXPENDITURE_ACCOUNT,
     INCOME_ACCOUNT,
     PLATFORM_ACCOUNT_NAMES,
-    BadSignature,
     BankGateway,
-    BankUnavailable,
     Notification,
     sign_body,
 )
@@ -27,7 +25,13 @@ from onecard.channels.statement import (
     render_statement_file,
 )
 from onecard.core.clock import FixedClock
-from onecard.core.errors import IdempotencyConflict, InvalidAmount, InvalidInput
+from onecard.core.errors import (
+    BadSignature,
+    BankUnavailable,
+    IdempotencyConflict,
+    InvalidAmount,
+    InvalidInput,
+)
 
 SECRET = b"shared-secret"
 CARD = "6217000010001234567"

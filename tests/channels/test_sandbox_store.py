@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from funding.city import BUREAU, build_city
-from onecard.channels.bank import DINING_FUND_ACCOUNT, EXPENDITURE_ACCOUNT, INCOME_ACCOUNT
+from onecard.channels.bank import DINING_FUND_ACCOUNT, EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, gateway
 from onecard.channels.factory import sandbox_store_url
 from onecard.channels.sandbox import PG_SCHEMA, SandboxBank
 from onecard.core.clock import FixedClock
@@ -206,7 +206,7 @@ def test_what_one_command_sent_is_at_the_bank_for_the_next(ctx: Context, store: 
     with ctx.db.read() as conn:
         assert set(conn.execute(select(BankOrder.status)).scalars()) == {"pending"}
         assert conn.execute(select(FundingReceipt.transfer_entry_id)).scalars().all()
-    assert len(ctx.bank_gateway().pending_notifications()) == 2  # type: ignore[attr-defined]
+    assert len(gateway(ctx).pending_notifications()) == 2  # type: ignore[attr-defined]
     got = onecard(env, "bank-sandbox", "deliver")
     assert got.returncode == 0 and "已投递 2 条通知" in got.stdout, got.stdout + got.stderr
     with ctx.db.read() as conn:
@@ -251,7 +251,7 @@ def test_bank_sandbox_run_calls_the_server_back_over_http(ctx: Context) -> None:
     from web.browser import LiveServer
 
     city = build_city(ctx)
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     assert isinstance(bank, SandboxBank)
     topup.request_topup(ctx, city.people["a1"], 5000, "T-HTTP")
     server = LiveServer(ctx).start()

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from onecard.channels.bank import BadSignature, BankUnavailable
 from onecard.cli import EXIT_CODES, exit_code_for
 from onecard.core import errors as e
+from onecard.core.errors import BadSignature, BankUnavailable
 from onecard.web.errors import STATUS, status_for
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -73,3 +73,60 @@ def test_messages_fill_their_parameters_and_keep_the_detail() -> None:
     assert err.message("en") == "Limit of 2 payments for this meal reached"
     assert e.InvalidAmount("最多可退 5 分").message().endswith(": 最多可退 5 分")
     assert str(e.InsufficientFunds()) == "Insufficient balance"
+
+
+def _drawn_tree() -> dict[str, str | None]:
+    """Each class name drawn in ``core/errors.py``'s docstring, with the name it hangs
+    under (``A / B`` on one line are siblings)."""
+    doc = e.__doc__ or ""
+    drawing = doc[doc.index("::") + 2 : doc.index("\n\n", doc.index("::") + 4)]
+    parents: dict[str, str | None] = {}
+    stack: list[tuple[int, str]] = []  # (column, name) of the open branches
+    for line in drawing.splitlines():
+        m = re.match(r"^([ │├└─]*)([A-Z]\w+(?: / [A-Z]\w+)*)", line)
+        if not m:
+            continue
+        column = len(m.group(1))
+        while stack and stack[-1][0] >= column:
+            stack.pop()
+        names = m.group(2).split(" / ")
+        for name in names:
+            parents[name] = stack[-1][1] if stack else None
+        stack.append((column, names[0]))
+    return parents
+
+
+def _every_subclass_anywhere() -> list[type[e.OneCardError]]:
+    import importlib
+    import pkgutil
+
+    import onecard
+
+    for mod in pkgutil.walk_packages(onecard.__path__, "onecard."):
+        if ".migrations." not in mod.name:
+            importlib.import_module(mod.name)
+    return e.all_error_classes()
+
+
+def test_every_error_anywhere_is_drawn_in_the_tree_under_its_parent() -> None:
+    drawn = _drawn_tree()
+    classes = _every_subclass_anywhere()
+    assert len(classes) > 60
+    missing = sorted(c.__name__ for c in classes if c.__name__ not in drawn)
+    assert not missing, f"draw these in core/errors.py's tree: {missing}"
+    misplaced = sorted(
+        f"{c.__name__} (drawn under {drawn[c.__name__]}, is a {c.__bases__[0].__name__})"
+        for c in classes
+        if c is not e.OneCardError and drawn[c.__name__] != c.__bases__[0].__name__
+    )
+    assert not misplaced, f"drawn under the wrong parent: {misplaced}"
+    stale = sorted(set(drawn) - {c.__name__ for c in classes})
+    assert not stale, f"drawn but no such class: {stale}"
+
+
+def test_the_tree_reader_sees_parents() -> None:
+    drawn = _drawn_tree()
+    assert drawn["OneCardError"] is None
+    assert drawn["CardCancelled"] == "Refused"
+    assert drawn["NoCallbacks"] == "BadSignature"
+    assert drawn["AlreadyReversed"] == "StateConflict"

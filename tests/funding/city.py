@@ -14,6 +14,7 @@ from onecard.channels.bank import DINING_FUND_ACCOUNT
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import FixedClock, from_local
 from onecard.core.context import Context
+from onecard.funding import notifications
 from onecard.ledger.service import account_id, balances, derived_balance, system_account
 from onecard.ledger.verify import verify
 from onecard.org import builders as b
@@ -107,7 +108,7 @@ class City:
     def deliver(self) -> int:
         """The bank's callbacks reach our notification handler."""
         return self.bank.deliver(
-            lambda body, sig: topup.handle_bank_notification(self.ctx, body, sig)
+            lambda body, sig: notifications.handle_bank_notification(self.ctx, body, sig)
         )
 
     def top_up(self, key: str, amount: int) -> None:

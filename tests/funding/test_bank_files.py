@@ -13,13 +13,19 @@ from sqlalchemy import func, select, update
 
 from funding.city import BUREAU, OPERATOR_ACCOUNT, City, build_city
 from onecard.channels import bankfiles
-from onecard.channels.bank import DINING_FUND_ACCOUNT
-from onecard.channels.files import FileExchangeBank, NoCallbacks, StatementMissing
+from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
+from onecard.channels.files import FileExchangeBank
 from onecard.channels.models import BankFile, BankFileOrder, BankStatementLine
 from onecard.channels.sandbox import SandboxBank
 from onecard.channels.statement import parse_statement_file, render_statement_file
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, IdempotencyConflict, ImportRejected
+from onecard.core.errors import (
+    Forbidden,
+    IdempotencyConflict,
+    ImportRejected,
+    NoCallbacks,
+    StatementMissing,
+)
 from onecard.funding import bank_files, notices, reconciliation, settlement
 from onecard.funding.models import BankOrder, Settlement
 from onecard.ledger.service import Leg, account_id, post, system_account
@@ -72,7 +78,7 @@ def count(ctx: Context, table: type) -> int:
 
 
 def test_the_files_adapter_fills_the_gateway(fc: FilesCity) -> None:
-    bank = fc.ctx.bank_gateway()
+    bank = gateway(fc.ctx)
     ack = bank.pay_out("P1", OPERATOR_ACCOUNT, "某公司", 100, "测试")
     assert bank.pay_out("P1", OPERATOR_ACCOUNT, "某公司", 100, "测试") == ack
     assert ack.bank_ref.startswith("FX20260108")
@@ -93,7 +99,7 @@ def test_a_statement_books_receipts_and_a_batch_passes_them_on(fc: FilesCity) ->
     assert (day.totals["matched"], day.problems, day.changed) == (2, [], True)
     assert fc.city.system("dining_fund") == 225000
     # The statement is now the bank's statement for that day in the file exchange.
-    assert len(fc.ctx.bank_gateway().statement(DAY)) == 2
+    assert len(gateway(fc.ctx).statement(DAY)) == 2
 
     notices.transfer_to_income(fc.ctx, BUREAU)  # two orders queued, nothing at the bank yet
     assert set(fc.orders().values()) == {"pending"}

@@ -9,8 +9,9 @@ from datetime import date
 import pytest
 
 from funding.city import BUREAU, City, build_city
+from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.funding import audit, distribution, year_end
+from onecard.funding import distribution, year_end
 from onecard.ledger import service
 from onecard.ledger.service import Leg, account_id, post, system_account
 

@@ -10,18 +10,17 @@ import pytest
 from typer.testing import CliRunner
 
 from funding.city import City, build_city
+from onecard import cli_kit
 from onecard.cli import app, exit_code_for
 from onecard.core.context import Context
-from onecard.core.errors import ImportRejected, OneCardError
-from onecard.funding import cli as funding_cli
-from onecard.funding.errors import BadQuarter
+from onecard.core.errors import BadQuarter, ImportRejected, OneCardError
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def city(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> City:
-    monkeypatch.setattr(funding_cli, "context_factory", lambda _url: ctx)
+    monkeypatch.setattr(cli_kit, "context_factory", lambda _url: ctx)
     monkeypatch.setenv("COLUMNS", "200")
     return build_city(ctx)
 

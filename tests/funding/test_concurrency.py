@@ -11,8 +11,8 @@ import pytest
 
 from funding.city import BUREAU, City, build_city
 from onecard.core.context import Context
+from onecard.core.runs import RunResult
 from onecard.funding import distribution, settlement, year_end
-from onecard.funding.runs import RunResult
 from onecard.ledger.service import Leg, account_id, post, system_account
 
 

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from funding.city import BUREAU, City, build_city
+from onecard.audit import records as audit
 from onecard.channels.bank import DINING_FUND_ACCOUNT
 from onecard.channels.statement import parse_statement_file, render_statement_file
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from onecard.funding import audit, notices, reconciliation
+from onecard.funding import notices, reconciliation
 from onecard.funding.models import FundingNotice
 from onecard.org.actors import Actor
 

@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import event, select
 
 from funding.city import BUREAU, City, build_city
-from onecard.channels.bank import BankAck, BankUnavailable
+from onecard.channels.bank import BankAck
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
+from onecard.core.errors import BankUnavailable
 from onecard.funding import payouts, settlement
 from onecard.funding.models import BankOrder, Settlement
 from onecard.ledger.service import Leg, account_id, post, system_account

@@ -9,9 +9,17 @@ import pytest
 
 from funding.city import BUREAU, OPERATOR_ACCOUNT, City, build_city
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, NotFound, PeriodClosed, StateConflict
+from onecard.core.errors import (
+    BadQuarter,
+    Forbidden,
+    InvalidInput,
+    MissingQualityScore,
+    NotFound,
+    PeriodClosed,
+    PersonNotLeft,
+    StateConflict,
+)
 from onecard.funding import distribution, payouts, settlement
-from onecard.funding.errors import BadQuarter, MissingQualityScore, PersonNotLeft
 from onecard.ledger.service import Leg, account_id, post, system_account
 from onecard.org.actors import Actor
 
@@ -290,7 +298,7 @@ def test_returning_withheld_money_to_a_unit(city: City) -> None:
 
 
 def test_a_canteen_without_a_payee_stops_the_settlement(city: City) -> None:
-    from onecard.funding.errors import MissingPayee
+    from onecard.core.errors import MissingPayee
     from onecard.org import builders as b
 
     with city.ctx.db.begin() as conn:

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from funding.city import BUREAU, OPERATOR_ACCOUNT, UNIT_ACCOUNTS, City, build_city
+from onecard.audit import records as audit
 from onecard.channels.bank import INCOME_ACCOUNT
 from onecard.core.context import Context
+from onecard.core.errors import DistributionExceedsFunds
+from onecard.core.runs import RunResult
 from onecard.funding import (
-    audit,
     distribution,
     notices,
     payouts,
@@ -28,8 +30,6 @@ from onecard.funding import (
     statements,
     year_end,
 )
-from onecard.funding.errors import DistributionExceedsFunds
-from onecard.funding.runs import RunResult
 
 QUALITY = [(90, 10000), (80, 9800), (0, 9500)]
 

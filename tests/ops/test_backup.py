@@ -35,7 +35,7 @@ def run(*args: str) -> tuple[int, str]:
     try:
         res = runner.invoke(cli.app, list(args))
     finally:
-        cli._close_contexts()
+        cli.close_contexts()
     if isinstance(res.exception, OneCardError):  # what cli.main prints, then its exit code
         return cli.exit_code_for(
             res.exception

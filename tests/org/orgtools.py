@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from onecard.audit import records as audit
 from onecard.audit.models import AuditEvent
 from onecard.core.context import Context
-from onecard.funding import audit
 from onecard.funding.models import UnitInfo
 from onecard.ledger.models import Account
 from onecard.org.bank_accounts import luhn_ok

@@ -10,11 +10,19 @@ import pytest
 from sqlalchemy import select, update
 
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from onecard.core.errors import (
+    DuplicateCode,
+    Forbidden,
+    InvalidBankAccount,
+    InvalidInput,
+    NotFound,
+    RetireRefused,
+    StateConflict,
+    UnknownReference,
+)
 from onecard.ledger.models import Account
 from onecard.org import admin, retirement
 from onecard.org.actors import Actor
-from onecard.org.errors import DuplicateCode, InvalidBankAccount, RetireRefused, UnknownReference
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from org.orgtools import audits, bad_card_number, card_number, everything
 from world import World, build_world, fund
@@ -394,8 +402,8 @@ def test_a_code_taken_at_the_same_moment_is_a_conflict_not_a_server_error(
 ) -> None:
     """Two administrators at once: both checks pass, the database's unique key refuses
     the second write; the answer is a 409 with nothing written."""
+    from onecard.core.errors import ConcurrentChange
     from onecard.org import rules
-    from onecard.org.errors import ConcurrentChange
 
     monkeypatch.setattr(rules.DbLookup, "unit_taken", lambda *_a: False)
     monkeypatch.setattr(rules.DbLookup, "canteen_code_taken", lambda *_a: False)

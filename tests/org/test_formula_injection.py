@@ -10,11 +10,11 @@ from decimal import Decimal
 
 from onecard.core.context import Context
 from onecard.core.sheets import formula_like
+from onecard.core.tables import Table, to_xlsx
 from onecard.funding import statements
 from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.reports import dashboard
-from onecard.reports.tables import Table, to_xlsx
 from sheetcheck import assert_no_live_formula
 from world import World, build_world, fund
 

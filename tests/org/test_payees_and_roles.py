@@ -10,12 +10,11 @@ from sqlalchemy import select, update
 
 from funding.city import BUREAU, OPERATOR_NAME, City, build_city
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, StateConflict
-from onecard.funding import settlement
+from onecard.core.errors import Forbidden, InvalidInput, StateConflict, UnknownReference
+from onecard.funding import payees, settlement
 from onecard.funding.models import Settlement
-from onecard.org import admin, grants
+from onecard.org import grants
 from onecard.org.actors import Actor
-from onecard.org.errors import UnknownReference
 from onecard.org.models import Canteen, Person, RoleGrant
 from org.orgtools import audits, card_number, everything
 
@@ -56,7 +55,7 @@ def test_correcting_the_operators_account_resends_the_failed_payout(city: City) 
     assert city.payable("B") == 995
     right = card_number("621700008888000")
     city.bank.open_outside_account(right, OPERATOR_NAME, 0)
-    ch = admin.update_canteen(
+    ch = payees.update_canteen(
         city.ctx, BUREAU, city.canteens["B"], {"operator_bank_account": right}
     )
     assert ch.after == {"operator_bank_account": right}
@@ -72,7 +71,7 @@ def test_correcting_the_operators_account_resends_the_failed_payout(city: City) 
     }
     assert len(audits(city.ctx, "settlement_retry")) == 1
     # Editing something else later re-sends nothing.
-    ch = admin.update_canteen(city.ctx, BUREAU, city.canteens["B"], {"windows": 3})
+    ch = payees.update_canteen(city.ctx, BUREAU, city.canteens["B"], {"windows": 3})
     assert ch.retried == []
 
 
@@ -80,7 +79,7 @@ def test_a_bad_account_in_the_correction_changes_nothing_and_sends_nothing(city:
     failed_payout(city)
     before = (everything(city.ctx), city.snapshot())
     with pytest.raises(InvalidInput) as exc:
-        admin.update_canteen(
+        payees.update_canteen(
             city.ctx, BUREAU, city.canteens["B"], {"operator_bank_account": "6217000088880001"}
         )
     assert "经营者结算账户不正确：银联卡号校验位不符" in exc.value.message()
@@ -93,14 +92,14 @@ def test_the_failed_payouts_of_a_canteen_are_resent_on_request(city: City) -> No
     failed_payout(city)
     city.bank.open_outside_account(WRONG, OPERATOR_NAME, 0)  # the bank fixed its records
     with pytest.raises(Forbidden):
-        admin.retry_failed_payouts(
+        payees.retry_failed_payouts(
             city.ctx, Actor("ub", grants=frozenset({("unit_admin", city.units["B"], None)})), 1
         )
-    (res,) = admin.retry_failed_payouts(city.ctx, BUREAU, city.canteens["B"])
+    (res,) = payees.retry_failed_payouts(city.ctx, BUREAU, city.canteens["B"])
     assert res.changed
     city.deliver()
     assert settlement_of(city).status == "paid"
-    assert admin.retry_failed_payouts(city.ctx, BUREAU, city.canteens["B"]) == []
+    assert payees.retry_failed_payouts(city.ctx, BUREAU, city.canteens["B"]) == []
 
 
 # --- administrators ---------------------------------------------------------------------------

@@ -16,14 +16,14 @@ from onecard.core.errors import (
     TerminalRevoked,
 )
 from onecard.org.actors import Actor
-from onecard.org.terminals import (
+from onecard.pay.service import authenticate_terminal
+from onecard.rollout import service
+from onecard.rollout.terminals import (
     register_terminal,
     revoke_terminal,
     set_rollout_status,
     terminal_id_by_code,
 )
-from onecard.pay.service import authenticate_terminal
-from onecard.rollout import service
 from world import build_world
 
 BUREAU = Actor.system("bureau")

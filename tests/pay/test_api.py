@@ -18,16 +18,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from onecard.channels.bank import BadSignature
+from onecard.channels.bank import gateway
 from onecard.core.context import Context
 from onecard.core.errors import (
     AlreadyReversed,
+    BadSignature,
     Forbidden,
     IdempotencyConflict,
     InvalidAmount,
     StateConflict,
     WithdrawalRefused,
 )
+from onecard.funding import notifications
 from onecard.ledger.models import JournalEntry
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Terminal
@@ -572,7 +574,7 @@ def _order(ctx: Context, order_id: str) -> Any:
 def test_topup_through_the_bank_credits_cash_once_even_when_notified_twice(
     ctx: Context, w: World
 ) -> None:
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     bank.open_outside_account("62170000c1", "刘洋", 100_000)  # type: ignore[attr-defined]
     req = topup.request_topup(ctx, w.people["c1"], 3000, "ORDER-1")
     assert req.status == "pending" and req.bank_ref
@@ -580,13 +582,13 @@ def test_topup_through_the_bank_credits_cash_once_even_when_notified_twice(
     pending = bank.pending_notifications()  # type: ignore[attr-defined]
     assert len(pending) == 1
     delivered = bank.deliver(  # type: ignore[attr-defined]
-        lambda body, sig: topup.handle_bank_notification(ctx, body, sig) and None
+        lambda body, sig: notifications.handle_bank_notification(ctx, body, sig) and None
     )
     assert delivered == 1
     assert purse(ctx, w, "c1") == (5000, 3000)
     # The bank's callback retried: same status, no second credit.
     body, sig = pending[0]
-    assert topup.handle_bank_notification(ctx, body, sig) == "succeeded"
+    assert notifications.handle_bank_notification(ctx, body, sig) == "succeeded"
     # The person retrying the request: same order, no second debit at the bank.
     assert topup.request_topup(ctx, w.people["c1"], 3000, "ORDER-1").status == "succeeded"
     assert bank.deliver(lambda b, s: None) == 0  # type: ignore[attr-defined]
@@ -598,30 +600,30 @@ def test_topup_through_the_bank_credits_cash_once_even_when_notified_twice(
 
 
 def test_topup_the_card_cannot_cover_fails_and_moves_nothing(ctx: Context, w: World) -> None:
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     bank.open_outside_account("62170000c1", "刘洋", 100)  # type: ignore[attr-defined]
     before = state(ctx, w)
     topup.request_topup(ctx, w.people["c1"], 3000, "ORDER-2")
-    bank.deliver(lambda b, s: topup.handle_bank_notification(ctx, b, s) and None)  # type: ignore[attr-defined]
+    bank.deliver(lambda b, s: notifications.handle_bank_notification(ctx, b, s) and None)  # type: ignore[attr-defined]
     order = _order(ctx, "ORDER-2")
     assert order.status == "failed" and order.failure_reason == "余额不足"
     assert state(ctx, w) == before
     # An unbound/unknown card at the bank fails the same way.
     topup.request_topup(ctx, w.people["a2"], 3000, "ORDER-3")
-    bank.deliver(lambda b, s: topup.handle_bank_notification(ctx, b, s) and None)  # type: ignore[attr-defined]
+    bank.deliver(lambda b, s: notifications.handle_bank_notification(ctx, b, s) and None)  # type: ignore[attr-defined]
     assert _order(ctx, "ORDER-3").status == "failed"
     assert state(ctx, w) == before
 
 
 def test_a_forged_bank_notification_is_refused(ctx: Context, w: World, client: TestClient) -> None:
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     bank.open_outside_account("62170000c1", "刘洋", 100_000)  # type: ignore[attr-defined]
     topup.request_topup(ctx, w.people["c1"], 3000, "ORDER-4")
     body, sig = bank.pending_notifications()[0]  # type: ignore[attr-defined]
     forged = body.replace(b"3000", b"9000")
     before = state(ctx, w)
     with pytest.raises(BadSignature):
-        topup.handle_bank_notification(ctx, forged, sig)
+        notifications.handle_bank_notification(ctx, forged, sig)
     resp = client.post("/api/v1/channels/bank/notify", content=forged, headers={"X-Signature": sig})
     assert_error(resp, 401, "bad_signature")
     assert state(ctx, w) == before

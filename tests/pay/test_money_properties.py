@@ -21,8 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from onecard.channels.bank import gateway
 from onecard.core.context import Context
 from onecard.core.errors import OneCardError
+from onecard.funding import notifications
 from onecard.ledger.models import Account
 from onecard.ledger.service import account_id, derived_balance, system_account
 from onecard.ledger.verify import verify
@@ -95,7 +97,7 @@ def world(ctx: Context) -> World:
     w = build_world(ctx)
     for p in PEOPLE:
         fund(ctx, w, p, subsidy=4000)
-        ctx.bank_gateway().open_outside_account(  # type: ignore[attr-defined]
+        gateway(ctx).open_outside_account(  # type: ignore[attr-defined]
             f"62170000{p}", p, 10**9
         )
     return w
@@ -120,8 +122,8 @@ def test_random_money_sequences_keep_the_books_straight(
         if op[0] == "topup":
             _, p, amount = op
             topup.request_topup(ctx, w.people[p], int(amount), f"R{run}-{i}")
-            ctx.bank_gateway().deliver(  # type: ignore[attr-defined]
-                lambda body, sig: topup.handle_bank_notification(ctx, body, sig) and None
+            gateway(ctx).deliver(  # type: ignore[attr-defined]
+                lambda body, sig: notifications.handle_bank_notification(ctx, body, sig) and None
             )
             m.purses[p][1] += int(amount)
         elif op[0] == "pay":

@@ -15,10 +15,9 @@ from onecard.core.errors import (
     ForeignRegion,
     MalformedCredential,
 )
+from onecard.org.builders import generate_secret, generate_token
 from onecard.pay.paycode import (
     ParsedCode,
-    generate_secret,
-    generate_token,
     looks_like_code,
     make_code,
     match_step,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from onecard.audit.models import AuditEvent
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden
+from onecard.org import builders
 from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay import cards, paycode, paycode_keys
@@ -127,7 +128,7 @@ def test_a_new_token_is_never_a_retired_one(ctx: Context, monkeypatch: pytest.Mo
         old = conn.execute(select(Person.paycode_token).where(Person.id == w.people["a1"])).one()[0]
     paycode_keys.rotate(ctx, _holder(w, "a1"), w.people["a1"])
     draws = iter([old, "12345678"])
-    monkeypatch.setattr(paycode, "generate_token", lambda: next(draws))
+    monkeypatch.setattr(builders, "generate_token", lambda: next(draws))
     assert paycode_keys.rotate(ctx, _holder(w, "a2"), w.people["a2"]).token == "12345678"
 
 

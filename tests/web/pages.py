@@ -18,9 +18,9 @@ import pyotp
 from sqlalchemy import update
 
 from onecard.core.context import Context
+from onecard.core.passwords import hash_password
 from onecard.org import builders as b
 from onecard.org.models import Person
-from onecard.web.passwords import hash_password
 from world import World
 
 with warnings.catch_warnings():

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from onecard.core.context import Context
-from onecard.org import activation
 from onecard.org import builders as b
 from onecard.org.actors import Actor
+from onecard.web import account_activation as activation
 from web.browser import CHROMIUM, LiveServer, Watch, shot
 from web.test_browser import browser, live, sign_in  # noqa: F401  (fixtures)
 from web.test_org_browser import WIDTHS, fits

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
+from onecard.channels.bank import gateway
 from onecard.core.clock import FixedClock, from_local
 from onecard.core.context import Context
 from onecard.funding import notices
@@ -475,7 +476,7 @@ def test_an_unmatched_receipt_is_assigned_on_the_notices_page(
     from onecard.channels.bank import DINING_FUND_ACCOUNT
     from onecard.channels.sandbox import SandboxBank
 
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     assert isinstance(bank, SandboxBank)
     bank.open_outside_account("99990000", "某不明单位", 50000)
     bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")

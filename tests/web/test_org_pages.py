@@ -12,16 +12,15 @@ from datetime import datetime
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from onecard.channels.bank import INCOME_ACCOUNT
+from onecard.channels.bank import INCOME_ACCOUNT, gateway
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import from_local
 from onecard.core.context import Context
-from onecard.funding import settlement
+from onecard.funding import notifications, settlement
 from onecard.funding.models import Settlement
 from onecard.org.actors import Actor
 from onecard.org.info_table import CANTEEN_COLUMNS, UNIT_INFO_TEMPLATE
 from onecard.org.models import Canteen, Unit
-from onecard.pay import topup
 from onecard.pay.service import PaymentRequest, pay
 from org.orgtools import audits, card_number, everything
 from web.pages import Staff, TestClient, sign_in
@@ -238,7 +237,7 @@ def test_the_city_import_page_previews_then_confirms(
 def settled_with_a_failed_payout(ctx: Context, w: World) -> SandboxBank:
     """Canteen B took 10 yuan in Q1 and is settled; its operator's account is unknown
     at the bank, so the payout comes back failed."""
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     assert isinstance(bank, SandboxBank)
     # The money the world's purses were funded with, at the bank too.
     bank.open_outside_account("43050100000000009999", "市财政局", 100_000)
@@ -251,7 +250,7 @@ def settled_with_a_failed_payout(ctx: Context, w: World) -> SandboxBank:
 
 
 def deliver(ctx: Context, bank: SandboxBank) -> None:
-    bank.deliver(lambda body, sig: topup.handle_bank_notification(ctx, body, sig))
+    bank.deliver(lambda body, sig: notifications.handle_bank_notification(ctx, body, sig))
 
 
 def test_a_failed_payout_is_resent_when_the_operator_account_is_corrected_on_the_page(

@@ -29,7 +29,7 @@ import pytest
 from fastapi import APIRouter
 from sqlalchemy import insert, select
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
 from onecard.channels.models import BankFile
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import FixedClock
@@ -156,7 +156,7 @@ def matrix_world(ctx: Context) -> Targets:
     from onecard.org.models import Person
     from web.pages import _HASH
 
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     assert isinstance(bank, SandboxBank)
     with ctx.db.begin() as conn:
         conn.execute(update(Person).values(password_hash=_HASH, must_change_password=False))

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
 from onecard.channels.files import FileExchangeBank
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
@@ -27,7 +27,7 @@ BUREAU = Actor.system("bureau")
 def _paid_in(ctx: Context) -> SandboxBank:
     """Notices issued; unit A pays its own, someone nobody knows pays too."""
     notices.issue_notices(ctx, BUREAU, "2026Q1")
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     assert isinstance(bank, SandboxBank)
     bank.open_outside_account("43050100000000000101", "市财政局", 10_000_000)
     bank.open_outside_account("99990000", "某不明单位", 50_000)

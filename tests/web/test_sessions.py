@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.funding import audit
 from onecard.org import builders as b
 from onecard.org import sessions
 from onecard.org.session_models import WebSession

@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import update
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.funding import audit
 from onecard.org.models import Person
 from onecard.web import accounts
 from onecard.web.throttle import PASSWORD_ADDRESS, PASSWORD_PAIR

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from onecard.cli import DbOpt, console, context
+from onecard.cli_kit import DbOpt, console, context
 from onecard.core.errors import AuditChainBroken, InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
@@ -106,7 +106,7 @@ def export_cmd(
 ) -> None:
     """Export the filtered events to Excel (Beijing time). 导出操作记录"""
     from onecard.audit import queries
-    from onecard.reports.tables import to_xlsx
+    from onecard.core.tables import to_xlsx
 
     if out.suffix.lower() != ".xlsx":
         raise InvalidInput("输出文件须以 .xlsx 结尾")

@@ -3,7 +3,7 @@ first, in Beijing time, on the page and in Excel.
 
 Contract: ``AuditQuery`` holds the filters (``parse`` checks text from a form or the CLI
 and raises ``InvalidInput``); ``search(ctx, query, limit)`` returns display rows (plain
-dicts) newest first; ``as_table(rows)`` is the Excel table (``reports.tables``, so every
+dicts) newest first; ``as_table(rows)`` is the Excel table (``core.tables``, so every
 cell is written as text or number, never as a formula). Dates are Beijing calendar days:
 ``since`` and ``until`` are both included. A person filter matches a staff number exactly
 or a name in part, and finds events the person made or that concern them.
@@ -24,8 +24,8 @@ from onecard.core.clock import from_local, to_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.core.money import yuan
+from onecard.core.tables import Table
 from onecard.org.models import Person, Unit
-from onecard.reports.tables import Table
 
 PAGE_LIMIT = 500
 EXPORT_LIMIT = 100_000

@@ -60,7 +60,7 @@ KINDS: dict[str, str] = {
     "other": "其他",
 }
 
-# What the funding wrapper's actions are (``funding.audit.record`` names no kind).
+# What the funding wrapper's actions are (``audit.records.record`` names no kind).
 _ACTION_KINDS: dict[str, str] = {
     "leave": "person",
     "quality_rule": "quality",

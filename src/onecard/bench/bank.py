@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from onecard.channels.bank import BadSignature, BankAck, Notification, check_order_id
+from onecard.channels.bank import BankAck, Notification, check_order_id
 from onecard.channels.statement import StatementLine, render_statement_file
 from onecard.core.clock import Clock
+from onecard.core.errors import BadSignature
 
 
 class AcceptingBank:

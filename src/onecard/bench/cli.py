@@ -103,7 +103,7 @@ def app(
         server_workers=server_workers,
         warmup=warmup,
     )
-    from onecard.cli import progress_bar
+    from onecard.cli_kit import progress_bar
 
     if quarter_only:
         from onecard.bench.quarter import city_from_db

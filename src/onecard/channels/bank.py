@@ -40,11 +40,13 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from onecard.channels.statement import StatementLine
+from onecard.core.context import Context
 from onecard.core.errors import (
-    AuthError,
+    BadSignature,
+    BankUnavailable,
     InvalidAmount,
     InvalidInput,
     OneCardError,
@@ -78,18 +80,6 @@ _ORDER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NOTIFICATION_KEYS = frozenset(
     {"order_id", "bank_ref", "kind", "status", "amount_fen", "failure_reason", "occurred_at"}
 )
-
-
-class BankUnavailable(OneCardError):
-    code = "bank_unavailable"
-    zh = "银行系统暂时无法访问，请稍后使用同一订单号重试"
-    en = "The bank is unavailable; retry later with the same order id"
-
-
-class BadSignature(AuthError):
-    code = "bad_signature"
-    zh = "银行通知签名无效"
-    en = "Invalid bank notification signature"
 
 
 @dataclass(frozen=True)
@@ -193,6 +183,15 @@ class BankGateway(Protocol):
     def statement_file(self, day: date) -> bytes: ...
 
     def verify_notification(self, body: bytes, signature: str) -> Notification: ...
+
+
+def gateway(ctx: Context) -> BankGateway:
+    """The bank this context was given at its edge (``Context.from_settings(bank=…)``,
+    ``channels.factory.bank_for``); core knows no bank, so the type is said here."""
+    bank = ctx.bank
+    if bank is None:  # a wiring bug at an edge, never a user's doing
+        raise OneCardError("no bank gateway was given to this context")
+    return cast(BankGateway, bank)
 
 
 def sign_body(secret: bytes, body: bytes) -> str:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from onecard import cli_kit
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.core.money import fen_from_yuan, yuan
@@ -32,9 +33,7 @@ DbOpt = Annotated[str | None, typer.Option("--database-url", help="覆盖 ONECAR
 
 
 def _ctx(database_url: str | None) -> Context:
-    from onecard.funding.cli import context_factory
-
-    return context_factory(database_url)
+    return cli_kit.context_factory(database_url)
 
 
 def _actor() -> Actor:
@@ -46,7 +45,7 @@ def _actor() -> Actor:
 
 
 def _console() -> Any:
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     return console
 
@@ -201,7 +200,7 @@ def _sandbox(ctx: Context) -> Any:
 
 
 def _deliver_here(ctx: Context) -> Any:
-    from onecard.pay.topup import handle_bank_notification
+    from onecard.funding.notifications import handle_bank_notification
 
     def handle(body: bytes, signature: str) -> None:
         handle_bank_notification(ctx, body, signature)

@@ -2,7 +2,7 @@
 
 Contract: a ``Courier`` delivers a ``SandboxBank``'s outbox every ``interval`` seconds on
 one daemon thread until ``stop()``, to a handler — in the server, the same function the
-callback route calls (``pay.topup.handle_bank_notification``); in ``onecard
+callback route calls (``funding.notifications.handle_bank_notification``); in ``onecard
 bank-sandbox``, ``http_handler(url)``, which POSTs each signed body to the server's
 ``/api/v1/channels/bank/notify`` as a bank would. A notification the handler refuses
 stays queued and is retried with a growing pause (1 s, 2 s, … up to 5 min).

@@ -34,7 +34,6 @@ from onecard.channels.bank import (
     INCOME_ACCOUNT,
     PLATFORM_ACCOUNT_NAMES,
     TOPUP_SUMMARY,
-    BadSignature,
     BankAck,
     Notification,
     check_amount,
@@ -46,25 +45,19 @@ from onecard.channels.store import record_file, stored_statement
 from onecard.channels.tables import RowProblem, rejected
 from onecard.core.clock import Clock, from_local, to_local
 from onecard.core.context import Database
-from onecard.core.errors import IdempotencyConflict, InvalidInput, NotFound
+from onecard.core.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    NoCallbacks,
+    NotFound,
+    StatementMissing,
+)
 from onecard.core.money import yuan
 
 BatchKind = Literal["transfers", "collections"]
 ORDER_KIND: dict[BatchKind, str] = {"transfers": "transfer", "collections": "collection"}
 BATCH_TITLE: dict[BatchKind, str] = {"transfers": "批量转账", "collections": "批量代扣"}
 OWN_BANK = "本行"  # a transfer between the platform's own accounts
-
-
-class StatementMissing(NotFound):
-    code = "statement_missing"
-    zh = "尚未读入 {day} 的银行对账单，请先上传对账单文件"
-    en = "The bank statement of {day} has not been read yet; upload the statement file"
-
-
-class NoCallbacks(BadSignature):
-    code = "no_bank_callbacks"
-    zh = "文件交换方式下银行不发送回调通知"
-    en = "The bank sends no callbacks in the file exchange"
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,6 @@ from onecard.channels.bank import (
     REASON_NO_ACCOUNT,
     TOPUP_SUMMARY,
     BankAck,
-    BankUnavailable,
     Notification,
     OrderKind,
     check_amount,
@@ -86,8 +85,10 @@ from onecard.channels.statement import (
     render_statement_xlsx,
 )
 from onecard.core.clock import Clock, to_local
+from onecard.core.context import Context
 from onecard.core.db import is_postgres, make_engine
 from onecard.core.errors import (
+    BankUnavailable,
     Conflict,
     IdempotencyConflict,
     InsufficientFunds,
@@ -95,6 +96,7 @@ from onecard.core.errors import (
     InvalidInput,
     NotFound,
 )
+from onecard.org.models import Person
 
 LEASE_SECONDS = 60.0
 REASON_DUPLICATE = "业务参考号重复"
@@ -698,3 +700,21 @@ def _lines_of(conn: Connection, day: date) -> list[StatementLine]:
         )
         for r in conn.execute(select(lines).where(lines.c.day == day).order_by(lines.c.id))
     ]
+
+
+def open_demo_card(ctx: Context, person_id: int) -> None:
+    """The demo city's savings cards do not exist in a fresh sandbox bank: open the
+    person's bound card there with demo money (sandbox only; a real bank has them)."""
+    bank = ctx.bank
+    if not isinstance(bank, SandboxBank):
+        return
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.bank_card_no, Person.name).where(Person.id == person_id)
+        ).one()
+    if not row.bank_card_no:
+        return
+    try:
+        bank.outside_balance(row.bank_card_no)
+    except NotFound:
+        bank.open_outside_account(row.bank_card_no, row.name, balance_fen=500_000)

@@ -1,9 +1,10 @@
 """The context every service function receives: database, clock, settings, gateways.
 
 Contract: a ``Context`` is cheap to pass and holds no per-request state. Outside systems
-are injected, never built here: the edges (``cli.context``, ``web.asgi``, the demo, the
-tests) give it a bank (``channels.factory.bank_for``) — so every process of a city
-talks to the same bank — and ``bank_gateway()`` refuses to invent one.
+are injected, never built here: the edges (``cli_kit.context``, ``web.asgi``, the demo,
+the tests) give it a bank (``channels.factory.bank_for``) — so every process of a city
+talks to the same bank. Core knows no bank: ``ctx.bank`` is any object, and
+``channels.bank.gateway(ctx)`` gives it its type and refuses to invent one.
 ``ctx.reports_db`` is where read-only reports read: the database of
 ``ONECARD_REPORTS_DATABASE_URL`` (typically a standby) when that is set, else ``ctx.db``.
 """
@@ -13,17 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
 from onecard.core.clock import Clock
 from onecard.core.config import Settings, get_settings
 from onecard.core.db import make_engine
-from onecard.core.errors import OneCardError
-
-if TYPE_CHECKING:
-    from onecard.channels.bank import BankGateway
 
 
 @dataclass
@@ -53,7 +49,9 @@ class Context:
     db: Database
     clock: Clock = field(default_factory=Clock)
     settings: Settings = field(default_factory=get_settings)
-    bank: BankGateway | None = None
+    # The bank gateway (a ``channels.bank.BankGateway``), read through
+    # ``channels.bank.gateway(ctx)``.
+    bank: object | None = None
     # The lunch-rush path (``onecard.pay.batcher.PaymentBatcher``) when the web app runs
     # with batching on; ``None`` means one transaction per payment.
     payment_batcher: object | None = None
@@ -82,7 +80,7 @@ class Context:
         cls,
         settings: Settings | None = None,
         clock: Clock | None = None,
-        bank: Callable[[Context], BankGateway] | None = None,
+        bank: Callable[[Context], object] | None = None,
     ) -> Context:
         """A context on the configured database; ``bank`` builds its bank gateway
         (e.g. ``channels.factory.bank_for``) once the context exists."""
@@ -91,8 +89,3 @@ class Context:
         if bank is not None:
             ctx.bank = bank(ctx)
         return ctx
-
-    def bank_gateway(self) -> BankGateway:
-        if self.bank is None:  # a wiring bug at an edge, never a user's doing
-            raise OneCardError("no bank gateway was given to this context")
-        return self.bank

@@ -8,38 +8,70 @@
     │   ├── MalformedCredential
     │   ├── ForeignRegion
     │   ├── StarsNotChosen            a meal rating with an aspect left without stars
-    │   └── ImportRejected            a file with row errors; nothing was written
+    │   ├── ImportRejected            a file with row errors; nothing was written
+    │   ├── BadQuarter                '2026Q5', '26Q1'
+    │   ├── InvalidBankAccount        wrong length, not digits, check digit fails
+    │   ├── UnknownReference          an owner unit, region, parent, person not there
+    │   ├── NotABackup                not a OneCard backup this database kind restores
+    │   └── BackupToolFailed          pg_dump / pg_restore / psql failed; nothing changed
     ├── NotFound
-    │   └── PaymentNotSeen            no payment with this txn id from this terminal
+    │   ├── PaymentNotSeen            no payment with this txn id from this terminal
+    │   ├── StatementMissing          the bank statement of that day is not read yet
+    │   ├── BackupSourceMissing       the backup file or the SQLite database is not there
+    │   └── ToolMissing               pg_dump, pg_restore or psql is not installed
     ├── AuthError
     │   ├── TerminalUnauthorized
     │   ├── TerminalRevoked
     │   ├── TerminalNotLive           planned / installed / accepted: pays only when live
     │   ├── Forbidden
+    │   │   ├── CsrfRefused           a page form without its token
+    │   │   └── CrossSiteRefused      an API write with a cookie from another site
+    │   ├── BadSignature              a bank notification's signature does not match
+    │   │   └── NoCallbacks           the file-exchange bank sends none
+    │   ├── BadCredentials            wrong staff number or password
+    │   ├── AccountLocked
+    │   ├── TooManyAttempts           (429)
+    │   ├── BadSecondFactor
+    │   ├── BadEnrolmentCode
     │   ├── BadActivationCode         wrong, expired or used activation code (401)
     │   └── PasswordChangeRequired    signed in, but must change the password first (403)
     ├── Conflict
     │   ├── IdempotencyConflict       same key, different request
-    │   └── StateConflict             e.g. reversing twice, window passed
-    │       ├── IllegalTransition     a rollout move its state machine has not (rollout.states)
-    │       ├── GoLiveRefused         a canteen not inspected or without a live terminal
-    │       └── OutOfCalendar         a money run before its time (funding.calendar):
-    │           ├── SettlementTooEarly          the quarter has not ended yet
-    │           ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
-    │           └── NoticesNotIssued            distribution before the notices
+    │   ├── StateConflict             e.g. reversing twice, window passed
+    │   │   ├── ReversalWindowPassed / AlreadyReversed / WithdrawalRefused / PeriodClosed
+    │   │   ├── AlreadyRated / NotRateable            a meal rated once, by its payer
+    │   │   ├── DistributionExceedsFunds              a unit would get more than it paid
+    │   │   ├── MissingQualityScore / MissingPayee    a canteen not ready to settle
+    │   │   ├── PersonNotLeft                         a cash refund for someone enrolled
+    │   │   ├── NotFileExchange                       bank files without a file bank
+    │   │   ├── TargetHoldsData / BackupFileExists    restore / backup would overwrite
+    │   │   ├── IllegalTransition     a rollout move its state machine has not (rollout.states)
+    │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
+    │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
+    │   │       ├── SettlementTooEarly          the quarter has not ended yet
+    │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
+    │   │       └── NoticesNotIssued            distribution before the notices
+    │   ├── DuplicateCode             a code or unit name in use
+    │   ├── ConcurrentChange          someone took the same code at the same moment
+    │   ├── RetireRefused             people or money left, terminals in use, …
+    │   └── CityExists                ``onecard init`` on a database with a city
     ├── Refused                       a business "no" to a payment: recorded and answered
     │   ├── InsufficientFunds
     │   ├── CardLost / CardCancelled / UnknownCard
     │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
-    │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed
+    │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed / NoPrice
     │   └── PersonInactive
     ├── Unavailable                   not now: the database is unreachable or restarting (503)
-    │   └── PaymentNotConfirmed       no decision could be confirmed; retry the same txn id
+    │   ├── PaymentNotConfirmed       no decision could be confirmed; retry the same txn id
+    │   └── BatcherStopped            the payment batcher is not running
+    ├── BankUnavailable               the bank cannot be reached; retry, same order id
     └── LedgerError                   an invariant of the books or the audit trail broke:
         ├── UnbalancedEntry           a bug or tampering, never a user's doing
         └── AuditChainBroken
 
-Services raise these; only ``web/errors.py`` maps them to HTTP status codes and
+Every class belongs in this module (``tests/core/test_errors.py`` checks that every
+subclass anywhere in ``onecard`` is drawn above, under its own parent). Services raise
+these; only ``web/errors.py`` maps them to HTTP status codes and
 ``cli.py`` to exit codes. Each class has a stable machine-readable ``code`` and a
 message template in Chinese (default) and English.
 """
@@ -381,3 +413,198 @@ def all_error_classes() -> list[type[OneCardError]]:
         seen.append(cls)
         stack.extend(cls.__subclasses__())
     return seen
+
+
+# --- funding: the money runs -----------------------------------------------------------------
+class NotFileExchange(StateConflict):
+    code = "not_file_exchange"
+    zh = "本市银行接口不是文件交换方式（ONECARD_BANK=files），没有批量文件和处理结果文件"
+    en = "The bank is not connected by file exchange (ONECARD_BANK=files)"
+
+
+class BadQuarter(InvalidInput):
+    code = "bad_quarter"
+    zh = "季度格式应为 2026Q1 这样的形式：{value}"
+    en = "A quarter looks like 2026Q1: {value}"
+
+
+class DistributionExceedsFunds(StateConflict):
+    code = "distribution_exceeds_funds"
+    zh = "{unit} 待分配 {need} 元，超过该单位已拨入未分配的 {have} 元"
+    en = "{unit}: distribution of {need} yuan exceeds the {have} yuan the unit paid in"
+
+
+class MissingQualityScore(StateConflict):
+    code = "missing_quality_score"
+    zh = "食堂 {canteen} 设有质量考核规则，但 {quarter} 尚未录入考核分数"
+    en = "Canteen {canteen} has a quality rule but no score for {quarter}"
+
+
+class MissingPayee(StateConflict):
+    code = "missing_payee"
+    zh = "食堂 {canteen} 未登记经营者收款账户，无法结算付款"
+    en = "Canteen {canteen} has no operator bank account to pay"
+
+
+class PersonNotLeft(StateConflict):
+    code = "person_not_left"
+    zh = "该人员尚未办理离职，现金余额不得退还（不得提现）"
+    en = "This person has not left; cash cannot be paid out"
+
+
+# --- ops: backup and restore -----------------------------------------------------------------
+class NotABackup(InvalidInput):
+    code = "not_a_backup"
+    zh = "{path} 不是可恢复到{kind}的一卡通备份"
+    en = "{path} is not a OneCard backup that {kind} can restore"
+
+
+class BackupToolFailed(InvalidInput):
+    code = "backup_tool_failed"
+    zh = "{tool} 执行失败，未做任何改动"
+    en = "{tool} failed; nothing was changed"
+
+
+class BackupSourceMissing(NotFound):
+    code = "backup_source_missing"
+    zh = "找不到 {path}"
+    en = "{path} does not exist"
+
+
+class ToolMissing(NotFound):
+    code = "tool_missing"
+    zh = "未安装 {tool}（Debian: apt-get install postgresql-client-15）"
+    en = "{tool} is not installed (Debian: apt-get install postgresql-client-15)"
+
+
+class TargetHoldsData(StateConflict):
+    code = "target_holds_data"
+    zh = "目标数据库 {target} 已有数据（{tables} 张表，{entries} 笔分录）；确需覆盖请加 --replace"
+    en = (
+        "The target database {target} already holds data ({tables} tables, {entries} "
+        "ledger entries); add --replace to overwrite it"
+    )
+
+
+class BackupFileExists(StateConflict):
+    code = "backup_file_exists"
+    zh = "{path} 已存在；确需覆盖请加 --overwrite"
+    en = "{path} already exists; add --overwrite to replace it"
+
+
+# --- org: administration ---------------------------------------------------------------------
+class CityExists(Conflict):
+    code = "city_exists"
+    zh = "该数据库已有城市「{city}」，onecard init 只能用于空数据库"
+    en = "This database already holds the city {city}; onecard init needs an empty database"
+
+
+class InvalidBankAccount(InvalidInput):
+    code = "invalid_bank_account"
+    zh = "{field}不正确：{problem}"
+    en = "{field_en} is not valid: {problem_en}"
+
+
+class UnknownReference(InvalidInput):
+    code = "unknown_reference"
+    zh = "{field}不存在：{value}"
+    en = "{field_en} does not exist: {value}"
+
+
+class DuplicateCode(Conflict):
+    code = "duplicate_code"
+    zh = "{field}「{value}」已被使用"
+    en = "{field_en} {value} is already in use"
+
+
+class ConcurrentChange(Conflict):
+    code = "concurrent_change"
+    zh = "同一编码或授权刚被他人同时占用，未写入任何数据，请刷新后重试"
+    en = "Someone took the same code or role at the same moment; nothing was written, reload and try again"
+
+
+class RetireRefused(Conflict):
+    code = "retire_refused"
+    zh = "不能撤销{what}：{reasons}"
+    en = "{what} cannot be retired: {reasons}"
+
+
+# --- channels: the bank ----------------------------------------------------------------------
+class StatementMissing(NotFound):
+    code = "statement_missing"
+    zh = "尚未读入 {day} 的银行对账单，请先上传对账单文件"
+    en = "The bank statement of {day} has not been read yet; upload the statement file"
+
+
+class BankUnavailable(OneCardError):
+    code = "bank_unavailable"
+    zh = "银行系统暂时无法访问，请稍后使用同一订单号重试"
+    en = "The bank is unavailable; retry later with the same order id"
+
+
+class BadSignature(AuthError):
+    code = "bad_signature"
+    zh = "银行通知签名无效"
+    en = "Invalid bank notification signature"
+
+
+class NoCallbacks(BadSignature):
+    code = "no_bank_callbacks"
+    zh = "文件交换方式下银行不发送回调通知"
+    en = "The bank sends no callbacks in the file exchange"
+
+
+# --- web: signing in and forms ---------------------------------------------------------------
+class BadCredentials(AuthError):
+    code = "bad_credentials"
+    zh = "工号或密码错误"
+    en = "Wrong staff ID or password"
+
+
+class AccountLocked(AuthError):
+    code = "account_locked"
+    zh = "连续多次登录失败，账户已锁定，请 {minutes} 分钟后再试"
+    en = "Too many failed attempts; the account is locked for {minutes} minutes"
+
+
+class TooManyAttempts(AuthError):
+    code = "too_many_attempts"
+    zh = "尝试次数过多，请 {wait_zh}后再试"
+    en = "Too many attempts; try again in {wait_en}"
+
+
+class BadSecondFactor(AuthError):
+    code = "bad_second_factor"
+    zh = "动态验证码错误"
+    en = "Wrong authenticator code"
+
+
+class BadEnrolmentCode(AuthError):
+    code = "bad_enrolment_code"
+    zh = "绑定码错误或已过期，请向机关事务局索取新的绑定码"
+    en = "Wrong or expired enrolment code; ask the bureau for a new one"
+
+
+class CsrfRefused(Forbidden):
+    code = "csrf_failed"
+    zh = "页面已过期或请求来源不可信，请刷新页面后重试"
+    en = "The page expired or the request did not come from it; reload and try again"
+
+
+class CrossSiteRefused(Forbidden):
+    code = "cross_site"
+    zh = "拒绝来自其他网站的请求"
+    en = "Requests from another site are refused"
+
+
+# --- feedback --------------------------------------------------------------------------------
+class AlreadyRated(StateConflict):
+    code = "already_rated"
+    zh = "这餐已经评价过了"
+    en = "This meal has already been rated"
+
+
+class NotRateable(StateConflict):
+    code = "not_rateable"
+    zh = "只能评价已成功支付的用餐"
+    en = "Only a meal that was actually paid can be rated"

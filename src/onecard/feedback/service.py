@@ -20,23 +20,17 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from onecard.core.errors import (
+    AlreadyRated,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotRateable,
+)
 from onecard.feedback.models import ASPECTS, Rating
 from onecard.pay.models import Payment
 
 MAX_COMMENT = 500
-
-
-class AlreadyRated(StateConflict):
-    code = "already_rated"
-    zh = "这餐已经评价过了"
-    en = "This meal has already been rated"
-
-
-class NotRateable(StateConflict):
-    code = "not_rateable"
-    zh = "只能评价已成功支付的用餐"
-    en = "Only a meal that was actually paid can be rated"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Contract (money-run rights: the bureau and its clearing operator; each function 
 - ``import_returns(ctx, actor, data, filename)`` (file exchange only) reads the bank's
   return file: every line must name an order of a batch we wrote, with its amount, or
   the whole file is refused and nothing changes. Each order's state then follows from
-  its line exactly once (``pay.topup.apply_notification``): a payout the bank refused
+  its line exactly once (``funding.notifications.apply_notification``): a payout the bank refused
   is booked back as if the bank had called back. Reading the file again changes
   nothing; a result contradicting what the order already is (the statement showed it
   paid, the return file says failed) is listed for a person and changes nothing.
@@ -37,6 +37,7 @@ from onecard.channels.bank import (
     PLATFORM_ACCOUNT_NAMES,
     Notification,
     OrderKind,
+    gateway,
 )
 from onecard.channels.files import BATCH_TITLE, BatchKind, FileExchangeBank
 from onecard.channels.models import BankFile, BankFileOrder
@@ -44,13 +45,13 @@ from onecard.channels.statement import StatementLine
 from onecard.channels.store import record_file
 from onecard.core.clock import from_local
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, StateConflict
+from onecard.core.errors import InvalidInput, NotFileExchange, NotFound
 from onecard.core.money import yuan
+from onecard.core.runs import RunResult, unit_of_work
 from onecard.funding.models import BankOrder
-from onecard.funding.runs import RunResult, unit_of_work
+from onecard.funding.notifications import apply_notification
 from onecard.org.actors import Actor
 from onecard.pay.models import TopupOrder
-from onecard.pay.topup import apply_notification
 
 KIND_ZH = {
     "transfers": "批量转账文件",
@@ -58,12 +59,6 @@ KIND_ZH = {
     "returns": "处理结果文件",
     "statement": "对账单",
 }
-
-
-class NotFileExchange(StateConflict):
-    code = "not_file_exchange"
-    zh = "本市银行接口不是文件交换方式（ONECARD_BANK=files），没有批量文件和处理结果文件"
-    en = "The bank is not connected by file exchange (ONECARD_BANK=files)"
 
 
 @dataclass(frozen=True)
@@ -84,7 +79,7 @@ def money_run_record(
 
 
 def files_bank(ctx: Context) -> FileExchangeBank:
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     if not isinstance(bank, FileExchangeBank):
         raise NotFileExchange()
     return bank
@@ -134,7 +129,7 @@ def write_batch(
 
 def batch_file(ctx: Context, actor: Actor, file_id: int) -> tuple[str, bytes]:
     """A file written for (or read from) the bank, again, as it was."""
-    actor.require("bureau_admin", "clearing_operator", "finance", "auditor")
+    actor.require_city_reader()
     with ctx.db.read() as conn:
         row = conn.execute(
             select(BankFile.name, BankFile.content).where(BankFile.id == file_id)

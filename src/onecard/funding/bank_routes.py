@@ -1,5 +1,6 @@
 """Bank files over the API (/api/v1/funding/bank): what the reconciliation page does.
 
+The bank's callback (``/api/v1/channels/bank/notify``) is here too.
 Thin: the services check the actor (money-run rights to read a file in or write a
 batch). A file goes up as the raw request body (``…/import``, any content type, the
 upload size limit), its name in ``filename``; a file with bad rows is 422 with every row
@@ -8,38 +9,23 @@ problem, and nothing is written.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.errors import ImportRejected
-from onecard.funding import bank_files, reconciliation
-from onecard.funding.routes import ERRORS, RunOut, _out, _rejected
+from onecard.funding import bank_files, notifications, reconciliation
+from onecard.funding.routes import ERRORS, _rejected
+from onecard.funding.schemas import BatchIn, RunOut, StatementImportOut, run_out
 from onecard.web.deps import ActorDep, CtxDep
 
 router = APIRouter(prefix="/api/v1/funding/bank", tags=["funding"])
+# The bank's asynchronous callback (every verdict: top-ups and payouts alike).
+notify_router = APIRouter(prefix="/api/v1", tags=["channels"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class StatementImportOut(BaseModel):
-    name: str
-    lines: int
-    new_lines: int
-    changed: bool
-    settled: int
-    problems: list[str]
-    receipts: list[RunOut]
-    days: list[RunOut]
-
-
-class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["transfers", "collections"] = "transfers"
-    format: Literal["xlsx", "csv"] = "xlsx"
 
 
 @router.post("/statements/import", response_model=StatementImportOut, responses=ERRORS)
@@ -57,8 +43,8 @@ async def post_statement(request: Request, actor: ActorDep, ctx: CtxDep, filenam
         changed=got.changed,
         settled=got.settled,
         problems=got.problems,
-        receipts=[_out(r) for r in got.receipts],
-        days=[_out(d) for d in got.days],
+        receipts=[run_out(r) for r in got.receipts],
+        days=[run_out(d) for d in got.days],
     )
 
 
@@ -70,7 +56,7 @@ async def post_returns(request: Request, actor: ActorDep, ctx: CtxDep, filename:
         res = await run_in_threadpool(bank_files.import_returns, ctx, actor, data, filename)
     except ImportRejected as exc:
         return _rejected(request, exc)
-    return _out(res)
+    return run_out(res)
 
 
 @router.post("/batches", responses={**ERRORS, 204: {"description": "nothing waits"}})
@@ -94,6 +80,16 @@ def post_batch(body: BatchIn, actor: ActorDep, ctx: CtxDep) -> Response:
 @router.get("/files", responses=ERRORS)
 def get_files(actor: ActorDep, ctx: CtxDep) -> JSONResponse:
     """The latest files written for or read from the bank."""
-    actor.require("bureau_admin", "clearing_operator", "finance", "auditor")
+    actor.require_city_reader()
     rows = bank_files.recent_files(ctx, 100)
     return JSONResponse([{**r, "created_at": r["created_at"].isoformat()} for r in rows])
+
+
+@notify_router.post("/channels/bank/notify")
+async def bank_notify(request: Request, ctx: CtxDep) -> dict[str, str]:
+    """The bank's asynchronous callback: raw body signed with HMAC-SHA256 (X-Signature)."""
+    body = await request.body()
+    status = notifications.handle_bank_notification(
+        ctx, body, request.headers.get("x-signature", "")
+    )
+    return {"status": status}

@@ -26,6 +26,7 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
+from onecard.audit import records as audit
 from onecard.core.clock import quarter_bounds
 from onecard.core.context import Context
 from onecard.core.errors import (
@@ -35,9 +36,8 @@ from onecard.core.errors import (
     SettlementTooEarly,
     YearEndBeforeSettlement,
 )
-from onecard.funding import audit
+from onecard.core.runs import RunResult
 from onecard.funding.models import FundingNotice
-from onecard.funding.runs import RunResult
 from onecard.ledger.service import is_closed
 from onecard.org.actors import Actor
 from onecard.org.models import Unit

@@ -18,11 +18,12 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from onecard import cli_kit
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, InvalidInput, NotFound
 from onecard.core.money import yuan
+from onecard.core.runs import RunResult
 from onecard.funding.errors import check_quarter
-from onecard.funding.runs import RunResult
 from onecard.org.actors import Actor
 
 app = typer.Typer(help="资金 / quarterly funding runs", no_args_is_help=True)
@@ -38,18 +39,8 @@ OverrideOpt = Annotated[
 ]
 
 
-def _default_context(database_url: str | None) -> Context:
-    from onecard.cli import context
-
-    return context(database_url)
-
-
-# Tests swap this to run the commands against their own context (and sandbox bank).
-context_factory: Callable[[str | None], Context] = _default_context
-
-
 def _ctx(database_url: str | None) -> Context:
-    return context_factory(database_url)
+    return cli_kit.context_factory(database_url)
 
 
 def _actor() -> Actor:
@@ -61,14 +52,14 @@ def _actor() -> Actor:
 
 
 def _console() -> Any:
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     return console
 
 
 @contextmanager
 def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    from onecard.cli import progress_bar
+    from onecard.cli_kit import progress_bar
 
     with progress_bar() as bar:
         task = bar.add_task(description, total=None)
@@ -609,7 +600,7 @@ def cmd_audit(
     database_url: DbOpt = None,
 ) -> None:
     """Who ran what, when, with which totals (see also ``onecard audit``). 审计记录"""
-    from onecard.funding.audit import records
+    from onecard.audit.records import records
 
     ctx = _ctx(database_url)
     t = Table(title="审计记录（北京时间）")

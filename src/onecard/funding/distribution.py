@@ -34,31 +34,31 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
-from onecard.core.clock import quarter_bounds, to_local
+from onecard.audit import records as audit
+from onecard.core.clock import quarter_bounds
 from onecard.core.context import Context
-from onecard.core.errors import NotFound, StateConflict
+from onecard.core.errors import DistributionExceedsFunds, NotFound, StateConflict
 from onecard.core.money import yuan
-from onecard.funding import audit, calendar
-from onecard.funding.errors import DistributionExceedsFunds, check_quarter
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.funding import calendar
+from onecard.funding.errors import check_quarter
 from onecard.funding.notices import standard_of
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.models import Account
 from onecard.ledger.service import (
     Leg,
     NewEntry,
-    account_id,
     balances,
     chunk_size,
     chunked,
     known_entries,
     one_of,
-    post,
     post_many,
 )
 from onecard.org.actors import Actor
+from onecard.org.leavers import mark_left
 from onecard.org.models import Person, Unit
 
 
@@ -401,25 +401,3 @@ def leave(ctx: Context, actor: Actor, person_id: int, left_on: date | None = Non
             after={"status": "left", "left_on": day.isoformat()},
         )
     return res
-
-
-def mark_left(conn: Connection, ctx: Context, actor_label: str, person_id: int, day: date) -> int:
-    """Inside a caller's transaction: status left, subsidy back to the unit. Returns fen."""
-    p = conn.execute(select(Person.__table__).where(Person.id == person_id)).one()
-    conn.execute(update(Person).where(Person.id == person_id).values(status="left", left_on=day))
-    sub = account_id(conn, "person", person_id, "subsidy")
-    bal = balances(conn, [sub])[sub]
-    if bal > 0:
-        now = ctx.clock.now()
-        post(
-            conn,
-            region_id=p.region_id,
-            kind="leaver_return",
-            key=f"leaver:{person_id}:{day.isoformat()}",
-            legs=[Leg(sub, -bal), Leg(account_id(conn, "unit", p.unit_id, "unit_income"), bal)],
-            actor=actor_label,
-            booked_at=now,
-            business_day=to_local(now).date(),
-            reference=f"离职补贴退回单位 {p.name}",
-        )
-    return bal

@@ -26,17 +26,22 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from onecard.channels.bank import DINING_FUND_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
+from onecard.audit import records as audit
+from onecard.channels.bank import (
+    DINING_FUND_ACCOUNT,
+    INCOME_ACCOUNT,
+    PLATFORM_ACCOUNT_NAMES,
+    gateway,
+)
 from onecard.channels.statement import parse_statement_file
 from onecard.core.clock import from_local, quarter_bounds
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, StateConflict
 from onecard.core.money import yuan
-from onecard.funding import audit
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import FundingNotice, FundingReceipt
 from onecard.funding.payouts import add_order, send_orders
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.service import Leg, account_id, post, system_account
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
@@ -287,7 +292,7 @@ def import_receipts(
 ) -> RunResult:
     """``data``: the bank's statement file for ``day`` (else it is fetched from the bank)."""
     actor.require_money_runs()
-    source = ctx.bank_gateway().statement(day) if data is None else parse_statement_file(data)
+    source = gateway(ctx).statement(day) if data is None else parse_statement_file(data)
     lines = [
         ln
         for ln in source

@@ -6,11 +6,13 @@ Contract:
   ``send_orders(ctx, ids)`` sends every still-pending order that has no bank reference
   yet; the bank is idempotent per order id, so sending again after a lost reply is safe.
   ``BankUnavailable`` leaves the order pending and is reported, never swallowed silently.
-- ``handle_payout_notification(ctx, note)`` (called by ``pay.topup``) applies the bank's
+- ``handle_payout_notification(ctx, note)`` (called by ``funding.notifications``) applies the bank's
   verdict once: success marks the order (and its settlement) done; a failed operator
   payout or leaver refund posts a compensating entry that puts the money back where it
   came from (canteen payable / cash purse), keyed ``payout_failed:<order>`` so a repeated
   notification changes nothing. Transfers and sweeps have no ledger side of their own.
+- ``payee_of(conn, canteen)`` says whom a canteen's settlement is paid to (its operator's
+  account, or for a self-run canteen its unit's); ``MissingPayee`` when nobody.
 - ``refund_leaver_cash`` is the only payout to a person (R-A9): only for someone who
   has left, only their own cash purse, only to their bound savings card.
 """
@@ -23,15 +25,14 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from onecard.channels.bank import INCOME_ACCOUNT, BankUnavailable, Notification
+from onecard.audit import records as audit
+from onecard.channels.bank import INCOME_ACCOUNT, Notification, gateway
 from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound
+from onecard.core.errors import BankUnavailable, InvalidInput, MissingPayee, NotFound, PersonNotLeft
 from onecard.core.money import yuan
-from onecard.funding import audit
-from onecard.funding.errors import PersonNotLeft
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.funding.models import BankOrder, Settlement
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.ledger.service import (
     Leg,
     account_id,
@@ -109,7 +110,7 @@ def send_orders(ctx: Context, order_ids: list[str]) -> list[str]:
     again next time and answered with the same reference.
     """
     problems: list[str] = []
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     found: dict[str, Any] = {}
     with ctx.db.read() as conn:
         for id_part in chunked(list(dict.fromkeys(order_ids))):
@@ -252,8 +253,6 @@ def retry_settlement_payout(ctx: Context, actor: Actor, settlement_id: int) -> R
         if st.status != "payout_failed":
             return res
         c = conn.execute(select(Canteen.__table__).where(Canteen.id == st.canteen_id)).one()
-        from onecard.funding.settlement import payee_of
-
         acct, name = payee_of(conn, c)
         tries = len(
             conn.execute(
@@ -470,3 +469,21 @@ def return_to_units(
     if orders:
         res.problems.extend(send_orders(ctx, orders))
     return res
+
+
+def payee_for(c: Any, unit: Any) -> tuple[str, str]:
+    if c.operator_bank_account:
+        return str(c.operator_bank_account), str(c.operator_name or unit.name)
+    if c.operation == "self" and unit.bank_account:
+        return str(unit.bank_account), str(unit.name)
+    raise MissingPayee(canteen=c.name)
+
+
+def payee_of(conn: Connection, c: Any) -> tuple[str, str]:
+    """(bank account, account name) the operator is paid to.
+
+    An outsourced canteen is paid to its operator's account; a canteen its unit runs
+    itself, to the operator account if one is registered, else to the unit's own account.
+    """
+    unit = conn.execute(select(Unit.name, Unit.bank_account).where(Unit.id == c.unit_id)).one()
+    return payee_for(c, unit)

@@ -35,18 +35,19 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from onecard.audit import records as audit
 from onecard.audit.models import AuditEvent
-from onecard.channels.bank import DINING_FUND_ACCOUNT, PLATFORM_ACCOUNT_NAMES
+from onecard.channels.bank import DINING_FUND_ACCOUNT, PLATFORM_ACCOUNT_NAMES, gateway
 from onecard.channels.statement import StatementLine, parse_statement_file
 from onecard.channels.store import record_file, store_statement, stored_statement
 from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.core.money import yuan
-from onecard.funding import audit, bank_files, notices
+from onecard.core.runs import RunResult, unit_of_work
+from onecard.funding import bank_files, notices
 from onecard.funding.bank_files import money_run_record
 from onecard.funding.models import BankOrder, FundingReceipt
-from onecard.funding.runs import RunResult, unit_of_work
 from onecard.org.actors import Actor
 from onecard.pay.models import TopupOrder
 
@@ -59,7 +60,6 @@ STATUS_ZH = {
     "ledger_only": "系统有、银行无",
 }
 ORDER_STATE_ZH = {"pending": "付款中", "failed": "付款失败", "succeeded": "已付款"}
-READERS = ("bureau_admin", "clearing_operator", "finance", "auditor")
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -75,11 +75,9 @@ def reconcile_day(
     *,
     lines: list[StatementLine] | None = None,
 ) -> RunResult:
-    actor.require(*READERS)
+    actor.require_city_reader()
     if lines is None:
-        source = (
-            parse_statement_file(data) if data is not None else ctx.bank_gateway().statement(day)
-        )
+        source = parse_statement_file(data) if data is not None else gateway(ctx).statement(day)
         lines = [ln for ln in source if ln.day == day]
     res = RunResult("reconcile", day.isoformat(), False)
     with ctx.db.begin() as conn:

@@ -14,13 +14,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from onecard.audit import records as audit
 from onecard.core.errors import Forbidden, ImportRejected, NotFound
 from onecard.funding import (
-    audit,
     distribution,
     notices,
     payouts,
@@ -29,18 +28,33 @@ from onecard.funding import (
     statements,
     year_end,
 )
+from onecard.funding.schemas import (
+    AssignIn,
+    DayRun,
+    DistributionRun,
+    DryRun,
+    LeaveIn,
+    QualityRuleIn,
+    QuarterRun,
+    ReconcileIn,
+    RunOut,
+    ScoreIn,
+    SettlementRun,
+    YearRun,
+    run_out,
+)
 from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
 from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
-from onecard.web.errors import json_error, request_lang
+from onecard.web.errors import json_error
+from onecard.web.i18n import request_lang
 
 router = APIRouter(prefix="/api/v1/funding", tags=["funding"])
 
 ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ErrorOut} for s in (401, 403, 404, 409, 422)
 }
-QUARTER = r"^20[0-9]{2}Q[1-4]$"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 # What a statement answers in, by ``format`` (the document lists all three).
@@ -59,89 +73,6 @@ IMPORT_BODY: dict[str, Any] = {
 }
 
 
-class RunOut(BaseModel):
-    action: str
-    scope: str
-    dry_run: bool
-    changed: bool
-    totals: dict[str, int]
-    lines: list[dict[str, Any]]
-    problems: list[str]
-    notes: list[str] = []
-
-
-def _out(res: Any) -> RunOut:
-    return RunOut(**res.as_dict())
-
-
-class QuarterRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    quarter: str = Field(pattern=QUARTER, examples=["2026Q1"])
-    dry_run: StrictBool = False
-
-
-OVERRIDE = Field(
-    default=None,
-    min_length=1,
-    max_length=200,
-    description="a real emergency only: run although the calendar says not yet; the reason "
-    "is recorded in the audit trail (who, when, why)",
-)
-
-
-class SettlementRun(QuarterRun):
-    override_calendar: str | None = OVERRIDE
-
-
-class DistributionRun(QuarterRun):
-    unit_id: StrictInt | None = Field(default=None, description="leave out for every unit")
-    override_calendar: str | None = OVERRIDE
-
-
-class DayRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    day: date
-    dry_run: StrictBool = False
-
-
-class DryRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dry_run: StrictBool = False
-
-
-class YearRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    year: StrictInt = Field(ge=2000, le=2100)
-    dry_run: StrictBool = False
-    override_calendar: str | None = OVERRIDE
-
-
-class LeaveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    left_on: date | None = None
-
-
-class Band(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    min_score: StrictInt = Field(ge=0, le=100)
-    share_bp: StrictInt = Field(ge=0, le=10000, description="10000 = 100 % paid")
-
-
-class QualityRuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    bands: list[Band] = Field(min_length=1, max_length=20)
-
-
-class ScoreIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    score: StrictInt = Field(ge=0, le=100)
-
-
-class ReconcileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    day: date
-
-
 def _require_reader(actor: Actor, unit_id: int | None = None) -> None:
     if actor.can_read_everything():
         return
@@ -154,7 +85,7 @@ def _require_reader(actor: Actor, unit_id: int | None = None) -> None:
 @router.post("/notices", response_model=RunOut, responses=ERRORS)
 def post_notices(body: QuarterRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Issue the quarter's funding notices (缴款通知), one per unit."""
-    return _out(notices.issue_notices(ctx, actor, body.quarter, dry_run=body.dry_run))
+    return run_out(notices.issue_notices(ctx, actor, body.quarter, dry_run=body.dry_run))
 
 
 @router.get("/notices/{quarter}", responses=ERRORS)
@@ -172,24 +103,19 @@ def get_notices(quarter: str, actor: ActorDep, ctx: CtxDep) -> list[dict[str, An
 @router.post("/receipts", response_model=RunOut, responses=ERRORS)
 def post_receipts(body: DayRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Book a day's unit payments from the bank statement into the dining fund."""
-    return _out(notices.import_receipts(ctx, actor, body.day, dry_run=body.dry_run))
-
-
-class AssignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    unit_id: StrictInt
+    return run_out(notices.import_receipts(ctx, actor, body.day, dry_run=body.dry_run))
 
 
 @router.post("/receipts/{bank_serial}/assign", response_model=RunOut, responses=ERRORS)
 def post_assign_receipt(bank_serial: str, body: AssignIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Say whose an unmatched bank credit is; it then counts against that unit's notice."""
-    return _out(notices.assign_receipt(ctx, actor, bank_serial, body.unit_id))
+    return run_out(notices.assign_receipt(ctx, actor, bank_serial, body.unit_id))
 
 
 @router.post("/transfers", response_model=RunOut, responses=ERRORS)
 def post_transfers(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pass matched receipts on from the dining fund to the system income line."""
-    return _out(notices.transfer_to_income(ctx, actor, dry_run=body.dry_run))
+    return run_out(notices.transfer_to_income(ctx, actor, dry_run=body.dry_run))
 
 
 # --- distribution and people --------------------------------------------------------------
@@ -201,10 +127,10 @@ def post_distributions(body: DistributionRun, actor: ActorDep, ctx: CtxDep) -> l
         res = distribution.distribute(
             ctx, actor, body.unit_id, body.quarter, dry_run=body.dry_run, override_calendar=over
         )
-        return [_out(res)]
+        return [run_out(res)]
     actor.require_money_runs()
     return [
-        _out(r)
+        run_out(r)
         for r in distribution.distribute_all(
             ctx, actor, body.quarter, dry_run=body.dry_run, override_calendar=over
         )
@@ -214,13 +140,13 @@ def post_distributions(body: DistributionRun, actor: ActorDep, ctx: CtxDep) -> l
 @router.post("/people/{person_id}/leave", response_model=RunOut, responses=ERRORS)
 def post_leave(person_id: IdPath, body: LeaveIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """A person leaves: their subsidy goes back to their unit; cash stays theirs."""
-    return _out(distribution.leave(ctx, actor, person_id, body.left_on))
+    return run_out(distribution.leave(ctx, actor, person_id, body.left_on))
 
 
 @router.post("/people/{person_id}/cash-refund", response_model=RunOut, responses=ERRORS)
 def post_cash_refund(person_id: IdPath, body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pay a leaver's own cash to their bound savings card (the only payout to a person)."""
-    return _out(payouts.refund_leaver_cash(ctx, actor, person_id, dry_run=body.dry_run))
+    return run_out(payouts.refund_leaver_cash(ctx, actor, person_id, dry_run=body.dry_run))
 
 
 # --- settlement ---------------------------------------------------------------------------
@@ -248,7 +174,7 @@ def put_score(
 def post_settlements(body: SettlementRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Quarter-end settlement of every canteen; closes the accounting period. Only after
     the quarter has ended (409 ``settlement_too_early``) unless ``override_calendar``."""
-    return _out(
+    return run_out(
         settlement.settle_quarter(
             ctx,
             actor,
@@ -263,7 +189,7 @@ def post_settlements(body: SettlementRun, actor: ActorDep, ctx: CtxDep) -> RunOu
 def post_year_end(body: YearRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Year-end clearing of every subsidy purse (cash purses untouched). Only after the
     year's Q4 is settled (409 ``year_end_before_settlement``) unless ``override_calendar``."""
-    return _out(
+    return run_out(
         year_end.clear_year(
             ctx, actor, body.year, dry_run=body.dry_run, override_calendar=body.override_calendar
         )
@@ -273,13 +199,13 @@ def post_year_end(body: YearRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
 @router.post("/returns", response_model=RunOut, responses=ERRORS)
 def post_returns(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pay each unit what is owed back to it (year-end leftovers, withheld parts)."""
-    return _out(payouts.return_to_units(ctx, actor, dry_run=body.dry_run))
+    return run_out(payouts.return_to_units(ctx, actor, dry_run=body.dry_run))
 
 
 @router.post("/reconciliations", response_model=RunOut, responses=ERRORS)
 def post_reconciliation(body: ReconcileIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Match the bank's statement for a day against our records (nothing corrected)."""
-    return _out(reconciliation.reconcile_day(ctx, actor, body.day))
+    return run_out(reconciliation.reconcile_day(ctx, actor, body.day))
 
 
 @router.get("/audit", responses=ERRORS)
@@ -382,7 +308,7 @@ def get_unit_info_template(
 ) -> Response:
     """The unit information table (信息统计表), pre-filled, as Excel or CSV: every unit
     for the bureau and its overseers, a unit admin's own units' rows only."""
-    actor.require("bureau_admin", "clearing_operator", "unit_admin", "finance", "auditor")
+    actor.require_city_reader("unit_admin")
     units = None
     if not actor.can_read_everything():
         units = {u for r, u, _ in actor.grants if r == "unit_admin" and u is not None}
@@ -417,7 +343,7 @@ async def post_unit_info_import(
 def get_roster_template(actor: ActorDep, ctx: CtxDep, unit_id: OptionalIdQuery = None) -> Response:
     """The roster as an Excel template, pre-filled with the active staff."""
     if unit_id is None:
-        actor.require("bureau_admin", "clearing_operator")
+        actor.require_bureau()
     else:
         actor.require_unit(unit_id)
     return Response(

@@ -33,15 +33,16 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from onecard.audit import records as audit
 from onecard.channels.bank import EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound
+from onecard.core.errors import InvalidInput, MissingPayee, MissingQualityScore, NotFound
 from onecard.core.money import fee_half_up, fen_from_yuan
-from onecard.funding import audit, calendar
-from onecard.funding.errors import MissingPayee, MissingQualityScore, check_quarter
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.funding import calendar
+from onecard.funding.errors import check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
-from onecard.funding.payouts import add_orders, send_orders
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.funding.payouts import add_orders, payee_for, send_orders
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import (
     Leg,
@@ -223,6 +224,53 @@ def share_for(conn: Connection, canteen_id: int, quarter: str) -> tuple[int | No
     return _share([(int(m), int(s)) for m, s in bands], score)
 
 
+def quality_rows(ctx: Context, unit_id: int, quarter: str) -> list[dict[str, Any]]:
+    """The unit's canteens with their quality score of the quarter, their bands and the
+    share the score gives (the unit's quality page): two queries, whatever the number of
+    canteens."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                Canteen.id,
+                Canteen.name,
+                Canteen.operation,
+                Canteen.operator_name,
+                QualityScore.score,
+                QualityScore.recorded_by,
+            )
+            .outerjoin(
+                QualityScore,
+                (QualityScore.canteen_id == Canteen.id) & (QualityScore.quarter == quarter),
+            )
+            .where(Canteen.unit_id == unit_id)
+            .order_by(Canteen.id)
+        ).all()
+        bands: dict[int, list[tuple[int, int]]] = {}
+        for cid, low, share_bp in conn.execute(
+            select(QualityBand.canteen_id, QualityBand.min_score, QualityBand.share_bp)
+            .where(QualityBand.canteen_id.in_([r.id for r in rows]))
+            .order_by(QualityBand.canteen_id, QualityBand.min_score.desc())
+        ):
+            bands.setdefault(int(cid), []).append((int(low), int(share_bp)))
+    out = []
+    for r in rows:
+        own = bands.get(int(r.id), [])
+        share, _bp, _missing = _share(own, r.score)
+        out.append(
+            {
+                "id": int(r.id),
+                "name": r.name,
+                "operation": r.operation,
+                "operator_name": r.operator_name,
+                "score": r.score,
+                "recorded_by": r.recorded_by or "",
+                "bands": own,
+                "share": share,
+            }
+        )
+    return out
+
+
 # --- figures ---------------------------------------------------------------------------
 def _consumed(quarter: str) -> Any:
     """Consumption booked on canteen payables in periods ≤ quarter (the funding runs'
@@ -346,24 +394,6 @@ def _read_quarter(conn: Connection, quarter: str, *, every: bool = False) -> _Qu
     return _Quarter(canteens, done, payable, gross, shares, units)
 
 
-def _payee(c: Any, unit: Any) -> tuple[str, str]:
-    if c.operator_bank_account:
-        return str(c.operator_bank_account), str(c.operator_name or unit.name)
-    if c.operation == "self" and unit.bank_account:
-        return str(unit.bank_account), str(unit.name)
-    raise MissingPayee(canteen=c.name)
-
-
-def payee_of(conn: Connection, c: Any) -> tuple[str, str]:
-    """(bank account, account name) the operator is paid to.
-
-    An outsourced canteen is paid to its operator's account; a canteen its unit runs
-    itself, to the operator account if one is registered, else to the unit's own account.
-    """
-    unit = conn.execute(select(Unit.name, Unit.bank_account).where(Unit.id == c.unit_id)).one()
-    return _payee(c, unit)
-
-
 def _line(f: Figures, status: str) -> dict[str, object]:
     return {
         "canteen": f.canteen,
@@ -432,7 +462,7 @@ def settle_quarter(
                 res.problems.append(err.message())
             if f.net_fen > 0:
                 try:
-                    payees[c.id] = _payee(c, q.units[c.unit_id])
+                    payees[c.id] = payee_for(c, q.units[c.unit_id])
                 except MissingPayee as exc:
                     if not dry_run:
                         raise

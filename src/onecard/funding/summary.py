@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from onecard.core.context import Context
+from onecard.core.runs import RunResult
 from onecard.funding.models import FundingNotice, Settlement
-from onecard.funding.runs import RunResult
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.org.models import Person
 

@@ -24,10 +24,11 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
-from onecard.funding import audit, calendar
-from onecard.funding.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.funding import calendar
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import ARRAY_CHUNK as LEDGER_ARRAY_CHUNK
 from onecard.ledger.service import IN_CHUNK as LEDGER_CHUNK

@@ -15,7 +15,7 @@ Contract:
   ``ON_ERROR_STOP``, a SQLite restore is one write transaction of the backup API: a
   restore that fails changes nothing.
 - Both report progress as ``progress(label, done, total)`` (bytes of table data for
-  PostgreSQL, pages for SQLite) and raise ``ops.errors`` (the tool's own message
+  PostgreSQL, pages for SQLite) and raise ``core.errors``' backup errors (the tool's own message
   attached) rather than leaving a half-made file or database.
 - Objects are restored owned by the connecting user (``--no-owner``) and without the
   source's grants (``--no-privileges``): a backup restores on another server whose
@@ -43,11 +43,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from onecard.core.db import libpq_params, make_engine, normalise_url
-from onecard.core.errors import InvalidInput
-from onecard.ops.errors import (
+from onecard.core.errors import (
     BackupFileExists,
     BackupSourceMissing,
     BackupToolFailed,
+    InvalidInput,
     NotABackup,
     TargetHoldsData,
     ToolMissing,

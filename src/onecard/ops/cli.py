@@ -36,7 +36,7 @@ def _url(database_url: str | None) -> str:
 
 
 def _bar(kind: b.Kind) -> Progress:
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     # PostgreSQL progress is in bytes (of table data / of the dump), SQLite's in pages.
     amount = DownloadColumn() if kind == "postgresql" else MofNCompleteColumn()
@@ -68,7 +68,7 @@ def backup_command(
     ] = False,
 ) -> None:
     """Back up the database to one file, safe while payments are taken. 备份数据库"""
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     url = _url(database_url)
     with _bar(b.database_kind(url)) as bar:
@@ -92,7 +92,7 @@ def restore_command(
     ] = True,
 ) -> None:
     """Restore a backup into a new or empty database (--replace: over one). 从备份恢复"""
-    from onecard.cli import console, context
+    from onecard.cli_kit import console, context
 
     url = _url(database_url)
     kind = b.backup_kind(file.resolve())

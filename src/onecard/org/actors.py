@@ -16,6 +16,11 @@ from onecard.org.models import RoleGrant
 
 Grant = tuple[str, int | None, int | None]  # (role, unit_id, canteen_id)
 
+# The bureau: who runs the city (its admin, and the clearing operator who runs the money).
+BUREAU_ROLES = ("bureau_admin", "clearing_operator")
+# Who reads everything in the city: the bureau, finance and the auditors.
+CITY_READERS = (*BUREAU_ROLES, "finance", "auditor")
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -46,18 +51,26 @@ class Actor:
 
     @property
     def is_bureau(self) -> bool:
-        return self.has("bureau_admin", "clearing_operator")
+        return self.has(*BUREAU_ROLES)
 
     def can_read_everything(self) -> bool:
-        return self.has("bureau_admin", "clearing_operator", "finance", "auditor")
+        return self.has(*CITY_READERS)
 
     def require(self, *roles: str) -> None:
         if not self.has(*roles):
             raise Forbidden()
 
+    def require_bureau(self, *also: str) -> None:
+        """The bureau (bureau admin or clearing operator), or one of the roles ``also``."""
+        self.require(*BUREAU_ROLES, *also)
+
+    def require_city_reader(self, *also: str) -> None:
+        """Whoever reads the whole city (bureau, finance, auditors), or one of ``also``."""
+        self.require(*CITY_READERS, *also)
+
     def require_money_runs(self) -> None:
         """Distribution, settlement, clearing: the bureau and its clearing operator."""
-        self.require("bureau_admin", "clearing_operator")
+        self.require_bureau()
 
     def manages_unit(self, unit_id: int) -> bool:
         return self.is_bureau or any(r == "unit_admin" and u == unit_id for r, u, _ in self.grants)

@@ -12,15 +12,15 @@ Contract:
   marks (bank accounts — who gets paid —, codes, names of units, the region, the owner
   unit). Creating and retiring is the bureau's. Every check is on the actor here.
 - Every change writes one audit record in its own transaction through
-  ``funding.audit.record``: action ``org_<region|unit|canteen>_<create|update|retire>``,
+  ``audit.records.record``: action ``org_<region|unit|canteen>_<create|update|retire>``,
   scope "<kind> <code> <name>", totals ``{"before": {…}, "after": {…}}`` with the fields
   that changed (all of them on create, ``before`` then ``None``).
 - Retiring (``org.retirement``) never deletes: the row keeps its ledger accounts and
   history and gets ``retired_at``; a retired row cannot be edited.
 - Correcting a payee's bank account (a canteen's operator account, or the account of a
-  unit paid for its self-operated canteen) re-sends the settlement payouts that failed
-  for it (``retry_failed_payouts``), each in its own transaction after the edit commits,
-  as ``funding.payouts.retry_settlement_payout`` does.
+  unit paid for its self-operated canteen) names the canteens in ``Change.payees``; the
+  payouts that failed for them are re-sent by ``funding.payees`` (org knows nothing of
+  money runs), which the routes, pages and commands call to edit a unit or canteen.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
-from onecard.funding import audit
-from onecard.funding.runs import RunResult
+from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from onecard.core.runs import RunResult
 from onecard.org import builders
 from onecard.org.actors import Actor
 from onecard.org.errors import error_of, unique_races
@@ -56,7 +56,7 @@ from onecard.org.rules import (
 )
 
 KIND_ZH = {"region": "区域", "unit": "单位", "canteen": "食堂"}
-# Fields that decide where a canteen's settlement is paid (funding.settlement.payee_of).
+# Fields that decide where a canteen's settlement is paid (funding.payouts.payee_of).
 PAYEE_FIELDS = ("operation", "operator_name", "operator_bank_account")
 
 
@@ -70,6 +70,9 @@ class Change:
     scope: str
     before: dict[str, Any] | None
     after: dict[str, Any]
+    # Canteens whose payee this change corrected (``funding.payees`` re-sends their
+    # failed payouts and fills ``retried``).
+    payees: list[int] = field(default_factory=list)
     retried: list[RunResult] = field(default_factory=list)
 
     @property
@@ -278,8 +281,8 @@ def update_unit(ctx: Context, actor: Actor, unit_id: int, raw: Mapping[str, Any]
         actor.require_unit(unit_id)
         values = parse(UNIT_FIELDS, raw, row)
         change = apply_unit(conn, ctx, actor, row, values)
-        payees = _self_run_canteens(conn, unit_id) if "bank_account" in change.after else []
-    change.retried = _retry_all(ctx, actor, payees)
+        if "bank_account" in change.after:
+            change.payees = _self_run_canteens(conn, unit_id)
     return change
 
 
@@ -402,7 +405,7 @@ def update_canteen(ctx: Context, actor: Actor, canteen_id: int, raw: Mapping[str
         values = parse(CANTEEN_FIELDS, raw, row)
         change = apply_canteen(conn, ctx, actor, row, values)
     if set(PAYEE_FIELDS) & set(change.after):
-        change.retried = _retry_all(ctx, actor, [canteen_id])
+        change.payees = [canteen_id]
     return change
 
 
@@ -427,47 +430,3 @@ def apply_canteen(
         conn.execute(update(Canteen).where(Canteen.id == row.id).values(**new))
         record(conn, ctx, actor, change)
     return change
-
-
-# --- failed payouts -------------------------------------------------------------------------
-def failed_settlements(conn: Connection, canteen_ids: list[int]) -> list[int]:
-    from onecard.funding.models import Settlement
-
-    if not canteen_ids:
-        return []
-    return list(
-        conn.execute(
-            select(Settlement.id)
-            .where(Settlement.canteen_id.in_(canteen_ids), Settlement.status == "payout_failed")
-            .order_by(Settlement.quarter, Settlement.id)
-        ).scalars()
-    )
-
-
-def retry_failed_payouts(ctx: Context, actor: Actor, canteen_id: int) -> list[RunResult]:
-    """Send again every settlement payout of the canteen that the bank returned."""
-    actor.require_money_runs()
-    with ctx.db.read() as conn:
-        if conn.execute(select(Canteen.id).where(Canteen.id == canteen_id)).first() is None:
-            raise NotFound(what="食堂")
-    return _retry_all(ctx, actor, [canteen_id])
-
-
-def _retry_all(ctx: Context, actor: Actor, canteen_ids: list[int]) -> list[RunResult]:
-    """Each failed payout again, in its own transaction; one that cannot be sent (no
-    account now, say) is reported in its result and the others still go."""
-    from onecard.funding.payouts import retry_settlement_payout
-
-    if not canteen_ids or not actor.has("bureau_admin", "clearing_operator"):
-        return []
-    with ctx.db.read() as conn:
-        todo = failed_settlements(conn, canteen_ids)
-    out: list[RunResult] = []
-    for sid in todo:
-        try:
-            out.append(retry_settlement_payout(ctx, actor, sid))
-        except OneCardError as exc:
-            res = RunResult("settlement_retry", f"结算单 {sid}", False)
-            res.problems.append(exc.message())
-            out.append(res)
-    return out

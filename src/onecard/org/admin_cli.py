@@ -22,6 +22,7 @@ from sqlalchemy import select
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, NotFound
 from onecard.core.money import yuan
+from onecard.funding import payees
 from onecard.org import admin, grants, imports, listing, retirement
 from onecard.org.actors import Actor
 from onecard.org.fields import FIELD_NAMES_ZH, LEVEL_ZH, OPERATION_ZH, REGION_LEVEL_ZH
@@ -44,7 +45,7 @@ Opt = Annotated[str | None, typer.Option()]
 
 
 def _default_context(database_url: str | None) -> Context:
-    from onecard.cli import context
+    from onecard.cli_kit import context
 
     return context(database_url)
 
@@ -62,7 +63,7 @@ def _actor() -> Actor:
 
 
 def _console() -> Any:
-    from onecard.cli import console
+    from onecard.cli_kit import console
 
     return console
 
@@ -258,7 +259,7 @@ def unit_edit(
     raw = _given(code=code, name=name) | _unit_options(
         region, level, bank_account, contact, phone, has_canteen, standard, ctx
     )
-    _print_change(admin.update_unit(ctx, _actor(), uid, raw))
+    _print_change(payees.update_unit(ctx, _actor(), uid, raw))
 
 
 @unit_app.command("show")
@@ -396,7 +397,7 @@ def canteen_edit(
         contact=contact,
         phone=phone,
     )
-    _print_change(admin.update_canteen(ctx, _actor(), cid, raw))
+    _print_change(payees.update_canteen(ctx, _actor(), cid, raw))
 
 
 @canteen_app.command("retire")
@@ -414,7 +415,7 @@ def canteen_retry(
 ) -> None:
     """Send again the settlement payouts the bank returned for a canteen. 重新付款"""
     ctx = context_factory(database_url)
-    done = admin.retry_failed_payouts(ctx, _actor(), _id(ctx, Canteen, canteen, "食堂"))
+    done = payees.retry_failed_payouts(ctx, _actor(), _id(ctx, Canteen, canteen, "食堂"))
     con = _console()
     if not done:
         con.print("[cyan]没有付款失败的结算款[/cyan]")

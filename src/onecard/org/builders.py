@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from datetime import date, datetime, time
 
+import pyotp
 from sqlalchemy import Connection, insert, select, update
 
 from onecard.ledger.models import CANTEEN_KINDS, PERSON_KINDS, UNIT_KINDS
@@ -83,11 +84,21 @@ def create_unit(
     return uid
 
 
+def generate_secret() -> str:
+    """A fresh base32 TOTP secret (160 bits) for a person's row."""
+    return pyotp.random_base32()
+
+
+def generate_token() -> str:
+    """8 random digits (a leading 0 is fine: it is a string, never an int)."""
+    # secrets, not random: the token is half of what a forger would have to guess.
+    return f"{secrets.randbelow(10**8):08d}"
+
+
 def new_paycode_identity(conn: Connection) -> tuple[str, str]:
     """A fresh (token, secret) pair; the token is unique among people and was never
     anyone's before (a retired token keeps meaning "a code made with an old secret")."""
     from onecard.pay.models import RetiredPaycode
-    from onecard.pay.paycode import generate_secret, generate_token
 
     while True:
         token = generate_token()
@@ -255,7 +266,7 @@ def register_terminal(
     """Register a terminal; returns (id, device key). The key is shown once, stored hashed.
 
     Builders (tests, the demo, the benchmark city) make terminals that pay at once
-    (``live``); the bureau's registration (``org.terminals``) makes an ``installed`` one,
+    (``live``); the bureau's registration (``rollout.terminals``) makes an ``installed`` one,
     which pays once accepted and made live (``rollout.service``)."""
     key = key or secrets.token_urlsafe(32)
     tid = int(

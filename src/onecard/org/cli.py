@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from onecard.cli import DbOpt, console, context
-from onecard.org import terminals
+from onecard.cli_kit import DbOpt, console, context
 from onecard.org.actors import Actor
 from onecard.org.directory import canteen_id_by_code
+from onecard.rollout import terminals
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -1,13 +1,6 @@
-"""Organisation administration's own errors, rooted in ``core.errors`` so the web and
-CLI edges map them (422 / exit 2, 409 / exit 5).
-
-::
-
-    InvalidInput ─ InvalidBankAccount   wrong length, not digits, check digit fails
-                 ─ UnknownReference     an owner unit, region, parent, person not there
-    Conflict ─ DuplicateCode            a unit / canteen / region code or unit name in use
-             ─ ConcurrentChange         someone took the same code at the same moment
-             ─ RetireRefused            people or money left, terminals in use, …
+"""How organisation administration's problems become errors (the classes are in
+``core.errors``, drawn in its tree): ``error_of`` turns a field problem into one;
+``unique_races`` answers a unique key another transaction took as ``ConcurrentChange``.
 """
 
 from __future__ import annotations
@@ -17,38 +10,15 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError
 
-from onecard.core.errors import Conflict, InvalidInput
+from onecard.core.errors import (
+    ConcurrentChange,
+    Conflict,
+    DuplicateCode,
+    InvalidBankAccount,
+    InvalidInput,
+    UnknownReference,
+)
 from onecard.org.fields import BadValue
-
-
-class InvalidBankAccount(InvalidInput):
-    code = "invalid_bank_account"
-    zh = "{field}不正确：{problem}"
-    en = "{field_en} is not valid: {problem_en}"
-
-
-class UnknownReference(InvalidInput):
-    code = "unknown_reference"
-    zh = "{field}不存在：{value}"
-    en = "{field_en} does not exist: {value}"
-
-
-class DuplicateCode(Conflict):
-    code = "duplicate_code"
-    zh = "{field}「{value}」已被使用"
-    en = "{field_en} {value} is already in use"
-
-
-class ConcurrentChange(Conflict):
-    code = "concurrent_change"
-    zh = "同一编码或授权刚被他人同时占用，未写入任何数据，请刷新后重试"
-    en = "Someone took the same code or role at the same moment; nothing was written, reload and try again"
-
-
-class RetireRefused(Conflict):
-    code = "retire_refused"
-    zh = "不能撤销{what}：{reasons}"
-    en = "{what} cannot be retired: {reasons}"
 
 
 def error_of(bad: BadValue) -> InvalidInput | Conflict:

@@ -44,6 +44,7 @@ from onecard.org.info_table import (
     unit_info_csv,
     unit_info_template,
 )
+from onecard.org.leavers import mark_left
 from onecard.org.models import PERSON_CATEGORIES, Person, Unit
 from onecard.org.tables import (
     CELL_NOTES,
@@ -187,9 +188,7 @@ def import_roster(
     """Validate the whole roster, then (unless ``dry_run``) apply new/changed/leaving.
     Each person added, changed (the fields, before and after — a re-pointed bank card
     included) or leaving is one audit event, then one for the file's totals."""
-    from onecard.funding.distribution import mark_left
-
-    actor.require("bureau_admin", "clearing_operator", "unit_admin")
+    actor.require_bureau("unit_admin")
     res = ImportResult("roster", dry_run)
     body = _table_body(data, filename, ROSTER_COLUMNS, res)
     res.rows = len(body)

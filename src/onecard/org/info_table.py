@@ -34,8 +34,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.funding import audit
 from onecard.funding.models import UnitInfo
 from onecard.org import admin, rules
 from onecard.org.actors import Actor
@@ -590,7 +590,7 @@ def import_unit_info(
     ctx: Context, actor: Actor, data: bytes, filename: str = "", *, dry_run: bool = False
 ) -> ImportResult:
     """Check the whole file, then (unless ``dry_run``) create and update what it says."""
-    actor.require("bureau_admin", "clearing_operator", "unit_admin")
+    actor.require_bureau("unit_admin")
     notes: list[dict[str, Any]] = []
     unit_rows, canteen_rows = _sheets(data, filename, notes)
     res = ImportResult("unit_info", dry_run, rows=len(unit_rows) + len(canteen_rows))

@@ -147,3 +147,14 @@ def failed_payouts(ctx: Context, canteen_id: int | None = None) -> list[dict[str
         if canteen_id is not None:
             q = q.where(Settlement.canteen_id == canteen_id)
         return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def unit_canteens(ctx: Context, unit_id: int) -> list[dict[str, Any]]:
+    """A unit's canteens (id, name, operation, operator), for its console's tabs."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Canteen.id, Canteen.name, Canteen.operation, Canteen.operator_name)
+            .where(Canteen.unit_id == unit_id)
+            .order_by(Canteen.id)
+        ).all()
+    return [dict(r._mapping) for r in rows]

@@ -24,14 +24,13 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from onecard.core.context import Context
-from onecard.core.errors import StateConflict
+from onecard.core.errors import RetireRefused, StateConflict
 from onecard.core.money import yuan
 from onecard.funding.models import BankOrder, FundingNotice, FundingReceipt, Settlement
 from onecard.ledger.models import Account
 from onecard.ledger.service import balances
 from onecard.org.actors import Actor
 from onecard.org.admin import Change, locked_row, record, require_bureau, scope_of
-from onecard.org.errors import RetireRefused
 from onecard.org.models import Canteen, Person, Region, RoleGrant, Terminal, Unit
 
 

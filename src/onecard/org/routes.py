@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.errors import Forbidden, ImportRejected
+from onecard.funding import payees
 from onecard.org import admin, grants, imports, listing, retirement
 from onecard.org.actors import Actor
 from onecard.org.schemas import (
@@ -38,7 +39,8 @@ from onecard.org.schemas import (
 )
 from onecard.pay.schemas import ErrorOut
 from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
-from onecard.web.errors import error_body, request_lang
+from onecard.web.errors import error_body
+from onecard.web.i18n import request_lang
 
 router = APIRouter(prefix="/api/v1/org", tags=["organisation"])
 
@@ -124,7 +126,7 @@ def post_unit(body: UnitIn, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
 @router.patch("/units/{unit_id}", response_model=ChangeOut, responses=ERRORS)
 def patch_unit(unit_id: IdPath, body: UnitPatch, actor: ActorDep, ctx: CtxDep) -> ChangeOut:
     """Edit a unit (its admin: contact, phone, canteen flag, standard; the bureau: all)."""
-    return _change(admin.update_unit(ctx, actor, unit_id, body.given()))
+    return _change(payees.update_unit(ctx, actor, unit_id, body.given()))
 
 
 @router.post("/units/{unit_id}/retire", response_model=ChangeOut, responses=ERRORS)
@@ -162,7 +164,7 @@ def patch_canteen(
     canteen_id: IdPath, body: CanteenPatch, actor: ActorDep, ctx: CtxDep
 ) -> ChangeOut:
     """Edit a canteen; a corrected operator account re-sends its failed payouts."""
-    return _change(admin.update_canteen(ctx, actor, canteen_id, body.given()))
+    return _change(payees.update_canteen(ctx, actor, canteen_id, body.given()))
 
 
 @router.post("/canteens/{canteen_id}/retire", response_model=ChangeOut, responses=ERRORS)
@@ -174,7 +176,7 @@ def post_canteen_retire(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Cha
 @router.post("/canteens/{canteen_id}/payouts/retry", response_model=list[RunOut], responses=ERRORS)
 def post_payout_retry(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
     """Send again the canteen's settlement payouts the bank returned (bureau)."""
-    return [r.as_dict() for r in admin.retry_failed_payouts(ctx, actor, canteen_id)]
+    return [r.as_dict() for r in payees.retry_failed_payouts(ctx, actor, canteen_id)]
 
 
 # --- administrators -------------------------------------------------------------------------

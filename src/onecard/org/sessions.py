@@ -193,7 +193,7 @@ def end_all_sessions(
 ) -> int:
     """ "Sign out everywhere" for a person: by themself, or by an admin of their unit (or
     the bureau). One transaction with its audit record; returns how many sessions ended."""
-    from onecard.funding import audit
+    from onecard.audit import records as audit
 
     with ctx.db.begin() as conn:
         person = conn.execute(

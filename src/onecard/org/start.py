@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, inspect, select, text, update
 
+from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.core.errors import Conflict, InvalidInput
-from onecard.funding import audit
+from onecard.core.errors import CityExists, InvalidInput
+from onecard.core.passwords import hash_password
 from onecard.org import builders as b
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Region, Unit
-from onecard.web.passwords import hash_password
 
 _CODE = re.compile(r"[0-9]{6}")
 _NETWORK = re.compile(r"[0-9]{3}")
@@ -35,12 +35,6 @@ _UNIT_CODE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 _STAFF_NO = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # No 0/O, 1/l/I: a one-time password is read off a screen and typed in.
 _ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-class CityExists(Conflict):
-    code = "city_exists"
-    zh = "该数据库已有城市「{city}」，onecard init 只能用于空数据库"
-    en = "This database already holds the city {city}; onecard init needs an empty database"
 
 
 @dataclass(frozen=True)

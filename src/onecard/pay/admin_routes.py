@@ -8,15 +8,23 @@ registration, and never again.
 
 from __future__ import annotations
 
-from datetime import time
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from onecard.org import terminals
 from onecard.pay import cards, paycode_keys, rules
-from onecard.pay.schemas import ErrorOut
+from onecard.pay.schemas import (
+    CardIn,
+    CardOut,
+    ErrorOut,
+    PaycodeRotateIn,
+    PaycodeRotateOut,
+    PeriodIn,
+    RulesIn,
+    TerminalIn,
+    TerminalOut,
+)
+from onecard.rollout import terminals
 from onecard.web.deps import ActorDep, CtxDep, IdPath
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -24,18 +32,6 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ErrorOut} for s in (401, 403, 404, 409, 422)
 }
-
-
-class CardIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    card_no: StrictStr | None = Field(
-        default=None, pattern=r"^[0-9]{8,16}$", description="leave out to get a new number"
-    )
-
-
-class CardOut(BaseModel):
-    card_no: str
-    status: Literal["active", "lost", "cancelled"]
 
 
 @router.post("/people/{person_id}/cards", response_model=CardOut, responses=ERRORS)
@@ -71,20 +67,6 @@ def post_card_cancel(card_no: str, actor: ActorDep, ctx: CtxDep) -> CardOut:
     return CardOut(card_no=card_no, status="cancelled")
 
 
-class PaycodeRotateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    phone_lost: StrictBool = Field(
-        default=False, description="the phone was lost: also end every session of the person"
-    )
-
-
-class PaycodeRotateOut(BaseModel):
-    person_id: int
-    phone_lost: bool
-    sessions_ended: bool = Field(description="every session of the person was ended")
-    status: Literal["rotated"]
-
-
 @router.post(
     "/people/{person_id}/paycode/rotate", response_model=PaycodeRotateOut, responses=ERRORS
 )
@@ -103,19 +85,6 @@ def post_paycode_rotate(
     )
 
 
-class TerminalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    canteen_id: StrictInt = Field(gt=0)
-    code: StrictStr = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
-    name: StrictStr = Field(default="", max_length=60)
-
-
-class TerminalOut(BaseModel):
-    code: str
-    device_key: str | None = Field(description="shown once, at registration only")
-    status: str
-
-
 @router.post("/terminals", response_model=TerminalOut, responses=ERRORS)
 def post_terminal(body: TerminalIn, actor: ActorDep, ctx: CtxDep) -> TerminalOut:
     """Register a terminal (消费机) at a canteen; the device key is returned only here."""
@@ -128,22 +97,6 @@ def post_terminal_revoke(code: str, actor: ActorDep, ctx: CtxDep) -> TerminalOut
     """Revoke a terminal: its next request is refused (403)."""
     terminals.revoke_terminal(ctx, actor, code)
     return TerminalOut(code=code, device_key=None, status="revoked")
-
-
-class RulesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    serves_visitors: StrictBool
-    serves_guests: StrictBool
-    purse_order: Literal["subsidy_first", "cash_first"]
-
-
-class PeriodIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: StrictStr = Field(min_length=1, max_length=20)
-    starts: time
-    ends: time
-    per_person_limit: StrictInt = Field(ge=0, le=20, description="0 means no limit")
-    prices: dict[Literal["own", "visitor", "guest"], StrictInt]
 
 
 @router.get("/canteens/{canteen_id}/rules", responses=ERRORS)

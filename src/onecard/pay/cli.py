@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from onecard.cli import DbOpt, console, context
+from onecard.cli_kit import DbOpt, console, context
 from onecard.org.actors import Actor
 from onecard.org.directory import person_id_by_staff_no
 from onecard.pay import cards

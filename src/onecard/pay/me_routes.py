@@ -7,25 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from sqlalchemy import select
+from fastapi import APIRouter, Query
 
-from onecard.core.money import MAX_AMOUNT_FEN
-from onecard.org.models import Person
 from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.queries import my_balances, my_transactions
+from onecard.pay.schemas import AmountIn
 from onecard.web.deps import ActorDep, CtxDep
 
 router = APIRouter(prefix="/api/v1", tags=["diner"])
-
-
-class AmountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
-    order_id: StrictStr | None = Field(
-        default=None, min_length=4, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"
-    )
 
 
 @router.get("/me/balances")
@@ -45,18 +34,8 @@ def get_transactions(
 @router.get("/me/paycode-secret")
 def get_paycode_secret(actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
     """What the phone needs to make codes offline: the secret stays on the device."""
-    with ctx.db.read() as conn:
-        row = conn.execute(
-            select(Person.paycode_token, Person.paycode_secret).where(Person.id == actor.person_id)
-        ).one()
-    return {
-        "region_no": ctx.settings.region_no,
-        "token": row.paycode_token,
-        "secret": row.paycode_secret,
-        "step_seconds": ctx.settings.paycode_step_seconds,
-        "digits": 6,
-        "algorithm": "SHA1",
-    }
+    assert actor.person_id is not None
+    return paycode_keys.device_secret(ctx, actor.person_id)
 
 
 @router.post("/me/paycode-secret/rotate")
@@ -100,11 +79,3 @@ def post_topup(body: AmountIn, actor: ActorDep, ctx: CtxDep) -> dict[str, Any]:
 def post_withdrawal(body: AmountIn, actor: ActorDep, ctx: CtxDep) -> None:
     assert actor.person_id is not None
     topup.withdraw(ctx, actor.person_id, body.amount_fen)
-
-
-@router.post("/channels/bank/notify", tags=["channels"])
-async def bank_notify(request: Request, ctx: CtxDep) -> dict[str, str]:
-    """The bank's asynchronous callback: raw body signed with HMAC-SHA256 (X-Signature)."""
-    body = await request.body()
-    status = topup.handle_bank_notification(ctx, body, request.headers.get("x-signature", ""))
-    return {"status": status}

@@ -27,7 +27,6 @@ import hashlib
 import hmac
 import io
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,17 +69,6 @@ class ParsedCode:
     region_no: str
     token: str
     otp: str
-
-
-def generate_secret() -> str:
-    """A fresh base32 TOTP secret (160 bits) for a person's row."""
-    return pyotp.random_base32()
-
-
-def generate_token() -> str:
-    """8 random digits (a leading 0 is fine: it is a string, never an int)."""
-    # secrets, not random: the token is half of what a forger would have to guess.
-    return f"{secrets.randbelow(10**8):08d}"
 
 
 def _step(at_unix: float, step_seconds: int) -> int:

@@ -21,6 +21,7 @@ Contract:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -95,3 +96,20 @@ def rotate(ctx: Context, actor: Actor, person_id: int, *, phone_lost: bool = Fal
             data={"sessions_ended": ended} if phone_lost else None,
         )
         return Rotation(token, ended)
+
+
+def device_secret(ctx: Context, person_id: int) -> dict[str, Any]:
+    """What a phone needs to make the person's codes offline (the secret stays on the
+    device): region, token, secret, step, digits, algorithm."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.paycode_token, Person.paycode_secret).where(Person.id == person_id)
+        ).one()
+    return {
+        "region_no": ctx.settings.region_no,
+        "token": row.paycode_token,
+        "secret": row.paycode_secret,
+        "step_seconds": ctx.settings.paycode_step_seconds,
+        "digits": 6,
+        "algorithm": "SHA1",
+    }

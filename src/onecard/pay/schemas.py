@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from onecard.core.money import MAX_AMOUNT_FEN
 
@@ -150,3 +151,66 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class AmountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
+    order_id: StrictStr | None = Field(
+        default=None, min_length=4, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+
+
+class CardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    card_no: StrictStr | None = Field(
+        default=None, pattern=r"^[0-9]{8,16}$", description="leave out to get a new number"
+    )
+
+
+class CardOut(BaseModel):
+    card_no: str
+    status: Literal["active", "lost", "cancelled"]
+
+
+class PaycodeRotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone_lost: StrictBool = Field(
+        default=False, description="the phone was lost: also end every session of the person"
+    )
+
+
+class PaycodeRotateOut(BaseModel):
+    person_id: int
+    phone_lost: bool
+    sessions_ended: bool = Field(description="every session of the person was ended")
+    status: Literal["rotated"]
+
+
+class TerminalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    canteen_id: StrictInt = Field(gt=0)
+    code: StrictStr = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    name: StrictStr = Field(default="", max_length=60)
+
+
+class TerminalOut(BaseModel):
+    code: str
+    device_key: str | None = Field(description="shown once, at registration only")
+    status: str
+
+
+class RulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serves_visitors: StrictBool
+    serves_guests: StrictBool
+    purse_order: Literal["subsidy_first", "cash_first"]
+
+
+class PeriodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(min_length=1, max_length=20)
+    starts: time
+    ends: time
+    per_person_limit: StrictInt = Field(ge=0, le=20, description="0 means no limit")
+    prices: dict[Literal["own", "visitor", "guest"], StrictInt]

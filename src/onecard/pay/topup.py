@@ -4,11 +4,11 @@ Contract:
 - ``request_topup`` records a pending order (its own transaction) and asks the bank to
   debit the person's bound savings card (R-A2). The same ``order_id`` again is a retry:
   no second order, and the bank is idempotent per order id too.
-- ``handle_bank_notification`` verifies the bank's signature, then ``apply_notification``
-  in one transaction credits the cash purse (bank clearing → cash) for a success or
-  marks the order failed. A notification delivered twice credits once (the order is no
-  longer pending; the entry's idempotency key). The file exchange applies the verdicts
-  its files carry through ``apply_notification`` too.
+- ``apply_topup_notification`` (reached through ``funding.notifications``, which
+  verifies the bank's signature and routes each verdict to its order's kind) in one
+  transaction credits the cash purse (bank clearing → cash) for a success or marks the
+  order failed. A notification delivered twice credits once (the order is no longer
+  pending; the entry's idempotency key).
 - ``withdraw`` always raises ``WithdrawalRefused``: meal money never leaves as cash.
   The only payout to a person is a leaver's own cash back to their bound card, done by
   the funding runs, never on request at a till.
@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from onecard.channels.bank import BankAck, Notification
+from onecard.channels.bank import BankAck, Notification, gateway
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import (
@@ -89,7 +90,7 @@ def request_topup(
         card_no = str(person.bank_card_no)
     # The bank is asked after the order is committed: a crash in between leaves a
     # pending order the person (or a sweeper) retries with the same id.
-    ack: BankAck = ctx.bank_gateway().debit_card_for_topup(order_id, card_no, amount_fen)
+    ack: BankAck = gateway(ctx).debit_card_for_topup(order_id, card_no, amount_fen)
     with ctx.db.begin() as conn:
         conn.execute(
             update(TopupOrder).where(TopupOrder.order_id == order_id).values(bank_ref=ack.bank_ref)
@@ -97,20 +98,9 @@ def request_topup(
     return TopupRequested(order_id, "pending", ack.bank_ref)
 
 
-def handle_bank_notification(ctx: Context, body: bytes, signature: str) -> str:
-    """Apply one signed bank notification; returns the order's status afterwards."""
-    return apply_notification(ctx, ctx.bank_gateway().verify_notification(body, signature))
-
-
-def apply_notification(ctx: Context, note: Notification) -> str:
-    """Apply the bank's verdict on one order — from a verified callback, or from the
-    files the bank exchanges (a return file, a statement line) — once: an order that is
-    no longer pending keeps its state. Returns the order's status afterwards."""
-    if note.kind != "topup":
-        from onecard.funding.payouts import handle_payout_notification
-
-        status: str = handle_payout_notification(ctx, note)
-        return status
+def apply_topup_notification(ctx: Context, note: Notification) -> str:
+    """Apply the bank's verdict on one top-up order once: an order that is no longer
+    pending keeps its state. Returns the order's status afterwards."""
     with ctx.db.begin() as conn:
         order = conn.execute(
             select(TopupOrder).where(TopupOrder.order_id == note.order_id).with_for_update()
@@ -161,3 +151,17 @@ def apply_notification(ctx: Context, note: Notification) -> str:
 def withdraw(ctx: Context, person_id: int, amount_fen: int) -> None:
     """R-A9: 不得提现. There is no path from a purse to cash in hand."""
     raise WithdrawalRefused()
+
+
+def order_of(ctx: Context, order_id: str) -> dict[str, Any]:
+    """A top-up order as the diner's page shows it (id, status, amount, reason)."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(
+                TopupOrder.order_id,
+                TopupOrder.status,
+                TopupOrder.amount_fen,
+                TopupOrder.failure_reason,
+            ).where(TopupOrder.order_id == order_id)
+        ).one()
+    return dict(row._mapping)

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 from onecard.core.clock import from_local, quarter_bounds, to_local
 from onecard.core.context import Context
+from onecard.core.tables import Table
 from onecard.feedback.service import canteen_averages
-from onecard.org.models import Canteen, Unit
+from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay.models import Payment
-from onecard.reports.tables import Table
 
 CHARTS = ("daily", "rush", "matrix", "revenue", "ratings")
 _NET = Payment.amount_fen - Payment.refunded_fen
@@ -198,3 +198,19 @@ def chart(ctx: Context, key: str, quarter: str, day: date | None = None) -> Tabl
     if key == "ratings":
         return ratings_per_canteen(ctx)
     raise KeyError(key)
+
+
+def counts(ctx: Context) -> dict[str, int]:
+    """How many units, canteens, people, terminals and payments there are (status page,
+    bureau console)."""
+    with ctx.db.read() as conn:
+        return {
+            name: int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+            for name, model in (
+                ("单位", Unit),
+                ("食堂", Canteen),
+                ("人员", Person),
+                ("消费机", Terminal),
+                ("交易", Payment),
+            )
+        }

@@ -17,14 +17,14 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from onecard.cli import DbOpt, console, context
+from onecard.cli_kit import DbOpt, console, context
 from onecard.core.errors import InvalidInput, NotFound
 from onecard.org.actors import Actor
 from onecard.org.directory import canteen_id_by_code
 from onecard.org.models import Unit
-from onecard.org.terminals import terminal_id_by_code
 from onecard.rollout import queries, service
 from onecard.rollout import states as st
+from onecard.rollout.terminals import terminal_id_by_code
 
 app = typer.Typer(no_args_is_help=True)
 CLI = Actor.system("cli")

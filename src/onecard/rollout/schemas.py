@@ -7,8 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from onecard.web.deps import MAX_ID
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -109,7 +107,7 @@ class UnitProgressOut(BaseModel):
 
 
 class NoticeIn(Strict):
-    unit_id: StrictInt = Field(ge=1, le=MAX_ID)
+    unit_id: StrictInt = Field(ge=1, le=2**63 - 1)
     kind: Literal["urge", "praise"]
     text: StrictStr = Field(min_length=1, max_length=1000)
 

@@ -17,13 +17,13 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from onecard.cli import DbOpt, console, context
+from onecard.cli_kit import DbOpt, console, context
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
-from onecard.org import activation
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
 from onecard.org.sessions import end_all_sessions
+from onecard.web import account_activation as activation
 from onecard.web.accounts import ENROLMENT_CODE_DAYS, issue_enrolment_code
 
 app = typer.Typer(no_args_is_help=True)
@@ -102,7 +102,6 @@ def activation_codes(
     database_url: DbOpt = None,
 ) -> None:
     """Activation codes for a unit's people without a password, to an Excel file. 导出激活码"""
-    from onecard.web.activation import codes_xlsx
 
     ctx = context(database_url)
     with ctx.db.read() as conn:
@@ -110,7 +109,7 @@ def activation_codes(
     if uid is None:
         raise NotFound(what="单位")
     issued = activation.issue_unit_codes(ctx, Actor.system("cli"), int(uid), reissue=reissue)
-    out.write_bytes(codes_xlsx(issued))
+    out.write_bytes(activation.codes_xlsx(issued))
     console.print(f"单位 {unit}: {len(issued)} 个激活码已写入 {out}（只在此文件中出现一次）")
 
 

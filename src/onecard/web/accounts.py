@@ -37,13 +37,22 @@ import pyotp
 from sqlalchemy import Connection, delete, insert, select, update
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput, NotFound
+from onecard.core.errors import (
+    AccountLocked,
+    AuthError,
+    BadCredentials,
+    BadEnrolmentCode,
+    BadSecondFactor,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+)
+from onecard.core.passwords import hash_password, verify_password
 from onecard.org import account_codes, sessions
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Role, RoleGrant
 from onecard.org.session_models import EnrolmentCode
 from onecard.web import throttle
-from onecard.web.passwords import hash_password, verify_password
 from onecard.web.throttle import (
     PASSWORD_ACCOUNT,
     PASSWORD_ADDRESS,
@@ -54,36 +63,6 @@ from onecard.web.throttle import (
 
 TOTP_ISSUER = "食堂一卡通"
 ENROLMENT_CODE_DAYS = 7
-
-
-class BadCredentials(AuthError):
-    code = "bad_credentials"
-    zh = "工号或密码错误"
-    en = "Wrong staff ID or password"
-
-
-class AccountLocked(AuthError):
-    code = "account_locked"
-    zh = "连续多次登录失败，账户已锁定，请 {minutes} 分钟后再试"
-    en = "Too many failed attempts; the account is locked for {minutes} minutes"
-
-
-class TooManyAttempts(AuthError):
-    code = "too_many_attempts"
-    zh = "尝试次数过多，请 {wait_zh}后再试"
-    en = "Too many attempts; try again in {wait_en}"
-
-
-class BadSecondFactor(AuthError):
-    code = "bad_second_factor"
-    zh = "动态验证码错误"
-    en = "Wrong authenticator code"
-
-
-class BadEnrolmentCode(AuthError):
-    code = "bad_enrolment_code"
-    zh = "绑定码错误或已过期，请向机关事务局索取新的绑定码"
-    en = "Wrong or expired enrolment code; ask the bureau for a new one"
 
 
 def too_many(seconds: int) -> TooManyAttempts:
@@ -142,7 +121,7 @@ def needs_second_factor(conn: Connection, person_id: int) -> bool:
 def _audit(
     conn: Connection, ctx: Context, label: str, action: str, scope: str, **totals: Any
 ) -> None:
-    from onecard.funding import audit
+    from onecard.audit import records as audit
 
     audit.record(conn, ctx, Actor(label=label[:60]), action, scope[:100], totals)
 
@@ -455,7 +434,7 @@ def issue_enrolment_code(ctx: Context, actor: Actor, person_id: int) -> str:
                 issued_by=actor.label[:60],
             )
         )
-        from onecard.funding import audit
+        from onecard.audit import records as audit
 
         audit.record(
             conn,

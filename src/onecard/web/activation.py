@@ -25,26 +25,21 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput, NotFound
-from onecard.org import activation
-from onecard.org.tables import xlsx
+from onecard.core.errors import AuthError, InvalidInput, NotFound, TooManyAttempts
 from onecard.pay.schemas import ErrorOut
+from onecard.web import account_activation as activation
 from onecard.web import sessions as web_sessions
-from onecard.web.accounts import TooManyAttempts
-from onecard.web.auth import NO_STORE, _next_stage, _second_stage, client_of
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
-from onecard.web.errors import request_lang
+from onecard.web.i18n import request_lang
 from onecard.web.scopes import unit_scope
+from onecard.web.signin import NO_STORE, client_of, next_stage, second_stage
 from onecard.web.templating import render
 
 pages = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["accounts"])
 router = APIRouter()
-
-CODE_COLUMNS = ("姓名", "工号", "单位", "激活码", "有效期至")
 
 
 def _member(ctx: Context, unit_id: int, person_id: int) -> None:
@@ -103,11 +98,11 @@ def activate(
         "has_totp": result.has_totp,
         "grants": result.grants,
     }
-    stage = _second_stage(result.needs_second_factor, result.has_totp)
+    stage = second_stage(result.needs_second_factor, result.has_totp)
     if stage:
         data["stage"] = stage
     web_sessions.adopt(request, result.session, result.person_id, data)
-    return _next_stage(request, ctx)
+    return next_stage(request, ctx)
 
 
 # --- one person: a code, a reset, an unlock ----------------------------------------------
@@ -154,19 +149,6 @@ def person_unlock(
 
 
 # --- a unit's codes: a printable sheet or an Excel list ----------------------------------
-def codes_xlsx(issued: list[activation.Issued]) -> bytes:
-    rows = [
-        [i.name, i.staff_no, i.unit_name, i.code, to_local(i.expires_at).strftime("%Y-%m-%d %H:%M")]
-        for i in issued
-    ]
-    note = (
-        "激活码只在此文件中出现一次，系统只保存其摘要；请妥善保管，逐人发放。\n"
-        "本人在 /activate 页面输入工号（或手机号）、激活码并设置密码。\n"
-        "激活码一次有效；过期或遗失请管理员重新发放（旧码随即作废）。"
-    )
-    return xlsx([("激活码", CODE_COLUMNS, rows)], note)
-
-
 @pages.post("/unit/{unit_id}/activation-codes")
 def unit_codes(
     request: Request,
@@ -181,7 +163,7 @@ def unit_codes(
     if format == "xlsx":
         stamp = ctx.clock.today().strftime("%Y%m%d")
         return Response(
-            codes_xlsx(issued),
+            activation.codes_xlsx(issued),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={
                 "Content-Disposition": f'attachment; filename="activation-codes-{unit.code}-{stamp}.xlsx"',

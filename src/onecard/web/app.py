@@ -17,11 +17,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,12 +30,35 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from onecard import __version__
 from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
-from onecard.core.errors import OneCardError
+from onecard.core.errors import CrossSiteRefused, OneCardError
+from onecard.funding import bank_routes
+from onecard.funding import routes as funding_routes
+from onecard.org import routes as org_routes
+from onecard.pay import admin_routes, me_routes
+from onecard.pay import routes as pay_routes
+from onecard.rollout import routes as rollout_routes
+from onecard.web import (
+    activation,
+    auth,
+    bureau,
+    diner,
+    openapi,
+    org,
+    org_import,
+    permissions,
+    public,
+    reconciliation,
+    rollout,
+    status,
+    till,
+    unit,
+    unit_funding,
+)
 from onecard.web import errors as web_errors
-from onecard.web import openapi, permissions
-from onecard.web.csrf import CrossSiteGuard
+from onecard.web.csrf import SAFE_METHODS
 from onecard.web.headers import SecurityHeaders
-from onecard.web.sessions import ServerSessions
+from onecard.web.i18n import request_lang
+from onecard.web.sessions import SESSION_COOKIE, ServerSessions
 
 STATIC = Path(__file__).parent / "static"
 
@@ -95,7 +119,7 @@ class _BodyTooLarge(Exception):
 
 async def _too_large(scope: Scope, send: Send) -> None:
     code, zh, en = web_errors.HTTP_CODES[413]
-    lang = web_errors.request_lang(Request(scope))
+    lang = request_lang(Request(scope))
     resp = web_errors.json_error(scope, 413, code, en if lang == "en" else zh)
     await resp(scope, _noop_receive, send)
 
@@ -122,7 +146,7 @@ class JsonOnly:
         if scope["type"] == "http" and self._refused(scope):
             request = Request(scope)
             err = web_errors.HTTP_CODES[415]
-            msg = err[2] if web_errors.request_lang(request) == "en" else err[1]
+            msg = err[2] if request_lang(request) == "en" else err[1]
             resp = web_errors.json_error(scope, 415, err[0], msg)
             await resp(scope, receive, send)
             return
@@ -163,6 +187,42 @@ class AuditOrigin:
         client = scope.get("client")
         with audit_origin(str(client[0]) if client else ""):
             await self.app(scope, receive, send)
+
+
+class CrossSiteGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.refused(scope):
+            request = Request(scope)
+            exc = CrossSiteRefused()
+            body = web_errors.error_body(exc.code, exc.message(request_lang(request)))
+            await JSONResponse(body, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def refused(scope: Scope) -> bool:
+        if not str(scope.get("path", "")).startswith("/api/") or scope.get("method") in (
+            *SAFE_METHODS,
+            "TRACE",
+        ):
+            return False
+        headers: dict[bytes, bytes] = {}
+        for k, v in scope.get("headers") or []:
+            headers.setdefault(k, v)
+        if SESSION_COOKIE.encode() not in headers.get(b"cookie", b""):
+            return False
+        source = headers.get(b"origin") or headers.get(b"referer")
+        if source is None:
+            return False
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        try:
+            netloc = urlsplit(source.decode("latin-1")).netloc.lower()
+        except ValueError:
+            return True
+        return not netloc or netloc != host
 
 
 def create_app(
@@ -222,32 +282,32 @@ def create_app(
     # Added very last, so it wraps everything: no error leaves as a plain-text 500.
     app.add_middleware(web_errors.LastResort)
 
-    from onecard.pay.routes import router as pay_router
-
-    app.include_router(pay_router)
-    for module in (
-        "onecard.pay.me_routes",
-        "onecard.pay.admin_routes",
-        "onecard.web.status",
-        "onecard.funding.routes",
-        "onecard.funding.bank_routes",
-        "onecard.org.routes",
-        "onecard.rollout.routes",
-        # Pages (server-rendered, CSRF-protected forms).
-        "onecard.web.auth",
-        "onecard.web.activation",
-        "onecard.web.public",
-        "onecard.web.diner",
-        "onecard.web.till",
-        "onecard.web.unit",
-        "onecard.web.unit_funding",
-        "onecard.web.reconciliation",
-        "onecard.web.bureau",
-        "onecard.web.org",
-        "onecard.web.org_import",
-        "onecard.web.rollout",
+    # Routers, mounted by plain imports: the API, then the pages (server-rendered,
+    # CSRF-protected forms).
+    for router in (
+        pay_routes.router,
+        me_routes.router,
+        admin_routes.router,
+        status.router,
+        funding_routes.router,
+        bank_routes.router,
+        bank_routes.notify_router,
+        org_routes.router,
+        rollout_routes.router,
+        auth.router,
+        activation.router,
+        public.router,
+        diner.router,
+        till.router,
+        unit.router,
+        unit_funding.router,
+        reconciliation.router,
+        bureau.router,
+        org.router,
+        org_import.router,
+        rollout.router,
     ):
-        _include_optional(app, module)
+        app.include_router(router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Last, once every route exists: each one finds its declared rule from now on, and
@@ -271,7 +331,7 @@ def with_bank_courier(ctx: Context, inner: Lifespan) -> Lifespan:
     async def run(app: Any) -> AsyncIterator[None]:
         from onecard.channels.courier import Courier
         from onecard.channels.sandbox import SandboxBank
-        from onecard.pay.topup import handle_bank_notification
+        from onecard.funding.notifications import handle_bank_notification
 
         courier = None
         if isinstance(ctx.bank, SandboxBank):
@@ -286,10 +346,3 @@ def with_bank_courier(ctx: Context, inner: Lifespan) -> Lifespan:
                 courier.stop()
 
     return run
-
-
-def _include_optional(app: FastAPI, module: str) -> None:
-    import importlib
-
-    mod = importlib.import_module(module)
-    app.include_router(mod.router)

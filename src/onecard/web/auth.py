@@ -19,85 +19,41 @@ from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput, NotFound
+from onecard.core.errors import AuthError, BadSecondFactor, InvalidInput, NotFound, TooManyAttempts
 from onecard.org import sessions as org_sessions
-from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.web import accounts
 from onecard.web import sessions as web_sessions
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath, get_actor
-from onecard.web.errors import request_lang
-from onecard.web.scopes import can_write_unit, unit_scope
+from onecard.web.i18n import request_lang
+from onecard.web.scopes import unit_scope
+from onecard.web.signin import (
+    NO_STORE,
+    client_of,
+    home_for,
+    next_stage,
+    safe_next,
+    second_stage,
+    see_other,
+)
 from onecard.web.templating import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
-def home_for(actor: Actor) -> str:
-    if actor.can_read_everything():
-        return "/bureau"
-    for role, unit_id, _ in sorted(actor.grants, key=lambda g: (g[0], g[1] or 0)):
-        if role == "unit_admin" and unit_id is not None:
-            return f"/unit/{unit_id}"
-    if actor.has("canteen_manager"):
-        return "/till"
-    return "/me"
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def client_of(request: Request) -> accounts.Client:
-    """The attempt's origin. Behind a reverse proxy, uvicorn's ``--proxy-headers`` (on by
-    default for a proxy on 127.0.0.1) makes this the address the proxy saw."""
-    host = request.client.host if request.client else "unknown"
-    return accounts.Client(host, request.headers.get("user-agent", "")[:200])
-
 
 def _status_of(exc: AuthError) -> int:
-    return 429 if isinstance(exc, accounts.TooManyAttempts) else 401
-
-
-def _next_stage(request: Request, ctx: CtxDep) -> Response:
-    """Send a half-signed-in session to its next stage, or home when all are done."""
-    s = request.session
-    stage = s.get("stage")
-    if stage == "change":
-        return see_other("/login/password")
-    if stage in ("totp", "enrol"):
-        return see_other("/login/totp")
-    s["verified"] = True
-    s.pop("stage", None)
-    target = safe_next(s.pop("next", None))
-    if target:
-        return see_other(target)
-    return see_other(home_for(get_actor(request, ctx)))
+    return 429 if isinstance(exc, TooManyAttempts) else 401
 
 
 def _stage_after_password(result: accounts.SignedIn) -> str | None:
     if result.must_change_password:
         return "change"
-    return _second_stage(result.needs_second_factor, result.has_totp)
-
-
-def _second_stage(needs: bool, has_totp: bool) -> str | None:
-    if needs:
-        return "totp" if has_totp else "enrol"
-    return None
+    return second_stage(result.needs_second_factor, result.has_totp)
 
 
 @router.get("/")
@@ -148,7 +104,7 @@ def login(
     if safe_next(next):
         data["next"] = next
     web_sessions.adopt(request, result.session, result.person_id, data)
-    return _next_stage(request, ctx)
+    return next_stage(request, ctx)
 
 
 def _pending_person(request: Request) -> int:
@@ -188,7 +144,7 @@ def password_change(
             ctx, pid, current, new, client_of(request), session_data=data
         )
     except (InvalidInput, AuthError) as exc:
-        status = 429 if isinstance(exc, accounts.TooManyAttempts) else 422
+        status = 429 if isinstance(exc, TooManyAttempts) else 422
         return render(
             request,
             "auth/password.html",
@@ -199,10 +155,10 @@ def password_change(
     web_sessions.adopt(request, opened, pid, data)
     if forced:
         s.pop("stage", None)
-        stage = _second_stage(bool(s.get("needs_2fa")), bool(s.get("has_totp")))
+        stage = second_stage(bool(s.get("needs_2fa")), bool(s.get("has_totp")))
         if stage:
             s["stage"] = stage
-        return _next_stage(request, ctx)
+        return next_stage(request, ctx)
     return render(request, "auth/password.html", forced=False, error=None, done=True)
 
 
@@ -269,7 +225,7 @@ def totp_check(
         if stage == "enrol":
             secret = request.session.get("totp_pending")
             if not isinstance(secret, str):
-                raise accounts.BadSecondFactor()
+                raise BadSecondFactor()
             accounts.enrol_totp(ctx, pid, secret, code, enrolment_code, client_of(request))
             request.session.pop("totp_pending", None)
         elif stage == "totp":
@@ -279,7 +235,7 @@ def totp_check(
     except AuthError as exc:
         return _totp_page(request, ctx, pid, str(stage), exc)
     request.session.pop("stage", None)
-    return _next_stage(request, ctx)
+    return next_stage(request, ctx)
 
 
 @router.post("/logout")
@@ -321,29 +277,6 @@ def sign_out_everywhere(request: Request, actor: ActorDep, ctx: CtxDep) -> Respo
     org_sessions.end_all_sessions(ctx, actor, actor.person_id)
     web_sessions.forget(request)
     return see_other("/login?ended=1")
-
-
-def person_security(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any]:
-    """What a person's page shows about their sign-in (for ``unit/person.html``)."""
-    from onecard.org import activation
-
-    with ctx.db.read() as conn:
-        row = conn.execute(
-            select(Person.unit_id, Person.totp_secret, Person.status).where(Person.id == person_id)
-        ).one()
-        needs = accounts.needs_second_factor(conn, person_id)
-    account: dict[str, Any] = {"can_account": False, "account_zh": "离职"}
-    if row.status == "active":
-        account = activation.account_summary(ctx, actor, person_id)
-    return {
-        **account,
-        "sessions": len(org_sessions.live_sessions(ctx, person_id)),
-        "needs_2fa": needs,
-        "has_totp": row.totp_secret is not None,
-        "enrolment_until": accounts.enrolment_code_pending(ctx, person_id),
-        "can_end": can_write_unit(actor, int(row.unit_id)),
-        "can_issue": actor.has("bureau_admin") and needs and row.totp_secret is None,
-    }
 
 
 def _member_of(ctx: Context, unit_id: int, person_id: int) -> Any:

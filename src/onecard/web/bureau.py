@@ -19,13 +19,15 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from onecard.audit import queries as audit_queries
 from onecard.audit import service as audit_service
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
+from onecard.core.runs import RunResult
+from onecard.core.tables import to_xlsx
 from onecard.funding import (
     calendar,
     distribution,
@@ -37,22 +39,21 @@ from onecard.funding import (
 from onecard.funding import summary as run_summary
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import BankOrder, FundingReceipt, Settlement
-from onecard.funding.runs import RunResult
 from onecard.ledger.service import is_closed
-from onecard.org import terminals
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen, Person, Terminal, Unit
+from onecard.org.models import Canteen, Terminal, Unit
 from onecard.reports import dashboard
-from onecard.reports.tables import to_xlsx
+from onecard.reports.overview import rollout
+from onecard.rollout import terminals
 from onecard.rollout.states import CANTEEN_ZH
 from onecard.rollout.states import TERMINAL_ZH as TERMINAL_STATE_ZH
-from onecard.web import status as status_page
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
-from onecard.web.errors import request_lang, status_for
+from onecard.web.errors import status_for
+from onecard.web.i18n import request_lang
+from onecard.web.pages import xlsx_response
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
-from onecard.web.unit import xlsx_response
 
 router = APIRouter(prefix="/bureau", dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -120,68 +121,6 @@ def _quarter(ctx: Context, quarter: str | None) -> str:
 
 
 # --- overview: units, canteens, rollout (R-R1, R-R3) ------------------------------------
-def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(canteens with terminal counts by status, units with people and a slow flag).
-
-    A unit is flagged slow while any of its canteens is not live, or a live canteen has
-    no live terminal (the detail, and the plan: ``web.rollout``)."""
-    with ctx.db.read() as conn:
-        canteens = conn.execute(
-            select(
-                Canteen.id,
-                Canteen.code,
-                Canteen.name,
-                Canteen.unit_id,
-                Canteen.rollout_status,
-                Unit.name.label("unit_name"),
-            )
-            .join(Unit, Unit.id == Canteen.unit_id)
-            .where(Canteen.retired_at.is_(None))
-            .order_by(Canteen.code)
-        ).all()
-        term: dict[int, dict[str, int]] = {}
-        for cid, st, n in conn.execute(
-            select(Terminal.canteen_id, Terminal.status, func.count()).group_by(
-                Terminal.canteen_id, Terminal.status
-            )
-        ):
-            term.setdefault(int(cid), {})[st] = int(n)
-        units = conn.execute(
-            select(Unit.id, Unit.code, Unit.name)
-            .where(Unit.retired_at.is_(None))
-            .order_by(Unit.code)
-        ).all()
-        people = dict(
-            conn.execute(
-                select(Person.unit_id, func.count())
-                .where(Person.status == "active")
-                .group_by(Person.unit_id)
-            ).all()
-        )
-    c_rows = []
-    slow_units: set[int] = set()
-    by_unit: dict[int, list[str]] = {}
-    for c in canteens:
-        t = term.get(int(c.id), {})
-        slow = c.rollout_status != "live" or not t.get("live")
-        if slow:
-            slow_units.add(int(c.unit_id))
-        by_unit.setdefault(int(c.unit_id), []).append(c.name)
-        c_rows.append({**dict(c._mapping), "terminals": t, "slow": slow})
-    u_rows = [
-        {
-            "id": int(u.id),
-            "code": u.code,
-            "name": u.name,
-            "people": int(people.get(u.id, 0)),
-            "canteens": by_unit.get(int(u.id), []),
-            "slow": int(u.id) in slow_units,
-        }
-        for u in units
-    ]
-    return c_rows, u_rows
-
-
 @router.get("")
 def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
@@ -191,7 +130,7 @@ def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
         actor,
         "overview",
         "bureau/overview.html",
-        counts=status_page.counts(ctx),
+        counts=dashboard.counts(ctx),
         canteens=c_rows,
         units=u_rows,
         rollout_zh=ROLLOUT_ZH,

@@ -7,7 +7,7 @@ Contract:
   is a router dependency: an unsafe request without the matching token raises
   ``CsrfRefused`` (403) before the route runs. The cookie outlives signing in (a form
   opened before it still posts) and holds nothing but random bytes.
-- ``CrossSiteGuard`` (ASGI middleware) refuses a cookie-carrying write to the JSON API
+- ``web.app.CrossSiteGuard`` (ASGI middleware, beside the app's other guards) refuses a cookie-carrying write to the JSON API
   (``/api/…`` POST/PUT/PATCH/DELETE) whose ``Origin`` — or, without one, ``Referer`` —
   names another host than the request's own (403, the JSON error shape). Browsers send
   ``Origin`` with every cross-origin write, so a request with neither header did not
@@ -21,30 +21,14 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from onecard.core.errors import Forbidden
-from onecard.web import errors as web_errors
-from onecard.web.sessions import SESSION_COOKIE, state
+from onecard.core.errors import CsrfRefused
+from onecard.web.sessions import state
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FIELD_BYTES = 16 * 1024 * 1024
-
-
-class CsrfRefused(Forbidden):
-    code = "csrf_failed"
-    zh = "页面已过期或请求来源不可信，请刷新页面后重试"
-    en = "The page expired or the request did not come from it; reload and try again"
-
-
-class CrossSiteRefused(Forbidden):
-    code = "cross_site"
-    zh = "拒绝来自其他网站的请求"
-    en = "Requests from another site are refused"
 
 
 def _sign(request: Request, seed: str) -> str:
@@ -86,39 +70,3 @@ async def csrf_protect(request: Request) -> AsyncIterator[None]:
     finally:
         if form is not None:
             await form.close()
-
-
-class CrossSiteGuard:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.refused(scope):
-            request = Request(scope)
-            exc = CrossSiteRefused()
-            body = web_errors.error_body(exc.code, exc.message(web_errors.request_lang(request)))
-            await JSONResponse(body, status_code=403)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    def refused(scope: Scope) -> bool:
-        if not str(scope.get("path", "")).startswith("/api/") or scope.get("method") in (
-            *SAFE_METHODS,
-            "TRACE",
-        ):
-            return False
-        headers: dict[bytes, bytes] = {}
-        for k, v in scope.get("headers") or []:
-            headers.setdefault(k, v)
-        if SESSION_COOKIE.encode() not in headers.get(b"cookie", b""):
-            return False
-        source = headers.get(b"origin") or headers.get(b"referer")
-        if source is None:
-            return False
-        host = headers.get(b"host", b"").decode("latin-1").lower()
-        try:
-            netloc = urlsplit(source.decode("latin-1")).netloc.lower()
-        except ValueError:
-            return True
-        return not netloc or netloc != host

@@ -16,22 +16,29 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from onecard.channels.sandbox import SandboxBank
+from onecard.channels.sandbox import open_demo_card
 from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, OneCardError, StarsNotChosen
+from onecard.core.errors import (
+    AlreadyRated,
+    InvalidInput,
+    NotFound,
+    NotRateable,
+    OneCardError,
+    StarsNotChosen,
+)
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
+from onecard.funding import notifications
 from onecard.org.models import Person
 from onecard.pay import cards, paycode_keys, topup
-from onecard.pay.models import Card, TopupOrder
+from onecard.pay.models import Card
 from onecard.pay.queries import my_balances, my_transactions
 from onecard.pay.statement import kind_words, statement, statement_years
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
-from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
-from onecard.web.i18n import translate
+from onecard.web.i18n import request_lang, translate
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/me", dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -184,7 +191,7 @@ def rate_submit(
             names = ("、" if lang != "en" else ", ").join(_aspect_name(a, lang) for a in missing)
             raise StarsNotChosen(aspects=names)
         feedback.rate_meal(ctx, pid, payment_id, scores, comment)
-    except (InvalidInput, feedback.AlreadyRated, feedback.NotRateable) as exc:
+    except (InvalidInput, AlreadyRated, NotRateable) as exc:
         error = exc.message(lang)
     tx = _payment_for_rating(ctx, pid, payment_id)
     return render(
@@ -248,37 +255,6 @@ def topup_form(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
     )
 
 
-def deliver_sandbox_notifications(ctx: Context) -> None:
-    """With the sandbox bank there is no bank to call us back: hand its queued
-    notifications to the same handler the real callback (/api/v1/channels/bank/notify)
-    uses, so a demo top-up completes while the diner waits."""
-    bank = ctx.bank_gateway()
-    if isinstance(bank, SandboxBank):
-
-        def handle(body: bytes, signature: str) -> None:
-            topup.handle_bank_notification(ctx, body, signature)
-
-        bank.deliver(handle)
-
-
-def _sandbox_card(ctx: Context, person_id: int) -> None:
-    """The demo city's savings cards do not exist in a fresh sandbox bank: open the
-    person's bound card there with demo money (sandbox only; a real bank has them)."""
-    bank = ctx.bank_gateway()
-    if not isinstance(bank, SandboxBank):
-        return
-    with ctx.db.read() as conn:
-        row = conn.execute(
-            select(Person.bank_card_no, Person.name).where(Person.id == person_id)
-        ).one()
-    if not row.bank_card_no:
-        return
-    try:
-        bank.outside_balance(row.bank_card_no)
-    except NotFound:
-        bank.open_outside_account(row.bank_card_no, row.name, balance_fen=500_000)
-
-
 @router.post("/topup")
 def topup_submit(
     request: Request,
@@ -291,19 +267,10 @@ def topup_submit(
     error = None
     try:
         fen = parse_yuan(amount)
-        _sandbox_card(ctx, pid)
+        open_demo_card(ctx, pid)
         req = topup.request_topup(ctx, pid, fen)
-        deliver_sandbox_notifications(ctx)
-        with ctx.db.read() as conn:
-            row = conn.execute(
-                select(
-                    TopupOrder.order_id,
-                    TopupOrder.status,
-                    TopupOrder.amount_fen,
-                    TopupOrder.failure_reason,
-                ).where(TopupOrder.order_id == req.order_id)
-            ).one()
-        order = dict(row._mapping)
+        notifications.deliver_sandbox_notifications(ctx)
+        order = topup.order_of(ctx, req.order_id)
     except OneCardError as exc:
         error = exc.message(request_lang(request))
     return render(

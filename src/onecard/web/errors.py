@@ -30,9 +30,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from onecard.channels.bank import BankUnavailable
 from onecard.core import errors as e
 from onecard.core.db import brief, is_unavailable
+from onecard.core.errors import BankUnavailable
+from onecard.web.i18n import request_lang
+from onecard.web.templating import render
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +64,6 @@ def status_for(exc: e.OneCardError) -> int:
         if cls in STATUS:
             return STATUS[cls]
     return 500
-
-
-def request_lang(request: Request) -> str:
-    lang = request.query_params.get("lang") or request.cookies.get("lang")
-    if not lang:
-        accept = request.headers.get("accept-language", "")
-        lang = "en" if accept.lower().startswith("en") else "zh-CN"
-    return "en" if lang.startswith("en") else "zh-CN"
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
@@ -122,8 +116,6 @@ def wants_html(request: Request) -> bool:
 
 
 def html_error(request: Request, status: int, message: str) -> Response:
-    from onecard.web.templating import render
-
     titles = {403: "无权访问", 404: "页面不存在"}
     resp = render(
         request,

@@ -8,6 +8,8 @@ a missing entry shows Chinese rather than breaking a page. The language comes fr
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
 EN: dict[str, str] = {
     "食堂一卡通": "OneCard Canteen Pass",
     "登录": "Sign in",
@@ -499,3 +501,11 @@ def translate(text: str, lang: str) -> str:
     if lang == "en":
         return EN.get(text, text)
     return text
+
+
+def request_lang(request: Request) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get("lang")
+    if not lang:
+        accept = request.headers.get("accept-language", "")
+        lang = "en" if accept.lower().startswith("en") else "zh-CN"
+    return "en" if lang.startswith("en") else "zh-CN"

@@ -13,7 +13,7 @@ bureau-only fields (bank accounts, codes, names, region, owner unit) read-only.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -22,81 +22,27 @@ from sqlalchemy import select
 from onecard.core.context import Context
 from onecard.core.errors import NotFound, OneCardError
 from onecard.core.money import yuan
+from onecard.funding import payees
 from onecard.org import admin, grants, listing, retirement
 from onecard.org.actors import Actor
 from onecard.org.fields import (
     CANTEEN_FIELDS,
     LEVEL_ZH,
-    OPERATION_ZH,
     REGION_FIELDS,
-    REGION_LEVEL_ZH,
     UNIT_FIELDS,
     Spec,
 )
 from onecard.org.models import CITY_ROLES, UNIT_ROLES, Canteen
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
-from onecard.web.errors import request_lang, status_for
-from onecard.web.scopes import bureau_scope, can_run_money, can_write_unit, unit_scope
-from onecard.web.templating import render
+from onecard.web.errors import status_for
+from onecard.web.i18n import request_lang
+from onecard.web.pages import Frame
+from onecard.web.scopes import bureau_scope, can_run_money, unit_scope
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 ROLLOUT_ZH = {"planned": "计划", "installed": "已安装", "live": "已上线"}
-SAVED = {
-    "created": "已新建",
-    "saved": "已保存",
-    "nothing": "没有修改",
-    "retired": "已撤销",
-    "appointed": "已授权",
-    "revoked": "已取消授权",
-}
-
-
-# --- frames -----------------------------------------------------------------------------
-class Frame:
-    """Where a page sits: the bureau console, or one unit's admin pages."""
-
-    def __init__(self, ctx: Context, actor: Actor, unit: Any = None) -> None:
-        self.ctx, self.actor, self.unit = ctx, actor, unit
-        self.kind = "unit" if unit is not None else "bureau"
-        self.base = f"/unit/{unit.id}/org" if unit is not None else "/bureau/org"
-
-    def unit_url(self, unit_id: int) -> str:
-        return self.base if self.kind == "unit" else f"{self.base}/units/{unit_id}"
-
-    def canteen_url(self, canteen_id: int) -> str:
-        return f"{self.base}/canteens/{canteen_id}"
-
-    def render(
-        self, request: Request, template: str, status_code: int = 200, **kw: Any
-    ) -> Response:
-        frame: dict[str, Any] = {"frame": self.kind, "base": self.base, "tab": "org"}
-        if self.unit is not None:
-            frame.update(
-                unit=self.unit,
-                writable=can_write_unit(self.actor, self.unit.id),
-                canteens=[
-                    {"id": c["id"], "name": c["name"]}
-                    for c in listing.canteens(self.ctx, unit_id=self.unit.id)
-                ],
-            )
-        else:
-            frame.update(can_run=can_run_money(self.actor), is_admin=self.actor.has("bureau_admin"))
-        return render(
-            request,
-            template,
-            status_code=status_code,
-            actor=self.actor,
-            is_bureau=self.actor.is_bureau,
-            saved=SAVED.get(request.query_params.get("saved", "")),
-            retried=request.query_params.get("retried", ""),
-            level_zh=LEVEL_ZH,
-            region_level_zh=REGION_LEVEL_ZH,
-            operation_zh=OPERATION_ZH,
-            **frame,
-            **kw,
-        )
 
 
 def region_options(ctx: Context) -> list[tuple[int, str]]:
@@ -300,7 +246,7 @@ def _frame_for(ctx: Context, actor: Actor, unit_id: int, own: bool) -> Frame:
 async def _save_unit(request: Request, frame: Frame, unit_id: int) -> Response:
     values = await _fields(request, UNIT_FIELDS)
     try:
-        ch = admin.update_unit(frame.ctx, frame.actor, unit_id, values)
+        ch = payees.update_unit(frame.ctx, frame.actor, unit_id, values)
     except OneCardError as exc:
         return _unit_page(
             request,
@@ -424,7 +370,7 @@ async def _save_canteen(request: Request, frame: Frame, canteen_id: int) -> Resp
         raise NotFound(what="食堂")
     values = await _fields(request, CANTEEN_FIELDS)
     try:
-        ch = admin.update_canteen(frame.ctx, frame.actor, canteen_id, values)
+        ch = payees.update_canteen(frame.ctx, frame.actor, canteen_id, values)
     except OneCardError as exc:
         return _canteen_page(
             request,
@@ -472,7 +418,7 @@ def canteen_retry(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: Ct
     bureau_scope(actor)
     frame = Frame(ctx, actor)
     try:
-        done = admin.retry_failed_payouts(ctx, actor, canteen_id)
+        done = payees.retry_failed_payouts(ctx, actor, canteen_id)
     except OneCardError as exc:
         return _canteen_page(
             request, frame, canteen_id, error=_error_text(request, exc), status_code=_refusal(exc)

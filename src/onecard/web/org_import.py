@@ -25,10 +25,9 @@ from onecard.org import imports
 from onecard.org.fields import FIELD_NAMES_ZH
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
-from onecard.web.errors import request_lang
-from onecard.web.org import Frame
+from onecard.web.i18n import request_lang
+from onecard.web.pages import Frame, xlsx_response
 from onecard.web.scopes import bureau_scope
-from onecard.web.unit import xlsx_response
 
 router = APIRouter(
     prefix="/bureau/org", dependencies=[Depends(csrf_protect)], include_in_schema=False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from onecard.web import directory
+from onecard.reports import directory
 from onecard.web.deps import CtxDep
 from onecard.web.templating import render
 

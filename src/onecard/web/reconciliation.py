@@ -31,14 +31,15 @@ from starlette.datastructures import UploadFile
 from onecard.channels.store import stored_statement
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, InvalidInput, OneCardError
+from onecard.core.runs import RunResult
 from onecard.funding import bank_files, notices, reconciliation
 from onecard.funding.models import FundingNotice, FundingReceipt
-from onecard.funding.runs import RunResult
 from onecard.org.actors import Actor
 from onecard.org.models import Unit
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
-from onecard.web.errors import request_lang, status_for
+from onecard.web.errors import status_for
+from onecard.web.i18n import request_lang
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
 

@@ -31,10 +31,11 @@ from onecard.rollout import queries, service
 from onecard.rollout import states as st
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
-from onecard.web.errors import request_lang, status_for
+from onecard.web.errors import status_for
+from onecard.web.i18n import request_lang
+from onecard.web.pages import xlsx_response
 from onecard.web.scopes import bureau_scope, can_run_money, unit_scope
 from onecard.web.templating import render
-from onecard.web.unit import xlsx_response
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 

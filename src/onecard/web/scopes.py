@@ -42,4 +42,4 @@ def bureau_scope(actor: Actor) -> None:
 
 
 def can_run_money(actor: Actor) -> bool:
-    return actor.has("bureau_admin", "clearing_operator")
+    return actor.is_bureau

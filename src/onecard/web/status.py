@@ -24,15 +24,15 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.context import Context
 from onecard.core.db import brief
-from onecard.org.models import Canteen, Person, Terminal, Unit
-from onecard.pay.models import Payment
+from onecard.reports import dashboard
 from onecard.web.deps import CtxDep
-from onecard.web.errors import json_error, request_lang
+from onecard.web.errors import json_error
+from onecard.web.i18n import request_lang
 
 router = APIRouter(tags=["status"])
 log = logging.getLogger(__name__)
@@ -112,20 +112,6 @@ STATES = {
 }
 
 
-def counts(ctx: Context) -> dict[str, int]:
-    with ctx.db.read() as conn:
-        return {
-            name: int(conn.execute(select(func.count()).select_from(model)).scalar_one())
-            for name, model in (
-                ("单位", Unit),
-                ("食堂", Canteen),
-                ("人员", Person),
-                ("消费机", Terminal),
-                ("交易", Payment),
-            )
-        }
-
-
 @router.get("/status", response_class=HTMLResponse)
 async def status_page(ctx: CtxDep) -> HTMLResponse:
     ready, checks, _ = await readiness(ctx)
@@ -135,7 +121,7 @@ async def status_page(ctx: CtxDep) -> HTMLResponse:
         for k, v in checks.items()
     )
     if ctx.settings.public_details and checks["database"] == "ok":
-        figures = await run_in_threadpool(counts, ctx)
+        figures = await run_in_threadpool(dashboard.counts, ctx)
         rows += "".join(f"<tr><th>{escape(k)}</th><td>{v:,}</td></tr>" for k, v in figures.items())
     docs = "<p><a href='/docs'>API 文档 (OpenAPI)</a></p>" if ctx.settings.serve_api_docs else ""
     return HTMLResponse(

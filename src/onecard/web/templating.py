@@ -19,8 +19,7 @@ from onecard.core.clock import to_local
 from onecard.core.money import yuan
 from onecard.org.actors import Actor
 from onecard.web.csrf import csrf_token
-from onecard.web.errors import request_lang
-from onecard.web.i18n import translate
+from onecard.web.i18n import request_lang, translate
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -61,7 +60,7 @@ def nav_links(actor: Actor | None) -> list[tuple[str, str]]:
     if actor is None:
         return [("/canteens", "食堂名录"), ("/login", "登录")]
     links = [("/me", "我的账户"), ("/me/code", "付款码")]
-    if actor.has("canteen_manager", "unit_admin", "bureau_admin", "clearing_operator"):
+    if actor.is_bureau or actor.has("canteen_manager", "unit_admin"):
         links.append(("/till", "收银台"))
     for role, unit_id, _ in sorted(actor.grants, key=lambda g: (g[0], g[1] or 0)):
         if role == "unit_admin" and unit_id is not None:

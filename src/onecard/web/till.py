@@ -27,6 +27,7 @@ from sqlalchemy import select
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
+from onecard.core.tables import Table, to_xlsx
 from onecard.feedback.service import canteen_averages, recent_comments
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Terminal
@@ -34,11 +35,10 @@ from onecard.pay.models import Item, MealPeriod, MealPrice
 from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
 from onecard.pay.till_queries import ShiftReport, day_payments, shift_report
-from onecard.reports.tables import Table, to_xlsx
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
-from onecard.web.errors import request_lang
 from onecard.web.forms import parse_yuan
+from onecard.web.i18n import request_lang
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/till", dependencies=[Depends(csrf_protect)], include_in_schema=False)

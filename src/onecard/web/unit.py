@@ -28,23 +28,25 @@ from onecard.core.errors import Conflict, ImportRejected, InvalidInput, NotFound
 from onecard.core.money import yuan
 from onecard.funding import distribution, settlement, statements
 from onecard.funding.errors import check_quarter
-from onecard.funding.models import QualityBand, QualityScore, UnitInfo
-from onecard.org import activation, imports
+from onecard.funding.models import UnitInfo
+from onecard.org import imports
 from onecard.org.actors import Actor
 from onecard.org.fields import FIELD_NAMES_ZH
-from onecard.org.models import Canteen, Person
+from onecard.org.models import Person
 from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.models import DINER_CLASSES, Card
 from onecard.pay.queries import my_balances, my_transactions
+from onecard.reports import directory
 from onecard.rollout import queries as rollout_queries
-from onecard.web import directory
-from onecard.web.auth import person_security
+from onecard.web import account_activation as activation
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
-from onecard.web.errors import request_lang, status_for
+from onecard.web.errors import status_for
 from onecard.web.forms import parse_yuan
-from onecard.web.scopes import can_write_unit, unit_scope
-from onecard.web.templating import render
+from onecard.web.i18n import request_lang
+from onecard.web.pages import unit_page as _page
+from onecard.web.pages import xlsx_response
+from onecard.web.scopes import unit_scope
 
 router = APIRouter(prefix="/unit", dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -60,33 +62,6 @@ FIELD_ZH = {
     "bank_card_no": "银行卡号",
 }
 PURSE_ORDER = {"subsidy_first": "先扣补贴，再扣自费", "cash_first": "先扣自费，再扣补贴"}
-
-
-def _page(
-    request: Request, ctx: Context, actor: Actor, unit: Any, tab: str, template: str, **kw: Any
-) -> Response:
-    status_code = int(kw.pop("status_code", 200))
-    return render(
-        request,
-        template,
-        status_code=status_code,
-        actor=actor,
-        unit=unit,
-        tab=tab,
-        writable=can_write_unit(actor, unit.id),
-        canteens=_canteens(ctx, unit.id),
-        **kw,
-    )
-
-
-def _canteens(ctx: Context, unit_id: int) -> list[dict[str, Any]]:
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(Canteen.id, Canteen.name, Canteen.operation, Canteen.operator_name)
-            .where(Canteen.unit_id == unit_id)
-            .order_by(Canteen.id)
-        ).all()
-    return [dict(r._mapping) for r in rows]
 
 
 def _quarter(ctx: Context, quarter: str | None) -> str:
@@ -287,40 +262,6 @@ def save_period(
     return RedirectResponse(f"/unit/{unit_id}/canteens/{canteen_id}?saved=period", status_code=303)
 
 
-def _quality_rows(ctx: Context, unit_id: int, quarter: str) -> list[dict[str, Any]]:
-    out = []
-    with ctx.db.read() as conn:
-        for c in conn.execute(
-            select(Canteen.id, Canteen.name, Canteen.operation, Canteen.operator_name)
-            .where(Canteen.unit_id == unit_id)
-            .order_by(Canteen.id)
-        ).all():
-            score = conn.execute(
-                select(
-                    QualityScore.score, QualityScore.recorded_by, QualityScore.recorded_at
-                ).where(QualityScore.canteen_id == c.id, QualityScore.quarter == quarter)
-            ).first()
-            bands = conn.execute(
-                select(QualityBand.min_score, QualityBand.share_bp)
-                .where(QualityBand.canteen_id == c.id)
-                .order_by(QualityBand.min_score.desc())
-            ).all()
-            share, _bp, _self = settlement.share_for(conn, int(c.id), quarter)
-            out.append(
-                {
-                    "id": int(c.id),
-                    "name": c.name,
-                    "operation": c.operation,
-                    "operator_name": c.operator_name,
-                    "score": score.score if score else None,
-                    "recorded_by": score.recorded_by if score else "",
-                    "bands": [(int(m), int(s)) for m, s in bands],
-                    "share": share,
-                }
-            )
-    return out
-
-
 def _quality_page(
     request: Request,
     ctx: Context,
@@ -338,7 +279,7 @@ def _quality_page(
         "unit/quality.html",
         status_code=422 if error else 200,
         quarter=quarter,
-        rows=_quality_rows(ctx, unit.id, quarter),
+        rows=settlement.quality_rows(ctx, unit.id, quarter),
         error=error,
     )
 
@@ -411,14 +352,6 @@ def reports_xlsx(
     q = _quarter(ctx, quarter)
     data = statements.to_xlsx(statements.unit_statement(ctx, unit_id, q))
     return xlsx_response(data, f"unit-{unit_id}-{q}.xlsx")
-
-
-def xlsx_response(data: bytes, filename: str) -> Response:
-    return Response(
-        data,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 # --- roster import: upload → preview (dry run) → confirm --------------------------------
@@ -600,7 +533,7 @@ def _person_page(
         status=STATUS,
         message=message,
         error=error,
-        security=person_security(ctx, actor, person_id),
+        security=activation.person_security(ctx, actor, person_id),
     )
 
 

@@ -18,8 +18,9 @@ from fastapi.responses import Response
 from onecard.funding import unit_view
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
+from onecard.web.pages import unit_page as _page
+from onecard.web.pages import xlsx_response
 from onecard.web.scopes import unit_scope
-from onecard.web.unit import _page, xlsx_response
 
 router = APIRouter(prefix="/unit", dependencies=[Depends(csrf_protect)], include_in_schema=False)
 

@@ -2,6 +2,8 @@
 
 Explicit DDL (rendered once by Alembic's autogenerate from the models and kept as is):
 a migration must not change when a model does. Later schema changes are new revisions;
+the ledger backstops it installs are frozen here too (a copy of ``ledger/backstops.py`` as
+it was; ``tests/test_migrations.py`` shows any drift from the live ones), never imported.
 ``tests/test_migrations.py`` fails when the models and the migrated schema drift apart.
 
 Revision ID: 0001
@@ -12,12 +14,70 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from onecard.ledger import backstops
-
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# The ledger backstops as this revision installs them (frozen copy: see the docstring).
+PG = [
+    """
+    CREATE OR REPLACE FUNCTION onecard_append_only() RETURNS trigger AS $$
+    BEGIN
+      RAISE EXCEPTION 'ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'check_violation';
+    END $$ LANGUAGE plpgsql
+    """,
+    """
+    CREATE TRIGGER journal_entries_append_only BEFORE UPDATE OR DELETE ON journal_entries
+    FOR EACH ROW EXECUTE FUNCTION onecard_append_only()
+    """,
+    """
+    CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE ON postings
+    FOR EACH ROW EXECUTE FUNCTION onecard_append_only()
+    """,
+    """
+    CREATE OR REPLACE FUNCTION onecard_entry_balanced() RETURNS trigger AS $$
+    DECLARE s bigint; n integer;
+    BEGIN
+      SELECT coalesce(sum(amount), 0), count(*) INTO s, n FROM postings
+        WHERE entry_id = NEW.entry_id;
+      IF s <> 0 OR n < 2 THEN
+        RAISE EXCEPTION 'journal entry % is unbalanced: % postings sum to %', NEW.entry_id, n, s
+          USING ERRCODE = 'check_violation';
+      END IF;
+      RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    """
+    CREATE CONSTRAINT TRIGGER postings_zero_sum AFTER INSERT ON postings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION onecard_entry_balanced()
+    """,
+]
+
+SQLITE = [
+    """
+    CREATE TRIGGER journal_entries_no_update BEFORE UPDATE ON journal_entries
+    BEGIN SELECT RAISE(ABORT, 'ledger is append-only: UPDATE on journal_entries refused'); END
+    """,
+    """
+    CREATE TRIGGER journal_entries_no_delete BEFORE DELETE ON journal_entries
+    BEGIN SELECT RAISE(ABORT, 'ledger is append-only: DELETE on journal_entries refused'); END
+    """,
+    """
+    CREATE TRIGGER postings_no_update BEFORE UPDATE ON postings
+    BEGIN SELECT RAISE(ABORT, 'ledger is append-only: UPDATE on postings refused'); END
+    """,
+    """
+    CREATE TRIGGER postings_no_delete BEFORE DELETE ON postings
+    BEGIN SELECT RAISE(ABORT, 'ledger is append-only: DELETE on postings refused'); END
+    """,
+]
+
+
+def install_backstops(conn: sa.Connection) -> None:
+    for ddl in PG if conn.dialect.name == "postgresql" else SQLITE:
+        conn.execute(sa.text(ddl))
 
 
 def upgrade() -> None:
@@ -708,7 +768,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("request_id", name=op.f("uq_refunds_request_id")),
     )
     op.create_index(op.f("ix_refunds_payment_id"), "refunds", ["payment_id"], unique=False)
-    backstops.install(op.get_bind())
+    install_backstops(op.get_bind())
 
 
 def downgrade() -> None:

@@ -19,12 +19,16 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from onecard.ledger import backstops
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# 0001's SQLite append-only trigger on journal_entries, as 0001 installed it (frozen).
+NO_UPDATE = """
+    CREATE TRIGGER journal_entries_no_update BEFORE UPDATE ON journal_entries
+    BEGIN SELECT RAISE(ABORT, 'ledger is append-only: UPDATE on journal_entries refused'); END
+    """
 
 
 def upgrade() -> None:
@@ -42,13 +46,12 @@ def upgrade() -> None:
         op.execute("ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_append_only")
         op.alter_column("journal_entries", "legs", server_default=None)
     else:
-        no_update = next(d for d in backstops.SQLITE if "journal_entries_no_update" in d)
         op.execute("DROP TRIGGER journal_entries_no_update")
         op.execute(
             "UPDATE journal_entries SET legs = (SELECT count(*) FROM postings p"
             " WHERE p.entry_id = journal_entries.id)"
         )
-        op.execute(no_update)
+        op.execute(NO_UPDATE)
 
 
 def downgrade() -> None:

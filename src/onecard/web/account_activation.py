@@ -38,27 +38,30 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from onecard.audit import service as audit
+from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, BadActivationCode, Forbidden, NotFound
+from onecard.core.errors import AccountLocked, AuthError, BadActivationCode, Forbidden, NotFound
+from onecard.core.passwords import hash_password
 from onecard.org import account_codes as codes
 from onecard.org import sessions
-from onecard.org.actors import Actor
+from onecard.org.actors import CITY_READERS, Actor
 from onecard.org.models import Person, RoleGrant, Unit
 from onecard.org.session_models import SignInThrottle
+from onecard.org.tables import xlsx
 from onecard.web import throttle
 from onecard.web.accounts import (
-    AccountLocked,
     Client,
     SignedIn,
     check_password_rule,
+    enrolment_code_pending,
     needs_second_factor,
     too_many,
 )
-from onecard.web.passwords import hash_password
+from onecard.web.scopes import can_write_unit
 from onecard.web.throttle import PASSWORD_ACCOUNT, PASSWORD_ADDRESS, PASSWORD_PAIR, TOTP_PERSON
 
 # Holding one of these, a person's account is the bureau admin's to reset, nobody else's.
-CITY_ROLES = ("bureau_admin", "clearing_operator", "finance", "auditor")
+CITY_ROLES = CITY_READERS
 
 
 @dataclass(frozen=True)
@@ -456,4 +459,42 @@ def account_summary(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any
         "code_until": until,
         "locked": locked,
         "can_account": can,
+    }
+
+
+CODE_COLUMNS = ("姓名", "工号", "单位", "激活码", "有效期至")
+
+
+def codes_xlsx(issued: list[Issued]) -> bytes:
+    rows = [
+        [i.name, i.staff_no, i.unit_name, i.code, to_local(i.expires_at).strftime("%Y-%m-%d %H:%M")]
+        for i in issued
+    ]
+    note = (
+        "激活码只在此文件中出现一次，系统只保存其摘要；请妥善保管，逐人发放。\n"
+        "本人在 /activate 页面输入工号（或手机号）、激活码并设置密码。\n"
+        "激活码一次有效；过期或遗失请管理员重新发放（旧码随即作废）。"
+    )
+    return xlsx([("激活码", CODE_COLUMNS, rows)], note)
+
+
+def person_security(ctx: Context, actor: Actor, person_id: int) -> dict[str, Any]:
+    """What a person's page shows about their sign-in and account (``unit/person.html``)."""
+
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.unit_id, Person.totp_secret, Person.status).where(Person.id == person_id)
+        ).one()
+        needs = needs_second_factor(conn, person_id)
+    account: dict[str, Any] = {"can_account": False, "account_zh": "离职"}
+    if row.status == "active":
+        account = account_summary(ctx, actor, person_id)
+    return {
+        **account,
+        "sessions": len(sessions.live_sessions(ctx, person_id)),
+        "needs_2fa": needs,
+        "has_totp": row.totp_secret is not None,
+        "enrolment_until": enrolment_code_pending(ctx, person_id),
+        "can_end": can_write_unit(actor, int(row.unit_id)),
+        "can_issue": actor.has("bureau_admin") and needs and row.totp_secret is None,
     }

@@ -1,4 +1,4 @@
-"""Money runs' (and sign-ins') audit records — a thin wrapper over ``onecard.audit``.
+"""Audit records in the shape money runs, sign-ins and administration write them.
 
 Contract: ``record(conn, ctx, actor, action, scope, totals)`` appends one event to the
 audit chain inside the run's own transaction, so the record exists exactly when the run

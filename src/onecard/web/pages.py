@@ -1,0 +1,103 @@
+"""What several pages share: the organisation pages' frame, the Excel download answer.
+
+Contract: page modules (``web.org``, ``web.org_import``, ``web.unit``, ``web.bureau`` …)
+never import each other; what two of them use lives here (or in a service / read-model
+module of its area). ``Frame`` is where an organisation page sits — the bureau console
+or one unit's admin pages — and renders a template with that frame's context;
+``xlsx_response`` answers with an Excel workbook as a download.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from onecard.core.context import Context
+from onecard.org import listing
+from onecard.org.actors import Actor
+from onecard.org.fields import LEVEL_ZH, OPERATION_ZH, REGION_LEVEL_ZH
+from onecard.web.scopes import can_run_money, can_write_unit
+from onecard.web.templating import render
+
+SAVED = {
+    "created": "已新建",
+    "saved": "已保存",
+    "nothing": "没有修改",
+    "retired": "已撤销",
+    "appointed": "已授权",
+    "revoked": "已取消授权",
+}
+
+
+# --- frames -----------------------------------------------------------------------------
+class Frame:
+    """Where a page sits: the bureau console, or one unit's admin pages."""
+
+    def __init__(self, ctx: Context, actor: Actor, unit: Any = None) -> None:
+        self.ctx, self.actor, self.unit = ctx, actor, unit
+        self.kind = "unit" if unit is not None else "bureau"
+        self.base = f"/unit/{unit.id}/org" if unit is not None else "/bureau/org"
+
+    def unit_url(self, unit_id: int) -> str:
+        return self.base if self.kind == "unit" else f"{self.base}/units/{unit_id}"
+
+    def canteen_url(self, canteen_id: int) -> str:
+        return f"{self.base}/canteens/{canteen_id}"
+
+    def render(
+        self, request: Request, template: str, status_code: int = 200, **kw: Any
+    ) -> Response:
+        frame: dict[str, Any] = {"frame": self.kind, "base": self.base, "tab": "org"}
+        if self.unit is not None:
+            frame.update(
+                unit=self.unit,
+                writable=can_write_unit(self.actor, self.unit.id),
+                canteens=[
+                    {"id": c["id"], "name": c["name"]}
+                    for c in listing.canteens(self.ctx, unit_id=self.unit.id)
+                ],
+            )
+        else:
+            frame.update(can_run=can_run_money(self.actor), is_admin=self.actor.has("bureau_admin"))
+        return render(
+            request,
+            template,
+            status_code=status_code,
+            actor=self.actor,
+            is_bureau=self.actor.is_bureau,
+            saved=SAVED.get(request.query_params.get("saved", "")),
+            retried=request.query_params.get("retried", ""),
+            level_zh=LEVEL_ZH,
+            region_level_zh=REGION_LEVEL_ZH,
+            operation_zh=OPERATION_ZH,
+            **frame,
+            **kw,
+        )
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def unit_page(
+    request: Request, ctx: Context, actor: Actor, unit: Any, tab: str, template: str, **kw: Any
+) -> Response:
+    """A page of the unit console (``web.unit``, ``web.unit_funding``): its tabs and canteens."""
+    status_code = int(kw.pop("status_code", 200))
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        actor=actor,
+        unit=unit,
+        tab=tab,
+        writable=can_write_unit(actor, unit.id),
+        canteens=listing.unit_canteens(ctx, unit.id),
+        **kw,
+    )
