@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from funding.city import BUREAU, City, build_city
+from onecard import cli_kit
 from onecard.audit import records as audit
 from onecard.cli import app as cli_app
 from onecard.cli import exit_code_for
@@ -26,7 +27,6 @@ from onecard.core.errors import (
     SettlementTooEarly,
     YearEndBeforeSettlement,
 )
-from onecard.funding import cli as funding_cli
 from onecard.funding import distribution, settlement, year_end
 from onecard.funding.notices import issue_notices
 from onecard.ledger.service import Leg, account_id, post, system_account
@@ -193,7 +193,7 @@ def cli(*args: str) -> tuple[int, str]:
 def test_the_cli_refuses_with_exit_5_and_overrides_with_a_reason(
     city: City, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(funding_cli, "context_factory", lambda _url: city.ctx)
+    monkeypatch.setattr(cli_kit, "context_factory", lambda _url: city.ctx)
     monkeypatch.setenv("COLUMNS", "200")
     city.at(date(2026, 3, 20))
     code, out = cli("settle", "2026Q1")
