@@ -342,6 +342,12 @@ def _mount_optional() -> None:
     for module, attr, name, help_text in (
         ("onecard.pay.cli", "app", "card", "卡务 / cards: issue, lost, unfreeze, replace"),
         ("onecard.org.cli", "app", "terminal", "消费机 / terminals and rollout"),
+        (
+            "onecard.rollout.cli",
+            "app",
+            "rollout",
+            "上线验收 / terminal plan, acceptance, supervision",
+        ),
         ("onecard.org.admin_cli", "app", "org", "机构 / regions, units, canteens, administrators"),
         ("onecard.web.account_cli", "app", "account", "账户 / sign-in: enrolment codes, sessions"),
         ("onecard.funding.cli", "app", "funding", "资金 / quarterly funding runs"),

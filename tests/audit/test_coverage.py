@@ -104,7 +104,8 @@ def test_terminal_registration_and_revocation(
     reg, rev = by(ctx, "terminal_registered"), by(ctx, "terminal_revoked")
     assert reg["after"]["canteen"] == "人民医院职工食堂" and reg["unit_id"] == w.units["B"]
     assert key not in json.dumps(reg, default=str)  # never a secret in the trail
-    assert (rev["before"], rev["after"]) == ({"status": "active"}, {"status": "revoked"})
+    # Registered = installed (it pays once accepted and live: rollout/states.py).
+    assert (rev["before"], rev["after"]) == ({"status": "installed"}, {"status": "revoked"})
     assert rev["actor_person_id"] == w.people["bu"]
 
 

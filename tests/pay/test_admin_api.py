@@ -92,6 +92,15 @@ def test_terminals_are_registered_by_the_bureau_and_revoked(
         assert bad.status_code == 422
         auth = {"Authorization": f"Terminal T-A9:{got['device_key']}"}
         lunch = {"txn_id": "n1", "credential": w.cards["a1"], "meal": "lunch"}
+        # Registered = installed: it pays once accepted and made live (rollout/states.py).
+        assert got["status"] == "installed"
+        r = bu.post(PAY, json={**lunch, "txn_id": "n0"}, headers=auth)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "terminal_not_live"
+        tid = next(
+            t["id"] for t in bu.get("/api/v1/rollout/terminals").json() if t["code"] == "T-A9"
+        )
+        for move in ("accept", "live"):
+            assert bu.post(f"/api/v1/rollout/terminals/{tid}/{move}").status_code == 200
         assert bu.post(PAY, json=lunch, headers=auth).json()["result"] == "approved"
         assert bu.post("/api/v1/admin/terminals/T-A9/revoke").json()["status"] == "revoked"
         r = bu.post(PAY, json={**lunch, "txn_id": "n2"}, headers=auth)

@@ -340,7 +340,7 @@ def test_a_terminal_known_from_memory_is_still_refused_once_revoked_or_rekeyed(
                     body = {"txn_id": txn, "credential": w.cards["a1"], "amount_fen": 100}
                     return await client.post(url, json=body, headers=headers(key))
 
-                # Every active terminal was remembered when the batcher started.
+                # Every live terminal was remembered when the batcher started.
                 assert batcher.terminals.recall("T-A1", w.keys["A"]) is not None
                 assert (await pay("k1", w.keys["A"])).status_code == 200
                 assert (await pay("k2", "not-the-key")).status_code == 401
@@ -349,7 +349,11 @@ def test_a_terminal_known_from_memory_is_still_refused_once_revoked_or_rekeyed(
                 set_terminal(status="revoked")
                 r = await pay("k3", w.keys["A"])
                 assert r.status_code == 403 and r.json()["error"]["code"] == "terminal_revoked"
-                set_terminal(status="active", key_hash=hash_device_key("new-key"))
+                # Not live (accepted, not yet made live): refused the same way.
+                set_terminal(status="accepted")
+                r = await pay("k3b", w.keys["A"])
+                assert r.status_code == 403 and r.json()["error"]["code"] == "terminal_not_live"
+                set_terminal(status="live", key_hash=hash_device_key("new-key"))
                 r = await pay("k4", w.keys["A"])  # the old key, still remembered
                 assert r.status_code == 401
                 assert (await pay("k5", "new-key")).status_code == 200

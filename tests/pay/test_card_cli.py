@@ -74,6 +74,10 @@ def test_register_and_revoke_a_terminal(ctx: Context, capsys: pytest.CaptureFixt
     assert key, out
     from onecard.pay.service import authenticate_terminal
 
+    # Registered = installed: it pays once accepted and made live (onecard rollout …).
+    assert run(ctx, capsys, "rollout", "live", "T-NEW")[0] == 5  # not accepted yet
+    assert run(ctx, capsys, "rollout", "accept", "T-NEW")[0] == 0
+    assert run(ctx, capsys, "rollout", "live", "T-NEW")[0] == 0
     assert authenticate_terminal(ctx, "T-NEW", key.group(1)).canteen_id == w.canteens["A"]
     assert run(ctx, capsys, "terminal", "register", "C001", "T-NEW")[0] == 5
     assert run(ctx, capsys, "terminal", "register", "NOPE", "T-X")[0] == 3

@@ -42,6 +42,7 @@ from onecard.org.imports import ROSTER_COLUMNS, UNIT_INFO_COLUMNS
 from onecard.org.models import Region, RoleGrant, Unit
 from onecard.pay.cards import issue_card_conn
 from onecard.pay.service import PaymentRequest, pay
+from onecard.rollout import service as rollout
 from onecard.web import permissions
 from onecard.web.app import create_app
 from onecard.web.deps import ActorDep
@@ -135,6 +136,11 @@ def matrix_world(ctx: Context) -> Targets:
         b.grant_role(conn, w.people["au"], "auditor")
         for code in ("T-A8", "T-A9"):
             b.register_terminal(conn, w.region, w.canteens["A"], code, key=f"key-{code}")
+        # Planned terminals the rollout API and page move on (install → accept → live …).
+        planned = {
+            k: b.register_terminal(conn, w.region, w.canteens["A"], k, status="planned")[0]
+            for k in ("T-MXAPI", "T-MXPAGE")
+        }
         # Regions to edit and retire; canteen A's extra managers, whose grants are revoked.
         for code in ("431099", "431098"):
             b.create_region(conn, code, f"测试乡{code}", "county", w.region)
@@ -167,6 +173,7 @@ def matrix_world(ctx: Context) -> Targets:
     paid = pay(ctx, w.terminals["A"], PaymentRequest("mx-1", w.cards["a1"], meal="lunch"))
     pay(ctx, w.terminals["A"], PaymentRequest("mx-rev", w.cards["a1"], amount_fen=100))
     notices.issue_notices(ctx, SYSTEM, "2026Q1")
+    urged = {k: rollout.issue_notice(ctx, SYSTEM, w.units["A"], "urge", k) for k in ("api", "page")}
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     bank.open_outside_account("99990000", "某不明单位", 50000)
     bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
@@ -231,6 +238,10 @@ def matrix_world(ctx: Context) -> Targets:
             "grant:admins-page": grant_of[w.people["a7"]],
             "grant_id": grant_of[w.people["a2"]],
             "settlement_id": settlement_id,
+            "terminal_id": planned["T-MXAPI"],
+            "terminal:page": planned["T-MXPAGE"],
+            "rollout_notice:api": urged["api"],
+            "rollout_notice:page": urged["page"],
             "statement": statement,
         },
     )
@@ -563,6 +574,30 @@ CALLS: dict[tuple[str, str], Call] = {
         params={"quarter": "2025Q4"}
     ),
     ("GET", "/bureau/settlements/{canteen_id}.{fmt}"): Call(query="quarter=2025Q4"),
+    # --- rollout: the planned terminal T-MXAPI goes install → accept → live → revoke in
+    # table order; the page moves T-MXPAGE; canteen A is already live (going live again
+    # changes nothing); each acknowledgement has its own notice to unit A.
+    ("POST", f"{API}/rollout/canteens/{{canteen_id}}/inspections"): Call(
+        json=j({"inspected_on": "2026-01-05", "items": [{"item": "刷卡", "passed": True}]})
+    ),
+    ("POST", f"{API}/rollout/notices"): Call(
+        json=lambda t, c: {"unit_id": t["unit_id"], "kind": "urge", "text": "请加快发卡"}
+    ),
+    ("POST", f"{API}/rollout/units/{{unit_id}}/notices/{{notice_id}}/acknowledge"): Call(
+        params={"notice_id": "id:rollout_notice:api"}
+    ),
+    ("POST", "/bureau/rollout/notices"): Call(
+        form=lambda t, c: {"unit_id": t["unit_id"], "kind": "praise", "text": "进度领先"}
+    ),
+    ("POST", "/bureau/rollout/canteens/{canteen_id}/terminals/{terminal_id}/{move}"): Call(
+        params={"terminal_id": "id:terminal:page", "move": "installed"}
+    ),
+    ("POST", "/bureau/rollout/canteens/{canteen_id}/inspections"): Call(
+        form=j({"inspected_on": "2026-01-05", "item": ["刷卡"], "passed": ["0"]})
+    ),
+    ("POST", "/unit/{unit_id}/rollout/notices/{notice_id}/ack"): Call(
+        params={"notice_id": "id:rollout_notice:page"}
+    ),
 }
 STATIC_FILE = "/static/vendor/htmx.min.js"
 

@@ -48,6 +48,7 @@ KINDS: dict[str, str] = {
     "paycode": "付款码",
     "rules": "食堂规则与餐价",
     "terminal": "消费机",
+    "rollout": "上线与验收",
     "refund": "退款与冲正",
     "roster": "花名册",
     "unit_info": "单位信息",

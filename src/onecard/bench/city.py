@@ -407,7 +407,7 @@ def build_city(
                     t.code,
                     f"{t.code} 消费机",
                     hash_device_key(t.key),
-                    "active",
+                    "live",  # the benchmark's terminals pay at once (rollout.states)
                     now,
                 )
                 for t in all_terms

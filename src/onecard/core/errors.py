@@ -13,12 +13,15 @@
     ├── AuthError
     │   ├── TerminalUnauthorized
     │   ├── TerminalRevoked
+    │   ├── TerminalNotLive           planned / installed / accepted: pays only when live
     │   ├── Forbidden
     │   ├── BadActivationCode         wrong, expired or used activation code (401)
     │   └── PasswordChangeRequired    signed in, but must change the password first (403)
     ├── Conflict
     │   ├── IdempotencyConflict       same key, different request
     │   └── StateConflict             e.g. reversing twice, window passed
+    │       ├── IllegalTransition     a rollout move its state machine has not (rollout.states)
+    │       └── GoLiveRefused         a canteen not inspected or without a live terminal
     ├── Refused                       a business "no" to a payment: recorded and answered
     │   ├── InsufficientFunds
     │   ├── CardLost / CardCancelled / UnknownCard
@@ -125,6 +128,12 @@ class TerminalRevoked(AuthError):
     en = "This terminal has been revoked"
 
 
+class TerminalNotLive(AuthError):
+    code = "terminal_not_live"
+    zh = "该消费机尚未启用（当前：{status}），不能收款"
+    en = "This terminal is not live yet (now: {status}) and cannot take payments"
+
+
 class Forbidden(AuthError):
     code = "forbidden"
     zh = "无权执行此操作"
@@ -163,6 +172,18 @@ class StateConflict(Conflict):
     code = "state_conflict"
     zh = "当前状态不允许此操作"
     en = "Not allowed in the current state"
+
+
+class IllegalTransition(StateConflict):
+    code = "illegal_transition"
+    zh = "不能从「{frm}」变为「{to}」"
+    en = 'Cannot move from "{frm}" to "{to}"'
+
+
+class GoLiveRefused(StateConflict):
+    code = "go_live_refused"
+    zh = "食堂不能上线：{reason}"
+    en = "The canteen cannot go live: {reason}"
 
 
 class ReversalWindowPassed(StateConflict):

@@ -250,8 +250,13 @@ def register_terminal(
     name: str = "",
     key: str | None = None,
     installed_at: datetime | None = None,
+    status: str = "live",
 ) -> tuple[int, str]:
-    """Register a terminal; returns (id, device key). The key is shown once, stored hashed."""
+    """Register a terminal; returns (id, device key). The key is shown once, stored hashed.
+
+    Builders (tests, the demo, the benchmark city) make terminals that pay at once
+    (``live``); the bureau's registration (``org.terminals``) makes an ``installed`` one,
+    which pays once accepted and made live (``rollout.service``)."""
     key = key or secrets.token_urlsafe(32)
     tid = int(
         conn.execute(
@@ -262,7 +267,7 @@ def register_terminal(
                 code=code,
                 name=name,
                 key_hash=hash_device_key(key),
-                status="active",
+                status=status,
                 installed_at=installed_at,
             )
             .returning(Terminal.id)

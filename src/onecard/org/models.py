@@ -30,7 +30,7 @@ REGION_LEVELS = ("city", "county", "township")
 PERSON_CATEGORIES = ("staff", "contract", "retired", "guest")
 PERSON_STATUSES = ("active", "left")
 CANTEEN_OPERATIONS = ("self", "outsourced")
-TERMINAL_STATUSES = ("planned", "installed", "active", "revoked")
+TERMINAL_STATUSES = ("planned", "installed", "accepted", "live", "revoked")  # rollout.states
 # Roles a person holds for the whole city, and those held for one unit or canteen.
 CITY_ROLES = ("bureau_admin", "clearing_operator", "finance", "auditor")
 UNIT_ROLES = ("unit_admin", "canteen_manager")
@@ -149,7 +149,7 @@ class Canteen(Base):
         CheckConstraint("operation IN ('self','outsourced')", name="operation"),
         CheckConstraint("windows >= 0", name="windows_nonneg"),
         CheckConstraint("purse_order IN ('subsidy_first','cash_first')", name="purse_order"),
-        CheckConstraint("rollout_status IN ('planned','installed','live')", name="rollout"),
+        CheckConstraint("rollout_status IN ('planned','inspected','live')", name="rollout"),
         CheckConstraint(
             "operation = 'self' OR operator_name IS NOT NULL", name="outsourced_has_operator"
         ),
@@ -166,10 +166,13 @@ class Terminal(Base):
     # sha256 of a 32-byte random device key: a high-entropy secret needs no slow hash,
     # and the payment path must stay fast.
     key_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    # planned → installed → accepted → live, revoked from any; pays only when live.
+    status: Mapped[str] = mapped_column(String(10), default="live")
     installed_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (
-        CheckConstraint("status IN ('planned','installed','active','revoked')", name="status"),
+        CheckConstraint(
+            "status IN ('planned','installed','accepted','live','revoked')", name="status"
+        ),
     )
 
 

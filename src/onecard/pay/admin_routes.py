@@ -120,7 +120,7 @@ class TerminalOut(BaseModel):
 def post_terminal(body: TerminalIn, actor: ActorDep, ctx: CtxDep) -> TerminalOut:
     """Register a terminal (消费机) at a canteen; the device key is returned only here."""
     key = terminals.register_terminal(ctx, actor, body.canteen_id, body.code, body.name)
-    return TerminalOut(code=body.code, device_key=key, status="active")
+    return TerminalOut(code=body.code, device_key=key, status="installed")
 
 
 @router.post("/terminals/{code}/revoke", response_model=TerminalOut, responses=ERRORS)

@@ -52,7 +52,6 @@ from onecard.core.errors import (
     PeriodLimitReached,
     PersonInactive,
     Refused,
-    TerminalRevoked,
     TerminalUnauthorized,
     UnknownCard,
 )
@@ -71,6 +70,7 @@ from onecard.pay import paycode
 from onecard.pay.models import Card, Payment
 from onecard.pay.paycode_keys import is_retired
 from onecard.pay.pricing import CanteenRules, diner_class, items_total, meal_price
+from onecard.rollout.states import terminal_refusal
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,8 @@ def authenticate_terminal(ctx: Context, code: str, key: str) -> TerminalIdentity
 
     if row is None or not hmac.compare_digest(str(row.key_hash), hash_device_key(key)):
         raise TerminalUnauthorized()
-    if row.status == "revoked":
-        raise TerminalRevoked()
+    if (refusal := terminal_refusal(str(row.status))) is not None:
+        raise refusal  # pays only when live: revoked, or not yet live (rollout.states)
     return TerminalIdentity(int(row.id), code, int(row.region_id), int(row.canteen_id))
 
 

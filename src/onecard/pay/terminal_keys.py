@@ -14,7 +14,7 @@ Contract:
   the change commits — in every server process, whatever each remembers — exactly as a
   per-request lookup would, for one statement per batch instead of three round trips
   and a thread hop per request.
-- ``warm()`` remembers every active terminal with one query (the batcher calls it at
+- ``warm()`` remembers every live terminal with one query (the batcher calls it at
   start), so the rush's first payment per terminal needs no lookup either.
 - At most ``MAX_REMEMBERED`` terminals are remembered (a province has tens of thousands);
   past that, memory starts again empty.
@@ -29,10 +29,11 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, TerminalRevoked, TerminalUnauthorized
+from onecard.core.errors import AuthError, TerminalUnauthorized
 from onecard.org.builders import hash_device_key
 from onecard.org.models import Terminal
 from onecard.pay.service import TerminalIdentity, authenticate_terminal
+from onecard.rollout.states import LIVE, terminal_refusal
 
 MAX_REMEMBERED = 200_000
 
@@ -44,7 +45,7 @@ class TerminalKeys:
         self._lock = threading.Lock()
 
     def warm(self) -> int:
-        """Remember every active terminal (up to ``MAX_REMEMBERED``); returns how many."""
+        """Remember every live terminal (up to ``MAX_REMEMBERED``); returns how many."""
         with self.ctx.db.read() as conn:
             rows = conn.execute(
                 select(
@@ -54,7 +55,7 @@ class TerminalKeys:
                     Terminal.canteen_id,
                     Terminal.key_hash,
                 )
-                .where(Terminal.status != "revoked")
+                .where(Terminal.status == LIVE)
                 .order_by(Terminal.id)
                 .limit(MAX_REMEMBERED)
             ).all()
@@ -111,8 +112,6 @@ def confirm(conn: Connection, claims: Sequence[tuple[int, str | None]]) -> list[
         row = now.get(tid)
         if row is None or not hmac.compare_digest(row[0], key_hash):
             out.append(TerminalUnauthorized())
-        elif row[1] == "revoked":
-            out.append(TerminalRevoked())
         else:
-            out.append(None)
+            out.append(terminal_refusal(row[1]))
     return out

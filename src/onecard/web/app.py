@@ -232,6 +232,7 @@ def create_app(
         "onecard.funding.routes",
         "onecard.funding.bank_routes",
         "onecard.org.routes",
+        "onecard.rollout.routes",
         # Pages (server-rendered, CSRF-protected forms).
         "onecard.web.auth",
         "onecard.web.activation",
@@ -243,6 +244,7 @@ def create_app(
         "onecard.web.bureau",
         "onecard.web.org",
         "onecard.web.org_import",
+        "onecard.web.rollout",
     ):
         _include_optional(app, module)
     if STATIC.exists():

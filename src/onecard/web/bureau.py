@@ -41,6 +41,8 @@ from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.reports import dashboard
 from onecard.reports.tables import to_xlsx
+from onecard.rollout.states import CANTEEN_ZH
+from onecard.rollout.states import TERMINAL_ZH as TERMINAL_STATE_ZH
 from onecard.web import status as status_page
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
@@ -51,8 +53,8 @@ from onecard.web.unit import xlsx_response
 
 router = APIRouter(prefix="/bureau", dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
-ROLLOUT_ZH = {"planned": "计划", "installed": "已安装", "live": "已上线"}
-TERMINAL_ZH = {"planned": "计划", "installed": "已安装", "active": "在用", "revoked": "已停用"}
+ROLLOUT_ZH = CANTEEN_ZH
+TERMINAL_ZH = TERMINAL_STATE_ZH
 RUNS = {
     "notices": "下发缴款通知",
     "receipts": "导入专用账户到账流水",
@@ -119,7 +121,7 @@ def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(canteens with terminal counts by status, units with people and a slow flag).
 
     A unit is flagged slow while any of its canteens is not live, or a live canteen has
-    no terminal in use."""
+    no live terminal (the detail, and the plan: ``web.rollout``)."""
     with ctx.db.read() as conn:
         canteens = conn.execute(
             select(
@@ -158,7 +160,7 @@ def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     by_unit: dict[int, list[str]] = {}
     for c in canteens:
         t = term.get(int(c.id), {})
-        slow = c.rollout_status != "live" or not t.get("active")
+        slow = c.rollout_status != "live" or not t.get("live")
         if slow:
             slow_units.add(int(c.unit_id))
         by_unit.setdefault(int(c.unit_id), []).append(c.name)

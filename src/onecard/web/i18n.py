@@ -431,6 +431,11 @@ EN: dict[str, str] = {
 from onecard.web.i18n_org import EN_ORG  # noqa: E402  (the organisation pages' phrases)
 
 EN.update(EN_ORG)
+from onecard.web.i18n_rollout import EN_ROLLOUT  # noqa: E402  (the rollout pages' phrases)
+
+# The rollout pages' phrases never change an English another page already gives.
+for _zh, _en in EN_ROLLOUT.items():
+    EN.setdefault(_zh, _en)
 
 from onecard.web.i18n_accounts import EN_ACCOUNTS  # noqa: E402  (activation, reset, unlock)
 

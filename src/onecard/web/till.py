@@ -54,7 +54,7 @@ def till_terminal(ctx: Context, canteen_id: int) -> TerminalIdentity:
     with ctx.db.read() as conn:
         row = conn.execute(
             select(Terminal.id, Terminal.code, Terminal.region_id, Terminal.canteen_id)
-            .where(Terminal.canteen_id == canteen_id, Terminal.status == "active")
+            .where(Terminal.canteen_id == canteen_id, Terminal.status == "live")
             .order_by(Terminal.id)
             .limit(1)
         ).first()

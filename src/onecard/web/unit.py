@@ -36,6 +36,7 @@ from onecard.org.models import Canteen, Person
 from onecard.pay import cards, paycode_keys, rules
 from onecard.pay.models import DINER_CLASSES, Card
 from onecard.pay.queries import my_balances, my_transactions
+from onecard.rollout import queries as rollout_queries
 from onecard.web import directory
 from onecard.web.auth import person_security
 from onecard.web.csrf import csrf_protect
@@ -136,6 +137,8 @@ def roster(
         "unit/roster.html",
         people=people,
         counts=counts,
+        rollout_notices=rollout_queries.notices(ctx, unit_id),
+        can_ack_notices=any(r == "unit_admin" and u == unit_id for r, u, _ in actor.grants),
         q=q,
         show=show,
         category=CATEGORY,
