@@ -24,7 +24,6 @@ tmp dir and to docs/screenshots/city-from-zero/.
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 from collections.abc import Iterator
@@ -32,20 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from cityfiles import OPERATOR_BANK, UNIT_BANK, info_table, roster
 from onecard.channels.bank import DINING_FUND_ACCOUNT
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
 from onecard.funding.models import FundingNotice
 from onecard.ledger.models import JournalEntry
 from onecard.org.actors import Actor
-from onecard.org.info_table import CANTEEN_COLUMNS, UNIT_INFO_TEMPLATE
 from onecard.org.models import Canteen, Person, Unit
 from onecard.org.start import start_city
 from onecard.web.accounts import issue_enrolment_code
-from org.orgtools import bad_card_number, card_number, everything
+from org.orgtools import everything
 from web.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Watch
 from web.pages import totp_now
 
@@ -58,73 +56,7 @@ DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "cit
 DESK = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-UNIT_BANK = card_number("621700001010100")
-OPERATOR_BANK = card_number("621700002020200")
 NEW_PASSWORD = "Chenzhou2026"
-
-
-# --- the files the people bring --------------------------------------------------------
-
-
-def info_table(
-    *, duplicate: bool = False, unknown_owner: bool = False, bad_bank: bool = False
-) -> bytes:
-    """The city's 信息统计表 in the template's layout: the units sheet and the 食堂 sheet."""
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "信息统计表"
-    ws.append(list(UNIT_INFO_TEMPLATE))
-    units = [
-        {"单位名称": "市教育局", "单位代码": "U101", "食堂数量": 1, "可同时就餐人数": 120,
-         "午餐标准(元)": "12", "联系人": "周敏", "单位账户": UNIT_BANK},
-        {"单位名称": "市财政局", "单位代码": "U102", "食堂数量": 1, "午餐标准(元)": "12"},
-        {"单位名称": "市档案馆", "单位代码": "U102" if duplicate else "U103", "食堂数量": 0},
-    ]  # fmt: skip
-    for u in units:
-        ws.append([u.get(c, "") for c in UNIT_INFO_TEMPLATE])
-    cs = wb.create_sheet("食堂")
-    cs.append(list(CANTEEN_COLUMNS))
-    canteens = [
-        {"食堂编码": "C101", "食堂名称": "教育局机关食堂", "所属单位": "U101",
-         "经营方式": "自营", "窗口数": 1, "座位数": 80, "地点": "五岭大道 1 号",
-         "开放时间": "11:30-13:00"},
-        {"食堂编码": "C102", "食堂名称": "财政局职工食堂",
-         "所属单位": "U999" if unknown_owner else "U102", "经营方式": "委托经营",
-         "经营者": "郴州好味餐饮有限公司",
-         "经营者结算账户": bad_card_number("621700002020200") if bad_bank else OPERATOR_BANK,
-         "窗口数": 2},
-    ]  # fmt: skip
-    for c in canteens:
-        cs.append([c.get(k, "") for k in CANTEEN_COLUMNS])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def roster() -> bytes:
-    """U101's roster (org/imports.ROSTER_COLUMNS), its unit admin among its people."""
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.append(
-        [
-            "工号",
-            "姓名",
-            "单位",
-            "人员类别",
-            "手机号",
-            "月就餐标准(元)",
-            "季度就餐标准(元)",
-            "银行卡号",
-        ]
-    )
-    ws.append(["UA101", "钱进", "U101", "在编", "", "", "600", ""])
-    ws.append(["P1001", "李娜", "U101", "在编", "13800000001", "", "600", ""])
-    ws.append(["P1002", "王强", "U101", "合同", "13800000002", "", "600", ""])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 # --- the harness -----------------------------------------------------------------------
