@@ -310,9 +310,11 @@ def journey(
 
     # Retiring a unit that holds money: refused by the API and the CLI, nothing changed.
     before = everything(ctx)
-    assert refused(bureau.post(f"{ORG}/units/{u101}/retire"), 409, "retire_refused")
+    assert "本单位人员账户尚有" in refused(
+        bureau.post(f"{ORG}/units/{u101}/retire"), 409, "retire_refused"
+    )
     code, out = run(ctx, capsys, "org", "unit", "retire", "U101")
-    assert code == 5, out
+    assert code == 5 and "本单位人员账户尚有" in out, out
     assert everything(ctx) == before
 
     # 8. The first lunch at the live terminal; the same txn again is the same answer.

@@ -395,13 +395,13 @@ def test_a_city_from_zero_to_its_first_lunch(
     # Retiring a unit that holds money: the page says why; a forced post is refused.
     page.goto(f"{base}/bureau/org/units/{u101}")
     blockers = page.inner_text("#retire-blockers")
-    assert blockers.strip(), "the unit page lists what stands in the way"
+    assert "本单位人员账户尚有" in blockers and "元" in blockers, blockers
     before = everything(ctx)
     token = page.get_attribute("input[name=csrf_token] >> nth=0", "value")
     forced = page.request.post(
         f"{base}/bureau/org/units/{u101}/retire", form={"csrf_token": token or ""}
     )
-    assert forced.status == 409
+    assert forced.status == 409 and "本单位人员账户尚有" in forced.text()
     assert everything(ctx) == before
     shot(page, "retire-with-money-refused")
 
