@@ -383,7 +383,7 @@ def test_a_city_from_zero_to_its_first_lunch(
     upload(page, "#statement-upload input[name=file]", "对账单.xlsx", statement)
     page.click("#statement-upload button[type=submit]")
     page.wait_for_selector(".recon-day")
-    assert "已读入" in page.inner_text("main")
+    assert "已读入" in page.inner_text("main") and "已匹配 1" in page.inner_text(".recon-day")
     shot(page, "statement-uploaded", phone=True)
     page.goto(f"{base}/bureau/runs?quarter=2026Q1")
     run_previewed(page, "form[action='/bureau/runs/transfer']")
