@@ -404,3 +404,29 @@ def test_the_demo_skip_code_passes_the_authenticator_step_but_never_in_productio
 def test_codes_expire_after_the_setting(ctx: Context, w: World, newcomer: int) -> None:
     issued = activation.issue_activation_code(ctx, Actor.system("t"), newcomer)
     assert issued.expires_at - ctx.clock.now() == timedelta(days=ctx.settings.activation_code_days)
+
+
+def test_the_bureau_lets_an_appointed_administrator_in_from_the_admins_page(
+    ctx: Context, w: World, staff: Staff
+) -> None:
+    """An administrator the bureau appointed has no password: the bureau issues the code
+    next to their grant, and they activate and land on their unit's page."""
+    with ctx.db.begin() as conn:
+        pid = b.create_person(conn, w.region, w.units["B"], "M001", "新管理员")
+        b.grant_role(conn, pid, "unit_admin", unit_id=w.units["B"])
+    with client_from(ctx, "10.10.0.1") as bureau:
+        token, _ = sign_in(bureau, ctx, staff["bu"])
+        page = bureau.get("/bureau/org/admins").text
+        action = f"/unit/{w.units['B']}/people/{pid}/activation-code"
+        assert f'action="{action}"' in page and 'data-admin-code="M001"' in page
+        r = bureau.post(action, data={"csrf_token": token})
+        code = CODE_RE.search(r.text)
+        assert r.status_code == 200 and code
+    with client_from(ctx, "10.10.0.2") as person:
+        r = post_activate(person, "M001", code.group(1))
+        assert r.status_code == 303 and r.headers["location"] == f"/unit/{w.units['B']}"
+        assert person.get(f"/unit/{w.units['B']}").status_code == 200
+    events = [e for e in actions(ctx) if e["person_id"] == pid]
+    assert [e["action"] for e in events][-2:] == ["activation_code_issued", "account_activated"]
+    assert {e["kind"] for e in events[-2:]} == {"account"}
+    assert events[-2]["actor_person_id"] == w.people["bu"]
