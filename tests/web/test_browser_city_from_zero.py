@@ -19,11 +19,13 @@ with money) shows a clear reason and changes nothing.
 The server keeps the test's FixedClock (Tuesday 10 March 2026, 12:00 Beijing): the
 quarter is 2026Q1, authenticator codes are computed at that clock, the till charges by
 amount. Screenshots of each step at 1366 px (key steps also at 390 px) go to the test's
-tmp dir and to docs/screenshots/city-from-zero/.
+tmp dir; with ``ONECARD_DOCS_SCREENSHOTS=1`` also to docs/screenshots/city-from-zero/ (to
+refresh the documented walkthrough — an ordinary run leaves the work tree as it was).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -76,12 +78,14 @@ def small(src: Path, dst: Path) -> None:
 
 class Shots:
     """Each step's page at 1366 px (and, for the key steps, 390 px): into the test's tmp
-    dir and docs/screenshots/city-from-zero/, numbered in journey order."""
+    dir (and docs/screenshots/city-from-zero/ when asked), numbered in journey order."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp / "screenshots"
         self.tmp.mkdir()
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        self.to_docs = os.environ.get("ONECARD_DOCS_SCREENSHOTS") == "1"
+        if self.to_docs:
+            DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         self.n = 0
         self.taken: list[str] = []
 
@@ -94,7 +98,8 @@ class Shots:
             file = f"{self.n:02d}-{name}-{label}.png"
             clip = {"x": 0, "y": 0, "width": size["width"], "height": min(height, 1500)}
             page.screenshot(path=str(self.tmp / file), full_page=True, clip=clip)
-            small(self.tmp / file, DOCS_SHOTS / file)
+            if self.to_docs:
+                small(self.tmp / file, DOCS_SHOTS / file)
             self.taken.append(file)
         page.set_viewport_size(DESK)
 
