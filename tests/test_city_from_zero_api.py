@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cityfiles import OPERATOR_BANK, UNIT_BANK, info_table, roster
-from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
 from onecard.ledger.models import JournalEntry
@@ -278,7 +278,7 @@ def journey(
     mine = next(n for n in notices if n["unit_id"] == u101)
     due = int(mine["amount_due_fen"])
     assert (mine["reference"], due, mine["status"]) == ("JF-U101-2026Q1", 3 * 60000, "unpaid")
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     assert isinstance(bank, SandboxBank)
     bank.open_outside_account(UNIT_BANK, "市教育局", 10_000_000)  # the unit, at its bank
     bank.credit_from_outside(UNIT_BANK, DINING_FUND_ACCOUNT, due, mine["reference"])

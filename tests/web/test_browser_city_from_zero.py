@@ -36,7 +36,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cityfiles import OPERATOR_BANK, UNIT_BANK, info_table, roster
-from onecard.channels.bank import DINING_FUND_ACCOUNT
+from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
 from onecard.funding.models import FundingNotice
@@ -377,7 +377,7 @@ def test_a_city_from_zero_to_its_first_lunch(
             )
         ).one()
     assert due.amount_due_fen > 0
-    bank = ctx.bank_gateway()
+    bank = gateway(ctx)
     assert isinstance(bank, SandboxBank)
     bank.open_outside_account(UNIT_BANK, "市教育局", 10_000_000)  # the unit, at its own bank
     bank.credit_from_outside(UNIT_BANK, DINING_FUND_ACCOUNT, due.amount_due_fen, due.reference)
