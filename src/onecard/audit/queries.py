@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 
 from onecard.audit.models import AuditEvent
 from onecard.audit.service import KINDS
-from onecard.core.clock import from_local, to_local
+from onecard.core.clock import from_local, local_text
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.core.money import yuan
@@ -253,7 +253,7 @@ def _display(r: Any, names: dict[tuple[str, int], str]) -> dict[str, Any]:
     actor_name = names.get(("person", r.actor_person_id)) if r.actor_person_id else None
     return {
         "seq": int(r.seq),
-        "at_local": to_local(r.at).strftime("%Y-%m-%d %H:%M:%S"),
+        "at_local": local_text(r.at, "%Y-%m-%d %H:%M:%S"),
         "actor": r.actor,
         "actor_name": actor_name or r.actor,
         "origin": r.origin or "—",

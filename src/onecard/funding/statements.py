@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from onecard.core.clock import quarter_bounds, to_local
+from onecard.core.clock import local_text, quarter_bounds
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
 from onecard.core.money import yuan
@@ -231,7 +231,7 @@ def person_statement(ctx: Context, person_id: int, year: int | None = None) -> D
             continue
         doc.rows.append(
             [
-                to_local(at).strftime("%Y-%m-%d %H:%M"),
+                local_text(at),
                 period,
                 KIND_ZH.get(kind, kind),
                 ref,

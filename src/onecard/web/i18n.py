@@ -477,6 +477,7 @@ EN: dict[str, str] = {
     "退回金额（元）": "Returned (yuan)",
     "项目": "Item",
     "食堂数": "Canteens",
+    "最近的资金运行": "Recent money runs",
 }
 
 

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from onecard.core.clock import to_local
+from onecard.core.clock import local_text
 from onecard.core.money import yuan
 from onecard.org.actors import Actor
 from onecard.web.csrf import csrf_token
@@ -41,11 +41,9 @@ def percent_bp(bp: int) -> str:
 env.globals["percent_bp"] = percent_bp
 
 
-def _local(dt: Any, fmt: str = "%m-%d %H:%M") -> str:
-    return to_local(dt).strftime(fmt) if dt is not None else ""
-
-
-env.filters["local"] = _local
+# ``{{ x.created_at|local }}``: every stored instant a page shows goes through here, in
+# the city's zone (``ONECARD_TIMEZONE``) — never a raw UTC ``strftime`` in a template.
+env.filters["local"] = local_text
 
 ROLE_HOME = (
     ("bureau_admin", "/bureau"),
