@@ -110,6 +110,22 @@ def next_quarter(q: str) -> str:
     return f"{year + 1}Q1" if n == 4 else f"{year}Q{n + 1}"
 
 
+def previous_quarter(q: str) -> str:
+    year, n = int(q[:4]), int(q[5])
+    return f"{year - 1}Q4" if n == 1 else f"{year}Q{n - 1}"
+
+
+def quarter_choices(today: date, back: int = 7) -> list[str]:
+    """The quarters a person picks from: the next one, this one and the ``back`` before
+    it — the last 8 and the next — newest first ('2027Q1', '2026Q4', …, '2025Q1')."""
+    q = next_quarter(quarter_of(today))
+    out = [q]
+    for _ in range(back + 1):
+        q = previous_quarter(q)
+        out.append(q)
+    return out
+
+
 def quarter_bounds(q: str) -> tuple[date, date]:
     """First day of the quarter and first day of the next one (local dates)."""
     year, n = int(q[:4]), int(q[5])

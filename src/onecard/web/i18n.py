@@ -477,7 +477,6 @@ EN: dict[str, str] = {
     "退回金额（元）": "Returned (yuan)",
     "项目": "Item",
     "食堂数": "Canteens",
-    "最近的资金运行": "Recent money runs",
 }
 
 
@@ -496,6 +495,10 @@ EN.update(EN_TILL)
 from onecard.web.i18n_accounts import EN_ACCOUNTS  # noqa: E402  (activation, reset, unlock)
 
 EN.update(EN_ACCOUNTS)
+from onecard.web.i18n_words import EN_WORDS  # noqa: E402  (the words codes are shown as)
+
+for _zh, _en in EN_WORDS.items():
+    EN.setdefault(_zh, _en)
 
 
 def translate(text: str, lang: str) -> str:

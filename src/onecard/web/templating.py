@@ -8,15 +8,17 @@ is remembered in the ``lang`` cookie.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
-from onecard.core.clock import local_text
+from onecard.core.clock import local_text, quarter_choices
 from onecard.core.money import yuan
+from onecard.core.words import grouped, who, word
 from onecard.org.actors import Actor
 from onecard.web.csrf import csrf_token
 from onecard.web.i18n import request_lang, translate
@@ -44,6 +46,44 @@ env.globals["percent_bp"] = percent_bp
 # ``{{ x.created_at|local }}``: every stored instant a page shows goes through here, in
 # the city's zone (``ONECARD_TIMEZONE``) — never a raw UTC ``strftime`` in a template.
 env.filters["local"] = local_text
+
+
+# ``{{ c.status|word("card") }}``: a stored code as a word in the page's language (the
+# one vocabulary is ``core.words``; the page's ``_`` translates it).
+@pass_context
+def _word(context: Any, code: Any, domain: str) -> str:
+    return str(context["_"](word(code, domain)))
+
+
+@pass_context
+def _who(context: Any, label: Any) -> str:
+    return who(label, tr=context["_"])
+
+
+def _num(n: Any) -> str:
+    """Counts with thousands separators (1,679); other values as they are."""
+    return grouped(n) if isinstance(n, int) and not isinstance(n, bool) else str(n)
+
+
+def money(fen: int) -> str:
+    """Yuan with thousands separators for a person to read: 1234567 → '12,345.67'."""
+    return yuan(fen, grouped=True)
+
+
+env.filters["word"] = _word
+env.filters["who"] = _who
+env.filters["num"] = _num
+env.globals["money"] = money
+
+
+def _quarters(request: Request, chosen: str) -> list[str]:
+    """The quarters a page offers (last 8, this and the next, by the server's clock), with
+    the chosen one kept in the list when it is older."""
+    ctx = getattr(request.app.state, "ctx", None)
+    today = ctx.clock.today() if ctx is not None else date.today()
+    choices = quarter_choices(today)
+    return choices if not chosen or chosen in choices else [*choices, chosen]
+
 
 ROLE_HOME = (
     ("bureau_admin", "/bureau"),
@@ -89,6 +129,7 @@ def render(
         csrf=csrf_token(request) if "session" in request.scope else "",
         actor=actor,
         nav=nav_links(actor),
+        quarters=lambda chosen="": _quarters(request, chosen),
         **context,
     )
     resp = HTMLResponse(html, status_code=status_code)
