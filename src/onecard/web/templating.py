@@ -1,8 +1,10 @@
 """Rendering pages: one Jinja2 environment, the language, the CSRF token, the nav.
 
 Contract: ``render(request, template, **context)`` returns an ``HTMLResponse``. Every
-template gets ``_`` (translate), ``yuan`` (fen → "12.50", the only place money is
-formatted), ``lang``, ``csrf`` and ``actor`` (or None). ``?lang=en`` / ``?lang=zh-CN``
+template gets ``_`` / ``gettext`` / ``ngettext`` (the page language's catalogue,
+``web.i18n``), ``yuan`` (fen → "12.50") and ``money`` (fen → "12,345.67": the only
+places money is formatted), the filters ``local`` (city time), ``word``, ``who`` and
+``num`` (``core.words``), ``quarters``, ``lang``, ``csrf`` and ``actor`` (or None). ``?lang=en`` / ``?lang=zh-CN``
 is remembered in the ``lang`` cookie.
 """
 
@@ -21,7 +23,7 @@ from onecard.core.money import yuan
 from onecard.core.words import grouped, who, word
 from onecard.org.actors import Actor
 from onecard.web.csrf import csrf_token
-from onecard.web.i18n import request_lang, translate
+from onecard.web.i18n import request_lang, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -30,6 +32,9 @@ env = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # ``_``/``gettext``/``ngettext`` are given per request, in the page's language (the
+    # environment is shared by concurrent requests, so nothing is installed on it).
+    extensions=["jinja2.ext.i18n"],
 )
 env.globals["yuan"] = yuan
 
@@ -118,13 +123,12 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     lang = request_lang(request)
-
-    def _(text: str) -> str:
-        return translate(text, lang)
-
+    tr = translations(lang)
     html = env.get_template(template).render(
         request=request,
-        _=_,
+        _=tr.gettext,
+        gettext=tr.gettext,
+        ngettext=tr.ngettext,
         lang=lang,
         csrf=csrf_token(request) if "session" in request.scope else "",
         actor=actor,
