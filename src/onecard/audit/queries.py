@@ -137,6 +137,9 @@ def _json(text: str | None) -> Any:
 # How the page and the export name the fields and codes events carry (the stored JSON
 # keeps the machine names).
 FIELD_ZH: dict[str, str] = {
+    "people": "人数",
+    "units": "单位数",
+    "canteens": "食堂数",
     "status": "状态",
     "new_card_no": "新卡号",
     "token": "付款码标识",
