@@ -84,3 +84,33 @@ def test_the_run_and_report_pages_choose_quarters_from_a_list(
     en = client.get("/bureau/audit?kind=roster&lang=en").text
     row = en.split('data-action="import_roster"')[1].split("</tr>")[0]
     assert "Roster import" in row and "导入花名册" not in row
+
+
+def _visible(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", html, flags=re.S))
+
+
+def test_no_run_preview_or_bureau_page_shows_a_code(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """Every money run's preview, in both languages, and the bureau's pages: no
+    ``snake_case`` code a person would have to decode."""
+    from datetime import datetime
+
+    from onecard.core.clock import from_local
+    from onecard.pay.service import PaymentRequest, pay
+    from world import fund
+
+    fund(ctx, w, "b1", subsidy=5000)
+    pay(ctx, w.terminals["B"], PaymentRequest("p-1", w.cards["b1"], meal="lunch"))
+    ctx.clock.set(from_local(datetime(2026, 4, 1, 9)))  # type: ignore[attr-defined]
+    token, _ = sign_in(client, ctx, staff["bu"])
+    data = {"csrf_token": token, "quarter": "2026Q1", "year": "2026", "day": "2026-03-10"}
+    code = re.compile(r"\b[a-z]+_[a-z_]+\b")
+    for kind in ("notices", "receipts", "transfer", "distribute", "settle", "year_end"):
+        for lang in ("zh-CN", "en"):
+            page = client.post(f"/bureau/runs/{kind}?lang={lang}", data=data)
+            assert page.status_code < 500
+            assert code.findall(_visible(page.text)) == [], (kind, lang)
+    for path in ("/bureau/settlements?quarter=2026Q1", "/bureau/notices?quarter=2026Q1", "/bureau"):
+        assert code.findall(_visible(client.get(path).text)) == [], path
