@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from onecard.audit.records import record
-from onecard.core.clock import local_text, to_local
+from onecard.core.clock import local_text, to_local, zone_label
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
 from onecard.org.actors import Actor
@@ -57,9 +57,11 @@ def test_the_zone_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         assert local_text(EVENING_UTC) == "2026-11-29 21:24"
         assert to_local(EVENING_UTC).hour == 21
+        assert zone_label() == "Europe/London"
     finally:
         monkeypatch.delenv("ONECARD_TIMEZONE")
         get_settings.cache_clear()
     assert local_text(EVENING_UTC) == "2026-11-30 05:24"
+    assert zone_label() == "北京时间"
     with pytest.raises(ValueError, match="ONECARD_TIMEZONE"):
         Settings(timezone="Mars/Olympus")

@@ -83,6 +83,12 @@ def from_local(local_naive: datetime) -> datetime:
     return local_naive.replace(tzinfo=city_zone()).astimezone(UTC).replace(tzinfo=None)
 
 
+def zone_label() -> str:
+    """How a page names the zone its times are in: 北京时间, or the configured zone's name."""
+    name = city_zone().key
+    return "北京时间" if name == DEFAULT_ZONE else name
+
+
 def local_text(value: Any, fmt: str = LOCAL_FORMAT) -> str:
     """A stored instant as a person reads it, in the city's zone: '2026-11-30 05:24'.
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from onecard.core.clock import local_text, quarter_bounds
+from onecard.core.clock import local_text, quarter_bounds, zone_label
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
 from onecard.core.money import yuan
@@ -346,7 +346,7 @@ def to_pdf(doc: Doc) -> bytes:
     story: list[Any] = [
         Paragraph(doc.title, title),
         Spacer(1, 4),
-        Paragraph(f"出具单位：{doc.issuer}　　制表日期：{doc.made_at}（北京时间）", small),
+        Paragraph(f"出具单位：{doc.issuer}　　制表日期：{doc.made_at}（{zone_label()}）", small),
         Spacer(1, 6),
     ]
     for k, v in doc.facts:

@@ -16,6 +16,7 @@ def N_(text: str) -> str:
 
 
 PHRASES = [
+    N_("北京时间"),  # core.clock.zone_label
     N_("确定"),
     N_("已挂失"),
     N_("已注销"),

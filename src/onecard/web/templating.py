@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
-from onecard.core.clock import local_text, quarter_choices
+from onecard.core.clock import local_text, quarter_choices, zone_label
 from onecard.core.money import yuan
 from onecard.core.words import grouped, who, word
 from onecard.org.actors import Actor
@@ -51,6 +51,7 @@ env.globals["percent_bp"] = percent_bp
 # ``{{ x.created_at|local }}``: every stored instant a page shows goes through here, in
 # the city's zone (``ONECARD_TIMEZONE``) — never a raw UTC ``strftime`` in a template.
 env.filters["local"] = local_text
+env.globals["zone_label"] = zone_label
 
 
 # ``{{ c.status|word("card") }}``: a stored code as a word in the page's language (the
