@@ -65,3 +65,10 @@ def test_the_zone_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert zone_label() == "北京时间"
     with pytest.raises(ValueError, match="ONECARD_TIMEZONE"):
         Settings(timezone="Mars/Olympus")
+
+
+def test_instants_inside_audit_records_read_in_city_time() -> None:
+    from onecard.audit.queries import describe
+
+    text = describe({"retired_at": "2026-11-29T21:24:07", "expires_at": None, "rows": 12})
+    assert "撤销时间：2026-11-30 05:24" in text and "21:24" not in text and "_at" not in text

@@ -137,6 +137,8 @@ def _json(text: str | None) -> Any:
 # How the page and the export name the fields and codes events carry (the stored JSON
 # keeps the machine names).
 FIELD_ZH: dict[str, str] = {
+    "retired_at": "撤销时间",
+    "expires_at": "有效期至",
     "people": "人数",
     "units": "单位数",
     "canteens": "食堂数",
@@ -208,6 +210,11 @@ def _value(key: str, v: Any) -> str:
             f"{VALUE_ZH.get(k, k)} {yuan(x) if money and isinstance(x, int) else x}"
             for k, x in v.items()
         )
+    if isinstance(v, str) and (key.endswith("_at") or key == "at"):
+        try:  # an instant kept as UTC ISO text (``retired_at``, ``expires_at``): city time
+            return local_text(v)
+        except ValueError:
+            return v
     if isinstance(v, str):
         return VALUE_ZH.get(v, v)
     if isinstance(v, int) and not (key.endswith("_id") or key in ("year", "seq")):
