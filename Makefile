@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest browser-deps bench clean
+.PHONY: demo test lint typecheck pytest browser-deps bench clean catalogue
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PY))"; exit 1; }
@@ -38,6 +38,16 @@ pytest: $(STAMP) browser-deps
 # The whole suite: lint, types, tests (SQLite always; PostgreSQL too when
 # ONECARD_TEST_DATABASE_URL is set, as .ci/run does).
 test: lint typecheck pytest
+
+# The pages' message catalogue (Babel): extract every _("…") / N_("…") phrase into
+# messages.pot and merge it into each language's .po (then translate the new empty
+# msgstr lines). The .po is compiled in memory at start-up (web/i18n.py): no .mo is kept.
+LOCALE := src/onecard/web/locale
+catalogue: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-default-keywords -k _ -k N_ --no-location \
+	  --sort-output --project OneCard -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel -q update -i $(LOCALE)/messages.pot -d $(LOCALE) -l en \
+	  --no-fuzzy-matching --ignore-obsolete --no-wrap
 
 bench: $(STAMP)
 	$(BIN)/onecard bench

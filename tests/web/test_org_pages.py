@@ -259,7 +259,7 @@ def test_a_failed_payout_is_resent_when_the_operator_account_is_corrected_on_the
     bank = settled_with_a_failed_payout(ctx, w)
     token, _ = sign_in(client, ctx, "Sbu")
     listing = client.get("/bureau/settlements?quarter=2026Q1").text
-    assert "payout_failed" in listing and "账户不存在" in listing
+    assert "付款失败" in listing and "payout_failed<" not in listing and "账户不存在" in listing
     assert f'action="/bureau/org/canteens/{w.canteens["B"]}"' not in listing
     page = client.get(f"/bureau/org/canteens/{w.canteens['B']}").text
     assert 'id="failed-payouts"' in page and "2026Q1" in page

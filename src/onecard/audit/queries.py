@@ -20,53 +20,19 @@ from sqlalchemy import or_, select
 
 from onecard.audit.models import AuditEvent
 from onecard.audit.service import KINDS
-from onecard.core.clock import from_local, to_local
+from onecard.core.clock import from_local, local_text
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.core.money import yuan
 from onecard.core.tables import Table
+from onecard.core.words import WORDS, grouped, who
 from onecard.org.models import Person, Unit
 
 PAGE_LIMIT = 500
 EXPORT_LIMIT = 100_000
 
-ACTION_ZH: dict[str, str] = {
-    "card_issued": "发卡",
-    "card_lost": "挂失",
-    "card_unfrozen": "解挂",
-    "card_replaced": "补卡",
-    "card_cancelled": "注销卡",
-    "paycode_rotated": "更换付款码密钥",
-    "phone_lost": "挂失手机",
-    "canteen_rules": "食堂规则",
-    "meal_period": "餐次与餐价",
-    "terminal_registered": "登记消费机",
-    "terminal_revoked": "停用消费机",
-    "rollout_status": "上线状态",
-    "refund": "退款",
-    "reversal": "冲正",
-    "person_added": "名册新增",
-    "person_changed": "名册变更",
-    "person_left": "名册离职",
-    "import_roster": "导入花名册",
-    "unit_info_added": "单位信息新增",
-    "unit_info_changed": "单位信息变更",
-    "import_unit_info": "导入信息统计表",
-    "leave": "办理离职",
-    "quality_rule": "考核分档",
-    "quality_score": "考核分数",
-    "issue_notices": "下发缴款通知",
-    "assign_receipt": "认领到账",
-    "import_receipts": "导入到账流水",
-    "transfer_to_income": "转入收入户",
-    "distribute": "拨付",
-    "settle": "季度结算",
-    "settlement_retry": "重发结算款",
-    "leaver_refund": "离职退款",
-    "return_to_units": "退回单位",
-    "year_end": "年末清零",
-    "reconcile": "对账",
-}
+# What each audited action is called (one vocabulary: ``core.words``).
+ACTION_ZH: dict[str, str] = WORDS["action"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +111,11 @@ def _names(conn: Any, rows: list[Any]) -> dict[tuple[str, int], str]:
     """Display names of the people and units the rows mention, in two queries."""
     pids = {r.person_id for r in rows} | {r.actor_person_id for r in rows}
     uids = {r.unit_id for r in rows}
+    for r in rows:  # a target that names a record by id (``person:23``, ``unit:4``)
+        kind, _, rest = (r.target or "").partition(":")
+        ident = rest.split(":", 1)[0]
+        if ident.isdigit() and kind in ("person", "unit"):
+            (pids if kind == "person" else uids).add(int(ident))
     out: dict[tuple[str, int], str] = {}
     pids.discard(None)
     uids.discard(None)
@@ -166,6 +137,11 @@ def _json(text: str | None) -> Any:
 # How the page and the export name the fields and codes events carry (the stored JSON
 # keeps the machine names).
 FIELD_ZH: dict[str, str] = {
+    "retired_at": "撤销时间",
+    "expires_at": "有效期至",
+    "people": "人数",
+    "units": "单位数",
+    "canteens": "食堂数",
     "status": "状态",
     "new_card_no": "新卡号",
     "token": "付款码标识",
@@ -234,8 +210,15 @@ def _value(key: str, v: Any) -> str:
             f"{VALUE_ZH.get(k, k)} {yuan(x) if money and isinstance(x, int) else x}"
             for k, x in v.items()
         )
+    if isinstance(v, str) and (key.endswith("_at") or key == "at"):
+        try:  # an instant kept as UTC ISO text (``retired_at``, ``expires_at``): city time
+            return local_text(v)
+        except ValueError:
+            return v
     if isinstance(v, str):
         return VALUE_ZH.get(v, v)
+    if isinstance(v, int) and not (key.endswith("_id") or key in ("year", "seq")):
+        return grouped(v)  # counts read with thousands separators: 1,234
     return json.dumps(v, ensure_ascii=False)
 
 
@@ -253,15 +236,15 @@ def _display(r: Any, names: dict[tuple[str, int], str]) -> dict[str, Any]:
     actor_name = names.get(("person", r.actor_person_id)) if r.actor_person_id else None
     return {
         "seq": int(r.seq),
-        "at_local": to_local(r.at).strftime("%Y-%m-%d %H:%M:%S"),
+        "at_local": local_text(r.at, "%Y-%m-%d %H:%M:%S"),
         "actor": r.actor,
-        "actor_name": actor_name or r.actor,
+        "actor_name": actor_name or who(r.actor),
         "origin": r.origin or "—",
         "kind": r.kind,
         "kind_zh": KINDS.get(r.kind, r.kind),
         "action": r.action,
         "action_zh": ACTION_ZH.get(r.action, r.action),
-        "target": r.target,
+        "target": who(r.target, names),
         "unit": names.get(("unit", r.unit_id), "") if r.unit_id else "",
         "person": names.get(("person", r.person_id), "") if r.person_id else "",
         "before": before,

@@ -1,16 +1,34 @@
 """The clock seam: every service asks a ``Clock`` for the time, never ``datetime.now``.
 
 Contract: ``now()`` is a naive UTC datetime (the database stores naive UTC everywhere);
-``local(dt)`` converts to the city's wall clock (Asia/Shanghai) for meal windows,
-business dates and display. Tests inject a ``FixedClock`` and move it by hand.
+``to_local(dt)`` converts to the city's wall clock — the zone ``ONECARD_TIMEZONE``
+(default Asia/Shanghai) — for meal windows, business dates and display, and
+``local_text(dt)`` is the one way a time is written for a person to read (pages, Excel,
+PDF). Tests inject a ``FixedClock`` and move it by hand.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-CITY_TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_ZONE = "Asia/Shanghai"
+# What every time a person reads is written as: the day and the minute.
+LOCAL_FORMAT = "%Y-%m-%d %H:%M"
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def city_zone() -> ZoneInfo:
+    """The configured city zone (``ONECARD_TIMEZONE``, validated with the settings)."""
+    from onecard.core.config import get_settings  # settings import nothing from here
+
+    return _zone(get_settings().timezone)
 
 
 class Clock:
@@ -55,13 +73,37 @@ class ReplayClock(FixedClock):
 
 
 def to_local(utc_naive: datetime) -> datetime:
-    """Naive UTC -> naive city-local wall time."""
-    return utc_naive.replace(tzinfo=UTC).astimezone(CITY_TZ).replace(tzinfo=None)
+    """Naive UTC (or an aware datetime) -> naive city-local wall time."""
+    aware = utc_naive if utc_naive.tzinfo else utc_naive.replace(tzinfo=UTC)
+    return aware.astimezone(city_zone()).replace(tzinfo=None)
 
 
 def from_local(local_naive: datetime) -> datetime:
     """Naive city-local wall time -> naive UTC."""
-    return local_naive.replace(tzinfo=CITY_TZ).astimezone(UTC).replace(tzinfo=None)
+    return local_naive.replace(tzinfo=city_zone()).astimezone(UTC).replace(tzinfo=None)
+
+
+def zone_label() -> str:
+    """How a page names the zone its times are in: 北京时间, or the configured zone's name."""
+    name = city_zone().key
+    return "北京时间" if name == DEFAULT_ZONE else name
+
+
+def local_text(value: Any, fmt: str = LOCAL_FORMAT) -> str:
+    """A stored instant as a person reads it, in the city's zone: '2026-11-30 05:24'.
+
+    ``value`` is a naive-UTC (or aware) datetime, or its ISO text as stored in JSON;
+    None and "" give "". A ``date`` is a calendar day already and is written as is.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return to_local(value).strftime(fmt)
+    if isinstance(value, date):
+        return value.strftime(fmt.split(" ")[0])
+    raise TypeError(f"not a time: {value!r}")
 
 
 def quarter_of(d: date) -> str:
@@ -72,6 +114,22 @@ def quarter_of(d: date) -> str:
 def next_quarter(q: str) -> str:
     year, n = int(q[:4]), int(q[5])
     return f"{year + 1}Q1" if n == 4 else f"{year}Q{n + 1}"
+
+
+def previous_quarter(q: str) -> str:
+    year, n = int(q[:4]), int(q[5])
+    return f"{year - 1}Q4" if n == 1 else f"{year}Q{n - 1}"
+
+
+def quarter_choices(today: date, back: int = 7) -> list[str]:
+    """The quarters a person picks from: the next one, this one and the ``back`` before
+    it — the last 8 and the next — newest first ('2027Q1', '2026Q4', …, '2025Q1')."""
+    q = next_quarter(quarter_of(today))
+    out = [q]
+    for _ in range(back + 1):
+        q = previous_quarter(q)
+        out.append(q)
+    return out
 
 
 def quarter_bounds(q: str) -> tuple[date, date]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     region_no: str = "735"
     region_code: str = "431000"
     language: Literal["zh-CN", "en"] = "zh-CN"
+    # The city's wall clock (IANA zone): business days, meal windows and every time a
+    # person reads — pages, Excel, PDF statements. The database keeps UTC.
+    timezone: str = "Asia/Shanghai"
     reversal_window_seconds: int = 600
     paycode_step_seconds: int = 30
     max_body_bytes: int = 64 * 1024
@@ -92,6 +96,10 @@ class Settings(BaseSettings):
             )
         if len(self.region_no) != 3 or not self.region_no.isdigit():
             raise ValueError("ONECARD_REGION_NO must be three digits")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"ONECARD_TIMEZONE is not a known time zone: {self.timezone}") from exc
         if self.env == "production" and self.bank == "sandbox":
             raise ValueError("ONECARD_BANK=sandbox is a simulation: not in production")
         return self

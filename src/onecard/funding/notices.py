@@ -398,7 +398,7 @@ def transfer_to_income(
 ) -> RunResult:
     """Bureau → system income line, one entry and one bank transfer per matched receipt."""
     actor.require_money_runs()
-    res = RunResult("transfer_to_income", "dining_fund→income", dry_run)
+    res = RunResult("transfer_to_income", "经费专户→系统收入户", dry_run)
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:

@@ -4,6 +4,11 @@ Contract: ``canteen_statement``, ``unit_statement`` and ``person_statement`` rea
 and return a ``Doc`` (title, key figures, one table) of integer fen; ``to_pdf`` renders
 it as a Chinese PDF (reportlab's built-in CID font STSong-Light, nothing to ship) and
 ``to_xlsx`` as an Excel workbook. Yuan with two decimals appear only in the rendering.
+
+A statement reads as a finance office expects: every code as a word (``core.words``:
+付款状态：已付款, never ``paid``), the issuing office (the bureau's unit — the unit of the
+first bureau administrator — under its own name), the date it was made (city time),
+「第 1 页 共 2 页」 on every page, and lines to sign for 经办人, 审核人 and 单位盖章.
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from onecard.core.clock import quarter_bounds, to_local
+from onecard.core.clock import local_text, quarter_bounds, zone_label
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
 from onecard.core.money import yuan
+from onecard.core.words import word
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import Settlement
 from onecard.funding.notices import quarter_receipts
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import account_id
-from onecard.org.models import Canteen, Person, Unit
+from onecard.org.models import Canteen, Person, RoleGrant, Unit
 from onecard.pay.models import Payment
 
 KIND_ZH = {
@@ -41,16 +47,41 @@ KIND_ZH = {
     "test_fund": "入账",
 }
 OPERATION_ZH = {"self": "单位自营", "outsourced": "委托经营"}
+# Who signs a statement, in the order the lines are printed at its foot.
+SIGNATURES = ("经办人", "审核人", "单位盖章")
+FALLBACK_ISSUER = "食堂一卡通结算中心"
 
 
 @dataclass
 class Doc:
     title: str
+    issuer: str = FALLBACK_ISSUER  # the office that issues it (出具单位)
+    made_at: str = ""  # when it was made, city time: '2026-11-30 05:24'
     facts: list[tuple[str, str]] = field(default_factory=list)
     figures: dict[str, int] = field(default_factory=dict)  # the raw fen, for tests and API
     headers: list[str] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)  # ints in *_fen columns stay fen
     money_cols: set[int] = field(default_factory=set)
+    signatures: tuple[str, ...] = SIGNATURES
+
+
+def issuer(conn: Connection) -> str:
+    """The issuing office: the bureau's own unit (the first bureau administrator's)."""
+    name = conn.execute(
+        select(Unit.name)
+        .join(Person, Person.unit_id == Unit.id)
+        .join(RoleGrant, RoleGrant.person_id == Person.id)
+        .where(RoleGrant.role_code == "bureau_admin")
+        .order_by(RoleGrant.id)
+        .limit(1)
+    ).scalar()
+    return str(name) if name else FALLBACK_ISSUER
+
+
+def _stamp(doc: Doc, ctx: Context, conn: Connection) -> Doc:
+    doc.issuer = issuer(conn)
+    doc.made_at = local_text(ctx.clock.now())
+    return doc
 
 
 # --- canteen ---------------------------------------------------------------------------
@@ -68,6 +99,7 @@ def canteen_statement(ctx: Context, canteen_id: int, quarter: str) -> Doc:
         if st is None:
             raise NotFound(what=f"{quarter} 结算单")
         owner = conn.execute(select(Unit.name).where(Unit.id == c.unit_id)).scalar_one()
+        office = issuer(conn)
         by_class = conn.execute(
             select(
                 Payment.diner_class,
@@ -83,7 +115,7 @@ def canteen_statement(ctx: Context, canteen_id: int, quarter: str) -> Doc:
             .group_by(Payment.diner_class)
             .order_by(Payment.diner_class)
         ).all()
-    doc = Doc(title=f"食堂结算单 {quarter}")
+    doc = Doc(title=f"食堂结算单 {quarter}", issuer=office, made_at=local_text(ctx.clock.now()))
     doc.facts = [
         ("食堂", c.name),
         ("所属单位", owner),
@@ -95,7 +127,7 @@ def canteen_statement(ctx: Context, canteen_id: int, quarter: str) -> Doc:
         ("支付比例", f"{st.share_bp / 100:.2f}%"),
         ("考核扣减（元）", yuan(st.withheld_fen)),
         ("实付金额（元）", yuan(st.net_fen)),
-        ("付款状态", st.status),
+        ("付款状态", word(st.status, "settlement")),
     ]
     doc.figures = {
         "gross_fen": st.gross_fen,
@@ -188,8 +220,8 @@ def unit_statement(ctx: Context, unit_id: int, quarter: str) -> Doc:
         if u is None:
             raise NotFound(what="单位")
         figs = unit_figures(conn, unit_id, quarter)
+        doc = _stamp(Doc(title=f"单位季度对账单 {quarter}"), ctx, conn)
     start, end = quarter_bounds(quarter)
-    doc = Doc(title=f"单位季度对账单 {quarter}")
     doc.facts = [("单位", u.name), ("期间", f"{start} 至 {end}（不含）")]
     doc.figures = figs
     doc.headers = ["项目", "金额（元）"]
@@ -221,8 +253,8 @@ def person_statement(ctx: Context, person_id: int, year: int | None = None) -> D
             .where(Posting.account_id.in_((sub, cash)))
             .order_by(JournalEntry.id, Posting.id)
         ).all()
+        doc = _stamp(Doc(title="个人账户对账单" + (f" {year}" if year else "")), ctx, conn)
     bal = {sub: 0, cash: 0}
-    doc = Doc(title="个人账户对账单" + (f" {year}" if year else ""))
     doc.headers = ["时间", "期间", "业务", "摘要", "补贴变动", "现金变动", "补贴余额", "现金余额"]
     doc.money_cols = {4, 5, 6, 7}
     for _eid, at, kind, ref, period, acct, amount in rows:
@@ -231,7 +263,7 @@ def person_statement(ctx: Context, person_id: int, year: int | None = None) -> D
             continue
         doc.rows.append(
             [
-                to_local(at).strftime("%Y-%m-%d %H:%M"),
+                local_text(at),
                 period,
                 KIND_ZH.get(kind, kind),
                 ref,
@@ -257,22 +289,66 @@ def _cell(doc: Doc, i: int, v: Any) -> str:
     return yuan(v, grouped=True) if i in doc.money_cols and isinstance(v, int) else str(v)
 
 
+def page_label(n: int, total: int) -> str:
+    return f"第 {n} 页 共 {total} 页"
+
+
 def to_pdf(doc: Doc) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import (
+        KeepTogether,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     font = "STSong-Light"
     if font not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(font))
+
+    class NumberedCanvas(Canvas):
+        """Holds every page until the end so each footer can say how many there are."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()  # type: ignore[attr-defined]
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for n, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                self.setFont(font, 8)
+                width = A4[0]
+                self.drawString(18 * mm, 10 * mm, f"{doc.issuer} · {doc.title}")
+                self.drawRightString(width - 18 * mm, 10 * mm, page_label(n, total))
+                super().showPage()
+            super().save()
+
     buf = io.BytesIO()
-    pdf = SimpleDocTemplate(buf, pagesize=A4, title=doc.title, author="食堂一卡通")
-    title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
+    pdf = SimpleDocTemplate(
+        buf, pagesize=A4, title=doc.title, author=doc.issuer, bottomMargin=20 * mm
+    )
+    title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22, alignment=1)
     body = ParagraphStyle("b", fontName=font, fontSize=10, leading=14)
-    story: list[Any] = [Paragraph(doc.title, title), Spacer(1, 8)]
+    small = ParagraphStyle("s", fontName=font, fontSize=9, leading=13)
+    story: list[Any] = [
+        Paragraph(doc.title, title),
+        Spacer(1, 4),
+        Paragraph(f"出具单位：{doc.issuer}　　制表日期：{doc.made_at}（{zone_label()}）", small),
+        Spacer(1, 6),
+    ]
     for k, v in doc.facts:
         story.append(Paragraph(f"{k}：{v}", body))
     story.append(Spacer(1, 10))
@@ -290,7 +366,24 @@ def to_pdf(doc: Doc) -> bytes:
             )
         )
         story.append(t)
-    pdf.build(story)
+    # The lines to sign, kept on one page: each name with a rule to write on, the seal
+    # with room for the stamp.
+    sign = Table(
+        [[f"{who}：" for who in doc.signatures], ["" for _ in doc.signatures]],
+        colWidths=[56 * mm] * len(doc.signatures),
+        rowHeights=[8 * mm, 22 * mm],
+    )
+    sign.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), font, 10),
+                ("LINEBELOW", (0, 1), (-1, 1), 0.6, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story.append(KeepTogether([Spacer(1, 18), sign, Spacer(1, 4), Paragraph("日期：", small)]))
+    pdf.build(story, canvasmaker=NumberedCanvas)
     return buf.getvalue()
 
 

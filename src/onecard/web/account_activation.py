@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from onecard.audit import service as audit
-from onecard.core.clock import to_local
+from onecard.core.clock import local_text
 from onecard.core.context import Context
 from onecard.core.errors import AccountLocked, AuthError, BadActivationCode, Forbidden, NotFound
 from onecard.core.passwords import hash_password
@@ -466,10 +466,7 @@ CODE_COLUMNS = ("姓名", "工号", "单位", "激活码", "有效期至")
 
 
 def codes_xlsx(issued: list[Issued]) -> bytes:
-    rows = [
-        [i.name, i.staff_no, i.unit_name, i.code, to_local(i.expires_at).strftime("%Y-%m-%d %H:%M")]
-        for i in issued
-    ]
+    rows = [[i.name, i.staff_no, i.unit_name, i.code, local_text(i.expires_at)] for i in issued]
     note = (
         "激活码只在此文件中出现一次，系统只保存其摘要；请妥善保管，逐人发放。\n"
         "本人在 /activate 页面输入工号（或手机号）、激活码并设置密码。\n"

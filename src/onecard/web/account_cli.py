@@ -58,9 +58,9 @@ def sign_out_everywhere(staff_no: StaffNo, database_url: DbOpt = None) -> None:
 
 
 def _show(issued: activation.Issued) -> None:
-    from onecard.core.clock import to_local
+    from onecard.core.clock import local_text
 
-    until = to_local(issued.expires_at).strftime("%Y-%m-%d %H:%M")
+    until = local_text(issued.expires_at)
     console.print(
         f"{issued.name} 工号 {issued.staff_no} 的激活码 activation code (只显示这一次): "
         f"[bold]{issued.code}[/bold]  有效期至 valid until {until}"

@@ -410,7 +410,13 @@ def runs_page(
         kind=None,
         error=None,
         closed=settlement.period_closed(ctx, q),
+        history=run_history(ctx),
     )
+
+
+def run_history(ctx: Context, limit: int = 20) -> list[dict[str, Any]]:
+    """The last money runs (their audit records): what ran, when (city time), by whom."""
+    return audit_queries.search(ctx, audit_queries.AuditQuery(kind="money_run"), limit)
 
 
 def _run(
@@ -542,6 +548,7 @@ def run_money(
         total_zh=TOTAL_ZH,
         closed=False,
         summary=summary,
+        history=run_history(ctx),
         # The preview says what the calendar holds against the run (a refused real run
         # already says it in its error).
         objection=_objection(ctx, kind, params) if dry_run else None,

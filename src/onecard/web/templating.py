@@ -1,25 +1,29 @@
 """Rendering pages: one Jinja2 environment, the language, the CSRF token, the nav.
 
 Contract: ``render(request, template, **context)`` returns an ``HTMLResponse``. Every
-template gets ``_`` (translate), ``yuan`` (fen → "12.50", the only place money is
-formatted), ``lang``, ``csrf`` and ``actor`` (or None). ``?lang=en`` / ``?lang=zh-CN``
+template gets ``_`` / ``gettext`` / ``ngettext`` (the page language's catalogue,
+``web.i18n``), ``yuan`` (fen → "12.50") and ``money`` (fen → "12,345.67": the only
+places money is formatted), the filters ``local`` (city time), ``word``, ``who`` and
+``num`` (``core.words``), ``quarters``, ``lang``, ``csrf`` and ``actor`` (or None). ``?lang=en`` / ``?lang=zh-CN``
 is remembered in the ``lang`` cookie.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
-from onecard.core.clock import to_local
+from onecard.core.clock import local_text, quarter_choices, zone_label
 from onecard.core.money import yuan
+from onecard.core.words import grouped, who, word
 from onecard.org.actors import Actor
 from onecard.web.csrf import csrf_token
-from onecard.web.i18n import request_lang, translate
+from onecard.web.i18n import request_lang, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,6 +32,9 @@ env = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # ``_``/``gettext``/``ngettext`` are given per request, in the page's language (the
+    # environment is shared by concurrent requests, so nothing is installed on it).
+    extensions=["jinja2.ext.i18n"],
 )
 env.globals["yuan"] = yuan
 
@@ -41,11 +48,48 @@ def percent_bp(bp: int) -> str:
 env.globals["percent_bp"] = percent_bp
 
 
-def _local(dt: Any, fmt: str = "%m-%d %H:%M") -> str:
-    return to_local(dt).strftime(fmt) if dt is not None else ""
+# ``{{ x.created_at|local }}``: every stored instant a page shows goes through here, in
+# the city's zone (``ONECARD_TIMEZONE``) — never a raw UTC ``strftime`` in a template.
+env.filters["local"] = local_text
+env.globals["zone_label"] = zone_label
 
 
-env.filters["local"] = _local
+# ``{{ c.status|word("card") }}``: a stored code as a word in the page's language (the
+# one vocabulary is ``core.words``; the page's ``_`` translates it).
+@pass_context
+def _word(context: Any, code: Any, domain: str) -> str:
+    return str(context["_"](word(code, domain)))
+
+
+@pass_context
+def _who(context: Any, label: Any) -> str:
+    return who(label, tr=context["_"])
+
+
+def _num(n: Any) -> str:
+    """Counts with thousands separators (1,679); other values as they are."""
+    return grouped(n) if isinstance(n, int) and not isinstance(n, bool) else str(n)
+
+
+def money(fen: int) -> str:
+    """Yuan with thousands separators for a person to read: 1234567 → '12,345.67'."""
+    return yuan(fen, grouped=True)
+
+
+env.filters["word"] = _word
+env.filters["who"] = _who
+env.filters["num"] = _num
+env.globals["money"] = money
+
+
+def _quarters(request: Request, chosen: str) -> list[str]:
+    """The quarters a page offers (last 8, this and the next, by the server's clock), with
+    the chosen one kept in the list when it is older."""
+    ctx = getattr(request.app.state, "ctx", None)
+    today = ctx.clock.today() if ctx is not None else date.today()
+    choices = quarter_choices(today)
+    return choices if not chosen or chosen in choices else [*choices, chosen]
+
 
 ROLE_HOME = (
     ("bureau_admin", "/bureau"),
@@ -80,17 +124,17 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     lang = request_lang(request)
-
-    def _(text: str) -> str:
-        return translate(text, lang)
-
+    tr = translations(lang)
     html = env.get_template(template).render(
         request=request,
-        _=_,
+        _=tr.gettext,
+        gettext=tr.gettext,
+        ngettext=tr.ngettext,
         lang=lang,
         csrf=csrf_token(request) if "session" in request.scope else "",
         actor=actor,
         nav=nav_links(actor),
+        quarters=lambda chosen="": _quarters(request, chosen),
         **context,
     )
     resp = HTMLResponse(html, status_code=status_code)
