@@ -1,0 +1,72 @@
+"""Read models of funding for the bureau's and the units' pages.
+
+Contract: reads only, one read transaction each; who may read is the caller's check
+(``web.scopes``). Rows are SQLAlchemy rows (attribute access), as the templates read
+them. Other read models of this area: ``funding.summary`` (a run's preview figures),
+``funding.unit_view`` (a unit's funding page), ``funding.notices.notice_status``.
+- ``unmatched_receipts(ctx)``: credits on the dining-fund account no notice reference
+  matched, by day and bank serial.
+- ``settlements(ctx, quarter)``: the quarter's settlements by canteen code with the
+  canteen's name and operation and the failure reason of a failed payout.
+- ``unit_info(ctx, unit_id)``: the unit's information-table row, None before it is filled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from onecard.core.context import Context
+from onecard.funding.models import BankOrder, FundingReceipt, Settlement, UnitInfo
+from onecard.org.models import Canteen
+
+
+def unmatched_receipts(ctx: Context) -> list[Any]:
+    with ctx.db.read() as conn:
+        return list(
+            conn.execute(
+                select(
+                    FundingReceipt.bank_serial,
+                    FundingReceipt.day,
+                    FundingReceipt.amount_fen,
+                    FundingReceipt.counterparty_name,
+                    FundingReceipt.counterparty_account,
+                    FundingReceipt.memo,
+                )
+                .where(FundingReceipt.unit_id.is_(None))
+                .order_by(FundingReceipt.day, FundingReceipt.bank_serial)
+            ).all()
+        )
+
+
+def settlements(ctx: Context, quarter: str) -> list[Any]:
+    with ctx.db.read() as conn:
+        return list(
+            conn.execute(
+                select(
+                    Settlement.id,
+                    Settlement.canteen_id,
+                    Settlement.gross_fen,
+                    Settlement.fee_fen,
+                    Settlement.score,
+                    Settlement.share_bp,
+                    Settlement.withheld_fen,
+                    Settlement.net_fen,
+                    Settlement.status,
+                    Settlement.settled_at,
+                    Canteen.name.label("canteen"),
+                    Canteen.operation,
+                    BankOrder.failure_reason,
+                )
+                .join(Canteen, Canteen.id == Settlement.canteen_id)
+                .outerjoin(BankOrder, BankOrder.order_id == Settlement.order_id)
+                .where(Settlement.quarter == quarter)
+                .order_by(Canteen.code)
+            ).all()
+        )
+
+
+def unit_info(ctx: Context, unit_id: int) -> Any:
+    with ctx.db.read() as conn:
+        return conn.execute(select(UnitInfo.__table__).where(UnitInfo.unit_id == unit_id)).first()
