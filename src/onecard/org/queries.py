@@ -14,6 +14,11 @@ numbers people type).
   and the unit's head count by status.
 - ``member(ctx, unit_id, person_id)``: the person's row, ``NotFound`` unless in the unit.
 - ``person_name(ctx, person_id)``: ``{"name", "staff_no"}``.
+- ``unit_row(ctx, unit_id)``: the unit's row, or None.
+- ``active_actor(ctx, person_id)``: the person as an ``Actor`` with their grants, or None
+  when there is no such person or they are no longer active (the signed-in check).
+- ``person_id(ctx, staff_no)`` / ``unit_id(ctx, code)``: the id, or None (the caller
+  says what was not found; ``org.directory`` raises its own ``NotFound``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import func, select
 
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
+from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Unit
 
 ROSTER_LIMIT = 1000  # the roster page lists at most this many people (search narrows it)
@@ -98,3 +104,32 @@ def person_name(ctx: Context, person_id: int) -> dict[str, str]:
     with ctx.db.read() as conn:
         row = conn.execute(select(Person.name, Person.staff_no).where(Person.id == person_id)).one()
     return {"name": row.name, "staff_no": row.staff_no}
+
+
+def unit_row(ctx: Context, unit_id: int) -> Any:
+    with ctx.db.read() as conn:
+        return conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).first()
+
+
+def active_actor(ctx: Context, person_id: int) -> Actor | None:
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Person.id, Person.name, Person.unit_id, Person.status).where(
+                Person.id == person_id
+            )
+        ).first()
+        if row is None or row.status != "active":
+            return None
+        return Actor.load(conn, int(row.id), f"person:{row.id}:{row.name}", int(row.unit_id))
+
+
+def person_id(ctx: Context, staff_no: str) -> int | None:
+    with ctx.db.read() as conn:
+        pid = conn.execute(select(Person.id).where(Person.staff_no == staff_no)).scalar()
+    return None if pid is None else int(pid)
+
+
+def unit_id(ctx: Context, code: str) -> int | None:
+    with ctx.db.read() as conn:
+        uid = conn.execute(select(Unit.id).where(Unit.code == code)).scalar()
+    return None if uid is None else int(uid)

@@ -26,7 +26,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput, NotFound, TooManyAttempts
+from onecard.core.errors import AuthError, InvalidInput, TooManyAttempts
 from onecard.pay.schemas import ErrorOut
 from onecard.web import account_activation as activation
 from onecard.web import sessions as web_sessions
@@ -43,16 +43,9 @@ router = APIRouter()
 
 
 def _member(ctx: Context, unit_id: int, person_id: int) -> None:
-    from sqlalchemy import select
+    from onecard.org import queries as org_queries
 
-    from onecard.org.models import Person
-
-    with ctx.db.read() as conn:
-        found = conn.execute(
-            select(Person.id).where(Person.id == person_id, Person.unit_id == unit_id)
-        ).first()
-    if found is None:
-        raise NotFound(what="人员")
+    org_queries.member(ctx, unit_id, person_id)
 
 
 # --- activation (public) -----------------------------------------------------------------
@@ -250,8 +243,7 @@ def api_activate(request: Request, body: ActivateIn, ctx: CtxDep) -> ActivatedOu
     result = activation.activate(ctx, body.login, body.code, body.password, client_of(request))
     from onecard.org import sessions
 
-    with ctx.db.begin() as conn:
-        sessions.end_session(conn, result.session.id, "api_activation", ctx.clock.now())
+    sessions.end_one(ctx, result.session.id, "api_activation")
     return ActivatedOut(
         person_id=result.person_id,
         staff_no=result.staff_no,
