@@ -26,6 +26,7 @@ from onecard.core.errors import (
     OneCardError,
     StarsNotChosen,
 )
+from onecard.feedback import queries as feedback_queries
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.funding import notifications
@@ -61,7 +62,7 @@ def _transactions(
     ctx: Context, person_id: int, limit: int, payment_id: int | None = None
 ) -> list[dict[str, object]]:
     txs = my_transactions(ctx, person_id, limit, payment_id)
-    rated = feedback.rated_payment_ids(ctx, [int(str(t["payment_id"])) for t in txs])
+    rated = feedback_queries.rated_payment_ids(ctx, [int(str(t["payment_id"])) for t in txs])
     for t in txs:
         t["rated"] = t["payment_id"] in rated
         t["rateable"] = (

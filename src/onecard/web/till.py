@@ -27,7 +27,7 @@ from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
 from onecard.core.tables import Table, to_xlsx
-from onecard.feedback.service import canteen_averages, recent_comments
+from onecard.feedback.queries import canteen_averages, recent_comments
 from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.pay.reversal import reverse, terminal_day
