@@ -1,9 +1,10 @@
 """The diner's pages (手机端): balances, payment code, transactions, rating, card, top-up.
 
 Contract: every route acts for the signed-in person only and goes through the same
-service functions as the JSON API (pay.queries, pay.cards, pay.paycode_keys, pay.topup,
-feedback.service). Reporting a card lost stops the card; reporting the phone lost
-rotates the payment-code secret and ends the person's sessions.
+service functions and read models as the JSON API (pay.queries, pay.cards,
+pay.paycode_keys, pay.topup, feedback.service; also org.queries, feedback.queries).
+Reporting a card lost stops the card; reporting the phone lost rotates the payment-code
+secret and ends the person's sessions.
 The payment code page makes its codes in the browser from the on-device secret
 (static/js/paycode.js), so it keeps working when the network is gone.
 """
