@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from funding.city import BUREAU, City, build_city
+from onecard.audit import records as audit
 from onecard.cli import app as cli_app
 from onecard.cli import exit_code_for
 from onecard.core.clock import from_local
@@ -25,8 +26,8 @@ from onecard.core.errors import (
     SettlementTooEarly,
     YearEndBeforeSettlement,
 )
-from onecard.funding import audit, distribution, settlement, year_end
 from onecard.funding import cli as funding_cli
+from onecard.funding import distribution, settlement, year_end
 from onecard.funding.notices import issue_notices
 from onecard.ledger.service import Leg, account_id, post, system_account
 from onecard.org.actors import Actor

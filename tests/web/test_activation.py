@@ -18,11 +18,12 @@ from sqlalchemy import select, update
 from onecard.audit.models import AuditEvent
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden
-from onecard.org import account_codes, activation
+from onecard.org import account_codes
 from onecard.org import builders as b
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
 from onecard.org.session_models import AccountCode, SignInThrottle
+from onecard.web import account_activation as activation
 from onecard.web.accounts import Client
 from web.pages import (
     PASSWORD,

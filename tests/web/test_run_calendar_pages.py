@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from onecard.audit import records as audit
 from onecard.core.clock import FixedClock, from_local
 from onecard.core.context import Context
-from onecard.funding import audit, settlement
+from onecard.funding import settlement
 from onecard.org.actors import Actor
 from onecard.pay.service import PaymentRequest, pay
 from web.pages import Staff, TestClient, sign_in

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=8, ge=1, le=24 * 7)
     # An activation code (a person's first password, or a reset) is valid this many days
-    # (org.activation).
+    # (web.account_activation).
     activation_code_days: int = Field(default=14, ge=1, le=90)
 
     # The bank: ``files`` exchanges files with the bank's online banking (the real

@@ -9,9 +9,10 @@ Contract:
 - ``store(conn, …)`` replaces the person's code of that kind (a new code revokes the old)
   with the HMAC (the secret key) of the new one; ``matches(conn, …)`` says whether a
   typed code is the person's live code of that kind; ``drop`` deletes it (used).
-- Kinds: ``activation`` (org.activation) and ``demo_skip`` (the demo's stand-in for an
-  authenticator code; ``demo_skip_ok`` refuses it in production; ``demo_skip_offered``
-  says whether the second-factor page offers it: never in production).
+- Kinds: ``activation`` (web.account_activation) and ``demo_skip`` (the demo's stand-in
+  for an authenticator code; ``demo_skip_ok`` refuses it in production;
+  ``demo_skip_offered`` says whether the second-factor page offers it: never in
+  production).
 """
 
 from __future__ import annotations

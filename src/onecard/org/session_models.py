@@ -15,7 +15,7 @@ Contract:
 - ``enrolment_codes``: the one live authenticator enrolment code a person may hold,
   issued by the bureau, stored as an HMAC; deleted when used or replaced.
 - ``account_codes``: per person at most one live code of each ``kind`` — ``activation``
-  (choose a first password, or a new one after a reset: ``org.activation``) and
+  (choose a first password, or a new one after a reset: ``web.account_activation``) and
   ``demo_skip`` (the demo's stand-in for an authenticator code, refused in production)
   — stored as an HMAC, replaced by a new one, deleted when an activation code is used.
 """

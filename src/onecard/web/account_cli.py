@@ -6,7 +6,7 @@ new installation gets in — and signs a person out everywhere. It also issues a
 codes (one person, or a whole unit's people without a password, to an Excel file),
 resets a forgotten password (ends the sessions, issues a new code), unlocks a locked
 sign-in and sets a temporary password that must be changed at the next sign-in — each
-through ``org.activation``, audited like the pages.
+through ``web.account_activation``, audited like the pages.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Contract:
 - ``GET/POST /activate`` (public): staff number or phone + activation code + a new
-  password (twice) → ``org.activation.activate``; the browser is then signed in and goes
+  password (twice) → ``web.account_activation.activate``; the browser is then signed in and goes
   on as after a password (an administrator's role still asks for the authenticator).
 - ``POST /unit/{unit_id}/people/{person_id}/activation-code | reset | unlock``: the
-  person's unit admin or the bureau (``org.activation`` checks the actor again; a person
+  person's unit admin or the bureau (``web.account_activation`` checks the actor again; a person
   holding a city role is the bureau admin's only). The code is shown once, on a page
   that prints as a slip; nothing caches it (``no-store``).
 - ``POST /unit/{unit_id}/activation-codes`` (``format=sheet`` printable sheet, or

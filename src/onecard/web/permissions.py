@@ -122,7 +122,7 @@ UNIT_WRITERS_FIELDS = Rule(UNIT_WRITERS.clauses, note="the bureau's fields: the 
 # the city's roles: the bureau admin only.
 APPOINTERS = Rule(UNIT_WRITERS.clauses, note="city roles: bureau_admin only")
 # A person's activation code, reset and unlock: their unit's admin or the bureau; a person
-# holding a city role, the bureau admin only (org.activation).
+# holding a city role, the bureau admin only (web.account_activation).
 ACCOUNT_KEEPERS = Rule(UNIT_WRITERS.clauses, note="city-role holders: bureau_admin only")
 SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
 

@@ -3,7 +3,7 @@
 Why: only the demo's six people could ever sign in — imported staff get no password and
 nothing could set, reset or unlock one. A unit admin (or the bureau) now issues each
 person a one-time activation code; the person chooses a password with it at /activate
-(``org.activation``). The demo also prints a code that stands in for an authenticator
+(``web.account_activation``). The demo also prints a code that stands in for an authenticator
 code, so a tester needs no authenticator app; it is refused in production.
 
 ``account_codes`` holds at most one live code of each kind per person, stored as an
