@@ -268,3 +268,145 @@ def test_api_types_live_in_schemas_modules() -> None:
         and any(isinstance(b, ast.Name) and b.id == "BaseModel" for b in node.bases)
     ]
     assert not inline, f"move these to the area's schemas.py: {inline}"
+
+
+# --- the one shape of an area (docs/architecture.md, "The shape of an area") -------------
+# Every area has these faces, each a module named so (``service`` may be split by subject
+# into more modules; ``service.py`` is then its front). A face an area genuinely does not
+# have is listed here with the reason; prefer giving the area the module.
+FACES = ("models", "service", "queries", "schemas", "routes", "cli")
+NO_FACE: dict[str, dict[str, str]] = {
+    "ledger": {
+        # Balances are read inside other areas' read models and services through the
+        # connection-level helpers of ledger.service (account_id, balances): no page
+        # asks the ledger alone.
+        "queries": "read through ledger.service's helpers inside other areas' reads",
+        # Nobody calls the ledger from outside: other areas' services post to it, and
+        # ``onecard ledger verify`` checks it.
+        "schemas": "no API",
+        "routes": "no API",
+    },
+    "audit": {
+        # The trail is read on the bureau's audit page and by ``onecard audit``; it is
+        # written by every area's services (audit.records), never over HTTP.
+        "schemas": "no API",
+        "routes": "no API",
+    },
+    "org": {
+        # Services split by subject, each its own module: admin, grants, imports,
+        # leavers, retirement, bank_accounts, start, sessions, account_codes.
+        "service": "services by subject (org.admin, org.grants, org.imports, ...)",
+    },
+    "funding": {
+        # One module per money run or chore: notices, distribution, settlement, payouts,
+        # year_end, reconciliation, bank_files, payees.
+        "service": "services by run (funding.distribution, funding.settlement, ...)",
+    },
+    "channels": {
+        # The bank's adapters (gateway, file exchange, statements, the sandbox): used by
+        # pay and funding services; its files are shown on funding's pages and API.
+        "service": "adapters by subject (channels.bank, channels.files, channels.store)",
+        "queries": "shown through funding's read models and pages",
+        "schemas": "no API of its own (funding.bank_routes)",
+        "routes": "no API of its own (funding.bank_routes)",
+    },
+    "feedback": {
+        # A diner rates a meal on the diner's page (web.diner) only.
+        "schemas": "no API",
+        "routes": "no API",
+        "cli": "no command",
+    },
+    "reports": {
+        # Reports own no tables and write nothing; each report is its own read model
+        # (dashboard, directory, overview), shown on pages and as Excel.
+        "models": "no tables",
+        "service": "writes nothing",
+        "queries": "read models by report (reports.dashboard, .directory, .overview)",
+        "schemas": "no API",
+        "routes": "no API",
+        "cli": "no command",
+    },
+}
+
+
+def _missing_faces(area_name: str) -> list[str]:
+    folder = PKG / area_name
+    return [f for f in FACES if not (folder / f"{f}.py").exists()]
+
+
+def test_every_area_has_the_one_shape() -> None:
+    assert sorted(AREAS) == sorted(
+        p.name for p in PKG.iterdir() if p.is_dir() and p.name in AREAS
+    ), "every area in AREAS is a folder of src/onecard"
+    bad = {
+        a: [f for f in _missing_faces(a) if f not in NO_FACE.get(a, {})]
+        for a in AREAS
+        if any(f not in NO_FACE.get(a, {}) for f in _missing_faces(a))
+    }
+    assert not bad, f"give these areas the module (or list it in NO_FACE with why): {bad}"
+    stale = {a: f for a, faces in NO_FACE.items() for f in faces if f not in _missing_faces(a)}
+    assert not stale, f"these areas have the module now: drop it from NO_FACE: {stale}"
+
+
+def test_read_models_only_read() -> None:
+    """A ``queries`` module opens read transactions only (writes belong to services)."""
+    writes = [
+        name
+        for name, path in MODULES.items()
+        if name.endswith(".queries") and ".begin(" in path.read_text(encoding="utf-8")
+    ]
+    assert not writes, f"queries modules that write (move the write to a service): {writes}"
+
+
+# --- pages call services and read models; they do not touch the database ----------------
+# The kit modules below own sign-in's transactions (they are its services, kept beside
+# the pages that use them) or ask the database itself a question; every other module
+# under web/ reaches the database only through an area's service or read model.
+WEB_DB_ALLOWED = {
+    "onecard.web.accounts": "sign-in, passwords, second factor: one transaction each",
+    "onecard.web.account_activation": "activation codes and resets: one transaction each",
+    "onecard.web.throttle": "sign-in failure counters, inside accounts' transactions",
+    "onecard.web.status": "the readiness probe asks the database itself (SELECT 1)",
+}
+
+
+def _touches_database(tree: ast.AST) -> list[int]:
+    """Lines that run SQL (``….execute(``) or take the database from a context
+    (``ctx.db``, ``frame.ctx.db``)."""
+    lines = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "execute"
+        ):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Attribute) and node.attr == "db":
+            base = node.value
+            name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+            if name == "ctx":
+                lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_pages_do_not_touch_the_database() -> None:
+    found = {
+        name: _touches_database(ast.parse(path.read_text(encoding="utf-8")))
+        for name, path in MODULES.items()
+        if name.startswith("onecard.web.")
+    }
+    bad = {n: lines for n, lines in found.items() if lines and n not in WEB_DB_ALLOWED}
+    assert not bad, (
+        "web modules that run SQL or open transactions (move the read to the area's "
+        f"queries.py, the write to its service): {bad}"
+    )
+    stale = [n for n in WEB_DB_ALLOWED if not found.get(n)]
+    assert not stale, f"no longer touch the database: drop from WEB_DB_ALLOWED: {stale}"
+
+
+def test_the_page_check_can_fail() -> None:
+    src = (
+        "def f(ctx, frame):\n    with ctx.db.read() as c:\n        c.execute(q)\n    frame.ctx.db\n"
+    )
+    assert _touches_database(ast.parse(src)) == [2, 3, 4]
+    assert _touches_database(ast.parse("def f(ctx):\n    return ctx.clock.now()\n")) == []

@@ -26,6 +26,7 @@ from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
 from onecard.core.errors import BankUnavailable
 from onecard.funding import cli as funding_cli
+from onecard.ledger import cli as ledger_cli
 from onecard.ops import cli as ops_cli
 from onecard.org import admin_cli as org_admin_cli
 from onecard.org import cli as org_cli
@@ -35,9 +36,8 @@ from onecard.web import account_cli
 
 app = typer.Typer(help="食堂一卡通 OneCard — canteen one-card platform", no_args_is_help=True)
 db_app = typer.Typer(help="数据库 / database schema")
-ledger_app = typer.Typer(help="账务 / ledger checks")
 app.add_typer(db_app, name="db")
-app.add_typer(ledger_app, name="ledger")
+app.add_typer(ledger_cli.app, name="ledger", help="账务 / ledger checks")
 
 EXIT_CODES: dict[type[e.OneCardError], int] = {
     e.OneCardError: 1,
@@ -67,34 +67,6 @@ def db_upgrade(database_url: DbOpt = None) -> None:
     ctx = context(database_url)
     create_schema(ctx.db.engine)
     console.print("[green]数据库已是最新结构[/green]")
-
-
-@ledger_app.command("verify")
-def ledger_verify(
-    database_url: DbOpt = None,
-    exact: Annotated[
-        bool,
-        typer.Option(
-            "--exact",
-            help="group every entry (no fingerprint: slower, no probability) 逐笔核对分录",
-        ),
-    ] = False,
-) -> None:
-    """Recompute every balance from postings; exit 7 at the first discrepancy. 账务核验"""
-    from onecard.ledger.verify import verify
-
-    ctx = context(database_url)
-    with ctx.db.read() as conn:
-        rep = verify(conn, exact=exact)
-    console.print(
-        f"分录 entries {rep.entries:,} · 过账 postings {rep.postings:,} · 账户 accounts {rep.accounts:,}"
-    )
-    if rep.ok:
-        console.print("[green]账务核验通过 ledger verify: OK[/green]")
-        return
-    for p in rep.problems:
-        console.print(f"[red]✗ {p}[/red]")
-    raise e.LedgerError(rep.problems[0])
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Rating a meal (R-F4), and the averages the directory and dashboards show.
+"""Rating a meal (R-F4). What is read back (ratings given, averages, comments) is in
+``feedback.queries``.
 
 Contract:
 - ``rate_meal(ctx, person_id, payment_id, scores, comment)`` is one transaction. Only the
@@ -6,17 +7,13 @@ Contract:
   fully refunded), only once (``AlreadyRated``; the unique ``payment_id`` is the database
   backstop for two submits racing). Scores are integers 1–5 for each of taste, hygiene,
   service and value; the comment is at most 500 characters.
-- ``unrated_payment_ids`` — which of a person's payments can still be rated.
-- ``canteen_averages`` — per canteen: number of ratings and the average of each aspect
-  and overall (floats, display only; nothing is paid from them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from onecard.core.context import Context
@@ -31,19 +28,6 @@ from onecard.feedback.models import ASPECTS, Rating
 from onecard.pay.models import Payment
 
 MAX_COMMENT = 500
-
-
-@dataclass(frozen=True)
-class Averages:
-    count: int
-    taste: float
-    hygiene: float
-    service: float
-    value: float
-
-    @property
-    def overall(self) -> float:
-        return (self.taste + self.hygiene + self.service + self.value) / 4
 
 
 def check_scores(scores: Mapping[str, object]) -> dict[str, int]:
@@ -106,49 +90,3 @@ def rate_meal(
     except IntegrityError as exc:
         # Two submits of the same form raced past the check: the unique key decided.
         raise AlreadyRated() from exc
-
-
-def rated_payment_ids(ctx: Context, payment_ids: Iterable[int]) -> set[int]:
-    ids = list(payment_ids)
-    if not ids:
-        return set()
-    with ctx.db.read() as conn:
-        return set(
-            conn.execute(select(Rating.payment_id).where(Rating.payment_id.in_(ids))).scalars()
-        )
-
-
-def canteen_averages(ctx: Context) -> dict[int, Averages]:
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(
-                Rating.canteen_id,
-                func.count(),
-                func.avg(Rating.taste),
-                func.avg(Rating.hygiene),
-                func.avg(Rating.service),
-                func.avg(Rating.value),
-            ).group_by(Rating.canteen_id)
-        ).all()
-    return {
-        int(r[0]): Averages(int(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
-        for r in rows
-    }
-
-
-def recent_comments(ctx: Context, canteen_id: int, limit: int = 10) -> list[dict[str, object]]:
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(
-                Rating.created_at,
-                Rating.taste,
-                Rating.hygiene,
-                Rating.service,
-                Rating.value,
-                Rating.comment,
-            )
-            .where(Rating.canteen_id == canteen_id, Rating.comment != "")
-            .order_by(Rating.id.desc())
-            .limit(limit)
-        ).all()
-    return [dict(r._mapping) for r in rows]

@@ -17,6 +17,11 @@ Contract (dates are Beijing dates, ``ctx.clock.today()``):
   record ``calendar_override`` (who, when, the reason, the rule it overrode) is written
   in the same transaction, and the result says so in ``notes``.
 An override given when the calendar has no objection is ignored (nothing to record).
+
+``run_objection(ctx, kind, params)`` is what a run's preview page shows: the calendar's
+objection to the run ``kind`` (``settle``, ``distribute``, ``year_end``) with the page's
+parameters, as text, or None (no objection, an unknown kind, unreadable parameters, or
+a quarter already settled and closed).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from onecard.core.errors import (
     YearEndBeforeSettlement,
 )
 from onecard.core.runs import RunResult
+from onecard.funding.errors import check_quarter
 from onecard.funding.models import FundingNotice
 from onecard.ledger.service import is_closed
 from onecard.org.actors import Actor
@@ -124,3 +130,24 @@ def guard(
             "reason": override,
         },
     )
+
+
+def run_objection(ctx: Context, kind: str, params: dict[str, str]) -> str | None:
+    try:
+        with ctx.db.read() as conn:
+            if kind == "settle":
+                q = check_quarter(params.get("quarter", ""))
+                if is_closed(conn, q):
+                    return None
+                obj = settlement_objection(ctx.clock.today(), q)
+            elif kind == "distribute":
+                q = check_quarter(params.get("quarter", ""))
+                unit = params.get("unit_id", "")
+                obj = distribution_objection(conn, q, [int(unit)] if unit else None)
+            elif kind == "year_end":
+                obj = year_end_objection(conn, int(params.get("year", "0") or 0))
+            else:
+                return None
+    except InvalidInput:
+        return None
+    return None if obj is None else obj.message()

@@ -23,6 +23,8 @@ Contract:
   and reconciles each day it covers against every line kept for that day. Reading the
   same file again changes nothing. Each step is idempotent, so reading it again after
   an interruption completes it.
+- ``reconcile_kept(ctx, actor, day)``: ``reconcile_day`` against the statement lines
+  already kept for the day, else the bank's own (the page's "reconcile this day").
 """
 
 from __future__ import annotations
@@ -270,6 +272,12 @@ def import_statement(
             kept = stored_statement(conn, day)
         out.days.append(reconcile_day(ctx, actor, day, lines=kept))
     return out
+
+
+def reconcile_kept(ctx: Context, actor: Actor, day: date) -> RunResult:
+    with ctx.db.read() as conn:
+        kept = stored_statement(conn, day)
+    return reconcile_day(ctx, actor, day, lines=kept or None)
 
 
 def _unbooked(ctx: Context, lines: list[StatementLine]) -> bool:

@@ -9,8 +9,10 @@ Contract:
 - ``store(conn, …)`` replaces the person's code of that kind (a new code revokes the old)
   with the HMAC (the secret key) of the new one; ``matches(conn, …)`` says whether a
   typed code is the person's live code of that kind; ``drop`` deletes it (used).
-- Kinds: ``activation`` (web.account_activation) and ``demo_skip`` (the demo's stand-in for an
-  authenticator code; ``demo_skip_ok`` refuses it in production).
+- Kinds: ``activation`` (web.account_activation) and ``demo_skip`` (the demo's stand-in
+  for an authenticator code; ``demo_skip_ok`` refuses it in production;
+  ``demo_skip_offered`` says whether the second-factor page offers it: never in
+  production).
 """
 
 from __future__ import annotations
@@ -95,6 +97,13 @@ def live_until(conn: Connection, person_id: int, kind: str, now: datetime) -> da
         )
     ).scalar()
     return until if until is not None and until > now else None
+
+
+def demo_skip_offered(ctx: Context, person_id: int) -> bool:
+    if ctx.settings.env == "production":
+        return False
+    with ctx.db.read() as conn:
+        return live_until(conn, person_id, DEMO_SKIP, ctx.clock.now()) is not None
 
 
 def drop(conn: Connection, person_id: int, kind: str) -> None:

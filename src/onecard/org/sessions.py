@@ -15,6 +15,8 @@ Contract:
   person acting on themself or an admin of their unit, with an audit record. A change
   of role ends a session at its next request: it no longer matches the session's
   ``grants_fingerprint``.
+- ``end_one(ctx, session_id, reason)`` ends one session in a transaction of its own (the
+  signed-in check ending a stale session; the API's activation).
 - ``save_data`` stores a live session's server-side state (JSON); an ended session's
   state is never written again.
 """
@@ -171,6 +173,12 @@ def end_session(conn: Connection, session_id: int, reason: str, now: datetime) -
         .where(WebSession.id == session_id, WebSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason[:20])
     )
+
+
+def end_one(ctx: Context, session_id: int, reason: str) -> None:
+    """``end_session`` in a transaction of its own (a page or the API ends one session)."""
+    with ctx.db.begin() as conn:
+        end_session(conn, session_id, reason, ctx.clock.now())
 
 
 def end_person_sessions(conn: Connection, person_id: int, reason: str, now: datetime) -> int:

@@ -1,5 +1,11 @@
 """Read models: a diner's balances with the clearing date and recent transactions; a
-terminal's stored answer to one of its payments."""
+terminal's stored answer to one of its payments; a person's cards and a card's owner.
+
+Contract: reads only, one read transaction each.
+- ``person_cards(ctx, person_id, include_cancelled)``: the person's cards in issue order
+  (``card_no``, ``status``, ``issued_at``); cancelled ones only when asked for.
+- ``card_owner(ctx, card_no)``: the person id the card belongs to, None for no such card.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from onecard.core.context import Context
 from onecard.core.errors import PaymentNotSeen
 from onecard.ledger.service import account_id, balances
 from onecard.org.models import Canteen
-from onecard.pay.models import MealPeriod, Payment
+from onecard.pay.models import Card, MealPeriod, Payment
 from onecard.pay.service import TerminalIdentity
 
 
@@ -90,3 +96,17 @@ def stored_answer(ctx: Context, terminal: TerminalIdentity, txn_id: str) -> byte
     if found is None:
         raise PaymentNotSeen()
     return str(found).encode()
+
+
+def person_cards(ctx: Context, person_id: int, include_cancelled: bool = True) -> list[Any]:
+    q = select(Card.card_no, Card.status, Card.issued_at).where(Card.person_id == person_id)
+    if not include_cancelled:
+        q = q.where(Card.status != "cancelled")
+    with ctx.db.read() as conn:
+        return list(conn.execute(q.order_by(Card.id)).all())
+
+
+def card_owner(ctx: Context, card_no: str) -> int | None:
+    with ctx.db.read() as conn:
+        owner = conn.execute(select(Card.person_id).where(Card.card_no == card_no)).scalar()
+    return None if owner is None else int(owner)

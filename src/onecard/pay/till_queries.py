@@ -11,6 +11,10 @@ Contract:
   one line "按金额/商品") and by purse, plus what was reversed and refunded. Its totals
   are sums over the same rows ``day_payments`` lists, computed by the database.
 Both read through the ``(canteen_id, business_date)`` index of ``payments``.
+- ``till_canteens(ctx, actor)`` — the canteens the actor manages (may run a till for).
+- ``till_terminal(ctx, canteen_id)`` — the terminal the till acts as.
+- ``meal_board(ctx, canteen_id)`` / ``sold_items(ctx, canteen_id)`` — what the till
+  offers: meal periods with prices, and the active dishes and goods sold by line.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from sqlalchemy import func, select
 
 from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.org.models import Person, Unit
-from onecard.pay.models import MealPeriod, Payment
+from onecard.core.errors import StateConflict
+from onecard.org.actors import Actor
+from onecard.org.models import Canteen, Person, Terminal, Unit
+from onecard.pay.models import Item, MealPeriod, MealPrice, Payment
 from onecard.pay.reversal import reversible
 from onecard.pay.service import TerminalIdentity
 
@@ -133,3 +139,73 @@ def shift_report(ctx: Context, terminal: TerminalIdentity, day: date) -> ShiftRe
         rep.cash_fen += int(cash)
         rep.refunded_fen += int(refunded)
     return rep
+
+
+def till_canteens(ctx: Context, actor: Actor) -> list[dict[str, Any]]:
+    """The canteens this actor may run a till for, in id order."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Canteen.id, Canteen.name, Canteen.unit_id).order_by(Canteen.id)
+        ).all()
+    return [
+        {"id": int(r.id), "name": r.name}
+        for r in rows
+        if actor.manages_canteen(int(r.id), int(r.unit_id))
+    ]
+
+
+def till_terminal(ctx: Context, canteen_id: int) -> TerminalIdentity:
+    """The canteen's first live terminal, as which the till pays; ``StateConflict`` if none."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(Terminal.id, Terminal.code, Terminal.region_id, Terminal.canteen_id)
+            .where(Terminal.canteen_id == canteen_id, Terminal.status == "live")
+            .order_by(Terminal.id)
+            .limit(1)
+        ).first()
+    if row is None:
+        raise StateConflict("本食堂没有在用的消费机，无法收款")
+    return TerminalIdentity(int(row.id), str(row.code), int(row.region_id), int(row.canteen_id))
+
+
+def meal_board(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
+    """The canteen's meal periods with their prices, the one open now marked."""
+    now = to_local(ctx.clock.now()).time()
+    with ctx.db.read() as conn:
+        periods = conn.execute(
+            select(
+                MealPeriod.id, MealPeriod.code, MealPeriod.name, MealPeriod.starts, MealPeriod.ends
+            )
+            .where(MealPeriod.canteen_id == canteen_id)
+            .order_by(MealPeriod.starts)
+        ).all()
+        prices = {
+            (int(m), k): int(p)
+            for m, k, p in conn.execute(
+                select(MealPrice.meal_period_id, MealPrice.diner_class, MealPrice.price_fen).where(
+                    MealPrice.meal_period_id.in_([p.id for p in periods] or [0])
+                )
+            )
+        }
+    return [
+        {
+            "code": p.code,
+            "name": p.name,
+            "window": f"{p.starts:%H:%M}–{p.ends:%H:%M}",
+            "now": p.starts <= now < p.ends,
+            "own": prices.get((int(p.id), "own")),
+            "visitor": prices.get((int(p.id), "visitor")),
+        }
+        for p in periods
+    ]
+
+
+def sold_items(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
+    """The canteen's dishes and shop goods sold by line (active only)."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Item.sku, Item.name, Item.kind, Item.price_fen)
+            .where(Item.canteen_id == canteen_id, Item.active.is_(True))
+            .order_by(Item.kind, Item.sku)
+        ).all()
+    return [dict(r._mapping) for r in rows]

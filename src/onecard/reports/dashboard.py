@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from onecard.core.clock import from_local, quarter_bounds, to_local
 from onecard.core.context import Context
 from onecard.core.tables import Table
-from onecard.feedback.service import canteen_averages
+from onecard.feedback.queries import canteen_averages
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay.models import Payment
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from onecard.core.context import Context
-from onecard.feedback.service import canteen_averages
+from onecard.feedback.queries import canteen_averages
 from onecard.org.models import Canteen, Unit
 from onecard.pay.models import MealPeriod, MealPrice
 

@@ -9,6 +9,8 @@ Contract: reads only, one read transaction each; retired units and canteens are 
   cards issued %, canteens not live — ``behind`` when any is short; most behind first.
 - ``supervision_xlsx(ctx)``: that list and every notice as an Excel workbook
   (``org.tables.xlsx``: formula-safe cells, money-free).
+- ``go_live_blockers(ctx, plan)``: what stops the canteen going live
+  (``service.go_live_blockers``), none once it is live.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from onecard.core.errors import NotFound
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.org.tables import xlsx
 from onecard.pay.models import Card
+from onecard.rollout import service
 from onecard.rollout import states as st
 from onecard.rollout.models import Inspection, RolloutNotice, RolloutTransition
 from onecard.rollout.service import NOTICE_ZH, planned_terminals
@@ -388,3 +391,10 @@ def supervision_xlsx(ctx: Context) -> bytes:
         [("督办清单", SUPERVISION_COLUMNS, rows), ("督办与表扬通知", NOTICE_COLUMNS, note_rows)],
         SUPERVISION_NOTE,
     )
+
+
+def go_live_blockers(ctx: Context, plan: CanteenPlan) -> list[str]:
+    if plan.rollout_status == st.LIVE:
+        return []
+    with ctx.db.read() as conn:
+        return service.go_live_blockers(conn, plan)

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from onecard.cli_kit import DbOpt, console, context
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
+from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
-from onecard.org.models import Person, Unit
 from onecard.org.sessions import end_all_sessions
 from onecard.web import account_activation as activation
 from onecard.web.accounts import ENROLMENT_CODE_DAYS, issue_enrolment_code
@@ -31,11 +30,10 @@ StaffNo = Annotated[str, typer.Argument(help="工号 staff number")]
 
 
 def _person(ctx: Context, staff_no: str) -> int:
-    with ctx.db.read() as conn:
-        pid = conn.execute(select(Person.id).where(Person.staff_no == staff_no)).scalar()
+    pid = org_queries.person_id(ctx, staff_no)
     if pid is None:
         raise NotFound(what="人员")
-    return int(pid)
+    return pid
 
 
 @app.command("enrol-code")
@@ -104,11 +102,10 @@ def activation_codes(
     """Activation codes for a unit's people without a password, to an Excel file. 导出激活码"""
 
     ctx = context(database_url)
-    with ctx.db.read() as conn:
-        uid = conn.execute(select(Unit.id).where(Unit.code == unit)).scalar()
+    uid = org_queries.unit_id(ctx, unit)
     if uid is None:
         raise NotFound(what="单位")
-    issued = activation.issue_unit_codes(ctx, Actor.system("cli"), int(uid), reissue=reissue)
+    issued = activation.issue_unit_codes(ctx, Actor.system("cli"), uid, reissue=reissue)
     out.write_bytes(activation.codes_xlsx(issued))
     console.print(f"单位 {unit}: {len(issued)} 个激活码已写入 {out}（只在此文件中出现一次）")
 

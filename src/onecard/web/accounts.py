@@ -13,6 +13,8 @@ transaction that counted it has committed, so a refused attempt still counts):
   failure leaves an audit record.
 - ``change_password`` enforces the password rule, ends every session of the person and
   opens a fresh one for the browser that changed it.
+- ``second_factor_state(ctx, person_id)``: whether the person's roles need a second
+  factor, and whether an authenticator is bound (the security page; a read).
 - ``check_totp`` verifies an authenticator code (one step of skew, each step once);
   ``enrol_totp`` binds a first authenticator and needs, beyond the password, the
   one-time enrolment code the bureau issued (``issue_enrolment_code``). Wrong codes of
@@ -116,6 +118,15 @@ def needs_second_factor(conn: Connection, person_id: int) -> bool:
         ).first()
         is not None
     )
+
+
+def second_factor_state(ctx: Context, person_id: int) -> tuple[bool, bool]:
+    with ctx.db.read() as conn:
+        needs = needs_second_factor(conn, person_id)
+        has_totp = conn.execute(
+            select(Person.totp_secret.is_not(None)).where(Person.id == person_id)
+        ).scalar()
+    return needs, bool(has_totp)
 
 
 def _audit(

@@ -25,8 +25,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from onecard.core.context import Context
-from onecard.core.errors import AuthError, InvalidInput, NotFound, TooManyAttempts
+from onecard.core.errors import AuthError, InvalidInput, TooManyAttempts
+from onecard.org import queries as org_queries
+from onecard.org import sessions as org_sessions
 from onecard.pay.schemas import ErrorOut
 from onecard.web import account_activation as activation
 from onecard.web import sessions as web_sessions
@@ -40,19 +41,6 @@ from onecard.web.templating import render
 pages = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["accounts"])
 router = APIRouter()
-
-
-def _member(ctx: Context, unit_id: int, person_id: int) -> None:
-    from sqlalchemy import select
-
-    from onecard.org.models import Person
-
-    with ctx.db.read() as conn:
-        found = conn.execute(
-            select(Person.id).where(Person.id == person_id, Person.unit_id == unit_id)
-        ).first()
-    if found is None:
-        raise NotFound(what="人员")
 
 
 # --- activation (public) -----------------------------------------------------------------
@@ -119,7 +107,7 @@ def person_code(
     request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    _member(ctx, unit_id, person_id)
+    org_queries.member(ctx, unit_id, person_id)
     issued = activation.issue_activation_code(ctx, actor, person_id)
     return _slip(request, actor, unit, person_id, issued=issued, what="code")
 
@@ -129,7 +117,7 @@ def person_reset(
     request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    _member(ctx, unit_id, person_id)
+    org_queries.member(ctx, unit_id, person_id)
     done = activation.reset_account(ctx, actor, person_id)
     if person_id == actor.person_id:
         web_sessions.forget(request)
@@ -143,7 +131,7 @@ def person_unlock(
     request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    _member(ctx, unit_id, person_id)
+    org_queries.member(ctx, unit_id, person_id)
     cleared = activation.unlock_account(ctx, actor, person_id)
     return _slip(request, actor, unit, person_id, cleared=cleared, what="unlock", issued=None)
 
@@ -248,10 +236,7 @@ def api_activate(request: Request, body: ActivateIn, ctx: CtxDep) -> ActivatedOu
     401 ``bad_activation_code``, then ``account_locked`` / 429 ``too_many_attempts``).
     The session this opens is ended at once: sign in with the new password."""
     result = activation.activate(ctx, body.login, body.code, body.password, client_of(request))
-    from onecard.org import sessions
-
-    with ctx.db.begin() as conn:
-        sessions.end_session(conn, result.session.id, "api_activation", ctx.clock.now())
+    org_sessions.end_one(ctx, result.session.id, "api_activation")
     return ActivatedOut(
         person_id=result.person_id,
         staff_no=result.staff_no,

@@ -20,12 +20,11 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from onecard.core.context import Context
-from onecard.core.errors import AuthError, BadSecondFactor, InvalidInput, NotFound, TooManyAttempts
+from onecard.core.errors import AuthError, BadSecondFactor, InvalidInput, TooManyAttempts
+from onecard.org import account_codes
+from onecard.org import queries as org_queries
 from onecard.org import sessions as org_sessions
-from onecard.org.models import Person
 from onecard.web import accounts
 from onecard.web import sessions as web_sessions
 from onecard.web.csrf import csrf_protect
@@ -162,11 +161,6 @@ def password_change(
     return render(request, "auth/password.html", forced=False, error=None, done=True)
 
 
-def _staff_no(ctx: Context, pid: int) -> str:
-    with ctx.db.read() as conn:
-        return str(conn.execute(select(Person.staff_no).where(Person.id == pid)).scalar_one())
-
-
 @router.get("/login/totp")
 def totp_form(request: Request, ctx: CtxDep) -> Response:
     pid = _pending_person(request)
@@ -186,7 +180,7 @@ def _totp_page(
         if not isinstance(secret, str):
             secret = accounts.new_totp_secret()
             request.session["totp_pending"] = secret
-        uri = accounts.provisioning_uri(secret, _staff_no(ctx, pid))
+        uri = accounts.provisioning_uri(secret, org_queries.person_name(ctx, pid)["staff_no"])
         qr_svg = segno.make(uri, micro=False).svg_inline(scale=4)
     return render(
         request,
@@ -196,20 +190,8 @@ def _totp_page(
         secret=secret,
         qr_svg=qr_svg,
         error=error.message(request_lang(request)) if error else None,
-        skip_code=_demo_skip_offered(ctx, pid),
+        skip_code=account_codes.demo_skip_offered(ctx, pid),
     )
-
-
-def _demo_skip_offered(ctx: Context, pid: int) -> bool:
-    """The demo printed this person a code in place of an authenticator (never offered,
-    nor accepted, in production)."""
-    if ctx.settings.env == "production":
-        return False
-    from onecard.org import account_codes
-
-    with ctx.db.read() as conn:
-        until = account_codes.live_until(conn, pid, account_codes.DEMO_SKIP, ctx.clock.now())
-    return until is not None
 
 
 @router.post("/login/totp")
@@ -251,11 +233,7 @@ def logout(request: Request, ctx: CtxDep) -> Response:
 @router.get("/me/security")
 def my_security(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
     assert actor.person_id is not None
-    with ctx.db.read() as conn:
-        needs = accounts.needs_second_factor(conn, actor.person_id)
-        has_totp = conn.execute(
-            select(Person.totp_secret.is_not(None)).where(Person.id == actor.person_id)
-        ).scalar()
+    needs, has_totp = accounts.second_factor_state(ctx, actor.person_id)
     resp = render(
         request,
         "auth/security.html",
@@ -263,7 +241,7 @@ def my_security(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
         sessions=org_sessions.live_sessions(ctx, actor.person_id),
         current=web_sessions.state(request).id,
         needs_2fa=needs,
-        has_totp=bool(has_totp),
+        has_totp=has_totp,
         idle_minutes=ctx.settings.session_idle_minutes,
         max_hours=ctx.settings.session_max_hours,
     )
@@ -279,24 +257,12 @@ def sign_out_everywhere(request: Request, actor: ActorDep, ctx: CtxDep) -> Respo
     return see_other("/login?ended=1")
 
 
-def _member_of(ctx: Context, unit_id: int, person_id: int) -> Any:
-    with ctx.db.read() as conn:
-        p = conn.execute(
-            select(Person.id, Person.name, Person.staff_no).where(
-                Person.id == person_id, Person.unit_id == unit_id
-            )
-        ).first()
-    if p is None:
-        raise NotFound(what="人员")
-    return p
-
-
 @router.post("/unit/{unit_id}/people/{person_id}/sessions/end")
 def end_person_sessions(
     request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    person = _member_of(ctx, unit_id, person_id)
+    person = org_queries.member(ctx, unit_id, person_id)
     ended = org_sessions.end_all_sessions(ctx, actor, person_id, "ended_by_admin")
     if person_id == actor.person_id:
         web_sessions.forget(request)
@@ -316,7 +282,7 @@ def issue_enrolment_code(
     request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    person = _member_of(ctx, unit_id, person_id)
+    person = org_queries.member(ctx, unit_id, person_id)
     code = accounts.issue_enrolment_code(ctx, actor, person_id)
     resp = render(
         request,

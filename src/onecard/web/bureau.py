@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from onecard.audit import queries as audit_queries
 from onecard.audit import service as audit_service
@@ -36,14 +35,14 @@ from onecard.funding import (
     statements,
     year_end,
 )
+from onecard.funding import queries as funding_queries
 from onecard.funding import summary as run_summary
 from onecard.funding.errors import check_quarter
-from onecard.funding.models import BankOrder, FundingReceipt, Settlement
-from onecard.ledger.service import is_closed
+from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen, Terminal, Unit
 from onecard.reports import dashboard
 from onecard.reports.overview import rollout
+from onecard.rollout import queries as rollout_queries
 from onecard.rollout import terminals
 from onecard.rollout.states import CANTEEN_ZH
 from onecard.rollout.states import TERMINAL_ZH as TERMINAL_STATE_ZH
@@ -182,19 +181,8 @@ def _terminals_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(
-                Terminal.code,
-                Terminal.name,
-                Terminal.status,
-                Terminal.installed_at,
-                Canteen.name.label("canteen"),
-            )
-            .join(Canteen, Canteen.id == Terminal.canteen_id)
-            .order_by(Terminal.code)
-        ).all()
-        canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.code)).all()
+    rows = rollout_queries.terminals(ctx)
+    canteens = org_queries.canteen_choices(ctx)
     return _page(
         request,
         actor,
@@ -242,25 +230,6 @@ def terminal_revoke(request: Request, code: str, actor: ActorDep, ctx: CtxDep) -
 
 
 # --- funding notices and payments -------------------------------------------------------
-def _unmatched(ctx: Context) -> list[Any]:
-    """Credits on the dining-fund account that no notice reference matched."""
-    with ctx.db.read() as conn:
-        return list(
-            conn.execute(
-                select(
-                    FundingReceipt.bank_serial,
-                    FundingReceipt.day,
-                    FundingReceipt.amount_fen,
-                    FundingReceipt.counterparty_name,
-                    FundingReceipt.counterparty_account,
-                    FundingReceipt.memo,
-                )
-                .where(FundingReceipt.unit_id.is_(None))
-                .order_by(FundingReceipt.day, FundingReceipt.bank_serial)
-            ).all()
-        )
-
-
 def _notices_page(
     request: Request,
     actor: Actor,
@@ -278,8 +247,8 @@ def _notices_page(
         status_code=status_code,
         quarter=quarter,
         rows=notices.notice_status(ctx, quarter),
-        unmatched=_unmatched(ctx),
-        units=_units(ctx),
+        unmatched=funding_queries.unmatched_receipts(ctx),
+        units=org_queries.unit_choices(ctx),
         status_zh=notices.STATUS_ZH,
         message=message,
         error=error,
@@ -361,7 +330,7 @@ def audit_log(
         params=params,
         export=urlencode({k: v for k, v in params.items() if v}),
         kinds=audit_service.KINDS,
-        units=_units(ctx),
+        units=org_queries.unit_choices(ctx),
         error=error,
     )
 
@@ -384,11 +353,6 @@ def audit_xlsx(
 
 
 # --- money runs: preview, then confirm ----------------------------------------------------
-def _units(ctx: Context) -> list[Any]:
-    with ctx.db.read() as conn:
-        return list(conn.execute(select(Unit.id, Unit.code, Unit.name).order_by(Unit.code)).all())
-
-
 @router.get("/runs")
 def runs_page(
     request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
@@ -402,7 +366,7 @@ def runs_page(
         "bureau/runs.html",
         quarter=q,
         year=int(q[:4]),
-        units=_units(ctx),
+        units=org_queries.unit_choices(ctx),
         runs=RUNS,
         today=ctx.clock.today().isoformat(),
         results=None,
@@ -466,28 +430,6 @@ def _run(
     raise NotFound(what="资金运行")
 
 
-def _objection(ctx: Context, kind: str, params: dict[str, str]) -> str | None:
-    """What the calendar says against this run now (the preview offers the override)."""
-    try:
-        with ctx.db.read() as conn:
-            if kind == "settle":
-                q = check_quarter(params.get("quarter", ""))
-                if is_closed(conn, q):
-                    return None
-                obj = calendar.settlement_objection(ctx.clock.today(), q)
-            elif kind == "distribute":
-                q = check_quarter(params.get("quarter", ""))
-                unit = params.get("unit_id", "")
-                obj = calendar.distribution_objection(conn, q, [int(unit)] if unit else None)
-            elif kind == "year_end":
-                obj = calendar.year_end_objection(conn, int(params.get("year", "0") or 0))
-            else:
-                return None
-    except InvalidInput:
-        return None
-    return None if obj is None else obj.message()
-
-
 @router.post("/runs/{kind}")
 def run_money(
     request: Request,
@@ -537,7 +479,7 @@ def run_money(
         status_code=code,
         quarter=q,
         year=int(year) if year.isdigit() else int(q[:4]),
-        units=_units(ctx),
+        units=org_queries.unit_choices(ctx),
         runs=RUNS,
         today=day or ctx.clock.today().isoformat(),
         results=results,
@@ -551,7 +493,7 @@ def run_money(
         history=run_history(ctx),
         # The preview says what the calendar holds against the run (a refused real run
         # already says it in its error).
-        objection=_objection(ctx, kind, params) if dry_run else None,
+        objection=calendar.run_objection(ctx, kind, params) if dry_run else None,
         previous=run_summary.previous_quarter(q)
         if kind != "year_end"
         else f"{int(year) - 1 if year.isdigit() else ''}",
@@ -572,28 +514,7 @@ def settlement_list(
 ) -> Response:
     bureau_scope(actor)
     q = _quarter(ctx, quarter)
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(
-                Settlement.id,
-                Settlement.canteen_id,
-                Settlement.gross_fen,
-                Settlement.fee_fen,
-                Settlement.score,
-                Settlement.share_bp,
-                Settlement.withheld_fen,
-                Settlement.net_fen,
-                Settlement.status,
-                Settlement.settled_at,
-                Canteen.name.label("canteen"),
-                Canteen.operation,
-                BankOrder.failure_reason,
-            )
-            .join(Canteen, Canteen.id == Settlement.canteen_id)
-            .outerjoin(BankOrder, BankOrder.order_id == Settlement.order_id)
-            .where(Settlement.quarter == q)
-            .order_by(Canteen.code)
-        ).all()
+    rows = funding_queries.settlements(ctx, q)
     return _page(
         request,
         actor,

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Path, Query, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.context import Context
 from onecard.core.errors import AuthError, PasswordChangeRequired, TerminalUnauthorized
+from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
-from onecard.org.models import Person
 from onecard.pay.service import TerminalIdentity, authenticate_terminal
 from onecard.web.permissions import admit_person, admit_terminal
 
@@ -119,20 +118,11 @@ def _signed_in(request: Request, ctx: Context) -> Actor:
         if pid is not None and session.data.get("stage") == "change":
             raise PasswordChangeRequired()
         raise AuthError()
-    with ctx.db.read() as conn:
-        row = conn.execute(
-            select(Person.id, Person.name, Person.unit_id, Person.status).where(Person.id == pid)
-        ).first()
-        actor = (
-            Actor.load(conn, int(row.id), f"person:{row.id}:{row.name}", int(row.unit_id))
-            if row is not None and row.status == "active"
-            else None
-        )
+    actor = org_queries.active_actor(ctx, pid)
     if actor is None or session.data.get("grants") != sessions.grants_fingerprint(actor.grants):
         assert session.id is not None
-        with ctx.db.begin() as conn:
-            reason = "role_changed" if actor is not None else "inactive"
-            sessions.end_session(conn, session.id, reason, ctx.clock.now())
+        reason = "role_changed" if actor is not None else "inactive"
+        sessions.end_one(ctx, session.id, reason)
         forget(request)
         raise AuthError()
     return actor

@@ -1,9 +1,10 @@
 """The diner's pages (手机端): balances, payment code, transactions, rating, card, top-up.
 
 Contract: every route acts for the signed-in person only and goes through the same
-service functions as the JSON API (pay.queries, pay.cards, pay.paycode_keys, pay.topup,
-feedback.service). Reporting a card lost stops the card; reporting the phone lost
-rotates the payment-code secret and ends the person's sessions.
+service functions and read models as the JSON API (pay.queries, pay.cards,
+pay.paycode_keys, pay.topup, feedback.service; also org.queries, feedback.queries).
+Reporting a card lost stops the card; reporting the phone lost rotates the payment-code
+secret and ends the person's sessions.
 The payment code page makes its codes in the browser from the on-device secret
 (static/js/paycode.js), so it keeps working when the network is gone.
 """
@@ -14,7 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from onecard.channels.sandbox import open_demo_card
 from onecard.core.clock import to_local
@@ -27,13 +27,13 @@ from onecard.core.errors import (
     OneCardError,
     StarsNotChosen,
 )
+from onecard.feedback import queries as feedback_queries
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.funding import notifications
-from onecard.org.models import Person
+from onecard.org import queries as org_queries
 from onecard.pay import cards, paycode_keys, topup
-from onecard.pay.models import Card
-from onecard.pay.queries import my_balances, my_transactions
+from onecard.pay.queries import my_balances, my_transactions, person_cards
 from onecard.pay.statement import kind_words, statement, statement_years
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
@@ -55,26 +55,15 @@ def _person_id(actor: ActorDep) -> int:
 
 
 def _my_cards(ctx: Context, person_id: int) -> list[dict[str, str]]:
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(Card.card_no, Card.status)
-            .where(Card.person_id == person_id, Card.status != "cancelled")
-            .order_by(Card.id)
-        ).all()
+    rows = person_cards(ctx, person_id, include_cancelled=False)
     return [{"card_no": r.card_no, "status": r.status} for r in rows]
-
-
-def _me(ctx: Context, person_id: int) -> dict[str, str]:
-    with ctx.db.read() as conn:
-        row = conn.execute(select(Person.name, Person.staff_no).where(Person.id == person_id)).one()
-    return {"name": row.name, "staff_no": row.staff_no}
 
 
 def _transactions(
     ctx: Context, person_id: int, limit: int, payment_id: int | None = None
 ) -> list[dict[str, object]]:
     txs = my_transactions(ctx, person_id, limit, payment_id)
-    rated = feedback.rated_payment_ids(ctx, [int(str(t["payment_id"])) for t in txs])
+    rated = feedback_queries.rated_payment_ids(ctx, [int(str(t["payment_id"])) for t in txs])
     for t in txs:
         t["rated"] = t["payment_id"] in rated
         t["rateable"] = (
@@ -92,7 +81,7 @@ def home(request: Request, actor: ActorDep, ctx: CtxDep, msg: str | None = None)
         request,
         "diner/home.html",
         actor=actor,
-        me=_me(ctx, pid),
+        me=org_queries.person_name(ctx, pid),
         bal=my_balances(ctx, pid),
         cards=_my_cards(ctx, pid),
         txs=statement(ctx, pid, None, 1, 10).rows,
@@ -138,7 +127,7 @@ def code_page(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
         request,
         "diner/code.html",
         actor=actor,
-        me=_me(ctx, pid),
+        me=org_queries.person_name(ctx, pid),
         bal=my_balances(ctx, pid),
     )
 

@@ -17,13 +17,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from onecard.core.context import Context
 from onecard.core.errors import NotFound, OneCardError
 from onecard.core.money import yuan
 from onecard.funding import payees
 from onecard.org import admin, grants, listing, retirement
+from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.org.fields import (
     CANTEEN_FIELDS,
@@ -32,7 +32,7 @@ from onecard.org.fields import (
     UNIT_FIELDS,
     Spec,
 )
-from onecard.org.models import CITY_ROLES, UNIT_ROLES, Canteen
+from onecard.org.models import CITY_ROLES, UNIT_ROLES
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
 from onecard.web.errors import status_for
@@ -344,14 +344,6 @@ def _canteen_page(
     )
 
 
-def _canteen_owner(ctx: Context, canteen_id: int) -> int:
-    with ctx.db.read() as conn:
-        uid = conn.execute(select(Canteen.unit_id).where(Canteen.id == canteen_id)).scalar()
-    if uid is None:
-        raise NotFound(what="食堂")
-    return int(uid)
-
-
 @router.get("/bureau/org/canteens/{canteen_id}")
 def bureau_canteen(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
@@ -366,7 +358,7 @@ def own_canteen(
 
 
 async def _save_canteen(request: Request, frame: Frame, canteen_id: int) -> Response:
-    if frame.unit is not None and _canteen_owner(frame.ctx, canteen_id) != frame.unit.id:
+    if frame.unit is not None and org_queries.canteen_owner(frame.ctx, canteen_id) != frame.unit.id:
         raise NotFound(what="食堂")
     values = await _fields(request, CANTEEN_FIELDS)
     try:

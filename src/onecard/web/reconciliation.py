@@ -24,18 +24,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from onecard.channels.store import stored_statement
 from onecard.core.context import Context
 from onecard.core.errors import ImportRejected, InvalidInput, OneCardError
 from onecard.core.runs import RunResult
 from onecard.funding import bank_files, notices, reconciliation
-from onecard.funding.models import FundingNotice, FundingReceipt
+from onecard.funding import queries as funding_queries
 from onecard.org.actors import Actor
-from onecard.org.models import Unit
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import status_for
@@ -62,33 +59,6 @@ def _day(text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError as exc:
         raise InvalidInput("日期格式应为 YYYY-MM-DD") from exc
-
-
-def _open_notices(ctx: Context) -> list[dict[str, Any]]:
-    """Notices not fully paid (newest quarter first): where a receipt may be assigned."""
-    paid = (
-        select(func.coalesce(func.sum(FundingReceipt.amount_fen), 0))
-        .where(FundingReceipt.notice_id == FundingNotice.id)
-        .scalar_subquery()
-    )
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(
-                FundingNotice.id,
-                FundingNotice.unit_id,
-                FundingNotice.reference,
-                FundingNotice.quarter,
-                FundingNotice.amount_due_fen,
-                Unit.name.label("unit"),
-                paid.label("paid_fen"),
-            )
-            .join(Unit, Unit.id == FundingNotice.unit_id)
-            .where(paid < FundingNotice.amount_due_fen)
-            .order_by(FundingNotice.quarter.desc(), Unit.code)
-            .limit(300)
-        ).all()
-    # sum() is NUMERIC on PostgreSQL: money leaves as int.
-    return [{**r._mapping, "paid_fen": int(r.paid_fen)} for r in rows]
 
 
 def _sandbox(ctx: Context) -> Any:
@@ -130,7 +100,7 @@ def _page(
         error_rows=rows or [],
         groups=GROUPS,
         status_zh=reconciliation.STATUS_ZH,
-        notices=_open_notices(ctx) if can_run and days else [],
+        notices=funding_queries.open_notices(ctx) if can_run and days else [],
         file_exchange=bank_files.is_file_exchange(ctx),
         sandbox=_sandbox(ctx) is not None,
         waiting=bank_files.waiting(ctx),
@@ -180,17 +150,10 @@ def reconcile(
 ) -> Response:
     bureau_scope(actor)
     try:
-        res = reconcile_kept(ctx, actor, _day(day))
+        res = reconciliation.reconcile_kept(ctx, actor, _day(day))
     except OneCardError as exc:
         return _failed(request, actor, ctx, exc, day=day)
     return _page(request, actor, ctx, day=day, days=[res])
-
-
-def reconcile_kept(ctx: Context, actor: Actor, day: date) -> RunResult:
-    """A day against the statement lines already read for it, else the bank's own."""
-    with ctx.db.read() as conn:
-        kept = stored_statement(conn, day)
-    return reconciliation.reconcile_day(ctx, actor, day, lines=kept or None)
 
 
 @router.post("/statement")
@@ -219,19 +182,12 @@ def assign(
     """The clearing operator says which unit's notice an unclaimed receipt pays."""
     bureau_scope(actor)
     try:
-        with ctx.db.read() as conn:
-            notice = conn.execute(
-                select(FundingNotice.unit_id, FundingNotice.reference).where(
-                    FundingNotice.id == notice_id
-                )
-            ).first()
-            day = conn.execute(
-                select(FundingReceipt.day).where(FundingReceipt.bank_serial == serial)
-            ).scalar()
+        notice = funding_queries.notice_payer(ctx, notice_id)
+        day = funding_queries.receipt_day(ctx, serial)
         if notice is None:
             raise InvalidInput("所选缴款通知不存在")
         res = notices.assign_receipt(ctx, actor, serial, int(notice.unit_id), notice_id)
-        again = [reconcile_kept(ctx, actor, day)] if day is not None else []
+        again = [reconciliation.reconcile_kept(ctx, actor, day)] if day is not None else []
     except OneCardError as exc:
         return _failed(request, actor, ctx, exc)
     unit = res.lines[0]["unit"] if res.lines else ""

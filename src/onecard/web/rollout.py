@@ -147,8 +147,7 @@ def _canteen(
     status_code: int = 200,
 ) -> Response:
     c = queries.canteen_plan(ctx, canteen_id)
-    with ctx.db.read() as conn:
-        blockers = service.go_live_blockers(conn, c) if c.rollout_status != st.LIVE else []
+    blockers = queries.go_live_blockers(ctx, c)
     return _page(
         request,
         actor,

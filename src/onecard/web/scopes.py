@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, NotFound
+from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
-from onecard.org.models import Unit
 
 
 def unit_scope(ctx: Context, actor: Actor, unit_id: int) -> Any:
     allowed = actor.manages_unit(unit_id) or actor.can_read_everything()
-    with ctx.db.read() as conn:
-        unit = conn.execute(select(Unit.__table__).where(Unit.id == unit_id)).first()
+    unit = org_queries.unit_row(ctx, unit_id)
     if not allowed:
         # Whether or not the unit exists, someone outside it learns nothing: 403.
         raise Forbidden()

@@ -22,19 +22,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
 from onecard.core.tables import Table, to_xlsx
-from onecard.feedback.service import canteen_averages, recent_comments
+from onecard.feedback.queries import canteen_averages, recent_comments
+from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen, Terminal
-from onecard.pay.models import Item, MealPeriod, MealPrice
 from onecard.pay.reversal import reverse, terminal_day
-from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
-from onecard.pay.till_queries import ShiftReport, day_payments, shift_report
+from onecard.pay.service import PaymentRequest, pay
+from onecard.pay.till_queries import (
+    ShiftReport,
+    day_payments,
+    meal_board,
+    shift_report,
+    sold_items,
+    till_canteens,
+    till_terminal,
+)
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
 from onecard.web.forms import parse_yuan
@@ -46,74 +52,6 @@ router = APIRouter(prefix="/till", dependencies=[Depends(csrf_protect)], include
 # The till lists the latest this many of the day's payments (the shift report has all).
 TODAY_ROWS = 100
 REPORT_ROWS = 5000  # a printed report lists at most this many payments
-
-
-def till_canteens(ctx: Context, actor: Actor) -> list[dict[str, Any]]:
-    """The canteens this actor may run a till for, in id order."""
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(Canteen.id, Canteen.name, Canteen.unit_id).order_by(Canteen.id)
-        ).all()
-    return [
-        {"id": int(r.id), "name": r.name}
-        for r in rows
-        if actor.manages_canteen(int(r.id), int(r.unit_id))
-    ]
-
-
-def till_terminal(ctx: Context, canteen_id: int) -> TerminalIdentity:
-    with ctx.db.read() as conn:
-        row = conn.execute(
-            select(Terminal.id, Terminal.code, Terminal.region_id, Terminal.canteen_id)
-            .where(Terminal.canteen_id == canteen_id, Terminal.status == "live")
-            .order_by(Terminal.id)
-            .limit(1)
-        ).first()
-    if row is None:
-        raise StateConflict("本食堂没有在用的消费机，无法收款")
-    return TerminalIdentity(int(row.id), str(row.code), int(row.region_id), int(row.canteen_id))
-
-
-def _meals(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
-    now = to_local(ctx.clock.now()).time()
-    with ctx.db.read() as conn:
-        periods = conn.execute(
-            select(
-                MealPeriod.id, MealPeriod.code, MealPeriod.name, MealPeriod.starts, MealPeriod.ends
-            )
-            .where(MealPeriod.canteen_id == canteen_id)
-            .order_by(MealPeriod.starts)
-        ).all()
-        prices = {
-            (int(m), k): int(p)
-            for m, k, p in conn.execute(
-                select(MealPrice.meal_period_id, MealPrice.diner_class, MealPrice.price_fen).where(
-                    MealPrice.meal_period_id.in_([p.id for p in periods] or [0])
-                )
-            )
-        }
-    return [
-        {
-            "code": p.code,
-            "name": p.name,
-            "window": f"{p.starts:%H:%M}–{p.ends:%H:%M}",
-            "now": p.starts <= now < p.ends,
-            "own": prices.get((int(p.id), "own")),
-            "visitor": prices.get((int(p.id), "visitor")),
-        }
-        for p in periods
-    ]
-
-
-def _items(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
-    """The canteen's dishes and shop goods sold by line (active only)."""
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(Item.sku, Item.name, Item.kind, Item.price_fen)
-            .where(Item.canteen_id == canteen_id, Item.active.is_(True))
-            .order_by(Item.kind, Item.sku)
-        ).all()
-    return [dict(r._mapping) for r in rows]
 
 
 def _item_lines(skus: list[str], qtys: list[str]) -> tuple[tuple[str, int], ...]:
@@ -141,9 +79,7 @@ def _pick(
     for c in mine:
         if c["id"] == canteen_id:
             return c, mine
-    with ctx.db.read() as conn:
-        exists = conn.execute(select(Canteen.id).where(Canteen.id == canteen_id)).first()
-    if exists is None:
+    if not org_queries.canteen_exists(ctx, canteen_id):
         raise NotFound(what="食堂")
     raise Forbidden()
 
@@ -167,8 +103,8 @@ def _page(
         "canteen": canteen,
         "canteens": mine,
         "terminal": terminal,
-        "meals": _meals(ctx, canteen["id"]),
-        "items": _items(ctx, canteen["id"]),
+        "meals": meal_board(ctx, canteen["id"]),
+        "items": sold_items(ctx, canteen["id"]),
         "mode": mode,
         "meal": meal,
         "day": day,

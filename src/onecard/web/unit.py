@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -27,15 +26,15 @@ from onecard.core.context import Context
 from onecard.core.errors import Conflict, ImportRejected, InvalidInput, NotFound, OneCardError
 from onecard.core.money import yuan
 from onecard.funding import distribution, settlement, statements
+from onecard.funding import queries as funding_queries
 from onecard.funding.errors import check_quarter
-from onecard.funding.models import UnitInfo
 from onecard.org import imports
+from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.org.fields import FIELD_NAMES_ZH
-from onecard.org.models import Person
 from onecard.pay import cards, paycode_keys, rules
-from onecard.pay.models import DINER_CLASSES, Card
-from onecard.pay.queries import my_balances, my_transactions
+from onecard.pay.models import DINER_CLASSES
+from onecard.pay.queries import card_owner, my_balances, my_transactions, person_cards
 from onecard.reports import directory
 from onecard.rollout import queries as rollout_queries
 from onecard.web import account_activation as activation
@@ -78,31 +77,7 @@ def roster(
     show: str = "active",
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    query = select(
-        Person.id,
-        Person.staff_no,
-        Person.name,
-        Person.category,
-        Person.status,
-        Person.standard_fen,
-        Person.joined_on,
-        Person.left_on,
-        Person.phone,
-    ).where(Person.unit_id == unit_id)
-    if show != "all":
-        query = query.where(Person.status == "active")
-    if q.strip():
-        like = f"%{q.strip()}%"
-        query = query.where(Person.name.like(like) | Person.staff_no.like(like))
-    with ctx.db.read() as conn:
-        people = conn.execute(query.order_by(Person.staff_no).limit(1000)).all()
-        counts = dict(
-            conn.execute(
-                select(Person.status, func.count())
-                .where(Person.unit_id == unit_id)
-                .group_by(Person.status)
-            ).all()
-        )
+    people, counts = org_queries.roster(ctx, unit_id, q, show)
     return _page(
         request,
         ctx,
@@ -126,8 +101,7 @@ def roster(
 @router.get("/{unit_id}/info")
 def info(request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    with ctx.db.read() as conn:
-        row = conn.execute(select(UnitInfo.__table__).where(UnitInfo.unit_id == unit_id)).first()
+    row = funding_queries.unit_info(ctx, unit_id)
     return _page(
         request,
         ctx,
@@ -489,16 +463,6 @@ async def import_upload(
 CARD_ACTIONS = {"lost": "挂失", "unfreeze": "解挂", "replace": "补卡", "cancel": "注销"}
 
 
-def _member(ctx: Context, unit_id: int, person_id: int) -> Any:
-    with ctx.db.read() as conn:
-        p = conn.execute(
-            select(Person.__table__).where(Person.id == person_id, Person.unit_id == unit_id)
-        ).first()
-    if p is None:
-        raise NotFound(what="人员")
-    return p
-
-
 def _person_page(
     request: Request,
     ctx: Context,
@@ -509,13 +473,8 @@ def _person_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    p = _member(ctx, unit.id, person_id)
-    with ctx.db.read() as conn:
-        cards = conn.execute(
-            select(Card.card_no, Card.status, Card.issued_at)
-            .where(Card.person_id == person_id)
-            .order_by(Card.id)
-        ).all()
+    p = org_queries.member(ctx, unit.id, person_id)
+    cards = person_cards(ctx, person_id)
     return _page(
         request,
         ctx,
@@ -557,12 +516,9 @@ def person_card(
 ) -> Response:
 
     unit = unit_scope(ctx, actor, unit_id)
-    _member(ctx, unit_id, person_id)
-    if action != "issue":
-        with ctx.db.read() as conn:
-            owner = conn.execute(select(Card.person_id).where(Card.card_no == card_no)).scalar()
-        if owner != person_id:
-            raise NotFound(what="卡")
+    org_queries.member(ctx, unit_id, person_id)
+    if action != "issue" and card_owner(ctx, card_no) != person_id:
+        raise NotFound(what="卡")
     try:
         if action == "issue":
             done = f"已发卡 {cards.issue_card(ctx, actor, person_id)}"
@@ -603,7 +559,7 @@ def person_paycode(
 ) -> Response:
     """Rotate the person's payment-code secret; ``phone_lost`` also ends their sessions."""
     unit = unit_scope(ctx, actor, unit_id)
-    _member(ctx, unit_id, person_id)
+    org_queries.member(ctx, unit_id, person_id)
     if action not in ("rotate", "phone_lost"):
         raise InvalidInput("未知操作")
     got = paycode_keys.rotate(ctx, actor, person_id, phone_lost=action == "phone_lost")
@@ -623,7 +579,7 @@ def person_leave(
     ctx: CtxDep,
 ) -> Response:
     unit = unit_scope(ctx, actor, unit_id)
-    _member(ctx, unit_id, person_id)
+    org_queries.member(ctx, unit_id, person_id)
     try:
         res = distribution.leave(ctx, actor, person_id)
     except (InvalidInput, Conflict) as exc:
