@@ -18,6 +18,7 @@ from typing import Any
 
 from onecard.core.money import fen_from_yuan
 from onecard.org import bank_accounts
+from onecard.org.tables import cell_text
 
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 REGION_CODE_RE = re.compile(r"[A-Za-z0-9]{1,12}")
@@ -150,12 +151,7 @@ class BadValue(ValueError):
         return cls(field, f"「{value}」已被使用", kind="duplicate", value=value)
 
 
-def _text(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v).strip()
+_text = cell_text  # an Excel number cell 1001.0 reads as "1001"
 
 
 Parser = Callable[[str, Any], Any]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
@@ -133,3 +133,24 @@ def unit_id(ctx: Context, code: str) -> int | None:
     with ctx.db.read() as conn:
         uid = conn.execute(select(Unit.id).where(Unit.code == code)).scalar()
     return None if uid is None else int(uid)
+
+
+def open_units(conn: Connection) -> list[Any]:
+    """Units not retired (id, code, name), by code — inside the caller's read."""
+    return list(
+        conn.execute(
+            select(Unit.id, Unit.code, Unit.name)
+            .where(Unit.retired_at.is_(None))
+            .order_by(Unit.code)
+        ).all()
+    )
+
+
+def active_people_by_unit(conn: Connection) -> dict[int, int]:
+    """Active people per unit id — inside the caller's read."""
+    rows = conn.execute(
+        select(Person.unit_id, func.count())
+        .where(Person.status == "active")
+        .group_by(Person.unit_id)
+    ).all()
+    return {int(u): int(n) for u, n in rows}

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from onecard.core.context import Context
-from onecard.org.models import Canteen, Person, Terminal, Unit
+from onecard.org.models import Canteen, Terminal, Unit
+from onecard.org.queries import active_people_by_unit, open_units
 
 
 def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -42,18 +43,8 @@ def rollout(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             )
         ):
             term.setdefault(int(cid), {})[st] = int(n)
-        units = conn.execute(
-            select(Unit.id, Unit.code, Unit.name)
-            .where(Unit.retired_at.is_(None))
-            .order_by(Unit.code)
-        ).all()
-        people = dict(
-            conn.execute(
-                select(Person.unit_id, func.count())
-                .where(Person.status == "active")
-                .group_by(Person.unit_id)
-            ).all()
-        )
+        units = open_units(conn)
+        people = active_people_by_unit(conn)
     c_rows = []
     slow_units: set[int] = set()
     by_unit: dict[int, list[str]] = {}

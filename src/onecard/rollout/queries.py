@@ -26,6 +26,7 @@ from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
 from onecard.org.models import Canteen, Person, Terminal, Unit
+from onecard.org.queries import active_people_by_unit, open_units
 from onecard.org.tables import xlsx
 from onecard.pay.models import Card
 from onecard.rollout import service
@@ -214,18 +215,8 @@ class UnitCards:
 def card_progress(ctx: Context) -> tuple[list[UnitCards], UnitCards]:
     """Per unit and for the city: active people, and those of them with an active card."""
     with ctx.db.read() as conn:
-        units = conn.execute(
-            select(Unit.id, Unit.code, Unit.name)
-            .where(Unit.retired_at.is_(None))
-            .order_by(Unit.code)
-        ).all()
-        people = dict(
-            conn.execute(
-                select(Person.unit_id, func.count())
-                .where(Person.status == "active")
-                .group_by(Person.unit_id)
-            ).all()
-        )
+        units = open_units(conn)
+        people = active_people_by_unit(conn)
         carded = select(Card.person_id).where(Card.status == "active").distinct().subquery()
         with_card = dict(
             conn.execute(
