@@ -95,3 +95,13 @@ def test_every_answer_carries_the_security_headers(
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "same-origin"
+
+
+def test_an_error_page_keeps_the_signed_in_menu(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """A unit admin refused another unit's page still sees their own menu and 退出."""
+    sign_in(client, ctx, "Sua")
+    r = client.get(f"/unit/{w.units['B']}")
+    assert r.status_code == 403
+    assert 'action="/logout"' in r.text and "登录</a>" not in r.text

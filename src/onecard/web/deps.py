@@ -104,6 +104,9 @@ def get_actor(request: Request, ctx: CtxDep) -> Actor:
     A session whose person has left, or whose role grants changed since it signed in, is
     ended here and answers 401 (sign in again)."""
     actor = _signed_in(request, ctx)
+    # An error page drawn later in this request (``web.errors.html_error``) shows the
+    # signed-in person's menu, not the signed-out one.
+    request.state.actor = actor
     admit_person(request, actor)
     return actor
 

@@ -124,6 +124,7 @@ def html_error(request: Request, status: int, message: str) -> Response:
         status=status,
         title=titles.get(status, "出错了"),
         message=message,
+        actor=getattr(request.state, "actor", None),
     )
     resp.headers["X-Request-ID"] = request_id(request.scope)
     return resp
