@@ -65,6 +65,29 @@ UNITS = [
     ("郴州市北湖区人民政府", False, None, None, None),
     ("郴州市苏仙区人民政府", False, None, None, None),
 ]
+# The public directory's facts of the demo's canteens, in the order they are built:
+# district, coordinates (GCJ-02 "lng,lat"), whether someone without a card may eat there,
+# and what they should know.
+DIRECTORY = [
+    ("北湖区", "113.014872,25.770412", "none", ""),
+    (
+        "北湖区",
+        "113.016391,25.771906",
+        "appointment",
+        "来客请提前一天致电食堂预约，凭身份证到一楼服务台付款取餐",
+    ),
+    ("北湖区", "113.021540,25.783117", "open", "无卡来客到收银台扫码或现金付款，按来客价"),
+    (
+        "苏仙区",
+        "113.038204,25.801356",
+        "open",
+        "来客到服务台办理临时就餐卡，押金 20 元，离开时退还",
+    ),
+    ("北湖区", "113.009763,25.778842", "open", "病人家属和来访者欢迎就餐：门诊楼负一层，扫码付款"),
+    ("苏仙区", "113.046511,25.793270", "none", "因安保要求，仅限持一卡通的工作人员"),
+    ("苏仙区", "113.035126,25.809734", "appointment", "来客请由接待单位提前登记，凭身份证入楼"),
+    ("北湖区", "113.012655,25.765390", "open", ""),
+]
 STREETS = ["五岭大道", "国庆北路", "郴江路", "苏仙北路", "青年大道", "人民西路", "燕泉路", "骆仙路"]
 
 
@@ -134,6 +157,7 @@ def build_demo(
             assert cname is not None and op is not None
             n = len(canteen_of_unit) + 1
             lunch = rng.choice([400, 500, 600, 700, 800])
+            district, coordinates, guest_access, guest_note = DIRECTORY[(n - 1) % len(DIRECTORY)]
             cid = b.create_canteen(
                 conn,
                 region,
@@ -143,7 +167,7 @@ def build_demo(
                 operation=op,
                 operator_name=operator,
                 operator_bank_account=f"62270035{n:08d}" if operator else None,
-                location=f"郴州市北湖区{rng.choice(STREETS)}{rng.randint(1, 300)}号",
+                location=f"郴州市{district}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
                 contact=chinese_name(rng),
                 phone=f"0735-28{rng.randint(10000, 99999)}",
                 capacity=rng.choice([80, 120, 200, 300]),
@@ -151,6 +175,10 @@ def build_demo(
                 dining_area_m2=rng.choice([150, 260, 400, 600]),
                 opening_hours="早 07:00–08:30 · 午 11:30–13:30 · 晚 17:30–19:00",
                 serves_visitors=True,
+                district=district,
+                coordinates=coordinates,
+                guest_access=guest_access,
+                guest_note=guest_note,
             )
             if operator:
                 bank.open_outside_account(f"62270035{n:08d}", operator)

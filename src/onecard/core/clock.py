@@ -9,7 +9,7 @@ PDF). Tests inject a ``FixedClock`` and move it by hand.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -93,7 +93,9 @@ def local_text(value: Any, fmt: str = LOCAL_FORMAT) -> str:
     """A stored instant as a person reads it, in the city's zone: '2026-11-30 05:24'.
 
     ``value`` is a naive-UTC (or aware) datetime, or its ISO text as stored in JSON;
-    None and "" give "". A ``date`` is a calendar day already and is written as is.
+    None and "" give "". A ``date`` is a calendar day already and is written as is, and
+    a ``time`` of day (a meal period's start) is city wall time already: its clock part
+    of ``fmt`` ('07:00'), or ``fmt`` itself when that has no date part ('%H:%M:%S').
     """
     if value is None or value == "":
         return ""
@@ -103,6 +105,8 @@ def local_text(value: Any, fmt: str = LOCAL_FORMAT) -> str:
         return to_local(value).strftime(fmt)
     if isinstance(value, date):
         return value.strftime(fmt.split(" ")[0])
+    if isinstance(value, time):
+        return value.strftime(fmt.split(" ")[-1])
     raise TypeError(f"not a time: {value!r}")
 
 

@@ -31,6 +31,12 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "canteen": {"planned": "计划", "inspected": "已验收检查", "live": "已上线"},
     "operation": {"self": "自营", "outsourced": "委托经营"},
+    # Whether someone without a one card may eat at a canteen (org.fields.GUEST_ACCESS_ZH).
+    "guest_access": {
+        "none": "仅限持卡工作人员",
+        "appointment": "来客须预约",
+        "open": "欢迎来客就餐",
+    },
     # A quarter's settlement of one canteen (funding.models.Settlement.status).
     "settlement": {
         "nothing": "无需付款",

@@ -348,6 +348,10 @@ CANTEEN_DEFAULTS: dict[str, Any] = {
     "contact": None,
     "phone": None,
     "notes": "",
+    "district": "",
+    "guest_access": "none",
+    "guest_note": "",
+    "coordinates": None,
 }
 
 
@@ -381,6 +385,10 @@ def insert_canteen(
         windows=full["windows"],
         contract_starts=full["contract_starts"],
         contract_ends=full["contract_ends"],
+        district=full["district"],
+        guest_access=full["guest_access"],
+        guest_note=full["guest_note"],
+        coordinates=full["coordinates"],
     )
     if full["notes"]:
         conn.execute(update(Canteen).where(Canteen.id == cid).values(notes=full["notes"]))

@@ -177,6 +177,10 @@ def create_canteen(
     windows: int = 0,
     contract_starts: date | None = None,
     contract_ends: date | None = None,
+    district: str = "",
+    guest_access: str = "none",
+    guest_note: str = "",
+    coordinates: str | None = None,
 ) -> int:
     cid = int(
         conn.execute(
@@ -204,6 +208,10 @@ def create_canteen(
                 windows=windows,
                 contract_starts=contract_starts,
                 contract_ends=contract_ends,
+                district=district,
+                guest_access=guest_access,
+                guest_note=guest_note,
+                coordinates=coordinates,
             )
             .returning(Canteen.id)
         ).scalar_one()

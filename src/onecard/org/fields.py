@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from onecard.core.money import fen_from_yuan
@@ -27,6 +28,8 @@ PHONE_RE = re.compile(r"[0-9+\-() ]{5,20}")
 LEVEL_ZH = {"city": "市直", "county": "县直", "township": "乡镇"}
 REGION_LEVEL_ZH = {"city": "市", "county": "县（区）", "township": "乡镇（街道）"}
 OPERATION_ZH = {"self": "自营", "outsourced": "委托经营"}
+# Whether and how someone without a one card may eat at a canteen (the public directory).
+GUEST_ACCESS_ZH = {"none": "仅限持卡工作人员", "appointment": "来客须预约", "open": "欢迎来客就餐"}
 LEVEL_OF = {
     **{k: k for k in LEVEL_ZH},
     **{v: k for k, v in LEVEL_ZH.items()},
@@ -50,6 +53,19 @@ OPERATION_OF = {
     "委托经营": "outsourced",
     "外包": "outsourced",
 }
+GUEST_ACCESS_OF = {
+    **{k: k for k in GUEST_ACCESS_ZH},
+    **{v: k for k, v in GUEST_ACCESS_ZH.items()},
+    "": "none",
+    "不对外": "none",
+    "仅限工作人员": "none",
+    "预约": "appointment",
+    "须预约": "appointment",
+    "对外开放": "open",
+    "开放": "open",
+}
+# Longitude and latitude as "113.014917,25.770612" (how Amap's coordinate picker gives them).
+COORDINATES_RE = re.compile(r"(-?\d{1,3}(?:\.\d{1,8})?)\s*[,，]\s*(-?\d{1,2}(?:\.\d{1,8})?)")
 _TRUE = {"true", "1", "yes", "on", "是", "有", "y"}
 _FALSE = {"false", "0", "no", "off", "否", "无", "n", ""}
 
@@ -83,6 +99,10 @@ FIELD_EN = {
     "经营者结算账户": "Operator's settlement account",
     "合同开始日期": "Contract start",
     "合同结束日期": "Contract end",
+    "所在区县": "District",
+    "来客就餐": "Visitors without a card",
+    "来客须知": "What visitors should know",
+    "经纬度": "Coordinates",
     "备注": "Notes",
     "单位": "Unit",
     "食堂": "Canteen",
@@ -116,6 +136,10 @@ FIELD_NAMES_ZH = {
     "contact": "联系人",
     "phone": "联系电话",
     "notes": "备注",
+    "district": "所在区县",
+    "guest_access": "来客就餐",
+    "guest_note": "来客须知",
+    "coordinates": "经纬度",
     "canteens": "食堂数量",
     "breakfast_fen": "早餐标准",
     "lunch_fen": "午餐标准",
@@ -261,6 +285,28 @@ def phone(label: str, v: Any) -> str | None:
     return s
 
 
+def coordinates(label: str, v: Any) -> str | None:
+    """ "lng,lat" in degrees (longitude −180–180, latitude −90–90), kept to 6 decimals."""
+    s = _text(v)
+    if not s:
+        return None
+    m = COORDINATES_RE.fullmatch(s)
+    if m is None:
+        raise BadValue(
+            label,
+            "格式应为 经度,纬度（如 113.014917,25.770612）",
+            en="should be longitude,latitude (e.g. 113.014917,25.770612)",
+        )
+    lng, lat = Decimal(m.group(1)), Decimal(m.group(2))
+    if not (-180 <= lng <= 180 and -90 <= lat <= 90):
+        raise BadValue(
+            label,
+            "经度应在 −180 到 180 之间，纬度在 −90 到 90 之间",
+            en="longitude must be within −180 to 180, latitude within −90 to 90",
+        )
+    return f"{lng:.6f},{lat:.6f}"
+
+
 def bank_account(label: str, v: Any) -> str | None:
     s = _text(v)
     if not s:
@@ -337,6 +383,12 @@ CANTEEN_FIELDS: dict[str, Spec] = {
     "contact": Spec("联系人", text(40)),
     "phone": Spec("联系电话", phone),
     "notes": Spec("备注", plain(2000)),
+    "district": Spec("所在区县", plain(40)),
+    "guest_access": Spec(
+        "来客就餐", choice(GUEST_ACCESS_OF, "应为 仅限持卡工作人员、来客须预约 或 欢迎来客就餐")
+    ),
+    "guest_note": Spec("来客须知", plain(500)),
+    "coordinates": Spec("经纬度", coordinates),
 }
 
 

@@ -43,6 +43,7 @@ from onecard.org.errors import unique_races
 from onecard.org.fields import (
     CANTEEN_FIELDS,
     CODE_RE,
+    GUEST_ACCESS_ZH,
     LEVEL_ZH,
     OPERATION_ZH,
     PHONE_RE,
@@ -104,6 +105,10 @@ CANTEEN_COLUMN_FIELD: dict[str, str] = {
     "联系人": "contact",
     "联系电话": "phone",
     "备注": "notes",
+    "所在区县": "district",
+    "来客就餐": "guest_access",
+    "来客须知": "guest_note",
+    "经纬度": "coordinates",
 }
 CANTEEN_COLUMNS: tuple[str, ...] = (
     "食堂编码",
@@ -199,6 +204,7 @@ def _canteen_rows(conn: Connection, unit_ids: Iterable[int] | None) -> list[list
     for c in conn.execute(q):
         by_field = {f: getattr(c, f) for f in CANTEEN_COLUMN_FIELD.values()}
         by_field["operation"] = OPERATION_ZH[c.operation]
+        by_field["guest_access"] = GUEST_ACCESS_ZH[c.guest_access]
         row = [c.code, c.name, c.unit_code]
         for col in CANTEEN_COLUMNS[3:]:
             v = json_value(by_field[CANTEEN_COLUMN_FIELD[col]])

@@ -145,8 +145,18 @@ class Canteen(Base):
     contract_ends: Mapped[date | None] = mapped_column(Date)
     # Set when the canteen is retired (nothing unsettled, no terminal in use).
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The public directory (issue 14 §6, since migration 0011): the district it is in,
+    # whether and how someone without a one card (not staff of a participating unit) may
+    # eat there — ``none`` staff only, ``appointment`` by appointment, ``open`` welcome —
+    # and what they must know or bring, and where it is on a map ("lng,lat", GCJ-02 as
+    # Amap's coordinate picker gives it).
+    district: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    guest_access: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
+    guest_note: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    coordinates: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (
         CheckConstraint("operation IN ('self','outsourced')", name="operation"),
+        CheckConstraint("guest_access IN ('none','appointment','open')", name="guest_access"),
         CheckConstraint("windows >= 0", name="windows_nonneg"),
         CheckConstraint("purse_order IN ('subsidy_first','cash_first')", name="purse_order"),
         CheckConstraint("rollout_status IN ('planned','inspected','live')", name="rollout"),

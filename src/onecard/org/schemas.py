@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 Level = Literal["city", "county", "township"]
 Operation = Literal["self", "outsourced"]
+GuestAccess = Literal["none", "appointment", "open"]
 Role = Literal[
     "bureau_admin", "clearing_operator", "finance", "auditor", "unit_admin", "canteen_manager"
 ]
@@ -115,6 +116,16 @@ class CanteenPatch(_In):
     contact: StrictStr | None = Field(default=None, max_length=40)
     phone: StrictStr | None = Field(default=None, max_length=40)
     notes: StrictStr | None = Field(default=None, max_length=2000)
+    district: StrictStr | None = Field(default=None, max_length=40, description="区县")
+    guest_access: GuestAccess | None = Field(
+        default=None, description="whether someone without a one card may eat there"
+    )
+    guest_note: StrictStr | None = Field(
+        default=None, max_length=500, description="what such a visitor should know or bring"
+    )
+    coordinates: StrictStr | None = Field(
+        default=None, max_length=32, description='"lng,lat" (GCJ-02), e.g. "113.014917,25.770612"'
+    )
 
 
 class CanteenIn(CanteenPatch):
@@ -143,6 +154,10 @@ class CanteenOut(BaseModel):
     contact: str | None
     phone: str | None
     notes: str
+    district: str
+    guest_access: GuestAccess
+    guest_note: str
+    coordinates: str | None
     rollout_status: str
     retired_at: str | None
     retire_blockers: list[str] | None = None

@@ -15,6 +15,9 @@ Both read through the ``(canteen_id, business_date)`` index of ``payments``.
 - ``till_terminal(ctx, canteen_id)`` — the terminal the till acts as.
 - ``meal_board(ctx, canteen_id)`` / ``sold_items(ctx, canteen_id)`` — what the till
   offers: meal periods with prices, and the active dishes and goods sold by line.
+Times stay as stored (a payment's ``created_at`` in naive UTC, a meal period's wall-clock
+``starts``/``ends``); the page writes them through ``core.clock.local_text`` (the
+``local`` filter), the one way a time is shown, in Beijing time.
 """
 
 from __future__ import annotations
@@ -73,7 +76,6 @@ def day_payments(
     return [
         {
             **r._mapping,
-            "at": to_local(r.created_at),
             "reversible": reversible(ctx, r.status, r.created_at, r.refunded_fen, now),
         }
         for r in rows
@@ -191,7 +193,8 @@ def meal_board(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
         {
             "code": p.code,
             "name": p.name,
-            "window": f"{p.starts:%H:%M}–{p.ends:%H:%M}",
+            "starts": p.starts,
+            "ends": p.ends,
             "now": p.starts <= now < p.ends,
             "own": prices.get((int(p.id), "own")),
             "visitor": prices.get((int(p.id), "visitor")),

@@ -27,6 +27,7 @@ from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.org.fields import (
     CANTEEN_FIELDS,
+    GUEST_ACCESS_ZH,
     LEVEL_ZH,
     REGION_FIELDS,
     UNIT_FIELDS,
@@ -335,6 +336,7 @@ def _canteen_page(
         save_url=frame.canteen_url(canteen_id),
         unit_options=unit_options(ctx) if actor.is_bureau else [(row["unit_id"], row["unit_name"])],
         rollout_zh=ROLLOUT_ZH,
+        guest_access_zh=GUEST_ACCESS_ZH,
         failed=listing.failed_payouts(ctx, canteen_id),
         can_retry=can_run_money(actor),
         blockers=retirement.blockers(ctx, "canteen", canteen_id)

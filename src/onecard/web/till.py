@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from onecard.core.clock import to_local
+from onecard.core.clock import local_text
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
 from onecard.core.tables import Table, to_xlsx
@@ -95,9 +95,10 @@ def _page(
     meal: str | None = None,
 ) -> Response:
     terminal = till_terminal(ctx, canteen["id"])
-    day, count, total = terminal_day(ctx, terminal)
+    day_text, count, total = terminal_day(ctx, terminal)
+    day = date.fromisoformat(day_text)
     ctx_: dict[str, Any] = {
-        "payments": day_payments(ctx, terminal, date.fromisoformat(day), TODAY_ROWS),
+        "payments": day_payments(ctx, terminal, day, TODAY_ROWS),
         "today_rows": TODAY_ROWS,
         "window_minutes": ctx.settings.reversal_window_seconds // 60,
         "canteen": canteen,
@@ -236,7 +237,7 @@ def till_report(
     with ``fmt=xlsx`` the same figures as an Excel sheet (money as yuan numbers)."""
     canteen, mine = _pick(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
-    today = to_local(ctx.clock.now()).date()
+    today = ctx.clock.today()
     day = day or today
     if day > today:
         raise InvalidInput("不能查看未来日期的交班报表")
@@ -258,7 +259,7 @@ def till_report(
         terminal=terminal,
         report=report,
         payments=day_payments(ctx, terminal, day, limit=REPORT_ROWS),
-        printed_at=to_local(ctx.clock.now()),
+        printed_at=ctx.clock.now(),
         today=today,
     )
 
@@ -268,7 +269,7 @@ def report_table(report: ShiftReport, canteen: str, terminal_code: str) -> Table
     reversals (money in fen here; ``to_xlsx`` writes yuan numbers)."""
     table = Table(
         key="shift",
-        title=f"交班报表 {report.day.isoformat()}",
+        title=f"交班报表 {local_text(report.day)}",
         headers=["食堂", "消费机", "餐次", "笔数", "金额", "补贴支付", "自费支付", "已退款"],
         money_cols={4, 5, 6, 7},
     )
