@@ -61,3 +61,12 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
     from onecard.web.accounts import Client
 
     assert activate(ctx, staff_no, code, "Demo2026ok", Client("127.0.0.1")).staff_no == staff_no
+    # The public directory looks real: districts, map links, who else may eat where.
+    from onecard.reports.directory import DirectoryQuery, search
+
+    listed = search(ctx, DirectoryQuery())
+    assert listed.total == city.counts["canteens"] and listed.districts == ["北湖区", "苏仙区"]
+    assert all(r["map_url"] and r["tel"] and r["district"] for r in listed.rows)
+    welcome = search(ctx, DirectoryQuery(guests=True)).rows
+    assert welcome and all(r["meals"][1]["prices"]["guest"] for r in welcome)
+    assert {r["guest_access"] for r in listed.rows} == {"none", "appointment", "open"}
