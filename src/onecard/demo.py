@@ -195,7 +195,8 @@ def build_demo(
                     name,
                     start,
                     end,
-                    {"own": own, "visitor": own + 200, "guest": own * 2},
+                    # Someone without a card never pays less than another unit's staff.
+                    {"own": own, "visitor": own + 200, "guest": max(own * 2, own + 300)},
                 )
             for t in range(1, 3):
                 code = f"T{n:03d}-{t}"
