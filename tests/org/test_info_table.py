@@ -265,3 +265,35 @@ def test_the_template_round_trips_with_its_canteen_sheet(ctx: Context, w: World)
     assert not res.units_changed and not res.canteens_changed and len(res.new) == 3
     one = load_workbook(io.BytesIO(imports.unit_info_template(ctx, w.units["B"])))
     assert one["信息统计表"].max_row == 2 and one["食堂"].max_row == 2
+
+
+def test_the_canteen_sheet_carries_the_public_directory_fields(ctx: Context, w: World) -> None:
+    """所在区县, 来客就餐 (in words), 来客须知 and 经纬度 import like any canteen field; an
+    empty cell leaves the record alone; a bad coordinate is a row error at its column."""
+    units = [unit_row("市财政局", "U001")]
+    filled = canteen_row(
+        "C001",
+        "财政局机关食堂",
+        "U001",
+        所在区县="北湖区",
+        来客就餐="来客须预约",
+        来客须知="提前一天电话预约",
+        经纬度="113.014872，25.770412",
+    )
+    imports.import_unit_info(ctx, BUREAU, workbook(units, [filled]), "目录.xlsx")
+    imports.import_unit_info(
+        ctx, BUREAU, workbook(units, [canteen_row("C001", "财政局机关食堂", "U001")]), "空.xlsx"
+    )
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(
+                Canteen.district, Canteen.guest_access, Canteen.guest_note, Canteen.coordinates
+            ).where(Canteen.code == "C001")
+        ).one()
+    assert tuple(row) == ("北湖区", "appointment", "提前一天电话预约", "113.014872,25.770412")
+    for column, value in (("经纬度", "东经113度"), ("来客就餐", "随便")):
+        bad = canteen_row("C001", "财政局机关食堂", "U001", **{column: value})
+        with pytest.raises(ImportRejected) as exc:
+            imports.import_unit_info(ctx, BUREAU, workbook(units, [bad]), "坏.xlsx")
+        got = {(e.sheet, e.row, e.column) for e in exc.value.rows}  # type: ignore[attr-defined]
+        assert got == {("食堂", 2, column)}
