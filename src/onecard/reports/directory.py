@@ -11,9 +11,9 @@ Contract: plain reads (``ctx.db.read()``), no writes.
   guests and its ``guest_access`` is not ``none``), ``PAGE_SIZE`` at a time in
   (district, code) order, with the total, the districts to choose from, and per canteen
   its meals and prices (other units' staff: ``visitor``; someone without a card:
-  ``guest``), rating, whether it is open now, a ``tel:`` number and a map link. Filters,
-  the count and the page are SQL (a city's 1,205 canteens are never read whole);
-  meals, prices and ratings are read for the page's canteens only.
+  ``guest``), rating, whether it is open now, a ``tel:`` number and a map link. One
+  read transaction; filters, the count and the page are SQL (a city's 1,205 canteens
+  are never read whole); meals, prices and ratings are read for the page's canteens only.
 - ``map_url(name, location, coordinates)`` — an Amap URI (a plain link, no script): a
   marker at the coordinates, else a search for the address.
 """
@@ -26,7 +26,7 @@ from datetime import datetime, time
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
 
 from onecard.core.clock import to_local
 from onecard.core.context import Context
@@ -73,30 +73,36 @@ class DirectoryPage:
 
 def meal_prices(ctx: Context, canteen_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Per canteen: its meal periods in time order with the price per diner class."""
+    if not canteen_ids:
+        return {}
+    with ctx.db.read() as conn:
+        return _meal_prices(conn, canteen_ids)
+
+
+def _meal_prices(conn: Connection, canteen_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {cid: [] for cid in canteen_ids}
     if not canteen_ids:
         return out
-    with ctx.db.read() as conn:
-        periods = conn.execute(
-            select(
-                MealPeriod.id,
-                MealPeriod.canteen_id,
-                MealPeriod.code,
-                MealPeriod.name,
-                MealPeriod.starts,
-                MealPeriod.ends,
-                MealPeriod.per_person_limit,
-            )
-            .where(MealPeriod.canteen_id.in_(canteen_ids))
-            .order_by(MealPeriod.canteen_id, MealPeriod.starts)
-        ).all()
-        prices: dict[int, dict[str, int]] = {}
-        for mid, klass, fen in conn.execute(
-            select(MealPrice.meal_period_id, MealPrice.diner_class, MealPrice.price_fen).where(
-                MealPrice.meal_period_id.in_([p.id for p in periods] or [0])
-            )
-        ):
-            prices.setdefault(int(mid), {})[klass] = int(fen)
+    periods = conn.execute(
+        select(
+            MealPeriod.id,
+            MealPeriod.canteen_id,
+            MealPeriod.code,
+            MealPeriod.name,
+            MealPeriod.starts,
+            MealPeriod.ends,
+            MealPeriod.per_person_limit,
+        )
+        .where(MealPeriod.canteen_id.in_(canteen_ids))
+        .order_by(MealPeriod.canteen_id, MealPeriod.starts)
+    ).all()
+    prices: dict[int, dict[str, int]] = {}
+    for mid, klass, fen in conn.execute(
+        select(MealPrice.meal_period_id, MealPrice.diner_class, MealPrice.price_fen).where(
+            MealPrice.meal_period_id.in_([p.id for p in periods] or [0])
+        )
+    ):
+        prices.setdefault(int(mid), {})[klass] = int(fen)
     for p in periods:
         out[int(p.canteen_id)].append(
             {
@@ -202,7 +208,7 @@ def _conditions(query: DirectoryQuery, now: time) -> list[ColumnElement[bool]]:
     return where
 
 
-def _ratings(conn: Any, ids: list[int]) -> dict[int, tuple[float, int]]:
+def _ratings(conn: Connection, ids: list[int]) -> dict[int, tuple[float, int]]:
     """(overall average, count) per canteen of the page — the page's rows only."""
     rows = conn.execute(
         select(
@@ -273,7 +279,7 @@ def search(ctx: Context, query: DirectoryQuery, per_page: int = PAGE_SIZE) -> Di
         )
         ids = [int(r.id) for r in rows]
         ratings = _ratings(conn, ids)
-    meals = meal_prices(ctx, ids)
+        meals = _meal_prices(conn, ids)
     out = []
     for c in rows:
         cid = int(c.id)
