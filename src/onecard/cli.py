@@ -31,6 +31,7 @@ from onecard.ops import cli as ops_cli
 from onecard.org import admin_cli as org_admin_cli
 from onecard.org import cli as org_cli
 from onecard.pay import cli as pay_cli
+from onecard.pay import ecny_cli
 from onecard.rollout import cli as rollout_cli
 from onecard.web import account_cli
 
@@ -267,6 +268,7 @@ def demo(
 
 # Area command groups, mounted by plain imports (each module always exists).
 app.add_typer(pay_cli.app, name="card", help="卡务 / cards: issue, lost, unfreeze, replace")
+app.add_typer(ecny_cli.app, name="ecny", help="数字人民币 / e-CNY: resolve, reconcile")
 app.add_typer(org_cli.app, name="terminal", help="消费机 / terminals and rollout")
 app.add_typer(
     rollout_cli.app, name="rollout", help="上线验收 / terminal plan, acceptance, supervision"

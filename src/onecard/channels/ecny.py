@@ -29,8 +29,8 @@ Contract (``EcnyGateway``), shaped like an operating bank's e-CNY merchant acqui
 - Amounts are int fen 1..10**9; order numbers 1-64 of ``A-Za-z0-9_-``; anything else
   raises ``InvalidAmount`` / ``InvalidInput`` before sending.
 
-``gateway(ctx)`` is the context's e-CNY gateway: the one given to it (``ctx.ecny``),
-else ``channels.factory.ecny_for(ctx)`` (the sandbox on the city's store) built once.
+``channels.factory.ecny_gateway(ctx)`` is the context's e-CNY gateway: the one given to
+it (``ctx.ecny``), else the configured one (``ecny_for``), built once.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol, cast
 
 from onecard.channels.bank import check_amount, check_order_id, sign_body
-from onecard.core.context import Context
 from onecard.core.errors import BadSignature, InvalidInput
 
 TradeStatus = Literal["SUCCESS", "FAILED", "CLOSED", "NOT_FOUND"]
@@ -232,16 +231,6 @@ class EcnyGateway(Protocol):
     def verify_notification(self, body: bytes, signature: str) -> EcnyNotice: ...
 
 
-def gateway(ctx: Context) -> EcnyGateway:
-    """The context's e-CNY gateway (given at an edge or a test), else the configured one,
-    built once and kept on the context."""
-    if ctx.ecny is None:
-        from onecard.channels.factory import ecny_for
-
-        ctx.ecny = ecny_for(ctx)
-    return cast(EcnyGateway, ctx.ecny)
-
-
 __all__ = [
     "BILL_HEADER",
     "BillLine",
@@ -251,7 +240,6 @@ __all__ = [
     "check_amount",
     "check_order_id",
     "check_pay_code",
-    "gateway",
     "parse_bill",
     "render_bill",
     "verify_notice",

@@ -14,6 +14,7 @@ adapter would be picked here, as the bank's is above.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy.engine import make_url
 
@@ -67,3 +68,11 @@ def ecny_for(ctx: Context) -> EcnyGateway:
 
     s = ctx.settings
     return SandboxEcny(secret=s.secret_key.encode(), clock=ctx.clock, store=ecny_store_url(s))
+
+
+def ecny_gateway(ctx: Context) -> EcnyGateway:
+    """The context's e-CNY gateway (given at an edge or by a test), else the configured
+    one, built once and kept on the context."""
+    if ctx.ecny is None:
+        ctx.ecny = ecny_for(ctx)
+    return cast(EcnyGateway, ctx.ecny)

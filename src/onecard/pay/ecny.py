@@ -41,8 +41,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from onecard.audit import service as audit
-from onecard.channels.ecny import EcnyTrade, check_pay_code, gateway
+from onecard.channels.ecny import EcnyTrade, check_pay_code
 from onecard.channels.ecny_sandbox import SandboxEcny
+from onecard.channels.factory import ecny_gateway as gateway
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import (

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import select
 
 from onecard.audit import service as audit
-from onecard.channels.ecny import BillLine, gateway, parse_bill
+from onecard.channels.ecny import BillLine, parse_bill
+from onecard.channels.factory import ecny_gateway as gateway
 from onecard.core.clock import from_local
 from onecard.core.context import Context
 from onecard.org.actors import Actor
