@@ -87,7 +87,7 @@ def post_ecny_topup(body: EcnyTopupIn, actor: ActorDep, ctx: CtxDep) -> EcnyTopu
     return EcnyTopupOut(order_no=got.order_no, status=got.status)
 
 
-@router.post("/channels/ecny/notify", tags=["channels"])
+@router.post("/channels/ecny/notify", tags=["channels"], responses=ERRORS)
 async def ecny_notify(request: Request, ctx: CtxDep) -> dict[str, str]:
     """The acquirer's asynchronous notice: raw body signed with HMAC-SHA256 (X-Signature)."""
     body = await request.body()
