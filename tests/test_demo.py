@@ -61,3 +61,29 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
     from onecard.web.accounts import Client
 
     assert activate(ctx, staff_no, code, "Demo2026ok", Client("127.0.0.1")).staff_no == staff_no
+
+
+def test_the_demo_has_a_few_ecny_payments_and_topups(ctx: Context) -> None:
+    from onecard.ledger.models import JournalEntry
+    from onecard.ledger.service import system_account
+    from onecard.pay.models import EcnyOrder, EcnyRefund
+
+    build_demo(ctx, staff=60, history_days=1)
+    with ctx.db.read() as conn:
+        kinds = dict(
+            conn.execute(
+                select(EcnyOrder.kind, func.count())
+                .where(EcnyOrder.status == "succeeded")
+                .group_by(EcnyOrder.kind)
+            ).all()
+        )
+        refunded = conn.execute(select(func.count()).select_from(EcnyRefund)).scalar_one()
+        booked = conn.execute(
+            select(func.count()).where(JournalEntry.kind.like("ecny%"))
+        ).scalar_one()
+        clearing = derived_balance(conn, system_account(conn, "ecny_clearing"))
+        paid = conn.execute(
+            select(func.sum(EcnyOrder.amount_fen - EcnyOrder.refunded_fen))
+        ).scalar_one()
+    assert kinds == {"payment": 3, "topup": 2} and refunded == 1
+    assert booked == 3 + 2 + 1 and clearing == -paid

@@ -183,7 +183,7 @@ def demo(
     serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="建好后启动服务")] = True,
 ) -> None:
     """Build a demo city in SQLite and serve it on 127.0.0.1. 演示城市"""
-    from onecard.channels.factory import sandbox_store_url
+    from onecard.channels.factory import ecny_store_url, sandbox_store_url
     from onecard.core.db import create_schema
     from onecard.demo import build_demo
 
@@ -194,7 +194,8 @@ def demo(
         | {"database_url": url, "bank": "sandbox", "bank_sandbox_url": ""}
     )
     bank_db = Path(sandbox_store_url(demo_settings).removeprefix("sqlite:///"))
-    for path in (db, bank_db):
+    ecny_db = Path(ecny_store_url(demo_settings).removeprefix("sqlite:///"))
+    for path in (db, bank_db, ecny_db):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     ctx = context_for(demo_settings)
