@@ -284,6 +284,11 @@ def test_cash_topup_by_ecny(ctx: Context, w: World, sbx: SandboxEcny) -> None:
     again = ecny.topup(ctx, Actor.system("test"), pid, sbx.pay_code(WALLET), 2_000, "Q-1")
     assert again.status == "succeeded" and purse(ctx, w, "a1") == (0, 2_000)
     assert sbx.wallet_balance(WALLET) == 8_000
+    # the diner's statement (/me) shows it in words
+    from onecard.pay.statement import kind_words, statement
+
+    (row,) = [r for r in statement(ctx, pid, None, 1, 10).rows if r["kind"] == "ecny_topup"]
+    assert kind_words(row["kind"], "zh-CN") == "数字人民币充值"
     verified(ctx)
 
 
