@@ -110,7 +110,10 @@ def build_demo(
     if not isinstance(served, SandboxBank):
         raise InvalidInput("演示城市只能用沙箱银行（ONECARD_BANK=sandbox）")
     bank = served.with_clock(clock)  # the same bank, living through the replayed quarter
-    sim = replace(ctx, clock=clock, bank=bank)
+    acquirer = ecny_gateway(ctx)  # the e-CNY acquirer, kept on ctx for the served app
+    if isinstance(acquirer, SandboxEcny):
+        acquirer = acquirer.with_clock(clock)
+    sim = replace(ctx, clock=clock, bank=bank, ecny=acquirer)
     now = clock.now()
     terminals: dict[int, TerminalIdentity] = {}
     with sim.db.begin() as conn:

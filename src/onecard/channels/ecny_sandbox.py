@@ -217,6 +217,10 @@ class SandboxEcny:
     def dispose(self) -> None:
         self._s.dispose()
 
+    def with_clock(self, clock: Clock) -> SandboxEcny:
+        """The same acquirer (store, lock) seen through another clock (a replay)."""
+        return SandboxEcny(self.secret, clock, self._s)
+
     # --- the simulated world -----------------------------------------------------------
     def open_wallet(self, wallet_id: str, name: str, balance_fen: int = 0) -> None:
         if type(balance_fen) is not int or balance_fen < 0:
