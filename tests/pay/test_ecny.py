@@ -318,3 +318,38 @@ def test_reconciliation_lists_the_mismatches(ctx: Context, w: World, sbx: Sandbo
     kinds = sorted(p["status"] for p in res2.problems)
     assert kinds == ["amount_mismatch", "ours_only"]
     verified(ctx)
+
+
+def test_notices_and_resolvers_racing_book_once(pg_ctx: Context, sbx: SandboxEcny) -> None:
+    """PostgreSQL: four threads learn the same outcomes at once — two hand over the
+    (duplicated) notices, two query — and every order is booked exactly once."""
+    import threading
+
+    ctx = pg_ctx
+    w = build_world(ctx)
+    sbx.behave(late=True, duplicate=True)
+    for n in range(6):
+        sbx.behave(timeouts=1, down=1)  # each order: the money taken, nothing heard
+        req = PaymentRequest(f"race-{n}", sbx.pay_code(WALLET), amount_fen=100 + n)
+        assert ecny.pay(ctx, w.terminals["A"], req).status == "pending"
+    sbx.release_late()
+    errors: list[BaseException] = []
+
+    def work(kind: str) -> None:
+        try:
+            if kind == "notices":
+                ecny.deliver_sandbox_notices(ctx)
+            else:
+                ecny.resolve(ctx, older_than_s=0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in ("notices", "query") * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert ecny_entries(ctx) == 6
+    assert payable(ctx, w) == sum(100 + n for n in range(6))
+    verified(ctx)
