@@ -92,6 +92,9 @@ def ctx(
 
     c = Context(db=Database(engine), clock=clock, settings=make_settings(url))
     c.bank = SandboxBank(secret=b"test-secret", clock=clock)
+    from onecard.channels.ecny_sandbox import SandboxEcny
+
+    c.ecny = SandboxEcny(secret=b"test-secret", clock=clock)  # private, in memory
     yield c
     with engine.connect() as conn:
         report = verify(conn)

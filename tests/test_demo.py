@@ -70,3 +70,29 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
     welcome = search(ctx, DirectoryQuery(guests=True)).rows
     assert welcome and all(r["meals"][1]["prices"]["guest"] for r in welcome)
     assert {r["guest_access"] for r in listed.rows} == {"none", "appointment", "open"}
+
+
+def test_the_demo_has_a_few_ecny_payments_and_topups(ctx: Context) -> None:
+    from onecard.ledger.models import JournalEntry
+    from onecard.ledger.service import system_account
+    from onecard.pay.models import EcnyOrder, EcnyRefund
+
+    build_demo(ctx, staff=60, history_days=1)
+    with ctx.db.read() as conn:
+        kinds = dict(
+            conn.execute(
+                select(EcnyOrder.kind, func.count())
+                .where(EcnyOrder.status == "succeeded")
+                .group_by(EcnyOrder.kind)
+            ).all()
+        )
+        refunded = conn.execute(select(func.count()).select_from(EcnyRefund)).scalar_one()
+        booked = conn.execute(
+            select(func.count()).where(JournalEntry.kind.like("ecny%"))
+        ).scalar_one()
+        clearing = derived_balance(conn, system_account(conn, "ecny_clearing"))
+        paid = conn.execute(
+            select(func.sum(EcnyOrder.amount_fen - EcnyOrder.refunded_fen))
+        ).scalar_one()
+    assert kinds == {"payment": 3, "topup": 2} and refunded == 1
+    assert booked == 3 + 2 + 1 and clearing == -paid

@@ -31,6 +31,7 @@ from onecard.ops import cli as ops_cli
 from onecard.org import admin_cli as org_admin_cli
 from onecard.org import cli as org_cli
 from onecard.pay import cli as pay_cli
+from onecard.pay import ecny_cli
 from onecard.rollout import cli as rollout_cli
 from onecard.web import account_cli
 
@@ -182,7 +183,7 @@ def demo(
     serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="建好后启动服务")] = True,
 ) -> None:
     """Build a demo city in SQLite and serve it on 127.0.0.1. 演示城市"""
-    from onecard.channels.factory import sandbox_store_url
+    from onecard.channels.factory import ecny_store_url, sandbox_store_url
     from onecard.core.db import create_schema
     from onecard.demo import build_demo
 
@@ -193,7 +194,8 @@ def demo(
         | {"database_url": url, "bank": "sandbox", "bank_sandbox_url": ""}
     )
     bank_db = Path(sandbox_store_url(demo_settings).removeprefix("sqlite:///"))
-    for path in (db, bank_db):
+    ecny_db = Path(ecny_store_url(demo_settings).removeprefix("sqlite:///"))
+    for path in (db, bank_db, ecny_db):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     ctx = context_for(demo_settings)
@@ -267,6 +269,7 @@ def demo(
 
 # Area command groups, mounted by plain imports (each module always exists).
 app.add_typer(pay_cli.app, name="card", help="卡务 / cards: issue, lost, unfreeze, replace")
+app.add_typer(ecny_cli.app, name="ecny", help="数字人民币 / e-CNY: resolve, reconcile")
 app.add_typer(org_cli.app, name="terminal", help="消费机 / terminals and rollout")
 app.add_typer(
     rollout_cli.app, name="rollout", help="上线验收 / terminal plan, acceptance, supervision"

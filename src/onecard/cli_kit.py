@@ -66,9 +66,10 @@ def close_contexts() -> None:
     while _opened:
         ctx = _opened.pop()
         ctx.dispose()
-        dispose = getattr(ctx.bank, "dispose", None)
-        if callable(dispose):
-            dispose()
+        for gateway in (ctx.bank, ctx.ecny):
+            dispose = getattr(gateway, "dispose", None)
+            if callable(dispose):
+                dispose()
 
 
 # How a command group gets its context: tests swap this to run the commands against

@@ -18,22 +18,25 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection
 
 from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
+from onecard.channels.ecny_sandbox import SandboxEcny
+from onecard.channels.factory import ecny_gateway
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import ReplayClock, from_local, quarter_bounds, quarter_of
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput
+from onecard.core.errors import Conflict, InvalidInput
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.funding import distribution, notices, notifications
 from onecard.org import builders as b
 from onecard.org.actors import Actor
-from onecard.pay import topup
+from onecard.pay import ecny, topup
 from onecard.pay.cards import issue_card_conn
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
 
@@ -130,7 +133,10 @@ def build_demo(
     if not isinstance(served, SandboxBank):
         raise InvalidInput("演示城市只能用沙箱银行（ONECARD_BANK=sandbox）")
     bank = served.with_clock(clock)  # the same bank, living through the replayed quarter
-    sim = replace(ctx, clock=clock, bank=bank)
+    acquirer = ecny_gateway(ctx)  # the e-CNY acquirer, kept on ctx for the served app
+    if isinstance(acquirer, SandboxEcny):
+        acquirer = acquirer.with_clock(clock)
+    sim = replace(ctx, clock=clock, bank=bank, ecny=acquirer)
     now = clock.now()
     terminals: dict[int, TerminalIdentity] = {}
     with sim.db.begin() as conn:
@@ -413,7 +419,48 @@ def _eat(
                 )
         if progress:
             progress("近日就餐 recent meals (days)", i, len(days))
+    if days:
+        _ecny(sim, clock, people, terminals, days[-1])
     return meals
+
+
+def _ecny(
+    sim: Context,
+    clock: ReplayClock,
+    people: list[tuple[int, int, str, int]],
+    terminals: dict[int, TerminalIdentity],
+    day: date,
+) -> int:
+    """A few visitors pay their dinner from their own e-CNY wallets (as guests) on the
+    last day, one of them gets part of it back, and two diners top up their cash purse
+    by e-CNY — all through the sandbox acquirer, whose notices then arrive (and book
+    nothing twice). Its own random draws, so the rest of the demo stays as it was."""
+    rng = random.Random(15)
+    acquirer = ecny_gateway(sim)
+    if not isinstance(acquirer, SandboxEcny):
+        return 0
+    paid = 0
+    orders: list[str] = []
+    for n, term in enumerate(list(terminals.values())[:3], start=1):
+        wallet = f"W-DEMO-{n}"
+        with suppress(Conflict):  # a PostgreSQL city's acquirer store outlives the city
+            acquirer.open_wallet(wallet, f"访客{n}", 50_000)
+        clock.set(from_local(datetime.combine(day, time(18, 10 + n))))
+        req = PaymentRequest(f"demo-ecny-{n}", acquirer.pay_code(wallet), meal="dinner")
+        got = ecny.pay(sim, term, req)
+        if got.status == "succeeded":
+            paid += 1
+            orders.append(got.order_no)
+    if orders:
+        refund_no = "R" + orders[0][1:]
+        ecny.refund(sim, Actor.system("demo"), orders[0], 100, refund_no, "少打一个菜")
+    for m, (pid, _uid, _card, _std) in enumerate(rng.sample(people, min(2, len(people))), 1):
+        wallet = f"W-DEMO-P{m}"
+        with suppress(Conflict):
+            acquirer.open_wallet(wallet, f"职工{m}", 30_000)
+        ecny.topup(sim, Actor.system("demo"), pid, acquirer.pay_code(wallet), 10_000)
+    ecny.deliver_sandbox_notices(sim)
+    return paid
 
 
 def _enrolment_codes(ctx: Context, logins: dict[str, str]) -> dict[str, str]:

@@ -19,6 +19,7 @@ Writes run after reads, in an order that leaves each later write something to ac
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,9 +214,11 @@ def matrix_world(ctx: Context) -> Targets:
         settlement_id = conn.execute(
             select(Settlement.id).where(Settlement.canteen_id == w.canteens["A"])
         ).scalar_one()
+    ecny_order = ecny_payment(ctx, w)
     return Targets(
         w,
         {
+            "order_no": ecny_order,
             "unit_id": w.units["A"],
             "canteen_id": w.canteens["A"],
             "person_id": w.people["a1"],
@@ -245,6 +248,23 @@ def matrix_world(ctx: Context) -> Targets:
             "statement": statement,
         },
     )
+
+
+def ecny_payment(ctx: Context, w: World) -> str:
+    """An approved e-CNY payment at terminal A (txn ``mx-ecny``): its order number."""
+    from onecard.channels.ecny_sandbox import SandboxEcny
+    from onecard.channels.factory import ecny_gateway as gateway
+    from onecard.core.errors import Conflict
+    from onecard.pay import ecny
+
+    sbx = gateway(ctx)
+    assert isinstance(sbx, SandboxEcny)
+    with contextlib.suppress(Conflict):  # the PostgreSQL store outlives one test
+        sbx.open_wallet("W-mx", "矩阵", 10**6)
+    req = PaymentRequest("mx-ecny", sbx.pay_code("W-mx"), amount_fen=500)
+    got = ecny.pay(ctx, w.terminals["A"], req)
+    assert got.status == "succeeded"
+    return got.order_no
 
 
 # --- how each route is asked --------------------------------------------------------------------
@@ -303,6 +323,16 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", f"{API}/me/phone-lost"): Call(order=90, ends_session=True),
     ("POST", "/me/phone-lost"): Call(order=90, ends_session=True),
     ("POST", f"{API}/me/topups"): Call(json=j({"amount_fen": 100})),
+    ("POST", f"{API}/me/topups/ecny"): Call(
+        json=j({"pay_code": "0" + "1" * 18, "amount_fen": 100})
+    ),
+    ("POST", f"{API}/terminal/ecny/payments"): Call(
+        json=j({"txn_id": "mx-ecny-new", "pay_code": "0" + "1" * 18, "amount_fen": 1})
+    ),
+    ("GET", f"{API}/terminal/ecny/payments/{{txn_id}}"): Call(params={"txn_id": "mx-ecny"}),
+    ("POST", f"{API}/ecny/orders/{{order_no}}/refunds"): Call(
+        json=j({"refund_no": "mx-ecny-refund", "amount_fen": 1, "reason": "test"})
+    ),
     ("POST", f"{API}/me/withdrawals"): Call(json=j({"amount_fen": 100}), ok=frozenset({409})),
     ("POST", f"{API}/me/cards/{{card_no}}/lost"): Call(order=1),
     ("POST", f"{API}/me/cards/{{card_no}}/unfreeze"): Call(order=2),

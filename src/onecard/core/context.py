@@ -52,6 +52,9 @@ class Context:
     # The bank gateway (a ``channels.bank.BankGateway``), read through
     # ``channels.bank.gateway(ctx)``.
     bank: object | None = None
+    # The e-CNY acquirer (a ``channels.ecny.EcnyGateway``), read through
+    # ``channels.ecny.gateway(ctx)``, which builds the configured one when none was given.
+    ecny: object | None = None
     # The lunch-rush path (``onecard.pay.batcher.PaymentBatcher``) when the web app runs
     # with batching on; ``None`` means one transaction per payment.
     payment_batcher: object | None = None

@@ -60,11 +60,13 @@
     │   ├── CardLost / CardCancelled / UnknownCard
     │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed / NoPrice
-    │   └── PersonInactive
+    │   ├── PersonInactive
+    │   └── EcnyDeclined              the e-CNY acquirer declined (code used, wallet short)
     ├── Unavailable                   not now: the database is unreachable or restarting (503)
     │   ├── PaymentNotConfirmed       no decision could be confirmed; retry the same txn id
     │   └── BatcherStopped            the payment batcher is not running
     ├── BankUnavailable               the bank cannot be reached; retry, same order id
+    │   └── EcnyUnavailable           the e-CNY acquirer did not answer; resolved by query
     └── LedgerError                   an invariant of the books or the audit trail broke:
         ├── UnbalancedEntry           a bug or tampering, never a user's doing
         └── AuditChainBroken
@@ -359,6 +361,12 @@ class PersonInactive(Refused):
     en = "This person has left or the account is inactive"
 
 
+class EcnyDeclined(Refused):
+    code = "ecny_declined"
+    zh = "数字人民币支付失败：{reason}"
+    en = "e-CNY payment declined: {reason}"
+
+
 class NoPrice(Refused):
     code = "no_price"
     zh = "本餐次未设置该类人员的价格"
@@ -540,6 +548,12 @@ class BankUnavailable(OneCardError):
     code = "bank_unavailable"
     zh = "银行系统暂时无法访问，请稍后使用同一订单号重试"
     en = "The bank is unavailable; retry later with the same order id"
+
+
+class EcnyUnavailable(BankUnavailable):
+    code = "ecny_unavailable"
+    zh = "数字人民币收单机构暂时无法访问，订单结果将通过查询确认"
+    en = "The e-CNY acquirer did not answer; the order's outcome will be settled by query"
 
 
 class BadSignature(AuthError):

@@ -338,3 +338,66 @@ def decide(
         code_step=step,
         purses_after=after,
     )
+
+
+# --- e-CNY (数字人民币): the diner's own wallet, not a purse -----------------------------------
+@dataclass(frozen=True)
+class EcnyCredential:
+    """An e-CNY payment code (``channels.ecny.check_pay_code``): it names a wallet at the
+    acquirer, not one of our people, so the diner pays as a guest and no purse moves."""
+
+    pay_code: str
+
+
+def decide_ecny(
+    terminal: TerminalIdentity,
+    req: PaymentRequest,
+    cred: EcnyCredential,
+    facts: Facts,
+    policy: Policy,
+    clearing: int,
+) -> Decision:
+    """The same rules as ``decide`` for a payer the platform does not know: the canteen
+    must serve guests, the meal is priced for a guest (or the open amount, or the item
+    lines), no purse, no meal-period count. Approved means "ask the acquirer for this
+    amount": its legs credit the canteen's payable from ``clearing`` (the system's
+    ``ecny_clearing`` account), to be posted only once the acquirer took the money."""
+    local_now = to_local(facts.now)
+    canteen = facts.canteen
+    data: dict[str, Any] = {
+        "txn_id": req.txn_id,
+        "terminal": terminal.code,
+        "canteen": canteen.name,
+        "channel": "ecny",
+    }
+    try:
+        klass = diner_class(0, "guest", canteen)
+        meal = None
+        if req.meal is not None:
+            meal = facts.meal
+            if meal is None:
+                raise NotFound(what=f"餐次 {req.meal}")
+            amount = quote_meal(meal, klass, local_now)
+        elif req.items:
+            amount = price_items(req.items, facts.item_prices)
+        else:
+            assert req.amount_fen is not None
+            amount = req.amount_fen
+    except Refused as refusal:
+        return _refused(data, refusal, None, policy.language)
+    if facts.payable is None:
+        raise NotFound(what=f"account canteen:{canteen.id}:canteen_payable")
+    data.update(
+        amount_fen=amount,
+        meal=req.meal if meal is not None else None,
+        diner_class=klass,
+        at=local_now.isoformat(timespec="seconds"),
+    )
+    return Decision(
+        True,
+        data,
+        amount=amount,
+        meal_period_id=meal.period_id if meal is not None else None,
+        klass=klass,
+        legs=(Leg(facts.payable, amount), Leg(clearing, -amount)),
+    )

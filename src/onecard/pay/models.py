@@ -184,3 +184,71 @@ class RetiredPaycode(Base):
     region_id: Mapped[int] = mapped_column(BigInteger)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     retired_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EcnyOrder(Base):
+    """An e-CNY order (数字人民币, migration 0012): a terminal's payment or a diner's cash
+    top-up, pulled from the diner's own wallet by its payment code.
+
+    Written as ``pending`` in its own transaction *before* the acquirer is asked (the
+    intent), then ``succeeded`` (with its journal entry, key ``ecny:<order_no>``) or
+    ``failed`` once the acquirer's answer, notice or query says so; ``refused`` when the
+    decision core said no and nothing was sent. ``order_no`` is our order number and the
+    idempotency key at the acquirer; ``(terminal_id, txn_id)`` the terminal's."""
+
+    __tablename__ = "ecny_orders"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(BigInteger)
+    order_no: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # payment | topup
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))
+    txn_id: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    canteen_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    meal_period_id: Mapped[int | None] = mapped_column(BigInteger)
+    diner_class: Mapped[str | None] = mapped_column(String(10))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(10))
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
+    trade_no: Mapped[str | None] = mapped_column(String(40))
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    queries: Mapped[int] = mapped_column(Integer, default=0)
+    business_date: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answer: Mapped[str] = mapped_column(Text, default="")  # the terminal's answer, less state
+    __table_args__ = (
+        UniqueConstraint("terminal_id", "txn_id"),
+        CheckConstraint("kind IN ('payment','topup')", name="kind"),
+        CheckConstraint("status IN ('pending','succeeded','failed','refused')", name="status"),
+        CheckConstraint("amount_fen >= 0 AND refunded_fen >= 0", name="nonneg"),
+        CheckConstraint("refunded_fen <= amount_fen", name="refund_cap"),
+        CheckConstraint("status = 'refused' OR amount_fen > 0", name="positive"),
+    )
+
+
+class EcnyRefund(Base):
+    """A refund of an e-CNY payment back to the diner's wallet (never to a purse):
+    ``pending`` before the acquirer is asked, then ``succeeded`` (journal entry, key
+    ``ecny-refund:<refund_no>``) or ``failed``."""
+
+    __tablename__ = "ecny_refunds"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    refund_no: Mapped[str] = mapped_column(String(40), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("ecny_orders.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))
+    trade_no: Mapped[str | None] = mapped_column(String(40))
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="positive"),
+        CheckConstraint("status IN ('pending','succeeded','failed')", name="status"),
+    )

@@ -214,3 +214,61 @@ class PeriodIn(BaseModel):
     ends: time
     per_person_limit: StrictInt = Field(ge=0, le=20, description="0 means no limit")
     prices: dict[Literal["own", "visitor", "guest"], StrictInt]
+
+
+# --- e-CNY (数字人民币) ------------------------------------------------------------------------
+class EcnyPaymentIn(BaseModel):
+    """A payment by the diner's e-CNY payment code (付款码, shown by their wallet app).
+    Give exactly one of ``meal`` (the guest price), ``amount_fen``, ``items``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_PRICING})
+    txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
+    pay_code: StrictStr = Field(
+        min_length=19, max_length=24, description="the wallet's 19-digit code, starting 01"
+    )
+    meal: StrictStr | None = Field(default=None, max_length=20, description="meal period code")
+    amount_fen: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN)
+    items: list[ItemLine] | None = Field(default=None, max_length=50)
+
+
+class EcnyPaymentOut(BaseModel):
+    """The till's answer: ``approved``, ``refused`` (``code``/``message`` say why; no money
+    moved) or ``pending`` (the acquirer's answer is not known yet: ask with GET)."""
+
+    result: Literal["approved", "refused", "pending"]
+    txn_id: str
+    order_no: str
+    terminal: str
+    canteen: str
+    channel: Literal["ecny"]
+    amount_fen: int | None = None
+    meal: str | None = None
+    diner_class: Literal["guest"] | None = None
+    at: str | None = None
+    trade_no: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class EcnyRefundIn(BaseModel):
+    refund_no: StrictStr = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
+    amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
+    reason: StrictStr = Field(default="", max_length=200)
+
+
+class EcnyRefundOut(BaseModel):
+    refund_no: str
+    order_no: str
+    amount_fen: int
+    status: Literal["pending", "succeeded", "failed"]
+
+
+class EcnyTopupIn(BaseModel):
+    pay_code: StrictStr = Field(min_length=19, max_length=24)
+    amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
+    order_no: StrictStr | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class EcnyTopupOut(BaseModel):
+    order_no: str
+    status: Literal["pending", "succeeded", "failed"]

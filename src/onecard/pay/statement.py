@@ -41,6 +41,7 @@ KIND_WORDS: dict[str, tuple[str, str]] = {
     "reversal": ("冲正退回", "Payment reversed"),
     "refund": ("退款", "Refund"),
     "topup": ("自费充值", "Top-up"),
+    "ecny_topup": ("数字人民币充值", "e-CNY top-up"),
     "distribution": ("经费拨付", "Quarterly allocation"),
     "year_end": ("年末清零", "Year-end clearing"),
     "leaver_return": ("离职补贴退回单位", "Subsidy returned on leaving"),

@@ -34,7 +34,7 @@ from onecard.core.errors import CrossSiteRefused, OneCardError
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
 from onecard.org import routes as org_routes
-from onecard.pay import admin_routes, me_routes
+from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
 from onecard.web import (
@@ -292,6 +292,7 @@ def create_app(
         funding_routes.router,
         bank_routes.router,
         bank_routes.notify_router,
+        ecny_routes.router,
         org_routes.router,
         rollout_routes.router,
         auth.router,

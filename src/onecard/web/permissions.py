@@ -156,8 +156,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/terminal/payments/{{txn_id}}/reversal"): TERMINAL_OWN,
     ("GET", f"{API}/terminal/today"): TERMINAL,
     ("POST", f"{API}/channels/bank/notify"): of(Who.BANK, Scope.SELF),
+    ("POST", f"{API}/terminal/ecny/payments"): TERMINAL,
+    ("GET", f"{API}/terminal/ecny/payments/{{txn_id}}"): TERMINAL_OWN,
+    ("POST", f"{API}/channels/ecny/notify"): rule(
+        (Who.BANK, Scope.SELF), note="the e-CNY acquirer, signed the same way"
+    ),
     # --- canteens: refunds ----------------------------------------------------------------
     ("POST", f"{API}/payments/{{payment_id}}/refunds"): CANTEEN_RUNNERS,
+    ("POST", f"{API}/ecny/orders/{{order_no}}/refunds"): CANTEEN_RUNNERS,
     # --- the diner's own API and pages ----------------------------------------------------
     ("GET", f"{API}/me/balances"): HOLDER,
     ("GET", f"{API}/me/transactions"): HOLDER,
@@ -167,6 +173,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/me/cards/{{card_no}}/lost"): OWNER,
     ("POST", f"{API}/me/cards/{{card_no}}/unfreeze"): OWNER,
     ("POST", f"{API}/me/topups"): HOLDER,
+    ("POST", f"{API}/me/topups/ecny"): HOLDER,
     ("POST", f"{API}/me/withdrawals"): HOLDER,
     ("GET", "/me"): HOLDER,
     ("GET", "/me/transactions"): HOLDER,
