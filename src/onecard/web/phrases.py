@@ -246,4 +246,10 @@ PHRASES = [
     N_("退休"),
     N_("是"),
     N_("否"),
+    # audit.service.KINDS: the kinds of audit records (the audit page's badges)
+    N_("付款码"),
+    N_("消费机"),
+    N_("上线与验收"),
+    N_("资金运行"),
+    N_("账户安全"),
 ]
