@@ -25,7 +25,9 @@ fails, and each check has unit tests of its own on small pages
   words stand one character per line (a name read down a column, as issue 14 saw on a
   phone).
 - ``VISIBLE_TEXT_JS``: what a person reads (the body's ``innerText``, the title, the
-  placeholders).
+  placeholders), less what the page marks ``translate="no"`` — HTML's standard mark for
+  text that is not language (a meal's code the admin types, a browser's user agent); the
+  mark is visible in the template, where a review sees each use.
 """
 
 from __future__ import annotations
@@ -99,12 +101,20 @@ def shows_local(text: str, at: datetime, clock_only: bool = False) -> bool:
     return any(form in text for form in local_renderings(at))
 
 
-VISIBLE_TEXT_JS = """() => [
-  document.title,
-  document.body.innerText,
-  ...Array.from(document.querySelectorAll('[placeholder]'))
-     .filter(e => e.offsetParent !== null).map(e => e.placeholder),
-].join('\\n')"""
+# What a person reads, less what the page marks ``translate="no"`` (HTML's own mark for
+# text that is not language: a code the person types, a browser's self-description).
+VISIBLE_TEXT_JS = """() => {
+  let body = document.body.innerText;
+  for (const el of document.body.querySelectorAll('[translate="no"]')) {
+    if (el.innerText) body = body.replace(el.innerText, ' ');
+  }
+  return [
+    document.title,
+    body,
+    ...Array.from(document.querySelectorAll('[placeholder]:not([translate="no"])'))
+       .filter(e => e.offsetParent !== null).map(e => e.placeholder),
+  ].join('\\n');
+}"""
 
 # The page's scroll width against the window, and every visible element whose right edge
 # passes the window's, unless a box between it and the page scrolls sideways (a wide

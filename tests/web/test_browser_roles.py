@@ -273,6 +273,8 @@ def test_the_diner_shows_the_code_reads_the_money_and_rates_the_meal(
     diner.see("/me", "home", local=False)
     diner.see("/me/code", "code", ready="#paycode[data-ready='1']")
     diner.see("/me/transactions", "transactions", local=True)
+    diner.see("/me/topup", "topup")
+    diner.see("/me/security", "security")
 
     def rate(page: Any, width: str) -> None:
         if width == "390":  # once: a meal is rated once
@@ -332,6 +334,10 @@ def test_the_unit_admin_reads_the_roster_and_funding_and_prints_codes(
     unit.see(f"/unit/{a}/people/{w.people['a1']}", "person")
     unit.see(f"/unit/{a}/info", "info")
     unit.see(f"/unit/{a}/org", "record")
+    unit.see(f"/unit/{a}/import", "import")
+    unit.see(f"/unit/{a}/reports?quarter=2026Q4", "reports")
+    unit.see(f"/unit/{a}/quality", "quality")
+    unit.see(f"/unit/{a}/canteens/{w.canteens['A']}", "canteen-rules")
 
     def print_codes(page: Any, width: str) -> None:
         page.click(f"#print-codes-{a} button[type=submit]")
@@ -356,8 +362,10 @@ def test_the_bureau_reads_the_city_and_previews_a_run(
     bureau.see("/bureau/org", "org")
     bureau.see(f"/bureau/org/units/{w.units['B']}", "org-unit")
     bureau.see(f"/bureau/org/canteens/{w.canteens['B']}", "org-canteen")
+    bureau.see("/bureau/org/admins", "org-admins")
     bureau.see("/bureau/terminals", "terminals")
     bureau.see("/bureau/rollout", "rollout")
+    bureau.see(f"/bureau/rollout/canteens/{w.canteens['B']}", "rollout-canteen")
 
     def preview(page: Any, width: str) -> None:
         page.select_option("#distribute-form select[name=unit_id]", str(w.units["B"]))

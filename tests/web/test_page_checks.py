@@ -76,6 +76,8 @@ def test_on_small_html_pages_in_a_phone_window(browser: Any) -> None:
     )
     text = page.evaluate(VISIBLE_TEXT_JS)
     assert foreign_words(text) == ["active", "Search"]  # what is hidden is not read
+    page.set_content("<body><p>午餐 <span translate='no'>lunch</span> breakfast</p></body>")
+    assert foreign_words(page.evaluate(VISIBLE_TEXT_JS)) == ["breakfast"]
     assert sticking_out(page) == []
 
     page.set_content("<body><div id='wide' style='width:600px'>宽</div></body>")
