@@ -101,6 +101,10 @@ def _history(ctx: Context, w: World) -> None:
     paid = pay(ctx, w.terminals["A"], PaymentRequest("seed-evening", w.cards["a1"], amount_fen=850))
     assert paid.approved
     with ctx.db.begin() as conn:
+        # A newcomer with no password yet: the unit admin prints their activation code.
+        w.people["n1"] = b.create_person(
+            conn, w.region, w.units["A"], "SN1", "新同事", standard_fen=60000
+        )
         record(conn, ctx, BUREAU, "import_roster", "花名册", {"rows": 4}, unit_id=w.units["A"])
     clock.set(NOON)
 
@@ -342,6 +346,8 @@ def test_the_unit_admin_reads_the_roster_and_funding_and_prints_codes(
     def print_codes(page: Any, width: str) -> None:
         page.click(f"#print-codes-{a} button[type=submit]")
         page.wait_for_load_state("networkidle")
+        if width == "1366":  # the first press issues the newcomer's code (the next: none)
+            assert "新同事" in page.inner_text("main")
 
     unit.see(f"/unit/{a}", "activation-codes", then=print_codes)
     unit.in_english([f"/unit/{a}", f"/unit/{a}/funding"], _names(ctx))
