@@ -18,7 +18,7 @@ fails, and each check has unit tests of its own on small pages
   readings fall on different days, its UTC date (``2026-11-29``).
 - ``local_renderings(at)``: the forms the city's reading of ``at`` takes on a page
   (``2026-11-30 05:24``, ``11-30 05:24``), and ``shows_local(text, at)`` whether a page
-  shows it (``clock_only``: the minute alone, in a list of one day).
+  shows it (or only its minute, or only its day).
 - ``OVERFLOW_JS`` / ``sticking_out(page)``: the page scrolls sideways, or an element
   reaches past the window's right edge without a scrolling box around it.
 - ``SQUEEZED_JS`` / ``squeezed(page)``: a table cell or list item so narrow that its
@@ -93,12 +93,16 @@ def local_renderings(at: datetime) -> tuple[str, ...]:
     return (local.strftime("%Y-%m-%d %H:%M"), local.strftime("%m-%d %H:%M"))
 
 
-def shows_local(text: str, at: datetime, clock_only: bool = False) -> bool:
-    """Whether ``text`` shows the city's reading of ``at`` (its minute alone, ``05:24``,
-    for a list of one day's records whose date is written once above it)."""
-    if clock_only:
-        return to_local(at).strftime("%H:%M") in text
-    return any(form in text for form in local_renderings(at))
+def shows_local(text: str, at: datetime, form: str = "minute") -> bool:
+    """Whether ``text`` shows the city's reading of ``at``: its day and minute
+    (``form="minute"``), the minute alone (``"clock"``: a list of one day whose date is
+    written once above it) or the day alone (``"day"``: a page of dates)."""
+    local = to_local(at)
+    if form == "clock":
+        return local.strftime("%H:%M") in text
+    if form == "day":
+        return local.strftime("%Y-%m-%d") in text
+    return any(shown in text for shown in local_renderings(at))
 
 
 # What a person reads, less what the page marks ``translate="no"`` (HTML's own mark for

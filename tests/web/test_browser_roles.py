@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -61,6 +60,7 @@ from web.page_checks import (
     utc_renderings,
 )
 from web.pages import BUREAU_TOTP, Staff
+from web.test_browser_city_from_zero import small
 from world import World
 
 pytestmark = [
@@ -129,7 +129,8 @@ def seed() -> Seed:
 
 
 class Shots:
-    """A screenshot per page per width: the test's tmp dir, and the docs when asked."""
+    """A screenshot per page per width: the test's tmp dir, and the docs when asked (in
+    128 colours, as the city-from-zero walkthrough keeps its own)."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp / "screenshots"
@@ -142,7 +143,7 @@ class Shots:
         file = self.tmp / f"{name}.png"
         page.screenshot(path=str(file), full_page=True)
         if self.to_docs:
-            shutil.copy(file, DOCS_SHOTS / file.name)
+            small(file, DOCS_SHOTS / file.name)
 
 
 class Role:
@@ -203,7 +204,8 @@ class Role:
 
     def examine(self, page: Any, label: str, width: str, *, local: bool | str = False) -> None:
         """All the checks on the page as it is; ``local`` the page lists the evening's
-        record (``"clock"``: by its minute alone, the date written once above)."""
+        record (``"clock"``: by its minute alone, the date written once above; ``"day"``:
+        by its day)."""
         where = f"{self.name} {label} @{width} ({page.url.removeprefix(self.base)})"
         text = page.evaluate(VISIBLE_TEXT_JS)
         if words := foreign_words(text, self.extra):
@@ -212,7 +214,8 @@ class Role:
             self.problems.append(f"{where}: machine times {marks}")
         if utc := utc_renderings(text, EVENING_UTC):
             self.problems.append(f"{where}: the 21:24 UTC record read in UTC {utc}")
-        if local and not shows_local(text, EVENING_UTC, clock_only=local == "clock"):
+        form = local if isinstance(local, str) else "minute"
+        if local and not shows_local(text, EVENING_UTC, form):
             self.problems.append(f"{where}: no Beijing time {local_renderings(EVENING_UTC)}")
         self.problems.extend(f"{where}: {p}" for p in squeezed(page))
         if width == "390":
@@ -334,7 +337,7 @@ def test_the_unit_admin_reads_the_roster_and_funding_and_prints_codes(
     unit = Role(browser, live.url, "unit", shots, staff, "Sua")
     a = w.units["A"]
     unit.see(f"/unit/{a}", "roster")
-    unit.see(f"/unit/{a}/funding", "funding")
+    unit.see(f"/unit/{a}/funding", "funding", local="day")
     unit.see(f"/unit/{a}/people/{w.people['a1']}", "person")
     unit.see(f"/unit/{a}/info", "info")
     unit.see(f"/unit/{a}/org", "record")

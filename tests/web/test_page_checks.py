@@ -61,8 +61,10 @@ def test_a_record_shown_in_utc_is_caught_and_in_beijing_time_is_not() -> None:
     local_page = "导入名册 2026-11-30 05:24"
     assert utc_renderings(local_page, EVENING_UTC) == []
     assert shows_local(local_page, EVENING_UTC)
-    assert shows_local("今日收款 05:24:07", EVENING_UTC, clock_only=True)
-    assert not shows_local("今日收款 21:24:07", EVENING_UTC, clock_only=True)
+    assert shows_local("今日收款 05:24:07", EVENING_UTC, form="clock")
+    assert not shows_local("今日收款 21:24:07", EVENING_UTC, form="clock")
+    assert shows_local("拨付日 2026-11-30", EVENING_UTC, form="day")
+    assert not shows_local("拨付日 2026-11-29", EVENING_UTC, form="day")
 
 
 @pytest.mark.browser
