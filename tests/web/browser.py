@@ -1,11 +1,17 @@
 """Browser-test harness: the app served by uvicorn in a thread, Debian's chromium driven
-by Playwright, and a watch on every page for console errors and 5xx answers.
+by Playwright, and a watch on every page for console errors and 5xx answers — the one
+set-up every browser test shares (its fixtures, ``browser`` and ``live``, are in
+``tests/web/conftest.py``).
 
 Contract: ``LiveServer`` serves ``create_app(ctx)`` on 127.0.0.1 and a free port until
 stopped. ``Watch`` attaches to a page and records console errors, uncaught page errors
 and any response with status ≥ 500; ``check()`` fails the test on any of them, except
 console lines for statuses the test said it expects (a 403 page logs one). Chromium is
-launched from /usr/bin/chromium (never a Playwright browser download).
+launched from /usr/bin/chromium (never a Playwright browser download): ``launch`` is the
+one place that does it. ``PHONE`` and ``DESKTOP`` are the two widths every page is tried
+at; ``sign_in`` signs a page in through the login form (with the authenticator step for
+the roles that need it, the code computed at ``at`` — the server's clock — or now);
+``fits`` fails when a page is wider than its window.
 """
 
 from __future__ import annotations
@@ -14,18 +20,25 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import uvicorn
 
 from onecard.core.context import Context
 from onecard.web.app import create_app
+from web.pages import BUREAU_TOTP, PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
 
 
 def free_port() -> int:
@@ -95,3 +108,40 @@ class Watch:
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@contextmanager
+def launch() -> Iterator[Any]:
+    """Debian's chromium, headless, through Playwright (closed on leaving)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(
+    page: Any, base: str, staff_no: str, totp: bool = False, at: datetime | None = None
+) -> None:
+    """Sign in through the login form; ``totp`` answers the authenticator step with the
+    code at ``at`` (naive UTC: the server's clock when it is not the real one)."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=staff_no]", staff_no)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    if totp:
+        page.wait_for_url(re.compile(r"/login/totp$"))
+        when = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
+        page.fill("input[name=code]", pyotp.TOTP(BUREAU_TOTP).at(when.timestamp()))
+        page.click("button[type=submit].primary")
+    page.wait_for_load_state()
+
+
+def fits(page: Any) -> None:
+    """Nothing pushes the page wider than its window (wide tables scroll in their box)."""
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    window = page.evaluate("window.innerWidth")
+    assert wide <= window, f"{page.url} is {wide} px wide in a {window} px window"

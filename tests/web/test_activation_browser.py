@@ -16,8 +16,7 @@ from onecard.core.context import Context
 from onecard.org import builders as b
 from onecard.org.actors import Actor
 from onecard.web import account_activation as activation
-from web.browser import CHROMIUM, LiveServer, Watch, shot
-from web.test_browser import browser, live, sign_in  # noqa: F401  (fixtures)
+from web.browser import CHROMIUM, LiveServer, Watch, shot, sign_in
 from web.test_org_browser import WIDTHS, fits
 from world import World
 
@@ -31,8 +30,8 @@ pytestmark = [
 def test_a_newcomer_gets_a_code_and_activates(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
     width: str,
 ) -> None:
     with ctx.db.begin() as conn:
@@ -92,8 +91,8 @@ def test_a_newcomer_gets_a_code_and_activates(
 def test_a_temporary_password_holds_every_page_until_changed(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
     width: str,
 ) -> None:
     temp = activation.set_temporary_password(ctx, Actor.system("t"), w.people["a2"])

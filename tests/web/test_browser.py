@@ -15,56 +15,21 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pyotp
 import pytest
 
-from onecard.core.clock import Clock, quarter_of
+from onecard.core.clock import quarter_of
 from onecard.core.context import Context
-from web.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Watch, shot
-from web.pages import BUREAU_TOTP, PASSWORD, Staff
+from web.browser import CHROMIUM, PHONE, LiveServer, Watch, shot, sign_in
+from web.pages import PASSWORD
 from world import World, purse
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make browser-deps)"),
 ]
-
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def live(ctx: Context, w: World, staff: Staff) -> Iterator[LiveServer]:
-    if ctx.db.is_postgres:
-        pytest.skip("browser journeys run on SQLite")
-    ctx.clock = Clock()
-    server = LiveServer(ctx).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def sign_in(page: Any, base: str, staff_no: str, totp: bool = False) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=staff_no]", staff_no)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].primary")
-    if totp:
-        page.wait_for_url(re.compile(r"/login/totp$"))
-        page.fill("input[name=code]", pyotp.TOTP(BUREAU_TOTP).now())
-        page.click("button[type=submit].primary")
-    page.wait_for_load_state()
 
 
 def test_a_diner_pays_with_a_code_at_the_till_and_rates_the_meal(

@@ -10,48 +10,20 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
-from onecard.core.clock import Clock
 from onecard.core.context import Context
-from web.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Watch, shot
-from web.pages import Staff
-from web.test_browser import sign_in
+from web.browser import CHROMIUM, DESKTOP, PHONE, LiveServer, Watch, shot, sign_in
 from world import World
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make browser-deps)"),
 ]
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
-
-
-@pytest.fixture
-def live(ctx: Context, w: World, staff: Staff) -> Iterator[LiveServer]:
-    """The app on the real clock (the phone makes codes from the browser's), SQLite."""
-    if ctx.db.is_postgres:
-        pytest.skip("browser journeys run on SQLite")
-    ctx.clock = Clock()
-    server = LiveServer(ctx).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_a_lost_phone_stops_its_codes_at_the_till(

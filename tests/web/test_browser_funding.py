@@ -7,7 +7,6 @@ summary against last quarter, the override form). Screenshots go to tests/screen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +17,8 @@ from onecard.core.context import Context
 from onecard.funding import settlement
 from onecard.org.actors import Actor
 from onecard.pay.service import PaymentRequest, pay
-from web.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Watch, shot
+from web.browser import CHROMIUM, LiveServer, Watch, fits, shot, sign_in
 from web.pages import Staff
-from web.test_browser import sign_in
 from web.test_unit_funding import unit_year
 from world import World, fund
 
@@ -32,26 +30,11 @@ pytestmark = [
 WIDTHS = (390, 1366)
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def serve(ctx: Context) -> LiveServer:
     if ctx.db.is_postgres:
         pytest.skip("browser journeys run on SQLite")
     ctx.clock = Clock()  # the browser signs in (TOTP) on the real clock
     return LiveServer(ctx).start()
-
-
-def no_sideways_scroll(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], width
 
 
 def test_the_unit_admin_reads_the_funding_page(
@@ -74,7 +57,7 @@ def test_the_unit_admin_reads_the_funding_page(
             for shown in ("JF-U001-2026Q1", "2,400.00", "3,000.00", "多缴", "逾期", "2/3", "合计"):
                 assert shown in text, shown
             if width == 390:
-                no_sideways_scroll(page)
+                fits(page)
             shot(page, f"unit-funding-{width}")
             with page.expect_download() as dl:
                 page.click("#funding-xlsx")
@@ -126,7 +109,7 @@ def test_the_bureau_previews_a_settlement_the_calendar_refuses(
             assert "基点" not in text and "%" in text
             assert page.is_visible("input[name=override]")
             if width == 390:
-                no_sideways_scroll(page)
+                fits(page)
             shot(page, f"run-preview-{width}")
             # The confirmation without the box ticked is not sent (both are required).
             page.click("#confirm-run button[type=submit]")

@@ -12,17 +12,16 @@ amount, which works at any hour.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from onecard.core.clock import Clock, to_local
+from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.ledger.service import Leg, account_id, post, system_account
-from web.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Watch, shot
-from web.pages import PASSWORD, Staff
+from web.browser import CHROMIUM, DESKTOP, PHONE, LiveServer, Watch, fits, shot, sign_in
+from web.conftest import Seed
 from world import World
 
 pytestmark = [
@@ -30,29 +29,12 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make browser-deps)"),
 ]
 
-PHONE = {"width": 390, "height": 844}
-DESK = {"width": 1366, "height": 900}
+DESK = DESKTOP
 
 
 @pytest.fixture
-def live(ctx: Context, w: World, staff: Staff) -> Iterator[LiveServer]:
-    if ctx.db.is_postgres:
-        pytest.skip("browser journeys run on SQLite")
-    ctx.clock = Clock()
-    _history(ctx, w)
-    server = LiveServer(ctx).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def seed() -> Seed:
+    return _history
 
 
 def _history(ctx: Context, w: World) -> None:
@@ -80,19 +62,6 @@ def _history(ctx: Context, w: World) -> None:
             )
 
 
-def sign_in(page: Any, base: str, staff_no: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=staff_no]", staff_no)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_load_state()
-
-
-def fits(page: Any, width: int) -> None:
-    wide = page.evaluate("document.documentElement.scrollWidth")
-    assert wide <= width, f"{page.url} is {wide} px wide on a {width} px screen"
-
-
 def test_the_diner_pages_and_the_till_on_a_phone_and_a_desk(
     ctx: Context, w: World, live: LiveServer, browser: Any
 ) -> None:
@@ -102,18 +71,18 @@ def test_the_diner_pages_and_the_till_on_a_phone_and_a_desk(
     phone = watch.attach(phone_ctx.new_page())
     sign_in(phone, base, "Sb1")
     assert phone.url.endswith("/me")
-    fits(phone, 390)
+    fits(phone)
     shot(phone, "phone-till-me-390")
     phone.goto(f"{base}/me/transactions")
     kinds = phone.eval_on_selector_all("#statement li.tx", "els => els.map(e => e.dataset.kind)")
     assert kinds[:2] == ["topup", "distribution"], kinds
     assert "经费拨付" in phone.inner_text("#statement")
     # A card per row: the canteen name is not squeezed into one character per line.
-    fits(phone, 390)
+    fits(phone)
     shot(phone, "phone-till-transactions-390")
     phone.goto(f"{base}/me/code")
     phone.wait_for_selector("#paycode[data-ready='1']")
-    fits(phone, 390)
+    fits(phone)
     shot(phone, "phone-till-code-390")
     code = phone.get_attribute("#paycode", "data-code")
     assert code and re.fullmatch(r"8[0-9]{17}", code)
@@ -124,7 +93,7 @@ def test_the_diner_pages_and_the_till_on_a_phone_and_a_desk(
     till.on("dialog", lambda d: d.accept())  # the reversal's confirmation
     sign_in(till, base, "Scm")
     assert till.url.endswith("/till")
-    fits(till, 1366)
+    fits(till)
     # The banner says what the next scan charges; typing an amount turns it orange.
     till.fill("#amount", "8.50")
     banner = till.locator("#till-mode")
@@ -175,7 +144,7 @@ def test_the_diner_pages_and_the_till_on_a_phone_and_a_desk(
     till.click("#shift-report")
     till.wait_for_selector("#shift-totals")
     assert till.inner_text("#shift-count") == "0"  # the one payment was reversed
-    fits(till, 1366)
+    fits(till)
     shot(till, "phone-till-report-1366")
     # Printed: no header, no form, no buttons — the figures only.
     till.emulate_media(media="print")
@@ -187,10 +156,10 @@ def test_the_diner_pages_and_the_till_on_a_phone_and_a_desk(
     # The same pages the other way round: the till on a phone, the diner on a desk.
     small_till = watch.attach(browser.new_context(viewport=PHONE, locale="zh-CN").new_page())
     sign_in(small_till, base, "Scm")
-    fits(small_till, 390)
+    fits(small_till)
     shot(small_till, "phone-till-till-390")
     small_till.goto(f"{base}/till/report")
-    fits(small_till, 390)
+    fits(small_till)
     shot(small_till, "phone-till-report-390")
     desk = watch.attach(browser.new_context(viewport=DESK, locale="zh-CN").new_page())
     sign_in(desk, base, "Sb1")
@@ -198,10 +167,10 @@ def test_the_diner_pages_and_the_till_on_a_phone_and_a_desk(
         desk.goto(f"{base}{path}")
         if path == "/me/code":
             desk.wait_for_selector("#paycode[data-ready='1']")
-        fits(desk, 1366)
+        fits(desk)
         shot(desk, f"phone-till-{name}-1366")
     phone.goto(f"{base}/me/transactions")
     assert phone.locator("#statement li.tx[data-kind='reversal']").count() == 1
-    fits(phone, 390)
+    fits(phone)
     shot(phone, "phone-till-transactions-after-390")
     watch.check()

@@ -14,7 +14,6 @@ import pytest
 from onecard.core.context import Context
 from web.browser import CHROMIUM, LiveServer, Watch, shot
 from web.pages import BUREAU_TOTP, PASSWORD
-from web.test_browser import browser, live  # noqa: F401 - the shared fixtures
 from web.test_reconciliation_page import _paid_in
 from world import World
 
@@ -45,8 +44,8 @@ def _bureau_page(chromium: Any, base: str, width: int, height: int, watch: Watch
 def test_a_statement_upload_and_an_assignment_in_the_browser(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811 - the imported fixture
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
     label: str,
     width: int,
     height: int,
@@ -89,8 +88,8 @@ def test_a_statement_upload_and_an_assignment_in_the_browser(
 def test_the_file_exchange_in_the_browser(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811 - the imported fixture
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
     label: str,
     width: int,
     height: int,

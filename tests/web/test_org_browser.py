@@ -16,8 +16,7 @@ from openpyxl import Workbook
 from onecard.core.context import Context
 from onecard.org.info_table import CANTEEN_COLUMNS, UNIT_INFO_TEMPLATE
 from org.orgtools import bad_card_number, card_number
-from web.browser import CHROMIUM, LiveServer, Watch, shot
-from web.test_browser import browser, live, sign_in  # noqa: F401  (fixtures)
+from web.browser import CHROMIUM, LiveServer, Watch, fits, shot, sign_in
 from world import World
 
 pytestmark = [
@@ -27,12 +26,6 @@ pytestmark = [
 
 WIDTHS = {"390": {"width": 390, "height": 844}, "1366": {"width": 1366, "height": 900}}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def fits(page: Any) -> None:
-    """Nothing pushes the page wider than the screen (wide tables scroll in their box)."""
-    wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert wide <= 0, f"{page.url} is {wide}px wider than the screen"
 
 
 def city_file(broken: bool) -> bytes:
@@ -69,8 +62,8 @@ def city_file(broken: bool) -> bytes:
 def test_the_bureau_builds_the_city_from_the_pages(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
 ) -> None:
     watch = Watch(expect_statuses={409, 422})
     bctx = browser.new_context(viewport=WIDTHS["1366"], locale="zh-CN")
@@ -160,8 +153,8 @@ def test_the_bureau_builds_the_city_from_the_pages(
 def test_a_unit_admin_keeps_their_units_record_on_a_phone(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
 ) -> None:
     watch = Watch(expect_statuses={403})
     bctx = browser.new_context(viewport=WIDTHS["390"], locale="zh-CN")

@@ -13,8 +13,7 @@ import pytest
 
 from onecard.core.context import Context
 from onecard.org import builders as b
-from web.browser import CHROMIUM, LiveServer, Watch, shot
-from web.test_browser import browser, live, sign_in  # noqa: F401  (fixtures)
+from web.browser import CHROMIUM, LiveServer, Watch, shot, sign_in
 from web.test_org_browser import WIDTHS, fits
 from world import World
 
@@ -27,8 +26,8 @@ pytestmark = [
 def test_a_canteen_from_plan_to_live_and_a_unit_acknowledges(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
 ) -> None:
     with ctx.db.begin() as conn:
         cid = b.create_canteen(

@@ -86,6 +86,27 @@ def test_the_run_and_report_pages_choose_quarters_from_a_list(
     assert "Roster import" in row and "导入花名册" not in row
 
 
+def test_the_audit_pages_changes_follow_the_page_language(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """Before/after/data read in the page's language (issue 14: they were Chinese only);
+    the Excel keeps the Chinese."""
+    from onecard.audit.queries import describe
+
+    data = {"rows": 1234, "amount_fen": 240000, "serves_guests": True, "status": "live"}
+    with ctx.db.begin() as conn:
+        record(conn, ctx, Actor.system("cli"), "import_roster", "花名册", data)
+    sign_in(client, ctx, staff["bu"])
+    zh = client.get("/bureau/audit?kind=roster").text
+    row = zh.split('data-action="import_roster"')[1].split("</tr>")[0]
+    assert "金额（元）：2,400.00；行数：1,234；对来宾开放：是；状态：已上线" in row  # keys sorted
+    en = client.get("/bureau/audit?kind=roster&lang=en").text
+    row = en.split('data-action="import_roster"')[1].split("</tr>")[0]
+    assert "Amount (yuan): 2,400.00; Rows: 1,234; Open to guests: Yes; Status: " in row
+    assert "行数" not in row and "是" not in row and "花名册" not in row
+    assert describe(data) == "行数：1,234；金额（元）：2,400.00；对来宾开放：是；状态：已上线"
+
+
 def _visible(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", html, flags=re.S))
 

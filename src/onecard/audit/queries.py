@@ -12,6 +12,7 @@ or a name in part, and finds events the person made or that concern them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -174,6 +175,29 @@ FIELD_ZH: dict[str, str] = {
     "new": "新增",
     "changed": "变更",
     "leaving": "离职",
+    "address": "来源地址",
+    # What the money runs count and move (the same words as ``onecard funding``).
+    "amount_due_fen": "应缴（元）",
+    "already_fen": "此前已拨付（元）",
+    "available_fen": "可分配余额（元）",
+    "gross_fen": "消费总额（元）",
+    "fee_fen": "系统管理费（元）",
+    "withheld_fen": "考核扣减（元）",
+    "net_fen": "实付（元）",
+    "cash_fen": "现金余额（元）",
+    "credit_fen": "贷方合计（元）",
+    "debit_fen": "借方合计（元）",
+    "new_notices": "新通知",
+    "lines": "流水行数",
+    "unmatched": "未匹配",
+    "receipts": "来款笔数",
+    "new_people": "本次拨付人数",
+    "matched": "已匹配",
+    "amount_mismatch": "金额不符",
+    "state_mismatch": "状态不符",
+    "unclaimed": "未认领来款",
+    "bank_only": "银行有系统无",
+    "ledger_only": "系统有银行无",
 }
 VALUE_ZH: dict[Any, str] = {
     "active": "正常",
@@ -197,17 +221,17 @@ VALUE_ZH: dict[Any, str] = {
 }
 
 
-def _value(key: str, v: Any) -> str:
+def _value(key: str, v: Any, tr: Callable[[str], str] = str, comma: str = "，") -> str:
     if v is None or v == "":
         return "—"
     if isinstance(v, bool):
-        return "是" if v else "否"
+        return tr("是") if v else tr("否")
     if key.endswith("_fen") and isinstance(v, int):
-        return yuan(v)
+        return yuan(v, grouped=True)
     if isinstance(v, dict):
         money = key == "prices"
-        return "，".join(
-            f"{VALUE_ZH.get(k, k)} {yuan(x) if money and isinstance(x, int) else x}"
+        return comma.join(
+            f"{tr(VALUE_ZH.get(k, str(k)))} {yuan(x) if money and isinstance(x, int) else x}"
             for k, x in v.items()
         )
     if isinstance(v, str) and (key.endswith("_at") or key == "at"):
@@ -216,18 +240,24 @@ def _value(key: str, v: Any) -> str:
         except ValueError:
             return v
     if isinstance(v, str):
-        return VALUE_ZH.get(v, v)
+        return tr(VALUE_ZH[v]) if v in VALUE_ZH else v
     if isinstance(v, int) and not (key.endswith("_id") or key in ("year", "seq")):
         return grouped(v)  # counts read with thousands separators: 1,234
     return json.dumps(v, ensure_ascii=False)
 
 
-def describe(value: Any) -> str:
-    """A before/after/data value as one line in Chinese: ``字段：值；…``."""
+def describe(value: Any, tr: Callable[[str], str] = str, lang: str = "zh-CN") -> str:
+    """A before/after/data value as one line: ``字段：值；…`` in Chinese (the export, the
+    CLI); a page gives its ``tr`` and ``lang`` so the field names and the words follow
+    the page's language (``Field: value; …`` in English)."""
     if value is None:
         return ""
+    colon, semicolon, comma = (": ", "; ", ", ") if lang == "en" else ("：", "；", "，")
     if isinstance(value, dict):
-        return "；".join(f"{FIELD_ZH.get(k, k)}：{_value(k, v)}" for k, v in value.items())
+        return semicolon.join(
+            f"{tr(FIELD_ZH.get(k, str(k)))}{colon}{_value(k, v, tr, comma)}"
+            for k, v in value.items()
+        )
     return json.dumps(value, ensure_ascii=False)
 
 

@@ -86,6 +86,23 @@ WORDS: dict[str, dict[str, str]] = {
         "return_to_units": "退回单位",
         "year_end": "年末清零",
         "reconcile": "对账",
+        "calendar_override": "越过日历运行",
+        # Signing in and the account's security (web.accounts, web.account_activation).
+        "sign_in": "登录",
+        "sign_in_failed": "登录失败",
+        "sign_out": "退出登录",
+        "second_factor": "动态验证码验证",
+        "authenticator_bound": "绑定身份验证器",
+        "password_changed": "修改密码",
+        "password_change_failed": "修改密码失败",
+        "password_reset": "重置密码",
+        "password_temporary": "临时密码",
+        "account_activated": "激活账户",
+        "activation_code_issued": "发放激活码",
+        "activation_failed": "激活失败",
+        "enrolment_code_issued": "发放绑定码",
+        "unlock_account": "解除锁定",
+        "sessions_ended": "退出所有设备",
     },
 }
 

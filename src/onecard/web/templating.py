@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
+from onecard.audit.queries import describe
 from onecard.core.clock import local_text, quarter_choices, zone_label
 from onecard.core.money import yuan
 from onecard.core.words import grouped, who, word
@@ -66,6 +67,13 @@ def _who(context: Any, label: Any) -> str:
     return who(label, tr=context["_"])
 
 
+# ``{{ r.before|describe }}``: an audit record's before/after/data in the page's language
+# (field names and words through the page's ``_``; ``audit.queries.describe``).
+@pass_context
+def _describe(context: Any, value: Any) -> str:
+    return describe(value, tr=context["_"], lang=context.get("lang", "zh-CN"))
+
+
 def _num(n: Any) -> str:
     """Counts with thousands separators (1,679); other values as they are."""
     return grouped(n) if isinstance(n, int) and not isinstance(n, bool) else str(n)
@@ -79,6 +87,7 @@ def money(fen: int) -> str:
 env.filters["word"] = _word
 env.filters["who"] = _who
 env.filters["num"] = _num
+env.filters["describe"] = _describe
 env.globals["money"] = money
 
 
