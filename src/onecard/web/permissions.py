@@ -155,6 +155,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/terminal/payments/{{txn_id}}"): TERMINAL_OWN,
     ("POST", f"{API}/terminal/payments/{{txn_id}}/reversal"): TERMINAL_OWN,
     ("GET", f"{API}/terminal/today"): TERMINAL,
+    ("POST", f"{API}/terminal/offline/key"): TERMINAL,
+    ("GET", f"{API}/terminal/offline/working-set"): TERMINAL,
+    ("POST", f"{API}/terminal/offline/uploads"): TERMINAL,
     ("POST", f"{API}/channels/bank/notify"): of(Who.BANK, Scope.SELF),
     # --- canteens: refunds ----------------------------------------------------------------
     ("POST", f"{API}/payments/{{payment_id}}/refunds"): CANTEEN_RUNNERS,
