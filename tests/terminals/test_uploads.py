@@ -41,31 +41,47 @@ def next_seq(ctx: Context, w: World) -> int:
 def test_sold_offline_then_uploaded_once(ctx: Context) -> None:
     w = build_world(ctx)
     fund(ctx, w, "a1", subsidy=1_000, cash=500)
+    fund(ctx, w, "a2", subsidy=1_000)
+    fund(ctx, w, "b1", cash=1_000)
     with app_client(ctx) as client:
         sim = till(ctx, w, client)
         sim.cut()
-        answers = [sim.sell(w.cards["a1"], meal="lunch") for _ in range(3)]
+        answers = [sim.sell(w.cards[p], meal="lunch") for p in ("a1", "a2", "b1")]
         assert [a.result for a in answers] == ["approved"] * 3 and all(a.offline for a in answers)
+        # One lunch per person a day (the meal period's count), offline too.
+        assert sim.sell(w.cards["a1"], meal="lunch").code == "offline_over_limit:meal_count"
         assert purse(ctx, w, "a1") == (1_000, 500)  # nothing reached the server yet
         sent = copy.deepcopy(sim.queue)
         sim.restore()
         results = sim.upload(batch_size=2)
         assert [r["result"] for r in results] == ["applied"] * 3
         assert {r["period"] for r in results} == {"2026Q1"} and not sim.queue
-        assert purse(ctx, w, "a1") == (100, 500)
+        assert purse(ctx, w, "a1") == (700, 500)
+        assert purse(ctx, w, "a2") == (700, 0)
+        assert purse(ctx, w, "b1") == (0, 500)  # a visitor's lunch
         before = written(ctx)
         # The same batch again: answered from what is stored, nothing applied twice.
         again = upload_raw(client, w, sent)
         assert [r["result"] for r in again] == ["duplicate"] * 3
         assert [r["payment_id"] for r in again] == [r["payment_id"] for r in results]
-        assert written(ctx) == before and purse(ctx, w, "a1") == (100, 500)
+        assert written(ctx) == before and purse(ctx, w, "a1") == (700, 500)
+        # A second lunch the till would not have sold, signed anyway: refused.
+        second = {**sent[0]["record"], "seq": 4, "txn_id": "T-A1-off-4"}
+        [got] = upload_raw(client, w, [signed(sim.key, second)])
+        assert got["code"] == "offline_over_limit" and "meal_count" in got["message"]
+        assert purse(ctx, w, "a1") == (700, 500)
     with ctx.db.read() as conn:
         rows = conn.execute(
-            select(Payment.status, Payment.amount_fen, Payment.business_date).where(
-                Payment.person_id == w.people["a1"]
-            )
+            select(Payment.status, Payment.amount_fen, Payment.business_date, Payment.diner_class)
+            .where(Payment.canteen_id == w.canteens["A"])
+            .order_by(Payment.id)
         ).all()
-    assert [tuple(r) for r in rows] == [("approved", 300, date(2026, 3, 10))] * 3
+    day = date(2026, 3, 10)
+    assert [tuple(r) for r in rows] == [
+        ("approved", 300, day, "own"),
+        ("approved", 300, day, "own"),
+        ("approved", 500, day, "visitor"),
+    ]
     ledger_ok(ctx)
 
 

@@ -13,7 +13,10 @@ name of the first limit exceeded, or None:
   the purses held when the version was issued);
 - ``unsent_amount`` / ``unsent_count``: the records taken and not yet uploaded,
   this one included;
-- ``offline_hours``: time since the terminal last had its working set confirmed.
+- ``offline_hours``: time since the terminal last had its working set confirmed;
+- ``meal_count``: a meal period's count per person per day (its ``per_person_limit``),
+  counting the meals sold offline on this terminal (the meals had online that day are
+  not known to a terminal without network).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Tally:
     person_day_fen: int  # this person, this local day, on this terminal
     unsent_fen: int  # records taken but not yet uploaded when this one was taken
     unsent_count: int
+    meals_had: int = 0  # this person, this meal period, this local day, on this terminal
 
 
 def over_limit(
@@ -71,6 +75,7 @@ def over_limit(
     tally: Tally,
     taken_at: datetime,
     synced_at: datetime,
+    meal_limit: int = 0,
 ) -> str | None:
     """The first limit the record exceeds (see the module's contract), or None."""
     if amount_fen > limits.per_payment_fen:
@@ -83,4 +88,6 @@ def over_limit(
         return "unsent_count"
     if not synced_at <= taken_at <= synced_at + timedelta(hours=limits.offline_hours):
         return "offline_hours"
+    if 0 < meal_limit <= tally.meals_had:
+        return "meal_count"
     return None

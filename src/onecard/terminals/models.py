@@ -72,6 +72,7 @@ class OfflineRecord(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     person_id: Mapped[int | None] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    meal: Mapped[str | None] = mapped_column(String(20))
     code_step: Mapped[int | None] = mapped_column(BigInteger)
     taken_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC, the terminal's clock
     received_at: Mapped[datetime] = mapped_column(DateTime)

@@ -348,15 +348,15 @@ def _version(conn: Connection, terminal_id: int, version: int) -> Any:
 
 def tally(conn: Connection, terminal_id: int, rec: Record) -> Tally:
     """What came before ``rec`` on its terminal, from the records the server holds: the
-    person's day, and the records still unsent when it was taken (received after)."""
+    person's day and meals of that period, and the records still unsent when it was
+    taken (received after it)."""
     day = to_local(rec.taken_at).date()
-    person_day = 0
-    unsent_fen = 0
-    unsent_count = 0
-    for person_id, amount, status, taken_at, received_at in conn.execute(
+    person_day = unsent_fen = unsent_count = meals = 0
+    for person_id, amount, meal, status, taken_at, received_at in conn.execute(
         select(
             OfflineRecord.person_id,
             OfflineRecord.amount_fen,
+            OfflineRecord.meal,
             OfflineRecord.status,
             OfflineRecord.taken_at,
             OfflineRecord.received_at,
@@ -367,7 +367,8 @@ def tally(conn: Connection, terminal_id: int, rec: Record) -> Tally:
             unsent_count += 1
         if status == "applied" and person_id == rec.person_id and to_local(taken_at).date() == day:
             person_day += int(amount)
-    return Tally(person_day, unsent_fen, unsent_count)
+            meals += int(meal is not None and meal == rec.meal)
+    return Tally(person_day, unsent_fen, unsent_count, meals)
 
 
 def _check(
@@ -423,6 +424,10 @@ def _check(
     ):
         return OfflineOverLimit(limit="offline_hours"), person
     limits = Limits.from_dict(json.loads(version.limits))
+    meal_entry = entries.get(f"meal:{rec.meal}") if rec.meal is not None else None
+    if rec.meal is not None and meal_entry is None:
+        return OfflineNotInWorkingSet(), person
+    meal_limit = int(meal_entry["per_person_limit"]) if meal_entry else 0
     exceeded = over_limit(
         limits,
         amount_fen=rec.amount_fen,
@@ -430,6 +435,7 @@ def _check(
         tally=tally(conn, terminal.id, rec),
         taken_at=rec.taken_at,
         synced_at=rec.synced_at,
+        meal_limit=meal_limit,
     )
     if exceeded is not None:
         return OfflineOverLimit(limit=exceeded), person
@@ -473,6 +479,7 @@ def _insert_record(
                 body_hash=hash_,
                 person_id=rec.person_id,
                 amount_fen=rec.amount_fen,
+                meal=rec.meal,
                 code_step=rec.code_step,
                 taken_at=rec.taken_at,
                 received_at=now,

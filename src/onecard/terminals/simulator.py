@@ -63,6 +63,7 @@ class SimTerminal:
     next_seq: int = 1
     sold_online: int = 0
     day_fen: dict[tuple[int, str], int] = field(default_factory=dict)
+    meals_had: dict[tuple[int, str, str], int] = field(default_factory=dict)
     spent_steps: dict[int, int] = field(default_factory=dict)
 
     # --- the network ------------------------------------------------------------------------
@@ -174,6 +175,7 @@ class SimTerminal:
         if isinstance(found, str):
             return self._refused(txn, found)
         person, step = found
+        meal_limit = 0
         if meal is not None:
             period = self.entries.get(f"meal:{meal}")
             if period is None:
@@ -185,6 +187,7 @@ class SimTerminal:
             if price is None:
                 return self._refused(txn, "no_price")
             amount = int(price)
+            meal_limit = int(period["per_person_limit"])
         else:
             amount = int(amount_fen or 0)
         day = to_local(now).date().isoformat()
@@ -197,9 +200,11 @@ class SimTerminal:
                 self.day_fen.get((pid, day), 0),
                 sum(int(r["record"]["amount_fen"]) for r in self.queue),
                 len(self.queue),
+                self.meals_had.get((pid, str(meal), day), 0),
             ),
             taken_at=now,
             synced_at=self.as_of,
+            meal_limit=meal_limit,
         )
         if exceeded is not None:
             return self._refused(txn, f"offline_over_limit:{exceeded}")
@@ -220,6 +225,8 @@ class SimTerminal:
         self.queue.append({"record": record, "body_hash": body_hash, "signature": signature})
         self.next_seq += 1
         self.day_fen[(pid, day)] = self.day_fen.get((pid, day), 0) + amount
+        if meal is not None:
+            self.meals_had[(pid, meal, day)] = self.meals_had.get((pid, meal, day), 0) + 1
         if step is not None:
             self.spent_steps[pid] = step
         return LocalAnswer("approved", True, txn, amount, seq=seq)

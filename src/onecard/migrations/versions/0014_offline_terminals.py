@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=40), nullable=True),
         sa.Column("person_id", sa.BigInteger(), nullable=True),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("meal", sa.String(length=20), nullable=True),
         sa.Column("code_step", sa.BigInteger(), nullable=True),
         sa.Column("taken_at", sa.DateTime(), nullable=False),
         sa.Column("received_at", sa.DateTime(), nullable=False),
