@@ -19,16 +19,62 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from onecard.core.clock import to_local
+from onecard.core.context import Context
 from onecard.core.errors import OneCardError
 from onecard.pay import paycode
-from onecard.terminals import signing
+from onecard.pay.decide import PaymentRequest, TerminalIdentity
+from onecard.pay.service import pay
+from onecard.terminals import service, signing
 from onecard.terminals.limits import Limits, Tally, over_limit
+
+
+class Requester(Protocol):
+    """What the till sends its requests through: an ``httpx.Client`` (a test's
+    in-process ``TestClient`` too), or ``InProcess``."""
+
+    def request(self, method: str, url: str, **kw: Any) -> httpx.Response: ...
+
+
+@dataclass
+class InProcess:
+    """The same protocol answered by the services in this process, for the demo city
+    (which replays its quarter without a server): each path calls what its route calls."""
+
+    ctx: Context
+    terminal: TerminalIdentity
+
+    def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        body: Any = kw.get("json")
+        params: dict[str, Any] = kw.get("params") or {}
+        base = "/api/v1/terminal"
+        if (method, url) == ("POST", f"{base}/offline/key"):
+            service.enrol(self.ctx, self.terminal, body["public_key"])
+            return httpx.Response(200, json={"terminal": self.terminal.code, "registered": True})
+        if (method, url) == ("GET", f"{base}/offline/working-set"):
+            since = params.get("since")
+            got = service.working_set(
+                self.ctx, self.terminal, None if since is None else int(since)
+            )
+            return httpx.Response(200, json=got)
+        if (method, url) == ("POST", f"{base}/offline/uploads"):
+            items = [
+                service.Signed(r["record"], r["body_hash"], r["signature"]) for r in body["records"]
+            ]
+            return httpx.Response(
+                200, json={"results": service.upload(self.ctx, self.terminal, items)}
+            )
+        if (method, url) == ("POST", f"{base}/payments"):
+            req = PaymentRequest(
+                body["txn_id"], body["credential"], body.get("meal"), body.get("amount_fen")
+            )
+            return httpx.Response(200, content=pay(self.ctx, self.terminal, req).body)
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": url}})
 
 
 @dataclass
@@ -51,7 +97,7 @@ class SimTerminal:
     key: Ed25519PrivateKey = field(default_factory=signing.new_key)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC).replace(tzinfo=None))
     timeout: float = 5.0
-    client: httpx.Client | None = None  # a test's in-process client; None: connect
+    client: Requester | None = None  # a test's client, or ``InProcess``; None: connect
     online: bool = True
     version: int | None = None
     as_of: datetime | None = None
