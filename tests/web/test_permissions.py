@@ -301,7 +301,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", f"{API}/terminal/offline/working-set"): Call(ok=frozenset({409})),
     ("POST", f"{API}/terminal/offline/key"): Call(json=j({"public_key": "ab" * 32})),
     ("POST", f"{API}/terminal/offline/uploads"): Call(
-        json=j({"records": [{"record": {}, "body_hash": "0" * 64, "signature": "00"}]}),
+        json=j({"records": [{"record": {}, "body_hash": "0" * 64, "signature": "00" * 64}]}),
         ok=frozenset({409}),
     ),
     ("POST", f"{API}/payments/{{payment_id}}/refunds"): Call(

@@ -6,12 +6,12 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictStr
 
 from onecard.terminals.service import MAX_BATCH
 
+HEX64 = r"^[0-9a-fA-F]{64}$"
+
 
 class OfflineKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    public_key: StrictStr = Field(
-        min_length=64, max_length=64, description="Ed25519 public key, 32 bytes as hex"
-    )
+    public_key: StrictStr = Field(pattern=HEX64, description="Ed25519 public key, 32 bytes as hex")
 
 
 class OfflineKeyOut(BaseModel):
@@ -39,8 +39,10 @@ class WorkingSetOut(BaseModel):
 class SignedRecordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     record: dict[str, JsonValue] = Field(description="the record's fields, as signed")
-    body_hash: StrictStr = Field(min_length=64, max_length=64, description="sha256 hex")
-    signature: StrictStr = Field(min_length=1, max_length=256, description="Ed25519, hex")
+    body_hash: StrictStr = Field(pattern=HEX64, description="sha256 of the record, hex")
+    signature: StrictStr = Field(
+        pattern=r"^[0-9a-fA-F]{128}$", description="Ed25519 signature of body_hash, hex"
+    )
 
 
 class UploadIn(BaseModel):
