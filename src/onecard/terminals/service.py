@@ -101,7 +101,9 @@ def working_set(
     ctx: Context, terminal: TerminalIdentity, since: int | None = None
 ) -> dict[str, Any]:
     limits = Limits()
-    now = ctx.clock.now()
+    # Whole seconds: the terminal signs ``as_of`` back as ``synced_at`` in ISO seconds,
+    # and it must fall between the version's issued_at and refreshed_at exactly.
+    now = ctx.clock.now().replace(microsecond=0)
     with ctx.db.begin() as conn:
         if (
             conn.execute(
