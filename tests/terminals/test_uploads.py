@@ -181,6 +181,29 @@ def test_the_till_keeps_to_the_limits_and_a_code_is_spent_once(ctx: Context) -> 
     ledger_ok(ctx)
 
 
+def test_a_record_taken_too_long_after_the_last_refresh_is_refused(ctx: Context) -> None:
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=5_000)
+    with app_client(ctx) as client:
+        sim = till(ctx, w, client)
+        sim.cut()
+        assert sim.sell(w.cards["a1"], amount_fen=500).result == "approved"
+        # A till whose clock claims a sale 25 hours after its refresh: it would not
+        # have sold it (offline_hours) — signed anyway, the server refuses it.
+        late = {
+            **sim.queue[0]["record"],
+            "seq": 2,
+            "txn_id": "T-A1-off-2",
+            "taken_at": (ctx.clock.now() + timedelta(hours=25)).isoformat(timespec="seconds"),
+        }
+        ctx.clock.set(ctx.clock.now() + timedelta(hours=26))  # type: ignore[attr-defined]
+        got = upload_raw(client, w, [sim.queue[0], signed(sim.key, late)])
+    assert [r["result"] for r in got] == ["applied", "refused"]
+    assert "offline_hours" in got[1]["message"]
+    assert purse(ctx, w, "a1") == (4_500, 0)
+    ledger_ok(ctx)
+
+
 def test_a_record_of_a_closed_quarter_goes_to_the_first_open_one(ctx: Context) -> None:
     w = build_world(ctx)
     fund(ctx, w, "a1", subsidy=2_000)

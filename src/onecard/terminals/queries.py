@@ -1,16 +1,15 @@
-"""Read models of offline terminals: a unit's outstanding offline debts, a terminal's
-offline state (reads only)."""
+"""Read models of offline terminals: a unit's outstanding offline debts (reads only)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from onecard.core.context import Context
 from onecard.org.models import Person
-from onecard.terminals.models import OfflineDebt, OfflineRecord, OfflineTerminal
+from onecard.terminals.models import OfflineDebt
 
 
 @dataclass(frozen=True)
@@ -46,31 +45,3 @@ def unit_debts(ctx: Context, unit_id: int, *, outstanding_only: bool = True) -> 
         q = q.where(OfflineDebt.recovered_fen < OfflineDebt.amount_fen)
     with ctx.db.read() as conn:
         return [Debt(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5]) for r in conn.execute(q)]
-
-
-@dataclass(frozen=True)
-class TerminalOffline:
-    enrolled: bool
-    next_seq: int
-    applied: int
-    refused: int
-
-
-def terminal_offline(ctx: Context, terminal_id: int) -> TerminalOffline:
-    with ctx.db.read() as conn:
-        next_seq = conn.execute(
-            select(OfflineTerminal.next_seq).where(OfflineTerminal.terminal_id == terminal_id)
-        ).scalar()
-        counts = dict(
-            conn.execute(
-                select(OfflineRecord.status, func.count())
-                .where(OfflineRecord.terminal_id == terminal_id)
-                .group_by(OfflineRecord.status)
-            ).all()
-        )
-    return TerminalOffline(
-        next_seq is not None,
-        int(next_seq or 1),
-        int(counts.get("applied", 0)),
-        int(counts.get("refused", 0)),
-    )
