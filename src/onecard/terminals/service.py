@@ -105,14 +105,14 @@ def working_set(
     # and it must fall between the version's issued_at and refreshed_at exactly.
     now = ctx.clock.now().replace(microsecond=0)
     with ctx.db.begin() as conn:
-        if (
-            conn.execute(
-                select(OfflineTerminal.terminal_id).where(
-                    OfflineTerminal.terminal_id == terminal.id
-                )
-            ).first()
-            is None
-        ):
+        # The terminal's row, locked: one refresh (or upload) of a terminal at a time,
+        # so two first refreshes cannot both issue version 1.
+        enrolled = conn.execute(
+            select(OfflineTerminal.terminal_id)
+            .where(OfflineTerminal.terminal_id == terminal.id)
+            .with_for_update()
+        ).first()
+        if enrolled is None:
             raise OfflineNotEnrolled()
         header, entries = ws.current(conn, terminal, limits)
         digests = {k: ws.digest(v) for k, v in entries.items()}
@@ -121,7 +121,6 @@ def working_set(
             .where(OfflineWorkingSet.terminal_id == terminal.id)
             .order_by(OfflineWorkingSet.version.desc())
             .limit(1)
-            .with_for_update()
         ).first()
         if last is not None and json.loads(last.digests) == digests:
             version = int(last.version)
