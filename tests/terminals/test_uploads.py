@@ -288,3 +288,38 @@ def debt_balance(ctx: Context, w: World) -> int:
             )
         ).scalar_one()
         return balances(conn, [acct])[acct]
+
+
+def test_the_same_batch_sent_twice_at_once_is_applied_once(pg_ctx: Context) -> None:
+    """Two connections upload one batch concurrently (a till retrying while its first
+    attempt is still in flight): the terminal's row serialises them."""
+    import threading
+
+    from onecard.terminals import service
+
+    ctx = pg_ctx
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=5_000)
+    with app_client(ctx) as client:
+        sim = till(ctx, w, client)
+        sim.cut()
+        for _ in range(3):
+            assert sim.sell(w.cards["a1"], amount_fen=300).result == "approved"
+    items = [service.Signed(r["record"], r["body_hash"], r["signature"]) for r in sim.queue]
+    answers: list[list[dict[str, object]]] = []
+    start = threading.Barrier(2)
+
+    def send() -> None:
+        start.wait(timeout=10)
+        answers.append(service.upload(ctx, w.terminals["A"], items))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(answers) == 2
+    assert sorted({r["result"] for r in a}.pop() for a in answers) == ["applied", "duplicate"]
+    assert purse(ctx, w, "a1") == (4_100, 0)
+    assert written(ctx)[1:] == (3, 3)
+    ledger_ok(ctx)
