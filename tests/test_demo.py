@@ -19,6 +19,7 @@ from onecard.funding import notices
 from onecard.ledger.service import account_id, derived_balance
 from onecard.org.models import Person
 from onecard.pay.models import Payment
+from onecard.terminals.models import OfflineRecord
 
 
 def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
@@ -47,6 +48,14 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
             ).scalars()
         }
     assert meals[0] == city.counts["meals"] > 0
+    # One till sold offline on the last afternoon and uploaded that evening.
+    with ctx.db.read() as conn:
+        offline = conn.execute(
+            select(OfflineRecord.status, OfflineRecord.taken_at, OfflineRecord.received_at)
+        ).all()
+    assert offline and {r.status for r in offline} == {"applied"}
+    assert all(r.received_at > r.taken_at for r in offline)
+    assert {to_local(r.taken_at).date() for r in offline} == {date(2026, 3, 9)}
     # Everyone had 600.00 yuan; what they hold now is that minus their meals.
     assert distributed == 60 * 60000 - int(meals[1])
     assert days <= {date(2026, 3, 6), date(2026, 3, 9)} and days

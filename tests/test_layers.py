@@ -100,6 +100,7 @@ AREAS: list[str] = [
     "rollout",
     "channels",
     "pay",
+    "terminals",
     "funding",
     "feedback",
     "reports",

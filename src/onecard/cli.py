@@ -33,6 +33,7 @@ from onecard.org import cli as org_cli
 from onecard.pay import cli as pay_cli
 from onecard.pay import ecny_cli
 from onecard.rollout import cli as rollout_cli
+from onecard.terminals import cli as terminals_cli
 from onecard.web import account_cli
 
 app = typer.Typer(help="食堂一卡通 OneCard — canteen one-card platform", no_args_is_help=True)
@@ -271,6 +272,8 @@ def demo(
 app.add_typer(pay_cli.app, name="card", help="卡务 / cards: issue, lost, unfreeze, replace")
 app.add_typer(ecny_cli.app, name="ecny", help="数字人民币 / e-CNY: resolve, reconcile")
 app.add_typer(org_cli.app, name="terminal", help="消费机 / terminals and rollout")
+# ``onecard terminal simulate``: the offline terminal client, in the terminal group.
+org_cli.app.registered_commands.extend(terminals_cli.app.registered_commands)
 app.add_typer(
     rollout_cli.app, name="rollout", help="上线验收 / terminal plan, acceptance, supervision"
 )

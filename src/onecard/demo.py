@@ -7,8 +7,9 @@ behind the product's back: the quarter is *replayed* through the same services p
 use, on a ``ReplayClock`` — the bureau issues funding notices, units pay through the
 (sandbox) bank, one unit short and late; receipts are booked, passed to the income line
 and distributed; then staff eat breakfast and lunch on the last working days (at home
-and at other units' canteens), some top up their cash purse and rate their meals. The
-clock is then released. The bank is ``ctx.bank``, a sandbox (seen through the replay
+and at other units' canteens), some top up their cash purse and rate their meals; one
+till loses its network for the last afternoon, keeps selling offline and uploads its
+signed records that evening (``terminals``). The clock is then released. The bank is ``ctx.bank``, a sandbox (seen through the replay
 clock while the quarter is replayed): its store keeps the quarter's statements for the
 served demo and for every later command on the same database.
 """
@@ -22,7 +23,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Connection
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, select
 
 from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
 from onecard.channels.ecny_sandbox import SandboxEcny
@@ -36,9 +38,11 @@ from onecard.feedback.models import ASPECTS
 from onecard.funding import distribution, notices, notifications
 from onecard.org import builders as b
 from onecard.org.actors import Actor
+from onecard.org.models import Canteen
 from onecard.pay import ecny, topup
 from onecard.pay.cards import issue_card_conn
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
+from onecard.terminals.simulator import InProcess, SimTerminal, stepping_clock
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史黎贺顾毛郝龚邵万钱覃武戴孔汤庞樊兰殷施陶洪翟安颜倪严牛温芦季俞章鲁葛伍申尤毕聂焦向柳邢骆岳齐"
 GIVEN = "伟芳娜敏静丽强磊洋艳勇军杰娟涛明超秀霞平刚桂英华玉萍红鹏辉建国志红文斌宇浩凯健俊帆帅旭宁欣然子怡梓涵诗雨佳琪晨阳嘉豪思远一鸣婷慧颖雪琳丹晶海燕春梅兰凤云飞亮波鑫博睿泽昊天"
@@ -144,6 +148,7 @@ def build_demo(
         unit_ids: list[int] = []
         canteen_of_unit: dict[int, int] = {}
         first_term: tuple[str, str] | None = None
+        offline_term: tuple[TerminalIdentity, str] | None = None
         for i, (uname, has_canteen, cname, op, operator) in enumerate(UNITS, start=1):
             account = f"43050100{i:08d}"
             uid = b.create_unit(
@@ -212,6 +217,8 @@ def build_demo(
                 terminals.setdefault(cid, TerminalIdentity(tid, code, region, cid))
                 if first_term is None:
                     first_term = (code, key)
+                elif offline_term is None:  # the first canteen's second till
+                    offline_term = (TerminalIdentity(tid, code, region, cid), key)
         assert first_term is not None
 
         people: list[tuple[int, int, str, int]] = []
@@ -249,6 +256,8 @@ def build_demo(
         history_days,
         progress,
     )
+    assert offline_term is not None
+    meals += _offline_afternoon(sim, clock, rng, people, offline_term[0], funded_on, today)
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -461,6 +470,51 @@ def _ecny(
         ecny.topup(sim, Actor.system("demo"), pid, acquirer.pay_code(wallet), 10_000)
     ecny.deliver_sandbox_notices(sim)
     return paid
+
+
+def _offline_afternoon(
+    sim: Context,
+    clock: ReplayClock,
+    rng: random.Random,
+    people: list[tuple[int, int, str, int]],
+    terminal: TerminalIdentity,
+    funded_on: date,
+    today: date,
+) -> int:
+    """One till loses its network on the last working day before today: it keeps
+    selling at the counter through the afternoon on its working set and uploads the
+    signed records that evening (``terminals``; the same protocol, answered in
+    process). Returns how many sales were applied."""
+    day = today - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    if day <= funded_on:
+        return 0
+    with sim.db.read() as conn:
+        unit_id = conn.execute(
+            select(Canteen.unit_id).where(Canteen.id == terminal.canteen_id)
+        ).scalar_one()
+    regulars = [card for _pid, uid, card, _std in people if uid == unit_id][:6]
+    if not regulars:
+        return 0
+    _at(clock, day, 14, 30)
+    start = clock.now()
+    till = SimTerminal(
+        "",
+        terminal.code,
+        "",
+        key=Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)),
+        clock=stepping_clock(start + timedelta(minutes=10), timedelta(minutes=7)),
+        client=InProcess(sim, terminal),
+    )
+    till.enrol()
+    till.refresh()
+    till.cut()  # the network is down from here until the evening
+    for card in regulars:
+        till.sell(card, amount_fen=rng.choice([800, 1200, 1500]))  # the counter: open amounts
+    _at(clock, day, 18, 30)
+    till.restore()
+    return sum(1 for r in till.upload(batch_size=4) if r["result"] == "applied")
 
 
 def _enrolment_codes(ctx: Context, logins: dict[str, str]) -> dict[str, str]:

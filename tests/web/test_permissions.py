@@ -317,6 +317,13 @@ CALLS: dict[tuple[str, str], Call] = {
         json=lambda t, c: {"txn_id": "mx-new", "credential": t.w.cards["b1"], "amount_fen": 1}
     ),
     ("POST", f"{API}/terminal/payments/{{txn_id}}/reversal"): Call(order=5),
+    # Offline terminals: a terminal not enrolled yet is a 409, past the rule.
+    ("GET", f"{API}/terminal/offline/working-set"): Call(ok=frozenset({409})),
+    ("POST", f"{API}/terminal/offline/key"): Call(json=j({"public_key": "ab" * 32})),
+    ("POST", f"{API}/terminal/offline/uploads"): Call(
+        json=j({"records": [{"record": {}, "body_hash": "0" * 64, "signature": "00" * 64}]}),
+        ok=frozenset({409}),
+    ),
     ("POST", f"{API}/payments/{{payment_id}}/refunds"): Call(
         json=j({"request_id": "mx-refund", "amount_fen": 1, "reason": "test"})
     ),

@@ -46,6 +46,7 @@
     │   │   ├── NotFileExchange                       bank files without a file bank
     │   │   ├── TargetHoldsData / BackupFileExists    restore / backup would overwrite
     │   │   ├── IllegalTransition     a rollout move its state machine has not (rollout.states)
+    │   │   ├── OfflineNotEnrolled    a terminal without a registered offline key (terminals)
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
@@ -61,7 +62,12 @@
     │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed / NoPrice
     │   ├── PersonInactive
-    │   └── EcnyDeclined              the e-CNY acquirer declined (code used, wallet short)
+    │   ├── EcnyDeclined              the e-CNY acquirer declined (code used, wallet short)
+    │   └── OfflineRecordRefused      an offline record the server will not apply (terminals)
+    │       ├── OfflineForged / OfflineAltered       not signed by the terminal / changed since
+    │       ├── OfflineReplayed / OfflineSeqReused   txn or code spent / seq already taken
+    │       ├── OfflineOverLimit      beyond a limit its working set gave
+    │       └── OfflineNotInWorkingSet   person, card or code not (or lost) in that version
     ├── Unavailable                   not now: the database is unreachable or restarting (503)
     │   ├── PaymentNotConfirmed       no decision could be confirmed; retry the same txn id
     │   └── BatcherStopped            the payment batcher is not running
@@ -225,6 +231,12 @@ class IllegalTransition(StateConflict):
     en = 'Cannot move from "{frm}" to "{to}"'
 
 
+class OfflineNotEnrolled(StateConflict):
+    code = "offline_not_enrolled"
+    zh = "该消费机尚未登记离线签名公钥"
+    en = "This terminal has not registered an offline signing key"
+
+
 class GoLiveRefused(StateConflict):
     code = "go_live_refused"
     zh = "食堂不能上线：{reason}"
@@ -365,6 +377,51 @@ class EcnyDeclined(Refused):
     code = "ecny_declined"
     zh = "数字人民币支付失败：{reason}"
     en = "e-CNY payment declined: {reason}"
+
+
+class OfflineRecordRefused(Refused):
+    """An offline record the server does not apply; the upload's answer names it per
+    record (``terminals.service.upload``) and no money moves for it."""
+
+    code = "offline_refused"
+    zh = "离线交易记录被拒绝"
+    en = "Offline record refused"
+
+
+class OfflineForged(OfflineRecordRefused):
+    code = "offline_forged"
+    zh = "离线记录的签名不是本消费机的"
+    en = "The record is not signed by this terminal's key"
+
+
+class OfflineAltered(OfflineRecordRefused):
+    code = "offline_altered"
+    zh = "离线记录签名后被改动"
+    en = "The record was changed after it was signed"
+
+
+class OfflineReplayed(OfflineRecordRefused):
+    code = "offline_replayed"
+    zh = "该交易号或付款码已使用过"
+    en = "This transaction id or payment code was already used"
+
+
+class OfflineSeqReused(OfflineRecordRefused):
+    code = "offline_seq_reused"
+    zh = "该序号已被另一条离线记录使用"
+    en = "This sequence number was already used by another record"
+
+
+class OfflineOverLimit(OfflineRecordRefused):
+    code = "offline_over_limit"
+    zh = "超出离线限额：{limit}"
+    en = "Beyond the offline limit: {limit}"
+
+
+class OfflineNotInWorkingSet(OfflineRecordRefused):
+    code = "offline_not_in_working_set"
+    zh = "离线名单中无此人、此卡已挂失或凭证不符"
+    en = "Not in the working set, card listed as lost, or credential not the person's"
 
 
 class NoPrice(Refused):

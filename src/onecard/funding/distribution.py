@@ -21,6 +21,9 @@ Contract:
   units' entries are posted with one ``ledger.post_many`` (one audit record per unit
   paid, one statement). A unit short of funds is paid nothing and reported as its dry
   run is (``dry_run`` true, the problem listed); the others go on.
+- Debts left by late offline records (``terminals.debts``) are recovered out of what a
+  run pays each person, in the same transaction (``debt_recovered_fen`` in the unit's
+  totals when there was any).
 - ``leave(ctx, actor, person_id, left_on)`` marks a person as left and moves their
   whole subsidy balance back to their unit's income sub-account (subsidy −b /
   unit_income +b, keyed ``leaver:<person>:<day>``). Their cash purse stays theirs; it
@@ -60,6 +63,7 @@ from onecard.ledger.service import (
 from onecard.org.actors import Actor
 from onecard.org.leavers import mark_left
 from onecard.org.models import Person, Unit
+from onecard.terminals import debts
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,20 @@ def _run_units(
             res.changed = bool(u.todo)
             paid.append((u, res))
         if not dry_run:
-            post_many(conn, entries, actor=actor.label, booked_at=now)
+            # Late offline records' debts come back out of what is paid now (after it).
+            owed = debts.recovery(
+                conn,
+                [
+                    (s.person_id, u.subsidy[s.person_id] or 0, s.amount_fen)
+                    for u, _ in paid
+                    for s in u.todo
+                ],
+                quarter,
+            )
+            post_many(conn, entries + owed.entries, actor=actor.label, booked_at=now)
+            owed.mark(conn, now)
+            if owed.taken:
+                _count_recovered(paid, owed)
             audit.record_many(
                 conn,
                 ctx,
@@ -296,6 +313,17 @@ def _run_units(
                 unit_ids=[u.unit_id for u, _ in paid],
             )
     return out
+
+
+def _count_recovered(paid: Sequence[tuple[UnitPlan, RunResult]], owed: debts.Recovery) -> None:
+    """Each unit's result says how much of its people's offline debts it recovered."""
+    by_purse = {e.legs[0].account_id: 0 for e in owed.entries}
+    for e in owed.entries:
+        by_purse[e.legs[0].account_id] += -e.legs[0].amount
+    for u, res in paid:
+        got = sum(by_purse.get(a or 0, 0) for a in u.subsidy.values())
+        if got:
+            res.totals["debt_recovered_fen"] = got
 
 
 def distribute(

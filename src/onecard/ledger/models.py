@@ -48,8 +48,10 @@ CANTEEN_KINDS = ("canteen_payable",)
 SYSTEM_KINDS = ("dining_fund", "fee_income", "finance", "bank_clearing", "ecny_clearing")
 ACCOUNT_KINDS = PERSON_KINDS + UNIT_KINDS + CANTEEN_KINDS + SYSTEM_KINDS
 
-# Clearing accounts mirror the outside world: money arriving makes them negative.
-NEGATIVE_ALLOWED = ("bank_clearing", "ecny_clearing")
+# Clearing accounts mirror the outside world: money arriving makes them negative. A
+# person's ``offline_debt`` (opened when a late offline record finds the purses short,
+# ``terminals.debts``) is negative by what they owe until their next allocation.
+NEGATIVE_ALLOWED = ("bank_clearing", "ecny_clearing", "offline_debt")
 
 # Accounts with a cached ``balance`` (invariant 5).
 CACHED_KINDS = (*PERSON_KINDS, "unit_income")

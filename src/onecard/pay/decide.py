@@ -401,3 +401,70 @@ def decide_ecny(
         klass=klass,
         legs=(Leg(facts.payable, amount), Leg(clearing, -amount)),
     )
+
+
+# --- a decision the terminal took offline -----------------------------------------------------
+def decide_offline(
+    terminal: TerminalIdentity,
+    req: PaymentRequest,
+    payer: Payer,
+    purses: Purses,
+    *,
+    amount: int,
+    canteen: CanteenRules,
+    payable: int,
+    debt_account: int | None,
+    klass: str,
+    meal_period_id: int | None,
+    at: datetime,
+) -> Decision:
+    """An offline record the terminal approved within the limits its working set gave
+    (``terminals.service`` has checked them): the decision is already taken, so it is
+    approved whatever the purses hold now. The purses pay what they can, in the canteen's
+    order; what they cannot (``amount`` beyond both) is debited to ``debt_account`` (the
+    person's ``offline_debt``, recovered from their next allocation) — required then."""
+    covered = min(amount, purses.subsidy + purses.cash)
+    from_sub, from_cash = split_purses(covered, purses.subsidy, purses.cash, canteen.purse_order)
+    short = amount - covered
+    legs = [Leg(payable, amount)]
+    if from_sub:
+        legs.append(Leg(purses.subsidy_id, -from_sub))
+    if from_cash:
+        legs.append(Leg(purses.cash_id, -from_cash))
+    if short:
+        if debt_account is None:
+            raise NotFound(what=f"account person:{payer.id}:offline_debt")
+        legs.append(Leg(debt_account, -short))
+    after = Purses(
+        purses.subsidy_id, purses.subsidy - from_sub, purses.cash_id, purses.cash - from_cash
+    )
+    data: dict[str, Any] = {
+        "txn_id": req.txn_id,
+        "terminal": terminal.code,
+        "canteen": canteen.name,
+        "payer": {"name": payer.name, "unit": payer.unit_name},
+        "result": "approved",
+        "offline": True,
+        "amount_fen": amount,
+        "subsidy_fen": from_sub,
+        "cash_fen": from_cash,
+        "debt_fen": short,
+        "balances": {"subsidy_fen": after.subsidy, "cash_fen": after.cash},
+        "meal": req.meal,
+        "diner_class": klass,
+        "at": to_local(at).isoformat(timespec="seconds"),
+    }
+    # The payments row keeps amount = subsidy + cash: what the purses paid. The debt
+    # is the record's (``offline_debts``) until an allocation recovers it.
+    return Decision(
+        True,
+        data,
+        payer=payer,
+        amount=covered,
+        from_sub=from_sub,
+        from_cash=from_cash,
+        meal_period_id=meal_period_id,
+        klass=klass,
+        legs=tuple(legs),
+        purses_after=after,
+    )

@@ -83,6 +83,7 @@ __all__ = [
     "decide_and_record",
     "dumps",
     "pay",
+    "record_decision",
     "replay",
     "split_purses",
 ]
@@ -344,3 +345,7 @@ def _record(
     d.data["payment_id"] = pid
     conn.execute(update(Payment).where(Payment.id == pid).values(response=dumps(d.data).decode()))
     return pid
+
+
+# An offline record's payment (``terminals.service``) is recorded as any other decision.
+record_decision = _record

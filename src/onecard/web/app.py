@@ -37,6 +37,7 @@ from onecard.org import routes as org_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
+from onecard.terminals import routes as offline_routes
 from onecard.web import (
     activation,
     auth,
@@ -286,6 +287,7 @@ def create_app(
     # CSRF-protected forms).
     for router in (
         pay_routes.router,
+        offline_routes.router,
         me_routes.router,
         admin_routes.router,
         status.router,

@@ -37,6 +37,7 @@ from onecard.pay.models import DINER_CLASSES
 from onecard.pay.queries import card_owner, my_balances, my_transactions, person_cards
 from onecard.reports import directory
 from onecard.rollout import queries as rollout_queries
+from onecard.terminals import queries as offline_queries
 from onecard.web import account_activation as activation
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
@@ -88,6 +89,7 @@ def roster(
         people=people,
         counts=counts,
         rollout_notices=rollout_queries.notices(ctx, unit_id),
+        offline_debts=offline_queries.unit_debts(ctx, unit_id),
         can_ack_notices=any(r == "unit_admin" and u == unit_id for r, u, _ in actor.grants),
         q=q,
         show=show,

@@ -1,0 +1,101 @@
+"""Offline terminals' tables: device signing keys, issued working sets, uploaded records,
+and the debts a late record leaves when the purse has run short since.
+
+Contract:
+- ``offline_terminals``: one row per terminal that works offline — its Ed25519 public
+  key (the private half never leaves the device) and ``next_seq``, the sequence number
+  the server applies next. The row is locked while a batch is applied, so one
+  terminal's records are applied one batch at a time, in order.
+- ``offline_working_sets``: every version issued to a terminal, with what it said (the
+  entries less the payment-code secrets, and a digest per entry): an incremental refresh
+  is the difference against the version the terminal holds, and an upload is checked
+  against the limits of the version its record names.
+- ``offline_records``: one row per record whose signature held and whose sequence number
+  was due — applied (with its payment) or refused (with its reason). ``(terminal_id,
+  seq)`` is unique: a batch sent again is answered from here.
+- ``offline_debts``: the part of an applied record the purses could not cover (posted
+  to the person's ``offline_debt`` account), and how much of it the next allocations
+  have recovered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onecard.core.db import Base, BigId
+
+
+class OfflineTerminal(Base):
+    __tablename__ = "offline_terminals"
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # Ed25519, 32 bytes as hex
+    next_seq: Mapped[int] = mapped_column(BigInteger, default=1)
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (CheckConstraint("next_seq >= 1", name="seq_positive"),)
+
+
+class OfflineWorkingSet(Base):
+    __tablename__ = "offline_working_sets"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"))
+    version: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    # The last refresh that found nothing changed and confirmed this version again: a
+    # record's ``synced_at`` must fall between the two.
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime)
+    limits: Mapped[str] = mapped_column(Text)  # JSON: the terminal's limits
+    entries: Mapped[str] = mapped_column(Text)  # JSON: key → entry (no secrets)
+    digests: Mapped[str] = mapped_column(Text)  # JSON: key → digest of the full entry
+    __table_args__ = (UniqueConstraint("terminal_id", "version"),)
+
+
+class OfflineRecord(Base):
+    __tablename__ = "offline_records"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    txn_id: Mapped[str] = mapped_column(String(64))
+    ws_version: Mapped[int] = mapped_column(BigInteger)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # applied | refused
+    reason: Mapped[str | None] = mapped_column(String(40))
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    meal: Mapped[str | None] = mapped_column(String(20))
+    code_step: Mapped[int | None] = mapped_column(BigInteger)
+    taken_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC, the terminal's clock
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    payment_id: Mapped[int | None] = mapped_column(BigInteger)
+    period: Mapped[str | None] = mapped_column(String(6))  # the quarter it was booked in
+    __table_args__ = (
+        UniqueConstraint("terminal_id", "seq"),
+        CheckConstraint("status IN ('applied','refused')", name="status"),
+        CheckConstraint("amount_fen >= 0", name="amount_nonneg"),
+    )
+
+
+class OfflineDebt(Base):
+    __tablename__ = "offline_debts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("offline_records.id"), unique=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    recovered_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    recovered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="positive"),
+        CheckConstraint("recovered_fen >= 0 AND recovered_fen <= amount_fen", name="recovered"),
+    )
