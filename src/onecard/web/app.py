@@ -31,6 +31,7 @@ from onecard import __version__
 from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import CrossSiteRefused, OneCardError
+from onecard.faces import routes as face_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
 from onecard.org import routes as org_routes
@@ -42,6 +43,7 @@ from onecard.web import (
     auth,
     bureau,
     diner,
+    face,
     openapi,
     org,
     org_import,
@@ -294,10 +296,12 @@ def create_app(
         bank_routes.notify_router,
         org_routes.router,
         rollout_routes.router,
+        face_routes.router,
         auth.router,
         activation.router,
         public.router,
         diner.router,
+        face.router,
         till.router,
         unit.router,
         unit_funding.router,

@@ -1,0 +1,47 @@
+"""API types of face pay: enrolment, its status, a terminal's liveness declaration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
+
+# A JPEG within the API's body limit (64 KB of JSON): a terminal's face crop, or a phone
+# photo scaled down. Larger photos go through the /me page (a multipart upload).
+MAX_IMAGE_B64 = 60_000
+
+
+class FaceEnrolIn(BaseModel):
+    """Give exactly one of ``image_b64`` (a JPEG/PNG, base64) and ``descriptor``."""
+
+    model_config = ConfigDict(extra="forbid")
+    consent: StrictBool = Field(
+        default=False,
+        description="the person consents now (purpose and retention shown); "
+        "needed unless a consent is already recorded",
+    )
+    image_b64: StrictStr | None = Field(default=None, max_length=MAX_IMAGE_B64)
+    descriptor: list[StrictFloat] | None = Field(default=None, min_length=128, max_length=128)
+
+
+class FaceStatusOut(BaseModel):
+    person_id: int
+    consent: bool
+    consent_at: datetime | None = None
+    enrolled: bool
+    enrolled_at: datetime | None = None
+
+
+class FaceWithdrawOut(BaseModel):
+    person_id: int
+    deleted: bool = Field(description="a face template was held and is now deleted")
+
+
+class LivenessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    liveness: StrictBool = Field(description="the terminal runs liveness detection")
+
+
+class LivenessOut(BaseModel):
+    code: str
+    liveness: bool
