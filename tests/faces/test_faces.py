@@ -167,9 +167,32 @@ def test_a_thin_margin_asks_for_the_digits_and_the_digits_decide() -> None:
 def test_a_large_gallery_always_asks_for_the_digits() -> None:
     g = two_people_gallery()
     probe = descriptor("grace", "mirrored")
-    assert find(g, probe, digits_above=1) == gallery.NeedDigits(1)
+    assert find(g, probe, digits_above=1) == gallery.NeedDigits(2)  # two accepted
     found = find(g, probe, digits=2222, digits_above=1)
     assert isinstance(found, gallery.Match) and found.person_id == 102
+
+
+def test_a_few_accepted_people_are_searched_alone_with_the_same_answers() -> None:
+    """Among 400 other faces, a canteen of one unit (or the digits) gathers its few rows;
+    the answers are the same as the whole matrix gives."""
+    rng = np.random.default_rng(7)
+    others = rng.normal(0, 0.9 / 16, (400, 128)).astype(np.float32)
+    m = np.vstack([others, np.array([descriptor("astronaut"), descriptor("grace")], np.float32)])
+    people = [
+        EnrolledFace(1000 + i, 2 + i % 20, "staff", f"1390000{i:04d}", f"S{i}", b"")
+        for i in range(400)
+    ] + [
+        EnrolledFace(101, 1, "staff", "13800001111", "S101", b""),
+        EnrolledFace(102, 1, "staff", "13900002222", "S102", b""),
+    ]
+    g = gallery.build(1, (402, 402), people, m)
+    probe = descriptor("grace", "mirrored")
+    small = find(g, probe, accepts=OWN_ONLY)  # 2 of 402 rows
+    whole = find(g, probe, accepts=EVERYONE)
+    assert isinstance(small, gallery.Match) and small.person_id == 102
+    assert whole == gallery.Match(102, pytest.approx(small.distance, abs=1e-4))
+    assert find(g, probe, digits=2222, digits_above=1).person_id == 102
+    assert find(g, descriptor("astronaut", "half size"), accepts=OWN_ONLY).person_id == 101
 
 
 def test_the_matrix_is_contiguous_float32() -> None:

@@ -36,7 +36,14 @@ def test_the_face_page_takes_consent_and_a_photo_and_withdrawal_deletes(
     sign_in(client, ctx, "Sa1")
     page = client.get("/me/face")
     assert page.status_code == 200
-    for phrase in ("敏感个人信息", "用途", "保存期限", "撤回", 'capture="user"', 'accept="image/*"'):
+    for phrase in (
+        "敏感个人信息",
+        "用途",
+        "保存期限",
+        "撤回",
+        'capture="user"',
+        'accept="image/*"',
+    ):
         assert phrase in page.text, phrase
     assert "未登记人脸" in page.text
     token = csrf_of(page.text)
@@ -67,7 +74,10 @@ def test_the_face_page_takes_consent_and_a_photo_and_withdrawal_deletes(
     n = counts(ctx)
     r2 = client.put(
         f"/api/v1/people/{w.people['a1']}/face",
-        json={"consent": True, "image_b64": base64.b64encode(jpeg(coffee(), max_side=300)).decode()},
+        json={
+            "consent": True,
+            "image_b64": base64.b64encode(jpeg(coffee(), max_side=300)).decode(),
+        },
         headers={"X-CSRF-Token": token},
     )
     assert r2.status_code == 422 and r2.json()["error"]["code"] == "no_face"

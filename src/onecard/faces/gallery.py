@@ -13,13 +13,14 @@ Contract:
 - ``identify(gallery, accepts, probe, digits, …)`` is pure: among the people the canteen
   accepts (``Accepts``, the same rule as ``pay.pricing.diner_class``: its own unit's
   people, other units' staff if it serves visitors, guests if it serves guests — the
-  payment's decision checks it again), the nearest face by Euclidean distance. It is a
-  ``Match`` only when that distance is within the threshold and the second nearest is at
-  least ``margin`` farther, and the canteen accepts at most ``digits_above`` enrolled
-  people; otherwise, when someone is within the threshold, ``NeedDigits`` — the till asks
-  for the last 4 digits of the phone or staff number and sends them, and the search
-  runs again among the people whose digits match. ``NoMatch``: no one within the
-  threshold (or still ambiguous with the digits).
+  payment's decision checks it again), the nearest face by Euclidean distance. A canteen
+  that accepts more than ``digits_above`` enrolled people asks for the digits before
+  any search (``NeedDigits``). Otherwise it is a ``Match`` only when that distance is
+  within the threshold and the second nearest is at least ``margin`` farther; when
+  someone is within the threshold but the margin is thin, ``NeedDigits`` — the till
+  asks for the last 4 digits of the phone or staff number and sends them, and the
+  search runs again among the people whose digits match. ``NoMatch``: no one within
+  the threshold (or still ambiguous with the digits).
 """
 
 from __future__ import annotations
@@ -148,7 +149,9 @@ class Match:
 
 @dataclass(frozen=True)
 class NeedDigits:
-    candidates: int  # people within the threshold (not shown to the till)
+    # people within the threshold (a thin margin) or accepted (a large gallery); not
+    # shown to the till
+    candidates: int
 
 
 @dataclass(frozen=True)
@@ -184,10 +187,21 @@ def identify(
     count = int(mask.sum())
     if count == 0:
         return NoMatch()
+    if digits is None and count > digits_above:
+        # Too many people for a face alone: ask first, then search the few who match.
+        return NeedDigits(count)
     p = np.asarray(probe, dtype=np.float32)
-    # |g - p|² = |g|² + |p|² - 2 g·p: one matrix-vector product over the whole region.
-    sq = g.sq_norms - 2.0 * (g.matrix @ p) + float(p @ p)
-    sq[~mask] = np.inf
+    pp = float(p @ p)
+    # |g - p|² = |g|² + |p|² - 2 g·p. A few accepted rows (a canteen of its own unit, or
+    # the digits given) are gathered and searched alone; many, by one product over the
+    # whole matrix with the others masked out (no copy of the matrix).
+    rows: NDArray[np.intp] | None = None
+    if count * 4 <= g.size:
+        rows = np.flatnonzero(mask)
+        sq = g.sq_norms[rows] - 2.0 * (g.matrix[rows] @ p) + pp
+    else:
+        sq = g.sq_norms - 2.0 * (g.matrix @ p) + pp
+        sq[~mask] = np.inf
     if count == 1:
         best_i, second = int(np.argmin(sq)), np.inf
     else:
@@ -200,8 +214,9 @@ def identify(
     if best > threshold:
         return NoMatch()
     clear = second - best >= margin
-    if digits is None and (count > digits_above or not clear):
+    if digits is None and not clear:
         return NeedDigits(int((sq <= threshold * threshold).sum()))
     if not clear:
         return NoMatch()
-    return Match(int(g.person_ids[best_i]), best)
+    row = best_i if rows is None else int(rows[best_i])
+    return Match(int(g.person_ids[row]), best)
