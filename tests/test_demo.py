@@ -46,7 +46,13 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
                 select(Payment.created_at).where(Payment.status == "approved")
             ).scalars()
         }
+        faces = conn.execute(
+            select(func.count()).where(
+                Payment.credential_kind == "face", Payment.status == "approved"
+            )
+        ).scalar_one()
     assert meals[0] == city.counts["meals"] > 0
+    assert faces == 5  # five diners paid for dinner by face
     # Everyone had 600.00 yuan; what they hold now is that minus their meals.
     assert distributed == 60 * 60000 - int(meals[1])
     assert days <= {date(2026, 3, 6), date(2026, 3, 9)} and days

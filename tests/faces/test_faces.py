@@ -111,7 +111,7 @@ def test_a_picture_without_a_face_is_no_face_found(picture: bytes) -> None:
 
 def test_a_terminals_descriptor_is_checked() -> None:
     assert check_descriptor(descriptor("grace")).shape == (128,)
-    for bad in ([0.1] * 127, [float("nan")] * 128, [0.0] * 128, [5.0] * 128):
+    for bad in ([0.1] * 127, [float("nan")] * 128, [1.5] + [0.0] * 127, [5.0] * 128):
         with pytest.raises(Exception, match="descriptor"):
             check_descriptor(bad)
 

@@ -8,8 +8,8 @@ Contract:
   A picture that cannot be read, is too large, or has no face raises ``NoFaceFound`` (an
   ``InvalidInput``: 422, nothing written).
 - ``decode_image(text)`` — a picture sent as base64 (``NoFaceFound`` when it is not).
-- ``check_descriptor(values)`` is the same shape check for a descriptor a terminal
-  computed itself: 128 finite numbers of a plausible size, else ``InvalidInput``.
+- ``check_descriptor(values)`` is the shape check for a descriptor a terminal computed
+  itself: 128 finite numbers within ±1, else ``InvalidInput``.
 - The models load once per process, on first use (about 2 s; 100 MB of weights).
   Descriptors of one person are usually within 0.6 of each other (Euclidean), of two
   people farther apart: dlib's own measure, the threshold ``Settings.face_threshold``.
@@ -96,12 +96,11 @@ def describe(image: bytes | NDArray[np.uint8]) -> NDArray[np.float32]:
 
 
 def check_descriptor(values: Sequence[float]) -> NDArray[np.float32]:
+    """128 finite numbers, each within ±1 (a dlib descriptor's are; the API's document
+    says the same). Nothing else is assumed: a vector no face has is simply far from
+    every template."""
     if len(values) != DIMENSIONS or not all(
-        isinstance(v, int | float) and math.isfinite(v) for v in values
+        isinstance(v, int | float) and math.isfinite(v) and -1.0 <= v <= 1.0 for v in values
     ):
-        raise InvalidInput("descriptor 须为 128 个有限实数")
-    arr = np.asarray(values, dtype=np.float32)
-    norm = float(np.linalg.norm(arr))
-    if not 0.1 < norm < 10.0:  # dlib's descriptors have length ≈ 1
-        raise InvalidInput("descriptor 的长度不合理")
-    return arr
+        raise InvalidInput("descriptor 须为 128 个 -1 至 1 之间的实数")
+    return np.asarray(values, dtype=np.float32)

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictStr
 
 # A JPEG within the API's body limit (64 KB of JSON): a terminal's face crop, or a phone
 # photo scaled down. Larger photos go through the /me page (a multipart upload).
 MAX_IMAGE_B64 = 60_000
+_NULL: dict[str, JsonValue] = {"type": "null"}
+# A face: exactly one of a picture and a descriptor (``faces.service.enrol``,
+# ``pay.face_pay``), as the document says it.
+ONE_OF_FACE: list[JsonValue] = [
+    {"title": "a picture", "required": ["image_b64"], "properties": {"descriptor": _NULL}},
+    {"title": "a descriptor", "required": ["descriptor"], "properties": {"image_b64": _NULL}},
+]
+# A dlib descriptor's numbers (each within ±1; their length is about 1).
+DescriptorValue = Annotated[float, Field(ge=-1.0, le=1.0)]
 
 
 class FaceEnrolIn(BaseModel):
     """Give exactly one of ``image_b64`` (a JPEG/PNG, base64) and ``descriptor``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_FACE})
     consent: StrictBool = Field(
         default=False,
         description="the person consents now (purpose and retention shown); "
         "needed unless a consent is already recorded",
     )
     image_b64: StrictStr | None = Field(default=None, max_length=MAX_IMAGE_B64)
-    descriptor: list[StrictFloat] | None = Field(default=None, min_length=128, max_length=128)
+    descriptor: list[DescriptorValue] | None = Field(default=None, min_length=128, max_length=128)
 
 
 class FaceStatusOut(BaseModel):

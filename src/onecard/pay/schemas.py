@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from onecard.core.money import MAX_AMOUNT_FEN
+from onecard.faces.schemas import ONE_OF_FACE, DescriptorValue
 
 
 class ItemLine(BaseModel):
@@ -73,11 +74,14 @@ class FacePaymentIn(BaseModel):
     payment, or ``result: "need_digits"`` (nothing recorded): send the same ``txn_id``
     again with ``digits``, the last 4 of the diner's phone or staff number."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_PRICING})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"allOf": [{"oneOf": ONE_OF_PRICING}, {"oneOf": ONE_OF_FACE}]},
+    )
     txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
     liveness: StrictBool = Field(description="the terminal's liveness check passed")
     image_b64: StrictStr | None = Field(default=None, max_length=60_000)
-    descriptor: list[float] | None = Field(default=None, min_length=128, max_length=128)
+    descriptor: list[DescriptorValue] | None = Field(default=None, min_length=128, max_length=128)
     digits: StrictStr | None = Field(default=None, pattern=r"^[0-9]{4}$")
     meal: StrictStr | None = Field(default=None, max_length=20, description="meal period code")
     amount_fen: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN)
