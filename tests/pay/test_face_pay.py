@@ -125,6 +125,8 @@ def test_a_picture_without_a_face_is_a_clear_422_with_nothing_written(
     assert r.status_code == 422 and r.json()["error"]["code"] == "no_face"
     r = client.post(FACE, json=face_body("f-x", descriptor=[2.0] * 128), headers=auth(w))
     assert r.status_code == 422
+    too_long = face_body("f-x", image_b64="A" * 60_004)  # a 422, not the JSON body's 413
+    assert client.post(FACE, json=too_long, headers=auth(w)).status_code == 422
     both = face_body("f-x", descriptor=list(descriptor("grace")), image_b64=b64(b"x"))
     assert client.post(FACE, json=both, headers=auth(w)).status_code == 422
     assert state(ctx, w) == before

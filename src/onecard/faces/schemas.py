@@ -7,15 +7,24 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictStr
 
-# A JPEG within the API's body limit (64 KB of JSON): a terminal's face crop, or a phone
-# photo scaled down. Larger photos go through the /me page (a multipart upload).
+# A JPEG of a face crop (about 45 KB) or a phone photo scaled down; larger photos go
+# through the /me page (a multipart upload). These paths take bodies up to the upload
+# limit (``web.app.UPLOAD_PATHS``), so a long field is a 422, never a 413.
 MAX_IMAGE_B64 = 60_000
 _NULL: dict[str, JsonValue] = {"type": "null"}
 # A face: exactly one of a picture and a descriptor (``faces.service.enrol``,
 # ``pay.face_pay``), as the document says it.
 ONE_OF_FACE: list[JsonValue] = [
-    {"title": "a picture", "required": ["image_b64"], "properties": {"descriptor": _NULL}},
-    {"title": "a descriptor", "required": ["descriptor"], "properties": {"image_b64": _NULL}},
+    {
+        "title": "a picture",
+        "required": ["image_b64"],
+        "properties": {"image_b64": {"type": "string"}, "descriptor": _NULL},
+    },
+    {
+        "title": "a descriptor",
+        "required": ["descriptor"],
+        "properties": {"descriptor": {"type": "array"}, "image_b64": _NULL},
+    },
 ]
 # A dlib descriptor's numbers (each within ±1; their length is about 1).
 DescriptorValue = Annotated[float, Field(ge=-1.0, le=1.0)]

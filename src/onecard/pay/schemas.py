@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from onecard.core.money import MAX_AMOUNT_FEN
-from onecard.faces.schemas import ONE_OF_FACE, DescriptorValue
+from onecard.faces.schemas import MAX_IMAGE_B64, ONE_OF_FACE, DescriptorValue
 
 
 class ItemLine(BaseModel):
@@ -80,7 +80,7 @@ class FacePaymentIn(BaseModel):
     )
     txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
     liveness: StrictBool = Field(description="the terminal's liveness check passed")
-    image_b64: StrictStr | None = Field(default=None, max_length=60_000)
+    image_b64: StrictStr | None = Field(default=None, max_length=MAX_IMAGE_B64)
     descriptor: list[DescriptorValue] | None = Field(default=None, min_length=128, max_length=128)
     digits: StrictStr | None = Field(default=None, pattern=r"^[0-9]{4}$")
     meal: StrictStr | None = Field(default=None, max_length=20, description="meal period code")

@@ -65,11 +65,16 @@ from onecard.web.sessions import SESSION_COOKIE, ServerSessions
 STATIC = Path(__file__).parent / "static"
 
 
+# Paths whose bodies are uploads: imports, and a face picture (base64 in JSON).
+UPLOAD_PATHS = ("/import", "/face", "/face-payments")
+
+
 class BodyLimit:
     """Refuse bodies larger than ``limit`` bytes, declared or streamed (413).
 
-    File uploads (an ``…/import`` path or a multipart form) may be up to
-    ``upload_limit``: a large unit's roster spreadsheet is bigger than any JSON request.
+    File uploads (an ``…/import`` path, a face picture — ``…/face``,
+    ``…/face-payments`` — or a multipart form) may be up to ``upload_limit``: a large
+    unit's roster spreadsheet is bigger than any JSON request.
     """
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
@@ -82,7 +87,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        upload = str(scope.get("path", "")).endswith("/import") or headers.get(
+        upload = str(scope.get("path", "")).endswith(UPLOAD_PATHS) or headers.get(
             b"content-type", b""
         ).startswith(b"multipart/form-data")
         limit = self.upload_limit if upload else self.default_limit
