@@ -47,6 +47,11 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
                 select(Payment.created_at).where(Payment.status == "approved")
             ).scalars()
         }
+        faces = conn.execute(
+            select(func.count()).where(
+                Payment.credential_kind == "face", Payment.status == "approved"
+            )
+        ).scalar_one()
     assert meals[0] == city.counts["meals"] > 0
     # One till sold offline on the last afternoon and uploaded that evening.
     with ctx.db.read() as conn:
@@ -56,6 +61,7 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
     assert offline and {r.status for r in offline} == {"applied"}
     assert all(r.received_at > r.taken_at for r in offline)
     assert {to_local(r.taken_at).date() for r in offline} == {date(2026, 3, 9)}
+    assert faces == 5  # five diners paid for dinner by face
     # Everyone had 600.00 yuan; what they hold now is that minus their meals.
     assert distributed == 60 * 60000 - int(meals[1])
     assert days <= {date(2026, 3, 6), date(2026, 3, 9)} and days

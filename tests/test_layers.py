@@ -97,6 +97,7 @@ AREAS: list[str] = [
     "ledger",
     "audit",
     "org",
+    "faces",
     "rollout",
     "channels",
     "pay",

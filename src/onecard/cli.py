@@ -25,6 +25,7 @@ from onecard.core import errors as e
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
 from onecard.core.errors import BankUnavailable
+from onecard.faces import cli as faces_cli
 from onecard.funding import cli as funding_cli
 from onecard.ledger import cli as ledger_cli
 from onecard.ops import cli as ops_cli
@@ -279,6 +280,9 @@ app.add_typer(
 )
 app.add_typer(org_admin_cli.app, name="org", help="机构 / regions, units, canteens, administrators")
 app.add_typer(account_cli.app, name="account", help="账户 / sign-in: enrolment codes, sessions")
+app.add_typer(
+    faces_cli.app, name="face", help="刷脸支付 / face pay: terminals' liveness, withdrawal"
+)
 app.add_typer(funding_cli.app, name="funding", help="资金 / quarterly funding runs")
 app.add_typer(audit_cli.app, name="audit", help="操作记录 / the audit trail: verify, list, export")
 app.command(name="bench", help="性能基准 / benchmarks")(bench_cli.app)

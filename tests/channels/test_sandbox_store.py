@@ -25,6 +25,8 @@ from onecard.core.context import Context
 from onecard.funding import notices
 from onecard.funding.models import BankOrder, FundingReceipt
 
+FACE_KEY = "A" * 43 + "="  # 32 bytes as base64 (production wants a face key)
+
 SECRET = b"test-secret"
 UNIT = "43001000000000000777"
 T0 = datetime(2026, 3, 2, 1, 30, 0, tzinfo=UTC)  # 09:30 local on 2026-03-02
@@ -132,10 +134,12 @@ def test_the_store_lives_next_to_the_city_by_default(tmp_path: Path) -> None:
         bank_sandbox_url="sqlite://",
     )
     assert sandbox_store_url(own) == "sqlite://"
-    assert Settings(env="production", secret_key="x" * 32).bank_adapter == "files"
+    assert (
+        Settings(env="production", secret_key="x" * 32, face_key=FACE_KEY).bank_adapter == "files"
+    )
     assert Settings(env="development").bank_adapter == "sandbox"
     with pytest.raises(ValueError, match="not in production"):
-        Settings(env="production", secret_key="x" * 32, bank="sandbox")
+        Settings(env="production", secret_key="x" * 32, face_key=FACE_KEY, bank="sandbox")
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from onecard.channels.models import BankFile
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import FixedClock
 from onecard.core.context import Context
+from onecard.faces import service as face_service
 from onecard.funding import notices, settlement
 from onecard.funding.models import FundingNotice, Settlement
 from onecard.org import builders as b
@@ -214,6 +215,8 @@ def matrix_world(ctx: Context) -> Targets:
         settlement_id = conn.execute(
             select(Settlement.id).where(Settlement.canteen_id == w.canteens["A"])
         ).scalar_one()
+    for terminal in ("A", "B"):  # face pay on: both declare liveness detection
+        face_service.set_liveness(ctx, SYSTEM, w.terminals[terminal].code, True)
     ecny_order = ecny_payment(ctx, w)
     return Targets(
         w,
@@ -306,6 +309,15 @@ def _csv(columns: tuple[str, ...], row: dict[str, str]) -> bytes:
 
 
 API = "/api/v1"
+FACE = [0.08] * 128  # a face descriptor's shape (no one's face)
+
+
+def PHOTO() -> tuple[str, bytes, str]:
+    from faces.photos import astronaut, jpeg
+
+    return ("me.jpg", jpeg(astronaut(), max_side=300), "image/jpeg")
+
+
 CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/login"): Call(form=j({"staff_no": "Sc1", "password": "wrong"}), ok=frozenset({401})),
     ("POST", "/logout"): Call(order=99, ends_session=True),
@@ -349,6 +361,16 @@ CALLS: dict[tuple[str, str], Call] = {
         form=j({"taste": 5, "hygiene": 5, "service": 5, "value": 5})
     ),
     ("POST", "/me/topup"): Call(form=j({"amount": "1.00"})),
+    ("POST", f"{API}/terminal/face-payments"): Call(
+        json=j({"txn_id": "mx-face", "liveness": True, "descriptor": FACE, "amount_fen": 1})
+    ),
+    ("POST", "/me/face"): Call(form=j({"consent": "yes"}), files=lambda t, c: {"photo": PHOTO()}),
+    ("PUT", f"{API}/people/{{person_id}}/face"): Call(
+        json=j({"consent": True, "descriptor": FACE})
+    ),
+    ("PUT", f"{API}/admin/terminals/{{code}}/face"): Call(
+        params={"code": "T-A8"}, json=j({"liveness": True})
+    ),
     ("POST", f"{API}/admin/people/{{person_id}}/cards"): Call(
         params={"person_id": "a3"}, json=j({})
     ),
@@ -745,7 +767,7 @@ def test_the_matrix(ctx: Context, caller: Caller) -> None:
                 kw["data"] = call.form(t, caller)
             elif call.content is not None:
                 kw["content"] = call.content(t, caller)
-            elif call.files is not None:
+            if call.files is not None:  # with the form's fields, if any
                 kw["files"] = call.files(t, caller)
             r = client.request(method, url, follow_redirects=False, **kw)
             where = r.headers.get("location", "")

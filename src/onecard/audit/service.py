@@ -49,6 +49,7 @@ KINDS: dict[str, str] = {
     "rules": "食堂规则与餐价",
     "terminal": "消费机",
     "rollout": "上线与验收",
+    "face": "人脸信息",
     "refund": "退款与冲正",
     "roster": "花名册",
     "unit_info": "单位信息",

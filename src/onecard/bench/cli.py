@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from onecard.bench.city import FULL, CityScale
+from onecard.bench.face import FaceReport, run_face
 from onecard.bench.load import LoadResult
 from onecard.bench.quarter import QuarterReport
 from onecard.bench.run import (
@@ -78,6 +79,14 @@ def app(
         typer.Option("--quarter-only", help="only the city quarter, on the city already built"),
     ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures")] = None,
+    face: Annotated[
+        bool, typer.Option("--face/--no-face", help="the 1:N face identification sub-benchmark")
+    ] = True,
+    face_only: Annotated[
+        bool, typer.Option("--face-only", help="only the face sub-benchmark (no database)")
+    ] = False,
+    face_people: Annotated[int, typer.Option(help="face: enrolled people")] = FULL.staff,
+    face_requests: Annotated[int, typer.Option(help="face: identification requests")] = 2_000,
 ) -> None:
     """Lunch rush over HTTP against pgbench; ledger checks. 午高峰性能基准"""
     if staff < 10 or canteens < 1 or units < canteens:
@@ -105,6 +114,9 @@ def app(
     )
     from onecard.cli_kit import progress_bar
 
+    if face_only:
+        show_face(run_face(face_people, face_requests))
+        return
     if quarter_only:
         from onecard.bench.quarter import city_from_db
 
@@ -134,6 +146,8 @@ def app(
             progress=progress,
         )
     show(report)
+    if face:
+        show_face(run_face(face_people, face_requests))
     if report.profile_text:
         console.print(report.profile_text)
     if json_out:
@@ -149,6 +163,25 @@ def app(
         from onecard.core.errors import LedgerError
 
         raise LedgerError("bench: the ledger does not match the payments")
+
+
+def show_face(r: FaceReport) -> None:
+    mb = 1024 * 1024
+    console.print(
+        f"\n[bold]face[/bold] {r.people:,} synthetic descriptors · sealed (AES-256-GCM) in"
+        f" {r.seal_s:.1f} s · gallery built (decrypt + matrix) in {r.load_s:.1f} s ·"
+        f" matrix {r.matrix_bytes / mb:,.1f} MB, gallery {r.gallery_bytes / mb:,.1f} MB ·"
+        f" process RSS {r.rss_before / mb:,.0f} → {r.rss_after / mb:,.0f} MB"
+    )
+    t = Table(title="face identification 1:N per request (ms)")
+    for h in ("request", "requests", "p50", "p99", "right person", "answers"):
+        t.add_column(h)
+    for kind, k in r.kinds.items():
+        answers = ", ".join(f"{a} {n:,}" for a, n in sorted(k.answers.items()))
+        t.add_row(
+            kind, f"{k.requests:,}", f"{k.pct(50):.2f}", f"{k.pct(99):.2f}", f"{k.right:,}", answers
+        )
+    console.print(t)
 
 
 def _ms(x: float) -> str:

@@ -3,11 +3,14 @@
 Contract: ``get_settings()`` returns one frozen ``Settings``; outside development the
 server refuses to start with the default secret key (it signs CSRF tokens and the sandbox
 bank's notifications, and keys the enrolment codes' hashes), and production also wants
-it long (at least ``MIN_PRODUCTION_SECRET`` characters).
+it long (at least ``MIN_PRODUCTION_SECRET`` characters) and the face templates' key
+(``ONECARD_FACE_KEY``, 32 bytes as base64).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-only-not-secret"
 MIN_PRODUCTION_SECRET = 32
+FACE_KEY_BYTES = 32  # AES-256-GCM
 
 
 class Settings(BaseSettings):
@@ -85,6 +89,17 @@ class Settings(BaseSettings):
     # (``<name>-bank-sandbox.db``), or schema ``bank_sandbox`` of a PostgreSQL one.
     bank_sandbox_url: str = ""
 
+    # Face pay (faces/): the AES-256-GCM key of the face templates at rest, 32 bytes as
+    # base64 (``python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"``).
+    # Required in production; elsewhere unset means a key derived from the secret key.
+    face_key: str = ""
+    # 1:N identification: a match is at most this far (dlib's usual 0.6), the second best
+    # at least this much farther, and a canteen accepting more people than this always
+    # asks for the last 4 digits of the phone or staff number.
+    face_threshold: float = Field(default=0.6, gt=0.0, le=2.0)
+    face_margin: float = Field(default=0.08, ge=0.0, le=1.0)
+    face_digits_above: int = Field(default=10_000, ge=1)
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "development" and self.secret_key in (DEFAULT_SECRET, ""):
@@ -100,9 +115,26 @@ class Settings(BaseSettings):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"ONECARD_TIMEZONE is not a known time zone: {self.timezone}") from exc
+        if self.env == "production" and not self.face_key:
+            raise ValueError("ONECARD_FACE_KEY must be set in production (face templates)")
+        if self.face_key:
+            try:
+                raw = base64.b64decode(self.face_key, validate=True)
+            except ValueError as exc:
+                raise ValueError("ONECARD_FACE_KEY is not base64") from exc
+            if len(raw) != FACE_KEY_BYTES:
+                raise ValueError(f"ONECARD_FACE_KEY must be {FACE_KEY_BYTES} bytes (base64)")
         if self.env == "production" and self.bank == "sandbox":
             raise ValueError("ONECARD_BANK=sandbox is a simulation: not in production")
         return self
+
+    @property
+    def face_key_bytes(self) -> bytes:
+        """The face templates' AES-GCM key: ``face_key``, or outside production one
+        derived from the secret key (so development and tests need no setting)."""
+        if self.face_key:
+            return base64.b64decode(self.face_key)
+        return hashlib.sha256(b"onecard-face-key:" + self.secret_key.encode()).digest()
 
     @property
     def bank_adapter(self) -> Literal["sandbox", "files"]:

@@ -13,7 +13,8 @@
     │   ├── InvalidBankAccount        wrong length, not digits, check digit fails
     │   ├── UnknownReference          an owner unit, region, parent, person not there
     │   ├── NotABackup                not a OneCard backup this database kind restores
-    │   └── BackupToolFailed          pg_dump / pg_restore / psql failed; nothing changed
+    │   ├── BackupToolFailed          pg_dump / pg_restore / psql failed; nothing changed
+    │   └── NoFaceFound               face pay: not a picture, or no face in it (422)
     ├── NotFound
     │   ├── PaymentNotSeen            no payment with this txn id from this terminal
     │   ├── StatementMissing          the bank statement of that day is not read yet
@@ -23,6 +24,7 @@
     │   ├── TerminalUnauthorized
     │   ├── TerminalRevoked
     │   ├── TerminalNotLive           planned / installed / accepted: pays only when live
+    │   ├── FacePayNotEnabled         a terminal without liveness detection: no face pay (403)
     │   ├── Forbidden
     │   │   ├── CsrfRefused           a page form without its token
     │   │   └── CrossSiteRefused      an API write with a cookie from another site
@@ -43,6 +45,7 @@
     │   │   ├── DistributionExceedsFunds              a unit would get more than it paid
     │   │   ├── MissingQualityScore / MissingPayee    a canteen not ready to settle
     │   │   ├── PersonNotLeft                         a cash refund for someone enrolled
+    │   │   ├── FaceConsentRequired                   a face template without recorded consent
     │   │   ├── NotFileExchange                       bank files without a file bank
     │   │   ├── TargetHoldsData / BackupFileExists    restore / backup would overwrite
     │   │   ├── IllegalTransition     a rollout move its state machine has not (rollout.states)
@@ -63,6 +66,7 @@
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed / NoPrice
     │   ├── PersonInactive
     │   ├── EcnyDeclined              the e-CNY acquirer declined (code used, wallet short)
+    │   ├── FaceNotRecognised / FaceNotLive       face pay: no clear match; liveness failed
     │   └── OfflineRecordRefused      an offline record the server will not apply (terminals)
     │       ├── OfflineForged / OfflineAltered       not signed by the terminal / changed since
     │       ├── OfflineReplayed / OfflineSeqReused   txn or code spent / seq already taken
@@ -183,6 +187,12 @@ class TerminalNotLive(AuthError):
     code = "terminal_not_live"
     zh = "该消费机尚未启用（当前：{status}），不能收款"
     en = "This terminal is not live yet (now: {status}) and cannot take payments"
+
+
+class FacePayNotEnabled(AuthError):
+    code = "face_pay_not_enabled"
+    zh = "该消费机没有活体检测，不能刷脸支付"
+    en = "This terminal has no liveness detection and cannot take face payments"
 
 
 class Forbidden(AuthError):
@@ -430,6 +440,18 @@ class NoPrice(Refused):
     en = "No price set for this diner category at this meal"
 
 
+class FaceNotRecognised(Refused):
+    code = "face_not_recognised"
+    zh = "未能确认身份，请刷卡或出示付款码"
+    en = "The face was not recognised; use a card or a payment code"
+
+
+class FaceNotLive(Refused):
+    code = "face_not_live"
+    zh = "活体检测未通过，请刷卡或出示付款码"
+    en = "The liveness check failed; use a card or a payment code"
+
+
 # --- not now ----------------------------------------------------------------------------
 class Unavailable(OneCardError):
     """Nothing was done and trying again later is the right answer (HTTP 503)."""
@@ -511,6 +533,12 @@ class MissingPayee(StateConflict):
     en = "Canteen {canteen} has no operator bank account to pay"
 
 
+class FaceConsentRequired(StateConflict):
+    code = "face_consent_required"
+    zh = "须先由本人同意采集人脸信息（用途与保存期限已告知），才能登记人脸"
+    en = "The person's consent (purpose and retention shown) must be recorded before a face is enrolled"
+
+
 class PersonNotLeft(StateConflict):
     code = "person_not_left"
     zh = "该人员尚未办理离职，现金余额不得退还（不得提现）"
@@ -568,6 +596,12 @@ class InvalidBankAccount(InvalidInput):
     code = "invalid_bank_account"
     zh = "{field}不正确：{problem}"
     en = "{field_en} is not valid: {problem_en}"
+
+
+class NoFaceFound(InvalidInput):
+    code = "no_face"
+    zh = "照片中未检测到人脸（或不是可读的 JPEG/PNG 图片），请正对镜头重拍"
+    en = "No face found in the picture (or not a readable JPEG/PNG); take it again, facing the camera"
 
 
 class UnknownReference(InvalidInput):

@@ -8,7 +8,8 @@ and one report line each:
 - ``"finance"`` (seed 000 §三(二)4): subsidy −b → city ``finance`` +b.
 It runs only after the year's Q4 is settled (``funding.calendar``; an audited
 ``override_calendar`` reason for a real emergency).
-Cash purses (self top-ups) are untouched. Running it again for the same year moves
+The same transaction deletes the face templates of everyone who left
+(``faces.service.purge_leavers``). Cash purses (self top-ups) are untouched. Running it again for the same year moves
 nothing (the keys exist). The dry run shows the totals per unit first. Only what a purse
 held at the end of the year is cleared: its cached balance less what later periods'
 entries changed (read from those entries alone). The entries are written with
@@ -28,6 +29,7 @@ from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.faces import service as faces
 from onecard.funding import calendar
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import ARRAY_CHUNK as LEDGER_ARRAY_CHUNK
@@ -143,6 +145,7 @@ def clear_year(
         }
         res.changed = bool(rows) and not dry_run
         if not dry_run:
+            faces.purge_leavers(conn, ctx, actor)  # face data of people who left (R-F3)
             audit.record(conn, ctx, actor, "year_end", res.scope, res.totals)
     return res
 

@@ -86,9 +86,11 @@ class _Gathered:
         pid: int | None
         if isinstance(cred, CodeCredential):
             pid = self.by_token.get(cred.token)
-        else:
+        elif isinstance(cred, CardCredential):
             card = self.cards.get(cred.card_no)
             pid = card.person_id if card is not None and card.status == "active" else None
+        else:  # face pay takes the single path (pay.face_pay), never a batch
+            pid = None
         payer = self.people.get(pid) if pid is not None else None
         meal = self.meals.get((canteen.id, it.req.meal)) if it.req.meal is not None else None
         return Facts(

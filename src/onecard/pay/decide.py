@@ -37,6 +37,8 @@ from onecard.core.errors import (
     CardLost,
     CodeInvalid,
     CodeRevoked,
+    FaceNotLive,
+    FaceNotRecognised,
     InsufficientFunds,
     InvalidAmount,
     InvalidInput,
@@ -63,6 +65,10 @@ class TerminalIdentity:
 
 
 CARD_NO_RE = re.compile(r"[0-9]{8,16}")
+# A face payment's credential: what the terminal sent (picture or descriptor, liveness,
+# digits), hashed — so a retry of the same request is recognised. Made by ``pay.face_pay``
+# only; the face path hands the core the person it identified (``FaceCredential``).
+FACE_RE = re.compile(r"face:[0-9a-f]{64}")
 
 
 def credential_shape_ok(credential: str) -> bool:
@@ -94,7 +100,7 @@ class PaymentRequest:
         for sku, qty in self.items:
             if type(qty) is not int or not 0 < qty <= 999:
                 raise InvalidInput(f"商品 {sku} 数量必须为 1–999 的整数")
-        if not credential_shape_ok(self.credential):
+        if not credential_shape_ok(self.credential) and not FACE_RE.fullmatch(self.credential):
             raise MalformedCredential()
 
     def fingerprint(self) -> str:
@@ -106,6 +112,8 @@ class PaymentRequest:
 
     @property
     def credential_kind(self) -> str:
+        if FACE_RE.fullmatch(self.credential):
+            return "face"
         return "code" if paycode.looks_like_code(self.credential.strip()) else "card"
 
 
@@ -120,13 +128,25 @@ class CodeCredential:
     otp: str
 
 
-Credential = CardCredential | CodeCredential
+@dataclass(frozen=True)
+class FaceCredential:
+    """The person face identification found (``None``: no one clearly), and whether the
+    terminal's liveness check passed."""
+
+    person_id: int | None
+    live: bool = True
+
+
+Credential = CardCredential | CodeCredential | FaceCredential
 
 
 def read_credential(credential: str, region_no: str) -> Credential:
     """What to look up: a card number, or a payment code's person token (and its otp).
-    Raises ``MalformedCredential`` / ``ForeignRegion`` (bad input, never recorded)."""
+    Raises ``MalformedCredential`` / ``ForeignRegion`` (bad input, never recorded); a face
+    credential is not read from text (``pay.face_pay`` identifies the person)."""
     cred = credential.strip()
+    if FACE_RE.fullmatch(cred):
+        raise MalformedCredential()
     if paycode.looks_like_code(cred):
         parsed = paycode.parse_code(cred, region_no)
         return CodeCredential(parsed.token, parsed.otp)
@@ -237,6 +257,12 @@ def _unix(now: datetime) -> float:
 
 def _identify(cred: Credential, facts: Facts, policy: Policy) -> tuple[Payer, int | None]:
     """The payer, and for a payment code the step it spends."""
+    if isinstance(cred, FaceCredential):
+        if not cred.live:
+            raise FaceNotLive()
+        if facts.payer is None:
+            raise FaceNotRecognised()
+        return facts.payer, None
     if isinstance(cred, CodeCredential):
         if facts.payer is None:
             # A token rotated away (phone lost): say so, so the diner refreshes the code.

@@ -17,12 +17,16 @@ import anyio
 from fastapi import APIRouter, Path, Response
 
 from onecard.core.errors import PaymentNotConfirmed
+from onecard.faces.embedding import decode_image
 from onecard.pay import reversal
 from onecard.pay.batch_worker import ANSWER_GRACE_S
+from onecard.pay.face_pay import FacePayment, face_pay
 from onecard.pay.queries import stored_answer
 from onecard.pay.schemas import (
     Balances,
     ErrorOut,
+    FacePaymentIn,
+    FacePaymentOut,
     PaymentIn,
     PaymentOut,
     RefundIn,
@@ -62,6 +66,35 @@ async def post_payment(body: PaymentIn, terminal: PayingTerminalDep, ctx: CtxDep
                 outcome = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except TimeoutError:
             raise PaymentNotConfirmed() from None
+    return Response(content=outcome.body, media_type="application/json")
+
+
+@router.post(
+    "/terminal/face-payments",
+    response_model=FacePaymentOut,
+    responses=ERRORS,
+    summary="Take a face payment (approved, refused, or need_digits); 403 without liveness",
+)
+async def post_face_payment(
+    body: FacePaymentIn, terminal: PayingTerminalDep, ctx: CtxDep
+) -> Response:
+    fp = FacePayment(
+        txn_id=body.txn_id,
+        liveness=body.liveness,
+        image=decode_image(body.image_b64) if body.image_b64 is not None else None,
+        descriptor=tuple(body.descriptor) if body.descriptor is not None else None,
+        digits=body.digits,
+        meal=body.meal,
+        amount_fen=body.amount_fen,
+        items=tuple((i.sku, i.qty) for i in body.items or ()),
+    )
+    wait = ctx.settings.payment_wait_seconds
+    work = partial(face_pay, ctx, terminal.identity, fp, deadline=time.monotonic() + wait)
+    try:
+        async with asyncio.timeout(wait + ANSWER_GRACE_S):
+            outcome = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except TimeoutError:
+        raise PaymentNotConfirmed() from None
     return Response(content=outcome.body, media_type="application/json")
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from onecard.core.money import MAX_AMOUNT_FEN
+from onecard.faces.schemas import MAX_IMAGE_B64, ONE_OF_FACE, DescriptorValue
 
 
 class ItemLine(BaseModel):
@@ -66,6 +67,27 @@ class PaymentIn(BaseModel):
     items: list[ItemLine] | None = Field(default=None, max_length=50)
 
 
+class FacePaymentIn(BaseModel):
+    """A face payment (刷脸支付). Give exactly one of ``image_b64`` (a JPEG, base64) and
+    ``descriptor`` (the terminal's own 128-d dlib descriptor), the terminal's liveness
+    verdict, and exactly one of ``meal``, ``amount_fen``, ``items``. Answered like a
+    payment, or ``result: "need_digits"`` (nothing recorded): send the same ``txn_id``
+    again with ``digits``, the last 4 of the diner's phone or staff number."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"allOf": [{"oneOf": ONE_OF_PRICING}, {"oneOf": ONE_OF_FACE}]},
+    )
+    txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
+    liveness: StrictBool = Field(description="the terminal's liveness check passed")
+    image_b64: StrictStr | None = Field(default=None, max_length=MAX_IMAGE_B64)
+    descriptor: list[DescriptorValue] | None = Field(default=None, min_length=128, max_length=128)
+    digits: StrictStr | None = Field(default=None, pattern=r"^[0-9]{4}$")
+    meal: StrictStr | None = Field(default=None, max_length=20, description="meal period code")
+    amount_fen: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN)
+    items: list[ItemLine] | None = Field(default=None, max_length=50)
+
+
 class Balances(BaseModel):
     subsidy_fen: int
     cash_fen: int
@@ -82,6 +104,27 @@ class PaymentOut(BaseModel):
     result: Literal["approved", "refused"]
     txn_id: str
     payment_id: int
+    terminal: str
+    canteen: str
+    payer: Payer | None = None
+    amount_fen: int | None = None
+    subsidy_fen: int | None = None
+    cash_fen: int | None = None
+    balances: Balances | None = None
+    meal: str | None = None
+    diner_class: Literal["own", "visitor", "guest"] | None = None
+    at: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class FacePaymentOut(BaseModel):
+    """A face payment's answer: a payment's (``PaymentOut``), or ``need_digits`` with no
+    ``payment_id`` (nothing recorded; ask the diner for the 4 digits)."""
+
+    result: Literal["approved", "refused", "need_digits"]
+    txn_id: str
+    payment_id: int | None = None
     terminal: str
     canteen: str
     payer: Payer | None = None

@@ -56,6 +56,7 @@ from onecard.pay.decide import (
     CodeCredential,
     Credential,
     Decision,
+    FaceCredential,
     Facts,
     Payer,
     PaymentRequest,
@@ -144,14 +145,16 @@ def pay(
     req: PaymentRequest,
     *,
     deadline: float | None = None,
+    cred: Credential | None = None,
 ) -> PaymentOutcome:
     """``deadline`` (``time.monotonic()``): past it the transaction is rolled back, not
     committed. A database that cannot do it now (or that bound) is ``PaymentNotConfirmed``:
-    the caller may re-send the same request."""
+    the caller may re-send the same request. ``cred``: the credential when the channel
+    resolved it already (face pay), else read from ``req.credential``."""
     req.validate()
     try:
         with ctx.db.begin() as conn:
-            outcome = decide_and_record(conn, ctx, terminal, req)
+            outcome = decide_and_record(conn, ctx, terminal, req, cred)
             if deadline is not None and time.monotonic() >= deadline:
                 raise PaymentNotConfirmed()
     except DBAPIError as exc:
@@ -213,6 +216,13 @@ def read_facts(
     if isinstance(cred, CodeCredential):
         row = conn.execute(person_q.where(Person.paycode_token == cred.token)).first()
         retired = row is None and is_retired(conn, cred.token)
+    elif isinstance(cred, FaceCredential):
+        found_id = cred.person_id if cred.live else None
+        row = (
+            None
+            if found_id is None
+            else conn.execute(person_q.where(Person.id == found_id)).first()
+        )
     else:
         found = conn.execute(
             select(Card.person_id, Card.status).where(Card.card_no == cred.card_no)
@@ -269,7 +279,11 @@ def read_facts(
 
 
 def decide_and_record(
-    conn: Connection, ctx: Context, terminal: TerminalIdentity, req: PaymentRequest
+    conn: Connection,
+    ctx: Context,
+    terminal: TerminalIdentity,
+    req: PaymentRequest,
+    cred: Credential | None = None,
 ) -> PaymentOutcome:
     """Decide one payment and write its record inside the caller's transaction: read the
     facts, ``pay.decide.decide``, write through the ledger's writer."""
@@ -277,7 +291,8 @@ def decide_and_record(
     if prior is not None:
         return prior
     now = ctx.clock.now()
-    cred = read_credential(req.credential, ctx.settings.region_no)
+    if cred is None:
+        cred = read_credential(req.credential, ctx.settings.region_no)
     facts = read_facts(conn, terminal, req, cred, now)
     policy = Policy(ctx.settings.language, ctx.settings.paycode_step_seconds)
     d = decide(terminal, req, cred, facts, policy)

@@ -31,6 +31,7 @@ from onecard import __version__
 from onecard.audit.service import origin as audit_origin
 from onecard.core.context import Context
 from onecard.core.errors import CrossSiteRefused, OneCardError
+from onecard.faces import routes as face_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
 from onecard.org import routes as org_routes
@@ -43,6 +44,7 @@ from onecard.web import (
     auth,
     bureau,
     diner,
+    face,
     openapi,
     org,
     org_import,
@@ -64,11 +66,16 @@ from onecard.web.sessions import SESSION_COOKIE, ServerSessions
 STATIC = Path(__file__).parent / "static"
 
 
+# Paths whose bodies are uploads: imports, and a face picture (base64 in JSON).
+UPLOAD_PATHS = ("/import", "/face", "/face-payments")
+
+
 class BodyLimit:
     """Refuse bodies larger than ``limit`` bytes, declared or streamed (413).
 
-    File uploads (an ``…/import`` path or a multipart form) may be up to
-    ``upload_limit``: a large unit's roster spreadsheet is bigger than any JSON request.
+    File uploads (an ``…/import`` path, a face picture — ``…/face``,
+    ``…/face-payments`` — or a multipart form) may be up to ``upload_limit``: a large
+    unit's roster spreadsheet is bigger than any JSON request.
     """
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
@@ -81,7 +88,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        upload = str(scope.get("path", "")).endswith("/import") or headers.get(
+        upload = str(scope.get("path", "")).endswith(UPLOAD_PATHS) or headers.get(
             b"content-type", b""
         ).startswith(b"multipart/form-data")
         limit = self.upload_limit if upload else self.default_limit
@@ -297,10 +304,12 @@ def create_app(
         ecny_routes.router,
         org_routes.router,
         rollout_routes.router,
+        face_routes.router,
         auth.router,
         activation.router,
         public.router,
         diner.router,
+        face.router,
         till.router,
         unit.router,
         unit_funding.router,

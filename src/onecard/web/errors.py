@@ -47,6 +47,7 @@ STATUS: dict[type[e.OneCardError], int] = {
     e.TerminalUnauthorized: 401,
     e.TerminalRevoked: 403,
     e.TerminalNotLive: 403,
+    e.FacePayNotEnabled: 403,
     e.Forbidden: 403,
     e.PasswordChangeRequired: 403,
     e.Conflict: 409,

@@ -158,6 +158,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/terminal/offline/key"): TERMINAL,
     ("GET", f"{API}/terminal/offline/working-set"): TERMINAL,
     ("POST", f"{API}/terminal/offline/uploads"): TERMINAL,
+    ("POST", f"{API}/terminal/face-payments"): TERMINAL,
     ("POST", f"{API}/channels/bank/notify"): of(Who.BANK, Scope.SELF),
     ("POST", f"{API}/terminal/ecny/payments"): TERMINAL,
     ("GET", f"{API}/terminal/ecny/payments/{{txn_id}}"): TERMINAL_OWN,
@@ -189,6 +190,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/me/phone-lost"): HOLDER,
     ("GET", "/me/topup"): HOLDER,
     ("POST", "/me/topup"): HOLDER,
+    # --- face pay: the person themself, their unit's admin (consent recorded first) -------
+    ("GET", "/me/face"): HOLDER,
+    ("POST", "/me/face"): HOLDER,
+    ("POST", "/me/face/withdraw"): HOLDER,
+    ("GET", f"{API}/people/{{person_id}}/face"): OWNER + UNIT_WRITERS,
+    ("PUT", f"{API}/people/{{person_id}}/face"): OWNER + UNIT_WRITERS,
+    ("DELETE", f"{API}/people/{{person_id}}/face"): OWNER + UNIT_WRITERS,
+    ("PUT", f"{API}/admin/terminals/{{code}}/face"): CANTEEN_RUNNERS,
     # --- administration API: cards, payment codes, terminals, canteen rules ---------------
     ("POST", f"{API}/admin/people/{{person_id}}/cards"): UNIT_WRITERS,
     ("POST", f"{API}/admin/cards/{{card_no}}/lost"): UNIT_WRITERS,

@@ -1,0 +1,222 @@
+"""1:N face identification: a region's enrolled faces as one float32 matrix, cached.
+
+Contract:
+- ``Gallery`` holds a region's templates, decrypted, as a C-contiguous ``float32``
+  matrix (one row per person, 128 columns) with their squared lengths, and beside it
+  what acceptance and the digits read: person id, unit, guest or not, the last 4 digits
+  of the phone and of the staff number. ``nbytes`` is its memory.
+- ``gallery_for(ctx, region_id)`` returns the region's gallery from this process's
+  cache; ``forget(region_id)`` drops it (``faces.service`` calls it on every enrolment
+  and withdrawal). Another process's change is seen within ``RECHECK_S``: the cache
+  re-reads the region's version (count and largest id of its templates: any insert or
+  delete changes it) at most that often, and rebuilds on a change.
+- ``identify(gallery, accepts, probe, digits, …)`` is pure: among the people the canteen
+  accepts (``Accepts``, the same rule as ``pay.pricing.diner_class``: its own unit's
+  people, other units' staff if it serves visitors, guests if it serves guests — the
+  payment's decision checks it again), the nearest face by Euclidean distance. A canteen
+  that accepts more than ``digits_above`` enrolled people asks for the digits before
+  any search (``NeedDigits``). Otherwise it is a ``Match`` only when that distance is
+  within the threshold and the second nearest is at least ``margin`` farther; when
+  someone is within the threshold but the margin is thin, ``NeedDigits`` — the till
+  asks for the last 4 digits of the phone or staff number and sends them, and the
+  search runs again among the people whose digits match. ``NoMatch``: no one within
+  the threshold (or still ambiguous with the digits).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from onecard.core.context import Context
+from onecard.faces import queries
+from onecard.faces.sealing import DIMENSIONS, open_sealed
+
+RECHECK_S = 1.0  # how stale another process's enrolment may be seen here
+
+
+@dataclass(frozen=True)
+class Gallery:
+    region_id: int
+    version: tuple[int, int]
+    person_ids: NDArray[np.int64]
+    unit_ids: NDArray[np.int64]
+    guests: NDArray[np.bool_]
+    phone4: NDArray[np.int32]  # -1: none
+    staff4: NDArray[np.int32]
+    matrix: NDArray[np.float32]  # (n, 128), C-contiguous
+    sq_norms: NDArray[np.float32]
+
+    @property
+    def size(self) -> int:
+        return len(self.person_ids)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.person_ids, self.unit_ids, self.guests, self.phone4, self.staff4)
+        return self.matrix.nbytes + self.sq_norms.nbytes + sum(a.nbytes for a in arrays)
+
+
+def last4(text: str | None) -> int:
+    digits = "".join(c for c in (text or "") if c.isascii() and c.isdigit())
+    return int(digits[-4:]) if len(digits) >= 4 else -1
+
+
+def build(
+    region_id: int,
+    version: tuple[int, int],
+    people: list[queries.EnrolledFace],
+    matrix: NDArray[np.float32],
+) -> Gallery:
+    """A gallery from its rows and their descriptors (row i of ``matrix`` is people[i])."""
+    m = np.ascontiguousarray(matrix, dtype=np.float32).reshape(len(people), DIMENSIONS)
+    return Gallery(
+        region_id=region_id,
+        version=version,
+        person_ids=np.fromiter((p.person_id for p in people), np.int64, len(people)),
+        unit_ids=np.fromiter((p.unit_id for p in people), np.int64, len(people)),
+        guests=np.fromiter((p.category == "guest" for p in people), np.bool_, len(people)),
+        phone4=np.fromiter((last4(p.phone) for p in people), np.int32, len(people)),
+        staff4=np.fromiter((last4(p.staff_no) for p in people), np.int32, len(people)),
+        matrix=m,
+        sq_norms=np.einsum("ij,ij->i", m, m),
+    )
+
+
+def load(ctx: Context, region_id: int) -> Gallery:
+    version, people = queries.enrolled_faces(ctx, region_id)
+    key = ctx.settings.face_key_bytes
+    matrix = np.empty((len(people), DIMENSIONS), dtype=np.float32)
+    for i, p in enumerate(people):
+        matrix[i] = open_sealed(key, p.person_id, p.sealed)
+    return build(region_id, version, people, matrix)
+
+
+# --- the cache ----------------------------------------------------------------------------
+_lock = threading.Lock()
+_cache: dict[tuple[int, str], tuple[Gallery, float]] = {}
+
+
+def _key(ctx: Context, region_id: int) -> tuple[int, str]:
+    return (region_id, ctx.db.engine.url.render_as_string(hide_password=True))
+
+
+def gallery_for(
+    ctx: Context, region_id: int, *, now: Callable[[], float] = time.monotonic
+) -> Gallery:
+    key = _key(ctx, region_id)
+    with _lock:
+        found = _cache.get(key)
+    if found is not None:
+        gallery, checked = found
+        if now() - checked < RECHECK_S:
+            return gallery
+        if queries.gallery_version(ctx, region_id) == gallery.version:
+            with _lock:
+                _cache[key] = (gallery, now())
+            return gallery
+    gallery = load(ctx, region_id)
+    with _lock:
+        _cache[key] = (gallery, now())
+    return gallery
+
+
+def forget(ctx: Context, region_id: int) -> None:
+    with _lock:
+        _cache.pop(_key(ctx, region_id), None)
+
+
+# --- identification ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Accepts:
+    """Who a canteen takes (``pay.pricing.diner_class``'s rule, as masks)."""
+
+    unit_id: int
+    serves_visitors: bool
+    serves_guests: bool
+
+
+@dataclass(frozen=True)
+class Match:
+    person_id: int
+    distance: float
+
+
+@dataclass(frozen=True)
+class NeedDigits:
+    # people within the threshold (a thin margin) or accepted (a large gallery); not
+    # shown to the till
+    candidates: int
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    pass
+
+
+Identified = Match | NeedDigits | NoMatch
+
+
+def accepted(g: Gallery, accepts: Accepts) -> NDArray[np.bool_]:
+    own = g.unit_ids == accepts.unit_id
+    other = ~own & (g.guests if accepts.serves_guests else np.zeros_like(own))
+    if accepts.serves_visitors:
+        other |= ~own & ~g.guests
+    out: NDArray[np.bool_] = own | other
+    return out
+
+
+def identify(
+    g: Gallery,
+    accepts: Accepts,
+    probe: NDArray[np.float32],
+    digits: int | None,
+    *,
+    threshold: float,
+    margin: float,
+    digits_above: int,
+) -> Identified:
+    mask = accepted(g, accepts)
+    if digits is not None:
+        mask &= (g.phone4 == digits) | (g.staff4 == digits)
+    count = int(mask.sum())
+    if count == 0:
+        return NoMatch()
+    if digits is None and count > digits_above:
+        # Too many people for a face alone: ask first, then search the few who match.
+        return NeedDigits(count)
+    p = np.asarray(probe, dtype=np.float32)
+    pp = float(p @ p)
+    # |g - p|² = |g|² + |p|² - 2 g·p. A few accepted rows (a canteen of its own unit, or
+    # the digits given) are gathered and searched alone; many, by one product over the
+    # whole matrix with the others masked out (no copy of the matrix).
+    rows: NDArray[np.intp] | None = None
+    if count * 4 <= g.size:
+        rows = np.flatnonzero(mask)
+        sq = g.sq_norms[rows] - 2.0 * (g.matrix[rows] @ p) + pp
+    else:
+        sq = g.sq_norms - 2.0 * (g.matrix @ p) + pp
+        sq[~mask] = np.inf
+    if count == 1:
+        best_i, second = int(np.argmin(sq)), np.inf
+    else:
+        two = np.argpartition(sq, 1)[:2]
+        best_i, other_i = (int(two[0]), int(two[1]))
+        if sq[other_i] < sq[best_i]:
+            best_i, other_i = other_i, best_i
+        second = float(np.sqrt(max(float(sq[other_i]), 0.0)))
+    best = float(np.sqrt(max(float(sq[best_i]), 0.0)))
+    if best > threshold:
+        return NoMatch()
+    clear = second - best >= margin
+    if digits is None and not clear:
+        return NeedDigits(int((sq <= threshold * threshold).sum()))
+    if not clear:
+        return NoMatch()
+    row = best_i if rows is None else int(rows[best_i])
+    return Match(int(g.person_ids[row]), best)
