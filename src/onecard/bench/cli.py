@@ -252,6 +252,27 @@ def show_quarter(report: RushReport) -> None:
             "ledger verify after the runs: "
             + ("[green]OK[/green]" if qr.verify_ok else f"[red]FAILED[/red] {qr.problems[:3]}")
         )
+        if qr.pages is not None:
+            show_pages(qr.pages)
+
+
+def show_pages(pages: Any) -> None:
+    console.print(
+        f"dashboard roll-ups: first fold of the loaded quarter {pages.fold_seconds:.1f} s "
+        f"({pages.folded_rows:,} ids of payments, journal entries and refunds → {pages.rollup_rows:,} roll-up rows)"
+    )
+    t = Table(title="bureau pages 管理控制台页面 (in-process, signed in as bureau admin)")
+    for h in ("page", "status", "size", "first s", "warm s"):
+        t.add_column(h, justify="left" if h == "page" else "right")
+    for p in pages.pages:
+        t.add_row(
+            p.path,
+            str(p.status),
+            f"{p.size / 1024:,.0f} KB",
+            f"{p.first_seconds:.3f}",
+            f"{p.warm_seconds:.3f}",
+        )
+    console.print(t)
 
 
 def _load_json(r: LoadResult) -> dict[str, Any]:
@@ -325,6 +346,10 @@ def to_json(report: RushReport) -> dict[str, Any]:
     }
 
 
+def pages_json(pages: Any) -> dict[str, Any] | None:
+    return None if pages is None else asdict(pages)
+
+
 def quarter_json(q: QuarterReport) -> dict[str, Any]:
     return {
         "payments": q.payments,
@@ -341,4 +366,5 @@ def quarter_json(q: QuarterReport) -> dict[str, Any]:
             for r in q.runs
         ],
         "verify_ok": q.verify_ok,
+        "pages": pages_json(q.pages),
     }

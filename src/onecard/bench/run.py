@@ -515,6 +515,10 @@ def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterRep
     )
     try:
         rep = run_quarter(opts.url, city, ctx, say)
+        from onecard.bench.pages import time_pages
+
+        say("  the bureau's pages (dashboard roll-ups folded first)")
+        rep.pages = time_pages(ctx, city.quarter)
     finally:
         ctx.db.engine.dispose()
     rep.payments, rep.load_seconds = n, secs
