@@ -323,7 +323,6 @@ NO_FACE: dict[str, dict[str, str]] = {
         "queries": "read models by report (reports.dashboard, .directory, .overview)",
         "schemas": "no API",
         "routes": "no API",
-        "cli": "no command",
     },
 }
 

@@ -4,8 +4,10 @@ reversals, refunds, a back-dated arrival and more payments, whatever order they 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from onecard.core.clock import quarter_bounds
@@ -122,3 +124,28 @@ def test_a_fold_waits_for_its_grace_unless_nothing_else_writes(ctx: Context) -> 
     catch_up(ctx)
     assert figures.daily(ctx, Q).rows == dashboard.payments_per_day(ctx, *quarter_bounds(Q)).rows
     assert figures.as_of(ctx) == ctx.clock.now()
+
+
+def test_the_catch_up_command_folds_and_then_has_nothing_to_do(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onecard import cli, cli_kit
+
+    monkeypatch.setattr(cli_kit, "context_factory", lambda _url: ctx)
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=5000)
+    _pay(ctx, w, "a1", "A", "t1")
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["onecard", "reports", "catch-up", *args])
+        try:
+            cli.main()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    assert run("--now") == 0
+    assert "payments: ids 1–" in capsys.readouterr().out
+    assert figures.daily(ctx, Q).rows == dashboard.payments_per_day(ctx, *quarter_bounds(Q)).rows
+    assert run() == 0
+    assert "roll-ups up to date" in capsys.readouterr().out

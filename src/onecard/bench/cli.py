@@ -77,6 +77,12 @@ def app(
         bool,
         typer.Option("--quarter-only", help="only the city quarter, on the city already built"),
     ] = False,
+    pages_only: Annotated[
+        bool,
+        typer.Option(
+            "--pages-only", help="only the bureau's pages, on the city and quarter already loaded"
+        ),
+    ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures")] = None,
 ) -> None:
     """Lunch rush over HTTP against pgbench; ledger checks. 午高峰性能基准"""
@@ -105,6 +111,17 @@ def app(
     )
     from onecard.cli_kit import progress_bar
 
+    if pages_only:
+        from onecard.bench.quarter import city_from_db
+        from onecard.bench.run import time_city_pages
+
+        pages = time_city_pages(opts, city_from_db(database_url), console.print)
+        show_pages(pages)
+        if json_out:
+            json_out.write_text(
+                json.dumps({"pages": pages_json(pages)}, ensure_ascii=False, indent=2)
+            )
+        return
     if quarter_only:
         from onecard.bench.quarter import city_from_db
 
