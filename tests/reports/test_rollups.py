@@ -149,3 +149,37 @@ def test_the_catch_up_command_folds_and_then_has_nothing_to_do(
     assert figures.daily(ctx, Q).rows == dashboard.payments_per_day(ctx, *quarter_bounds(Q)).rows
     assert run() == 0
     assert "roll-ups up to date" in capsys.readouterr().out
+
+
+def test_the_headline_counts_the_quarter_s_distribution(ctx: Context) -> None:
+    from funding.city import BUREAU, build_city
+    from onecard.funding import distribution
+    from onecard.funding.notices import issue_notices
+    from onecard.funding.summary import _entries
+    from onecard.ledger.service import Leg, account_id, post, system_account
+
+    city = build_city(ctx)
+    with ctx.db.begin() as conn:
+        post(
+            conn,
+            region_id=city.region,
+            kind="test_fund",
+            key="rollup-fund",
+            legs=[
+                Leg(system_account(conn, "bank_clearing"), -105000),
+                Leg(account_id(conn, "unit", city.units["A"], "unit_income"), 105000),
+            ],
+            actor="test",
+            booked_at=city.clock.now(),
+        )
+    city.at(date(2026, 1, 10))
+    issue_notices(ctx, BUREAU, Q)
+    catch_up(ctx, grace_seconds=0)  # before the distribution: nothing distributed yet
+    assert {f.key: f.now for f in figures.headline(ctx, Q)}["distributed"] == 0
+    distribution.distribute(ctx, BUREAU, city.units["A"], Q)
+    catch_up(ctx, grace_seconds=0)
+    with ctx.db.read() as conn:
+        _, _, live = _entries(conn, f"dist:{Q}:")
+    heads = {f.key: f for f in figures.headline(ctx, Q)}
+    assert live > 0 and heads["distributed"].now == live
+    assert heads["left"].now == live  # nobody has eaten yet

@@ -100,6 +100,7 @@ def rollup_rows(ctx: Context) -> int:
         m.ReportUnit,
         m.ReportPair,
         m.ReportDiner,
+        m.ReportFund,
     ]
     with ctx.db.read() as conn:
         return sum(

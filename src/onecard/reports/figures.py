@@ -27,12 +27,12 @@ from onecard.core.clock import from_local, previous_quarter, quarter_bounds
 from onecard.core.context import Context
 from onecard.core.tables import Table
 from onecard.feedback.models import Rating
-from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.org.models import Canteen, Unit
 from onecard.reports.models import (
     ReportCanteen,
     ReportDay,
     ReportDiner,
+    ReportFund,
     ReportPair,
     ReportSlot,
     ReportUnit,
@@ -301,22 +301,29 @@ def _quarter_sums(conn: Connection, quarter: str) -> dict[str, int]:
             select(func.count()).where(ReportDiner.quarter == quarter, ReportDiner.payments > 0)
         ).scalar_one()
     )
-    # Subsidy distributed into people's purses by the quarter's distribution entries.
+    # Subsidy distributed into people's purses by the quarter's distribution entries
+    # (folded from the journal: a live sum scanned every entry of the quarter).
     out["distributed"] = int(
         conn.execute(
-            select(func.coalesce(func.sum(Posting.amount), 0))
-            .select_from(JournalEntry)
-            .join(Posting, Posting.entry_id == JournalEntry.id)
-            .join(Account, Account.id == Posting.account_id)
-            .where(
-                JournalEntry.kind == "distribution",
-                JournalEntry.period == quarter,
-                Account.owner_kind == "person",
-                Account.kind == "subsidy",
+            select(func.coalesce(func.sum(ReportFund.distributed_fen), 0)).where(
+                ReportFund.quarter == quarter
             )
         ).scalar_one()
     )
     return out
+
+
+def meals(ctx: Context, quarter: str) -> int:
+    """The quarter's meals (approved payments net of reversals)."""
+    start, end = quarter_bounds(quarter)
+    with ctx.reports_db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.coalesce(func.sum(ReportDay.payments), 0)).where(
+                    ReportDay.business_date >= start, ReportDay.business_date < end
+                )
+            ).scalar_one()
+        )
 
 
 def headline(ctx: Context, quarter: str) -> list[Figure]:

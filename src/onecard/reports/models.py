@@ -14,6 +14,8 @@ rebuilds them. A missing unit (a guest) is ``home_unit_id`` 0, a missing class `
 - ``report_units`` — per quarter × payer's unit (matrix margins).
 - ``report_pairs`` — per quarter × payer's unit × canteen (the matrix's cells).
 - ``report_diners`` — per quarter × person: payments (how many people ate).
+- ``report_funds`` — per quarter: subsidy credited to people's purses by the quarter's
+  distribution entries (the headline's "distributed").
 """
 
 from __future__ import annotations
@@ -90,3 +92,9 @@ class ReportDiner(Base):
     quarter: Mapped[str] = mapped_column(String(6), primary_key=True)
     person_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     payments: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportFund(Base):
+    __tablename__ = "report_funds"
+    quarter: Mapped[str] = mapped_column(String(6), primary_key=True)
+    distributed_fen: Mapped[int] = mapped_column(BigInteger, default=0)

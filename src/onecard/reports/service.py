@@ -11,6 +11,8 @@ finds nothing to fold). Three insert-only sources, each with its own watermark o
 - ``reversals``: each reversal's journal entry (kind ``reversal``, key
   ``reversal:<payment id>``) takes that payment out again (−1 payment, −amount);
 - ``refunds``: each refund takes its amount off the payment's day, canteen and unit.
+The journal's watermark also folds the distribution entries' credits to people's subsidy
+purses into ``report_funds`` (per accounting period).
 So the roll-ups equal the live GROUP BY over approved payments net of refunds whatever
 order the three arrive in (a reversal folded before or after its payment sums the same).
 
@@ -37,7 +39,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
-    Select,
     Subquery,
     cast,
     func,
@@ -52,13 +53,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from onecard.core.clock import next_quarter, quarter_bounds, quarter_of, to_local
 from onecard.core.context import Context
-from onecard.ledger.models import JournalEntry
+from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.pay.models import Payment, Refund
 from onecard.reports.models import (
     SOURCES,
     ReportCanteen,
     ReportDay,
     ReportDiner,
+    ReportFund,
     ReportPair,
     ReportSlot,
     ReportUnit,
@@ -163,9 +165,7 @@ def _insert(conn: Connection, table: Any) -> Any:
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
-def _add_into(
-    conn: Connection, model: Any, keys: list[str], sums: list[str], q: Select[Any]
-) -> None:
+def _add_into(conn: Connection, model: Any, keys: list[str], sums: list[str], q: Any) -> None:
     """INSERT … SELECT … ON CONFLICT (keys) DO UPDATE SET each sum += the new one."""
     table = model.__table__
     stmt = _insert(conn, table).from_select(keys + sums, q)
@@ -250,6 +250,28 @@ def _fold(conn: Connection, d: Subquery) -> None:
         q = next_quarter(q)
 
 
+def _fold_funds(conn: Connection, lo: int, hi: int) -> None:
+    """Distribution entries in the journal's (lo, hi]: their credits to subsidy purses."""
+    _add_into(
+        conn,
+        ReportFund,
+        ["quarter"],
+        ["distributed_fen"],
+        select(JournalEntry.period, func.sum(Posting.amount))
+        .select_from(JournalEntry)
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(
+            JournalEntry.id > lo,
+            JournalEntry.id <= hi,
+            JournalEntry.kind == "distribution",
+            Account.owner_kind == "person",
+            Account.kind == "subsidy",
+        )
+        .group_by(JournalEntry.period),
+    )
+
+
 def _epoch_bucket(conn: Connection, at: Any) -> ColumnElement[Any]:
     """The UTC five-minute bucket of a naive-UTC timestamp (seconds since 1970 // 300)."""
     if conn.dialect.name == "postgresql":
@@ -326,6 +348,8 @@ def catch_up(ctx: Context, grace_seconds: float = GRACE_SECONDS) -> CatchUp:
         hi = {s: max(lo[s], hi[s]) for s in SOURCES}
         if hi != lo:
             _fold(conn, _delta(lo, hi))
+        if hi["reversals"] != lo["reversals"]:
+            _fold_funds(conn, lo["reversals"], hi["reversals"])
         for s in SOURCES:
             m = marks[s]
             values: dict[str, Any] = {}

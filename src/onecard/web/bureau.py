@@ -188,8 +188,7 @@ def overview(
     rollup.catch_up(ctx)
     quarter = quarter_of(ctx.clock.today())
     counts = dashboard.counts(ctx, payments=False)
-    meals = next(f for f in figures.headline(ctx, quarter) if f.key == "meals")
-    counts[figures.N_("本季就餐")] = meals.now
+    counts[figures.N_("本季就餐")] = figures.meals(ctx, quarter)
     return _page(
         request,
         actor,

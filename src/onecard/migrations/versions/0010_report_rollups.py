@@ -91,11 +91,18 @@ def upgrade() -> None:
         _n("payments"),
         sa.PrimaryKeyConstraint("quarter", "person_id", name=op.f("pk_report_diners")),
     )
+    op.create_table(
+        "report_funds",
+        sa.Column("quarter", sa.String(length=6), nullable=False),
+        _n("distributed_fen"),
+        sa.PrimaryKeyConstraint("quarter", name=op.f("pk_report_funds")),
+    )
 
 
 def downgrade() -> None:
     op.drop_index("ix_report_pairs_canteen", table_name="report_pairs")
     for name in (
+        "report_funds",
         "report_diners",
         "report_pairs",
         "report_units",
