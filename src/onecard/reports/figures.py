@@ -138,22 +138,31 @@ def matrix(ctx: Context, quarter: str, top: int = TOP, search: str = "") -> Tabl
             uq.order_by(ReportUnit.payments.desc(), ReportUnit.home_unit_id).limit(top)
         ).all()
         shown_units = [int(u[0]) for u in units]
+        # The shown units' top canteens, summed in the database (a unit's staff may eat
+        # in hundreds of canteens over a quarter), then only the cells that are drawn.
+        in_units = (
+            ReportPair.quarter == quarter,
+            ReportPair.home_unit_id.in_(shown_units),
+            ReportPair.payments != 0,
+        )
+        shown_canteens = [
+            int(r[0])
+            for r in conn.execute(
+                select(ReportPair.canteen_id, func.sum(ReportPair.payments).label("n"))
+                .where(*in_units)
+                .group_by(ReportPair.canteen_id)
+                .order_by(func.sum(ReportPair.payments).desc(), ReportPair.canteen_id)
+                .limit(top)
+            )
+        ]
         cells = conn.execute(
             select(
                 ReportPair.home_unit_id,
                 ReportPair.canteen_id,
                 ReportPair.payments,
                 ReportPair.amount_fen,
-            ).where(
-                ReportPair.quarter == quarter,
-                ReportPair.home_unit_id.in_(shown_units),
-                ReportPair.payments != 0,
-            )
+            ).where(*in_units, ReportPair.canteen_id.in_(shown_canteens))
         ).all()
-        per_canteen: dict[int, int] = {}
-        for c in cells:
-            per_canteen[int(c[1])] = per_canteen.get(int(c[1]), 0) + int(c[2])
-        shown_canteens = sorted(per_canteen, key=lambda k: (-per_canteen[k], k))[:top]
         canteen_totals = {
             int(r[0]): (int(r[1]), int(r[2]))
             for r in conn.execute(
@@ -193,13 +202,13 @@ def matrix(ctx: Context, quarter: str, top: int = TOP, search: str = "") -> Tabl
                 in_shown[cid][0] += n
                 in_shown[cid][1] += fen
                 rest_n, rest_fen = rest_n - n, rest_fen - fen
-        if rest_n and keep:
+        if (rest_n or rest_fen) and keep:
             t.rows.append([unit_names.get(uid, str(uid)), OTHER_CANTEENS, rest_n, rest_fen])
     if not search.strip():
         for cid in shown_canteens:
             tot_n, tot_fen = canteen_totals.get(cid, (0, 0))
             n, fen = tot_n - in_shown[cid][0], tot_fen - in_shown[cid][1]
-            if n:
+            if n or fen:
                 t.rows.append([OTHER_UNITS, canteen_names.get(cid, str(cid)), n, fen])
     return t
 
