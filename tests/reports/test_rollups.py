@@ -183,3 +183,21 @@ def test_the_headline_counts_the_quarter_s_distribution(ctx: Context) -> None:
     heads = {f.key: f for f in figures.headline(ctx, Q)}
     assert live > 0 and heads["distributed"].now == live
     assert heads["left"].now == live  # nobody has eaten yet
+
+
+def test_ratings_are_those_given_in_the_quarter(ctx: Context) -> None:
+    from onecard.feedback.service import rate_meal
+
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=5000)
+    fund(ctx, w, "b1", subsidy=5000)
+    first = _pay(ctx, w, "a1", "A", "t1")
+    second = _pay(ctx, w, "b1", "A", "t2")
+    scores = {"taste": 5, "hygiene": 4, "service": 3, "value": 4}
+    rate_meal(ctx, w.people["a1"], first, scores)
+    ctx.clock.advance(days=30)  # type: ignore[attr-defined]  # April: the next quarter
+    rate_meal(ctx, w.people["b1"], second, {**scores, "taste": 1})
+    [row] = figures.ratings(ctx, Q).rows
+    assert row[1:] == [1, 5.0, 4.0, 3.0, 4.0, 4.0]
+    [row] = figures.ratings(ctx, "2026Q2").rows
+    assert row[1:3] == [1, 1.0]
