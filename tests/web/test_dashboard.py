@@ -69,3 +69,22 @@ def test_bureau_lists_are_paged_and_searchable(
     assert codes and all(c.startswith("T-A") for c in codes)
     assert client.get("/bureau?q=不存在的食堂").text.count("/bureau/canteens/") == 0
     assert client.get("/bureau/terminals?page=0").status_code == 422
+
+
+def test_the_organisation_s_units_come_a_hundred_a_page(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.org import builders as b
+
+    with ctx.db.begin() as conn:
+        for i in range(120):
+            b.create_unit(conn, w.region, f"X{i:03d}", f"测试单位{i:03d}")
+    sign_in(client, ctx, "Sbu")
+    first = client.get("/bureau/org")
+    assert first.status_code == 200 and 'id="org-units-pages"' in first.text
+    assert first.text.count("/bureau/org/units/") == 100
+    second = client.get("/bureau/org?page=2")
+    assert second.text.count("/bureau/org/units/") == 123 - 100  # the world's 3 + 120
+    found = client.get("/bureau/org?q=测试单位11")  # 110–119: one page, no pager
+    assert found.text.count("/bureau/org/units/") == 10
+    assert 'id="org-units-pages"' not in found.text
