@@ -319,14 +319,12 @@ NO_FACE: dict[str, dict[str, str]] = {
         "cli": "no command",
     },
     "reports": {
-        # Reports own no tables and write nothing; each report is its own read model
-        # (dashboard, directory, overview), shown on pages and as Excel.
-        "models": "no tables",
-        "service": "writes nothing",
+        # Each report is its own read model (dashboard, figures, directory, overview),
+        # shown on pages and as Excel; its only writes fold the dashboard's roll-ups
+        # (reports.service.catch_up, reports.models).
         "queries": "read models by report (reports.dashboard, .directory, .overview)",
         "schemas": "no API",
         "routes": "no API",
-        "cli": "no command",
     },
 }
 

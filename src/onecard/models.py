@@ -12,6 +12,7 @@ from onecard.ledger import models as _ledger  # noqa: F401
 from onecard.org import models as _org  # noqa: F401
 from onecard.org import session_models as _sessions  # noqa: F401
 from onecard.pay import models as _pay  # noqa: F401
+from onecard.reports import models as _reports  # noqa: F401
 from onecard.rollout import models as _rollout  # noqa: F401
 from onecard.terminals import models as _terminals  # noqa: F401
 

@@ -78,6 +78,12 @@ def app(
         bool,
         typer.Option("--quarter-only", help="only the city quarter, on the city already built"),
     ] = False,
+    pages_only: Annotated[
+        bool,
+        typer.Option(
+            "--pages-only", help="only the bureau's pages, on the city and quarter already loaded"
+        ),
+    ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures")] = None,
     face: Annotated[
         bool, typer.Option("--face/--no-face", help="the 1:N face identification sub-benchmark")
@@ -116,6 +122,17 @@ def app(
 
     if face_only:
         show_face(run_face(face_people, face_requests))
+        return
+    if pages_only:
+        from onecard.bench.quarter import city_from_db
+        from onecard.bench.run import time_city_pages
+
+        pages = time_city_pages(opts, city_from_db(database_url), console.print)
+        show_pages(pages)
+        if json_out:
+            json_out.write_text(
+                json.dumps({"pages": pages_json(pages)}, ensure_ascii=False, indent=2)
+            )
         return
     if quarter_only:
         from onecard.bench.quarter import city_from_db
@@ -285,6 +302,27 @@ def show_quarter(report: RushReport) -> None:
             "ledger verify after the runs: "
             + ("[green]OK[/green]" if qr.verify_ok else f"[red]FAILED[/red] {qr.problems[:3]}")
         )
+        if qr.pages is not None:
+            show_pages(qr.pages)
+
+
+def show_pages(pages: Any) -> None:
+    console.print(
+        f"dashboard roll-ups: first fold of the loaded quarter {pages.fold_seconds:.1f} s "
+        f"({pages.folded_rows:,} ids of payments, journal entries and refunds → {pages.rollup_rows:,} roll-up rows)"
+    )
+    t = Table(title="bureau pages 管理控制台页面 (in-process, signed in as bureau admin)")
+    for h in ("page", "status", "size", "first s", "warm s"):
+        t.add_column(h, justify="left" if h == "page" else "right")
+    for p in pages.pages:
+        t.add_row(
+            p.path,
+            str(p.status),
+            f"{p.size / 1024:,.0f} KB",
+            f"{p.first_seconds:.3f}",
+            f"{p.warm_seconds:.3f}",
+        )
+    console.print(t)
 
 
 def _load_json(r: LoadResult) -> dict[str, Any]:
@@ -358,6 +396,10 @@ def to_json(report: RushReport) -> dict[str, Any]:
     }
 
 
+def pages_json(pages: Any) -> dict[str, Any] | None:
+    return None if pages is None else asdict(pages)
+
+
 def quarter_json(q: QuarterReport) -> dict[str, Any]:
     return {
         "payments": q.payments,
@@ -374,4 +416,5 @@ def quarter_json(q: QuarterReport) -> dict[str, Any]:
             for r in q.runs
         ],
         "verify_ok": q.verify_ok,
+        "pages": pages_json(q.pages),
     }

@@ -60,6 +60,7 @@ class QuarterReport:
     runs: list[Timed] = field(default_factory=list)
     verify_ok: bool = False
     problems: list[str] = field(default_factory=list)
+    pages: Any = None  # bench.pages.PagesReport: the bureau's pages on this quarter
 
 
 def _sq(cur: psycopg.Cursor[Any], table: str) -> str:

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 
@@ -492,7 +493,7 @@ def _anchor(opts: RushOptions, say: Say) -> tuple[float | None, str]:
     return tps, output
 
 
-def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
+def _quarter_context(opts: RushOptions, city: BenchCity) -> Any:
     from datetime import datetime, time
 
     from onecard.bench.bank import AcceptingBank
@@ -500,21 +501,41 @@ def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterRep
     from onecard.core.config import Settings
     from onecard.core.context import Context
 
-    say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
-    n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
-    say(f"  {n:,} payments loaded in {secs:.0f} s")
     # The settlement's payouts go to a bank that accepts them: its cost is not OneCard's.
     # The runs keep their calendar (funding.calendar): the clock stands at 09:00 on the
     # first day after the city's quarter, when its settlement may run.
     _, after = quarter_bounds(city.quarter)
     clock = FixedClock(from_local(datetime.combine(after, time(9))))
-    ctx = Context.from_settings(
+    return Context.from_settings(
         Settings(database_url=opts.url, env="development"),
         clock=clock,
         bank=lambda c: AcceptingBank(c.clock),
     )
+
+
+def time_city_pages(opts: RushOptions, city: BenchCity, say: Say) -> Any:
+    """The bureau's pages on the city's quarter as loaded (``bench.pages``)."""
+    from onecard.bench.pages import time_pages
+
+    ctx = _quarter_context(opts, city)
+    try:
+        say("the bureau's pages (dashboard roll-ups folded first)")
+        return time_pages(ctx, city.quarter)
+    finally:
+        ctx.db.engine.dispose()
+
+
+def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
+    say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
+    n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
+    say(f"  {n:,} payments loaded in {secs:.0f} s")
+    ctx = _quarter_context(opts, city)
     try:
         rep = run_quarter(opts.url, city, ctx, say)
+        from onecard.bench.pages import time_pages
+
+        say("  the bureau's pages (dashboard roll-ups folded first)")
+        rep.pages = time_pages(ctx, city.quarter)
     finally:
         ctx.db.engine.dispose()
     rep.payments, rep.load_seconds = n, secs

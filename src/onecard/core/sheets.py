@@ -52,7 +52,8 @@ def xlsx_append(ws: Any, values: Iterable[Any]) -> None:
     """Append one row to ``ws`` (an openpyxl worksheet) with every text cell as text."""
     row = list(values)
     ws.append([v if v is None or isinstance(v, _KEEP) else "" for v in row])
-    r = ws.max_row
+    # The row just appended (``ws.max_row`` scans every cell: quadratic over a sheet).
+    r = ws._current_row
     for i, v in enumerate(row, start=1):
         if v is None or isinstance(v, _KEEP):
             continue

@@ -1,4 +1,7 @@
-"""The bureau dashboard's data: one function per chart, each returning a ``Table``.
+"""The bureau dashboard's charts (``chart``, read from the roll-ups by ``reports.figures``)
+and the live GROUP BY over the payments each roll-up must equal (``payments_per_day``,
+``cross_unit_matrix``, ``revenue_per_canteen``, ``lunch_rush``: the reference the roll-up
+tests compare with, and what the fail-over test reads on a standby).
 
 Contract: every function reads only, through ``ctx.reports_db.read()`` (a standby when
 ``ONECARD_REPORTS_DATABASE_URL`` names one: its figures may trail the primary by the
@@ -6,24 +9,24 @@ replication delay), and works on SQLite and PostgreSQL alike (plain GROUP BY on
 columns, no dialect date functions). Only approved
 payments count; amounts are net of refunds (``amount_fen - refunded_fen``). Dates are the
 payments' ``business_date`` (the city's local date), so a quarter is a date range.
-The lunch-rush curve buckets one day's payments by local time in Python: a day of one
-city is tens of thousands of rows, which is cheap; a province-scale dashboard would roll
-these up in batches instead (docs/web.md).
+The live functions read every payment of the range: seconds at a city's 7.5 M payments a
+quarter, which is why the pages read the roll-ups (docs/web.md, "The dashboard").
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
-from onecard.core.clock import from_local, quarter_bounds, to_local
+from onecard.core.clock import from_local, to_local
 from onecard.core.context import Context
 from onecard.core.tables import Table
-from onecard.feedback.queries import canteen_averages
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay.models import Payment
+from onecard.reports import figures
 
 CHARTS = ("daily", "rush", "matrix", "revenue", "ratings")
 _NET = Payment.amount_fen - Payment.refunded_fen
@@ -162,55 +165,44 @@ def revenue_per_canteen(ctx: Context, start: date, end: date) -> Table:
     return t
 
 
-def ratings_per_canteen(ctx: Context) -> Table:
-    avgs = canteen_averages(ctx)
-    with ctx.reports_db.read() as conn:
-        canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.id)).all()
-    t = Table(
-        "ratings", "各食堂满意度", ["食堂", "评价数", "口味", "卫生", "服务", "性价比", "综合"]
-    )
-    for c in canteens:
-        a = avgs.get(int(c.id))
-        if a is None:
-            t.rows.append([c.name, 0, None, None, None, None, None])
-        else:
-            t.rows.append(
-                [
-                    c.name,
-                    a.count,
-                    *(round(x, 2) for x in (a.taste, a.hygiene, a.service, a.value, a.overall)),
-                ]
-            )
-    return t
-
-
-def chart(ctx: Context, key: str, quarter: str, day: date | None = None) -> Table:
-    """The table behind one dashboard chart (``key`` in ``CHARTS``) for ``quarter``."""
-    start, end = quarter_bounds(quarter)
+def chart(
+    ctx: Context,
+    key: str,
+    quarter: str,
+    day: date | None = None,
+    top: int = figures.TOP,
+    search: str = "",
+) -> Table:
+    """The table behind one dashboard chart (``key`` in ``CHARTS``) for ``quarter``, read
+    from the roll-ups (``reports.figures``; the caller folds first with
+    ``reports.service.catch_up``)."""
     if key == "daily":
-        return payments_per_day(ctx, start, end)
+        return figures.daily(ctx, quarter)
     if key == "rush":
-        return lunch_rush(ctx, day or latest_business_day(ctx, start, end))
+        return figures.rush(ctx, day or figures.latest_day(ctx, quarter))
     if key == "matrix":
-        return cross_unit_matrix(ctx, start, end)
+        return figures.matrix(ctx, quarter, top, search)
     if key == "revenue":
-        return revenue_per_canteen(ctx, start, end)
+        return figures.revenue(ctx, quarter)
     if key == "ratings":
-        return ratings_per_canteen(ctx)
+        return figures.ratings(ctx, quarter)
     raise KeyError(key)
 
 
-def counts(ctx: Context) -> dict[str, int]:
-    """How many units, canteens, people, terminals and payments there are (status page,
-    bureau console)."""
+def counts(ctx: Context, payments: bool = True) -> dict[str, int]:
+    """How many units, canteens, people, terminals and (``payments``) payments there are
+    (status page, bureau console; counting millions of payments takes a while, so the
+    console reads the quarter's meals from the roll-ups instead)."""
+    models: list[tuple[str, Any]] = [
+        (figures.N_("单位"), Unit),
+        (figures.N_("食堂"), Canteen),
+        (figures.N_("人员"), Person),
+        (figures.N_("消费机"), Terminal),
+    ]
+    if payments:
+        models.append((figures.N_("交易"), Payment))
     with ctx.db.read() as conn:
         return {
             name: int(conn.execute(select(func.count()).select_from(model)).scalar_one())
-            for name, model in (
-                ("单位", Unit),
-                ("食堂", Canteen),
-                ("人员", Person),
-                ("消费机", Terminal),
-                ("交易", Payment),
-            )
+            for name, model in models
         }

@@ -13,6 +13,7 @@ run raises (a unit short of funds, a closed quarter) are shown on the page with 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -40,8 +41,10 @@ from onecard.funding import summary as run_summary
 from onecard.funding.errors import check_quarter
 from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
-from onecard.reports import dashboard
+from onecard.reports import dashboard, figures
+from onecard.reports import service as rollup
 from onecard.reports.overview import rollout
+from onecard.reports.quarter_report import quarter_report
 from onecard.rollout import queries as rollout_queries
 from onecard.rollout import terminals
 from onecard.rollout.states import CANTEEN_ZH
@@ -115,23 +118,87 @@ def _page(request: Request, actor: Actor, tab: str, template: str, **kw: Any) ->
     )
 
 
+PAGE_SIZE = 50
+Page = Annotated[int, Query(ge=1, le=100_000)]
+Find = Annotated[str, Query(max_length=40)]
+
+
+@dataclass
+class Paged:
+    """One page of a list the page already read, filtered by ``q`` (pages listing a
+    city's 1,205 canteens, 1,679 units or 3,615 terminals stay small)."""
+
+    rows: list[Any]
+    page: int
+    pages: int
+    total: int
+    q: str
+    param: str
+    keep: dict[str, str]
+
+    def link(self, page: int) -> str:
+        params = {**self.keep, "q": self.q, self.param: str(page)}
+        return urlencode({k: v for k, v in params.items() if v})
+
+
+def _paged(
+    rows: list[Any],
+    q: str,
+    page: int,
+    fields: tuple[str, ...],
+    param: str = "page",
+    keep: dict[str, str] | None = None,
+    size: int = PAGE_SIZE,
+) -> Paged:
+    q = q.strip()
+    if q:
+
+        def text(r: Any, f: str) -> str:
+            return str(r.get(f, "") if isinstance(r, dict) else getattr(r, f, ""))
+
+        rows = [r for r in rows if any(q in text(r, f) for f in fields)]
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(1, page), pages)
+    return Paged(
+        rows[(page - 1) * size : page * size], page, pages, len(rows), q, param, dict(keep or {})
+    )
+
+
 def _quarter(ctx: Context, quarter: str | None) -> str:
     return check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
 
 
 # --- overview: units, canteens, rollout (R-R1, R-R3) ------------------------------------
 @router.get("")
-def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+def overview(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    q: Find = "",
+    cp: Page = 1,
+    up: Page = 1,
+) -> Response:
     bureau_scope(actor)
     c_rows, u_rows = rollout(ctx)
+    keep = {"cp": str(cp), "up": str(up)}
+    canteens = _paged(c_rows, q, cp, ("code", "name", "unit_name"), "cp", keep)
+    units = _paged(u_rows, q, up, ("code", "name"), "up", keep)
+    # The city's figures without counting every payment (the quarter's meals come from
+    # the dashboard's roll-ups).
+    rollup.catch_up(ctx)
+    quarter = quarter_of(ctx.clock.today())
+    counts = dashboard.counts(ctx, payments=False)
+    counts[figures.N_("本季就餐")] = figures.meals(ctx, quarter)
     return _page(
         request,
         actor,
         "overview",
         "bureau/overview.html",
-        counts=dashboard.counts(ctx),
-        canteens=c_rows,
-        units=u_rows,
+        counts=counts,
+        canteens=canteens,
+        units=units,
+        slow_units=sum(1 for u in u_rows if u["slow"]),
+        all_units=len(u_rows),
         rollout_zh=ROLLOUT_ZH,
         terminal_zh=TERMINAL_ZH,
         message=request.query_params.get("msg"),
@@ -168,9 +235,11 @@ def _error(request: Request, actor: Actor, exc: OneCardError) -> Response:
 
 
 @router.get("/terminals")
-def terminal_list(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+def terminal_list(
+    request: Request, actor: ActorDep, ctx: CtxDep, q: Find = "", page: Page = 1
+) -> Response:
     bureau_scope(actor)
-    return _terminals_page(request, actor, ctx)
+    return _terminals_page(request, actor, ctx, q=q, page=page)
 
 
 def _terminals_page(
@@ -180,8 +249,10 @@ def _terminals_page(
     new_key: tuple[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    q: str = "",
+    page: int = 1,
 ) -> Response:
-    rows = rollout_queries.terminals(ctx)
+    rows = _paged(rollout_queries.terminals(ctx), q, page, ("code", "name", "canteen"))
     canteens = org_queries.canteen_choices(ctx)
     return _page(
         request,
@@ -238,7 +309,16 @@ def _notices_page(
     message: str | None = None,
     error: str | None = None,
     status_code: int = 200,
+    q: str = "",
+    page: int = 1,
 ) -> Response:
+    rows = _paged(
+        notices.notice_status(ctx, quarter),
+        q,
+        page,
+        ("unit", "reference"),
+        keep={"quarter": quarter},
+    )
     return _page(
         request,
         actor,
@@ -246,7 +326,7 @@ def _notices_page(
         "bureau/notices.html",
         status_code=status_code,
         quarter=quarter,
-        rows=notices.notice_status(ctx, quarter),
+        rows=rows,
         unmatched=funding_queries.unmatched_receipts(ctx),
         units=org_queries.unit_choices(ctx),
         status_zh=notices.STATUS_ZH,
@@ -257,10 +337,15 @@ def _notices_page(
 
 @router.get("/notices")
 def notice_list(
-    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    quarter: str | None = None,
+    q: Find = "",
+    page: Page = 1,
 ) -> Response:
     bureau_scope(actor)
-    return _notices_page(request, actor, ctx, _quarter(ctx, quarter))
+    return _notices_page(request, actor, ctx, _quarter(ctx, quarter), q=q, page=page)
 
 
 @router.post("/receipts/{bank_serial}/assign")
@@ -510,11 +595,19 @@ def _day(text: str) -> date:
 # --- settlements and their statements -------------------------------------------------------
 @router.get("/settlements")
 def settlement_list(
-    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    quarter: str | None = None,
+    q: Find = "",
+    page: Page = 1,
 ) -> Response:
     bureau_scope(actor)
+    find = q
     q = _quarter(ctx, quarter)
-    rows = funding_queries.settlements(ctx, q)
+    rows = _paged(
+        funding_queries.settlements(ctx, q), find, page, ("canteen",), keep={"quarter": q}
+    )
     return _page(
         request,
         actor,
@@ -547,17 +640,20 @@ def settlement_statement(
     raise NotFound(what="格式")
 
 
-# --- dashboard ---------------------------------------------------------------------------
-def _chart(ctx: Context, key: str, quarter: str | None, day: str | None) -> Any:
+# --- dashboard (R-R2): roll-ups folded on read, then a few hundred rows per chart -------
+def _chart(
+    ctx: Context, key: str, quarter: str | None, day: str | None, top: int, search: str
+) -> Any:
     if key not in dashboard.CHARTS:
         raise NotFound(what="图表")
-    d = None
-    if day:
-        try:
-            d = date.fromisoformat(day)
-        except ValueError as exc:
-            raise InvalidInput("日期格式应为 YYYY-MM-DD") from exc
-    return dashboard.chart(ctx, key, _quarter(ctx, quarter), d)
+    d = _day(day) if day else None
+    q = _quarter(ctx, quarter)
+    rollup.catch_up(ctx)
+    return dashboard.chart(ctx, key, q, d, top, search)
+
+
+Top = Annotated[int, Query(ge=1, le=100)]
+Search = Annotated[str, Query(max_length=40)]
 
 
 @router.get("/dashboard")
@@ -567,16 +663,44 @@ def dashboard_page(
     ctx: CtxDep,
     quarter: str | None = None,
     day: str | None = None,
+    top: Top = figures.TOP,
+    search: Search = "",
 ) -> Response:
     bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    rollup.catch_up(ctx)
     return _page(
         request,
         actor,
         "dashboard",
         "bureau/dashboard.html",
-        quarter=_quarter(ctx, quarter),
+        quarter=q,
         day=_day(day).isoformat() if day else "",
+        top=top,
+        search=search,
         charts=dashboard.CHARTS,
+        headline=figures.headline(ctx, q),
+        previous=run_summary.previous_quarter(q),
+        as_of=figures.as_of(ctx),
+        qs=_query(q, day, top, search),
+    )
+
+
+def _query(quarter: str, day: str | None, top: int, search: str) -> str:
+    params = {"quarter": quarter, "day": day or "", "top": str(top), "search": search}
+    return urlencode({k: v for k, v in params.items() if v})
+
+
+@router.get("/dashboard/report.pdf")
+def dashboard_report(actor: ActorDep, ctx: CtxDep, quarter: str | None = None) -> Response:
+    """The director's one-page quarterly report (``reports.quarter_report``)."""
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    rollup.catch_up(ctx)
+    return Response(
+        statements.to_pdf(quarter_report(ctx, q)),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="onecard-report-{q}.pdf"'},
     )
 
 
@@ -587,9 +711,11 @@ def dashboard_json(
     ctx: CtxDep,
     quarter: str | None = None,
     day: str | None = None,
+    top: Top = figures.TOP,
+    search: Search = "",
 ) -> Response:
     bureau_scope(actor)
-    return JSONResponse(_chart(ctx, key, quarter, day).as_json())
+    return JSONResponse(_chart(ctx, key, quarter, day, top, search).as_json())
 
 
 @router.get("/dashboard/{key}.xlsx")
@@ -599,7 +725,9 @@ def dashboard_xlsx(
     ctx: CtxDep,
     quarter: str | None = None,
     day: str | None = None,
+    top: Top = figures.TOP,
+    search: Search = "",
 ) -> Response:
     bureau_scope(actor)
-    table = _chart(ctx, key, quarter, day)
+    table = _chart(ctx, key, quarter, day, top, search)
     return xlsx_response(to_xlsx(table), f"{key}-{_quarter(ctx, quarter)}.xlsx")

@@ -373,6 +373,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/bureau/rollout/canteens/{canteen_id}/live"): BUREAU_ADMIN,
     ("POST", "/unit/{unit_id}/rollout/notices/{notice_id}/ack"): UNIT_ADMIN,
     ("GET", "/bureau/dashboard"): READERS,
+    ("GET", "/bureau/dashboard/report.pdf"): READERS,
     ("GET", "/bureau/dashboard/{key}.json"): READERS,
     ("GET", "/bureau/dashboard/{key}.xlsx"): READERS,
 }

@@ -11,7 +11,7 @@ SQLite adds a column with its CHECK as a column constraint (its ALTER TABLE take
 one); PostgreSQL adds the column, then the named table constraint the model declares.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

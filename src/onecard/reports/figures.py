@@ -1,0 +1,365 @@
+"""The dashboard's figures read from the roll-ups (``reports.models``), never from the
+payments: each chart reads at most a few thousand rows whatever the quarter's size.
+
+Contract: reads only, through ``ctx.reports_db.read()``; the caller folds first
+(``reports.service.catch_up``), so figures are as of ``as_of(ctx)``. Each function
+returns a ``Table`` (the same rows feed the chart, its table and its Excel):
+- ``daily(ctx, q)`` — payments and net amount per day of the quarter;
+- ``rush(ctx, day)`` — payments per five minutes, 10:30–14:00 local time;
+- ``matrix(ctx, q, top, search)`` — payer's unit → canteen, the ``top`` units (by meals;
+  or those whose name contains ``search``) × their ``top`` canteens, the rest summed as
+  "其他单位" / "其他食堂", so it stays readable at 22 units and at 1,679;
+- ``revenue(ctx, q)`` — every canteen's takings and the visitors' part, largest first;
+- ``ratings(ctx, q)`` — ratings given in the quarter, per canteen;
+- ``headline(ctx, q)`` — meals, diners, revenue, visitors' share, subsidy distributed
+  and not yet spent, each with last quarter's figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from onecard.core.clock import from_local, previous_quarter, quarter_bounds
+from onecard.core.context import Context
+from onecard.core.tables import Table
+from onecard.feedback.models import Rating
+from onecard.org.models import Canteen, Unit
+from onecard.reports.models import (
+    ReportCanteen,
+    ReportDay,
+    ReportDiner,
+    ReportFund,
+    ReportPair,
+    ReportSlot,
+    ReportUnit,
+    ReportWatermark,
+)
+
+TOP = 20
+
+
+def N_(text: str) -> str:
+    """Marks a label for the pages' catalogue (``pybabel extract -k N_``); the page
+    translates it where it is shown."""
+    return text
+
+
+OTHER_UNITS = "其他单位"
+OTHER_CANTEENS = "其他食堂"
+GUESTS = "来宾（无单位）"
+
+
+def as_of(ctx: Context) -> datetime | None:
+    """When the roll-ups were last folded (UTC), None before the first fold."""
+    with ctx.reports_db.read() as conn:
+        at = conn.execute(select(func.min(ReportWatermark.folded_at))).scalar()
+    return at if isinstance(at, datetime) else None
+
+
+def daily(ctx: Context, quarter: str) -> Table:
+    start, end = quarter_bounds(quarter)
+    with ctx.reports_db.read() as conn:
+        rows = conn.execute(
+            select(
+                ReportDay.business_date,
+                func.sum(ReportDay.payments),
+                func.sum(ReportDay.amount_fen),
+            )
+            .where(ReportDay.business_date >= start, ReportDay.business_date < end)
+            .group_by(ReportDay.business_date)
+        ).all()
+    by_day = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    t = Table("daily", "每日交易", ["日期", "笔数", "金额（元）"], money_cols={2})
+    for i in range((end - start).days):
+        d = start + timedelta(days=i)
+        n, fen = by_day.get(d, (0, 0))
+        t.rows.append([d.isoformat(), n, fen])
+    return t
+
+
+def latest_day(ctx: Context, quarter: str) -> date:
+    """The quarter's last day with a payment (else its last day, or today if earlier)."""
+    start, end = quarter_bounds(quarter)
+    with ctx.reports_db.read() as conn:
+        d = conn.execute(
+            select(func.max(ReportDay.business_date)).where(
+                ReportDay.business_date >= start,
+                ReportDay.business_date < end,
+                ReportDay.payments > 0,
+            )
+        ).scalar()
+    if isinstance(d, date):
+        return d
+    return min(end - timedelta(days=1), ctx.clock.today())
+
+
+def rush(ctx: Context, day: date, bucket_minutes: int = 5) -> Table:
+    lo, hi = 10 * 60 + 30, 14 * 60
+    with ctx.reports_db.read() as conn:
+        rows = conn.execute(
+            select(ReportSlot.slot, ReportSlot.payments).where(
+                ReportSlot.business_date == day, ReportSlot.slot >= lo, ReportSlot.slot < hi
+            )
+        ).all()
+    counts: dict[int, int] = {}
+    for slot, n in rows:
+        b = int(slot) // bucket_minutes * bucket_minutes
+        counts[b] = counts.get(b, 0) + int(n)
+    t = Table("rush", f"午餐高峰 {day.isoformat()}", ["时间", "笔数"])
+    for m in range(lo, hi, bucket_minutes):
+        t.rows.append([f"{m // 60:02d}:{m % 60:02d}", counts.get(m, 0)])
+    return t
+
+
+def _names(conn: Connection, model: Any, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {
+        int(i): str(n)
+        for i, n in conn.execute(select(model.id, model.name).where(model.id.in_(sorted(ids))))
+    }
+
+
+def matrix(ctx: Context, quarter: str, top: int = TOP, search: str = "") -> Table:
+    """Payer's unit → canteen, readable at any city size (see the contract)."""
+    top = max(1, min(top, 100))
+    with ctx.reports_db.read() as conn:
+        uq = select(ReportUnit.home_unit_id, ReportUnit.payments, ReportUnit.amount_fen).where(
+            ReportUnit.quarter == quarter, ReportUnit.payments != 0
+        )
+        if search.strip():
+            matching = select(Unit.id).where(Unit.name.contains(search.strip(), autoescape=True))
+            uq = uq.where(ReportUnit.home_unit_id.in_(matching))
+        units = conn.execute(
+            uq.order_by(ReportUnit.payments.desc(), ReportUnit.home_unit_id).limit(top)
+        ).all()
+        shown_units = [int(u[0]) for u in units]
+        # The shown units' top canteens, summed in the database (a unit's staff may eat
+        # in hundreds of canteens over a quarter), then only the cells that are drawn.
+        in_units = (
+            ReportPair.quarter == quarter,
+            ReportPair.home_unit_id.in_(shown_units),
+            ReportPair.payments != 0,
+        )
+        shown_canteens = [
+            int(r[0])
+            for r in conn.execute(
+                select(ReportPair.canteen_id, func.sum(ReportPair.payments).label("n"))
+                .where(*in_units)
+                .group_by(ReportPair.canteen_id)
+                .order_by(func.sum(ReportPair.payments).desc(), ReportPair.canteen_id)
+                .limit(top)
+            )
+        ]
+        cells = conn.execute(
+            select(
+                ReportPair.home_unit_id,
+                ReportPair.canteen_id,
+                ReportPair.payments,
+                ReportPair.amount_fen,
+            ).where(*in_units, ReportPair.canteen_id.in_(shown_canteens))
+        ).all()
+        canteen_totals = {
+            int(r[0]): (int(r[1]), int(r[2]))
+            for r in conn.execute(
+                select(
+                    ReportCanteen.canteen_id,
+                    func.sum(ReportCanteen.payments),
+                    func.sum(ReportCanteen.amount_fen),
+                )
+                .where(
+                    ReportCanteen.quarter == quarter,
+                    ReportCanteen.canteen_id.in_(shown_canteens),
+                )
+                .group_by(ReportCanteen.canteen_id)
+            )
+        }
+        unit_names = _names(conn, Unit, set(shown_units))
+        canteen_names = _names(conn, Canteen, set(shown_canteens))
+    unit_names[0] = GUESTS
+    t = Table(
+        "matrix",
+        "跨单位就餐（单位 → 食堂）",
+        ["职工所在单位", "食堂", "笔数", "金额（元）"],
+        money_cols={3},
+    )
+    keep = set(shown_canteens)
+    in_shown: dict[int, list[int]] = {c: [0, 0] for c in shown_canteens}
+    by_cell = {(int(c[0]), int(c[1])): (int(c[2]), int(c[3])) for c in cells}
+    for uid, u_n, u_fen in units:
+        uid = int(uid)
+        rest_n, rest_fen = int(u_n), int(u_fen)
+        for cid in shown_canteens:
+            n, fen = by_cell.get((uid, cid), (0, 0))
+            if n:
+                t.rows.append(
+                    [unit_names.get(uid, str(uid)), canteen_names.get(cid, str(cid)), n, fen]
+                )
+                in_shown[cid][0] += n
+                in_shown[cid][1] += fen
+                rest_n, rest_fen = rest_n - n, rest_fen - fen
+        if (rest_n or rest_fen) and keep:
+            t.rows.append([unit_names.get(uid, str(uid)), OTHER_CANTEENS, rest_n, rest_fen])
+    if not search.strip():
+        for cid in shown_canteens:
+            tot_n, tot_fen = canteen_totals.get(cid, (0, 0))
+            n, fen = tot_n - in_shown[cid][0], tot_fen - in_shown[cid][1]
+            if n or fen:
+                t.rows.append([OTHER_UNITS, canteen_names.get(cid, str(cid)), n, fen])
+    return t
+
+
+def revenue(ctx: Context, quarter: str) -> Table:
+    with ctx.reports_db.read() as conn:
+        canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.id)).all()
+        rows = conn.execute(
+            select(
+                ReportCanteen.canteen_id,
+                ReportCanteen.diner_class,
+                ReportCanteen.payments,
+                ReportCanteen.amount_fen,
+            ).where(ReportCanteen.quarter == quarter)
+        ).all()
+    total: dict[int, list[int]] = {int(c.id): [0, 0, 0] for c in canteens}
+    for cid, klass, n, fen in rows:
+        agg = total.setdefault(int(cid), [0, 0, 0])
+        agg[0] += int(n)
+        agg[1] += int(fen)
+        if klass != "own":
+            agg[2] += int(fen)
+    t = Table(
+        "revenue",
+        "各食堂营业额",
+        ["食堂", "笔数", "金额（元）", "其中外单位及来宾（元）"],
+        money_cols={2, 3},
+    )
+    names = {int(c.id): c.name for c in canteens}
+    order = sorted(total, key=lambda k: (-total[k][1], k))
+    t.rows = [[names.get(k, str(k)), *total[k]] for k in order]
+    return t
+
+
+def ratings(ctx: Context, quarter: str) -> Table:
+    """Ratings given during the quarter (local dates), per canteen, most rated first."""
+    start, end = quarter_bounds(quarter)
+    lo, hi = from_local(datetime.combine(start, time())), from_local(datetime.combine(end, time()))
+    with ctx.reports_db.read() as conn:
+        rows = conn.execute(
+            select(
+                Rating.canteen_id,
+                func.count(),
+                func.avg(Rating.taste),
+                func.avg(Rating.hygiene),
+                func.avg(Rating.service),
+                func.avg(Rating.value),
+            )
+            .where(Rating.created_at >= lo, Rating.created_at < hi)
+            .group_by(Rating.canteen_id)
+        ).all()
+        names = _names(conn, Canteen, {int(r[0]) for r in rows})
+    t = Table(
+        "ratings", "各食堂满意度", ["食堂", "评价数", "口味", "卫生", "服务", "性价比", "综合"]
+    )
+    for r in sorted(rows, key=lambda r: (-int(r[1]), int(r[0]))):
+        aspects = [round(float(x), 2) for x in r[2:6]]
+        overall = round(sum(float(x) for x in r[2:6]) / 4, 2)
+        t.rows.append([names.get(int(r[0]), str(r[0])), int(r[1]), *aspects, overall])
+    return t
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    now: int
+    before: int
+    money: bool = False
+    percent: bool = False  # now/before are basis points
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against last quarter (None when last quarter had nothing)."""
+        return None if not self.before else (self.now - self.before) / abs(self.before)
+
+
+def _quarter_sums(conn: Connection, quarter: str) -> dict[str, int]:
+    start, end = quarter_bounds(quarter)
+    rows = conn.execute(
+        select(
+            ReportDay.diner_class,
+            func.sum(ReportDay.payments),
+            func.sum(ReportDay.amount_fen),
+            func.sum(ReportDay.subsidy_fen),
+        )
+        .where(ReportDay.business_date >= start, ReportDay.business_date < end)
+        .group_by(ReportDay.diner_class)
+    ).all()
+    out = {"meals": 0, "revenue": 0, "visitors": 0, "subsidy": 0}
+    for klass, n, fen, sub in rows:
+        out["meals"] += int(n)
+        out["revenue"] += int(fen)
+        out["subsidy"] += int(sub)
+        if klass != "own":
+            out["visitors"] += int(fen)
+    out["diners"] = int(
+        conn.execute(
+            select(func.count()).where(ReportDiner.quarter == quarter, ReportDiner.payments > 0)
+        ).scalar_one()
+    )
+    # Subsidy distributed into people's purses by the quarter's distribution entries
+    # (folded from the journal: a live sum scanned every entry of the quarter).
+    out["distributed"] = int(
+        conn.execute(
+            select(func.coalesce(func.sum(ReportFund.distributed_fen), 0)).where(
+                ReportFund.quarter == quarter
+            )
+        ).scalar_one()
+    )
+    return out
+
+
+def meals(ctx: Context, quarter: str) -> int:
+    """The quarter's meals (approved payments net of reversals)."""
+    start, end = quarter_bounds(quarter)
+    with ctx.reports_db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.coalesce(func.sum(ReportDay.payments), 0)).where(
+                    ReportDay.business_date >= start, ReportDay.business_date < end
+                )
+            ).scalar_one()
+        )
+
+
+def headline(ctx: Context, quarter: str) -> list[Figure]:
+    before_q = previous_quarter(quarter)
+    with ctx.reports_db.read() as conn:
+        now, before = _quarter_sums(conn, quarter), _quarter_sums(conn, before_q)
+
+    def share(s: dict[str, int]) -> int:
+        return s["visitors"] * 10000 // s["revenue"] if s["revenue"] else 0
+
+    return [
+        Figure("meals", N_("就餐笔数"), now["meals"], before["meals"]),
+        Figure("diners", N_("就餐人数"), now["diners"], before["diners"]),
+        Figure("revenue", N_("营业额（元）"), now["revenue"], before["revenue"], money=True),
+        Figure("visitors", N_("外单位及来宾占比"), share(now), share(before), percent=True),
+        Figure(
+            "distributed",
+            N_("本季拨付补贴（元）"),
+            now["distributed"],
+            before["distributed"],
+            money=True,
+        ),
+        Figure(
+            "left",
+            N_("本季补贴未消费（元）"),
+            now["distributed"] - now["subsidy"],
+            before["distributed"] - before["subsidy"],
+            money=True,
+        ),
+    ]

@@ -1,0 +1,371 @@
+"""Keeping the dashboard's roll-ups (``reports.models``) current: ``catch_up``.
+
+Contract: ``catch_up(ctx, grace_seconds=GRACE_SECONDS)`` is one transaction that folds
+the rows added since the last fold into the roll-ups and moves the watermarks; it never
+touches the payment path (no trigger, no write per payment) and is safe to call from any
+number of readers at once (the watermark rows are locked; a second caller waits and then
+finds nothing to fold). Three insert-only sources, each with its own watermark on its id:
+- ``payments``: every payment that moved money (approved, or approved and since
+  reversed) counts once, for its full amount, in its own business day — a back-dated
+  offline upload lands in the day it was made, whatever day it arrives;
+- ``reversals``: each reversal's journal entry (kind ``reversal``, key
+  ``reversal:<payment id>``) takes that payment out again (−1 payment, −amount);
+- ``refunds``: each refund takes its amount off the payment's day, canteen and unit.
+The journal's watermark also folds the distribution entries' credits to people's subsidy
+purses into ``report_funds`` (per accounting period).
+So the roll-ups equal the live GROUP BY over approved payments net of refunds whatever
+order the three arrive in (a reversal folded before or after its payment sums the same).
+
+Which ids are safe to fold: a sequence hands out ids in time order, but a transaction
+may commit after a later id is already visible; folding past it would lose it for good.
+So the fold goes up to the largest id seen ``grace_seconds`` ago (by then every
+transaction that held a smaller id has committed or rolled back: payments take
+milliseconds), and notes the largest id now for the next fold. It folds up to the
+largest id now when nothing else can be writing: on SQLite (one writer at a time), on
+PostgreSQL when no other transaction holds a transaction id, or when the caller says so
+(``grace_seconds=0``: a bulk load, a test, ``onecard reports catch-up --now`` on a quiet
+database). The dashboard therefore trails the payments by up to about twice the grace
+(it shows the time of its last fold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Integer,
+    Subquery,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from onecard.core.clock import next_quarter, quarter_bounds, quarter_of, to_local
+from onecard.core.context import Context
+from onecard.ledger.models import Account, JournalEntry, Posting
+from onecard.pay.models import Payment, Refund
+from onecard.reports.models import (
+    SOURCES,
+    ReportCanteen,
+    ReportDay,
+    ReportDiner,
+    ReportFund,
+    ReportPair,
+    ReportSlot,
+    ReportUnit,
+    ReportWatermark,
+)
+
+GRACE_SECONDS = 120
+SLOT_MINUTES = 5
+_REVERSAL_KEY = "reversal:"
+
+
+@dataclass
+class CatchUp:
+    """What one fold did: per source the ids folded (after, up to], and when."""
+
+    folded: dict[str, tuple[int, int]] = field(default_factory=dict)
+    at: datetime | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(hi - lo for lo, hi in self.folded.values())
+
+
+def _source_max(conn: Connection, source: str) -> int:
+    if source == "payments":
+        q = select(func.max(Payment.id))
+    elif source == "refunds":
+        q = select(func.max(Refund.id))
+    else:
+        q = select(func.max(JournalEntry.id))
+    return int(conn.execute(q).scalar() or 0)
+
+
+def _quiet(conn: Connection) -> bool:
+    """Can no other transaction be holding an id not yet visible? (see the contract)"""
+    if conn.dialect.name != "postgresql":
+        return True
+    busy = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+    ).scalar()
+    return not busy
+
+
+def _delta(lo: dict[str, int], hi: dict[str, int]) -> Subquery:
+    """The signed facts between the watermarks: one row per payment (+1), reversal (−1)
+    and refund (0 payments, −amount), each with the payment's keys."""
+    cols = (
+        Payment.business_date,
+        Payment.created_at,
+        Payment.canteen_id,
+        func.coalesce(Payment.home_unit_id, 0).label("home_unit_id"),
+        Payment.person_id,
+        func.coalesce(Payment.diner_class, "").label("diner_class"),
+    )
+    pays = select(
+        *cols,
+        literal(1).label("n"),
+        Payment.amount_fen.label("amount"),
+        Payment.subsidy_fen.label("subsidy"),
+        literal(0).label("rev"),
+    ).where(
+        Payment.id > lo["payments"],
+        Payment.id <= hi["payments"],
+        Payment.status.in_(("approved", "reversed")),
+    )
+    paid_id = cast(func.substr(JournalEntry.idempotency_key, len(_REVERSAL_KEY) + 1), BigInteger)
+    revs = (
+        select(
+            *cols,
+            literal(-1).label("n"),
+            (-Payment.amount_fen).label("amount"),
+            (-Payment.subsidy_fen).label("subsidy"),
+            literal(1).label("rev"),
+        )
+        .select_from(JournalEntry)
+        .join(Payment, Payment.id == paid_id)
+        .where(
+            JournalEntry.id > lo["reversals"],
+            JournalEntry.id <= hi["reversals"],
+            JournalEntry.kind == "reversal",
+        )
+    )
+    refunds = (
+        select(
+            *cols,
+            literal(0).label("n"),
+            (-Refund.amount_fen).label("amount"),
+            (-Refund.subsidy_fen).label("subsidy"),
+            literal(0).label("rev"),
+        )
+        .select_from(Refund)
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.id > lo["refunds"], Refund.id <= hi["refunds"])
+    )
+    return union_all(pays, revs, refunds).subquery("d")
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def _add_into(conn: Connection, model: Any, keys: list[str], sums: list[str], q: Any) -> None:
+    """INSERT … SELECT … ON CONFLICT (keys) DO UPDATE SET each sum += the new one."""
+    table = model.__table__
+    stmt = _insert(conn, table).from_select(keys + sums, q)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={s: table.c[s] + getattr(stmt.excluded, s) for s in sums},
+    )
+    conn.execute(stmt)
+
+
+def _fold(conn: Connection, d: Subquery) -> None:
+    span = conn.execute(select(func.min(d.c.business_date), func.max(d.c.business_date))).one()
+    if span[0] is None:
+        return
+    first, last = _as_date(span[0]), _as_date(span[1])
+    in_span = (d.c.business_date >= first, d.c.business_date <= last)
+    _add_into(
+        conn,
+        ReportDay,
+        ["business_date", "diner_class"],
+        ["payments", "amount_fen", "subsidy_fen", "reversals"],
+        select(
+            d.c.business_date,
+            d.c.diner_class,
+            func.sum(d.c.n),
+            func.sum(d.c.amount),
+            func.sum(d.c.subsidy),
+            func.sum(d.c.rev),
+        )
+        .where(*in_span)
+        .group_by(d.c.business_date, d.c.diner_class),
+    )
+    _fold_slots(conn, d, in_span)
+    q = quarter_of(first)
+    while q <= quarter_of(last):
+        start, end = quarter_bounds(q)
+        where = (d.c.business_date >= start, d.c.business_date < end)
+        ql = literal(q)
+        _add_into(
+            conn,
+            ReportCanteen,
+            ["quarter", "canteen_id", "diner_class"],
+            ["payments", "amount_fen", "reversals"],
+            select(
+                ql,
+                d.c.canteen_id,
+                d.c.diner_class,
+                func.sum(d.c.n),
+                func.sum(d.c.amount),
+                func.sum(d.c.rev),
+            )
+            .where(*where)
+            .group_by(d.c.canteen_id, d.c.diner_class),
+        )
+        _add_into(
+            conn,
+            ReportUnit,
+            ["quarter", "home_unit_id"],
+            ["payments", "amount_fen"],
+            select(ql, d.c.home_unit_id, func.sum(d.c.n), func.sum(d.c.amount))
+            .where(*where)
+            .group_by(d.c.home_unit_id),
+        )
+        _add_into(
+            conn,
+            ReportPair,
+            ["quarter", "home_unit_id", "canteen_id"],
+            ["payments", "amount_fen"],
+            select(ql, d.c.home_unit_id, d.c.canteen_id, func.sum(d.c.n), func.sum(d.c.amount))
+            .where(*where)
+            .group_by(d.c.home_unit_id, d.c.canteen_id),
+        )
+        _add_into(
+            conn,
+            ReportDiner,
+            ["quarter", "person_id"],
+            ["payments"],
+            select(ql, d.c.person_id, func.sum(d.c.n))
+            .where(*where, d.c.person_id.is_not(None), d.c.n != 0)
+            .group_by(d.c.person_id),
+        )
+        q = next_quarter(q)
+
+
+def _fold_funds(conn: Connection, lo: int, hi: int) -> None:
+    """Distribution entries in the journal's (lo, hi]: their credits to subsidy purses."""
+    _add_into(
+        conn,
+        ReportFund,
+        ["quarter"],
+        ["distributed_fen"],
+        select(JournalEntry.period, func.sum(Posting.amount))
+        .select_from(JournalEntry)
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(
+            JournalEntry.id > lo,
+            JournalEntry.id <= hi,
+            JournalEntry.kind == "distribution",
+            Account.owner_kind == "person",
+            Account.kind == "subsidy",
+        )
+        .group_by(JournalEntry.period),
+    )
+
+
+def _epoch_bucket(conn: Connection, at: Any) -> ColumnElement[Any]:
+    """The UTC five-minute bucket of a naive-UTC timestamp (seconds since 1970 // 300)."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", at) / (SLOT_MINUTES * 60)), BigInteger)
+    return cast(func.strftime("%s", at), Integer) / (SLOT_MINUTES * 60)
+
+
+def _fold_slots(conn: Connection, d: Subquery, in_span: tuple[Any, ...]) -> None:
+    # Grouped by UTC bucket in SQL (a few hundred rows a day), turned into the city's
+    # local time here, so the zone's rules (``core.clock``) decide, not a fixed offset.
+    bucket = _epoch_bucket(conn, d.c.created_at).label("bucket")
+    rows = conn.execute(
+        select(d.c.business_date, bucket, func.sum(d.c.n))
+        .where(*in_span)
+        .group_by(d.c.business_date, bucket)
+    ).all()
+    per: dict[tuple[date, int], int] = {}
+    epoch = datetime(1970, 1, 1)
+    for day, b, n in rows:
+        local = to_local(epoch + timedelta(seconds=int(b) * SLOT_MINUTES * 60))
+        key = (_as_date(day), local.hour * 60 + local.minute)
+        per[key] = per.get(key, 0) + int(n)
+    if not per:
+        return
+    stmt = _insert(conn, ReportSlot.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["business_date", "slot"],
+        set_={"payments": ReportSlot.__table__.c.payments + stmt.excluded.payments},
+    )
+    conn.execute(
+        stmt, [{"business_date": k[0], "slot": k[1], "payments": n} for k, n in per.items()]
+    )
+
+
+def _as_date(v: Any) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+
+
+def catch_up(ctx: Context, grace_seconds: float = GRACE_SECONDS) -> CatchUp:
+    """Fold what is safe to fold into the roll-ups (see the contract); one transaction."""
+    now = ctx.clock.now()
+    out = CatchUp(at=now)
+    with ctx.db.begin() as conn:
+        marks = {
+            m.source: m
+            for m in conn.execute(
+                select(ReportWatermark).where(ReportWatermark.source.in_(SOURCES)).with_for_update()
+            )
+        }
+        missing = [s for s in SOURCES if s not in marks]
+        if missing:
+            conn.execute(
+                _insert(conn, ReportWatermark.__table__)
+                .values([{"source": s, "done_id": 0} for s in missing])
+                .on_conflict_do_nothing()
+            )
+            marks = {
+                m.source: m
+                for m in conn.execute(select(ReportWatermark).with_for_update())
+                if m.source in SOURCES
+            }
+        seen = {s: _source_max(conn, s) for s in SOURCES}
+        lo = {s: int(marks[s].done_id) for s in SOURCES}
+        if grace_seconds <= 0 or _quiet(conn):
+            hi = seen
+        else:
+            due = now - timedelta(seconds=grace_seconds)
+            hi = {
+                s: int(m.pending_id)
+                if m.pending_id is not None and m.pending_at is not None and m.pending_at <= due
+                else lo[s]
+                for s, m in marks.items()
+            }
+        hi = {s: max(lo[s], hi[s]) for s in SOURCES}
+        if hi != lo:
+            _fold(conn, _delta(lo, hi))
+        if hi["reversals"] != lo["reversals"]:
+            _fold_funds(conn, lo["reversals"], hi["reversals"])
+        for s in SOURCES:
+            m = marks[s]
+            values: dict[str, Any] = {}
+            if hi[s] != lo[s]:
+                values |= {"done_id": hi[s], "folded_at": now}
+                out.folded[s] = (lo[s], hi[s])
+            if seen[s] > hi[s]:
+                # The candidate for the next fold: kept while it waits out its grace.
+                if m.pending_id is None or m.pending_id <= hi[s]:
+                    values |= {"pending_id": seen[s], "pending_at": now}
+            elif m.pending_id is not None:
+                values |= {"pending_id": None, "pending_at": None}
+            if m.folded_at is None and "folded_at" not in values:
+                values["folded_at"] = now
+            if values:
+                conn.execute(
+                    update(ReportWatermark).where(ReportWatermark.source == s).values(**values)
+                )
+    return out
