@@ -201,3 +201,34 @@ def test_ratings_are_those_given_in_the_quarter(ctx: Context) -> None:
     assert row[1:] == [1, 5.0, 4.0, 3.0, 4.0, 4.0]
     [row] = figures.ratings(ctx, "2026Q2").rows
     assert row[1:3] == [1, 1.0]
+
+
+def test_e_cny_meals_and_their_refunds_count_in_the_figures(ctx: Context) -> None:
+    """A guest's e-CNY dinner has no payments row: the roll-ups take it (and a refund of
+    part of it) from the journal, so the dashboard's meals and revenue include it."""
+    from onecard.channels.ecny_sandbox import SandboxEcny
+    from onecard.pay import ecny
+
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=50000, cash=2000)
+    _pay(ctx, w, "a1", "A", "t1")
+    catch_up(ctx, grace_seconds=0)
+    before = {f.key: f.now for f in figures.headline(ctx, Q)}
+
+    sbx = SandboxEcny(b"test-secret", ctx.clock)
+    sbx.open_wallet("W-guest", "访客", 10_000)
+    ctx.ecny = sbx
+    req = PaymentRequest(txn_id="e1", credential=sbx.pay_code("W-guest"), meal="lunch")
+    got = ecny.pay(ctx, w.terminals["A"], req)
+    assert got.status == "succeeded"
+    ecny.refund(ctx, Actor.system("test"), got.order_no, 300, "RF-1", "菜凉了")
+    with ctx.db.read() as conn:
+        amount = conn.execute(
+            select(func.sum(Payment.amount_fen)).where(Payment.status == "approved")
+        ).scalar_one()
+    catch_up(ctx, grace_seconds=0)
+    after = {f.key: f.now for f in figures.headline(ctx, Q)}
+    assert after["meals"] == before["meals"] + 1
+    guest_lunch_a = 800  # tests/world.py: canteen A's lunch for a guest
+    assert after["revenue"] == before["revenue"] + guest_lunch_a - 300 == amount + 500
+    assert catch_up(ctx, grace_seconds=0).rows == 0  # folded once

@@ -10,7 +10,9 @@ finds nothing to fold). Three insert-only sources, each with its own watermark o
   offline upload lands in the day it was made, whatever day it arrives;
 - ``reversals``: each reversal's journal entry (kind ``reversal``, key
   ``reversal:<payment id>``) takes that payment out again (−1 payment, −amount);
-- ``refunds``: each refund takes its amount off the payment's day, canteen and unit.
+- ``refunds``: each refund takes its amount off the payment's day, canteen and unit;
+- e-CNY meals (a guest's own wallet, no ``payments`` row) through their insert-only
+  journal entries on the reversals' watermark: ``ecny_payment`` (+1) and ``ecny_refund``.
 The journal's watermark also folds the distribution entries' credits to people's subsidy
 purses into ``report_funds`` (per accounting period).
 So the roll-ups equal the live GROUP BY over approved payments net of refunds whatever
@@ -54,7 +56,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from onecard.core.clock import next_quarter, quarter_bounds, quarter_of, to_local
 from onecard.core.context import Context
 from onecard.ledger.models import Account, JournalEntry, Posting
-from onecard.pay.models import Payment, Refund
+from onecard.pay.models import EcnyOrder, EcnyRefund, Payment, Refund
 from onecard.reports.models import (
     SOURCES,
     ReportCanteen,
@@ -158,7 +160,50 @@ def _delta(lo: dict[str, int], hi: dict[str, int]) -> Subquery:
         .join(Payment, Payment.id == Refund.payment_id)
         .where(Refund.id > lo["refunds"], Refund.id <= hi["refunds"])
     )
-    return union_all(pays, revs, refunds).subquery("d")
+    return union_all(pays, revs, refunds, *_ecny_delta(lo, hi)).subquery("d")
+
+
+def _ecny_delta(lo: dict[str, int], hi: dict[str, int]) -> tuple[Any, Any]:
+    """e-CNY meals (a guest's own wallet: no payments row) through their journal entries,
+    which are insert-only like the reversals and share their watermark: an order's
+    ``ecny_payment`` entry (+1, its amount, no subsidy, no home unit) and each
+    ``ecny_refund`` entry (−amount on the order's day and canteen). The order row itself
+    changes state (pending → succeeded), so it cannot carry a watermark of its own."""
+    cols = (
+        EcnyOrder.business_date,
+        EcnyOrder.created_at,
+        EcnyOrder.canteen_id,
+        literal(0).label("home_unit_id"),
+        EcnyOrder.person_id,
+        func.coalesce(EcnyOrder.diner_class, "guest").label("diner_class"),
+    )
+    window = (JournalEntry.id > lo["reversals"], JournalEntry.id <= hi["reversals"])
+    pays = (
+        select(
+            *cols,
+            literal(1).label("n"),
+            EcnyOrder.amount_fen.label("amount"),
+            literal(0).label("subsidy"),
+            literal(0).label("rev"),
+        )
+        .select_from(JournalEntry)
+        .join(EcnyOrder, EcnyOrder.entry_id == JournalEntry.id)
+        .where(*window, JournalEntry.kind == "ecny_payment", EcnyOrder.kind == "payment")
+    )
+    refunds = (
+        select(
+            *cols,
+            literal(0).label("n"),
+            (-EcnyRefund.amount_fen).label("amount"),
+            literal(0).label("subsidy"),
+            literal(0).label("rev"),
+        )
+        .select_from(JournalEntry)
+        .join(EcnyRefund, EcnyRefund.entry_id == JournalEntry.id)
+        .join(EcnyOrder, EcnyOrder.id == EcnyRefund.order_id)
+        .where(*window, JournalEntry.kind == "ecny_refund", EcnyOrder.kind == "payment")
+    )
+    return pays, refunds
 
 
 def _insert(conn: Connection, table: Any) -> Any:
