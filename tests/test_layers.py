@@ -99,6 +99,7 @@ AREAS: list[str] = [
     "org",
     "rollout",
     "channels",
+    "catalogue",
     "pay",
     "funding",
     "feedback",

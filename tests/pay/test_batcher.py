@@ -267,9 +267,10 @@ def test_the_single_path_and_the_batch_path_agree_on_a_mixed_workload(pg_ctx: Co
     leaves the same purses."""
     from sqlalchemy import insert, update
 
+    from onecard.catalogue.models import Item
     from onecard.org import builders
     from onecard.pay.cards import issue_card_conn
-    from onecard.pay.models import Card, Item, RetiredPaycode
+    from onecard.pay.models import Card, RetiredPaycode
     from onecard.pay.service import decide_and_record, pay
 
     w = build_world(pg_ctx)

@@ -9,6 +9,8 @@
     │   ├── ForeignRegion
     │   ├── StarsNotChosen            a meal rating with an aspect left without stars
     │   ├── ImportRejected            a file with row errors; nothing was written
+    │   ├── AboveReferencePrice       a good priced above the city's large stores (R-A11)
+    │   ├── NoReferencePrice          a good the bureau has published no price for
     │   ├── BadQuarter                '2026Q5', '26Q1'
     │   ├── InvalidBankAccount        wrong length, not digits, check digit fails
     │   ├── UnknownReference          an owner unit, region, parent, person not there
@@ -60,7 +62,8 @@
     │   ├── CardLost / CardCancelled / UnknownCard
     │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed / NoPrice
-    │   └── PersonInactive
+    │   ├── PersonInactive
+    │   └── GoodsCashOnly             goods from the cash purse, and it holds too little
     ├── Unavailable                   not now: the database is unreachable or restarting (503)
     │   ├── PaymentNotConfirmed       no decision could be confirmed; retry the same txn id
     │   └── BatcherStopped            the payment batcher is not running
@@ -139,6 +142,21 @@ class ImportRejected(InvalidInput):
     en = "The file has {count} errors; nothing was written"
 
 
+class AboveReferencePrice(InvalidInput):
+    code = "above_reference_price"
+    zh = "{name} 售价 {price} 元高于本市大型商超参考价 {reference} 元（{valid_from} 起），未保存"
+    en = (
+        "{name} at {price} yuan is above the city's large-store reference price of"
+        " {reference} yuan (from {valid_from}); nothing was saved"
+    )
+
+
+class NoReferencePrice(InvalidInput):
+    code = "no_reference_price"
+    zh = "{name} 尚无本市大型商超参考价，请先由财政局发布参考价"
+    en = "{name} has no large-store reference price yet; the bureau publishes one first"
+
+
 # --- not there ------------------------------------------------------------------------
 class NotFound(OneCardError):
     code = "not_found"
@@ -215,6 +233,12 @@ class StateConflict(Conflict):
     code = "state_conflict"
     zh = "当前状态不允许此操作"
     en = "Not allowed in the current state"
+
+
+class StockShort(StateConflict):
+    code = "stock_short"
+    zh = "{name} 库存不足：现有 {stock}，不能出库 {qty}"
+    en = "Not enough {name} in stock: {stock} held, cannot take out {qty}"
 
 
 class IllegalTransition(StateConflict):
@@ -357,6 +381,12 @@ class PersonInactive(Refused):
     code = "person_inactive"
     zh = "该人员已离职或账户已停用"
     en = "This person has left or the account is inactive"
+
+
+class GoodsCashOnly(Refused):
+    code = "goods_cash_only"
+    zh = "超市商品只能用现金账户支付，现金余额不足"
+    en = "Shop goods are paid from the cash purse only, and it holds too little"
 
 
 class NoPrice(Refused):
