@@ -49,7 +49,13 @@ def test_the_reference_file_is_previewed_then_published_and_bad_rows_write_nothi
     err = r.json()["error"]
     assert err["code"] == "import_rejected"
     where = {(e["row"], e["column"]) for e in err["rows"]}
-    assert {(2, "参考价（元）"), (3, "条码"), (3, "商品名称"), (3, "参考价（元）"), (4, "条码")} <= where
+    assert {
+        (2, "参考价（元）"),
+        (3, "条码"),
+        (3, "商品名称"),
+        (3, "参考价（元）"),
+        (4, "条码"),
+    } <= where
     assert references(ctx) == 0
     good = sheet([[WATER, "矿泉水 550ml", 2, "步步高"], ["", "袋装牛奶 250ml", "3.5", ""]])
     r = client.post(f"{API}/reference-prices/import?valid_from=2026-03-01", content=good)
