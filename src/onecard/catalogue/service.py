@@ -194,6 +194,16 @@ def save_good(ctx: Context, actor: Actor, canteen_id: int, spec: GoodSpec) -> in
             references(conn, int(canteen.region_id), today), spec.barcode, spec.name
         )
         check_price(spec.name, spec.price_fen, ref)
+        if spec.barcode:
+            taken = conn.execute(
+                select(Item.sku).where(
+                    Item.canteen_id == canteen_id,
+                    Item.barcode == spec.barcode,
+                    Item.sku != spec.sku,
+                )
+            ).scalar()
+            if taken is not None:
+                raise InvalidInput(f"条码 {spec.barcode} 已用于商品 {taken}")
         assert ref is not None
         values = {
             "name": spec.name,
