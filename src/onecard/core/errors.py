@@ -49,6 +49,7 @@
     │   │   ├── TargetHoldsData / BackupFileExists    restore / backup would overwrite
     │   │   ├── IllegalTransition     a rollout move its state machine has not (rollout.states)
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
+    │   │   ├── StockShort            a stock move would take a good's count below zero
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
