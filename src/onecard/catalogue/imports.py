@@ -23,15 +23,10 @@ from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
 from onecard.org.actors import Actor
-from onecard.org.tables import RowError, body, money_cell, read_table, rejected, xlsx
+from onecard.org.tables import RowError, body, money_cell, read_table, rejected
 
 COLUMNS = ("商品名称", "参考价（元）")
 OPTIONAL = ("条码", "商超")
-TEMPLATE_NOTE = (
-    "本市大型商超参考价表：每行一种商品。\n"
-    "商品名称、参考价（元）必填；条码选填（有条码时按条码对应，否则按名称）；商超选填。\n"
-    "参考价以元为单位，至多两位小数。发布日期在导入时选择。"
-)
 
 
 @dataclass
@@ -129,17 +124,3 @@ def import_references(
             raise NotFound(what="城市")
         res.over = _publish(conn, ctx, actor, region, valid_from, rows, "reference_prices_imported")
     return res
-
-
-def template() -> bytes:
-    """The empty reference-price workbook with an example row and the notes."""
-    return xlsx(
-        [
-            (
-                "参考价",
-                ("条码", *COLUMNS, "商超"),
-                [["6901234567892", "矿泉水 550ml", 2, "示例商超"]],
-            )
-        ],
-        TEMPLATE_NOTE,
-    )
