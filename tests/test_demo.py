@@ -12,12 +12,13 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from onecard.catalogue.queries import canteen_items
 from onecard.core.clock import to_local
 from onecard.core.context import Context
-from onecard.demo import UNITS, build_demo
+from onecard.demo import REFERENCES, UNITS, build_demo
 from onecard.funding import notices
 from onecard.ledger.service import account_id, derived_balance
-from onecard.org.models import Person
+from onecard.org.models import Canteen, Person
 from onecard.pay.models import Payment
 from onecard.terminals.models import OfflineRecord
 
@@ -28,6 +29,16 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
         ctx, staff=60, history_days=2, progress=lambda s, n, t: stages.__setitem__(s, t)
     )
     assert city.counts["units"] == len(UNITS) and city.counts["staff"] == 60
+    # The shop: every good but the one offered above the large stores' price, stocked,
+    # one just under its reference; dishes with their nutrition.
+    with ctx.db.read() as conn:
+        first = conn.execute(select(func.min(Canteen.id))).scalar_one()
+    shop = canteen_items(ctx, first)
+    under = [(g["name"], g["reference_fen"] - g["price_fen"]) for g in shop["goods"]]
+    assert city.counts["goods"] == len(under) == len(REFERENCES) - 1
+    assert ("矿泉水 550ml", 10) in under and "东北大米 5kg" not in dict(under)
+    assert all(g["stock_qty"] == 48 for g in shop["goods"])
+    assert all(d["energy_kcal"] and d["protein_mg"] for d in shop["dishes"])
     assert set(stages) == {"职工与卡 staff and cards", "近日就餐 recent meals (days)"}
     status = {s["unit"]: s for s in notices.notice_status(ctx, "2026Q1")}
     assert all(s["status"] == "paid" for s in status.values() if s["amount_due_fen"])

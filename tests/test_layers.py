@@ -100,6 +100,7 @@ AREAS: list[str] = [
     "faces",
     "rollout",
     "channels",
+    "catalogue",
     "pay",
     "terminals",
     "funding",

@@ -19,6 +19,7 @@ from rich.progress import TaskID
 
 from onecard.audit import cli as audit_cli
 from onecard.bench import cli as bench_cli
+from onecard.catalogue import cli as catalogue_cli
 from onecard.channels import cli as channels_cli
 from onecard.cli_kit import DbOpt, close_contexts, console, context, context_for, progress_bar
 from onecard.core import errors as e
@@ -273,6 +274,7 @@ def demo(
 # Area command groups, mounted by plain imports (each module always exists).
 app.add_typer(pay_cli.app, name="card", help="卡务 / cards: issue, lost, unfreeze, replace")
 app.add_typer(ecny_cli.app, name="ecny", help="数字人民币 / e-CNY: resolve, reconcile")
+app.add_typer(catalogue_cli.app, name="shop", help="超市 / reference prices, goods above them")
 app.add_typer(org_cli.app, name="terminal", help="消费机 / terminals and rollout")
 # ``onecard terminal simulate``: the offline terminal client, in the terminal group.
 org_cli.app.registered_commands.extend(terminals_cli.app.registered_commands)

@@ -243,6 +243,7 @@ def build_demo(
                 progress("职工与卡 staff and cards", n + 1, staff)
         logins = _demo_logins(conn, people, unit_ids, list(canteen_of_unit.values()), password)
 
+    goods = _shop(sim, region, next(iter(canteen_of_unit.values())), q_start)
     funded_on = _fund_quarter(sim, clock, quarter, q_start, today, unit_ids)
     meals = _eat(
         sim,
@@ -274,8 +275,63 @@ def build_demo(
             "canteens": len(canteen_of_unit),
             "staff": len(people),
             "meals": meals,
+            "goods": goods,
         },
     )
+
+
+# The city's large-store prices (R-A11) and the first canteen's shop: (barcode, name,
+# unit, reference fen, the canteen's price fen). Water sells just under its reference;
+# the rice is offered above it and refused (the reference shown), so it is not sold.
+REFERENCES = [
+    ("6901234567892", "矿泉水 550ml", "瓶", 200, 190),
+    ("6902345678901", "袋装牛奶 250ml", "袋", 350, 330),
+    ("6903456789012", "洗衣液 2kg", "瓶", 3990, 3590),
+    ("6904567890123", "东北大米 5kg", "袋", 3500, 3800),
+]
+# Dishes: (sku, name, category, fen, grams, allergens, kJ, kcal, protein, fat, carbs, salt mg).
+DISHES = [
+    ("D001", "红烧肉", "热菜", 1200, 200, "", 2100, 502, 21500, 41000, 9000, 2400),
+    ("D002", "番茄炒蛋", "热菜", 600, 220, "鸡蛋", 790, 189, 11200, 12600, 8400, 1800),
+    ("D003", "清炒时蔬", "素菜", 400, 200, "", 340, 81, 3100, 5200, 6800, 1200),
+    ("D004", "鱼香肉丝", "热菜", 1000, 220, "大豆", 1380, 330, 16400, 21800, 14200, 2600),
+]
+
+
+def _shop(sim: Context, region: int, canteen_id: int, since: date) -> int:
+    """Publish the reference prices, keep the first canteen's dishes and goods (stocked);
+    returns how many goods it sells."""
+    from onecard.catalogue import service as catalogue
+    from onecard.core.errors import AboveReferencePrice
+
+    bureau = Actor.system("demo")
+    catalogue.publish_references(
+        sim,
+        bureau,
+        region,
+        since,
+        [catalogue.ReferenceRow(n, ref, bc, "郴州步步高超市") for bc, n, _, ref, _ in REFERENCES],
+    )
+    for sku, name, cat, fen, grams, allergens, kj, kcal, pro, fat, carb, salt in DISHES:
+        catalogue.save_dish(
+            sim,
+            bureau,
+            canteen_id,
+            catalogue.DishSpec(
+                sku, name, fen, cat, grams, allergens, kj, kcal, pro, fat, carb, salt
+            ),
+        )
+    sold = 0
+    for n, (bc, name, unit, _, fen) in enumerate(REFERENCES, start=1):
+        try:
+            iid = catalogue.save_good(
+                sim, bureau, canteen_id, catalogue.GoodSpec(f"G{n:03d}", name, fen, bc, unit)
+            )
+        except AboveReferencePrice:
+            continue  # refused: above the large stores' price
+        catalogue.move_stock(sim, bureau, iid, "in", 48, "开业进货")
+        sold += 1
+    return sold
 
 
 def _at(clock: ReplayClock, day: date, hour: int, minute: int = 0) -> None:

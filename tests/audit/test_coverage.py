@@ -222,6 +222,39 @@ def test_a_rotated_payment_code_secret_from_the_person_page(
     assert e["before"]["token"] != e["after"]["token"]
 
 
+def test_the_catalogue_records_who_changed_goods_prices_stock_and_the_shop_rule(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    sign_in(client, ctx, staff["bu"])
+    api = "/api/v1/catalogue"
+    water = {"barcode": "6901234567892", "name": "矿泉水", "price_fen": 200}
+    body = {"valid_from": "2026-03-01", "prices": [water]}
+    assert client.post(f"{api}/reference-prices", json=body).status_code == 200
+    rule = {"goods_from_subsidy": True}
+    assert client.put(f"{api}/units/{w.units['A']}/shop-rule", json=rule).status_code == 204
+    client.post("/logout")
+    sign_in(client, ctx, staff["cm"])
+    cid = w.canteens["A"]
+    good = {"name": "矿泉水", "price_fen": 190, "barcode": "6901234567892"}
+    item = client.put(f"{api}/canteens/{cid}/goods/G1", json=good).json()["id"]
+    client.put(f"{api}/canteens/{cid}/goods/G1", json={**good, "price_fen": 180})
+    client.post(f"{api}/goods/{item}/stock", json={"kind": "count", "qty": 7})
+    published = by(ctx, "reference_prices_published")
+    assert published["kind"] == "catalogue" and published["actor_person_id"] == w.people["bu"]
+    shop_rule = by(ctx, "shop_rule")
+    assert shop_rule["kind"] == "rules" and shop_rule["unit_id"] == w.units["A"]
+    assert (shop_rule["before"], shop_rule["after"]) == (
+        {"goods_from_subsidy": False},
+        {"goods_from_subsidy": True},
+    )
+    saved = [e for e in events(ctx, "catalogue") if e["action"] == "goods_saved"]
+    assert [e["actor_person_id"] for e in saved] == [w.people["cm"]] * 2
+    assert (saved[1]["before"], saved[1]["after"]) == ({"price_fen": 190}, {"price_fen": 180})
+    take = by(ctx, "stock_count")
+    assert (take["before"], take["after"]) == ({"stock_qty": 0}, {"stock_qty": 7})
+    assert take["origin"] == "testclient" and take["unit_id"] == w.units["A"]
+
+
 def test_the_chain_holds_after_all_of_it(
     ctx: Context, w: World, staff: Staff, client: TestClient
 ) -> None:

@@ -249,6 +249,8 @@ def _script(ctx: Context, w: World) -> list[tuple[TerminalIdentity, PaymentReque
         (a, r("s21", w.cards["b1"], items=(("X9", 1),))),  # unknown item: an error
         (b, r("s22", w.cards["c1"], amount_fen=1)),  # c1 still has nothing
         (a, r("s23", w.cards["a1"], meal="lunch")),  # the limit again, after payments
+        (a, r("s24", w.cards["b1"], items=(("X3", 1),))),  # a good, no cash: refused
+        (a, r("s25", w.cards["a1"], items=(("X1", 1), ("X3", 2)))),  # goods from cash
     ]
 
 
@@ -267,9 +269,10 @@ def test_the_single_path_and_the_batch_path_agree_on_a_mixed_workload(pg_ctx: Co
     leaves the same purses."""
     from sqlalchemy import insert, update
 
+    from onecard.catalogue.models import Item
     from onecard.org import builders
     from onecard.pay.cards import issue_card_conn
-    from onecard.pay.models import Card, Item, RetiredPaycode
+    from onecard.pay.models import Card, RetiredPaycode
     from onecard.pay.service import decide_and_record, pay
 
     w = build_world(pg_ctx)
@@ -293,6 +296,16 @@ def test_the_single_path_and_the_batch_path_agree_on_a_mixed_workload(pg_ctx: Co
                 {"canteen_id": w.canteens["A"], "sku": sku, "name": name, "price_fen": fen}
                 for sku, name, fen in [("X1", "红烧肉", 250), ("X2", "米饭", 50)]
             ],
+        )
+        conn.execute(
+            insert(Item).values(
+                canteen_id=w.canteens["A"],
+                sku="X3",
+                name="矿泉水",
+                kind="goods",
+                price_fen=150,
+                market_price_fen=200,
+            )
         )
     fund(pg_ctx, w, "a1", subsidy=600, cash=2000)
     fund(pg_ctx, w, "b1", subsidy=5000)

@@ -209,7 +209,7 @@ def test_the_till_sells_by_item_lines(
 ) -> None:
     from sqlalchemy import insert
 
-    from onecard.pay.models import Item
+    from onecard.catalogue.models import Item
 
     with ctx.db.begin() as conn:
         conn.execute(

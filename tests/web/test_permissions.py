@@ -30,6 +30,7 @@ import pytest
 from fastapi import APIRouter
 from sqlalchemy import insert, select
 
+from onecard.catalogue import service as catalogue
 from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
 from onecard.channels.models import BankFile
 from onecard.channels.sandbox import SandboxBank
@@ -53,6 +54,7 @@ from web.pages import BUREAU_TOTP, TestClient, add_staff, csrf_of, sign_in
 from world import World, build_world, fund
 
 SYSTEM = Actor.system("test")
+WATER = "6901234567892"
 
 
 # --- callers ---------------------------------------------------------------------------------
@@ -175,6 +177,13 @@ def matrix_world(ctx: Context) -> Targets:
     paid = pay(ctx, w.terminals["A"], PaymentRequest("mx-1", w.cards["a1"], meal="lunch"))
     pay(ctx, w.terminals["A"], PaymentRequest("mx-rev", w.cards["a1"], amount_fen=100))
     notices.issue_notices(ctx, SYSTEM, "2026Q1")
+    # A reference price and a good of canteen A (its stock moves through API and page).
+    catalogue.publish_references(
+        ctx, SYSTEM, w.region, date(2026, 3, 1), [catalogue.ReferenceRow("矿泉水", 200, WATER)]
+    )
+    item_id = catalogue.save_good(
+        ctx, SYSTEM, w.canteens["A"], catalogue.GoodSpec("G1", "矿泉水", 190, barcode=WATER)
+    )
     urged = {k: rollout.issue_notice(ctx, SYSTEM, w.units["A"], "urge", k) for k in ("api", "page")}
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     bank.open_outside_account("99990000", "某不明单位", 50000)
@@ -249,6 +258,8 @@ def matrix_world(ctx: Context) -> Targets:
             "rollout_notice:api": urged["api"],
             "rollout_notice:page": urged["page"],
             "statement": statement,
+            "item_id": item_id,
+            "sku": "MX1",
         },
     )
 
@@ -655,6 +666,38 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/bureau/rollout/canteens/{canteen_id}/inspections"): Call(
         form=j({"inspected_on": "2026-01-05", "item": ["刷卡"], "passed": ["0"]})
     ),
+    # The catalogue: goods at or under the reference, stock in, a file previewed.
+    ("PUT", f"{API}/catalogue/canteens/{{canteen_id}}/dishes/{{sku}}"): Call(
+        json=j({"name": "红烧肉", "price_fen": 800})
+    ),
+    ("PUT", f"{API}/catalogue/canteens/{{canteen_id}}/goods/{{sku}}"): Call(
+        params={"sku": "G1"}, json=j({"name": "矿泉水", "price_fen": 150, "barcode": WATER})
+    ),
+    ("POST", f"{API}/catalogue/goods/{{item_id}}/stock"): Call(json=j({"kind": "in", "qty": 1})),
+    ("POST", f"{API}/catalogue/reference-prices"): Call(
+        json=j({"valid_from": "2026-03-01", "prices": [{"name": "牛奶", "price_fen": 300}]})
+    ),
+    ("POST", f"{API}/catalogue/reference-prices/import"): Call(
+        query="valid_from=2026-03-01", content=j("商品名称,参考价（元）\n牛奶,3\n".encode())
+    ),
+    ("GET", f"{API}/catalogue/over-reference"): Call(query="canteen_id={canteen_id}"),
+    ("PUT", f"{API}/catalogue/units/{{unit_id}}/shop-rule"): Call(
+        json=j({"goods_from_subsidy": False})
+    ),
+    ("POST", "/shop/canteens/{canteen_id}/dishes"): Call(
+        form=j({"sku": "MXP", "name": "番茄炒蛋", "price": "6"})
+    ),
+    ("POST", "/shop/canteens/{canteen_id}/goods"): Call(
+        form=j({"sku": "G1", "name": "矿泉水", "price": "1.6", "barcode": WATER})
+    ),
+    ("POST", "/shop/goods/{item_id}/stock"): Call(form=j({"kind": "in", "qty": "1"})),
+    ("POST", "/bureau/shop/references"): Call(
+        form=j({"name": "牛奶", "price": "3", "valid_from": "2026-03-01"})
+    ),
+    ("POST", "/bureau/shop/import"): Call(
+        form=j({"valid_from": "2026-03-01"}),
+        files=lambda t, c: {"file": ("r.csv", "商品名称,参考价（元）\n牛奶,3\n".encode())},
+    ),
     ("POST", "/unit/{unit_id}/rollout/notices/{notice_id}/ack"): Call(
         params={"notice_id": "id:rollout_notice:page"}
     ),
@@ -765,6 +808,8 @@ def test_the_matrix(ctx: Context, caller: Caller) -> None:
                 kw["json"] = call.json(t, caller)
             elif call.form is not None:
                 kw["data"] = call.form(t, caller)
+                if call.files is not None:  # a multipart form: its fields and a file
+                    kw["files"] = call.files(t, caller)
             elif call.content is not None:
                 kw["content"] = call.content(t, caller)
             if call.files is not None:  # with the form's fields, if any

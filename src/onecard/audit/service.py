@@ -47,6 +47,7 @@ KINDS: dict[str, str] = {
     "card": "卡务",
     "paycode": "付款码",
     "rules": "食堂规则与餐价",
+    "catalogue": "菜品、商品与库存",
     "terminal": "消费机",
     "rollout": "上线与验收",
     "face": "人脸信息",

@@ -9,6 +9,8 @@
     │   ├── ForeignRegion
     │   ├── StarsNotChosen            a meal rating with an aspect left without stars
     │   ├── ImportRejected            a file with row errors; nothing was written
+    │   ├── AboveReferencePrice       a good priced above the city's large stores (R-A11)
+    │   ├── NoReferencePrice          a good the bureau has published no price for
     │   ├── BadQuarter                '2026Q5', '26Q1'
     │   ├── InvalidBankAccount        wrong length, not digits, check digit fails
     │   ├── UnknownReference          an owner unit, region, parent, person not there
@@ -51,6 +53,7 @@
     │   │   ├── IllegalTransition     a rollout move its state machine has not (rollout.states)
     │   │   ├── OfflineNotEnrolled    a terminal without a registered offline key (terminals)
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
+    │   │   ├── StockShort            a stock move would take a good's count below zero
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
@@ -65,6 +68,7 @@
     │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed / NoPrice
     │   ├── PersonInactive
+    │   ├── GoodsCashOnly             goods from the cash purse, and it holds too little
     │   ├── EcnyDeclined              the e-CNY acquirer declined (code used, wallet short)
     │   ├── FaceNotRecognised / FaceNotLive       face pay: no clear match; liveness failed
     │   └── OfflineRecordRefused      an offline record the server will not apply (terminals)
@@ -151,6 +155,21 @@ class ImportRejected(InvalidInput):
     en = "The file has {count} errors; nothing was written"
 
 
+class AboveReferencePrice(InvalidInput):
+    code = "above_reference_price"
+    zh = "{name} 售价 {price} 元高于本市大型商超参考价 {reference} 元（{valid_from} 起），未保存"
+    en = (
+        "{name} at {price} yuan is above the city's large-store reference price of"
+        " {reference} yuan (from {valid_from}); nothing was saved"
+    )
+
+
+class NoReferencePrice(InvalidInput):
+    code = "no_reference_price"
+    zh = "{name} 尚无本市大型商超参考价，请先由财政局发布参考价"
+    en = "{name} has no large-store reference price yet; the bureau publishes one first"
+
+
 # --- not there ------------------------------------------------------------------------
 class NotFound(OneCardError):
     code = "not_found"
@@ -233,6 +252,12 @@ class StateConflict(Conflict):
     code = "state_conflict"
     zh = "当前状态不允许此操作"
     en = "Not allowed in the current state"
+
+
+class StockShort(StateConflict):
+    code = "stock_short"
+    zh = "{name} 库存不足：现有 {stock}，不能出库 {qty}"
+    en = "Not enough {name} in stock: {stock} held, cannot take out {qty}"
 
 
 class IllegalTransition(StateConflict):
@@ -432,6 +457,12 @@ class OfflineNotInWorkingSet(OfflineRecordRefused):
     code = "offline_not_in_working_set"
     zh = "离线名单中无此人、此卡已挂失或凭证不符"
     en = "Not in the working set, card listed as lost, or credential not the person's"
+
+
+class GoodsCashOnly(Refused):
+    code = "goods_cash_only"
+    zh = "超市商品只能用现金账户支付，现金余额不足"
+    en = "Shop goods are paid from the cash purse only, and it holds too little"
 
 
 class NoPrice(Refused):

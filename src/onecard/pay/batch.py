@@ -77,6 +77,7 @@ class _Gathered:
     retired: set[str]
     meals: dict[tuple[int, str], MealFacts]
     items: dict[int, dict[str, int]]  # canteen → sku → fen
+    goods: dict[int, frozenset[str]]  # canteen → the skus among them that are goods
     purses: dict[int, Purses]
     counts: dict[tuple[int, int], int]  # (person, meal period) → approved today
 
@@ -103,6 +104,7 @@ class _Gathered:
             purses=self.purses.get(payer.id) if payer is not None else None,
             meal=meal,
             item_prices=self.items.get(canteen.id, {}) if it.req.items else {},
+            goods_skus=self.goods.get(canteen.id, frozenset()) if it.req.items else frozenset(),
             meals_had=self.counts.get((payer.id, meal.period_id), 0)
             if payer is not None and meal is not None
             else 0,
@@ -230,8 +232,12 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
     g.purses = _purses(purse_cur)
     g.counts = {(int(pid), int(mp)): int(n) for pid, mp, n in count_cur.fetchall()}
     if lines:
-        for c, s, fen in cursors[12].fetchall():
+        goods: dict[int, set[str]] = {}
+        for c, s, fen, kind in cursors[12].fetchall():
             g.items.setdefault(int(c), {})[str(s)] = int(fen)
+            if kind == "goods":
+                goods.setdefault(int(c), set()).add(str(s))
+        g.goods = {c: frozenset(ss) for c, ss in goods.items()}
     closed_row = closed_cur.fetchone()
     last_closed = None if closed_row is None or closed_row[0] is None else str(closed_row[0])
     ids = [(int(e), int(p)) for e, p in id_cur.fetchall()]
@@ -270,7 +276,7 @@ def _gather(
 ) -> _Gathered:
     canteens: dict[int, tuple[CanteenRules, int | None]] = {
         int(r[0]): (
-            CanteenRules(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5]),
+            CanteenRules(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], bool(r[7])),
             None if r[6] is None else int(r[6]),
         )
         for r in canteen_cur.fetchall()
@@ -283,7 +289,7 @@ def _gather(
         people.setdefault(pid, Payer(pid, r[1], int(r[2]), r[3], r[4], r[5], str(r[7]), int(r[8])))
         by_token[str(r[6])] = pid
     retired = {str(r[0]) for r in retired_cur.fetchall()}
-    return _Gathered(canteens, cards, people, by_token, retired, {}, {}, {}, {})
+    return _Gathered(canteens, cards, people, by_token, retired, {}, {}, {}, {}, {})
 
 
 def _meals(meal_cur: psycopg.Cursor[Any]) -> dict[tuple[int, str], MealFacts]:

@@ -28,8 +28,9 @@ SEEN = (
     " LATERAL (SELECT * FROM payments WHERE terminal_id = v.t AND txn_id = v.x LIMIT 1) s"
 )
 CANTEENS = (
-    "SELECT c.id, c.unit_id, c.name, c.serves_visitors, c.serves_guests, c.purse_order, a.id"
-    " FROM canteens c LEFT JOIN LATERAL (SELECT id FROM accounts WHERE owner_kind = 'canteen'"
+    "SELECT c.id, c.unit_id, c.name, c.serves_visitors, c.serves_guests, c.purse_order, a.id,"
+    " coalesce(r.goods_from_subsidy, false)"
+    " FROM canteens c LEFT JOIN shop_rules r ON r.unit_id = c.unit_id LEFT JOIN LATERAL (SELECT id FROM accounts WHERE owner_kind = 'canteen'"
     " AND owner_id = c.id AND kind = 'canteen_payable' LIMIT 1) a ON true"
     " WHERE c.id = ANY(%(canteens)s::bigint[])"
 )
@@ -104,8 +105,8 @@ PAYMENTS = (
 RETIRED = "SELECT token FROM paycode_retired_tokens WHERE token = ANY(%(tokens)s::text[])"
 # The active items of the batch's canteens named by its item lines.
 ITEMS = (
-    "SELECT i.canteen_id, i.sku, i.price_fen FROM json_to_recordset(%(lines)s::json)"
-    " AS v(c bigint, s text), LATERAL (SELECT canteen_id, sku, price_fen FROM items"
+    "SELECT i.canteen_id, i.sku, i.price_fen, i.kind FROM json_to_recordset(%(lines)s::json)"
+    " AS v(c bigint, s text), LATERAL (SELECT canteen_id, sku, price_fen, kind FROM items"
     " WHERE canteen_id = v.c AND sku = v.s AND active LIMIT 1) i"
 )
 

@@ -11,8 +11,10 @@ Contract:
 - The order of the checks is the rule: credential (unknown, lost or cancelled card; a
   code no one holds — rotated: ``code_revoked`` — or that does not match, is spent or
   expired), the person active, the diner class the canteen serves, the price (meal
-  window, a price for the class; item lines), the meal-period limit, the balance; then
-  the split over the purses in the canteen's order.
+  window, a price for the class; item lines), the meal-period limit, the balance, shop
+  goods from the cash purse (``goods_cash_only``, unless the canteen's unit lets the
+  subsidy pay: ``CanteenRules.goods_from_subsidy``); then the split of the rest over the
+  purses in the canteen's order.
 - Facts are read by the callers: ``pay.service`` for one payment (``read_facts``), and
   ``pay.batch`` set-wise for a whole batch, which threads them: after each approval, the
   payer's purses (``Decision.purses_after``), meal count and code step (``code_step``)
@@ -39,6 +41,7 @@ from onecard.core.errors import (
     CodeRevoked,
     FaceNotLive,
     FaceNotRecognised,
+    GoodsCashOnly,
     InsufficientFunds,
     InvalidAmount,
     InvalidInput,
@@ -52,7 +55,14 @@ from onecard.core.errors import (
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.ledger.journal import Leg, NewEntry
 from onecard.pay import paycode
-from onecard.pay.pricing import CanteenRules, MealFacts, diner_class, price_items, quote_meal
+from onecard.pay.pricing import (
+    CanteenRules,
+    MealFacts,
+    diner_class,
+    goods_fen,
+    price_items,
+    quote_meal,
+)
 
 
 # --- the request ------------------------------------------------------------------------
@@ -193,6 +203,7 @@ class Facts:
     purses: Purses | None = None  # the payer's, locked
     meal: MealFacts | None = None  # the requested meal period (None: no such period)
     item_prices: Mapping[str, int] = field(default_factory=dict)  # sku → fen, active
+    goods_skus: frozenset[str] = frozenset()  # which of those are shop goods
     meals_had: int = 0  # the payer's approved payments in that meal period today
 
 
@@ -309,6 +320,7 @@ def decide(
             raise PersonInactive()
         klass = diner_class(payer.unit_id, payer.category, canteen)
         meal = None
+        goods = 0  # what of the amount is shop goods paid from cash only
         if req.meal is not None:
             meal = facts.meal
             if meal is None:
@@ -316,6 +328,8 @@ def decide(
             amount = quote_meal(meal, klass, local_now)
         elif req.items:
             amount = price_items(req.items, facts.item_prices)
+            if not canteen.goods_from_subsidy:
+                goods = goods_fen(req.items, facts.goods_skus, facts.item_prices)
         else:
             assert req.amount_fen is not None
             amount = req.amount_fen
@@ -327,7 +341,15 @@ def decide(
         if purses.subsidy + purses.cash < amount:
             data["balances"] = {"subsidy_fen": purses.subsidy, "cash_fen": purses.cash}
             raise InsufficientFunds()
-        from_sub, from_cash = split_purses(amount, purses.subsidy, purses.cash, canteen.purse_order)
+        if goods > purses.cash:
+            data["balances"] = {"subsidy_fen": purses.subsidy, "cash_fen": purses.cash}
+            raise GoodsCashOnly()
+        # Goods come from cash unless the unit's shop rule lets the subsidy pay (then
+        # ``goods`` is 0); the rest is split by the canteen's purse order over what is left.
+        from_sub, rest_cash = split_purses(
+            amount - goods, purses.subsidy, purses.cash - goods, canteen.purse_order
+        )
+        from_cash = goods + rest_cash
     except Refused as refusal:
         return _refused(data, refusal, payer, policy.language)
 

@@ -1,4 +1,5 @@
-"""Payment tables: canteen meal rules and prices, items, cards, payments, refunds.
+"""Payment tables: canteen meal rules and prices, cards, payments, refunds (the dishes
+and goods sold by line are the catalogue's: ``catalogue/models.py``).
 
 Contract: a ``payments`` row is the decision record of one terminal request, approved
 or refused; ``(terminal_id, txn_id)`` is unique and its stored ``response`` is what a
@@ -12,7 +13,6 @@ from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -60,30 +60,6 @@ class MealPrice(Base):
         UniqueConstraint("meal_period_id", "diner_class"),
         CheckConstraint("diner_class IN ('own','visitor','guest')", name="class"),
         CheckConstraint("price_fen > 0", name="positive"),
-    )
-
-
-class Item(Base):
-    """A dish or a shop good sold by line. Goods carry the city's large-store price for
-    the same good and may not be priced above it (R-A11)."""
-
-    __tablename__ = "items"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    canteen_id: Mapped[int] = mapped_column(ForeignKey("canteens.id"), index=True)
-    sku: Mapped[str] = mapped_column(String(32))
-    name: Mapped[str] = mapped_column(String(60))
-    kind: Mapped[str] = mapped_column(String(10), default="dish")  # dish | goods
-    price_fen: Mapped[int] = mapped_column(BigInteger)
-    market_price_fen: Mapped[int | None] = mapped_column(BigInteger)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    __table_args__ = (
-        UniqueConstraint("canteen_id", "sku"),
-        CheckConstraint("price_fen > 0", name="positive"),
-        CheckConstraint("kind IN ('dish','goods')", name="kind"),
-        CheckConstraint(
-            "kind = 'dish' OR (market_price_fen IS NOT NULL AND price_fen <= market_price_fen)",
-            name="price_cap",
-        ),
     )
 
 

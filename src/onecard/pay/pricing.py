@@ -2,7 +2,8 @@
 
 Contract: pure rules — ``diner_class`` says how the canteen sees a payer; ``quote_meal``
 prices a meal period for a class at a local time, raising the refusal the till should
-show; ``price_items`` prices item lines from the canteen's list. ``meal_facts`` and
+show; ``price_items`` prices item lines from the canteen's list and ``goods_fen`` says what
+its goods cost (paid from the cash purse unless the unit's shop rule lets the subsidy). ``meal_facts`` and
 ``item_prices`` read what they need for one payment (the batch reads them set-wise,
 ``pay.batch_sql``).
 """
@@ -10,11 +11,13 @@ show; ``price_items`` prices item lines from the canteen's list. ``meal_facts`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, time
 
 from sqlalchemy import Connection, select
 
+from onecard.catalogue.models import Item
 from onecard.core.errors import (
     InvalidInput,
     NoPrice,
@@ -22,7 +25,7 @@ from onecard.core.errors import (
     VisitorsNotServed,
 )
 from onecard.core.money import MAX_AMOUNT_FEN
-from onecard.pay.models import Item, MealPeriod, MealPrice
+from onecard.pay.models import MealPeriod, MealPrice
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class CanteenRules:
     serves_visitors: bool
     serves_guests: bool
     purse_order: str
+    # The owning unit's shop rule (``catalogue.models.ShopRule``): may the subsidy pay
+    # for goods? No rule: cash only.
+    goods_from_subsidy: bool = False
 
 
 def diner_class(person_unit_id: int, person_category: str, canteen: CanteenRules) -> str:
@@ -83,6 +89,13 @@ def price_items(lines: Sequence[tuple[str, int]], prices: Mapping[str, int]) -> 
     return total
 
 
+def goods_fen(
+    lines: Sequence[tuple[str, int]], goods: AbstractSet[str], prices: Mapping[str, int]
+) -> int:
+    """What the goods among priced item lines cost (``goods``: the skus that are goods)."""
+    return sum(int(prices[sku]) * qty for sku, qty in lines if sku in goods)
+
+
 # --- reading them (one payment) -------------------------------------------------------------
 def meal_facts(conn: Connection, canteen_id: int, meal_code: str) -> MealFacts | None:
     period = conn.execute(
@@ -109,11 +122,21 @@ def meal_facts(conn: Connection, canteen_id: int, meal_code: str) -> MealFacts |
 
 
 def item_prices(conn: Connection, canteen_id: int, skus: Iterable[str]) -> dict[str, int]:
-    return {
-        str(sku): int(fen)
-        for sku, fen in conn.execute(
-            select(Item.sku, Item.price_fen).where(
-                Item.canteen_id == canteen_id, Item.sku.in_(set(skus)), Item.active.is_(True)
-            )
+    return dict(item_facts(conn, canteen_id, skus)[0])
+
+
+def item_facts(
+    conn: Connection, canteen_id: int, skus: Iterable[str]
+) -> tuple[dict[str, int], frozenset[str]]:
+    """The active items named: sku → fen, and which of them are goods."""
+    prices: dict[str, int] = {}
+    goods: set[str] = set()
+    for sku, fen, kind in conn.execute(
+        select(Item.sku, Item.price_fen, Item.kind).where(
+            Item.canteen_id == canteen_id, Item.sku.in_(set(skus)), Item.active.is_(True)
         )
-    }
+    ):
+        prices[str(sku)] = int(fen)
+        if kind == "goods":
+            goods.add(str(sku))
+    return prices, frozenset(goods)

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
+from onecard.catalogue.models import ShopRule
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.db import is_unavailable
@@ -71,7 +72,7 @@ from onecard.pay.decide import (
 )
 from onecard.pay.models import Card, Payment
 from onecard.pay.paycode_keys import is_retired
-from onecard.pay.pricing import CanteenRules, item_prices, meal_facts
+from onecard.pay.pricing import CanteenRules, item_facts, meal_facts
 from onecard.rollout.states import terminal_refusal
 
 __all__ = [
@@ -131,11 +132,14 @@ def canteen_rules(conn: Connection, canteen_id: int) -> CanteenRules:
             Canteen.serves_visitors,
             Canteen.serves_guests,
             Canteen.purse_order,
-        ).where(Canteen.id == canteen_id)
+            func.coalesce(ShopRule.goods_from_subsidy, False),
+        )
+        .outerjoin(ShopRule, ShopRule.unit_id == Canteen.unit_id)
+        .where(Canteen.id == canteen_id)
     ).first()
     if row is None:
         raise NotFound(what="食堂")
-    return CanteenRules(*row)
+    return CanteenRules(*row[:6], goods_from_subsidy=bool(row[6]))
 
 
 # --- paying ----------------------------------------------------------------------------
@@ -265,6 +269,9 @@ def read_facts(
                 Payment.status == "approved",
             )
         ).scalar_one()
+    prices, goods = (
+        item_facts(conn, canteen.id, [s for s, _ in req.items]) if req.items else ({}, frozenset())
+    )
     return Facts(
         now,
         canteen,
@@ -273,7 +280,8 @@ def read_facts(
         payer=payer,
         purses=Purses(*purses["subsidy"], *purses["cash"]),
         meal=meal,
-        item_prices=item_prices(conn, canteen.id, [s for s, _ in req.items]) if req.items else {},
+        item_prices=prices,
+        goods_skus=goods,
         meals_had=int(had),
     )
 

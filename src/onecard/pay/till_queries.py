@@ -28,12 +28,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from onecard.catalogue.models import Item
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import StateConflict
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Terminal, Unit
-from onecard.pay.models import Item, MealPeriod, MealPrice, Payment
+from onecard.pay.models import MealPeriod, MealPrice, Payment
 from onecard.pay.reversal import reversible
 from onecard.pay.service import TerminalIdentity
 
@@ -207,7 +208,7 @@ def sold_items(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
     """The canteen's dishes and shop goods sold by line (active only)."""
     with ctx.db.read() as conn:
         rows = conn.execute(
-            select(Item.sku, Item.name, Item.kind, Item.price_fen)
+            select(Item.sku, Item.name, Item.kind, Item.price_fen, Item.barcode)
             .where(Item.canteen_id == canteen_id, Item.active.is_(True))
             .order_by(Item.kind, Item.sku)
         ).all()

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard import __version__
 from onecard.audit.service import origin as audit_origin
+from onecard.catalogue import routes as catalogue_routes
 from onecard.core.context import Context
 from onecard.core.errors import CrossSiteRefused, OneCardError
 from onecard.faces import routes as face_routes
@@ -52,6 +53,7 @@ from onecard.web import (
     public,
     reconciliation,
     rollout,
+    shop,
     status,
     till,
     unit,
@@ -305,6 +307,7 @@ def create_app(
         org_routes.router,
         rollout_routes.router,
         face_routes.router,
+        catalogue_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -318,6 +321,7 @@ def create_app(
         org.router,
         org_import.router,
         rollout.router,
+        shop.router,
     ):
         app.include_router(router)
     if STATIC.exists():

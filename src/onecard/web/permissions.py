@@ -279,6 +279,28 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/rollout/notices"): BUREAU_ADMIN,
     ("GET", f"{API}/rollout/units/{{unit_id}}/notices"): UNIT_READERS,
     ("POST", f"{API}/rollout/units/{{unit_id}}/notices/{{notice_id}}/acknowledge"): UNIT_ADMIN,
+    # --- the catalogue and shop API (R-F5, R-A11) -------------------------------------------
+    ("GET", f"{API}/catalogue/canteens/{{canteen_id}}"): CANTEEN_RUNNERS + READERS,
+    ("PUT", f"{API}/catalogue/canteens/{{canteen_id}}/dishes/{{sku}}"): CANTEEN_RUNNERS,
+    ("PUT", f"{API}/catalogue/canteens/{{canteen_id}}/goods/{{sku}}"): CANTEEN_RUNNERS,
+    ("POST", f"{API}/catalogue/goods/{{item_id}}/stock"): CANTEEN_RUNNERS,
+    ("GET", f"{API}/catalogue/reference-prices"): READERS
+    + rule((Who.CANTEEN_MANAGER, Scope.CITY), (Who.UNIT_ADMIN, Scope.CITY)),
+    ("POST", f"{API}/catalogue/reference-prices"): BUREAU,
+    ("POST", f"{API}/catalogue/reference-prices/import"): BUREAU,
+    ("GET", f"{API}/catalogue/over-reference"): READERS
+    + Rule(CANTEEN_RUNNERS.clauses[:2], note="a canteen's own with canteen_id"),
+    ("PUT", f"{API}/catalogue/units/{{unit_id}}/shop-rule"): UNIT_WRITERS,
+    # --- the catalogue and shop pages ---------------------------------------------------------
+    ("GET", "/shop/canteens/{canteen_id}"): CANTEEN_RUNNERS + READERS,
+    ("GET", "/shop/canteens/{canteen_id}/goods.xlsx"): CANTEEN_RUNNERS + READERS,
+    ("POST", "/shop/canteens/{canteen_id}/dishes"): CANTEEN_RUNNERS,
+    ("POST", "/shop/canteens/{canteen_id}/goods"): CANTEEN_RUNNERS,
+    ("POST", "/shop/goods/{item_id}/stock"): CANTEEN_RUNNERS,
+    ("GET", "/bureau/shop"): READERS,
+    ("GET", "/bureau/shop/over.xlsx"): READERS,
+    ("POST", "/bureau/shop/references"): BUREAU,
+    ("POST", "/bureau/shop/import"): BUREAU,
     # --- the till -----------------------------------------------------------------------
     ("GET", "/till"): CANTEEN_RUNNERS,
     ("POST", "/till/pay"): CANTEEN_RUNNERS,

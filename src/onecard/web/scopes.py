@@ -33,6 +33,13 @@ def can_write_unit(actor: Actor, unit_id: int) -> bool:
     return actor.manages_unit(unit_id)
 
 
+def canteen_scope(actor: Actor, canteen_id: int, unit_id: int) -> None:
+    """A canteen's own pages: who runs it (manager, owning unit's admin, bureau) or a
+    city reader; anyone else 403."""
+    if not (actor.manages_canteen(canteen_id, unit_id) or actor.can_read_everything()):
+        raise Forbidden()
+
+
 def bureau_scope(actor: Actor) -> None:
     if not actor.can_read_everything():
         raise Forbidden()

@@ -118,9 +118,13 @@ def nav_links(actor: Actor | None) -> list[tuple[str, str]]:
     for role, unit_id, _ in sorted(actor.grants, key=lambda g: (g[0], g[1] or 0)):
         if role == "unit_admin" and unit_id is not None:
             links.append((f"/unit/{unit_id}", "单位管理"))
+    for role, _, canteen_id in sorted(actor.grants, key=lambda g: (g[0], g[2] or 0)):
+        if role == "canteen_manager" and canteen_id is not None:
+            links.append((f"/shop/canteens/{canteen_id}", "菜品与超市"))
     if actor.can_read_everything():
         links.append(("/bureau", "管理控制台"))
         links.append(("/bureau/dashboard", "数据看板"))
+        links.append(("/bureau/shop", "商超参考价"))
     links.append(("/canteens", "食堂名录"))
     return links
 

@@ -70,6 +70,31 @@
     }
   });
 
+  /* ---- barcode scan: a scanner types the code and Enter; the good's quantity goes up
+   * by one and the till charges the item lines (the payment carries them). ---------- */
+  var barcode = document.getElementById("till-barcode");
+  var barcodeNote = document.getElementById("till-barcode-note");
+  if (barcode) {
+    barcode.addEventListener("keydown", function (e) {
+      if (e.key !== "Enter") return;
+      e.preventDefault();  // a scan adds a good; it does not take the payment
+      var code = barcode.value.trim();
+      barcode.value = "";
+      if (!code) return;
+      var found = null;
+      form.querySelectorAll("input.qty[data-barcode]").forEach(function (q) {
+        if (q.getAttribute("data-barcode") === code) found = q;
+      });
+      if (!found) {
+        barcodeNote.textContent = barcode.getAttribute("data-text-unknown") + "：" + code;
+        return;
+      }
+      found.value = String((parseInt(found.value, 10) || 0) + 1);
+      barcodeNote.textContent = found.getAttribute("data-name") + " × " + found.value;
+      setMode("items");
+    });
+  }
+
   function clearUsed() {
     if (amount) amount.value = "";
     form.querySelectorAll("input.qty").forEach(function (q) { q.value = "0"; });
