@@ -101,6 +101,7 @@ AREAS: list[str] = [
     "channels",
     "pay",
     "funding",
+    "community",
     "feedback",
     "reports",
 ]

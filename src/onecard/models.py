@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from onecard.audit import models as _audit  # noqa: F401
 from onecard.channels import models as _channels  # noqa: F401
+from onecard.community import models as _community  # noqa: F401
 from onecard.core.db import Base
 from onecard.feedback import models as _feedback  # noqa: F401
 from onecard.funding import models as _funding  # noqa: F401

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onecard import __version__
 from onecard.audit.service import origin as audit_origin
+from onecard.community import routes as community_routes
 from onecard.core.context import Context
 from onecard.core.errors import CrossSiteRefused, OneCardError
 from onecard.funding import bank_routes
@@ -41,6 +42,7 @@ from onecard.web import (
     activation,
     auth,
     bureau,
+    community,
     diner,
     openapi,
     org,
@@ -295,6 +297,7 @@ def create_app(
         ecny_routes.router,
         org_routes.router,
         rollout_routes.router,
+        community_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -307,6 +310,7 @@ def create_app(
         org.router,
         org_import.router,
         rollout.router,
+        community.router,
     ):
         app.include_router(router)
     if STATIC.exists():
