@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from town import BUREAU, build_town, eat
 
 from onecard.community import claims as cc
 from onecard.community import queries as q
@@ -20,7 +21,6 @@ from onecard.community.models import CommunityMeal
 from onecard.core.context import Context
 from onecard.ledger.service import account_id, balances
 from onecard.ledger.verify import verify
-from town import BUREAU, build_town, eat
 
 M = datetime(2026, 3, 1)
 

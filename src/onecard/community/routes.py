@@ -106,20 +106,20 @@ def post_canteen(body: CanteenIn, actor: ActorDep, ctx: CtxDep) -> IdOut:
     return IdOut(id=service.create_canteen(ctx, actor, **body.model_dump()))
 
 
-@router.put("/canteens/{canteen_id}/dishes", response_model=IdOut, responses=ERRORS)
-def put_dish(canteen_id: IdPath, body: DishIn, actor: ActorDep, ctx: CtxDep) -> IdOut:
+@router.put("/canteens/{cc_id}/dishes", response_model=IdOut, responses=ERRORS)
+def put_dish(cc_id: IdPath, body: DishIn, actor: ActorDep, ctx: CtxDep) -> IdOut:
     """Price a meal (a love meal at most the cap, else 422 ``love_meal_above_cap``)."""
-    return IdOut(id=service.set_dish(ctx, actor, canteen_id, body.name, body.price_fen, body.love))
+    return IdOut(id=service.set_dish(ctx, actor, cc_id, body.name, body.price_fen, body.love))
 
 
-@router.post("/canteens/{canteen_id}/meals", response_model=MealOut, responses=ERRORS)
-def post_meal(canteen_id: IdPath, body: MealIn, actor: ActorDep, ctx: CtxDep) -> Any:
+@router.post("/canteens/{cc_id}/meals", response_model=MealOut, responses=ERRORS)
+def post_meal(cc_id: IdPath, body: MealIn, actor: ActorDep, ctx: CtxDep) -> Any:
     """A resident pays for a meal at the counter: the subsidy from the civil affairs
     fund, the rest from the wallet, one ledger entry."""
     paid = service.pay_meal(
         ctx,
         actor,
-        canteen_id=canteen_id,
+        canteen_id=cc_id,
         resident_id=body.resident_id,
         dish_id=body.dish_id,
         txn_id=body.txn_id,
@@ -128,10 +128,10 @@ def post_meal(canteen_id: IdPath, body: MealIn, actor: ActorDep, ctx: CtxDep) ->
     return asdict(paid)
 
 
-@router.post("/canteens/{canteen_id}/claims", response_model=IdOut, responses=ERRORS)
-def post_claim(canteen_id: IdPath, body: ClaimIn, actor: ActorDep, ctx: CtxDep) -> IdOut:
+@router.post("/canteens/{cc_id}/claims", response_model=IdOut, responses=ERRORS)
+def post_claim(cc_id: IdPath, body: ClaimIn, actor: ActorDep, ctx: CtxDep) -> IdOut:
     """Open (or bring up to date) the canteen's subsidy claim for the month."""
-    return IdOut(id=claims.build_claim(ctx, actor, canteen_id, body.month))
+    return IdOut(id=claims.build_claim(ctx, actor, cc_id, body.month))
 
 
 def _claim_out(view: queries.ClaimView) -> dict[str, Any]:
@@ -148,13 +148,6 @@ def _claim_out(view: queries.ClaimView) -> dict[str, Any]:
     }
 
 
-@router.get("/claims/{claim_id}", response_model=ClaimOut, responses=ERRORS)
-def get_claim(claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
-    """Every subsidised meal of the claim: who, when, category, subsidy, status."""
-    _reader(actor)
-    return _claim_out(queries.claim(ctx, claim_id))
-
-
 @router.get("/claims/{claim_id}.xlsx", responses=ERRORS)
 def get_claim_xlsx(claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     _reader(actor)
@@ -164,6 +157,13 @@ def get_claim_xlsx(claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="claim-{claim_id}.xlsx"'},
     )
+
+
+@router.get("/claims/{claim_id}", response_model=ClaimOut, responses=ERRORS)
+def get_claim(claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
+    """Every subsidised meal of the claim: who, when, category, subsidy, status."""
+    _reader(actor)
+    return _claim_out(queries.claim(ctx, claim_id))
 
 
 @router.post("/claims/lines/{line_id}", status_code=204, responses=ERRORS)
@@ -183,10 +183,8 @@ def post_approve(claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> ApprovedOut:
     return ApprovedOut(approved_fen=approved, rejected_fen=rejected)
 
 
-@router.post("/canteens/{canteen_id}/ratings", response_model=RatingOut, responses=ERRORS)
-def post_rating(canteen_id: IdPath, body: RatingIn, actor: ActorDep, ctx: CtxDep) -> RatingOut:
+@router.post("/canteens/{cc_id}/ratings", response_model=RatingOut, responses=ERRORS)
+def post_rating(cc_id: IdPath, body: RatingIn, actor: ActorDep, ctx: CtxDep) -> RatingOut:
     """Rate the canteen for a year (score, grade, operating subsidy booked)."""
-    score, grade, amount = claims.rate_canteen(
-        ctx, actor, canteen_id, body.year, body.satisfaction_pct
-    )
+    score, grade, amount = claims.rate_canteen(ctx, actor, cc_id, body.year, body.satisfaction_pct)
     return RatingOut(score=score, grade=grade, amount_fen=amount)

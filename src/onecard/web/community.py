@@ -122,17 +122,17 @@ def _claim(
     )
 
 
-@router.get("/bureau/community/claims/{claim_id}")
-def claim_page(request: Request, claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
-    return _claim(request, actor, ctx, claim_id)
-
-
 @router.get("/bureau/community/claims/{claim_id}.xlsx")
 def claim_xlsx(claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     bureau_scope(actor)
     view = queries.claim(ctx, claim_id)
     return xlsx_response(to_xlsx(queries.claim_table(view)), f"claim-{view.month}-{claim_id}.xlsx")
+
+
+@router.get("/bureau/community/claims/{claim_id}")
+def claim_page(request: Request, claim_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
+    bureau_scope(actor)
+    return _claim(request, actor, ctx, claim_id)
 
 
 @router.post("/bureau/community/claims/{claim_id}/lines/{line_id}")
