@@ -19,8 +19,7 @@ def test_the_demo_has_a_community_month_to_review(ctx: Context) -> None:
     view = q.claim(ctx, claim["id"])
     # Every line is one subsidised meal: its amount is the meal's subsidy and delivery.
     assert view.lines and all(
-        line["amount_fen"] == line["subsidy_fen"] + line["delivery_fen"] > 0
-        for line in view.lines
+        line["amount_fen"] == line["subsidy_fen"] + line["delivery_fen"] > 0 for line in view.lines
     )
     assert any(line["delivered"] for line in view.lines)
     assert {line["category"] for line in view.lines} >= {"revolutionary", "sanwu", "soldier"}

@@ -141,7 +141,7 @@ def claims(ctx: Context) -> list[dict[str, Any]]:
             .subquery()
         )
         return [
-            dict(r._mapping)
+            {**r._mapping, "lines": int(r.lines), "amount_fen": int(r.amount_fen)}
             for r in conn.execute(
                 select(
                     CommunityClaim.id,
@@ -280,9 +280,11 @@ def claim_table(view: ClaimView) -> Table:
 
 # --- supervision -------------------------------------------------------------------------
 def supervision(ctx: Context, first: date, last: date) -> dict[str, Any]:
+    money = ("meals", "price_fen", "wallet_fen", "subsidy_fen", "delivery_fen")
     with ctx.db.read() as conn:
         days = [
-            dict(r._mapping)
+            # PostgreSQL's SUM of a bigint is numeric: back to int fen.
+            {**r._mapping, **{k: int(r._mapping[k]) for k in money}}
             for r in conn.execute(
                 select(
                     CommunityCanteen.name.label("canteen"),
@@ -300,10 +302,7 @@ def supervision(ctx: Context, first: date, last: date) -> dict[str, Any]:
             )
         ]
         found = anomalies(conn, first, last)
-    totals = {
-        k: sum(int(d[k]) for d in days)
-        for k in ("meals", "price_fen", "wallet_fen", "subsidy_fen", "delivery_fen")
-    }
+    totals = {k: sum(d[k] for d in days) for k in money}
     return {"days": days, "totals": totals, "anomalies": found}
 
 
