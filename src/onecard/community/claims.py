@@ -318,9 +318,17 @@ def rate_canteen(
                 rated_at=ctx.clock.now(),
             )
         )
-        conn.execute(
-            update(CommunityCanteen).where(CommunityCanteen.id == canteen_id).values(rating=grade)
-        )
+        later = conn.execute(
+            select(CommunityRating.id).where(
+                CommunityRating.canteen_id == canteen_id, CommunityRating.year > year
+            )
+        ).first()
+        if later is None:  # the newest year's grade is the canteen's rating
+            conn.execute(
+                update(CommunityCanteen)
+                .where(CommunityCanteen.id == canteen_id)
+                .values(rating=grade)
+            )
         record(
             conn,
             ctx,
