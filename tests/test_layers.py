@@ -104,6 +104,7 @@ AREAS: list[str] = [
     "pay",
     "terminals",
     "funding",
+    "community",
     "feedback",
     "reports",
 ]

@@ -22,6 +22,7 @@ from onecard.bench import cli as bench_cli
 from onecard.catalogue import cli as catalogue_cli
 from onecard.channels import cli as channels_cli
 from onecard.cli_kit import DbOpt, close_contexts, console, context, context_for, progress_bar
+from onecard.community import cli as community_cli
 from onecard.core import errors as e
 from onecard.core.config import Settings, get_settings
 from onecard.core.context import Context
@@ -280,6 +281,9 @@ app.add_typer(org_cli.app, name="terminal", help="消费机 / terminals and roll
 org_cli.app.registered_commands.extend(terminals_cli.app.registered_commands)
 app.add_typer(
     rollout_cli.app, name="rollout", help="上线验收 / terminal plan, acceptance, supervision"
+)
+app.add_typer(
+    community_cli.app, name="community", help="社区食堂 / residents' subsidies, claims, supervision"
 )
 app.add_typer(org_admin_cli.app, name="org", help="机构 / regions, units, canteens, administrators")
 app.add_typer(account_cli.app, name="account", help="账户 / sign-in: enrolment codes, sessions")

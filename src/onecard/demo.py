@@ -259,6 +259,7 @@ def build_demo(
     )
     assert offline_term is not None
     meals += _offline_afternoon(sim, clock, rng, people, offline_term[0], funded_on, today)
+    community_meals = _community(sim, clock, region, today)
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -276,6 +277,7 @@ def build_demo(
             "staff": len(people),
             "meals": meals,
             "goods": goods,
+            "community_meals": community_meals,
         },
     )
 
@@ -332,6 +334,79 @@ def _shop(sim: Context, region: int, canteen_id: int, since: date) -> int:
         catalogue.move_stock(sim, bureau, iid, "in", 48, "开业进货")
         sold += 1
     return sold
+
+
+# A community canteen's residents (issue 17 §4): one of each category, and two with two.
+RESIDENTS = (
+    ("王秀英", date(1950, 5, 1), {"aged_60": "身份证"}),
+    ("李小明", date(2016, 6, 1), {"child_14": "户口簿"}),
+    ("李德厚", date(1930, 1, 1), {"revolutionary": "离休证", "aged_60": "身份证"}),
+    ("张福贵", date(1945, 3, 20), {"sanwu": "民政认定书", "aged_60": "身份证"}),
+    ("赵桂兰", date(1958, 2, 2), {"dibao": "低保证", "aged_60": "身份证"}),
+    ("孙志强", date(1935, 8, 1), {"veteran": "参战证明", "aged_60": "身份证"}),
+    ("刘建军", date(1980, 7, 15), {"soldier": "退役军人证"}),
+    ("陈淑珍", date(1940, 10, 10), {"disabled": "失能评估报告", "aged_60": "身份证"}),
+)
+
+
+def _community(sim: Context, clock: ReplayClock, region: int, today: date) -> int:
+    """A community canteen whose residents ate through last month (its claim opened for
+    the bureau to review) and this month so far. Returns the meals paid."""
+    from onecard.community import claims, service
+    from onecard.community.ids import check_digit
+
+    bureau = Actor.system("demo:civil_affairs")
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    first = last_month_end.replace(day=1)
+    _at(clock, first, 8)
+    cid = service.create_canteen(
+        sim,
+        bureau,
+        region_id=region,
+        code="SQ001",
+        name="北湖区燕泉社区食堂",
+        operator="郴州市颐养餐饮有限公司",
+        address="郴州市北湖区燕泉街道党群服务中心",
+        rating="AA",
+    )
+    dishes = [
+        service.set_dish(sim, bureau, cid, name, price, love)
+        for name, price, love in (("爱心餐", 800, True), ("营养套餐", 1200, False))
+    ]
+    service.fund_subsidies(sim, bureau, region, 5_000_000, f"demo-{first:%Y%m}")
+    residents = []
+    for n, (name, birth, cats) in enumerate(RESIDENTS, start=1):
+        body = f"431002{birth:%Y%m%d}{n:03d}"
+        rid = service.register_resident(
+            sim,
+            bureau,
+            region_id=region,
+            name=name,
+            id_number=body + check_digit(body),
+            categories=cats,
+        )
+        service.top_up(sim, bureau, rid, 20_000, f"demo-{rid}")
+        residents.append(rid)
+    meals = 0
+    day = first
+    while day < today:
+        if day.weekday() < 5 and day.day % 3 == 1:  # about two lunches a week each
+            for i, rid in enumerate(residents):
+                _at(clock, day, 11, 30 + i)
+                service.pay_meal(
+                    sim,
+                    bureau,
+                    canteen_id=cid,
+                    resident_id=rid,
+                    dish_id=dishes[i % 2],
+                    txn_id=f"demo-{day:%Y%m%d}-{rid}",
+                    delivered=i == len(residents) - 1,
+                )
+                meals += 1
+        day += timedelta(days=1)
+    _at(clock, today, 9)
+    claims.build_claim(sim, bureau, cid, f"{first:%Y-%m}")
+    return meals
 
 
 def _at(clock: ReplayClock, day: date, hour: int, minute: int = 0) -> None:

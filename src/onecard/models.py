@@ -5,6 +5,7 @@ from __future__ import annotations
 from onecard.audit import models as _audit  # noqa: F401
 from onecard.catalogue import models as _catalogue  # noqa: F401
 from onecard.channels import models as _channels  # noqa: F401
+from onecard.community import models as _community  # noqa: F401
 from onecard.core.db import Base
 from onecard.faces import models as _faces  # noqa: F401
 from onecard.feedback import models as _feedback  # noqa: F401

@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -186,6 +186,7 @@ def matrix_world(ctx: Context) -> Targets:
     )
     urged = {k: rollout.issue_notice(ctx, SYSTEM, w.units["A"], "urge", k) for k in ("api", "page")}
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
+    cc = community_targets(ctx, w)
     bank.open_outside_account("99990000", "某不明单位", 50000)
     bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
     receipts = notices.import_receipts(ctx, SYSTEM, date(2026, 3, 10))
@@ -260,8 +261,53 @@ def matrix_world(ctx: Context) -> Targets:
             "statement": statement,
             "item_id": item_id,
             "sku": "MX1",
+            **cc,
         },
     )
+
+
+def community_targets(ctx: Context, w: World) -> dict[str, Any]:
+    """A community canteen with a dish and a resident who ate in February (the pages'
+    claim) and in March (the API's claim): each claim has its line to decide."""
+    from onecard.community import claims as cclaims
+    from onecard.community import queries as cq
+    from onecard.community import service as cs
+    from onecard.community.ids import check_digit
+    from onecard.core.clock import from_local
+
+    cc = cs.create_canteen(
+        ctx,
+        SYSTEM,
+        region_id=w.region,
+        code="MX-CC",
+        name="矩阵社区食堂",
+        operator="运营方",
+        address="社区",
+    )
+    dish = cs.set_dish(ctx, SYSTEM, cc, "矩阵套餐", 1000)
+    cs.fund_subsidies(ctx, SYSTEM, w.region, 100_000, "mx")
+    body = "14010519500501001"
+    resident = cs.register_resident(
+        ctx,
+        SYSTEM,
+        region_id=w.region,
+        name="矩阵居民",
+        id_number=body + check_digit(body),
+        categories={"aged_60": "身份证"},
+    )
+    cs.top_up(ctx, SYSTEM, resident, 10_000, "mx")
+    assert isinstance(ctx.clock, FixedClock)
+    now = ctx.clock.now()
+    out: dict[str, Any] = {"cc_id": cc, "dish_id": dish, "resident_id": resident}
+    for key, month, day in (("page", "2026-02", 10), ("api", "2026-03", 9)):
+        ctx.clock.set(from_local(datetime(2026, int(month[-2:]), day, 12, 0)))
+        cs.pay_meal(ctx, SYSTEM, canteen_id=cc, resident_id=resident, dish_id=dish, txn_id=key)
+        claim = cclaims.build_claim(ctx, SYSTEM, cc, month)
+        out[f"claim:{key}"] = claim
+        out[f"line:{key}"] = cq.claim(ctx, claim).lines[0]["id"]
+    ctx.clock.set(now)
+    out["claim_id"], out["line_id"] = out["claim:api"], out["line:api"]
+    return out
 
 
 def ecny_payment(ctx: Context, w: World) -> str:
@@ -700,6 +746,50 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/unit/{unit_id}/rollout/notices/{notice_id}/ack"): Call(
         params={"notice_id": "id:rollout_notice:page"}
+    ),
+    # --- community canteens: the API decides March's claim, the pages February's ----------
+    ("PUT", f"{API}/community/rules"): Call(json=j({"daily_cap_fen": 3000, "note": "mx"})),
+    ("POST", f"{API}/community/residents"): Call(
+        json=lambda t, c: {
+            "region_id": t.w.region,
+            "name": "新居民",
+            "id_number": "11010519491231002X",
+        }
+    ),
+    ("POST", f"{API}/community/residents/{{resident_id}}/topups"): Call(
+        json=j({"amount_fen": 100, "key": "mx-api"})
+    ),
+    ("POST", f"{API}/community/canteens"): Call(
+        json=lambda t, c: {
+            "region_id": t.w.region,
+            "code": "MX-CC2",
+            "name": "又一社区食堂",
+            "operator": "运营方",
+            "address": "社区",
+        }
+    ),
+    ("PUT", f"{API}/community/canteens/{{cc_id}}/dishes"): Call(
+        json=j({"name": "爱心餐", "price_fen": 800, "love": True})
+    ),
+    ("POST", f"{API}/community/canteens/{{cc_id}}/meals"): Call(
+        json=lambda t, c: {"resident_id": t["resident_id"], "dish_id": t["dish_id"], "txn_id": "m"}
+    ),
+    ("POST", f"{API}/community/canteens/{{cc_id}}/claims"): Call(json=j({"month": "2026-03"})),
+    ("POST", f"{API}/community/canteens/{{cc_id}}/ratings"): Call(
+        json=j({"year": 2025, "satisfaction_pct": 90})
+    ),
+    ("POST", f"{API}/community/claims/lines/{{line_id}}"): Call(json=j({"approve": True})),
+    ("POST", f"{API}/community/claims/{{claim_id}}/approve"): Call(order=10),
+    ("POST", "/bureau/community/claims"): Call(
+        form=lambda t, c: {"canteen_id": t["cc_id"], "month": "2026-02"}
+    ),
+    ("GET", "/bureau/community/claims/{claim_id}"): Call(params={"claim_id": "id:claim:page"}),
+    ("POST", "/bureau/community/claims/{claim_id}/lines/{line_id}"): Call(
+        params={"claim_id": "id:claim:page", "line_id": "id:line:page"},
+        form=j({"decision": "reject", "reason": "核对不符"}),
+    ),
+    ("POST", "/bureau/community/claims/{claim_id}/approve"): Call(
+        params={"claim_id": "id:claim:page"}, order=10
     ),
 }
 STATIC_FILE = "/static/vendor/htmx.min.js"

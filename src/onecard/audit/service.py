@@ -59,6 +59,7 @@ KINDS: dict[str, str] = {
     "money_run": "资金运行",
     "sign_in": "登录",
     "account": "账户安全",
+    "community": "社区食堂",
     "other": "其他",
 }
 

@@ -16,7 +16,10 @@
     │   ├── UnknownReference          an owner unit, region, parent, person not there
     │   ├── NotABackup                not a OneCard backup this database kind restores
     │   ├── BackupToolFailed          pg_dump / pg_restore / psql failed; nothing changed
-    │   └── NoFaceFound               face pay: not a picture, or no face in it (422)
+    │   ├── NoFaceFound               face pay: not a picture, or no face in it (422)
+    │   ├── InvalidIdNumber           a resident's ID number: length, birth date, check digit
+    │   ├── CategoryNotMet            a resident's age category the birth date contradicts
+    │   └── LoveMealAboveCap          a love meal priced above the civil affairs cap
     ├── NotFound
     │   ├── PaymentNotSeen            no payment with this txn id from this terminal
     │   ├── StatementMissing          the bank statement of that day is not read yet
@@ -54,6 +57,7 @@
     │   │   ├── OfflineNotEnrolled    a terminal without a registered offline key (terminals)
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
     │   │   ├── StockShort            a stock move would take a good's count below zero
+    │   │   ├── ClaimDecided          a community subsidy claim already approved
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
@@ -744,3 +748,28 @@ class NotRateable(StateConflict):
     code = "not_rateable"
     zh = "只能评价已成功支付的用餐"
     en = "Only a meal that was actually paid can be rated"
+
+
+# --- community canteens (community/) -------------------------------------------------
+class InvalidIdNumber(InvalidInput):
+    code = "invalid_id_number"
+    zh = "身份证号码不正确：{problem}"
+    en = "The ID number is not valid: {problem_en}"
+
+
+class CategoryNotMet(InvalidInput):
+    code = "category_not_met"
+    zh = "出生日期与类别“{category}”不符"
+    en = "The birth date does not meet the category {category}"
+
+
+class LoveMealAboveCap(InvalidInput):
+    code = "love_meal_above_cap"
+    zh = "爱心餐价格 {price} 元高于上限 {cap} 元"
+    en = "A love meal at {price} yuan is above the cap of {cap} yuan"
+
+
+class ClaimDecided(StateConflict):
+    code = "claim_decided"
+    zh = "该补贴申报已审核通过，不能再修改"
+    en = "This subsidy claim is already approved and cannot change"

@@ -46,7 +46,14 @@ PERSON_KINDS = ("subsidy", "cash")
 UNIT_KINDS = ("unit_income", "unit_returned")
 CANTEEN_KINDS = ("canteen_payable",)
 SYSTEM_KINDS = ("dining_fund", "fee_income", "finance", "bank_clearing", "ecny_clearing")
-ACCOUNT_KINDS = PERSON_KINDS + UNIT_KINDS + CANTEEN_KINDS + SYSTEM_KINDS
+# Community canteens (``community/``): a resident's wallet (a purse, cached); a community
+# canteen's sales, subsidies awaiting the monthly claim, and what is owed to it; the civil
+# affairs bureau's subsidy fund (a system account opened by ``community.service``).
+RESIDENT_KINDS = ("resident_wallet",)
+COMMUNITY_KINDS = ("cc_sales", "cc_subsidy", "cc_due", "civil_subsidy")
+ACCOUNT_KINDS = (
+    PERSON_KINDS + UNIT_KINDS + CANTEEN_KINDS + SYSTEM_KINDS + RESIDENT_KINDS + COMMUNITY_KINDS
+)
 
 # Clearing accounts mirror the outside world: money arriving makes them negative. A
 # person's ``offline_debt`` (opened when a late offline record finds the purses short,
@@ -54,7 +61,7 @@ ACCOUNT_KINDS = PERSON_KINDS + UNIT_KINDS + CANTEEN_KINDS + SYSTEM_KINDS
 NEGATIVE_ALLOWED = ("bank_clearing", "ecny_clearing", "offline_debt")
 
 # Accounts with a cached ``balance`` (invariant 5).
-CACHED_KINDS = (*PERSON_KINDS, "unit_income")
+CACHED_KINDS = (*PERSON_KINDS, "unit_income", *RESIDENT_KINDS)
 
 
 class Account(Base):

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from onecard import __version__
 from onecard.audit.service import origin as audit_origin
 from onecard.catalogue import routes as catalogue_routes
+from onecard.community import routes as community_routes
 from onecard.core.context import Context
 from onecard.core.errors import CrossSiteRefused, OneCardError
 from onecard.faces import routes as face_routes
@@ -44,6 +45,7 @@ from onecard.web import (
     activation,
     auth,
     bureau,
+    community,
     diner,
     face,
     openapi,
@@ -308,6 +310,7 @@ def create_app(
         rollout_routes.router,
         face_routes.router,
         catalogue_routes.router,
+        community_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -322,6 +325,7 @@ def create_app(
         org_import.router,
         rollout.router,
         shop.router,
+        community.router,
     ):
         app.include_router(router)
     if STATIC.exists():

@@ -398,6 +398,28 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/dashboard/report.pdf"): READERS,
     ("GET", "/bureau/dashboard/{key}.json"): READERS,
     ("GET", "/bureau/dashboard/{key}.xlsx"): READERS,
+    # --- community canteens for residents (issue 17 §4): the civil affairs bureau's work,
+    # done by the bureau until it has a role of its own -----------------------------------
+    ("GET", f"{API}/community/rules"): READERS,
+    ("PUT", f"{API}/community/rules"): BUREAU,
+    ("GET", f"{API}/community/residents"): READERS,
+    ("POST", f"{API}/community/residents"): BUREAU,
+    ("POST", f"{API}/community/residents/{{resident_id}}/topups"): BUREAU,
+    ("POST", f"{API}/community/canteens"): BUREAU,
+    ("PUT", f"{API}/community/canteens/{{cc_id}}/dishes"): BUREAU,
+    ("POST", f"{API}/community/canteens/{{cc_id}}/meals"): BUREAU,
+    ("POST", f"{API}/community/canteens/{{cc_id}}/claims"): BUREAU,
+    ("POST", f"{API}/community/canteens/{{cc_id}}/ratings"): BUREAU,
+    ("GET", f"{API}/community/claims/{{claim_id}}"): READERS,
+    ("GET", f"{API}/community/claims/{{claim_id}}.xlsx"): READERS,
+    ("POST", f"{API}/community/claims/lines/{{line_id}}"): BUREAU,
+    ("POST", f"{API}/community/claims/{{claim_id}}/approve"): BUREAU,
+    ("GET", "/bureau/community"): READERS,
+    ("POST", "/bureau/community/claims"): BUREAU,
+    ("GET", "/bureau/community/claims/{claim_id}"): READERS,
+    ("GET", "/bureau/community/claims/{claim_id}.xlsx"): READERS,
+    ("POST", "/bureau/community/claims/{claim_id}/lines/{line_id}"): BUREAU,
+    ("POST", "/bureau/community/claims/{claim_id}/approve"): BUREAU,
 }
 
 
