@@ -47,3 +47,42 @@ def test_a_city_without_lost_cards_or_empty_purses_expects_no_refusal() -> None:
     w = Workload(city_of(["ok"] * 10))
     payments = [w.next("t") for _ in range(2000)]
     assert all(p.expect == "approved" for p in payments)
+
+
+def test_face_terminals_pay_by_face_for_the_enrolled_and_by_card_otherwise() -> None:
+    import json
+
+    import numpy as np
+
+    from onecard.bench.face_rush import FaceRush
+    from onecard.bench.load import FACE_PATH, PATH
+
+    city = city_of(["ok"] * 6 + ["lost"])
+    city.terminals[1].append(BenchTerminal(2, "T002", "key", 1))
+    enrolled = {p.id: np.full(128, 0.1 * p.id, dtype=np.float32) for p in city.people[:3]}
+    w = Workload(city, face=FaceRush({1}, "", enrolled))
+    seen: Counter[str] = Counter()
+    for _ in range(3000):
+        pay = w.next("t")
+        doc = json.loads(pay.body)
+        if pay.kind == "face":
+            assert pay.terminal.id == 1 and pay.expect == "approved"
+            assert pay.wire.startswith(b"POST " + FACE_PATH)
+            assert doc["liveness"] is True and "credential" not in doc
+            assert len(doc["descriptor"]) == 128 and ("meal" in doc) != ("amount_fen" in doc)
+            # Near the person's own descriptor, and the digits ready if the till asks.
+            got = np.array(doc["descriptor"])
+            person = min(enrolled, key=lambda i: float(np.linalg.norm(got - enrolled[i])))
+            assert np.linalg.norm(got - enrolled[person]) < 0.6
+            again = json.loads(pay.digits_wire.split(b"\r\n\r\n", 1)[1])
+            assert again == {**doc, "digits": f"{person:07d}"[-4:]}
+        else:
+            assert pay.wire.startswith(b"POST " + PATH + b" ")
+            doc_person = [p for p in city.people if p.card_no == doc["credential"]]
+            if pay.terminal.id == 1 and doc_person and pay.expect == "approved":
+                assert doc_person[0].id not in enrolled
+        seen[pay.kind] += 1
+    assert seen["face"] > 0 and seen["card"] > 0 and seen["code"] > 0
+    # Without a FaceRush the rush is as before: no face payment at all.
+    plain = Workload(city_of(["ok"] * 6))
+    assert all(plain.next("t").kind != "face" for _ in range(500))

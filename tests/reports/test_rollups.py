@@ -232,3 +232,43 @@ def test_e_cny_meals_and_their_refunds_count_in_the_figures(ctx: Context) -> Non
     guest_lunch_a = 800  # tests/world.py: canteen A's lunch for a guest
     assert after["revenue"] == before["revenue"] + guest_lunch_a - 300 == amount + 500
     assert catch_up(ctx, grace_seconds=0).rows == 0  # folded once
+
+
+def test_an_offline_payment_s_debt_counts_for_the_canteen(ctx: Context) -> None:
+    """An offline record applied after the purse ran short: the payment row holds what
+    the purse paid, the rest is the person's debt — but the canteen was credited the
+    whole record, and its figures (live, roll-ups, settlement) say so."""
+    from onecard.funding.settlement import gross_for
+    from onecard.ledger.service import account_id, derived_balance
+    from terminals.offline_kit import app_client, till
+
+    w = build_world(ctx)
+    fund(ctx, w, "a1", subsidy=1_000)
+    with app_client(ctx) as client:
+        sim = till(ctx, w, client)
+        sim.cut()
+        assert sim.sell(w.cards["a1"], amount_fen=400).result == "approved"
+        _pay(ctx, w, "a1", "B", "b-1", amount=900)
+        sim.restore()
+        [applied] = sim.upload()
+    assert applied["debt_fen"] == 300
+    catch_up(ctx, grace_seconds=0)
+    with ctx.db.read() as conn:
+        credited = {
+            c: derived_balance(conn, account_id(conn, "canteen", w.canteens[c], "canteen_payable"))
+            for c in ("A", "B")
+        }
+        assert gross_for(conn, w.canteens["A"], Q) == credited["A"] == 400
+    start, end = quarter_bounds(Q)
+    rows = dashboard.revenue_per_canteen(ctx, start, end).rows
+    takings = sorted(int(r[2]) for r in rows if r[2])
+    assert takings == sorted(credited.values()) == [400, 900]
+    heads = {f.key: f for f in figures.headline(ctx, Q)}
+    assert heads["revenue"].now == 1_300 and heads["meals"].now == 2
+    assert_rollups_equal_live(ctx, [to_local_day(ctx)])
+
+
+def to_local_day(ctx: Context) -> date:
+    from onecard.core.clock import to_local
+
+    return to_local(ctx.clock.now()).date()

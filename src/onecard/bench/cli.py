@@ -24,7 +24,7 @@ from rich.table import Table
 
 from onecard.bench.city import FULL, CityScale
 from onecard.bench.face import FaceReport, run_face
-from onecard.bench.load import LoadResult
+from onecard.bench.load import KINDS, LoadResult
 from onecard.bench.quarter import QuarterReport
 from onecard.bench.run import (
     DEFAULT_URL,
@@ -93,6 +93,14 @@ def app(
     ] = False,
     face_people: Annotated[int, typer.Option(help="face: enrolled people")] = FULL.staff,
     face_requests: Annotated[int, typer.Option(help="face: identification requests")] = 2_000,
+    face_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="rush: share of each canteen's terminals paying by face (0: card and code only)",
+        ),
+    ] = 0.0,
 ) -> None:
     """Lunch rush over HTTP against pgbench; ledger checks. 午高峰性能基准"""
     if staff < 10 or canteens < 1 or units < canteens:
@@ -117,6 +125,7 @@ def app(
         quarter_payments=quarter_payments,
         server_workers=server_workers,
         warmup=warmup,
+        face_share=face_share,
     )
     from onecard.cli_kit import progress_bar
 
@@ -252,6 +261,7 @@ def show(report: RushReport) -> None:
         for o in m.opens:
             t.add_row(*_row(f"{m.mode} open @{o.load.offered_rate:g}/s", o))
     console.print(t)
+    _show_kinds(report)
     if report.pgbench_tps:
         console.print(f"pgbench tpcb-like: [bold]{report.pgbench_tps:,.0f}[/bold] TPS")
     for m in report.modes:
@@ -325,6 +335,34 @@ def show_pages(pages: Any) -> None:
     console.print(t)
 
 
+def _show_kinds(report: RushReport) -> None:
+    """Payments/s and latency per credential kind, when the rush had face payments."""
+    if not any(m.closed.load.face for m in report.modes):
+        return
+    t = Table(title="by credential kind 按凭证 (latency in ms)")
+    for h in ("phase", "kind", "payments", "per s", "p50", "p95", "p99", "asked 4 digits"):
+        t.add_column(h)
+    for m in report.modes:
+        phases = [(f"{m.mode} closed", m.closed.load)]
+        phases += [(f"{m.mode} open @{o.load.offered_rate:g}/s", o.load) for o in m.opens]
+        for name, r in phases:
+            for kind in KINDS:
+                n = len(r.by_kind.get(kind, []))
+                if not n:
+                    continue
+                t.add_row(
+                    name,
+                    kind,
+                    f"{n:,}",
+                    f"{n / r.seconds:,.0f}" if r.seconds else "—",
+                    _ms(r.kind_pct(kind, 50)),
+                    _ms(r.kind_pct(kind, 95)),
+                    _ms(r.kind_pct(kind, 99)),
+                    f"{r.need_digits:,}" if kind == "face" else "",
+                )
+    console.print(t)
+
+
 def _load_json(r: LoadResult) -> dict[str, Any]:
     return {
         "name": r.name,
@@ -343,6 +381,12 @@ def _load_json(r: LoadResult) -> dict[str, Any]:
         "retry_mismatches": r.retry_mismatches,
         "card": r.card,
         "code": r.code,
+        "face": r.face,
+        "face_need_digits": r.need_digits,
+        "by_kind": {
+            k: {"payments": len(v), "p50_ms": round(r.kind_pct(k, 50), 2)}
+            for k, v in r.by_kind.items()
+        },
         "client_cpu_s": round(r.client_cpu, 2),
         "offered_rate": r.offered_rate,
     }

@@ -1,7 +1,9 @@
 """Simulated terminals: a cheap asyncio HTTP/1.1 keep-alive client, closed and open loop.
 
-Contract: ``Workload`` makes the rush's payments (card and payment-code, lunch by meal
-period and open amounts, a few lost cards and empty purses, a few retries of the same
+Contract: ``Workload`` makes the rush's payments (card and payment-code — and face, at
+the face terminals of a ``FaceRush`` when one is given: a descriptor with liveness, the
+staff number's last 4 digits sent again with the same txn id when the till is asked for
+them —, lunch by meal period and open amounts, a few lost cards and empty purses, a few retries of the same
 transaction id); ``closed_loop`` runs N terminals each paying as fast as it is answered;
 ``open_loop`` offers a fixed rate for a bounded time (latency counted from each
 payment's scheduled time, so a slow server cannot hide its queue). Both stop by
@@ -19,9 +21,12 @@ import time
 from dataclasses import dataclass, field
 
 from onecard.bench.city import BenchCity, BenchPerson, BenchTerminal
+from onecard.bench.face_rush import FaceRush
 from onecard.pay import paycode
 
 PATH = b"/api/v1/terminal/payments"
+FACE_PATH = b"/api/v1/terminal/face-payments"
+KINDS = ("card", "code", "face")
 
 
 @dataclass
@@ -31,6 +36,8 @@ class Payment:
     expect: str  # approved | refused (what the bench expects; refused for lost/empty)
     retry: bool = False
     wire: bytes = b""
+    kind: str = "card"  # card | code | face
+    digits_wire: bytes = b""  # a face payment sent again with the 4 digits, if asked
 
 
 @dataclass
@@ -49,6 +56,13 @@ class LoadResult:
     offered_rate: float | None = None
     card: int = 0
     code: int = 0
+    face: int = 0
+    need_digits: int = 0  # face payments the till had to ask the 4 digits for
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # kind → latencies
+
+    def kind_pct(self, kind: str, p: float) -> float:
+        got = sorted(self.by_kind.get(kind, []))
+        return got[min(len(got) - 1, int(p / 100 * len(got)))] * 1000 if got else float("nan")
 
     @property
     def done(self) -> int:
@@ -72,8 +86,15 @@ class LoadResult:
 class Workload:
     """Deterministic stream of payments over the city's people and terminals."""
 
-    def __init__(self, city: BenchCity, seed: int = 2026, region_no: str = "735") -> None:
+    def __init__(
+        self,
+        city: BenchCity,
+        seed: int = 2026,
+        region_no: str = "735",
+        face: FaceRush | None = None,
+    ) -> None:
         self.city = city
+        self.face = face
         self.rng = random.Random(seed)
         self.region_no = region_no
         ok = [p for p in city.people if p.kind == "ok"]
@@ -115,22 +136,40 @@ class Workload:
                 self.code_step[p.id] = step
                 credential = paycode.make_code(self.region_no, p.token, p.secret, now)
         doc: dict[str, object] = {"txn_id": f"{tag}-{self.seq}", "credential": credential}
+        kind = "code" if credential != p.card_no else "card"
+        face = self.face
+        if (
+            face is not None
+            and expect == "approved"
+            and terminal.id in face.terminal_ids
+            and p.id in face.faces
+        ):
+            kind = "face"
+            doc = {"txn_id": doc["txn_id"], "liveness": True, "descriptor": face.probe(p)}
         if expect == "approved" and p.id not in self.had_lunch:
             self.had_lunch.add(p.id)
             doc["meal"] = "lunch"
         else:
             doc["amount_fen"] = self.rng.choice([300, 500, 800, 1200, 1500, 2500])
         body = json.dumps(doc, separators=(",", ":")).encode()
-        pay = Payment(terminal, body, expect, retry=self.rng.random() < 0.01)
-        pay.wire = (
-            b"POST " + PATH + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Authorization: Terminal " + f"{terminal.code}:{terminal.key}".encode() + b"\r\n"
-            b"Content-Type: application/json\r\nContent-Length: "
-            + str(len(body)).encode()
-            + b"\r\n\r\n"
-            + body
-        )
+        pay = Payment(terminal, body, expect, retry=self.rng.random() < 0.01, kind=kind)
+        path = FACE_PATH if kind == "face" else PATH
+        pay.wire = _wire(path, terminal, body)
+        if kind == "face":
+            doc["digits"] = f"{p.id:07d}"[-4:]  # the staff number's last 4 (bench.city)
+            pay.digits_wire = _wire(path, terminal, json.dumps(doc, separators=(",", ":")).encode())
         return pay
+
+
+def _wire(path: bytes, terminal: BenchTerminal, body: bytes) -> bytes:
+    return (
+        b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Terminal " + f"{terminal.code}:{terminal.key}".encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
 
 
 class _Http(asyncio.Protocol):
@@ -208,22 +247,27 @@ def _account(res: LoadResult, pay: Payment, status: int, body: bytes) -> None:
 
 
 async def _one(conn: _Http, pay: Payment, res: LoadResult, t0: float) -> None:
+    wire = pay.wire
     try:
-        status, body = await conn.send(pay.wire)
+        status, body = await conn.send(wire)
+        if pay.kind == "face" and status == 200 and b'"result":"need_digits"' in body:
+            # The till asks the diner for 4 digits: the same payment, one more request.
+            res.need_digits += 1
+            wire = pay.digits_wire
+            status, body = await conn.send(wire)
     except Exception as exc:
         res.errors[type(exc).__name__] = res.errors.get(type(exc).__name__, 0) + 1
         return
-    res.latencies.append(time.perf_counter() - t0)
+    took = time.perf_counter() - t0
+    res.latencies.append(took)
+    res.by_kind.setdefault(pay.kind, []).append(took)
     _account(res, pay, status, body)
-    if b'"credential":"8' in pay.body:
-        res.code += 1
-    else:
-        res.card += 1
+    setattr(res, pay.kind, getattr(res, pay.kind) + 1)
     if pay.retry and status == 200:
         # The terminal did not hear the answer and asks again with the same txn id.
         res.retries += 1
         try:
-            s2, b2 = await conn.send(pay.wire)
+            s2, b2 = await conn.send(wire)
         except Exception:
             res.retry_mismatches += 1
             return

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import text
 
 from onecard.bench.city import FULL, BenchCity, CityScale, build_city, check_local, plain_url
+from onecard.bench.face_rush import enrol_faces
 from onecard.bench.load import LoadResult, Workload, closed_loop, open_loop
 from onecard.bench.procs import (
     Server,
@@ -73,6 +74,9 @@ class RushOptions:
     batch_max: int | None = None
     quarter_payments: int = 0  # the city-quarter part (0 skips it)
     server_workers: int = 1  # `onecard serve --workers`: server processes
+    # The share of each canteen's terminals that pay by face (bench.face_rush); 0 keeps
+    # the rush card and payment code only, comparable with the figures recorded before.
+    face_share: float = 0.0
 
     def __post_init__(self) -> None:
         check_local(self.url)
@@ -252,6 +256,8 @@ def run_mode(opts: RushOptions, city: BenchCity, work: Workload, mode: str, say:
         env["ONECARD_BATCH_WINDOW_MS"] = str(opts.batch_window_ms)
     if opts.batch_max is not None:
         env["ONECARD_BATCH_MAX"] = str(opts.batch_max)
+    if work.face is not None:
+        env["ONECARD_FACE_KEY"] = work.face.key_b64
     server = Server(
         opts.url,
         opts.port,
@@ -460,12 +466,19 @@ def run_rush(
         city = build_city(opts.url, opts.scale, progress=progress)
         say(f"  built in {city.seconds:.1f} s")
     report = RushReport(opts, city, pgbench_tps=tps, pgbench_output=pgbench_output)
-    work = Workload(city)
+    face = None
+    if opts.face_share > 0:
+        say(f"enrolling faces: liveness on {opts.face_share:.0%} of the terminals")
+        face = enrol_faces(city, opts.face_share)
+        say(f"  {len(face.faces):,} people, {len(face.terminal_ids):,} face terminals")
+    work = Workload(city, face=face)
     # Warm-ups are not measured but their payments are real: they count in the checks.
     for mode in opts.modes:
         checkpoint(opts.url)
-        if mode == "engine":
+        if mode == "engine":  # the batcher in-process takes card and code only
+            work.face = None
             report.modes.append(run_engine(opts, city, work, say))
+            work.face = face
         else:
             report.modes.append(run_mode(opts, city, work, mode, say))
     report.consistency = check_consistency(opts.url, report.modes)

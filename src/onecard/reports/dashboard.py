@@ -27,9 +27,14 @@ from onecard.core.tables import Table
 from onecard.org.models import Canteen, Person, Terminal, Unit
 from onecard.pay.models import Payment
 from onecard.reports import figures
+from onecard.terminals.queries import debt_by_payment
 
 CHARTS = ("daily", "rush", "matrix", "revenue", "ratings")
-_NET = Payment.amount_fen - Payment.refunded_fen
+# An offline record applied after the purses ran short: the canteen was credited its
+# whole amount in the ledger, the payment row holds what the purses paid, and the rest
+# is the person's debt (``terminals.debts``). The canteen's figures count both.
+DEBTS = debt_by_payment()
+_NET = Payment.amount_fen + func.coalesce(DEBTS.c.debt_fen, 0) - Payment.refunded_fen
 
 
 def _range(start: date, end: date) -> list[date]:
@@ -41,6 +46,7 @@ def payments_per_day(ctx: Context, start: date, end: date) -> Table:
     with ctx.reports_db.read() as conn:
         rows = conn.execute(
             select(Payment.business_date, func.count(), func.coalesce(func.sum(_NET), 0))
+            .outerjoin(DEBTS, DEBTS.c.payment_id == Payment.id)
             .where(
                 Payment.status == "approved",
                 Payment.business_date >= start,
@@ -112,6 +118,7 @@ def cross_unit_matrix(ctx: Context, start: date, end: date) -> Table:
             .select_from(Payment)
             .join(Unit, Unit.id == Payment.home_unit_id)
             .join(Canteen, Canteen.id == Payment.canteen_id)
+            .outerjoin(DEBTS, DEBTS.c.payment_id == Payment.id)
             .where(
                 Payment.status == "approved",
                 Payment.business_date >= start,
@@ -141,6 +148,7 @@ def revenue_per_canteen(ctx: Context, start: date, end: date) -> Table:
                 func.count(),
                 func.coalesce(func.sum(_NET), 0),
             )
+            .outerjoin(DEBTS, DEBTS.c.payment_id == Payment.id)
             .where(
                 Payment.status == "approved",
                 Payment.business_date >= start,

@@ -68,6 +68,7 @@ from onecard.reports.models import (
     ReportUnit,
     ReportWatermark,
 )
+from onecard.terminals.queries import debt_by_payment
 
 GRACE_SECONDS = 120
 SLOT_MINUTES = 5
@@ -120,28 +121,36 @@ def _delta(lo: dict[str, int], hi: dict[str, int]) -> Subquery:
         Payment.person_id,
         func.coalesce(Payment.diner_class, "").label("diner_class"),
     )
-    pays = select(
-        *cols,
-        literal(1).label("n"),
-        Payment.amount_fen.label("amount"),
-        Payment.subsidy_fen.label("subsidy"),
-        literal(0).label("rev"),
-    ).where(
-        Payment.id > lo["payments"],
-        Payment.id <= hi["payments"],
-        Payment.status.in_(("approved", "reversed")),
+    # An offline payment's debt part was booked for the canteen too (reports.dashboard).
+    debts = debt_by_payment()
+    debt = func.coalesce(debts.c.debt_fen, 0)
+    pays = (
+        select(
+            *cols,
+            literal(1).label("n"),
+            (Payment.amount_fen + debt).label("amount"),
+            Payment.subsidy_fen.label("subsidy"),
+            literal(0).label("rev"),
+        )
+        .outerjoin(debts, debts.c.payment_id == Payment.id)
+        .where(
+            Payment.id > lo["payments"],
+            Payment.id <= hi["payments"],
+            Payment.status.in_(("approved", "reversed")),
+        )
     )
     paid_id = cast(func.substr(JournalEntry.idempotency_key, len(_REVERSAL_KEY) + 1), BigInteger)
     revs = (
         select(
             *cols,
             literal(-1).label("n"),
-            (-Payment.amount_fen).label("amount"),
+            (-(Payment.amount_fen + debt)).label("amount"),
             (-Payment.subsidy_fen).label("subsidy"),
             literal(1).label("rev"),
         )
         .select_from(JournalEntry)
         .join(Payment, Payment.id == paid_id)
+        .outerjoin(debts, debts.c.payment_id == Payment.id)
         .where(
             JournalEntry.id > lo["reversals"],
             JournalEntry.id <= hi["reversals"],

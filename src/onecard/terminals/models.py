@@ -4,7 +4,8 @@ and the debts a late record leaves when the purse has run short since.
 Contract:
 - ``offline_terminals``: one row per terminal that works offline — its Ed25519 public
   key (the private half never leaves the device) and ``next_seq``, the sequence number
-  the server applies next. The row is locked while a batch is applied, so one
+  the server applies next, and the gap the terminal has shown by sending later records
+  first (``ahead_seq``, ``ahead_taken_at``: the daily reconciliation lists it). The row is locked while a batch is applied, so one
   terminal's records are applied one batch at a time, in order.
 - ``offline_working_sets``: every version issued to a terminal, with what it said (the
   entries less the payment-code secrets, and a digest per entry): an incremental refresh
@@ -12,7 +13,7 @@ Contract:
   against the limits of the version its record names.
 - ``offline_records``: one row per record whose signature held and whose sequence number
   was due — applied (with its payment) or refused (with its reason). ``(terminal_id,
-  seq)`` is unique: a batch sent again is answered from here.
+  seq)`` is unique: a batch sent again is answered from here (and counted, ``resent``).
 - ``offline_debts``: the part of an applied record the purses could not cover (posted
   to the person's ``offline_debt`` account), and how much of it the next allocations
   have recovered.
@@ -42,6 +43,12 @@ class OfflineTerminal(Base):
     public_key: Mapped[str] = mapped_column(String(64))  # Ed25519, 32 bytes as hex
     next_seq: Mapped[int] = mapped_column(BigInteger, default=1)
     registered_at: Mapped[datetime] = mapped_column(DateTime)
+    # A gap the terminal has shown: the lowest sequence number it sent ahead of
+    # ``next_seq`` (answered ``deferred``; ``next_seq`` up to it is missing) and the
+    # earliest time such a record was taken (the missing ones were taken before it).
+    # Cleared once ``next_seq`` passes it.
+    ahead_seq: Mapped[int | None] = mapped_column(BigInteger)
+    ahead_taken_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (CheckConstraint("next_seq >= 1", name="seq_positive"),)
 
 
@@ -78,6 +85,7 @@ class OfflineRecord(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime)
     payment_id: Mapped[int | None] = mapped_column(BigInteger)
     period: Mapped[str | None] = mapped_column(String(6))  # the quarter it was booked in
+    resent: Mapped[int] = mapped_column(BigInteger, default=0)  # times sent again (duplicates)
     __table_args__ = (
         UniqueConstraint("terminal_id", "seq"),
         CheckConstraint("status IN ('applied','refused')", name="status"),

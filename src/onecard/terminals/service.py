@@ -14,8 +14,9 @@ Contract:
   locked — applies records in sequence order, exactly once. Per record, the answer says:
   ``applied`` (with its payment id, the quarter it was booked in — the first open one if
   its own has closed — and any ``debt_fen``); ``refused`` with a ``code`` and message;
-  ``duplicate`` (already answered: the stored outcome, nothing done again); or
-  ``deferred`` (an earlier sequence number has not arrived: send from ``expected_seq``).
+  ``duplicate`` (already answered: the stored outcome, nothing done again but counted,
+  ``resent``); or ``deferred`` (an earlier sequence number has not arrived: send from
+  ``expected_seq``; the gap is remembered on the terminal's row until it is filled).
   A forged or altered record, or a different record under a sequence number already
   used, is refused and nothing at all is written for it (its number stays free for the
   genuine one). A genuine record is checked against the version it names — person,
@@ -266,7 +267,12 @@ def upload(
     with ctx.db.begin() as conn:
         lock_for_posting(conn)
         enrolled = conn.execute(
-            select(OfflineTerminal.public_key, OfflineTerminal.next_seq)
+            select(
+                OfflineTerminal.public_key,
+                OfflineTerminal.next_seq,
+                OfflineTerminal.ahead_seq,
+                OfflineTerminal.ahead_taken_at,
+            )
             .where(OfflineTerminal.terminal_id == terminal.id)
             .with_for_update()
         ).first()
@@ -274,6 +280,7 @@ def upload(
             raise OfflineNotEnrolled()
         key, next_seq = str(enrolled.public_key), int(enrolled.next_seq)
         start = next_seq
+        ahead = (enrolled.ahead_seq, enrolled.ahead_taken_at)
 
         def seq_of(item: Signed) -> int:
             s = item.record.get("seq")
@@ -291,6 +298,7 @@ def upload(
             if rec.seq < next_seq:
                 answers.append(_answered_before(conn, terminal, rec, item.body_hash, lang))
             elif rec.seq > next_seq:
+                ahead = _widen_gap(ahead, rec)
                 answers.append(
                     {
                         "seq": rec.seq,
@@ -302,13 +310,27 @@ def upload(
             else:
                 answers.append(_apply(conn, ctx, terminal, rec, item.body_hash, now))
                 next_seq += 1
-        if next_seq != start:
+        if ahead[0] is not None and next_seq > ahead[0]:
+            ahead = (None, None)  # the gap is filled
+        if next_seq != start or ahead != (enrolled.ahead_seq, enrolled.ahead_taken_at):
             conn.execute(
                 update(OfflineTerminal)
                 .where(OfflineTerminal.terminal_id == terminal.id)
-                .values(next_seq=next_seq)
+                .values(next_seq=next_seq, ahead_seq=ahead[0], ahead_taken_at=ahead[1])
             )
     return answers
+
+
+def _widen_gap(
+    ahead: tuple[int | None, datetime | None], rec: Record
+) -> tuple[int | None, datetime | None]:
+    """The gap a record sent ahead of its turn shows: up to the lowest number seen
+    ahead, and the earliest time such a record was taken (the missing ones are older)."""
+    seq, taken = ahead
+    return (
+        rec.seq if seq is None else min(seq, rec.seq),
+        rec.taken_at if taken is None else min(taken, rec.taken_at),
+    )
 
 
 def _answered_before(
@@ -325,6 +347,11 @@ def _answered_before(
     ).first()
     if stored is None or stored.body_hash != hash_:
         return _refused(rec.seq, rec.txn_id, OfflineSeqReused(), lang)
+    conn.execute(  # counted for the daily reconciliation
+        update(OfflineRecord)
+        .where(OfflineRecord.terminal_id == terminal.id, OfflineRecord.seq == rec.seq)
+        .values(resent=OfflineRecord.resent + 1)
+    )
     return {
         "seq": rec.seq,
         "txn_id": rec.txn_id,
