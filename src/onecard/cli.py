@@ -36,6 +36,7 @@ from onecard.org import cli as org_cli
 from onecard.pay import cli as pay_cli
 from onecard.pay import ecny_cli
 from onecard.reports import cli as reports_cli
+from onecard.reports import forecast_cli
 from onecard.rollout import cli as rollout_cli
 from onecard.terminals import cli as terminals_cli
 from onecard.web import account_cli
@@ -293,6 +294,7 @@ app.add_typer(
 app.add_typer(funding_cli.app, name="funding", help="资金 / quarterly funding runs")
 app.add_typer(audit_cli.app, name="audit", help="操作记录 / the audit trail: verify, list, export")
 app.add_typer(reports_cli.app, name="reports", help="看板 / the dashboard's roll-ups")
+app.add_typer(forecast_cli.app, name="forecast", help="需求预测 / demand forecast: backtest")
 app.command(name="bench", help="性能基准 / benchmarks")(bench_cli.app)
 app.add_typer(channels_cli.bank_app, name="bank", help="银行文件 / files exchanged with the bank")
 app.add_typer(channels_cli.sandbox_app, name="bank-sandbox", help="沙箱银行 / the simulated bank")

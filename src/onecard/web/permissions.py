@@ -306,6 +306,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/till/pay"): CANTEEN_RUNNERS,
     ("POST", "/till/reverse"): CANTEEN_RUNNERS,
     ("GET", "/till/ratings"): CANTEEN_RUNNERS,
+    ("GET", "/till/forecast"): CANTEEN_RUNNERS,
     ("GET", "/till/report"): CANTEEN_RUNNERS,
     # --- unit admin pages ------------------------------------------------------------------
     ("GET", "/unit/{unit_id}"): UNIT_READERS,

@@ -41,6 +41,7 @@ from onecard.pay.till_queries import (
     till_canteens,
     till_terminal,
 )
+from onecard.reports.forecast import canteen_forecast
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
 from onecard.web.forms import parse_yuan
@@ -220,6 +221,28 @@ def till_ratings(
         canteens=mine,
         avg=canteen_averages(ctx).get(canteen["id"]),
         comments=recent_comments(ctx, canteen["id"], 30),
+    )
+
+
+# The forecast page shows tomorrow and this many days after it.
+FORECAST_DAYS = 7
+
+
+@router.get("/forecast")
+def till_forecast(
+    request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: OptionalIdQuery = None
+) -> Response:
+    """Tomorrow's diners per meal and the week after, with a range (R-S4)."""
+    canteen, mine = _pick(ctx, actor, canteen_id)
+    today = ctx.clock.today()
+    return render(
+        request,
+        "till/forecast.html",
+        actor=actor,
+        canteen=canteen,
+        canteens=mine,
+        today=today,
+        forecast=canteen_forecast(ctx, canteen["id"], today, FORECAST_DAYS),
     )
 
 
