@@ -102,6 +102,7 @@ AREAS: list[str] = [
     "pay",
     "funding",
     "feedback",
+    "waste",
     "reports",
 ]
 

@@ -12,5 +12,6 @@ from onecard.org import models as _org  # noqa: F401
 from onecard.org import session_models as _sessions  # noqa: F401
 from onecard.pay import models as _pay  # noqa: F401
 from onecard.rollout import models as _rollout  # noqa: F401
+from onecard.waste import models as _waste  # noqa: F401
 
 metadata = Base.metadata
