@@ -33,6 +33,7 @@ from onecard.org import cli as org_cli
 from onecard.pay import cli as pay_cli
 from onecard.pay import ecny_cli
 from onecard.rollout import cli as rollout_cli
+from onecard.waste import cli as waste_cli
 from onecard.web import account_cli
 
 app = typer.Typer(help="食堂一卡通 OneCard — canteen one-card platform", no_args_is_help=True)
@@ -274,6 +275,7 @@ app.add_typer(org_cli.app, name="terminal", help="消费机 / terminals and roll
 app.add_typer(
     rollout_cli.app, name="rollout", help="上线验收 / terminal plan, acceptance, supervision"
 )
+app.add_typer(waste_cli.app, name="waste", help="反浪费 / waste per diner, waste notices")
 app.add_typer(org_admin_cli.app, name="org", help="机构 / regions, units, canteens, administrators")
 app.add_typer(account_cli.app, name="account", help="账户 / sign-in: enrolment codes, sessions")
 app.add_typer(funding_cli.app, name="funding", help="资金 / quarterly funding runs")

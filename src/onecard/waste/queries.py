@@ -31,6 +31,7 @@ from sqlalchemy import Connection, func, select
 from onecard.core.context import Context
 from onecard.funding.errors import check_quarter
 from onecard.org.models import Canteen, Unit
+from onecard.org.tables import xlsx
 from onecard.pay.models import MealPeriod, Payment
 from onecard.waste.models import CleanPlate, WasteInspection, WasteNotice, WasteWeight
 
@@ -271,3 +272,23 @@ def inspections(
         q = q.where(WasteInspection.canteen_id == canteen_id)
     with ctx.db.read() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
+
+
+PER_DINER_COLUMNS = ("日期", "食堂", "餐次", "剩余重量（克）", "就餐人次", "人均剩余（克）")
+CANTEEN_COLUMNS = ("食堂", "天数", "剩余重量（克）", "就餐人次", "人均剩余（克）")
+MEAL_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
+
+
+def per_diner_xlsx(ctx: Context, start: date, end: date) -> bytes:
+    """The period's waste per diner: per canteen and per day and meal (Excel)."""
+    rows = per_diner(ctx, start, end)
+    days = [
+        [r.day, r.canteen, MEAL_ZH.get(r.meal, r.meal), r.grams, r.diners, r.per_diner]
+        for r in rows
+    ]
+    canteens = [[c.canteen, c.days, c.grams, c.diners, c.per_diner] for c in per_canteen(rows)]
+    return xlsx(
+        [("各食堂", CANTEEN_COLUMNS, canteens), ("逐日逐餐", PER_DINER_COLUMNS, days)],
+        f"人均剩余 = 剩余重量 ÷ 就餐人次（该食堂当日该餐的有效消费笔数），{start} 至 {end}。\n"
+        "无人消费的餐次不计入人均。",
+    )

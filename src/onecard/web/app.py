@@ -37,6 +37,7 @@ from onecard.org import routes as org_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
+from onecard.waste import routes as waste_routes
 from onecard.web import (
     activation,
     auth,
@@ -295,6 +296,7 @@ def create_app(
         ecny_routes.router,
         org_routes.router,
         rollout_routes.router,
+        waste_routes.router,
         auth.router,
         activation.router,
         public.router,

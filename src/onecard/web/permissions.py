@@ -40,6 +40,7 @@ class Who(StrEnum):
     BANK = "bank"  # the bank's callback, signed with HMAC-SHA256 over the body
     UNIT_ADMIN = "unit_admin"
     CANTEEN_MANAGER = "canteen_manager"
+    WASTE_SUPERVISOR = "waste_supervisor"
     BUREAU_ADMIN = "bureau_admin"
     CLEARING_OPERATOR = "clearing_operator"
     FINANCE = "finance"
@@ -124,6 +125,11 @@ APPOINTERS = Rule(UNIT_WRITERS.clauses, note="city roles: bureau_admin only")
 # A person's activation code, reset and unlock: their unit's admin or the bureau; a person
 # holding a city role, the bureau admin only (web.account_activation).
 ACCOUNT_KEEPERS = Rule(UNIT_WRITERS.clauses, note="city-role holders: bureau_admin only")
+# Anti-waste supervisors (R-R4) inspect the canteens of the unit they are appointed in;
+# the bureau too. What they record is read by them, whoever runs the canteen and the city.
+WASTE_SUPERVISOR = of(Who.WASTE_SUPERVISOR, Scope.UNIT)
+WASTE_INSPECTORS = WASTE_SUPERVISOR + BUREAU  # Actor.supervises_unit
+WASTE_READERS = WASTE_SUPERVISOR + CANTEEN_MANAGER + UNIT_ADMIN + READERS  # scopes.waste_scope
 SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
 
 API = "/api/v1"
@@ -267,6 +273,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/rollout/notices"): BUREAU_ADMIN,
     ("GET", f"{API}/rollout/units/{{unit_id}}/notices"): UNIT_READERS,
     ("POST", f"{API}/rollout/units/{{unit_id}}/notices/{{notice_id}}/acknowledge"): UNIT_ADMIN,
+    # --- waste supervision API (R-R4, R-S5) ----------------------------------------------
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/inspections"): WASTE_INSPECTORS,
+    ("GET", f"{API}/waste/canteens/{{canteen_id}}/inspections"): WASTE_READERS,
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/weights"): CANTEEN_RUNNERS,
+    ("POST", f"{API}/me/clean-plates"): HOLDER,
+    ("GET", f"{API}/me/clean-plates"): HOLDER,
+    ("GET", f"{API}/waste/per-diner"): READERS,
+    ("GET", f"{API}/waste/per-diner.xlsx"): READERS,
+    ("GET", f"{API}/waste/notices"): UNIT_ADMIN_SELF + READERS,
+    ("POST", f"{API}/waste/notices"): BUREAU_ADMIN,
+    ("POST", f"{API}/waste/notices/{{notice_id}}/acknowledge"): UNIT_ADMIN,
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/quality-score"): UNIT_WRITERS,
     # --- the till -----------------------------------------------------------------------
     ("GET", "/till"): CANTEEN_RUNNERS,
     ("POST", "/till/pay"): CANTEEN_RUNNERS,
