@@ -179,7 +179,7 @@ def matrix_world(ctx: Context) -> Targets:
     pay(ctx, w.terminals["A"], PaymentRequest("mx-rev", w.cards["a1"], amount_fen=100))
     notices.issue_notices(ctx, SYSTEM, "2026Q1")
     urged = {k: rollout.issue_notice(ctx, SYSTEM, w.units["A"], "urge", k) for k in ("api", "page")}
-    wasted = waste.issue_notice(ctx, SYSTEM, w.canteens["A"], "午餐剩余过多")
+    wasted = {k: waste.issue_notice(ctx, SYSTEM, w.canteens["A"], k) for k in ("api", "page")}
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     bank.open_outside_account("99990000", "某不明单位", 50000)
     bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
@@ -250,7 +250,8 @@ def matrix_world(ctx: Context) -> Targets:
             "terminal:page": planned["T-MXPAGE"],
             "rollout_notice:api": urged["api"],
             "rollout_notice:page": urged["page"],
-            "waste_notice": wasted,
+            "waste_notice:api": wasted["api"],
+            "waste_notice:page": wasted["page"],
             "statement": statement,
         },
     )
@@ -650,7 +651,27 @@ CALLS: dict[tuple[str, str], Call] = {
         json=lambda t, c: {"canteen_id": t["canteen_id"], "text": "晚餐剩余过多"}
     ),
     ("POST", f"{API}/waste/notices/{{notice_id}}/acknowledge"): Call(
-        params={"notice_id": "id:waste_notice"}
+        params={"notice_id": "id:waste_notice:api"}
+    ),
+    ("POST", "/unit/{unit_id}/waste/notices/{notice_id}/ack"): Call(
+        params={"notice_id": "id:waste_notice:page"}
+    ),
+    ("POST", "/bureau/waste/notices"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "text": "早餐剩余过多"}
+    ),
+    ("POST", "/unit/{unit_id}/waste/weights"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-02",
+            "meal": "lunch",
+            "leftover_kg": "1.5",
+        }
+    ),
+    ("POST", "/unit/{unit_id}/waste/score"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "quarter": "2026Q1", "assessed": 88}
+    ),
+    ("POST", "/me/clean-plate"): Call(
+        files=j({"meal": (None, "dinner"), "photo": ("plate.png", PNG, "image/png")})
     ),
     ("POST", f"{API}/waste/canteens/{{canteen_id}}/quality-score"): Call(
         json=j({"quarter": "2026Q1", "assessed": 90})

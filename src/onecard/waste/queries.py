@@ -14,7 +14,8 @@ Contract: reads only, one read transaction each.
 - ``streak(days, today)`` — the streak of a set of days (pure).
 - ``notices(ctx, canteen_id=None, unit_id=None)`` — waste notices, newest first.
 - ``public_notices(ctx, today)`` — per canteen, its notices of the last 90 days (the
-  public directory shows them).
+  public directory shows them, reading ``public_notices_conn`` in its own transaction
+  for the page's canteens only).
 - ``inspections(ctx, canteen_id=None, limit=50)`` — latest inspections (no photo bytes);
   ``photo(ctx, kind, row_id)`` — a stored photo and its type.
 """
@@ -228,9 +229,11 @@ def notices(
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def public_notices_conn(conn: Connection, since: date) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
-    for r in conn.execute(
+def public_notices_conn(
+    conn: Connection, since: date, canteen_ids: list[int] | None = None
+) -> dict[int, list[dict[str, Any]]]:
+    """Per canteen (of ``canteen_ids``, or all), its notices issued since ``since``."""
+    q = (
         select(
             WasteNotice.canteen_id,
             WasteNotice.text,
@@ -238,8 +241,14 @@ def public_notices_conn(conn: Connection, since: date) -> dict[int, list[dict[st
             WasteNotice.acknowledged_at,
         )
         .where(WasteNotice.issued_at >= since)
-        .order_by(WasteNotice.issued_at.desc())
-    ):
+        .order_by(WasteNotice.issued_at.desc(), WasteNotice.id.desc())
+    )
+    if canteen_ids is not None:
+        if not canteen_ids:
+            return {}
+        q = q.where(WasteNotice.canteen_id.in_(canteen_ids))
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in conn.execute(q):
         out.setdefault(int(r.canteen_id), []).append(dict(r._mapping))
     return out
 

@@ -54,6 +54,7 @@ from onecard.web import (
     till,
     unit,
     unit_funding,
+    waste,
 )
 from onecard.web import errors as web_errors
 from onecard.web.csrf import SAFE_METHODS
@@ -309,6 +310,7 @@ def create_app(
         org.router,
         org_import.router,
         rollout.router,
+        waste.router,
     ):
         app.include_router(router)
     if STATIC.exists():
