@@ -5,6 +5,8 @@ Contract: reads only, one read transaction each.
   ``[start, end]`` with the diners of that canteen, day and meal (approved payments not
   fully refunded, counted in one grouped query over the payments' canteen-day index)
   and the grams per diner (``None`` when nobody paid).
+- ``diners_conn(conn, canteen_ids, start, end)`` — that count alone, per (canteen, day,
+  meal code), in the caller's transaction.
 - ``per_canteen(rows)`` — the same summed per canteen (pure).
 - ``quarter_waste(ctx, canteen_id, quarter)`` — the quarter's grams, diners (only meals
   with both) and notices: what ``waste.score`` needs.
@@ -81,7 +83,7 @@ def quarter_days(quarter: str) -> tuple[date, date]:
     return start, end - timedelta(days=1)
 
 
-def _diners(
+def diners_conn(
     conn: Connection, canteen_ids: Iterable[int], start: date, end: date
 ) -> dict[tuple[int, date, str], int]:
     ids = sorted(set(canteen_ids))
@@ -118,7 +120,7 @@ def _per_diner(conn: Connection, start: date, end: date, canteen_id: int | None)
     if canteen_id is not None:
         q = q.where(WasteWeight.canteen_id == canteen_id)
     weights = conn.execute(q).all()
-    diners = _diners(conn, (int(w.canteen_id) for w in weights), start, end)
+    diners = diners_conn(conn, (int(w.canteen_id) for w in weights), start, end)
     return [
         DayWaste(
             int(w.canteen_id),
