@@ -670,6 +670,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/unit/{unit_id}/waste/score"): Call(
         form=lambda t, c: {"canteen_id": t["canteen_id"], "quarter": "2026Q1", "assessed": 88}
     ),
+    ("POST", "/waste/inspections"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-03",
+            "meal": "lunch",
+            "leftover_kg": "4",
+        }
+    ),
     ("POST", "/me/clean-plate"): Call(
         files=j({"meal": (None, "dinner"), "photo": ("plate.png", PNG, "image/png")})
     ),

@@ -142,3 +142,44 @@ def test_the_unit_records_weights_and_the_score_less_the_waste(
     client.cookies.clear()
     sign_in(client, ctx, "Sub")
     assert client.get(f"/unit/{unit}/waste").status_code == 403
+
+
+def test_a_supervisor_records_an_inspection_with_a_photo(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.org import builders as b
+    from onecard.waste.models import WasteInspection
+
+    with ctx.db.begin() as conn:
+        b.grant_role(conn, w.people["a2"], "waste_supervisor", unit_id=w.units["A"])
+    token, _ = sign_in(client, ctx, "Sa2")
+    page = client.get("/waste").text
+    assert "反浪费检查" in page and "财政局机关食堂" in page and "人民医院职工食堂" not in page
+    form = {
+        "csrf_token": token,
+        "canteen_id": str(w.canteens["A"]),
+        "day": TODAY,
+        "meal": "lunch",
+        "findings": "剩饭较多",
+    }
+    photo = {"photo": ("p.png", PNG, "image/png")}
+    r = client.post("/waste/inspections", data={**form, "leftover_kg": "abc"}, files=photo)
+    assert r.status_code == 422 and alert(r.text)
+    assert count(ctx, WasteInspection) == 0
+    r = client.post(
+        "/waste/inspections",
+        data={**form, "leftover_kg": "7.5"},
+        files=photo,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get("/waste?saved=1").text
+    assert "检查记录已保存" in page and "7,500" in page and "有照片" in page
+    assert "Inspection saved" in client.get("/waste?saved=1&lang=en").text
+    # Another unit's canteen is refused, nothing written.
+    client.get("/waste?lang=zh-CN")
+    r = client.post(
+        "/waste/inspections",
+        data={**form, "canteen_id": str(w.canteens["B"]), "leftover_kg": "1"},
+    )
+    assert r.status_code == 403 and count(ctx, WasteInspection) == 1

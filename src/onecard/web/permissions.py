@@ -129,6 +129,7 @@ ACCOUNT_KEEPERS = Rule(UNIT_WRITERS.clauses, note="city-role holders: bureau_adm
 # the bureau too. What they record is read by them, whoever runs the canteen and the city.
 WASTE_SUPERVISOR = of(Who.WASTE_SUPERVISOR, Scope.UNIT)
 WASTE_INSPECTORS = WASTE_SUPERVISOR + BUREAU  # Actor.supervises_unit
+WASTE_INSPECTORS_SELF = of(Who.WASTE_SUPERVISOR, Scope.SELF) + BUREAU  # their own units
 WASTE_READERS = WASTE_SUPERVISOR + CANTEEN_MANAGER + UNIT_ADMIN + READERS  # scopes.waste_scope
 SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
 
@@ -368,6 +369,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/org/import"): READERS,
     ("GET", "/bureau/org/info-table.xlsx"): READERS,
     ("POST", "/bureau/org/import"): BUREAU,
+    ("GET", "/waste"): WASTE_INSPECTORS_SELF,
+    ("POST", "/waste/inspections"): WASTE_INSPECTORS,
     ("GET", "/bureau/waste"): READERS,
     ("GET", "/bureau/waste.xlsx"): READERS,
     ("POST", "/bureau/waste/notices"): BUREAU_ADMIN,

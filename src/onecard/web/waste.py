@@ -9,6 +9,9 @@ Contract:
   button (its admin), the form for a day's leftover weight, the latest inspections, and
   per canteen the quarter's waste per diner, its deduction (``waste.score``) and the form
   that records the quarter's quality score with it taken off. Readers: ``unit_scope``.
+- ``/waste``: the anti-waste supervisor's page (反浪费检查): the inspection form for the
+  canteens of the units they supervise (the bureau: every canteen) with an optional
+  photo (JPEG/PNG, ≤ 2 MB), and their canteens' latest inspections.
 - A domain error is shown on the page with its 4xx status, nothing changed; the services
   check the actor again.
 """
@@ -18,17 +21,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, OneCardError
+from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError
 from onecard.funding.errors import check_quarter
 from onecard.org import listing
 from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.waste import queries, score, service
+from onecard.waste.models import MAX_PHOTO
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import status_for
@@ -248,3 +252,65 @@ def unit_score(
         msg = exc.message(request_lang(request))
         return _unit(request, ctx, actor, unit, q, msg, status_for(exc))
     return RedirectResponse(f"/unit/{unit_id}/quality?quarter={q}", status_code=303)
+
+
+def _supervised(ctx: Context, actor: Actor) -> list[Any]:
+    if actor.is_bureau:
+        return [{"id": c.id, "name": c.name} for c in org_queries.canteen_choices(ctx)]
+    units = sorted({u for r, u, _ in actor.grants if r == "waste_supervisor" and u is not None})
+    if not units:
+        raise Forbidden()
+    return [c for u in units for c in listing.unit_canteens(ctx, u)]
+
+
+def _inspector(
+    request: Request,
+    ctx: Context,
+    actor: Actor,
+    error: str | None = None,
+    status_code: int = 200,
+    saved: bool = False,
+) -> Response:
+    canteens = _supervised(ctx, actor)
+    inspections = [i for c in canteens for i in queries.inspections(ctx, int(c["id"]), limit=10)]
+    return render(
+        request,
+        "waste/inspect.html",
+        status_code=status_code,
+        actor=actor,
+        canteens=canteens,
+        meals=service.MEALS,
+        today=ctx.clock.today(),
+        inspections=sorted(inspections, key=lambda i: i["id"], reverse=True)[:20],
+        error=error,
+        saved=saved,
+    )
+
+
+@router.get("/waste")
+def inspect_page(
+    request: Request, actor: ActorDep, ctx: CtxDep, saved: str | None = None
+) -> Response:
+    return _inspector(request, ctx, actor, saved=saved == "1")
+
+
+@router.post("/waste/inspections")
+def inspect(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: IdForm,
+    day: Annotated[date, Form()],
+    meal: Annotated[str, Form(max_length=20)],
+    leftover_kg: Annotated[str, Form(max_length=20)],
+    findings: Annotated[str, Form(max_length=1000)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    _supervised(ctx, actor)
+    data = photo.file.read(MAX_PHOTO + 1) if photo is not None and photo.filename else None
+    try:
+        service.record_inspection(ctx, actor, canteen_id, day, meal, leftover_kg, findings, data)
+    except OneCardError as exc:
+        msg = exc.message(request_lang(request))
+        return _inspector(request, ctx, actor, msg, status_for(exc))
+    return RedirectResponse("/waste?saved=1", status_code=303)
