@@ -106,6 +106,7 @@ AREAS: list[str] = [
     "funding",
     "community",
     "feedback",
+    "waste",
     "reports",
 ]
 

@@ -38,11 +38,13 @@ from onecard.feedback.models import ASPECTS
 from onecard.funding import distribution, notices, notifications
 from onecard.org import builders as b
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen
+from onecard.org.models import Canteen, Person
 from onecard.pay import ecny, topup
 from onecard.pay.cards import issue_card_conn
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
 from onecard.terminals.simulator import InProcess, SimTerminal, stepping_clock
+from onecard.waste import queries as waste_queries
+from onecard.waste import service as waste
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史黎贺顾毛郝龚邵万钱覃武戴孔汤庞樊兰殷施陶洪翟安颜倪严牛温芦季俞章鲁葛伍申尤毕聂焦向柳邢骆岳齐"
 GIVEN = "伟芳娜敏静丽强磊洋艳勇军杰娟涛明超秀霞平刚桂英华玉萍红鹏辉建国志红文斌宇浩凯健俊帆帅旭宁欣然子怡梓涵诗雨佳琪晨阳嘉豪思远一鸣婷慧颖雪琳丹晶海燕春梅兰凤云飞亮波鑫博睿泽昊天"
@@ -260,6 +262,7 @@ def build_demo(
     assert offline_term is not None
     meals += _offline_afternoon(sim, clock, rng, people, offline_term[0], funded_on, today)
     community_meals = _community(sim, clock, region, today)
+    _waste(sim, clock, rng, people, list(canteen_of_unit.values()), logins, funded_on, today)
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -565,6 +568,83 @@ def _eat(
     return meals
 
 
+# A 1×1 white PNG: what a clean-plate check-in's photo is in the demo.
+DEMO_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8ffff3f0005fe02fea7d6a4a60000000049454e44ae426082"
+)
+
+
+def _waste(
+    sim: Context,
+    clock: ReplayClock,
+    rng: random.Random,
+    people: list[tuple[int, int, str, int]],
+    canteens: list[int],
+    logins: dict[str, str],
+    funded_on: date,
+    today: date,
+) -> None:
+    """Waste supervision (R-R4, R-S5) over the last working days: each canteen's
+    leftovers of its lunches (30–90 g a diner), the supervisor's inspections, the demo
+    diner's and a few others' clean plates every day (a streak), and two waste notices,
+    the first acknowledged by its unit."""
+    days: list[date] = []
+    d = today - timedelta(days=1)
+    while d > funded_on and len(days) < 5:
+        if d.weekday() < 5:
+            days.append(d)
+        d -= timedelta(days=1)
+    days.reverse()
+    if not days:
+        return
+    with sim.db.read() as conn:
+        diners = waste_queries.diners_conn(conn, canteens, days[0], days[-1])
+        actors = {
+            role: Actor.load(conn, pid, staff_no, uid)
+            for role, staff_no in logins.items()
+            for pid, uid in conn.execute(
+                select(Person.id, Person.unit_id).where(Person.staff_no == staff_no)
+            )
+        }
+    system = Actor.system("demo")
+    plate_eaters = [actors["diner"]]
+    with sim.db.read() as conn:
+        for pid, uid, _card, _std in rng.sample(people[6:], min(4, max(0, len(people) - 6))):
+            plate_eaters.append(Actor.load(conn, pid, f"demo:{pid}", uid))
+    # Clean plates on every day since the first of them (weekends too: a streak counts
+    # calendar days), the demo diner's each day.
+    day = days[0]
+    while day < today:
+        _at(clock, day, 12, 40)
+        for a in plate_eaters:
+            if a is actors["diner"] or rng.random() < 0.7:
+                waste.check_in(sim, a, "lunch", DEMO_PNG)
+        day += timedelta(days=1)
+    for day in days:
+        _at(clock, day, 14)
+        for cid in canteens:
+            n = diners.get((cid, day, "lunch"), 0)
+            if n:
+                grams = n * rng.randint(30, 90)
+                waste.record_weight(sim, system, cid, day, "lunch", f"{grams / 1000:.3f}")
+    first = canteens[0]
+    _at(clock, days[-1], 12, 50)
+    for day, kg, found in (
+        (days[0], "6.4", "米饭剩余较多，建议按需盛饭、推行小份菜"),
+        (days[-1], "3.2", "光盘情况良好，个别餐桌剩菜较多"),
+    ):
+        waste.record_inspection(sim, actors["waste_supervisor"], first, day, "lunch", kg, found)
+    _at(clock, days[-1], 16)
+    ack = waste.issue_notice(
+        sim, system, first, "午餐剩余偏多：请落实按需取餐、小份菜供应并公示光盘情况"
+    )
+    if len(canteens) > 1:
+        waste.issue_notice(sim, system, canteens[1], "晚餐后厨剩饭偏多，请核查备餐量")
+    _at(clock, days[-1], 17)
+    waste.acknowledge_notice(sim, actors["unit_admin"], ack)
+
+
 def _ecny(
     sim: Context,
     clock: ReplayClock,
@@ -776,6 +856,11 @@ def _demo_logins(
     grants["unit_admin"] = (in_owner[1][0], "unit_admin", {"unit_id": owner_of_first})
     grants["canteen_manager"] = (in_owner[2][0], "canteen_manager", {"canteen_id": canteens[0]})
     grants["bureau_admin"] = (people[3][0], "bureau_admin", {})
+    grants["waste_supervisor"] = (
+        in_owner[min(3, len(in_owner) - 1)][0],
+        "waste_supervisor",
+        {"unit_id": owner_of_first},
+    )
     grants["finance"] = (people[4][0], "finance", {})
     grants["auditor"] = (people[5][0], "auditor", {})
     logins: dict[str, str] = {}

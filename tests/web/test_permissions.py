@@ -46,6 +46,7 @@ from onecard.org.models import Region, RoleGrant, Unit
 from onecard.pay.cards import issue_card_conn
 from onecard.pay.service import PaymentRequest, pay
 from onecard.rollout import service as rollout
+from onecard.waste import service as waste
 from onecard.web import permissions
 from onecard.web.app import create_app
 from onecard.web.deps import ActorDep
@@ -105,6 +106,7 @@ CALLERS = [
     Caller("terminal of another canteen", frozenset({Who.TERMINAL}), terminal="B"),
     Caller("unit admin", frozenset({P, Who.UNIT_ADMIN}), staff="ua", unit=True),
     Caller("canteen manager", frozenset({P, Who.CANTEEN_MANAGER}), staff="cm", canteen=True),
+    Caller("waste supervisor", frozenset({P, Who.WASTE_SUPERVISOR}), staff="ws", unit=True),
     Caller("terminal", frozenset({Who.TERMINAL}), terminal="A", owns=True),
 ]
 
@@ -132,12 +134,14 @@ def matrix_world(ctx: Context) -> Targets:
             ("a7", "A"),
             ("cmb", "B"),
             ("au", "C"),
+            ("ws", "A"),
         ):
             w.people[key] = b.create_person(
                 conn, w.region, w.units[unit], f"S{key}", f"职员{key}", standard_fen=60000
             )
         b.grant_role(conn, w.people["cmb"], "canteen_manager", canteen_id=w.canteens["B"])
         b.grant_role(conn, w.people["au"], "auditor")
+        b.grant_role(conn, w.people["ws"], "waste_supervisor", unit_id=w.units["A"])
         for code in ("T-A8", "T-A9"):
             b.register_terminal(conn, w.region, w.canteens["A"], code, key=f"key-{code}")
         # Planned terminals the rollout API and page move on (install → accept → live …).
@@ -185,6 +189,7 @@ def matrix_world(ctx: Context) -> Targets:
         ctx, SYSTEM, w.canteens["A"], catalogue.GoodSpec("G1", "矿泉水", 190, barcode=WATER)
     )
     urged = {k: rollout.issue_notice(ctx, SYSTEM, w.units["A"], "urge", k) for k in ("api", "page")}
+    wasted = {k: waste.issue_notice(ctx, SYSTEM, w.canteens["A"], k) for k in ("api", "page")}
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     cc = community_targets(ctx, w)
     bank.open_outside_account("99990000", "某不明单位", 50000)
@@ -258,6 +263,8 @@ def matrix_world(ctx: Context) -> Targets:
             "terminal:page": planned["T-MXPAGE"],
             "rollout_notice:api": urged["api"],
             "rollout_notice:page": urged["page"],
+            "waste_notice:api": wasted["api"],
+            "waste_notice:page": wasted["page"],
             "statement": statement,
             "item_id": item_id,
             "sku": "MX1",
@@ -375,6 +382,7 @@ def PHOTO() -> tuple[str, bytes, str]:
     return ("me.jpg", jpeg(astronaut(), max_side=300), "image/jpeg")
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16  # a clean plate's photo
 CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/login"): Call(form=j({"staff_no": "Sc1", "password": "wrong"}), ok=frozenset({401})),
     ("POST", "/logout"): Call(order=99, ends_session=True),
@@ -790,6 +798,53 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/bureau/community/claims/{claim_id}/approve"): Call(
         params={"claim_id": "id:claim:page"}, order=10
+    ),
+    # --- waste supervision: weights replace each other; each caller checks in once.
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/inspections"): Call(
+        json=j({"inspected_on": "2026-03-01", "meal": "lunch", "leftover_kg": 3.5})
+    ),
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/weights"): Call(
+        json=j({"day": "2026-03-01", "meal": "lunch", "leftover_kg": "2.25"})
+    ),
+    ("POST", f"{API}/me/clean-plates"): Call(
+        json=j({"meal": "lunch", "photo_base64": base64.b64encode(PNG).decode()})
+    ),
+    ("POST", f"{API}/waste/notices"): Call(
+        json=lambda t, c: {"canteen_id": t["canteen_id"], "text": "晚餐剩余过多"}
+    ),
+    ("POST", f"{API}/waste/notices/{{notice_id}}/acknowledge"): Call(
+        params={"notice_id": "id:waste_notice:api"}
+    ),
+    ("POST", "/unit/{unit_id}/waste/notices/{notice_id}/ack"): Call(
+        params={"notice_id": "id:waste_notice:page"}
+    ),
+    ("POST", "/bureau/waste/notices"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "text": "早餐剩余过多"}
+    ),
+    ("POST", "/unit/{unit_id}/waste/weights"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-02",
+            "meal": "lunch",
+            "leftover_kg": "1.5",
+        }
+    ),
+    ("POST", "/unit/{unit_id}/waste/score"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "quarter": "2026Q1", "assessed": 88}
+    ),
+    ("POST", "/waste/inspections"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-03",
+            "meal": "lunch",
+            "leftover_kg": "4",
+        }
+    ),
+    ("POST", "/me/clean-plate"): Call(
+        files=j({"meal": (None, "dinner"), "photo": ("plate.png", PNG, "image/png")})
+    ),
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/quality-score"): Call(
+        json=j({"quarter": "2026Q1", "assessed": 90})
     ),
 }
 STATIC_FILE = "/static/vendor/htmx.min.js"

@@ -47,7 +47,13 @@ WORDS: dict[str, dict[str, str]] = {
     # A bank order (funding.models.BankOrder.status).
     "order": {"pending": "处理中", "succeeded": "成功", "failed": "失败"},
     # What was run or done (audit actions, money runs).
+    "meal": {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"},
     "action": {
+        "waste_inspection": "反浪费检查",
+        "waste_weight": "剩余重量",
+        "clean_plate": "光盘打卡",
+        "waste_notice": "浪费通报",
+        "waste_notice_ack": "确认浪费通报",
         "card_issued": "发卡",
         "card_lost": "挂失",
         "card_unfrozen": "解挂",

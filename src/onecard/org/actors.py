@@ -89,3 +89,13 @@ class Actor:
     def require_canteen(self, canteen_id: int, owning_unit_id: int | None = None) -> None:
         if not self.manages_canteen(canteen_id, owning_unit_id):
             raise Forbidden()
+
+    def supervises_unit(self, unit_id: int) -> bool:
+        """An anti-waste supervisor (反浪费监督员) of the unit, or the bureau (R-R4)."""
+        return self.is_bureau or any(
+            r == "waste_supervisor" and u == unit_id for r, u, _ in self.grants
+        )
+
+    def require_supervisor(self, unit_id: int) -> None:
+        if not self.supervises_unit(unit_id):
+            raise Forbidden()

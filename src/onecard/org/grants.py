@@ -86,9 +86,9 @@ def _scope_unit(
         if unit_id is not None or canteen_id is not None:
             raise InvalidInput(f"{ROLE_ZH[role]}是全市角色，不指定单位或食堂")
         return None
-    if role == "unit_admin":
+    if role in ("unit_admin", "waste_supervisor"):
         if unit_id is None or canteen_id is not None:
-            raise InvalidInput("单位管理员须指定单位（且只指定单位）")
+            raise InvalidInput(f"{ROLE_ZH[role]}须指定单位（且只指定单位）")
         unit = conn.execute(select(Unit.id, Unit.retired_at).where(Unit.id == unit_id)).first()
         if unit is None or unit.retired_at is not None:
             raise UnknownReference(field="单位", field_en="Unit", value=unit_id)

@@ -33,7 +33,7 @@ CANTEEN_OPERATIONS = ("self", "outsourced")
 TERMINAL_STATUSES = ("planned", "installed", "accepted", "live", "revoked")  # rollout.states
 # Roles a person holds for the whole city, and those held for one unit or canteen.
 CITY_ROLES = ("bureau_admin", "clearing_operator", "finance", "auditor")
-UNIT_ROLES = ("unit_admin", "canteen_manager")
+UNIT_ROLES = ("unit_admin", "canteen_manager", "waste_supervisor")
 ROLE_CODES = (
     "bureau_admin",
     "clearing_operator",
@@ -41,6 +41,7 @@ ROLE_CODES = (
     "auditor",
     "unit_admin",
     "canteen_manager",
+    "waste_supervisor",
     "diner",
 )
 
@@ -213,5 +214,6 @@ ROLE_ROWS = [
     ("auditor", "审计", "Auditor", True, True),
     ("unit_admin", "单位管理员", "Unit administrator", False, False),
     ("canteen_manager", "食堂管理员", "Canteen manager", False, False),
+    ("waste_supervisor", "反浪费监督员", "Anti-waste supervisor", False, False),
     ("diner", "就餐人员", "Diner", False, False),
 ]

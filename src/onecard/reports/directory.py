@@ -11,7 +11,8 @@ Contract: plain reads (``ctx.db.read()``), no writes.
   guests and its ``guest_access`` is not ``none``), ``PAGE_SIZE`` at a time in
   (district, code) order, with the total, the districts to choose from, and per canteen
   its meals and prices (other units' staff: ``visitor``; someone without a card:
-  ``guest``), rating, whether it is open now, a ``tel:`` number and a map link. One
+  ``guest``), rating, the waste notices (浪费通报) of the last 90 days, whether it is
+  open now, a ``tel:`` number and a map link. One
   read transaction; filters, the count and the page are SQL (a city's 1,205 canteens
   are never read whole); meals, prices and ratings are read for the page's canteens only.
 - ``map_url(name, location, coordinates)`` — an Amap URI (a plain link, no script): a
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -34,6 +35,7 @@ from onecard.feedback.models import Rating
 from onecard.feedback.queries import canteen_averages
 from onecard.org.models import Canteen, Unit
 from onecard.pay.models import MealPeriod, MealPrice
+from onecard.waste.queries import PUBLIC_DAYS, public_notices_conn
 
 PAGE_SIZE = 20
 MAX_PAGE = 1000
@@ -280,6 +282,9 @@ def search(ctx: Context, query: DirectoryQuery, per_page: int = PAGE_SIZE) -> Di
         ids = [int(r.id) for r in rows]
         ratings = _ratings(conn, ids)
         meals = _meal_prices(conn, ids)
+        waste = public_notices_conn(
+            conn, to_local(read_at).date() - timedelta(days=PUBLIC_DAYS), ids
+        )
     out = []
     for c in rows:
         cid = int(c.id)
@@ -313,6 +318,7 @@ def search(ctx: Context, query: DirectoryQuery, per_page: int = PAGE_SIZE) -> Di
                 "next_meal": upcoming,
                 "rating": round(avg[0], 1) if avg else None,
                 "rating_count": avg[1] if avg else 0,
+                "waste_notices": waste.get(cid, []),
             }
         )
     return DirectoryPage(out, total, page, pages, per_page, districts, read_at)

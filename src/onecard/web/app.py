@@ -41,6 +41,7 @@ from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
 from onecard.terminals import routes as offline_routes
+from onecard.waste import routes as waste_routes
 from onecard.web import (
     activation,
     auth,
@@ -60,6 +61,7 @@ from onecard.web import (
     till,
     unit,
     unit_funding,
+    waste,
 )
 from onecard.web import errors as web_errors
 from onecard.web.csrf import SAFE_METHODS
@@ -311,6 +313,7 @@ def create_app(
         face_routes.router,
         catalogue_routes.router,
         community_routes.router,
+        waste_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -326,6 +329,7 @@ def create_app(
         rollout.router,
         shop.router,
         community.router,
+        waste.router,
     ):
         app.include_router(router)
     if STATIC.exists():

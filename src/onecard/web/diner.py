@@ -2,7 +2,9 @@
 
 Contract: every route acts for the signed-in person only and goes through the same
 service functions and read models as the JSON API (pay.queries, pay.cards,
-pay.paycode_keys, pay.topup, feedback.service; also org.queries, feedback.queries).
+pay.paycode_keys, pay.topup, feedback.service, waste.service; also org.queries,
+feedback.queries, waste.queries). The clean-plate check-in (光盘打卡, R-S5) is a photo
+upload on /me, once per meal a day, with the streak shown beside it.
 Reporting a card lost stops the card; reporting the phone lost rotates the payment-code
 secret and ends the person's sessions.
 The payment code page makes its codes in the browser from the on-device secret
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from onecard.channels.sandbox import open_demo_card
@@ -35,6 +37,9 @@ from onecard.org import queries as org_queries
 from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.queries import my_balances, my_transactions, person_cards
 from onecard.pay.statement import kind_words, statement, statement_years
+from onecard.waste import queries as waste_queries
+from onecard.waste import service as waste
+from onecard.waste.models import MAX_PHOTO
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdPath
 from onecard.web.forms import parse_yuan
@@ -75,12 +80,23 @@ def _transactions(
 
 
 @router.get("")
-def home(request: Request, actor: ActorDep, ctx: CtxDep, msg: str | None = None) -> Response:
+def home(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    msg: str | None = None,
+    plate_error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     pid = _person_id(actor)
     return render(
         request,
         "diner/home.html",
+        status_code=status_code,
         actor=actor,
+        plates=waste_queries.clean_plates(ctx, pid, ctx.clock.today()),
+        meals=waste.MEALS,
+        plate_error=plate_error,
         me=org_queries.person_name(ctx, pid),
         bal=my_balances(ctx, pid),
         cards=_my_cards(ctx, pid),
@@ -229,6 +245,24 @@ def phone_lost(actor: ActorDep, ctx: CtxDep) -> Response:
 def card_unfreeze(card_no: str, actor: ActorDep, ctx: CtxDep) -> Response:
     cards.unfreeze(ctx, actor, card_no, holder_only=True)
     return RedirectResponse("/me?msg=unfrozen", status_code=303)
+
+
+@router.post("/clean-plate")
+def clean_plate(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    meal: Annotated[str, Form(max_length=20)],
+    photo: Annotated[UploadFile, File()],
+) -> Response:
+    """Today's clean plate (光盘打卡) for a meal, with its photo (JPEG or PNG, ≤ 2 MB)."""
+    data = photo.file.read(MAX_PHOTO + 1)  # one byte more: too large is refused, not cut
+    try:
+        waste.check_in(ctx, actor, meal, data)
+    except OneCardError as exc:
+        code = 409 if exc.code == "state_conflict" else 422
+        return home(request, actor, ctx, None, exc.message(request_lang(request)), code)
+    return RedirectResponse("/me?msg=plate#plate", status_code=303)
 
 
 @router.get("/topup")

@@ -40,6 +40,7 @@ class Who(StrEnum):
     BANK = "bank"  # the bank's callback, signed with HMAC-SHA256 over the body
     UNIT_ADMIN = "unit_admin"
     CANTEEN_MANAGER = "canteen_manager"
+    WASTE_SUPERVISOR = "waste_supervisor"
     BUREAU_ADMIN = "bureau_admin"
     CLEARING_OPERATOR = "clearing_operator"
     FINANCE = "finance"
@@ -124,6 +125,12 @@ APPOINTERS = Rule(UNIT_WRITERS.clauses, note="city roles: bureau_admin only")
 # A person's activation code, reset and unlock: their unit's admin or the bureau; a person
 # holding a city role, the bureau admin only (web.account_activation).
 ACCOUNT_KEEPERS = Rule(UNIT_WRITERS.clauses, note="city-role holders: bureau_admin only")
+# Anti-waste supervisors (R-R4) inspect the canteens of the unit they are appointed in;
+# the bureau too. What they record is read by them, whoever runs the canteen and the city.
+WASTE_SUPERVISOR = of(Who.WASTE_SUPERVISOR, Scope.UNIT)
+WASTE_INSPECTORS = WASTE_SUPERVISOR + BUREAU  # Actor.supervises_unit
+WASTE_INSPECTORS_SELF = of(Who.WASTE_SUPERVISOR, Scope.SELF) + BUREAU  # their own units
+WASTE_READERS = WASTE_SUPERVISOR + CANTEEN_MANAGER + UNIT_ADMIN + READERS  # scopes.waste_scope
 SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
 
 API = "/api/v1"
@@ -301,6 +308,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/shop/over.xlsx"): READERS,
     ("POST", "/bureau/shop/references"): BUREAU,
     ("POST", "/bureau/shop/import"): BUREAU,
+    # --- waste supervision API (R-R4, R-S5) ----------------------------------------------
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/inspections"): WASTE_INSPECTORS,
+    ("GET", f"{API}/waste/canteens/{{canteen_id}}/inspections"): WASTE_READERS,
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/weights"): CANTEEN_RUNNERS,
+    ("POST", f"{API}/me/clean-plates"): HOLDER,
+    ("GET", f"{API}/me/clean-plates"): HOLDER,
+    ("GET", f"{API}/waste/per-diner"): READERS,
+    ("GET", f"{API}/waste/per-diner.xlsx"): READERS,
+    ("GET", f"{API}/waste/notices"): UNIT_ADMIN_SELF + READERS,
+    ("POST", f"{API}/waste/notices"): BUREAU_ADMIN,
+    ("POST", f"{API}/waste/notices/{{notice_id}}/acknowledge"): UNIT_ADMIN,
+    ("POST", f"{API}/waste/canteens/{{canteen_id}}/quality-score"): UNIT_WRITERS,
     # --- the till -----------------------------------------------------------------------
     ("GET", "/till"): CANTEEN_RUNNERS,
     ("POST", "/till/pay"): CANTEEN_RUNNERS,
@@ -385,6 +404,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/org/import"): READERS,
     ("GET", "/bureau/org/info-table.xlsx"): READERS,
     ("POST", "/bureau/org/import"): BUREAU,
+    ("GET", "/waste"): WASTE_INSPECTORS_SELF,
+    ("POST", "/waste/inspections"): WASTE_INSPECTORS,
+    ("GET", "/bureau/waste"): READERS,
+    ("GET", "/bureau/waste.xlsx"): READERS,
+    ("POST", "/bureau/waste/notices"): BUREAU_ADMIN,
+    ("GET", "/unit/{unit_id}/waste"): UNIT_READERS,
+    ("POST", "/unit/{unit_id}/waste/notices/{notice_id}/ack"): UNIT_ADMIN,
+    ("POST", "/unit/{unit_id}/waste/weights"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/waste/score"): UNIT_WRITERS,
+    ("POST", "/me/clean-plate"): HOLDER,
     ("GET", "/bureau/rollout"): READERS,
     ("GET", "/bureau/rollout/supervision.xlsx"): READERS,
     ("POST", "/bureau/rollout/plan"): BUREAU,

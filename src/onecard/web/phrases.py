@@ -103,6 +103,11 @@ PHRASES = [
     N_("审计"),
     N_("单位管理员"),
     N_("食堂管理员"),
+    N_("反浪费监督员"),
+    # waste supervision: audited actions (core.words "action")
+    N_("反浪费检查"),
+    N_("剩余重量"),
+    N_("确认浪费通报"),
     N_("退款打入此账户"),
     N_("委托经营必填"),
     # The canteen page's public-directory fields (org.fields, core.words "guest_access").

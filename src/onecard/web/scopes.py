@@ -47,3 +47,20 @@ def bureau_scope(actor: Actor) -> None:
 
 def can_run_money(actor: Actor) -> bool:
     return actor.is_bureau
+
+
+def waste_scope(ctx: Context, actor: Actor, canteen_id: int) -> int:
+    """A canteen's waste records (R-R4): its unit's anti-waste supervisors, whoever runs
+    it, and the city's readers; 404 for no such canteen. Returns the owning unit's id."""
+    if not org_queries.canteen_exists(ctx, canteen_id):
+        if actor.can_read_everything() or actor.has("waste_supervisor", "unit_admin"):
+            raise NotFound(what="食堂")
+        raise Forbidden()
+    unit_id = org_queries.canteen_owner(ctx, canteen_id)
+    if not (
+        actor.can_read_everything()
+        or actor.supervises_unit(unit_id)
+        or actor.manages_canteen(canteen_id, unit_id)
+    ):
+        raise Forbidden()
+    return unit_id
