@@ -105,6 +105,7 @@ AREAS: list[str] = [
     "funding",
     "feedback",
     "reports",
+    "partners",
 ]
 
 

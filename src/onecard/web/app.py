@@ -35,6 +35,7 @@ from onecard.faces import routes as face_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
 from onecard.org import routes as org_routes
+from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
@@ -305,6 +306,7 @@ def create_app(
         org_routes.router,
         rollout_routes.router,
         face_routes.router,
+        partner_routes.router,
         auth.router,
         activation.router,
         public.router,
