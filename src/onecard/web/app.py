@@ -49,6 +49,7 @@ from onecard.web import (
     openapi,
     org,
     org_import,
+    partners,
     permissions,
     public,
     reconciliation,
@@ -320,6 +321,7 @@ def create_app(
         org.router,
         org_import.router,
         rollout.router,
+        partners.router,
     ):
         app.include_router(router)
     if STATIC.exists():
