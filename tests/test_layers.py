@@ -108,6 +108,7 @@ AREAS: list[str] = [
     "feedback",
     "waste",
     "reports",
+    "partners",
 ]
 
 

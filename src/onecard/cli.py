@@ -33,6 +33,7 @@ from onecard.ledger import cli as ledger_cli
 from onecard.ops import cli as ops_cli
 from onecard.org import admin_cli as org_admin_cli
 from onecard.org import cli as org_cli
+from onecard.partners import cli as partners_cli
 from onecard.pay import cli as pay_cli
 from onecard.pay import ecny_cli
 from onecard.reports import cli as reports_cli
@@ -293,6 +294,7 @@ app.add_typer(account_cli.app, name="account", help="账户 / sign-in: enrolment
 app.add_typer(
     faces_cli.app, name="face", help="刷脸支付 / face pay: terminals' liveness, withdrawal"
 )
+app.add_typer(partners_cli.app, name="partner", help="合作方接口 / partner API credentials")
 app.add_typer(funding_cli.app, name="funding", help="资金 / quarterly funding runs")
 app.add_typer(audit_cli.app, name="audit", help="操作记录 / the audit trail: verify, list, export")
 app.add_typer(reports_cli.app, name="reports", help="看板 / the dashboard's roll-ups")

@@ -13,6 +13,7 @@ from onecard.funding import models as _funding  # noqa: F401
 from onecard.ledger import models as _ledger  # noqa: F401
 from onecard.org import models as _org  # noqa: F401
 from onecard.org import session_models as _sessions  # noqa: F401
+from onecard.partners import models as _partners  # noqa: F401
 from onecard.pay import models as _pay  # noqa: F401
 from onecard.reports import models as _reports  # noqa: F401
 from onecard.rollout import models as _rollout  # noqa: F401

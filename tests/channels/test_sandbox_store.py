@@ -135,11 +135,20 @@ def test_the_store_lives_next_to_the_city_by_default(tmp_path: Path) -> None:
     )
     assert sandbox_store_url(own) == "sqlite://"
     assert (
-        Settings(env="production", secret_key="x" * 32, face_key=FACE_KEY).bank_adapter == "files"
+        Settings(
+            env="production", secret_key="x" * 32, face_key=FACE_KEY, partner_key=FACE_KEY
+        ).bank_adapter
+        == "files"
     )
     assert Settings(env="development").bank_adapter == "sandbox"
     with pytest.raises(ValueError, match="not in production"):
-        Settings(env="production", secret_key="x" * 32, face_key=FACE_KEY, bank="sandbox")
+        Settings(
+            env="production",
+            secret_key="x" * 32,
+            face_key=FACE_KEY,
+            partner_key=FACE_KEY,
+            bank="sandbox",
+        )
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ def test_only_development_takes_the_default_secret() -> None:
             Settings(env=env, secret_key="")
     with pytest.raises(ValidationError, match="at least 32"):
         Settings(env="production", secret_key="short-secret")
-    assert Settings(env="production", secret_key="x" * 32, face_key=FACE_KEY).env == "production"
+    assert (
+        Settings(env="production", secret_key="x" * 32, face_key=FACE_KEY, partner_key=FACE_KEY).env
+        == "production"
+    )
     assert Settings(env="test", secret_key="test-secret").env == "test"
     assert Settings(env="development").secret_key == DEFAULT_SECRET

@@ -228,9 +228,9 @@ def test_production_refuses_to_start_without_a_face_key() -> None:
             env="production", secret_key="x" * 32, face_key=base64.b64encode(b"short").decode()
         )
     key = base64.b64encode(bytes(range(32))).decode()
-    assert Settings(env="production", secret_key="x" * 32, face_key=key).face_key_bytes == bytes(
-        range(32)
-    )
+    assert Settings(
+        env="production", secret_key="x" * 32, face_key=key, partner_key=key
+    ).face_key_bytes == bytes(range(32))
     # Outside production, a key derived from the secret key.
     assert len(Settings(env="test", secret_key="t").face_key_bytes) == 32
 

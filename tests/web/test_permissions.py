@@ -233,10 +233,14 @@ def matrix_world(ctx: Context) -> Targets:
     for terminal in ("A", "B"):  # face pay on: both declare liveness detection
         face_service.set_liveness(ctx, SYSTEM, w.terminals[terminal].code, True)
     ecny_order = ecny_payment(ctx, w)
+    from onecard.partners import service as partner_service
+
+    partner_service.create(ctx, SYSTEM, "mx-partner", "测试合作方", ["directory:read"])
     return Targets(
         w,
         {
             "order_no": ecny_order,
+            "client_id": "mx-partner",
             "unit_id": w.units["A"],
             "canteen_id": w.canteens["A"],
             "person_id": w.people["a1"],
@@ -384,6 +388,10 @@ def PHOTO() -> tuple[str, bytes, str]:
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16  # a clean plate's photo
 CALLS: dict[tuple[str, str], Call] = {
+    ("POST", "/bureau/partners"): Call(
+        form=j({"client_id": "mx-new-partner", "name": "新合作方", "scope": "directory:read"})
+    ),
+    ("POST", "/bureau/partners/{client_id}/revoke"): Call(order=5),
     ("POST", "/login"): Call(form=j({"staff_no": "Sc1", "password": "wrong"}), ok=frozenset({401})),
     ("POST", "/logout"): Call(order=99, ends_session=True),
     ("POST", "/login/password"): Call(

@@ -51,6 +51,7 @@ KINDS: dict[str, str] = {
     "terminal": "消费机",
     "rollout": "上线与验收",
     "face": "人脸信息",
+    "partner": "合作方接口",
     "refund": "退款与冲正",
     "roster": "花名册",
     "unit_info": "单位信息",

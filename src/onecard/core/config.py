@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # 1:N identification: a match is at most this far (dlib's usual 0.6), the second best
     # at least this much farther, and a canteen accepting more people than this always
     # asks for the last 4 digits of the phone or staff number.
+    # The partner API (partners/): the AES-256-GCM key the partners' HMAC secrets are
+    # sealed with (HMAC needs the secret itself, so it is encrypted, not hashed), 32 bytes
+    # as base64. Required in production; elsewhere unset means one derived from the secret key.
+    partner_key: str = ""
     face_threshold: float = Field(default=0.6, gt=0.0, le=2.0)
     face_margin: float = Field(default=0.08, ge=0.0, le=1.0)
     face_digits_above: int = Field(default=10_000, ge=1)
@@ -124,6 +128,15 @@ class Settings(BaseSettings):
                 raise ValueError("ONECARD_FACE_KEY is not base64") from exc
             if len(raw) != FACE_KEY_BYTES:
                 raise ValueError(f"ONECARD_FACE_KEY must be {FACE_KEY_BYTES} bytes (base64)")
+        if self.env == "production" and not self.partner_key:
+            raise ValueError("ONECARD_PARTNER_KEY must be set in production (partner secrets)")
+        if self.partner_key:
+            try:
+                raw = base64.b64decode(self.partner_key, validate=True)
+            except ValueError as exc:
+                raise ValueError("ONECARD_PARTNER_KEY is not base64") from exc
+            if len(raw) != FACE_KEY_BYTES:
+                raise ValueError(f"ONECARD_PARTNER_KEY must be {FACE_KEY_BYTES} bytes (base64)")
         if self.env == "production" and self.bank == "sandbox":
             raise ValueError("ONECARD_BANK=sandbox is a simulation: not in production")
         return self
@@ -135,6 +148,14 @@ class Settings(BaseSettings):
         if self.face_key:
             return base64.b64decode(self.face_key)
         return hashlib.sha256(b"onecard-face-key:" + self.secret_key.encode()).digest()
+
+    @property
+    def partner_key_bytes(self) -> bytes:
+        """The partner secrets' AES-GCM key: ``partner_key``, or outside production one
+        derived from the secret key."""
+        if self.partner_key:
+            return base64.b64decode(self.partner_key)
+        return hashlib.sha256(b"onecard-partner-key:" + self.secret_key.encode()).digest()
 
     @property
     def bank_adapter(self) -> Literal["sandbox", "files"]:

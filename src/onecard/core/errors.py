@@ -32,7 +32,9 @@
     │   ├── FacePayNotEnabled         a terminal without liveness detection: no face pay (403)
     │   ├── Forbidden
     │   │   ├── CsrfRefused           a page form without its token
-    │   │   └── CrossSiteRefused      an API write with a cookie from another site
+    │   │   ├── CrossSiteRefused      an API write with a cookie from another site
+    │   │   └── PartnerOutOfScope     partner API: the agreement does not allow this (403)
+    │   ├── PartnerUnauthorized       partner API: bad signature, stale timestamp, nonce replayed, revoked (401)
     │   ├── BadSignature              a bank notification's signature does not match
     │   │   └── NoCallbacks           the file-exchange bank sends none
     │   ├── BadCredentials            wrong staff number or password
@@ -222,6 +224,12 @@ class Forbidden(AuthError):
     code = "forbidden"
     zh = "无权执行此操作"
     en = "You are not allowed to do this"
+
+
+class PartnerUnauthorized(AuthError):
+    code = "partner_unauthorized"
+    zh = "合作方请求签名验证失败（{reason}）"
+    en = "The partner request's signature was not accepted ({reason})"
 
 
 class BadActivationCode(AuthError):
@@ -729,6 +737,12 @@ class CsrfRefused(Forbidden):
     code = "csrf_failed"
     zh = "页面已过期或请求来源不可信，请刷新页面后重试"
     en = "The page expired or the request did not come from it; reload and try again"
+
+
+class PartnerOutOfScope(Forbidden):
+    code = "partner_out_of_scope"
+    zh = "合作协议未授权此操作（需要 {scope}）"
+    en = "The partner agreement does not allow this (needs {scope})"
 
 
 class CrossSiteRefused(Forbidden):

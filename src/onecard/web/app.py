@@ -37,6 +37,7 @@ from onecard.faces import routes as face_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
 from onecard.org import routes as org_routes
+from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
@@ -52,6 +53,7 @@ from onecard.web import (
     openapi,
     org,
     org_import,
+    partners,
     permissions,
     public,
     reconciliation,
@@ -314,6 +316,7 @@ def create_app(
         catalogue_routes.router,
         community_routes.router,
         waste_routes.router,
+        partner_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -330,6 +333,7 @@ def create_app(
         shop.router,
         community.router,
         waste.router,
+        partners.router,
     ):
         app.include_router(router)
     if STATIC.exists():

@@ -38,6 +38,7 @@ class Who(StrEnum):
     PERSON = "person"  # any signed-in person (every member of staff is also a diner)
     TERMINAL = "terminal"  # a terminal's device key (Authorization: Terminal …)
     BANK = "bank"  # the bank's callback, signed with HMAC-SHA256 over the body
+    PARTNER = "partner"  # a partner system's OC-HMAC-SHA256 signed request (partners/)
     UNIT_ADMIN = "unit_admin"
     CANTEEN_MANAGER = "canteen_manager"
     WASTE_SUPERVISOR = "waste_supervisor"
@@ -47,7 +48,9 @@ class Who(StrEnum):
     AUDITOR = "auditor"
 
 
-ROLES = frozenset(w for w in Who if w not in (Who.ANYONE, Who.PERSON, Who.TERMINAL, Who.BANK))
+ROLES = frozenset(
+    w for w in Who if w not in (Who.ANYONE, Who.PERSON, Who.TERMINAL, Who.BANK, Who.PARTNER)
+)
 
 
 class Scope(StrEnum):
@@ -102,6 +105,8 @@ HOLDER = of(Who.PERSON, Scope.SELF)
 OWNER = of(Who.PERSON, Scope.OWN)
 TERMINAL = of(Who.TERMINAL, Scope.SELF)
 TERMINAL_OWN = of(Who.TERMINAL, Scope.OWN)
+# A partner system: what its agreement's scopes allow (partners.service.Caller.require).
+PARTNER = rule((Who.PARTNER, Scope.SELF), note="the agreement's scope, see Partner API")
 BUREAU = rule((Who.BUREAU_ADMIN, Scope.CITY), (Who.CLEARING_OPERATOR, Scope.CITY))
 BUREAU_ADMIN = of(Who.BUREAU_ADMIN, Scope.CITY)
 READERS = BUREAU + rule((Who.FINANCE, Scope.CITY), (Who.AUDITOR, Scope.CITY))
@@ -167,6 +172,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/terminal/offline/uploads"): TERMINAL,
     ("POST", f"{API}/terminal/face-payments"): TERMINAL,
     ("POST", f"{API}/channels/bank/notify"): of(Who.BANK, Scope.SELF),
+    ("GET", "/bureau/partners"): READERS,
+    ("POST", "/bureau/partners"): BUREAU_ADMIN,
+    ("POST", "/bureau/partners/{client_id}/rotate"): BUREAU_ADMIN,
+    ("POST", "/bureau/partners/{client_id}/revoke"): BUREAU_ADMIN,
+    ("GET", f"{API}/partner/canteens"): PARTNER,
     ("POST", f"{API}/terminal/ecny/payments"): TERMINAL,
     ("GET", f"{API}/terminal/ecny/payments/{{txn_id}}"): TERMINAL_OWN,
     ("POST", f"{API}/channels/ecny/notify"): rule(
@@ -499,6 +509,12 @@ def rule_of(request: Request) -> Rule | None:
 def admit_person(request: Request, actor: Actor) -> None:
     found = rule_of(request)
     if found is None or not found.admits(actor):
+        raise Forbidden()
+
+
+def admit_partner(request: Request) -> None:
+    found = rule_of(request)
+    if found is None or Who.PARTNER not in found.whos():
         raise Forbidden()
 
 
