@@ -444,6 +444,9 @@ CALLS: dict[tuple[str, str], Call] = {
         }
     ),
     ("POST", "/till/reverse"): Call(form=lambda t, c: {"canteen_id": t["canteen_id"]}),
+    ("POST", "/till/ecny/check"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "txn_id": "web-none"}
+    ),
     ("POST", "/unit/{unit_id}/canteens/{canteen_id}/rules"): Call(
         form=j({"purse_order": "subsidy_first", "serves_visitors": "true"})
     ),

@@ -285,6 +285,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/till/reverse"): CANTEEN_RUNNERS,
     ("GET", "/till/ratings"): CANTEEN_RUNNERS,
     ("GET", "/till/report"): CANTEEN_RUNNERS,
+    ("POST", "/till/ecny/check"): CANTEEN_RUNNERS,  # ask again about a pending e-CNY payment
     # --- unit admin pages ------------------------------------------------------------------
     ("GET", "/unit/{unit_id}"): UNIT_READERS,
     ("GET", "/unit/{unit_id}/info"): UNIT_READERS,
