@@ -517,6 +517,9 @@ CALLS: dict[tuple[str, str], Call] = {
         }
     ),
     ("POST", "/till/reverse"): Call(form=lambda t, c: {"canteen_id": t["canteen_id"]}),
+    ("POST", "/till/ecny/check"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "txn_id": "web-none"}
+    ),
     ("POST", "/unit/{unit_id}/canteens/{canteen_id}/rules"): Call(
         form=j({"purse_order": "subsidy_first", "serves_visitors": "true"})
     ),
@@ -551,6 +554,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/unit/{unit_id}/people/{person_id}/paycode"): Call(form=j({"action": "rotate"})),
     ("POST", "/unit/{unit_id}/people/{person_id}/leave"): Call(params={"person_id": "a5"}),
+    ("POST", "/unit/{unit_id}/people/{person_id}/face"): Call(
+        form=j({"consent": "paper"}), files=lambda t, c: {"photo": PHOTO()}
+    ),
     ("POST", "/bureau/canteens/{canteen_id}/rollout"): Call(form=j({"status": "live"})),
     ("POST", "/bureau/terminals"): Call(
         form=lambda t, c: {"canteen_id": t["canteen_id"], "code": "T-MX2"}
@@ -561,6 +567,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/bureau/runs/{kind}"): Call(form=j({"quarter": "2026Q1"})),
     ("POST", "/bureau/reconciliation"): Call(form=j({"day": "2026-03-10"})),
+    ("POST", "/bureau/ecny/reconcile"): Call(form=j({"day": "2026-03-10"})),
     ("POST", "/bureau/reconciliation/statement"): Call(
         files=lambda t, c: {"file": ("statement.csv", t["statement"], "text/csv")}
     ),

@@ -46,6 +46,8 @@ WORDS: dict[str, dict[str, str]] = {
     },
     # A bank order (funding.models.BankOrder.status).
     "order": {"pending": "处理中", "succeeded": "成功", "failed": "失败"},
+    # Who recorded a face-pay consent (faces.models.FaceConsent.given_via).
+    "face_consent": {"self": "本人在线同意", "admin": "单位代录纸质同意"},
     # What was run or done (audit actions, money runs).
     "meal": {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"},
     "action": {

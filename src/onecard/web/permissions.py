@@ -337,6 +337,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/till/ratings"): CANTEEN_RUNNERS,
     ("GET", "/till/forecast"): CANTEEN_RUNNERS,
     ("GET", "/till/report"): CANTEEN_RUNNERS,
+    ("POST", "/till/ecny/check"): CANTEEN_RUNNERS,  # ask again about a pending e-CNY payment
     # --- unit admin pages ------------------------------------------------------------------
     ("GET", "/unit/{unit_id}"): UNIT_READERS,
     ("GET", "/unit/{unit_id}/info"): UNIT_READERS,
@@ -358,6 +359,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/unit/{unit_id}/people/{person_id}/cards"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/paycode"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/leave"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/face"): UNIT_WRITERS,
+    ("POST", "/unit/{unit_id}/people/{person_id}/face/withdraw"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/sessions/end"): UNIT_WRITERS,
     ("POST", "/unit/{unit_id}/people/{person_id}/enrolment-code"): BUREAU_ADMIN,
     ("POST", "/unit/{unit_id}/people/{person_id}/activation-code"): ACCOUNT_KEEPERS,
@@ -385,6 +388,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/settlements"): READERS,
     ("GET", "/bureau/settlements/{canteen_id}.{fmt}"): READERS,
     ("GET", "/bureau/reconciliation"): READERS,
+    ("GET", "/bureau/ecny"): READERS,  # e-CNY: the acquirer's day file against our orders
+    ("POST", "/bureau/ecny/reconcile"): BUREAU,
     ("POST", "/bureau/reconciliation"): READERS,
     ("POST", "/bureau/reconciliation/statement"): BUREAU,
     ("POST", "/bureau/reconciliation/assign"): BUREAU,

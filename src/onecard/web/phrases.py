@@ -305,4 +305,13 @@ PHRASES = [
     N_("审核申报明细"),
     N_("补贴申报审核通过"),
     N_("社区食堂等级评定"),
+    # core.words "face_consent": who recorded a face-pay consent (unit person page)
+    N_("本人在线同意"),
+    N_("单位代录纸质同意"),
+    # pay.ecny_recon.STATUS_ZH: how an e-CNY reconciliation line matched (/bureau/ecny)
+    N_("已匹配"),
+    N_("金额不符"),
+    N_("状态不符"),
+    N_("仅收单机构有"),
+    N_("仅本系统有"),
 ]

@@ -16,8 +16,10 @@ the canteen (its manager, the owning unit's admin, the bureau) may open any of i
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import date
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -30,6 +32,8 @@ from onecard.core.tables import Table, to_xlsx
 from onecard.feedback.queries import canteen_averages, recent_comments
 from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
+from onecard.pay import ecny
+from onecard.pay.decide import TerminalIdentity
 from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, pay
 from onecard.pay.till_queries import (
@@ -159,6 +163,8 @@ def till_pay(
             req = PaymentRequest(
                 txn_id=_txn_id(), credential=credential.strip(), amount_fen=parse_yuan(amount)
             )
+        if is_ecny_code(req.credential):  # e-CNY: the block "e-CNY at the till" below
+            return _page(request, ctx, actor, canteen, mine, _ecny_pay(ctx, terminal, req, lang))
         outcome = pay(ctx, terminal, req)
         result = dict(outcome.data)
         if outcome.approved:
@@ -173,6 +179,67 @@ def till_pay(
 
 def _txn_id() -> str:
     return "web-" + secrets.token_hex(10)
+
+
+# --- e-CNY at the till (数字人民币) ---------------------------------------------------------
+# The cashier scans the diner's e-CNY payment code (19 digits starting 01) into the same
+# input as a card: the till charges it through ``pay.ecny.pay`` — the same decision (meal
+# or amount, the guest price), the acquirer asked after the intent is committed. An answer
+# still unknown shows as pending with a button that asks again (``/till/ecny/check`` →
+# ``pay.ecny.stored_answer``, which asks the acquirer first).
+def is_ecny_code(credential: str) -> bool:
+    plain = credential.replace(" ", "")
+    return len(plain) == ECNY_CODE_LEN and plain.startswith("01") and plain.isdigit()
+
+
+ECNY_CODE_LEN = 19
+
+
+def _ecny_result(ctx: Context, got: ecny.EcnyOutcome, lang: str) -> dict[str, Any]:
+    """The order's answer in the page's language (the stored one is in the region's)."""
+    row = ecny.order_row(ctx, got.order_no)
+    data: dict[str, Any] = json.loads(ecny.answer_of(SimpleNamespace(**row), lang))
+    data["channel"] = "ecny"
+    return data
+
+
+def _ecny_pay(
+    ctx: Context, terminal: TerminalIdentity, req: PaymentRequest, lang: str
+) -> dict[str, Any]:
+    try:
+        return _ecny_result(ctx, ecny.pay(ctx, terminal, req), lang)
+    except OneCardError as exc:
+        return {
+            "result": "refused",
+            "channel": "ecny",
+            "code": exc.code,
+            "message": exc.message(lang),
+        }
+
+
+@router.post("/ecny/check")
+def till_ecny_check(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: IdForm,
+    txn_id: Annotated[str, Form(min_length=1, max_length=64)],
+) -> Response:
+    """Ask again about a pending e-CNY payment this till's terminal took."""
+    canteen, mine = _pick(ctx, actor, canteen_id)
+    terminal = till_terminal(ctx, canteen["id"])
+    lang = request_lang(request)
+    result: dict[str, Any]
+    try:
+        result = _ecny_result(ctx, ecny.stored_answer(ctx, terminal, txn_id.strip()), lang)
+    except OneCardError as exc:
+        result = {
+            "result": "refused",
+            "channel": "ecny",
+            "code": exc.code,
+            "message": exc.message(lang),
+        }
+    return _page(request, ctx, actor, canteen, mine, result)
 
 
 @router.post("/reverse")

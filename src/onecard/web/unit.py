@@ -25,6 +25,8 @@ from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import Conflict, ImportRejected, InvalidInput, NotFound, OneCardError
 from onecard.core.money import yuan
+from onecard.faces import queries as face_queries
+from onecard.faces import service as face_service
 from onecard.funding import distribution, settlement, statements
 from onecard.funding import queries as funding_queries
 from onecard.funding.errors import check_quarter
@@ -495,6 +497,8 @@ def _person_page(
         message=message,
         error=error,
         security=activation.person_security(ctx, actor, person_id),
+        face=face_queries.face_status(ctx, person_id),
+        face_notice=face_service.NOTICE,
     )
 
 
@@ -603,3 +607,48 @@ def person_leave(
         person_id,
         message=f"已办理离职，补贴余额 {yuan(back)} 元退回单位",
     )
+
+
+# --- one person's face for face pay (the same services as ``/api/v1/people/{id}/face``) ---
+# The unit's admin enrols a face for someone who signed the paper notice (purpose and
+# retention shown on the page): the box records that consent (``given_via`` admin) with
+# the template in one transaction; withdrawing deletes the template at once. A photo with
+# no face, or no consent, is answered on the page (422) with nothing written.
+@router.post("/{unit_id}/people/{person_id}/face")
+async def person_face(
+    request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    org_queries.member(ctx, unit_id, person_id)
+    form = await request.form()
+    try:
+        upload = form.get("photo")
+        photo = await upload.read() if isinstance(upload, UploadFile) else b""
+        consent = form.get("consent") == "paper"
+    finally:
+        await form.close()
+    try:
+        await run_in_threadpool(
+            face_service.enrol, ctx, actor, person_id, image=photo, consent=consent
+        )
+    except OneCardError as exc:
+        return _person_page(
+            request,
+            ctx,
+            actor,
+            unit,
+            person_id,
+            error=exc.message(request_lang(request)),
+            status_code=status_for(exc),
+        )
+    return _person_page(request, ctx, actor, unit, person_id, message="人脸已登记")
+
+
+@router.post("/{unit_id}/people/{person_id}/face/withdraw")
+def person_face_withdraw(
+    request: Request, unit_id: IdPath, person_id: IdPath, actor: ActorDep, ctx: CtxDep
+) -> Response:
+    unit = unit_scope(ctx, actor, unit_id)
+    org_queries.member(ctx, unit_id, person_id)
+    face_service.withdraw(ctx, actor, person_id)
+    return _person_page(request, ctx, actor, unit, person_id, message="已撤回同意，人脸信息已删除")

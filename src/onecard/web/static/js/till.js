@@ -153,6 +153,7 @@
     var result = verdict.getAttribute("data-result");
     var ok = result === "approved" || result === "reversed";
     if (result === "approved") clearUsed();
+    if (result === "pending") return; // e-CNY still being confirmed: no verdict tone yet
     play(ok);
   });
 

@@ -1,0 +1,56 @@
+"""The bureau's e-CNY reconciliation page: run a day, see the problems, export them."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from onecard.channels.ecny_sandbox import SandboxEcny
+from onecard.core.context import Context
+from onecard.pay import ecny
+from onecard.pay.service import PaymentRequest
+from web.pages import Staff, TestClient, sign_in
+from world import World
+
+WALLET = "W-recon"
+
+
+def test_the_bureau_runs_the_days_reconciliation_and_exports_it(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    sbx = SandboxEcny(b"test-secret", ctx.clock)
+    sbx.open_wallet(WALLET, "赵六", 10_000)
+    ctx.ecny = sbx
+    req = PaymentRequest(txn_id="r1", credential=sbx.pay_code(WALLET), meal="lunch")
+    assert ecny.pay(ctx, w.terminals["A"], req).status == "succeeded"
+    token, _ = sign_in(client, ctx, "Sbu")
+    page = client.get("/bureau/ecny")
+    assert page.status_code == 200 and 'id="ecny-recon-form"' in page.text
+    day = ctx.clock.today().isoformat()
+    out = client.post("/bureau/ecny/reconcile", data={"csrf_token": token, "day": day})
+    assert out.status_code == 200, out.text
+    assert 'id="ecny-recon"' in out.text
+    assert 'id="ecny-problems">0<' in out.text and "全部一致" in out.text
+    # a payment the acquirer took under a number we never issued: acquirer_only
+    sbx.micropay("ENOTOURS0001", sbx.pay_code(WALLET), 123, "x")
+    out = client.post("/bureau/ecny/reconcile", data={"csrf_token": token, "day": day})
+    assert 'id="ecny-problems">1<' in out.text
+    assert 'data-status="acquirer_only"' in out.text and "ENOTOURS0001" in out.text
+    assert "1.23" in out.text
+    xlsx = client.post(
+        "/bureau/ecny/reconcile", data={"csrf_token": token, "day": day, "fmt": "xlsx"}
+    )
+    assert xlsx.status_code == 200
+    ws = load_workbook(io.BytesIO(xlsx.content)).active
+    assert ws is not None and ws.cell(1, 1).value == "问题"
+    assert ws.cell(2, 2).value == "ENOTOURS0001" and ws.cell(2, 4).value == 1.23
+    future = client.post("/bureau/ecny/reconcile", data={"csrf_token": token, "day": "2999-01-01"})
+    assert future.status_code == 422 and 'id="ecny-error"' in future.text
+
+
+def test_a_unit_admin_cannot_open_it(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    sign_in(client, ctx, "Sua")
+    assert client.get("/bureau/ecny").status_code == 403
