@@ -508,6 +508,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/till"): Call(query="canteen_id={canteen_id}"),
     ("GET", "/till/ratings"): Call(query="canteen_id={canteen_id}"),
     ("GET", "/till/report"): Call(query="canteen_id={canteen_id}"),
+    ("GET", "/till/forecast"): Call(query="canteen_id={canteen_id}"),
     ("POST", "/till/pay"): Call(
         form=lambda t, c: {
             "canteen_id": t["canteen_id"],
