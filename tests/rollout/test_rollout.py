@@ -425,3 +425,50 @@ def test_the_directory_lists_only_live_canteens_as_the_bureau_edits_them(
     assert "财政局职工餐厅" in text and "档案馆新食堂" in text and "财政局机关食堂" not in text
     service.set_canteen_state(ctx, BUREAU, cid, "planned")  # suspended: off the directory
     assert "档案馆新食堂" not in anon.get("/canteens").text
+
+
+def test_the_overview_lists_a_page_at_a_time_with_a_search_and_sql_totals(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    with ctx.db.begin() as conn:
+        for i in range(1, 56):  # past one page of 50
+            b.create_canteen(
+                conn,
+                w.region,
+                w.units["C"],
+                f"P{i:03d}",
+                f"分页食堂{i:03d}",
+                rollout_status="live" if i % 7 == 0 else "planned",
+                windows=i % 4,
+                capacity=37 * i,
+            )
+    everything = queries.plan(ctx)
+    totals = queries.plan_totals(ctx)
+    assert totals.planned == sum(c.planned for c in everything)
+    assert totals.live_terminals == sum(c.live for c in everything)
+    assert totals.live_canteens == sum(1 for c in everything if c.rollout_status == "live")
+    assert totals.canteens == len(everything) > 55
+    second = queries.plan_page(ctx, "", 2, size=10)
+    assert [c.id for c in second.rows] == [c.id for c in everything[10:20]]
+    assert second.total == len(everything) and second.pages == -(-len(everything) // 10)
+    assert queries.plan_page(ctx, "%", 1).total == 0  # a search is text, not a pattern
+
+    sign_in(client, ctx, staff["bu"])
+
+    def plan_rows(url: str) -> list[str]:
+        page = client.get(url)
+        assert page.status_code == 200
+        table = page.text.split('id="plan-table"', 1)[1].split("</table>", 1)[0]
+        return re.findall(r'href="/bureau/rollout/canteens/\d+">([^<]+)</a>', table)
+
+    first = plan_rows("/bureau/rollout")
+    assert first == [c.name for c in everything[:50]]
+    assert plan_rows("/bureau/rollout?cp=2") == [c.name for c in everything[50:]]
+    assert plan_rows("/bureau/rollout?cp=99") == [c.name for c in everything[50:]]  # the last
+    assert plan_rows("/bureau/rollout?q=分页食堂05") == [f"分页食堂{i:03d}" for i in range(50, 56)]
+    text = client.get("/bureau/rollout?q=分页食堂05").text
+    assert f'id="planned-total">{totals.planned:,}<' in text  # the city's, whatever the search
+    assert (
+        "6 条" in text and 'rel="next"' not in text.split('id="plan"', 1)[1].split("</section>")[0]
+    )
+    assert 'href="?cp=2&amp;sp=1&amp;kp=1&amp;np=1"' in client.get("/bureau/rollout").text

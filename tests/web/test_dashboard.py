@@ -4,7 +4,10 @@ the bureau's lists a page at a time."""
 
 from __future__ import annotations
 
+import io
 import re
+
+from openpyxl import load_workbook
 
 from onecard.core.context import Context
 from onecard.funding.statements import page_label
@@ -88,3 +91,35 @@ def test_the_organisation_s_units_come_a_hundred_a_page(
     found = client.get("/bureau/org?q=测试单位11")  # 110–119: one page, no pager
     assert found.text.count("/bureau/org/units/") == 10
     assert 'id="org-units-pages"' not in found.text
+
+
+def test_an_english_dashboard_has_english_titles_headers_and_labels(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    for who in ("b1", "c1"):
+        fund(ctx, w, who, subsidy=60000)
+    token, _ = sign_in(client, ctx, "Scm")
+    _lunch(client, token, w, "A", "b1")
+    _lunch(client, token, w, "A", "c1")
+    bureau = TestClient(client.app)
+    sign_in(bureau, ctx, "Sbu")
+    for key in ("daily", "rush", "matrix", "revenue", "ratings"):
+        zh = bureau.get(f"/bureau/dashboard/{key}.json?quarter=2026Q1").json()
+        en = bureau.get(f"/bureau/dashboard/{key}.json?quarter=2026Q1&lang=en").json()
+        assert re.search("[\u4e00-\u9fff]", zh["title"]), key  # the source stays Chinese
+        for text in (en["title"], *en["headers"]):
+            assert text and not re.search("[\u4e00-\u9fff]", text), (key, text)
+        assert len(en["headers"]) == len(zh["headers"]) and en["rows"] == [
+            [
+                en_cell if isinstance(zh_cell, str) and zh_cell.startswith("其他") else zh_cell
+                for zh_cell, en_cell in zip(zh_row, en_row, strict=True)
+            ]
+            for zh_row, en_row in zip(zh["rows"], en["rows"], strict=True)
+        ], key
+    rush = bureau.get("/bureau/dashboard/rush.json?quarter=2026Q1&lang=en").json()
+    assert rush["title"].endswith(" 2026-03-10")  # the day follows the English title
+    top1 = bureau.get("/bureau/dashboard/matrix.json?quarter=2026Q1&top=1&lang=en").json()
+    assert "Other units" in {r[0] for r in top1["rows"]}
+    xlsx = bureau.get("/bureau/dashboard/revenue.xlsx?quarter=2026Q1&lang=en")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+    assert next(c.value for c in sheet[1]) == "Canteen"

@@ -128,6 +128,8 @@ def test_the_statement_shows_where_the_balance_came_from(ctx: Context, w: World)
         ("distribution", 18000),
     ]
     assert last.rows[0]["balance_after_fen"] == 6000
+    # The allocation's months from its memo ("3/3 个月"); one without a memo says nothing.
+    assert [r["months"] for r in last.rows] == [None, None, 3]
     assert len(statement(ctx, pid, None).rows) == 8
     assert statement_years(ctx, pid) == [2026, 2025]
     assert statement(ctx, pid, 2024).rows == []
@@ -160,6 +162,7 @@ def test_the_statement_page_on_a_phone(
     assert 'data-kind="year_end"' in old and "-300.00" in old and "2025-12-31 20:00" in old
     en = client.get("/me/transactions?year=2025&lang=en").text
     assert "Year-end clearing" in en and "Quarterly allocation" in en
+    assert "3/3 个月" in old and "3 of 3 months" in en and "个月" not in en
     assert client.get("/me/transactions?year=1999").status_code == 422
     assert client.get("/me/transactions?page=0").status_code == 422
     home = client.get("/me?lang=zh-CN").text

@@ -14,12 +14,17 @@ Contract:
 - The page is ONE SQL statement (a window sum over the person's entries, then the year
   filter and the page), on SQLite and PostgreSQL alike; ``statement_years`` is a second,
   small one for the year selector.
+- A quarterly allocation's row has ``months``: the months of the quarter it paid for, read
+  from the entry's memo as ``funding.distribution`` writes it ("2/3 个月"; the journal
+  keeps no other field for it), None when the memo says something else — the page words
+  it in its language rather than showing the stored Chinese.
 - ``KIND_WORDS`` names every entry kind in zh-CN and English; an unknown kind reads
   "其他" / "Other" with the entry's reference as detail.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +39,15 @@ from onecard.org.models import Canteen
 from onecard.pay.models import MealPeriod, Payment
 
 MAX_PER_PAGE = 100
+# The memo of a quarterly allocation (funding.distribution): "<months>/3 个月".
+_MONTHS_MEMO = re.compile(r"([0-3])/3 个月")
+
+
+def allocation_months(memo: str) -> int | None:
+    """The months a quarterly allocation paid for, from its memo; None if it does not say."""
+    found = _MONTHS_MEMO.fullmatch(memo.strip())
+    return int(found.group(1)) if found else None
+
 
 # Entry kind → (zh-CN, English). Only kinds that move a person's purse appear here.
 KIND_WORDS: dict[str, tuple[str, str]] = {
@@ -179,6 +193,7 @@ def statement(
                 "meal": r.meal,
                 "reference": r.reference or "",
                 "memo": r.memo or "",
+                "months": allocation_months(r.memo or "") if r.kind == "distribution" else None,
                 "payment_id": int(r.payment_id) if paid else None,
                 "payment_status": r.payment_status,
                 "refunded_fen": int(r.refunded_fen or 0),

@@ -48,9 +48,11 @@ def N_(text: str) -> str:
     return text
 
 
-OTHER_UNITS = "其他单位"
-OTHER_CANTEENS = "其他食堂"
-GUESTS = "来宾（无单位）"
+OTHER_UNITS = N_("其他单位")
+OTHER_CANTEENS = N_("其他食堂")
+GUESTS = N_("来宾（无单位）")
+# The text cells a page translates (``Table.translated``); every other cell is a name.
+LABELS = frozenset({OTHER_UNITS, OTHER_CANTEENS, GUESTS})
 
 
 def as_of(ctx: Context) -> datetime | None:
@@ -73,7 +75,7 @@ def daily(ctx: Context, quarter: str) -> Table:
             .group_by(ReportDay.business_date)
         ).all()
     by_day = {r[0]: (int(r[1]), int(r[2])) for r in rows}
-    t = Table("daily", "每日交易", ["日期", "笔数", "金额（元）"], money_cols={2})
+    t = Table("daily", N_("每日交易"), [N_("日期"), N_("笔数"), N_("金额（元）")], money_cols={2})
     for i in range((end - start).days):
         d = start + timedelta(days=i)
         n, fen = by_day.get(d, (0, 0))
@@ -109,7 +111,7 @@ def rush(ctx: Context, day: date, bucket_minutes: int = 5) -> Table:
     for slot, n in rows:
         b = int(slot) // bucket_minutes * bucket_minutes
         counts[b] = counts.get(b, 0) + int(n)
-    t = Table("rush", f"午餐高峰 {day.isoformat()}", ["时间", "笔数"])
+    t = Table("rush", N_("午餐高峰"), [N_("时间"), N_("笔数")], note=day.isoformat())
     for m in range(lo, hi, bucket_minutes):
         t.rows.append([f"{m // 60:02d}:{m % 60:02d}", counts.get(m, 0)])
     return t
@@ -183,8 +185,8 @@ def matrix(ctx: Context, quarter: str, top: int = TOP, search: str = "") -> Tabl
     unit_names[0] = GUESTS
     t = Table(
         "matrix",
-        "跨单位就餐（单位 → 食堂）",
-        ["职工所在单位", "食堂", "笔数", "金额（元）"],
+        N_("跨单位就餐（单位 → 食堂）"),
+        [N_("职工所在单位"), N_("食堂"), N_("笔数"), N_("金额（元）")],
         money_cols={3},
     )
     keep = set(shown_canteens)
@@ -233,8 +235,8 @@ def revenue(ctx: Context, quarter: str) -> Table:
             agg[2] += int(fen)
     t = Table(
         "revenue",
-        "各食堂营业额",
-        ["食堂", "笔数", "金额（元）", "其中外单位及来宾（元）"],
+        N_("各食堂营业额"),
+        [N_("食堂"), N_("笔数"), N_("金额（元）"), N_("其中外单位及来宾（元）")],
         money_cols={2, 3},
     )
     names = {int(c.id): c.name for c in canteens}
@@ -262,7 +264,9 @@ def ratings(ctx: Context, quarter: str) -> Table:
         ).all()
         names = _names(conn, Canteen, {int(r[0]) for r in rows})
     t = Table(
-        "ratings", "各食堂满意度", ["食堂", "评价数", "口味", "卫生", "服务", "性价比", "综合"]
+        "ratings",
+        N_("各食堂满意度"),
+        [N_("食堂"), N_("评价数"), N_("口味"), N_("卫生"), N_("服务"), N_("性价比"), N_("综合")],
     )
     for r in sorted(rows, key=lambda r: (-int(r[1]), int(r[0]))):
         aspects = [round(float(x), 2) for x in r[2:6]]

@@ -13,7 +13,6 @@ run raises (a unit short of funds, a closed quarter) are shown on the page with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -27,7 +26,7 @@ from onecard.core.clock import quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, OneCardError
 from onecard.core.runs import RunResult
-from onecard.core.tables import to_xlsx
+from onecard.core.tables import Table, to_xlsx
 from onecard.funding import (
     calendar,
     distribution,
@@ -52,8 +51,8 @@ from onecard.rollout.states import TERMINAL_ZH as TERMINAL_STATE_ZH
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import status_for
-from onecard.web.i18n import request_lang
-from onecard.web.pages import xlsx_response
+from onecard.web.i18n import request_lang, translate
+from onecard.web.pages import Find, Page, paged, xlsx_response
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
 
@@ -118,52 +117,6 @@ def _page(request: Request, actor: Actor, tab: str, template: str, **kw: Any) ->
     )
 
 
-PAGE_SIZE = 50
-Page = Annotated[int, Query(ge=1, le=100_000)]
-Find = Annotated[str, Query(max_length=40)]
-
-
-@dataclass
-class Paged:
-    """One page of a list the page already read, filtered by ``q`` (pages listing a
-    city's 1,205 canteens, 1,679 units or 3,615 terminals stay small)."""
-
-    rows: list[Any]
-    page: int
-    pages: int
-    total: int
-    q: str
-    param: str
-    keep: dict[str, str]
-
-    def link(self, page: int) -> str:
-        params = {**self.keep, "q": self.q, self.param: str(page)}
-        return urlencode({k: v for k, v in params.items() if v})
-
-
-def _paged(
-    rows: list[Any],
-    q: str,
-    page: int,
-    fields: tuple[str, ...],
-    param: str = "page",
-    keep: dict[str, str] | None = None,
-    size: int = PAGE_SIZE,
-) -> Paged:
-    q = q.strip()
-    if q:
-
-        def text(r: Any, f: str) -> str:
-            return str(r.get(f, "") if isinstance(r, dict) else getattr(r, f, ""))
-
-        rows = [r for r in rows if any(q in text(r, f) for f in fields)]
-    pages = max(1, -(-len(rows) // size))
-    page = min(max(1, page), pages)
-    return Paged(
-        rows[(page - 1) * size : page * size], page, pages, len(rows), q, param, dict(keep or {})
-    )
-
-
 def _quarter(ctx: Context, quarter: str | None) -> str:
     return check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
 
@@ -181,8 +134,8 @@ def overview(
     bureau_scope(actor)
     c_rows, u_rows = rollout(ctx)
     keep = {"cp": str(cp), "up": str(up)}
-    canteens = _paged(c_rows, q, cp, ("code", "name", "unit_name"), "cp", keep)
-    units = _paged(u_rows, q, up, ("code", "name"), "up", keep)
+    canteens = paged(c_rows, q, cp, ("code", "name", "unit_name"), "cp", keep)
+    units = paged(u_rows, q, up, ("code", "name"), "up", keep)
     # The city's figures without counting every payment (the quarter's meals come from
     # the dashboard's roll-ups).
     rollup.catch_up(ctx)
@@ -252,7 +205,7 @@ def _terminals_page(
     q: str = "",
     page: int = 1,
 ) -> Response:
-    rows = _paged(rollout_queries.terminals(ctx), q, page, ("code", "name", "canteen"))
+    rows = paged(rollout_queries.terminals(ctx), q, page, ("code", "name", "canteen"))
     canteens = org_queries.canteen_choices(ctx)
     return _page(
         request,
@@ -312,7 +265,7 @@ def _notices_page(
     q: str = "",
     page: int = 1,
 ) -> Response:
-    rows = _paged(
+    rows = paged(
         notices.notice_status(ctx, quarter),
         q,
         page,
@@ -605,9 +558,7 @@ def settlement_list(
     bureau_scope(actor)
     find = q
     q = _quarter(ctx, quarter)
-    rows = _paged(
-        funding_queries.settlements(ctx, q), find, page, ("canteen",), keep={"quarter": q}
-    )
+    rows = paged(funding_queries.settlements(ctx, q), find, page, ("canteen",), keep={"quarter": q})
     return _page(
         request,
         actor,
@@ -642,14 +593,23 @@ def settlement_statement(
 
 # --- dashboard (R-R2): roll-ups folded on read, then a few hundred rows per chart -------
 def _chart(
-    ctx: Context, key: str, quarter: str | None, day: str | None, top: int, search: str
-) -> Any:
+    ctx: Context,
+    lang: str,
+    key: str,
+    quarter: str | None,
+    day: str | None,
+    top: int,
+    search: str,
+) -> Table:
+    """The chart's table in the page's language (its JSON feeds the chart, its Excel the
+    download): title, headers and labels such as "其他单位" from the catalogue."""
     if key not in dashboard.CHARTS:
         raise NotFound(what="图表")
     d = _day(day) if day else None
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
-    return dashboard.chart(ctx, key, q, d, top, search)
+    table: Table = dashboard.chart(ctx, key, q, d, top, search)
+    return table.translated(lambda text: translate(text, lang), figures.LABELS)
 
 
 Top = Annotated[int, Query(ge=1, le=100)]
@@ -706,6 +666,7 @@ def dashboard_report(actor: ActorDep, ctx: CtxDep, quarter: str | None = None) -
 
 @router.get("/dashboard/{key}.json")
 def dashboard_json(
+    request: Request,
     key: str,
     actor: ActorDep,
     ctx: CtxDep,
@@ -715,11 +676,14 @@ def dashboard_json(
     search: Search = "",
 ) -> Response:
     bureau_scope(actor)
-    return JSONResponse(_chart(ctx, key, quarter, day, top, search).as_json())
+    return JSONResponse(
+        _chart(ctx, request_lang(request), key, quarter, day, top, search).as_json()
+    )
 
 
 @router.get("/dashboard/{key}.xlsx")
 def dashboard_xlsx(
+    request: Request,
     key: str,
     actor: ActorDep,
     ctx: CtxDep,
@@ -729,5 +693,5 @@ def dashboard_xlsx(
     search: Search = "",
 ) -> Response:
     bureau_scope(actor)
-    table = _chart(ctx, key, quarter, day, top, search)
+    table = _chart(ctx, request_lang(request), key, quarter, day, top, search)
     return xlsx_response(to_xlsx(table), f"{key}-{_quarter(ctx, quarter)}.xlsx")

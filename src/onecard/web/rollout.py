@@ -4,7 +4,9 @@ unit admin's acknowledgement of a notice.
 Contract:
 - ``/bureau/rollout``: card issuing progress (per unit and the city), the supervision
   list (units behind the plan, how far), the terminal plan per canteen, the notices and
-  the form to send one; ``/bureau/rollout/supervision.xlsx`` exports the list and the
+  the form to send one; each list 50 rows a page (``cp``, ``sp``, ``kp``, ``np``) under
+  one search ``q`` (canteen or unit code and name, a notice's text), the city's figures
+  on top are SQL aggregates (``queries.plan_totals``); ``/bureau/rollout/supervision.xlsx`` exports the list and the
   notices. ``/bureau/rollout/canteens/{id}``: the canteen's terminals with the next move
   each may make, the inspection form (the standard checklist, each item passed or not),
   the inspections, the go-live button with what still blocks it, every move recorded.
@@ -33,7 +35,7 @@ from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import status_for
 from onecard.web.i18n import request_lang
-from onecard.web.pages import xlsx_response
+from onecard.web.pages import PAGE_SIZE, Find, Page, Paged, paged, xlsx_response
 from onecard.web.scopes import bureau_scope, can_run_money, unit_scope
 from onecard.web.templating import render
 
@@ -64,19 +66,37 @@ def _page(request: Request, actor: Actor, template: str, **kw: Any) -> Response:
 
 
 def _overview(
-    request: Request, actor: Actor, ctx: Context, error: str | None = None, status_code: int = 200
+    request: Request,
+    actor: Actor,
+    ctx: Context,
+    error: str | None = None,
+    status_code: int = 200,
+    *,
+    q: str = "",
+    cp: int = 1,
+    sp: int = 1,
+    kp: int = 1,
+    np: int = 1,
 ) -> Response:
+    # Each list a page at a time under one search (a city's 1,205 canteens and 1,679
+    # units made this page 1 MB); the figures at the top are SQL aggregates.
+    keep = {"cp": str(cp), "sp": str(sp), "kp": str(kp), "np": str(np)}
+    q = q.strip()
     units, city = queries.card_progress(ctx)
+    supervision = queries.supervision(ctx, cards=units)
+    found = queries.plan_page(ctx, q, cp, PAGE_SIZE)
     return _page(
         request,
         actor,
         "rollout/overview.html",
         status_code=status_code,
-        plan=queries.plan(ctx),
-        cards=units,
+        totals=queries.plan_totals(ctx),
+        plan=Paged(found.rows, found.page, found.pages, found.total, q, "cp", keep),
+        cards=paged(units, q, kp, ("code", "name"), "kp", keep),
         city=city,
-        supervision=queries.supervision(ctx),
-        notices=queries.notices(ctx),
+        behind=sum(1 for u in supervision if u.behind),
+        supervision=paged(supervision, q, sp, ("code", "name"), "sp", keep),
+        notices=paged(queries.notices(ctx), q, np, ("unit_code", "unit_name", "text"), "np", keep),
         per_terminal=service.DINERS_PER_TERMINAL,
         message=request.query_params.get("msg"),
         error=error,
@@ -84,9 +104,18 @@ def _overview(
 
 
 @router.get("/bureau/rollout")
-def overview(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
+def overview(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    q: Find = "",
+    cp: Page = 1,
+    sp: Page = 1,
+    kp: Page = 1,
+    np: Page = 1,
+) -> Response:
     bureau_scope(actor)
-    return _overview(request, actor, ctx)
+    return _overview(request, actor, ctx, q=q, cp=cp, sp=sp, kp=kp, np=np)
 
 
 @router.get("/bureau/rollout/supervision.xlsx")
