@@ -8,16 +8,15 @@ from typing import Any
 from onecard.core.context import Context
 from onecard.pay.service import PaymentRequest, pay
 from onecard.terminals.simulator import SimTerminal, stepping_clock
-from web.browser import LiveServer, Watch, shot
-from web.test_browser import browser, live, sign_in  # noqa: F401  (fixtures)
+from web.browser import LiveServer, Watch, shot, sign_in
 from world import World
 
 
 def test_a_unit_admin_sees_the_offline_debt_on_the_roster(
     ctx: Context,
     w: World,
-    live: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live: LiveServer,
+    browser: Any,
 ) -> None:
     till = SimTerminal(
         live.url,
