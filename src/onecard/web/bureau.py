@@ -13,7 +13,6 @@ run raises (a unit short of funds, a closed quarter) are shown on the page with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -53,7 +52,8 @@ from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import status_for
 from onecard.web.i18n import request_lang
-from onecard.web.pages import xlsx_response
+from onecard.web.pages import Find, Page, xlsx_response
+from onecard.web.pages import paged as _paged
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
 
@@ -115,52 +115,6 @@ def _page(request: Request, actor: Actor, tab: str, template: str, **kw: Any) ->
         can_run=can_run_money(actor),
         is_admin=actor.has("bureau_admin"),
         **kw,
-    )
-
-
-PAGE_SIZE = 50
-Page = Annotated[int, Query(ge=1, le=100_000)]
-Find = Annotated[str, Query(max_length=40)]
-
-
-@dataclass
-class Paged:
-    """One page of a list the page already read, filtered by ``q`` (pages listing a
-    city's 1,205 canteens, 1,679 units or 3,615 terminals stay small)."""
-
-    rows: list[Any]
-    page: int
-    pages: int
-    total: int
-    q: str
-    param: str
-    keep: dict[str, str]
-
-    def link(self, page: int) -> str:
-        params = {**self.keep, "q": self.q, self.param: str(page)}
-        return urlencode({k: v for k, v in params.items() if v})
-
-
-def _paged(
-    rows: list[Any],
-    q: str,
-    page: int,
-    fields: tuple[str, ...],
-    param: str = "page",
-    keep: dict[str, str] | None = None,
-    size: int = PAGE_SIZE,
-) -> Paged:
-    q = q.strip()
-    if q:
-
-        def text(r: Any, f: str) -> str:
-            return str(r.get(f, "") if isinstance(r, dict) else getattr(r, f, ""))
-
-        rows = [r for r in rows if any(q in text(r, f) for f in fields)]
-    pages = max(1, -(-len(rows) // size))
-    page = min(max(1, page), pages)
-    return Paged(
-        rows[(page - 1) * size : page * size], page, pages, len(rows), q, param, dict(keep or {})
     )
 
 

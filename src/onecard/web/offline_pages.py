@@ -22,10 +22,10 @@ from onecard.core.clock import local_text
 from onecard.core.errors import OneCardError, all_error_classes
 from onecard.core.tables import Table, to_xlsx
 from onecard.terminals import queries
-from onecard.web.bureau import Find, Page, _paged
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
 from onecard.web.i18n import request_lang
+from onecard.web.pages import Find, Page, paged
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
 
@@ -71,12 +71,12 @@ def offline_page(
     for r in chosen:
         r["reason_words"] = reason_words(r["reason"], lang)
     keep = {"status": status, "dp": str(dp), "rp": str(rp), "bp": str(bp)}
-    days = _paged(queries.terminal_days(everything), q, dp, ("terminal", "canteen"), "dp", keep)
-    records = _paged(
+    days = paged(queries.terminal_days(everything), q, dp, ("terminal", "canteen"), "dp", keep)
+    records = paged(
         chosen, q, rp, ("terminal", "canteen", "txn_id", "person", "staff_no"), "rp", keep
     )
     debts_all = queries.city_debts(ctx)
-    debts = _paged(debts_all, q, bp, ("person", "staff_no", "unit"), "bp", keep)
+    debts = paged(debts_all, q, bp, ("person", "staff_no", "unit"), "bp", keep)
     return render(
         request,
         TEMPLATE,

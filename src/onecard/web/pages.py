@@ -4,14 +4,17 @@ Contract: page modules (``web.org``, ``web.org_import``, ``web.unit``, ``web.bur
 never import each other; what two of them use lives here (or in a service / read-model
 module of its area). ``Frame`` is where an organisation page sits — the bureau console
 or one unit's admin pages — and renders a template with that frame's context;
-``xlsx_response`` answers with an Excel workbook as a download.
+``xlsx_response`` answers with an Excel workbook as a download. ``paged`` cuts a list the
+page already read into pages of ``PAGE_SIZE`` with a search (``bureau/_pager.html``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from onecard.core.context import Context
@@ -100,4 +103,50 @@ def unit_page(
         writable=can_write_unit(actor, unit.id),
         canteens=listing.unit_canteens(ctx, unit.id),
         **kw,
+    )
+
+
+PAGE_SIZE = 50
+Page = Annotated[int, Query(ge=1, le=100_000)]
+Find = Annotated[str, Query(max_length=40)]
+
+
+@dataclass
+class Paged:
+    """One page of a list the page already read, filtered by ``q`` (pages listing a
+    city's 1,205 canteens, 1,679 units or 3,615 terminals stay small)."""
+
+    rows: list[Any]
+    page: int
+    pages: int
+    total: int
+    q: str
+    param: str
+    keep: dict[str, str]
+
+    def link(self, page: int) -> str:
+        params = {**self.keep, "q": self.q, self.param: str(page)}
+        return urlencode({k: v for k, v in params.items() if v})
+
+
+def paged(
+    rows: list[Any],
+    q: str,
+    page: int,
+    fields: tuple[str, ...],
+    param: str = "page",
+    keep: dict[str, str] | None = None,
+    size: int = PAGE_SIZE,
+) -> Paged:
+    q = q.strip()
+    if q:
+
+        def text(r: Any, f: str) -> str:
+            return str(r.get(f, "") if isinstance(r, dict) else getattr(r, f, ""))
+
+        rows = [r for r in rows if any(q in text(r, f) for f in fields)]
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(1, page), pages)
+    return Paged(
+        rows[(page - 1) * size : page * size], page, pages, len(rows), q, param, dict(keep or {})
     )
