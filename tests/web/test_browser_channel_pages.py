@@ -90,6 +90,7 @@ def test_till_e_cny_unit_face_and_bureau_e_cny_pages(
         page.click("#ecny-recon-form button[value=html]")
         page.locator("#ecny-recon").wait_for()
         assert page.locator("#ecny-problems").inner_text() == "0"
+        assert page.locator("#ecny-order-table tr[data-status=succeeded]").count() >= 1
         _checked(page, problems)
         shot(page, f"channel-bureau-ecny-{size}")
         page.click("nav.tabs a[href='/bureau/offline']")
