@@ -1,7 +1,7 @@
 """The new channels' pages in a real browser, on a phone (390 px) and a desktop
 (1366 px), in Chinese: the till takes an e-CNY code by amount; a unit admin sees a
 person's face section (notice, paper consent, photo); the bureau runs the day's e-CNY
-reconciliation. Each page: no untranslated word, no sideways scroll, no UTC time, no
+reconciliation and reads the offline uploads and debts. Each page: no untranslated word, no sideways scroll, no UTC time, no
 console error. Screenshots go to tests/screenshots/."""
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import pytest
 
 from onecard.channels.ecny_sandbox import SandboxEcny
 from onecard.core.context import Context
+from terminals.offline_kit import app_client
 from web.browser import CHROMIUM, DESKTOP, PHONE, LiveServer, Watch, shot, sign_in
 from web.conftest import Seed
 from web.page_checks import VISIBLE_TEXT_JS, foreign_words, sticking_out, utc_marks
+from web.test_offline_pages import a_day_offline
 from world import World
 
 pytestmark = [
@@ -28,6 +30,8 @@ def _sandbox(ctx: Context, w: World) -> None:
     s = SandboxEcny(b"test-secret", ctx.clock)
     s.open_wallet(WALLET, "钱七", 10_000)
     ctx.ecny = s
+    with app_client(ctx) as client:
+        a_day_offline(ctx, w, client)
 
 
 @pytest.fixture
@@ -86,8 +90,19 @@ def test_till_e_cny_unit_face_and_bureau_e_cny_pages(
         page.click("#ecny-recon-form button[value=html]")
         page.locator("#ecny-recon").wait_for()
         assert page.locator("#ecny-problems").inner_text() == "0"
+        assert page.locator("#ecny-order-table tr[data-status=succeeded]").count() >= 1
         _checked(page, problems)
         shot(page, f"channel-bureau-ecny-{size}")
+        page.click("nav.tabs a[href='/bureau/offline']")
+        page.locator("#offline-debts").wait_for()
+        assert "待补传" in page.locator("#offline-gaps").inner_text()
+        assert page.locator("#offline-debt-total").inner_text() == "10.00"
+        page.select_option("#offline-status-form select", "refused")
+        page.click("#offline-status-form button")
+        page.locator("#offline-records tr[data-status=refused]").wait_for()
+        assert page.locator("#offline-records tr[data-status=applied]").count() == 0
+        _checked(page, problems)
+        shot(page, f"channel-bureau-offline-{size}")
         bctx.close()
     assert not problems, "\n".join(problems)
     watch.check()

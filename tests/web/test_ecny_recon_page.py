@@ -54,3 +54,49 @@ def test_a_unit_admin_cannot_open_it(
 ) -> None:
     sign_in(client, ctx, "Sua")
     assert client.get("/bureau/ecny").status_code == 403
+
+
+def test_the_orders_list_filters_and_refunds(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    sbx = SandboxEcny(b"test-secret", ctx.clock)
+    sbx.open_wallet(WALLET, "赵六", 500_000)
+    ctx.ecny = sbx
+    req = PaymentRequest(txn_id="o1", credential=sbx.pay_code(WALLET), amount_fen=123_456)
+    got = ecny.pay(ctx, w.terminals["A"], req)
+    assert got.status == "succeeded"
+    token, _ = sign_in(client, ctx, "Sbu")
+    page = client.get("/bureau/ecny").text
+    orders = page[page.index('id="ecny-orders"') :]
+    assert got.order_no in orders and "1,234.56" in orders and 'data-status="succeeded"' in orders
+    assert 'class="inline ecny-refund-form"' in orders
+    pending = client.get("/bureau/ecny", params={"os": "pending"}).text
+    assert got.order_no not in pending[pending.index('id="ecny-orders"') :]
+    assert client.get("/bureau/ecny", params={"os": "nonsense"}).status_code == 422
+    form = {"csrf_token": token, "order_no": got.order_no, "refund_no": "R-page-1"}
+    # more than was paid: refused on the page, nothing written
+    too_much = client.post("/bureau/ecny/refund", data={**form, "amount": "2000"})
+    assert too_much.status_code == 422 and 'id="ecny-refund-error"' in too_much.text
+    assert ecny.order_row(ctx, got.order_no)["refunded_fen"] == 0
+    done = client.post("/bureau/ecny/refund", data={**form, "amount": "4.56", "reason": "菜品问题"})
+    assert done.status_code == 200, done.text
+    assert 'id="ecny-refund-done"' in done.text and "4.56" in done.text
+    assert ecny.order_row(ctx, got.order_no)["refunded_fen"] == 456
+    # the same form pressed again does not refund twice
+    client.post("/bureau/ecny/refund", data={**form, "amount": "4.56"})
+    assert ecny.order_row(ctx, got.order_no)["refunded_fen"] == 456
+    english = client.get("/bureau/ecny?lang=en").text
+    assert "e-CNY payments" in english and "数字人民币交易" not in english
+
+
+def test_finance_reads_the_orders_without_a_refund_form(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    sbx = SandboxEcny(b"test-secret", ctx.clock)
+    sbx.open_wallet(WALLET, "赵六", 10_000)
+    ctx.ecny = sbx
+    req = PaymentRequest(txn_id="f1", credential=sbx.pay_code(WALLET), meal="lunch")
+    assert ecny.pay(ctx, w.terminals["A"], req).status == "succeeded"
+    sign_in(client, ctx, staff["fi"])
+    page = client.get("/bureau/ecny").text
+    assert 'id="ecny-order-table"' in page and "ecny-refund-form" not in page

@@ -569,6 +569,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/bureau/runs/{kind}"): Call(form=j({"quarter": "2026Q1"})),
     ("POST", "/bureau/reconciliation"): Call(form=j({"day": "2026-03-10"})),
     ("POST", "/bureau/ecny/reconcile"): Call(form=j({"day": "2026-03-10"})),
+    ("POST", "/bureau/ecny/refund"): Call(
+        form=j({"order_no": "E-none", "refund_no": "R-mx", "amount": "1.00"}), ok=(200, 404)
+    ),
     ("POST", "/bureau/reconciliation/statement"): Call(
         files=lambda t, c: {"file": ("statement.csv", t["statement"], "text/csv")}
     ),

@@ -45,7 +45,16 @@ WORDS: dict[str, dict[str, str]] = {
         "payout_failed": "付款失败",
     },
     # A bank order (funding.models.BankOrder.status).
-    "order": {"pending": "处理中", "succeeded": "成功", "failed": "失败"},
+    # (an e-CNY order may also be ``refused``: the decision core said no, nothing sent)
+    "order": {"pending": "处理中", "succeeded": "成功", "failed": "失败", "refused": "已拒绝"},
+    # How the server answered an offline record (terminals.models.OfflineRecord.status,
+    # plus ``duplicate`` — sent again — and ``deferred`` — waiting behind a gap).
+    "offline_record": {
+        "applied": "已入账",
+        "refused": "已拒绝",
+        "duplicate": "重复上传",
+        "deferred": "待补传",
+    },
     # Who recorded a face-pay consent (faces.models.FaceConsent.given_via).
     "face_consent": {"self": "本人在线同意", "admin": "单位代录纸质同意"},
     # What was run or done (audit actions, money runs).

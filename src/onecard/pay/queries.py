@@ -18,8 +18,8 @@ from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import PaymentNotSeen
 from onecard.ledger.service import account_id, balances
-from onecard.org.models import Canteen
-from onecard.pay.models import Card, MealPeriod, Payment
+from onecard.org.models import Canteen, Person
+from onecard.pay.models import Card, EcnyOrder, MealPeriod, Payment
 from onecard.pay.service import TerminalIdentity
 
 
@@ -110,3 +110,33 @@ def card_owner(ctx: Context, card_no: str) -> int | None:
     with ctx.db.read() as conn:
         owner = conn.execute(select(Card.person_id).where(Card.card_no == card_no)).scalar()
     return None if owner is None else int(owner)
+
+
+ECNY_STATUSES = ("pending", "succeeded", "failed", "refused")
+
+
+def ecny_orders(ctx: Context, status: str = "") -> list[dict[str, Any]]:
+    """The city's e-CNY payments at the tills, newest first (the bureau's list on
+    /bureau/ecny): order number, canteen, person, amount, refunded so far, status, when;
+    ``status`` one of ``ECNY_STATUSES`` or empty for all."""
+    q = (
+        select(
+            EcnyOrder.order_no,
+            EcnyOrder.canteen_id,
+            Canteen.name.label("canteen"),
+            Person.name.label("person"),
+            Person.staff_no,
+            EcnyOrder.amount_fen,
+            EcnyOrder.refunded_fen,
+            EcnyOrder.status,
+            EcnyOrder.created_at,
+        )
+        .outerjoin(Canteen, Canteen.id == EcnyOrder.canteen_id)
+        .outerjoin(Person, Person.id == EcnyOrder.person_id)
+        .where(EcnyOrder.kind == "payment")
+        .order_by(EcnyOrder.id.desc())
+    )
+    if status:
+        q = q.where(EcnyOrder.status == status)
+    with ctx.db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]

@@ -7,6 +7,13 @@ actor again and records the run (audit, money run) — and lists what did not ma
 ``amount_mismatch`` / ``state_mismatch`` / ``acquirer_only`` / ``ours_only``, the
 count of lines and matched; with ``fmt=xlsx`` the same problems as an Excel sheet.
 A day in the future is refused on the page (422); nothing is corrected here.
+
+Below, the city's e-CNY payments (``pay.queries.ecny_orders``), 50 a page, filtered by
+``status`` (pending included), amounts in yuan with separators, Beijing times. Those who
+run money see a refund form on each succeeded order with money left:
+``POST /bureau/ecny/refund`` calls ``pay.ecny.refund`` (amount and reason; the refund
+number is drawn when the page is shown, so a second press does not refund twice); an
+error is shown on the page (422/409/404) and nothing is written.
 """
 
 from __future__ import annotations
@@ -14,16 +21,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from onecard.core.errors import InvalidInput, OneCardError
 from onecard.core.tables import Table, to_xlsx
-from onecard.pay import ecny_recon
+from onecard.pay import ecny, ecny_recon
+from onecard.pay import queries as pay_queries
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
 from onecard.web.errors import status_for
+from onecard.web.forms import parse_yuan
 from onecard.web.i18n import request_lang
+from onecard.web.pages import Find, Page, Paged, paged
 from onecard.web.scopes import bureau_scope, can_run_money
 from onecard.web.templating import render
 
@@ -31,20 +41,80 @@ router = APIRouter(
     prefix="/bureau/ecny", dependencies=[Depends(csrf_protect)], include_in_schema=False
 )
 TEMPLATE = "bureau/ecny.html"
+OrderStatus = Annotated[str, Query(pattern="^(|pending|succeeded|failed|refused)$")]
 
 
-@router.get("")
-def ecny_page(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+def _orders(ctx: CtxDep, status: str, q: str, op: int) -> Paged:
+    rows = pay_queries.ecny_orders(ctx, status)
+    for r in rows:
+        r["left_fen"] = int(r["amount_fen"]) - int(r["refunded_fen"])
+        r["refund_no"] = ecny.new_order_no("R")
+    keep = {"os": status, "op": str(op)}
+    return paged(rows, q, op, ("order_no", "canteen", "person", "staff_no"), "op", keep)
+
+
+def _page(
+    request: Request, actor: ActorDep, ctx: CtxDep, status_code: int = 200, **kw: object
+) -> Response:
+    status = str(kw.pop("os", ""))
     return render(
         request,
         TEMPLATE,
+        status_code=status_code,
         actor=actor,
         tab="ecny",
         can_run=can_run_money(actor),
-        day=ctx.clock.today().isoformat(),
-        recon=None,
+        orders=_orders(ctx, status, str(kw.pop("q", "")), int(str(kw.pop("op", 1)))),
+        order_status=status,
+        order_statuses=pay_queries.ECNY_STATUSES,
+        **kw,
     )
+
+
+@router.get("")
+def ecny_page(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    os: OrderStatus = "",
+    q: Find = "",
+    op: Page = 1,
+) -> Response:
+    bureau_scope(actor)
+    return _page(
+        request, actor, ctx, os=os, q=q, op=op, day=ctx.clock.today().isoformat(), recon=None
+    )
+
+
+@router.post("/refund")
+def ecny_refund(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    order_no: Annotated[str, Form(max_length=40)],
+    refund_no: Annotated[str, Form(max_length=40)],
+    amount: Annotated[str, Form(max_length=20)],
+    reason: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    bureau_scope(actor)
+    day = ctx.clock.today().isoformat()
+    try:
+        got = ecny.refund(ctx, actor, order_no, parse_yuan(amount), refund_no, reason.strip())
+    except OneCardError as exc:
+        code = status_for(exc)
+        if code >= 500:
+            raise
+        return _page(
+            request,
+            actor,
+            ctx,
+            status_code=code,
+            day=day,
+            recon=None,
+            refund_error=exc.message(request_lang(request)),
+            refund_order=order_no,
+        )
+    return _page(request, actor, ctx, day=day, recon=None, refunded=got, refund_order=order_no)
 
 
 @router.post("/reconcile")
@@ -68,13 +138,11 @@ def ecny_reconcile(
         code = status_for(exc)
         if code >= 500:
             raise
-        return render(
+        return _page(
             request,
-            TEMPLATE,
+            actor,
+            ctx,
             status_code=code,
-            actor=actor,
-            tab="ecny",
-            can_run=can_run_money(actor),
             day=day,
             recon=None,
             error=exc.message(request_lang(request)),
@@ -85,15 +153,7 @@ def ecny_reconcile(
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="ecny-recon-{chosen}.xlsx"'},
         )
-    return render(
-        request,
-        TEMPLATE,
-        actor=actor,
-        tab="ecny",
-        can_run=can_run_money(actor),
-        day=chosen.isoformat(),
-        recon=recon,
-    )
+    return _page(request, actor, ctx, day=chosen.isoformat(), recon=recon)
 
 
 KIND_ZH = {"pay": "付款", "refund": "退款"}

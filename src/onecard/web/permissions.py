@@ -390,6 +390,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/reconciliation"): READERS,
     ("GET", "/bureau/ecny"): READERS,  # e-CNY: the acquirer's day file against our orders
     ("POST", "/bureau/ecny/reconcile"): BUREAU,
+    ("POST", "/bureau/ecny/refund"): BUREAU,  # give back an e-CNY payment (pay.ecny.refund)
+    ("GET", "/bureau/offline"): READERS,  # offline uploads per terminal and day, debts
+    ("GET", "/bureau/offline/debts.xlsx"): READERS,
     ("POST", "/bureau/reconciliation"): READERS,
     ("POST", "/bureau/reconciliation/statement"): BUREAU,
     ("POST", "/bureau/reconciliation/assign"): BUREAU,

@@ -314,4 +314,9 @@ PHRASES = [
     N_("状态不符"),
     N_("仅收单机构有"),
     N_("仅本系统有"),
+    # core.words "offline_record": how the server answered an offline record (/bureau/offline)
+    N_("已入账"),
+    N_("已拒绝"),
+    N_("重复上传"),
+    N_("待补传"),
 ]
