@@ -26,9 +26,7 @@ did is still there after it ends.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,7 +37,6 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Engine,
     Integer,
     LargeBinary,
     MetaData,
@@ -49,10 +46,8 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
     update,
 )
-from sqlalchemy.pool import StaticPool
 
 from onecard.channels.bank import check_amount, check_order_id, sign_body
 from onecard.channels.ecny import (
@@ -68,8 +63,8 @@ from onecard.channels.ecny import (
     render_bill,
     verify_notice,
 )
+from onecard.channels.sandbox_store import SandboxStore
 from onecard.core.clock import Clock, from_local, to_local
-from onecard.core.db import is_postgres, make_engine
 from onecard.core.errors import (
     Conflict,
     EcnyUnavailable,
@@ -137,62 +132,28 @@ counters = Table(
 MERCHANT = "merchant"  # the platform's merchant wallet at the operator
 
 
-class _Store:
+def _seed(conn: Connection) -> None:
+    """The merchant's wallet, the counters and the misbehaviour switches, once per store."""
+    if (
+        conn.execute(select(wallets.c.wallet_id).where(wallets.c.wallet_id == MERCHANT)).first()
+        is None
+    ):
+        conn.execute(insert(wallets).values(wallet_id=MERCHANT, name="一卡通平台", balance_fen=0))
+    known = set(conn.execute(select(counters.c.name)).scalars())
+    for name in ("trade", "code", "notice"):
+        if name not in known:
+            conn.execute(insert(counters).values(name=name, value=0))
+    have = set(conn.execute(select(modes.c.name)).scalars())
+    for name in MODES:
+        if name not in have:
+            conn.execute(insert(modes).values(name=name, value=0))
+
+
+class _Store(SandboxStore):
+    """The acquirer's store."""
+
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.lock = threading.RLock()
-        self._engine: Engine | None = None
-
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = _open(self.url)
-        return self._engine
-
-    @contextmanager
-    def tx(self) -> Iterator[Connection]:
-        with self.lock, self.engine().begin() as conn:
-            if is_postgres(conn.engine):
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            yield conn
-
-    def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
-
-def _open(url: str) -> Engine:
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        engine = make_engine("sqlite://", poolclass=StaticPool)
-    elif url.startswith("sqlite"):
-        engine = make_engine(url)
-    else:
-        engine = make_engine(url, pool_size=2, max_overflow=2)
-    if is_postgres(engine):
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}"))
-        engine = engine.execution_options(schema_translate_map={None: PG_SCHEMA})
-    with engine.begin() as conn:
-        if is_postgres(engine):
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        meta.create_all(conn)
-        if (
-            conn.execute(select(wallets.c.wallet_id).where(wallets.c.wallet_id == MERCHANT)).first()
-            is None
-        ):
-            conn.execute(
-                insert(wallets).values(wallet_id=MERCHANT, name="一卡通平台", balance_fen=0)
-            )
-        known = set(conn.execute(select(counters.c.name)).scalars())
-        for name in ("trade", "code", "notice"):
-            if name not in known:
-                conn.execute(insert(counters).values(name=name, value=0))
-        have = set(conn.execute(select(modes.c.name)).scalars())
-        for name in MODES:
-            if name not in have:
-                conn.execute(insert(modes).values(name=name, value=0))
-    return engine
+        super().__init__(url, schema=PG_SCHEMA, lock_key=_LOCK_KEY, meta=meta, seed=_seed)
 
 
 @dataclass

@@ -29,11 +29,9 @@ the bank after it ends. ``"sqlite://"`` is a private in-memory store (tests, ben
 from __future__ import annotations
 
 import json
-import threading
 import time as wall
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dtime
@@ -46,7 +44,6 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
-    Engine,
     Float,
     Integer,
     LargeBinary,
@@ -59,10 +56,8 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
     update,
 )
-from sqlalchemy.pool import StaticPool
 
 from onecard.channels import bankfiles
 from onecard.channels.bank import (
@@ -79,6 +74,7 @@ from onecard.channels.bank import (
     sign_body,
     verify_signed,
 )
+from onecard.channels.sandbox_store import SandboxStore
 from onecard.channels.statement import (
     StatementLine,
     render_statement_file,
@@ -86,7 +82,6 @@ from onecard.channels.statement import (
 )
 from onecard.core.clock import Clock, to_local
 from onecard.core.context import Context
-from onecard.core.db import is_postgres, make_engine
 from onecard.core.errors import (
     BankUnavailable,
     Conflict,
@@ -175,60 +170,28 @@ _ADD_LINE = insert(lines)
 _ADD_NOTE = insert(outbox)
 
 
-class _Store:
-    """The engine, the in-process lock and the fault queue all views of one store share."""
+def _seed(conn: Connection) -> None:
+    """The platform's accounts and the reference counters, once per store."""
+    have = set(conn.execute(select(accounts.c.account_no)).scalars())
+    for no, name in PLATFORM_ACCOUNT_NAMES.items():
+        if no not in have:
+            conn.execute(
+                insert(accounts).values(account_no=no, name=name, balance_fen=0, platform=True)
+            )
+    known = set(conn.execute(select(counters.c.name)).scalars())
+    for name in ("ref", "serial"):
+        if name not in known:
+            conn.execute(insert(counters).values(name=name, value=0))
+
+
+class _Store(SandboxStore):
+    """The bank's store, and the fault queue all views of it share."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.lock = threading.RLock()
+        super().__init__(
+            url, schema=PG_SCHEMA, lock_key=_LOCK_KEY, meta=meta, seed=_seed, max_overflow=4
+        )
         self.faults: deque[bool] = deque()  # one per failing request: lost reply?
-        self._engine: Engine | None = None
-
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = _open(self.url)
-        return self._engine
-
-    @contextmanager
-    def tx(self) -> Iterator[Connection]:
-        with self.lock, self.engine().begin() as conn:
-            if is_postgres(conn.engine):
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            yield conn
-
-    def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
-
-def _open(url: str) -> Engine:
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        engine = make_engine("sqlite://", poolclass=StaticPool)
-    elif url.startswith("sqlite"):
-        engine = make_engine(url)
-    else:
-        engine = make_engine(url, pool_size=2, max_overflow=4)
-    if is_postgres(engine):
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}"))
-        engine = engine.execution_options(schema_translate_map={None: PG_SCHEMA})
-    with engine.begin() as conn:
-        if is_postgres(engine):
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        meta.create_all(conn)
-        have = set(conn.execute(select(accounts.c.account_no)).scalars())
-        for no, name in PLATFORM_ACCOUNT_NAMES.items():
-            if no not in have:
-                conn.execute(
-                    insert(accounts).values(account_no=no, name=name, balance_fen=0, platform=True)
-                )
-        known = set(conn.execute(select(counters.c.name)).scalars())
-        for name in ("ref", "serial"):
-            if name not in known:
-                conn.execute(insert(counters).values(name=name, value=0))
-    return engine
 
 
 @dataclass
