@@ -30,6 +30,9 @@ SAMPLE = {
     "bank_serial": "X1",
     "txn_id": "X1",
     "move": "accepted",
+    "sku": "X1",
+    "order_no": "X1",
+    "client_id": "X1",
 }
 
 

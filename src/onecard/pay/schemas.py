@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, Strict
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.faces.schemas import MAX_IMAGE_B64, ONE_OF_FACE, DescriptorValue
 
+# An e-CNY wallet's payment code as ``channels.ecny.check_pay_code`` takes it: "01" and 17
+# more digits, spaces allowed between them (so the document promises nothing it refuses).
+ECNY_PAY_CODE = r"^01( ?[0-9]){17}$"
+
 
 class ItemLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -267,7 +271,10 @@ class EcnyPaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_PRICING})
     txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
     pay_code: StrictStr = Field(
-        min_length=19, max_length=24, description="the wallet's 19-digit code, starting 01"
+        min_length=19,
+        max_length=24,
+        pattern=ECNY_PAY_CODE,
+        description="the wallet's 19-digit code, starting 01",
     )
     meal: StrictStr | None = Field(default=None, max_length=20, description="meal period code")
     amount_fen: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN)
@@ -307,7 +314,7 @@ class EcnyRefundOut(BaseModel):
 
 
 class EcnyTopupIn(BaseModel):
-    pay_code: StrictStr = Field(min_length=19, max_length=24)
+    pay_code: StrictStr = Field(min_length=19, max_length=24, pattern=ECNY_PAY_CODE)
     amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
     order_no: StrictStr | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
 

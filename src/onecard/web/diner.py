@@ -34,6 +34,7 @@ from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
 from onecard.funding import notifications
 from onecard.org import queries as org_queries
+from onecard.org.actors import Actor
 from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.queries import my_balances, my_transactions, person_cards
 from onecard.pay.statement import kind_words, statement, statement_years
@@ -80,14 +81,20 @@ def _transactions(
 
 
 @router.get("")
-def home(
+def home(request: Request, actor: ActorDep, ctx: CtxDep, msg: str | None = None) -> Response:
+    return _home_page(request, actor, ctx, msg)
+
+
+def _home_page(
     request: Request,
-    actor: ActorDep,
-    ctx: CtxDep,
+    actor: Actor,
+    ctx: Context,
     msg: str | None = None,
     plate_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    """/me, also re-drawn with a clean-plate check-in's refusal (not query parameters:
+    a caller must not choose the status or the error shown)."""
     pid = _person_id(actor)
     return render(
         request,
@@ -261,7 +268,7 @@ def clean_plate(
         waste.check_in(ctx, actor, meal, data)
     except OneCardError as exc:
         code = 409 if exc.code == "state_conflict" else 422
-        return home(request, actor, ctx, None, exc.message(request_lang(request)), code)
+        return _home_page(request, actor, ctx, None, exc.message(request_lang(request)), code)
     return RedirectResponse("/me?msg=plate#plate", status_code=303)
 
 
