@@ -77,14 +77,15 @@ STATIC = Path(__file__).parent / "static"
 
 
 # Paths whose bodies are uploads: imports, and a face picture (base64 in JSON).
-UPLOAD_PATHS = ("/import", "/face", "/face-payments")
+UPLOAD_PATHS = ("/import", "/face", "/face-payments", "/offline/uploads")
 
 
 class BodyLimit:
     """Refuse bodies larger than ``limit`` bytes, declared or streamed (413).
 
     File uploads (an ``…/import`` path, a face picture — ``…/face``,
-    ``…/face-payments`` — or a multipart form) may be up to ``upload_limit``: a large
+    ``…/face-payments`` —, a terminal's batch of offline records — ``…/offline/uploads``,
+    whose schema bounds it — or a multipart form) may be up to ``upload_limit``: a large
     unit's roster spreadsheet is bigger than any JSON request.
     """
 
