@@ -6,6 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onecard.core.fields import ClientKey
+
 Fen = Field(gt=0, le=1_000_000_000)
 
 
@@ -90,7 +92,7 @@ class MealIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resident_id: int = Field(ge=1)
     dish_id: int = Field(ge=1)
-    txn_id: str = Field(min_length=1, max_length=64, description="the counter's id: a retry")
+    txn_id: ClientKey = Field(description="the counter's id: a retry")
     delivered: bool = False
 
 

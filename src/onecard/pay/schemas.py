@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
+from onecard.core.fields import ClientKey
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.faces.schemas import MAX_IMAGE_B64, ONE_OF_FACE, DescriptorValue
 
@@ -59,7 +60,7 @@ class PaymentIn(BaseModel):
     """One payment from a terminal. Give exactly one of ``meal``, ``amount_fen``, ``items``."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_PRICING})
-    txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
+    txn_id: ClientKey = Field(description="the terminal's own id")
     credential: StrictStr = Field(
         min_length=8,
         max_length=24,
@@ -82,7 +83,7 @@ class FacePaymentIn(BaseModel):
         extra="forbid",
         json_schema_extra={"allOf": [{"oneOf": ONE_OF_PRICING}, {"oneOf": ONE_OF_FACE}]},
     )
-    txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
+    txn_id: ClientKey = Field(description="the terminal's own id")
     liveness: StrictBool = Field(description="the terminal's liveness check passed")
     image_b64: StrictStr | None = Field(default=None, max_length=MAX_IMAGE_B64)
     descriptor: list[DescriptorValue] | None = Field(default=None, min_length=128, max_length=128)
@@ -155,7 +156,7 @@ class ReversalOut(BaseModel):
 
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    request_id: StrictStr = Field(min_length=1, max_length=64)
+    request_id: ClientKey
     amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
     reason: StrictStr = Field(default="", max_length=200)
 
@@ -269,7 +270,7 @@ class EcnyPaymentIn(BaseModel):
     Give exactly one of ``meal`` (the guest price), ``amount_fen``, ``items``."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_PRICING})
-    txn_id: StrictStr = Field(min_length=1, max_length=64, description="the terminal's own id")
+    txn_id: ClientKey = Field(description="the terminal's own id")
     pay_code: StrictStr = Field(
         min_length=19,
         max_length=24,

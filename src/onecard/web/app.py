@@ -2,7 +2,7 @@
 
 Contract: ``create_app(ctx)`` wires routers, error handlers and the guards that run
 before any route: bodies over ``max_body_bytes`` get 413, API writes that are not JSON
-get 415, cookie-carrying API writes from another site get 403 (``web.csrf``); sessions
+get 415, text holding a NUL character gets 422 (``web.nul_guard``), cookie-carrying API writes from another site get 403 (``web.csrf``); sessions
 are server-side (``web.sessions``) and every answer carries the security headers
 (``web.headers``). Every route is checked against its declared rule
 (``web.permissions``), and the OpenAPI document says every answer the edges can give
@@ -71,6 +71,7 @@ from onecard.web import errors as web_errors
 from onecard.web.csrf import SAFE_METHODS
 from onecard.web.headers import SecurityHeaders
 from onecard.web.i18n import request_lang
+from onecard.web.nul_guard import RefuseNul
 from onecard.web.sessions import SESSION_COOKIE, ServerSessions
 
 STATIC = Path(__file__).parent / "static"
@@ -285,6 +286,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, web_errors.validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, web_errors.http_error_handler)
 
+    # Innermost: nothing a NUL would break runs before it (web.nul_guard).
+    app.add_middleware(RefuseNul)
     app.add_middleware(JsonOnly)
     app.add_middleware(AuditOrigin)
     app.add_middleware(CrossSiteGuard)
