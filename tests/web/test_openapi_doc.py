@@ -88,3 +88,31 @@ def test_a_body_that_cannot_be_read_as_json_is_400_malformed_body(ctx: Context) 
         )
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "malformed_body"
+
+
+def _body_schemas(doc: dict[str, Any]) -> Any:
+    comps = doc["components"]["schemas"]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            schema = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if method not in OPS or schema is None:
+                continue
+            ref = schema["schema"].get("$ref") or next(
+                (a["$ref"] for a in schema["schema"].get("anyOf", ()) if "$ref" in a), None
+            )
+            if ref:
+                yield f"{method.upper()} {path}", comps[ref.rsplit("/", 1)[1]]
+
+
+def test_every_json_body_names_all_it_takes_and_no_nul(ctx: Context) -> None:
+    """A body with unnamed extra fields would take arbitrary text the API never reads
+    (``web.nul_guard`` refuses a NUL anywhere in it): every body model forbids extras."""
+    doc = _document(ctx)
+    bodies = list(_body_schemas(doc))
+    assert bodies
+    for where, body in bodies:
+        assert body.get("additionalProperties") is False, where
+        assert body["propertyNames"] == {"not": {"pattern": "[\\u0000]"}}, where
+    refund = doc["components"]["schemas"]["RefundIn"]["properties"]
+    assert refund["reason"]["not"] == {"pattern": "[\\u0000]"}
+    assert "not" not in refund["request_id"]  # its own pattern says it already

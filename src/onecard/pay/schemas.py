@@ -302,6 +302,7 @@ class EcnyPaymentOut(BaseModel):
 
 
 class EcnyRefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     refund_no: StrictStr = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
     amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
     reason: StrictStr = Field(default="", max_length=200)
@@ -315,6 +316,7 @@ class EcnyRefundOut(BaseModel):
 
 
 class EcnyTopupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     pay_code: StrictStr = Field(min_length=19, max_length=24, pattern=ECNY_PAY_CODE)
     amount_fen: StrictInt = Field(gt=0, le=MAX_AMOUNT_FEN)
     order_no: StrictStr | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")

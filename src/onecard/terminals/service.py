@@ -51,6 +51,7 @@ from onecard.core.errors import (
     OfflineReplayed,
     OfflineSeqReused,
 )
+from onecard.core.fields import has_control_character
 from onecard.ledger import journal
 from onecard.ledger.models import Account
 from onecard.ledger.service import lock_for_posting, period_for
@@ -221,8 +222,10 @@ class Record:
             for name in ("terminal", "txn_id", "credential"):
                 if not isinstance(raw[name], str) or not 0 < len(raw[name]) <= 64:
                     raise ValueError(name)
+                if has_control_character(raw[name]):
+                    raise ValueError(name)
             meal = raw["meal"]
-            if meal is not None and not isinstance(meal, str):
+            if meal is not None and (not isinstance(meal, str) or has_control_character(meal)):
                 raise ValueError("meal")
             rec = cls(
                 raw["terminal"],

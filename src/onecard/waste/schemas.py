@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 KG = float | str
 
 
 class InspectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     inspected_on: date
     meal: str = Field(max_length=20)
     leftover_kg: KG
@@ -34,6 +35,7 @@ class InspectionOut(BaseModel):
 
 
 class WeightIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     day: date
     meal: str = Field(max_length=20)
     leftover_kg: KG
@@ -48,6 +50,7 @@ class WeightOut(BaseModel):
 
 
 class CleanPlateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     meal: str = Field(max_length=20)
     photo_base64: str = Field(max_length=3_000_000)
 
@@ -85,6 +88,7 @@ class PerDinerOut(BaseModel):
 
 
 class NoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     canteen_id: int = Field(ge=1)
     text: str = Field(max_length=1000)
 
@@ -103,6 +107,7 @@ class NoticeOut(BaseModel):
 
 
 class ScoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     quarter: str = Field(max_length=6)
     assessed: int = Field(ge=0, le=100)
 

@@ -7,7 +7,9 @@ each schema: PostgreSQL's ``text`` cannot hold NUL at all (not even as a query
 parameter), so any string field of any route would otherwise end as a 500 on PostgreSQL
 while SQLite stored it; one guard covers every field, present and future. Multipart
 bodies (files, which hold NULs legitimately) pass; their text fields are short forms the
-pages validate.
+pages validate. A terminal's offline upload passes too: its records are free-form signed
+JSON, each parsed on its own and refused with a reason (``terminals.service.Record``).
+The OpenAPI document says the same of every input string (``web.openapi``).
 
 Cost: a JSON body is scanned for the six bytes ``\\u0000`` (memchr speed) and parsed only
 when they are there, to tell a real NUL from an escaped backslash followed by ``u0000``.
@@ -28,6 +30,7 @@ from onecard.web import errors as web_errors
 from onecard.web.i18n import request_lang
 
 JSON_NUL = b"\\u0000"
+FREE_FORM_PATHS = ("/api/v1/terminal/offline/uploads",)
 
 
 class RefuseNul:
@@ -44,7 +47,7 @@ class RefuseNul:
             await _refuse(scope, receive, send, "url")
             return
         kind = _body_kind(scope)
-        if kind is None:
+        if kind is None or scope.get("path") in FREE_FORM_PATHS:
             await self.app(scope, receive, send)
             return
         body, messages = await _read(receive)

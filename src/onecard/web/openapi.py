@@ -14,7 +14,11 @@ here, once, from what the edges really do (``web/app.py``, ``web/errors.py``,
   handler answers in the error shape); one with a JSON body 400 (unparseable), 413 (too
   large) and 415 (not JSON);
 - statuses a route declares itself (``responses=``) are kept, their schema made the
-  error shape.
+  error shape;
+- every string a client sends (parameters and request bodies, through their components)
+  says it holds no NUL (``not: {pattern: "[\\u0000]"}``), and so does every name in an
+  input object (``propertyNames``), which ``web.nul_guard`` refuses with 422 — a string
+  with its own pattern, enum or format already says what it holds.
 
 ``tests/web/test_fuzz_api.py`` runs schemathesis against this document: an answer with
 an undocumented status, content type or body shape fails it.
@@ -75,6 +79,7 @@ def complete(schema: dict[str, Any]) -> None:
                 _complete_operation(path, method, op)
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    _no_nul_in_inputs(schema, components)
 
 
 def _error_schemas(components: dict[str, Any]) -> None:
@@ -115,3 +120,41 @@ def _complete_operation(path: str, method: str, op: dict[str, Any]) -> None:
         headers["X-Request-ID"] = REQUEST_ID
         if status == 503:
             headers["Retry-After"] = RETRY_AFTER
+
+
+NO_NUL = {"pattern": "[\\u0000]"}
+REF_PREFIX = "#/components/schemas/"
+
+
+def _no_nul_in_inputs(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Mark every input string as NUL-free (see the module docstring)."""
+    seen: set[str] = set()
+    roots: list[Any] = []
+    for item in schema.get("paths", {}).values():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            roots.extend(p.get("schema") for p in op.get("parameters", ()))
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                roots.append(media.get("schema"))
+    stack = [r for r in roots if isinstance(r, dict)]
+    while stack:
+        node = stack.pop()
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(REF_PREFIX):
+            name = ref.removeprefix(REF_PREFIX)
+            if name not in seen and name in components:
+                seen.add(name)
+                stack.append(components[name])
+            continue
+        if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(node):
+            node["not"] = NO_NUL
+        if node.get("type") == "object" and "propertyNames" not in node:
+            node["propertyNames"] = {"not": NO_NUL}
+        for key, value in node.items():
+            if key == "not":
+                continue
+            if isinstance(value, dict):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, dict))
