@@ -13,7 +13,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from onecard.channels.bank import gateway
-from onecard.core.clock import FixedClock, from_local
+from onecard.core.clock import FixedClock, from_local, quarter_of
 from onecard.core.context import Context
 from onecard.funding import notices
 from onecard.funding.models import QualityBand, QualityScore
@@ -22,6 +22,7 @@ from onecard.org.actors import Actor
 from onecard.org.models import Person
 from onecard.pay.models import MealPrice
 from onecard.reports import dashboard
+from onecard.waste import service as waste_service
 from web.pages import Staff, TestClient, sign_in
 from world import World, purse
 
@@ -179,6 +180,24 @@ def test_a_unit_scores_its_canteen_operator(
     with ctx.db.read() as conn:
         assert conn.execute(select(QualityScore.score)).scalar_one() == 92
     assert ">92<" in client.get(f"/unit/{a}/quality?quarter=2026Q1").text
+
+
+def test_the_unit_page_scores_less_the_waste_deduction(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """The page is no way around waste.score: a waste notice this quarter costs 5 points."""
+    quarter = quarter_of(ctx.clock.today())
+    waste_service.issue_notice(ctx, Actor.system("test"), w.canteens["A"], "剩余过多")
+    token, _ = sign_in(client, ctx, "Sua")
+    data = {"canteen_id": str(w.canteens["A"]), "quarter": quarter, "score": "92"}
+    r = client.post(
+        f"/unit/{w.units['A']}/quality",
+        data={**data, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with ctx.db.read() as conn:
+        assert conn.execute(select(QualityScore.score)).scalar_one() == 87
 
 
 def test_a_roster_with_an_error_is_refused_whole_then_a_good_one_is_previewed_and_applied(

@@ -40,6 +40,7 @@ from onecard.pay.queries import card_owner, my_balances, my_transactions, person
 from onecard.reports import directory
 from onecard.rollout import queries as rollout_queries
 from onecard.terminals import queries as offline_queries
+from onecard.waste import service as waste_service
 from onecard.web import account_activation as activation
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
@@ -284,7 +285,9 @@ def save_quality(
     _own_canteen(ctx, unit_id, canteen_id)
     q = _quarter(ctx, quarter)
     try:
-        settlement.record_score(ctx, actor, canteen_id, q, score)
+        # The assessment less the quarter's waste deduction (waste.score), as the API's
+        # /waste/…/quality-score does: a page must not be a way around it.
+        waste_service.record_quality_score(ctx, actor, canteen_id, q, score)
     except OneCardError as exc:
         if isinstance(exc, InvalidInput | Conflict):
             return _quality_page(request, ctx, actor, unit, q, exc.message(request_lang(request)))
