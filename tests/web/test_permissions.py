@@ -190,6 +190,11 @@ def matrix_world(ctx: Context) -> Targets:
     )
     urged = {k: rollout.issue_notice(ctx, SYSTEM, w.units["A"], "urge", k) for k in ("api", "page")}
     wasted = {k: waste.issue_notice(ctx, SYSTEM, w.canteens["A"], k) for k in ("api", "page")}
+    with ctx.db.read() as conn:  # the bureau's admin inspects (the system is no inspector)
+        bureau = Actor.load(conn, w.people["bu"], "Sbu", w.units["C"])
+    inspection_id = waste.record_inspection(
+        ctx, bureau, w.canteens["A"], date(2026, 3, 2), "lunch", "1", photo=PNG
+    )
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     cc = community_targets(ctx, w)
     bank.open_outside_account("99990000", "某不明单位", 50000)
@@ -271,6 +276,7 @@ def matrix_world(ctx: Context) -> Targets:
             "waste_notice:page": wasted["page"],
             "statement": statement,
             "item_id": item_id,
+            "inspection_id": inspection_id,
             "sku": "MX1",
             **cc,
         },

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -183,3 +184,37 @@ def test_a_supervisor_records_an_inspection_with_a_photo(
         data={**form, "canteen_id": str(w.canteens["B"]), "leftover_kg": "1"},
     )
     assert r.status_code == 403 and count(ctx, WasteInspection) == 1
+
+
+def test_an_inspection_photo_is_shown_to_those_who_read_that_canteens_waste(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.org.actors import Actor
+    from onecard.waste import service
+
+    with ctx.db.read() as conn:
+        bureau = Actor.load(conn, w.people["bu"], "Sbu", w.units["C"])
+    with_photo = service.record_inspection(
+        ctx,
+        bureau,
+        w.canteens["A"],
+        date.fromisoformat(TODAY),
+        "lunch",
+        "1.5",
+        "剩饭多",
+        photo=PNG,
+    )
+    without = service.record_inspection(
+        ctx, bureau, w.canteens["A"], date.fromisoformat(TODAY), "dinner", "0.5", ""
+    )
+    sign_in(client, ctx, "Sua")  # unit A's admin: its canteen
+    r = client.get(f"/waste/inspections/{with_photo}/photo")
+    assert r.status_code == 200 and r.content == PNG
+    assert r.headers["content-type"] == "image/png" and "private" in r.headers["cache-control"]
+    assert (
+        f"/waste/inspections/{with_photo}/photo" in client.get(f"/unit/{w.units['A']}/waste").text
+    )
+    assert client.get(f"/waste/inspections/{without}/photo").status_code == 404
+    client.cookies.clear()
+    sign_in(client, ctx, "Sub")  # unit B's admin: not theirs
+    assert client.get(f"/waste/inspections/{with_photo}/photo").status_code == 403

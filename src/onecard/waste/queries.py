@@ -285,6 +285,19 @@ def inspections(
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def inspection_photo(ctx: Context, inspection_id: int) -> tuple[int, bytes, str] | None:
+    """(canteen id, photo bytes, media type) of an inspection that has a photo, or None."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(
+                WasteInspection.canteen_id, WasteInspection.photo, WasteInspection.photo_type
+            ).where(WasteInspection.id == inspection_id, WasteInspection.photo.is_not(None))
+        ).first()
+    if row is None:
+        return None
+    return int(row.canteen_id), bytes(row.photo), str(row.photo_type)
+
+
 PER_DINER_COLUMNS = ("日期", "食堂", "餐次", "剩余重量（克）", "就餐人次", "人均剩余（克）")
 CANTEEN_COLUMNS = ("食堂", "天数", "剩余重量（克）", "就餐人次", "人均剩余（克）")
 MEAL_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}

@@ -424,6 +424,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/bureau/org/import"): BUREAU,
     ("GET", "/waste"): WASTE_INSPECTORS_SELF,
     ("POST", "/waste/inspections"): WASTE_INSPECTORS,
+    ("GET", "/waste/inspections/{inspection_id}/photo"): WASTE_READERS,
     ("GET", "/bureau/waste"): READERS,
     ("GET", "/bureau/waste.xlsx"): READERS,
     ("POST", "/bureau/waste/notices"): BUREAU_ADMIN,

@@ -12,6 +12,9 @@ Contract:
 - ``/waste``: the anti-waste supervisor's page (反浪费检查): the inspection form for the
   canteens of the units they supervise (the bureau: every canteen) with an optional
   photo (JPEG/PNG, ≤ 2 MB), and their canteens' latest inspections.
+- ``/waste/inspections/{id}/photo``: an inspection's photo, for whoever may read that
+  canteen's waste records (``scopes.waste_scope``); 404 when it has none. Every list of
+  inspections links its photo.
 - A domain error is shown on the page with its 4xx status, nothing changed; the services
   check the actor again.
 """
@@ -38,7 +41,7 @@ from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
 from onecard.web.errors import status_for
 from onecard.web.i18n import request_lang
 from onecard.web.pages import unit_page, xlsx_response
-from onecard.web.scopes import bureau_scope, can_run_money, unit_scope
+from onecard.web.scopes import bureau_scope, can_run_money, unit_scope, waste_scope
 from onecard.web.templating import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -314,3 +317,14 @@ def inspect(
         msg = exc.message(request_lang(request))
         return _inspector(request, ctx, actor, msg, status_for(exc))
     return RedirectResponse("/waste?saved=1", status_code=303)
+
+
+@router.get("/waste/inspections/{inspection_id}/photo")
+def inspection_photo(inspection_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
+    found = queries.inspection_photo(ctx, inspection_id)
+    if found is None:
+        raise NotFound(what="照片")
+    canteen_id, photo, media = found
+    waste_scope(ctx, actor, canteen_id)
+    # Private: a photo of a canteen's leftovers is for those who supervise it.
+    return Response(photo, media_type=media, headers={"Cache-Control": "private, max-age=300"})
