@@ -130,3 +130,24 @@ def test_others_may_not_open_the_shop_pages(
     sign_in(client, ctx, staff["ub"])
     assert client.get(f"/shop/canteens/{w.canteens['A']}").status_code == 403
     assert client.get("/bureau/shop").status_code == 403
+
+
+def test_the_reference_template_holds_todays_prices_and_imports_back_unchanged(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    publish(ctx, w, 200, date(2026, 3, 1))
+    token, _ = sign_in(client, ctx, staff["bu"])
+    assert "/bureau/shop/references-template.xlsx" in client.get("/bureau/shop").text
+    r = client.get("/bureau/shop/references-template.xlsx")
+    assert r.status_code == 200
+    book = load_workbook(io.BytesIO(r.content))
+    sheet = book["商超参考价"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == ["条码", "商品名称", "参考价（元）", "商超"]
+    assert rows[1][:3] == [WATER, "矿泉水 550ml", 2]  # money as a number, not text
+    assert len(book.sheetnames) == 2  # the prices, then the notes
+    # Filled in as it came, it previews without a row error.
+    form = {"csrf_token": token, "valid_from": "2026-03-10"}
+    files = {"file": ("template.xlsx", r.content)}
+    preview = client.post("/bureau/shop/import", data=form, files=files)
+    assert preview.status_code == 200 and 'id="preview"' in preview.text

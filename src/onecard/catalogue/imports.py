@@ -9,6 +9,8 @@ above their new reference, writing nothing; a real import publishes exactly thos
 (``service.publish_references``, one transaction, one audit record).
 
 Columns: 商品名称 and 参考价（元） (yuan, at most two decimals), optional 条码 and 商超.
+``template`` is the file to fill in: those columns with the prices in force today (money
+as numbers), and a sheet of notes.
 """
 
 from __future__ import annotations
@@ -17,16 +19,52 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from onecard.catalogue.queries import OverReference, Reference, city_region, over_reference
+from onecard.catalogue.queries import (
+    OverReference,
+    Reference,
+    city_region,
+    over_reference,
+    reference_list,
+)
 from onecard.catalogue.service import ReferenceRow, _publish
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
 from onecard.org.actors import Actor
-from onecard.org.tables import RowError, body, money_cell, read_table, rejected
+from onecard.org.tables import (
+    RowError,
+    body,
+    money_cell,
+    read_table,
+    rejected,
+    xlsx,
+    yuan_number,
+)
 
 COLUMNS = ("商品名称", "参考价（元）")
 OPTIONAL = ("条码", "商超")
+TEMPLATE_COLUMNS = ("条码", "商品名称", "参考价（元）", "商超")
+TEMPLATE_NOTE = """食堂一卡通 商超参考价表 填表说明
+1. 每行一种商品：商品名称、参考价（元）必填；条码、商超选填。
+2. 参考价以元为单位，最多两位小数；有条码的按条码对应食堂商品，没有条码的按商品名称对应。
+3. 导入时先预览：任何一行有错，全表不写入，并逐行列出错误；确认后从所填起始日期起生效。
+4. 本表预先填好了今天生效的参考价，修改后导入即发布新价格（历史价格保留）。"""
+TEMPLATE_HEADER_NOTES = {
+    "条码": "选填。商品条码（数字），有条码时按条码对应食堂商品。",
+    "商品名称": "必填。",
+    "参考价（元）": "必填。本市大型商超的零售价，元，最多两位小数。",
+    "商超": "选填。价格来源的商超名称。",
+}
+
+
+def template(ctx: Context) -> bytes:
+    """The reference-price file to fill in, pre-filled with the prices in force today."""
+    rows = [
+        [r["barcode"] or "", r["name"], yuan_number(r["price_fen"]), r["store"] or ""]
+        for r in reference_list(ctx)
+        if r["in_force"]
+    ]
+    return xlsx([("商超参考价", TEMPLATE_COLUMNS, rows)], TEMPLATE_NOTE, TEMPLATE_HEADER_NOTES)
 
 
 @dataclass

@@ -316,6 +316,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/shop/goods/{item_id}/stock"): CANTEEN_RUNNERS,
     ("GET", "/bureau/shop"): READERS,
     ("GET", "/bureau/shop/over.xlsx"): READERS,
+    ("GET", "/bureau/shop/references-template.xlsx"): READERS,
     ("POST", "/bureau/shop/references"): BUREAU,
     ("POST", "/bureau/shop/import"): BUREAU,
     # --- waste supervision API (R-R4, R-S5) ----------------------------------------------

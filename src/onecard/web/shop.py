@@ -261,6 +261,12 @@ def over_xlsx(actor: ActorDep, ctx: CtxDep) -> Response:
     return xlsx_response(to_xlsx(table), "goods-over-reference.xlsx")
 
 
+@router.get("/bureau/shop/references-template.xlsx")
+def references_template(actor: ActorDep, ctx: CtxDep) -> Response:
+    bureau_scope(actor)
+    return xlsx_response(imports.template(ctx), "reference-prices-template.xlsx")
+
+
 @router.post("/bureau/shop/references")
 def post_reference(
     request: Request,
