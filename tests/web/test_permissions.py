@@ -857,6 +857,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/unit/{unit_id}/waste/score"): Call(
         form=lambda t, c: {"canteen_id": t["canteen_id"], "quarter": "2026Q1", "assessed": 88}
     ),
+    ("POST", "/waste/canteens/{canteen_id}/weights"): Call(
+        form=lambda t, c: {"day": "2026-03-04", "meal": "lunch", "leftover_kg": "2"}
+    ),
     ("POST", "/waste/inspections"): Call(
         form=lambda t, c: {
             "canteen_id": t["canteen_id"],

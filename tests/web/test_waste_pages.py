@@ -218,3 +218,33 @@ def test_an_inspection_photo_is_shown_to_those_who_read_that_canteens_waste(
     client.cookies.clear()
     sign_in(client, ctx, "Sub")  # unit B's admin: not theirs
     assert client.get(f"/waste/inspections/{with_photo}/photo").status_code == 403
+
+
+def test_the_canteen_manager_records_the_days_leftovers_on_the_canteens_page(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.waste.models import WasteWeight
+
+    token, _ = sign_in(client, ctx, staff["cm"])  # manages canteen A
+    page = client.get("/me").text
+    assert f"/waste/canteens/{w.canteens['A']}" in page  # in the manager's navigation
+    url = f"/waste/canteens/{w.canteens['A']}"
+    assert 'id="weight-form"' in client.get(url).text
+    form = {"csrf_token": token, "day": TODAY, "meal": "lunch"}
+    r = client.post(f"{url}/weights", data={**form, "leftover_kg": "-1"})
+    assert r.status_code == 422 and alert(r.text) and count(ctx, WasteWeight) == 0
+    r = client.post(f"{url}/weights", data={**form, "leftover_kg": "2.5"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get(r.headers["location"]).text
+    assert "剩余重量已保存" in page and "2,500" in page
+    assert count(ctx, WasteWeight) == 1
+    # Another canteen is not theirs: refused, nothing written.
+    other = f"/waste/canteens/{w.canteens['B']}"
+    assert client.get(other).status_code == 403
+    assert client.post(f"{other}/weights", data={**form, "leftover_kg": "1"}).status_code == 403
+    assert count(ctx, WasteWeight) == 1
+    # The bureau's finance reads it, without the form.
+    client.cookies.clear()
+    sign_in(client, ctx, staff["fi"])
+    text = client.get(url).text
+    assert "2,500" in text and 'id="weight-form"' not in text

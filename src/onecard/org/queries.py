@@ -53,6 +53,14 @@ def canteen_owner(ctx: Context, canteen_id: int) -> int:
     return int(uid)
 
 
+def canteen_name(ctx: Context, canteen_id: int) -> str:
+    with ctx.db.read() as conn:
+        name = conn.execute(select(Canteen.name).where(Canteen.id == canteen_id)).scalar()
+    if name is None:
+        raise NotFound(what="食堂")
+    return str(name)
+
+
 def canteen_exists(ctx: Context, canteen_id: int) -> bool:
     with ctx.db.read() as conn:
         return conn.execute(select(Canteen.id).where(Canteen.id == canteen_id)).first() is not None

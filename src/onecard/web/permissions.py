@@ -426,6 +426,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/waste"): WASTE_INSPECTORS_SELF,
     ("POST", "/waste/inspections"): WASTE_INSPECTORS,
     ("GET", "/waste/inspections/{inspection_id}/photo"): WASTE_READERS,
+    ("GET", "/waste/canteens/{canteen_id}"): WASTE_READERS,
+    ("POST", "/waste/canteens/{canteen_id}/weights"): CANTEEN_RUNNERS,
     ("GET", "/bureau/waste"): READERS,
     ("GET", "/bureau/waste.xlsx"): READERS,
     ("POST", "/bureau/waste/notices"): BUREAU_ADMIN,

@@ -12,6 +12,10 @@ Contract:
 - ``/waste``: the anti-waste supervisor's page (反浪费检查): the inspection form for the
   canteens of the units they supervise (the bureau: every canteen) with an optional
   photo (JPEG/PNG, ≤ 2 MB), and their canteens' latest inspections.
+- ``/waste/canteens/{canteen_id}``: one canteen's own page (its manager; its unit's
+  admin and supervisors and the city's readers see it too, ``scopes.waste_scope``): the
+  form for a day's leftover weight (its manager and its unit's admin), the last 30 days'
+  weights with waste per diner, its notices and latest inspections.
 - ``/waste/inspections/{id}/photo``: an inspection's photo, for whoever may read that
   canteen's waste records (``scopes.waste_scope``); 404 when it has none. Every list of
   inspections links its photo.
@@ -328,3 +332,56 @@ def inspection_photo(inspection_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Res
     waste_scope(ctx, actor, canteen_id)
     # Private: a photo of a canteen's leftovers is for those who supervise it.
     return Response(photo, media_type=media, headers={"Cache-Control": "private, max-age=300"})
+
+
+def _canteen_page(
+    request: Request,
+    ctx: Context,
+    actor: Actor,
+    canteen_id: int,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    unit_id = waste_scope(ctx, actor, canteen_id)
+    today = ctx.clock.today()
+    days = queries.per_diner(ctx, today - timedelta(days=29), today, canteen_id)
+    return render(
+        request,
+        "waste/canteen.html",
+        status_code=status_code,
+        actor=actor,
+        canteen=org_queries.canteen_name(ctx, canteen_id),
+        canteen_id=canteen_id,
+        writable=actor.manages_canteen(canteen_id, unit_id),
+        days=sorted(days, key=lambda d: (d.day, d.meal), reverse=True),
+        total=next(iter(queries.per_canteen(days)), None),
+        notices=queries.notices(ctx, canteen_id=canteen_id),
+        inspections=queries.inspections(ctx, canteen_id, limit=20),
+        meals=service.MEALS,
+        today=today,
+        error=error,
+    )
+
+
+@router.get("/waste/canteens/{canteen_id}")
+def canteen_waste(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
+    return _canteen_page(request, ctx, actor, canteen_id)
+
+
+@router.post("/waste/canteens/{canteen_id}/weights")
+def canteen_weight(
+    request: Request,
+    canteen_id: IdPath,
+    actor: ActorDep,
+    ctx: CtxDep,
+    day: Annotated[date, Form()],
+    meal: Annotated[str, Form(max_length=20)],
+    leftover_kg: Annotated[str, Form(max_length=20)],
+) -> Response:
+    waste_scope(ctx, actor, canteen_id)
+    try:
+        service.record_weight(ctx, actor, canteen_id, day, meal, leftover_kg)
+    except OneCardError as exc:
+        msg = exc.message(request_lang(request))
+        return _canteen_page(request, ctx, actor, canteen_id, msg, status_for(exc))
+    return RedirectResponse(f"/waste/canteens/{canteen_id}?saved=1", status_code=303)
