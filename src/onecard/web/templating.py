@@ -123,6 +123,7 @@ def nav_links(actor: Actor | None) -> list[tuple[str, str]]:
     for role, _, canteen_id in sorted(actor.grants, key=lambda g: (g[0], g[2] or 0)):
         if role == "canteen_manager" and canteen_id is not None:
             links.append((f"/shop/canteens/{canteen_id}", "菜品与超市"))
+            links.append((f"/dishes/canteens/{canteen_id}", "菜品评价"))
     if actor.can_read_everything():
         links.append(("/bureau", "管理控制台"))
         links.append(("/bureau/dashboard", "数据看板"))
