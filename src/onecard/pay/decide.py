@@ -396,7 +396,10 @@ def decide(
 def item_lines(
     items: tuple[tuple[str, int], ...], facts: Facts
 ) -> tuple[tuple[int, int, int, int], ...]:
-    """The priced lines of an approval: (item id, qty, unit fen, line fen), as sent."""
+    """The priced lines of an approval: (item id, qty, unit fen, line fen), as sent;
+    none when the facts do not name the items' ids (a caller that reads no ids)."""
+    if any(sku not in facts.item_ids for sku, _ in items):
+        return ()
     out = []
     for sku, qty in items:
         fen = int(facts.item_prices[sku])
