@@ -5,7 +5,7 @@ Contract: ``NUTRIENTS`` names the five figures (the catalogue's per-portion colu
 the same units; ``WeekNutrition`` is a week's totals with the week's reference (× 7)
 and the share of it eaten. Pure: the totals are read by ``feedback.dish_queries``.
 
-The reference adult (docs/nutrition.md says why): energy 8 400 kJ, protein 60 g, fat
+The reference adult (docs/dishes.md says why): energy 8 400 kJ, protein 60 g, fat
 60 g, carbohydrate 300 g — the nutrient reference values (营养素参考值, NRV) of GB
 28050-2011, set for a 2 000 kcal adult from the Chinese Dietary Reference Intakes — and
 salt 5 g, the adult's daily limit in the Chinese Dietary Guidelines 2022 (《中国居民膳食
@@ -18,13 +18,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+
+
+def N_(text: str) -> str:
+    """Marks a label for the message catalogue; the page translates it."""
+    return text
+
+
 # (catalogue column, label, unit shown); energy in kJ, the rest in milligrams.
 NUTRIENTS: tuple[tuple[str, str, str], ...] = (
-    ("energy_kj", "能量", "kJ"),
-    ("protein_mg", "蛋白质", "g"),
-    ("fat_mg", "脂肪", "g"),
-    ("carbohydrate_mg", "碳水化合物", "g"),
-    ("salt_mg", "食盐", "g"),
+    ("energy_kj", N_("能量"), "kJ"),
+    ("protein_mg", N_("蛋白质"), "g"),
+    ("fat_mg", N_("脂肪"), "g"),
+    ("carbohydrate_mg", N_("碳水化合物"), "g"),
+    ("salt_mg", N_("食盐"), "g"),
 )
 REFERENCE_DAY: dict[str, int] = {
     "energy_kj": 8_400,
