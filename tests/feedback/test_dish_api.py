@@ -11,11 +11,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from dishworld import menu
 from onecard.core.context import Context
 from onecard.feedback.models import DishRating
 from onecard.pay.service import PaymentRequest, pay
 from onecard.web.app import create_app
-from test_dish_ratings import menu
 from web.pages import Staff, TestClient, add_staff, csrf_of, sign_in
 from world import World, build_world, fund
 
@@ -130,13 +130,13 @@ def test_the_meal_page_rates_each_dish_and_refuses_a_second_try(
 def test_the_manager_and_the_bureau_see_rankings_comments_and_excel(
     ctx: Context, w: World, staff: Staff, client: TestClient
 ) -> None:
+    from dishworld import diner
     from onecard.feedback import dishes
-    from test_dish_ratings import diner
 
     pid, ids = meal(ctx, w)
     dishes.rate_dish(ctx, diner(ctx, w, "a1"), pid, ids["D1"], 3, "偏咸")
     dishes.rate_dish(ctx, diner(ctx, w, "a1"), pid, ids["D2"], 5)
-    token, _ = sign_in(client, ctx, staff["cm"])
+    sign_in(client, ctx, staff["cm"])
     page = client.get(f"/dishes/canteens/{w.canteens['A']}")
     assert page.status_code == 200 and "偏咸" in page.text
     assert page.text.index("米饭") < page.text.index("红烧肉")  # best first

@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from dishworld import diner, menu
 from onecard.audit.records import records
-from onecard.catalogue import service as catalogue
 from onecard.core.context import Context
 from onecard.core.errors import (
     DishAlreadyRated,
@@ -34,56 +34,6 @@ from world import World, build_world, fund
 
 SYSTEM = Actor.system("test")
 TODAY = date(2026, 3, 10)  # the fixture's clock: Tuesday 12:00 Beijing
-
-
-def diner(ctx: Context, w: World, key: str) -> Actor:
-    with ctx.db.read() as conn:
-        return Actor.load(conn, w.people[key], f"S{key}", w.units[key[0].upper()])
-
-
-def menu(ctx: Context, w: World) -> dict[str, int]:
-    """Canteen A's dishes (with nutrition, one without) and a good."""
-    a = w.canteens["A"]
-    ids = {
-        "D1": catalogue.save_dish(
-            ctx,
-            SYSTEM,
-            a,
-            catalogue.DishSpec(
-                "D1",
-                "红烧肉",
-                800,
-                energy_kj=2000,
-                protein_mg=15_000,
-                fat_mg=30_000,
-                carbohydrate_mg=5_000,
-                salt_mg=1_500,
-            ),
-        ),
-        "D2": catalogue.save_dish(
-            ctx,
-            SYSTEM,
-            a,
-            catalogue.DishSpec(
-                "D2",
-                "米饭",
-                50,
-                energy_kcal=200,
-                protein_mg=4_000,
-                fat_mg=500,
-                carbohydrate_mg=45_000,
-                salt_mg=0,
-            ),
-        ),
-        "D3": catalogue.save_dish(ctx, SYSTEM, a, catalogue.DishSpec("D3", "青菜", 300)),
-    }
-    catalogue.publish_references(
-        ctx, SYSTEM, w.region, date(2026, 3, 1), [catalogue.ReferenceRow("矿泉水", 200, "690")]
-    )
-    ids["G1"] = catalogue.save_good(
-        ctx, SYSTEM, a, catalogue.GoodSpec("G1", "矿泉水", 150, barcode="690")
-    )
-    return ids
 
 
 def lines_of(ctx: Context, payment_id: int) -> list[tuple[int, int, int, int, int]]:
@@ -137,9 +87,7 @@ def test_the_single_path_stores_an_approvals_item_lines_and_a_reversal_keeps_the
 def test_a_diner_rates_each_dish_once_and_only_their_own(ctx: Context, w: World) -> None:
     ids = menu(ctx, w)
     t = w.terminals["A"]
-    out = pay(
-        ctx, t, PaymentRequest("r1", w.cards["a1"], items=(("D1", 1), ("D2", 2), ("G1", 1)))
-    )
+    out = pay(ctx, t, PaymentRequest("r1", w.cards["a1"], items=(("D1", 1), ("D2", 2), ("G1", 1))))
     pid = int(out.data["payment_id"])
     me, other = diner(ctx, w, "a1"), diner(ctx, w, "b1")
     with pytest.raises(Forbidden):

@@ -79,7 +79,7 @@ def meal_dishes(ctx: Context, person_id: int, payment_id: int) -> dict[str, Any]
                 )
             )
         }
-        lines = []
+        lines: list[dict[str, Any]] = []
         for r in conn.execute(
             select(
                 PaymentLine.line_no,
@@ -164,7 +164,7 @@ def rankings(
             Canteen.id.label("canteen_id"),
             Canteen.name.label("canteen"),
             avg.label("average"),
-            func.count().label("count"),
+            func.count().label("n"),
         )
         .join(Item, Item.id == DishRating.item_id)
         .join(Canteen, Canteen.id == DishRating.canteen_id)
@@ -186,7 +186,7 @@ def rankings(
             "canteen_id": int(r.canteen_id),
             "canteen": str(r.canteen),
             "average": round(float(r.average), 2),
-            "count": int(r.count),
+            "count": int(r.n),
         }
         for n, r in enumerate(rows, start=1)
     ]
@@ -304,8 +304,10 @@ def week_nutrition(ctx: Context, person_id: int, day: date) -> WeekNutrition:
         ).all()
     totals = dict.fromkeys((c for c, _, _ in NUTRIENTS), 0)
     unknown = 0
+    portions = 0
     for r in rows:
         qty, kcal = int(r[0]), r[1]
+        portions += qty
         values = list(r[2:])
         if values[0] is None and kcal is not None:  # energy given in kcal only
             values[0] = round(int(kcal) * KJ_PER_KCAL)
@@ -314,7 +316,7 @@ def week_nutrition(ctx: Context, person_id: int, day: date) -> WeekNutrition:
         for (col, _, _), v in zip(NUTRIENTS, values, strict=True):
             if v is not None:
                 totals[col] += int(v) * qty
-    return WeekNutrition(monday, sunday, totals, len(rows), unknown)
+    return WeekNutrition(monday, sunday, totals, len(rows), unknown, portions)
 
 
 def ratings_xlsx(

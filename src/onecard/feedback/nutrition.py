@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date
 
 
-
 def N_(text: str) -> str:
     """Marks a label for the message catalogue; the page translates it."""
     return text
@@ -51,9 +50,10 @@ class WeekNutrition:
     totals: dict[str, int]  # column → kJ or mg
     lines: int  # dish lines eaten this week
     unknown_lines: int  # of them, items missing a figure (they add nothing)
+    portions: int = 0  # Σ qty of those lines
 
     def rows(self) -> list[dict[str, object]]:
-        out = []
+        out: list[dict[str, object]] = []
         for col, label, unit in NUTRIENTS:
             ref = REFERENCE_DAY[col] * 7
             total = self.totals.get(col, 0)
@@ -63,7 +63,7 @@ class WeekNutrition:
                     "key": col.removesuffix("_mg"),
                     "label": label,
                     "unit": unit,
-                    "total": round(total / scale, 1),
+                    "total": total if scale == 1 else round(total / scale, 1),
                     "reference": ref // scale,
                     "percent": round(100 * total / ref),
                     "ceiling": col in CEILINGS,

@@ -118,6 +118,7 @@ def get_nutrition(actor: ActorDep, ctx: CtxDep, day: Day = None) -> Any:
         "sunday": week.sunday,
         "lines": week.lines,
         "unknown_lines": week.unknown_lines,
+        "portions": week.portions,
         "nutrients": week.rows(),
     }
 

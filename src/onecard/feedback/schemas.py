@@ -81,7 +81,7 @@ class NutrientOut(BaseModel):
     key: str = Field(description="energy_kj | protein | fat | carbohydrate | salt")
     label: str
     unit: str = Field(description="kJ or g")
-    total: float
+    total: float = Field(description="kJ, or grams with one decimal")
     reference: int = Field(description="the reference adult's intake for 7 days")
     percent: int
     ceiling: bool = Field(description="the reference is an upper limit (fat, salt)")
@@ -92,4 +92,5 @@ class NutritionOut(BaseModel):
     sunday: date
     lines: int = Field(description="dish lines eaten this week")
     unknown_lines: int = Field(description="of them, dishes with a figure missing")
+    portions: int = Field(description="portions eaten (Σ qty of those lines)")
     nutrients: list[NutrientOut]
