@@ -87,6 +87,10 @@ def test_the_api_rates_once_and_only_the_payer(
     assert ratings(ctx) == 1
     nutrition = client.get("/api/v1/me/nutrition").json()
     assert nutrition["lines"] == 2 and nutrition["nutrients"][0]["key"] == "energy_kj"
+    assert nutrition["portions"] == 3
+    for far in ("0001-01-01", "9999-12-31"):
+        assert client.get(f"/api/v1/me/nutrition?day={far}").json()["lines"] == 0
+        assert client.get(f"/me/nutrition?day={far}").status_code == 200
     # Someone else: refused, nothing changed.
     with TestClient(create_app(ctx), raise_server_exceptions=True) as other:
         token_b, _ = sign_in(other, ctx, staff["b1"])
@@ -149,10 +153,20 @@ def test_the_manager_and_the_bureau_see_rankings_comments_and_excel(
     # Another canteen's manager may not; the city-wide view is the bureau's.
     assert client.get(f"/dishes/canteens/{w.canteens['B']}").status_code == 403
     assert client.get("/api/v1/dishes/ratings").status_code == 403
-    bad = client.get(
+    # Start after end: an empty period; longer than 366 days: the 366 ending on end.
+    empty = client.get(
         f"/api/v1/dishes/canteens/{w.canteens['A']}/ratings?start=2026-03-10&end=2026-03-01"
     )
-    assert bad.status_code == 422
+    assert empty.status_code == 200 and empty.json()["rankings"] == []
+    long = client.get(
+        f"/api/v1/dishes/canteens/{w.canteens['A']}/ratings?start=2000-01-01&end=2026-03-10"
+    ).json()
+    assert (long["start"], long["end"]) == ("2025-03-10", "2026-03-10")
+    assert len(long["rankings"]) == 2
+    for far in ("0001-01-01", "9999-12-31"):  # no payment then, nothing breaks
+        got = client.get(f"/api/v1/dishes/canteens/{w.canteens['A']}/ratings?end={far}")
+        assert got.status_code == 200 and got.json()["rankings"] == []
+        assert client.get(f"/dishes/canteens/{w.canteens['A']}?start={far}").status_code == 200
     with TestClient(create_app(ctx), raise_server_exceptions=True) as bureau:
         sign_in(bureau, ctx, staff["bu"])
         page = bureau.get("/bureau/dishes")

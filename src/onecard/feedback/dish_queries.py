@@ -39,10 +39,29 @@ from onecard.org.models import Canteen
 from onecard.pay.models import MealPeriod, Payment, PaymentLine
 
 MAX_ROWS = 500
+MAX_DAYS = 366
+# Days outside these hold no payment; inside them every conversion to UTC is defined.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 24)
+
+
+def clamp_day(day: date) -> date:
+    return min(max(day, FIRST_DAY), LAST_DAY)
+
+
+def period(since: date | None, until: date | None, today: date) -> tuple[date, date]:
+    """The Beijing days asked for: ``until`` defaults to today, ``since`` to 29 days
+    before it; a period longer than ``MAX_DAYS`` is cut to the ``MAX_DAYS`` ending on
+    ``until``; ``since`` after ``until`` is an empty period (no rows)."""
+    until = clamp_day(until or today)
+    since = clamp_day(since or until - timedelta(days=29))
+    if (until - since).days >= MAX_DAYS:
+        since = until - timedelta(days=MAX_DAYS - 1)
+    return since, until
 
 
 def _bounds(since: date, until: date) -> tuple[datetime, datetime]:
     """Beijing days ``since``..``until`` (inclusive) as naive-UTC [start, end)."""
+    since, until = clamp_day(since), clamp_day(until)
     return (
         from_local(datetime.combine(since, time())),
         from_local(datetime.combine(until + timedelta(days=1), time())),
@@ -278,6 +297,7 @@ def average_ratings(conn: Connection, item_ids: Iterable[int]) -> dict[int, tupl
 
 def week_of(day: date) -> tuple[date, date]:
     """The Beijing week (Monday–Sunday) holding ``day``."""
+    day = clamp_day(day)
     monday = day - timedelta(days=day.weekday())
     return monday, monday + timedelta(days=6)
 

@@ -8,14 +8,14 @@ shop good or an item not in the meal 422 ``not_a_dish``; another person's paymen
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput
+from onecard.core.errors import Forbidden
 from onecard.feedback import dish_queries as queries
 from onecard.feedback import dishes
 from onecard.feedback.schemas import (
@@ -36,17 +36,13 @@ ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ErrorOut} for s in (401, 403, 404, 409, 422)
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_DAYS = 366
-Day = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+Day = Annotated[date | None, Query()]
 
 
 def period(ctx: Context, start: date | None, end: date | None) -> tuple[date, date]:
-    """The Beijing days asked for (default: the last 30 days)."""
-    end = end or ctx.clock.today()
-    start = start or end - timedelta(days=29)
-    if start > end or (end - start).days >= MAX_DAYS:
-        raise InvalidInput(f"起止日期须先后有序，且不超过 {MAX_DAYS} 天")
-    return start, end
+    """The Beijing days asked for (``dish_queries.period``: default the last 30 days, at
+    most 366 ending on ``end``; ``start`` after ``end`` gives no rows)."""
+    return queries.period(start, end, ctx.clock.today())
 
 
 def _canteen_reader(ctx: Context, actor: Actor, canteen_id: int) -> None:

@@ -13,7 +13,9 @@ from onecard.feedback.models import MAX_DISH_COMMENT
 class DishRatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stars: int = Field(ge=1, le=5, description="1–5 stars (5 best)")
-    comment: str = Field("", max_length=MAX_DISH_COMMENT)
+    # Any text but NUL (PostgreSQL's text cannot hold it; ``web.nul_guard`` refuses it):
+    # said in the schema, so a client learns it from the document.
+    comment: str = Field("", max_length=MAX_DISH_COMMENT, pattern=r"^[^\x00]*$")
 
 
 class DishRatingOut(BaseModel):

@@ -39,7 +39,6 @@ from onecard.web.scopes import bureau_scope, can_run_money, canteen_scope
 from onecard.web.templating import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
-MAX_DAYS = 366
 DayText = Annotated[str, Query(max_length=10)]
 
 
@@ -52,11 +51,8 @@ def _day(text: str) -> date | None:
 
 def _period(ctx: Context, start: str, end: str) -> tuple[date, date]:
     """The period asked for, read leniently: a bad date is the default (last 30 days)."""
-    until = _day(end) or ctx.clock.today()
-    since = _day(start) or until - timedelta(days=29)
-    if since > until or (until - since).days >= MAX_DAYS:
-        since = until - timedelta(days=29)
-    return since, until
+    since, until = queries.period(_day(start), _day(end), ctx.clock.today())
+    return (since, until) if since <= until else (until - timedelta(days=29), until)
 
 
 def _person_id(actor: Actor) -> int:
