@@ -317,9 +317,7 @@ NO_FACE: dict[str, dict[str, str]] = {
         "routes": "no API of its own (funding.bank_routes)",
     },
     "feedback": {
-        # A diner rates a meal on the diner's page (web.diner) only.
-        "schemas": "no API",
-        "routes": "no API",
+        # A diner rates a meal on the diner's page (web.diner); dish ratings have an API.
         "cli": "no command",
     },
     "reports": {

@@ -259,6 +259,16 @@ def build_demo(
         history_days,
         progress,
     )
+    meals += _dish_meals(
+        sim,
+        clock,
+        rng,
+        people,
+        terminals[next(iter(canteen_of_unit.values()))],
+        funded_on,
+        today,
+        min(history_days, 5),
+    )
     assert offline_term is not None
     meals += _offline_afternoon(sim, clock, rng, people, offline_term[0], funded_on, today)
     community_meals = _community(sim, clock, region, today)
@@ -565,6 +575,86 @@ def _eat(
     if days:
         meals += _face_dinners(sim, clock, rng, people, canteen_of_unit, terminals, days[-1])
         _ecny(sim, clock, people, terminals, days[-1])
+    return meals
+
+
+# Dish ratings (R-S1): how each demo dish tends to be rated, and what diners say of it.
+DISH_STARS = {
+    "D001": [4, 5, 5, 5],
+    "D002": [3, 4, 4, 5],
+    "D003": [3, 3, 4, 4],
+    "D004": [2, 3, 4, 5],
+}
+DISH_COMMENTS = {
+    "D001": ["肥而不腻，很下饭", "分量足", ""],
+    "D002": ["家常味道，不错", "", ""],
+    "D003": ["有点淡", "青菜新鲜", ""],
+    "D004": ["偏咸了", "味道正宗", ""],
+}
+
+
+def _dish_meals(
+    sim: Context,
+    clock: ReplayClock,
+    rng: random.Random,
+    people: list[tuple[int, int, str, int]],
+    terminal: TerminalIdentity,
+    funded_on: date,
+    today: date,
+    history_days: int,
+) -> int:
+    """Lunches sold by item lines at the first canteen over the last working days (the
+    demo diner every day, some others now and then), most of their dishes rated; the
+    demo diner's last meal is left unrated, to rate in the demo."""
+    from onecard.catalogue.models import Item
+    from onecard.feedback import dishes
+
+    days: list[date] = []
+    d = today - timedelta(days=1)
+    while d > funded_on and len(days) < history_days:
+        if d.weekday() < 5:
+            days.append(d)
+        d -= timedelta(days=1)
+    days.reverse()
+    with sim.db.read() as conn:
+        item_of = dict(
+            conn.execute(
+                select(Item.sku, Item.id).where(
+                    Item.canteen_id == terminal.canteen_id, Item.kind == "dish"
+                )
+            ).all()
+        )
+    skus = [sku for sku, *_ in DISHES]
+    diners = [people[0], *rng.sample(people[1:], min(40, len(people) - 1))]
+    meals = 0
+    for i, day in enumerate(days):
+        for n, (pid, uid, card, _std) in enumerate(diners):
+            if n and rng.random() < 0.6:
+                continue
+            clock.set(from_local(datetime.combine(day, time(12, 5)) + timedelta(seconds=7 * n)))
+            chosen = sorted(rng.sample(skus, rng.randint(1, 3)))
+            out = pay(
+                sim,
+                terminal,
+                PaymentRequest(f"dish-{day:%m%d}-{n}", card, items=tuple((s, 1) for s in chosen)),
+            )
+            if not out.approved:
+                continue
+            meals += 1
+            last_of_demo_diner = n == 0 and i == len(days) - 1
+            if last_of_demo_diner or (n and rng.random() < 0.3):
+                continue
+            with sim.db.read() as conn:
+                who = Actor.load(conn, pid, f"demo:{pid}", uid)
+            for sku in chosen:
+                dishes.rate_dish(
+                    sim,
+                    who,
+                    int(out.data["payment_id"]),
+                    int(item_of[sku]),
+                    rng.choice(DISH_STARS[sku]),
+                    rng.choice(DISH_COMMENTS[sku]),
+                )
     return meals
 
 

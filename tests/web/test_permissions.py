@@ -871,6 +871,13 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/me/clean-plate"): Call(
         files=j({"meal": (None, "dinner"), "photo": ("plate.png", PNG, "image/png")})
     ),
+    # --- dish ratings: the target meal has no dish lines (the item is a good): 422.
+    ("POST", f"{API}/me/meals/{{payment_id}}/dishes/{{item_id}}/rating"): Call(
+        json=j({"stars": 4}), ok=frozenset({422})
+    ),
+    ("POST", "/me/meals/{payment_id}/dishes/{item_id}"): Call(
+        form=j({"stars": "4"}), ok=frozenset({422})
+    ),
     ("POST", f"{API}/waste/canteens/{{canteen_id}}/quality-score"): Call(
         json=j({"quarter": "2026Q1", "assessed": 90})
     ),

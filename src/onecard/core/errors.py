@@ -787,3 +787,16 @@ class ClaimDecided(StateConflict):
     code = "claim_decided"
     zh = "该补贴申报已审核通过，不能再修改"
     en = "This subsidy claim is already approved and cannot change"
+
+
+# --- dish ratings (feedback.dishes, R-S1) ----------------------------------------------
+class DishAlreadyRated(StateConflict):
+    code = "dish_already_rated"
+    zh = "这餐的这道菜已经评价过了"
+    en = "This dish of this meal has already been rated"
+
+
+class NotADish(InvalidInput):
+    code = "not_a_dish"
+    zh = "只能评价本餐的菜品（商品不参与评价）"
+    en = "Only the dishes of this meal can be rated (shop goods are not rated)"

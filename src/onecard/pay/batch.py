@@ -21,7 +21,8 @@ each before):
    each sees the purses, meal counts and code steps the approvals before it left —
    every write: code steps, then the entries, postings and purse balances by
    ``ledger.journal.write_pipelined`` (guarded: a purse can never go below zero), then
-   the decision records.
+   the decision records, and the approvals' item lines (``payment_lines``) when the
+   batch has any.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from onecard.pay.decide import (
     read_credential,
 )
 from onecard.pay.pricing import CanteenRules, MealFacts
-from onecard.pay.service import PaymentOutcome, dumps
+from onecard.pay.service import PaymentOutcome, dumps, line_rows
 
 __all__ = ["decide_batch"]
 
@@ -78,6 +79,7 @@ class _Gathered:
     meals: dict[tuple[int, str], MealFacts]
     items: dict[int, dict[str, int]]  # canteen → sku → fen
     goods: dict[int, frozenset[str]]  # canteen → the skus among them that are goods
+    item_ids: dict[int, dict[str, int]]  # canteen → sku → item id
     purses: dict[int, Purses]
     counts: dict[tuple[int, int], int]  # (person, meal period) → approved today
 
@@ -105,6 +107,7 @@ class _Gathered:
             meal=meal,
             item_prices=self.items.get(canteen.id, {}) if it.req.items else {},
             goods_skus=self.goods.get(canteen.id, frozenset()) if it.req.items else frozenset(),
+            item_ids=self.item_ids.get(canteen.id, {}) if it.req.items else {},
             meals_had=self.counts.get((payer.id, meal.period_id), 0)
             if payer is not None and meal is not None
             else 0,
@@ -233,8 +236,9 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
     g.counts = {(int(pid), int(mp)): int(n) for pid, mp, n in count_cur.fetchall()}
     if lines:
         goods: dict[int, set[str]] = {}
-        for c, s, fen, kind in cursors[12].fetchall():
+        for c, s, fen, kind, iid in cursors[12].fetchall():
             g.items.setdefault(int(c), {})[str(s)] = int(fen)
+            g.item_ids.setdefault(int(c), {})[str(s)] = int(iid)
             if kind == "goods":
                 goods.setdefault(int(c), set()).add(str(s))
         g.goods = {c: frozenset(ss) for c, ss in goods.items()}
@@ -289,7 +293,7 @@ def _gather(
         people.setdefault(pid, Payer(pid, r[1], int(r[2]), r[3], r[4], r[5], str(r[7]), int(r[8])))
         by_token[str(r[6])] = pid
     retired = {str(r[0]) for r in retired_cur.fetchall()}
-    return _Gathered(canteens, cards, people, by_token, retired, {}, {}, {}, {}, {})
+    return _Gathered(canteens, cards, people, by_token, retired, {}, {}, {}, {}, {}, {})
 
 
 def _meals(meal_cur: psycopg.Cursor[Any]) -> dict[tuple[int, str], MealFacts]:
@@ -347,10 +351,13 @@ def _write(
     entries = journal.check(d.entry(items[i].terminal, items[i].req.txn_id) for i, d in approved)
     purses = {leg.account_id: False for _, d in approved for leg in d.legs[1:]}
     rows = []
+    lines: list[dict[str, int]] = []
     bodies: dict[int, bytes] = {}
     for (i, d), (_, pid) in zip(decided, ids, strict=False):
         it = items[i]
         d.data["payment_id"] = pid
+        if d.approved and d.lines:
+            lines.extend(line_rows(pid, d))
         bodies[i] = body = dumps(d.data)
         rows.append(
             {
@@ -374,7 +381,11 @@ def _write(
                 "response": body.decode(),
             }
         )
-    after = [(sql.PAYMENTS, {"day": day, "now": now, "rows": sql.as_json(rows)})]
+    after: list[journal.Statement] = [
+        (sql.PAYMENTS, {"day": day, "now": now, "rows": sql.as_json(rows)})
+    ]
+    if lines:
+        after.append((sql.LINES, {"rows": sql.as_json(lines)}))
     cursors = journal.write_pipelined(
         conn,
         entries,

@@ -105,9 +105,18 @@ PAYMENTS = (
 RETIRED = "SELECT token FROM paycode_retired_tokens WHERE token = ANY(%(tokens)s::text[])"
 # The active items of the batch's canteens named by its item lines.
 ITEMS = (
-    "SELECT i.canteen_id, i.sku, i.price_fen, i.kind FROM json_to_recordset(%(lines)s::json)"
-    " AS v(c bigint, s text), LATERAL (SELECT canteen_id, sku, price_fen, kind FROM items"
+    "SELECT i.canteen_id, i.sku, i.price_fen, i.kind, i.id FROM json_to_recordset(%(lines)s::json)"
+    " AS v(c bigint, s text), LATERAL (SELECT canteen_id, sku, price_fen, kind, id FROM items"
     " WHERE canteen_id = v.c AND sku = v.s AND active LIMIT 1) i"
+)
+
+# The approvals' item lines (only sent when a batch has any: a meal-only batch pays no
+# extra statement).
+LINES = (
+    "INSERT INTO payment_lines (payment_id, line_no, item_id, qty, unit_price_fen, line_fen)"
+    " SELECT payment_id, line_no, item_id, qty, unit_price_fen, line_fen"
+    " FROM json_to_recordset(%(rows)s::json) AS v(payment_id bigint, line_no int,"
+    " item_id bigint, qty int, unit_price_fen bigint, line_fen bigint)"
 )
 
 

@@ -204,6 +204,7 @@ class Facts:
     meal: MealFacts | None = None  # the requested meal period (None: no such period)
     item_prices: Mapping[str, int] = field(default_factory=dict)  # sku → fen, active
     goods_skus: frozenset[str] = frozenset()  # which of those are shop goods
+    item_ids: Mapping[str, int] = field(default_factory=dict)  # sku → item id, active
     meals_had: int = 0  # the payer's approved payments in that meal period today
 
 
@@ -228,6 +229,9 @@ class Decision:
     legs: tuple[Leg, ...] = ()
     code_step: int | None = None  # the payment code's step to store as spent
     purses_after: Purses | None = None
+    # An approval priced from item lines: (item id, qty, unit price fen, line fen) per
+    # line as sent, for ``payment_lines`` (written by the paths with the payment).
+    lines: tuple[tuple[int, int, int, int], ...] = ()
 
     def entry(self, terminal: TerminalIdentity, txn_id: str) -> NewEntry:
         """The approval's journal entry (the key is the payment's idempotency key)."""
@@ -385,7 +389,22 @@ def decide(
         legs=tuple(legs),
         code_step=step,
         purses_after=after,
+        lines=item_lines(req.items, facts) if req.items else (),
     )
+
+
+def item_lines(
+    items: tuple[tuple[str, int], ...], facts: Facts
+) -> tuple[tuple[int, int, int, int], ...]:
+    """The priced lines of an approval: (item id, qty, unit fen, line fen), as sent;
+    none when the facts do not name the items' ids (a caller that reads no ids)."""
+    if any(sku not in facts.item_ids for sku, _ in items):
+        return ()
+    out = []
+    for sku, qty in items:
+        fen = int(facts.item_prices[sku])
+        out.append((int(facts.item_ids[sku]), qty, fen, fen * qty))
+    return tuple(out)
 
 
 # --- e-CNY (数字人民币): the diner's own wallet, not a purse -----------------------------------

@@ -228,3 +228,23 @@ class EcnyRefund(Base):
         CheckConstraint("amount_fen > 0", name="positive"),
         CheckConstraint("status IN ('pending','succeeded','failed')", name="status"),
     )
+
+
+class PaymentLine(Base):
+    """One item line of an approved payment (migration 0025): the item sold, how many,
+    at what unit price, and the line's total — written with the payment, in its
+    transaction, by every path that prices item lines (``pay.service``, ``pay.batch``).
+    Reversals and refunds leave them: they are what was sold."""
+
+    __tablename__ = "payment_lines"
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    qty: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    line_fen: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        CheckConstraint("qty BETWEEN 1 AND 999", name="qty"),
+        CheckConstraint("unit_price_fen > 0", name="price_positive"),
+        CheckConstraint("line_fen = qty * unit_price_fen", name="line_total"),
+    )

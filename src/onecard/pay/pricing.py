@@ -127,16 +127,18 @@ def item_prices(conn: Connection, canteen_id: int, skus: Iterable[str]) -> dict[
 
 def item_facts(
     conn: Connection, canteen_id: int, skus: Iterable[str]
-) -> tuple[dict[str, int], frozenset[str]]:
-    """The active items named: sku → fen, and which of them are goods."""
+) -> tuple[dict[str, int], frozenset[str], dict[str, int]]:
+    """The active items named: sku → fen, which of them are goods, and sku → item id."""
     prices: dict[str, int] = {}
     goods: set[str] = set()
-    for sku, fen, kind in conn.execute(
-        select(Item.sku, Item.price_fen, Item.kind).where(
+    ids: dict[str, int] = {}
+    for sku, fen, kind, iid in conn.execute(
+        select(Item.sku, Item.price_fen, Item.kind, Item.id).where(
             Item.canteen_id == canteen_id, Item.sku.in_(set(skus)), Item.active.is_(True)
         )
     ):
         prices[str(sku)] = int(fen)
+        ids[str(sku)] = int(iid)
         if kind == "goods":
             goods.add(str(sku))
-    return prices, frozenset(goods)
+    return prices, frozenset(goods), ids

@@ -9,6 +9,8 @@ Contract:
   a different request raises ``IdempotencyConflict``. An approval debits the payer's
   purses (in the canteen's purse order) and credits the canteen's payable in one
   balanced entry; a refusal changes no balance and writes only its decision record.
+  An approval priced from item lines stores them (``payment_lines``: item, qty, unit
+  price, line total) in the same transaction, on every path (``_record``, ``pay.batch``).
   Bad input (``InvalidInput`` and subclasses) is raised, never recorded.
 - ``decide_and_record(conn, …)`` is the same work inside a caller's transaction: read the
   facts (``read_facts``), decide (``pay.decide.decide``, the one decision core), write the
@@ -70,7 +72,7 @@ from onecard.pay.decide import (
     refused_instead,
     split_purses,
 )
-from onecard.pay.models import Card, Payment
+from onecard.pay.models import Card, Payment, PaymentLine
 from onecard.pay.paycode_keys import is_retired
 from onecard.pay.pricing import CanteenRules, item_facts, meal_facts
 from onecard.rollout.states import terminal_refusal
@@ -269,8 +271,10 @@ def read_facts(
                 Payment.status == "approved",
             )
         ).scalar_one()
-    prices, goods = (
-        item_facts(conn, canteen.id, [s for s, _ in req.items]) if req.items else ({}, frozenset())
+    prices, goods, item_ids = (
+        item_facts(conn, canteen.id, [s for s, _ in req.items])
+        if req.items
+        else ({}, frozenset(), {})
     )
     return Facts(
         now,
@@ -282,6 +286,7 @@ def read_facts(
         meal=meal,
         item_prices=prices,
         goods_skus=goods,
+        item_ids=item_ids,
         meals_had=int(had),
     )
 
@@ -367,7 +372,24 @@ def _record(
     )
     d.data["payment_id"] = pid
     conn.execute(update(Payment).where(Payment.id == pid).values(response=dumps(d.data).decode()))
+    if d.approved and d.lines:
+        conn.execute(insert(PaymentLine), line_rows(pid, d))
     return pid
+
+
+def line_rows(payment_id: int, d: Decision) -> list[dict[str, int]]:
+    """An approval's item lines as ``payment_lines`` rows (numbered from 1, as sent)."""
+    return [
+        {
+            "payment_id": payment_id,
+            "line_no": n,
+            "item_id": item_id,
+            "qty": qty,
+            "unit_price_fen": unit,
+            "line_fen": line,
+        }
+        for n, (item_id, qty, unit, line) in enumerate(d.lines, start=1)
+    ]
 
 
 # An offline record's payment (``terminals.service``) is recorded as any other decision.

@@ -34,6 +34,7 @@ from onecard.community import routes as community_routes
 from onecard.core.context import Context
 from onecard.core.errors import CrossSiteRefused, OneCardError
 from onecard.faces import routes as face_routes
+from onecard.feedback import routes as dish_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
 from onecard.org import routes as org_routes
@@ -67,6 +68,7 @@ from onecard.web import (
     unit_funding,
     waste,
 )
+from onecard.web import dishes as dish_pages
 from onecard.web import errors as web_errors
 from onecard.web.csrf import SAFE_METHODS
 from onecard.web.headers import SecurityHeaders
@@ -323,6 +325,7 @@ def create_app(
         community_routes.router,
         waste_routes.router,
         partner_routes.router,
+        dish_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -342,6 +345,7 @@ def create_app(
         community.router,
         waste.router,
         partners.router,
+        dish_pages.router,
     ):
         app.include_router(router)
     if STATIC.exists():

@@ -13,7 +13,7 @@ The payment code page makes its codes in the browser from the on-device secret
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -29,6 +29,7 @@ from onecard.core.errors import (
     OneCardError,
     StarsNotChosen,
 )
+from onecard.feedback import dish_queries
 from onecard.feedback import queries as feedback_queries
 from onecard.feedback import service as feedback
 from onecard.feedback.models import ASPECTS
@@ -96,6 +97,7 @@ def _home_page(
     """/me, also re-drawn with a clean-plate check-in's refusal (not query parameters:
     a caller must not choose the status or the error shown)."""
     pid = _person_id(actor)
+    recent = statement(ctx, pid, None, 1, 10).rows
     return render(
         request,
         "diner/home.html",
@@ -107,7 +109,8 @@ def _home_page(
         me=org_queries.person_name(ctx, pid),
         bal=my_balances(ctx, pid),
         cards=_my_cards(ctx, pid),
-        txs=statement(ctx, pid, None, 1, 10).rows,
+        txs=recent,
+        dish_lines=_dish_lines(ctx, recent),
         kind_words=kind_words,
         card_status=CARD_STATUS,
         pay_status=PAY_STATUS,
@@ -136,10 +139,19 @@ def transactions(
         actor=actor,
         st=st,
         txs=st.rows,
+        dish_lines=_dish_lines(ctx, st.rows),
         years=years,
         kind_words=kind_words,
         bal=my_balances(ctx, pid),
         pay_status=PAY_STATUS,
+    )
+
+
+def _dish_lines(ctx: Context, rows: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
+    """Which of these payments have dish lines: (dishes, of them rated) — the link to
+    rate each dish (``web.dishes``)."""
+    return dish_queries.lines_summary(
+        ctx, [int(str(r["payment_id"])) for r in rows if r.get("payment_id")]
     )
 
 

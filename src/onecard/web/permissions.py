@@ -472,6 +472,21 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/community/claims/{claim_id}.xlsx"): READERS,
     ("POST", "/bureau/community/claims/{claim_id}/lines/{line_id}"): BUREAU,
     ("POST", "/bureau/community/claims/{claim_id}/approve"): BUREAU,
+    # --- dish ratings and the diner's nutrition (R-S1) -------------------------------------
+    ("GET", f"{API}/me/meals/{{payment_id}}/dishes"): OWNER,
+    ("POST", f"{API}/me/meals/{{payment_id}}/dishes/{{item_id}}/rating"): OWNER,
+    ("GET", f"{API}/me/nutrition"): HOLDER,
+    ("GET", f"{API}/dishes/ratings"): READERS,
+    ("GET", f"{API}/dishes/ratings.xlsx"): READERS,
+    ("GET", f"{API}/dishes/canteens/{{canteen_id}}/ratings"): CANTEEN_RUNNERS + READERS,
+    ("GET", f"{API}/dishes/canteens/{{canteen_id}}/ratings.xlsx"): CANTEEN_RUNNERS + READERS,
+    ("GET", "/me/meals/{payment_id}"): OWNER,
+    ("POST", "/me/meals/{payment_id}/dishes/{item_id}"): OWNER,
+    ("GET", "/me/nutrition"): HOLDER,
+    ("GET", "/dishes/canteens/{canteen_id}"): CANTEEN_RUNNERS + READERS,
+    ("GET", "/dishes/canteens/{canteen_id}/ratings.xlsx"): CANTEEN_RUNNERS + READERS,
+    ("GET", "/bureau/dishes"): READERS,
+    ("GET", "/bureau/dishes.xlsx"): READERS,
 }
 
 

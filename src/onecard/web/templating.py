@@ -124,6 +124,7 @@ def nav_links(actor: Actor | None) -> list[tuple[str, str]]:
         if role == "canteen_manager" and canteen_id is not None:
             links.append((f"/shop/canteens/{canteen_id}", "菜品与超市"))
             links.append((f"/waste/canteens/{canteen_id}", "剩余登记"))
+            links.append((f"/dishes/canteens/{canteen_id}", "菜品评价"))
     if actor.can_read_everything():
         links.append(("/bureau", "管理控制台"))
         links.append(("/bureau/dashboard", "数据看板"))
