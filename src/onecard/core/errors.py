@@ -18,6 +18,7 @@
     │   ├── BackupToolFailed          pg_dump / pg_restore / psql failed; nothing changed
     │   ├── NoFaceFound               face pay: not a picture, or no face in it (422)
     │   ├── InvalidIdNumber           a resident's ID number: length, birth date, check digit
+    │   ├── NotOnMenu                 a pre-order of a dish not on that day's menu (menus)
     │   ├── CategoryNotMet            a resident's age category the birth date contradicts
     │   └── LoveMealAboveCap          a love meal priced above the civil affairs cap
     ├── NotFound
@@ -60,6 +61,10 @@
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
     │   │   ├── StockShort            a stock move would take a good's count below zero
     │   │   ├── ClaimDecided          a community subsidy claim already approved
+    │   │   ├── PreorderClosed        a pre-order or its cancellation after the cut-off
+    │   │   ├── PreorderCancelled     picking up (or changing) a cancelled pre-order
+    │   │   ├── PreorderNotOpen       a pre-order already picked up or closed as a no-show
+    │   │   ├── PreorderExists        a second pre-order of the same meal
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
@@ -787,3 +792,34 @@ class ClaimDecided(StateConflict):
     code = "claim_decided"
     zh = "该补贴申报已审核通过，不能再修改"
     en = "This subsidy claim is already approved and cannot change"
+
+
+# --- menus and pre-orders (menus/) ---------------------------------------------------
+class NotOnMenu(InvalidInput):
+    code = "not_on_menu"
+    zh = "{sku} 不在 {day} {meal} 的菜单上，未预订"
+    en = "{sku} is not on the menu of {day} {meal}; nothing was ordered"
+
+
+class PreorderClosed(StateConflict):
+    code = "preorder_closed"
+    zh = "已过预订截止时间（{cutoff}），未作任何更改"
+    en = "The pre-order cut-off ({cutoff}) has passed; nothing was changed"
+
+
+class PreorderCancelled(StateConflict):
+    code = "preorder_cancelled"
+    zh = "该预订已取消"
+    en = "This pre-order was cancelled"
+
+
+class PreorderNotOpen(StateConflict):
+    code = "preorder_not_open"
+    zh = "该预订已{state}，不能再更改"
+    en = "This pre-order is already {state_en} and cannot change"
+
+
+class PreorderExists(StateConflict):
+    code = "preorder_exists"
+    zh = "这一餐已有预订，请先取消原预订"
+    en = "This meal is already pre-ordered; cancel that pre-order first"
