@@ -35,8 +35,15 @@ def w(ctx: Context) -> World:
             SYSTEM,
             cid,
             catalogue.DishSpec(
-                sku=sku, name=name, price_fen=fen, category="热菜", portion_g=250,
-                energy_kcal=kcal, protein_mg=12000, fat_mg=9000, salt_mg=800,
+                sku=sku,
+                name=name,
+                price_fen=fen,
+                category="热菜",
+                portion_g=250,
+                energy_kcal=kcal,
+                protein_mg=12000,
+                fat_mg=9000,
+                salt_mg=800,
             ),
         )
     menus.set_menu(ctx, SYSTEM, cid, TOMORROW, "lunch", ["D1", "D2", "D3"])

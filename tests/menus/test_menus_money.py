@@ -102,9 +102,7 @@ def test_a_prepaid_preorder_is_held_not_spent_and_a_cancel_puts_each_fen_back(
     books_ok(ctx)
 
 
-def test_a_retried_preorder_is_recognised_and_another_body_refused(
-    ctx: Context, w: World
-) -> None:
+def test_a_retried_preorder_is_recognised_and_another_body_refused(ctx: Context, w: World) -> None:
     first = order(ctx, w, "a1", "r1")
     again = order(ctx, w, "a1", "r1")
     assert again == first
@@ -141,7 +139,7 @@ def test_paying_at_pickup_needs_no_balance_ahead_and_a_cancel_after_cutoff_is_re
 def test_pickup_turns_the_hold_into_one_payment_and_a_second_pickup_charges_nothing(
     ctx: Context, w: World
 ) -> None:
-    got = order(ctx, w, "a2", "r1")  # 王芳: 50.00 + 50.00
+    order(ctx, w, "a2", "r1")  # 王芳: 50.00 + 50.00
     assert purse(ctx, w, "a2") == (3700, 5000)
     at(ctx, TOMORROW, 12, 0)
     card = w.cards["a2"]
@@ -201,9 +199,7 @@ def test_a_no_show_is_charged_or_released_per_the_canteen_rule_once(
         assert (res.charged, res.charged_fen, res.released) == (1, 1300, 0)
         assert purse(ctx, w, "a2") == (3700, 5000)
         with ctx.db.read() as conn:
-            kind, amount = conn.execute(
-                select(Payment.credential_kind, Payment.amount_fen)
-            ).one()
+            kind, amount = conn.execute(select(Payment.credential_kind, Payment.amount_fen)).one()
         assert (kind, amount) == ("preorder", 1300)
     else:
         assert (res.charged, res.released, res.released_fen) == (0, 1, 1300)
@@ -226,9 +222,10 @@ def test_counts_per_dish_for_the_canteen(ctx: Context, w: World) -> None:
     order(ctx, w, "a2", "r2", lines=(("D3", 1), ("D2", 2)), pay_mode="at_pickup")
     cancelled = order(ctx, w, "a2", "r3", lines=(("D2", 5),), meal="dinner")
     menus.cancel(ctx, diner(w, "a2"), cancelled["id"])
-    got = {(c.meal, c.sku): (c.portions, c.orders, c.prepaid) for c in queries.counts(
-        ctx, w.canteens["A"], TOMORROW
-    )}
+    got = {
+        (c.meal, c.sku): (c.portions, c.orders, c.prepaid)
+        for c in queries.counts(ctx, w.canteens["A"], TOMORROW)
+    }
     assert got == {
         ("lunch", "D1"): (1, 1, 1),
         ("lunch", "D2"): (2, 1, 0),

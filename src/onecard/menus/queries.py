@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Connection, Select, case, func, select
 
@@ -33,7 +33,6 @@ from onecard.menus.models import HOLD_KIND, MenuDish, Preorder, PreorderLine
 from onecard.menus.service import cutoff_local, rule_of
 from onecard.org.models import Canteen
 from onecard.pay.models import MealPeriod
-
 
 
 def N_(text: str) -> str:
@@ -64,7 +63,7 @@ class MenuRow:
     rating: float | None = None
 
 
-def menu_rows_query(canteen_id: int, start: date, end: date) -> Select[Any]:
+def menu_rows_query(canteen_id: int, start: date, end: date) -> Select[Unpack[tuple[Any, ...]]]:
     """The menu rows of ``start``…``end`` (inclusive) as a ``Select`` (see the contract)."""
     return (
         select(
@@ -227,7 +226,10 @@ def counts(ctx: Context, canteen_id: int, day: date) -> list[Count]:
             )
             .group_by(Preorder.meal, PreorderLine.sku, PreorderLine.name)
         ).all()
-    got = [Count(str(m), str(s), str(n), int(p), int(o), int(pp), int(pu)) for m, s, n, p, o, pp, pu in rows]
+    got = [
+        Count(str(m), str(s), str(n), int(p), int(o), int(pp), int(pu))
+        for m, s, n, p, o, pp, pu in rows
+    ]
     return sorted(got, key=lambda c: (order.get(c.meal, 99), c.sku))
 
 
@@ -236,8 +238,15 @@ def counts_table(canteen: str, day: date, rows: list[Count], meals: dict[str, st
         key="preorder_counts",
         title=N_("预订份数"),
         note=f"{canteen} {day.isoformat()}",
-        headers=[N_("餐次"), N_("菜品编码"), N_("菜品"), N_("份数"), N_("预订单数"),
-                 N_("预付份数"), N_("已取份数")],
+        headers=[
+            N_("餐次"),
+            N_("菜品编码"),
+            N_("菜品"),
+            N_("份数"),
+            N_("预订单数"),
+            N_("预付份数"),
+            N_("已取份数"),
+        ],
         rows=[
             [meals.get(c.meal, c.meal), c.sku, c.name, c.portions, c.orders, c.prepaid, c.picked_up]
             for c in rows

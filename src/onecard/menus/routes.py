@@ -82,7 +82,9 @@ def _canteen(ctx: Any, canteen_id: int) -> dict[str, Any]:
 
 
 def _may_run(actor: Actor, canteen: dict[str, Any]) -> None:
-    if not (actor.can_read_everything() or actor.manages_canteen(canteen["id"], canteen["unit_id"])):
+    if not (
+        actor.can_read_everything() or actor.manages_canteen(canteen["id"], canteen["unit_id"])
+    ):
         raise Forbidden()
 
 
@@ -91,7 +93,9 @@ def get_week(
     canteen_id: IdPath,
     actor: ActorDep,
     ctx: CtxDep,
-    week: Annotated[date | None, Query(description="any day of the week (default: this week)")] = None,
+    week: Annotated[
+        date | None, Query(description="any day of the week (default: this week)")
+    ] = None,
 ) -> Any:
     """A canteen's week (Monday–Sunday): each meal's dishes with nutrition per portion,
     the cut-off and whether it may be pre-ordered now. Any signed-in person."""
@@ -119,9 +123,7 @@ def put_rule(canteen_id: IdPath, body: RuleIn, actor: ActorDep, ctx: CtxDep) -> 
     service.set_rule(ctx, actor, canteen_id, body.cutoff, body.no_show)
 
 
-@router.get(
-    "/menus/canteens/{canteen_id}/counts", response_model=list[CountOut], responses=ERRORS
-)
+@router.get("/menus/canteens/{canteen_id}/counts", response_model=list[CountOut], responses=ERRORS)
 def get_counts(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep, day: DayQuery = None) -> Any:
     """Pre-ordered portions per meal and dish for a day (default: tomorrow)."""
     canteen = _canteen(ctx, canteen_id)
@@ -142,7 +144,10 @@ def get_counts_xlsx(
     _may_run(actor, canteen)
     d = day or ctx.clock.local_now().date() + timedelta(days=1)
     table = queries.counts_table(
-        canteen["name"], d, queries.counts(ctx, canteen_id, d), queries.meal_name_map(ctx, canteen_id)
+        canteen["name"],
+        d,
+        queries.counts(ctx, canteen_id, d),
+        queries.meal_name_map(ctx, canteen_id),
     )
     return Response(
         to_xlsx(table),
@@ -178,9 +183,7 @@ def get_my_preorders(actor: ActorDep, ctx: CtxDep) -> Any:
     }
 
 
-@router.post(
-    "/me/preorders/{preorder_id}/cancel", response_model=PreorderOut, responses=ERRORS
-)
+@router.post("/me/preorders/{preorder_id}/cancel", response_model=PreorderOut, responses=ERRORS)
 def post_cancel(preorder_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Any:
     """Cancel my pre-order before the cut-off; a hold goes back to the purses. Cancelling
     again answers the same."""

@@ -60,8 +60,9 @@ class MenuIn(BaseModel):
     skus: list[StrictStr] = Field(
         max_length=MAX_DISHES,
         description="the dishes (catalogue skus of kind dish), in order; [] clears the meal",
-        json_schema_extra={"items": {"type": "string", "minLength": 1, "maxLength": 32,
-                                     "pattern": SKU_PATTERN}},
+        json_schema_extra={
+            "items": {"type": "string", "minLength": 1, "maxLength": 32, "pattern": SKU_PATTERN}
+        },
     )
 
 

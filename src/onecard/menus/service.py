@@ -323,9 +323,7 @@ def view(conn: Connection, preorder_id: int) -> dict[str, Any]:
         "pay_mode": str(p.pay_mode),
         "status": str(p.status),
         "amount_fen": int(p.amount_fen),
-        "held_fen": int(p.held_subsidy_fen) + int(p.held_cash_fen)
-        if p.status == "placed"
-        else 0,
+        "held_fen": int(p.held_subsidy_fen) + int(p.held_cash_fen) if p.status == "placed" else 0,
         "payment_id": p.payment_id,
         "no_show_action": p.no_show_action,
         "lines": [
@@ -582,7 +580,11 @@ def cancel(ctx: Context, actor: Actor, preorder_id: int) -> dict[str, Any]:
             target=f"{out['canteen']} {p.day.isoformat()} {p.meal}",
             person_id=int(p.person_id),
             before={"status": "placed"},
-            after={"preorder": preorder_id, "status": "cancelled", "released_fen": out["amount_fen"]}
+            after={
+                "preorder": preorder_id,
+                "status": "cancelled",
+                "released_fen": out["amount_fen"],
+            }
             if p.pay_mode == "prepaid"
             else {"preorder": preorder_id, "status": "cancelled"},
         )
@@ -758,7 +760,12 @@ def close_day(ctx: Context, actor: Actor, day: date) -> CloseResult:
             _close_one(conn, ctx, actor, p, now, res)
         if res.closed:
             audit.record(
-                conn, ctx, actor, "menu", "preorders_closed", target=day.isoformat(),
+                conn,
+                ctx,
+                actor,
+                "menu",
+                "preorders_closed",
+                target=day.isoformat(),
                 after=res.as_dict(),
             )
     return res
@@ -787,9 +794,7 @@ def _close_one(
                 f"preorder:{p.id}",
                 items=tuple((str(s), int(q)) for s, q in lines),
             )
-            out = decide_and_record(
-                conn, ctx, terminal, req, FaceCredential(int(p.person_id))
-            )
+            out = decide_and_record(conn, ctx, terminal, req, FaceCredential(int(p.person_id)))
             if out.approved:
                 action, payment_id = "charged", out.payment_id
                 res.charged += 1

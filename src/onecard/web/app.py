@@ -36,6 +36,7 @@ from onecard.core.errors import CrossSiteRefused, OneCardError
 from onecard.faces import routes as face_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
+from onecard.menus import routes as menus_routes
 from onecard.org import routes as org_routes
 from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
@@ -51,6 +52,7 @@ from onecard.web import (
     diner,
     ecny_pages,
     face,
+    menu_pages,
     offline_pages,
     openapi,
     org,
@@ -342,6 +344,8 @@ def create_app(
         community.router,
         waste.router,
         partners.router,
+        menus_routes.router,
+        menu_pages.router,
     ):
         app.include_router(router)
     if STATIC.exists():

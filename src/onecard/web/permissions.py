@@ -468,6 +468,22 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/community/claims/{claim_id}.xlsx"): READERS,
     ("POST", "/bureau/community/claims/{claim_id}/lines/{line_id}"): BUREAU,
     ("POST", "/bureau/community/claims/{claim_id}/approve"): BUREAU,
+    # --- menus and pre-orders (R-S2, R-S3) ------------------------------------------------
+    ("GET", f"{API}/menus/canteens/{{canteen_id}}"): of(Who.PERSON, Scope.PUBLIC),
+    ("PUT", f"{API}/menus/canteens/{{canteen_id}}/days/{{day}}/{{meal}}"): CANTEEN_RUNNERS,
+    ("PUT", f"{API}/menus/canteens/{{canteen_id}}/rule"): CANTEEN_RUNNERS,
+    ("GET", f"{API}/menus/canteens/{{canteen_id}}/counts"): CANTEEN_RUNNERS + READERS,
+    ("GET", f"{API}/menus/canteens/{{canteen_id}}/counts.xlsx"): CANTEEN_RUNNERS + READERS,
+    ("POST", f"{API}/me/preorders"): HOLDER,
+    ("GET", f"{API}/me/preorders"): HOLDER,
+    ("POST", f"{API}/me/preorders/{{preorder_id}}/cancel"): OWNER,
+    ("POST", f"{API}/terminal/preorders/pickup"): TERMINAL,
+    ("GET", "/me/menu"): HOLDER,
+    ("POST", "/me/menu/preorder"): HOLDER,
+    ("POST", "/me/menu/preorders/{preorder_id}/cancel"): OWNER,
+    ("GET", "/till/preorders"): CANTEEN_RUNNERS,
+    ("GET", "/till/preorders.xlsx"): CANTEEN_RUNNERS,
+    ("POST", "/till/pickup"): CANTEEN_RUNNERS,
 }
 
 
