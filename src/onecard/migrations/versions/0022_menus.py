@@ -137,9 +137,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_preorder_lines")),
     )
-    op.create_index(
-        op.f("ix_preorder_lines_preorder_id"), "preorder_lines", ["preorder_id"]
-    )
+    op.create_index(op.f("ix_preorder_lines_preorder_id"), "preorder_lines", ["preorder_id"])
 
 
 def downgrade() -> None:
