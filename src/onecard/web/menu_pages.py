@@ -69,6 +69,7 @@ def _menu_page(
     if canteen is None:
         raise NotFound(what="食堂")
     today = ctx.clock.today()
+    mine = queries.my_preorders(ctx, actor.person_id, today - timedelta(days=7))
     monday = queries.monday_of(week or today + timedelta(days=1))
     return render(
         request,
@@ -82,7 +83,12 @@ def _menu_page(
         prev_week=monday - timedelta(days=7),
         next_week=monday + timedelta(days=7),
         today=today,
-        mine=queries.my_preorders(ctx, actor.person_id, today - timedelta(days=7)),
+        mine=mine,
+        ordered={
+            (p["day"], p["meal"])
+            for p in mine
+            if p["status"] == "placed" and p["canteen_id"] == canteen["id"]
+        },
         held=queries.held_fen(ctx, actor.person_id),
         request_id=secrets.token_hex(8),
         weekdays=[_t(request, w) for w in WEEKDAYS],
