@@ -25,7 +25,7 @@ from web.browser import (
     shot,
     sign_in,
 )
-from web.page_checks import VISIBLE_TEXT_JS, foreign_words, sticking_out, squeezed
+from web.page_checks import VISIBLE_TEXT_JS, foreign_words, squeezed, sticking_out
 from web.pages import Staff
 from world import World
 

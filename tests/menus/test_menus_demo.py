@@ -24,9 +24,7 @@ def test_the_demo_city_has_menus_and_preorders(ctx: Context) -> None:
             select(Person.id).where(Person.staff_no == city.logins["diner"])
         ).scalar_one()
         statuses = dict(
-            conn.execute(
-                select(Preorder.status, func.count()).group_by(Preorder.status)
-            ).all()
+            conn.execute(select(Preorder.status, func.count()).group_by(Preorder.status)).all()
         )
         no_show = conn.execute(
             select(Preorder.no_show_action).where(Preorder.status == "no_show")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, select
 
@@ -63,7 +63,7 @@ class MenuRow:
     rating: float | None = None
 
 
-def menu_rows_query(canteen_id: int, start: date, end: date) -> Select[Unpack[tuple[Any, ...]]]:
+def menu_rows_query(canteen_id: int, start: date, end: date) -> Select[*tuple[Any, ...]]:
     """The menu rows of ``start``…``end`` (inclusive) as a ``Select`` (see the contract)."""
     return (
         select(
