@@ -30,7 +30,7 @@ from onecard.core.context import Context
 from onecard.core.tables import Table
 from onecard.ledger.models import Account, Posting
 from onecard.menus.models import HOLD_KIND, MenuDish, Preorder, PreorderLine
-from onecard.menus.service import cutoff_local, rule_of
+from onecard.menus.service import check_day, cutoff_local, rule_of
 from onecard.org.models import Canteen
 from onecard.pay.models import MealPeriod
 
@@ -141,6 +141,7 @@ def meal_names(conn: Connection, canteen_id: int) -> list[tuple[str, str]]:
 def week(ctx: Context, canteen_id: int, monday: date) -> list[Day]:
     """The canteen's menu Monday–Sunday, by day and meal, with each meal's cut-off and
     whether it may be pre-ordered now."""
+    check_day(monday)
     local_now = ctx.clock.local_now()
     with ctx.db.read() as conn:
         rows = menu_rows(conn, canteen_id, monday, monday + timedelta(days=6))
@@ -206,6 +207,7 @@ class Count:
 
 def counts(ctx: Context, canteen_id: int, day: date) -> list[Count]:
     """Pre-ordered portions per meal and dish on ``day`` (not counting cancelled ones)."""
+    check_day(day)
     with ctx.db.read() as conn:
         order = {c: i for i, (c, _) in enumerate(meal_names(conn, canteen_id))}
         rows = conn.execute(

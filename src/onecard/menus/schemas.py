@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, time
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -15,6 +15,7 @@ from onecard.pay.schemas import CREDENTIAL_PATTERN, PaymentOut
 
 MealCode = StrictStr
 SKU_PATTERN = r"^[A-Za-z0-9._-]+$"
+Sku = Annotated[StrictStr, Field(min_length=1, max_length=32, pattern=SKU_PATTERN)]
 
 
 class DishOut(BaseModel):
@@ -57,12 +58,9 @@ class WeekOut(BaseModel):
 
 class MenuIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    skus: list[StrictStr] = Field(
+    skus: list[Sku] = Field(
         max_length=MAX_DISHES,
         description="the dishes (catalogue skus of kind dish), in order; [] clears the meal",
-        json_schema_extra={
-            "items": {"type": "string", "minLength": 1, "maxLength": 32, "pattern": SKU_PATTERN}
-        },
     )
 
 

@@ -119,7 +119,13 @@ def rule_of(conn: Connection, canteen_id: int) -> Rule:
 
 def cutoff_local(day: date, rule: Rule) -> datetime:
     """The last moment (Beijing, naive) a pre-order of ``day`` may be made or cancelled."""
-    return datetime.combine(day - timedelta(days=1), rule.cutoff)
+    return datetime.combine(max(day, date.min + timedelta(days=1)) - timedelta(days=1), rule.cutoff)
+
+
+def check_day(day: date) -> None:
+    """A day a menu may be about: this century (a typo otherwise, never a crash)."""
+    if not 2000 <= day.year <= 2099:
+        raise InvalidInput("日期超出范围（2000–2099 年）")
 
 
 def _canteen(conn: Connection, canteen_id: int) -> Any:
@@ -192,6 +198,7 @@ def set_menu(
     """One day's meal of the menu: exactly these dishes, in this order. Returns how many."""
     if len(skus) > MAX_DISHES or len(set(skus)) != len(skus):
         raise InvalidInput(f"菜品不能重复，至多 {MAX_DISHES} 个")
+    check_day(day)
     _day_in_range(ctx, day)
     with ctx.db.begin() as conn:
         canteen = _managed(conn, actor, canteen_id)
@@ -364,6 +371,7 @@ def _policy(ctx: Context) -> Policy:
 def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
     """Pre-order a meal (see the module's contract); returns the pre-order."""
     spec.check()
+    check_day(spec.day)
     person_id = actor.person_id
     if person_id is None:
         raise Forbidden()

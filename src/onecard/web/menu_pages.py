@@ -69,6 +69,8 @@ def _menu_page(
     if canteen is None:
         raise NotFound(what="食堂")
     today = ctx.clock.today()
+    if week is not None:
+        service.check_day(week)
     mine = queries.my_preorders(ctx, actor.person_id, today - timedelta(days=7))
     monday = queries.monday_of(week or today + timedelta(days=1))
     return render(
