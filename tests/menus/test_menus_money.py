@@ -231,3 +231,25 @@ def test_counts_per_dish_for_the_canteen(ctx: Context, w: World) -> None:
         ("lunch", "D2"): (2, 1, 0),
         ("lunch", "D3"): (3, 2, 2),
     }
+
+
+def test_the_statement_shows_the_hold_its_release_and_the_payment(ctx: Context, w: World) -> None:
+    from onecard.pay.statement import kind_words, statement
+
+    got = order(ctx, w, "a2", "r1")
+    menus.cancel(ctx, diner(w, "a2"), got["id"])
+    order(ctx, w, "a2", "r2")
+    at(ctx, TOMORROW, 12, 0)
+    menus.pickup(ctx, w.terminals["A"], "pick-1", w.cards["a2"])
+    rows = statement(ctx, w.people["a2"]).rows
+    moves = [(r["kind"], r["change_fen"]) for r in rows if r["kind"] != "test_fund"]
+    assert sorted(moves) == sorted(
+        [
+            ("preorder_hold", -1300),
+            ("preorder_release", 1300),
+            ("preorder_hold", -1300),
+            ("preorder_release", 1300),
+            ("payment", -1300),
+        ]
+    )
+    assert kind_words("preorder_hold", "zh-CN") == "预订冻结"
