@@ -378,6 +378,9 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
     now = ctx.clock.now()
     local_now = to_local(now)
     with ctx.db.begin() as conn:
+        # The person's accounts first: a retry racing its first attempt waits here, then
+        # finds it (READ COMMITTED reads what committed while it waited).
+        purses = _purses(conn, person_id)
         prior = conn.execute(
             select(Preorder.id, Preorder.request_hash).where(
                 Preorder.person_id == person_id, Preorder.request_id == spec.request_id
@@ -410,7 +413,6 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
         for sku, _ in spec.lines:
             if sku not in on_menu:
                 raise NotOnMenu(sku=sku, day=spec.day.isoformat(), meal=spec.meal)
-        purses = _purses(conn, person_id)
         taken = conn.execute(
             select(Preorder.id).where(
                 Preorder.person_id == person_id,
