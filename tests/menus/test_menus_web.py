@@ -187,3 +187,59 @@ def test_the_diner_page_preorders_and_cancels(
     form["request_id"] = "page-2"
     r = client.post("/me/menu/preorder", data=form)
     assert r.status_code == 200 and "已过预订截止时间" in r.text
+
+
+def test_the_manager_keeps_the_week_on_the_till_menu_page(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    sign_in(client, ctx, staff["cm"])
+    cid = w.canteens["A"]
+    page = client.get(f"/till/menu?canteen_id={cid}&week=2026-03-12")
+    assert page.status_code == 200 and "红烧肉" in page.text
+    token = csrf_of(page.text)
+    r = client.post(
+        "/till/menu",
+        data={
+            "csrf_token": token,
+            "canteen_id": cid,
+            "day": "2026-03-12",
+            "meal": "lunch",
+            "sku": ["D2", "D3"],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    week = client.get(f"{API}/menus/canteens/{cid}?week=2026-03-12").json()
+    day = next(d for d in week["days"] if d["day"] == "2026-03-12")
+    lunch = next(m for m in day["meals"] if m["meal"] == "lunch")
+    assert [x["sku"] for x in lunch["dishes"]] == ["D2", "D3"]
+    r = client.post(
+        "/till/menu/rule",
+        data={"csrf_token": token, "canteen_id": cid, "cutoff": "20:30", "no_show": "charge"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    rule = client.get(f"{API}/menus/canteens/{cid}").json()
+    assert (rule["cutoff"], rule["no_show"]) == ("20:30", "charge")
+    # A dish someone pre-ordered stays on the menu: the page says why, nothing changed.
+    client.cookies.clear()
+    sign_in(client, ctx, staff["a2"])
+    client.post(f"{API}/me/preorders", json=body(w, "p1"))
+    client.cookies.clear()
+    sign_in(client, ctx, staff["cm"])
+    page = client.get(f"/till/menu?canteen_id={cid}&week={TOMORROW}")
+    r = client.post(
+        "/till/menu",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "canteen_id": cid,
+            "day": TOMORROW,
+            "meal": "lunch",
+            "sku": ["D2"],
+        },
+    )
+    assert r.status_code == 200 and "已有人预订" in r.text
+    # Someone else's diner may not open it.
+    client.cookies.clear()
+    sign_in(client, ctx, staff["a1"])
+    assert client.get(f"/till/menu?canteen_id={cid}").status_code == 403

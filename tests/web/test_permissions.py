@@ -919,6 +919,18 @@ CALLS: dict[tuple[str, str], Call] = {
             "qty": "1",
         }
     ),
+    ("GET", "/till/menu"): Call(query="canteen_id={canteen_id}"),
+    ("POST", "/till/menu"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-12",
+            "meal": "dinner",
+            "sku": "MXD",
+        }
+    ),
+    ("POST", "/till/menu/rule"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "cutoff": "18:00", "no_show": "release"}
+    ),
     ("POST", "/till/pickup"): Call(
         form=lambda t, c: {"canteen_id": t["canteen_id"], "credential": t.w.cards["a1"]}
     ),

@@ -287,3 +287,16 @@ def held_fen(ctx: Context, person_id: int) -> int:
             )
         ).scalar_one()
     return int(got)
+
+
+def active_dishes(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
+    """The canteen's dishes that may go on a menu (active, kind dish), by sku."""
+    with ctx.db.read() as conn:
+        return [
+            {"sku": str(s), "name": str(n), "price_fen": int(p), "category": str(c)}
+            for s, n, p, c in conn.execute(
+                select(Item.sku, Item.name, Item.price_fen, Item.category)
+                .where(Item.canteen_id == canteen_id, Item.kind == "dish", Item.active.is_(True))
+                .order_by(Item.sku)
+            )
+        ]

@@ -6,8 +6,10 @@ functions as the JSON API (``menus.routes``). /me/menu shows a canteen's week (a
 canteen of the city; by default the diner's own unit's first) with each dish's price and
 nutrition per portion and a rating column (empty until ratings are joined in: see
 ``menus.queries.menu_rows_query``), a pre-order form for every meal still open, and the
-diner's own pre-orders with what is on hold. /till/preorders is for whoever runs the
-canteen: a day's portions per dish (default tomorrow; Excel too) and the pick-up form
+diner's own pre-orders with what is on hold. /till/menu is for whoever runs the canteen: the week's menu, one
+form per day and meal (tick the catalogue's dishes), and the pre-order rule (cut-off,
+no-show). /till/preorders too: a day's portions per dish (default tomorrow; Excel too)
+and the pick-up form
 (the diner's card or payment code): the till acts as its canteen's first live terminal,
 as /till does. A form's request id is made when the page is drawn, so a resent form is
 recognised and changes nothing twice.
@@ -16,7 +18,7 @@ recognised and changes nothing twice.
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -271,3 +273,83 @@ def till_pickup(
     except OneCardError as exc:
         result = {"ok": False, "message": exc.message(lang)}
     return _till_page(request, ctx, actor, canteen["id"], ctx.clock.today(), result)
+
+
+# --- the canteen's menu --------------------------------------------------------------------
+def _menu_admin(
+    request: Request,
+    ctx: Context,
+    actor: Actor,
+    canteen_id: int | None,
+    week: date | None,
+    result: dict[str, Any] | None = None,
+) -> Response:
+    canteen, mine = _runs(ctx, actor, canteen_id)
+    if week is not None:
+        service.check_day(week)
+    today = ctx.clock.today()
+    monday = queries.monday_of(week or today + timedelta(days=1))
+    return render(
+        request,
+        "till/menu.html",
+        actor=actor,
+        canteen=canteen,
+        canteens=mine,
+        rule=queries.canteen_of(ctx, canteen["id"]),
+        days=queries.week(ctx, canteen["id"], monday),
+        dishes=queries.active_dishes(ctx, canteen["id"]),
+        monday=monday,
+        prev_week=monday - timedelta(days=7),
+        next_week=monday + timedelta(days=7),
+        today=today,
+        weekdays=[_t(request, w) for w in WEEKDAYS],
+        result=result,
+    )
+
+
+@router.get("/till/menu")
+def till_menu(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: OptionalIdQuery = None,
+    week: WeekQuery = None,
+) -> Response:
+    return _menu_admin(request, ctx, actor, canteen_id, week)
+
+
+@router.post("/till/menu")
+def till_menu_save(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: IdForm,
+    day: Annotated[date, Form()],
+    meal: Annotated[str, Form(min_length=1, max_length=20)],
+    sku: Annotated[list[str] | None, Form(max_length=32)] = None,
+) -> Response:
+    try:
+        n = service.set_menu(ctx, actor, canteen_id, day, meal, list(sku or []))
+    except (NotFound, Forbidden):
+        raise
+    except OneCardError as exc:
+        result = {"ok": False, "message": exc.message(request_lang(request))}
+        return _menu_admin(request, ctx, actor, canteen_id, day, result)
+    return RedirectResponse(
+        f"/till/menu?canteen_id={canteen_id}&week={day.isoformat()}&saved={n}#day-{day.isoformat()}",
+        status_code=303,
+    )
+
+
+@router.post("/till/menu/rule")
+def till_menu_rule(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: IdForm,
+    cutoff: Annotated[str, Form(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")],
+    no_show: Annotated[str, Form(pattern="^(charge|release)$")],
+) -> Response:
+    hh, mm = cutoff.split(":")
+    service.set_rule(ctx, actor, canteen_id, time(int(hh), int(mm)), no_show)
+    return RedirectResponse(f"/till/menu?canteen_id={canteen_id}&rule=1", status_code=303)

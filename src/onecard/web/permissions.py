@@ -484,6 +484,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/till/preorders"): CANTEEN_RUNNERS,
     ("GET", "/till/preorders.xlsx"): CANTEEN_RUNNERS,
     ("POST", "/till/pickup"): CANTEEN_RUNNERS,
+    ("GET", "/till/menu"): CANTEEN_RUNNERS,
+    ("POST", "/till/menu"): CANTEEN_RUNNERS,
+    ("POST", "/till/menu/rule"): CANTEEN_RUNNERS,
 }
 
 
