@@ -3,7 +3,8 @@
 ``close-day DAY`` is the daily run (R-S2, R-S3): every pre-order of DAY still placed
 becomes a no-show — a prepaid hold charged or released per the canteen's rule — audited,
 idempotent (a second run changes nothing). The CLI acts as the system; errors leave
-through ``cli.main``'s exit codes.
+through ``cli.main``'s exit codes. The context comes from ``cli_kit.context_factory``
+(the daily run is a money movement: tests run it against their own context).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from onecard.cli_kit import DbOpt, console, context
+from onecard import cli_kit
+from onecard.cli_kit import DbOpt, console
 from onecard.core.money import yuan
 from onecard.menus import queries, service
 from onecard.org.actors import Actor
@@ -30,7 +32,7 @@ def close_day(
     database_url: DbOpt = None,
 ) -> None:
     """Close a past day's pre-orders: no-shows charged or released. 结算未取餐预订"""
-    ctx = context(database_url)
+    ctx = cli_kit.context_factory(database_url)
     d = date.fromisoformat(day) if day else ctx.clock.today() - timedelta(days=1)
     res = service.close_day(ctx, CLI, d)
     console.print(
@@ -46,7 +48,7 @@ def counts(
     database_url: DbOpt = None,
 ) -> None:
     """A canteen's pre-ordered portions per dish. 预订份数"""
-    ctx = context(database_url)
+    ctx = cli_kit.context_factory(database_url)
     d = date.fromisoformat(day) if day else ctx.clock.today() + timedelta(days=1)
     cid = canteen_id_by_code(ctx, canteen)
     t = Table(title=f"{canteen} {d} 预订份数")
