@@ -65,6 +65,8 @@
     │   │   ├── PreorderCancelled     picking up (or changing) a cancelled pre-order
     │   │   ├── PreorderNotOpen       a pre-order already picked up or closed as a no-show
     │   │   ├── PreorderExists        a second pre-order of the same meal
+    │   │   ├── PreorderTooEarly      a meal further ahead than pre-orders are taken
+    │   │   ├── PickupRefused         a pick-up the payment core refused (nothing moved)
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
@@ -823,3 +825,15 @@ class PreorderExists(StateConflict):
     code = "preorder_exists"
     zh = "这一餐已有预订，请先取消原预订"
     en = "This meal is already pre-ordered; cancel that pre-order first"
+
+
+class PreorderTooEarly(StateConflict):
+    code = "preorder_too_early"
+    zh = "只能预订 {days} 天之内的餐"
+    en = "Meals can be pre-ordered at most {days} days ahead"
+
+
+class PickupRefused(StateConflict):
+    code = "pickup_refused"
+    zh = "未能取餐：{reason}（未扣款，预订保留）"
+    en = "Not picked up: {reason_en} (nothing charged; the pre-order stands)"

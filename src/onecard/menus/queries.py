@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Select, case, func, select
 
 from onecard.catalogue.models import Item
 from onecard.core.context import Context
+from onecard.core.errors import InvalidInput
 from onecard.core.tables import Table
 from onecard.ledger.models import Account, Posting
 from onecard.menus.models import HOLD_KIND, MenuDish, Preorder, PreorderLine
@@ -141,7 +142,10 @@ def meal_names(conn: Connection, canteen_id: int) -> list[tuple[str, str]]:
 def week(ctx: Context, canteen_id: int, monday: date) -> list[Day]:
     """The canteen's menu Monday–Sunday, by day and meal, with each meal's cut-off and
     whether it may be pre-ordered now."""
-    check_day(monday)
+    try:
+        check_day(monday)
+    except InvalidInput:
+        return []  # no menu outside 2000–2099 (and no date arithmetic near its ends)
     local_now = ctx.clock.local_now()
     with ctx.db.read() as conn:
         rows = menu_rows(conn, canteen_id, monday, monday + timedelta(days=6))
@@ -207,7 +211,6 @@ class Count:
 
 def counts(ctx: Context, canteen_id: int, day: date) -> list[Count]:
     """Pre-ordered portions per meal and dish on ``day`` (not counting cancelled ones)."""
-    check_day(day)
     with ctx.db.read() as conn:
         order = {c: i for i, (c, _) in enumerate(meal_names(conn, canteen_id))}
         rows = conn.execute(

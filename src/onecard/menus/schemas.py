@@ -15,6 +15,7 @@ from onecard.pay.schemas import CREDENTIAL_PATTERN, PaymentOut
 
 MealCode = StrictStr
 SKU_PATTERN = r"^[A-Za-z0-9._-]+$"
+MEAL_PATTERN = r"^[A-Za-z0-9_-]+$"
 Sku = Annotated[StrictStr, Field(min_length=1, max_length=32, pattern=SKU_PATTERN)]
 
 
@@ -61,6 +62,7 @@ class MenuIn(BaseModel):
     skus: list[Sku] = Field(
         max_length=MAX_DISHES,
         description="the dishes (catalogue skus of kind dish), in order; [] clears the meal",
+        json_schema_extra={"uniqueItems": True},
     )
 
 
@@ -85,7 +87,7 @@ class PreorderIn(BaseModel):
     request_id: ClientKey = Field(description="the client's own key: a retry is recognised")
     canteen_id: StrictInt = Field(ge=1, le=2**53)
     day: date
-    meal: MealCode = Field(min_length=1, max_length=20)
+    meal: MealCode = Field(min_length=1, max_length=20, pattern=MEAL_PATTERN)
     pay_mode: Literal["prepaid", "at_pickup"]
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_DISHES)
 
@@ -136,7 +138,7 @@ class PickupIn(BaseModel):
         description="card number, or an 18-digit payment code",
         json_schema_extra={"pattern": CREDENTIAL_PATTERN},
     )
-    meal: StrictStr | None = Field(default=None, min_length=1, max_length=20)
+    meal: StrictStr | None = Field(default=None, min_length=1, max_length=20, pattern=MEAL_PATTERN)
 
 
 class PickupOut(BaseModel):

@@ -58,10 +58,13 @@ from onecard.core.errors import (
     InvalidInput,
     NotFound,
     NotOnMenu,
+    OneCardError,
+    PickupRefused,
     PreorderCancelled,
     PreorderClosed,
     PreorderExists,
     PreorderNotOpen,
+    PreorderTooEarly,
     Refused,
     StateConflict,
     UnknownCard,
@@ -187,9 +190,10 @@ def _meal_exists(conn: Connection, canteen_id: int, meal: str) -> None:
 
 
 def _day_in_range(ctx: Context, day: date) -> None:
+    """A menu is kept from a week back to ``DAYS_AHEAD`` ahead (further: not now, 409)."""
     today = to_local(ctx.clock.now()).date()
     if not today - timedelta(days=7) <= day <= today + timedelta(days=DAYS_AHEAD):
-        raise InvalidInput(f"日期须在今天前 7 天至后 {DAYS_AHEAD} 天之内")
+        raise StateConflict(f"菜单只能设置今天前 7 天至后 {DAYS_AHEAD} 天之内的日子")
 
 
 def set_menu(
@@ -198,11 +202,10 @@ def set_menu(
     """One day's meal of the menu: exactly these dishes, in this order. Returns how many."""
     if len(skus) > MAX_DISHES or len(set(skus)) != len(skus):
         raise InvalidInput(f"菜品不能重复，至多 {MAX_DISHES} 个")
-    check_day(day)
-    _day_in_range(ctx, day)
     with ctx.db.begin() as conn:
         canteen = _managed(conn, actor, canteen_id)
         _meal_exists(conn, canteen_id, meal)
+        _day_in_range(ctx, day)
         found = {
             str(sku): int(iid)
             for iid, sku in conn.execute(
@@ -216,7 +219,7 @@ def set_menu(
         }
         missing = [s for s in skus if s not in found]
         if missing:
-            raise InvalidInput(f"不是本食堂在售的菜品：{', '.join(missing)}")
+            raise NotFound(what=f"本食堂在售的菜品 {', '.join(missing)}")
         before = [
             str(s)
             for (s,) in conn.execute(
@@ -370,8 +373,6 @@ def _policy(ctx: Context) -> Policy:
 
 def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
     """Pre-order a meal (see the module's contract); returns the pre-order."""
-    spec.check()
-    check_day(spec.day)
     person_id = actor.person_id
     if person_id is None:
         raise Forbidden()
@@ -396,7 +397,8 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
         if spec.day <= local_now.date() or local_now >= cutoff_local(spec.day, rule):
             raise PreorderClosed(cutoff=f"{cutoff_local(spec.day, rule):%Y-%m-%d %H:%M}")
         if spec.day > local_now.date() + timedelta(days=DAYS_AHEAD):
-            raise InvalidInput(f"只能预订 {DAYS_AHEAD} 天之内的餐")
+            raise PreorderTooEarly(days=DAYS_AHEAD)
+        spec.check()  # what the API's schema cannot say (a dish twice)
         on_menu = {
             str(r.sku): r
             for r in conn.execute(
@@ -640,6 +642,11 @@ def _choose(conn: Connection, rows: list[Any], canteen_id: int, local_now: datet
     raise InvalidInput("今天有多餐预订，请指定餐次")
 
 
+def _pickup_refused(exc: OneCardError) -> PickupRefused:
+    """A pick-up the core (or the credential) refused: 409, the reason in both languages."""
+    return PickupRefused(reason=exc.message("zh-CN"), reason_en=exc.message("en"))
+
+
 def _stored(conn: Connection, payment_id: int) -> PaymentOutcome:
     body = conn.execute(select(Payment.response).where(Payment.id == payment_id)).scalar_one()
     return PaymentOutcome(
@@ -668,7 +675,10 @@ def pickup(
             if got is None:
                 raise IdempotencyConflict()
             return Pickup(_stored(conn, int(done)), view(conn, int(got)))
-        person_id = _person_by_credential(conn, credential, ctx.settings.region_no)
+        try:
+            person_id = _person_by_credential(conn, credential, ctx.settings.region_no)
+        except (Refused, InvalidInput) as exc:
+            raise _pickup_refused(exc) from exc
         _purses(conn, person_id)
         q = (
             select(Preorder.__table__)
@@ -704,8 +714,8 @@ def pickup(
         req = PaymentRequest(txn_id, credential, items=tuple((str(s), int(q)) for s, q in lines))
         req.validate()
         out = decide_and_record(conn, ctx, terminal, req)
-        if not out.approved:
-            raise _refusal(str(out.data.get("code")))  # rolls back the release too
+        if not out.approved:  # rolls back the release too
+            raise _pickup_refused(_refusal(str(out.data.get("code"))))
         conn.execute(
             update(Preorder)
             .where(Preorder.id == p.id)
