@@ -48,7 +48,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from onecard.audit import service as audit
 from onecard.catalogue.models import Item
-from onecard.core.clock import from_local, to_local
+from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import (
     Forbidden,
@@ -829,8 +829,3 @@ def _close_one(
         .where(Preorder.id == p.id)
         .values(status="no_show", no_show_action=action, payment_id=payment_id, closed_at=now)
     )
-
-
-def local_to_utc(day: date, at: time) -> datetime:
-    """A Beijing wall-clock moment as stored (naive UTC)."""
-    return from_local(datetime.combine(day, at))
