@@ -377,7 +377,6 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
     if person_id is None:
         raise Forbidden()
     now = ctx.clock.now()
-    local_now = to_local(now)
     with ctx.db.begin() as conn:
         # The person's accounts first: a retry racing its first attempt waits here, then
         # finds it (READ COMMITTED reads what committed while it waited).
@@ -391,41 +390,7 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
             if prior.request_hash != spec.fingerprint():
                 raise IdempotencyConflict()
             return view(conn, int(prior.id))
-        canteen = _canteen(conn, spec.canteen_id)
-        _meal_exists(conn, spec.canteen_id, spec.meal)
-        rule = rule_of(conn, spec.canteen_id)
-        if spec.day <= local_now.date() or local_now >= cutoff_local(spec.day, rule):
-            raise PreorderClosed(cutoff=f"{cutoff_local(spec.day, rule):%Y-%m-%d %H:%M}")
-        if spec.day > local_now.date() + timedelta(days=DAYS_AHEAD):
-            raise PreorderTooEarly(days=DAYS_AHEAD)
-        spec.check()  # what the API's schema cannot say (a dish twice)
-        on_menu = {
-            str(r.sku): r
-            for r in conn.execute(
-                select(Item.id, Item.sku, Item.name, Item.price_fen)
-                .join(MenuDish, MenuDish.item_id == Item.id)
-                .where(
-                    MenuDish.canteen_id == spec.canteen_id,
-                    MenuDish.day == spec.day,
-                    MenuDish.meal == spec.meal,
-                    Item.active.is_(True),
-                )
-            )
-        }
-        for sku, _ in spec.lines:
-            if sku not in on_menu:
-                raise NotOnMenu(sku=sku, day=spec.day.isoformat(), meal=spec.meal)
-        taken = conn.execute(
-            select(Preorder.id).where(
-                Preorder.person_id == person_id,
-                Preorder.canteen_id == spec.canteen_id,
-                Preorder.day == spec.day,
-                Preorder.meal == spec.meal,
-                Preorder.status == "placed",
-            )
-        ).first()
-        if taken is not None:
-            raise PreorderExists()
+        canteen, on_menu = _open_meal(conn, spec, person_id, to_local(now))
         # The payment core decides as a till sale of these dishes would be decided now.
         terminal = TerminalIdentity(0, "preorder", int(canteen.region_id), int(canteen.id))
         req = PaymentRequest(spec.request_id, f"preorder:{person_id}", items=spec.lines)
@@ -437,60 +402,11 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
         ):
             raise _refusal(d.refusal)
         amount = sum(int(on_menu[s].price_fen) * q for s, q in spec.lines)
-        pid = int(
-            conn.execute(
-                insert(Preorder)
-                .values(
-                    region_id=int(canteen.region_id),
-                    canteen_id=spec.canteen_id,
-                    person_id=person_id,
-                    day=spec.day,
-                    meal=spec.meal,
-                    request_id=spec.request_id,
-                    request_hash=spec.fingerprint(),
-                    pay_mode=spec.pay_mode,
-                    status="placed",
-                    amount_fen=amount,
-                    held_subsidy_fen=d.from_sub if prepaid else 0,
-                    held_cash_fen=d.from_cash if prepaid else 0,
-                    created_at=now,
-                )
-                .returning(Preorder.id)
-            ).scalar_one()
-        )
-        conn.execute(
-            insert(PreorderLine),
-            [
-                {
-                    "preorder_id": pid,
-                    "item_id": int(on_menu[s].id),
-                    "sku": s,
-                    "name": str(on_menu[s].name),
-                    "qty": q,
-                    "price_fen": int(on_menu[s].price_fen),
-                }
-                for s, q in spec.lines
-            ],
-        )
+        held = (d.from_sub, d.from_cash) if prepaid else (0, 0)
+        pid = _insert(conn, spec, person_id, int(canteen.region_id), on_menu, amount, held, now)
         if prepaid:
             assert d.amount == amount, "the core priced the dishes as the menu does"
-            hold = open_account(conn, int(canteen.region_id), "person", person_id, HOLD_KIND)
-            legs = [Leg(hold, amount)]
-            if d.from_sub:
-                legs.append(Leg(purses["subsidy"][0], -d.from_sub))
-            if d.from_cash:
-                legs.append(Leg(purses["cash"][0], -d.from_cash))
-            entry_id, _ = post(
-                conn,
-                region_id=int(canteen.region_id),
-                kind="preorder_hold",
-                key=f"preorder-hold:{pid}",
-                legs=legs,
-                actor=actor.label[:60],
-                booked_at=now,
-                reference=f"preorder:{pid}",
-            )
-            conn.execute(update(Preorder).where(Preorder.id == pid).values(hold_entry_id=entry_id))
+            _hold(conn, actor, pid, person_id, int(canteen.region_id), purses, held, now)
         out = view(conn, pid)
         audit.record(
             conn,
@@ -508,6 +424,131 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
             },
         )
         return out
+
+
+def _open_meal(
+    conn: Connection, spec: PreorderSpec, person_id: int, local_now: datetime
+) -> tuple[Any, dict[str, Any]]:
+    """The canteen and the meal's dishes by sku, if this pre-order may be taken now:
+    a known canteen and meal (404), before the cut-off and not too far ahead (409), each
+    dish on that meal's menu (422), the person's only pre-order of the meal (409)."""
+    canteen = _canteen(conn, spec.canteen_id)
+    _meal_exists(conn, spec.canteen_id, spec.meal)
+    rule = rule_of(conn, spec.canteen_id)
+    if spec.day <= local_now.date() or local_now >= cutoff_local(spec.day, rule):
+        raise PreorderClosed(cutoff=f"{cutoff_local(spec.day, rule):%Y-%m-%d %H:%M}")
+    if spec.day > local_now.date() + timedelta(days=DAYS_AHEAD):
+        raise PreorderTooEarly(days=DAYS_AHEAD)
+    spec.check()  # what the API's schema cannot say (a dish twice)
+    on_menu = {
+        str(r.sku): r
+        for r in conn.execute(
+            select(Item.id, Item.sku, Item.name, Item.price_fen)
+            .join(MenuDish, MenuDish.item_id == Item.id)
+            .where(
+                MenuDish.canteen_id == spec.canteen_id,
+                MenuDish.day == spec.day,
+                MenuDish.meal == spec.meal,
+                Item.active.is_(True),
+            )
+        )
+    }
+    for sku, _ in spec.lines:
+        if sku not in on_menu:
+            raise NotOnMenu(sku=sku, day=spec.day.isoformat(), meal=spec.meal)
+    taken = conn.execute(
+        select(Preorder.id).where(
+            Preorder.person_id == person_id,
+            Preorder.canteen_id == spec.canteen_id,
+            Preorder.day == spec.day,
+            Preorder.meal == spec.meal,
+            Preorder.status == "placed",
+        )
+    ).first()
+    if taken is not None:
+        raise PreorderExists()
+    return canteen, on_menu
+
+
+def _insert(
+    conn: Connection,
+    spec: PreorderSpec,
+    person_id: int,
+    region_id: int,
+    on_menu: dict[str, Any],
+    amount: int,
+    held: tuple[int, int],
+    now: datetime,
+) -> int:
+    """The pre-order row and its lines (priced as the menu's dishes are now)."""
+    pid = int(
+        conn.execute(
+            insert(Preorder)
+            .values(
+                region_id=region_id,
+                canteen_id=spec.canteen_id,
+                person_id=person_id,
+                day=spec.day,
+                meal=spec.meal,
+                request_id=spec.request_id,
+                request_hash=spec.fingerprint(),
+                pay_mode=spec.pay_mode,
+                status="placed",
+                amount_fen=amount,
+                held_subsidy_fen=held[0],
+                held_cash_fen=held[1],
+                created_at=now,
+            )
+            .returning(Preorder.id)
+        ).scalar_one()
+    )
+    conn.execute(
+        insert(PreorderLine),
+        [
+            {
+                "preorder_id": pid,
+                "item_id": int(on_menu[s].id),
+                "sku": s,
+                "name": str(on_menu[s].name),
+                "qty": q,
+                "price_fen": int(on_menu[s].price_fen),
+            }
+            for s, q in spec.lines
+        ],
+    )
+    return pid
+
+
+def _hold(
+    conn: Connection,
+    actor: Actor,
+    pid: int,
+    person_id: int,
+    region_id: int,
+    purses: dict[str, tuple[int, int]],
+    held: tuple[int, int],
+    now: datetime,
+) -> None:
+    """The hold: one balanced entry, the purses (as the core split it) → the person's
+    ``preorder_hold`` account (opened at their first prepaid pre-order)."""
+    from_sub, from_cash = held
+    hold = open_account(conn, region_id, "person", person_id, HOLD_KIND)
+    legs = [Leg(hold, from_sub + from_cash)]
+    if from_sub:
+        legs.append(Leg(purses["subsidy"][0], -from_sub))
+    if from_cash:
+        legs.append(Leg(purses["cash"][0], -from_cash))
+    entry_id, _ = post(
+        conn,
+        region_id=region_id,
+        kind="preorder_hold",
+        key=f"preorder-hold:{pid}",
+        legs=legs,
+        actor=actor.label[:60],
+        booked_at=now,
+        reference=f"preorder:{pid}",
+    )
+    conn.execute(update(Preorder).where(Preorder.id == pid).values(hold_entry_id=entry_id))
 
 
 def _release(conn: Connection, p: Any, actor: str, now: datetime) -> int:
