@@ -265,7 +265,8 @@ def build_demo(
     community_meals = _community(sim, clock, region, today)
     _waste(sim, clock, rng, people, list(canteen_of_unit.values()), logins, funded_on, today)
     first_cid = next(iter(canteen_of_unit.values()))
-    preorders = _menus(sim, clock, people, first_cid, terminals[first_cid], funded_on, today)
+    preorders, paid = _menus(sim, clock, people, first_cid, terminals[first_cid], funded_on, today)
+    meals += paid  # pre-orders collected (and a no-show charged) are payments too
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -845,12 +846,13 @@ def _menus(
     terminal: TerminalIdentity,
     funded_on: date,
     today: date,
-) -> int:
+) -> tuple[int, int]:
     """Menus and pre-orders (R-S2, R-S3) at the first canteen: lunch and dinner menus of
     this week and the next days, cut-off 18:00 the day before, no-shows charged.
     Yesterday's pre-orders were collected at the till but one (a no-show, charged by
     this morning's run); tomorrow's are placed — the demo diner's lunch paid ahead (on
-    hold), others' at pick-up, one cancelled. Returns how many pre-orders exist."""
+    hold), others' at pick-up, one cancelled. Returns how many pre-orders exist and how
+    many payments they made."""
     from onecard.menus import service as menus
 
     system = Actor.system("demo")
@@ -869,7 +871,7 @@ def _menus(
         menus.set_menu(
             sim, system, canteen_id, day, "dinner", sorted({skus[(n + 3) % len(skus)], "D003"})
         )
-    placed = 0
+    placed = paid = 0
 
     def order(
         pid: int,
@@ -909,8 +911,9 @@ def _menus(
         _at(clock, yesterday, 12)
         for n, (_pid, _uid, card, _std) in enumerate(eaters[:-1]):
             menus.pickup(sim, terminal, f"demo-pick-{n}", card)
+            paid += 1
         _at(clock, today, 0, 30)
-        menus.close_day(sim, system, yesterday)  # the last eater never came: charged
+        paid += menus.close_day(sim, system, yesterday).charged  # the last one never came
     _at(clock, today, 9)
     tomorrow = today + timedelta(days=1)
     pid, uid, _card, _std = people[0]
@@ -929,7 +932,7 @@ def _menus(
         placed += 1
         if i == 3:
             menus.cancel(sim, Actor(f"demo:{pid}", person_id=pid, unit_id=uid), got["id"])
-    return placed
+    return placed, paid
 
 
 def _menu_of(sim: Context, canteen_id: int, day: date) -> list[Any]:
