@@ -102,6 +102,7 @@ AREAS: list[str] = [
     "channels",
     "catalogue",
     "pay",
+    "menus",
     "terminals",
     "funding",
     "community",

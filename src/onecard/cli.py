@@ -30,6 +30,7 @@ from onecard.core.errors import BankUnavailable
 from onecard.faces import cli as faces_cli
 from onecard.funding import cli as funding_cli
 from onecard.ledger import cli as ledger_cli
+from onecard.menus import cli as menus_cli
 from onecard.ops import cli as ops_cli
 from onecard.org import admin_cli as org_admin_cli
 from onecard.org import cli as org_cli
@@ -289,6 +290,7 @@ app.add_typer(
     community_cli.app, name="community", help="社区食堂 / residents' subsidies, claims, supervision"
 )
 app.add_typer(waste_cli.app, name="waste", help="反浪费 / waste per diner, waste notices")
+app.add_typer(menus_cli.app, name="menus", help="菜单与预订 / close a day's pre-orders, counts")
 app.add_typer(org_admin_cli.app, name="org", help="机构 / regions, units, canteens, administrators")
 app.add_typer(account_cli.app, name="account", help="账户 / sign-in: enrolment codes, sessions")
 app.add_typer(

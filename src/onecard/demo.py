@@ -22,6 +22,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, select
@@ -273,6 +274,9 @@ def build_demo(
     meals += _offline_afternoon(sim, clock, rng, people, offline_term[0], funded_on, today)
     community_meals = _community(sim, clock, region, today)
     _waste(sim, clock, rng, people, list(canteen_of_unit.values()), logins, funded_on, today)
+    first_cid = next(iter(canteen_of_unit.values()))
+    preorders, paid = _menus(sim, clock, people, first_cid, terminals[first_cid], funded_on, today)
+    meals += paid  # pre-orders collected (and a no-show charged) are payments too
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -291,6 +295,7 @@ def build_demo(
             "meals": meals,
             "goods": goods,
             "community_meals": community_meals,
+            "preorders": preorders,
         },
     )
 
@@ -921,6 +926,110 @@ def _activation_sample(
             return None
     issued = issue_activation_code(ctx, Actor.system("demo"), pid)
     return issued.staff_no, issued.name, issued.code
+
+
+def _menus(
+    sim: Context,
+    clock: ReplayClock,
+    people: list[tuple[int, int, str, int]],
+    canteen_id: int,
+    terminal: TerminalIdentity,
+    funded_on: date,
+    today: date,
+) -> tuple[int, int]:
+    """Menus and pre-orders (R-S2, R-S3) at the first canteen: lunch and dinner menus of
+    this week and the next days, cut-off 18:00 the day before, no-shows charged.
+    Yesterday's pre-orders were collected at the till but one (a no-show, charged by
+    this morning's run); tomorrow's are placed — the demo diner's lunch paid ahead (on
+    hold), others' at pick-up, one cancelled. Returns how many pre-orders exist and how
+    many payments they made."""
+    from onecard.menus import service as menus
+
+    system = Actor.system("demo")
+    start = today - timedelta(days=2)
+    _at(clock, start, 8)
+    menus.set_rule(sim, system, canteen_id, time(18), "charge")
+    skus = [d[0] for d in DISHES]
+    monday = today - timedelta(days=today.weekday())
+    days = sorted(
+        {monday + timedelta(days=i) for i in range(7)}
+        | {today + timedelta(days=i) for i in range(-1, 8)}
+    )
+    for n, day in enumerate(days):
+        lunch = [skus[(n + k) % len(skus)] for k in range(3)]
+        menus.set_menu(sim, system, canteen_id, day, "lunch", lunch)
+        menus.set_menu(
+            sim, system, canteen_id, day, "dinner", sorted({skus[(n + 3) % len(skus)], "D003"})
+        )
+    placed = paid = 0
+
+    def order(
+        pid: int,
+        uid: int,
+        day: date,
+        meal: str,
+        lines: tuple[tuple[str, int], ...],
+        mode: str,
+        tag: str,
+    ) -> dict[str, Any]:
+        actor = Actor(f"demo:{pid}", person_id=pid, unit_id=uid)
+        menu = {r.sku for r in _menu_of(sim, canteen_id, day) if r.meal == meal}
+        spec = menus.PreorderSpec(
+            canteen_id,
+            day,
+            meal,
+            tuple(x for x in lines if x[0] in menu) or ((sorted(menu)[0], 1),),
+            mode,
+            f"demo-{tag}-{pid}-{day:%m%d}",
+        )
+        return menus.place(sim, actor, spec)
+
+    if funded_on < start and len(people) > 12:
+        yesterday = today - timedelta(days=1)
+        eaters = people[6:10]
+        for i, (pid, uid, _card, _std) in enumerate(eaters):
+            order(
+                pid,
+                uid,
+                yesterday,
+                "lunch",
+                (("D001", 1), ("D003", 1), ("D002", 1)),
+                "at_pickup" if i == 1 else "prepaid",
+                "y",
+            )
+            placed += 1
+        _at(clock, yesterday, 12)
+        for n, (_pid, _uid, card, _std) in enumerate(eaters[:-1]):
+            menus.pickup(sim, terminal, f"demo-pick-{n}", card)
+            paid += 1
+        _at(clock, today, 0, 30)
+        paid += menus.close_day(sim, system, yesterday).charged  # the last one never came
+    _at(clock, today, 9)
+    tomorrow = today + timedelta(days=1)
+    pid, uid, _card, _std = people[0]
+    order(pid, uid, tomorrow, "lunch", (("D001", 1), ("D003", 1)), "prepaid", "t")
+    placed += 1
+    for i, (pid, uid, _card, _std) in enumerate(people[10:14]):
+        got = order(
+            pid,
+            uid,
+            tomorrow,
+            "lunch" if i % 2 else "dinner",
+            (("D002", 1), ("D004", 1)),
+            "at_pickup" if i % 2 else "prepaid",
+            "t",
+        )
+        placed += 1
+        if i == 3:
+            menus.cancel(sim, Actor(f"demo:{pid}", person_id=pid, unit_id=uid), got["id"])
+    return placed, paid
+
+
+def _menu_of(sim: Context, canteen_id: int, day: date) -> list[Any]:
+    from onecard.menus import queries as menu_queries
+
+    with sim.db.read() as conn:
+        return list(menu_queries.menu_rows(conn, canteen_id, day, day))
 
 
 def _demo_logins(

@@ -11,6 +11,7 @@ from onecard.faces import models as _faces  # noqa: F401
 from onecard.feedback import models as _feedback  # noqa: F401
 from onecard.funding import models as _funding  # noqa: F401
 from onecard.ledger import models as _ledger  # noqa: F401
+from onecard.menus import models as _menus  # noqa: F401
 from onecard.org import models as _org  # noqa: F401
 from onecard.org import session_models as _sessions  # noqa: F401
 from onecard.partners import models as _partners  # noqa: F401

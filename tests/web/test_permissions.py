@@ -195,6 +195,7 @@ def matrix_world(ctx: Context) -> Targets:
     inspection_id = waste.record_inspection(
         ctx, bureau, w.canteens["A"], date(2026, 3, 2), "lunch", "1", photo=PNG
     )
+    preorder_id = menu_targets(ctx, w)
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     cc = community_targets(ctx, w)
     bank.open_outside_account("99990000", "某不明单位", 50000)
@@ -278,9 +279,26 @@ def matrix_world(ctx: Context) -> Targets:
             "item_id": item_id,
             "inspection_id": inspection_id,
             "sku": "MX1",
+            "preorder_id": preorder_id,
             **cc,
         },
     )
+
+
+def menu_targets(ctx: Context, w: World) -> int:
+    """A dish on canteen A's menu tomorrow (lunch and dinner), and a1's prepaid lunch
+    pre-order: the one the owner cancels (cancelling again answers the same)."""
+    from onecard.menus import service as menus
+    from onecard.org.actors import Actor
+
+    catalogue.save_dish(ctx, SYSTEM, w.canteens["A"], catalogue.DishSpec("MXD", "矩阵菜", 800))
+    for meal in ("lunch", "dinner"):
+        menus.set_menu(ctx, SYSTEM, w.canteens["A"], date(2026, 3, 11), meal, ["MXD"])
+    a1 = Actor("a1", person_id=w.people["a1"], unit_id=w.units["A"])
+    spec = menus.PreorderSpec(
+        w.canteens["A"], date(2026, 3, 11), "lunch", (("MXD", 1),), "prepaid", "mx-pre"
+    )
+    return int(menus.place(ctx, a1, spec)["id"])
 
 
 def community_targets(ctx: Context, w: World) -> dict[str, Any]:
@@ -880,6 +898,57 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", f"{API}/waste/canteens/{{canteen_id}}/quality-score"): Call(
         json=j({"quarter": "2026Q1", "assessed": 90})
+    ),
+    # --- menus and pre-orders: dinner tomorrow at canteen A, paid at pick-up -------------
+    ("PUT", f"{API}/menus/canteens/{{canteen_id}}/days/{{day}}/{{meal}}"): Call(
+        params={"day": "2026-03-12", "meal": "lunch"}, json=j({"skus": ["MXD"]})
+    ),
+    ("PUT", f"{API}/menus/canteens/{{canteen_id}}/rule"): Call(
+        json=j({"cutoff": "18:00", "no_show": "release"})
+    ),
+    ("GET", f"{API}/menus/canteens/{{canteen_id}}/counts"): Call(query="day=2026-03-11"),
+    ("POST", f"{API}/me/preorders"): Call(
+        json=lambda t, c: {
+            "request_id": "mx-api",
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-11",
+            "meal": "dinner",
+            "pay_mode": "at_pickup",
+            "lines": [{"sku": "MXD", "qty": 1}],
+        }
+    ),
+    # Nobody has a pre-order today: an admitted terminal hears 404.
+    ("POST", f"{API}/terminal/preorders/pickup"): Call(
+        json=lambda t, c: {"txn_id": "mx-pick", "credential": t.w.cards["a1"]},
+        ok=frozenset({404}),
+    ),
+    ("GET", "/till/preorders"): Call(query="canteen_id={canteen_id}"),
+    ("GET", "/till/preorders.xlsx"): Call(query="canteen_id={canteen_id}"),
+    ("POST", "/me/menu/preorder"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-11",
+            "meal": "dinner",
+            "request_id": "mx-page",
+            "pay_mode": "at_pickup",
+            "sku": "MXD",
+            "qty": "1",
+        }
+    ),
+    ("GET", "/till/menu"): Call(query="canteen_id={canteen_id}"),
+    ("POST", "/till/menu"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "day": "2026-03-12",
+            "meal": "dinner",
+            "sku": "MXD",
+        }
+    ),
+    ("POST", "/till/menu/rule"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "cutoff": "18:00", "no_show": "release"}
+    ),
+    ("POST", "/till/pickup"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "credential": t.w.cards["a1"]}
     ),
 }
 STATIC_FILE = "/static/vendor/htmx.min.js"

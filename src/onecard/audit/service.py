@@ -61,6 +61,7 @@ KINDS: dict[str, str] = {
     "sign_in": "登录",
     "account": "账户安全",
     "community": "社区食堂",
+    "menu": "菜单与预订",
     "other": "其他",
 }
 

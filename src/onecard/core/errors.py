@@ -18,6 +18,8 @@
     │   ├── BackupToolFailed          pg_dump / pg_restore / psql failed; nothing changed
     │   ├── NoFaceFound               face pay: not a picture, or no face in it (422)
     │   ├── InvalidIdNumber           a resident's ID number: length, birth date, check digit
+    │   ├── NotOnMenu                 a pre-order of a dish not on that day's menu (menus)
+    │   ├── NotADish                  a dish rating of a shop good or a dish not in the meal
     │   ├── CategoryNotMet            a resident's age category the birth date contradicts
     │   └── LoveMealAboveCap          a love meal priced above the civil affairs cap
     ├── NotFound
@@ -60,6 +62,13 @@
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
     │   │   ├── StockShort            a stock move would take a good's count below zero
     │   │   ├── ClaimDecided          a community subsidy claim already approved
+    │   │   ├── PreorderClosed        a pre-order or its cancellation after the cut-off
+    │   │   ├── PreorderCancelled     picking up (or changing) a cancelled pre-order
+    │   │   ├── PreorderNotOpen       a pre-order already picked up or closed as a no-show
+    │   │   ├── PreorderExists        a second pre-order of the same meal
+    │   │   ├── PreorderTooEarly      a meal further ahead than pre-orders are taken
+    │   │   ├── PickupRefused         a pick-up the payment core refused (nothing moved)
+    │   │   ├── DishAlreadyRated      a dish of a meal rated a second time
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
@@ -800,3 +809,46 @@ class NotADish(InvalidInput):
     code = "not_a_dish"
     zh = "只能评价本餐的菜品（商品不参与评价）"
     en = "Only the dishes of this meal can be rated (shop goods are not rated)"
+
+
+# --- menus and pre-orders (menus/) ---------------------------------------------------
+class NotOnMenu(InvalidInput):
+    code = "not_on_menu"
+    zh = "{sku} 不在 {day} {meal} 的菜单上，未预订"
+    en = "{sku} is not on the menu of {day} {meal}; nothing was ordered"
+
+
+class PreorderClosed(StateConflict):
+    code = "preorder_closed"
+    zh = "已过预订截止时间（{cutoff}），未作任何更改"
+    en = "The pre-order cut-off ({cutoff}) has passed; nothing was changed"
+
+
+class PreorderCancelled(StateConflict):
+    code = "preorder_cancelled"
+    zh = "该预订已取消"
+    en = "This pre-order was cancelled"
+
+
+class PreorderNotOpen(StateConflict):
+    code = "preorder_not_open"
+    zh = "该预订已{state}，不能再更改"
+    en = "This pre-order is already {state_en} and cannot change"
+
+
+class PreorderExists(StateConflict):
+    code = "preorder_exists"
+    zh = "这一餐已有预订，请先取消原预订"
+    en = "This meal is already pre-ordered; cancel that pre-order first"
+
+
+class PreorderTooEarly(StateConflict):
+    code = "preorder_too_early"
+    zh = "只能预订 {days} 天之内的餐"
+    en = "Meals can be pre-ordered at most {days} days ahead"
+
+
+class PickupRefused(StateConflict):
+    code = "pickup_refused"
+    zh = "未能取餐：{reason}（未扣款，预订保留）"
+    en = "Not picked up: {reason_en} (nothing charged; the pre-order stands)"

@@ -61,6 +61,8 @@ KIND_WORDS: dict[str, tuple[str, str]] = {
     "leaver_return": ("离职补贴退回单位", "Subsidy returned on leaving"),
     "leaver_refund": ("离职现金退还", "Cash paid back on leaving"),
     "payout_failed": ("退还失败，款项退回", "Payout returned by the bank"),
+    "preorder_hold": ("预订冻结", "Held for a pre-order"),  # menus/
+    "preorder_release": ("预订解冻", "Pre-order hold released"),
 }
 OTHER = ("其他", "Other")
 

@@ -37,6 +37,7 @@ from onecard.faces import routes as face_routes
 from onecard.feedback import routes as dish_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
+from onecard.menus import routes as menus_routes
 from onecard.org import routes as org_routes
 from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
@@ -52,6 +53,7 @@ from onecard.web import (
     diner,
     ecny_pages,
     face,
+    menu_pages,
     offline_pages,
     openapi,
     org,
@@ -346,6 +348,8 @@ def create_app(
         waste.router,
         partners.router,
         dish_pages.router,
+        menus_routes.router,
+        menu_pages.router,
     ):
         app.include_router(router)
     if STATIC.exists():

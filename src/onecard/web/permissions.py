@@ -487,6 +487,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/dishes/canteens/{canteen_id}/ratings.xlsx"): CANTEEN_RUNNERS + READERS,
     ("GET", "/bureau/dishes"): READERS,
     ("GET", "/bureau/dishes.xlsx"): READERS,
+    # --- menus and pre-orders (R-S2, R-S3) ------------------------------------------------
+    ("GET", f"{API}/menus/canteens/{{canteen_id}}"): of(Who.PERSON, Scope.PUBLIC),
+    ("PUT", f"{API}/menus/canteens/{{canteen_id}}/days/{{day}}/{{meal}}"): CANTEEN_RUNNERS,
+    ("PUT", f"{API}/menus/canteens/{{canteen_id}}/rule"): CANTEEN_RUNNERS,
+    ("GET", f"{API}/menus/canteens/{{canteen_id}}/counts"): CANTEEN_RUNNERS + READERS,
+    ("GET", f"{API}/menus/canteens/{{canteen_id}}/counts.xlsx"): CANTEEN_RUNNERS + READERS,
+    ("POST", f"{API}/me/preorders"): HOLDER,
+    ("GET", f"{API}/me/preorders"): HOLDER,
+    ("POST", f"{API}/me/preorders/{{preorder_id}}/cancel"): OWNER,
+    ("POST", f"{API}/terminal/preorders/pickup"): TERMINAL,
+    ("GET", "/me/menu"): HOLDER,
+    ("POST", "/me/menu/preorder"): HOLDER,
+    ("POST", "/me/menu/preorders/{preorder_id}/cancel"): OWNER,
+    ("GET", "/till/preorders"): CANTEEN_RUNNERS,
+    ("GET", "/till/preorders.xlsx"): CANTEEN_RUNNERS,
+    ("POST", "/till/pickup"): CANTEEN_RUNNERS,
+    ("GET", "/till/menu"): CANTEEN_RUNNERS,
+    ("POST", "/till/menu"): CANTEEN_RUNNERS,
+    ("POST", "/till/menu/rule"): CANTEEN_RUNNERS,
 }
 
 
