@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from onecard.core.context import Context
 from onecard.demo import build_demo
+from onecard.feedback.models import DishRating
 from onecard.menus import queries
 from onecard.menus.models import Preorder
 from onecard.org.models import Canteen, Person
@@ -37,3 +38,14 @@ def test_the_demo_city_has_menus_and_preorders(ctx: Context) -> None:
     assert queries.held_fen(ctx, diner) == 1200 + 400  # 红烧肉 + 清炒时蔬, on hold
     tomorrow = {c.sku: c.portions for c in queries.counts(ctx, first, today + timedelta(days=1))}
     assert tomorrow and sum(tomorrow.values()) >= 4
+    # Each dish shows its diners' average stars (the demo's lunches are rated).
+    with ctx.db.read() as conn:
+        stars = {
+            int(i): round(float(a), 2)
+            for i, a in conn.execute(
+                select(DishRating.item_id, func.avg(DishRating.stars)).group_by(DishRating.item_id)
+            )
+        }
+    shown = {r.item_id: r.rating for d in week for m in d.meals for r in m.dishes}
+    assert any(r is not None for r in shown.values())
+    assert all(shown[i] == stars.get(i) for i in shown)

@@ -8,7 +8,8 @@ Contract:
   onto the rows (the dishes' average rating: ``select(q.subquery(), …).outerjoin(…)``
   on ``item_id``) without this module knowing about them. ``menu_rows`` runs it and
   returns ``MenuRow`` values (``rating`` stays ``None`` until a rating source is given:
-  ``ratings`` maps item id → average stars).
+  ``ratings`` maps item id → average stars). ``week`` gives each dish its diners' average
+  stars (``feedback.dish_queries.average_ratings``; ``None``: never rated).
 - ``week`` groups a canteen's week (Monday–Sunday) by day and meal for the pages;
   ``counts`` is the canteen's pre-ordered portions per dish for a day (placed and
   picked up; cancelled ones do not count) with how many were paid ahead;
@@ -29,6 +30,7 @@ from onecard.catalogue.models import Item
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.core.tables import Table
+from onecard.feedback.dish_queries import average_ratings
 from onecard.ledger.models import Account, Posting
 from onecard.menus.models import HOLD_KIND, MenuDish, Preorder, PreorderLine
 from onecard.menus.service import check_day, cutoff_local, rule_of
@@ -149,6 +151,9 @@ def week(ctx: Context, canteen_id: int, monday: date) -> list[Day]:
     local_now = ctx.clock.local_now()
     with ctx.db.read() as conn:
         rows = menu_rows(conn, canteen_id, monday, monday + timedelta(days=6))
+        rated = average_ratings(conn, {r.item_id for r in rows})
+        for r in rows:
+            r.rating = rated[r.item_id][0] if r.item_id in rated else None
         meals = meal_names(conn, canteen_id)
         rule = rule_of(conn, canteen_id)
     days = []

@@ -4,7 +4,7 @@ canteen's pre-order counts and pick-up at the till (/till/preorders).
 Contract: every route goes through ``menus.service`` and ``menus.queries`` — the same
 functions as the JSON API (``menus.routes``). /me/menu shows a canteen's week (any
 canteen of the city; by default the diner's own unit's first) with each dish's price and
-nutrition per portion and a rating column (empty until ratings are joined in: see
+nutrition per portion and its average rating (see
 ``menus.queries.menu_rows_query``), a pre-order form for every meal still open, and the
 diner's own pre-orders with what is on hold. /till/menu is for whoever runs the canteen: the week's menu, one
 form per day and meal (tick the catalogue's dishes), and the pre-order rule (cut-off,
