@@ -41,6 +41,7 @@ from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
+from onecard.sourcing import routes as sourcing_routes
 from onecard.terminals import routes as offline_routes
 from onecard.waste import routes as waste_routes
 from onecard.web import (
@@ -61,6 +62,7 @@ from onecard.web import (
     reconciliation,
     rollout,
     shop,
+    sourcing,
     status,
     till,
     unit,
@@ -323,6 +325,7 @@ def create_app(
         community_routes.router,
         waste_routes.router,
         partner_routes.router,
+        sourcing_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -342,6 +345,7 @@ def create_app(
         community.router,
         waste.router,
         partners.router,
+        sourcing.router,
     ):
         app.include_router(router)
     if STATIC.exists():
