@@ -339,15 +339,16 @@ def _trace(ctx: Context, actor: Actor, batch_id: int) -> dict[str, Any]:
     return trace
 
 
-@router.get("/sourcing/batches/{batch_id}")
-def batch_page(request: Request, batch_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
-    return render(request, "sourcing/batch.html", actor=actor, t=_trace(ctx, actor, batch_id))
-
-
 @router.get("/sourcing/batches/{batch_id}.xlsx")
 def batch_xlsx(batch_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     t = queries.batch_trace_table(_trace(ctx, actor, batch_id))
     return xlsx_response(queries.xlsx(t), f"batch-{batch_id}.xlsx")
+
+
+# After the .xlsx route: "{batch_id}" would take "7.xlsx" and refuse it (422).
+@router.get("/sourcing/batches/{batch_id}")
+def batch_page(request: Request, batch_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
+    return render(request, "sourcing/batch.html", actor=actor, t=_trace(ctx, actor, batch_id))
 
 
 @router.get("/bureau/sourcing")
