@@ -137,7 +137,7 @@ def test_the_api_keeps_and_traces(ctx: Context, w: World, staff: Staff, client: 
     )
     assert r.status_code == 200 and r.json()["dishes"][0]["lines"][0]["grams"] == 100
     r = client.put(f"{api}/recipes/999999", json={"lines": []}, headers=h)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_reference"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = client.post(f"{api}/suppliers", json={"name": "蛋鸡场", "licence_no": ""}, headers=h)
     assert r.status_code == 422
     sup = client.post(

@@ -18,7 +18,7 @@ from onecard.core.errors import (
     DuplicateCode,
     Forbidden,
     InvalidInput,
-    UnknownReference,
+    NotFound,
 )
 from onecard.org import builders as b
 from onecard.org.actors import Actor
@@ -118,7 +118,7 @@ def test_refusals_change_nothing(ctx: Context) -> None:
     for qty in (-1, 0, "abc", "1e9", "0.0001", None, True, "nan"):
         with pytest.raises(InvalidInput):
             service.record_use(ctx, m, *use, ids["batch"], qty)
-    with pytest.raises(UnknownReference):  # not a dish of canteen A
+    with pytest.raises(NotFound):  # not a dish of canteen A
         service.record_use(ctx, m, cid, TODAY, "lunch", 999_999, ids["batch"], 1)
     with pytest.raises(InvalidInput):  # the batch arrived after that day
         service.record_use(
@@ -151,7 +151,7 @@ def test_refusals_change_nothing(ctx: Context) -> None:
         service.save_recipe(ctx, m, cid, ids["pork_dish"], [(ids["pork"], 0)])
     with pytest.raises(InvalidInput):
         service.save_recipe(ctx, m, cid, ids["pork_dish"], [(ids["pork"], 10), (ids["pork"], 20)])
-    with pytest.raises(UnknownReference):
+    with pytest.raises(NotFound):
         service.save_recipe(ctx, m, cid, ids["pork_dish"], [(999_999, 10)])
     with pytest.raises(InvalidInput):
         service.add_ingredient(ctx, m, cid, "盐", "kg", 0)
@@ -196,7 +196,7 @@ def test_the_purchase_list_is_the_plan_times_the_recipes(ctx: Context) -> None:
     }
     assert [d.portions for d in pl.dishes] == [100, 30]
     assert queries.xlsx(queries.purchase_table(pl))[:2] == b"PK"
-    with pytest.raises(UnknownReference):
+    with pytest.raises(NotFound):
         service.purchase_list(ctx, m, cid, TODAY, [PlanLine(999_999, "lunch", 1)])
     with pytest.raises(InvalidInput):
         service.purchase_list(ctx, m, cid, TODAY, [PlanLine(ids["pork_dish"], "lunch", -1)])

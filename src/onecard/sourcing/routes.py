@@ -18,11 +18,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, NotFound
+from onecard.core.errors import Forbidden, NotFound
 from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
 from onecard.sourcing import queries, service
 from onecard.sourcing.schemas import (
+    MEAL,
+    TEXT,
     BatchIn,
     BatchOut,
     BatchTraceOut,
@@ -46,8 +48,8 @@ ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ErrorOut} for s in (401, 403, 404, 409, 422)
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_DAYS = 366
-Meal = Annotated[str, Query(min_length=1, max_length=20)]
+Meal = Annotated[str, Query(min_length=1, max_length=20, pattern=MEAL)]
+DEFAULT_MEAL = "lunch"
 
 
 def _xlsx(data: bytes, name: str) -> Response:
@@ -156,16 +158,24 @@ def post_purchase_list(canteen_id: IdPath, body: PurchaseIn, actor: ActorDep, ct
 
 
 def _meal_uses(
-    ctx: Context, actor: Actor, canteen_id: int, day: date, meal: str
-) -> tuple[Any, list[dict[str, Any]]]:
+    ctx: Context, actor: Actor, canteen_id: int, day: date | None, meal: str
+) -> tuple[Any, date, list[dict[str, Any]]]:
     c = service.may_read(ctx, actor, canteen_id)
-    return c, queries.meal_trace(ctx, canteen_id, day, meal)
+    day = day or ctx.clock.today()
+    return c, day, queries.meal_trace(ctx, canteen_id, day, meal)
 
 
 @router.get("/canteens/{canteen_id}/meal-trace", response_model=list[UseOut], responses=ERRORS)
-def get_meal_trace(canteen_id: IdPath, day: date, meal: Meal, actor: ActorDep, ctx: CtxDep) -> Any:
-    """A meal back to its batches: each dish's batches, suppliers, licences, inspections."""
-    return _meal_uses(ctx, actor, canteen_id, day, meal)[1]
+def get_meal_trace(
+    canteen_id: IdPath,
+    actor: ActorDep,
+    ctx: CtxDep,
+    day: date | None = None,
+    meal: Meal = DEFAULT_MEAL,
+) -> Any:
+    """A meal back to its batches (default: today's lunch): each dish's batches,
+    suppliers, licences, inspections."""
+    return _meal_uses(ctx, actor, canteen_id, day, meal)[2]
 
 
 @router.get(
@@ -174,10 +184,14 @@ def get_meal_trace(canteen_id: IdPath, day: date, meal: Meal, actor: ActorDep, c
     response_class=Response,
 )
 def get_meal_trace_xlsx(
-    canteen_id: IdPath, day: date, meal: Meal, actor: ActorDep, ctx: CtxDep
+    canteen_id: IdPath,
+    actor: ActorDep,
+    ctx: CtxDep,
+    day: date | None = None,
+    meal: Meal = DEFAULT_MEAL,
 ) -> Response:
     """The same as an Excel workbook."""
-    c, uses = _meal_uses(ctx, actor, canteen_id, day, meal)
+    c, day, uses = _meal_uses(ctx, actor, canteen_id, day, meal)
     t = queries.meal_trace_table(str(c.name), day, meal, uses)
     return _xlsx(queries.xlsx(t), f"meal-{canteen_id}-{day}-{meal}.xlsx")
 
@@ -212,7 +226,9 @@ def get_batch_trace_xlsx(batch_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Resp
 
 
 @router.get("/batches", response_model=list[BatchOut], responses=ERRORS)
-def get_batches(actor: ActorDep, ctx: CtxDep, q: Annotated[str, Query(max_length=40)] = "") -> Any:
+def get_batches(
+    actor: ActorDep, ctx: CtxDep, q: Annotated[str, Query(max_length=40, pattern=TEXT)] = ""
+) -> Any:
     """The city's batches (the latest 50) whose number, ingredient, supplier or licence
     contains ``q``."""
     if not actor.can_read_everything():
@@ -229,14 +245,11 @@ def get_cost(
     canteen_id: OptionalIdQuery = None,
 ) -> Any:
     """Ingredient cost per canteen and meal over [start, end] in fen (default: the last
-    30 days): Σ quantity used × its batch's unit cost."""
+    30 days): Σ quantity used × its batch's unit cost. A start after the end is an
+    empty period."""
     if not actor.can_read_everything():
         raise Forbidden()
     end = end or ctx.clock.today()
-    try:
-        start = start or end - timedelta(days=29)
-    except OverflowError:
-        start = date.min
-    if start > end or (end - start).days >= MAX_DAYS:
-        raise InvalidInput(f"起止日期须先后有序，且不超过 {MAX_DAYS} 天")
+    if start is None:
+        start = end - timedelta(days=29) if end > date.min + timedelta(days=29) else date.min
     return [r.__dict__ for r in queries.ingredient_cost(ctx, start, end, canteen_id)]

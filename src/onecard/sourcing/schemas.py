@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from onecard.sourcing.models import (
     MAX_GRAMS_PER_PORTION,
@@ -19,13 +19,30 @@ from onecard.sourcing.models import (
     MAX_UNIT_COST_FEN,
 )
 
-MAX_ID = 2**63 - 1
-Qty = float | Annotated[str, Field(max_length=20)]
+# Ids in a body: up to 2**53, exact as a JSON number in every client (a path id may be
+# larger: IdPath).
+MAX_ID = 2**53
+# Text without control characters (PostgreSQL's text holds no NUL; names are read on
+# pages): the same rule as ``core.fields.ClientKey``, in the document.
+TEXT = r"^[^\x00-\x1f\x7f]*$"
+# A name: text that does not start with a space (what a person reads must not be blank).
+NAME = r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+LICENCE = r"^[A-Za-z0-9-]{6,40}$"
+# A quantity in the ingredient's unit: more than 0, below a million, at most 3 decimals.
+QUANTITY = r"^(?:[1-9][0-9]{0,5}(?:\.[0-9]{1,3})?|0?\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$"
+MEAL = r"^[A-Za-z0-9_-]{1,20}$"  # a meal period code: breakfast, lunch, dinner …
+Qty = Annotated[str, Field(max_length=12, pattern=QUANTITY, examples=["25.5"])]
 
 
-class IngredientIn(BaseModel):
-    name: str = Field(max_length=60)
-    unit: str = Field(max_length=10)
+class In(BaseModel):
+    """A request body: a field it does not know is refused (422), not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngredientIn(In):
+    name: str = Field(min_length=1, max_length=60, pattern=NAME)
+    unit: str = Field(min_length=1, max_length=10, pattern=NAME)
     grams_per_unit: int = Field(1000, ge=1, le=MAX_GRAMS_PER_UNIT)
 
 
@@ -36,12 +53,12 @@ class IngredientOut(BaseModel):
     grams_per_unit: int
 
 
-class RecipeLineIn(BaseModel):
+class RecipeLineIn(In):
     ingredient_id: int = Field(ge=1, le=MAX_ID)
     grams: int = Field(ge=1, le=MAX_GRAMS_PER_PORTION)
 
 
-class RecipeIn(BaseModel):
+class RecipeIn(In):
     lines: list[RecipeLineIn] = Field(max_length=40)
 
 
@@ -59,10 +76,10 @@ class DishRecipeOut(BaseModel):
     lines: list[RecipeLineOut]
 
 
-class SupplierIn(BaseModel):
-    name: str = Field(max_length=100)
-    licence_no: str = Field(max_length=40)
-    contact: str = Field("", max_length=60)
+class SupplierIn(In):
+    name: str = Field(min_length=1, max_length=100, pattern=NAME)
+    licence_no: str = Field(min_length=6, max_length=40, pattern=LICENCE)
+    contact: str = Field("", max_length=60, pattern=TEXT)
 
 
 class SupplierOut(BaseModel):
@@ -72,15 +89,28 @@ class SupplierOut(BaseModel):
     contact: str
 
 
-class BatchIn(BaseModel):
+class _BatchFields(In):
     ingredient_id: int = Field(ge=1, le=MAX_ID)
     supplier_id: int = Field(ge=1, le=MAX_ID)
-    batch_no: str = Field(max_length=40)
+    batch_no: str = Field(min_length=1, max_length=40, pattern=NAME)
     received_on: date
     quantity: Qty
     unit_cost_fen: int = Field(ge=0, le=MAX_UNIT_COST_FEN)
-    inspection: Literal["pass", "fail"]
-    inspection_note: str = Field("", max_length=500)
+
+
+class PassedBatchIn(_BatchFields):
+    inspection: Literal["pass"]
+    inspection_note: str = Field("", max_length=500, pattern=TEXT)
+
+
+class FailedBatchIn(_BatchFields):
+    """A batch that failed its inspection: the note says why (required)."""
+
+    inspection: Literal["fail"]
+    inspection_note: str = Field(min_length=1, max_length=500, pattern=NAME)
+
+
+BatchIn = Annotated[PassedBatchIn | FailedBatchIn, Field(discriminator="inspection")]
 
 
 class BatchOut(BaseModel):
@@ -102,9 +132,9 @@ class BatchOut(BaseModel):
     inspection_note: str
 
 
-class UseIn(BaseModel):
+class UseIn(In):
     day: date
-    meal: str = Field(max_length=20)
+    meal: str = Field(min_length=1, max_length=20, pattern=MEAL)
     dish_id: int = Field(ge=1, le=MAX_ID)
     batch_id: int = Field(ge=1, le=MAX_ID)
     quantity: Qty
@@ -139,13 +169,13 @@ class SourcingOut(BaseModel):
     uses: list[UseOut]
 
 
-class PlanLineIn(BaseModel):
+class PlanLineIn(In):
     dish_id: int = Field(ge=1, le=MAX_ID)
-    meal: str = Field(max_length=20)
+    meal: str = Field(min_length=1, max_length=20, pattern=MEAL)
     portions: int | None = Field(None, ge=0, le=100_000)
 
 
-class PurchaseIn(BaseModel):
+class PurchaseIn(In):
     day: date
     plan: list[PlanLineIn] = Field(max_length=200)
 

@@ -16,7 +16,7 @@ and writes one audit record; bad input is refused before anything is written:
 - ``record_use`` — a dish served at a day's meal used so much of a batch. Refused: a
   batch that failed inspection (``BatchFailedInspection``, 409), more than the batch has
   left (``BatchShort``, 409), a day before the batch arrived or in the future, a dish or
-  batch of another canteen (``UnknownReference``, 422).
+  batch of another canteen (``NotFound``, 404).
 
 ``purchase_list`` writes nothing: the plan (dish, meal, portions) of one day times the
 recipes gives each ingredient's grams and units, less what passed batches have left.
@@ -48,7 +48,6 @@ from onecard.core.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    UnknownReference,
 )
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen
@@ -151,7 +150,7 @@ def _dish(conn: Connection, canteen_id: int, dish_id: int) -> Any:
         )
     ).first()
     if d is None or d.kind != "dish":
-        raise UnknownReference(field="菜品", field_en="Dish", value=str(dish_id))
+        raise NotFound(what=f"菜品 {dish_id}")
     return d
 
 
@@ -172,7 +171,7 @@ def _ingredient(conn: Connection, canteen_id: int, ingredient_id: int) -> Any:
         )
     ).first()
     if i is None:
-        raise UnknownReference(field="食材", field_en="Ingredient", value=str(ingredient_id))
+        raise NotFound(what=f"食材 {ingredient_id}")
     return i
 
 
@@ -321,11 +320,6 @@ def receive_batch(ctx: Context, actor: Actor, canteen_id: int, spec: BatchSpec) 
     note = _text(spec.note, "检验说明", 500)
     if spec.inspection == "fail" and not note:
         raise InvalidInput("检验不合格须写明原因")
-    today = ctx.clock.today()
-    if spec.received_on > today:
-        raise InvalidInput("进货日期不能晚于今天")
-    if spec.received_on < today - timedelta(days=366):
-        raise InvalidInput("进货日期不能早于一年前")
     with ctx.db.begin() as conn:
         c = _canteen(conn, actor, canteen_id)
         ing = _ingredient(conn, canteen_id, spec.ingredient_id)
@@ -335,7 +329,12 @@ def receive_batch(ctx: Context, actor: Actor, canteen_id: int, spec: BatchSpec) 
             )
         ).first()
         if sup is None:
-            raise UnknownReference(field="供应商", field_en="Supplier", value=str(spec.supplier_id))
+            raise NotFound(what=f"供应商 {spec.supplier_id}")
+        today = ctx.clock.today()
+        if spec.received_on > today:
+            raise InvalidInput("进货日期不能晚于今天")
+        if spec.received_on < today - timedelta(days=366):
+            raise InvalidInput("进货日期不能早于一年前")
         taken = conn.execute(
             select(IngredientBatch.id).where(
                 IngredientBatch.supplier_id == sup.id,
@@ -399,8 +398,6 @@ def record_use(
 ) -> int:
     """The dish served at ``day``'s ``meal`` used ``quantity`` units of the batch."""
     qty = milli_of(quantity, "用量")
-    if day > ctx.clock.today() + timedelta(days=1):
-        raise InvalidInput("用料日期最晚为明天")
     with ctx.db.begin() as conn:
         c = _canteen(conn, actor, canteen_id)
         meal = _meal(conn, canteen_id, meal)
@@ -420,7 +417,9 @@ def record_use(
             .with_for_update(of=IngredientBatch)
         ).first()
         if b is None:
-            raise UnknownReference(field="批次", field_en="Batch", value=str(batch_id))
+            raise NotFound(what=f"批次 {batch_id}")
+        if day > ctx.clock.today() + timedelta(days=1):
+            raise InvalidInput("用料日期最晚为明天")
         if b.inspection != "pass":
             raise BatchFailedInspection(batch_no=b.batch_no)
         if day < b.received_on:
