@@ -5,6 +5,7 @@ traces both ways and the ingredient cost per canteen and meal."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -219,3 +220,26 @@ def test_the_forecast_fills_the_portions(ctx: Context, monkeypatch: pytest.Monke
 def test_quantities_are_exact_thousandths(text: object, milli: int) -> None:
     assert service.milli_of(text) == milli
     assert service.show_milli(milli) == str(text)
+
+
+def test_the_commands_trace_and_cost(ctx: Context, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from onecard.cli import app
+
+    w, m, ids = kitchen(ctx)
+    service.record_use(ctx, m, w.canteens["A"], TODAY, "lunch", ids["pork_dish"], ids["batch"], 2)
+    url = ctx.settings.database_url
+    runner = CliRunner()
+    res = runner.invoke(app, ["sourcing", "trace", "P-0301", "--database-url", url])
+    assert res.exit_code == 0, res.output
+    assert "红烧肉" in res.output and "JY14310020001234" in res.output
+    res = runner.invoke(app, ["sourcing", "trace", "NO-SUCH", "--database-url", url])
+    assert res.exit_code != 0
+    out = tmp_path / "cost.xlsx"
+    period = ["--start", str(TODAY), "--end", str(TODAY), "--database-url", url]
+    res = runner.invoke(app, ["sourcing", "cost", *period, "--xlsx", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:2] == b"PK"
+    res = runner.invoke(app, ["sourcing", "cost", *period])
+    assert res.exit_code == 0 and "56.00" in res.output  # 2 kg × 28.00
