@@ -95,7 +95,12 @@ def test_the_manager_keeps_the_kitchen_and_the_bureau_traces(
     x = client.get(f"{base}/purchase.xlsx?{q}")
     sheet = load_workbook(io.BytesIO(x.content)).active
     assert sheet is not None and sheet["A2"].value == "猪五花肉" and sheet["E2"].value == "7.5"
+    # A day out of range is tomorrow; a day at the calendar's edge is no error.
+    for odd in ("0001-01-03", "9999-12-31", "2026-02-30"):
+        r = client.get(f"{base}/purchase?day={odd}")
+        assert r.status_code == 200 and "2026-03-11" in r.text
     # Without history a meal has no forecast: the portions must be typed.
+
     r = client.get(f"{base}/purchase?day=2026-03-11&pick={dish}:lunch")
     assert r.status_code == 422 and "预测" in alert(r.text)
 

@@ -239,12 +239,13 @@ def _purchase(
     request: Request, ctx: Context, actor: Actor, canteen_id: int, day: str
 ) -> dict[str, Any]:
     c = service.may_read(ctx, actor, canteen_id)
-    when = _day(day, ctx.clock.today() + timedelta(days=1))
+    today = ctx.clock.today()
+    when = _day(day, today + timedelta(days=1))
+    if not today - timedelta(days=366) <= when <= today + timedelta(days=31):
+        when = today + timedelta(days=1)  # the service's range; outside it: tomorrow
     dishes = queries.canteen_sourcing(ctx, canteen_id, uses=0)["dishes"]
     out: dict[str, Any] = {"canteen": c, "day": when, "dishes": dishes, "result": None}
-    out["forecast"] = (
-        service.forecast_portions(ctx, canteen_id, when) if when > date(1, 1, 2) else {}
-    )
+    out["forecast"] = service.forecast_portions(ctx, canteen_id, when)
     out["picked"] = set(request.query_params.getlist("pick")[:600])
     try:
         plan, out["typed"] = _plan(request, dishes)
