@@ -110,6 +110,7 @@ AREAS: list[str] = [
     "waste",
     "reports",
     "partners",
+    "sourcing",
 ]
 
 

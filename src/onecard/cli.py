@@ -40,6 +40,7 @@ from onecard.pay import ecny_cli
 from onecard.reports import cli as reports_cli
 from onecard.reports import forecast_cli
 from onecard.rollout import cli as rollout_cli
+from onecard.sourcing import cli as sourcing_cli
 from onecard.terminals import cli as terminals_cli
 from onecard.waste import cli as waste_cli
 from onecard.web import account_cli
@@ -291,6 +292,7 @@ app.add_typer(
 )
 app.add_typer(waste_cli.app, name="waste", help="反浪费 / waste per diner, waste notices")
 app.add_typer(menus_cli.app, name="menus", help="菜单与预订 / close a day's pre-orders, counts")
+app.add_typer(sourcing_cli.app, name="sourcing", help="采购与溯源 / batch traces, ingredient cost")
 app.add_typer(org_admin_cli.app, name="org", help="机构 / regions, units, canteens, administrators")
 app.add_typer(account_cli.app, name="account", help="账户 / sign-in: enrolment codes, sessions")
 app.add_typer(

@@ -277,6 +277,7 @@ def build_demo(
     first_cid = next(iter(canteen_of_unit.values()))
     preorders, paid = _menus(sim, clock, people, first_cid, terminals[first_cid], funded_on, today)
     meals += paid  # pre-orders collected (and a no-show charged) are payments too
+    _sourcing(sim, clock, next(iter(canteen_of_unit.values())), funded_on, today)
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -738,6 +739,90 @@ def _waste(
         waste.issue_notice(sim, system, canteens[1], "晚餐后厨剩饭偏多，请核查备餐量")
     _at(clock, days[-1], 17)
     waste.acknowledge_notice(sim, actors["unit_admin"], ack)
+
+
+# Purchasing and traceability (R-S2, R-S4): the first canteen's ingredients
+# (name, unit, grams per unit), recipes (dish sku → ingredient, grams per portion),
+# suppliers and batches (number, ingredient, supplier, quantity, unit cost in fen,
+# inspection note: empty = passed).
+INGREDIENTS = [
+    ("猪五花肉", "kg", 1000),
+    ("猪里脊", "kg", 1000),
+    ("鸡蛋", "个", 50),
+    ("番茄", "斤", 500),
+    ("青菜", "kg", 1000),
+]
+RECIPES = {
+    "D001": [("猪五花肉", 150)],
+    "D002": [("鸡蛋", 100), ("番茄", 150)],
+    "D003": [("青菜", 200)],
+    "D004": [("猪里脊", 120)],
+}
+SUPPLIERS = [
+    ("郴州市肉类联合加工厂", "JY14310020001234", "0735-2221234"),
+    ("北湖区绿源蔬菜配送中心", "JY14310020005678", "0735-2225678"),
+]
+BATCHES = [
+    ("ZR-DEMO-01", "猪五花肉", 0, "120", 2800, ""),
+    ("LJ-DEMO-02", "猪里脊", 0, "80", 3600, ""),
+    ("DY-DEMO-03", "鸡蛋", 1, "1500", 60, ""),
+    ("SC-DEMO-04", "番茄", 1, "200", 250, ""),
+    ("SC-DEMO-05", "青菜", 1, "150", 400, ""),
+    ("SC-DEMO-06", "青菜", 1, "60", 380, "农药残留快检超标，已退货"),
+]
+# What a lunch uses (dish sku → batch number, quantity range in the ingredient's unit).
+LUNCH_USES = {
+    "D001": ("ZR-DEMO-01", 15, 22),
+    "D002": ("DY-DEMO-03", 150, 250),
+    "D003": ("SC-DEMO-05", 18, 25),
+    "D004": ("LJ-DEMO-02", 8, 12),
+}
+
+
+def _sourcing(
+    sim: Context, clock: ReplayClock, canteen_id: int, funded_on: date, today: date
+) -> None:
+    """The first canteen's kitchen: ingredients, recipes of its four dishes, two
+    suppliers, six batches (one failed its inspection) received before the last working
+    days, and each of those days' lunches using them — 番茄炒蛋 also the tomatoes.
+    Batch ZR-DEMO-01 (pork) is the one to trace. Its own random draws."""
+    from onecard.sourcing import queries as sq
+    from onecard.sourcing import service as sourcing
+
+    rng = random.Random(16)
+    days: list[date] = []
+    d = today - timedelta(days=1)
+    while d > funded_on and len(days) < 5:
+        if d.weekday() < 5:
+            days.append(d)
+        d -= timedelta(days=1)
+    days.reverse()
+    if not days:
+        return
+    _at(clock, days[-1], 18)
+    system = Actor.system("demo")
+    ing = {
+        name: sourcing.add_ingredient(sim, system, canteen_id, name, unit, grams)
+        for name, unit, grams in INGREDIENTS
+    }
+    dish = {d["sku"]: d["id"] for d in sq.canteen_sourcing(sim, canteen_id, uses=0)["dishes"]}
+    for sku, lines in RECIPES.items():
+        sourcing.save_recipe(sim, system, canteen_id, dish[sku], [(ing[n], g) for n, g in lines])
+    sup = [sourcing.add_supplier(sim, system, canteen_id, n, lic, tel) for n, lic, tel in SUPPLIERS]
+    batch: dict[str, int] = {}
+    for no, name, s, qty, fen, note in BATCHES:
+        spec = sourcing.BatchSpec(
+            ing[name], sup[s], no, days[0], qty, fen, "fail" if note else "pass", note
+        )
+        batch[no] = sourcing.receive_batch(sim, system, canteen_id, spec)
+    for day in days:
+        for sku, (no, low, high) in LUNCH_USES.items():
+            q = rng.randint(low, high)
+            sourcing.record_use(sim, system, canteen_id, day, "lunch", dish[sku], batch[no], q)
+        q = rng.randint(25, 30)
+        sourcing.record_use(
+            sim, system, canteen_id, day, "lunch", dish["D002"], batch["SC-DEMO-04"], q
+        )
 
 
 def _ecny(

@@ -242,6 +242,7 @@ def matrix_world(ctx: Context) -> Targets:
     from onecard.partners import service as partner_service
 
     partner_service.create(ctx, SYSTEM, "mx-partner", "测试合作方", ["directory:read"])
+    src = sourcing_targets(ctx, w)
     return Targets(
         w,
         {
@@ -281,6 +282,7 @@ def matrix_world(ctx: Context) -> Targets:
             "sku": "MX1",
             "preorder_id": preorder_id,
             **cc,
+            **src,
         },
     )
 
@@ -299,6 +301,25 @@ def menu_targets(ctx: Context, w: World) -> int:
         w.canteens["A"], date(2026, 3, 11), "lunch", (("MXD", 1),), "prepaid", "mx-pre"
     )
     return int(menus.place(ctx, a1, spec)["id"])
+
+
+def sourcing_targets(ctx: Context, w: World) -> dict[str, Any]:
+    """Canteen A's dish with a recipe, an ingredient, a supplier and a passed batch."""
+    from onecard.sourcing import service as sourcing
+
+    cid = w.canteens["A"]
+    dish = catalogue.save_dish(ctx, SYSTEM, cid, catalogue.DishSpec("MXD", "矩阵菜", 800))
+    ing = sourcing.add_ingredient(ctx, SYSTEM, cid, "矩阵食材", "kg", 1000)
+    sourcing.save_recipe(ctx, SYSTEM, cid, dish, [(ing, 100)])
+    sup = sourcing.add_supplier(ctx, SYSTEM, cid, "矩阵供应商", "JY0000000001")
+    spec = sourcing.BatchSpec(ing, sup, "MX-B1", date(2026, 3, 9), "100", 1000, "pass")
+    batch = sourcing.receive_batch(ctx, SYSTEM, cid, spec)
+    return {
+        "sourcing_dish": dish,
+        "sourcing_ingredient": ing,
+        "sourcing_supplier": sup,
+        "batch_id": batch,
+    }
 
 
 def community_targets(ctx: Context, w: World) -> dict[str, Any]:
@@ -949,6 +970,83 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/till/pickup"): Call(
         form=lambda t, c: {"canteen_id": t["canteen_id"], "credential": t.w.cards["a1"]}
+    ),
+    # --- purchasing and traceability: each admitted caller adds its own rows.
+    ("POST", f"{API}/sourcing/canteens/{{canteen_id}}/ingredients"): Call(
+        json=lambda t, c: {"name": f"食材{c.name}", "unit": "kg", "grams_per_unit": 1000}
+    ),
+    ("PUT", f"{API}/sourcing/canteens/{{canteen_id}}/recipes/{{dish_id}}"): Call(
+        params={"dish_id": "id:sourcing_dish"},
+        json=lambda t, c: {"lines": [{"ingredient_id": t["sourcing_ingredient"], "grams": 120}]},
+    ),
+    ("POST", f"{API}/sourcing/canteens/{{canteen_id}}/suppliers"): Call(
+        json=j({"name": "供应商", "licence_no": "JY0000000003"})
+    ),
+    ("POST", f"{API}/sourcing/canteens/{{canteen_id}}/batches"): Call(
+        json=lambda t, c: {
+            "ingredient_id": t["sourcing_ingredient"],
+            "supplier_id": t["sourcing_supplier"],
+            "batch_no": "MX-API",
+            "received_on": "2026-03-10",
+            "quantity": "5",
+            "unit_cost_fen": 100,
+            "inspection": "pass",
+        }
+    ),
+    ("POST", f"{API}/sourcing/canteens/{{canteen_id}}/uses"): Call(
+        json=lambda t, c: {
+            "day": "2026-03-10",
+            "meal": "lunch",
+            "dish_id": t["sourcing_dish"],
+            "batch_id": t["batch_id"],
+            "quantity": "1",
+        }
+    ),
+    ("POST", f"{API}/sourcing/canteens/{{canteen_id}}/purchase-list"): Call(
+        json=lambda t, c: {
+            "day": "2026-03-11",
+            "plan": [{"dish_id": t["sourcing_dish"], "meal": "lunch", "portions": 10}],
+        }
+    ),
+    ("GET", f"{API}/sourcing/canteens/{{canteen_id}}/meal-trace"): Call(
+        query="day=2026-03-10&meal=lunch"
+    ),
+    ("GET", f"{API}/sourcing/canteens/{{canteen_id}}/meal-trace.xlsx"): Call(
+        query="day=2026-03-10&meal=lunch"
+    ),
+    ("GET", "/bureau/sourcing/meal"): Call(query="canteen_id={canteen_id}&day=2026-03-10"),
+    ("POST", "/sourcing/canteens/{canteen_id}/ingredients"): Call(
+        form=lambda t, c: {"name": f"页面食材{c.name}", "unit": "kg", "grams_per_unit": "1000"}
+    ),
+    ("POST", "/sourcing/canteens/{canteen_id}/recipes"): Call(
+        form=lambda t, c: {
+            "dish_id": t["sourcing_dish"],
+            "ingredient_id": t["sourcing_ingredient"],
+            "grams": "90",
+        }
+    ),
+    ("POST", "/sourcing/canteens/{canteen_id}/suppliers"): Call(
+        form=lambda t, c: {"name": "页面供应商", "licence_no": "JY0000000002"}
+    ),
+    ("POST", "/sourcing/canteens/{canteen_id}/batches"): Call(
+        form=lambda t, c: {
+            "ingredient_id": t["sourcing_ingredient"],
+            "supplier_id": t["sourcing_supplier"],
+            "batch_no": "MX-PAGE",
+            "received_on": "2026-03-10",
+            "quantity": "5",
+            "unit_cost": "1.00",
+            "inspection": "pass",
+        }
+    ),
+    ("POST", "/sourcing/canteens/{canteen_id}/uses"): Call(
+        form=lambda t, c: {
+            "day": "2026-03-10",
+            "meal": "lunch",
+            "dish_id": t["sourcing_dish"],
+            "batch_id": t["batch_id"],
+            "quantity": "1",
+        }
     ),
 }
 STATIC_FILE = "/static/vendor/htmx.min.js"

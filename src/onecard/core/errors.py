@@ -61,6 +61,8 @@
     │   │   ├── OfflineNotEnrolled    a terminal without a registered offline key (terminals)
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
     │   │   ├── StockShort            a stock move would take a good's count below zero
+    │   │   ├── BatchFailedInspection an ingredient batch that failed inspection is used
+    │   │   ├── BatchShort            a batch's uses would exceed what was delivered
     │   │   ├── ClaimDecided          a community subsidy claim already approved
     │   │   ├── PreorderClosed        a pre-order or its cancellation after the cut-off
     │   │   ├── PreorderCancelled     picking up (or changing) a cancelled pre-order
@@ -279,6 +281,18 @@ class StockShort(StateConflict):
     code = "stock_short"
     zh = "{name} 库存不足：现有 {stock}，不能出库 {qty}"
     en = "Not enough {name} in stock: {stock} held, cannot take out {qty}"
+
+
+class BatchFailedInspection(StateConflict):
+    code = "batch_failed_inspection"
+    zh = "批次 {batch_no} 进货检验不合格，不能使用"
+    en = "Batch {batch_no} failed its inspection on arrival and cannot be used"
+
+
+class BatchShort(StateConflict):
+    code = "batch_short"
+    zh = "批次 {batch_no} 只剩 {left} {unit}，不能再用 {qty} {unit}"
+    en = "Batch {batch_no} has only {left} {unit} left, cannot use {qty} {unit}"
 
 
 class IllegalTransition(StateConflict):

@@ -43,6 +43,7 @@ from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
+from onecard.sourcing import routes as sourcing_routes
 from onecard.terminals import routes as offline_routes
 from onecard.waste import routes as waste_routes
 from onecard.web import (
@@ -64,6 +65,7 @@ from onecard.web import (
     reconciliation,
     rollout,
     shop,
+    sourcing,
     status,
     till,
     unit,
@@ -328,6 +330,7 @@ def create_app(
         waste_routes.router,
         partner_routes.router,
         dish_routes.router,
+        sourcing_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -350,6 +353,7 @@ def create_app(
         dish_pages.router,
         menus_routes.router,
         menu_pages.router,
+        sourcing.router,
     ):
         app.include_router(router)
     if STATIC.exists():
