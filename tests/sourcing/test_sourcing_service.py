@@ -243,3 +243,23 @@ def test_the_commands_trace_and_cost(ctx: Context, tmp_path: Path) -> None:
     assert out.read_bytes()[:2] == b"PK"
     res = runner.invoke(app, ["sourcing", "cost", *period])
     assert res.exit_code == 0 and "56.00" in res.output  # 2 kg × 28.00
+
+
+def test_tomorrows_menu_is_the_purchase_lists_plan(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing ticked: the dishes on that day's menu, the forecast's portions (量入下米)."""
+    from onecard.catalogue.models import Item
+    from onecard.menus import service as menus
+
+    w, m, ids = kitchen(ctx)
+    cid, tomorrow = w.canteens["A"], TODAY + timedelta(days=1)
+    with ctx.db.read() as conn:
+        sku = conn.execute(select(Item.sku).where(Item.id == ids["pork_dish"])).scalar_one()
+    menus.set_menu(ctx, m, cid, tomorrow, "lunch", [sku])
+    plan = service.menu_plan(ctx, cid, tomorrow)
+    assert plan == [PlanLine(ids["pork_dish"], "lunch")]
+    assert service.menu_plan(ctx, cid, TODAY) == []  # no menu that day
+    monkeypatch.setattr(service, "forecast_portions", lambda ctx, c, d: {"lunch": 200})
+    pl = service.purchase_list(ctx, m, cid, tomorrow, plan)
+    assert [n.need_milli for n in pl.lines] == [30_000]  # 200 × 150 g

@@ -49,6 +49,7 @@ from onecard.core.errors import (
     InvalidInput,
     NotFound,
 )
+from onecard.menus import queries as menu_queries
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen
 from onecard.pay.models import MealPeriod
@@ -476,6 +477,14 @@ class PlanLine:
     dish_id: int
     meal: str
     portions: int | None = None
+
+
+def menu_plan(ctx: Context, canteen_id: int, day: date) -> list[PlanLine]:
+    """The dishes on the canteen's menu that day, each meal's portions from the forecast:
+    the purchase list's plan when the manager has ticked nothing ("量入下米")."""
+    with ctx.db.read() as conn:
+        rows = menu_queries.menu_rows(conn, canteen_id, day, day)
+    return [PlanLine(r.item_id, r.meal) for r in rows if r.meal in MEALS]
 
 
 @dataclass

@@ -7,8 +7,9 @@ Contract:
   and left, and the uses (a dish of a day's meal used so much of a batch), with a form
   for each. A domain error is shown on the page with its 4xx status, nothing changed.
 - ``/sourcing/canteens/{id}/purchase?day=&pick=dish:meal&n_dish_meal=``: the purchase
-  list (采购清单) of a day (default tomorrow): the manager ticks the dishes of each meal;
-  portions left empty are the meal's forecast diners ("量入下米"); the list prints
+  list (采购清单) of a day (default tomorrow): the manager ticks the dishes of each meal
+  (nothing ticked: the dishes on that day's menu, ``menus``); portions left empty are
+  the meal's forecast diners ("量入下米"); the list prints
   (the forms are hidden in print) and ``purchase.xlsx`` takes the same query.
 - ``/sourcing/canteens/{id}/meal?day=&meal=`` (and ``meal.xlsx``): a meal back to its
   batches; ``/sourcing/batches/{id}`` (and ``.xlsx``): a batch to the meals, canteens
@@ -249,6 +250,10 @@ def _purchase(
     out["picked"] = set(request.query_params.getlist("pick")[:600])
     try:
         plan, out["typed"] = _plan(request, dishes)
+        if not out["picked"]:  # nothing ticked: that day's menu, forecast portions
+            plan = service.menu_plan(ctx, canteen_id, when)
+            out["picked"] = {f"{p.dish_id}:{p.meal}" for p in plan}
+            out["from_menu"] = bool(plan)
         if plan:
             out["result"] = service.purchase_list(ctx, actor, canteen_id, when, plan)
     except OneCardError as exc:
