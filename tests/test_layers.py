@@ -109,6 +109,7 @@ AREAS: list[str] = [
     "waste",
     "reports",
     "partners",
+    "surveys",
 ]
 
 

@@ -60,6 +60,8 @@
     │   │   ├── GoLiveRefused         a canteen not inspected or without a live terminal
     │   │   ├── StockShort            a stock move would take a good's count below zero
     │   │   ├── ClaimDecided          a community subsidy claim already approved
+    │   │   ├── SurveyNotOpen         a survey answered before, after or once closed
+    │   │   ├── AlreadyAnswered       a survey answered twice by one diner
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
@@ -787,3 +789,16 @@ class ClaimDecided(StateConflict):
     code = "claim_decided"
     zh = "该补贴申报已审核通过，不能再修改"
     en = "This subsidy claim is already approved and cannot change"
+
+
+# --- surveys (R-S3) ----------------------------------------------------------------------------
+class SurveyNotOpen(StateConflict):
+    code = "survey_not_open"
+    zh = "该问卷不在填写期内（{starts} 至 {ends}）{why}"
+    en = "This survey is not open (from {starts} to {ends}){why_en}"
+
+
+class AlreadyAnswered(StateConflict):
+    code = "already_answered"
+    zh = "您已填写过这份问卷，每人只能填写一次"
+    en = "You have already answered this survey; each person answers once"

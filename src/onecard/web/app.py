@@ -41,6 +41,7 @@ from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
+from onecard.surveys import routes as survey_routes
 from onecard.terminals import routes as offline_routes
 from onecard.waste import routes as waste_routes
 from onecard.web import (
@@ -62,6 +63,7 @@ from onecard.web import (
     rollout,
     shop,
     status,
+    surveys,
     till,
     unit,
     unit_funding,
@@ -323,6 +325,7 @@ def create_app(
         community_routes.router,
         waste_routes.router,
         partner_routes.router,
+        survey_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -342,6 +345,7 @@ def create_app(
         community.router,
         waste.router,
         partners.router,
+        surveys.router,
     ):
         app.include_router(router)
     if STATIC.exists():
