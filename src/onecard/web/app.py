@@ -41,6 +41,7 @@ from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
 from onecard.rollout import routes as rollout_routes
+from onecard.reports import routes as report_routes
 from onecard.surveys import routes as survey_routes
 from onecard.terminals import routes as offline_routes
 from onecard.waste import routes as waste_routes
@@ -57,6 +58,7 @@ from onecard.web import (
     org,
     org_import,
     partners,
+    per_capita,
     permissions,
     public,
     reconciliation,
@@ -326,6 +328,7 @@ def create_app(
         waste_routes.router,
         partner_routes.router,
         survey_routes.router,
+        report_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -346,6 +349,7 @@ def create_app(
         waste.router,
         partners.router,
         surveys.router,
+        per_capita.router,
     ):
         app.include_router(router)
     if STATIC.exists():

@@ -256,7 +256,7 @@ def _answers(form: Any, questions: list[dict[str, Any]]) -> dict[int, Any]:
             out[q["id"]] = values[0] if values else ""
             continue
         picks = []
-        for v in values:
+        for v in (v for v in values if v.strip()):
             if not v.isdigit() or len(v) > 2:
                 raise InvalidInput(f"第 {q['position']} 题的答案有误")
             picks.append(int(v))
