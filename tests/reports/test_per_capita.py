@@ -116,9 +116,8 @@ def test_half_up() -> None:
 
 
 def test_the_page_excel_and_api_say_the_same(ctx: Context) -> None:
-    from web.pages import TestClient, add_staff, sign_in
-
     from onecard.web.app import create_app
+    from web.pages import TestClient, add_staff, sign_in
 
     w = small_city(ctx)
     add_staff(ctx, w)

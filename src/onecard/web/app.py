@@ -40,8 +40,8 @@ from onecard.org import routes as org_routes
 from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
-from onecard.rollout import routes as rollout_routes
 from onecard.reports import routes as report_routes
+from onecard.rollout import routes as rollout_routes
 from onecard.surveys import routes as survey_routes
 from onecard.terminals import routes as offline_routes
 from onecard.waste import routes as waste_routes
