@@ -21,6 +21,7 @@ from onecard.core.errors import (
     NotFound,
     StateConflict,
     SurveyNotOpen,
+    SurveyPeriodRefused,
 )
 from onecard.org import builders as b
 from onecard.org.actors import Actor
@@ -110,9 +111,6 @@ def test_the_bureau_asks_the_city_and_diners_answer_once(ctx: Context) -> None:
         {"questions": [QuestionSpec("essay", "题型")]},
         {"questions": [QuestionSpec("text", "")]},
         {"questions": [QuestionSpec("single", "长选项", ["a", "b" * 61])]},
-        {"starts_on": TODAY + timedelta(days=5), "ends_on": TODAY + timedelta(days=1)},
-        {"starts_on": TODAY - timedelta(days=9), "ends_on": TODAY - timedelta(days=1)},
-        {"ends_on": TODAY + timedelta(days=200)},
         {"audience": "everyone"},
         {"audience": "unit"},
         {"audience": "all", "audience_unit_id": 1},
@@ -122,6 +120,21 @@ def test_a_bad_survey_writes_nothing(ctx: Context, bad: dict[str, Any]) -> None:
     build_world(ctx)
     with pytest.raises(InvalidInput):
         service.publish(ctx, SYSTEM, spec(**bad))
+    assert count(ctx, Survey) == 0
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"starts_on": TODAY + timedelta(days=5), "ends_on": TODAY + timedelta(days=1)},
+        {"starts_on": TODAY - timedelta(days=9), "ends_on": TODAY - timedelta(days=1)},
+        {"ends_on": TODAY + timedelta(days=200)},
+    ],
+)
+def test_a_period_that_cannot_be_used_writes_nothing(ctx: Context, period: dict[str, Any]) -> None:
+    build_world(ctx)
+    with pytest.raises(SurveyPeriodRefused):
+        service.publish(ctx, SYSTEM, spec(**period))
     assert count(ctx, Survey) == 0
 
 
@@ -196,7 +209,7 @@ def test_a_bad_answer_writes_nothing(ctx: Context, answers: dict[int, Any]) -> N
         service.answer(
             ctx, actor(ctx, w, "a1"), sid, w.canteens["A"], {q[k]: v for k, v in answers.items()}
         )
-    with pytest.raises(InvalidInput):  # a question of another survey
+    with pytest.raises(NotFound):  # a question of another survey
         service.answer(ctx, actor(ctx, w, "a1"), sid, w.canteens["A"], {10**6: 1})
     assert count(ctx, SurveyResponse) == 0 and count(ctx, SurveyAnswer) == 0
 

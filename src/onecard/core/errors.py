@@ -61,6 +61,7 @@
     │   │   ├── StockShort            a stock move would take a good's count below zero
     │   │   ├── ClaimDecided          a community subsidy claim already approved
     │   │   ├── SurveyNotOpen         a survey answered before, after or once closed
+    │   │   ├── SurveyPeriodRefused   a survey's period already over, backwards or too long
     │   │   ├── AlreadyAnswered       a survey answered twice by one diner
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
@@ -796,6 +797,12 @@ class SurveyNotOpen(StateConflict):
     code = "survey_not_open"
     zh = "该问卷不在填写期内（{starts} 至 {ends}）{why}"
     en = "This survey is not open (from {starts} to {ends}){why_en}"
+
+
+class SurveyPeriodRefused(StateConflict):
+    code = "survey_period_refused"
+    zh = "问卷填写期不可用：{why}"
+    en = "The survey's period cannot be used: {why_en}"
 
 
 class AlreadyAnswered(StateConflict):

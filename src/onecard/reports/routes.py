@@ -22,7 +22,7 @@ from onecard.web.deps import ActorDep, CtxDep
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 ERRORS: dict[int | str, dict[str, object]] = {s: {"model": ErrorOut} for s in (401, 403, 422)}
-Quarter = Annotated[str | None, Query(max_length=6, pattern=r"^\d{4}Q[1-4]$")]
+Quarter = Annotated[str | None, Query(max_length=6, pattern=r"^20[0-9]{2}Q[1-4]$")]
 
 
 @router.get("/reports/per-capita", response_model=PerCapitaOut, responses=ERRORS)

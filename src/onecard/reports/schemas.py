@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+# Times are kept naive UTC; the API says so in every answer ("…Z").
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class PerCapitaRowOut(BaseModel):
@@ -23,7 +32,7 @@ class PerCapitaRowOut(BaseModel):
 
 class PerCapitaOut(BaseModel):
     quarter: str
-    as_of: datetime | None = Field(description="when the roll-ups were last folded (UTC)")
+    as_of: UtcTime | None = Field(description="when the roll-ups were last folded (UTC)")
     city: PerCapitaRowOut
     meals: list[PerCapitaRowOut]
     canteens: list[PerCapitaRowOut]

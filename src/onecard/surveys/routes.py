@@ -1,8 +1,9 @@
 """Satisfaction surveys API (/api/v1/surveys, /api/v1/me/surveys; R-S3).
 
 Thin: ``surveys.service`` checks the actor again and holds every rule; reads come from
-``surveys.queries``. A bad survey (no question, an option too long, a period backwards
-or over, a choice question with one option): 422, nothing written. Answering twice:
+``surveys.queries``. A bad survey (no question, an option too long, a choice question
+with one option): 422; a period backwards, over or too long: 409
+``survey_period_refused``; nothing written. Answering twice:
 409 ``already_answered``; outside the period or once closed: 409 ``survey_not_open``;
 not in the survey's audience: 403.
 """
@@ -19,6 +20,7 @@ from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
 from onecard.surveys import queries, service
 from onecard.surveys.schemas import (
+    ChoiceQuestionIn,
     MySurveyDetailOut,
     MySurveyOut,
     ResponseIn,
@@ -27,6 +29,7 @@ from onecard.surveys.schemas import (
     SurveyDetailOut,
     SurveyIn,
     SurveyOut,
+    UnitStaffIn,
 )
 from onecard.web.deps import ActorDep, CtxDep, IdPath
 
@@ -44,11 +47,16 @@ def spec_of(body: SurveyIn) -> service.SurveySpec:
         intro=body.intro,
         starts_on=body.starts_on,
         ends_on=body.ends_on,
-        audience=body.audience,
-        audience_unit_id=body.audience_unit_id,
+        audience=body.audience.kind,
+        audience_unit_id=body.audience.unit_id if isinstance(body.audience, UnitStaffIn) else None,
         canteen_ids=list(body.canteen_ids),
         questions=[
-            service.QuestionSpec(q.kind, q.text, list(q.options), q.required)
+            service.QuestionSpec(
+                q.kind,
+                q.text,
+                list(q.options) if isinstance(q, ChoiceQuestionIn) else [],
+                q.required,
+            )
             for q in body.questions
         ],
     )

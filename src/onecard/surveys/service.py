@@ -4,9 +4,9 @@ Contract — each public function is one transaction that checks the actor again
 input is refused (``InvalidInput``, 422) before anything is written:
 - ``publish(ctx, actor, spec)`` — the bureau publishes for the whole city (no canteens)
   or for chosen canteens; a canteen's manager (or its unit's admin) for the canteens
-  they run. Questions, options, texts and the period are bounded (``surveys.models``);
-  the period is Beijing dates, may not end before today nor span more than
-  ``MAX_DAYS``. Audited (``survey_published``).
+  they run. Questions, options and texts are bounded (``surveys.models``; 422); the
+  period is Beijing dates and may not run backwards, end before today nor span more
+  than ``MAX_DAYS`` (``SurveyPeriodRefused``, 409). Audited (``survey_published``).
 - ``close(ctx, actor, survey_id)`` — whoever could publish it closes it early, once
   (again: ``StateConflict``). Audited (``survey_closed``).
 - ``answer(ctx, actor, survey_id, canteen_id, answers)`` — a diner answers once
@@ -37,6 +37,7 @@ from onecard.core.errors import (
     NotFound,
     StateConflict,
     SurveyNotOpen,
+    SurveyPeriodRefused,
 )
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Unit
@@ -113,12 +114,16 @@ def _check_spec(ctx: Context, spec: SurveySpec) -> SurveySpec:
     if not 1 <= len(spec.questions) <= MAX_QUESTIONS:
         raise InvalidInput(f"问卷须有 1–{MAX_QUESTIONS} 道题")
     questions = [_question(i, q) for i, q in enumerate(spec.questions, start=1)]
+    # The period against the calendar: a conflict with today or the rules (409), not a
+    # malformed request (any two dates are well formed).
     if spec.starts_on > spec.ends_on:
-        raise InvalidInput("开始日期不能晚于结束日期")
+        raise SurveyPeriodRefused(why="开始日期晚于结束日期", why_en="it starts after it ends")
     if spec.ends_on < ctx.clock.today():
-        raise InvalidInput("结束日期不能早于今天")
+        raise SurveyPeriodRefused(why="结束日期早于今天", why_en="it ends before today")
     if (spec.ends_on - spec.starts_on).days >= MAX_DAYS:
-        raise InvalidInput(f"填写期最长 {MAX_DAYS} 天")
+        raise SurveyPeriodRefused(
+            why=f"最长 {MAX_DAYS} 天", why_en=f"it is longer than {MAX_DAYS} days"
+        )
     if spec.audience not in AUDIENCES:
         raise InvalidInput("填写对象应为全体就餐人员、某单位职工或期间在该食堂就餐的人员")
     if (spec.audience == "unit") != (spec.audience_unit_id is not None):
@@ -343,8 +348,8 @@ def answerable_canteens(conn: Connection, survey: Any, person_id: int, today: da
 def _answer_rows(questions: list[Any], answers: dict[int, Any]) -> list[dict[str, Any]]:
     known = {int(q.id): q for q in questions}
     unknown = set(answers) - set(known)
-    if unknown:
-        raise InvalidInput(f"问卷中没有这道题：{min(unknown)}")
+    if unknown:  # an id the request may well form, but not of this survey
+        raise NotFound(what=f"本问卷的第 {min(unknown)} 号题")
     rows: list[dict[str, Any]] = []
     for q in questions:
         where = f"第 {q.position} 题"
