@@ -68,7 +68,8 @@ def test_the_bureau_publishes_and_a_diner_answers_once(
     client.post("/logout", data={"csrf_token": token})
 
     token, _ = sign_in(client, ctx, "Sa1")
-    assert "/me/surveys" in client.get("/me").text
+    home = client.get("/me").text
+    assert 'id="open-surveys"' in home and f'href="/me/surveys/{sid}"' in home
     mine = client.get("/me/surveys").text
     assert "食堂满意度调查" in mine and "去填写" in mine
     form = client.get(f"/me/surveys/{sid}").text
