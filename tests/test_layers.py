@@ -111,6 +111,7 @@ AREAS: list[str] = [
     "reports",
     "partners",
     "sourcing",
+    "surveys",
 ]
 
 
@@ -327,8 +328,10 @@ NO_FACE: dict[str, dict[str, str]] = {
         # shown on pages and as Excel; its only writes fold the dashboard's roll-ups
         # (reports.service.catch_up, reports.models).
         "queries": "read models by report (reports.dashboard, .directory, .overview)",
-        "schemas": "no API",
-        "routes": "no API",
+    },
+    "surveys": {
+        # Published, answered and read on the pages and the API; nothing to run.
+        "cli": "no command",
     },
 }
 

@@ -43,6 +43,8 @@ from onecard.org.models import Canteen, Person
 from onecard.pay import ecny, topup
 from onecard.pay.cards import issue_card_conn
 from onecard.pay.service import PaymentRequest, TerminalIdentity, pay
+from onecard.surveys import service as surveys
+from onecard.surveys.models import SurveyQuestion
 from onecard.terminals.simulator import InProcess, SimTerminal, stepping_clock
 from onecard.waste import queries as waste_queries
 from onecard.waste import service as waste
@@ -278,6 +280,7 @@ def build_demo(
     preorders, paid = _menus(sim, clock, people, first_cid, terminals[first_cid], funded_on, today)
     meals += paid  # pre-orders collected (and a no-show charged) are payments too
     _sourcing(sim, clock, next(iter(canteen_of_unit.values())), funded_on, today)
+    _survey(sim, clock, rng, people, canteen_of_unit, today)
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -823,6 +826,64 @@ def _sourcing(
         sourcing.record_use(
             sim, system, canteen_id, day, "lunch", dish["D002"], batch["SC-DEMO-04"], q
         )
+
+
+SURVEY_QUESTIONS = [
+    surveys.QuestionSpec("stars", "您对食堂的总体满意度"),
+    surveys.QuestionSpec("single", "饭菜口味", ["偏咸", "适中", "偏淡"]),
+    surveys.QuestionSpec(
+        "multi", "希望增加的品种", ["面食", "粗粮", "水果", "汤品"], required=False
+    ),
+    surveys.QuestionSpec("text", "意见和建议", required=False),
+]
+SURVEY_COMMENTS = ["米饭有时偏硬", "希望午餐多一个素菜", "排队时间有点长", "服务态度很好", ""]
+
+
+def _survey(
+    sim: Context,
+    clock: ReplayClock,
+    rng: random.Random,
+    people: list[tuple[int, int, str, int]],
+    canteen_of_unit: dict[int, int],
+    today: date,
+) -> None:
+    """The bureau's city-wide satisfaction survey (R-S3), open from three days ago for
+    two weeks, answered by a few dozen diners about their own unit's canteen (or one they
+    visit); the demo diner has not answered yet, so the form can be tried."""
+    bureau = Actor.system("demo")
+    _at(clock, today - timedelta(days=3), 9)
+    sid = surveys.publish(
+        sim,
+        bureau,
+        surveys.SurveySpec(
+            title="全市机关食堂满意度调查",
+            intro="请根据近期就餐体验如实填写，每人一次，约一分钟。",
+            starts_on=today - timedelta(days=3),
+            ends_on=today + timedelta(days=14),
+            questions=SURVEY_QUESTIONS,
+        ),
+    )
+    with sim.db.read() as conn:
+        q = [
+            int(i)
+            for i in conn.execute(
+                select(SurveyQuestion.id)
+                .where(SurveyQuestion.survey_id == sid)
+                .order_by(SurveyQuestion.position)
+            ).scalars()
+        ]
+    canteens = sorted(canteen_of_unit.values())
+    _at(clock, today - timedelta(days=1), 13)
+    for pid, uid, _card, _std in rng.sample(people[6:], min(40, max(0, len(people) - 6))):
+        diner = Actor(f"demo:{pid}", pid, uid, frozenset({("diner", None, None)}))
+        answers: dict[int, object] = {
+            q[0]: rng.choice([3, 4, 4, 5, 5]),
+            q[1]: rng.choice([0, 1, 1, 1, 2]),
+            q[2]: sorted(rng.sample(range(4), rng.randint(0, 2))),
+            q[3]: rng.choice(SURVEY_COMMENTS),
+        }
+        canteen = canteen_of_unit.get(uid) or rng.choice(canteens)
+        surveys.answer(sim, diner, sid, canteen, answers)
 
 
 def _ecny(

@@ -19,6 +19,7 @@ from onecard.pay import models as _pay  # noqa: F401
 from onecard.reports import models as _reports  # noqa: F401
 from onecard.rollout import models as _rollout  # noqa: F401
 from onecard.sourcing import models as _sourcing  # noqa: F401
+from onecard.surveys import models as _surveys  # noqa: F401
 from onecard.terminals import models as _terminals  # noqa: F401
 from onecard.waste import models as _waste  # noqa: F401
 

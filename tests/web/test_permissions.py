@@ -196,6 +196,7 @@ def matrix_world(ctx: Context) -> Targets:
         ctx, bureau, w.canteens["A"], date(2026, 3, 2), "lunch", "1", photo=PNG
     )
     preorder_id = menu_targets(ctx, w)
+    surveyed = survey_targets(ctx, w)
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     cc = community_targets(ctx, w)
     bank.open_outside_account("99990000", "某不明单位", 50000)
@@ -276,6 +277,7 @@ def matrix_world(ctx: Context) -> Targets:
             "rollout_notice:page": urged["page"],
             "waste_notice:api": wasted["api"],
             "waste_notice:page": wasted["page"],
+            **surveyed,
             "statement": statement,
             "item_id": item_id,
             "inspection_id": inspection_id,
@@ -320,6 +322,34 @@ def sourcing_targets(ctx: Context, w: World) -> dict[str, Any]:
         "sourcing_supplier": sup,
         "batch_id": batch,
     }
+
+
+def survey_targets(ctx: Context, w: World) -> dict[str, Any]:
+    """Surveys canteen A's manager published for all diners: one every caller reads, one
+    each to close through the API and the page, one each to answer through them."""
+    from onecard.surveys import queries as survey_queries
+    from onecard.surveys import service as surveys
+
+    manager = Actor(
+        "mx-cm",
+        w.people["a2"],
+        w.units["A"],
+        frozenset({("canteen_manager", None, w.canteens["A"])}),
+    )
+    out: dict[str, Any] = {}
+    for key in ("main", "api", "page", "answer-api", "answer-page"):
+        spec = surveys.SurveySpec(
+            title=f"矩阵问卷 {key}",
+            starts_on=date(2026, 3, 1),
+            ends_on=date(2026, 3, 31),
+            canteen_ids=[w.canteens["A"]],
+            questions=[surveys.QuestionSpec("stars", "总体满意度")],
+        )
+        sid = surveys.publish(ctx, manager, spec)
+        out[f"survey:{key}"] = sid
+        out[f"q:{key}"] = survey_queries.detail(ctx, sid, date(2026, 3, 10))["questions"][0]["id"]
+    out["survey_id"] = out["survey:main"]
+    return out
 
 
 def community_targets(ctx: Context, w: World) -> dict[str, Any]:
@@ -1047,6 +1077,40 @@ CALLS: dict[tuple[str, str], Call] = {
             "batch_id": t["batch_id"],
             "quantity": "1",
         }
+    ),
+    # --- surveys: each caller closes and answers its own copy of a survey once.
+    ("POST", f"{API}/surveys"): Call(
+        json=lambda t, c: {
+            "title": "新问卷",
+            "starts_on": "2026-03-10",
+            "ends_on": "2026-03-20",
+            "canteen_ids": [t["canteen_id"]],
+            "questions": [{"kind": "stars", "text": "满意度"}],
+        }
+    ),
+    ("POST", "/surveys"): Call(
+        form=lambda t, c: {
+            "title": "新问卷",
+            "starts_on": "2026-03-10",
+            "ends_on": "2026-03-20",
+            "canteen_id": str(t["canteen_id"]),
+            "q1_kind": "stars",
+            "q1_text": "满意度",
+            "q1_required": "1",
+        }
+    ),
+    ("POST", f"{API}/surveys/{{survey_id}}/close"): Call(params={"survey_id": "id:survey:api"}),
+    ("POST", "/surveys/{survey_id}/close"): Call(params={"survey_id": "id:survey:page"}),
+    ("POST", f"{API}/me/surveys/{{survey_id}}/responses"): Call(
+        params={"survey_id": "id:survey:answer-api"},
+        json=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "answers": [{"question_id": t["q:answer-api"], "value": 5}],
+        },
+    ),
+    ("POST", "/me/surveys/{survey_id}"): Call(
+        params={"survey_id": "id:survey:answer-page"},
+        form=lambda t, c: {"canteen_id": str(t["canteen_id"]), f"q{t['q:answer-page']}": "4"},
     ),
 }
 STATIC_FILE = "/static/vendor/htmx.min.js"

@@ -42,6 +42,9 @@ BUREAU_PAGES = (
     "/bureau/dashboard/revenue.xlsx?quarter={q}",
     "/bureau/dashboard/ratings.xlsx?quarter={q}",
     "/bureau/dashboard/report.pdf?quarter={q}",
+    "/bureau/per-capita?quarter={q}",
+    "/bureau/per-capita.xlsx?quarter={q}",
+    "/api/v1/reports/per-capita?quarter={q}",
 )
 
 
@@ -101,6 +104,8 @@ def rollup_rows(ctx: Context) -> int:
         m.ReportPair,
         m.ReportDiner,
         m.ReportFund,
+        m.ReportMeal,
+        m.ReportMealDay,
     ]
     with ctx.db.read() as conn:
         return sum(

@@ -71,6 +71,9 @@
     │   │   ├── PreorderTooEarly      a meal further ahead than pre-orders are taken
     │   │   ├── PickupRefused         a pick-up the payment core refused (nothing moved)
     │   │   ├── DishAlreadyRated      a dish of a meal rated a second time
+    │   │   ├── SurveyNotOpen         a survey answered before, after or once closed
+    │   │   ├── SurveyPeriodRefused   a survey's period already over, backwards or too long
+    │   │   ├── AlreadyAnswered       a survey answered twice by one diner
     │   │   └── OutOfCalendar         a money run before its time (funding.calendar):
     │   │       ├── SettlementTooEarly          the quarter has not ended yet
     │   │       ├── YearEndBeforeSettlement     the year's Q4 is not settled yet
@@ -866,3 +869,22 @@ class PickupRefused(StateConflict):
     code = "pickup_refused"
     zh = "未能取餐：{reason}（未扣款，预订保留）"
     en = "Not picked up: {reason_en} (nothing charged; the pre-order stands)"
+
+
+# --- surveys (R-S3) ----------------------------------------------------------------------------
+class SurveyNotOpen(StateConflict):
+    code = "survey_not_open"
+    zh = "该问卷不在填写期内（{starts} 至 {ends}）{why}"
+    en = "This survey is not open (from {starts} to {ends}){why_en}"
+
+
+class SurveyPeriodRefused(StateConflict):
+    code = "survey_period_refused"
+    zh = "问卷填写期不可用：{why}"
+    en = "The survey's period cannot be used: {why_en}"
+
+
+class AlreadyAnswered(StateConflict):
+    code = "already_answered"
+    zh = "您已填写过这份问卷，每人只能填写一次"
+    en = "You have already answered this survey; each person answers once"

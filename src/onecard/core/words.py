@@ -59,12 +59,19 @@ WORDS: dict[str, dict[str, str]] = {
     "face_consent": {"self": "本人在线同意", "admin": "单位代录纸质同意"},
     # What was run or done (audit actions, money runs).
     "meal": {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"},
+    # Satisfaction surveys (surveys.service.open_state, surveys.models).
+    "survey": {"open": "进行中", "upcoming": "未开始", "ended": "已结束", "closed": "已提前结束"},
+    "question": {"single": "单选", "multi": "多选", "stars": "星级", "text": "文字"},
+    "audience": {"all": "全体就餐人员", "unit": "指定单位职工", "ate": "期间在该食堂就餐的人员"},
     "action": {
         "waste_inspection": "反浪费检查",
         "waste_weight": "剩余重量",
         "clean_plate": "光盘打卡",
         "waste_notice": "浪费通报",
         "waste_notice_ack": "确认浪费通报",
+        "survey_published": "发布问卷",
+        "survey_closed": "结束问卷",
+        "survey_answered": "填写问卷",
         "card_issued": "发卡",
         "card_lost": "挂失",
         "card_unfrozen": "解挂",

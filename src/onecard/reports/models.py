@@ -16,6 +16,8 @@ rebuilds them. A missing unit (a guest) is ``home_unit_id`` 0, a missing class `
 - ``report_diners`` — per quarter × person: payments (how many people ate).
 - ``report_funds`` — per quarter: subsidy credited to people's purses by the quarter's
   distribution entries (the headline's "distributed").
+- ``report_meals`` — per quarter × canteen × meal code × diner class (per-capita report).
+- ``report_meal_days`` — per business day × canteen × meal code: payments (waste per diner).
 """
 
 from __future__ import annotations
@@ -98,3 +100,27 @@ class ReportFund(Base):
     __tablename__ = "report_funds"
     quarter: Mapped[str] = mapped_column(String(6), primary_key=True)
     distributed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportMeal(Base):
+    """Per quarter × canteen × meal code × diner class (the per-capita report, R-S4);
+    a payment without a meal period (shop goods, e-CNY) has meal ``''``."""
+
+    __tablename__ = "report_meals"
+    quarter: Mapped[str] = mapped_column(String(6), primary_key=True)
+    canteen_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    meal: Mapped[str] = mapped_column(String(20), primary_key=True)
+    diner_class: Mapped[str] = mapped_column(String(10), primary_key=True)
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportMealDay(Base):
+    """Per business day × canteen × meal code: payments (the diners a day's leftover
+    weight is divided by, waste per diner)."""
+
+    __tablename__ = "report_meal_days"
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    canteen_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    meal: Mapped[str] = mapped_column(String(20), primary_key=True)
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -11,6 +11,8 @@ finds nothing to fold). Three insert-only sources, each with its own watermark o
 - ``reversals``: each reversal's journal entry (kind ``reversal``, key
   ``reversal:<payment id>``) takes that payment out again (−1 payment, −amount);
 - ``refunds``: each refund takes its amount off the payment's day, canteen and unit;
+- every fact also carries its meal code (the canteen's meal period; ``''`` for shop
+  goods), folded into ``report_meals`` and ``report_meal_days`` (the per-capita report);
 - e-CNY meals (a guest's own wallet, no ``payments`` row) through their insert-only
   journal entries on the reversals' watermark: ``ecny_payment`` (+1) and ``ecny_refund``.
 The journal's watermark also folds the distribution entries' credits to people's subsidy
@@ -56,13 +58,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from onecard.core.clock import next_quarter, quarter_bounds, quarter_of, to_local
 from onecard.core.context import Context
 from onecard.ledger.models import Account, JournalEntry, Posting
-from onecard.pay.models import EcnyOrder, EcnyRefund, Payment, Refund
+from onecard.pay.models import EcnyOrder, EcnyRefund, MealPeriod, Payment, Refund
 from onecard.reports.models import (
     SOURCES,
     ReportCanteen,
     ReportDay,
     ReportDiner,
     ReportFund,
+    ReportMeal,
+    ReportMealDay,
     ReportPair,
     ReportSlot,
     ReportUnit,
@@ -120,7 +124,9 @@ def _delta(lo: dict[str, int], hi: dict[str, int]) -> Subquery:
         func.coalesce(Payment.home_unit_id, 0).label("home_unit_id"),
         Payment.person_id,
         func.coalesce(Payment.diner_class, "").label("diner_class"),
+        func.coalesce(MealPeriod.code, "").label("meal"),
     )
+    meal = (MealPeriod, MealPeriod.id == Payment.meal_period_id)
     # An offline payment's debt part was booked for the canteen too (reports.dashboard).
     debts = debt_by_payment()
     debt = func.coalesce(debts.c.debt_fen, 0)
@@ -133,6 +139,7 @@ def _delta(lo: dict[str, int], hi: dict[str, int]) -> Subquery:
             literal(0).label("rev"),
         )
         .outerjoin(debts, debts.c.payment_id == Payment.id)
+        .outerjoin(*meal)
         .where(
             Payment.id > lo["payments"],
             Payment.id <= hi["payments"],
@@ -151,6 +158,7 @@ def _delta(lo: dict[str, int], hi: dict[str, int]) -> Subquery:
         .select_from(JournalEntry)
         .join(Payment, Payment.id == paid_id)
         .outerjoin(debts, debts.c.payment_id == Payment.id)
+        .outerjoin(*meal)
         .where(
             JournalEntry.id > lo["reversals"],
             JournalEntry.id <= hi["reversals"],
@@ -167,6 +175,7 @@ def _delta(lo: dict[str, int], hi: dict[str, int]) -> Subquery:
         )
         .select_from(Refund)
         .join(Payment, Payment.id == Refund.payment_id)
+        .outerjoin(*meal)
         .where(Refund.id > lo["refunds"], Refund.id <= hi["refunds"])
     )
     return union_all(pays, revs, refunds, *_ecny_delta(lo, hi)).subquery("d")
@@ -185,7 +194,9 @@ def _ecny_delta(lo: dict[str, int], hi: dict[str, int]) -> tuple[Any, Any]:
         literal(0).label("home_unit_id"),
         EcnyOrder.person_id,
         func.coalesce(EcnyOrder.diner_class, "guest").label("diner_class"),
+        func.coalesce(MealPeriod.code, "").label("meal"),
     )
+    meal = (MealPeriod, MealPeriod.id == EcnyOrder.meal_period_id)
     window = (JournalEntry.id > lo["reversals"], JournalEntry.id <= hi["reversals"])
     pays = (
         select(
@@ -197,6 +208,7 @@ def _ecny_delta(lo: dict[str, int], hi: dict[str, int]) -> tuple[Any, Any]:
         )
         .select_from(JournalEntry)
         .join(EcnyOrder, EcnyOrder.entry_id == JournalEntry.id)
+        .outerjoin(*meal)
         .where(*window, JournalEntry.kind == "ecny_payment", EcnyOrder.kind == "payment")
     )
     refunds = (
@@ -210,6 +222,7 @@ def _ecny_delta(lo: dict[str, int], hi: dict[str, int]) -> tuple[Any, Any]:
         .select_from(JournalEntry)
         .join(EcnyRefund, EcnyRefund.entry_id == JournalEntry.id)
         .join(EcnyOrder, EcnyOrder.id == EcnyRefund.order_id)
+        .outerjoin(*meal)
         .where(*window, JournalEntry.kind == "ecny_refund", EcnyOrder.kind == "payment")
     )
     return pays, refunds
@@ -253,6 +266,15 @@ def _fold(conn: Connection, d: Subquery) -> None:
         .group_by(d.c.business_date, d.c.diner_class),
     )
     _fold_slots(conn, d, in_span)
+    _add_into(
+        conn,
+        ReportMealDay,
+        ["business_date", "canteen_id", "meal"],
+        ["payments"],
+        select(d.c.business_date, d.c.canteen_id, d.c.meal, func.sum(d.c.n))
+        .where(*in_span)
+        .group_by(d.c.business_date, d.c.canteen_id, d.c.meal),
+    )
     q = quarter_of(first)
     while q <= quarter_of(last):
         start, end = quarter_bounds(q)
@@ -273,6 +295,17 @@ def _fold(conn: Connection, d: Subquery) -> None:
             )
             .where(*where)
             .group_by(d.c.canteen_id, d.c.diner_class),
+        )
+        _add_into(
+            conn,
+            ReportMeal,
+            ["quarter", "canteen_id", "meal", "diner_class"],
+            ["payments", "amount_fen"],
+            select(
+                ql, d.c.canteen_id, d.c.meal, d.c.diner_class, func.sum(d.c.n), func.sum(d.c.amount)
+            )
+            .where(*where)
+            .group_by(d.c.canteen_id, d.c.meal, d.c.diner_class),
         )
         _add_into(
             conn,

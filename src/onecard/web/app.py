@@ -42,8 +42,10 @@ from onecard.org import routes as org_routes
 from onecard.partners import routes as partner_routes
 from onecard.pay import admin_routes, ecny_routes, me_routes
 from onecard.pay import routes as pay_routes
+from onecard.reports import routes as report_routes
 from onecard.rollout import routes as rollout_routes
 from onecard.sourcing import routes as sourcing_routes
+from onecard.surveys import routes as survey_routes
 from onecard.terminals import routes as offline_routes
 from onecard.waste import routes as waste_routes
 from onecard.web import (
@@ -60,6 +62,7 @@ from onecard.web import (
     org,
     org_import,
     partners,
+    per_capita,
     permissions,
     public,
     reconciliation,
@@ -67,6 +70,7 @@ from onecard.web import (
     shop,
     sourcing,
     status,
+    surveys,
     till,
     unit,
     unit_funding,
@@ -331,6 +335,8 @@ def create_app(
         partner_routes.router,
         dish_routes.router,
         sourcing_routes.router,
+        survey_routes.router,
+        report_routes.router,
         auth.router,
         activation.router,
         public.router,
@@ -354,6 +360,8 @@ def create_app(
         menus_routes.router,
         menu_pages.router,
         sourcing.router,
+        surveys.router,
+        per_capita.router,
     ):
         app.include_router(router)
     if STATIC.exists():

@@ -3,7 +3,8 @@
 Contract: every route acts for the signed-in person only and goes through the same
 service functions and read models as the JSON API (pay.queries, pay.cards,
 pay.paycode_keys, pay.topup, feedback.service, waste.service; also org.queries,
-feedback.queries, waste.queries). The clean-plate check-in (光盘打卡, R-S5) is a photo
+feedback.queries, waste.queries, surveys.queries: the open surveys not yet answered are
+listed on /me, answered on /me/surveys). The clean-plate check-in (光盘打卡, R-S5) is a photo
 upload on /me, once per meal a day, with the streak shown beside it.
 Reporting a card lost stops the card; reporting the phone lost rotates the payment-code
 secret and ends the person's sessions.
@@ -39,6 +40,7 @@ from onecard.org.actors import Actor
 from onecard.pay import cards, paycode_keys, topup
 from onecard.pay.queries import my_balances, my_transactions, person_cards
 from onecard.pay.statement import kind_words, statement, statement_years
+from onecard.surveys import queries as survey_queries
 from onecard.waste import queries as waste_queries
 from onecard.waste import service as waste
 from onecard.waste.models import MAX_PHOTO
@@ -104,6 +106,9 @@ def _home_page(
         status_code=status_code,
         actor=actor,
         plates=waste_queries.clean_plates(ctx, pid, ctx.clock.today()),
+        surveys=[
+            s for s in survey_queries.open_for(ctx, pid, ctx.clock.today()) if not s["answered"]
+        ],
         meals=waste.MEALS,
         plate_error=plate_error,
         me=org_queries.person_name(ctx, pid),

@@ -136,6 +136,14 @@ WASTE_SUPERVISOR = of(Who.WASTE_SUPERVISOR, Scope.UNIT)
 WASTE_INSPECTORS = WASTE_SUPERVISOR + BUREAU  # Actor.supervises_unit
 WASTE_INSPECTORS_SELF = of(Who.WASTE_SUPERVISOR, Scope.SELF) + BUREAU  # their own units
 WASTE_READERS = WASTE_SUPERVISOR + CANTEEN_MANAGER + UNIT_ADMIN + READERS  # scopes.waste_scope
+# Satisfaction surveys (R-S3): published by the bureau (the whole city, or canteens) or by
+# whoever runs a canteen (for it); results read by the city's readers and, for their
+# canteens only, by whoever runs them; any diner answers a survey whose audience holds them.
+SURVEY_RUNNERS_SELF = rule(
+    (Who.CANTEEN_MANAGER, Scope.SELF), (Who.UNIT_ADMIN, Scope.SELF), note="their canteens'"
+)
+SURVEY_READERS = CANTEEN_MANAGER + UNIT_ADMIN + READERS  # surveys.queries.visible_canteens
+SURVEY_ANSWER = rule((Who.PERSON, Scope.SELF), note="a survey whose audience holds the caller")
 SIGNING_IN = rule((Who.PERSON, Scope.SELF), note="also a session part-way through sign-in")
 
 API = "/api/v1"
@@ -535,6 +543,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/sourcing/batches/{batch_id}.xlsx"): CANTEEN_RUNNERS + READERS,
     ("GET", "/bureau/sourcing"): READERS,
     ("GET", "/bureau/sourcing/meal"): READERS,
+    # --- satisfaction surveys (R-S3) ----------------------------------------------------
+    ("POST", f"{API}/surveys"): Rule(CANTEEN_RUNNERS.clauses, note="the whole city: the bureau"),
+    ("GET", f"{API}/surveys"): SURVEY_RUNNERS_SELF + READERS,
+    ("GET", f"{API}/surveys/{{survey_id}}/results"): SURVEY_READERS,
+    ("GET", f"{API}/surveys/{{survey_id}}/results.xlsx"): SURVEY_READERS,
+    ("POST", f"{API}/surveys/{{survey_id}}/close"): CANTEEN_RUNNERS,
+    ("GET", f"{API}/me/surveys"): HOLDER,
+    ("GET", f"{API}/me/surveys/{{survey_id}}"): SURVEY_ANSWER,
+    ("POST", f"{API}/me/surveys/{{survey_id}}/responses"): SURVEY_ANSWER,
+    ("GET", f"{API}/reports/per-capita"): READERS,
+    ("GET", "/bureau/per-capita"): READERS,
+    ("GET", "/bureau/per-capita.xlsx"): READERS,
+    ("GET", "/surveys"): SURVEY_RUNNERS_SELF + READERS,
+    ("POST", "/surveys"): Rule(CANTEEN_RUNNERS.clauses, note="the whole city: the bureau"),
+    ("GET", "/surveys/{survey_id}"): SURVEY_READERS,
+    ("GET", "/surveys/{survey_id}/results.xlsx"): SURVEY_READERS,
+    ("POST", "/surveys/{survey_id}/close"): CANTEEN_RUNNERS,
+    ("GET", "/me/surveys"): HOLDER,
+    ("GET", "/me/surveys/{survey_id}"): SURVEY_ANSWER,
+    ("POST", "/me/surveys/{survey_id}"): SURVEY_ANSWER,
 }
 
 

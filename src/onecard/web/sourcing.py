@@ -254,6 +254,8 @@ def _purchase(
             plan = service.menu_plan(ctx, canteen_id, when)
             out["picked"] = {f"{p.dish_id}:{p.meal}" for p in plan}
             out["from_menu"] = bool(plan)
+            if any(p.meal not in out["forecast"] for p in plan):
+                plan = []  # a meal without a forecast: the manager types its portions
         if plan:
             out["result"] = service.purchase_list(ctx, actor, canteen_id, when, plan)
     except OneCardError as exc:

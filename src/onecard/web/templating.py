@@ -117,6 +117,8 @@ def nav_links(actor: Actor | None) -> list[tuple[str, str]]:
         links.append(("/till", "收银台"))
     if actor.has("waste_supervisor"):
         links.append(("/waste", "反浪费检查"))
+    if actor.can_read_everything() or actor.has("canteen_manager", "unit_admin"):
+        links.append(("/surveys", "满意度调查"))
     for role, unit_id, _ in sorted(actor.grants, key=lambda g: (g[0], g[1] or 0)):
         if role == "unit_admin" and unit_id is not None:
             links.append((f"/unit/{unit_id}", "单位管理"))

@@ -1,0 +1,75 @@
+"""The bureau's per-capita page (R-S4, 人均消费): per canteen and meal over a quarter.
+
+Contract: ``/bureau/per-capita?quarter=`` (the quarter chosen from the dashboard's list;
+default this one) folds the roll-ups and reads ``reports.per_capita``: the city's
+figures per meal, two charts (revenue per diner and waste per diner of the canteens
+with the most diners, drawn by ``static/js/per_capita.js`` from numbers in the page)
+and the table of the ``TOP`` canteens with the most diners, each meal on its own line;
+``/bureau/per-capita.xlsx`` is every canteen. It says what the product does not record
+(reception meals, ingredient cost) instead of showing a figure. Readers:
+``scopes.bureau_scope``. Linked from the dashboard.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from onecard.core.clock import quarter_of
+from onecard.core.context import Context
+from onecard.core.errors import InvalidInput
+from onecard.funding.errors import check_quarter
+from onecard.reports import figures, per_capita
+from onecard.reports import service as rollup
+from onecard.web.deps import ActorDep, CtxDep
+from onecard.web.pages import xlsx_response
+from onecard.web.scopes import bureau_scope, can_run_money
+from onecard.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+TOP = 50
+Quarter = Annotated[str | None, Query(max_length=6)]
+
+
+def _quarter(ctx: Context, quarter: str | None) -> str:
+    try:
+        return check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
+    except InvalidInput:
+        return quarter_of(ctx.clock.today())
+
+
+@router.get("/bureau/per-capita")
+def page(request: Request, actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Response:
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    rollup.catch_up(ctx)
+    pc = per_capita.per_capita(ctx, q)
+    top = pc.canteens[:TOP]
+    shown = {r.canteen_id for r in top}
+    return render(
+        request,
+        "bureau/per_capita.html",
+        actor=actor,
+        tab="dashboard",
+        can_run=can_run_money(actor),
+        quarter=q,
+        pc=pc,
+        top=top,
+        rows=[r for r in pc.rows if r.canteen_id in shown],
+        order={r.canteen_id: i for i, r in enumerate(top)},
+        total=len(pc.canteens),
+        limit=TOP,
+        chart=[[r.canteen, r.per_diner_fen or 0, r.waste_per_diner_g] for r in pc.canteens[:30]],
+        not_recorded=per_capita.NOT_RECORDED,
+        as_of=figures.as_of(ctx),
+    )
+
+
+@router.get("/bureau/per-capita.xlsx")
+def xlsx(actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Response:
+    bureau_scope(actor)
+    q = _quarter(ctx, quarter)
+    rollup.catch_up(ctx)
+    return xlsx_response(per_capita.to_xlsx(per_capita.per_capita(ctx, q)), f"per-capita-{q}.xlsx")
