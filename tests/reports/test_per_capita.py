@@ -111,6 +111,55 @@ def test_the_figures_by_hand(ctx: Context) -> None:
     assert per_capita.per_capita(ctx, "2025Q4").rows == []
 
 
+def test_ingredient_cost_per_diner_by_hand(ctx: Context) -> None:
+    """Costs come in per (canteen, meal); a meal without one shows none (not zero)."""
+    w = small_city(ctx)
+    a, b = w.canteens["A"], w.canteens["B"]
+    pc = per_capita.per_capita(ctx, "2026Q1", {(a, "lunch"): 1000, (b, "lunch"): 333})
+    cost = {(r.canteen_id, r.meal): (r.cost_fen, r.cost_per_diner_fen) for r in pc.rows}
+    assert cost[(a, "lunch")] == (1000, 200)  # 1000 ÷ 5
+    assert cost[(a, "breakfast")] == (0, None)  # no use recorded: unknown
+    assert cost[(b, "lunch")] == (333, 333)
+    assert {r.canteen_id: r.cost_per_diner_fen for r in pc.canteens} == {a: 167, b: 333}
+    assert [(r.meal, r.cost_per_diner_fen) for r in pc.meals] == [
+        ("breakfast", None),
+        ("lunch", 222),  # 1333 ÷ 6 = 222.17
+    ]
+    assert (pc.city.cost_fen, pc.city.cost_per_diner_fen) == (1333, 190)  # 1333 ÷ 7 = 190.4
+    assert per_capita.per_capita(ctx, "2026Q1").city.cost_per_diner_fen is None
+
+
+def test_the_page_shows_the_cost_of_the_batches_used(ctx: Context) -> None:
+    from onecard.catalogue import service as catalogue
+    from onecard.sourcing import service as sourcing
+    from onecard.web.app import create_app
+    from web.pages import TestClient, add_staff, sign_in
+
+    w = small_city(ctx)
+    add_staff(ctx, w)
+    with ctx.db.read() as conn:
+        bureau = Actor.load(conn, w.people["bu"], "Sbu", w.units["C"])
+    a = w.canteens["A"]
+    dish = catalogue.save_dish(ctx, bureau, a, catalogue.DishSpec("PC1", "红烧肉", 1200))
+    pork = sourcing.add_ingredient(ctx, bureau, a, "猪五花肉", "kg", 1000)
+    sup = sourcing.add_supplier(ctx, bureau, a, "郴州肉联厂", "JY14310020001234")
+    spec = sourcing.BatchSpec(pork, sup, "PC-01", date(2026, 3, 9), "10", 2500, "pass")
+    batch = sourcing.receive_batch(ctx, bureau, a, spec)
+    # 2 kg at ¥25.00 a kg on the 10th's lunch: ¥50.00 over canteen A's 5 lunches.
+    sourcing.record_use(ctx, bureau, a, date(2026, 3, 10), "lunch", dish, batch, "2")
+    at(ctx, 10, 16)
+    with TestClient(create_app(ctx)) as client:
+        sign_in(client, ctx, "Sbu")
+        text = client.get("/bureau/per-capita?quarter=2026Q1").text
+        assert "10.00" in text  # ¥50.00 ÷ 5 lunches
+        book = load_workbook(
+            io.BytesIO(client.get("/bureau/per-capita.xlsx?quarter=2026Q1").content)
+        )
+        rows = list(book["食堂×餐次"].iter_rows(min_row=2, values_only=True))
+        lunch_a = next(r for r in rows if r[1] == "午餐" and r[2] == 5)
+        assert lunch_a[-2:] == (50, 10)
+
+
 def test_half_up() -> None:
     assert [per_capita.half_up(n, 6) for n in (2, 3, 4, 2200)] == [0, 1, 1, 367]
 

@@ -15,15 +15,20 @@ meal's total over the city, and the city's. Per row:
   (``waste_weights``) and the diners of the same days and meal (``report_meal_days``),
   counting only meals with both, and ``waste_per_diner_g`` = grams ÷ diners rounded
   down (as ``waste.queries`` does; None when no such meal).
+- ``cost_fen`` / ``cost_per_diner_fen`` — ingredient cost (食材成本) when the caller passes
+  ``costs`` ((canteen id, meal) → fen: the batches its meals used, ``sourcing.queries.
+  ingredient_cost``; reports cannot read purchasing itself, which stands above it), per
+  diner rounded half up; None where that meal recorded no use.
 Meal code ``''`` is what was paid outside a meal period (shop goods). Not here: reception
-meals (公务接待: the one card records none) and ingredient cost per diner (purchasing
-is not recorded yet) — the page and the Excel say so rather than show a figure.
+meals (公务接待: the one card records none) — the page and the Excel say so rather than
+show a figure.
 ``to_xlsx(pc)`` is the workbook (every canteen; the page shows the largest).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +49,13 @@ MEAL_ORDER = {"breakfast": 0, "lunch": 1, "dinner": 2}
 MEAL_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", "": "餐次外（超市等）"}
 NOT_RECORDED = (
     "公务接待（由接待单位付费的用餐）不在一卡通中记录：一卡通只记录个人就餐，本表不含公务接待。",
-    "人均食材成本：采购数据尚未接入，暂不提供。",
+)
+COST_NOTE = (
+    "食材成本 = 食堂登记的各批次食材用量 × 批次单价（采购与溯源）；未登记用量的餐次显示“—”。"
+)
+NO_COST_NOTE = (
+    "人均食材成本不在本接口中：见 GET /api/v1/sourcing/cost（按食堂、餐次），"
+    "或人均统计页与其 Excel。"
 )
 
 
@@ -63,6 +74,8 @@ class Row:
     visitors: int = 0
     waste_grams: int = 0
     waste_diners: int = 0
+    cost_fen: int = 0
+    cost_known: bool = False  # some meal of this row recorded its ingredients' use
 
     @property
     def per_diner_fen(self) -> int | None:
@@ -76,12 +89,20 @@ class Row:
     def waste_per_diner_g(self) -> int | None:
         return self.waste_grams // self.waste_diners if self.waste_diners > 0 else None
 
+    @property
+    def cost_per_diner_fen(self) -> int | None:
+        if not self.cost_known or self.diners <= 0:
+            return None
+        return half_up(self.cost_fen, self.diners)
+
     def add(self, other: Row) -> None:
         self.diners += other.diners
         self.revenue_fen += other.revenue_fen
         self.visitors += other.visitors
         self.waste_grams += other.waste_grams
         self.waste_diners += other.waste_diners
+        self.cost_fen += other.cost_fen
+        self.cost_known = self.cost_known or other.cost_known
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,7 +133,9 @@ def _meal_key(meal: str) -> tuple[int, str]:
     return (MEAL_ORDER.get(meal, 3 if meal else 4), meal)
 
 
-def per_capita(ctx: Context, quarter: str) -> PerCapita:
+def per_capita(
+    ctx: Context, quarter: str, costs: Mapping[tuple[int, str], int] | None = None
+) -> PerCapita:
     start, end = quarter_bounds(quarter)
     with ctx.reports_db.read() as conn:
         money = conn.execute(
@@ -165,11 +188,15 @@ def per_capita(ctx: Context, quarter: str) -> PerCapita:
         r = cell(int(cid), str(meal))
         r.waste_grams += int(grams)
         r.waste_diners += int(n)
+    for (cid, meal), fen in (costs or {}).items():
+        r = cell(cid, meal)
+        r.cost_fen += fen
+        r.cost_known = True
     pc = PerCapita(quarter)
     pc.rows = [
         r
         for r in sorted(cells.values(), key=lambda r: (r.canteen, r.canteen_id, _meal_key(r.meal)))
-        if r.diners or r.revenue_fen or r.waste_diners
+        if r.diners or r.revenue_fen or r.waste_diners or r.cost_known
     ]
     per_canteen: dict[int, Row] = {}
     per_meal: dict[str, Row] = {}
@@ -193,6 +220,8 @@ COLUMNS = (
     "剩余重量（克）",
     "计入人次",
     "人均剩余（克）",
+    "食材成本（元）",
+    "人均食材成本（元）",
 )
 
 
@@ -208,6 +237,8 @@ def _line(r: Row, canteen: str, meal: str) -> list[Any]:
         r.waste_grams,
         r.waste_diners,
         r.waste_per_diner_g,
+        r.cost_fen / 100 if r.cost_known else None,
+        None if r.cost_per_diner_fen is None else r.cost_per_diner_fen / 100,
     ]
 
 
@@ -223,7 +254,7 @@ def to_xlsx(pc: PerCapita) -> bytes:
         "就餐人次 = 成功消费笔数（冲正不计）；营业额已扣除退款；"
         "人均消费 = 营业额 ÷ 就餐人次，四舍五入到分。\n"
         "人均剩余 = 食堂登记的剩余重量 ÷ 同日同餐的就餐人次，只计两者都有的餐次。\n"
-        + "\n".join(NOT_RECORDED)
+        + "\n".join((*NOT_RECORDED, COST_NOTE))
     )
     wb = Workbook(write_only=True)
     for title, lines in (("各餐次", meals), ("各食堂", canteens), ("食堂×餐次", rows)):
@@ -248,7 +279,7 @@ def to_xlsx(pc: PerCapita) -> bytes:
     return out.getvalue()
 
 
-MONEY_COLS = {3, 4}
+MONEY_COLS = {3, 4, 10, 11}
 
 
 def _cell(ws: Any, value: Any, bold: bool = False, money: bool = False) -> Any:

@@ -29,7 +29,8 @@ Quarter = Annotated[str | None, Query(max_length=6, pattern=r"^20[0-9]{2}Q[1-4]$
 def get_per_capita(actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Any:
     """Per canteen and meal for a quarter (default: this one): diners, revenue, revenue
     per diner, visitors and their share, leftovers per diner; per canteen, per meal and
-    the city. Reception meals and ingredient cost are not recorded (``not_recorded``)."""
+    the city. Reception meals are not recorded; ingredient cost per canteen and meal is
+    ``GET /api/v1/sourcing/cost`` (``not_recorded`` says both)."""
     if not actor.can_read_everything():
         raise Forbidden()
     q = check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
@@ -42,5 +43,5 @@ def get_per_capita(actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Any
         "meals": [r.as_dict() for r in pc.meals],
         "canteens": [r.as_dict() for r in pc.canteens],
         "rows": [r.as_dict() for r in pc.rows],
-        "not_recorded": list(per_capita.NOT_RECORDED),
+        "not_recorded": [*per_capita.NOT_RECORDED, per_capita.NO_COST_NOTE],
     }

@@ -6,23 +6,27 @@ figures per meal, two charts (revenue per diner and waste per diner of the cante
 with the most diners, drawn by ``static/js/per_capita.js`` from numbers in the page)
 and the table of the ``TOP`` canteens with the most diners, each meal on its own line;
 ``/bureau/per-capita.xlsx`` is every canteen. It says what the product does not record
-(reception meals, ingredient cost) instead of showing a figure. Readers:
+(reception meals) instead of showing a figure. Ingredient cost per diner comes from the
+batches each canteen's meals used (``sourcing.queries.ingredient_cost`` over the quarter,
+passed to ``reports.per_capita``), "—" where a meal recorded no use. Readers:
 ``scopes.bureau_scope``. Linked from the dashboard.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from onecard.core.clock import quarter_of
+from onecard.core.clock import quarter_bounds, quarter_of
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput
 from onecard.funding.errors import check_quarter
 from onecard.reports import figures, per_capita
 from onecard.reports import service as rollup
+from onecard.sourcing import queries as sourcing_queries
 from onecard.web.deps import ActorDep, CtxDep
 from onecard.web.pages import xlsx_response
 from onecard.web.scopes import bureau_scope, can_run_money
@@ -40,12 +44,18 @@ def _quarter(ctx: Context, quarter: str | None) -> str:
         return quarter_of(ctx.clock.today())
 
 
+def _costs(ctx: Context, quarter: str) -> dict[tuple[int, str], int]:
+    start, end = quarter_bounds(quarter)  # end: the next quarter's first day
+    rows = sourcing_queries.ingredient_cost(ctx, start, end - timedelta(days=1))
+    return {(r.canteen_id, r.meal): r.fen for r in rows}
+
+
 @router.get("/bureau/per-capita")
 def page(request: Request, actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Response:
     bureau_scope(actor)
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
-    pc = per_capita.per_capita(ctx, q)
+    pc = per_capita.per_capita(ctx, q, _costs(ctx, q))
     top = pc.canteens[:TOP]
     shown = {r.canteen_id for r in top}
     return render(
@@ -72,4 +82,5 @@ def xlsx(actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Response:
     bureau_scope(actor)
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
-    return xlsx_response(per_capita.to_xlsx(per_capita.per_capita(ctx, q)), f"per-capita-{q}.xlsx")
+    pc = per_capita.per_capita(ctx, q, _costs(ctx, q))
+    return xlsx_response(per_capita.to_xlsx(pc), f"per-capita-{q}.xlsx")
