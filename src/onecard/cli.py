@@ -299,6 +299,9 @@ app.add_typer(
     faces_cli.app, name="face", help="刷脸支付 / face pay: terminals' liveness, withdrawal"
 )
 app.add_typer(partners_cli.app, name="partner", help="合作方接口 / partner API credentials")
+# The quality score is entered with the funding runs but recorded by waste, which takes
+# the quarter's waste off it (funding stands below waste: tests/test_layers.py).
+funding_cli.app.command("score")(waste_cli.score)
 app.add_typer(funding_cli.app, name="funding", help="资金 / quarterly funding runs")
 app.add_typer(audit_cli.app, name="audit", help="操作记录 / the audit trail: verify, list, export")
 app.add_typer(reports_cli.app, name="reports", help="看板 / the dashboard's roll-ups")

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import date
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
@@ -248,3 +249,34 @@ def test_the_canteen_manager_records_the_days_leftovers_on_the_canteens_page(
     sign_in(client, ctx, staff["fi"])
     text = client.get(url).text
     assert "2,500" in text and 'id="weight-form"' not in text
+
+
+def test_the_funding_api_and_cli_score_less_the_waste_too(
+    ctx: Context, w: World, staff: Staff, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No way around waste.score: a notice this quarter costs 5 points on every path."""
+    from typer.testing import CliRunner
+
+    from onecard import cli_kit
+    from onecard.cli import app
+    from onecard.core.clock import quarter_of
+    from onecard.funding.models import QualityScore
+    from onecard.org.actors import Actor
+    from onecard.org.models import Canteen
+    from onecard.waste import service
+
+    quarter = quarter_of(ctx.clock.today())
+    service.issue_notice(ctx, Actor.system("test"), w.canteens["A"], "剩余过多")
+    sign_in(client, ctx, "Sua")
+    r = client.put(
+        f"/api/v1/funding/canteens/{w.canteens['A']}/scores/{quarter}", json={"score": 90}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["score"], r.json()["assessed"], r.json()["notice_points"]) == (85, 90, 5)
+    monkeypatch.setattr(cli_kit, "context_factory", lambda _url: ctx)
+    with ctx.db.read() as conn:
+        code = conn.execute(select(Canteen.code).where(Canteen.id == w.canteens["A"])).scalar()
+    res = CliRunner().invoke(app, ["funding", "score", str(code), quarter, "80"])
+    assert res.exit_code == 0, res.output
+    with ctx.db.read() as conn:
+        assert conn.execute(select(QualityScore.score)).scalars().all() == [75]

@@ -426,16 +426,6 @@ def cmd_quality_rule(canteen: str, bands: str, database_url: DbOpt = None) -> No
     )
 
 
-@app.command("score")
-def cmd_score(canteen: str, quarter: str, score: int, database_url: DbOpt = None) -> None:
-    """Record the owning unit's quality score (0–100) for a quarter. 考核打分"""
-    from onecard.funding.settlement import record_score
-
-    ctx = _ctx(database_url)
-    record_score(ctx, _actor(), _canteen_id(ctx, canteen), quarter, score)
-    _console().print(f"[green]已录入 {quarter} 考核分数 {score}[/green]")
-
-
 @app.command("settle")
 def cmd_settle(
     quarter: str,

@@ -38,7 +38,6 @@ from onecard.funding.schemas import (
     QuarterRun,
     ReconcileIn,
     RunOut,
-    ScoreIn,
     SettlementRun,
     YearRun,
     run_out,
@@ -159,15 +158,6 @@ def put_quality_rule(
         ctx, actor, canteen_id, [(b.min_score, b.share_bp) for b in body.bands]
     )
     return {"canteen_id": canteen_id, "bands": [{"min_score": m, "share_bp": s} for m, s in bands]}
-
-
-@router.put("/canteens/{canteen_id}/scores/{quarter}", responses=ERRORS)
-def put_score(
-    canteen_id: IdPath, quarter: str, body: ScoreIn, actor: ActorDep, ctx: CtxDep
-) -> dict[str, Any]:
-    """Record the owning unit's quality score for the quarter (before it is settled)."""
-    settlement.record_score(ctx, actor, canteen_id, quarter, body.score)
-    return {"canteen_id": canteen_id, "quarter": quarter, "score": body.score}
 
 
 @router.post("/settlements", response_model=RunOut, responses=ERRORS)

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from onecard import cli_kit
 from onecard.cli_kit import DbOpt, console, context
 from onecard.org.actors import Actor
 from onecard.org.directory import canteen_id_by_code
@@ -60,3 +61,23 @@ def notice(
     ctx = context(database_url)
     nid = service.issue_notice(ctx, CLI, canteen_id_by_code(ctx, canteen), text)
     console.print(f"[green]已通报[/green] #{nid}")
+
+
+def score(
+    canteen: Annotated[str, typer.Argument(help="食堂编码")],
+    quarter: Annotated[str, typer.Argument(help="季度，如 2026Q1")],
+    assessed: Annotated[int, typer.Argument(help="考核分数 0–100")],
+    database_url: DbOpt = None,
+) -> None:
+    """Record the owning unit's quality score (0–100) for a quarter, less the quarter's
+    waste deduction. 考核打分 (also ``onecard funding score``: cli.py registers it there)"""
+    # Through ``context_factory`` like the funding runs it is mounted among (tests swap it).
+    ctx = cli_kit.context_factory(database_url)
+    s = service.record_quality_score(ctx, CLI, canteen_id_by_code(ctx, canteen), quarter, assessed)
+    console.print(
+        f"[green]已录入 {quarter} 考核分数 {s.final}[/green]"
+        f"（考核 {s.assessed}，浪费扣 {s.waste_points}，通报扣 {s.notice_points}）"
+    )
+
+
+app.command("score")(score)

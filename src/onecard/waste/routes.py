@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from onecard.core.errors import Forbidden, InvalidInput
+from onecard.funding.schemas import ScoreIn as FundingScoreIn
 from onecard.org.actors import Actor
 from onecard.pay.schemas import ErrorOut
 from onecard.waste import queries, service
@@ -198,3 +199,22 @@ def post_quality_score(canteen_id: IdPath, body: ScoreIn, actor: ActorDep, ctx: 
     (docs/waste.md); the canteen's score bands then apply at settlement."""
     s = service.record_quality_score(ctx, actor, canteen_id, body.quarter, body.assessed)
     return {**s.__dict__, "canteen_id": canteen_id, "quarter": body.quarter, "final": s.final}
+
+
+@router.put("/funding/canteens/{canteen_id}/scores/{quarter}", tags=["funding"], responses=ERRORS)
+def put_funding_score(
+    canteen_id: IdPath, quarter: str, body: FundingScoreIn, actor: ActorDep, ctx: CtxDep
+) -> dict[str, Any]:
+    """Record the owning unit's quality score for the quarter (before it is settled): the
+    assessment ``score`` less the quarter's waste deduction (docs/waste.md); ``score`` in
+    the answer is what was recorded. Served here, not by funding, because funding stands
+    below waste and cannot apply the deduction (tests/test_layers.py)."""
+    s = service.record_quality_score(ctx, actor, canteen_id, quarter, body.score)
+    return {
+        "canteen_id": canteen_id,
+        "quarter": quarter,
+        "score": s.final,
+        "assessed": s.assessed,
+        "waste_points": s.waste_points,
+        "notice_points": s.notice_points,
+    }
