@@ -14,10 +14,18 @@ The model: a Poisson GLM (statsmodels, log link) of the day's count on
 - the first working day after two or more days off,
 - the trend (weeks since the window's start).
 The range is the 10th–90th percentile of the fit's own relative errors (on log1p) in the
-window applied to the forecast: an empirical 80 % prediction interval. statsmodels was
-chosen over scikit-learn's PoissonRegressor and HistGradientBoostingRegressor by MAPE on
-the backtest (docs/benchmarks.md); ``MODELS`` keeps all three for ``onecard forecast
-backtest --model``.
+window applied to the forecast: an empirical 80 % prediction interval.
+
+Why statsmodels: ``onecard forecast backtest`` (a quarter, 273 daily refits, same
+features and windows for each model; docs/benchmarks.md, 2026-11-30) gives an overall
+MAPE of 22.1 % for this GLM, 22.1 % for scikit-learn's PoissonRegressor (the same model:
+forecasts within 0.04 %) and 22.5 % for its HistGradientBoostingRegressor (Poisson loss;
+worse on two noise seeds of three, and trees cannot extrapolate the trend), against
+178 % for the naive baseline. No model is clearly better, and the GLM is the fastest
+(4.5 s against 5.7 s and 14.1 s), needs no thread tuning, shows coefficients a reader can
+check, and statsmodels is already the runtime dependency (scikit-learn is a dev one).
+``MODELS`` keeps all three for ``onecard forecast backtest --model``; the scikit-learn
+ones run single-threaded (``_one_thread``), without which they took minutes.
 
 Diners are approved payments (a meal period allows one payment per person per day by
 default). Payments do not store their item lines, so dish portions are not forecast yet.
@@ -25,6 +33,7 @@ default). Payments do not store their item lines, so dish portions are not forec
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import warnings
@@ -76,18 +85,47 @@ def _glm(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda z: np.asarray(res.predict(z), dtype=float)
 
 
+@functools.cache
+def _threads() -> Any:
+    """One ``threadpoolctl`` controller over the native thread pools scikit-learn loads
+    (its OpenMP, scipy's and numpy's OpenBLAS), built once: building one scans the loaded
+    libraries (~3 ms, longer than a fit)."""
+    import sklearn.ensemble
+    import sklearn.linear_model  # noqa: F401  (load their pools before the scan)
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
+
+
+def _one_thread(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``f`` with every native pool at one thread. scikit-learn's OpenMP loops (the
+    loss, the histograms) and scipy's OpenBLAS (inside L-BFGS-B) each start a thread per
+    core; on a window of 84 rows they only hand the cores back and forth, spin-waiting for
+    each other: a PoissonRegressor fit took 0.35–0.8 s with both pools at two threads and
+    3–5 ms with either at one (2 cores, 2026-11-30; docs/benchmarks.md). Same solver, same
+    iterations, same coefficients: only the threads change."""
+
+    @functools.wraps(f)
+    def run(*args: Any) -> Any:
+        with _threads().limit(limits=1):
+            return f(*args)
+
+    return run
+
+
 def _sk_poisson(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     from sklearn.linear_model import PoissonRegressor
 
-    m = PoissonRegressor(alpha=1e-4, max_iter=1000, fit_intercept=False).fit(x, y)
-    return lambda z: np.asarray(m.predict(z), dtype=float)
+    m = _one_thread(PoissonRegressor(alpha=1e-4, max_iter=1000, fit_intercept=False).fit)(x, y)
+    return _one_thread(lambda z: np.asarray(m.predict(z), dtype=float))
 
 
 def _sk_hgb(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    m = HistGradientBoostingRegressor(loss="poisson", max_iter=200, random_state=0).fit(x, y)
-    return lambda z: np.asarray(m.predict(z), dtype=float)
+    hgb = HistGradientBoostingRegressor(loss="poisson", max_iter=200, random_state=0)
+    m = _one_thread(hgb.fit)(x, y)
+    return _one_thread(lambda z: np.asarray(m.predict(z), dtype=float))
 
 
 MODELS: dict[str, Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
