@@ -92,7 +92,7 @@ def _threads() -> Any:
     libraries (~3 ms, longer than a fit)."""
     import sklearn.ensemble
     import sklearn.linear_model  # noqa: F401  (load their pools before the scan)
-    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+    from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
 
