@@ -142,4 +142,3 @@ def put_back(conn: Connection, payment_id: int) -> None:
                 + case((Item.sold_through >= payment_id, int(qty)), else_=0)
             )
         )
-
