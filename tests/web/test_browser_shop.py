@@ -1,7 +1,8 @@
 """Issue 16 §1 in a real browser: the canteen manager's goods page on a 390 px phone —
 the goods with their reference prices and stock, a good priced above its reference
 refused on the page with the reference shown, a good added and stocked — and the till's
-barcode scan adding a good's line that the card then pays. No horizontal scroll, no
+barcode scan adding a good's line that the card then pays, the goods page then showing
+the bottles off the stock and the good's history. No horizontal scroll, no
 console error. Screenshots go to tests/screenshots/shop-*.png."""
 
 from __future__ import annotations
@@ -119,4 +120,17 @@ def test_the_goods_page_on_a_phone_and_the_till_scan(
     assert verdict.get_attribute("data-result") == "approved", verdict.inner_text()
     fits(page)
     shot(page, "shop-till-scan-390")
+    # Back on the goods page the two bottles are off the stock; the good's history
+    # lists the sale above the delivery.
+    page.goto(f"{live.url}/shop/canteens/{cid}")
+    assert "22" in page.locator("#goods tr", has_text="矿泉水").inner_text()
+    page.locator("#goods tr", has_text="矿泉水").get_by_role("link", name="记录").click()
+    page.wait_for_load_state()
+    history = page.inner_text("#stock-history")
+    assert "售出" in history and "入库" in history
+    assert history.index("\t售出\t") < history.index("\t入库\t")
+    fits(page)
+    shot(page, "shop-history-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    shot(page, "shop-history-1366")
     watch.check()

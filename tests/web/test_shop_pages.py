@@ -151,3 +151,38 @@ def test_the_reference_template_holds_todays_prices_and_imports_back_unchanged(
     files = {"file": ("template.xlsx", r.content)}
     preview = client.post("/bureau/shop/import", data=form, files=files)
     assert preview.status_code == 200 and 'id="preview"' in preview.text
+
+
+def test_the_shop_page_shows_the_on_hand_after_sales_and_a_goods_history(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from onecard.pay.service import PaymentRequest, pay
+    from world import fund
+
+    publish(ctx, w, 200, date(2026, 3, 1))
+    cm = Actor(
+        "cm",
+        person_id=w.people["cm"],
+        unit_id=w.units["A"],
+        grants=frozenset({("canteen_manager", None, w.canteens["A"])}),
+    )
+    cid = w.canteens["A"]
+    spec = service.GoodSpec(sku="G1", name="矿泉水 550ml", price_fen=190, barcode=WATER)
+    item = service.save_good(ctx, cm, cid, spec)
+    service.move_stock(ctx, cm, item, "in", 2, "到货")
+    fund(ctx, w, "a2", cash=5000)
+    ctx.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    out = pay(ctx, w.terminals["A"], PaymentRequest("s1", w.cards["a2"], items=(("G1", 3),)))
+    assert out.approved
+    sign_in(client, ctx, staff["cm"])
+    text = client.get(f"/shop/canteens/{cid}").text
+    assert "请盘点" in text and 'id="stock-history"' not in text
+    text = client.get(f"/shop/canteens/{cid}?good={item}").text
+    assert 'id="stock-history"' in text and "s1" in text and "到货" in text
+    hist = client.get(f"/api/v1/catalogue/goods/{item}/stock?limit=10").json()
+    assert [(h["kind"], h["qty"]) for h in hist] == [("sale", -3), ("in", 2)]
+    got = client.get(f"/api/v1/catalogue/canteens/{cid}").json()["goods"][0]
+    assert (got["stock_qty"], got["needs_count"], got["sold_since"]) == (-1, True, 3)
+    book = load_workbook(io.BytesIO(client.get(f"/shop/canteens/{cid}/goods.xlsx").content))
+    ws = book.active
+    assert ws is not None and ws[2][6].value == -1 and ws[2][8].value == "是"

@@ -13,8 +13,11 @@ Contract:
   published on or before a day is the good's reference that day. Rows are never changed:
   a new price is a new row, so a falling reference is visible as history.
 - ``stock_moves`` record every change of a good's stock count (in, out, a stock-take's
-  adjustment) with the count after it; ``items.stock_qty`` is the cached count and a
-  CHECK keeps it from going negative.
+  adjustment) with the on-hand count after it. ``items.stock_qty`` is the count the
+  moves recorded, with the till's sales of payments up to ``items.sold_through`` (a
+  payment id) folded in at each move; the on-hand count is that less the goods of
+  approved payments after it (``catalogue.stock``). The payment path never touches the
+  item row; only stock moves and the undo of a folded sale do.
 - ``shop_rules``: a unit's rule for the goods sold in its canteens — whether the subsidy
   purse may pay for them (default: no, goods are paid from the cash purse only).
 
@@ -64,6 +67,8 @@ class Item(Base):
     barcode: Mapped[str | None] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(10), default="", server_default="")
     stock_qty: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Since migration 0026: the last payment id whose goods are folded into stock_qty.
+    sold_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     category: Mapped[str] = mapped_column(String(20), default="", server_default="")
     portion_g: Mapped[int | None] = mapped_column(Integer)
     allergens: Mapped[str] = mapped_column(String(200), default="", server_default="")

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, select
 
+from onecard.catalogue import stock
 from onecard.catalogue.models import Item, ReferencePrice, StockMove
 from onecard.core.clock import to_local
 from onecard.core.context import Context
@@ -155,7 +156,9 @@ def goods_over_reference(ctx: Context, canteen_id: int | None = None) -> list[Ov
 
 
 def canteen_items(ctx: Context, canteen_id: int) -> dict[str, Any]:
-    """A canteen's name, dishes and goods (each good with its reference in force)."""
+    """A canteen's name, dishes and goods (each good with its reference in force and
+    ``stock_qty`` its on-hand count: recorded less sold since the last fold, negative
+    ⇒ ``needs_count``)."""
     with ctx.db.read() as conn:
         canteen = conn.execute(
             select(Canteen.id, Canteen.name, Canteen.unit_id, Canteen.region_id).where(
@@ -165,6 +168,7 @@ def canteen_items(ctx: Context, canteen_id: int) -> dict[str, Any]:
         if canteen is None:
             return {}
         refs = references(conn, int(canteen.region_id), _today(ctx))
+        sold = stock.unfolded(conn, canteen_id)
         rows = conn.execute(
             select(Item.__table__).where(Item.canteen_id == canteen_id).order_by(Item.sku)
         ).all()
@@ -176,6 +180,11 @@ def canteen_items(ctx: Context, canteen_id: int) -> dict[str, Any]:
             d["reference_fen"] = None if ref is None else ref.price_fen
             d["reference_from"] = None if ref is None else ref.valid_from
             d["over"] = ref is not None and d["price_fen"] > ref.price_fen
+            # On hand: the recorded count less the till's sales since the last fold.
+            d["recorded_qty"] = d["stock_qty"]
+            d["sold_since"] = sold.get(int(d["id"]), 0)
+            d["stock_qty"] = d["recorded_qty"] - d["sold_since"]
+            d["needs_count"] = d["stock_qty"] < 0
             goods.append(d)
         else:
             dishes.append(d)
@@ -235,3 +244,65 @@ def item_canteen(ctx: Context, item_id: int) -> int | None:
 def city_id(ctx: Context) -> int | None:
     with ctx.db.read() as conn:
         return city_region(conn)
+
+
+def stock_history(ctx: Context, item_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """A good's stock moves and till sales, newest first, at most ``limit`` of them:
+    ``kind`` in | out | count | sale, ``qty`` signed (a sale negative), ``stock_after``
+    (moves only), ``status`` of a sale's payment (approved, reversed, refunded — wholly —
+    or part_refunded: a partial refund leaves the goods sold)."""
+    p, pl = stock.payments, stock.payment_lines
+    with ctx.db.read() as conn:
+        moves = conn.execute(
+            select(StockMove.__table__)
+            .where(StockMove.item_id == item_id)
+            .order_by(StockMove.at.desc(), StockMove.id.desc())
+            .limit(limit)
+        ).all()
+        sales = conn.execute(
+            select(
+                p.c.id,
+                p.c.txn_id,
+                p.c.created_at,
+                pl.c.qty,
+                case(
+                    (p.c.status != "approved", p.c.status),
+                    (p.c.refunded_fen >= p.c.amount_fen, "refunded"),
+                    (p.c.refunded_fen > 0, "part_refunded"),
+                    else_="approved",
+                ),
+            )
+            .select_from(pl)
+            .join(p, p.c.id == pl.c.payment_id)
+            .where(pl.c.item_id == item_id)
+            .order_by(pl.c.payment_id.desc())
+            .limit(limit)
+        ).all()
+    out: list[dict[str, Any]] = [
+        {
+            "kind": m.kind,
+            "qty": int(m.qty),
+            "stock_after": int(m.stock_after),
+            "at": m.at,
+            "note": m.note,
+            "payment_id": None,
+            "txn_id": None,
+            "status": None,
+        }
+        for m in moves
+    ]
+    out += [
+        {
+            "kind": "sale",
+            "qty": -int(qty),
+            "stock_after": None,
+            "at": at,
+            "note": "",
+            "payment_id": int(pid),
+            "txn_id": str(txn),
+            "status": str(status),
+        }
+        for pid, txn, at, qty, status in sales
+    ]
+    out.sort(key=lambda r: r["at"], reverse=True)
+    return out[:limit]

@@ -3,7 +3,8 @@ prices, stock, shop rules.
 
 Thin: ``catalogue.service`` checks the actor again and holds every rule; reads come from
 ``catalogue.queries``. A good priced above its reference is 422 ``above_reference_price``
-with the reference in the message, a stock move below zero 409 ``stock_short``, a
+with the reference in the message, a stock move below zero (the till's sales counted)
+409 ``stock_short``, a
 reference-price file with bad rows 422 ``import_rejected`` with every row error —
 nothing written in each case.
 """
@@ -28,6 +29,7 @@ from onecard.catalogue.schemas import (
     ReferenceOut,
     SavedOut,
     ShopRuleIn,
+    StockEventOut,
     StockIn,
     StockOut,
 )
@@ -85,6 +87,22 @@ def post_stock(item_id: IdPath, body: StockIn, actor: ActorDep, ctx: CtxDep) -> 
     """Stock in, out, or a stock-take (``count``: the counted stock); never below zero."""
     after = service.move_stock(ctx, actor, item_id, body.kind, body.qty, body.note)
     return StockOut(item_id=item_id, stock_qty=after)
+
+
+@router.get("/goods/{item_id}/stock", response_model=list[StockEventOut], responses=ERRORS)
+def get_stock(
+    item_id: IdPath,
+    actor: ActorDep,
+    ctx: CtxDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """A good's stock moves and till sales, newest first (at most ``limit``)."""
+    canteen_id = queries.item_canteen(ctx, item_id)
+    got = queries.canteen_items(ctx, canteen_id) if canteen_id is not None else {}
+    if not got or item_id not in {g["id"] for g in got["goods"]}:
+        raise NotFound(what="商品")
+    _may_read(actor, int(got["id"]), got["unit_id"])
+    return queries.stock_history(ctx, item_id, limit)
 
 
 @router.get("/reference-prices", response_model=list[ReferenceOut], responses=ERRORS)

@@ -5,7 +5,7 @@ Money is integer fen; portion grams; energy kJ / kcal; nutrients milligrams.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +56,8 @@ class ItemOut(BaseModel):
     barcode: str | None = None
     unit: str = ""
     stock_qty: int = 0
+    sold_since: int = 0
+    needs_count: bool = False
     reference_fen: int | None = None
     over: bool = False
     category: str = ""
@@ -129,3 +131,16 @@ class StockOut(BaseModel):
 class ShopRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     goods_from_subsidy: bool
+
+
+class StockEventOut(BaseModel):
+    """A good's stock move (in | out | count) or till sale (``sale``), newest first."""
+
+    kind: str
+    qty: int
+    stock_after: int | None
+    at: datetime
+    note: str
+    payment_id: int | None
+    txn_id: str | None
+    status: str | None

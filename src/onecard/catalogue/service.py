@@ -8,8 +8,10 @@ one audit record (kind ``catalogue``) with what changed. Refusals write nothing:
 - a good priced above the newest reference price published for it (by barcode, else by
   name) on or before today is ``AboveReferencePrice`` with the reference shown; a good
   with no reference is ``NoReferencePrice`` (the ``price_cap`` CHECK is the backstop);
-- a stock move that would take the count below zero is ``StockShort``; a stock-take
-  (``count``) sets the count and records the difference.
+- a stock move that would take the on-hand count below zero, counting the till's
+  sales since the last move, is ``StockShort``; a stock-take (``count``) sets the
+  on-hand count and records the difference. Each move folds the settled sales into the
+  recorded count (``catalogue.stock``); the till never waits for it.
 
 Publishing reference prices returns the goods now priced above their new reference
 (``OverReference``): a falling reference does not re-price anything, it lists what the
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from onecard.audit import service as audit
+from onecard.catalogue import stock
 from onecard.catalogue.models import Item, ReferencePrice, ShopRule, StockMove
 from onecard.catalogue.queries import (
     OverReference,
@@ -301,7 +304,8 @@ def move_stock(
 ) -> int:
     """Stock in (``qty`` > 0 received), out (``qty`` > 0 taken out) or a stock-take
     (``count``: ``qty`` is the counted stock, the difference is recorded). Returns the
-    count after it; never below zero."""
+    on-hand count after it, the till's sales counted; never below zero. Folds the
+    settled sales into the recorded count (``catalogue.stock``)."""
     if kind not in ("in", "out", "count"):
         raise InvalidInput("库存变动只能是 in、out 或 count")
     if type(qty) is not int or not (0 <= qty <= 1_000_000) or (kind != "count" and qty == 0):
@@ -310,19 +314,38 @@ def move_stock(
         raise InvalidInput("备注至多 200 字")
     with ctx.db.begin() as conn:
         item = conn.execute(
-            select(Item.id, Item.canteen_id, Item.kind, Item.name, Item.sku, Item.stock_qty)
+            select(
+                Item.id,
+                Item.canteen_id,
+                Item.kind,
+                Item.name,
+                Item.sku,
+                Item.stock_qty,
+                Item.sold_through,
+            )
             .where(Item.id == item_id)
             .with_for_update()
         ).first()
         if item is None or item.kind != "goods":
             raise NotFound(what="商品")
         canteen = _canteen(conn, actor, int(item.canteen_id))
-        stock = int(item.stock_qty)
-        change = {"in": qty, "out": -qty, "count": qty - stock}[kind]
-        after = stock + change
+        now = ctx.clock.now()
+        # Fold the settled sales into the recorded count (see catalogue.stock).
+        was = int(item.sold_through)
+        through = stock.fold_point(conn, item_id, was, now)
+        folded = stock.sold_after(conn, item_id, was, through) if through > was else 0
+        recorded = int(item.stock_qty) - folded
+        pending = stock.sold_after(conn, item_id, through)
+        on_hand = recorded - pending
+        change = {"in": qty, "out": -qty, "count": qty - on_hand}[kind]
+        after = on_hand + change
         if after < 0:
-            raise StockShort(name=item.name, stock=stock, qty=qty)
-        conn.execute(update(Item).where(Item.id == item_id).values(stock_qty=after))
+            raise StockShort(name=item.name, stock=on_hand, qty=qty)
+        conn.execute(
+            update(Item)
+            .where(Item.id == item_id)
+            .values(stock_qty=recorded + change, sold_through=through)
+        )
         conn.execute(
             insert(StockMove).values(
                 item_id=item_id,
@@ -331,7 +354,7 @@ def move_stock(
                 stock_after=after,
                 note=note,
                 person_id=actor.person_id,
-                at=ctx.clock.now(),
+                at=now,
             )
         )
         audit.record(
@@ -342,9 +365,9 @@ def move_stock(
             f"stock_{kind}",
             target=f"{canteen.name} {item.sku} {item.name}",
             unit_id=int(canteen.unit_id),
-            before={"stock_qty": stock},
+            before={"stock_qty": on_hand},
             after={"stock_qty": after},
-            data={"change": change, "note": note},
+            data={"change": change, "note": note, "sales_folded": folded},
         )
         return after
 

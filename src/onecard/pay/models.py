@@ -239,7 +239,7 @@ class PaymentLine(Base):
     __tablename__ = "payment_lines"
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     qty: Mapped[int] = mapped_column(Integer)
     unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     line_fen: Mapped[int] = mapped_column(BigInteger)
@@ -247,4 +247,6 @@ class PaymentLine(Base):
         CheckConstraint("qty BETWEEN 1 AND 999", name="qty"),
         CheckConstraint("unit_price_fen > 0", name="price_positive"),
         CheckConstraint("line_fen = qty * unit_price_fen", name="line_total"),
+        # A good's sales since its last stock fold: one range (migration 0026).
+        Index("ix_payment_lines_item_payment", "item_id", "payment_id"),
     )

@@ -11,6 +11,9 @@ back to the payer's purses; the original entry stays as it was.
   idempotency key. The refunded amount is split over the two purses in proportion to
   the payment's split, cumulatively by largest remainder, so a series of partial
   refunds ends exactly at the original split.
+A reversal, or a refund that completes the whole amount, puts the payment's shop goods
+back on the shelf (``catalogue.stock``: no longer counted as sold); a partial refund
+gives money only.
 A refund, and a reversal a person makes at the till, is an audit event (kind ``refund``).
 """
 
@@ -23,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from onecard.audit import service as audit
+from onecard.catalogue import stock
 from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import (
@@ -151,6 +155,7 @@ def reverse(
             reference=f"冲正 {txn_id}",
         )
         conn.execute(update(Payment).where(Payment.id == row.id).values(status="reversed"))
+        stock.put_back(conn, row.id)  # its goods are on the shelf again
         if actor is not None:
             _audit_undo(conn, ctx, actor, "reversal", row, row.amount_fen, "", "approved")
         return Reversal(txn_id, row.id, row.amount_fen, row.subsidy_fen, row.cash_fen, bal)
@@ -258,6 +263,8 @@ def refund(
             .where(Payment.id == row.id)
             .values(refunded_fen=total_after, refunded_subsidy_fen=sub_after)
         )
+        if total_after == row.amount_fen:
+            stock.put_back(conn, row.id)  # wholly refunded: its goods come back
         rid = int(
             conn.execute(
                 insert(Refund)

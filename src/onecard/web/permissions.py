@@ -309,6 +309,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", f"{API}/catalogue/canteens/{{canteen_id}}/dishes/{{sku}}"): CANTEEN_RUNNERS,
     ("PUT", f"{API}/catalogue/canteens/{{canteen_id}}/goods/{{sku}}"): CANTEEN_RUNNERS,
     ("POST", f"{API}/catalogue/goods/{{item_id}}/stock"): CANTEEN_RUNNERS,
+    ("GET", f"{API}/catalogue/goods/{{item_id}}/stock"): CANTEEN_RUNNERS + READERS,
     ("GET", f"{API}/catalogue/reference-prices"): READERS
     + rule((Who.CANTEEN_MANAGER, Scope.CITY), (Who.UNIT_ADMIN, Scope.CITY)),
     ("POST", f"{API}/catalogue/reference-prices"): BUREAU,

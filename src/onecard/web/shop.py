@@ -2,7 +2,9 @@
 (/bureau/shop).
 
 Contract: ``/shop/canteens/{id}`` is a canteen's dishes (price, category, portion,
-allergens, nutrition), goods (barcode, unit, price against its reference, stock) and
+allergens, nutrition), goods (barcode, unit, price against its reference, stock on hand:
+the moves' count less the till's sales, ``catalogue.stock``; ``?good=`` adds that good's
+moves and sales, newest first) and
 the goods now above their reference, with forms to add or change a dish or a good and
 to move stock; ``goods.xlsx`` the goods as a file. Only who runs the canteen writes
 (``catalogue.service`` checks again); city readers may look. ``/bureau/shop`` is the
@@ -18,7 +20,7 @@ import binascii
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -29,7 +31,7 @@ from onecard.core.errors import ImportRejected, InvalidInput, NotFound, OneCardE
 from onecard.core.tables import Table, to_xlsx
 from onecard.org.actors import Actor
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep, IdPath
+from onecard.web.deps import ActorDep, CtxDep, IdPath, OptionalIdQuery
 from onecard.web.forms import parse_yuan
 from onecard.web.i18n import request_lang
 from onecard.web.pages import xlsx_response
@@ -58,12 +60,17 @@ def _canteen_page(
     **kw: Any,
 ) -> Response:
     got = _catalogue(ctx, actor, canteen_id)
+    good = kw.pop("good", None)
+    chosen = next((g for g in got["goods"] if g["id"] == good), None)
+    history = queries.stock_history(ctx, chosen["id"], kw.pop("limit", 50)) if chosen else None
     return render(
         request,
         "shop/canteen.html",
         status_code=status_code,
         actor=actor,
         canteen=got,
+        chosen=chosen,
+        history=history,
         writable=actor.manages_canteen(canteen_id, got["unit_id"]),
         over=queries.goods_over_reference(ctx, canteen_id),
         **kw,
@@ -72,9 +79,16 @@ def _canteen_page(
 
 @router.get("/shop/canteens/{canteen_id}")
 def canteen_page(
-    request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep, saved: str = ""
+    request: Request,
+    canteen_id: IdPath,
+    actor: ActorDep,
+    ctx: CtxDep,
+    saved: str = "",
+    good: OptionalIdQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
-    return _canteen_page(request, ctx, actor, canteen_id, saved=saved[:60])
+    """``good``: show that good's stock moves and till sales (newest first, ``limit``)."""
+    return _canteen_page(request, ctx, actor, canteen_id, saved=saved[:60], good=good, limit=limit)
 
 
 def _opt_int(text: str) -> int | None:
@@ -196,7 +210,17 @@ def goods_xlsx(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
     table = Table(
         "goods",
         "超市商品",
-        ["编码", "条码", "商品名称", "单位", "售价（元）", "参考价（元）", "库存", "高于参考价"],
+        [
+            "编码",
+            "条码",
+            "商品名称",
+            "单位",
+            "售价（元）",
+            "参考价（元）",
+            "库存",
+            "高于参考价",
+            "请盘点",
+        ],
         [
             [
                 g["sku"],
@@ -207,6 +231,7 @@ def goods_xlsx(canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
                 g["reference_fen"],
                 g["stock_qty"],
                 "是" if g["over"] else "",
+                "是" if g["needs_count"] else "",
             ]
             for g in got["goods"]
         ],
