@@ -33,6 +33,8 @@ SAMPLE = {
     "sku": "X1",
     "order_no": "X1",
     "client_id": "X1",
+    "day": "2026-03-10",
+    "meal": "lunch",
 }
 
 
