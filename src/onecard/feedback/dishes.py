@@ -24,12 +24,11 @@ from onecard.core.errors import (
     Forbidden,
     InvalidInput,
     NotADish,
-    NotFound,
-    NotRateable,
 )
 from onecard.feedback.models import MAX_DISH_COMMENT, DishRating
+from onecard.feedback.service import rateable_payment
 from onecard.org.actors import Actor
-from onecard.pay.models import Payment, PaymentLine
+from onecard.pay.models import PaymentLine
 
 
 def check_stars(stars: object) -> int:
@@ -55,22 +54,7 @@ def rate_dish(
         raise InvalidInput(f"留言最多 {MAX_DISH_COMMENT} 字")
     try:
         with ctx.db.begin() as conn:
-            pay = conn.execute(
-                select(
-                    Payment.person_id,
-                    Payment.status,
-                    Payment.amount_fen,
-                    Payment.refunded_fen,
-                    Payment.canteen_id,
-                    Payment.region_id,
-                ).where(Payment.id == payment_id)
-            ).first()
-            if pay is None:
-                raise NotFound(what="交易")
-            if pay.person_id != actor.person_id:
-                raise Forbidden()
-            if pay.status != "approved" or pay.refunded_fen >= pay.amount_fen:
-                raise NotRateable()
+            pay = rateable_payment(conn, payment_id, actor.person_id)
             line = conn.execute(
                 select(Item.name)
                 .select_from(PaymentLine)

@@ -12,8 +12,9 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from onecard.core.context import Context
@@ -40,6 +41,28 @@ def check_scores(scores: Mapping[str, object]) -> dict[str, int]:
     return out
 
 
+def rateable_payment(conn: Connection, payment_id: int, person_id: int | None) -> Any:
+    """The payment a person may rate (its meal or its dishes): theirs (else 403), approved
+    and not fully refunded (else ``NotRateable``); its canteen and region come with it."""
+    pay = conn.execute(
+        select(
+            Payment.person_id,
+            Payment.status,
+            Payment.amount_fen,
+            Payment.refunded_fen,
+            Payment.canteen_id,
+            Payment.region_id,
+        ).where(Payment.id == payment_id)
+    ).first()
+    if pay is None:
+        raise NotFound(what="交易")
+    if person_id is None or pay.person_id != person_id:
+        raise Forbidden()
+    if pay.status != "approved" or pay.refunded_fen >= pay.amount_fen:
+        raise NotRateable()
+    return pay
+
+
 def rate_meal(
     ctx: Context,
     person_id: int,
@@ -53,22 +76,7 @@ def rate_meal(
         raise InvalidInput(f"留言最多 {MAX_COMMENT} 字")
     try:
         with ctx.db.begin() as conn:
-            pay = conn.execute(
-                select(
-                    Payment.person_id,
-                    Payment.status,
-                    Payment.amount_fen,
-                    Payment.refunded_fen,
-                    Payment.canteen_id,
-                    Payment.region_id,
-                ).where(Payment.id == payment_id)
-            ).first()
-            if pay is None:
-                raise NotFound(what="交易")
-            if pay.person_id != person_id:
-                raise Forbidden()
-            if pay.status != "approved" or pay.refunded_fen >= pay.amount_fen:
-                raise NotRateable()
+            pay = rateable_payment(conn, payment_id, person_id)
             done = conn.execute(select(Rating.id).where(Rating.payment_id == payment_id)).first()
             if done is not None:
                 raise AlreadyRated()
