@@ -39,7 +39,9 @@ def create_region(
     rid = int(
         conn.execute(
             insert(Region)
-            .values(code=code, name=name, level=level, parent_id=parent_id)
+            .values(
+                code=code, name=name, level=level, parent_id=parent_id, own_fund=parent_id is None
+            )
             .returning(Region.id)
         ).scalar_one()
     )

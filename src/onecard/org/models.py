@@ -58,7 +58,13 @@ class Region(Base):
     network_no: Mapped[str | None] = mapped_column(String(3))
     # Nothing is deleted: a retired region keeps its history (org/admin.py).
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
-    __table_args__ = (CheckConstraint("level IN ('city','county','township')", name="level"),)
+    # Keeps its own dining fund, funding calendar and settlement; a region without one
+    # shares the fund of the nearest region above it that has one (``org.fund_regions``).
+    # The top region always does.
+    own_fund: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    __table_args__ = (
+        CheckConstraint("level IN ('province','city','county','township')", name="level"),
+    )
 
 
 class Unit(Base):
