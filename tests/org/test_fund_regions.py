@@ -37,3 +37,15 @@ def test_a_new_deployment_keeps_one_fund_until_a_county_gets_its_own(ctx: Contex
         assert fund_regions.fund_region_of(conn, city) == top
         assert fund_regions.fund_members(conn, top) == {top, city}
         assert fund_regions.subtree(conn, city) == {city, county}
+
+
+def test_each_fund_region_has_its_own_system_accounts(ctx: Context) -> None:
+    from onecard.ledger.service import open_system_accounts, system_account
+
+    with ctx.db.engine.begin() as conn:
+        top = create_region(conn, "439000", "湖南省", "province")
+        city = create_region(conn, "431000", "郴州市", "city", top)
+        mine = open_system_accounts(conn, city, top=False)
+        assert system_account(conn, "dining_fund") == system_account(conn, "dining_fund", top)
+        assert system_account(conn, "dining_fund", city) == mine["dining_fund"]
+        assert mine["dining_fund"] != system_account(conn, "dining_fund", top)

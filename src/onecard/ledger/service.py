@@ -119,8 +119,14 @@ def open_account(
     )
 
 
-def open_system_accounts(conn: Connection, region_id: int) -> dict[str, int]:
-    return {k: open_account(conn, region_id, "system", 0, k) for k in SYSTEM_KINDS}
+def open_system_accounts(conn: Connection, region_id: int, *, top: bool = True) -> dict[str, int]:
+    """A fund region's system accounts (its dining fund, fee income, finance, clearing).
+
+    Every system account records its fund region in ``region_id``. The top region's are
+    owned by ``("system", 0)`` (as they always were); another fund region's (a county
+    that keeps its own fund, a city of a province) by ``("system", region_id)``."""
+    owner = 0 if top else region_id
+    return {k: open_account(conn, region_id, "system", owner, k) for k in SYSTEM_KINDS}
 
 
 def account_id(conn: Connection, owner_kind: str, owner_id: int, kind: str) -> int:
@@ -134,8 +140,21 @@ def account_id(conn: Connection, owner_kind: str, owner_id: int, kind: str) -> i
     return int(found)
 
 
-def system_account(conn: Connection, kind: str) -> int:
-    return account_id(conn, "system", 0, kind)
+def system_account(conn: Connection, kind: str, fund_region_id: int | None = None) -> int:
+    """A system account of a fund region (``org.fund_regions``); the top region's when
+    ``fund_region_id`` is None."""
+    if fund_region_id is None:
+        return account_id(conn, "system", 0, kind)
+    found = conn.execute(
+        select(Account.id).where(
+            Account.owner_kind == "system",
+            Account.kind == kind,
+            Account.region_id == fund_region_id,
+        )
+    ).scalar()
+    if found is None:
+        raise NotFound(what=f"account system:{kind} of region {fund_region_id}")
+    return int(found)
 
 
 def derived_balance(conn: Connection, acct: int, period: str | None = None) -> int:
