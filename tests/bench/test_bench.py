@@ -114,6 +114,62 @@ def test_tiny_city_two_modes_consistent(bench_url: str, tmp_path: Path) -> None:
     assert settled == loaded
 
 
+def test_a_province_of_three_cities_each_with_its_own_fund(bench_url: str) -> None:
+    city = build_city(bench_url, TINY, cities=3)
+    assert city.counts["staff"] == 360 and len(city.regions) == 3
+    assert len({p.id for p in city.people}) == 360
+    assert len({p.token for p in city.people}) == 360
+    assert {city.region_of_canteen[c] for c in city.canteen_ids} == set(city.regions)
+    engine = make_engine(bench_url)
+    try:
+        with engine.connect() as c:
+            levels = dict(c.execute(text("SELECT code, level FROM regions")).all())
+            # Each city's quarter arrived in its own dining fund, to the fen.
+            funds = dict(
+                c.execute(
+                    text(
+                        "SELECT a.region_id, sum(p.amount) FROM postings p"
+                        " JOIN accounts a ON a.id = p.account_id"
+                        " JOIN journal_entries e ON e.id = p.entry_id"
+                        " WHERE a.kind = 'dining_fund' AND e.kind = 'unit_funds_in'"
+                        " GROUP BY a.region_id"
+                    )
+                ).all()
+            )
+            wrong_region = c.execute(
+                text(
+                    "SELECT count(*) FROM people p JOIN units u ON u.id = p.unit_id"
+                    " WHERE p.region_id <> u.region_id"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert levels == {"430000": "province", "431000": "city", "430100": "city", "430200": "city"}
+    expected = {
+        r: sum(p.subsidy for p in city.people if city.region_of_unit[p.unit_id] == r)
+        for r in city.regions
+    }
+    assert funds == expected and all(v > 0 for v in expected.values())
+    assert wrong_region == 0
+    opts = RushOptions(
+        url=bench_url,
+        scale=TINY,
+        seconds=1,
+        clients=4,
+        open_seconds=0,
+        modes=("batch",),
+        pgbench=False,
+        port=18000 + os.getpid() % 1000,
+        warmup=0.2,
+        cities=3,
+    )
+    report = run_rush(opts, say=lambda _: None, city=city)
+    k = report.consistency
+    assert k.verify_ok, k.verify_problems
+    load = report.modes[0].closed.load
+    assert load.done > 0 and load.error_count == 0 and load.unexpected_refusals == 0
+
+
 def test_profile_summary(tmp_path: Path) -> None:
     raw = tmp_path / "p.txt"
     raw.write_text(

@@ -30,6 +30,7 @@ from onecard.core.clock import quarter_of, to_local
 from onecard.core.db import create_schema, make_engine, normalise_url
 from onecard.demo import GIVEN, STREETS, SURNAMES
 from onecard.ledger.models import CACHED_KINDS, NEGATIVE_ALLOWED, SYSTEM_KINDS
+from onecard.ledger.service import open_system_accounts
 from onecard.org.builders import create_region, hash_device_key
 from onecard.pay.cards import luhn_digit
 
@@ -103,6 +104,25 @@ OPERATORS = [
     "郴州百味餐饮管理有限公司",
 ]
 BENCH_SECRET = b"onecard-bench-device-keys"
+# Hunan's 14 cities (13 prefecture-level cities and Xiangxi prefecture), by code: a
+# province in the bench is the first N of them under 湖南省, Chenzhou first.
+PROVINCE = ("430000", "湖南省")
+HUNAN = [
+    ("431000", "郴州市"),
+    ("430100", "长沙市"),
+    ("430200", "株洲市"),
+    ("430300", "湘潭市"),
+    ("430400", "衡阳市"),
+    ("430500", "邵阳市"),
+    ("430600", "岳阳市"),
+    ("430700", "常德市"),
+    ("430800", "张家界市"),
+    ("430900", "益阳市"),
+    ("431100", "永州市"),
+    ("431200", "怀化市"),
+    ("431300", "娄底市"),
+    ("433100", "湘西土家族苗族自治州"),
+]
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,13 @@ class BenchCity:
     canteen_ids: list[int]
     lunch_price: dict[int, tuple[int, int, int]]  # canteen → own, visitor, guest
     counts: dict[str, int] = field(default_factory=dict)
+    # A province (``cities`` > 1): each city's region, the region of each unit and
+    # canteen, and each city's canteens (its people eat in their own city). One city:
+    # every unit and canteen is in ``region_id``.
+    regions: list[int] = field(default_factory=list)
+    region_of_unit: dict[int, int] = field(default_factory=dict)
+    region_of_canteen: dict[int, int] = field(default_factory=dict)
+    canteens_of_region: dict[int, list[int]] = field(default_factory=dict)
     funded_fen: int = 0
     seconds: float = 0.0
 
@@ -214,44 +241,52 @@ def copy_rows(
     return n
 
 
-def build_city(
-    url: str,
-    scale: CityScale = FULL,
-    *,
-    region_code: str = "431000",
-    seed: int = 735,
-    progress: Progress | None = None,
-    now: datetime | None = None,
-) -> BenchCity:
-    started = _time.perf_counter()
-    rng = random.Random(seed)
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    quarter = quarter_of(to_local(now).date())
-    recreate_database(url)
-    engine = make_engine(url)
-    create_schema(engine)
-    with engine.begin() as conn:
-        region = create_region(conn, region_code, "郴州市")
-        system = {
-            k: int(v)
-            for k, v in conn.execute(
-                text("SELECT kind, id FROM accounts WHERE owner_kind = 'system'")
-            )
-        }
-    engine.dispose()
-    assert set(system) == set(SYSTEM_KINDS)
+@dataclass
+class _Plan:
+    """Every city's rows, in memory, with ids unique across the province."""
 
-    # --- the plan, in memory --------------------------------------------------------
-    units = list(range(1, scale.units + 1))
-    unit_std = {u: rng.choice([54000, 60000, 66000]) for u in units}
+    units: list[int] = field(default_factory=list)
+    unit_std: dict[int, int] = field(default_factory=dict)
+    region_of_unit: dict[int, int] = field(default_factory=dict)
+    canteen_of_unit: dict[int, int] = field(default_factory=dict)
+    region_of_canteen: dict[int, int] = field(default_factory=dict)
+    canteens_of_region: dict[int, list[int]] = field(default_factory=dict)
+    people: list[BenchPerson] = field(default_factory=list)
+    lunch_price: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    terminals: dict[int, list[BenchTerminal]] = field(default_factory=dict)
+    city_name: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def canteen_ids(self) -> list[int]:
+        return sorted(self.region_of_canteen)
+
+
+def _plan_city(
+    rng: random.Random,
+    plan: _Plan,
+    scale: CityScale,
+    index: int,
+    region: int,
+    region_code: str,
+    tokens: list[int],
+) -> None:
+    """One city's units, canteens, people and terminals, ids offset by ``index``."""
+    u0, c0, p0 = index * scale.units, index * scale.canteens, index * scale.staff
+    t0 = index * scale.canteens * scale.terminals_per_canteen
+    units = list(range(u0 + 1, u0 + scale.units + 1))
+    plan.units += units
+    for u in units:
+        plan.unit_std[u] = rng.choice([54000, 60000, 66000])
+        plan.region_of_unit[u] = region
     canteen_units = rng.sample(units, scale.canteens)
-    canteen_ids = list(range(1, scale.canteens + 1))
-    canteen_of_unit = dict(zip(canteen_units, canteen_ids, strict=True))
+    canteen_ids = list(range(c0 + 1, c0 + scale.canteens + 1))
+    plan.canteen_of_unit.update(zip(canteen_units, canteen_ids, strict=True))
+    plan.canteens_of_region[region] = canteen_ids
+    for cid in canteen_ids:
+        plan.region_of_canteen[cid] = region
     weights = [rng.lognormvariate(0, 0.8) for _ in units]
     person_units = rng.choices(units, weights=weights, k=scale.staff)
-    tokens = rng.sample(range(10**8), scale.staff)
     card_bodies = rng.sample(range(10**9), scale.staff)
-    people: list[BenchPerson] = []
     for i in range(scale.staff):
         r = rng.random()
         kind = (
@@ -265,29 +300,93 @@ def build_city(
             if kind == "poor"
             else (rng.choice([2000, 5000, 10000]) if rng.random() < scale.cash_share else 0)
         )
-        people.append(
+        plan.people.append(
             BenchPerson(
-                id=i + 1,
+                id=p0 + i + 1,
                 unit_id=person_units[i],
                 card_no=body + luhn_digit(body),
-                token=f"{tokens[i]:08d}",
+                token=f"{tokens[p0 + i]:08d}",
                 secret=base64.b32encode(rng.randbytes(20)).decode(),
                 kind=kind,
-                subsidy=0 if kind == "poor" else unit_std[person_units[i]],
+                subsidy=0 if kind == "poor" else plan.unit_std[person_units[i]],
                 cash=cash,
             )
         )
-    lunch_price: dict[int, tuple[int, int, int]] = {}
-    terminals: dict[int, list[BenchTerminal]] = {}
-    tid = 0
+    tid = t0
     for cid in canteen_ids:
         own = rng.choice([400, 450, 500, 550, 600])
-        lunch_price[cid] = (own, own + 200, own * 2)
-        terminals[cid] = []
+        plan.lunch_price[cid] = (own, own + 200, own * 2)
+        plan.terminals[cid] = []
         for t in range(1, scale.terminals_per_canteen + 1):
             tid += 1
             code = f"T{cid:05d}-{t}"
-            terminals[cid].append(BenchTerminal(tid, code, device_key(code), cid))
+            plan.terminals[cid].append(BenchTerminal(tid, code, device_key(code), cid))
+
+
+def _create_regions(
+    url: str, cities: int, region_code: str
+) -> tuple[int, list[tuple[int, str, str]], dict[int, dict[str, int]]]:
+    """The top region and each city (id, code, name) with its system accounts by kind.
+
+    One city: the city is the top region (as a real city deployment). A province: the
+    province is the top, and every city keeps its own dining fund (``own_fund``)."""
+    engine = make_engine(url)
+    create_schema(engine)
+    made: list[tuple[int, str, str]] = []
+    with engine.begin() as conn:
+        if cities == 1:
+            top = create_region(conn, region_code, "郴州市")
+            made.append((top, region_code, "郴州市"))
+        else:
+            top = create_region(conn, PROVINCE[0], PROVINCE[1], "province")
+            for code, name in HUNAN[:cities]:
+                rid = create_region(conn, code, name, "city", top)
+                conn.execute(text("UPDATE regions SET own_fund = TRUE WHERE id = :r"), {"r": rid})
+                open_system_accounts(conn, rid, top=False)
+                made.append((rid, code, name))
+        system: dict[int, dict[str, int]] = {}
+        for region, kind, aid in conn.execute(
+            text("SELECT region_id, kind, id FROM accounts WHERE owner_kind = 'system'")
+        ):
+            system.setdefault(int(region), {})[kind] = int(aid)
+    engine.dispose()
+    for rid, _, _ in made:
+        assert set(system[rid]) == set(SYSTEM_KINDS)
+    return top, made, system
+
+
+def build_city(
+    url: str,
+    scale: CityScale = FULL,
+    *,
+    region_code: str = "431000",
+    seed: int = 735,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    cities: int = 1,
+) -> BenchCity:
+    """One city (``cities`` = 1) or a province of ``cities`` cities of ``scale`` each
+    (Hunan's, at most 14), every row carrying its city's region."""
+    if not 1 <= cities <= len(HUNAN):
+        raise ValueError(f"cities must be 1–{len(HUNAN)}")
+    started = _time.perf_counter()
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    quarter = quarter_of(to_local(now).date())
+    recreate_database(url)
+    _top, made, system = _create_regions(url, cities, region_code)
+
+    # --- the plan, in memory --------------------------------------------------------
+    plan = _Plan()
+    # Payment-code tokens are unique in the deployment: one draw for every city.
+    tokens = rng.sample(range(10**8), scale.staff * cities)
+    for index, (rid, code, name) in enumerate(made):
+        plan.city_name[rid] = name
+        _plan_city(rng, plan, scale, index, rid, code, tokens)
+    units, unit_std, people = plan.units, plan.unit_std, plan.people
+    canteen_of_unit, canteen_ids = plan.canteen_of_unit, plan.canteen_ids
+    lunch_price, terminals = plan.lunch_price, plan.terminals
+    unit_region, canteen_region = plan.region_of_unit, plan.region_of_canteen
 
     # --- COPY ---------------------------------------------------------------------------
     counts: dict[str, int] = {}
@@ -312,9 +411,9 @@ def build_city(
             (
                 (
                     u,
-                    region,
+                    unit_region[u],
                     f"U{u:05d}",
-                    f"{rng.choice(PLACES)}{rng.choice(BUREAUS)}",
+                    f"{_place(rng, plan.city_name[unit_region[u]])}{rng.choice(BUREAUS)}",
                     f"43050100{u:08d}",
                     _name(rng),
                     f"0735-2{u:06d}",
@@ -351,7 +450,7 @@ def build_city(
                 "purse_order",
                 "rollout_status",
             ],
-            (_canteen_row(rng, region, cid, u) for u, cid in canteen_of_unit.items()),
+            (_canteen_row(rng, canteen_region[cid], cid, u) for u, cid in canteen_of_unit.items()),
             len(canteen_ids),
             progress,
             "canteens 食堂",
@@ -402,7 +501,7 @@ def build_city(
             (
                 (
                     t.id,
-                    region,
+                    canteen_region[t.canteen_id],
                     t.canteen_id,
                     t.code,
                     f"{t.code} 消费机",
@@ -439,7 +538,7 @@ def build_city(
             (
                 (
                     p.id,
-                    region,
+                    unit_region[p.unit_id],
                     p.unit_id,
                     f"{p.id:07d}",
                     _name(rng),
@@ -467,7 +566,7 @@ def build_city(
             (
                 (
                     p.id,
-                    region,
+                    unit_region[p.unit_id],
                     p.card_no,
                     p.id,
                     "lost" if p.kind == "lost" else "active",
@@ -485,7 +584,7 @@ def build_city(
         acct: dict[tuple[str, int, str], int] = {}
         rows: list[tuple[int, int, str, str, int, bool, bool, int]] = []
 
-        def add(owner_kind: str, owner: int, kind: str, balance: int = 0) -> None:
+        def add(owner_kind: str, owner: int, kind: str, region: int, balance: int = 0) -> None:
             aid = next_acct + len(rows)
             acct[(owner_kind, owner, kind)] = aid
             rows.append(
@@ -502,13 +601,13 @@ def build_city(
             )
 
         for p in people:
-            add("person", p.id, "subsidy", p.subsidy)
-            add("person", p.id, "cash", p.cash)
+            add("person", p.id, "subsidy", unit_region[p.unit_id], p.subsidy)
+            add("person", p.id, "cash", unit_region[p.unit_id], p.cash)
         for u in units:
-            add("unit", u, "unit_income")
-            add("unit", u, "unit_returned")
+            add("unit", u, "unit_income", unit_region[u])
+            add("unit", u, "unit_returned", unit_region[u])
         for cid in canteen_ids:
-            add("canteen", cid, "canteen_payable")
+            add("canteen", cid, "canteen_payable", canteen_region[cid])
         counts["accounts"] = copy_rows(
             cur,
             "accounts",
@@ -532,7 +631,7 @@ def build_city(
         entries: list[tuple[int, int, str, str, str, datetime, datetime, str, str, str, int]] = []
         postings: list[tuple[int, int, int, int]] = []
 
-        def entry(kind: str, key: str, legs: list[tuple[int, int]], ref: str) -> None:
+        def entry(kind: str, key: str, legs: list[tuple[int, int]], ref: str, region: int) -> None:
             eid = len(entries) + 1
             entries.append((eid, region, kind, key, quarter, now, now, "bench", ref, "", len(legs)))
             assert sum(a for _, a in legs) == 0
@@ -542,35 +641,50 @@ def build_city(
         members: dict[int, list[BenchPerson]] = {}
         for p in people:
             members.setdefault(p.unit_id, []).append(p)
-        bank, fund = system["bank_clearing"], system["dining_fund"]
+        # Each city's money goes through its own dining fund (its system accounts).
         for u, ps in members.items():
             total = sum(p.subsidy for p in ps)
             if total == 0:
                 continue
             funded += total
+            region = unit_region[u]
+            bank, fund = system[region]["bank_clearing"], system[region]["dining_fund"]
             income = acct[("unit", u, "unit_income")]
             entry(
                 "unit_funds_in",
                 f"bench:in:{quarter}:{u}",
                 [(bank, -total), (fund, total)],
                 f"单位 {u} {quarter} 就餐经费",
+                region,
             )
-            entry("to_income", f"bench:income:{quarter}:{u}", [(fund, -total), (income, total)], "")
+            entry(
+                "to_income",
+                f"bench:income:{quarter}:{u}",
+                [(fund, -total), (income, total)],
+                "",
+                region,
+            )
             entry(
                 "distribution",
                 f"bench:dist:{quarter}:{u}",
                 [(income, -total)]
                 + [(acct[("person", p.id, "subsidy")], p.subsidy) for p in ps if p.subsidy],
                 f"{quarter} 补贴发放",
+                region,
             )
         for p in people:
             if p.cash:
                 funded += p.cash
+                region = unit_region[p.unit_id]
                 entry(
                     "topup",
                     f"bench:topup:{p.id}",
-                    [(bank, -p.cash), (acct[("person", p.id, "cash")], p.cash)],
+                    [
+                        (system[region]["bank_clearing"], -p.cash),
+                        (acct[("person", p.id, "cash")], p.cash),
+                    ],
                     "自费充值",
+                    region,
                 )
         counts["entries"] = copy_rows(
             cur,
@@ -627,7 +741,7 @@ def build_city(
         cur.execute("VACUUM ANALYZE")
     return BenchCity(
         url=url,
-        region_id=region,
+        region_id=made[0][0],
         quarter=quarter,
         people=people,
         terminals=terminals,
@@ -636,8 +750,17 @@ def build_city(
         lunch_price=lunch_price,
         counts=counts,
         funded_fen=funded,
+        regions=[rid for rid, _, _ in made],
+        region_of_unit=unit_region,
+        region_of_canteen=canteen_region,
+        canteens_of_region=plan.canteens_of_region,
         seconds=_time.perf_counter() - started,
     )
+
+
+def _place(rng: random.Random, city: str) -> str:
+    """Where a unit sits: Chenzhou's districts and counties, or another city's name."""
+    return rng.choice(PLACES) if city == "郴州市" else city
 
 
 def _canteen_row(rng: random.Random, region: int, cid: int, unit: int) -> tuple[Any, ...]:

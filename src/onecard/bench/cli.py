@@ -48,6 +48,12 @@ def app(
     canteens: Annotated[int, typer.Option(help="食堂 canteens")] = FULL.canteens,
     staff: Annotated[int, typer.Option(help="职工 staff")] = FULL.staff,
     terminals_per_canteen: int = FULL.terminals_per_canteen,
+    cities: Annotated[
+        int,
+        typer.Option(
+            min=1, max=14, help="a province of N cities of this size (Hunan: 14), each its own fund"
+        ),
+    ] = 1,
     seconds: Annotated[float, typer.Option(help="closed loop and pgbench duration")] = 30.0,
     clients: Annotated[int, typer.Option(help="closed-loop terminals = pgbench clients")] = 32,
     rate: Annotated[
@@ -124,6 +130,7 @@ def app(
         profile=str(profile) if profile else None,
         quarter_payments=quarter_payments,
         server_workers=server_workers,
+        cities=cities,
         warmup=warmup,
         face_share=face_share,
     )

@@ -112,7 +112,11 @@ class Workload:
     def _terminal_for(self, p: BenchPerson) -> BenchTerminal:
         cid = self.city.canteen_of_unit.get(p.unit_id)
         if cid is None or self.rng.random() < 0.2:
-            cid = self.rng.choice(self.city.canteen_ids)
+            # A visitor eats at another canteen of their own city (a province's cities
+            # keep their own funds: eating in another city needs an agreement).
+            region = self.city.region_of_unit.get(p.unit_id)
+            here = self.city.canteens_of_region.get(region) if region else None
+            cid = self.rng.choice(here or self.city.canteen_ids)
         return self.rng.choice(self.city.terminals[cid])
 
     def next(self, tag: str) -> Payment:

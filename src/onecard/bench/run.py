@@ -77,6 +77,9 @@ class RushOptions:
     # The share of each canteen's terminals that pay by face (bench.face_rush); 0 keeps
     # the rush card and payment code only, comparable with the figures recorded before.
     face_share: float = 0.0
+    # A province (issue 17 §5): this many cities of ``scale`` in one database, each city a
+    # region with its own dining fund; its people eat in their own city.
+    cities: int = 1
 
     def __post_init__(self) -> None:
         check_local(self.url)
@@ -319,7 +322,9 @@ def run_engine(opts: RushOptions, city: BenchCity, work: Workload, say: Say) -> 
     say(f"  engine: closed loop in-process, {opts.clients} threads × {opts.seconds:g} s")
     ctx = Context.from_settings(Settings(database_url=opts.url, env="development"))
     idents = {
-        t.id: TerminalIdentity(t.id, t.code, city.region_id, t.canteen_id)
+        t.id: TerminalIdentity(
+            t.id, t.code, city.region_of_canteen.get(t.canteen_id, city.region_id), t.canteen_id
+        )
         for ts in city.terminals.values()
         for t in ts
     }
@@ -463,7 +468,7 @@ def run_rush(
             f"building the city: {s.units:,} units, {s.canteens:,} canteens, {s.staff:,} staff"
             f" ({plain_url(opts.url)})"
         )
-        city = build_city(opts.url, opts.scale, progress=progress)
+        city = build_city(opts.url, opts.scale, progress=progress, cities=opts.cities)
         say(f"  built in {city.seconds:.1f} s")
     report = RushReport(opts, city, pgbench_tps=tps, pgbench_output=pgbench_output)
     face = None
