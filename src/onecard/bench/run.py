@@ -465,7 +465,12 @@ def run_rush(
     if city is None:
         s = opts.scale
         say(
-            f"building the city: {s.units:,} units, {s.canteens:,} canteens, {s.staff:,} staff"
+            (
+                f"building a province of {opts.cities} cities, each: "
+                if opts.cities > 1
+                else "building the city: "
+            )
+            + f"{s.units:,} units, {s.canteens:,} canteens, {s.staff:,} staff"
             f" ({plain_url(opts.url)})"
         )
         city = build_city(opts.url, opts.scale, progress=progress, cities=opts.cities)
