@@ -14,13 +14,16 @@ Contract:
   walk-in diners = forecast diners − pre-ordering diners (not below zero); the range is
   the same with the diners forecast's 80 % range. The pre-ordered portions are a floor.
   A dish with no comparable day has no forecast (``portions`` None): no number is made
-  up. Portions are whole.
+  up. Portions are whole. A comparable day the dish sold nothing counts as zero. The
+  history's pick-ups are payments like any other, so the ratio is over all diners and is
+  applied to the walk-ins as if they chose like those who pre-ordered (a simplification).
 - ``canteen_dish_forecast(ctx, canteen_id, today)``: tomorrow's menu, meal by meal, each
   dish with its pre-ordered portions and its forecast, from the last ``HISTORY_DAYS``
   days (nothing stored). A meal without a diners forecast (under ``MIN_HISTORY_DAYS`` of
   history) has no dish forecasts. A dish forecast needs the menu: a dish counts only on
   the days it was on the menu (``menus.menu_dishes``), and tomorrow's dishes are
-  tomorrow's menu.
+  tomorrow's menu. ``dish_portions(ctx, canteen_id, day)``: the same as
+  ``{(meal code, dish id): portions}`` for the purchase list (``sourcing.service``).
 - ``synthetic_dishes`` / ``backtest_dishes``: the synthetic canteen's dishes for
   ``onecard forecast backtest``, scored against the dish's portions on the same weekday
   last week.
