@@ -111,6 +111,9 @@ def test_the_backtest_command_prints_both_mapes() -> None:
     lines = {ln.split()[0]: ln for ln in r.output.splitlines() if ln.strip()}
     assert {"breakfast", "lunch", "dinner", "overall"} <= set(lines)
     assert lines["overall"].count("%") == 2
+    # The dish forecast is scored too, per meal, on working days and overall.
+    assert {"dishes:lunch", "dishes:dinner", "dishes:workdays", "dishes"} <= set(lines)
+    assert lines["dishes"].count("%") == 2
 
 
 def test_the_scikit_learn_models_replay_the_same_fortnight_single_threaded() -> None:

@@ -15,6 +15,9 @@ Contract:
   picked up; cancelled ones do not count) with how many were paid ahead;
   ``my_preorders`` a diner's pre-orders from a day on; ``held_fen`` what a diner has
   on hold now (the ledger's ``preorder_hold`` account, derived from postings).
+- ``menu_day_items`` and ``preorder_totals`` are what the dish forecast
+  (``reports.dish_forecast``) reads: the days each dish was on a meal's menu, and a
+  day's pre-ordering diners and pre-ordered portions per meal and dish.
 """
 
 from __future__ import annotations
@@ -308,3 +311,43 @@ def active_dishes(ctx: Context, canteen_id: int) -> list[dict[str, Any]]:
                 .order_by(Item.sku)
             )
         ]
+
+
+def menu_day_items(
+    conn: Connection, canteen_id: int, start: date, end: date
+) -> dict[tuple[str, int], set[date]]:
+    """The days ``start``…``end`` (inclusive) each dish was on each meal's menu, by
+    (meal code, item id): what the demand forecast counts a dish's history on."""
+    out: dict[tuple[str, int], set[date]] = {}
+    for d, m, i in conn.execute(
+        select(MenuDish.day, MenuDish.meal, MenuDish.item_id).where(
+            MenuDish.canteen_id == canteen_id, MenuDish.day.between(start, end)
+        )
+    ):
+        out.setdefault((str(m), int(i)), set()).add(d)
+    return out
+
+
+def preorder_totals(
+    conn: Connection, canteen_id: int, day: date
+) -> dict[str, tuple[int, dict[int, int]]]:
+    """Per meal code of ``day``: how many pre-orders (diners) and the portions pre-ordered
+    per item id, not counting cancelled pre-orders (as ``counts``)."""
+    live = (
+        Preorder.canteen_id == canteen_id,
+        Preorder.day == day,
+        Preorder.status.in_(("placed", "picked_up", "no_show")),
+    )
+    out: dict[str, tuple[int, dict[int, int]]] = {}
+    for m, n in conn.execute(
+        select(Preorder.meal, func.count()).where(*live).group_by(Preorder.meal)
+    ):
+        out[str(m)] = (int(n), {})
+    for m, i, q in conn.execute(
+        select(Preorder.meal, PreorderLine.item_id, func.sum(PreorderLine.qty))
+        .join(Preorder, Preorder.id == PreorderLine.preorder_id)
+        .where(*live)
+        .group_by(Preorder.meal, PreorderLine.item_id)
+    ):
+        out[str(m)][1][int(i)] = int(q)
+    return out

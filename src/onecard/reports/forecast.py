@@ -27,8 +27,11 @@ check, and statsmodels is already the runtime dependency (scikit-learn is a dev 
 ``MODELS`` keeps all three for ``onecard forecast backtest --model``; the scikit-learn
 ones run single-threaded (``_one_thread``), without which they took minutes.
 
-Diners are approved payments (a meal period allows one payment per person per day by
-default). Payments do not store their item lines, so dish portions are not forecast yet.
+Diners are approved payments of the meal (a meal period allows one payment per person per
+day by default): those made for the meal period, and those priced by dish lines, which
+carry no meal period and are attributed to the meal by their time of day
+(``reports.attribution``). Each dish's portions are forecast from the same history in
+``reports.dish_forecast``.
 """
 
 from __future__ import annotations
@@ -43,10 +46,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from onecard.core.context import Context
-from onecard.pay.models import MealPeriod, Payment
+from onecard.pay.models import MealPeriod
+from onecard.reports.attribution import meal_history
 from onecard.reports.holidays import holiday_name, is_workday
 
 HISTORY_DAYS = 84  # twelve weeks: long enough for a trend, short enough to follow it
@@ -247,24 +251,8 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def daily_counts(
     ctx: Context, canteen_id: int, start: date, end: date
 ) -> dict[int, dict[date, int]]:
-    """Approved payments per meal period per business day in [start, end): one GROUP BY."""
-    with ctx.reports_db.read() as conn:
-        rows = conn.execute(
-            select(Payment.meal_period_id, Payment.business_date, func.count())
-            .where(
-                Payment.canteen_id == canteen_id,
-                Payment.status == "approved",
-                Payment.meal_period_id.is_not(None),
-                Payment.business_date >= start,
-                Payment.business_date < end,
-            )
-            .group_by(Payment.meal_period_id, Payment.business_date)
-        ).all()
-    out: dict[int, dict[date, int]] = {}
-    for mp, d, n in rows:
-        if mp is not None:  # excluded by the WHERE; for the type checker
-            out.setdefault(int(mp), {})[d] = int(n)
-    return out
+    """Diners per meal period per business day in [start, end) (``reports.attribution``)."""
+    return {mp: h.diners for mp, h in meal_history(ctx, canteen_id, start, end).items()}
 
 
 def canteen_forecast(ctx: Context, canteen_id: int, today: date, days: int) -> dict[str, Any]:

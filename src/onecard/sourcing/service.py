@@ -20,9 +20,13 @@ and writes one audit record; bad input is refused before anything is written:
 
 ``purchase_list`` writes nothing: the plan (dish, meal, portions) of one day times the
 recipes gives each ingredient's grams and units, less what passed batches have left.
-``forecast_plan`` fills the portions of a plan from the demand forecast
-(``reports.forecast``: the meal's forecast diners) — "量入下米". The menus area passes its
-planned dishes as ``PlanLine``s; the page lets the manager pick them.
+``forecast_plan`` fills the portions of a plan from the demand forecast — "量入下米": a
+dish's own forecast portions (``reports.dish_forecast``: its portions per diner ×
+the meal's forecast diners, plus its pre-orders) where it has one, else the meal's
+forecast diners (``reports.forecast``); portions given in the plan always win. Each
+planned dish says where its portions came from (``source``: ``given`` / ``dish`` /
+``meal``). The menus area passes its planned dishes as ``PlanLine``s; the page lets the
+manager pick them.
 
 Quantities: thousandths of the ingredient's unit (``quantity_milli``) everywhere; a
 quantity given as text or number is parsed exactly (``Decimal``), never through a float.
@@ -53,7 +57,7 @@ from onecard.menus import queries as menu_queries
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen
 from onecard.pay.models import MealPeriod
-from onecard.reports import forecast
+from onecard.reports import dish_forecast, forecast
 from onecard.sourcing.models import (
     INSPECTIONS,
     MAX_GRAMS_PER_PORTION,
@@ -472,11 +476,13 @@ def record_use(
 # --- the purchase list (量入下米) --------------------------------------------------------------
 @dataclass(frozen=True)
 class PlanLine:
-    """One planned dish of a meal; ``portions`` None: from the forecast."""
+    """One planned dish of a meal; ``portions`` None: from the forecast (``source``:
+    where the portions came from, ``given`` / ``dish`` / ``meal``)."""
 
     dish_id: int
     meal: str
     portions: int | None = None
+    source: str = "given"
 
 
 def menu_plan(ctx: Context, canteen_id: int, day: date) -> list[PlanLine]:
@@ -509,6 +515,7 @@ class PlannedDish:
     meal: str
     portions: int
     has_recipe: bool
+    source: str = "given"  # given | dish (the dish's forecast) | meal (the meal's diners)
 
 
 @dataclass
@@ -532,21 +539,36 @@ def forecast_portions(ctx: Context, canteen_id: int, day: date) -> dict[str, int
     return out
 
 
+def dish_forecast_portions(ctx: Context, canteen_id: int, day: date) -> dict[tuple[str, int], int]:
+    """The forecast portions of ``day``'s menu dishes that have one, by (meal code, dish id)
+    (forecast made the day before)."""
+    return dish_forecast.dish_portions(ctx, canteen_id, day)
+
+
 def forecast_plan(
     ctx: Context, canteen_id: int, day: date, plan: Sequence[PlanLine]
 ) -> list[PlanLine]:
-    """The plan with each missing ``portions`` set to its meal's forecast diners; a meal
-    with no forecast is ``InvalidInput`` (give the portions by hand)."""
+    """The plan with each missing ``portions`` set to the dish's forecast portions, or,
+    for a dish without one, its meal's forecast diners; neither is ``InvalidInput``
+    (give the portions by hand)."""
     need = [p for p in plan if p.portions is None]
     if not need:
         return list(plan)
-    diners = forecast_portions(ctx, canteen_id, day)
+    dishes = dish_forecast_portions(ctx, canteen_id, day)
+    diners = (
+        forecast_portions(ctx, canteen_id, day)
+        if any((p.meal, p.dish_id) not in dishes for p in need)
+        else {}
+    )
     out = []
     for p in plan:
         if p.portions is None:
-            if p.meal not in diners:
+            if (p.meal, p.dish_id) in dishes:
+                p = PlanLine(p.dish_id, p.meal, dishes[(p.meal, p.dish_id)], "dish")
+            elif p.meal in diners:
+                p = PlanLine(p.dish_id, p.meal, diners[p.meal], "meal")
+            else:
                 raise InvalidInput(f"{p.meal} 还没有就餐人数预测（历史不足 14 天），请填写份数")
-            p = PlanLine(p.dish_id, p.meal, diners[p.meal])
         out.append(p)
     return out
 
@@ -585,7 +607,9 @@ def purchase_list(
                 .where(RecipeLine.item_id == p.dish_id)
             ).all()
             portions = int(p.portions or 0)
-            dishes.append(PlannedDish(int(dish.id), str(dish.name), meal, portions, bool(rows)))
+            dishes.append(
+                PlannedDish(int(dish.id), str(dish.name), meal, portions, bool(rows), p.source)
+            )
             for r in rows:
                 line = needs.setdefault(
                     int(r.id),

@@ -45,6 +45,7 @@ from onecard.pay.till_queries import (
     till_canteens,
     till_terminal,
 )
+from onecard.reports.dish_forecast import canteen_dish_forecast
 from onecard.reports.forecast import canteen_forecast
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
@@ -299,7 +300,8 @@ FORECAST_DAYS = 7
 def till_forecast(
     request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: OptionalIdQuery = None
 ) -> Response:
-    """Tomorrow's diners per meal and the week after, with a range (R-S4)."""
+    """Tomorrow's diners per meal and the week after, with a range, and tomorrow's
+    portions of each dish on the menu with a range and its pre-orders (R-S4)."""
     canteen, mine = _pick(ctx, actor, canteen_id)
     today = ctx.clock.today()
     return render(
@@ -310,6 +312,7 @@ def till_forecast(
         canteens=mine,
         today=today,
         forecast=canteen_forecast(ctx, canteen["id"], today, FORECAST_DAYS),
+        dishes=canteen_dish_forecast(ctx, canteen["id"], today),
     )
 
 
