@@ -157,6 +157,14 @@ def system_account(conn: Connection, kind: str, fund_region_id: int | None = Non
         )
     ).scalar()
     if found is None:
+        # A top-level region whose accounts were opened before regions kept funds (or
+        # under another region id): the deployment's ("system", 0) ones.
+        top = conn.execute(
+            text("SELECT 1 FROM regions WHERE id = :r AND parent_id IS NULL"),
+            {"r": fund_region_id},
+        ).scalar()
+        if top is not None:
+            return account_id(conn, "system", 0, kind)
         raise NotFound(what=f"account system:{kind} of region {fund_region_id}")
     return int(found)
 
@@ -235,6 +243,18 @@ _CLOSED_FOR_MANY = text(
     + f" SELECT 1 FROM ledger_periods WHERE code = :code AND region_id IN ({_FUNDS}) LIMIT 1"
 ).bindparams(bindparam("regions", expanding=True))
 _LAST_CLOSED_TOP = text(f"SELECT max(code) FROM ledger_periods WHERE region_id = ({_TOP})")
+
+
+_FUND_OF = text(_UP.format(start=":region") + " " + _FUNDS + " LIMIT 1")
+
+
+def fund_region_of(conn: Connection, region_id: int) -> int:
+    """``region_id``'s fund region, in one statement (``org.fund_regions.fund_region_of``
+    reads the whole region table; this is for a payment's path)."""
+    found = conn.execute(_FUND_OF, {"region": region_id}).scalar()
+    if found is None:
+        raise NotFound(what=f"区域 {region_id}")
+    return int(found)
 
 
 def top_fund_region(conn: Connection) -> int:
