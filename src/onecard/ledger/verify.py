@@ -30,6 +30,17 @@ How (the postings table is the ledger's largest by far):
 - exact path, entries without postings: ``postings.entry_id`` is a foreign key, so the
   entries are complete exactly when their count equals the entry ids seen while
   grouping; only when it does not are they looked up (an anti-join) to name them;
+- fund regions (issue 17 §1; ``org.fund_regions``): when the deployment has more than
+  one, each fund region's books must hold on their own — the postings on its accounts
+  (every account counts for its ``region_id``'s fund region; a system account's
+  ``region_id`` is its fund region) sum to zero, and a system account of a fund region
+  receives only entries of that region (``journal_entries.region_id``'s fund region).
+  Inter-region clearing entries are the one exception: an entry whose kind
+  ``crosses_regions(kind)`` allows (``CROSS_REGION_KINDS``: kinds starting with
+  ``interregion``) may move money between fund regions; the region sums then leave
+  out those entries' postings. One more grouped pass over postings (by account
+  region), and an index walk of the system accounts' postings: a deployment with one
+  fund region skips both;
 - on PostgreSQL, when the caller's transaction has written nothing, the two passes run
   side by side on two connections of their own that share one snapshot (exported by the
   first, as ``pg_dump -j`` does), so they compare the same ledger even while payments
@@ -51,6 +62,15 @@ from onecard.ledger.models import Account, JournalEntry, Posting
 
 T = TypeVar("T")
 U = TypeVar("U")
+
+# Entry kinds that may move money between fund regions: inter-region clearing (issue 17
+# §2, written by the clearing package). The hook for ``verify``: an entry of such a kind
+# is allowed to post to accounts of several fund regions.
+CROSS_REGION_KINDS = ("interregion",)
+
+
+def crosses_regions(kind: str) -> bool:
+    return kind.startswith(CROSS_REGION_KINDS)
 
 
 @dataclass
@@ -111,7 +131,78 @@ def verify(conn: Connection, limit: int = 50, *, exact: bool = False) -> VerifyR
             rep.problems.append(f"account {aid} ({kind}): negative balance {total} fen")
         else:
             rep.problems.append(f"account {aid} ({kind}): uncached account holds balance {bal}")
+    rep.problems.extend(fund_region_problems(conn, limit))
     return rep
+
+
+def fund_regions(conn: Connection) -> dict[int, int]:
+    """Every region → its fund region (the rule of ``org.fund_regions``, which the ledger
+    may not import: the nearest region at or above with ``own_fund``, else the top)."""
+    rows = conn.execute(text("SELECT id, parent_id, own_fund FROM regions")).all()
+    parent = {int(r[0]): None if r[1] is None else int(r[1]) for r in rows}
+    own = {int(r[0]): bool(r[2]) for r in rows}
+    out: dict[int, int] = {}
+    for rid in parent:
+        path, cur = [], rid
+        while cur not in out:
+            path.append(cur)
+            up = parent[cur]
+            if own[cur] or up is None or up not in parent:
+                out[cur] = cur
+                break
+            cur = up
+        for r in path:
+            out[r] = out[cur]
+    return out
+
+
+def fund_region_problems(conn: Connection, limit: int = 50) -> list[str]:
+    """Each fund region's books on their own (see the module's contract); nothing to
+    check (and nothing read beyond the regions) with a single fund region."""
+    fmap = fund_regions(conn)
+    if len(set(fmap.values())) < 2:
+        return []
+    problems: list[str] = []
+    # System accounts receive entries of their own fund region only.
+    for acct, acct_region, entry_region, kind, n in conn.execute(
+        text(
+            "SELECT a.id, a.region_id, e.region_id, e.kind, count(*) FROM accounts a"
+            " JOIN postings p ON p.account_id = a.id JOIN journal_entries e ON e.id = p.entry_id"
+            " WHERE a.owner_kind = 'system'"
+            " GROUP BY a.id, a.region_id, e.region_id, e.kind ORDER BY a.id, e.region_id"
+        )
+    ):
+        mine = fmap.get(int(acct_region), int(acct_region))
+        theirs = fmap.get(int(entry_region), int(entry_region))
+        if mine != theirs and not crosses_regions(str(kind)):
+            problems.append(
+                f"account {acct} (system, fund region {mine}): {n} {kind} entries of"
+                f" region {entry_region} (fund region {theirs})"
+            )
+    # Each fund region's postings sum to zero (inter-region clearing left out).
+    totals: dict[int, int] = {}
+    rows = conn.execute(
+        text(
+            "SELECT a.region_id, sum(p.amount) FROM postings p"
+            " JOIN accounts a ON a.id = p.account_id GROUP BY a.region_id"
+        )
+    ).all()
+    cross = conn.execute(
+        text(
+            "SELECT a.region_id, -sum(p.amount) FROM journal_entries e"
+            " JOIN postings p ON p.entry_id = e.id JOIN accounts a ON a.id = p.account_id"
+            " WHERE "
+            + " OR ".join(f"e.kind LIKE '{k}%'" for k in CROSS_REGION_KINDS)
+            + " GROUP BY a.region_id"
+        )
+    ).all()
+    for region, total in [*rows, *cross]:
+        fund = fmap.get(int(region), int(region))
+        totals[fund] = totals.get(fund, 0) + int(total)
+    for fund, total in sorted(totals.items()):
+        if total != 0:
+            problems.append(f"fund region {fund}: its postings sum to {total} fen (must be 0)")
+    return problems[:limit]
 
 
 def _side_by_side(
