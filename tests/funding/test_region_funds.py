@@ -214,9 +214,12 @@ def test_the_switch_refuses_to_split_money_already_held(city: City) -> None:
     with pytest.raises(StateConflict, match="未结账期间"):
         regions.set_own_fund(city.ctx, BUREAU, COUNTY)
     with city.ctx.db.read() as conn:
-        assert conn.execute(
-            select(Account.id).where(Account.owner_kind == "system", Account.owner_id != 0)
-        ).first() is None
+        assert (
+            conn.execute(
+                select(Account.id).where(Account.owner_kind == "system", Account.owner_id != 0)
+            ).first()
+            is None
+        )
 
 
 def test_a_switch_after_closed_quarters_carries_the_calendar_on(city: City) -> None:
@@ -267,3 +270,62 @@ def test_top_ups_and_verify_keep_each_fund_region_apart(city: City) -> None:
     assert probe("interregion_clearing") == []
     with city.ctx.db.read() as conn:
         assert account_id(conn, "system", county, "dining_fund")
+
+
+def test_the_switch_and_a_region_run_from_the_cli_and_the_api(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from onecard import cli_kit
+    from onecard.cli import app, exit_code_for
+    from onecard.core.errors import OneCardError
+    from onecard.web.app import create_app
+    from onecard.web.deps import get_actor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    add_county(city)
+    monkeypatch.setattr(cli_kit, "context_factory", lambda _url: city.ctx)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        res = runner.invoke(app, ["funding", *args])
+        if isinstance(res.exception, OneCardError):
+            return exit_code_for(res.exception), res.output
+        return res.exit_code, res.output
+
+    city.at(date(2026, 1, 2))
+    code, _out = run("notices", "2026Q1", "--region", COUNTY)
+    assert code != 0  # the county has no fund of its own yet
+    code, out = run("region-fund", COUNTY, "--own")
+    assert code == 0 and "完成" in out
+    code, out = run("notices", "2026Q1", "--region", COUNTY)
+    assert code == 0 and "JF-U101-2026Q1" in out and "JF-U001" not in out
+    code, out = run("notices", "2026Q1")
+    assert code == 0 and "JF-U001-2026Q1" in out and "JF-U101" not in out
+    code, _out = run("region-fund", "431000", "--shared")
+    assert code == 5  # the top region always keeps its own fund
+
+    web = create_app(city.ctx)
+    web.dependency_overrides[get_actor] = lambda: BUREAU
+    client = TestClient(web)
+    api = "/api/v1/funding"
+    got = client.post(f"{api}/region-funds", json={"region": COUNTY, "own": True})
+    assert got.status_code == 200 and got.json()["changed"] is False
+    got = client.post(f"{api}/region-funds", json={"region": "431000", "own": False})
+    assert got.status_code == 409 and got.json()["error"]["code"] == "state_conflict"
+    got = client.post(f"{api}/region-funds", json={"region": COUNTY, "extra": 1})
+    assert got.status_code == 422
+    rows = client.get(f"{api}/notices/2026Q1", params={"region": COUNTY}).json()
+    assert [r["unit"] for r in rows] == ["县财政局"]
+    dry = client.post(
+        f"{api}/notices", json={"quarter": "2026Q2", "dry_run": True, "region": COUNTY}
+    )
+    assert dry.status_code == 200 and [ln["unit"] for ln in dry.json()["lines"]] == ["县财政局"]
+    assert dry.json()["scope"] == f"2026Q2 [{COUNTY}]"
