@@ -16,7 +16,15 @@ from onecard.audit.models import AuditEvent
 from onecard.channels.bank import DINING_FUND_ACCOUNT
 from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, StateConflict, YearEndBeforeSettlement
-from onecard.funding import distribution, notices, payouts, regions, settlement, year_end
+from onecard.funding import (
+    distribution,
+    notices,
+    payouts,
+    regions,
+    settlement,
+    summary,
+    year_end,
+)
 from onecard.ledger.models import Account, JournalEntry
 from onecard.ledger.service import (
     Leg,
@@ -129,6 +137,13 @@ def test_a_county_with_its_own_fund_runs_its_own_year(city: City) -> None:
     assert county_notices.totals["amount_due_fen"] == 60000
     assert county_notices.scope == f"2026Q1 [{COUNTY}]"
     assert [s["unit"] for s in notices.notice_status(city.ctx, "2026Q1", COUNTY)] == ["县财政局"]
+    # A preview's "before" is the same fund region's previous quarter (1 unit, not 4).
+    q2 = notices.issue_notices(city.ctx, BUREAU, "2026Q2", region=COUNTY, dry_run=True)
+    rows = summary.summarise(city.ctx, "notices", "2026Q2", [q2], COUNTY)
+    assert [(r["key"], r["now"], r["before"]) for r in rows][:2] == [
+        ("units", 1, 1),
+        ("people", 2, 2),
+    ]
 
     # Receipts: the county's credit is booked by the county's run only.
     city.at(date(2026, 1, 8), 10)

@@ -143,11 +143,14 @@ def _print_result(res: RunResult, columns: list[tuple[str, str]]) -> None:
         con.print(f"[yellow]{n}[/yellow]")
 
 
-def _print_summary(ctx: Context, kind: str, period: str, results: list[RunResult]) -> None:
-    """A preview opens with its summary: this run against the previous period."""
+def _print_summary(
+    ctx: Context, kind: str, period: str, results: list[RunResult], region: str | None = None
+) -> None:
+    """A preview opens with its summary: this run against the previous period (of the
+    same fund region)."""
     from onecard.funding.summary import previous_quarter, summarise
 
-    rows = summarise(ctx, kind, period, results)
+    rows = summarise(ctx, kind, period, results, region)
     if not rows:
         return
     before = str(int(period) - 1) if kind == "year_end" else previous_quarter(period)
@@ -239,7 +242,7 @@ def cmd_notices(
     with _bar(f"生成 {quarter} 缴款通知") as step:
         res = issue_notices(ctx, _actor(), quarter, dry_run=dry_run, progress=step, region=region)
     if dry_run:
-        _print_summary(ctx, "notices", quarter, [res])
+        _print_summary(ctx, "notices", quarter, [res], region)
     _print_result(
         res,
         [
@@ -395,7 +398,7 @@ def cmd_distribute(
                 region=region,
             )
     if dry_run:
-        _print_summary(ctx, "distribute", quarter, results)
+        _print_summary(ctx, "distribute", quarter, results, region)
     for res in results:
         _print_result(res, cols)
     if any(r.problems for r in results):
@@ -463,7 +466,7 @@ def cmd_settle(
             region=region,
         )
     if dry_run:
-        _print_summary(ctx, "settle", quarter, [res])
+        _print_summary(ctx, "settle", quarter, [res], region)
     _print_result(
         res,
         [
@@ -503,7 +506,7 @@ def cmd_year_end(
             region=region,
         )
     if dry_run:
-        _print_summary(ctx, "year_end", str(year), [res])
+        _print_summary(ctx, "year_end", str(year), [res], region)
     _print_result(
         res,
         [("unit", "单位"), ("staff_no", "工号"), ("name", "姓名"), ("amount_fen", "清零金额(元)")],
