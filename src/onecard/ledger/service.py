@@ -281,6 +281,14 @@ def last_closed(conn: Connection, region_ids: Iterable[int] | None = None) -> st
     return None if found is None else str(found)
 
 
+def lock_out_posting(conn: Connection) -> None:
+    """On PostgreSQL, wait for the writers in flight and hold new ones until the caller's
+    transaction ends (SHARE ROW EXCLUSIVE on the entry table, see ``lock_for_posting``):
+    closing a period, or moving a region to another fund region, sees every entry."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE journal_entries IN SHARE ROW EXCLUSIVE MODE"))
+
+
 def period_for(conn: Connection, day: date, region_id: int | None = None) -> str:
     """The quarter of ``day``, or the first open quarter after it if that one is closed
     for ``region_id``'s fund region (the top region's when None)."""
@@ -311,8 +319,7 @@ def close_period(
     """Close ``period`` for a fund region (the top region when None); its quarters close
     in order. Returns False if it was already closed. Closing a county's quarter leaves
     the city's open."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("LOCK TABLE journal_entries IN SHARE ROW EXCLUSIVE MODE"))
+    lock_out_posting(conn)
     region = top_fund_region(conn) if fund_region_id is None else fund_region_id
     if is_closed(conn, period, region):
         return False
