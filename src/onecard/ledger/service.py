@@ -221,7 +221,8 @@ def lock_for_posting(conn: Connection) -> None:
 # one (no parent) at the latest. Periods are closed per fund region, so an entry of
 # region R counts the closed quarters of R's fund region. Walking up a few parent links
 # by primary key in the same statement as the period look-up keeps the payment path at
-# one statement, as before, and needs no cache that another process could make stale.
+# one statement, as before, and needs no cache that another process could make stale
+# (on PostgreSQL through ``onecard_fund_region``, whose plans are kept).
 _UP = (
     "WITH RECURSIVE up(id, parent_id, own_fund, depth) AS ("
     " SELECT id, parent_id, own_fund, 0 FROM regions WHERE id IN ({start})"
@@ -233,6 +234,11 @@ _TOP = "SELECT id FROM regions WHERE parent_id IS NULL ORDER BY id LIMIT 1"
 _LAST_CLOSED_ONE = text(
     _UP.format(start=":region")
     + f" SELECT max(code) FROM ledger_periods WHERE region_id IN ({_FUNDS})"
+)
+# PostgreSQL: the same walk in ``onecard_fund_region`` (migration 0029), whose plans are
+# kept: a recursive query is planned afresh on every call (about 0.4 ms more a payment).
+_LAST_CLOSED_ONE_PG = text(
+    "SELECT max(code) FROM ledger_periods WHERE region_id = onecard_fund_region(:region)"
 )
 _LAST_CLOSED_MANY = text(
     _UP.format(start=":regions")
@@ -251,7 +257,10 @@ _FUND_OF = text(_UP.format(start=":region") + " " + _FUNDS + " LIMIT 1")
 def fund_region_of(conn: Connection, region_id: int) -> int:
     """``region_id``'s fund region, in one statement (``org.fund_regions.fund_region_of``
     reads the whole region table; this is for a payment's path)."""
-    found = conn.execute(_FUND_OF, {"region": region_id}).scalar()
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(text("SELECT onecard_fund_region(:r)"), {"r": region_id}).scalar()
+    else:
+        found = conn.execute(_FUND_OF, {"region": region_id}).scalar()
     if found is None:
         raise NotFound(what=f"区域 {region_id}")
     return int(found)
@@ -275,7 +284,8 @@ def last_closed(conn: Connection, region_ids: Iterable[int] | None = None) -> st
         if not ids:
             return None
         if len(ids) == 1:
-            found = conn.execute(_LAST_CLOSED_ONE, {"region": ids[0]}).scalar()
+            one = _LAST_CLOSED_ONE_PG if conn.dialect.name == "postgresql" else _LAST_CLOSED_ONE
+            found = conn.execute(one, {"region": ids[0]}).scalar()
         else:
             found = conn.execute(_LAST_CLOSED_MANY, {"regions": ids}).scalar()
     return None if found is None else str(found)

@@ -10,6 +10,13 @@ The table is small (four rows a year per fund region) and nothing refers to it, 
 rebuilt: rows read, table dropped and created with the new key, rows written back (the
 same on SQLite, which cannot change a primary key in place, and PostgreSQL).
 
+On PostgreSQL, ``onecard_fund_region(region_id)`` answers a region's fund region (the
+rule of ``org.fund_regions``: the nearest region at or above it with ``own_fund``, the
+top one at the latest) for the ledger writer's closed-period look-up on the payment
+path: a STABLE PL/pgSQL function keeps its plans, so the look-up costs what it did
+before (a recursive query in the statement is planned afresh on every payment). SQLite
+plans in microseconds and uses the recursive query.
+
 Revision ID: 0029
 Revises: 0027
 Create Date: 2026-11-30
@@ -31,8 +38,34 @@ def _top(bind: sa.Connection) -> int:
     return 1 if found is None else int(found)
 
 
+FUND_REGION_FN = """
+CREATE OR REPLACE FUNCTION onecard_fund_region(r bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    cur bigint := r;
+    up bigint;
+    own boolean;
+BEGIN
+    FOR i IN 1..16 LOOP
+        SELECT parent_id, own_fund INTO up, own FROM regions WHERE id = cur;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        IF own OR up IS NULL THEN
+            RETURN cur;
+        END IF;
+        cur := up;
+    END LOOP;
+    RETURN cur;
+END
+$$
+"""
+
+
 def upgrade() -> None:
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute(FUND_REGION_FN)
     top = _top(bind)
     rows = bind.execute(sa.text("SELECT code, closed_at, closed_by FROM ledger_periods")).all()
     op.drop_table("ledger_periods")
@@ -61,6 +94,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS onecard_fund_region(bigint)")
     top = _top(bind)
     rows = bind.execute(
         sa.text("SELECT code, closed_at, closed_by FROM ledger_periods WHERE region_id = :r"),
