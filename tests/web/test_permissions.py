@@ -570,6 +570,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", f"{API}/funding/settlements"): Call(json=j({"quarter": "2026Q1", "dry_run": True})),
     ("POST", f"{API}/funding/year-end"): Call(json=j({"year": 2025, "dry_run": True})),
     ("POST", f"{API}/funding/returns"): Call(json=j({"dry_run": True})),
+    # The top region always keeps its own fund: admitted, then refused as a conflict.
+    ("POST", f"{API}/funding/region-funds"): Call(
+        json=j({"region": "431000", "own": True}), ok=frozenset({409})
+    ),
     ("POST", f"{API}/funding/reconciliations"): Call(json=j({"day": "2026-03-10"})),
     ("GET", f"{API}/funding/roster/template"): Call(query="unit_id={unit_id}"),
     ("POST", f"{API}/funding/unit-info/import"): Call(

@@ -68,7 +68,14 @@ from onecard.core.errors import (
 )
 from onecard.core.money import MAX_AMOUNT_FEN, yuan
 from onecard.ledger.models import Account
-from onecard.ledger.service import Leg, account_id, open_account, post, system_account
+from onecard.ledger.service import (
+    Leg,
+    account_id,
+    fund_region_of,
+    open_account,
+    post,
+    system_account,
+)
 from onecard.org.actors import Actor
 
 CANTEEN_ACCOUNTS = ("cc_sales", "cc_subsidy", "cc_due")
@@ -227,7 +234,10 @@ def top_up(ctx: Context, actor: Actor, resident_id: int, amount_fen: int, key: s
             kind="community_topup",
             key=f"cc-topup:{key}",
             legs=[
-                Leg(system_account(conn, "bank_clearing"), -amount_fen),
+                Leg(
+                    system_account(conn, "bank_clearing", fund_region_of(conn, r.region_id)),
+                    -amount_fen,
+                ),
                 Leg(wallet_of(conn, resident_id), amount_fen),
             ],
             actor=actor.label,
@@ -258,7 +268,10 @@ def fund_subsidies(ctx: Context, actor: Actor, region_id: int, amount_fen: int, 
             kind="community_fund",
             key=f"cc-fund:{key}",
             legs=[
-                Leg(system_account(conn, "bank_clearing"), -amount_fen),
+                Leg(
+                    system_account(conn, "bank_clearing", fund_region_of(conn, region_id)),
+                    -amount_fen,
+                ),
                 Leg(civil_fund(conn, region_id), amount_fen),
             ],
             actor=actor.label,

@@ -116,6 +116,7 @@ WORDS: dict[str, dict[str, str]] = {
         "year_end": "年末清零",
         "reconcile": "对账",
         "calendar_override": "越过日历运行",
+        "region_fund": "设置区域经费核算",
         # Signing in and the account's security (web.accounts, web.account_activation).
         "sign_in": "登录",
         "sign_in_failed": "登录失败",

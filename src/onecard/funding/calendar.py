@@ -22,6 +22,10 @@ An override given when the calendar has no objection is ignored (nothing to reco
 objection to the run ``kind`` (``settle``, ``distribute``, ``year_end``) with the page's
 parameters, as text, or None (no objection, an unknown kind, unreadable parameters, or
 a quarter already settled and closed).
+
+The calendar is per fund region (``funding.regions``): a quarter's notices, its
+settlement (the closed period) and the year's close are the fund region's own; the
+``region`` parameter (a region code, the top region when absent) says whose.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from onecard.core.clock import quarter_bounds
 from onecard.core.context import Context
 from onecard.core.errors import (
     InvalidInput,
+    NotFound,
     NoticesNotIssued,
     OutOfCalendar,
     SettlementTooEarly,
@@ -44,6 +49,7 @@ from onecard.core.errors import (
 from onecard.core.runs import RunResult
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import FundingNotice
+from onecard.funding.regions import FundRegion, resolve
 from onecard.ledger.service import is_closed
 from onecard.org.actors import Actor
 from onecard.org.models import Unit
@@ -71,19 +77,30 @@ def settlement_objection(today: date, quarter: str) -> OutOfCalendar | None:
     return SettlementTooEarly(quarter=quarter, ends=ends.isoformat(), today=today.isoformat())
 
 
-def year_end_objection(conn: Connection, year: int) -> OutOfCalendar | None:
+def year_end_objection(
+    conn: Connection, year: int, fund: FundRegion | None = None
+) -> OutOfCalendar | None:
+    """Q4 closed for the fund region (the top's when None)."""
     q4 = f"{year}Q4"
-    if is_closed(conn, q4):
+    if is_closed(conn, q4, None if fund is None or fund.top else fund.id):
         return None
     return YearEndBeforeSettlement(year=year, quarter=q4)
 
 
 def distribution_objection(
-    conn: Connection, quarter: str, unit_ids: Sequence[int] | None = None
+    conn: Connection,
+    quarter: str,
+    unit_ids: Sequence[int] | None = None,
+    fund: FundRegion | None = None,
 ) -> OutOfCalendar | None:
-    """``unit_ids`` None: the quarter's notices at all; else each named unit's notice."""
+    """``unit_ids`` None: the quarter's notices at all (of the fund region's units, when
+    ``fund`` is given); else each named unit's notice."""
     q = select(FundingNotice.unit_id).where(FundingNotice.quarter == quarter)
     if unit_ids is None:
+        if fund is not None:
+            q = q.join(Unit, Unit.id == FundingNotice.unit_id).where(
+                Unit.region_id.in_(fund.members)
+            )
         if conn.execute(q.limit(1)).first() is not None:
             return None
         return NoticesNotIssued(quarter=quarter, unit_zh="", unit_en="")
@@ -135,19 +152,20 @@ def guard(
 def run_objection(ctx: Context, kind: str, params: dict[str, str]) -> str | None:
     try:
         with ctx.db.read() as conn:
+            fund = resolve(conn, params.get("region") or None)
             if kind == "settle":
                 q = check_quarter(params.get("quarter", ""))
-                if is_closed(conn, q):
+                if is_closed(conn, q, None if fund.top else fund.id):
                     return None
                 obj = settlement_objection(ctx.clock.today(), q)
             elif kind == "distribute":
                 q = check_quarter(params.get("quarter", ""))
                 unit = params.get("unit_id", "")
-                obj = distribution_objection(conn, q, [int(unit)] if unit else None)
+                obj = distribution_objection(conn, q, [int(unit)] if unit else None, fund)
             elif kind == "year_end":
-                obj = year_end_objection(conn, int(params.get("year", "0") or 0))
+                obj = year_end_objection(conn, int(params.get("year", "0") or 0), fund)
             else:
                 return None
-    except InvalidInput:
+    except (InvalidInput, NotFound):
         return None
     return None if obj is None else obj.message()

@@ -37,6 +37,10 @@ OverrideOpt = Annotated[
         help="仅限紧急情况：日历检查未通过时仍执行，须写明理由（记入操作记录）",
     ),
 ]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option("--region", help="经费区域代码（单独核算经费的区域）；不填则为顶级区域"),
+]
 
 
 def _ctx(database_url: str | None) -> Context:
@@ -139,11 +143,14 @@ def _print_result(res: RunResult, columns: list[tuple[str, str]]) -> None:
         con.print(f"[yellow]{n}[/yellow]")
 
 
-def _print_summary(ctx: Context, kind: str, period: str, results: list[RunResult]) -> None:
-    """A preview opens with its summary: this run against the previous period."""
+def _print_summary(
+    ctx: Context, kind: str, period: str, results: list[RunResult], region: str | None = None
+) -> None:
+    """A preview opens with its summary: this run against the previous period (of the
+    same fund region)."""
     from onecard.funding.summary import previous_quarter, summarise
 
-    rows = summarise(ctx, kind, period, results)
+    rows = summarise(ctx, kind, period, results, region)
     if not rows:
         return
     before = str(int(period) - 1) if kind == "year_end" else previous_quarter(period)
@@ -224,16 +231,18 @@ def _person_id(ctx: Context, staff_no: str) -> int:
 
 # --- notices and receipts ---------------------------------------------------------------
 @app.command("notices")
-def cmd_notices(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = None) -> None:
+def cmd_notices(
+    quarter: str, dry_run: DryOpt = False, region: RegionOpt = None, database_url: DbOpt = None
+) -> None:
     """Issue funding notices for a quarter (amount due = sum of staff standards). 缴款通知"""
     from onecard.funding.notices import issue_notices
 
     check_quarter(quarter)
     ctx = _ctx(database_url)
     with _bar(f"生成 {quarter} 缴款通知") as step:
-        res = issue_notices(ctx, _actor(), quarter, dry_run=dry_run, progress=step)
+        res = issue_notices(ctx, _actor(), quarter, dry_run=dry_run, progress=step, region=region)
     if dry_run:
-        _print_summary(ctx, "notices", quarter, [res])
+        _print_summary(ctx, "notices", quarter, [res], region)
     _print_result(
         res,
         [
@@ -247,7 +256,7 @@ def cmd_notices(quarter: str, dry_run: DryOpt = False, database_url: DbOpt = Non
 
 
 @app.command("status")
-def cmd_status(quarter: str, database_url: DbOpt = None) -> None:
+def cmd_status(quarter: str, region: RegionOpt = None, database_url: DbOpt = None) -> None:
     """Paid / short / over / unpaid and late, per notice. 缴款情况"""
     from onecard.funding.notices import STATUS_ZH, notice_status
 
@@ -255,7 +264,7 @@ def cmd_status(quarter: str, database_url: DbOpt = None) -> None:
     t = Table(title=f"{quarter} 缴款情况")
     for h in ("单位", "通知编号", "应缴(元)", "已缴(元)", "状态", "逾期"):
         t.add_column(h)
-    for s in notice_status(ctx, quarter):
+    for s in notice_status(ctx, quarter, region):
         t.add_row(
             s["unit"],
             s["reference"],
@@ -274,6 +283,7 @@ def cmd_receipts(
         Path | None, typer.Option("--file", help="银行对账单文件（CSV 或 Excel）")
     ] = None,
     dry_run: DryOpt = False,
+    region: RegionOpt = None,
     database_url: DbOpt = None,
 ) -> None:
     """Book units' payments from a day's bank statement into the dining fund. 单位来款入账"""
@@ -282,7 +292,9 @@ def cmd_receipts(
     ctx = _ctx(database_url)
     data = file.read_bytes() if file else None
     with _bar(f"导入 {day} 单位来款") as step:
-        res = import_receipts(ctx, _actor(), _day(day), dry_run=dry_run, progress=step, data=data)
+        res = import_receipts(
+            ctx, _actor(), _day(day), dry_run=dry_run, progress=step, data=data, region=region
+        )
     _print_result(
         res,
         [
@@ -324,13 +336,15 @@ def cmd_assign_receipt(
 
 
 @app.command("transfer")
-def cmd_transfer(dry_run: DryOpt = False, database_url: DbOpt = None) -> None:
+def cmd_transfer(
+    dry_run: DryOpt = False, region: RegionOpt = None, database_url: DbOpt = None
+) -> None:
     """Move matched receipts from the dining fund to the system income line. 转拨收入户"""
     from onecard.funding.notices import transfer_to_income
 
     ctx = _ctx(database_url)
     with _bar("转拨系统收入户") as step:
-        res = transfer_to_income(ctx, _actor(), dry_run=dry_run, progress=step)
+        res = transfer_to_income(ctx, _actor(), dry_run=dry_run, progress=step, region=region)
     _print_result(res, [("unit", "单位"), ("serial", "流水号"), ("amount_fen", "金额(元)")])
 
 
@@ -343,6 +357,7 @@ def cmd_distribute(
     ] = None,
     dry_run: DryOpt = False,
     override_calendar: OverrideOpt = None,
+    region: RegionOpt = None,
     database_url: DbOpt = None,
 ) -> None:
     """Credit each person's subsidy purse for the quarter (idempotent). 拨付到卡"""
@@ -380,9 +395,10 @@ def cmd_distribute(
                 dry_run=dry_run,
                 progress=step,
                 override_calendar=override_calendar,
+                region=region,
             )
     if dry_run:
-        _print_summary(ctx, "distribute", quarter, results)
+        _print_summary(ctx, "distribute", quarter, results, region)
     for res in results:
         _print_result(res, cols)
     if any(r.problems for r in results):
@@ -431,6 +447,7 @@ def cmd_settle(
     quarter: str,
     dry_run: DryOpt = False,
     override_calendar: OverrideOpt = None,
+    region: RegionOpt = None,
     database_url: DbOpt = None,
 ) -> None:
     """Quarter-end settlement (after the quarter ends): fee 0.5%, quality share, payout; closes the period. 季度结算"""
@@ -446,9 +463,10 @@ def cmd_settle(
             dry_run=dry_run,
             progress=step,
             override_calendar=override_calendar,
+            region=region,
         )
     if dry_run:
-        _print_summary(ctx, "settle", quarter, [res])
+        _print_summary(ctx, "settle", quarter, [res], region)
     _print_result(
         res,
         [
@@ -470,6 +488,7 @@ def cmd_year_end(
     year: int,
     dry_run: DryOpt = False,
     override_calendar: OverrideOpt = None,
+    region: RegionOpt = None,
     database_url: DbOpt = None,
 ) -> None:
     """Clear every subsidy purse (after the Q4 settlement); leftovers back to units (or finance). 年末清零"""
@@ -484,9 +503,10 @@ def cmd_year_end(
             dry_run=dry_run,
             progress=step,
             override_calendar=override_calendar,
+            region=region,
         )
     if dry_run:
-        _print_summary(ctx, "year_end", str(year), [res])
+        _print_summary(ctx, "year_end", str(year), [res], region)
     _print_result(
         res,
         [("unit", "单位"), ("staff_no", "工号"), ("name", "姓名"), ("amount_fen", "清零金额(元)")],
@@ -494,14 +514,33 @@ def cmd_year_end(
 
 
 @app.command("return-funds")
-def cmd_return_funds(dry_run: DryOpt = False, database_url: DbOpt = None) -> None:
+def cmd_return_funds(
+    dry_run: DryOpt = False, region: RegionOpt = None, database_url: DbOpt = None
+) -> None:
     """Pay units what is owed back to them (leftovers, withheld parts). 退回单位"""
     from onecard.funding.payouts import return_to_units
 
     ctx = _ctx(database_url)
     with _bar("退回单位款项") as step:
-        res = return_to_units(ctx, _actor(), dry_run=dry_run, progress=step)
+        res = return_to_units(ctx, _actor(), dry_run=dry_run, progress=step, region=region)
     _print_result(res, [("unit", "单位"), ("account", "银行账户"), ("amount_fen", "金额(元)")])
+
+
+@app.command("region-fund")
+def cmd_region_fund(
+    region: str,
+    own: Annotated[
+        bool,
+        typer.Option("--own/--shared", help="单独核算经费（--own）或并入上级经费（--shared）"),
+    ] = True,
+    database_url: DbOpt = None,
+) -> None:
+    """Make a region keep its own dining fund (or give it back to the region above). 区域单独核算"""
+    from onecard.funding.regions import set_own_fund
+
+    ctx = _ctx(database_url)
+    res = set_own_fund(ctx, _actor(), region, own=own)
+    _print_result(res, [("region_id", "区域"), ("fund_region_id", "经费区域")])
 
 
 @app.command("send-orders")

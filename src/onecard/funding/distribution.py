@@ -46,7 +46,7 @@ from onecard.core.context import Context
 from onecard.core.errors import DistributionExceedsFunds, NotFound, StateConflict
 from onecard.core.money import yuan
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.funding import calendar
+from onecard.funding import calendar, regions
 from onecard.funding.errors import check_quarter
 from onecard.funding.notices import standard_of
 from onecard.ledger.models import Account
@@ -233,6 +233,7 @@ def _run_units(
     override: str | None = None,
     check_units: bool = True,
     first_batch: bool = True,
+    fund: regions.FundRegion | None = None,
 ) -> list[RunResult]:
     """One transaction for these units: plan them, pay every unit that has the funds with
     one ``post_many``, one audit record per unit paid. A unit short of funds is paid
@@ -246,7 +247,9 @@ def _run_units(
             raise NotFound(what="单位")
         # A run of several batches asks once, in its first (the answer is the same).
         objection = (
-            calendar.distribution_objection(conn, quarter, list(unit_ids) if check_units else None)
+            calendar.distribution_objection(
+                conn, quarter, list(unit_ids) if check_units else None, fund
+            )
             if first_batch
             else None
         )
@@ -356,8 +359,10 @@ def distribute_all(
     dry_run: bool = False,
     progress: Progress = no_progress,
     override_calendar: str | None = None,
+    region: str | None = None,
 ) -> list[RunResult]:
-    """Every unit (in code order), a chunk of units per transaction (up to
+    """Every unit of the fund region ``region`` (its code; the top's when None), in code
+    order, a chunk of units per transaction (up to
     ``chunk_size`` people each); a unit short of funds is reported, not paid. ``progress`` counts units.
     The calendar asks for the quarter's notices to be out (a unit created since has no
     notice and no funds: it is simply paid nothing)."""
@@ -366,9 +371,11 @@ def distribute_all(
     override = calendar.clean_reason(override_calendar)
     with ctx.db.read() as conn:
         size = chunk_size(conn)
+        fr = regions.resolve(conn, region)
         counted = conn.execute(
             select(Unit.id, func.count(Person.id))
             .outerjoin(Person, (Person.unit_id == Unit.id) & (Person.status == "active"))
+            .where(Unit.region_id.in_(fr.members))
             .group_by(Unit.id, Unit.code)
             .order_by(Unit.code)
         ).all()
@@ -394,6 +401,7 @@ def distribute_all(
                     override=override,
                     check_units=False,
                     first_batch=n == 0,
+                    fund=fr,
                 )
             )
             progress(len(out), len(counted))

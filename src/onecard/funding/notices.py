@@ -39,10 +39,11 @@ from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound, StateConflict
 from onecard.core.money import yuan
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.funding import regions
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import FundingNotice, FundingReceipt
 from onecard.funding.payouts import add_order, send_orders
-from onecard.ledger.service import Leg, account_id, post, system_account
+from onecard.ledger.service import Leg, account_id, post
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
 
@@ -74,14 +75,21 @@ def issue_notices(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    region: str | None = None,
 ) -> RunResult:
+    """Notices for the units of one fund region (``region``: its code; the top's when
+    None)."""
     actor.require_money_runs()
     check_quarter(quarter)
     res = RunResult("issue_notices", quarter, dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
+        fr = regions.resolve(conn, region)
+        res.scope = fr.scope(quarter)
         units = conn.execute(
-            select(Unit.__table__).where(Unit.retired_at.is_(None)).order_by(Unit.code)
+            select(Unit.__table__)
+            .where(Unit.retired_at.is_(None), Unit.region_id.in_(fr.members))
+            .order_by(Unit.code)
         ).all()
         created = 0
         for i, u in enumerate(units, 1):
@@ -129,19 +137,21 @@ def issue_notices(
         }
         res.changed = created > 0 and not dry_run
         if not dry_run:
-            audit.record(conn, ctx, actor, "issue_notices", quarter, res.totals)
+            audit.record(conn, ctx, actor, "issue_notices", res.scope, res.totals)
     return res
 
 
-def notice_status(ctx: Context, quarter: str) -> list[dict[str, Any]]:
-    """One line per notice: due, paid, status (paid/short/over/unpaid), late."""
+def notice_status(ctx: Context, quarter: str, region: str | None = None) -> list[dict[str, Any]]:
+    """One line per notice of the fund region's units: due, paid, status
+    (paid/short/over/unpaid), late."""
     check_quarter(quarter)
     today = ctx.clock.today()
     with ctx.db.read() as conn:
+        fr = regions.resolve(conn, region)
         notices = conn.execute(
             select(FundingNotice.__table__, Unit.name.label("unit_name"))
             .join(Unit, Unit.id == FundingNotice.unit_id)
-            .where(FundingNotice.quarter == quarter)
+            .where(FundingNotice.quarter == quarter, Unit.region_id.in_(fr.members))
             .order_by(Unit.code)
         ).all()
         out = []
@@ -289,8 +299,13 @@ def import_receipts(
     dry_run: bool = False,
     progress: Progress = no_progress,
     data: bytes | None = None,
+    region: str | None = None,
 ) -> RunResult:
-    """``data``: the bank's statement file for ``day`` (else it is fetched from the bank)."""
+    """``data``: the bank's statement file for ``day`` (else it is fetched from the bank).
+
+    Books into the fund region ``region`` (the top's when None): a credit matched to a
+    unit of another fund region is left out (listed as a problem: import it with that
+    region), an unmatched one is the run's region's."""
     actor.require_money_runs()
     source = gateway(ctx).statement(day) if data is None else parse_statement_file(data)
     lines = [
@@ -301,12 +316,23 @@ def import_receipts(
     res = RunResult("import_receipts", day.isoformat(), dry_run)
     now = ctx.clock.now()
     new = 0
+    elsewhere: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
+        fr = regions.resolve(conn, region)
+        res.scope = fr.scope(res.scope)
+        unit_regions = dict(conn.execute(select(Unit.id, Unit.region_id)).all())
         for i, ln in enumerate(lines, 1):
             known = conn.execute(
                 select(FundingReceipt.id).where(FundingReceipt.bank_serial == ln.serial)
             ).first()
             unit_id, notice_id = _match(conn, ln.memo, ln.counterparty_account)
+            if unit_id is not None and unit_regions.get(unit_id) not in fr.members:
+                elsewhere.append(
+                    f"来款 {ln.counterparty_name} {yuan(ln.amount_fen)} 元（流水 {ln.serial}）"
+                    "属于其他经费区域的单位，请按该区域导入"
+                )
+                progress(i, len(lines))
+                continue
             late = False
             if notice_id is not None:
                 due = conn.execute(
@@ -331,19 +357,15 @@ def import_receipts(
                 }
             )
             if known is None and not dry_run:
-                region = int(
-                    conn.execute(select(Unit.region_id).limit(1)).scalar_one()
-                    if unit_id is None
-                    else conn.execute(select(Unit.region_id).where(Unit.id == unit_id)).scalar_one()
-                )
+                region_id = fr.id if unit_id is None else int(unit_regions[unit_id])
                 entry, _ = post(
                     conn,
-                    region_id=region,
+                    region_id=region_id,
                     kind="unit_funding",
                     key=f"receipt:{ln.serial}",
                     legs=[
-                        Leg(system_account(conn, "bank_clearing"), -ln.amount_fen),
-                        Leg(system_account(conn, "dining_fund"), ln.amount_fen),
+                        Leg(regions.system_acct(conn, fr, "bank_clearing"), -ln.amount_fen),
+                        Leg(regions.system_acct(conn, fr, "dining_fund"), ln.amount_fen),
                     ],
                     actor=actor.label,
                     booked_at=now,
@@ -354,7 +376,7 @@ def import_receipts(
                 )
                 conn.execute(
                     insert(FundingReceipt).values(
-                        region_id=region,
+                        region_id=region_id,
                         bank_serial=ln.serial,
                         day=ln.day,
                         amount_fen=ln.amount_fen,
@@ -382,10 +404,10 @@ def import_receipts(
             f"未能匹配到单位的来款：{ln['payer']} {yuan(int(ln['amount_fen']))} 元（流水 {ln['serial']}）"
             for ln in res.lines
             if not ln["matched"]
-        ]
+        ] + elsewhere
         res.changed = new > 0 and not dry_run
         if not dry_run:
-            audit.record(conn, ctx, actor, "import_receipts", day.isoformat(), res.totals)
+            audit.record(conn, ctx, actor, "import_receipts", res.scope, res.totals)
     return res
 
 
@@ -395,17 +417,21 @@ def transfer_to_income(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    region: str | None = None,
 ) -> RunResult:
-    """Bureau → system income line, one entry and one bank transfer per matched receipt."""
+    """Bureau → system income line, one entry and one bank transfer per matched receipt
+    of the fund region's units (``region``: its code; the top's when None)."""
     actor.require_money_runs()
     res = RunResult("transfer_to_income", "经费专户→系统收入户", dry_run)
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
+        fr = regions.resolve(conn, region)
+        res.scope = fr.scope(res.scope)
         todo = conn.execute(
             select(FundingReceipt.__table__, Unit.name.label("unit_name"))
             .join(Unit, Unit.id == FundingReceipt.unit_id)
-            .where(FundingReceipt.transfer_entry_id.is_(None))
+            .where(FundingReceipt.transfer_entry_id.is_(None), Unit.region_id.in_(fr.members))
             .order_by(FundingReceipt.id)
         ).all()
         for i, r in enumerate(todo, 1):
@@ -418,7 +444,7 @@ def transfer_to_income(
                     kind="bureau_transfer",
                     key=f"transfer:{r.bank_serial}",
                     legs=[
-                        Leg(system_account(conn, "dining_fund"), -r.amount_fen),
+                        Leg(regions.system_acct(conn, fr, "dining_fund"), -r.amount_fen),
                         Leg(
                             account_id(conn, "unit", int(r.unit_id or 0), "unit_income"),
                             r.amount_fen,

@@ -32,6 +32,7 @@ from onecard.core.context import Context
 from onecard.core.errors import BankUnavailable, InvalidInput, MissingPayee, NotFound, PersonNotLeft
 from onecard.core.money import yuan
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
+from onecard.funding import regions
 from onecard.funding.models import BankOrder, Settlement
 from onecard.ledger.service import (
     Leg,
@@ -40,7 +41,6 @@ from onecard.ledger.service import (
     chunked,
     derived_balance,
     post,
-    system_account,
 )
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Unit
@@ -218,7 +218,10 @@ def handle_payout_notification(ctx: Context, note: Notification) -> str:
                 kind="payout_failed",
                 key=f"payout_failed:{order.order_id}",
                 legs=[
-                    Leg(system_account(conn, "bank_clearing"), -order.amount_fen),
+                    Leg(
+                        regions.system_acct_for(conn, region, "bank_clearing"),
+                        -order.amount_fen,
+                    ),
                     Leg(back_to, order.amount_fen),
                 ],
                 actor="bank",
@@ -270,7 +273,7 @@ def retry_settlement_payout(ctx: Context, actor: Actor, settlement_id: int) -> R
             key=f"payout:{oid}",
             legs=[
                 Leg(account_id(conn, "canteen", st.canteen_id, "canteen_payable"), -st.net_fen),
-                Leg(system_account(conn, "bank_clearing"), st.net_fen),
+                Leg(regions.system_acct_for(conn, st.region_id, "bank_clearing"), st.net_fen),
             ],
             actor=actor.label,
             booked_at=now,
@@ -355,7 +358,10 @@ def refund_leaver_cash(
             region_id=p.region_id,
             kind="leaver_refund",
             key=f"payout:{oid}",
-            legs=[Leg(cash, -amount), Leg(system_account(conn, "bank_clearing"), amount)],
+            legs=[
+                Leg(cash, -amount),
+                Leg(regions.system_acct_for(conn, p.region_id, "bank_clearing"), amount),
+            ],
             actor=actor.label,
             booked_at=now,
             business_day=to_local(now).date(),
@@ -395,8 +401,10 @@ def return_to_units(
     *,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    region: str | None = None,
 ) -> RunResult:
-    """Pay every unit what is owed back to it (``unit_returned``: year-end leftovers and
+    """Pay every unit of the fund region ``region`` (its code; the top's when None) what
+    is owed back to it (``unit_returned``: year-end leftovers and
     withheld settlement parts) to its bank account, from the income account.
 
     One entry per unit (unit_returned −X / bank_clearing +X) keyed by the unit and the
@@ -409,10 +417,13 @@ def return_to_units(
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
+        fund = regions.resolve(conn, region)
+        res.scope = fund.scope(res.scope)
+        clearing = regions.system_acct(conn, fund, "bank_clearing")
         units = conn.execute(
-            select(Unit.id, Unit.code, Unit.name, Unit.region_id, Unit.bank_account).order_by(
-                Unit.code
-            )
+            select(Unit.id, Unit.code, Unit.name, Unit.region_id, Unit.bank_account)
+            .where(Unit.region_id.in_(fund.members))
+            .order_by(Unit.code)
         ).all()
         for i, u in enumerate(units, 1):
             acct = account_id(conn, "unit", u.id, "unit_returned")
@@ -439,7 +450,7 @@ def return_to_units(
                 region_id=u.region_id,
                 kind="unit_return",
                 key=f"payout:{oid}",
-                legs=[Leg(acct, -owed), Leg(system_account(conn, "bank_clearing"), owed)],
+                legs=[Leg(acct, -owed), Leg(clearing, owed)],
                 actor=actor.label,
                 booked_at=now,
                 business_day=to_local(now).date(),

@@ -28,6 +28,7 @@ from onecard.funding import (
     statements,
     year_end,
 )
+from onecard.funding import regions as fund_regions
 from onecard.funding.schemas import (
     AssignIn,
     DayRun,
@@ -37,6 +38,8 @@ from onecard.funding.schemas import (
     QualityRuleIn,
     QuarterRun,
     ReconcileIn,
+    RegionDryRun,
+    RegionFundIn,
     RunOut,
     SettlementRun,
     YearRun,
@@ -84,13 +87,21 @@ def _require_reader(actor: Actor, unit_id: int | None = None) -> None:
 @router.post("/notices", response_model=RunOut, responses=ERRORS)
 def post_notices(body: QuarterRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Issue the quarter's funding notices (缴款通知), one per unit."""
-    return run_out(notices.issue_notices(ctx, actor, body.quarter, dry_run=body.dry_run))
+    return run_out(
+        notices.issue_notices(ctx, actor, body.quarter, dry_run=body.dry_run, region=body.region)
+    )
 
 
 @router.get("/notices/{quarter}", responses=ERRORS)
-def get_notices(quarter: str, actor: ActorDep, ctx: CtxDep) -> list[dict[str, Any]]:
-    """Each notice: due, paid, paid/short/over/unpaid, late."""
-    rows = notices.notice_status(ctx, quarter)
+def get_notices(
+    quarter: str,
+    actor: ActorDep,
+    ctx: CtxDep,
+    region: str | None = Query(default=None, max_length=12, description="fund region code"),
+) -> list[dict[str, Any]]:
+    """Each notice of the fund region's units (the top region's when ``region`` is left
+    out): due, paid, paid/short/over/unpaid, late."""
+    rows = notices.notice_status(ctx, quarter, region)
     if actor.can_read_everything():
         return rows
     mine = [r for r in rows if actor.manages_unit(int(r["unit_id"]))]
@@ -102,7 +113,9 @@ def get_notices(quarter: str, actor: ActorDep, ctx: CtxDep) -> list[dict[str, An
 @router.post("/receipts", response_model=RunOut, responses=ERRORS)
 def post_receipts(body: DayRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Book a day's unit payments from the bank statement into the dining fund."""
-    return run_out(notices.import_receipts(ctx, actor, body.day, dry_run=body.dry_run))
+    return run_out(
+        notices.import_receipts(ctx, actor, body.day, dry_run=body.dry_run, region=body.region)
+    )
 
 
 @router.post("/receipts/{bank_serial}/assign", response_model=RunOut, responses=ERRORS)
@@ -112,9 +125,9 @@ def post_assign_receipt(bank_serial: str, body: AssignIn, actor: ActorDep, ctx: 
 
 
 @router.post("/transfers", response_model=RunOut, responses=ERRORS)
-def post_transfers(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
+def post_transfers(body: RegionDryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pass matched receipts on from the dining fund to the system income line."""
-    return run_out(notices.transfer_to_income(ctx, actor, dry_run=body.dry_run))
+    return run_out(notices.transfer_to_income(ctx, actor, dry_run=body.dry_run, region=body.region))
 
 
 # --- distribution and people --------------------------------------------------------------
@@ -131,7 +144,12 @@ def post_distributions(body: DistributionRun, actor: ActorDep, ctx: CtxDep) -> l
     return [
         run_out(r)
         for r in distribution.distribute_all(
-            ctx, actor, body.quarter, dry_run=body.dry_run, override_calendar=over
+            ctx,
+            actor,
+            body.quarter,
+            dry_run=body.dry_run,
+            override_calendar=over,
+            region=body.region,
         )
     ]
 
@@ -171,6 +189,7 @@ def post_settlements(body: SettlementRun, actor: ActorDep, ctx: CtxDep) -> RunOu
             body.quarter,
             dry_run=body.dry_run,
             override_calendar=body.override_calendar,
+            region=body.region,
         )
     )
 
@@ -181,15 +200,27 @@ def post_year_end(body: YearRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     year's Q4 is settled (409 ``year_end_before_settlement``) unless ``override_calendar``."""
     return run_out(
         year_end.clear_year(
-            ctx, actor, body.year, dry_run=body.dry_run, override_calendar=body.override_calendar
+            ctx,
+            actor,
+            body.year,
+            dry_run=body.dry_run,
+            override_calendar=body.override_calendar,
+            region=body.region,
         )
     )
 
 
 @router.post("/returns", response_model=RunOut, responses=ERRORS)
-def post_returns(body: DryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
+def post_returns(body: RegionDryRun, actor: ActorDep, ctx: CtxDep) -> RunOut:
     """Pay each unit what is owed back to it (year-end leftovers, withheld parts)."""
-    return run_out(payouts.return_to_units(ctx, actor, dry_run=body.dry_run))
+    return run_out(payouts.return_to_units(ctx, actor, dry_run=body.dry_run, region=body.region))
+
+
+@router.post("/region-funds", response_model=RunOut, responses=ERRORS)
+def post_region_fund(body: RegionFundIn, actor: ActorDep, ctx: CtxDep) -> RunOut:
+    """A region keeps its own dining fund (``own``), or shares the fund above it again.
+    409 ``state_conflict`` when that would split money already held (see docs/funding.md)."""
+    return run_out(fund_regions.set_own_fund(ctx, actor, body.region, own=body.own))
 
 
 @router.post("/reconciliations", response_model=RunOut, responses=ERRORS)

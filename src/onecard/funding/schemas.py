@@ -29,10 +29,20 @@ def run_out(res: Any) -> RunOut:
     return RunOut(**res.as_dict())
 
 
+REGION = Field(
+    default=None,
+    min_length=1,
+    max_length=12,
+    description="the code of the fund region the run is for (a region that keeps its own "
+    "dining fund); leave out for the top region",
+)
+
+
 class QuarterRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     quarter: str = Field(pattern=QUARTER, examples=["2026Q1"])
     dry_run: StrictBool = False
+    region: str | None = REGION
 
 
 OVERRIDE = Field(
@@ -57,6 +67,7 @@ class DayRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     day: date
     dry_run: StrictBool = False
+    region: str | None = REGION
 
 
 class DryRun(BaseModel):
@@ -64,10 +75,25 @@ class DryRun(BaseModel):
     dry_run: StrictBool = False
 
 
+class RegionDryRun(DryRun):
+    region: str | None = REGION
+
+
+class RegionFundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region: str = Field(min_length=1, max_length=12, description="the region's code")
+    own: StrictBool = Field(
+        default=True,
+        description="true: the region keeps its own dining fund; false: it shares the fund "
+        "of the region above it again",
+    )
+
+
 class YearRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     year: StrictInt = Field(ge=2000, le=2100)
     dry_run: StrictBool = False
+    region: str | None = REGION
     override_calendar: str | None = OVERRIDE
 
 

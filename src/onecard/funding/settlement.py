@@ -39,10 +39,11 @@ from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, MissingPayee, MissingQualityScore, NotFound
 from onecard.core.money import fee_half_up, fen_from_yuan
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
-from onecard.funding import calendar
+from onecard.funding import calendar, regions
 from onecard.funding.errors import check_quarter
 from onecard.funding.models import BankOrder, QualityBand, QualityScore, Settlement
 from onecard.funding.payouts import add_orders, payee_for, send_orders
+from onecard.funding.regions import FundRegion
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import (
     Leg,
@@ -343,10 +344,16 @@ class _Quarter:
         return _figures(c, self.gross.get(c.id, 0), self.shares[c.id])
 
 
-def _read_quarter(conn: Connection, quarter: str, *, every: bool = False) -> _Quarter:
-    """Figures are computed for the canteens not settled yet for ``quarter`` (``every``:
-    for all of them, as ``figures`` would)."""
-    canteens = list(conn.execute(select(Canteen.__table__).order_by(Canteen.code)))
+def _read_quarter(
+    conn: Connection, quarter: str, *, every: bool = False, fund: FundRegion | None = None
+) -> _Quarter:
+    """Figures are computed for the fund region's canteens (every canteen when ``fund``
+    is None) not settled yet for ``quarter`` (``every``: for all of them, as ``figures``
+    would)."""
+    which = select(Canteen.__table__).order_by(Canteen.code)
+    if fund is not None:
+        which = which.where(Canteen.region_id.in_(fund.members))
+    canteens = list(conn.execute(which))
     done = {
         int(s.canteen_id): s
         for s in conn.execute(select(Settlement.__table__).where(Settlement.quarter == quarter))
@@ -431,7 +438,10 @@ def settle_quarter(
     dry_run: bool = False,
     progress: Progress = no_progress,
     override_calendar: str | None = None,
+    region: str | None = None,
 ) -> RunResult:
+    """Settle the canteens of the fund region ``region`` (its code; the top's when None)
+    and close the quarter for that fund region only."""
     actor.require_money_runs()
     check_quarter(quarter)
     override = calendar.clean_reason(override_calendar)
@@ -439,13 +449,16 @@ def settle_quarter(
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
+        fund = regions.resolve(conn, region)
+        res.scope = fund.scope(quarter)
+        fid = None if fund.top else fund.id
         # Only after the quarter has ended (Beijing date), unless overridden with a reason.
-        if not is_closed(conn, quarter):
+        if not is_closed(conn, quarter, fid):
             objection = calendar.settlement_objection(ctx.clock.today(), quarter)
             calendar.guard(conn, ctx, actor, objection, override, res)
         if not dry_run:
-            close_period(conn, quarter, actor.label, now)
-        q = _read_quarter(conn, quarter)
+            close_period(conn, quarter, actor.label, now, fid)
+        q = _read_quarter(conn, quarter, fund=fund)
         # Validate everything first: a missing score or payee stops the whole run.
         todo: list[tuple[Any, Figures, Any]] = []
         payees: dict[int, tuple[str, str]] = {}
@@ -471,7 +484,7 @@ def settle_quarter(
         new = [(c, f) for c, f, done in todo if done is None]
         written: dict[int, list[str]] = {}
         if new and not dry_run:
-            written = _settle_many(conn, actor, q, new, payees, quarter, now)
+            written = _settle_many(conn, actor, q, new, payees, quarter, now, fund)
         pending = _pending_orders(
             conn, [done.id for _c, _f, done in todo if done and done.status == "payout_pending"]
         )
@@ -494,7 +507,7 @@ def settle_quarter(
         }
         res.changed = bool(new) and not dry_run
         if not dry_run:
-            audit.record(conn, ctx, actor, "settle", quarter, res.totals)
+            audit.record(conn, ctx, actor, "settle", res.scope, res.totals)
     if orders:
         res.problems.extend(send_orders(ctx, orders))
     return res
@@ -525,6 +538,7 @@ def _settle_many(
     payees: dict[int, tuple[str, str]],
     quarter: str,
     now: datetime,
+    fund: FundRegion,
 ) -> dict[int, list[str]]:
     """Write the settlements of ``new`` (canteen, figures) in code order: one entry each
     (``ledger.post_many``), the Settlement rows, their bank orders. Returns the order
@@ -532,7 +546,8 @@ def _settle_many(
     entries: list[NewEntry] = []
     posting = [(c, f) for c, f in new if f.gross_fen > 0]
     if posting:
-        system = _accounts(conn, "system", [0], ("fee_income", "bank_clearing"))
+        fee_income = regions.system_acct(conn, fund, "fee_income")
+        clearing = regions.system_acct(conn, fund, "bank_clearing")
         returned = _accounts(
             conn,
             "unit",
@@ -542,13 +557,13 @@ def _settle_many(
         for c, f in posting:
             legs = [Leg(q.payable[c.id], -f.gross_fen)]
             if f.fee_fen:
-                legs.append(Leg(_need(system, "system", 0, "fee_income"), f.fee_fen))
+                legs.append(Leg(fee_income, f.fee_fen))
             if f.withheld_fen:
                 legs.append(
                     Leg(_need(returned, "unit", c.unit_id, "unit_returned"), f.withheld_fen)
                 )
             if f.net_fen:
-                legs.append(Leg(_need(system, "system", 0, "bank_clearing"), f.net_fen))
+                legs.append(Leg(clearing, f.net_fen))
             entries.append(
                 NewEntry(
                     region_id=c.region_id,
@@ -652,13 +667,14 @@ def _need(found: dict[tuple[int, str], int], owner_kind: str, owner: int, kind: 
     return found[(owner, kind)]
 
 
-def preview(ctx: Context, quarter: str) -> list[Figures]:
+def preview(ctx: Context, quarter: str, region: str | None = None) -> list[Figures]:
     check_quarter(quarter)
     with ctx.db.read() as conn:
-        q = _read_quarter(conn, quarter, every=True)
+        q = _read_quarter(conn, quarter, every=True, fund=regions.resolve(conn, region))
         return [q.figures(c)[0] for c in q.canteens]
 
 
-def period_closed(ctx: Context, quarter: str) -> bool:
+def period_closed(ctx: Context, quarter: str, region: str | None = None) -> bool:
     with ctx.db.read() as conn:
-        return is_closed(conn, quarter)
+        fund = regions.resolve(conn, region)
+        return is_closed(conn, quarter, None if fund.top else fund.id)

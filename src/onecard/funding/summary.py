@@ -19,9 +19,10 @@ from sqlalchemy import Connection, func, select
 
 from onecard.core.context import Context
 from onecard.core.runs import RunResult
+from onecard.funding import regions
 from onecard.funding.models import FundingNotice, Settlement
 from onecard.ledger.models import Account, JournalEntry, Posting
-from onecard.org.models import Person
+from onecard.org.models import Person, Unit
 
 LABELS = {
     "units": "单位数",
@@ -52,7 +53,7 @@ def _row(key: str, now: int, before: int | None) -> dict[str, Any]:
     }
 
 
-def _entries(conn: Connection, prefix: str) -> tuple[int, int, int]:
+def _entries(conn: Connection, prefix: str, members: Sequence[int]) -> tuple[int, int, int]:
     """(people, units, fen) credited to subsidy purses by entries keyed ``prefix…``."""
     found = conn.execute(
         select(
@@ -64,33 +65,48 @@ def _entries(conn: Connection, prefix: str) -> tuple[int, int, int]:
         .join(Posting, Posting.entry_id == JournalEntry.id)
         .join(Account, Account.id == Posting.account_id)
         .join(Person, (Account.owner_kind == "person") & (Account.owner_id == Person.id))
-        .where(JournalEntry.idempotency_key.like(f"{prefix}%"), Account.kind == "subsidy")
+        .where(
+            JournalEntry.idempotency_key.like(f"{prefix}%"),
+            Account.kind == "subsidy",
+            Person.region_id.in_(members),
+        )
     ).one()
     return int(found[0]), int(found[1]), abs(int(found[2]))
 
 
 def summarise(
-    ctx: Context, kind: str, period: str, results: Sequence[RunResult]
+    ctx: Context,
+    kind: str,
+    period: str,
+    results: Sequence[RunResult],
+    region: str | None = None,
 ) -> list[dict[str, Any]]:
+    """``region``: the fund region the run was for (its code; the top's when None): the
+    previous period's figures are that region's too."""
     if not results or kind not in ("notices", "distribute", "settle", "year_end"):
         return []
     with ctx.db.read() as conn:
+        members = regions.resolve(conn, region).members
         if kind == "notices":
-            return _notices(conn, period, results[0])
+            return _notices(conn, period, results[0], members)
         if kind == "distribute":
-            return _distribution(conn, period, results)
+            return _distribution(conn, period, results, members)
         if kind == "settle":
-            return _settlement(conn, period, results[0])
-        return _year_end(conn, int(period), results[0])
+            return _settlement(conn, period, results[0], members)
+        return _year_end(conn, int(period), results[0], members)
 
 
-def _notices(conn: Connection, quarter: str, res: RunResult) -> list[dict[str, Any]]:
+def _notices(
+    conn: Connection, quarter: str, res: RunResult, members: Sequence[int]
+) -> list[dict[str, Any]]:
     units, people, due = conn.execute(
         select(
             func.count(FundingNotice.id),
             func.coalesce(func.sum(FundingNotice.headcount), 0),
             func.coalesce(func.sum(FundingNotice.amount_due_fen), 0),
-        ).where(FundingNotice.quarter == previous_quarter(quarter))
+        )
+        .join(Unit, Unit.id == FundingNotice.unit_id)
+        .where(FundingNotice.quarter == previous_quarter(quarter), Unit.region_id.in_(members))
     ).one()
     had = int(units) > 0
     return [
@@ -101,7 +117,7 @@ def _notices(conn: Connection, quarter: str, res: RunResult) -> list[dict[str, A
 
 
 def _distribution(
-    conn: Connection, quarter: str, results: Sequence[RunResult]
+    conn: Connection, quarter: str, results: Sequence[RunResult], members: Sequence[int]
 ) -> list[dict[str, Any]]:
     # The quarter as it will stand after this run: what was paid before, plus what this
     # run pays (a unit short of funds is paid nothing).
@@ -114,7 +130,7 @@ def _distribution(
         people += n
         units += 1 if n else 0
         amount += int(t.get("already_fen", 0)) + (int(t.get("amount_fen", 0)) if pays else 0)
-    b_people, b_units, b_fen = _entries(conn, f"dist:{previous_quarter(quarter)}:")
+    b_people, b_units, b_fen = _entries(conn, f"dist:{previous_quarter(quarter)}:", members)
     had = b_people > 0
     return [
         _row("units", units, b_units if had else None),
@@ -123,13 +139,15 @@ def _distribution(
     ]
 
 
-def _settlement(conn: Connection, quarter: str, res: RunResult) -> list[dict[str, Any]]:
+def _settlement(
+    conn: Connection, quarter: str, res: RunResult, members: Sequence[int]
+) -> list[dict[str, Any]]:
     keys = ("gross_fen", "fee_fen", "withheld_fen", "net_fen")
     before = conn.execute(
         select(
             func.count(Settlement.id),
             *[func.coalesce(func.sum(getattr(Settlement, k)), 0) for k in keys],
-        ).where(Settlement.quarter == previous_quarter(quarter))
+        ).where(Settlement.quarter == previous_quarter(quarter), Settlement.region_id.in_(members))
     ).one()
     had = int(before[0]) > 0
     rows = [_row("canteens", len(res.lines), before[0] if had else None)]
@@ -138,8 +156,10 @@ def _settlement(conn: Connection, quarter: str, res: RunResult) -> list[dict[str
     return rows
 
 
-def _year_end(conn: Connection, year: int, res: RunResult) -> list[dict[str, Any]]:
-    b_people, b_units, b_fen = _entries(conn, f"yearend:{year - 1}:")
+def _year_end(
+    conn: Connection, year: int, res: RunResult, members: Sequence[int]
+) -> list[dict[str, Any]]:
+    b_people, b_units, b_fen = _entries(conn, f"yearend:{year - 1}:", members)
     had = b_people > 0
     units = len({ln["unit"] for ln in res.lines})
     return [

@@ -30,7 +30,7 @@ from onecard.core.context import Context
 from onecard.core.errors import InvalidInput, NotFound
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
 from onecard.faces import service as faces
-from onecard.funding import calendar
+from onecard.funding import calendar, regions
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.ledger.service import ARRAY_CHUNK as LEDGER_ARRAY_CHUNK
 from onecard.ledger.service import IN_CHUNK as LEDGER_CHUNK
@@ -40,7 +40,6 @@ from onecard.ledger.service import (
     chunked,
     known_entries,
     post_many,
-    system_account,
 )
 from onecard.org.actors import Actor
 from onecard.org.models import Person, Unit
@@ -58,7 +57,10 @@ def clear_year(
     dry_run: bool = False,
     progress: Progress = no_progress,
     override_calendar: str | None = None,
+    region: str | None = None,
 ) -> RunResult:
+    """Clear the subsidy purses of the people of the fund region ``region`` (its code;
+    the top's when None), once that region's Q4 is closed."""
     actor.require_money_runs()
     if not 2000 <= year <= 2100:
         raise InvalidInput(f"年份不正确：{year}")
@@ -67,8 +69,11 @@ def clear_year(
     res = RunResult("year_end", f"{year} → {'单位' if to == 'unit' else '市财政'}", dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
+        fund = regions.resolve(conn, region)
+        res.scope = fund.scope(res.scope)
         # Only after the year's last (Q4) settlement, unless overridden with a reason.
-        calendar.guard(conn, ctx, actor, calendar.year_end_objection(conn, year), override, res)
+        objection = calendar.year_end_objection(conn, year, fund)
+        calendar.guard(conn, ctx, actor, objection, override, res)
         returned = aliased(Account)
         found = conn.execute(
             select(
@@ -90,11 +95,15 @@ def clear_year(
                 & (returned.owner_id == Unit.id)
                 & (returned.kind == "unit_returned"),
             )
-            .where(Account.kind == "subsidy", Account.balance > 0)
+            .where(
+                Account.kind == "subsidy",
+                Account.balance > 0,
+                Person.region_id.in_(fund.members),
+            )
             .order_by(Unit.code, Person.staff_no)
         ).all()
         per_unit: dict[str, int] = defaultdict(int)
-        finance = system_account(conn, "finance")
+        finance = regions.system_acct(conn, fund, "finance")
         keys = [yearend_key(year, int(r[2])) for r in found]
         size = ARRAY_CHUNK if conn.dialect.name == "postgresql" else IN_CHUNK
         done = set(known_entries(conn, keys, size))
@@ -111,7 +120,7 @@ def clear_year(
                 rows.append((key, r[0], held, *r[2:]))
         entries: list[NewEntry] = []
         memo = "退回单位" if to == "unit" else "退回市财政"
-        for key, acct, bal, _pid, name, staff_no, region, uid, uname, ret in rows:
+        for key, acct, bal, _pid, name, staff_no, home, uid, uname, ret in rows:
             per_unit[uname] += int(bal)
             res.lines.append(
                 {"unit": uname, "staff_no": staff_no, "name": name, "amount_fen": int(bal)}
@@ -123,7 +132,7 @@ def clear_year(
             target = int(ret) if to == "unit" else finance
             entries.append(
                 NewEntry(
-                    region,
+                    home,
                     "year_end",
                     key,
                     [Leg(int(acct), -int(bal)), Leg(target, int(bal))],

@@ -115,9 +115,11 @@ class Posting(Base):
 
 
 class LedgerPeriod(Base):
-    """A quarter that has been closed by its settlement: it takes no more entries."""
+    """A quarter of a fund region (``org.fund_regions``) closed by that region's
+    settlement: no entry of a region sharing that fund takes it any more."""
 
     __tablename__ = "ledger_periods"
+    region_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(6), primary_key=True)
     closed_at: Mapped[datetime] = mapped_column(DateTime)
     closed_by: Mapped[str] = mapped_column(String(60))

@@ -18,7 +18,11 @@ Contract:
   for each in order would (same checks, same idempotency, same refusals), with a constant
   number of statements per chunk of ``IN_CHUNK`` entries; any refusal refuses the whole
   call (the caller rolls back). Money runs over a whole city post through it.
-- ``period_for(conn, day)`` is the first open quarter at or after ``day``'s quarter.
+- ``period_for(conn, day, region_id)`` is the first open quarter at or after ``day``'s
+  quarter for ``region_id``'s fund region. Periods close per fund region
+  (``close_period(…, fund_region_id)``); an entry takes the periods of its
+  ``region_id``'s fund region; ``post_many`` books the call in the first quarter open for
+  every fund region of its entries.
 """
 
 from __future__ import annotations
@@ -153,6 +157,14 @@ def system_account(conn: Connection, kind: str, fund_region_id: int | None = Non
         )
     ).scalar()
     if found is None:
+        # A top-level region whose accounts were opened before regions kept funds (or
+        # under another region id): the deployment's ("system", 0) ones.
+        top = conn.execute(
+            text("SELECT 1 FROM regions WHERE id = :r AND parent_id IS NULL"),
+            {"r": fund_region_id},
+        ).scalar()
+        if top is not None:
+            return account_id(conn, "system", 0, kind)
         raise NotFound(what=f"account system:{kind} of region {fund_region_id}")
     return int(found)
 
@@ -204,40 +216,157 @@ def lock_for_posting(conn: Connection) -> None:
         conn.execute(text("LOCK TABLE journal_entries IN ROW EXCLUSIVE MODE"))
 
 
-def period_for(conn: Connection, day: date) -> str:
-    """The quarter of ``day``, or the first open quarter after it if that one is closed."""
-    q = quarter_of(day)
-    first_open = first_open_period(conn)
+# A region's fund region (``org.fund_regions``, which the ledger may not import: the
+# same rule, in SQL): the nearest region at or above it that keeps its own fund, the top
+# one (no parent) at the latest. Periods are closed per fund region, so an entry of
+# region R counts the closed quarters of R's fund region. Walking up a few parent links
+# by primary key in the same statement as the period look-up keeps the payment path at
+# one statement, as before, and needs no cache that another process could make stale
+# (on PostgreSQL through ``onecard_fund_region``, whose plans are kept).
+_UP = (
+    "WITH RECURSIVE up(id, parent_id, own_fund, depth) AS ("
+    " SELECT id, parent_id, own_fund, 0 FROM regions WHERE id IN ({start})"
+    " UNION ALL SELECT r.id, r.parent_id, r.own_fund, up.depth + 1"
+    " FROM regions r JOIN up ON r.id = up.parent_id WHERE NOT up.own_fund AND up.depth < 16)"
+)
+_FUNDS = "SELECT id FROM up WHERE own_fund OR parent_id IS NULL"
+_TOP = "SELECT id FROM regions WHERE parent_id IS NULL ORDER BY id LIMIT 1"
+_LAST_CLOSED_ONE = text(
+    _UP.format(start=":region")
+    + f" SELECT max(code) FROM ledger_periods WHERE region_id IN ({_FUNDS})"
+)
+# PostgreSQL: the same walk in ``onecard_fund_region`` (migration 0029), whose plans are
+# kept: a recursive query is planned afresh on every call (about 0.4 ms more a payment).
+_LAST_CLOSED_ONE_PG = text(
+    "SELECT max(code) FROM ledger_periods WHERE region_id = onecard_fund_region(:region)"
+)
+_LAST_CLOSED_MANY = text(
+    _UP.format(start=":regions")
+    + f" SELECT max(code) FROM ledger_periods WHERE region_id IN ({_FUNDS})"
+).bindparams(bindparam("regions", expanding=True))
+_CLOSED_FOR_MANY = text(
+    _UP.format(start=":regions")
+    + f" SELECT 1 FROM ledger_periods WHERE code = :code AND region_id IN ({_FUNDS}) LIMIT 1"
+).bindparams(bindparam("regions", expanding=True))
+_LAST_CLOSED_TOP = text(f"SELECT max(code) FROM ledger_periods WHERE region_id = ({_TOP})")
+
+
+_FUND_OF = text(_UP.format(start=":region") + " " + _FUNDS + " LIMIT 1")
+
+
+def fund_region_of(conn: Connection, region_id: int) -> int:
+    """``region_id``'s fund region, in one statement (``org.fund_regions.fund_region_of``
+    reads the whole region table; this is for a payment's path)."""
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(text("SELECT onecard_fund_region(:r)"), {"r": region_id}).scalar()
+    else:
+        found = conn.execute(_FUND_OF, {"region": region_id}).scalar()
+    if found is None:
+        raise NotFound(what=f"区域 {region_id}")
+    return int(found)
+
+
+def top_fund_region(conn: Connection) -> int:
+    """The top region's id (its periods are the deployment's before regions kept funds)."""
+    found = conn.execute(text(_TOP)).scalar()
+    if found is None:
+        raise NotFound(what="顶级区域")
+    return int(found)
+
+
+def last_closed(conn: Connection, region_ids: Iterable[int] | None = None) -> str | None:
+    """The latest quarter closed for any of the fund regions of ``region_ids`` (any
+    regions: each counts its fund region's periods); the top region's when None."""
+    if region_ids is None:
+        found = conn.execute(_LAST_CLOSED_TOP).scalar()
+    else:
+        ids = sorted(set(region_ids))
+        if not ids:
+            return None
+        if len(ids) == 1:
+            one = _LAST_CLOSED_ONE_PG if conn.dialect.name == "postgresql" else _LAST_CLOSED_ONE
+            found = conn.execute(one, {"region": ids[0]}).scalar()
+        else:
+            found = conn.execute(_LAST_CLOSED_MANY, {"regions": ids}).scalar()
+    return None if found is None else str(found)
+
+
+def lock_out_posting(conn: Connection) -> None:
+    """On PostgreSQL, wait for the writers in flight and hold new ones until the caller's
+    transaction ends (SHARE ROW EXCLUSIVE on the entry table, see ``lock_for_posting``):
+    closing a period, or moving a region to another fund region, sees every entry."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE journal_entries IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def period_for(conn: Connection, day: date, region_id: int | None = None) -> str:
+    """The quarter of ``day``, or the first open quarter after it if that one is closed
+    for ``region_id``'s fund region (the top region's when None)."""
+    return _first_open_at(
+        quarter_of(day), last_closed(conn, None if region_id is None else [region_id])
+    )
+
+
+def _first_open_at(q: str, closed: str | None) -> str:
+    first_open = None if closed is None else next_quarter(closed)
     return q if first_open is None or q >= first_open else first_open
 
 
-def first_open_period(conn: Connection) -> str | None:
-    last_closed = conn.execute(select(func.max(LedgerPeriod.code))).scalar()
-    return None if last_closed is None else next_quarter(str(last_closed))
+def first_open_period(conn: Connection, fund_region_id: int | None = None) -> str | None:
+    """The first quarter after the fund region's last closed one (None: none closed)."""
+    if fund_region_id is None:
+        last = conn.execute(_LAST_CLOSED_TOP).scalar()
+    else:
+        last = conn.execute(
+            select(func.max(LedgerPeriod.code)).where(LedgerPeriod.region_id == fund_region_id)
+        ).scalar()
+    return None if last is None else next_quarter(str(last))
 
 
-def close_period(conn: Connection, period: str, actor: str, at: datetime) -> bool:
-    """Close ``period`` (quarters close in order). Returns False if it was already closed."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("LOCK TABLE journal_entries IN SHARE ROW EXCLUSIVE MODE"))
-    if conn.execute(select(LedgerPeriod.code).where(LedgerPeriod.code == period)).scalar():
+def close_period(
+    conn: Connection, period: str, actor: str, at: datetime, fund_region_id: int | None = None
+) -> bool:
+    """Close ``period`` for a fund region (the top region when None); its quarters close
+    in order. Returns False if it was already closed. Closing a county's quarter leaves
+    the city's open."""
+    lock_out_posting(conn)
+    region = top_fund_region(conn) if fund_region_id is None else fund_region_id
+    if is_closed(conn, period, region):
         return False
-    first_open = first_open_period(conn)
+    first_open = first_open_period(conn, region)
     if first_open is not None and period != first_open:
         raise (
             PeriodClosed(period=period)
             if period < first_open
             else PeriodClosed(f"close {first_open} first", period=period)
         )
-    conn.execute(insert(LedgerPeriod).values(code=period, closed_at=at, closed_by=actor))
+    conn.execute(
+        insert(LedgerPeriod).values(region_id=region, code=period, closed_at=at, closed_by=actor)
+    )
     return True
 
 
-def is_closed(conn: Connection, period: str) -> bool:
-    return (
-        conn.execute(select(LedgerPeriod.code).where(LedgerPeriod.code == period)).scalar()
-        is not None
+def is_closed(conn: Connection, period: str, fund_region_id: int | None = None) -> bool:
+    """Whether the fund region (the top region when None) has closed ``period``."""
+    region = fund_region_id
+    if region is None:
+        top = conn.execute(text(_TOP)).scalar()
+        if top is None:
+            return False
+        region = int(top)
+    q = select(LedgerPeriod.code).where(
+        LedgerPeriod.code == period, LedgerPeriod.region_id == region
     )
+    return conn.execute(q).scalar() is not None
+
+
+def closed_for_any(conn: Connection, period: str, region_ids: Iterable[int]) -> bool:
+    """Whether ``period`` is closed for the fund region of any of ``region_ids``."""
+    ids = sorted(set(region_ids))
+    if not ids:
+        return False
+    found = conn.execute(_CLOSED_FOR_MANY, {"regions": ids, "code": period}).scalar()
+    return found is not None
 
 
 # --- posting ---------------------------------------------------------------------------
@@ -265,8 +394,8 @@ def post(
         return found, False
     lock_for_posting(conn)
     if period is None:
-        period = period_for(conn, business_day or (occurred_at or booked_at).date())
-    elif is_closed(conn, period):
+        period = period_for(conn, business_day or (occurred_at or booked_at).date(), region_id)
+    elif closed_for_any(conn, period, [region_id]):
         raise PeriodClosed(period=period)
 
     meta = {
@@ -365,9 +494,12 @@ def post_many(
         if len(out) == len(entries):
             return {k: out[k] for k in keys}
     lock_for_posting(conn)
+    regions = {e.region_id for e in entries}
     if period is None:
-        period = period_for(conn, business_day or (occurred_at or booked_at).date())
-    elif is_closed(conn, period):
+        # One period for the call: the first open for every fund region of its entries.
+        day = business_day or (occurred_at or booked_at).date()
+        period = _first_open_at(quarter_of(day), last_closed(conn, regions))
+    elif closed_for_any(conn, period, regions):
         if postgres:
             out = known_entries(conn, keys, size)
             if len(out) == len(entries):  # all there: post() would not look at the period

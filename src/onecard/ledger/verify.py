@@ -30,6 +30,18 @@ How (the postings table is the ledger's largest by far):
 - exact path, entries without postings: ``postings.entry_id`` is a foreign key, so the
   entries are complete exactly when their count equals the entry ids seen while
   grouping; only when it does not are they looked up (an anti-join) to name them;
+- fund regions (issue 17 §1; ``org.fund_regions``): when the deployment has more than
+  one, each fund region's books must hold on their own — the postings on its accounts
+  (every account counts for its ``region_id``'s fund region; a system account's
+  ``region_id`` is its fund region) sum to zero, and a system account of a fund region
+  receives only entries of that region (``journal_entries.region_id``'s fund region).
+  Inter-region clearing entries are the one exception: an entry whose kind
+  ``crosses_regions(kind)`` allows (``CROSS_REGION_KINDS``: kinds starting with
+  ``interregion``) may move money between fund regions; the region sums then leave
+  out those entries' postings (read only when some region's sum is not zero). The sums
+  per account region come with the account pass (its per-account totals, grouped by
+  the accounts' region: no second pass over postings); the system-account check is an
+  index walk of the system accounts' postings, skipped with a single fund region;
 - on PostgreSQL, when the caller's transaction has written nothing, the two passes run
   side by side on two connections of their own that share one snapshot (exported by the
   first, as ``pg_dump -j`` does), so they compare the same ledger even while payments
@@ -39,7 +51,7 @@ How (the postings table is the ledger's largest by far):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -51,6 +63,15 @@ from onecard.ledger.models import Account, JournalEntry, Posting
 
 T = TypeVar("T")
 U = TypeVar("U")
+
+# Entry kinds that may move money between fund regions: inter-region clearing (issue 17
+# §2, written by the clearing package). The hook for ``verify``: an entry of such a kind
+# is allowed to post to accounts of several fund regions.
+CROSS_REGION_KINDS = ("interregion",)
+
+
+def crosses_regions(kind: str) -> bool:
+    return kind.startswith(CROSS_REGION_KINDS)
 
 
 @dataclass
@@ -80,12 +101,12 @@ def verify(conn: Connection, limit: int = 50, *, exact: bool = False) -> VerifyR
         if postings_side is not None:
             fast = postings_side, entries_side
     if fast is not None:
-        (rep.postings, sums, failing), (rep.entries, legs, expected, short) = fast
+        (rep.postings, sums, failing, by_region), (rep.entries, legs, expected, short) = fast
         suspect = short > 0 or rep.postings != legs or sums != expected
         unbalanced = _unbalanced(conn, limit) if suspect else []
         orphans = _orphans(conn, limit) if suspect else []
     else:
-        failing, (seen, rep.postings, n_unbalanced) = _side_by_side(
+        (failing, by_region), (seen, rep.postings, n_unbalanced) = _side_by_side(
             conn, lambda c: _account_pass(c, limit), _entry_pass
         )
         rep.entries = _count(conn, JournalEntry)
@@ -111,7 +132,93 @@ def verify(conn: Connection, limit: int = 50, *, exact: bool = False) -> VerifyR
             rep.problems.append(f"account {aid} ({kind}): negative balance {total} fen")
         else:
             rep.problems.append(f"account {aid} ({kind}): uncached account holds balance {bal}")
+    rep.problems.extend(fund_region_problems(conn, limit, by_region))
     return rep
+
+
+def fund_regions(conn: Connection) -> dict[int, int]:
+    """Every region → its fund region (the rule of ``org.fund_regions``, which the ledger
+    may not import: the nearest region at or above with ``own_fund``, else the top)."""
+    rows = conn.execute(text("SELECT id, parent_id, own_fund FROM regions")).all()
+    parent = {int(r[0]): None if r[1] is None else int(r[1]) for r in rows}
+    own = {int(r[0]): bool(r[2]) for r in rows}
+    out: dict[int, int] = {}
+    for rid in parent:
+        path, cur = [], rid
+        while cur not in out:
+            path.append(cur)
+            up = parent[cur]
+            if own[cur] or up is None or up not in parent:
+                out[cur] = cur
+                break
+            cur = up
+        for r in path:
+            out[r] = out[cur]
+    return out
+
+
+def fund_region_problems(
+    conn: Connection, limit: int = 50, by_region: dict[int, int] | None = None
+) -> list[str]:
+    """Each fund region's books on their own (see the module's contract); nothing to
+    check (and nothing read beyond the regions) with a single fund region.
+    ``by_region``: the postings' sum per account ``region_id``, as the account pass
+    computed it on the way (else it is grouped here)."""
+    fmap = fund_regions(conn)
+    if len(set(fmap.values())) < 2:
+        return []
+    problems: list[str] = []
+    # System accounts receive entries of their own fund region only.
+    for acct, acct_region, entry_region, kind, n in conn.execute(
+        text(
+            "SELECT a.id, a.region_id, e.region_id, e.kind, count(*) FROM accounts a"
+            " JOIN postings p ON p.account_id = a.id JOIN journal_entries e ON e.id = p.entry_id"
+            " WHERE a.owner_kind = 'system'"
+            " GROUP BY a.id, a.region_id, e.region_id, e.kind ORDER BY a.id, e.region_id"
+        )
+    ):
+        mine = fmap.get(int(acct_region), int(acct_region))
+        theirs = fmap.get(int(entry_region), int(entry_region))
+        if mine != theirs and not crosses_regions(str(kind)):
+            problems.append(
+                f"account {acct} (system, fund region {mine}): {n} {kind} entries of"
+                f" region {entry_region} (fund region {theirs})"
+            )
+    # Each fund region's postings sum to zero (inter-region clearing left out).
+    if by_region is None:
+        by_region = {
+            int(r): int(t)
+            for r, t in conn.execute(
+                text(
+                    "SELECT a.region_id, sum(p.amount) FROM postings p"
+                    " JOIN accounts a ON a.id = p.account_id GROUP BY a.region_id"
+                )
+            )
+        }
+
+    def per_fund(rows: Iterable[tuple[int, int]]) -> dict[int, int]:
+        totals: dict[int, int] = {}
+        for region, total in rows:
+            fund = fmap.get(int(region), int(region))
+            totals[fund] = totals.get(fund, 0) + int(total)
+        return totals
+
+    totals = per_fund(by_region.items())
+    if any(totals.values()):  # only then read what inter-region clearing moved
+        cross = conn.execute(
+            text(
+                "SELECT a.region_id, -sum(p.amount) FROM journal_entries e"
+                " JOIN postings p ON p.entry_id = e.id JOIN accounts a ON a.id = p.account_id"
+                " WHERE "
+                + " OR ".join(f"e.kind LIKE '{k}%'" for k in CROSS_REGION_KINDS)
+                + " GROUP BY a.region_id"
+            )
+        ).all()
+        totals = per_fund([*by_region.items(), *((int(r), int(t)) for r, t in cross)])
+    for fund, total in sorted(totals.items()):
+        if total != 0:
+            problems.append(f"fund region {fund}: its postings sum to {total} fen (must be 0)")
+    return problems[:limit]
 
 
 def _side_by_side(
@@ -209,16 +316,21 @@ _FAILS = """(a.cached AND a.balance <> coalesce(s.total, 0))
     OR (NOT a.cached AND a.balance <> 0)"""
 
 
-def _account_pass(conn: Connection, limit: int) -> Failing:
-    """The first ``limit`` accounts (by id) failing a check, with their derived balance."""
+def _account_pass(conn: Connection, limit: int) -> tuple[Failing, dict[int, int]]:
+    """The first ``limit`` accounts (by id) failing a check, with their derived balance;
+    and the postings' sum per account region (from the same grouped pass)."""
     rows = conn.execute(
         text(
-            "SELECT a.id, a.kind, a.cached, a.balance, coalesce(s.total, 0) FROM accounts a"
-            " LEFT JOIN (SELECT account_id, sum(amount) AS total FROM postings"
-            f" GROUP BY account_id) s ON s.account_id = a.id WHERE {_FAILS}"
+            "WITH s AS MATERIALIZED (SELECT account_id, sum(amount) AS total FROM postings"
+            " GROUP BY account_id)"
+            " SELECT a.id, a.kind, a.cached, a.balance, coalesce(s.total, 0), NULL"
+            f" FROM accounts a LEFT JOIN s ON s.account_id = a.id WHERE {_FAILS}"
+            " UNION ALL SELECT NULL, NULL, NULL, NULL, sum(s.total), a.region_id"
+            " FROM s JOIN accounts a ON a.id = s.account_id GROUP BY a.region_id"
         )
-    )
-    return _first(rows, limit)
+    ).all()
+    regions = {int(r[5]): int(r[4]) for r in rows if r[5] is not None}
+    return _first([r[:5] for r in rows if r[5] is None], limit), regions
 
 
 @dataclass(frozen=True)
@@ -265,9 +377,10 @@ class Fingerprint:
 
 def _account_pass_with_fingerprint(
     conn: Connection, fp: Fingerprint, limit: int
-) -> tuple[int, tuple[int, int], Failing] | None:
-    """(postings, the two weighted sums, the failing accounts) in one scan; None if a
-    weighted sum could not be computed (a posting beyond 2⁴³ fen)."""
+) -> tuple[int, tuple[int, int], Failing, dict[int, int]] | None:
+    """(postings, the two weighted sums, the failing accounts, the sum per account
+    region) in one scan; None if a weighted sum could not be computed (a posting beyond
+    2⁴³ fen)."""
     sums = ", ".join(
         f"sum((amount + :offset{i}) * {fp.weight('entry_id', i)}) AS f{i}" for i in (0, 1)
     )
@@ -280,7 +393,10 @@ def _account_pass_with_fingerprint(
                      coalesce(sum(f1), 0) AS f1 FROM s),
         bad AS (SELECT a.id, a.kind, a.cached, a.balance, coalesce(s.total, 0) AS total
                 FROM accounts a LEFT JOIN s ON s.account_id = a.id WHERE {_FAILS})
-        SELECT t.n, t.f0, t.f1, bad.* FROM t LEFT JOIN bad ON true
+        SELECT t.n, t.f0, t.f1, bad.*, NULL::bigint AS region FROM t LEFT JOIN bad ON true
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, sum(s.total), a.region_id
+        FROM s JOIN accounts a ON a.id = s.account_id GROUP BY a.region_id
         """
     )
     try:
@@ -288,9 +404,11 @@ def _account_pass_with_fingerprint(
             rows = conn.execute(query, fp.params).all()
     except DataError:  # bigint out of range
         return None
-    n, f0, f1 = rows[0][:3]
-    failing = [r[3:] for r in rows if r[3] is not None]
-    return int(n), (int(f0), int(f1)), _first(failing, limit)
+    regions = {int(r[8]): int(r[7]) for r in rows if r[8] is not None}
+    mine = [r for r in rows if r[8] is None]
+    n, f0, f1 = mine[0][:3]
+    failing = [r[3:8] for r in mine if r[3] is not None]
+    return int(n), (int(f0), int(f1)), _first(failing, limit), regions
 
 
 def _first(rows: Any, limit: int) -> Failing:

@@ -58,7 +58,7 @@ from onecard.core.errors import (
     StateConflict,
 )
 from onecard.core.money import MAX_AMOUNT_FEN
-from onecard.ledger.service import Leg, account_id, post, system_account
+from onecard.ledger.service import Leg, account_id, fund_region_of, post, system_account
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person
 from onecard.pay.decide import (
@@ -149,7 +149,7 @@ def pay(ctx: Context, terminal: TerminalIdentity, req: PaymentRequest) -> EcnyOu
                 EcnyCredential(code),
                 facts,
                 policy,
-                system_account(conn, "ecny_clearing"),
+                system_account(conn, "ecny_clearing", fund_region_of(conn, terminal.region_id)),
             )
             order_no, amount = new_order_no(), d.amount
             status = "pending" if d.approved else "refused"
@@ -266,7 +266,7 @@ def settle(ctx: Context, trade: EcnyTrade) -> str:
             return "failed"
         if trade.amount_fen != row.amount_fen:
             raise StateConflict("数字人民币结果金额与订单不符")
-        clearing = system_account(conn, "ecny_clearing")
+        clearing = system_account(conn, "ecny_clearing", fund_region_of(conn, int(row.region_id)))
         if row.kind == "payment":
             credit = account_id(conn, "canteen", int(row.canteen_id), "canteen_payable")
             kind = "ecny_payment"
@@ -557,7 +557,12 @@ def settle_refund(ctx: Context, trade: EcnyTrade) -> str:
                     account_id(conn, "canteen", int(order.canteen_id), "canteen_payable"),
                     -int(row.amount_fen),
                 ),
-                Leg(system_account(conn, "ecny_clearing"), int(row.amount_fen)),
+                Leg(
+                    system_account(
+                        conn, "ecny_clearing", fund_region_of(conn, int(order.region_id))
+                    ),
+                    int(row.amount_fen),
+                ),
             ],
             actor="ecny",
             booked_at=now,

@@ -325,7 +325,7 @@ def decide_and_record(
         written = journal.write(
             conn,
             journal.check([d.entry(terminal, req.txn_id)]),
-            journal.Header(period_for(conn, local_now.date()), "", now),
+            journal.Header(period_for(conn, local_now.date(), terminal.region_id), "", now),
             purses={leg.account_id: False for leg in d.legs[1:]},
         )
         entry_id = next(iter(written.values()))

@@ -34,7 +34,7 @@ from onecard.core.errors import (
     WithdrawalRefused,
 )
 from onecard.core.money import MAX_AMOUNT_FEN
-from onecard.ledger.service import Leg, account_id, post, system_account
+from onecard.ledger.service import Leg, account_id, fund_region_of, post, system_account
 from onecard.org.models import Person
 from onecard.pay.models import TopupOrder
 
@@ -132,7 +132,10 @@ def apply_topup_notification(ctx: Context, note: Notification) -> str:
             kind="topup",
             key=f"topup:{order.order_id}",
             legs=[
-                Leg(system_account(conn, "bank_clearing"), -order.amount_fen),
+                Leg(
+                    system_account(conn, "bank_clearing", fund_region_of(conn, region)),
+                    -order.amount_fen,
+                ),
                 Leg(account_id(conn, "person", order.person_id, "cash"), order.amount_fen),
             ],
             actor="bank",

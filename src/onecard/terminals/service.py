@@ -572,7 +572,7 @@ def _apply(
         at=rec.taken_at,
     )
     local = to_local(rec.taken_at)
-    period = period_for(conn, local.date())
+    period = period_for(conn, local.date(), terminal.region_id)
     written = journal.write(
         conn,
         journal.check([d.entry(terminal, rec.txn_id)]),

@@ -249,6 +249,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/funding/settlements"): BUREAU,
     ("POST", f"{API}/funding/year-end"): BUREAU,
     ("POST", f"{API}/funding/returns"): BUREAU,
+    ("POST", f"{API}/funding/region-funds"): BUREAU,
     ("POST", f"{API}/funding/reconciliations"): READERS,
     ("GET", f"{API}/funding/audit"): READERS,
     ("GET", f"{API}/funding/statements/canteens/{{canteen_id}}/{{quarter}}"): UNIT_READERS,
