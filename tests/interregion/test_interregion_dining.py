@@ -261,7 +261,8 @@ def test_the_batch_gives_the_single_paths_verdicts(pg_ctx: Context) -> None:
     assert [{k: d.get(k) for k in keep} for d in batched] == [
         {k: d.get(k) for k in keep} for d in single
     ]
-    assert [d["result"] for d in single] == ["approved", "refused", "refused", "approved"]
+    codes = [d.get("code", d["result"]) for d in single]
+    assert codes == ["approved", "foreign_region", "foreign_region", "period_limit_reached"]
     ledger_ok(pg_ctx)
 
 
@@ -365,7 +366,7 @@ def test_a_failed_payout_is_compensated_and_booked_again(cw: Any) -> None:
                 select(JournalEntry.kind).where(JournalEntry.kind.like("interregion%"))
             ).scalars()
         )
-        assert kinds == ["interregion_clearing", "interregion_payout_failed"]
+        assert kinds == ["interregion_clearing", "interregion_unpaid"]
         assert conn.execute(select(Statement.attempts).where(Statement.id == sid)).scalar() == 1
     ledger_ok(ctx)
     bank = bank_with_money(ctx)

@@ -22,7 +22,7 @@ Contract:
   (``IR<id>-<attempt>``) to B's account from the agreement; booking again changes
   nothing. The bank is asked after the commit (``send_payout``); its verdict arrives as
   a notification (``apply_notification``): success → paid; failure → a compensating
-  entry (``interregion_payout_failed``, key ``interregion:<id>:<attempt>:failed``) and
+  entry (``interregion_unpaid``, key ``interregion:<id>:<attempt>:failed``) and
   payout_failed, to be booked again under the next attempt.
 - ``clearing_problems(conn)``: for every booked or paid statement, what A booked as owed
   (A's legs) equals what B booked as due (B's legs) and the statement's gross.
@@ -531,7 +531,7 @@ def apply_notification(ctx: Context, note: Notification) -> str:
             post(
                 conn,
                 region_id=int(row.home_region_id),
-                kind="interregion_payout_failed",
+                kind="interregion_unpaid",
                 key=f"interregion:{sid}:{row.attempts}:failed",
                 legs=[
                     Leg(system_account(conn, "bank_clearing", int(row.home_region_id)), -gross),
