@@ -13,6 +13,8 @@ Revises: 0027
 Create Date: 2026-11-30
 """
 
+import secrets
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -122,7 +124,10 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.execute("INSERT INTO interregion_fund_version (id, version) VALUES (1, 1)")
+    # A random start: two databases (say one restored from another lineage's backup under
+    # the same URL) do not share versions by accident.
+    start = secrets.randbelow(2**40) + 1
+    op.execute(f"INSERT INTO interregion_fund_version (id, version) VALUES (1, {start})")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE FUNCTION interregion_bump_fund_version() RETURNS trigger LANGUAGE plpgsql "
