@@ -104,6 +104,7 @@ AREAS: list[str] = [
     "pay",
     "terminals",
     "funding",
+    "interregion",
     "community",
     "feedback",
     "menus",

@@ -29,6 +29,7 @@ from onecard.core.context import Context
 from onecard.core.errors import BankUnavailable
 from onecard.faces import cli as faces_cli
 from onecard.funding import cli as funding_cli
+from onecard.interregion import cli as interregion_cli
 from onecard.ledger import cli as ledger_cli
 from onecard.menus import cli as menus_cli
 from onecard.ops import cli as ops_cli
@@ -289,6 +290,11 @@ app.add_typer(
 )
 app.add_typer(
     community_cli.app, name="community", help="社区食堂 / residents' subsidies, claims, supervision"
+)
+app.add_typer(
+    interregion_cli.app,
+    name="interregion",
+    help="跨区域就餐 / dining agreements, quarterly clearing",
 )
 app.add_typer(waste_cli.app, name="waste", help="反浪费 / waste per diner, waste notices")
 app.add_typer(menus_cli.app, name="menus", help="菜单与预订 / close a day's pre-orders, counts")

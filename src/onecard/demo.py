@@ -281,6 +281,9 @@ def build_demo(
     meals += paid  # pre-orders collected (and a no-show charged) are payments too
     _sourcing(sim, clock, next(iter(canteen_of_unit.values())), funded_on, today)
     _survey(sim, clock, rng, people, canteen_of_unit, today)
+    first_cid = next(iter(canteen_of_unit.values()))
+    cross = _county(sim, clock, rng, region, people, terminals[first_cid], today)
+    meals += cross
     clock.release()
     return DemoCity(
         enrolment_codes=_enrolment_codes(ctx, logins),
@@ -294,12 +297,13 @@ def build_demo(
         logins=logins,
         counts={
             "units": len(unit_ids),
-            "canteens": len(canteen_of_unit),
+            "canteens": len(canteen_of_unit) + 1,  # and the county's (``_county``)
             "staff": len(people),
             "meals": meals,
             "goods": goods,
             "community_meals": community_meals,
             "preorders": preorders,
+            "cross_region_meals": cross,
         },
     )
 
@@ -428,6 +432,123 @@ def _community(sim: Context, clock: ReplayClock, region: int, today: date) -> in
         day += timedelta(days=1)
     _at(clock, today, 9)
     claims.build_claim(sim, bureau, cid, f"{first:%Y-%m}")
+    return meals
+
+
+def _county(
+    sim: Context,
+    clock: ReplayClock,
+    rng: random.Random,
+    city: int,
+    people: list[tuple[int, int, str, int]],
+    city_terminal: TerminalIdentity,
+    today: date,
+) -> int:
+    """Guiyang county keeps its own dining fund (two townships share it): a unit, its
+    canteen and a few staff funded from the county's money; a dining agreement with the
+    city both ways (county staff at the city's canteens at the visitor price, subsidy
+    then cash; city staff at the county's canteen at its staff price, subsidy then cash); lunches
+    across the line yesterday, and the quarter's clearing statements computed (open, for
+    the two bureaus to confirm). Returns the cross-region meals approved."""
+    from sqlalchemy import update
+
+    from onecard.interregion import service as interregion
+    from onecard.ledger.service import Leg, account_id, open_system_accounts, post, system_account
+    from onecard.org.models import Region
+
+    bureau = Actor.system("demo:bureau")
+    day = today - timedelta(days=1)
+    _at(clock, day, 9)
+    with sim.db.begin() as conn:
+        county = b.create_region(conn, "431021", "桂阳县", "county", city)
+        conn.execute(update(Region).where(Region.id == county).values(own_fund=True))
+        open_system_accounts(conn, county, top=False)
+        for code, name in (("431021101", "龙潭街道"), ("431021102", "欧阳海乡")):
+            b.create_region(conn, code, name, "township", county)
+        uid = b.create_unit(conn, county, "K0001", "桂阳县财政局", default_standard_fen=48000)
+        cid = b.create_canteen(
+            conn,
+            county,
+            uid,
+            "K001",
+            "桂阳县机关食堂",
+            operation="self",
+            location="桂阳县龙潭街道黄沙坪大道8号",
+            phone="0735-4412345",
+            serves_visitors=True,
+            district="桂阳县",
+            coordinates="112.734021,25.754103",
+        )
+        for code, name, start, end, own in (
+            ("lunch", "午餐", time(11, 30), time(13, 30), 500),
+            ("dinner", "晚餐", time(17, 30), time(19), 500),
+        ):
+            b.add_meal_period(conn, cid, code, name, start, end, {"own": own, "visitor": own + 200})
+        tid, _ = b.register_terminal(
+            conn, county, cid, "K001-1", name="桂阳县机关食堂 1 号机", installed_at=clock.now()
+        )
+        county_terminal = TerminalIdentity(tid, "K001-1", county, cid)
+        fund = system_account(conn, "bank_clearing", county)
+        staff: list[str] = []
+        for n in range(4):
+            pid = b.create_person(conn, county, uid, f"K{n + 1:05d}", chinese_name(rng))
+            staff.append(issue_card_conn(conn, sim, pid))
+            for kind, amt in (("subsidy", 48000), ("cash", 20000)):
+                post(
+                    conn,
+                    region_id=county,
+                    kind="demo_county_fund",
+                    key=f"demo-county:{pid}:{kind}",
+                    legs=[Leg(fund, -amt), Leg(account_id(conn, "person", pid, kind), amt)],
+                    actor="demo",
+                    booked_at=clock.now(),
+                )
+    since = today.replace(day=1, month=1)
+    ours = interregion.propose(
+        sim,
+        bureau,
+        "home",
+        interregion.AgreementIn(
+            county,
+            city,
+            "visitor",
+            "subsidy_first",
+            since,
+            host_account_no="43050163360000000001",
+            host_account_name="郴州市机关事务管理局",
+            note="县市互认就餐",
+        ),
+    )
+    interregion.move(sim, bureau, ours, "accept", "host")
+    theirs = interregion.propose(
+        sim,
+        bureau,
+        "host",
+        interregion.AgreementIn(
+            city,
+            county,
+            "own",
+            "subsidy_first",
+            since,
+            host_account_no="43050163360000000021",
+            host_account_name="桂阳县机关事务服务中心",
+            note="县市互认就餐",
+        ),
+    )
+    interregion.move(sim, bureau, theirs, "accept", "home")
+    meals = 0
+    for n, card in enumerate(staff):
+        _at(clock, day, 12, n)
+        req = PaymentRequest(f"demo-cross-{n}", card, meal="lunch")
+        meals += pay(sim, city_terminal, req).approved
+    for n, (_, _, card, _) in enumerate(people[:2]):
+        _at(clock, day, 12, 10 + n)
+        req = PaymentRequest(f"demo-cross-city-{n}", card, meal="lunch")
+        meals += pay(sim, county_terminal, req).approved
+    _at(clock, today, 9)
+    quarter = quarter_of(today)
+    interregion.compute_statement(sim, bureau, county, city, quarter)
+    interregion.compute_statement(sim, bureau, city, county, quarter)
     return meals
 
 

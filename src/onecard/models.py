@@ -10,6 +10,7 @@ from onecard.core.db import Base
 from onecard.faces import models as _faces  # noqa: F401
 from onecard.feedback import models as _feedback  # noqa: F401
 from onecard.funding import models as _funding  # noqa: F401
+from onecard.interregion import models as _interregion  # noqa: F401
 from onecard.ledger import models as _ledger  # noqa: F401
 from onecard.menus import models as _menus  # noqa: F401
 from onecard.org import models as _org  # noqa: F401

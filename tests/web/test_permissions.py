@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from onecard.catalogue import service as catalogue
 from onecard.channels.bank import DINING_FUND_ACCOUNT, gateway
@@ -199,6 +199,7 @@ def matrix_world(ctx: Context) -> Targets:
     surveyed = survey_targets(ctx, w)
     settlement.settle_quarter(ctx, SYSTEM, "2025Q4")  # a settled quarter has statements
     cc = community_targets(ctx, w)
+    ir = interregion_targets(ctx, w)
     bank.open_outside_account("99990000", "某不明单位", 50000)
     bank.credit_from_outside("99990000", DINING_FUND_ACCOUNT, 1234, "伙食费")
     receipts = notices.import_receipts(ctx, SYSTEM, date(2026, 3, 10))
@@ -284,6 +285,7 @@ def matrix_world(ctx: Context) -> Targets:
             "sku": "MX1",
             "preorder_id": preorder_id,
             **cc,
+            **ir,
             **src,
         },
     )
@@ -394,6 +396,26 @@ def community_targets(ctx: Context, w: World) -> dict[str, Any]:
     ctx.clock.set(now)
     out["claim_id"], out["line_id"] = out["claim:api"], out["line:api"]
     return out
+
+
+def interregion_targets(ctx: Context, w: World) -> dict[str, Any]:
+    """A county keeping its own fund, an agreement it proposed to the city (the city's
+    bureau accepts), and the quarter's statement the city confirmed already."""
+    from onecard.interregion import service as irs
+    from onecard.ledger.service import open_system_accounts
+    from onecard.org import builders as ob
+
+    with ctx.db.begin() as conn:
+        county = ob.create_region(conn, "431088", "矩阵县", "county", w.region)
+        conn.execute(update(Region).where(Region.id == county).values(own_fund=True))
+        open_system_accounts(conn, county, top=False)
+    terms = irs.AgreementIn(
+        county, w.region, "visitor", "subsidy_first", date(2026, 1, 1), "1", "市"
+    )
+    agreement = irs.propose(ctx, SYSTEM, "home", terms)
+    sid = irs.compute_statement(ctx, SYSTEM, county, w.region, "2026Q1")
+    irs.confirm_statement(ctx, SYSTEM, sid, "host")
+    return {"county": county, "agreement_id": agreement, "statement_id": sid}
 
 
 def ecny_payment(ctx: Context, w: World) -> str:
@@ -886,6 +908,43 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", f"{API}/community/claims/lines/{{line_id}}"): Call(json=j({"approve": True})),
     ("POST", f"{API}/community/claims/{{claim_id}}/approve"): Call(order=10),
+    # --- cross-region dining: the city accepts, suspends, resumes, ends; the county
+    # confirms the statement the city confirmed, then it is booked (nothing owed).
+    ("POST", f"{API}/interregion/agreements"): Call(
+        json=lambda t, c: {
+            "side": "home",
+            "home_region_id": t["county"],
+            "host_region_id": t.w.region,
+            "price_class": "own",
+            "purse": "subsidy",
+            "valid_from": "2026-01-01",
+            "host_account_no": "1",
+            "host_account_name": "市",
+        }
+    ),
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/accept"): Call(
+        json=j({"side": "host"}), order=1
+    ),
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/suspend"): Call(
+        json=j({"side": "home"}), order=2
+    ),
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/resume"): Call(
+        json=j({"side": "host"}), order=3
+    ),
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/end"): Call(
+        json=j({"side": "home"}), order=4
+    ),
+    ("POST", f"{API}/interregion/statements"): Call(
+        json=lambda t, c: {
+            "home_region_id": t["county"],
+            "host_region_id": t.w.region,
+            "quarter": "2026Q1",
+        }
+    ),
+    ("POST", f"{API}/interregion/statements/{{statement_id}}/confirm"): Call(
+        json=j({"side": "home"}), order=5
+    ),
+    ("POST", f"{API}/interregion/statements/{{statement_id}}/book"): Call(order=6),
     ("POST", "/bureau/community/claims"): Call(
         form=lambda t, c: {"canteen_id": t["cc_id"], "month": "2026-02"}
     ),

@@ -88,6 +88,7 @@
     │   ├── CodeExpired / CodeReused / CodeInvalid / CodeRevoked
     │   ├── OutsideMealPeriod / PeriodLimitReached / VisitorsNotServed / NoPrice
     │   ├── PersonInactive
+    │   ├── NoDiningAgreement         another fund region, no agreement in force (code foreign_region)
     │   ├── GoodsCashOnly             goods from the cash purse, and it holds too little
     │   ├── EcnyDeclined              the e-CNY acquirer declined (code used, wallet short)
     │   ├── FaceNotRecognised / FaceNotLive       face pay: no clear match; liveness failed
@@ -438,6 +439,15 @@ class VisitorsNotServed(Refused):
     code = "visitors_not_served"
     zh = "本食堂暂不对外单位人员开放"
     en = "This canteen does not serve other units' staff"
+
+
+class NoDiningAgreement(Refused):
+    """A person of another fund region, with no dining agreement in force between their
+    region and the canteen's for their unit and this canteen (issue 17 §2)."""
+
+    code = "foreign_region"
+    zh = "本食堂与您所在区域无就餐协议"
+    en = "There is no dining agreement between your region and this canteen's"
 
 
 class PersonInactive(Refused):

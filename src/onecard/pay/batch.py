@@ -36,7 +36,7 @@ from sqlalchemy import Connection
 
 from onecard.core.clock import next_quarter, quarter_of, to_local
 from onecard.core.context import Context
-from onecard.core.errors import IdempotencyConflict, OneCardError
+from onecard.core.errors import ForeignRegion, IdempotencyConflict, OneCardError
 from onecard.ledger import journal
 from onecard.ledger.journal import int_array, text_array
 from onecard.pay import batch_sql as sql
@@ -54,6 +54,7 @@ from onecard.pay.decide import (
     decide,
     read_credential,
 )
+from onecard.pay.interregion import FundMap, Terms, fund_map, known_single, terms_of_row
 from onecard.pay.pricing import CanteenRules, MealFacts
 from onecard.pay.service import PaymentOutcome, dumps, line_rows
 
@@ -82,6 +83,39 @@ class _Gathered:
     item_ids: dict[int, dict[str, int]]  # canteen → sku → item id
     purses: dict[int, Purses]
     counts: dict[tuple[int, int], int]  # (person, meal period) → approved today
+    version: int | None = None  # the fund-map version read with the canteens
+    fm: FundMap | None = None  # the fund-region map (None: not needed, single fund)
+    terms: tuple[Terms, ...] | None = None  # every accepted agreement (None: not read)
+
+    def cross(self, payer: Payer, canteen: CanteenRules) -> tuple[Terms, ...] | None:
+        """``Facts.cross`` for a payer at a canteen (``pay.service.cross_terms``)."""
+        if self.fm is None or self.fm.single:
+            return None
+        home, host = self.fm.fund_of.get(payer.region_id), self.fm.fund_of.get(canteen.region_id)
+        if home is None or host is None or home == host:
+            return None
+        assert self.terms is not None  # checked by ``needs_single``
+        return tuple(t for t in self.terms if t.home == home and t.host == host)
+
+    def needs_single(self, it: _Item, cred: Credential) -> bool:
+        """A cross-region payment whose agreements this batch did not read (the map
+        changed to more than one fund region since the batch was sent): the single path
+        decides it."""
+        if self.terms is not None or self.fm is None or self.fm.single:
+            return False
+        payer = self.people.get(self._payer_id(cred) or 0)
+        canteen = self.canteens[it.terminal.canteen_id][0]
+        return payer is not None and self.fm.fund_of.get(payer.region_id) != self.fm.fund_of.get(
+            canteen.region_id
+        )
+
+    def _payer_id(self, cred: Credential) -> int | None:
+        if isinstance(cred, CodeCredential):
+            return self.by_token.get(cred.token)
+        if isinstance(cred, CardCredential):
+            card = self.cards.get(cred.card_no)
+            return card.person_id if card is not None and card.status == "active" else None
+        return None
 
     def facts(self, it: _Item, cred: Credential, now: Any) -> Facts:
         canteen, payable = self.canteens[it.terminal.canteen_id]
@@ -111,6 +145,7 @@ class _Gathered:
             meals_had=self.counts.get((payer.id, meal.period_id), 0)
             if payer is not None and meal is not None
             else 0,
+            cross=self.cross(payer, canteen) if payer is not None else None,
         )
 
     def thread(self, d: Decision) -> None:
@@ -149,9 +184,12 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
     # a retry (below).
     creds: dict[int, Credential] = {}
     malformed: dict[int, OneCardError] = {}
+    single: set[int] = set()  # left to the single path (``decide_and_record``)
     for i in todo:
         try:
             creds[i] = read_credential(items[i].req.credential, ctx.settings.region_no)
+        except ForeignRegion:
+            single.add(i)  # perhaps another network of this deployment: the single path
         except OneCardError as exc:
             malformed[i] = exc
     nos = sorted({c.card_no for c in creds.values() if isinstance(c, CardCredential)})
@@ -191,6 +229,10 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
     ]
     if lines:
         statements.append((sql.ITEMS, {"lines": sql.as_json([{"c": c, "s": s} for c, s in lines])}))
+    # Agreements only when this deployment has (or may have) more than one fund region.
+    read_agreements = not known_single(conn)
+    if read_agreements:
+        statements.append((sql.AGREEMENTS, {}))
     cursors = journal.pipelined(conn, statements)
     (
         seen_cur,
@@ -216,7 +258,7 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
         if found is None:
             if i in malformed:
                 results[i] = malformed[i]
-            else:
+            elif i not in single:
                 fresh.append(i)
         elif found[3] != it.req.fingerprint():
             results[i] = IdempotencyConflict()
@@ -234,6 +276,9 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
     g.meals = _meals(meal_cur)
     g.purses = _purses(purse_cur)
     g.counts = {(int(pid), int(mp)): int(n) for pid, mp, n in count_cur.fetchall()}
+    if read_agreements:
+        g.terms = tuple(terms_of_row(r) for r in cursors[-1].fetchall())
+    g.fm = fund_map(conn, g.version)
     if lines:
         goods: dict[int, set[str]] = {}
         for c, s, fen, kind, iid in cursors[12].fetchall():
@@ -252,6 +297,8 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
         it = items[i]
         if g.canteens.get(it.terminal.canteen_id, (None, None))[1] is None:
             continue  # no payable account: decide_and_record says so
+        if g.needs_single(it, creds[i]):
+            continue
         try:
             d = decide(it.terminal, it.req, creds[i], g.facts(it, creds[i], now), policy)
         except OneCardError as exc:  # bad input, unknown meal: nothing is written
@@ -278,22 +325,27 @@ def _gather(
     card_people_cur: psycopg.Cursor[Any],
     retired_cur: psycopg.Cursor[Any],
 ) -> _Gathered:
-    canteens: dict[int, tuple[CanteenRules, int | None]] = {
-        int(r[0]): (
-            CanteenRules(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], bool(r[7])),
+    canteens: dict[int, tuple[CanteenRules, int | None]] = {}
+    version = None
+    for r in canteen_cur.fetchall():
+        canteens[int(r[0])] = (
+            CanteenRules(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], bool(r[7]), int(r[8])),
             None if r[6] is None else int(r[6]),
         )
-        for r in canteen_cur.fetchall()
-    }
+        version = None if r[9] is None else int(r[9])
     cards = {str(r[0]): CardFacts(int(r[1]), str(r[2])) for r in card_cur.fetchall()}
     people: dict[int, Payer] = {}
     by_token: dict[str, int] = {}
     for r in code_people_cur.fetchall() + card_people_cur.fetchall():
         pid = int(r[0])
-        people.setdefault(pid, Payer(pid, r[1], int(r[2]), r[3], r[4], r[5], str(r[7]), int(r[8])))
+        people.setdefault(
+            pid, Payer(pid, r[1], int(r[2]), r[3], r[4], r[5], str(r[7]), int(r[8]), int(r[9]))
+        )
         by_token[str(r[6])] = pid
     retired = {str(r[0]) for r in retired_cur.fetchall()}
-    return _Gathered(canteens, cards, people, by_token, retired, {}, {}, {}, {}, {}, {})
+    return _Gathered(
+        canteens, cards, people, by_token, retired, {}, {}, {}, {}, {}, {}, version=version
+    )
 
 
 def _meals(meal_cur: psycopg.Cursor[Any]) -> dict[tuple[int, str], MealFacts]:

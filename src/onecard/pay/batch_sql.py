@@ -29,15 +29,22 @@ SEEN = (
 )
 CANTEENS = (
     "SELECT c.id, c.unit_id, c.name, c.serves_visitors, c.serves_guests, c.purse_order, a.id,"
-    " coalesce(r.goods_from_subsidy, false)"
+    " coalesce(r.goods_from_subsidy, false), c.region_id,"
+    " (SELECT version FROM interregion_fund_version WHERE id = 1)"
     " FROM canteens c LEFT JOIN shop_rules r ON r.unit_id = c.unit_id LEFT JOIN LATERAL (SELECT id FROM accounts WHERE owner_kind = 'canteen'"
     " AND owner_id = c.id AND kind = 'canteen_payable' LIMIT 1) a ON true"
     " WHERE c.id = ANY(%(canteens)s::bigint[])"
 )
+# Every accepted dining agreement (a deployment has a few dozen; read only when the
+# deployment has more than one fund region, ``pay.interregion``).
+AGREEMENTS = (
+    "SELECT id, home_region_id, host_region_id, unit_ids, canteen_ids, price_class, purse,"
+    " valid_from, valid_to FROM interregion_agreements WHERE status = 'accepted'"
+)
 CARDS = "SELECT card_no, person_id, status FROM cards WHERE card_no = ANY(%(nos)s::text[])"
 PEOPLE_COLUMNS = (
     "SELECT p.id, p.name, p.unit_id, u.name, p.category, p.status, p.paycode_token,"
-    " p.paycode_secret, p.paycode_last_step FROM people p JOIN units u ON u.id = p.unit_id"
+    " p.paycode_secret, p.paycode_last_step, p.region_id FROM people p JOIN units u ON u.id = p.unit_id"
 )
 # Code payers' rows are locked (their step moves); card payers' are only read.
 CODE_PEOPLE = (

@@ -46,6 +46,7 @@ from onecard.core.errors import (
     InvalidAmount,
     InvalidInput,
     MalformedCredential,
+    NoDiningAgreement,
     NotFound,
     PeriodLimitReached,
     PersonInactive,
@@ -55,6 +56,7 @@ from onecard.core.errors import (
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.ledger.journal import Leg, NewEntry
 from onecard.pay import paycode
+from onecard.pay.interregion import Terms, terms_for
 from onecard.pay.pricing import (
     CanteenRules,
     MealFacts,
@@ -150,15 +152,19 @@ class FaceCredential:
 Credential = CardCredential | CodeCredential | FaceCredential
 
 
-def read_credential(credential: str, region_no: str) -> Credential:
+def read_credential(
+    credential: str, region_no: str, networks: frozenset[str] = frozenset()
+) -> Credential:
     """What to look up: a card number, or a payment code's person token (and its otp).
     Raises ``MalformedCredential`` / ``ForeignRegion`` (bad input, never recorded); a face
-    credential is not read from text (``pay.face_pay`` identifies the person)."""
+    credential is not read from text (``pay.face_pay`` identifies the person). A code of
+    another payment network of this deployment (``networks``: the cities' network numbers)
+    is read like our own: the person is found, and the agreement check decides."""
     cred = credential.strip()
     if FACE_RE.fullmatch(cred):
         raise MalformedCredential()
     if paycode.looks_like_code(cred):
-        parsed = paycode.parse_code(cred, region_no)
+        parsed = paycode.parse_code(cred, region_no, networks)
         return CodeCredential(parsed.token, parsed.otp)
     return CardCredential(cred)
 
@@ -174,6 +180,7 @@ class Payer:
     status: str
     paycode_secret: str = ""
     paycode_last_step: int = 0
+    region_id: int = 0  # the person's region (its fund region decides cross-region pay)
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,9 @@ class Facts:
     goods_skus: frozenset[str] = frozenset()  # which of those are shop goods
     item_ids: Mapping[str, int] = field(default_factory=dict)  # sku → item id, active
     meals_had: int = 0  # the payer's approved payments in that meal period today
+    # The payer's fund region is not the canteen's: the accepted agreements between the
+    # two (possibly none). None: the same fund region (or a single-fund deployment).
+    cross: tuple[Terms, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -322,7 +332,14 @@ def decide(
         data["payer"] = {"name": payer.name, "unit": payer.unit_name}
         if payer.status != "active":
             raise PersonInactive()
-        klass = diner_class(payer.unit_id, payer.category, canteen)
+        purse_rule = canteen.purse_order
+        if facts.cross is not None:
+            terms = terms_for(facts.cross, payer.unit_id, canteen.id, local_now.date())
+            if terms is None:
+                raise NoDiningAgreement()
+            klass, purse_rule = terms.price_class, terms.purse
+        else:
+            klass = diner_class(payer.unit_id, payer.category, canteen)
         meal = None
         goods = 0  # what of the amount is shop goods paid from cash only
         if req.meal is not None:
@@ -342,16 +359,21 @@ def decide(
             raise NotFound(what=f"account person:{payer.id}")
         if meal is not None and 0 < meal.per_person_limit <= facts.meals_had:
             raise PeriodLimitReached(limit=meal.per_person_limit)
-        if purses.subsidy + purses.cash < amount:
+        # An agreement may say which purse pays: only the subsidy, only cash, or the
+        # subsidy then cash; the purse it excludes counts as empty here.
+        usable_sub = 0 if purse_rule == "cash" else purses.subsidy
+        usable_cash = 0 if purse_rule == "subsidy" else purses.cash
+        if usable_sub + usable_cash < amount:
             data["balances"] = {"subsidy_fen": purses.subsidy, "cash_fen": purses.cash}
             raise InsufficientFunds()
-        if goods > purses.cash:
+        if goods > usable_cash:
             data["balances"] = {"subsidy_fen": purses.subsidy, "cash_fen": purses.cash}
             raise GoodsCashOnly()
         # Goods come from cash unless the unit's shop rule lets the subsidy pay (then
-        # ``goods`` is 0); the rest is split by the canteen's purse order over what is left.
+        # ``goods`` is 0); the rest is split by the canteen's purse order (or the
+        # agreement's) over what is left.
         from_sub, rest_cash = split_purses(
-            amount - goods, purses.subsidy, purses.cash - goods, canteen.purse_order
+            amount - goods, usable_sub, usable_cash - goods, purse_rule
         )
         from_cash = goods + rest_cash
     except Refused as refusal:

@@ -129,13 +129,17 @@ def looks_like_code(s: str) -> bool:
     return _CODE_RE.fullmatch(_normalise(s)) is not None
 
 
-def parse_code(code: str, expected_region_no: str) -> ParsedCode:
-    """Split a scanned code; raise ``MalformedCredential`` or ``ForeignRegion``."""
+def parse_code(
+    code: str, expected_region_no: str, also: frozenset[str] = frozenset()
+) -> ParsedCode:
+    """Split a scanned code; raise ``MalformedCredential`` or ``ForeignRegion``. ``also``:
+    the other payment networks of this deployment (a province's cities), whose codes are
+    read like our own (the payment then needs a dining agreement, ``pay.decide``)."""
     normalised = _normalise(code)
     if not _CODE_RE.fullmatch(normalised):
         raise MalformedCredential()
     parsed = ParsedCode(region_no=normalised[1:4], token=normalised[4:12], otp=normalised[12:])
-    if parsed.region_no != expected_region_no:
+    if parsed.region_no != expected_region_no and parsed.region_no not in also:
         raise ForeignRegion(detail=parsed.region_no)
     return parsed
 

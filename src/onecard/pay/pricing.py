@@ -39,6 +39,7 @@ class CanteenRules:
     # The owning unit's shop rule (``catalogue.models.ShopRule``): may the subsidy pay
     # for goods? No rule: cash only.
     goods_from_subsidy: bool = False
+    region_id: int = 0  # the canteen's region (its fund region decides cross-region pay)
 
 
 def diner_class(person_unit_id: int, person_category: str, canteen: CanteenRules) -> str:

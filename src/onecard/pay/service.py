@@ -43,6 +43,7 @@ from onecard.core.context import Context
 from onecard.core.db import is_unavailable
 from onecard.core.errors import (
     CodeReused,
+    ForeignRegion,
     IdempotencyConflict,
     NotFound,
     PaymentNotConfirmed,
@@ -71,6 +72,13 @@ from onecard.pay.decide import (
     read_credential,
     refused_instead,
     split_purses,
+)
+from onecard.pay.interregion import (
+    Terms,
+    current_fund_map,
+    fund_map,
+    read_terms,
+    version_column,
 )
 from onecard.pay.models import Card, Payment, PaymentLine
 from onecard.pay.paycode_keys import is_retired
@@ -126,6 +134,11 @@ def authenticate_terminal(ctx: Context, code: str, key: str) -> TerminalIdentity
 
 
 def canteen_rules(conn: Connection, canteen_id: int) -> CanteenRules:
+    return canteen_facts(conn, canteen_id)[0]
+
+
+def canteen_facts(conn: Connection, canteen_id: int) -> tuple[CanteenRules, int | None]:
+    """The canteen's rules, and the fund-map version read with them (``pay.interregion``)."""
     row = conn.execute(
         select(
             Canteen.id,
@@ -135,13 +148,49 @@ def canteen_rules(conn: Connection, canteen_id: int) -> CanteenRules:
             Canteen.serves_guests,
             Canteen.purse_order,
             func.coalesce(ShopRule.goods_from_subsidy, False),
+            Canteen.region_id,
+            version_column(),
         )
         .outerjoin(ShopRule, ShopRule.unit_id == Canteen.unit_id)
         .where(Canteen.id == canteen_id)
     ).first()
     if row is None:
         raise NotFound(what="食堂")
-    return CanteenRules(*row[:6], goods_from_subsidy=bool(row[6]))
+    rules = CanteenRules(
+        int(row[0]),
+        int(row[1]),
+        str(row[2]),
+        bool(row[3]),
+        bool(row[4]),
+        str(row[5]),
+        goods_from_subsidy=bool(row[6]),
+        region_id=int(row[7]),
+    )
+    return rules, None if row[8] is None else int(row[8])
+
+
+def cross_terms(
+    conn: Connection, version: int | None, payer: Payer, canteen: CanteenRules
+) -> tuple[Terms, ...] | None:
+    """The agreements a payment of ``payer`` at ``canteen`` is decided under, when their
+    fund regions differ (``Facts.cross``); None when they do not — and at once, without
+    reading agreements, in a deployment of a single fund region."""
+    fm = fund_map(conn, version)
+    if fm.single:
+        return None
+    home, host = fm.fund_of.get(payer.region_id), fm.fund_of.get(canteen.region_id)
+    if home is None or host is None or home == host:
+        return None
+    return read_terms(conn, home, host)
+
+
+def credential_of(conn: Connection, credential: str, region_no: str) -> Credential:
+    """``read_credential``; a code of another network is looked for among this
+    deployment's networks (a province's cities) before it is refused as foreign."""
+    try:
+        return read_credential(credential, region_no)
+    except ForeignRegion:
+        return read_credential(credential, region_no, current_fund_map(conn).networks)
 
 
 # --- paying ----------------------------------------------------------------------------
@@ -199,7 +248,7 @@ def read_facts(
 ) -> Facts:
     """What ``decide`` needs for one payment. The payer's purses are locked (``FOR
     UPDATE``): everything after sees a stable balance until the COMMIT."""
-    canteen = canteen_rules(conn, terminal.canteen_id)
+    canteen, version = canteen_facts(conn, terminal.canteen_id)
     payable = conn.execute(
         select(Account.id).where(
             Account.owner_kind == "canteen",
@@ -216,6 +265,7 @@ def read_facts(
         Person.status,
         Person.paycode_secret,
         Person.paycode_last_step,
+        Person.region_id,
     ).join(Unit, Unit.id == Person.unit_id)
     card: CardFacts | None = None
     retired = False
@@ -249,6 +299,7 @@ def read_facts(
         str(row[5]),
         str(row[6]),
         int(row[7]),
+        int(row[8]),
     )
     purses = {
         str(kind): (int(aid), int(bal))
@@ -288,6 +339,7 @@ def read_facts(
         goods_skus=goods,
         item_ids=item_ids,
         meals_had=int(had),
+        cross=cross_terms(conn, version, payer, canteen),
     )
 
 
@@ -305,7 +357,7 @@ def decide_and_record(
         return prior
     now = ctx.clock.now()
     if cred is None:
-        cred = read_credential(req.credential, ctx.settings.region_no)
+        cred = credential_of(conn, req.credential, ctx.settings.region_no)
     facts = read_facts(conn, terminal, req, cred, now)
     policy = Policy(ctx.settings.language, ctx.settings.paycode_step_seconds)
     d = decide(terminal, req, cred, facts, policy)

@@ -37,6 +37,7 @@ from onecard.faces import routes as face_routes
 from onecard.feedback import routes as dish_routes
 from onecard.funding import bank_routes
 from onecard.funding import routes as funding_routes
+from onecard.interregion import routes as interregion_routes
 from onecard.menus import routes as menus_routes
 from onecard.org import routes as org_routes
 from onecard.partners import routes as partner_routes
@@ -56,6 +57,7 @@ from onecard.web import (
     diner,
     ecny_pages,
     face,
+    interregion,
     menu_pages,
     offline_pages,
     openapi,
@@ -331,6 +333,7 @@ def create_app(
         face_routes.router,
         catalogue_routes.router,
         community_routes.router,
+        interregion_routes.router,
         waste_routes.router,
         partner_routes.router,
         dish_routes.router,
@@ -354,6 +357,7 @@ def create_app(
         rollout.router,
         shop.router,
         community.router,
+        interregion.router,
         waste.router,
         partners.router,
         dish_pages.router,

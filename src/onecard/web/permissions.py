@@ -460,6 +460,21 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/dashboard/report.pdf"): READERS,
     ("GET", "/bureau/dashboard/{key}.json"): READERS,
     ("GET", "/bureau/dashboard/{key}.xlsx"): READERS,
+    # --- cross-region dining (issue 17 §2): each side's bureau (interregion.service's
+    # require_region_bureau narrows it to the region once bureau roles are scoped) ------
+    ("GET", f"{API}/interregion/agreements"): READERS,
+    ("POST", f"{API}/interregion/agreements"): BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/accept"): BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/suspend"): BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/resume"): BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/end"): BUREAU,
+    ("GET", f"{API}/interregion/statements"): READERS,
+    ("POST", f"{API}/interregion/statements"): BUREAU,
+    ("GET", f"{API}/interregion/statements/{{statement_id}}"): READERS,
+    ("GET", f"{API}/interregion/statements/{{statement_id}}.xlsx"): READERS,
+    ("POST", f"{API}/interregion/statements/{{statement_id}}/confirm"): BUREAU,
+    ("POST", f"{API}/interregion/statements/{{statement_id}}/book"): BUREAU,
+    ("GET", "/bureau/interregion"): READERS,
     # --- community canteens for residents (issue 17 §4): the civil affairs bureau's work,
     # done by the bureau until it has a role of its own -----------------------------------
     ("GET", f"{API}/community/rules"): READERS,

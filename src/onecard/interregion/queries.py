@@ -1,0 +1,106 @@
+"""What the interregion pages, API and CLI read: agreements and statements.
+
+Contract: read-only (``ctx.db.read``); names of regions, units and canteens resolved;
+``statement_table`` is a statement as a ``core.tables.Table`` (money as fen numbers,
+written to Excel as yuan; per A unit, per B canteen, and a totals row).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from onecard.core.context import Context
+from onecard.core.errors import NotFound
+from onecard.core.tables import Table
+from onecard.interregion.models import Agreement, Statement
+from onecard.org.models import Region
+
+
+def _names(ctx: Context) -> dict[int, str]:
+    with ctx.db.read() as conn:
+        return {int(i): str(n) for i, n in conn.execute(select(Region.id, Region.name))}
+
+
+def agreements(ctx: Context) -> list[dict[str, Any]]:
+    names = _names(ctx)
+    with ctx.db.read() as conn:
+        rows = conn.execute(select(Agreement.__table__).order_by(Agreement.id)).all()
+    return [
+        {
+            "id": int(r.id),
+            "home_region_id": int(r.home_region_id),
+            "home_region": names.get(int(r.home_region_id), ""),
+            "host_region_id": int(r.host_region_id),
+            "host_region": names.get(int(r.host_region_id), ""),
+            "unit_ids": None if r.unit_ids is None else json.loads(r.unit_ids),
+            "canteen_ids": None if r.canteen_ids is None else json.loads(r.canteen_ids),
+            "price_class": r.price_class,
+            "purse": r.purse,
+            "valid_from": r.valid_from,
+            "valid_to": r.valid_to,
+            "status": r.status,
+            "proposed_by": r.proposed_by,
+            "note": r.note,
+        }
+        for r in rows
+    ]
+
+
+def _statement_out(r: Any, names: dict[int, str]) -> dict[str, Any]:
+    figures = json.loads(r.figures)
+    return {
+        "id": int(r.id),
+        "home_region_id": int(r.home_region_id),
+        "home_region": names.get(int(r.home_region_id), ""),
+        "host_region_id": int(r.host_region_id),
+        "host_region": names.get(int(r.host_region_id), ""),
+        "quarter": r.quarter,
+        "gross_fen": int(r.gross_fen),
+        "payments": int(r.payments),
+        "status": r.status,
+        "home_confirmed_by": r.home_confirmed_by,
+        "host_confirmed_by": r.host_confirmed_by,
+        "entry_id": r.entry_id,
+        "order_id": r.order_id,
+        "per_unit": figures["per_unit"],
+        "per_canteen": figures["per_canteen"],
+    }
+
+
+def statements(ctx: Context) -> list[dict[str, Any]]:
+    names = _names(ctx)
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(Statement.__table__).order_by(Statement.quarter.desc(), Statement.id)
+        ).all()
+    return [_statement_out(r, names) for r in rows]
+
+
+def statement(ctx: Context, sid: int) -> dict[str, Any]:
+    names = _names(ctx)
+    with ctx.db.read() as conn:
+        r = conn.execute(select(Statement.__table__).where(Statement.id == sid)).first()
+    if r is None:
+        raise NotFound(what="清算单")
+    return _statement_out(r, names)
+
+
+def statement_table(ctx: Context, sid: int) -> Table:
+    """The statement as one sheet: per A unit, then per B canteen, then the total."""
+    s = statement(ctx, sid)
+    t = Table(
+        "interregion_statement",
+        "跨区域就餐清算单",
+        ["类别", "名称", "笔数", "金额（元）"],
+        money_cols={3},
+        note=f"{s['home_region']} → {s['host_region']} {s['quarter']}",
+    )
+    for u in s["per_unit"]:
+        t.rows.append(["单位", u["unit"], u["payments"], u["fen"]])
+    for c in s["per_canteen"]:
+        t.rows.append(["食堂", c["canteen"], c["payments"], c["fen"]])
+    t.rows.append(["合计", "", s["payments"], s["gross_fen"]])
+    return t

@@ -1,0 +1,167 @@
+"""Cross-region facts for the payment path (issue 17 §2): whose fund region a payer and a
+canteen belong to, and the dining agreements in force between two fund regions.
+
+Contract:
+- ``FundMap`` is the deployment's fund-region map (``org.fund_regions``) and the payment
+  network numbers it holds. ``fund_map(conn, url, version)`` returns it from an in-process
+  cache keyed by the database URL and the version in ``interregion_fund_version`` (bumped
+  by a trigger on every write to ``regions``, migration 0031); the callers read the version
+  with the canteen's row (no extra round trip). The cache is exact: a stale map is never
+  used, because any change to ``regions`` — in this process or another — changes the
+  version. No version row (a table emptied by a test's TRUNCATE): read every time.
+- ``FundMap.single``: the deployment has one fund region; the payment path then skips
+  everything here (today's single-fund city decides exactly as before).
+- ``Terms`` is one accepted agreement as a payment reads it; ``terms_for`` picks the one
+  that covers a unit and canteen on a day (pure). ``read_terms(conn, home, host)`` reads
+  the accepted agreements of a pair; ``read_all_terms(conn)`` every accepted agreement
+  (the batch reads them with its other facts: a deployment has a few dozen).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, ScalarSelect, select
+
+from onecard.interregion.models import Agreement, FundVersion
+from onecard.org.fund_regions import fund_regions_of
+from onecard.org.models import Region
+
+
+@dataclass(frozen=True)
+class FundMap:
+    fund_of: dict[int, int]  # region id → fund region id
+    networks: frozenset[str]  # the payment networks (regions.network_no) of this deployment
+
+    @property
+    def single(self) -> bool:
+        return len(set(self.fund_of.values())) <= 1
+
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[int, FundMap]] = {}
+
+
+def version_column() -> ScalarSelect[Any]:
+    """The fund-map version as a scalar subquery, to read with another row."""
+    return select(FundVersion.version).where(FundVersion.id == 1).scalar_subquery()
+
+
+def _load(conn: Connection) -> FundMap:
+    rows = conn.execute(select(Region.id, Region.parent_id, Region.own_fund, Region.network_no))
+    regs = [(int(r[0]), None if r[1] is None else int(r[1]), bool(r[2]), r[3]) for r in rows]
+    return FundMap(
+        fund_regions_of((rid, pid, own) for rid, pid, own, _ in regs),
+        frozenset(str(n) for *_, n in regs if n),
+    )
+
+
+def fund_map(conn: Connection, version: int | None) -> FundMap:
+    """The fund-region map, cached per database while ``version`` stays the same."""
+    key = conn.engine.url.render_as_string(hide_password=True)
+    if version is not None:
+        with _lock:
+            hit = _cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+    found = _load(conn)
+    if version is not None:
+        with _lock:
+            _cache[key] = (version, found)
+    return found
+
+
+def known_single(conn: Connection) -> bool:
+    """The cached map of this database says one fund region (the batch then reads no
+    agreements; if the version it reads shows a change, the cross-region payments of that
+    batch go to the single path, ``pay.batch``)."""
+    with _lock:
+        hit = _cache.get(conn.engine.url.render_as_string(hide_password=True))
+    return hit is not None and hit[1].single
+
+
+def current_fund_map(conn: Connection) -> FundMap:
+    """The map, reading the version first (for callers off the hot path)."""
+    version = conn.execute(select(FundVersion.version).where(FundVersion.id == 1)).scalar()
+    return fund_map(conn, None if version is None else int(version))
+
+
+@dataclass(frozen=True)
+class Terms:
+    """An accepted agreement as a payment reads it."""
+
+    id: int
+    home: int
+    host: int
+    unit_ids: frozenset[int] | None  # None: all of A's units
+    canteen_ids: frozenset[int] | None  # None: all of B's canteens
+    price_class: str  # visitor | own
+    purse: str  # subsidy | cash | subsidy_first
+    valid_from: date
+    valid_to: date | None
+
+    def covers(self, unit_id: int, canteen_id: int, day: date) -> bool:
+        return (
+            (self.unit_ids is None or unit_id in self.unit_ids)
+            and (self.canteen_ids is None or canteen_id in self.canteen_ids)
+            and self.valid_from <= day
+            and (self.valid_to is None or day <= self.valid_to)
+        )
+
+
+def terms_for(terms: Iterable[Terms], unit_id: int, canteen_id: int, day: date) -> Terms | None:
+    """The agreement (the oldest, when several) covering a payment. Pure."""
+    found = [t for t in terms if t.covers(unit_id, canteen_id, day)]
+    return min(found, key=lambda t: t.id) if found else None
+
+
+def _ids(raw: str | None) -> frozenset[int] | None:
+    return None if raw is None else frozenset(int(x) for x in json.loads(raw))
+
+
+def terms_of_row(r: Any) -> Terms:
+    return Terms(
+        int(r.id),
+        int(r.home_region_id),
+        int(r.host_region_id),
+        _ids(r.unit_ids),
+        _ids(r.canteen_ids),
+        str(r.price_class),
+        str(r.purse),
+        r.valid_from,
+        r.valid_to,
+    )
+
+
+TERMS_COLUMNS = (
+    Agreement.id,
+    Agreement.home_region_id,
+    Agreement.host_region_id,
+    Agreement.unit_ids,
+    Agreement.canteen_ids,
+    Agreement.price_class,
+    Agreement.purse,
+    Agreement.valid_from,
+    Agreement.valid_to,
+)
+
+
+def read_terms(conn: Connection, home: int, host: int) -> tuple[Terms, ...]:
+    rows = conn.execute(
+        select(*TERMS_COLUMNS).where(
+            Agreement.home_region_id == home,
+            Agreement.host_region_id == host,
+            Agreement.status == "accepted",
+        )
+    )
+    return tuple(terms_of_row(r) for r in rows)
+
+
+def read_all_terms(conn: Connection) -> tuple[Terms, ...]:
+    rows = conn.execute(select(*TERMS_COLUMNS).where(Agreement.status == "accepted"))
+    return tuple(terms_of_row(r) for r in rows)
