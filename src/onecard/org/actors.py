@@ -9,7 +9,8 @@ may be granted for one region (``role_grants.region_id``); it then reaches that 
 and every region below it (``org.fund_regions.subtree``), loaded once per request into
 ``Actor.scope`` (regions, and their units and canteens). A person's city roles are held
 in one region or all deployment-wide (``org.grants`` refuses a mix). ``scope`` None is the
-whole deployment — every grant without a region, and ``Actor.system()``.
+whole deployment — every grant without a region (or for the top region), and
+``Actor.system()``.
 
 Fail closed: ``has``, ``is_bureau``, ``can_read_everything`` and ``require_bureau`` /
 ``require_city_reader`` mean *deployment-wide*, so a service not yet region-aware refuses
@@ -29,7 +30,7 @@ from sqlalchemy import ColumnElement, Connection, select, true
 
 from onecard.core.errors import Forbidden
 from onecard.org.fund_regions import subtree
-from onecard.org.models import Canteen, RoleGrant, Unit
+from onecard.org.models import Canteen, Region, RoleGrant, Unit
 
 Grant = tuple[str, int | None, int | None]  # (role, unit_id, canteen_id)
 
@@ -89,7 +90,11 @@ class Actor:
         if held_in and None not in held_in:
             # ``org.grants`` keeps a person's city roles in one region; should two ever be
             # found, the lowest id is taken (never the union, never more than granted).
-            scope = RegionScope.load(conn, min(int(g) for g in held_in if g is not None))
+            # A grant for the top region (no parent) is a grant for the whole deployment.
+            rid = min(int(g) for g in held_in if g is not None)
+            parent = conn.execute(select(Region.parent_id).where(Region.id == rid)).first()
+            if parent is not None and parent.parent_id is not None:
+                scope = RegionScope.load(conn, rid)
         return cls(label=label, person_id=person_id, unit_id=unit_id, grants=grants, scope=scope)
 
     def roles(self) -> set[str]:
