@@ -55,6 +55,7 @@ from onecard.org.rules import (
     DbLookup,
     canteen_problems,
     region_problems,
+    unit_level,
     unit_problems,
 )
 
@@ -258,9 +259,9 @@ def insert_unit(
         raise_first(unit_problems(DbLookup(conn), values, values, None))
     full = {**UNIT_DEFAULTS, **values}
     if not full["level"]:
-        full["level"] = conn.execute(
-            select(Region.level).where(Region.id == values["region_id"])
-        ).scalar_one()
+        full["level"] = unit_level(
+            conn.execute(select(Region.level).where(Region.id == values["region_id"])).scalar_one()
+        )
     uid = builders.create_unit(
         conn,
         full["region_id"],

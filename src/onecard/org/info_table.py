@@ -388,7 +388,8 @@ def _unit_values(
     if unit is None:
         values.setdefault("region_id", known.city)
         if values["region_id"] is not None:
-            values.setdefault("level", known.region_levels[values["region_id"]])
+            # A unit of the province itself (省直) is counted with the city-level units.
+            values.setdefault("level", rules.unit_level(known.region_levels[values["region_id"]]))
         values["contact"] = cells["联系人"][:40] or None
         values["phone"] = cells["联系电话"] or None
     return values

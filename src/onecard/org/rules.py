@@ -24,6 +24,12 @@ from onecard.org.models import Canteen, Region, Unit
 PARENT_LEVEL = {"city": "province", "county": "city", "township": "county"}
 
 
+def unit_level(region_level: str) -> str:
+    """A unit's default level, its region's: a unit of the province itself (省直) is
+    counted with the city-level units (units have no province level)."""
+    return "city" if region_level == "province" else region_level
+
+
 def region_problems(
     conn: Connection, final: Mapping[str, Any], changed: Mapping[str, Any], region_id: int | None
 ) -> list[BadValue]:
