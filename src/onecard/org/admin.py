@@ -341,9 +341,14 @@ def create_canteen(ctx: Context, actor: Actor, raw: Mapping[str, Any]) -> Change
     """A canteen of a unit, with its payable account; it starts "planned" (no terminal)."""
     require_bureau(actor)
     values = parse(CANTEEN_FIELDS, raw)
-    if values.get("unit_id") is not None and not actor.covers_unit(values["unit_id"]):
-        raise Forbidden("不在本区域（及下级区域）管辖范围内")
     with unique_races(), ctx.db.begin() as conn:
+        if values.get("unit_id") is not None:
+            # By the unit's region as it is now (a unit created since the actor was loaded).
+            region = conn.execute(
+                select(Unit.region_id).where(Unit.id == values["unit_id"])
+            ).scalar()
+            if region is not None:
+                require_bureau(actor, int(region), check=True)
         _cid, change = insert_canteen(conn, ctx, actor, values)
     return change
 
