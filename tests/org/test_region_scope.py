@@ -334,3 +334,25 @@ def test_over_the_api_the_county_sees_and_changes_only_its_subtree(
     assert page.status_code == 200 and "K001" in page.text and "U001" not in page.text
     assert county.get(f"/bureau/org/units/{r.w.units['A']}").status_code == 403
     assert county.get(f"/bureau/org/units/{r.units['town']}").status_code == 200
+
+
+def test_the_command_line_grants_and_revokes_a_role_for_a_region(
+    ctx: Context, r: Regions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from onecard.cli import app
+    from onecard.org import admin_cli
+
+    monkeypatch.setattr(admin_cli, "context_factory", lambda _url: ctx)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    res = runner.invoke(app, ["org", "admin", "grant", "Skt", "auditor", "--region", "431021"])
+    assert res.exit_code == 0, res.output
+    assert "审计·桂阳县" in res.output
+    assert actor_of(ctx, r.people["kt"]).region_ids == {r.county, r.town}
+    res = runner.invoke(app, ["org", "admin", "list"])
+    assert "桂阳县" in res.output
+    res = runner.invoke(app, ["org", "admin", "revoke", "Skt", "auditor", "--region", "431021"])
+    assert res.exit_code == 0, res.output
+    assert actor_of(ctx, r.people["kt"]).region_ids is None
