@@ -356,3 +356,55 @@ def test_the_command_line_grants_and_revokes_a_role_for_a_region(
     res = runner.invoke(app, ["org", "admin", "revoke", "Skt", "auditor", "--region", "431021"])
     assert res.exit_code == 0, res.output
     assert actor_of(ctx, r.people["kt"]).region_ids is None
+
+
+def test_the_county_imports_the_information_table_of_its_subtree_only(
+    ctx: Context, r: Regions, kb: Actor
+) -> None:
+    from onecard.core.errors import ImportRejected
+    from onecard.org import imports
+    from org.test_info_table import canteen_row, unit_row, workbook
+
+    refused = workbook(
+        [
+            unit_row("桂阳县财政局", "K001", 服务人员数=3),
+            unit_row("市财政局", "U001"),  # the city's
+            unit_row("宜章县财政局", "J001"),  # another county's
+            unit_row("桂阳县教育局", "K002"),  # new, in the top region by default
+            unit_row("城关镇学校", "T009", 所属区域="431022"),  # new, in another county
+        ],
+        [canteen_row("CX9", "新食堂", "U001")],
+    )
+    before = everything(ctx)
+    with pytest.raises(ImportRejected) as exc:
+        imports.import_unit_info(ctx, kb, refused, "x.xlsx")
+    problems = {(e.sheet, e.row, e.column): e.problem for e in exc.value.rows}  # type: ignore[attr-defined]
+    assert problems == {
+        ("", 3, "单位名称"): "无权修改该单位的信息",
+        ("", 4, "单位名称"): "无权修改该单位的信息",
+        ("", 5, "所属区域"): "不在本区域（及下级区域）管辖范围内",
+        ("", 6, "所属区域"): "不在本区域（及下级区域）管辖范围内",
+        ("食堂", 2, "所属单位"): "不在本区域（及下级区域）管辖范围内",
+    }
+    assert everything(ctx) == before
+    ok = workbook(
+        [
+            unit_row("桂阳县财政局", "K001", 服务人员数=3),
+            unit_row("城关镇学校", "T009", 所属区域="431021101"),
+        ],
+        [canteen_row("CT9", "城关镇学校食堂", "T009")],
+    )
+    assert imports.import_unit_info(ctx, kb, ok, "mine.xlsx").applied
+    with ctx.db.read() as conn:
+        made = conn.execute(select(Unit.region_id, Unit.level).where(Unit.code == "T009")).one()
+    assert made.region_id == r.town and made.level == "township"
+    # Its template holds its own units only.
+    data = imports.unit_info_template(ctx, kb.unit_ids)
+    import io
+
+    from openpyxl import load_workbook
+
+    names = [
+        row[0] for row in load_workbook(io.BytesIO(data)).worksheets[0].iter_rows(values_only=True)
+    ]
+    assert "桂阳县财政局" in names and "市财政局" not in names

@@ -175,6 +175,11 @@ class Actor:
             return true()
         return column.in_(sorted(self.scope.regions))  # type: ignore[no-any-return]
 
+    @property
+    def unit_ids(self) -> frozenset[int] | None:
+        """The units of the regions the city roles reach (when loaded); None = all."""
+        return None if self.scope is None else self.scope.units
+
     def covers_unit(self, unit_id: int) -> bool:
         return self.scope is None or unit_id in self.scope.units
 

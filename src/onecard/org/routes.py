@@ -210,11 +210,13 @@ def get_info_table(
     actor: ActorDep, ctx: CtxDep, format: Literal["xlsx", "csv"] = "xlsx"
 ) -> Response:
     """The city's 信息统计表 (units, and canteens on their own sheet), pre-filled."""
-    actor.require_city_reader()  # the whole deployment's table: not yet by region
+    _reader(actor)  # a region's readers: its units only
     if format == "csv":
-        return Response(imports.unit_info_csv(ctx), media_type="text/csv; charset=utf-8")
+        return Response(
+            imports.unit_info_csv(ctx, actor.unit_ids), media_type="text/csv; charset=utf-8"
+        )
     return Response(
-        imports.unit_info_template(ctx),
+        imports.unit_info_template(ctx, actor.unit_ids),
         media_type=XLSX,
         headers={"Content-Disposition": 'attachment; filename="info-table.xlsx"'},
     )

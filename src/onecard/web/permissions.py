@@ -141,6 +141,10 @@ IMPORTERS = (
     rule((Who.UNIT_ADMIN, Scope.SELF), note="rows of other units are refused row by row (422)")
     + BUREAU
 )
+REGION_IMPORTERS = (
+    rule((Who.UNIT_ADMIN, Scope.SELF), note="rows of other units are refused row by row (422)")
+    + REGION_BUREAU
+)
 # A unit's admin edits its own unit's and canteens' rows, but not the bureau's fields.
 UNIT_WRITERS_FIELDS = Rule(UNIT_WRITERS.clauses, note="the bureau's fields: the bureau only")
 # Roles in a unit (its admins, its canteens' managers): that unit's admin or the bureau;
@@ -300,13 +304,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/org/admins"): UNIT_ADMIN + REGION_READERS,
     ("POST", f"{API}/org/admins"): REGION_APPOINTERS,
     ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): REGION_APPOINTERS,
-    ("GET", f"{API}/org/info-table/template"): READERS,
+    ("GET", f"{API}/org/info-table/template"): REGION_READERS,
     # --- accounts: activation codes, reset, unlock ---------------------------------------
     ("POST", f"{API}/admin/people/{{person_id}}/activation-code"): ACCOUNT_KEEPERS,
     ("POST", f"{API}/admin/people/{{person_id}}/reset"): ACCOUNT_KEEPERS,
     ("POST", f"{API}/admin/people/{{person_id}}/unlock"): ACCOUNT_KEEPERS,
     ("POST", f"{API}/admin/units/{{unit_id}}/activation-codes"): ACCOUNT_KEEPERS,
-    ("POST", f"{API}/org/info-table/import"): IMPORTERS,
+    ("POST", f"{API}/org/info-table/import"): REGION_IMPORTERS,
     # --- rollout and acceptance API (R-R1, R-R3) -------------------------------------------
     ("GET", f"{API}/rollout/plan"): READERS,
     ("POST", f"{API}/rollout/canteens/{{canteen_id}}/plan"): BUREAU,
@@ -448,9 +452,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/org/admins"): REGION_READERS,
     ("POST", "/bureau/org/admins"): REGION_BUREAU,
     ("POST", "/bureau/org/grants/{grant_id}/revoke"): REGION_BUREAU,
-    ("GET", "/bureau/org/import"): READERS,
-    ("GET", "/bureau/org/info-table.xlsx"): READERS,
-    ("POST", "/bureau/org/import"): BUREAU,
+    ("GET", "/bureau/org/import"): REGION_READERS,
+    ("GET", "/bureau/org/info-table.xlsx"): REGION_READERS,
+    ("POST", "/bureau/org/import"): REGION_BUREAU,
     ("GET", "/waste"): WASTE_INSPECTORS_SELF,
     ("POST", "/waste/inspections"): WASTE_INSPECTORS,
     ("GET", "/waste/inspections/{inspection_id}/photo"): WASTE_READERS,
