@@ -98,6 +98,11 @@ def test_over_http_a_countys_reader_sees_its_subtree_only(ctx: Context) -> None:
         assert c.get(f"/bureau/dashboard/matrix.json?region={w.region}").status_code == 403
         assert c.get(f"/bureau/dashboard/matrix.json?region={town}").status_code == 200
         assert c.get("/bureau/dashboard/report.pdf").status_code == 403
+        pc = c.get("/api/v1/reports/per-capita").json()
+        assert {x["canteen"] for x in pc["canteens"]} == {"人民医院职工食堂"}
+        assert pc["city"]["diners"] == 2  # canteen B's two meals
+        assert c.get("/bureau/per-capita").status_code == 200
+        assert c.get("/bureau/per-capita.xlsx").status_code == 200
         assert c.get("/bureau/runs").status_code == 403
     with TestClient(app) as c:
         sign_in(c, ctx, "Sfi")  # finance of the whole city
