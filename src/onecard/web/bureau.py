@@ -41,7 +41,6 @@ from onecard.funding.errors import check_quarter
 from onecard.org import listing as org_listing
 from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
-from onecard.org.fund_regions import subtree
 from onecard.reports import dashboard, figures
 from onecard.reports import service as rollup
 from onecard.reports.overview import rollout
@@ -602,10 +601,10 @@ def _within(ctx: Context, actor: Actor, region: int | None) -> frozenset[int] | 
     if region is None:
         return actor.region_ids
     actor.require_region(region)
-    if not any(r["id"] == region for r in org_listing.regions(ctx, include_retired=True)):
+    found = org_queries.region_subtree(ctx, region)
+    if found is None:
         raise NotFound(what="区域")
-    with ctx.db.read() as conn:
-        return frozenset(subtree(conn, region))
+    return found
 
 
 def _chart(
