@@ -99,9 +99,16 @@ def init(
     bureau_code: Annotated[
         str, typer.Option("--bureau-code", help="机关事务管理局的单位代码")
     ] = "BUREAU",
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level", help="最高一级区域：city（市，默认）或 province（省，其下再建各市）"
+        ),
+    ] = "city",
     database_url: DbOpt = None,
 ) -> None:
-    """Start a new city on an empty database: schema, city, first bureau admin. 新城市初始化"""
+    """Start a new city (or a province) on an empty database: schema, top region, first
+    bureau admin. 新城市（或省）初始化"""
     import getpass
 
     from onecard.core.db import create_schema
@@ -129,6 +136,7 @@ def init(
         bureau_code=bureau_code,
         admin_staff_no=admin_staff_no,
         admin_name=admin_name,
+        level=level,
     )
     console.print(
         f"[bold green]{city.strip()} 已建立[/bold green]（网络号 {network_no or s.region_no}）："

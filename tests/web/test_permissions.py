@@ -79,6 +79,7 @@ class Caller:
             Scope.PUBLIC: True,
             Scope.SELF: True,
             Scope.CITY: True,
+            Scope.REGION: True,  # every caller here holds its role deployment-wide
             Scope.OWN: self.owns,
             Scope.UNIT: self.unit,
             Scope.CANTEEN: self.canteen,

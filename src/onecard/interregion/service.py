@@ -66,12 +66,10 @@ ORDER_PREFIX = "IR"
 
 
 def require_region_bureau(actor: Actor, region_id: int) -> None:
-    """The bureau of ``region_id`` (a fund region). Today every bureau role is the whole
-    deployment's, so this is ``actor.require_bureau()``; when bureau roles are scoped to a
-    region (org.actors), this is the one place to tighten: the actor's region must be
-    ``region_id`` or above it."""
-    del region_id  # the one place to check it once scoped roles land
-    actor.require_bureau()
+    """The bureau of ``region_id`` (a fund region): the deployment's bureau, or a bureau
+    whose role is held for ``region_id`` or a region above it (``org.actors`` scope). A
+    county's bureau acts for its county's side only."""
+    actor.require_bureau_of(region_id)
 
 
 # --- agreements ----------------------------------------------------------------------

@@ -7,7 +7,10 @@ Contract:
   region / owner unit (``UnknownReference``), a code or unit name in use
   (``DuplicateCode``, 409) — nothing is written. An edit that changes nothing writes
   nothing, not even an audit row.
-- Who: the bureau (bureau admin or clearing operator) for everything; a unit's admin
+- Who: the bureau (bureau admin or clearing operator) for everything in its region and
+  the regions below it (``Actor.scope``; the whole deployment for an unscoped grant: a
+  row outside is refused 403, nothing written; a region's bureau creates and retires the
+  regions below its own, never its own); a unit's admin
   edits its own unit and its canteens, except the fields ``fields.Spec.bureau_only``
   marks (bank accounts — who gets paid —, codes, names of units, the region, the owner
   unit). Creating and retiring is the bureau's. Every check is on the actor here.
@@ -36,7 +39,7 @@ from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from onecard.core.runs import RunResult
 from onecard.org import builders
-from onecard.org.actors import Actor
+from onecard.org.actors import BUREAU_ROLES, Actor
 from onecard.org.errors import error_of, unique_races
 from onecard.org.fields import (
     CANTEEN_FIELDS,
@@ -52,6 +55,7 @@ from onecard.org.rules import (
     DbLookup,
     canteen_problems,
     region_problems,
+    unit_level,
     unit_problems,
 )
 
@@ -141,14 +145,18 @@ def record(
     )
 
 
-def require_bureau(actor: Actor) -> None:
-    if not actor.is_bureau:
+def require_bureau(actor: Actor, region_id: int | None = None, *, check: bool = False) -> None:
+    """The bureau, of any region (``check``: of ``region_id``'s, at or above it)."""
+    if not actor.holds(*BUREAU_ROLES):
         raise Forbidden("只有机关事务局可以新建或撤销机构")
+    if check and not actor.covers_region(region_id):
+        raise Forbidden("不在本区域（及下级区域）管辖范围内")
 
 
 def require_fields(actor: Actor, specs: Mapping[str, Spec], changed: Mapping[str, Any]) -> None:
-    """A unit admin may change their own rows, but not the bureau's fields."""
-    if actor.is_bureau:
+    """A unit admin may change their own rows, but not the bureau's fields (the caller
+    has checked that the row lies in the bureau's region)."""
+    if actor.holds(*BUREAU_ROLES):
         return
     locked = [specs[k].label for k in changed if specs[k].bureau_only]
     if locked:
@@ -171,12 +179,14 @@ def _not_retired(row: Any, what: str) -> None:
 
 # --- regions ------------------------------------------------------------------------------
 def create_region(ctx: Context, actor: Actor, raw: Mapping[str, Any]) -> Change:
-    """A county or township region under its parent (the city itself: ``onecard init``)."""
+    """A city under the province, a county under a city, a township under a county (the
+    top region itself: ``onecard init``)."""
     require_bureau(actor)
     values = parse(REGION_FIELDS, raw)
     for k in ("code", "name", "level", "parent_id"):
         if values.get(k) is None:
             raise InvalidInput(f"{REGION_FIELDS[k].label}：不能为空")
+    require_bureau(actor, values["parent_id"], check=True)
     with unique_races(), ctx.db.begin() as conn:
         raise_first(region_problems(conn, values, values, None))
         rid = builders.create_region(
@@ -202,6 +212,7 @@ def update_region(ctx: Context, actor: Actor, region_id: int, raw: Mapping[str, 
         raise InvalidInput("区域的级别和上级不能修改（请新建区域）")
     with unique_races(), ctx.db.begin() as conn:
         row = locked_row(conn, Region, region_id, "区域")
+        require_bureau(actor, region_id, check=True)
         _not_retired(row, "区域")
         before, after = diff(row, values)
         final = {**snapshot(row, REGION_FIELDS), **values}
@@ -220,6 +231,7 @@ def create_unit(ctx: Context, actor: Actor, raw: Mapping[str, Any]) -> Change:
     """A unit with its two ledger sub-accounts (``builders.create_unit``)."""
     require_bureau(actor)
     values = parse(UNIT_FIELDS, raw)
+    require_bureau(actor, values.get("region_id"), check=True)
     with unique_races(), ctx.db.begin() as conn:
         _uid, change = insert_unit(conn, ctx, actor, values)
     return change
@@ -247,9 +259,9 @@ def insert_unit(
         raise_first(unit_problems(DbLookup(conn), values, values, None))
     full = {**UNIT_DEFAULTS, **values}
     if not full["level"]:
-        full["level"] = conn.execute(
-            select(Region.level).where(Region.id == values["region_id"])
-        ).scalar_one()
+        full["level"] = unit_level(
+            conn.execute(select(Region.level).where(Region.id == values["region_id"])).scalar_one()
+        )
     uid = builders.create_unit(
         conn,
         full["region_id"],
@@ -301,6 +313,7 @@ def apply_unit(
     if after:
         new = {k: values[k] for k in after}
         if "region_id" in new:
+            actor.require_region(new["region_id"])
             # The unit's canteens follow it (every row carries its region).
             conn.execute(
                 update(Canteen).where(Canteen.unit_id == row.id).values(region_id=new["region_id"])
@@ -329,6 +342,13 @@ def create_canteen(ctx: Context, actor: Actor, raw: Mapping[str, Any]) -> Change
     require_bureau(actor)
     values = parse(CANTEEN_FIELDS, raw)
     with unique_races(), ctx.db.begin() as conn:
+        if values.get("unit_id") is not None:
+            # By the unit's region as it is now (a unit created since the actor was loaded).
+            region = conn.execute(
+                select(Unit.region_id).where(Unit.id == values["unit_id"])
+            ).scalar()
+            if region is not None:
+                require_bureau(actor, int(region), check=True)
         _cid, change = insert_canteen(conn, ctx, actor, values)
     return change
 
@@ -431,6 +451,8 @@ def apply_canteen(
     if after:
         new = {k: values[k] for k in after}
         if "unit_id" in new:
+            if not actor.manages_unit(new["unit_id"]):
+                raise Forbidden("不在本区域（及下级区域）管辖范围内")
             new["region_id"] = conn.execute(
                 select(Unit.region_id).where(Unit.id == new["unit_id"])
             ).scalar_one()

@@ -234,7 +234,10 @@ def unit_add(
     raw = _unit_options(region, level, bank_account, contact, phone, has_canteen, standard, ctx)
     if "region_id" not in raw:
         with ctx.db.read() as conn:
-            city = conn.execute(select(Region.id).where(Region.parent_id.is_(None))).scalar()
+            # The top region: the city, or the province (its own units, 省直).
+            city = conn.execute(
+                select(Region.id).where(Region.parent_id.is_(None)).order_by(Region.id)
+            ).scalar()
         raw["region_id"] = city
     _print_change(admin.create_unit(ctx, _actor(), {"code": code, "name": name, **raw}))
 
@@ -443,7 +446,7 @@ def admin_list(
             g["name"],
             g["person_unit"],
             g["role_zh"],
-            g["canteen_name"] or g["unit_name"] or "全市",
+            g["canteen_name"] or g["unit_name"] or g["region_name"] or "全市",
         )
     _console().print(t)
 
@@ -465,6 +468,9 @@ def admin_grant(
     name: Annotated[str | None, typer.Option(help="新人员的姓名")] = None,
     person_unit: Annotated[str | None, typer.Option(help="新人员所在单位")] = None,
     phone: Opt = None,
+    region: Annotated[
+        str | None, typer.Option(help="全市角色限于该区域及其下级：区域代码或名称（默认全部）")
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
     """Give a person a role, creating the person if the staff number is new. 授权"""
@@ -477,6 +483,7 @@ def admin_grant(
         name=name,
         person_unit_id=_id(ctx, Unit, person_unit, "单位") if person_unit else None,
         phone=phone,
+        region_id=_id(ctx, Region, region, "区域") if region else None,
     )
     got = grants.appoint(ctx, _actor(), a)
     made = "（新建人员）" if got["created"] else ""
@@ -491,12 +498,14 @@ def admin_revoke(
     role: RoleArg,
     unit: Annotated[str | None, typer.Option(help="单位代码或名称")] = None,
     canteen: Annotated[str | None, typer.Option(help="食堂编码或名称")] = None,
+    region: Annotated[str | None, typer.Option(help="区域代码或名称（区域的全市角色）")] = None,
     database_url: DbOpt = None,
 ) -> None:
     """Take a role away; it ends with the person's next request. 取消授权"""
     ctx = context_factory(database_url)
     uid = _id(ctx, Unit, unit, "单位") if unit else None
     cid = _id(ctx, Canteen, canteen, "食堂") if canteen else None
+    rid = _id(ctx, Region, region, "区域") if region else None
     with ctx.db.read() as conn:
         q = (
             select(RoleGrant.id)
@@ -505,6 +514,7 @@ def admin_revoke(
         )
         q = q.where(RoleGrant.unit_id == uid if uid else RoleGrant.unit_id.is_(None))
         q = q.where(RoleGrant.canteen_id == cid if cid else RoleGrant.canteen_id.is_(None))
+        q = q.where(RoleGrant.region_id == rid if rid else RoleGrant.region_id.is_(None))
         gid = conn.execute(q).scalar()
     if gid is None:
         raise NotFound(what=f"{staff_no} 的 {grants.ROLE_ZH.get(role, role)} 授权")

@@ -304,9 +304,14 @@ def grant_role(
     *,
     unit_id: int | None = None,
     canteen_id: int | None = None,
+    region_id: int | None = None,
 ) -> None:
     conn.execute(
         insert(RoleGrant).values(
-            person_id=person_id, role_code=role_code, unit_id=unit_id, canteen_id=canteen_id
+            person_id=person_id,
+            role_code=role_code,
+            unit_id=unit_id,
+            canteen_id=canteen_id,
+            region_id=region_id,
         )
     )

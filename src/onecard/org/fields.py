@@ -26,7 +26,12 @@ REGION_CODE_RE = re.compile(r"[A-Za-z0-9]{1,12}")
 PHONE_RE = re.compile(r"[0-9+\-() ]{5,20}")
 
 LEVEL_ZH = {"city": "市直", "county": "县直", "township": "乡镇"}
-REGION_LEVEL_ZH = {"city": "市", "county": "县（区）", "township": "乡镇（街道）"}
+REGION_LEVEL_ZH = {
+    "province": "省",
+    "city": "市",
+    "county": "县（区）",
+    "township": "乡镇（街道）",
+}
 OPERATION_ZH = {"self": "自营", "outsourced": "委托经营"}
 # Whether and how someone without a one card may eat at a canteen (the public directory).
 GUEST_ACCESS_ZH = {"none": "仅限持卡工作人员", "appointment": "来客须预约", "open": "欢迎来客就餐"}

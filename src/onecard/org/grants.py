@@ -11,6 +11,14 @@ Contract:
 - Who: only a bureau admin grants or revokes city roles; a unit's admin (or the bureau)
   the unit roles of that unit and its canteens. A unit role goes to a person of that
   unit. The city keeps at least one bureau admin.
+- Regions (issue 17 §1): a city role may be granted for a region (``region_id``; None =
+  the whole deployment); it reaches that region and those below it. A bureau admin of a
+  region grants and revokes only within its region and those below it: city roles for a
+  region in its subtree (never an unscoped one), to a person of its subtree, and unit
+  roles of units in its subtree (``Actor.manages_unit``); anything else is 403 with
+  nothing written. A person's city roles are all held for one region, or all for the
+  whole deployment (a mix is refused). The deployment keeps at least one bureau admin
+  for the whole of it.
 - Changes take effect at once: every request loads the actor's grants afresh
   (``web.deps.get_actor`` → ``Actor.load``), so the next page or API call sees them.
 """
@@ -27,7 +35,7 @@ from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict, UnknownReference
 from onecard.org import builders
-from onecard.org.actors import Actor
+from onecard.org.actors import CITY_READERS, Actor
 from onecard.org.errors import unique_races
 from onecard.org.fields import PHONE_RE
 from onecard.org.models import (
@@ -36,6 +44,7 @@ from onecard.org.models import (
     UNIT_ROLES,
     Canteen,
     Person,
+    Region,
     RoleGrant,
     Unit,
 )
@@ -56,10 +65,19 @@ class Appointment:
     name: str | None = None
     person_unit_id: int | None = None
     phone: str | None = None
+    region_id: int | None = None  # a city role held for this region (None: everywhere)
 
 
-def _grant_label(conn: Connection, role: str, unit_id: int | None, canteen_id: int | None) -> str:
+def _grant_label(
+    conn: Connection,
+    role: str,
+    unit_id: int | None,
+    canteen_id: int | None,
+    region_id: int | None = None,
+) -> str:
     label = ROLE_ZH.get(role, role)
+    if region_id is not None:
+        label += "·" + str(conn.execute(select(Region.name).where(Region.id == region_id)).scalar())
     if unit_id is not None:
         label += "·" + str(conn.execute(select(Unit.name).where(Unit.id == unit_id)).scalar())
     if canteen_id is not None:
@@ -71,11 +89,11 @@ def _grant_label(conn: Connection, role: str, unit_id: int | None, canteen_id: i
 
 def roles_of(conn: Connection, person_id: int) -> list[str]:
     rows = conn.execute(
-        select(RoleGrant.role_code, RoleGrant.unit_id, RoleGrant.canteen_id)
+        select(RoleGrant.role_code, RoleGrant.unit_id, RoleGrant.canteen_id, RoleGrant.region_id)
         .where(RoleGrant.person_id == person_id)
         .order_by(RoleGrant.id)
     ).all()
-    return [_grant_label(conn, r.role_code, r.unit_id, r.canteen_id) for r in rows]
+    return [_grant_label(conn, r.role_code, r.unit_id, r.canteen_id, r.region_id) for r in rows]
 
 
 def _scope_unit(
@@ -105,11 +123,41 @@ def _scope_unit(
     raise InvalidInput(f"角色应为 {'、'.join(ROLE_ZH[r] for r in (*CITY_ROLES, *UNIT_ROLES))}")
 
 
-def _require_grantor(actor: Actor, role: str, scope_unit: int | None) -> None:
-    if scope_unit is None:
-        actor.require("bureau_admin")
-    else:
+def _require_grantor(
+    actor: Actor, role: str, scope_unit: int | None, region_id: int | None = None
+) -> None:
+    if role in CITY_ROLES:
+        # A region's bureau admin: for a region in its subtree, never the whole deployment.
+        actor.require_bureau_of(region_id, "bureau_admin")
+    elif scope_unit is not None:
         actor.require_unit(scope_unit)
+    else:
+        raise Forbidden()
+
+
+def _check_region(conn: Connection, role: str, region_id: int | None) -> None:
+    if region_id is None:
+        return
+    if role not in CITY_ROLES:
+        raise InvalidInput(f"{ROLE_ZH[role]}是单位角色，不指定区域")
+    r = conn.execute(select(Region.retired_at).where(Region.id == region_id)).first()
+    if r is None or r.retired_at is not None:
+        raise UnknownReference(field="区域", field_en="Region", value=region_id)
+
+
+def _one_region(conn: Connection, person_id: int, role: str, region_id: int | None) -> None:
+    """A person's city roles are held for one region, or all for the whole deployment."""
+    if role not in CITY_ROLES:
+        return
+    held = set(
+        conn.execute(
+            select(RoleGrant.region_id).where(
+                RoleGrant.person_id == person_id, RoleGrant.role_code.in_(CITY_ROLES)
+            )
+        ).scalars()
+    )
+    if held and held != {region_id}:
+        raise InvalidInput("同一人员的全市角色须属同一区域（或都不限区域）：请先撤销其他区域的角色")
 
 
 def _person(
@@ -154,8 +202,13 @@ def appoint(ctx: Context, actor: Actor, a: Appointment) -> dict[str, Any]:
     """Grant a role (creating the person if the staff number is new)."""
     with unique_races(), ctx.db.begin() as conn:
         scope_unit = _scope_unit(conn, a.role, a.unit_id, a.canteen_id)
-        _require_grantor(actor, a.role, scope_unit)
+        _check_region(conn, a.role, a.region_id)
+        _require_grantor(actor, a.role, scope_unit, a.region_id)
         person, created = _person(conn, ctx, a, scope_unit)
+        if not actor.covers_region(int(person.region_id)):
+            # A region's bureau appoints its own people (and creates them in its units).
+            raise Forbidden("不在本区域（及下级区域）管辖范围内")
+        _one_region(conn, int(person.id), a.role, a.region_id)
         if scope_unit is not None and int(person.unit_id) != scope_unit:
             raise InvalidInput(
                 f"{person.name}（{person.staff_no}）不是该单位人员：单位角色只授予本单位人员"
@@ -166,15 +219,20 @@ def appoint(ctx: Context, actor: Actor, a: Appointment) -> dict[str, Any]:
                 RoleGrant.role_code == a.role,
                 _same(RoleGrant.unit_id, a.unit_id),
                 _same(RoleGrant.canteen_id, a.canteen_id),
+                _same(RoleGrant.region_id, a.region_id),
             )
         ).first()
         if dup is not None:
-            raise StateConflict(
-                f"{person.name} 已是{_grant_label(conn, a.role, a.unit_id, a.canteen_id)}"
-            )
+            label = _grant_label(conn, a.role, a.unit_id, a.canteen_id, a.region_id)
+            raise StateConflict(f"{person.name} 已是{label}")
         before = [] if created else roles_of(conn, int(person.id))
         builders.grant_role(
-            conn, int(person.id), a.role, unit_id=a.unit_id, canteen_id=a.canteen_id
+            conn,
+            int(person.id),
+            a.role,
+            unit_id=a.unit_id,
+            canteen_id=a.canteen_id,
+            region_id=a.region_id,
         )
         after = roles_of(conn, int(person.id))
         totals: dict[str, Any] = {"before": {"roles": before}, "after": {"roles": after}}
@@ -224,13 +282,17 @@ def revoke(ctx: Context, actor: Actor, grant_id: int) -> dict[str, Any]:
             )
         if g.role_code in CITY_ROLES:
             scope_unit = None
-        _require_grantor(actor, g.role_code, scope_unit)
-        if g.role_code == "bureau_admin":
+        _require_grantor(actor, g.role_code, scope_unit, g.region_id)
+        if g.role_code == "bureau_admin" and g.region_id is None:
             left = conn.execute(
                 select(func.count())
                 .select_from(RoleGrant)
                 .join(Person, Person.id == RoleGrant.person_id)
-                .where(RoleGrant.role_code == "bureau_admin", Person.status == "active")
+                .where(
+                    RoleGrant.role_code == "bureau_admin",
+                    RoleGrant.region_id.is_(None),
+                    Person.status == "active",
+                )
             ).scalar_one()
             if left <= 1:
                 raise StateConflict("全市至少要保留一名机关事务局管理员")
@@ -251,11 +313,12 @@ def revoke(ctx: Context, actor: Actor, grant_id: int) -> dict[str, Any]:
 
 def administrators(ctx: Context, actor: Actor, unit_id: int | None = None) -> list[dict[str, Any]]:
     """Every grant (but the implicit diner role): the city's, or one unit's and its
-    canteens'. The bureau and its overseers read all; a unit admin their own unit."""
+    canteens'. The bureau and its overseers read all in their region (a grant is in a
+    region by its own region, unit or canteen); a unit admin their own unit."""
     if unit_id is None:
-        if not actor.can_read_everything():
+        if not actor.holds(*CITY_READERS):
             raise Forbidden()
-    elif not (actor.manages_unit(unit_id) or actor.can_read_everything()):
+    elif not actor.reads_unit(unit_id):
         raise Forbidden()
     with ctx.db.read() as conn:
         home = Unit.__table__.alias("home")
@@ -265,6 +328,8 @@ def administrators(ctx: Context, actor: Actor, unit_id: int | None = None) -> li
                 RoleGrant.role_code,
                 RoleGrant.unit_id,
                 RoleGrant.canteen_id,
+                RoleGrant.region_id,
+                Region.name.label("region_name"),
                 Person.id.label("person_id"),
                 Person.staff_no,
                 Person.name,
@@ -279,11 +344,18 @@ def administrators(ctx: Context, actor: Actor, unit_id: int | None = None) -> li
             .join(home, home.c.id == Person.unit_id)
             .outerjoin(Unit, Unit.id == RoleGrant.unit_id)
             .outerjoin(Canteen, Canteen.id == RoleGrant.canteen_id)
+            .outerjoin(Region, Region.id == RoleGrant.region_id)
             .where(RoleGrant.role_code != "diner")
             .order_by(Person.staff_no, RoleGrant.id)
         )
         if unit_id is not None:
             q = q.where((RoleGrant.unit_id == unit_id) | (Canteen.unit_id == unit_id))
+        if actor.region_ids is not None:
+            q = q.where(
+                actor.in_scope(
+                    func.coalesce(RoleGrant.region_id, Unit.region_id, Canteen.region_id)
+                )
+            )
         return [
             {**dict(r._mapping), "role_zh": ROLE_ZH.get(r.role_code, r.role_code)}
             for r in conn.execute(q)

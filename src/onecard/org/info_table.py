@@ -38,7 +38,7 @@ from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.funding.models import UnitInfo
 from onecard.org import admin, rules
-from onecard.org.actors import Actor
+from onecard.org.actors import BUREAU_ROLES, Actor
 from onecard.org.errors import unique_races
 from onecard.org.fields import (
     CANTEEN_FIELDS,
@@ -236,6 +236,9 @@ def unit_info_csv(ctx: Context, unit_ids: Iterable[int] | None = None) -> bytes:
         return csv_bytes(UNIT_INFO_TEMPLATE, _unit_rows(conn, unit_ids))
 
 
+OUT_OF_REGION = "不在本区域（及下级区域）管辖范围内"
+
+
 # --- what the database holds, for matching -------------------------------------------------
 @dataclass
 class _Known:
@@ -388,7 +391,8 @@ def _unit_values(
     if unit is None:
         values.setdefault("region_id", known.city)
         if values["region_id"] is not None:
-            values.setdefault("level", known.region_levels[values["region_id"]])
+            # A unit of the province itself (省直) is counted with the city-level units.
+            values.setdefault("level", rules.unit_level(known.region_levels[values["region_id"]]))
         values["contact"] = cells["联系人"][:40] or None
         values["phone"] = cells["联系电话"] or None
     return values
@@ -421,7 +425,7 @@ def _plan_units(
         if unit is None and name and not code:
             check.add(n, "单位名称", f"系统中没有名为「{name}」的单位（新单位须填写单位代码）")
             continue
-        if unit is None and not actor.is_bureau:
+        if unit is None and not actor.holds(*BUREAU_ROLES):
             check.add(n, "单位名称", "无权新增单位（新单位由机关事务局新增）")
         elif unit is not None and not actor.manages_unit(int(unit.id)):
             check.add(n, "单位名称", "无权修改该单位的信息")
@@ -455,10 +459,13 @@ def _check_unit_plan(known: _Known, actor: Actor, plan: _UnitPlan, check: _Check
         _before, changed = admin.diff(plan.unit, plan.values)
         plan.values = {k: plan.values[k] for k in changed}
         final = {**admin.snapshot(plan.unit, UNIT_FIELDS), **plan.values}
-        if not actor.is_bureau:
-            for k in changed:
-                if UNIT_FIELDS[k].bureau_only:
-                    check.add(plan.row, UNIT_COLUMN[UNIT_FIELDS[k].label], "只能由机关事务局修改")
+    if "region_id" in changed and not actor.covers_region(final["region_id"]):
+        # A region's bureau: its region and those below it (a new unit names its region).
+        check.add(plan.row, "所属区域", OUT_OF_REGION)
+    if plan.unit is not None and not actor.holds(*BUREAU_ROLES):
+        for k in changed:
+            if UNIT_FIELDS[k].bureau_only:
+                check.add(plan.row, UNIT_COLUMN[UNIT_FIELDS[k].label], "只能由机关事务局修改")
     uid = int(plan.unit.id) if plan.unit is not None else None
     for bad in rules.unit_problems(known, final, changed, uid):
         check.bad(plan.row, bad, UNIT_COLUMN.get(bad.field, bad.field))
@@ -531,8 +538,16 @@ def _plan_canteens(
                 values.update(clean(CANTEEN_FIELDS, {name: raw}, canteen))
             except BadValue as bad:
                 check.bad(n, bad, column, sheet)
-        if canteen is None and not actor.is_bureau:
+        if canteen is None and not actor.holds(*BUREAU_ROLES):
             check.add(n, "食堂编码", "无权新增食堂（新食堂由机关事务局新增）", sheet)
+            continue
+        owner_id = _owner_id(owner)
+        if (
+            actor.region_ids is not None
+            and owner_id is not None
+            and not actor.manages_unit(owner_id)
+        ):
+            check.add(n, "所属单位", OUT_OF_REGION, sheet)
             continue
         if canteen is not None and not actor.manages_unit(int(canteen.unit_id)):
             check.add(n, "食堂编码", "无权修改该食堂的信息", sheet)
@@ -555,7 +570,7 @@ def _check_canteen_plan(known: _Known, actor: Actor, plan: _CanteenPlan, check: 
         _before, changed = admin.diff(plan.canteen, plan.values)
         plan.values = {k: plan.values[k] for k in changed}
         final = {**admin.snapshot(plan.canteen, CANTEEN_FIELDS), **plan.values}
-        if not actor.is_bureau:
+        if not actor.holds(*BUREAU_ROLES):
             for k in changed:
                 if CANTEEN_FIELDS[k].bureau_only:
                     column = (
@@ -595,8 +610,10 @@ def _sheets(
 def import_unit_info(
     ctx: Context, actor: Actor, data: bytes, filename: str = "", *, dry_run: bool = False
 ) -> ImportResult:
-    """Check the whole file, then (unless ``dry_run``) create and update what it says."""
-    actor.require_bureau("unit_admin")
+    """Check the whole file, then (unless ``dry_run``) create and update what it says.
+    A region's bureau: the rows of its region and those below it (others are row errors)."""
+    if not actor.holds(*BUREAU_ROLES):
+        actor.require("unit_admin")
     notes: list[dict[str, Any]] = []
     unit_rows, canteen_rows = _sheets(data, filename, notes)
     res = ImportResult("unit_info", dry_run, rows=len(unit_rows) + len(canteen_rows))

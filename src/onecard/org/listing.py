@@ -3,7 +3,8 @@
 Contract: plain reads (``ctx.db.read()``), rows as dicts whose values are JSON-ready
 (dates as ISO text); retired rows are included only when asked for. Who may read is
 the caller's check (``web.scopes`` for pages, ``routes`` for the API): these functions
-answer for the whole city or one unit.
+answer for the whole city or one unit; ``within`` (``Actor.region_ids``) keeps only the
+rows of those regions (a region's bureau and readers: its region and those below).
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ UNIT_KEYS = ["id", *UNIT_FIELDS, "retired_at"]
 CANTEEN_KEYS = ["id", *CANTEEN_FIELDS, "rollout_status", "retired_at"]
 
 
-def regions(ctx: Context, *, include_retired: bool = False) -> list[dict[str, Any]]:
+def regions(
+    ctx: Context, *, include_retired: bool = False, within: frozenset[int] | None = None
+) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
         q = select(Region.__table__).order_by(Region.code)
+        if within is not None:
+            q = q.where(Region.id.in_(sorted(within)))
         if not include_retired:
             q = q.where(Region.retired_at.is_(None))
         units = dict(
@@ -44,7 +49,12 @@ def regions(ctx: Context, *, include_retired: bool = False) -> list[dict[str, An
 
 
 def units(
-    ctx: Context, *, include_retired: bool = False, q: str = "", region_id: int | None = None
+    ctx: Context,
+    *,
+    include_retired: bool = False,
+    q: str = "",
+    region_id: int | None = None,
+    within: frozenset[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Every unit with its region's name, active people and canteens (not retired)."""
     with ctx.db.read() as conn:
@@ -60,6 +70,8 @@ def units(
             query = query.where(Unit.name.like(like) | Unit.code.like(like))
         if region_id is not None:
             query = query.where(Unit.region_id == region_id)
+        if within is not None:
+            query = query.where(Unit.region_id.in_(sorted(within)))
         rows = conn.execute(query).all()
         people = _counts(
             conn, select(Person.unit_id, func.count()).where(Person.status == "active")
@@ -99,7 +111,11 @@ def unit(ctx: Context, unit_id: int) -> dict[str, Any]:
 
 
 def canteens(
-    ctx: Context, *, unit_id: int | None = None, include_retired: bool = False
+    ctx: Context,
+    *,
+    unit_id: int | None = None,
+    include_retired: bool = False,
+    within: frozenset[int] | None = None,
 ) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
         q = (
@@ -109,6 +125,8 @@ def canteens(
         )
         if unit_id is not None:
             q = q.where(Canteen.unit_id == unit_id)
+        if within is not None:
+            q = q.where(Canteen.region_id.in_(sorted(within)))
         if not include_retired:
             q = q.where(Canteen.retired_at.is_(None))
         return [{**_row(r, CANTEEN_KEYS), "unit_name": r.unit_name} for r in conn.execute(q)]

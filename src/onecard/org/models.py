@@ -209,6 +209,9 @@ class RoleGrant(Base):
     role_code: Mapped[str] = mapped_column(ForeignKey("roles.code"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     canteen_id: Mapped[int | None] = mapped_column(ForeignKey("canteens.id"))
+    # A city role (bureau admin, clearing operator, finance, auditor) held for one region
+    # and those below it; NULL = the whole deployment (``org.actors.Actor.load``).
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     __table_args__ = (UniqueConstraint("person_id", "role_code", "unit_id", "canteen_id"),)
 
 

@@ -30,7 +30,8 @@ from sqlalchemy import Connection, func, select
 from onecard.core.context import Context
 from onecard.core.errors import NotFound
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen, Person, Unit
+from onecard.org.fund_regions import subtree
+from onecard.org.models import Canteen, Person, Region, Unit
 
 ROSTER_LIMIT = 1000  # the roster page lists at most this many people (search narrows it)
 
@@ -162,3 +163,11 @@ def active_people_by_unit(conn: Connection) -> dict[int, int]:
         .group_by(Person.unit_id)
     ).all()
     return {int(u): int(n) for u, n in rows}
+
+
+def region_subtree(ctx: Context, region_id: int) -> frozenset[int] | None:
+    """The region and every region below it; None when there is no such region."""
+    with ctx.db.read() as conn:
+        if conn.execute(select(Region.id).where(Region.id == region_id)).first() is None:
+            return None
+        return frozenset(subtree(conn, region_id))

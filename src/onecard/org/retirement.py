@@ -156,7 +156,7 @@ def canteen_blockers(conn: Connection, canteen_id: int) -> list[str]:
 
 def region_blockers(conn: Connection, region: Any) -> list[str]:
     if region.parent_id is None:
-        return ["全市区域不能撤销"]
+        return ["全市区域不能撤销（最高一级区域）"]
     reasons: list[str] = []
     children = (
         conn.execute(
@@ -203,6 +203,7 @@ def retire_unit(ctx: Context, actor: Actor, unit_id: int) -> Change:
     require_bureau(actor)
     with ctx.db.begin() as conn:
         row = _locked(conn, Unit, unit_id, "单位")
+        actor.require_region(int(row.region_id))
         reasons = unit_blockers(conn, unit_id)
         if reasons:
             raise RetireRefused(what=f"单位「{row.name}」", reasons="；".join(reasons))
@@ -214,6 +215,7 @@ def retire_canteen(ctx: Context, actor: Actor, canteen_id: int) -> Change:
     require_bureau(actor)
     with ctx.db.begin() as conn:
         row = _locked(conn, Canteen, canteen_id, "食堂")
+        actor.require_region(int(row.region_id))
         reasons = canteen_blockers(conn, canteen_id)
         if reasons:
             raise RetireRefused(what=f"食堂「{row.name}」", reasons="；".join(reasons))
@@ -225,6 +227,8 @@ def retire_region(ctx: Context, actor: Actor, region_id: int) -> Change:
     require_bureau(actor)
     with ctx.db.begin() as conn:
         row = _locked(conn, Region, region_id, "区域")
+        # A region's bureau retires the regions below it, never its own.
+        actor.require_region(None if row.parent_id is None else int(row.parent_id))
         reasons = region_blockers(conn, row)
         if reasons:
             raise RetireRefused(what=f"区域「{row.name}」", reasons="；".join(reasons))

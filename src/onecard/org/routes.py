@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from onecard.core.errors import Forbidden, ImportRejected
 from onecard.funding import payees
 from onecard.org import admin, grants, imports, listing, retirement
-from onecard.org.actors import Actor
+from onecard.org.actors import CITY_READERS, Actor
 from onecard.org.schemas import (
     AppointIn,
     AppointOut,
@@ -51,9 +51,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _reader(actor: Actor, unit_id: int | None = None) -> None:
-    if actor.can_read_everything():
+    """A city reader (of the whole deployment, or of a region: listings then keep its
+    subtree), or for one unit whoever reads that unit (``Actor.reads_unit``)."""
+    if unit_id is None and actor.holds(*CITY_READERS):
         return
-    if unit_id is not None and actor.manages_unit(unit_id):
+    if unit_id is not None and actor.reads_unit(unit_id):
         return
     raise Forbidden()
 
@@ -67,7 +69,7 @@ def _change(ch: admin.Change) -> ChangeOut:
 def get_regions(actor: ActorDep, ctx: CtxDep, include_retired: bool = False) -> Any:
     """The city, its counties and townships."""
     _reader(actor)
-    return listing.regions(ctx, include_retired=include_retired)
+    return listing.regions(ctx, include_retired=include_retired, within=actor.region_ids)
 
 
 @router.post("/regions", response_model=ChangeOut, status_code=201, responses=ERRORS)
@@ -98,8 +100,10 @@ def get_units(
     include_retired: bool = False,
 ) -> Any:
     """Units (a unit admin sees their own), with people and canteens counted."""
-    rows = listing.units(ctx, include_retired=include_retired, q=q, region_id=region_id)
-    if actor.can_read_everything():
+    rows = listing.units(
+        ctx, include_retired=include_retired, q=q, region_id=region_id, within=actor.region_ids
+    )
+    if actor.holds(*CITY_READERS):
         return rows
     mine = [r for r in rows if actor.manages_unit(int(r["id"]))]
     if not mine and not actor.has("unit_admin"):
@@ -142,7 +146,9 @@ def get_canteens(
 ) -> Any:
     """Canteens of the city, or of one unit."""
     _reader(actor, unit_id)
-    return listing.canteens(ctx, unit_id=unit_id, include_retired=include_retired)
+    return listing.canteens(
+        ctx, unit_id=unit_id, include_retired=include_retired, within=actor.region_ids
+    )
 
 
 @router.get("/canteens/{canteen_id}", response_model=CanteenOut, responses=ERRORS)
@@ -204,11 +210,13 @@ def get_info_table(
     actor: ActorDep, ctx: CtxDep, format: Literal["xlsx", "csv"] = "xlsx"
 ) -> Response:
     """The city's 信息统计表 (units, and canteens on their own sheet), pre-filled."""
-    _reader(actor)
+    _reader(actor)  # a region's readers: its units only
     if format == "csv":
-        return Response(imports.unit_info_csv(ctx), media_type="text/csv; charset=utf-8")
+        return Response(
+            imports.unit_info_csv(ctx, actor.unit_ids), media_type="text/csv; charset=utf-8"
+        )
     return Response(
-        imports.unit_info_template(ctx),
+        imports.unit_info_template(ctx, actor.unit_ids),
         media_type=XLSX,
         headers={"Content-Disposition": 'attachment; filename="info-table.xlsx"'},
     )

@@ -19,6 +19,16 @@ from sqlalchemy import Connection, select
 from onecard.org.fields import BadValue
 from onecard.org.models import Canteen, Region, Unit
 
+# The levels a region may be created at, and the level of its parent: province > city >
+# county > township. The top region (a city, or a province) is made by ``onecard init``.
+PARENT_LEVEL = {"city": "province", "county": "city", "township": "county"}
+
+
+def unit_level(region_level: str) -> str:
+    """A unit's default level, its region's: a unit of the province itself (省直) is
+    counted with the city-level units (units have no province level)."""
+    return "city" if region_level == "province" else region_level
+
 
 def region_problems(
     conn: Connection, final: Mapping[str, Any], changed: Mapping[str, Any], region_id: int | None
@@ -32,9 +42,9 @@ def region_problems(
             out.append(BadValue.duplicate("区域代码", final["code"]))
     if "parent_id" in changed or "level" in changed:
         level = final["level"]
-        if level == "city":
+        if level not in PARENT_LEVEL:
             out.append(
-                BadValue("区域级别", "全市区域由 onecard init 创建，这里只能新建县（区）和乡镇")
+                BadValue("区域级别", "最高一级区域（全市或全省）由 onecard init 创建，这里不能新建")
             )
             return out
         parent = conn.execute(
@@ -44,10 +54,13 @@ def region_problems(
         ).first()
         if parent is None or parent.retired_at is not None:
             out.append(BadValue.unknown("上级区域", final["parent_id"]))
-        else:
-            want = "city" if level == "county" else "county"
-            if parent.level != want:
-                out.append(BadValue("上级区域", "县（区）的上级应为市，乡镇的上级应为县（区）"))
+        elif parent.level != PARENT_LEVEL[level]:
+            out.append(
+                BadValue(
+                    "上级区域",
+                    "市的上级应为省，县（区）的上级应为市，乡镇的上级应为县（区）",
+                )
+            )
     return out
 
 

@@ -202,6 +202,10 @@ class AppointIn(_In):
         default=None, description="the new person's unit (default: the role's unit)"
     )
     phone: StrictStr | None = Field(default=None, max_length=20)
+    region_id: StrictInt | None = Field(
+        default=None,
+        description="a city role held for this region and those below it (default: everywhere)",
+    )
 
 
 class AppointOut(BaseModel):
@@ -220,6 +224,8 @@ class GrantOut(BaseModel):
     canteen_id: int | None
     unit_name: str | None
     canteen_name: str | None
+    region_id: int | None = None  # a city role held for this region (None: everywhere)
+    region_name: str | None = None
     person_id: int
     staff_no: str
     name: str

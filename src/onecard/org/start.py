@@ -87,7 +87,12 @@ def start_city(
     bureau_code: str,
     admin_staff_no: str,
     admin_name: str,
+    level: str = "city",
 ) -> StartedCity:
+    """``level`` "province" starts a province (its cities are then created under it by
+    the org administration, as counties are under a city); the top region either way."""
+    if level not in ("city", "province"):
+        raise InvalidInput("最高一级区域应为 city（市）或 province（省）")
     city = city.strip()
     if not city or len(city) > 60:
         raise InvalidInput("城市名称不能为空，最多 60 个字")
@@ -122,7 +127,7 @@ def start_city(
             existing = "（已有人员数据）"
         if existing is not None:
             raise CityExists(city=existing)
-        region = b.create_region(conn, code, city)
+        region = b.create_region(conn, code, city, level)
         conn.execute(update(Region).where(Region.id == region).values(network_no=network_no))
         unit = b.create_unit(conn, region, bureau_code, bureau_name)
         admin = b.create_person(
@@ -145,6 +150,11 @@ def start_city(
             actor,
             "init_city",
             f"{city} {code}",
-            {"network_no": int(network_no), "region_id": region, "admin_id": admin},
+            {
+                "network_no": int(network_no),
+                "region_id": region,
+                "admin_id": admin,
+                "level": level,
+            },
         )
     return StartedCity(region, unit, admin, admin_staff_no, password)

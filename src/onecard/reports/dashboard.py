@@ -180,10 +180,20 @@ def chart(
     day: date | None = None,
     top: int = figures.TOP,
     search: str = "",
+    within: frozenset[int] | None = None,
 ) -> Table:
     """The table behind one dashboard chart (``key`` in ``CHARTS``) for ``quarter``, read
     from the roll-ups (``reports.figures``; the caller folds first with
-    ``reports.service.catch_up``)."""
+    ``reports.service.catch_up``); ``within`` regions: only the ``SCOPED_CHARTS``, of
+    those regions (``KeyError`` for the others)."""
+    if within is not None:
+        if key not in figures.SCOPED_CHARTS:
+            raise KeyError(key)
+        if key == "matrix":
+            return figures.matrix(ctx, quarter, top, search, within)
+        if key == "revenue":
+            return figures.revenue(ctx, quarter, within)
+        return figures.ratings(ctx, quarter, within)
     if key == "daily":
         return figures.daily(ctx, quarter)
     if key == "rush":

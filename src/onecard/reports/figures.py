@@ -13,6 +13,14 @@ returns a ``Table`` (the same rows feed the chart, its table and its Excel):
 - ``ratings(ctx, q)`` — ratings given in the quarter, per canteen;
 - ``headline(ctx, q)`` — meals, diners, revenue, visitors' share, subsidy distributed
   and not yet spent, each with last quarter's figure.
+
+Regions (issue 17 §1): ``matrix``, ``revenue``, ``ratings`` and ``headline`` take
+``within`` (a set of region ids, e.g. a region and those below it; None = everything) and
+then count only the meals eaten at canteens of those regions (and, for "diners", the
+people of those regions who ate). So a region's figures are the sum of its subtree's.
+The roll-ups by day (``daily``, ``rush``) and the subsidy distributed have no region: a
+region's headline leaves out the two subsidy figures, and its dashboard the two day
+charts (``SCOPED_CHARTS``).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from onecard.core.clock import from_local, previous_quarter, quarter_bounds
 from onecard.core.context import Context
 from onecard.core.tables import Table
 from onecard.feedback.models import Rating
-from onecard.org.models import Canteen, Unit
+from onecard.org.models import Canteen, Person, Unit
 from onecard.reports.models import (
     ReportCanteen,
     ReportDay,
@@ -40,6 +48,8 @@ from onecard.reports.models import (
 )
 
 TOP = 20
+# The charts a region's dashboard draws (the others are folded for the whole deployment).
+SCOPED_CHARTS = ("matrix", "revenue", "ratings")
 
 
 def N_(text: str) -> str:
@@ -126,19 +136,42 @@ def _names(conn: Connection, model: Any, ids: set[int]) -> dict[int, str]:
     }
 
 
-def matrix(ctx: Context, quarter: str, top: int = TOP, search: str = "") -> Table:
-    """Payer's unit → canteen, readable at any city size (see the contract)."""
+def canteens_in(within: frozenset[int]) -> Any:
+    """The canteens of the regions ``within`` (a subquery)."""
+    return select(Canteen.id).where(Canteen.region_id.in_(sorted(within)))
+
+
+def matrix(
+    ctx: Context,
+    quarter: str,
+    top: int = TOP,
+    search: str = "",
+    within: frozenset[int] | None = None,
+) -> Table:
+    """Payer's unit → canteen, readable at any city size (see the contract); ``within``:
+    the meals eaten at the canteens of those regions, whoever's unit paid."""
     top = max(1, min(top, 100))
     with ctx.reports_db.read() as conn:
-        uq = select(ReportUnit.home_unit_id, ReportUnit.payments, ReportUnit.amount_fen).where(
-            ReportUnit.quarter == quarter, ReportUnit.payments != 0
-        )
+        here: tuple[Any, ...] = ()
+        if within is None:
+            uq = select(ReportUnit.home_unit_id, ReportUnit.payments, ReportUnit.amount_fen).where(
+                ReportUnit.quarter == quarter, ReportUnit.payments != 0
+            )
+            unit_col, order = ReportUnit.home_unit_id, ReportUnit.payments.desc()
+        else:
+            here = (ReportPair.canteen_id.in_(canteens_in(within)),)
+            meals_of = func.sum(ReportPair.payments)
+            uq = (
+                select(ReportPair.home_unit_id, meals_of, func.sum(ReportPair.amount_fen))
+                .where(ReportPair.quarter == quarter, *here)
+                .group_by(ReportPair.home_unit_id)
+                .having(meals_of != 0)
+            )
+            unit_col, order = ReportPair.home_unit_id, meals_of.desc()
         if search.strip():
             matching = select(Unit.id).where(Unit.name.contains(search.strip(), autoescape=True))
-            uq = uq.where(ReportUnit.home_unit_id.in_(matching))
-        units = conn.execute(
-            uq.order_by(ReportUnit.payments.desc(), ReportUnit.home_unit_id).limit(top)
-        ).all()
+            uq = uq.where(unit_col.in_(matching))
+        units = conn.execute(uq.order_by(order, unit_col).limit(top)).all()
         shown_units = [int(u[0]) for u in units]
         # The shown units' top canteens, summed in the database (a unit's staff may eat
         # in hundreds of canteens over a quarter), then only the cells that are drawn.
@@ -146,6 +179,7 @@ def matrix(ctx: Context, quarter: str, top: int = TOP, search: str = "") -> Tabl
             ReportPair.quarter == quarter,
             ReportPair.home_unit_id.in_(shown_units),
             ReportPair.payments != 0,
+            *here,
         )
         shown_canteens = [
             int(r[0])
@@ -215,17 +249,20 @@ def matrix(ctx: Context, quarter: str, top: int = TOP, search: str = "") -> Tabl
     return t
 
 
-def revenue(ctx: Context, quarter: str) -> Table:
+def revenue(ctx: Context, quarter: str, within: frozenset[int] | None = None) -> Table:
     with ctx.reports_db.read() as conn:
-        canteens = conn.execute(select(Canteen.id, Canteen.name).order_by(Canteen.id)).all()
-        rows = conn.execute(
-            select(
-                ReportCanteen.canteen_id,
-                ReportCanteen.diner_class,
-                ReportCanteen.payments,
-                ReportCanteen.amount_fen,
-            ).where(ReportCanteen.quarter == quarter)
-        ).all()
+        cq = select(Canteen.id, Canteen.name).order_by(Canteen.id)
+        rq = select(
+            ReportCanteen.canteen_id,
+            ReportCanteen.diner_class,
+            ReportCanteen.payments,
+            ReportCanteen.amount_fen,
+        ).where(ReportCanteen.quarter == quarter)
+        if within is not None:
+            cq = cq.where(Canteen.region_id.in_(sorted(within)))
+            rq = rq.where(ReportCanteen.canteen_id.in_(canteens_in(within)))
+        canteens = conn.execute(cq).all()
+        rows = conn.execute(rq).all()
     total: dict[int, list[int]] = {int(c.id): [0, 0, 0] for c in canteens}
     for cid, klass, n, fen in rows:
         agg = total.setdefault(int(cid), [0, 0, 0])
@@ -245,10 +282,11 @@ def revenue(ctx: Context, quarter: str) -> Table:
     return t
 
 
-def ratings(ctx: Context, quarter: str) -> Table:
+def ratings(ctx: Context, quarter: str, within: frozenset[int] | None = None) -> Table:
     """Ratings given during the quarter (local dates), per canteen, most rated first."""
     start, end = quarter_bounds(quarter)
     lo, hi = from_local(datetime.combine(start, time())), from_local(datetime.combine(end, time()))
+    here = () if within is None else (Rating.canteen_id.in_(canteens_in(within)),)
     with ctx.reports_db.read() as conn:
         rows = conn.execute(
             select(
@@ -259,7 +297,7 @@ def ratings(ctx: Context, quarter: str) -> Table:
                 func.avg(Rating.service),
                 func.avg(Rating.value),
             )
-            .where(Rating.created_at >= lo, Rating.created_at < hi)
+            .where(Rating.created_at >= lo, Rating.created_at < hi, *here)
             .group_by(Rating.canteen_id)
         ).all()
         names = _names(conn, Canteen, {int(r[0]) for r in rows})
@@ -326,6 +364,39 @@ def _quarter_sums(conn: Connection, quarter: str) -> dict[str, int]:
     return out
 
 
+def _region_sums(conn: Connection, quarter: str, within: frozenset[int]) -> dict[str, int]:
+    """The quarter's meals, revenue and visitors' part at the regions' canteens, and the
+    regions' people who ate (from the per-canteen and per-diner roll-ups)."""
+    rows = conn.execute(
+        select(
+            ReportCanteen.diner_class,
+            func.sum(ReportCanteen.payments),
+            func.sum(ReportCanteen.amount_fen),
+        )
+        .where(ReportCanteen.quarter == quarter, ReportCanteen.canteen_id.in_(canteens_in(within)))
+        .group_by(ReportCanteen.diner_class)
+    ).all()
+    out = {"meals": 0, "revenue": 0, "visitors": 0}
+    for klass, n, fen in rows:
+        out["meals"] += int(n)
+        out["revenue"] += int(fen)
+        if klass != "own":
+            out["visitors"] += int(fen)
+    out["diners"] = int(
+        conn.execute(
+            select(func.count())
+            .select_from(ReportDiner)
+            .join(Person, Person.id == ReportDiner.person_id)
+            .where(
+                ReportDiner.quarter == quarter,
+                ReportDiner.payments > 0,
+                Person.region_id.in_(sorted(within)),
+            )
+        ).scalar_one()
+    )
+    return out
+
+
 def meals(ctx: Context, quarter: str) -> int:
     """The quarter's meals (approved payments net of reversals)."""
     start, end = quarter_bounds(quarter)
@@ -339,19 +410,29 @@ def meals(ctx: Context, quarter: str) -> int:
         )
 
 
-def headline(ctx: Context, quarter: str) -> list[Figure]:
+def headline(ctx: Context, quarter: str, within: frozenset[int] | None = None) -> list[Figure]:
+    """The quarter's headline figures; ``within`` regions: the first four, of those
+    regions (see the contract)."""
     before_q = previous_quarter(quarter)
     with ctx.reports_db.read() as conn:
-        now, before = _quarter_sums(conn, quarter), _quarter_sums(conn, before_q)
+        if within is None:
+            now, before = _quarter_sums(conn, quarter), _quarter_sums(conn, before_q)
+        else:
+            now, before = _region_sums(conn, quarter, within), _region_sums(conn, before_q, within)
 
     def share(s: dict[str, int]) -> int:
         return s["visitors"] * 10000 // s["revenue"] if s["revenue"] else 0
 
-    return [
+    figures = [
         Figure("meals", N_("就餐笔数"), now["meals"], before["meals"]),
         Figure("diners", N_("就餐人数"), now["diners"], before["diners"]),
         Figure("revenue", N_("营业额（元）"), now["revenue"], before["revenue"], money=True),
         Figure("visitors", N_("外单位及来宾占比"), share(now), share(before), percent=True),
+    ]
+    if within is not None:
+        return figures
+    return [
+        *figures,
         Figure(
             "distributed",
             N_("本季拨付补贴（元）"),

@@ -42,6 +42,7 @@ from onecard.core.clock import quarter_bounds
 from onecard.core.context import Context
 from onecard.core.sheets import formula_like, safe_cell
 from onecard.org.models import Canteen
+from onecard.reports.figures import canteens_in
 from onecard.reports.models import ReportMeal, ReportMealDay
 from onecard.waste.models import WasteWeight
 
@@ -134,10 +135,22 @@ def _meal_key(meal: str) -> tuple[int, str]:
 
 
 def per_capita(
-    ctx: Context, quarter: str, costs: Mapping[tuple[int, str], int] | None = None
+    ctx: Context,
+    quarter: str,
+    costs: Mapping[tuple[int, str], int] | None = None,
+    within: frozenset[int] | None = None,
 ) -> PerCapita:
+    """``within``: the canteens of those regions only (a region and those below it,
+    issue 17 §1); the "city" totals are then theirs."""
     start, end = quarter_bounds(quarter)
     with ctx.reports_db.read() as conn:
+        here_money: tuple[Any, ...] = ()
+        here_waste: tuple[Any, ...] = ()
+        if within is not None:
+            mine = set(conn.execute(canteens_in(within)).scalars())
+            here_money = (ReportMeal.canteen_id.in_(sorted(mine)),)
+            here_waste = (WasteWeight.canteen_id.in_(sorted(mine)),)
+            costs = {k: v for k, v in (costs or {}).items() if k[0] in mine}
         money = conn.execute(
             select(
                 ReportMeal.canteen_id,
@@ -145,7 +158,7 @@ def per_capita(
                 ReportMeal.diner_class,
                 ReportMeal.payments,
                 ReportMeal.amount_fen,
-            ).where(ReportMeal.quarter == quarter)
+            ).where(ReportMeal.quarter == quarter, *here_money)
         ).all()
         # Leftovers of the quarter's days, with the diners of the same canteen, day and
         # meal (a meal with a weight but nobody paying says nothing per diner).
@@ -166,6 +179,7 @@ def per_capita(
                 WasteWeight.day >= start,
                 WasteWeight.day < end,
                 ReportMealDay.payments > 0,
+                *here_waste,
             )
             .group_by(WasteWeight.canteen_id, WasteWeight.meal)
         ).all()

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from onecard.core.clock import quarter_of
 from onecard.core.errors import Forbidden
 from onecard.funding.errors import check_quarter
+from onecard.org.actors import CITY_READERS
 from onecard.pay.schemas import ErrorOut
 from onecard.reports import figures, per_capita
 from onecard.reports import service as rollup
@@ -31,11 +32,11 @@ def get_per_capita(actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Any
     per diner, visitors and their share, leftovers per diner; per canteen, per meal and
     the city. Reception meals are not recorded; ingredient cost per canteen and meal is
     ``GET /api/v1/sourcing/cost`` (``not_recorded`` says both)."""
-    if not actor.can_read_everything():
+    if not actor.holds(*CITY_READERS):  # a region's readers: its regions' canteens
         raise Forbidden()
     q = check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
     rollup.catch_up(ctx)
-    pc = per_capita.per_capita(ctx, q)
+    pc = per_capita.per_capita(ctx, q, within=actor.region_ids)
     return {
         "quarter": q,
         "as_of": figures.as_of(ctx),

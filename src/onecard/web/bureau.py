@@ -38,6 +38,7 @@ from onecard.funding import (
 from onecard.funding import queries as funding_queries
 from onecard.funding import summary as run_summary
 from onecard.funding.errors import check_quarter
+from onecard.org import listing as org_listing
 from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.reports import dashboard, figures
@@ -49,11 +50,11 @@ from onecard.rollout import terminals
 from onecard.rollout.states import CANTEEN_ZH
 from onecard.rollout.states import TERMINAL_ZH as TERMINAL_STATE_ZH
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath
+from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath, OptionalIdQuery
 from onecard.web.errors import status_for
 from onecard.web.i18n import request_lang, translate
 from onecard.web.pages import Find, Page, paged, xlsx_response
-from onecard.web.scopes import bureau_scope, can_run_money
+from onecard.web.scopes import bureau_scope, can_run_money, region_scope
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/bureau", dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -592,6 +593,20 @@ def settlement_statement(
 
 
 # --- dashboard (R-R2): roll-ups folded on read, then a few hundred rows per chart -------
+def _within(ctx: Context, actor: Actor, region: int | None) -> frozenset[int] | None:
+    """The regions the dashboard counts (issue 17 §1): the chosen ``region`` and those
+    below it (403 outside the actor's regions, 404 for no such region), else the actor's
+    regions (None: everything, for a reader of the whole deployment)."""
+    region_scope(actor)
+    if region is None:
+        return actor.region_ids
+    actor.require_region(region)
+    found = org_queries.region_subtree(ctx, region)
+    if found is None:
+        raise NotFound(what="区域")
+    return found
+
+
 def _chart(
     ctx: Context,
     lang: str,
@@ -600,15 +615,16 @@ def _chart(
     day: str | None,
     top: int,
     search: str,
+    within: frozenset[int] | None = None,
 ) -> Table:
     """The chart's table in the page's language (its JSON feeds the chart, its Excel the
     download): title, headers and labels such as "其他单位" from the catalogue."""
-    if key not in dashboard.CHARTS:
+    if key not in (dashboard.CHARTS if within is None else figures.SCOPED_CHARTS):
         raise NotFound(what="图表")
     d = _day(day) if day else None
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
-    table: Table = dashboard.chart(ctx, key, q, d, top, search)
+    table: Table = dashboard.chart(ctx, key, q, d, top, search, within)
     return table.translated(lambda text: translate(text, lang), figures.LABELS)
 
 
@@ -625,8 +641,9 @@ def dashboard_page(
     day: str | None = None,
     top: Top = figures.TOP,
     search: Search = "",
+    region: OptionalIdQuery = None,
 ) -> Response:
-    bureau_scope(actor)
+    within = _within(ctx, actor, region)
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
     return _page(
@@ -638,16 +655,27 @@ def dashboard_page(
         day=_day(day).isoformat() if day else "",
         top=top,
         search=search,
-        charts=dashboard.CHARTS,
-        headline=figures.headline(ctx, q),
+        charts=dashboard.CHARTS if within is None else figures.SCOPED_CHARTS,
+        headline=figures.headline(ctx, q, within),
         previous=run_summary.previous_quarter(q),
         as_of=figures.as_of(ctx),
-        qs=_query(q, day, top, search),
+        qs=_query(q, day, top, search, region),
+        region=region or "",
+        regional=within is not None,
+        region_options=[
+            (r["id"], r["name"]) for r in org_listing.regions(ctx, within=actor.region_ids)
+        ],
     )
 
 
-def _query(quarter: str, day: str | None, top: int, search: str) -> str:
-    params = {"quarter": quarter, "day": day or "", "top": str(top), "search": search}
+def _query(quarter: str, day: str | None, top: int, search: str, region: int | None) -> str:
+    params = {
+        "quarter": quarter,
+        "day": day or "",
+        "top": str(top),
+        "search": search,
+        "region": str(region or ""),
+    }
     return urlencode({k: v for k, v in params.items() if v})
 
 
@@ -674,10 +702,11 @@ def dashboard_json(
     day: str | None = None,
     top: Top = figures.TOP,
     search: Search = "",
+    region: OptionalIdQuery = None,
 ) -> Response:
-    bureau_scope(actor)
+    within = _within(ctx, actor, region)
     return JSONResponse(
-        _chart(ctx, request_lang(request), key, quarter, day, top, search).as_json()
+        _chart(ctx, request_lang(request), key, quarter, day, top, search, within).as_json()
     )
 
 
@@ -691,7 +720,8 @@ def dashboard_xlsx(
     day: str | None = None,
     top: Top = figures.TOP,
     search: Search = "",
+    region: OptionalIdQuery = None,
 ) -> Response:
-    bureau_scope(actor)
-    table = _chart(ctx, request_lang(request), key, quarter, day, top, search)
+    within = _within(ctx, actor, region)
+    table = _chart(ctx, request_lang(request), key, quarter, day, top, search, within)
     return xlsx_response(to_xlsx(table), f"{key}-{_quarter(ctx, quarter)}.xlsx")

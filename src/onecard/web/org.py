@@ -24,7 +24,7 @@ from onecard.core.money import yuan
 from onecard.funding import payees
 from onecard.org import admin, grants, listing, retirement
 from onecard.org import queries as org_queries
-from onecard.org.actors import Actor
+from onecard.org.actors import BUREAU_ROLES, Actor
 from onecard.org.fields import (
     CANTEEN_FIELDS,
     GUEST_ACCESS_ZH,
@@ -39,20 +39,29 @@ from onecard.web.deps import ActorDep, CtxDep, IdPath
 from onecard.web.errors import status_for
 from onecard.web.i18n import request_lang
 from onecard.web.pages import Frame
-from onecard.web.scopes import bureau_scope, can_run_money, unit_scope
+from onecard.web.scopes import (
+    bureau_scope,
+    can_run_money,
+    region_canteen_scope,
+    region_scope,
+    region_unit_scope,
+    unit_scope,
+)
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 ROLLOUT_ZH = {"planned": "计划", "installed": "已安装", "live": "已上线"}
 
 
-def region_options(ctx: Context) -> list[tuple[int, str]]:
-    """(id, name) of the regions a unit or region may be placed in (not retired)."""
-    return [(r["id"], r["name"]) for r in listing.regions(ctx)]
+def region_options(ctx: Context, actor: Actor) -> list[tuple[int, str]]:
+    """(id, name) of the regions a unit or region may be placed in (not retired), of the
+    actor's regions."""
+    return [(r["id"], r["name"]) for r in listing.regions(ctx, within=actor.region_ids)]
 
 
-def unit_options(ctx: Context) -> list[tuple[int, str]]:
-    return [(u["id"], f"{u['code']} {u['name']}") for u in listing.units(ctx)]
+def unit_options(ctx: Context, actor: Actor) -> list[tuple[int, str]]:
+    units = listing.units(ctx, within=actor.region_ids)
+    return [(u["id"], f"{u['code']} {u['name']}") for u in units]
 
 
 def _error_text(request: Request, exc: OneCardError) -> str:
@@ -75,7 +84,8 @@ async def _fields(request: Request, specs: dict[str, Spec]) -> dict[str, str]:
 
 def _editable(actor: Actor, specs: dict[str, Spec], writable: bool) -> dict[str, bool]:
     """Which fields the actor may change (none on a page they only read)."""
-    return {k: writable and (actor.is_bureau or not s.bureau_only) for k, s in specs.items()}
+    bureau = actor.holds(*BUREAU_ROLES)
+    return {k: writable and (bureau or not s.bureau_only) for k, s in specs.items()}
 
 
 def _see_other(url: str, saved: str, **extra: object) -> RedirectResponse:
@@ -95,16 +105,16 @@ def _units_page(
 ) -> Response:
     q = request.query_params.get("q", "")
     show = request.query_params.get("show", "")
-    regions = listing.regions(ctx, include_retired=show == "all")
+    regions = listing.regions(ctx, include_retired=show == "all", within=actor.region_ids)
     return Frame(ctx, actor).render(
         request,
         "bureau/org_units.html",
         status_code=status_code,
         regions=regions,
         region_names={r["id"]: r["name"] for r in regions},
-        region_options=region_options(ctx),
+        region_options=region_options(ctx, actor),
         level_options=[("", "与所属区域一致"), *LEVEL_ZH.items()],
-        units=listing.units(ctx, include_retired=show == "all", q=q),
+        units=listing.units(ctx, include_retired=show == "all", q=q, within=actor.region_ids),
         q=q,
         show=show,
         error=error,
@@ -115,13 +125,13 @@ def _units_page(
 
 @router.get("/bureau/org")
 def org_home(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     return _units_page(request, ctx, actor)
 
 
 @router.post("/bureau/org/regions")
 async def region_create(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     values = await _fields(request, REGION_FIELDS)
     try:
         admin.create_region(ctx, actor, values)
@@ -141,7 +151,7 @@ async def region_create(request: Request, actor: ActorDep, ctx: CtxDep) -> Respo
 async def region_edit(
     request: Request, region_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     values = await _fields(request, {k: REGION_FIELDS[k] for k in ("code", "name")})
     try:
         ch = admin.update_region(ctx, actor, region_id, values)
@@ -154,7 +164,7 @@ async def region_edit(
 
 @router.post("/bureau/org/regions/{region_id}/retire")
 def region_retire(request: Request, region_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     try:
         retirement.retire_region(ctx, actor, region_id)
     except OneCardError as exc:
@@ -166,7 +176,7 @@ def region_retire(request: Request, region_id: IdPath, actor: ActorDep, ctx: Ctx
 
 @router.post("/bureau/org/units")
 async def unit_create(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     values = await _fields(request, UNIT_FIELDS)
     if not values.get("level"):
         values.pop("level", None)  # "the region's level"
@@ -214,7 +224,7 @@ def _unit_page(
         can_edit=can_edit,
         save_url=frame.unit_url(unit_id),
         unit_canteens=listing.canteens(ctx, unit_id=unit_id, include_retired=True),
-        region_options=region_options(ctx),
+        region_options=region_options(ctx, actor),
         level_options=list(LEVEL_ZH.items()),
         rollout_zh=ROLLOUT_ZH,
         admins=grants.administrators(ctx, actor, unit_id),
@@ -227,7 +237,7 @@ def _unit_page(
 
 @router.get("/bureau/org/units/{unit_id}")
 def bureau_unit(request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_unit_scope(actor, unit_id)
     return _unit_page(request, Frame(ctx, actor), unit_id)
 
 
@@ -240,7 +250,7 @@ def own_unit(request: Request, unit_id: IdPath, actor: ActorDep, ctx: CtxDep) ->
 def _frame_for(ctx: Context, actor: Actor, unit_id: int, own: bool) -> Frame:
     if own:
         return Frame(ctx, actor, unit_scope(ctx, actor, unit_id))
-    bureau_scope(actor)
+    region_unit_scope(actor, unit_id)
     return Frame(ctx, actor)
 
 
@@ -334,7 +344,9 @@ def _canteen_page(
         editable=_editable(actor, CANTEEN_FIELDS, can_edit),
         can_edit=can_edit,
         save_url=frame.canteen_url(canteen_id),
-        unit_options=unit_options(ctx) if actor.is_bureau else [(row["unit_id"], row["unit_name"])],
+        unit_options=unit_options(ctx, actor)
+        if actor.holds(*BUREAU_ROLES)
+        else [(row["unit_id"], row["unit_name"])],
         rollout_zh=ROLLOUT_ZH,
         guest_access_zh=GUEST_ACCESS_ZH,
         failed=listing.failed_payouts(ctx, canteen_id),
@@ -348,7 +360,7 @@ def _canteen_page(
 
 @router.get("/bureau/org/canteens/{canteen_id}")
 def bureau_canteen(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_canteen_scope(actor, canteen_id)
     return _canteen_page(request, Frame(ctx, actor), canteen_id)
 
 
@@ -383,7 +395,7 @@ async def _save_canteen(request: Request, frame: Frame, canteen_id: int) -> Resp
 async def bureau_canteen_save(
     request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep
 ) -> Response:
-    bureau_scope(actor)
+    region_canteen_scope(actor, canteen_id)
     return await _save_canteen(request, Frame(ctx, actor), canteen_id)
 
 
@@ -396,7 +408,7 @@ async def own_canteen_save(
 
 @router.post("/bureau/org/canteens/{canteen_id}/retire")
 def canteen_retire(request: Request, canteen_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_canteen_scope(actor, canteen_id)
     frame = Frame(ctx, actor)
     try:
         retirement.retire_canteen(ctx, actor, canteen_id)
@@ -438,8 +450,9 @@ def _admins_page(
         role_zh=grants.ROLE_ZH,
         city_roles=CITY_ROLES,
         unit_roles=UNIT_ROLES,
-        all_units=listing.units(ctx),
-        all_canteens=listing.canteens(ctx),
+        all_units=listing.units(ctx, within=actor.region_ids),
+        all_canteens=listing.canteens(ctx, within=actor.region_ids),
+        region_options=region_options(ctx, actor),
         form=form or {},
         error=error,
     )
@@ -447,7 +460,7 @@ def _admins_page(
 
 @router.get("/bureau/org/admins")
 def admins(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     return _admins_page(request, ctx, actor)
 
 
@@ -465,10 +478,20 @@ def _appointment(form: dict[str, str]) -> grants.Appointment:
         name=form.get("name") or None,
         person_unit_id=_opt_int(form.get("person_unit_id", "")),
         phone=form.get("phone") or None,
+        region_id=_opt_int(form.get("region_id", "")),
     )
 
 
-APPOINT_FIELDS = ("staff_no", "role", "unit_id", "canteen_id", "name", "person_unit_id", "phone")
+APPOINT_FIELDS = (
+    "staff_no",
+    "role",
+    "unit_id",
+    "canteen_id",
+    "name",
+    "person_unit_id",
+    "phone",
+    "region_id",
+)
 
 
 async def _appoint_form(request: Request) -> dict[str, str]:
@@ -478,16 +501,16 @@ async def _appoint_form(request: Request) -> dict[str, str]:
 
 @router.post("/bureau/org/admins")
 async def appoint(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     form = await _appoint_form(request)
     role = form["role"]
     # One form for every role: the scope field that does not apply to the role is ignored.
     if role in CITY_ROLES:
         form.update(unit_id="", canteen_id="")
     elif role == "unit_admin":
-        form["canteen_id"] = ""
+        form.update(canteen_id="", region_id="")
     elif role == "canteen_manager":
-        form["unit_id"] = ""
+        form.update(unit_id="", region_id="")
     try:
         grants.appoint(ctx, actor, _appointment(form))
     except OneCardError as exc:
@@ -504,7 +527,7 @@ async def appoint(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
 
 @router.post("/bureau/org/grants/{grant_id}/revoke")
 def revoke(request: Request, grant_id: IdPath, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     try:
         grants.revoke(ctx, actor, grant_id)
     except OneCardError as exc:
@@ -517,6 +540,7 @@ def revoke(request: Request, grant_id: IdPath, actor: ActorDep, ctx: CtxDep) -> 
 async def _unit_appoint(request: Request, frame: Frame, unit_id: int) -> Response:
     """A unit's admins and canteen managers, appointed from the unit's page."""
     form = await _appoint_form(request)
+    form["region_id"] = ""
     if form["role"] == "canteen_manager":
         form["unit_id"] = ""
     else:

@@ -27,7 +27,7 @@ from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep
 from onecard.web.i18n import request_lang
 from onecard.web.pages import Frame, xlsx_response
-from onecard.web.scopes import bureau_scope
+from onecard.web.scopes import region_scope
 
 router = APIRouter(
     prefix="/bureau/org", dependencies=[Depends(csrf_protect)], include_in_schema=False
@@ -53,19 +53,20 @@ def _page(request: Request, frame: Frame, status_code: int = 200, **kw: Any) -> 
 
 @router.get("/import")
 def import_form(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     return _page(request, Frame(ctx, actor))
 
 
 @router.get("/info-table.xlsx")
 def template(actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
-    return xlsx_response(imports.unit_info_template(ctx), "info-table.xlsx")
+    region_scope(actor)
+    # A region's readers: the units of their region and those below it.
+    return xlsx_response(imports.unit_info_template(ctx, actor.unit_ids), "info-table.xlsx")
 
 
 @router.post("/import")
 async def import_upload(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     frame = Frame(ctx, actor)
     form = await request.form()
     try:

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from onecard.core.context import Context
 from onecard.org import listing
-from onecard.org.actors import Actor
+from onecard.org.actors import BUREAU_ROLES, Actor
 from onecard.org.fields import LEVEL_ZH, OPERATION_ZH, REGION_LEVEL_ZH
 from onecard.web.scopes import can_run_money, can_write_unit
 from onecard.web.templating import render
@@ -111,13 +111,16 @@ class Frame:
                 ],
             )
         else:
-            frame.update(can_run=can_run_money(self.actor), is_admin=self.actor.has("bureau_admin"))
+            # A region's bureau administers its region's organisation too (issue 17 §1).
+            frame.update(
+                can_run=can_run_money(self.actor), is_admin=self.actor.holds("bureau_admin")
+            )
         return render(
             request,
             template,
             status_code=status_code,
             actor=self.actor,
-            is_bureau=self.actor.is_bureau,
+            is_bureau=self.actor.holds(*BUREAU_ROLES),
             saved=SAVED.get(request.query_params.get("saved", "")),
             retried=request.query_params.get("retried", ""),
             level_zh=LEVEL_ZH,

@@ -9,7 +9,8 @@ and the table of the ``TOP`` canteens with the most diners, each meal on its own
 (reception meals) instead of showing a figure. Ingredient cost per diner comes from the
 batches each canteen's meals used (``sourcing.queries.ingredient_cost`` over the quarter,
 passed to ``reports.per_capita``), "—" where a meal recorded no use. Readers:
-``scopes.bureau_scope``. Linked from the dashboard.
+``scopes.region_scope``: a region's readers see its regions' canteens. Linked from the
+dashboard.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from onecard.reports import service as rollup
 from onecard.sourcing import queries as sourcing_queries
 from onecard.web.deps import ActorDep, CtxDep
 from onecard.web.pages import xlsx_response
-from onecard.web.scopes import bureau_scope, can_run_money
+from onecard.web.scopes import can_run_money, region_scope
 from onecard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -52,10 +53,10 @@ def _costs(ctx: Context, quarter: str) -> dict[tuple[int, str], int]:
 
 @router.get("/bureau/per-capita")
 def page(request: Request, actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)  # a region's readers: its regions' canteens (issue 17 §1)
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
-    pc = per_capita.per_capita(ctx, q, _costs(ctx, q))
+    pc = per_capita.per_capita(ctx, q, _costs(ctx, q), actor.region_ids)
     top = pc.canteens[:TOP]
     shown = {r.canteen_id for r in top}
     return render(
@@ -79,8 +80,8 @@ def page(request: Request, actor: ActorDep, ctx: CtxDep, quarter: Quarter = None
 
 @router.get("/bureau/per-capita.xlsx")
 def xlsx(actor: ActorDep, ctx: CtxDep, quarter: Quarter = None) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)  # a region's readers: its regions' canteens (issue 17 §1)
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
-    pc = per_capita.per_capita(ctx, q, _costs(ctx, q))
+    pc = per_capita.per_capita(ctx, q, _costs(ctx, q), actor.region_ids)
     return xlsx_response(per_capita.to_xlsx(pc), f"per-capita-{q}.xlsx")

@@ -59,7 +59,10 @@ class Scope(StrEnum):
     OWN = "own"  # the person, card, payment or transaction named must be the caller's own
     UNIT = "unit"  # the unit named (or the unit of the person/canteen named) is one it administers
     CANTEEN = "canteen"  # the canteen named (or of the payment named) is one it manages
-    CITY = "city"  # anything in the city
+    CITY = "city"  # anything in the deployment: a role granted for the whole of it
+    # anything in the region the role is granted for and the regions below it (a role
+    # granted for the whole deployment: anything); ``Actor.scope``, issue 17 §1
+    REGION = "region"
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,16 @@ class Rule:
         return frozenset(c.who for c in self.clauses)
 
     def admits(self, actor: Actor) -> bool:
-        """The *who* half for a signed-in person: anyone, any person, or a role it holds."""
-        whos = self.whos()
-        if Who.ANYONE in whos or Who.PERSON in whos:
-            return True
-        return actor.has(*(w.value for w in whos & ROLES))
+        """The *who* half for a signed-in person: anyone, any person, or a role it holds —
+        a city role held for one region only where the clause's scope is ``REGION``."""
+        for c in self.clauses:
+            if c.who in (Who.ANYONE, Who.PERSON):
+                return True
+            if c.who in ROLES:
+                held = actor.holds if c.scope is Scope.REGION else actor.has
+                if held(c.who.value):
+                    return True
+        return False
 
 
 def rule(*clauses: tuple[Who, Scope], note: str = "") -> Rule:
@@ -110,7 +118,18 @@ PARTNER = rule((Who.PARTNER, Scope.SELF), note="the agreement's scope, see Partn
 BUREAU = rule((Who.BUREAU_ADMIN, Scope.CITY), (Who.CLEARING_OPERATOR, Scope.CITY))
 BUREAU_ADMIN = of(Who.BUREAU_ADMIN, Scope.CITY)
 READERS = BUREAU + rule((Who.FINANCE, Scope.CITY), (Who.AUDITOR, Scope.CITY))
+# The same, for a region's bureau and readers too (org administration, the dashboard and
+# reports): the service checks the object's region (``Actor.require_region``).
+REGION_BUREAU = rule((Who.BUREAU_ADMIN, Scope.REGION), (Who.CLEARING_OPERATOR, Scope.REGION))
+REGION_READERS = REGION_BUREAU + rule((Who.FINANCE, Scope.REGION), (Who.AUDITOR, Scope.REGION))
 UNIT_ADMIN = of(Who.UNIT_ADMIN, Scope.UNIT)
+REGION_UNIT_WRITERS_FIELDS = Rule(
+    (UNIT_ADMIN + REGION_BUREAU).clauses, note="the bureau's fields: the bureau only"
+)
+REGION_APPOINTERS = Rule(
+    (UNIT_ADMIN + REGION_BUREAU).clauses,
+    note="city roles: bureau_admin only, within its region, never wider than its own",
+)
 UNIT_ADMIN_SELF = of(Who.UNIT_ADMIN, Scope.SELF)
 CANTEEN_MANAGER = of(Who.CANTEEN_MANAGER, Scope.CANTEEN)
 UNIT_WRITERS = UNIT_ADMIN + BUREAU  # Actor.manages_unit
@@ -121,6 +140,10 @@ CANTEEN_RUNNERS = CANTEEN_MANAGER + UNIT_ADMIN + BUREAU  # Actor.manages_canteen
 IMPORTERS = (
     rule((Who.UNIT_ADMIN, Scope.SELF), note="rows of other units are refused row by row (422)")
     + BUREAU
+)
+REGION_IMPORTERS = (
+    rule((Who.UNIT_ADMIN, Scope.SELF), note="rows of other units are refused row by row (422)")
+    + REGION_BUREAU
 )
 # A unit's admin edits its own unit's and canteens' rows, but not the bureau's fields.
 UNIT_WRITERS_FIELDS = Rule(UNIT_WRITERS.clauses, note="the bureau's fields: the bureau only")
@@ -264,31 +287,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/funding/bank/batches"): BUREAU,
     ("GET", f"{API}/funding/bank/files"): READERS,
     # --- organisation API: regions, units, canteens, their administrators -------------------
-    ("GET", f"{API}/org/regions"): READERS,
-    ("POST", f"{API}/org/regions"): BUREAU,
-    ("PATCH", f"{API}/org/regions/{{region_id}}"): BUREAU,
-    ("POST", f"{API}/org/regions/{{region_id}}/retire"): BUREAU,
-    ("GET", f"{API}/org/units"): READERS + UNIT_ADMIN_SELF,
-    ("POST", f"{API}/org/units"): BUREAU,
-    ("GET", f"{API}/org/units/{{unit_id}}"): UNIT_READERS,
-    ("PATCH", f"{API}/org/units/{{unit_id}}"): UNIT_WRITERS_FIELDS,
-    ("POST", f"{API}/org/units/{{unit_id}}/retire"): BUREAU,
-    ("GET", f"{API}/org/canteens"): UNIT_READERS,
-    ("POST", f"{API}/org/canteens"): BUREAU,
-    ("GET", f"{API}/org/canteens/{{canteen_id}}"): UNIT_READERS,
-    ("PATCH", f"{API}/org/canteens/{{canteen_id}}"): UNIT_WRITERS_FIELDS,
-    ("POST", f"{API}/org/canteens/{{canteen_id}}/retire"): BUREAU,
+    ("GET", f"{API}/org/regions"): REGION_READERS,
+    ("POST", f"{API}/org/regions"): REGION_BUREAU,
+    ("PATCH", f"{API}/org/regions/{{region_id}}"): REGION_BUREAU,
+    ("POST", f"{API}/org/regions/{{region_id}}/retire"): REGION_BUREAU,
+    ("GET", f"{API}/org/units"): REGION_READERS + UNIT_ADMIN_SELF,
+    ("POST", f"{API}/org/units"): REGION_BUREAU,
+    ("GET", f"{API}/org/units/{{unit_id}}"): UNIT_ADMIN + REGION_READERS,
+    ("PATCH", f"{API}/org/units/{{unit_id}}"): REGION_UNIT_WRITERS_FIELDS,
+    ("POST", f"{API}/org/units/{{unit_id}}/retire"): REGION_BUREAU,
+    ("GET", f"{API}/org/canteens"): UNIT_ADMIN + REGION_READERS,
+    ("POST", f"{API}/org/canteens"): REGION_BUREAU,
+    ("GET", f"{API}/org/canteens/{{canteen_id}}"): UNIT_ADMIN + REGION_READERS,
+    ("PATCH", f"{API}/org/canteens/{{canteen_id}}"): REGION_UNIT_WRITERS_FIELDS,
+    ("POST", f"{API}/org/canteens/{{canteen_id}}/retire"): REGION_BUREAU,
     ("POST", f"{API}/org/canteens/{{canteen_id}}/payouts/retry"): BUREAU,
-    ("GET", f"{API}/org/admins"): UNIT_READERS,
-    ("POST", f"{API}/org/admins"): APPOINTERS,
-    ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): APPOINTERS,
-    ("GET", f"{API}/org/info-table/template"): READERS,
+    ("GET", f"{API}/org/admins"): UNIT_ADMIN + REGION_READERS,
+    ("POST", f"{API}/org/admins"): REGION_APPOINTERS,
+    ("POST", f"{API}/org/grants/{{grant_id}}/revoke"): REGION_APPOINTERS,
+    ("GET", f"{API}/org/info-table/template"): REGION_READERS,
     # --- accounts: activation codes, reset, unlock ---------------------------------------
     ("POST", f"{API}/admin/people/{{person_id}}/activation-code"): ACCOUNT_KEEPERS,
     ("POST", f"{API}/admin/people/{{person_id}}/reset"): ACCOUNT_KEEPERS,
     ("POST", f"{API}/admin/people/{{person_id}}/unlock"): ACCOUNT_KEEPERS,
     ("POST", f"{API}/admin/units/{{unit_id}}/activation-codes"): ACCOUNT_KEEPERS,
-    ("POST", f"{API}/org/info-table/import"): IMPORTERS,
+    ("POST", f"{API}/org/info-table/import"): REGION_IMPORTERS,
     # --- rollout and acceptance API (R-R1, R-R3) -------------------------------------------
     ("GET", f"{API}/rollout/plan"): READERS,
     ("POST", f"{API}/rollout/canteens/{{canteen_id}}/plan"): BUREAU,
@@ -412,27 +435,27 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/bureau/reconciliation/returns"): BUREAU,
     ("GET", "/bureau/reconciliation/sandbox-statement"): READERS,
     ("POST", "/bureau/settlements/{settlement_id}/retry"): BUREAU,
-    ("GET", "/bureau/org"): READERS,
-    ("POST", "/bureau/org/regions"): BUREAU,
-    ("POST", "/bureau/org/regions/{region_id}"): BUREAU,
-    ("POST", "/bureau/org/regions/{region_id}/retire"): BUREAU,
-    ("POST", "/bureau/org/units"): BUREAU,
-    ("GET", "/bureau/org/units/{unit_id}"): READERS,
-    ("POST", "/bureau/org/units/{unit_id}"): BUREAU,
-    ("POST", "/bureau/org/units/{unit_id}/retire"): BUREAU,
-    ("POST", "/bureau/org/units/{unit_id}/canteens"): BUREAU,
-    ("POST", "/bureau/org/units/{unit_id}/admins"): BUREAU,
-    ("POST", "/bureau/org/units/{unit_id}/grants/{grant_id}/revoke"): BUREAU,
-    ("GET", "/bureau/org/canteens/{canteen_id}"): READERS,
-    ("POST", "/bureau/org/canteens/{canteen_id}"): BUREAU,
-    ("POST", "/bureau/org/canteens/{canteen_id}/retire"): BUREAU,
+    ("GET", "/bureau/org"): REGION_READERS,
+    ("POST", "/bureau/org/regions"): REGION_BUREAU,
+    ("POST", "/bureau/org/regions/{region_id}"): REGION_BUREAU,
+    ("POST", "/bureau/org/regions/{region_id}/retire"): REGION_BUREAU,
+    ("POST", "/bureau/org/units"): REGION_BUREAU,
+    ("GET", "/bureau/org/units/{unit_id}"): REGION_READERS,
+    ("POST", "/bureau/org/units/{unit_id}"): REGION_BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/retire"): REGION_BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/canteens"): REGION_BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/admins"): REGION_BUREAU,
+    ("POST", "/bureau/org/units/{unit_id}/grants/{grant_id}/revoke"): REGION_BUREAU,
+    ("GET", "/bureau/org/canteens/{canteen_id}"): REGION_READERS,
+    ("POST", "/bureau/org/canteens/{canteen_id}"): REGION_BUREAU,
+    ("POST", "/bureau/org/canteens/{canteen_id}/retire"): REGION_BUREAU,
     ("POST", "/bureau/org/canteens/{canteen_id}/payouts/retry"): BUREAU,
-    ("GET", "/bureau/org/admins"): READERS,
-    ("POST", "/bureau/org/admins"): BUREAU,
-    ("POST", "/bureau/org/grants/{grant_id}/revoke"): BUREAU,
-    ("GET", "/bureau/org/import"): READERS,
-    ("GET", "/bureau/org/info-table.xlsx"): READERS,
-    ("POST", "/bureau/org/import"): BUREAU,
+    ("GET", "/bureau/org/admins"): REGION_READERS,
+    ("POST", "/bureau/org/admins"): REGION_BUREAU,
+    ("POST", "/bureau/org/grants/{grant_id}/revoke"): REGION_BUREAU,
+    ("GET", "/bureau/org/import"): REGION_READERS,
+    ("GET", "/bureau/org/info-table.xlsx"): REGION_READERS,
+    ("POST", "/bureau/org/import"): REGION_BUREAU,
     ("GET", "/waste"): WASTE_INSPECTORS_SELF,
     ("POST", "/waste/inspections"): WASTE_INSPECTORS,
     ("GET", "/waste/inspections/{inspection_id}/photo"): WASTE_READERS,
@@ -456,24 +479,24 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/bureau/rollout/canteens/{canteen_id}/inspections"): BUREAU,
     ("POST", "/bureau/rollout/canteens/{canteen_id}/live"): BUREAU_ADMIN,
     ("POST", "/unit/{unit_id}/rollout/notices/{notice_id}/ack"): UNIT_ADMIN,
-    ("GET", "/bureau/dashboard"): READERS,
-    ("GET", "/bureau/dashboard/report.pdf"): READERS,
-    ("GET", "/bureau/dashboard/{key}.json"): READERS,
-    ("GET", "/bureau/dashboard/{key}.xlsx"): READERS,
+    ("GET", "/bureau/dashboard"): REGION_READERS,
+    ("GET", "/bureau/dashboard/report.pdf"): REGION_READERS,
+    ("GET", "/bureau/dashboard/{key}.json"): REGION_READERS,
+    ("GET", "/bureau/dashboard/{key}.xlsx"): REGION_READERS,
     # --- cross-region dining (issue 17 §2): each side's bureau (interregion.service's
-    # require_region_bureau narrows it to the region once bureau roles are scoped) ------
+    # writes: a bureau reaching the side it acts for, checked by require_region_bureau) ------
     ("GET", f"{API}/interregion/agreements"): READERS,
-    ("POST", f"{API}/interregion/agreements"): BUREAU,
-    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/accept"): BUREAU,
-    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/suspend"): BUREAU,
-    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/resume"): BUREAU,
-    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/end"): BUREAU,
+    ("POST", f"{API}/interregion/agreements"): REGION_BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/accept"): REGION_BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/suspend"): REGION_BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/resume"): REGION_BUREAU,
+    ("POST", f"{API}/interregion/agreements/{{agreement_id}}/end"): REGION_BUREAU,
     ("GET", f"{API}/interregion/statements"): READERS,
-    ("POST", f"{API}/interregion/statements"): BUREAU,
+    ("POST", f"{API}/interregion/statements"): REGION_BUREAU,
     ("GET", f"{API}/interregion/statements/{{statement_id}}"): READERS,
     ("GET", f"{API}/interregion/statements/{{statement_id}}.xlsx"): READERS,
-    ("POST", f"{API}/interregion/statements/{{statement_id}}/confirm"): BUREAU,
-    ("POST", f"{API}/interregion/statements/{{statement_id}}/book"): BUREAU,
+    ("POST", f"{API}/interregion/statements/{{statement_id}}/confirm"): REGION_BUREAU,
+    ("POST", f"{API}/interregion/statements/{{statement_id}}/book"): REGION_BUREAU,
     ("GET", "/bureau/interregion"): READERS,
     # --- community canteens for residents (issue 17 §4): the civil affairs bureau's work,
     # done by the bureau until it has a role of its own -----------------------------------
@@ -569,9 +592,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/me/surveys"): HOLDER,
     ("GET", f"{API}/me/surveys/{{survey_id}}"): SURVEY_ANSWER,
     ("POST", f"{API}/me/surveys/{{survey_id}}/responses"): SURVEY_ANSWER,
-    ("GET", f"{API}/reports/per-capita"): READERS,
-    ("GET", "/bureau/per-capita"): READERS,
-    ("GET", "/bureau/per-capita.xlsx"): READERS,
+    ("GET", f"{API}/reports/per-capita"): REGION_READERS,
+    ("GET", "/bureau/per-capita"): REGION_READERS,
+    ("GET", "/bureau/per-capita.xlsx"): REGION_READERS,
     ("GET", "/surveys"): SURVEY_RUNNERS_SELF + READERS,
     ("POST", "/surveys"): Rule(CANTEEN_RUNNERS.clauses, note="the whole city: the bureau"),
     ("GET", "/surveys/{survey_id}"): SURVEY_READERS,

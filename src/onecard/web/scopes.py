@@ -5,7 +5,11 @@ see it — the unit's own admin, or the bureau and its read-only overseers (fina
 auditors) — and raises ``NotFound`` for a unit that does not exist and ``Forbidden``
 (403) for everyone else. ``can_write_unit`` says whether forms are shown; the service
 functions check again (``Actor.require_*``), so a hidden form is never the only guard.
-``bureau_scope`` admits the bureau, the clearing operator, finance and auditors.
+``bureau_scope`` admits the bureau, the clearing operator, finance and auditors of the
+whole deployment; ``region_scope`` also those of one region (issue 17 §1: the org pages
+and the dashboard, which keep what they show to the actor's regions), and
+``region_unit_scope`` / ``region_canteen_scope`` admit them to a unit's or canteen's
+bureau page when it lies in their regions (403 otherwise).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from onecard.core.context import Context
 from onecard.core.errors import Forbidden, NotFound
 from onecard.org import queries as org_queries
-from onecard.org.actors import Actor
+from onecard.org.actors import CITY_READERS, Actor
 
 
 def unit_scope(ctx: Context, actor: Actor, unit_id: int) -> Any:
@@ -42,6 +46,23 @@ def canteen_scope(actor: Actor, canteen_id: int, unit_id: int) -> None:
 
 def bureau_scope(actor: Actor) -> None:
     if not actor.can_read_everything():
+        raise Forbidden()
+
+
+def region_scope(actor: Actor) -> None:
+    if not actor.holds(*CITY_READERS):
+        raise Forbidden()
+
+
+def region_unit_scope(actor: Actor, unit_id: int) -> None:
+    region_scope(actor)
+    if not actor.reads_unit(unit_id):
+        raise Forbidden()
+
+
+def region_canteen_scope(actor: Actor, canteen_id: int) -> None:
+    region_scope(actor)
+    if not actor.reads_canteen(canteen_id):
         raise Forbidden()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from onecard.org.actors import Actor
+from onecard.org.actors import CITY_READERS, Actor
 from onecard.web import accounts
 from onecard.web.deps import CtxDep, get_actor
 
@@ -25,6 +25,8 @@ def safe_next(target: str | None) -> str | None:
 def home_for(actor: Actor) -> str:
     if actor.can_read_everything():
         return "/bureau"
+    if actor.holds(*CITY_READERS):  # a region's bureau or reader (issue 17 §1)
+        return "/bureau/dashboard"
     for role, unit_id, _ in sorted(actor.grants, key=lambda g: (g[0], g[1] or 0)):
         if role == "unit_admin" and unit_id is not None:
             return f"/unit/{unit_id}"

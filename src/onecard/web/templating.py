@@ -22,7 +22,7 @@ from onecard.audit.queries import describe
 from onecard.core.clock import local_text, quarter_choices, zone_label
 from onecard.core.money import yuan
 from onecard.core.words import grouped, who, word
-from onecard.org.actors import Actor
+from onecard.org.actors import CITY_READERS, Actor
 from onecard.web.csrf import csrf_token
 from onecard.web.i18n import request_lang, translations
 
@@ -131,6 +131,9 @@ def nav_links(actor: Actor | None) -> list[tuple[str, str]]:
         links.append(("/bureau", "管理控制台"))
         links.append(("/bureau/dashboard", "数据看板"))
         links.append(("/bureau/shop", "商超参考价"))
+    elif actor.holds(*CITY_READERS):  # a region's bureau or reader (issue 17 §1)
+        links.append(("/bureau/org", "机构管理"))
+        links.append(("/bureau/dashboard", "数据看板"))
     links.append(("/canteens", "食堂名录"))
     return links
 

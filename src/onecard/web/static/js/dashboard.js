@@ -11,6 +11,7 @@
   var day = root.getAttribute("data-day");
   var top = root.getAttribute("data-top");
   var search = root.getAttribute("data-search");
+  var region = root.getAttribute("data-region");
   var EMPTY = root.getAttribute("data-empty") || "暂无数据";
   var FAILED = root.getAttribute("data-failed") || "图表数据加载失败：";
   var MAX_BARS = 30; // a bar chart of 1,205 canteens is unreadable: the largest, the rest in Excel
@@ -134,7 +135,8 @@
     var url = "/bureau/dashboard/" + key + ".json?quarter=" + encodeURIComponent(quarter) +
       (day ? "&day=" + encodeURIComponent(day) : "") +
       (top ? "&top=" + encodeURIComponent(top) : "") +
-      (search ? "&search=" + encodeURIComponent(search) : "");
+      (search ? "&search=" + encodeURIComponent(search) : "") +
+      (region ? "&region=" + encodeURIComponent(region) : "");
     fetch(url, {
       credentials: "same-origin"
     }).then(function (r) {
