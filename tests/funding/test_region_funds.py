@@ -116,7 +116,7 @@ def test_a_county_with_its_own_fund_runs_its_own_year(city: City) -> None:
     with pytest.raises(InvalidInput):
         notices.issue_notices(city.ctx, BUREAU, "2026Q1", region=COUNTY)
     switched = regions.set_own_fund(city.ctx, BUREAU, COUNTY)
-    assert switched.changed and switched.totals["system_accounts"] == 5
+    assert switched.changed and switched.totals["system_accounts"] == 6
     assert not regions.set_own_fund(city.ctx, BUREAU, COUNTY).changed  # already set
     with city.ctx.db.read() as conn:
         assert conn.execute(

@@ -21,7 +21,14 @@ from onecard.core.errors import Forbidden, ForeignRegion, StateConflict
 from onecard.interregion import queries, service
 from onecard.interregion.models import Statement
 from onecard.ledger.models import JournalEntry
-from onecard.ledger.service import Leg, account_id, open_system_accounts, post, system_account
+from onecard.ledger.service import (
+    Leg,
+    account_id,
+    derived_balance,
+    open_system_accounts,
+    post,
+    system_account,
+)
 from onecard.ledger.verify import verify
 from onecard.org import builders as b
 from onecard.org.actors import Actor
@@ -162,6 +169,11 @@ def test_under_an_agreement_the_price_class_and_purse_are_the_agreements(cw: Any
     got = lunch(ctx, w, c, "k1", "B", "visitor-lunch-b")  # B: visitor 600 → 200 + 400
     assert (got["amount_fen"], got["subsidy_fen"], got["cash_fen"]) == (600, 200, 400)
     assert people_purse(ctx, c.people["k1"]) == (0, 1600)
+    # Each fund region's half balances: the county owes 1,100, the city is owed 1,100.
+    with ctx.db.read() as conn:
+        owed = derived_balance(conn, system_account(conn, "region_due", c.region))
+        due = derived_balance(conn, system_account(conn, "region_due", w.region))
+    assert (owed, due) == (1100, -1100)
     ledger_ok(ctx)
 
 

@@ -441,6 +441,18 @@ class Booked:
     order_id: str | None
 
 
+def _clearing_legs(conn: Connection, row: Any, gross: int) -> list[Leg]:
+    """A's bank pays B's: A owes ``gross`` less (its ``region_due``) and its bank holds
+    less; B is owed less and its bank holds more. Each fund region's half balances."""
+    home, host = int(row.home_region_id), int(row.host_region_id)
+    return [
+        Leg(system_account(conn, "region_due", home), -gross),
+        Leg(system_account(conn, "bank_clearing", home), gross),
+        Leg(system_account(conn, "region_due", host), gross),
+        Leg(system_account(conn, "bank_clearing", host), -gross),
+    ]
+
+
 def book_statement(ctx: Context, actor: Actor, sid: int) -> Booked:
     """Book a confirmed statement (or one whose payout failed) and record its bank order;
     booking a booked or paid statement again changes nothing. The bank is asked after
@@ -458,14 +470,12 @@ def book_statement(ctx: Context, actor: Actor, sid: int) -> Booked:
             audit.record(conn, ctx, actor, "interregion_book", f"statement:{sid}", {"gross_fen": 0})
             return Booked(sid, "paid", None, None)
         attempt = int(row.attempts) + 1
-        home_clearing = system_account(conn, "bank_clearing", int(row.home_region_id))
-        host_clearing = system_account(conn, "bank_clearing", int(row.host_region_id))
         entry_id, _ = post(
             conn,
             region_id=int(row.home_region_id),
             kind="interregion_clearing",
             key=f"interregion:{sid}:{attempt}",
-            legs=[Leg(home_clearing, gross), Leg(host_clearing, -gross)],
+            legs=_clearing_legs(conn, row, gross),
             reference=f"statement:{sid}",
             memo=f"{row.quarter} 跨区域就餐清算",
             actor=actor.label,
@@ -531,10 +541,7 @@ def apply_notification(ctx: Context, note: Notification) -> str:
                 region_id=int(row.home_region_id),
                 kind="interregion_unpaid",
                 key=f"interregion:{sid}:{row.attempts}:failed",
-                legs=[
-                    Leg(system_account(conn, "bank_clearing", int(row.home_region_id)), -gross),
-                    Leg(system_account(conn, "bank_clearing", int(row.host_region_id)), gross),
-                ],
+                legs=_clearing_legs(conn, row, -gross),
                 reference=f"statement:{sid}",
                 memo=f"清算付款失败：{note.failure_reason}",
                 actor="bank",
@@ -553,8 +560,9 @@ def apply_notification(ctx: Context, note: Notification) -> str:
 
 
 def clearing_problems(conn: Connection) -> list[str]:
-    """Every booked or paid statement: A's legs (+) and B's legs (−) of its live entry
-    equal its gross, i.e. what A booked as owed is what B booked as due."""
+    """Every booked or paid statement: A's bank leg (+, money out) and B's (−, money
+    in) of its live entry equal its gross, i.e. what A paid is what B received (each
+    side's ``region_due`` moves by the same amount: the entry balances per region)."""
     problems: list[str] = []
     rows = conn.execute(
         select(Statement.__table__).where(Statement.status.in_(("booked", "paid")))
@@ -566,7 +574,11 @@ def clearing_problems(conn: Connection) -> list[str]:
             select(Account.region_id, Posting.amount)
             .join(Account, Account.id == Posting.account_id)
             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(Posting.entry_id == row.entry_id, JournalEntry.kind == "interregion_clearing")
+            .where(
+                Posting.entry_id == row.entry_id,
+                JournalEntry.kind == "interregion_clearing",
+                Account.kind == "bank_clearing",
+            )
         ).all()
         owed = sum(int(a) for r, a in legs if r == row.home_region_id)
         due = -sum(int(a) for r, a in legs if r == row.host_region_id)

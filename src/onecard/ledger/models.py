@@ -45,7 +45,18 @@ from onecard.core.db import Base, BigId
 PERSON_KINDS = ("subsidy", "cash")
 UNIT_KINDS = ("unit_income", "unit_returned")
 CANTEEN_KINDS = ("canteen_payable",)
-SYSTEM_KINDS = ("dining_fund", "fee_income", "finance", "bank_clearing", "ecny_clearing")
+# ``region_due``: what a fund region owes other fund regions for its people's meals there
+# (positive) or is owed for others' meals at its canteens (negative), until the quarter's
+# inter-region clearing (``interregion``) pays it; every fund region's books balance on
+# their own because a cross-region payment posts both regions' halves (pay.decide).
+SYSTEM_KINDS = (
+    "dining_fund",
+    "fee_income",
+    "finance",
+    "bank_clearing",
+    "ecny_clearing",
+    "region_due",
+)
 # Community canteens (``community/``): a resident's wallet (a purse, cached); a community
 # canteen's sales, subsidies awaiting the monthly claim, and what is owed to it; the civil
 # affairs bureau's subsidy fund (a system account opened by ``community.service``).
@@ -58,7 +69,7 @@ ACCOUNT_KINDS = (
 # Clearing accounts mirror the outside world: money arriving makes them negative. A
 # person's ``offline_debt`` (opened when a late offline record finds the purses short,
 # ``terminals.debts``) is negative by what they owe until their next allocation.
-NEGATIVE_ALLOWED = ("bank_clearing", "ecny_clearing", "offline_debt")
+NEGATIVE_ALLOWED = ("bank_clearing", "ecny_clearing", "offline_debt", "region_due")
 
 # Accounts with a cached ``balance`` (invariant 5).
 CACHED_KINDS = (*PERSON_KINDS, "unit_income", *RESIDENT_KINDS)

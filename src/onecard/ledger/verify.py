@@ -37,7 +37,10 @@ How (the postings table is the ledger's largest by far):
   receives only entries of that region (``journal_entries.region_id``'s fund region).
   Inter-region clearing entries are the one exception: an entry whose kind
   ``crosses_regions(kind)`` allows (``CROSS_REGION_KINDS``: kinds starting with
-  ``interregion``) may move money between fund regions; the region sums then leave
+  ``interregion``) may move money between fund regions, and a fund region's
+  ``region_due`` account takes the other region's half of every payment across fund
+  regions (pay.decide: it is what the two regions owe each other until clearing); the
+  region sums then leave
   out those entries' postings (read only when some region's sum is not zero). The sums
   per account region come with the account pass (its per-account totals, grouped by
   the accounts' region: no second pass over postings); the system-account check is an
@@ -173,7 +176,7 @@ def fund_region_problems(
         text(
             "SELECT a.id, a.region_id, e.region_id, e.kind, count(*) FROM accounts a"
             " JOIN postings p ON p.account_id = a.id JOIN journal_entries e ON e.id = p.entry_id"
-            " WHERE a.owner_kind = 'system'"
+            " WHERE a.owner_kind = 'system' AND a.kind <> 'region_due'"
             " GROUP BY a.id, a.region_id, e.region_id, e.kind ORDER BY a.id, e.region_id"
         )
     ):

@@ -54,7 +54,15 @@ from onecard.pay.decide import (
     decide,
     read_credential,
 )
-from onecard.pay.interregion import FundMap, Terms, fund_map, known_single, terms_of_row
+from onecard.pay.interregion import (
+    Cross,
+    FundMap,
+    Terms,
+    cross_of,
+    fund_map,
+    known_single,
+    terms_of_row,
+)
 from onecard.pay.pricing import CanteenRules, MealFacts
 from onecard.pay.service import PaymentOutcome, dumps, line_rows
 
@@ -87,7 +95,7 @@ class _Gathered:
     fm: FundMap | None = None  # the fund-region map (None: not needed, single fund)
     terms: tuple[Terms, ...] | None = None  # every accepted agreement (None: not read)
 
-    def cross(self, payer: Payer, canteen: CanteenRules) -> tuple[Terms, ...] | None:
+    def cross(self, payer: Payer, canteen: CanteenRules) -> Cross | None:
         """``Facts.cross`` for a payer at a canteen (``pay.service.cross_terms``)."""
         if self.fm is None or self.fm.single:
             return None
@@ -95,7 +103,8 @@ class _Gathered:
         if home is None or host is None or home == host:
             return None
         assert self.terms is not None  # checked by ``needs_single``
-        return tuple(t for t in self.terms if t.home == home and t.host == host)
+        pair = tuple(t for t in self.terms if t.home == home and t.host == host)
+        return cross_of(self.fm, home, host, pair)
 
     def needs_single(self, it: _Item, cred: Credential) -> bool:
         """A cross-region payment whose agreements this batch did not read (the map
@@ -401,7 +410,7 @@ def _write(
     entry_ids = [e for e, _ in ids[: len(approved)]]
     entry_of = {i: e for (i, _), e in zip(approved, entry_ids, strict=True)}
     entries = journal.check(d.entry(items[i].terminal, items[i].req.txn_id) for i, d in approved)
-    purses = {leg.account_id: False for _, d in approved for leg in d.legs[1:]}
+    purses = {a: False for _, d in approved for a in d.purse_ids()}
     rows = []
     lines: list[dict[str, int]] = []
     bodies: dict[int, bytes] = {}

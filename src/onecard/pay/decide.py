@@ -56,7 +56,7 @@ from onecard.core.errors import (
 from onecard.core.money import MAX_AMOUNT_FEN
 from onecard.ledger.journal import Leg, NewEntry
 from onecard.pay import paycode
-from onecard.pay.interregion import Terms, terms_for
+from onecard.pay.interregion import Cross, terms_for
 from onecard.pay.pricing import (
     CanteenRules,
     MealFacts,
@@ -215,7 +215,7 @@ class Facts:
     meals_had: int = 0  # the payer's approved payments in that meal period today
     # The payer's fund region is not the canteen's: the accepted agreements between the
     # two (possibly none). None: the same fund region (or a single-fund deployment).
-    cross: tuple[Terms, ...] | None = None
+    cross: Cross | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,13 @@ class Decision:
     # An approval priced from item lines: (item id, qty, unit price fen, line fen) per
     # line as sent, for ``payment_lines`` (written by the paths with the payment).
     lines: tuple[tuple[int, int, int, int], ...] = ()
+
+    def purse_ids(self) -> list[int]:
+        """The purse accounts the approval debits (cached balances the writer guards)."""
+        if self.purses_after is None:
+            return []
+        mine = {self.purses_after.subsidy_id, self.purses_after.cash_id}
+        return [leg.account_id for leg in self.legs if leg.account_id in mine]
 
     def entry(self, terminal: TerminalIdentity, txn_id: str) -> NewEntry:
         """The approval's journal entry (the key is the payment's idempotency key)."""
@@ -334,7 +341,7 @@ def decide(
             raise PersonInactive()
         purse_rule = canteen.purse_order
         if facts.cross is not None:
-            terms = terms_for(facts.cross, payer.unit_id, canteen.id, local_now.date())
+            terms = terms_for(facts.cross.terms, payer.unit_id, canteen.id, local_now.date())
             if terms is None:
                 raise NoDiningAgreement()
             klass, purse_rule = terms.price_class, terms.purse
@@ -386,6 +393,10 @@ def decide(
         legs.append(Leg(purses.subsidy_id, -from_sub))
     if from_cash:
         legs.append(Leg(purses.cash_id, -from_cash))
+    if facts.cross is not None:
+        # Across fund regions each region's half balances: the payer's region owes what
+        # its purse paid, the canteen's region is owed what its canteen earned.
+        legs += [Leg(facts.cross.home_due, amount), Leg(facts.cross.host_due, -amount)]
     after = Purses(
         purses.subsidy_id, purses.subsidy - from_sub, purses.cash_id, purses.cash - from_cash
     )

@@ -22,13 +22,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, ScalarSelect, select
 
+from onecard.core.errors import NotFound
 from onecard.interregion.models import Agreement, FundVersion
+from onecard.ledger.models import Account
 from onecard.org.fund_regions import fund_regions_of
 from onecard.org.models import Region
 
@@ -37,6 +39,9 @@ from onecard.org.models import Region
 class FundMap:
     fund_of: dict[int, int]  # region id → fund region id
     networks: frozenset[str]  # the payment networks (regions.network_no) of this deployment
+    # fund region → its ``region_due`` account (opened with its system accounts, in the
+    # same transaction as the ``regions`` write that bumps the version)
+    due: dict[int, int] = field(default_factory=dict)
 
     @property
     def single(self) -> bool:
@@ -55,9 +60,15 @@ def version_column() -> ScalarSelect[Any]:
 def _load(conn: Connection) -> FundMap:
     rows = conn.execute(select(Region.id, Region.parent_id, Region.own_fund, Region.network_no))
     regs = [(int(r[0]), None if r[1] is None else int(r[1]), bool(r[2]), r[3]) for r in rows]
+    due = conn.execute(
+        select(Account.region_id, Account.id).where(
+            Account.owner_kind == "system", Account.kind == "region_due"
+        )
+    )
     return FundMap(
         fund_regions_of((rid, pid, own) for rid, pid, own, _ in regs),
         frozenset(str(n) for *_, n in regs if n),
+        {int(r): int(a) for r, a in due},
     )
 
 
@@ -112,6 +123,24 @@ class Terms:
             and self.valid_from <= day
             and (self.valid_to is None or day <= self.valid_to)
         )
+
+
+@dataclass(frozen=True)
+class Cross:
+    """A payment across fund regions, as the decision core reads it: the agreements of
+    the pair, and the two ``region_due`` accounts an approval posts to (the payer's fund
+    region owes, the canteen's is owed), so each fund region's books balance."""
+
+    terms: tuple[Terms, ...]
+    home_due: int
+    host_due: int
+
+
+def cross_of(fm: FundMap, home: int, host: int, terms: tuple[Terms, ...]) -> Cross:
+    try:
+        return Cross(terms, fm.due[home], fm.due[host])
+    except KeyError as missing:
+        raise NotFound(what=f"account system:region_due of region {missing}") from None
 
 
 def terms_for(terms: Iterable[Terms], unit_id: int, canteen_id: int, day: date) -> Terms | None:

@@ -39,7 +39,8 @@ from onecard.core.errors import (
 from onecard.core.money import split_largest_remainder
 from onecard.ledger.service import Leg, account_id, balances, post
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen
+from onecard.org.models import Canteen, Person
+from onecard.pay.interregion import cross_of, current_fund_map
 from onecard.pay.models import Payment, Refund
 from onecard.pay.service import TerminalIdentity
 
@@ -59,6 +60,24 @@ def _purse_ids(conn: Connection, person_id: int) -> tuple[int, int]:
         account_id(conn, "person", person_id, "subsidy"),
         account_id(conn, "person", person_id, "cash"),
     )
+
+
+def _dues_back(conn: Connection, person_id: int, canteen_id: int, amount: int) -> list[Leg]:
+    """A payment across fund regions posted both regions' ``region_due`` halves
+    (pay.decide); giving it back takes them back, so each region's books still balance."""
+    fm = current_fund_map(conn)
+    if fm.single:
+        return []
+    person_region = conn.execute(select(Person.region_id).where(Person.id == person_id)).scalar()
+    canteen_region = conn.execute(
+        select(Canteen.region_id).where(Canteen.id == canteen_id)
+    ).scalar()
+    home = fm.fund_of.get(int(person_region or 0))
+    host = fm.fund_of.get(int(canteen_region or 0))
+    if home is None or host is None or home == host:
+        return []
+    cross = cross_of(fm, home, host, ())
+    return [Leg(cross.home_due, -amount), Leg(cross.host_due, amount)]
 
 
 def _give_back(
@@ -81,6 +100,7 @@ def _give_back(
         legs.append(Leg(sub_id, subsidy))
     if cash:
         legs.append(Leg(cash_id, cash))
+    legs += _dues_back(conn, person_id, canteen_id, subsidy + cash)
     now = ctx.clock.now()
     entry_id, _ = post(
         conn,

@@ -74,7 +74,8 @@ from onecard.pay.decide import (
     split_purses,
 )
 from onecard.pay.interregion import (
-    Terms,
+    Cross,
+    cross_of,
     current_fund_map,
     fund_map,
     read_terms,
@@ -171,7 +172,7 @@ def canteen_facts(conn: Connection, canteen_id: int) -> tuple[CanteenRules, int 
 
 def cross_terms(
     conn: Connection, version: int | None, payer: Payer, canteen: CanteenRules
-) -> tuple[Terms, ...] | None:
+) -> Cross | None:
     """The agreements a payment of ``payer`` at ``canteen`` is decided under, when their
     fund regions differ (``Facts.cross``); None when they do not — and at once, without
     reading agreements, in a deployment of a single fund region."""
@@ -181,7 +182,7 @@ def cross_terms(
     home, host = fm.fund_of.get(payer.region_id), fm.fund_of.get(canteen.region_id)
     if home is None or host is None or home == host:
         return None
-    return read_terms(conn, home, host)
+    return cross_of(fm, home, host, read_terms(conn, home, host))
 
 
 def credential_of(conn: Connection, credential: str, region_no: str) -> Credential:
@@ -378,7 +379,7 @@ def decide_and_record(
             conn,
             journal.check([d.entry(terminal, req.txn_id)]),
             journal.Header(period_for(conn, local_now.date(), terminal.region_id), "", now),
-            purses={leg.account_id: False for leg in d.legs[1:]},
+            purses={a: False for a in d.purse_ids()},
         )
         entry_id = next(iter(written.values()))
     pid = _record(conn, terminal, req, d, now=now, local_now=local_now, entry_id=entry_id)
