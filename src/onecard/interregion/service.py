@@ -590,10 +590,9 @@ def clearing_problems(conn: Connection) -> list[str]:
 
 
 def apply_bank_notification(ctx: Context, note: Notification) -> str:
-    """Any bank verdict: a clearing payout here, every other to ``funding`` (the bank's
-    callback should route through this once merged; see docs/interregion.md)."""
-    if is_ours(note):
-        return apply_notification(ctx, note)
+    """Any bank verdict, as the bank's callback applies it: a clearing payout here
+    (registered below in ``funding.notifications.PAYOUT_HANDLERS``), every other to
+    ``funding``."""
     return funding_notifications.apply_notification(ctx, note)
 
 
@@ -606,3 +605,7 @@ def deliver_sandbox_notifications(ctx: Context) -> None:
             apply_bank_notification(ctx, bank.verify_notification(body, signature))
 
         bank.deliver(handle)
+
+
+# The bank's callback, return files and statements reach clearing payouts (``IR…``).
+funding_notifications.PAYOUT_HANDLERS[ORDER_PREFIX] = apply_notification
