@@ -36,8 +36,10 @@ from onecard.ledger.service import (
 )
 from onecard.ledger.verify import verify
 from onecard.org import builders as b
+from onecard.pay.batch import decide_batch
+from onecard.pay.batch_worker import _Item
 from onecard.pay.cards import issue_card_conn
-from onecard.pay.service import TerminalIdentity
+from onecard.pay.service import PaymentRequest, TerminalIdentity, decide_and_record
 
 COUNTY = "431021"
 K_ACCOUNT = "43102100000000000201"
@@ -196,6 +198,19 @@ def test_a_county_with_its_own_fund_runs_its_own_year(city: City) -> None:
     assert entry_period(city, f"t{city.txn}") == "2026Q1"
     city.pay("k2", "K", meal="lunch")
     assert entry_period(city, f"t{city.txn}") == "2026Q2"
+    if city.ctx.db.is_postgres:
+        # The batch path too: the batch writes its first payment's period (the city's
+        # Q1); the county's payment is left to the single path, which books it in Q2.
+        items = [
+            _Item(city.terminals["A"], PaymentRequest("b-city", city.cards["a2"], amount_fen=100)),
+            _Item(city.terminals["K"], PaymentRequest("b-cty", city.cards["k2"], amount_fen=100)),
+        ]
+        with city.ctx.db.begin() as conn:
+            got = decide_batch(conn, city.ctx, items)
+            assert got[0] is not None and got[1] is None
+            decide_and_record(conn, city.ctx, items[1].terminal, items[1].req)
+        assert entry_period(city, "b-city") == "2026Q1"
+        assert entry_period(city, "b-cty") == "2026Q2"
 
     # The city's settlement: its canteens only, its fee income, its period.
     city.at(date(2026, 4, 2))

@@ -287,7 +287,7 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
     g.counts = {(int(pid), int(mp)): int(n) for pid, mp, n in count_cur.fetchall()}
     if read_agreements:
         g.terms = tuple(terms_of_row(r) for r in cursors[-1].fetchall())
-    g.fm = fund_map(conn, g.version)
+    fm = g.fm = fund_map(conn, g.version)
     if lines:
         goods: dict[int, set[str]] = {}
         for c, s, fen, kind, iid in cursors[12].fetchall():
@@ -296,14 +296,22 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
             if kind == "goods":
                 goods.setdefault(int(c), set()).add(str(s))
         g.goods = {c: frozenset(ss) for c, ss in goods.items()}
-    closed_row = closed_cur.fetchone()
-    last_closed = None if closed_row is None or closed_row[0] is None else str(closed_row[0])
+    closed = {int(r): str(c) for r, c in closed_cur.fetchall()}
     ids = [(int(e), int(p)) for e, p in id_cur.fetchall()]
 
-    # Decide, in arrival order, each seeing what the approvals before it left.
+    # Decide, in arrival order, each seeing what the approvals before it left. The batch
+    # writes one accounting period: the first payment's (its fund region's first open
+    # quarter for today); a payment whose fund region has closed another quarter (one
+    # region settled ahead of another) takes the single path, which books it right.
     decided: list[tuple[int, Decision]] = []
+    period: str | None = None
     for i in fresh:
         it = items[i]
+        fund = fm.fund_of.get(it.terminal.region_id, it.terminal.region_id)
+        mine = _period(day, closed.get(fund))
+        period = period or mine
+        if mine != period:
+            continue
         if g.canteens.get(it.terminal.canteen_id, (None, None))[1] is None:
             continue  # no payable account: decide_and_record says so
         if g.needs_single(it, creds[i]):
@@ -315,7 +323,7 @@ def decide_batch(conn: Connection, ctx: Context, items: list[_Item]) -> list[Res
             continue
         g.thread(d)
         decided.append((i, d))
-    bodies = _write(conn, items, now, day, _period(day, last_closed), ids, decided)
+    bodies = _write(conn, items, now, day, period or _period(day, None), ids, decided)
     for i, d in decided:
         results[i] = PaymentOutcome(
             body=bodies[i],

@@ -80,9 +80,9 @@ MEAL_COUNTS = (
 )
 # ``ledger.service.lock_for_posting`` and ``period_for``: the entry table's ROW EXCLUSIVE
 # lock first (a period being closed waits for this batch, or this batch for it), then
-# the last closed quarter.
+# each fund region's last closed quarter (ledger periods are per fund region).
 LOCK_ENTRIES = "LOCK TABLE journal_entries IN ROW EXCLUSIVE MODE"
-LAST_CLOSED = "SELECT max(code) FROM ledger_periods"
+LAST_CLOSED = "SELECT region_id, max(code) FROM ledger_periods GROUP BY region_id"
 IDS = (
     "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')),"
     " nextval(pg_get_serial_sequence('payments', 'id')) FROM generate_series(1, %(n)s)"
