@@ -169,6 +169,29 @@ def test_a_province_of_three_cities_each_with_its_own_fund(bench_url: str) -> No
     load = report.modes[0].closed.load
     assert load.done > 0 and load.error_count == 0 and load.unexpected_refusals == 0
 
+    # The quarter's runs go region by region; every canteen of every city is settled.
+    q = run_city_quarter(dataclasses.replace(opts, quarter_payments=3000), city, lambda _: None)
+    assert q.verify_ok, q.problems
+    assert all(not r.error for r in q.runs), [r.error for r in q.runs]
+    assert "3 regions" in q.runs[0].name
+    engine = make_engine(bench_url)
+    try:
+        with engine.connect() as c:
+            settled = dict(
+                c.execute(
+                    text(
+                        "SELECT c.region_id, sum(s.gross_fen) FROM funding_settlements s"
+                        " JOIN canteens c ON c.id = s.canteen_id GROUP BY c.region_id"
+                    )
+                ).all()
+            )
+            loaded = c.execute(
+                text("SELECT coalesce(sum(amount_fen), 0) FROM payments WHERE status = 'approved'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert set(settled) == set(city.regions) and sum(settled.values()) == loaded
+
 
 def test_profile_summary(tmp_path: Path) -> None:
     raw = tmp_path / "p.txt"
