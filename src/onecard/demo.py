@@ -131,7 +131,9 @@ def build_demo(
     seed: int = 2026,
     progress: Callable[[str, int, int], None] | None = None,
     password: str = "onecard2026",
-    history_days: int = 8,
+    # Enough working days for the demand forecast (reports.forecast: 14 days of history)
+    # to show the first canteen's diners and dishes for tomorrow.
+    history_days: int = 12,
 ) -> DemoCity:
     rng = random.Random(seed)
     today = ctx.clock.today()
@@ -270,7 +272,7 @@ def build_demo(
         terminals[next(iter(canteen_of_unit.values()))],
         funded_on,
         today,
-        min(history_days, 5),
+        history_days,
     )
     assert offline_term is not None
     meals += _offline_afternoon(sim, clock, rng, people, offline_term[0], funded_on, today)
@@ -754,15 +756,22 @@ def _dish_meals(
                 )
             ).all()
         )
+    from onecard.menus import service as menus
+
     skus = [sku for sku, *_ in DISHES]
     diners = [people[0], *rng.sample(people[1:], min(40, len(people) - 1))]
     meals = 0
     for i, day in enumerate(days):
+        # That day's lunch menu (three of the dishes, in turn): the dish forecast learns
+        # each dish's portions per diner from the days it was on the menu.
+        menu = [skus[(i + k) % len(skus)] for k in range(3)]
+        clock.set(from_local(datetime.combine(day, time(8))))
+        menus.set_menu(sim, Actor.system("demo"), terminal.canteen_id, day, "lunch", menu)
         for n, (pid, uid, card, _std) in enumerate(diners):
             if n and rng.random() < 0.6:
                 continue
             clock.set(from_local(datetime.combine(day, time(12, 5)) + timedelta(seconds=7 * n)))
-            chosen = sorted(rng.sample(skus, rng.randint(1, 3)))
+            chosen = sorted(rng.sample(menu, rng.randint(1, 3)))
             out = pay(
                 sim,
                 terminal,
