@@ -15,9 +15,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
+from onecard.channels.bank import Notification
 from onecard.channels.sandbox import SandboxBank
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, ForeignRegion, StateConflict
+from onecard.core.errors import Forbidden, ForeignRegion, InvalidInput, StateConflict
 from onecard.funding import notifications as funding_notifications
 from onecard.interregion import queries, service
 from onecard.interregion.models import Statement
@@ -387,6 +388,11 @@ def test_a_failed_payout_is_compensated_and_booked_again(cw: Any) -> None:
     bank.open_outside_account(HOST_ACCOUNT, "郴州市机关事务管理局")
     again = service.book_statement(ctx, SYSTEM, sid)
     assert again.order_id == f"IR{sid}-2"
+    # A verdict on another sum is refused, nothing changed (as for funding's payouts).
+    forged = Notification(f"IR{sid}-2", "B1", "succeeded", 499, None, ctx.clock.now(), "payout")
+    with pytest.raises(InvalidInput):
+        funding_notifications.apply_notification(ctx, forged)
+    assert queries.statement(ctx, sid)["status"] == "booked"
     service.send_payout(ctx, sid)
     service.deliver_sandbox_notifications(ctx)
     assert queries.statement(ctx, sid)["status"] == "paid"

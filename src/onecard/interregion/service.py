@@ -517,10 +517,6 @@ def send_payout(ctx: Context, sid: int) -> str | None:
     return None
 
 
-def is_ours(note: Notification) -> bool:
-    return note.kind == "payout" and note.order_id.startswith(ORDER_PREFIX)
-
-
 def apply_notification(ctx: Context, note: Notification) -> str:
     """The bank's verdict on a clearing payout, applied once; the statement's status."""
     with ctx.db.begin() as conn:
@@ -532,6 +528,8 @@ def apply_notification(ctx: Context, note: Notification) -> str:
         if row.status != "booked":
             return str(row.status)
         sid, gross = int(row.id), int(row.gross_fen)
+        if note.amount_fen != gross:  # as for funding's payouts: never a verdict on another sum
+            raise InvalidInput(f"银行通知金额 {note.amount_fen} 与清算金额 {gross} 不符")
         if note.status == "succeeded":
             status = "paid"
         else:
