@@ -359,3 +359,35 @@ def test_the_switch_and_a_region_run_from_the_cli_and_the_api(
     )
     assert dry.status_code == 200 and [ln["unit"] for ln in dry.json()["lines"]] == ["县财政局"]
     assert dry.json()["scope"] == f"2026Q2 [{COUNTY}]"
+
+
+def test_a_county_bureau_runs_its_own_funds_and_never_the_citys(city: City) -> None:
+    """A bureau admin appointed for the county (a regional grant) runs the county's
+    money; the city's runs, and any run it is not appointed for, are 403 with nothing
+    written."""
+    from onecard.core.errors import Forbidden
+    from onecard.org.actors import Actor
+
+    county = add_county(city)
+    city.at(date(2026, 1, 2))
+    regions.set_own_fund(city.ctx, BUREAU, COUNTY)
+    with city.ctx.db.begin() as conn:
+        pid = b.create_person(conn, county, city.units["K"], "SK9", "县局管理员")
+        b.grant_role(conn, pid, "bureau_admin", region_id=county)
+        clerk = Actor.load(conn, pid, "县局管理员", city.units["K"])
+    before = count_entries(city)
+    with pytest.raises(Forbidden):
+        notices.issue_notices(city.ctx, clerk, "2026Q1")  # the city's (the top's) run
+    with pytest.raises(Forbidden):
+        settlement.settle_quarter(city.ctx, clerk, "2026Q1")
+    with pytest.raises(Forbidden):
+        regions.set_own_fund(city.ctx, clerk, COUNTY, own=False)  # the switch: the city's
+    assert count_entries(city) == before
+    got = notices.issue_notices(city.ctx, clerk, "2026Q1", region=COUNTY)
+    assert got.changed and got.scope == f"2026Q1 [{COUNTY}]"
+    city.verified()
+
+
+def count_entries(city: City) -> int:
+    with city.ctx.db.read() as conn:
+        return len(conn.execute(select(JournalEntry.id)).all())

@@ -366,12 +366,12 @@ def distribute_all(
     ``chunk_size`` people each); a unit short of funds is reported, not paid. ``progress`` counts units.
     The calendar asks for the quarter's notices to be out (a unit created since has no
     notice and no funds: it is simply paid nothing)."""
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     check_quarter(quarter)
     override = calendar.clean_reason(override_calendar)
     with ctx.db.read() as conn:
         size = chunk_size(conn)
-        fr = regions.resolve(conn, region)
+        fr = regions.resolve(conn, region, actor)
         counted = conn.execute(
             select(Unit.id, func.count(Person.id))
             .outerjoin(Person, (Person.unit_id == Unit.id) & (Person.status == "active"))

@@ -79,12 +79,12 @@ def issue_notices(
 ) -> RunResult:
     """Notices for the units of one fund region (``region``: its code; the top's when
     None)."""
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     check_quarter(quarter)
     res = RunResult("issue_notices", quarter, dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
-        fr = regions.resolve(conn, region)
+        fr = regions.resolve(conn, region, actor)
         res.scope = fr.scope(quarter)
         units = conn.execute(
             select(Unit.__table__)
@@ -306,7 +306,7 @@ def import_receipts(
     Books into the fund region ``region`` (the top's when None): a credit matched to a
     unit of another fund region is left out (listed as a problem: import it with that
     region), an unmatched one is the run's region's."""
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     source = gateway(ctx).statement(day) if data is None else parse_statement_file(data)
     lines = [
         ln
@@ -318,7 +318,7 @@ def import_receipts(
     new = 0
     elsewhere: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
-        fr = regions.resolve(conn, region)
+        fr = regions.resolve(conn, region, actor)
         res.scope = fr.scope(res.scope)
         unit_regions = dict(conn.execute(select(Unit.id, Unit.region_id)).all())
         for i, ln in enumerate(lines, 1):
@@ -421,12 +421,12 @@ def transfer_to_income(
 ) -> RunResult:
     """Bureau → system income line, one entry and one bank transfer per matched receipt
     of the fund region's units (``region``: its code; the top's when None)."""
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     res = RunResult("transfer_to_income", "经费专户→系统收入户", dry_run)
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
-        fr = regions.resolve(conn, region)
+        fr = regions.resolve(conn, region, actor)
         res.scope = fr.scope(res.scope)
         todo = conn.execute(
             select(FundingReceipt.__table__, Unit.name.label("unit_name"))

@@ -412,12 +412,12 @@ def return_to_units(
     unit without a bank account is listed as a problem and skipped. A refused payment is
     booked back onto ``unit_returned`` when the bank's notification arrives.
     """
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     res = RunResult("return_to_units", "单位退回款", dry_run)
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
-        fund = regions.resolve(conn, region)
+        fund = regions.resolve(conn, region, actor)
         res.scope = fund.scope(res.scope)
         clearing = regions.system_acct(conn, fund, "bank_clearing")
         units = conn.execute(

@@ -64,7 +64,17 @@ class FundRegion:
         return text if self.top else f"{text} [{self.code}]"
 
 
-def resolve(conn: Connection, code: str | None = None) -> FundRegion:
+def resolve(conn: Connection, code: str | None = None, actor: Actor | None = None) -> FundRegion:
+    """The fund region of ``code`` (the top's when None). With ``actor``: a run the actor
+    starts, refused (403) unless their bureau role reaches that fund region — a county's
+    bureau runs its county's money, never the city's."""
+    fr = _resolve(conn, code)
+    if actor is not None:
+        actor.require_bureau_of(fr.id)
+    return fr
+
+
+def _resolve(conn: Connection, code: str | None) -> FundRegion:
     top = top_region(conn)
     if code is None or not code.strip():
         rid = top

@@ -140,7 +140,7 @@ def post_distributions(body: DistributionRun, actor: ActorDep, ctx: CtxDep) -> l
             ctx, actor, body.unit_id, body.quarter, dry_run=body.dry_run, override_calendar=over
         )
         return [run_out(res)]
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     return [
         run_out(r)
         for r in distribution.distribute_all(

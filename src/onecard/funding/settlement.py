@@ -442,14 +442,14 @@ def settle_quarter(
 ) -> RunResult:
     """Settle the canteens of the fund region ``region`` (its code; the top's when None)
     and close the quarter for that fund region only."""
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     check_quarter(quarter)
     override = calendar.clean_reason(override_calendar)
     res = RunResult("settle", quarter, dry_run)
     now = ctx.clock.now()
     orders: list[str] = []
     with unit_of_work(ctx, dry_run) as conn:
-        fund = regions.resolve(conn, region)
+        fund = regions.resolve(conn, region, actor)
         res.scope = fund.scope(quarter)
         fid = None if fund.top else fund.id
         # Only after the quarter has ended (Beijing date), unless overridden with a reason.

@@ -61,7 +61,7 @@ def clear_year(
 ) -> RunResult:
     """Clear the subsidy purses of the people of the fund region ``region`` (its code;
     the top's when None), once that region's Q4 is closed."""
-    actor.require_money_runs()
+    actor.require_money_runs(of_region=True)
     if not 2000 <= year <= 2100:
         raise InvalidInput(f"年份不正确：{year}")
     override = calendar.clean_reason(override_calendar)
@@ -69,7 +69,7 @@ def clear_year(
     res = RunResult("year_end", f"{year} → {'单位' if to == 'unit' else '市财政'}", dry_run)
     now = ctx.clock.now()
     with unit_of_work(ctx, dry_run) as conn:
-        fund = regions.resolve(conn, region)
+        fund = regions.resolve(conn, region, actor)
         res.scope = fund.scope(res.scope)
         # Only after the year's last (Q4) settlement, unless overridden with a reason.
         objection = calendar.year_end_objection(conn, year, fund)

@@ -148,8 +148,16 @@ class Actor:
         """Whoever reads the whole city (bureau, finance, auditors), or one of ``also``."""
         self.require(*CITY_READERS, *also)
 
-    def require_money_runs(self) -> None:
-        """Distribution, settlement, clearing: the bureau and its clearing operator."""
+    def require_money_runs(self, *, of_region: bool = False) -> None:
+        """Distribution, settlement, clearing: the bureau and its clearing operator.
+
+        ``of_region``: a run of one fund region, which a bureau held for a region may
+        start too; the run then checks the region it resolves is within the actor's
+        scope (``funding.regions.resolve(conn, code, actor)``)."""
+        if of_region:
+            if not self.holds(*BUREAU_ROLES):
+                raise Forbidden()
+            return
         self.require_bureau()
 
     # --- regions --------------------------------------------------------------------------
