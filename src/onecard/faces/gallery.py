@@ -181,10 +181,39 @@ def identify(
     margin: float,
     digits_above: int,
 ) -> Identified:
-    mask = accepted(g, accepts)
-    if digits is not None:
-        mask &= (g.phone4 == digits) | (g.staff4 == digits)
-    count = int(mask.sum())
+    return identify_in(
+        [(g, accepted(g, accepts))],
+        probe,
+        digits,
+        threshold=threshold,
+        margin=margin,
+        digits_above=digits_above,
+    )
+
+
+Searched = tuple[Gallery, NDArray[np.bool_]]  # a gallery and which of its rows may pay here
+
+
+def identify_in(
+    searched: list[Searched],
+    probe: NDArray[np.float32],
+    digits: int | None,
+    *,
+    threshold: float,
+    margin: float,
+    digits_above: int,
+) -> Identified:
+    """``identify`` over several galleries at once (a canteen's own region and the
+    regions whose people may eat there: those sharing its fund, and those with a dining
+    agreement with it), each with its mask of accepted rows: one search, as if their
+    rows were one matrix — the count, the nearest and the second nearest are taken over
+    all of them."""
+    masks: list[NDArray[np.bool_]] = []
+    for g, mask in searched:
+        if digits is not None:
+            mask = mask & ((g.phone4 == digits) | (g.staff4 == digits))
+        masks.append(mask)
+    count = sum(int(m.sum()) for m in masks)
     if count == 0:
         return NoMatch()
     if digits is None and count > digits_above:
@@ -192,31 +221,35 @@ def identify(
         return NeedDigits(count)
     p = np.asarray(probe, dtype=np.float32)
     pp = float(p @ p)
-    # |g - p|² = |g|² + |p|² - 2 g·p. A few accepted rows (a canteen of its own unit, or
-    # the digits given) are gathered and searched alone; many, by one product over the
-    # whole matrix with the others masked out (no copy of the matrix).
-    rows: NDArray[np.intp] | None = None
-    if count * 4 <= g.size:
-        rows = np.flatnonzero(mask)
-        sq = g.sq_norms[rows] - 2.0 * (g.matrix[rows] @ p) + pp
-    else:
-        sq = g.sq_norms - 2.0 * (g.matrix @ p) + pp
-        sq[~mask] = np.inf
-    if count == 1:
-        best_i, second = int(np.argmin(sq)), np.inf
-    else:
-        two = np.argpartition(sq, 1)[:2]
-        best_i, other_i = (int(two[0]), int(two[1]))
-        if sq[other_i] < sq[best_i]:
-            best_i, other_i = other_i, best_i
-        second = float(np.sqrt(max(float(sq[other_i]), 0.0)))
-    best = float(np.sqrt(max(float(sq[best_i]), 0.0)))
+    # (squared distance, gallery, row) of each gallery's two nearest accepted rows.
+    near: list[tuple[float, int, int]] = []
+    within = 0
+    for k, ((g, _), mask) in enumerate(zip(searched, masks, strict=True)):
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        # |g - p|² = |g|² + |p|² - 2 g·p. A few accepted rows (a canteen of its own unit,
+        # or the digits given) are gathered and searched alone; many, by one product over
+        # the whole matrix with the others masked out (no copy of the matrix).
+        if n * 4 <= g.size:
+            rows = np.flatnonzero(mask)
+            sq = g.sq_norms[rows] - 2.0 * (g.matrix[rows] @ p) + pp
+        else:
+            rows = np.arange(g.size)
+            sq = g.sq_norms - 2.0 * (g.matrix @ p) + pp
+            sq[~mask] = np.inf
+        within += int((sq <= threshold * threshold).sum())
+        top = np.argpartition(sq, 1)[:2] if len(sq) > 1 else np.array([0])
+        near.extend((float(sq[i]), k, int(rows[i])) for i in top if np.isfinite(sq[i]))
+    near.sort()
+    best = float(np.sqrt(max(near[0][0], 0.0)))
+    second = float(np.sqrt(max(near[1][0], 0.0))) if len(near) > 1 else np.inf
     if best > threshold:
         return NoMatch()
     clear = second - best >= margin
     if digits is None and not clear:
-        return NeedDigits(int((sq <= threshold * threshold).sum()))
+        return NeedDigits(within)
     if not clear:
         return NoMatch()
-    row = best_i if rows is None else int(rows[best_i])
-    return Match(int(g.person_ids[row]), best)
+    _, k, row = near[0]
+    return Match(int(searched[k][0].person_ids[row]), best)

@@ -26,12 +26,18 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 
+import numpy as np
+from sqlalchemy import Connection
+
+from onecard.core.clock import to_local
 from onecard.core.context import Context
 from onecard.core.errors import FacePayNotEnabled, InvalidInput
 from onecard.faces import gallery, queries
 from onecard.faces.embedding import check_descriptor, describe
 from onecard.pay.decide import FaceCredential, PaymentRequest, TerminalIdentity
+from onecard.pay.interregion import current_fund_map, read_all_terms
 from onecard.pay.service import PaymentOutcome, canteen_rules, dumps, pay, replay
 
 DIGITS_RE = re.compile(r"[0-9]{4}")
@@ -71,6 +77,32 @@ class FacePayment:
         )
 
 
+def _partners(
+    conn: Connection, terminal: TerminalIdentity, day: date
+) -> list[tuple[int, frozenset[int] | None]]:
+    """The regions whose people may pay at this canteen by face under a dining agreement
+    (issue 17 §2): each member region of a home fund region with an accepted agreement,
+    in force today, whose host is this canteen's fund region and which covers this
+    canteen; with the units it covers (None: all). Nothing in a single-fund deployment.
+    The payment's decision checks the agreement again (``pay.decide``)."""
+    fm = current_fund_map(conn)
+    if fm.single:
+        return []
+    host = fm.fund_of.get(terminal.region_id)
+    # One entry a region (several agreements of one home fund: their units together), so
+    # no one is searched twice (a person beside themselves would make every margin thin).
+    units: dict[int, frozenset[int] | None] = {}
+    for t in read_all_terms(conn):
+        in_force = t.valid_from <= day and (t.valid_to is None or day <= t.valid_to)
+        here = t.canteen_ids is None or terminal.canteen_id in t.canteen_ids
+        if t.host != host or t.home == host or not in_force or not here:
+            continue
+        for r in (r for r, f in fm.fund_of.items() if f == t.home and r != terminal.region_id):
+            had = units.get(r, frozenset())
+            units[r] = None if had is None or t.unit_ids is None else had | t.unit_ids
+    return sorted(units.items())
+
+
 def face_pay(
     ctx: Context, terminal: TerminalIdentity, fp: FacePayment, *, deadline: float | None = None
 ) -> PaymentOutcome:
@@ -83,6 +115,7 @@ def face_pay(
     with ctx.db.read() as conn:
         prior = replay(conn, terminal, req)
         rules = canteen_rules(conn, terminal.canteen_id)
+        partners = _partners(conn, terminal, to_local(ctx.clock.now()).date())
     if prior is not None:
         return prior
     if not queries.takes_faces(ctx, terminal.id):
@@ -91,9 +124,17 @@ def face_pay(
         return pay(ctx, terminal, req, deadline=deadline, cred=FaceCredential(None, live=False))
     probe = describe(fp.image) if fp.image is not None else check_descriptor(fp.descriptor or ())
     s = ctx.settings
-    found = gallery.identify(
-        gallery.gallery_for(ctx, terminal.region_id),
-        gallery.Accepts(rules.unit_id, rules.serves_visitors, rules.serves_guests),
+    own = gallery.gallery_for(ctx, terminal.region_id)
+    accepts = gallery.Accepts(rules.unit_id, rules.serves_visitors, rules.serves_guests)
+    searched: list[gallery.Searched] = [(own, gallery.accepted(own, accepts))]
+    for region_id, unit_ids in partners:
+        g = gallery.gallery_for(ctx, region_id)
+        covered = (
+            np.ones(g.size, dtype=bool) if unit_ids is None else np.isin(g.unit_ids, list(unit_ids))
+        )
+        searched.append((g, covered))
+    found = gallery.identify_in(
+        searched,
         probe,
         int(fp.digits) if fp.digits is not None else None,
         threshold=s.face_threshold,
