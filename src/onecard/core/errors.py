@@ -445,7 +445,12 @@ class NoDiningAgreement(Refused):
     """A person of another fund region, with no dining agreement in force between their
     region and the canteen's for their unit and this canteen (issue 17 §2)."""
 
+    # The one code two errors share, by design (issue 17 §2): to a terminal, a payment
+    # code of another network and a person of another fund region with no agreement are
+    # the same answer, ``foreign_region`` — one a 422 before anything is recorded, the
+    # other a recorded refusal, each with its own message.
     code = "foreign_region"
+    shares_code_with = "ForeignRegion"
     zh = "本食堂与您所在区域无就餐协议"
     en = "There is no dining agreement between your region and this canteen's"
 
