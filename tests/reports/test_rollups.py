@@ -179,7 +179,7 @@ def test_the_headline_counts_the_quarter_s_distribution(ctx: Context) -> None:
     distribution.distribute(ctx, BUREAU, city.units["A"], Q)
     catch_up(ctx, grace_seconds=0)
     with ctx.db.read() as conn:
-        _, _, live = _entries(conn, f"dist:{Q}:")
+        _, _, live = _entries(conn, f"dist:{Q}:", [city.region])
     heads = {f.key: f for f in figures.headline(ctx, Q)}
     assert live > 0 and heads["distributed"].now == live
     assert heads["left"].now == live  # nobody has eaten yet
