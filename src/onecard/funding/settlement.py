@@ -273,10 +273,13 @@ def quality_rows(ctx: Context, unit_id: int, quarter: str) -> list[dict[str, Any
 
 
 # --- figures ---------------------------------------------------------------------------
-def _consumed(quarter: str) -> Any:
+def _consumed(quarter: str, members: Sequence[int] | None = None) -> Any:
     """Consumption booked on canteen payables in periods ≤ quarter (the funding runs'
-    own entries excluded), per payable account: one grouped scan for every canteen."""
-    return (
+    own entries excluded), per payable account: one grouped scan for every canteen — of
+    the fund region's member regions only when ``members`` is given (a province's city
+    reads its own canteens' postings, not the province's: measured, 3.5 s a city against
+    0.9 s for the same city alone)."""
+    q = (
         select(Posting.account_id, func.sum(Posting.amount))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(Account, Account.id == Posting.account_id)
@@ -287,6 +290,10 @@ def _consumed(quarter: str) -> Any:
         )
         .group_by(Posting.account_id)
     )
+    if members is None:
+        return q
+    # By the canteens' region now (an account keeps the region it was opened in).
+    return q.where(Account.owner_id.in_(select(Canteen.id).where(Canteen.region_id.in_(members))))
 
 
 def gross_for(conn: Connection, canteen_id: int, quarter: str) -> int:
@@ -371,7 +378,8 @@ def _read_quarter(
     shares: dict[int, tuple[int | None, int, bool]] = {}
     if todo:
         canteen_of = {a: cid for cid, a in payable.items()}
-        for acct, total in conn.execute(_consumed(quarter)):
+        members = None if fund is None else fund.members
+        for acct, total in conn.execute(_consumed(quarter, members)):
             cid = canteen_of.get(int(acct))
             if cid is not None:  # (a canteen_payable account is always a canteen's)
                 gross[cid] = int(total)
