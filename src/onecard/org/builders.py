@@ -14,7 +14,7 @@ import secrets
 from datetime import date, datetime, time
 
 import pyotp
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from onecard.ledger.models import CANTEEN_KINDS, PERSON_KINDS, UNIT_KINDS
 from onecard.ledger.service import open_account, open_system_accounts
@@ -46,7 +46,16 @@ def create_region(
         ).scalar_one()
     )
     if parent_id is None:
-        open_system_accounts(conn, rid)
+        # The deployment's top keeps ("system", 0); another region without a parent (a
+        # second tree beside it, as tests build a town next to a city) keeps its own
+        # fund with accounts of its own, never the top's.
+        first = (
+            conn.execute(
+                select(func.count()).where(Region.parent_id.is_(None), Region.id != rid)
+            ).scalar_one()
+            == 0
+        )
+        open_system_accounts(conn, rid, top=first)
         seed_roles(conn)
     return rid
 
