@@ -62,6 +62,9 @@ RULES: list[tuple[str, str]] = [
     ("*.session_models", "tables"),
     ("models", "tables"),
     ("org.actors", "tables"),
+    # Which region keeps the money, and which lie below: a reading of org's regions table
+    # that the Actor's scope, the ledger's verify and the payment path all need.
+    ("org.fund_regions", "tables"),
     # What the pages, the API and the commands share: dependencies, error mapping,
     # templates, sessions, page helpers (``web.pages``), the CLI's console and context.
     ("web", "kit"),

@@ -63,6 +63,7 @@ from sqlalchemy import Connection, case, func, select, text
 from sqlalchemy.exc import DataError
 
 from onecard.ledger.models import Account, JournalEntry, Posting
+from onecard.org.fund_regions import fund_region_map
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -139,27 +140,6 @@ def verify(conn: Connection, limit: int = 50, *, exact: bool = False) -> VerifyR
     return rep
 
 
-def fund_regions(conn: Connection) -> dict[int, int]:
-    """Every region → its fund region (the rule of ``org.fund_regions``, which the ledger
-    may not import: the nearest region at or above with ``own_fund``, else the top)."""
-    rows = conn.execute(text("SELECT id, parent_id, own_fund FROM regions")).all()
-    parent = {int(r[0]): None if r[1] is None else int(r[1]) for r in rows}
-    own = {int(r[0]): bool(r[2]) for r in rows}
-    out: dict[int, int] = {}
-    for rid in parent:
-        path, cur = [], rid
-        while cur not in out:
-            path.append(cur)
-            up = parent[cur]
-            if own[cur] or up is None or up not in parent:
-                out[cur] = cur
-                break
-            cur = up
-        for r in path:
-            out[r] = out[cur]
-    return out
-
-
 def fund_region_problems(
     conn: Connection, limit: int = 50, by_region: dict[int, int] | None = None
 ) -> list[str]:
@@ -167,7 +147,7 @@ def fund_region_problems(
     check (and nothing read beyond the regions) with a single fund region.
     ``by_region``: the postings' sum per account ``region_id``, as the account pass
     computed it on the way (else it is grouped here)."""
-    fmap = fund_regions(conn)
+    fmap = fund_region_map(conn)
     if len(set(fmap.values())) < 2:
         return []
     problems: list[str] = []

@@ -6,7 +6,7 @@ layer builds the actor from the session; the CLI acts as ``Actor.system()``.
 
 Regions (issue 17 §1): a city role (bureau admin, clearing operator, finance, auditor)
 may be granted for one region (``role_grants.region_id``); it then reaches that region
-and every region below it (as ``org.fund_regions.subtree``), loaded once per request into
+and every region below it (``org.fund_regions.subtree``), loaded once per request into
 ``Actor.scope`` (regions, and their units and canteens). A person's city roles are held
 in one region or all deployment-wide (``org.grants`` refuses a mix). ``scope`` None is the
 whole deployment — every grant without a region (or for the top region), and
@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, select, true
 
 from onecard.core.errors import Forbidden
+from onecard.org.fund_regions import subtree
 from onecard.org.models import Canteen, Region, RoleGrant, Unit
 
 Grant = tuple[str, int | None, int | None]  # (role, unit_id, canteen_id)
@@ -37,22 +38,6 @@ Grant = tuple[str, int | None, int | None]  # (role, unit_id, canteen_id)
 BUREAU_ROLES = ("bureau_admin", "clearing_operator")
 # Who reads everything in the city: the bureau, finance and the auditors.
 CITY_READERS = (*BUREAU_ROLES, "finance", "auditor")
-
-
-def _subtree(conn: Connection, region_id: int) -> set[int]:
-    """The region and every region below it (as ``org.fund_regions.subtree``, which this
-    tables-tier module may not import)."""
-    children: dict[int | None, list[int]] = {}
-    for rid, pid in conn.execute(select(Region.id, Region.parent_id)):
-        children.setdefault(None if pid is None else int(pid), []).append(int(rid))
-    out: set[int] = set()
-    todo = [region_id]
-    while todo:
-        rid = todo.pop()
-        if rid not in out:
-            out.add(rid)
-            todo.extend(children.get(rid, ()))
-    return out
 
 
 @dataclass(frozen=True)
@@ -67,7 +52,7 @@ class RegionScope:
 
     @classmethod
     def load(cls, conn: Connection, region_id: int) -> RegionScope:
-        regions = frozenset(_subtree(conn, region_id))
+        regions = frozenset(subtree(conn, region_id))
         ids = sorted(regions)
         units = conn.execute(select(Unit.id).where(Unit.region_id.in_(ids))).scalars()
         canteens = conn.execute(select(Canteen.id).where(Canteen.region_id.in_(ids))).scalars()

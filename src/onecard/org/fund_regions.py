@@ -8,6 +8,8 @@ Contract:
   owns — its dining fund and system accounts, its funding calendar, its settlement and
   year end, what it owes or is owed in inter-region clearing — is keyed by that region's
   id.
+- A tables-tier module (tests/test_layers.py): the Actor's scope, the ledger's verify
+  and the payment path read it, whatever their area.
 - ``subtree(conn, region_id)`` is the region and every region below it (retired ones
   too: their history still rolls up).
 - A deployment has few regions (a province: 14 cities, about 120 counties, 2,000
@@ -22,7 +24,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select
 
 from onecard.core.errors import NotFound
-from onecard.org.models import Canteen, Person, Region, Unit
+from onecard.org.models import Region
 
 RegionRow = tuple[int, int | None, bool]  # id, parent_id, own_fund
 
@@ -66,25 +68,6 @@ def fund_region_of(conn: Connection, region_id: int) -> int:
     return found
 
 
-def _region_of(conn: Connection, table: type[Unit] | type[Canteen] | type[Person], oid: int) -> int:
-    rid = conn.execute(select(table.region_id).where(table.id == oid)).scalar()
-    if rid is None:
-        raise NotFound(what=f"{table.__tablename__} {oid}")
-    return int(rid)
-
-
-def fund_region_of_unit(conn: Connection, unit_id: int) -> int:
-    return fund_region_of(conn, _region_of(conn, Unit, unit_id))
-
-
-def fund_region_of_canteen(conn: Connection, canteen_id: int) -> int:
-    return fund_region_of(conn, _region_of(conn, Canteen, canteen_id))
-
-
-def fund_region_of_person(conn: Connection, person_id: int) -> int:
-    return fund_region_of(conn, _region_of(conn, Person, person_id))
-
-
 def subtree_of(rows: Iterable[RegionRow], region_id: int) -> set[int]:
     """The region and every region below it. Pure."""
     children: dict[int | None, list[int]] = {}
@@ -101,11 +84,6 @@ def subtree_of(rows: Iterable[RegionRow], region_id: int) -> set[int]:
 
 def subtree(conn: Connection, region_id: int) -> set[int]:
     return subtree_of(_rows(conn), region_id)
-
-
-def fund_members(conn: Connection, fund_region_id: int) -> set[int]:
-    """The regions whose money the fund region keeps (itself and those sharing it)."""
-    return {r for r, f in fund_region_map(conn).items() if f == fund_region_id}
 
 
 def top_region(conn: Connection) -> int:
