@@ -352,7 +352,7 @@ def test_the_statement_by_hand_to_the_fen_then_confirmed_booked_once_and_paid(cw
     with pytest.raises(StateConflict):  # the figures are final once booked
         service.compute_statement(ctx, SYSTEM, c.region, w.region, "2026Q1")
     assert service.send_payout(ctx, sid) is None
-    service.deliver_sandbox_notifications(ctx)
+    funding_notifications.deliver_sandbox_notifications(ctx)
     assert queries.statement(ctx, sid)["status"] == "paid"
     assert bank.outside_balance(HOST_ACCOUNT) == 2100
     with ctx.db.read() as conn:
@@ -394,7 +394,7 @@ def test_a_failed_payout_is_compensated_and_booked_again(cw: Any) -> None:
         funding_notifications.apply_notification(ctx, forged)
     assert queries.statement(ctx, sid)["status"] == "booked"
     service.send_payout(ctx, sid)
-    service.deliver_sandbox_notifications(ctx)
+    funding_notifications.deliver_sandbox_notifications(ctx)
     assert queries.statement(ctx, sid)["status"] == "paid"
     assert bank.outside_balance(HOST_ACCOUNT) == 500
     ledger_ok(ctx)

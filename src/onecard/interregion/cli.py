@@ -16,6 +16,7 @@ from rich.table import Table
 from onecard.cli_kit import DbOpt, console, context
 from onecard.core.money import yuan
 from onecard.core.tables import to_xlsx
+from onecard.funding import notifications as funding_notifications
 from onecard.interregion import queries, service
 from onecard.ledger.verify import verify
 from onecard.org.actors import Actor
@@ -88,7 +89,7 @@ def book(statement_id: Annotated[int, typer.Argument()], database_url: DbOpt = N
     console.print(f"清算单 #{statement_id}: {b.status} 分录 {b.entry_id} 指令 {b.order_id}")
     if problem:
         console.print(f"[red]{problem}[/red]")
-    service.deliver_sandbox_notifications(ctx)
+    funding_notifications.deliver_sandbox_notifications(ctx)
 
 
 @app.command("verify")

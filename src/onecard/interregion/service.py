@@ -40,7 +40,6 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from onecard.audit import records as audit
 from onecard.channels.bank import Notification, gateway
-from onecard.channels.sandbox import SandboxBank
 from onecard.core.clock import quarter_bounds
 from onecard.core.context import Context
 from onecard.core.errors import (
@@ -585,24 +584,6 @@ def clearing_problems(conn: Connection) -> list[str]:
                 f"statement {row.id}: A booked {owed} fen owed, B {due} fen due, gross {row.gross_fen}"
             )
     return problems
-
-
-def apply_bank_notification(ctx: Context, note: Notification) -> str:
-    """Any bank verdict, as the bank's callback applies it: a clearing payout here
-    (registered below in ``funding.notifications.PAYOUT_HANDLERS``), every other to
-    ``funding``."""
-    return funding_notifications.apply_notification(ctx, note)
-
-
-def deliver_sandbox_notifications(ctx: Context) -> None:
-    """With the sandbox bank, its queued verdicts to ``apply_bank_notification``."""
-    bank = gateway(ctx)
-    if isinstance(bank, SandboxBank):
-
-        def handle(body: bytes, signature: str) -> None:
-            apply_bank_notification(ctx, bank.verify_notification(body, signature))
-
-        bank.deliver(handle)
 
 
 # The bank's callback, return files and statements reach clearing payouts (``IR…``).
