@@ -16,8 +16,10 @@ the roles that need it, the code computed at ``at`` — the server's clock — o
 
 from __future__ import annotations
 
+import faulthandler
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -127,7 +129,24 @@ def sign_in(
     page: Any, base: str, staff_no: str, totp: bool = False, at: datetime | None = None
 ) -> None:
     """Sign in through the login form; ``totp`` answers the authenticator step with the
-    code at ``at`` (naive UTC: the server's clock when it is not the real one)."""
+    code at ``at`` (naive UTC: the server's clock when it is not the real one).
+
+    A sign-in whose page does not arrive in time (seen once in CI, on a loaded machine:
+    the click's navigation never finished) prints every thread's stack to stderr — the
+    server runs in this process, so a request waiting on a lock shows who holds it — and
+    is tried once more, from a browser with no cookies; a second stall fails the test."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        _sign_in_once(page, base, staff_no, totp, at)
+    except PlaywrightTimeout:
+        print(f"sign-in of {staff_no} at {base} stalled; every thread's stack:", file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        page.context.clear_cookies()  # a half-finished sign-in starts again from nothing
+        _sign_in_once(page, base, staff_no, totp, at)
+
+
+def _sign_in_once(page: Any, base: str, staff_no: str, totp: bool, at: datetime | None) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=staff_no]", staff_no)
     page.fill("input[name=password]", PASSWORD)
