@@ -619,7 +619,7 @@ def _chart(
 ) -> Table:
     """The chart's table in the page's language (its JSON feeds the chart, its Excel the
     download): title, headers and labels such as "其他单位" from the catalogue."""
-    if key not in (dashboard.CHARTS if within is None else figures.SCOPED_CHARTS):
+    if key not in dashboard.CHARTS:
         raise NotFound(what="图表")
     d = _day(day) if day else None
     q = _quarter(ctx, quarter)
@@ -655,13 +655,13 @@ def dashboard_page(
         day=_day(day).isoformat() if day else "",
         top=top,
         search=search,
-        charts=dashboard.CHARTS if within is None else figures.SCOPED_CHARTS,
+        charts=dashboard.CHARTS,
         headline=figures.headline(ctx, q, within),
         previous=run_summary.previous_quarter(q),
         as_of=figures.as_of(ctx),
         qs=_query(q, day, top, search, region),
         region=region or "",
-        regional=within is not None,
+        report_qs=urlencode({"quarter": q, **({"region": str(region)} if region else {})}),
         region_options=[
             (r["id"], r["name"]) for r in org_listing.regions(ctx, within=actor.region_ids)
         ],
@@ -680,15 +680,23 @@ def _query(quarter: str, day: str | None, top: int, search: str, region: int | N
 
 
 @router.get("/dashboard/report.pdf")
-def dashboard_report(actor: ActorDep, ctx: CtxDep, quarter: str | None = None) -> Response:
-    """The director's one-page quarterly report (``reports.quarter_report``)."""
-    bureau_scope(actor)
+def dashboard_report(
+    actor: ActorDep, ctx: CtxDep, quarter: str | None = None, region: OptionalIdQuery = None
+) -> Response:
+    """The director's one-page quarterly report (``reports.quarter_report``): of the
+    region chosen, else of the actor's regions (a regional reader's own region, named)."""
+    _within(ctx, actor, region)
+    if region is None and actor.scope is not None:
+        region = actor.scope.top
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
     return Response(
-        statements.to_pdf(quarter_report(ctx, q)),
+        statements.to_pdf(quarter_report(ctx, q, region)),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="onecard-report-{q}.pdf"'},
+        headers={
+            "Content-Disposition": 'attachment; filename="onecard-report-'
+            f'{q}{f"-region-{region}" if region else ""}.pdf"'
+        },
     )
 
 
