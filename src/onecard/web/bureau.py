@@ -24,7 +24,7 @@ from onecard.audit import queries as audit_queries
 from onecard.audit import service as audit_service
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, OneCardError
+from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError
 from onecard.core.runs import RunResult
 from onecard.core.tables import Table, to_xlsx
 from onecard.funding import (
@@ -353,10 +353,11 @@ def audit_log(
     until: AuditFilter = "",
 ) -> Response:
     """Every change a person made and every sign-in, newest first, in Beijing time;
-    filtered by person, unit, kind and date, and the same rows as Excel."""
-    bureau_scope(actor)
+    filtered by person, unit, kind and date, and the same rows as Excel. A region's
+    readers (issue 17 §1) see the events of their regions' units and people."""
+    region_scope(actor)
     query, error = _audit_query(request, person, unit, kind, since, until)
-    rows = audit_queries.search(ctx, query) if query else []
+    rows = audit_queries.search(ctx, query, reader=actor) if query else []
     params = {"person": person, "unit": unit, "kind": kind, "since": since, "until": until}
     return _page(
         request,
@@ -369,7 +370,7 @@ def audit_log(
         params=params,
         export=urlencode({k: v for k, v in params.items() if v}),
         kinds=audit_service.KINDS,
-        units=org_queries.unit_choices(ctx),
+        units=[u for u in org_queries.unit_choices(ctx) if actor.covers_unit(int(u.id))],
         error=error,
     )
 
@@ -384,9 +385,9 @@ def audit_xlsx(
     since: AuditFilter = "",
     until: AuditFilter = "",
 ) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     query = audit_queries.AuditQuery.parse(person, unit, kind, since, until)
-    rows = audit_queries.search(ctx, query, limit=audit_queries.EXPORT_LIMIT)
+    rows = audit_queries.search(ctx, query, limit=audit_queries.EXPORT_LIMIT, reader=actor)
     name = f"audit-{ctx.clock.today().isoformat()}.xlsx"
     return xlsx_response(to_xlsx(audit_queries.as_table(rows)), name)
 
@@ -547,6 +548,21 @@ def _day(text: str) -> date:
 
 
 # --- settlements and their statements -------------------------------------------------------
+def _settlement_reader(actor: Actor, canteen_id: int | None = None) -> None:
+    """Settlements and their statements: the deployment's readers, and a region's (issue
+    17 §1: its bureau, finance, auditors) for the canteens of its regions (403 others)."""
+    region_scope(actor)
+    if canteen_id is not None and not actor.reads_canteen(canteen_id):
+        raise Forbidden()
+
+
+def _settlements_of(ctx: Context, actor: Actor, quarter: str) -> list[Any]:
+    """The quarter's settlements of the canteens in the actor's regions."""
+    return [
+        r for r in funding_queries.settlements(ctx, quarter) if actor.covers_canteen(r.canteen_id)
+    ]
+
+
 @router.get("/settlements")
 def settlement_list(
     request: Request,
@@ -556,10 +572,10 @@ def settlement_list(
     q: Find = "",
     page: Page = 1,
 ) -> Response:
-    bureau_scope(actor)
+    _settlement_reader(actor)
     find = q
     q = _quarter(ctx, quarter)
-    rows = paged(funding_queries.settlements(ctx, q), find, page, ("canteen",), keep={"quarter": q})
+    rows = paged(_settlements_of(ctx, actor, q), find, page, ("canteen",), keep={"quarter": q})
     return _page(
         request,
         actor,
@@ -576,7 +592,7 @@ def settlement_list(
 def settlement_statement(
     canteen_id: IdPath, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
-    bureau_scope(actor)
+    _settlement_reader(actor, canteen_id)
     q = _quarter(ctx, quarter)
     doc = statements.canteen_statement(ctx, canteen_id, q)
     if fmt == "xlsx":
