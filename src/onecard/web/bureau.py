@@ -3,7 +3,9 @@ notices; distribution, settlement and year-end runs with a dry-run preview and a
 confirmation; the dashboard (ECharts) with every chart's data as Excel.
 
 Contract: every route starts with ``scopes.bureau_scope`` (bureau admin, clearing
-operator, finance, auditors; anyone else 403). Finance and auditors read only: forms are
+operator, finance, auditors; anyone else 403) — but the dashboard, the audit log and the
+settlements, which also admit those granted for a region (``region_scope``) and show
+only their regions (issue 17 §1). Finance and auditors read only: forms are
 hidden for them and the services refuse them anyway. A money run is always shown first
 as a dry run (``dry_run=True``: computed exactly as the real run, nothing written); the
 real run needs the confirmation form, which repeats the same parameters. Domain errors a
