@@ -1,5 +1,5 @@
-"""The dashboard by region (issue 17 §1): a region's headline figures, matrix, revenue
-and ratings count the meals at its subtree's canteens, so a county's figures plus the
+"""The dashboard by region (issue 17 §1): a region's headline figures and charts count
+the meals at its subtree's canteens, so a county's figures plus the
 rest of the city's are the city's; over HTTP a county's reader sees its subtree only."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_a_countys_figures_are_its_subtrees_and_add_up_to_the_citys(ctx: Context
     whole = {f.key: f.now for f in figures.headline(ctx, q)}
     mine = {f.key: f.now for f in figures.headline(ctx, q, k)}
     others = {f.key: f.now for f in figures.headline(ctx, q, rest)}
-    assert set(mine) == {"meals", "diners", "revenue", "visitors"}
+    assert set(mine) == {"meals", "diners", "revenue", "visitors", "distributed", "left"}
     assert mine["meals"] == 2 and mine["revenue"] == 2000  # canteen B: 900 + 1100
     assert mine["meals"] + others["meals"] == whole["meals"] == 4
     assert mine["revenue"] + others["revenue"] == whole["revenue"] == 4700
@@ -93,11 +93,11 @@ def test_over_http_a_countys_reader_sees_its_subtree_only(ctx: Context) -> None:
         assert "财政局机关食堂" not in cells  # canteen A is the city's
         assert c.get("/bureau/dashboard/matrix.xlsx").status_code == 200
         assert c.get("/bureau/dashboard/revenue.xlsx").status_code == 200
-        assert c.get("/bureau/dashboard/daily.json").status_code == 404  # no region by day
+        assert c.get("/bureau/dashboard/daily.json").status_code == 200
         assert c.get(f"/bureau/dashboard?region={w.region}").status_code == 403
         assert c.get(f"/bureau/dashboard/matrix.json?region={w.region}").status_code == 403
         assert c.get(f"/bureau/dashboard/matrix.json?region={town}").status_code == 200
-        assert c.get("/bureau/dashboard/report.pdf").status_code == 403
+        assert c.get("/bureau/dashboard/report.pdf").status_code == 200
         pc = c.get("/api/v1/reports/per-capita").json()
         assert {x["canteen"] for x in pc["canteens"]} == {"人民医院职工食堂"}
         assert pc["city"]["diners"] == 2  # canteen B's two meals

@@ -7,6 +7,16 @@ dicts) newest first; ``as_table(rows)`` is the Excel table (``core.tables``, so 
 cell is written as text or number, never as a formula). Dates are Beijing calendar days:
 ``since`` and ``until`` are both included. A person filter matches a staff number exactly
 or a name in part, and finds events the person made or that concern them.
+
+Regions (issue 17 §1): ``search(..., reader=actor)`` checks the reader again (a city
+reader — bureau, finance, auditor — in whatever region, else ``Forbidden``) and, for one
+whose roles are held for a region, keeps the events whose subject lies in its regions:
+the unit the event concerns (``unit_id``: a unit's, canteen's or terminal's changes carry
+the owning unit) or the person it concerns (``person_id``) belongs to one of them. An
+event with neither (a run of the whole deployment, a city setting) is the whole
+deployment's and only its readers see it. The subject's region is read when searching,
+not stored on the event: the chain's hash covers every field of an event, and the unit
+and person already name the subject (docs/web.md, "Audit trail by region").
 """
 
 from __future__ import annotations
@@ -17,16 +27,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from onecard.audit.models import AuditEvent
 from onecard.audit.service import KINDS
 from onecard.core.clock import from_local, local_text
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput
+from onecard.core.errors import Forbidden, InvalidInput
 from onecard.core.money import yuan
 from onecard.core.tables import Table
 from onecard.core.words import WORDS, grouped, who
+from onecard.org.actors import CITY_READERS, Actor
 from onecard.org.models import Person, Unit
 
 PAGE_LIMIT = 500
@@ -75,9 +86,26 @@ def _unit_id(conn: Any, text: str) -> int | None:
     return int(found) if found is not None else None
 
 
-def search(ctx: Context, query: AuditQuery, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+def in_regions(regions: frozenset[int]) -> ColumnElement[bool]:
+    """The events whose unit or person belongs to one of ``regions`` (see the contract)."""
+    ids = sorted(regions)
+    return or_(
+        AuditEvent.unit_id.in_(select(Unit.id).where(Unit.region_id.in_(ids))),
+        AuditEvent.person_id.in_(select(Person.id).where(Person.region_id.in_(ids))),
+    )
+
+
+def search(
+    ctx: Context, query: AuditQuery, limit: int = PAGE_LIMIT, *, reader: Actor | None = None
+) -> list[dict[str, Any]]:
+    """``reader``: the person asking (its regions bound the rows); None: the system (CLI)."""
     ev = AuditEvent
     stmt = select(ev.__table__).order_by(ev.seq.desc()).limit(limit)
+    if reader is not None:
+        if not reader.holds(*CITY_READERS):
+            raise Forbidden()
+        if reader.region_ids is not None:
+            stmt = stmt.where(in_regions(reader.region_ids))
     with ctx.db.read() as conn:
         if query.kind:
             stmt = stmt.where(ev.kind == query.kind)

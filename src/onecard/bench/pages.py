@@ -99,6 +99,7 @@ def rollup_rows(ctx: Context) -> int:
     tables: list[Any] = [
         m.ReportDay,
         m.ReportSlot,
+        m.ReportCanteenSlot,
         m.ReportCanteen,
         m.ReportUnit,
         m.ReportPair,

@@ -184,26 +184,17 @@ def chart(
 ) -> Table:
     """The table behind one dashboard chart (``key`` in ``CHARTS``) for ``quarter``, read
     from the roll-ups (``reports.figures``; the caller folds first with
-    ``reports.service.catch_up``); ``within`` regions: only the ``SCOPED_CHARTS``, of
-    those regions (``KeyError`` for the others)."""
-    if within is not None:
-        if key not in figures.SCOPED_CHARTS:
-            raise KeyError(key)
-        if key == "matrix":
-            return figures.matrix(ctx, quarter, top, search, within)
-        if key == "revenue":
-            return figures.revenue(ctx, quarter, within)
-        return figures.ratings(ctx, quarter, within)
+    ``reports.service.catch_up``); ``within`` regions: of those regions only."""
     if key == "daily":
-        return figures.daily(ctx, quarter)
+        return figures.daily(ctx, quarter, within)
     if key == "rush":
-        return figures.rush(ctx, day or figures.latest_day(ctx, quarter))
+        return figures.rush(ctx, day or figures.latest_day(ctx, quarter, within), within=within)
     if key == "matrix":
-        return figures.matrix(ctx, quarter, top, search)
+        return figures.matrix(ctx, quarter, top, search, within)
     if key == "revenue":
-        return figures.revenue(ctx, quarter)
+        return figures.revenue(ctx, quarter, within)
     if key == "ratings":
-        return figures.ratings(ctx, quarter)
+        return figures.ratings(ctx, quarter, within)
     raise KeyError(key)
 
 

@@ -14,13 +14,13 @@ returns a ``Table`` (the same rows feed the chart, its table and its Excel):
 - ``headline(ctx, q)`` — meals, diners, revenue, visitors' share, subsidy distributed
   and not yet spent, each with last quarter's figure.
 
-Regions (issue 17 §1): ``matrix``, ``revenue``, ``ratings`` and ``headline`` take
-``within`` (a set of region ids, e.g. a region and those below it; None = everything) and
-then count only the meals eaten at canteens of those regions (and, for "diners", the
-people of those regions who ate). So a region's figures are the sum of its subtree's.
-The roll-ups by day (``daily``, ``rush``) and the subsidy distributed have no region: a
-region's headline leaves out the two subsidy figures, and its dashboard the two day
-charts (``SCOPED_CHARTS``).
+Regions (issue 17 §1): every chart and ``headline`` take ``within`` (a set of region
+ids, e.g. a region and those below it; None = everything) and then count only the meals
+eaten at canteens of those regions (``daily`` from ``report_meal_days``, ``rush`` from
+``report_canteen_slots``), and, for "diners" and the two subsidy figures, the people of
+those regions (who ate; the subsidy distributed to them, and what of it they did not
+spend in the quarter's meals, from ``report_diners``). So a region's figures are the sum
+of its subtree's.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from onecard.core.clock import from_local, previous_quarter, quarter_bounds
 from onecard.core.context import Context
@@ -37,10 +37,13 @@ from onecard.core.tables import Table
 from onecard.feedback.models import Rating
 from onecard.org.models import Canteen, Person, Unit
 from onecard.reports.models import (
+    LUNCH_SLOTS,
     ReportCanteen,
+    ReportCanteenSlot,
     ReportDay,
     ReportDiner,
     ReportFund,
+    ReportMealDay,
     ReportPair,
     ReportSlot,
     ReportUnit,
@@ -48,8 +51,6 @@ from onecard.reports.models import (
 )
 
 TOP = 20
-# The charts a region's dashboard draws (the others are folded for the whole deployment).
-SCOPED_CHARTS = ("matrix", "revenue", "ratings")
 
 
 def N_(text: str) -> str:
@@ -72,18 +73,28 @@ def as_of(ctx: Context) -> datetime | None:
     return at if isinstance(at, datetime) else None
 
 
-def daily(ctx: Context, quarter: str) -> Table:
+def daily(ctx: Context, quarter: str, within: frozenset[int] | None = None) -> Table:
     start, end = quarter_bounds(quarter)
     with ctx.reports_db.read() as conn:
-        rows = conn.execute(
-            select(
+        if within is None:
+            q = select(
                 ReportDay.business_date,
                 func.sum(ReportDay.payments),
                 func.sum(ReportDay.amount_fen),
+            ).where(ReportDay.business_date >= start, ReportDay.business_date < end)
+            day_col: Any = ReportDay.business_date
+        else:
+            q = select(
+                ReportMealDay.business_date,
+                func.sum(ReportMealDay.payments),
+                func.sum(ReportMealDay.amount_fen),
+            ).where(
+                ReportMealDay.business_date >= start,
+                ReportMealDay.business_date < end,
+                ReportMealDay.canteen_id.in_(canteens_in(within)),
             )
-            .where(ReportDay.business_date >= start, ReportDay.business_date < end)
-            .group_by(ReportDay.business_date)
-        ).all()
+            day_col = ReportMealDay.business_date
+        rows = conn.execute(q.group_by(day_col)).all()
     by_day = {r[0]: (int(r[1]), int(r[2])) for r in rows}
     t = Table("daily", N_("每日交易"), [N_("日期"), N_("笔数"), N_("金额（元）")], money_cols={2})
     for i in range((end - start).days):
@@ -93,30 +104,45 @@ def daily(ctx: Context, quarter: str) -> Table:
     return t
 
 
-def latest_day(ctx: Context, quarter: str) -> date:
-    """The quarter's last day with a payment (else its last day, or today if earlier)."""
+def latest_day(ctx: Context, quarter: str, within: frozenset[int] | None = None) -> date:
+    """The quarter's last day with a payment (``within``: at those regions' canteens;
+    else its last day, or today if earlier)."""
     start, end = quarter_bounds(quarter)
     with ctx.reports_db.read() as conn:
-        d = conn.execute(
-            select(func.max(ReportDay.business_date)).where(
+        if within is None:
+            q = select(func.max(ReportDay.business_date)).where(
                 ReportDay.business_date >= start,
                 ReportDay.business_date < end,
                 ReportDay.payments > 0,
             )
-        ).scalar()
+        else:
+            q = select(func.max(ReportMealDay.business_date)).where(
+                ReportMealDay.business_date >= start,
+                ReportMealDay.business_date < end,
+                ReportMealDay.payments > 0,
+                ReportMealDay.canteen_id.in_(canteens_in(within)),
+            )
+        d = conn.execute(q).scalar()
     if isinstance(d, date):
         return d
     return min(end - timedelta(days=1), ctx.clock.today())
 
 
-def rush(ctx: Context, day: date, bucket_minutes: int = 5) -> Table:
-    lo, hi = 10 * 60 + 30, 14 * 60
+def rush(
+    ctx: Context, day: date, bucket_minutes: int = 5, within: frozenset[int] | None = None
+) -> Table:
+    lo, hi = LUNCH_SLOTS
     with ctx.reports_db.read() as conn:
-        rows = conn.execute(
-            select(ReportSlot.slot, ReportSlot.payments).where(
+        if within is None:
+            q = select(ReportSlot.slot, ReportSlot.payments).where(
                 ReportSlot.business_date == day, ReportSlot.slot >= lo, ReportSlot.slot < hi
             )
-        ).all()
+        else:
+            q = select(ReportCanteenSlot.slot, ReportCanteenSlot.payments).where(
+                ReportCanteenSlot.business_date == day,
+                ReportCanteenSlot.canteen_id.in_(canteens_in(within)),
+            )
+        rows = conn.execute(q).all()
     counts: dict[int, int] = {}
     for slot, n in rows:
         b = int(slot) // bucket_minutes * bucket_minutes
@@ -366,7 +392,8 @@ def _quarter_sums(conn: Connection, quarter: str) -> dict[str, int]:
 
 def _region_sums(conn: Connection, quarter: str, within: frozenset[int]) -> dict[str, int]:
     """The quarter's meals, revenue and visitors' part at the regions' canteens, and the
-    regions' people who ate (from the per-canteen and per-diner roll-ups)."""
+    regions' people who ate, the subsidy distributed to them and the subsidy they spent
+    (from the per-canteen and per-diner roll-ups)."""
     rows = conn.execute(
         select(
             ReportCanteen.diner_class,
@@ -382,18 +409,17 @@ def _region_sums(conn: Connection, quarter: str, within: frozenset[int]) -> dict
         out["revenue"] += int(fen)
         if klass != "own":
             out["visitors"] += int(fen)
-    out["diners"] = int(
-        conn.execute(
-            select(func.count())
-            .select_from(ReportDiner)
-            .join(Person, Person.id == ReportDiner.person_id)
-            .where(
-                ReportDiner.quarter == quarter,
-                ReportDiner.payments > 0,
-                Person.region_id.in_(sorted(within)),
-            )
-        ).scalar_one()
-    )
+    people = conn.execute(
+        select(
+            func.coalesce(func.sum(case((ReportDiner.payments > 0, 1), else_=0)), 0),
+            func.coalesce(func.sum(ReportDiner.distributed_fen), 0),
+            func.coalesce(func.sum(ReportDiner.subsidy_fen), 0),
+        )
+        .select_from(ReportDiner)
+        .join(Person, Person.id == ReportDiner.person_id)
+        .where(ReportDiner.quarter == quarter, Person.region_id.in_(sorted(within)))
+    ).one()
+    out["diners"], out["distributed"], out["subsidy"] = (int(v) for v in people)
     return out
 
 
@@ -411,8 +437,7 @@ def meals(ctx: Context, quarter: str) -> int:
 
 
 def headline(ctx: Context, quarter: str, within: frozenset[int] | None = None) -> list[Figure]:
-    """The quarter's headline figures; ``within`` regions: the first four, of those
-    regions (see the contract)."""
+    """The quarter's headline figures; ``within``: of those regions (see the contract)."""
     before_q = previous_quarter(quarter)
     with ctx.reports_db.read() as conn:
         if within is None:
@@ -423,16 +448,11 @@ def headline(ctx: Context, quarter: str, within: frozenset[int] | None = None) -
     def share(s: dict[str, int]) -> int:
         return s["visitors"] * 10000 // s["revenue"] if s["revenue"] else 0
 
-    figures = [
+    return [
         Figure("meals", N_("就餐笔数"), now["meals"], before["meals"]),
         Figure("diners", N_("就餐人数"), now["diners"], before["diners"]),
         Figure("revenue", N_("营业额（元）"), now["revenue"], before["revenue"], money=True),
         Figure("visitors", N_("外单位及来宾占比"), share(now), share(before), percent=True),
-    ]
-    if within is not None:
-        return figures
-    return [
-        *figures,
         Figure(
             "distributed",
             N_("本季拨付补贴（元）"),

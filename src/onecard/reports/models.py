@@ -10,14 +10,19 @@ rebuilds them. A missing unit (a guest) is ``home_unit_id`` 0, a missing class `
 - ``report_days`` — per business day × diner class: payments, net amount, the subsidy
   purse's part, reversals (daily chart, headline figures).
 - ``report_slots`` — per business day × five minutes of local time: payments (rush).
+- ``report_canteen_slots`` — the same per canteen, for the lunch window only
+  (``LUNCH_SLOTS``): a region's rush chart (issue 17 §1).
 - ``report_canteens`` — per quarter × canteen × diner class (revenue, matrix margins).
 - ``report_units`` — per quarter × payer's unit (matrix margins).
 - ``report_pairs`` — per quarter × payer's unit × canteen (the matrix's cells).
-- ``report_diners`` — per quarter × person: payments (how many people ate).
+- ``report_diners`` — per quarter × person: payments (how many people ate), the subsidy
+  purse's part of them, and the subsidy credited to the person by the quarter's
+  distribution entries (a region's subsidy figures: its people's).
 - ``report_funds`` — per quarter: subsidy credited to people's purses by the quarter's
   distribution entries (the headline's "distributed").
 - ``report_meals`` — per quarter × canteen × meal code × diner class (per-capita report).
-- ``report_meal_days`` — per business day × canteen × meal code: payments (waste per diner).
+- ``report_meal_days`` — per business day × canteen × meal code: payments (waste per diner)
+  and net amount (a region's daily chart).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from onecard.core.db import Base
 
 SOURCES = ("payments", "reversals", "refunds")
+# The local minutes the rush chart shows (10:30–14:00): the per-canteen slots keep only these.
+LUNCH_SLOTS = (10 * 60 + 30, 14 * 60)
 
 
 class ReportWatermark(Base):
@@ -57,6 +64,14 @@ class ReportDay(Base):
 class ReportSlot(Base):
     __tablename__ = "report_slots"
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # local minute, /5
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportCanteenSlot(Base):
+    __tablename__ = "report_canteen_slots"
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    canteen_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # local minute, /5
     payments: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -94,6 +109,8 @@ class ReportDiner(Base):
     quarter: Mapped[str] = mapped_column(String(6), primary_key=True)
     person_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    distributed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ReportFund(Base):
@@ -124,3 +141,4 @@ class ReportMealDay(Base):
     canteen_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     meal: Mapped[str] = mapped_column(String(20), primary_key=True)
     payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)

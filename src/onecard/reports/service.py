@@ -16,7 +16,8 @@ finds nothing to fold). Three insert-only sources, each with its own watermark o
 - e-CNY meals (a guest's own wallet, no ``payments`` row) through their insert-only
   journal entries on the reversals' watermark: ``ecny_payment`` (+1) and ``ecny_refund``.
 The journal's watermark also folds the distribution entries' credits to people's subsidy
-purses into ``report_funds`` (per accounting period).
+purses into ``report_funds`` (per accounting period) and, per person, ``report_diners``
+(a region's subsidy figures, issue 17 §1).
 So the roll-ups equal the live GROUP BY over approved payments net of refunds whatever
 order the three arrive in (a reversal folded before or after its payment sums the same).
 
@@ -47,6 +48,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     text,
     union_all,
@@ -60,8 +62,10 @@ from onecard.core.context import Context
 from onecard.ledger.models import Account, JournalEntry, Posting
 from onecard.pay.models import EcnyOrder, EcnyRefund, MealPeriod, Payment, Refund
 from onecard.reports.models import (
+    LUNCH_SLOTS,
     SOURCES,
     ReportCanteen,
+    ReportCanteenSlot,
     ReportDay,
     ReportDiner,
     ReportFund,
@@ -270,8 +274,8 @@ def _fold(conn: Connection, d: Subquery) -> None:
         conn,
         ReportMealDay,
         ["business_date", "canteen_id", "meal"],
-        ["payments"],
-        select(d.c.business_date, d.c.canteen_id, d.c.meal, func.sum(d.c.n))
+        ["payments", "amount_fen"],
+        select(d.c.business_date, d.c.canteen_id, d.c.meal, func.sum(d.c.n), func.sum(d.c.amount))
         .where(*in_span)
         .group_by(d.c.business_date, d.c.canteen_id, d.c.meal),
     )
@@ -329,22 +333,23 @@ def _fold(conn: Connection, d: Subquery) -> None:
             conn,
             ReportDiner,
             ["quarter", "person_id"],
-            ["payments"],
-            select(ql, d.c.person_id, func.sum(d.c.n))
-            .where(*where, d.c.person_id.is_not(None), d.c.n != 0)
+            ["payments", "subsidy_fen"],
+            select(ql, d.c.person_id, func.sum(d.c.n), func.sum(d.c.subsidy))
+            .where(*where, d.c.person_id.is_not(None), or_(d.c.n != 0, d.c.subsidy != 0))
             .group_by(d.c.person_id),
         )
         q = next_quarter(q)
 
 
 def _fold_funds(conn: Connection, lo: int, hi: int) -> None:
-    """Distribution entries in the journal's (lo, hi]: their credits to subsidy purses."""
-    _add_into(
-        conn,
-        ReportFund,
-        ["quarter"],
-        ["distributed_fen"],
-        select(JournalEntry.period, func.sum(Posting.amount))
+    """Distribution entries in the journal's (lo, hi]: their credits to subsidy purses,
+    per quarter and per quarter × person."""
+    credits = (
+        select(
+            JournalEntry.period.label("quarter"),
+            Account.owner_id.label("person_id"),
+            Posting.amount.label("amount"),
+        )
         .select_from(JournalEntry)
         .join(Posting, Posting.entry_id == JournalEntry.id)
         .join(Account, Account.id == Posting.account_id)
@@ -355,7 +360,23 @@ def _fold_funds(conn: Connection, lo: int, hi: int) -> None:
             Account.owner_kind == "person",
             Account.kind == "subsidy",
         )
-        .group_by(JournalEntry.period),
+        .subquery("credits")
+    )
+    _add_into(
+        conn,
+        ReportFund,
+        ["quarter"],
+        ["distributed_fen"],
+        select(credits.c.quarter, func.sum(credits.c.amount)).group_by(credits.c.quarter),
+    )
+    _add_into(
+        conn,
+        ReportDiner,
+        ["quarter", "person_id"],
+        ["distributed_fen"],
+        select(credits.c.quarter, credits.c.person_id, func.sum(credits.c.amount)).group_by(
+            credits.c.quarter, credits.c.person_id
+        ),
     )
 
 
@@ -369,28 +390,50 @@ def _epoch_bucket(conn: Connection, at: Any) -> ColumnElement[Any]:
 def _fold_slots(conn: Connection, d: Subquery, in_span: tuple[Any, ...]) -> None:
     # Grouped by UTC bucket in SQL (a few hundred rows a day), turned into the city's
     # local time here, so the zone's rules (``core.clock``) decide, not a fixed offset.
+    # The lunch window's slots are also kept per canteen (a region's rush chart).
     bucket = _epoch_bucket(conn, d.c.created_at).label("bucket")
     rows = conn.execute(
-        select(d.c.business_date, bucket, func.sum(d.c.n))
+        select(d.c.business_date, d.c.canteen_id, bucket, func.sum(d.c.n))
         .where(*in_span)
-        .group_by(d.c.business_date, bucket)
+        .group_by(d.c.business_date, d.c.canteen_id, bucket)
     ).all()
     per: dict[tuple[date, int], int] = {}
+    per_canteen: dict[tuple[date, int, int], int] = {}
     epoch = datetime(1970, 1, 1)
-    for day, b, n in rows:
+    lo, hi = LUNCH_SLOTS
+    for day, canteen_id, b, n in rows:
         local = to_local(epoch + timedelta(seconds=int(b) * SLOT_MINUTES * 60))
         key = (_as_date(day), local.hour * 60 + local.minute)
         per[key] = per.get(key, 0) + int(n)
-    if not per:
+        if lo <= key[1] < hi:
+            ck = (key[0], int(canteen_id), key[1])
+            per_canteen[ck] = per_canteen.get(ck, 0) + int(n)
+    _add_slots(
+        conn,
+        ReportSlot,
+        ["business_date", "slot"],
+        [{"business_date": k[0], "slot": k[1], "payments": n} for k, n in per.items()],
+    )
+    _add_slots(
+        conn,
+        ReportCanteenSlot,
+        ["business_date", "canteen_id", "slot"],
+        [
+            {"business_date": k[0], "canteen_id": k[1], "slot": k[2], "payments": n}
+            for k, n in per_canteen.items()
+        ],
+    )
+
+
+def _add_slots(conn: Connection, model: Any, keys: list[str], values: list[dict[str, Any]]) -> None:
+    if not values:
         return
-    stmt = _insert(conn, ReportSlot.__table__)
+    table = model.__table__
+    stmt = _insert(conn, table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["business_date", "slot"],
-        set_={"payments": ReportSlot.__table__.c.payments + stmt.excluded.payments},
+        index_elements=keys, set_={"payments": table.c.payments + stmt.excluded.payments}
     )
-    conn.execute(
-        stmt, [{"business_date": k[0], "slot": k[1], "payments": n} for k, n in per.items()]
-    )
+    conn.execute(stmt, values)
 
 
 def _as_date(v: Any) -> date:

@@ -3,7 +3,9 @@ notices; distribution, settlement and year-end runs with a dry-run preview and a
 confirmation; the dashboard (ECharts) with every chart's data as Excel.
 
 Contract: every route starts with ``scopes.bureau_scope`` (bureau admin, clearing
-operator, finance, auditors; anyone else 403). Finance and auditors read only: forms are
+operator, finance, auditors; anyone else 403) — but the dashboard, the audit log and the
+settlements, which also admit those granted for a region (``region_scope``) and show
+only their regions (issue 17 §1). Finance and auditors read only: forms are
 hidden for them and the services refuse them anyway. A money run is always shown first
 as a dry run (``dry_run=True``: computed exactly as the real run, nothing written); the
 real run needs the confirmation form, which repeats the same parameters. Domain errors a
@@ -24,7 +26,7 @@ from onecard.audit import queries as audit_queries
 from onecard.audit import service as audit_service
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, OneCardError
+from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError
 from onecard.core.runs import RunResult
 from onecard.core.tables import Table, to_xlsx
 from onecard.funding import (
@@ -353,10 +355,11 @@ def audit_log(
     until: AuditFilter = "",
 ) -> Response:
     """Every change a person made and every sign-in, newest first, in Beijing time;
-    filtered by person, unit, kind and date, and the same rows as Excel."""
-    bureau_scope(actor)
+    filtered by person, unit, kind and date, and the same rows as Excel. A region's
+    readers (issue 17 §1) see the events of their regions' units and people."""
+    region_scope(actor)
     query, error = _audit_query(request, person, unit, kind, since, until)
-    rows = audit_queries.search(ctx, query) if query else []
+    rows = audit_queries.search(ctx, query, reader=actor) if query else []
     params = {"person": person, "unit": unit, "kind": kind, "since": since, "until": until}
     return _page(
         request,
@@ -369,7 +372,7 @@ def audit_log(
         params=params,
         export=urlencode({k: v for k, v in params.items() if v}),
         kinds=audit_service.KINDS,
-        units=org_queries.unit_choices(ctx),
+        units=[u for u in org_queries.unit_choices(ctx) if actor.covers_unit(int(u.id))],
         error=error,
     )
 
@@ -384,9 +387,9 @@ def audit_xlsx(
     since: AuditFilter = "",
     until: AuditFilter = "",
 ) -> Response:
-    bureau_scope(actor)
+    region_scope(actor)
     query = audit_queries.AuditQuery.parse(person, unit, kind, since, until)
-    rows = audit_queries.search(ctx, query, limit=audit_queries.EXPORT_LIMIT)
+    rows = audit_queries.search(ctx, query, limit=audit_queries.EXPORT_LIMIT, reader=actor)
     name = f"audit-{ctx.clock.today().isoformat()}.xlsx"
     return xlsx_response(to_xlsx(audit_queries.as_table(rows)), name)
 
@@ -547,6 +550,21 @@ def _day(text: str) -> date:
 
 
 # --- settlements and their statements -------------------------------------------------------
+def _settlement_reader(actor: Actor, canteen_id: int | None = None) -> None:
+    """Settlements and their statements: the deployment's readers, and a region's (issue
+    17 §1: its bureau, finance, auditors) for the canteens of its regions (403 others)."""
+    region_scope(actor)
+    if canteen_id is not None and not actor.reads_canteen(canteen_id):
+        raise Forbidden()
+
+
+def _settlements_of(ctx: Context, actor: Actor, quarter: str) -> list[Any]:
+    """The quarter's settlements of the canteens in the actor's regions."""
+    return [
+        r for r in funding_queries.settlements(ctx, quarter) if actor.covers_canteen(r.canteen_id)
+    ]
+
+
 @router.get("/settlements")
 def settlement_list(
     request: Request,
@@ -556,10 +574,10 @@ def settlement_list(
     q: Find = "",
     page: Page = 1,
 ) -> Response:
-    bureau_scope(actor)
+    _settlement_reader(actor)
     find = q
     q = _quarter(ctx, quarter)
-    rows = paged(funding_queries.settlements(ctx, q), find, page, ("canteen",), keep={"quarter": q})
+    rows = paged(_settlements_of(ctx, actor, q), find, page, ("canteen",), keep={"quarter": q})
     return _page(
         request,
         actor,
@@ -576,7 +594,7 @@ def settlement_list(
 def settlement_statement(
     canteen_id: IdPath, fmt: str, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
 ) -> Response:
-    bureau_scope(actor)
+    _settlement_reader(actor, canteen_id)
     q = _quarter(ctx, quarter)
     doc = statements.canteen_statement(ctx, canteen_id, q)
     if fmt == "xlsx":
@@ -619,7 +637,7 @@ def _chart(
 ) -> Table:
     """The chart's table in the page's language (its JSON feeds the chart, its Excel the
     download): title, headers and labels such as "其他单位" from the catalogue."""
-    if key not in (dashboard.CHARTS if within is None else figures.SCOPED_CHARTS):
+    if key not in dashboard.CHARTS:
         raise NotFound(what="图表")
     d = _day(day) if day else None
     q = _quarter(ctx, quarter)
@@ -655,13 +673,13 @@ def dashboard_page(
         day=_day(day).isoformat() if day else "",
         top=top,
         search=search,
-        charts=dashboard.CHARTS if within is None else figures.SCOPED_CHARTS,
+        charts=dashboard.CHARTS,
         headline=figures.headline(ctx, q, within),
         previous=run_summary.previous_quarter(q),
         as_of=figures.as_of(ctx),
         qs=_query(q, day, top, search, region),
         region=region or "",
-        regional=within is not None,
+        report_qs=urlencode({"quarter": q, **({"region": str(region)} if region else {})}),
         region_options=[
             (r["id"], r["name"]) for r in org_listing.regions(ctx, within=actor.region_ids)
         ],
@@ -680,15 +698,23 @@ def _query(quarter: str, day: str | None, top: int, search: str, region: int | N
 
 
 @router.get("/dashboard/report.pdf")
-def dashboard_report(actor: ActorDep, ctx: CtxDep, quarter: str | None = None) -> Response:
-    """The director's one-page quarterly report (``reports.quarter_report``)."""
-    bureau_scope(actor)
+def dashboard_report(
+    actor: ActorDep, ctx: CtxDep, quarter: str | None = None, region: OptionalIdQuery = None
+) -> Response:
+    """The director's one-page quarterly report (``reports.quarter_report``): of the
+    region chosen, else of the actor's regions (a regional reader's own region, named)."""
+    _within(ctx, actor, region)
+    if region is None and actor.scope is not None:
+        region = actor.scope.top
     q = _quarter(ctx, quarter)
     rollup.catch_up(ctx)
     return Response(
-        statements.to_pdf(quarter_report(ctx, q)),
+        statements.to_pdf(quarter_report(ctx, q, region)),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="onecard-report-{q}.pdf"'},
+        headers={
+            "Content-Disposition": 'attachment; filename="onecard-report-'
+            f'{q}{f"-region-{region}" if region else ""}.pdf"'
+        },
     )
 
 
