@@ -283,5 +283,13 @@ def test_previews_show_the_chosen_regions_figures(
     )
     assert year.status_code == 200 and 'id="calendar-objection"' in year.text
     assert 'name="override_reason"' in year.text
+    # In English: the selector's label and the region's name.
+    en = client.get(f"/bureau/runs?region={YIZHANG}&lang=en").text
+    assert "Fund region" in en and "宜章县" in en and "经费区域" not in en
     # Unknown or fund-less regions are said so, not run.
     assert client.get("/bureau/runs?region=999999").status_code == 404
+    with ctx.db.begin() as conn:
+        b.create_region(conn, "431024", "嘉禾县", "county", w.region)  # the city's fund
+    shares = client.get("/bureau/runs?region=431024")
+    assert shares.status_code == 422 and "431000" in shares.text
+    assert "431024" not in _options(client.get("/bureau/runs").text)
