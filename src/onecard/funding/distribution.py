@@ -13,7 +13,8 @@ Contract:
   the whole run (``DistributionExceedsFunds``) rather than paying some: a unit is never
   distributed more than it paid (the ledger refuses it too). Only once the quarter's
   notices are out (``funding.calendar``; an audited ``override_calendar`` reason for a
-  real emergency).
+  real emergency). Who: the bureau of the unit's fund region (a regional bureau for the
+  units of the fund regions in its subtree; 403 for any other unit).
 - ``distribute_all(ctx, actor, quarter)`` runs every unit in code order, a chunk of units
   (``ledger.service.chunk_size`` people: 10,000 on SQLite, a whole city on PostgreSQL)
   per transaction: ``plan_units`` plans the chunk in one
@@ -61,6 +62,7 @@ from onecard.ledger.service import (
     post_many,
 )
 from onecard.org.actors import Actor
+from onecard.org.fund_regions import fund_region_of
 from onecard.org.leavers import mark_left
 from onecard.org.models import Person, Unit
 from onecard.terminals import debts
@@ -339,7 +341,13 @@ def distribute(
     progress: Progress = no_progress,
     override_calendar: str | None = None,
 ) -> RunResult:
-    actor.require_money_runs()
+    # The bureau of the unit's fund region (a county's bureau pays its county's units).
+    actor.require_money_runs(of_region=True)
+    with ctx.db.read() as conn:
+        region = conn.execute(select(Unit.region_id).where(Unit.id == unit_id)).scalar()
+        if region is None:
+            raise NotFound(what="单位")
+        actor.require_bureau_of(fund_region_of(conn, int(region)))
     check_quarter(quarter)
     override = calendar.clean_reason(override_calendar)
     res = _run_units(

@@ -4,10 +4,19 @@ Contract: reads only, one read transaction each; who may read is the caller's ch
 (``web.scopes``). Rows are SQLAlchemy rows (attribute access), as the templates read
 them. Other read models of this area: ``funding.summary`` (a run's preview figures),
 ``funding.unit_view`` (a unit's funding page), ``funding.notices.notice_status``.
-- ``unmatched_receipts(ctx)``: credits on the dining-fund account no notice reference
-  matched, by day and bank serial.
-- ``settlements(ctx, quarter)``: the quarter's settlements by canteen code with the
-  canteen's name and operation and the failure reason of a failed payout.
+- ``unmatched_receipts(ctx, members=None)``: credits on the dining-fund account no notice
+  reference matched, by day and bank serial (``members``: only those booked into these
+  regions, a fund region's member regions).
+- ``settlements(ctx, quarter, members=None)``: the quarter's settlements by canteen code
+  with the canteen's name and operation and the failure reason of a failed payout
+  (``members``: of the canteens of these regions only).
+- ``units_of(ctx, members)``: (id, code, name) of the units of these regions, by code.
+- ``run_history(ctx, fund_regions, limit)``: the last money runs (their audit records,
+  newest first) of these fund regions (``{id: FundRegion}``), each with ``region`` (the
+  fund region's name) and ``region_code``: a run names its fund region by the code at
+  the end of its target (``funding.regions.FundRegion.scope``), a run of one unit by
+  the unit's fund region; a run naming neither is the top region's. Reads the last
+  ``HISTORY_WINDOW`` money runs of the deployment.
 - ``unit_info(ctx, unit_id)``: the unit's information-table row, None before it is filled.
 - ``open_notices(ctx)``: notices not fully paid (newest quarter first, at most
   ``OPEN_NOTICES_LIMIT``), with the unit's name and what was paid: where the clearing
@@ -18,11 +27,15 @@ them. Other read models of this area: ``funding.summary`` (a run's preview figur
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
+from onecard.audit import queries as audit_queries
+from onecard.audit.models import AuditEvent
 from onecard.core.context import Context
 from onecard.funding.models import (
     BankOrder,
@@ -31,12 +44,18 @@ from onecard.funding.models import (
     Settlement,
     UnitInfo,
 )
+from onecard.funding.regions import FundRegion
+from onecard.org.fund_regions import fund_region_map, top_region
 from onecard.org.models import Canteen, Unit
 
 OPEN_NOTICES_LIMIT = 300  # the assign form lists at most this many open notices
+HISTORY_WINDOW = 500  # run_history looks through this many of the latest money runs
 
 
-def unmatched_receipts(ctx: Context) -> list[Any]:
+def unmatched_receipts(ctx: Context, members: Collection[int] | None = None) -> list[Any]:
+    where: ColumnElement[bool] = FundingReceipt.unit_id.is_(None)
+    if members is not None:
+        where = where & FundingReceipt.region_id.in_(sorted(members))
     with ctx.db.read() as conn:
         return list(
             conn.execute(
@@ -48,13 +67,16 @@ def unmatched_receipts(ctx: Context) -> list[Any]:
                     FundingReceipt.counterparty_account,
                     FundingReceipt.memo,
                 )
-                .where(FundingReceipt.unit_id.is_(None))
+                .where(where)
                 .order_by(FundingReceipt.day, FundingReceipt.bank_serial)
             ).all()
         )
 
 
-def settlements(ctx: Context, quarter: str) -> list[Any]:
+def settlements(ctx: Context, quarter: str, members: Collection[int] | None = None) -> list[Any]:
+    where: ColumnElement[bool] = Settlement.quarter == quarter
+    if members is not None:
+        where = where & Canteen.region_id.in_(sorted(members))
     with ctx.db.read() as conn:
         return list(
             conn.execute(
@@ -75,10 +97,62 @@ def settlements(ctx: Context, quarter: str) -> list[Any]:
                 )
                 .join(Canteen, Canteen.id == Settlement.canteen_id)
                 .outerjoin(BankOrder, BankOrder.order_id == Settlement.order_id)
-                .where(Settlement.quarter == quarter)
+                .where(where)
                 .order_by(Canteen.code)
             ).all()
         )
+
+
+def units_of(ctx: Context, members: Collection[int]) -> list[Any]:
+    with ctx.db.read() as conn:
+        return list(
+            conn.execute(
+                select(Unit.id, Unit.code, Unit.name)
+                .where(Unit.region_id.in_(sorted(members)))
+                .order_by(Unit.code)
+            ).all()
+        )
+
+
+_CODE_AT_END = re.compile(r"\[([^\[\]]+)\]$")
+
+
+def run_history(
+    ctx: Context, fund_regions: Mapping[int, FundRegion], limit: int = 20
+) -> list[dict[str, Any]]:
+    rows = audit_queries.search(ctx, audit_queries.AuditQuery(kind="money_run"), HISTORY_WINDOW)
+    with ctx.db.read() as conn:
+        top = top_region(conn)
+        fmap = fund_region_map(conn)
+        raw = {
+            int(seq): (unit_id, str(target or ""))
+            for seq, unit_id, target in conn.execute(
+                select(AuditEvent.seq, AuditEvent.unit_id, AuditEvent.target).where(
+                    AuditEvent.seq.in_([int(r["seq"]) for r in rows])
+                )
+            )
+        }
+        unit_ids = sorted({int(u) for u, _ in raw.values() if u is not None})
+        unit_region = {
+            int(u): int(g)
+            for u, g in conn.execute(select(Unit.id, Unit.region_id).where(Unit.id.in_(unit_ids)))
+        }
+    by_code = {f.code: f for f in fund_regions.values()}
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        unit_id, target = raw.get(int(r["seq"]), (None, ""))
+        fund: FundRegion | None
+        if unit_id is not None and int(unit_id) in unit_region:
+            fund = fund_regions.get(fmap.get(unit_region[int(unit_id)], -1))
+        else:
+            found = _CODE_AT_END.search(target)
+            fund = by_code.get(found.group(1)) if found else fund_regions.get(top)
+        if fund is None:
+            continue  # another fund region's run (or one the actor does not reach)
+        out.append({**r, "region": fund.name, "region_code": fund.code})
+        if len(out) >= limit:
+            break
+    return out
 
 
 def unit_info(ctx: Context, unit_id: int) -> Any:

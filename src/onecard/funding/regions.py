@@ -8,6 +8,13 @@ Contract:
   the fund of a region above it is refused (``InvalidInput``, naming the fund region to
   run instead). The answer carries the ids of the regions whose units, people and
   canteens the run touches (``members``: those whose fund region it is).
+- ``choices(ctx, actor)``: the fund regions the actor's city roles reach (every fund
+  region for a deployment-wide role, else those in the actor's subtree), the actor's own
+  region first when it keeps a fund, else the top region first, then by code; the
+  bureau's run pages offer these. Empty for a region whose fund is kept above it.
+  ``pick(ctx, actor, code)``: the one chosen (the first choice when ``code`` is blank)
+  and the choices; 404 for no such region, 422 for a region without its own fund, 403
+  for a fund region the actor does not reach (or when it reaches none).
 - ``set_own_fund(ctx, actor, code, own=True)``: one transaction, audited
   (``region_fund``). ``own=True`` sets ``regions.own_fund``, opens the region's system
   accounts (``ledger.service.open_system_accounts(…, top=False)``) and copies the closed
@@ -37,7 +44,7 @@ from sqlalchemy import Connection, Select, func, insert, or_, select, update
 
 from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, NotFound, StateConflict
+from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from onecard.core.runs import RunResult
 from onecard.ledger.models import Account, JournalEntry, LedgerPeriod, Posting
 from onecard.ledger.service import (
@@ -90,6 +97,46 @@ def _resolve(conn: Connection, code: str | None) -> FundRegion:
     row = conn.execute(select(Region.code, Region.name).where(Region.id == rid)).one()
     members = tuple(sorted(r for r, f in fmap.items() if f == rid))
     return FundRegion(rid, str(row.code), str(row.name), rid == top, members)
+
+
+def choices(ctx: Context, actor: Actor) -> list[FundRegion]:
+    """The fund regions ``actor`` reaches, the default (their own, or the top) first."""
+    with ctx.db.read() as conn:
+        top = top_region(conn)
+        fmap = fund_region_map(conn)
+        rows = conn.execute(select(Region.id, Region.code, Region.name)).all()
+    members: dict[int, list[int]] = {}
+    for rid, fund in fmap.items():
+        members.setdefault(fund, []).append(rid)
+    out = [
+        FundRegion(int(r.id), str(r.code), str(r.name), r.id == top, tuple(sorted(members[r.id])))
+        for r in rows
+        if fmap.get(int(r.id)) == r.id and actor.covers_region(int(r.id))
+    ]
+    first = top if actor.scope is None else actor.scope.top
+    out.sort(key=lambda f: (f.id != first, not f.top, f.code))
+    return out
+
+
+def pick(
+    ctx: Context, actor: Actor, code: str | None = None
+) -> tuple[FundRegion, list[FundRegion]]:
+    """The fund region ``code`` names (the actor's default when blank), and the choices."""
+    options = choices(ctx, actor)
+    if code is None or not code.strip():
+        if not options:
+            raise Forbidden()
+        return options[0], options
+    for fr in options:
+        if fr.code == code.strip():
+            return fr, options
+    with ctx.db.read() as conn:
+        rid = conn.execute(select(Region.id).where(Region.code == code.strip())).scalar()
+        if rid is not None and actor.covers_region(int(rid)):
+            _resolve(conn, code)  # 422 for a region in reach without its own fund
+        elif rid is None:
+            raise NotFound(what=f"区域 {code}")
+    raise Forbidden()
 
 
 def owner_id(fr: FundRegion) -> int:

@@ -11,10 +11,20 @@ as a dry run (``dry_run=True``: computed exactly as the real run, nothing writte
 real run needs the confirmation form, which repeats the same parameters. Domain errors a
 run raises (a unit short of funds, a closed quarter) are shown on the page with their
 4xx status, never as a 500. (Reconciliation and the bank's files: ``web.reconciliation``.)
+
+Fund regions (issue 17 §1): the notices, runs and settlements pages work on one fund
+region, chosen with ``region`` (its code; a query parameter, and a form field the run
+forms repeat) among those the actor reaches (``funding.regions.pick``): a regional
+bureau, finance or auditor sees the fund regions of its subtree (its own first), the
+deployment-wide roles every one (the top region first); another region's code is 403.
+The forms are shown to the bureau of that fund region, and every run names the region
+to its service, which checks the actor again. Assigning an unmatched receipt and
+retrying a payout stay the deployment-wide bureau's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -38,6 +48,7 @@ from onecard.funding import (
     year_end,
 )
 from onecard.funding import queries as funding_queries
+from onecard.funding import regions as fund_regions
 from onecard.funding import summary as run_summary
 from onecard.funding.errors import check_quarter
 from onecard.org import listing as org_listing
@@ -56,7 +67,11 @@ from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath, OptionalIdQuery
 from onecard.web.errors import status_for
 from onecard.web.i18n import request_lang, translate
 from onecard.web.pages import Find, Page, paged, xlsx_response
-from onecard.web.scopes import bureau_scope, can_run_money, region_scope
+from onecard.web.scopes import (
+    bureau_scope,
+    can_run_money,
+    region_scope,
+)
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/bureau", dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -114,7 +129,7 @@ def _page(request: Request, actor: Actor, tab: str, template: str, **kw: Any) ->
         status_code=status_code,
         actor=actor,
         tab=tab,
-        can_run=can_run_money(actor),
+        can_run=kw.pop("can_run", can_run_money(actor)),
         is_admin=actor.has("bureau_admin"),
         **kw,
     )
@@ -122,6 +137,20 @@ def _page(request: Request, actor: Actor, tab: str, template: str, **kw: Any) ->
 
 def _quarter(ctx: Context, quarter: str | None) -> str:
     return check_quarter(quarter) if quarter else quarter_of(ctx.clock.today())
+
+
+RegionQuery = Annotated[str, Query(max_length=20)]
+RegionForm = Annotated[str, Form(max_length=20)]
+
+
+def _fund(
+    ctx: Context, actor: Actor, code: str | None
+) -> tuple[fund_regions.FundRegion, dict[str, Any]]:
+    """The fund region a funding page works on and what its templates need to show the
+    choice (``region_scope`` first: 403 for anyone but the city's roles)."""
+    region_scope(actor)
+    fr, options = fund_regions.pick(ctx, actor, code)
+    return fr, {"fund": fr, "fund_choices": options}
 
 
 # --- overview: units, canteens, rollout (R-R1, R-R3) ------------------------------------
@@ -262,18 +291,20 @@ def _notices_page(
     actor: Actor,
     ctx: Context,
     quarter: str,
+    region: str | None = None,
     message: str | None = None,
     error: str | None = None,
     status_code: int = 200,
     q: str = "",
     page: int = 1,
 ) -> Response:
+    fr, choice = _fund(ctx, actor, region)
     rows = paged(
-        notices.notice_status(ctx, quarter),
+        notices.notice_status(ctx, quarter, fr.code),
         q,
         page,
         ("unit", "reference"),
-        keep={"quarter": quarter},
+        keep={"quarter": quarter, "region": fr.code},
     )
     return _page(
         request,
@@ -283,11 +314,15 @@ def _notices_page(
         status_code=status_code,
         quarter=quarter,
         rows=rows,
-        unmatched=funding_queries.unmatched_receipts(ctx),
-        units=org_queries.unit_choices(ctx),
+        unmatched=funding_queries.unmatched_receipts(ctx, fr.members),
+        units=funding_queries.units_of(ctx, fr.members),
         status_zh=notices.STATUS_ZH,
         message=message,
         error=error,
+        can_run=actor.bureau_of(fr.id),
+        # Assigning a receipt is the deployment-wide bureau's (``notices.assign_receipt``).
+        can_assign=can_run_money(actor),
+        **choice,
     )
 
 
@@ -299,9 +334,10 @@ def notice_list(
     quarter: str | None = None,
     q: Find = "",
     page: Page = 1,
+    region: RegionQuery = "",
 ) -> Response:
-    bureau_scope(actor)
-    return _notices_page(request, actor, ctx, _quarter(ctx, quarter), q=q, page=page)
+    region_scope(actor)
+    return _notices_page(request, actor, ctx, _quarter(ctx, quarter), region, q=q, page=page)
 
 
 @router.post("/receipts/{bank_serial}/assign")
@@ -312,6 +348,7 @@ def receipt_assign(
     ctx: CtxDep,
     unit_id: IdForm,
     quarter: Annotated[str, Form(max_length=6)] = "",
+    region: RegionForm = "",
 ) -> Response:
     """A person decides whose an unmatched credit is (``notices.assign_receipt``)."""
     bureau_scope(actor)
@@ -323,11 +360,22 @@ def receipt_assign(
         if code >= 500:
             raise
         return _notices_page(
-            request, actor, ctx, q, error=exc.message(request_lang(request)), status_code=code
+            request,
+            actor,
+            ctx,
+            q,
+            region,
+            error=exc.message(request_lang(request)),
+            status_code=code,
         )
     line = res.lines[0] if res.lines else {}
     return _notices_page(
-        request, actor, ctx, q, message=f"流水 {bank_serial} 已认领给 {line.get('unit', '')}"
+        request,
+        actor,
+        ctx,
+        q,
+        region,
+        message=f"流水 {bank_serial} 已认领给 {line.get('unit', '')}",
     )
 
 
@@ -397,9 +445,13 @@ def audit_xlsx(
 # --- money runs: preview, then confirm ----------------------------------------------------
 @router.get("/runs")
 def runs_page(
-    request: Request, actor: ActorDep, ctx: CtxDep, quarter: str | None = None
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    quarter: str | None = None,
+    region: RegionQuery = "",
 ) -> Response:
-    bureau_scope(actor)
+    fr, choice = _fund(ctx, actor, region)
     q = _quarter(ctx, quarter)
     return _page(
         request,
@@ -408,21 +460,26 @@ def runs_page(
         "bureau/runs.html",
         quarter=q,
         year=int(q[:4]),
-        units=org_queries.unit_choices(ctx),
+        units=funding_queries.units_of(ctx, fr.members),
         runs=RUNS,
         today=ctx.clock.today().isoformat(),
         results=None,
-        params={},
+        params={"region": fr.code},
         kind=None,
         error=None,
-        closed=settlement.period_closed(ctx, q),
-        history=run_history(ctx),
+        closed=settlement.period_closed(ctx, q, fr.code),
+        history=run_history(ctx, choice["fund_choices"]),
+        can_run=actor.bureau_of(fr.id),
+        **choice,
     )
 
 
-def run_history(ctx: Context, limit: int = 20) -> list[dict[str, Any]]:
-    """The last money runs (their audit records): what ran, when (city time), by whom."""
-    return audit_queries.search(ctx, audit_queries.AuditQuery(kind="money_run"), limit)
+def run_history(
+    ctx: Context, choices: list[fund_regions.FundRegion], limit: int = 20
+) -> list[dict[str, Any]]:
+    """The last money runs (their audit records) of the fund regions the actor reaches:
+    what ran, for which fund region, when (city time), by whom."""
+    return funding_queries.run_history(ctx, {f.id: f for f in choices}, limit)
 
 
 def _run(
@@ -432,17 +489,28 @@ def _run(
     params: dict[str, str],
     dry_run: bool,
     override: str | None = None,
+    fund: fund_regions.FundRegion | None = None,
 ) -> list[RunResult]:
     quarter = params.get("quarter", "")
+    region = fund.code if fund is not None else None
     if kind == "notices":
-        return [notices.issue_notices(ctx, actor, check_quarter(quarter), dry_run=dry_run)]
+        return [
+            notices.issue_notices(
+                ctx, actor, check_quarter(quarter), dry_run=dry_run, region=region
+            )
+        ]
     if kind == "receipts":
-        return [notices.import_receipts(ctx, actor, _day(params.get("day", "")), dry_run=dry_run)]
+        day = _day(params.get("day", ""))
+        return [notices.import_receipts(ctx, actor, day, dry_run=dry_run, region=region)]
     if kind == "transfer":
-        return [notices.transfer_to_income(ctx, actor, dry_run=dry_run)]
+        return [notices.transfer_to_income(ctx, actor, dry_run=dry_run, region=region)]
     if kind == "distribute":
         unit = params.get("unit_id", "")
         if unit:
+            if fund is not None and int(unit) not in {
+                int(u.id) for u in funding_queries.units_of(ctx, fund.members)
+            }:
+                raise InvalidInput("所选单位不属于该经费区域")
             return [
                 distribution.distribute(
                     ctx,
@@ -454,12 +522,22 @@ def _run(
                 )
             ]
         return distribution.distribute_all(
-            ctx, actor, check_quarter(quarter), dry_run=dry_run, override_calendar=override
+            ctx,
+            actor,
+            check_quarter(quarter),
+            dry_run=dry_run,
+            override_calendar=override,
+            region=region,
         )
     if kind == "settle":
         return [
             settlement.settle_quarter(
-                ctx, actor, check_quarter(quarter), dry_run=dry_run, override_calendar=override
+                ctx,
+                actor,
+                check_quarter(quarter),
+                dry_run=dry_run,
+                override_calendar=override,
+                region=region,
             )
         ]
     if kind == "year_end":
@@ -467,7 +545,9 @@ def _run(
         if not year.isdigit():
             raise InvalidInput("年份格式不正确")
         return [
-            year_end.clear_year(ctx, actor, int(year), dry_run=dry_run, override_calendar=override)
+            year_end.clear_year(
+                ctx, actor, int(year), dry_run=dry_run, override_calendar=override, region=region
+            )
         ]
     raise NotFound(what="资金运行")
 
@@ -485,13 +565,20 @@ def run_money(
     confirm: Annotated[str, Form(max_length=3)] = "",
     override: Annotated[str, Form(max_length=3)] = "",
     override_reason: Annotated[str, Form(max_length=200)] = "",
+    region: RegionForm = "",
 ) -> Response:
-    bureau_scope(actor)
+    fr, choice = _fund(ctx, actor, region)
     if kind not in RUNS:
         raise NotFound(what="资金运行")
     if unit_id and not unit_id.isdigit():
         raise InvalidInput("单位参数不正确")
-    params = {"quarter": quarter, "unit_id": unit_id, "year": year, "day": day}
+    params = {
+        "quarter": quarter,
+        "unit_id": unit_id,
+        "year": year,
+        "day": day,
+        "region": fr.code,
+    }
     dry_run = confirm != "yes"
     results: list[RunResult] | None = None
     error = None
@@ -500,7 +587,7 @@ def run_money(
     # reason (not blank) and records it.
     reason = override_reason if override == "yes" and not dry_run else None
     try:
-        results = _run(ctx, actor, kind, params, dry_run, reason)
+        results = _run(ctx, actor, kind, params, dry_run, reason, fr)
     except OneCardError as exc:
         code = status_for(exc)
         if code >= 500:
@@ -509,7 +596,7 @@ def run_money(
     q = quarter if quarter else quarter_of(ctx.clock.today())
     period = year if kind == "year_end" else quarter
     summary = (
-        run_summary.summarise(ctx, kind, period, results)
+        run_summary.summarise(ctx, kind, period, results, fr.code)
         if results and (kind != "year_end" or year.isdigit())
         else []
     )
@@ -521,7 +608,7 @@ def run_money(
         status_code=code,
         quarter=q,
         year=int(year) if year.isdigit() else int(q[:4]),
-        units=org_queries.unit_choices(ctx),
+        units=funding_queries.units_of(ctx, fr.members),
         runs=RUNS,
         today=day or ctx.clock.today().isoformat(),
         results=results,
@@ -532,7 +619,9 @@ def run_money(
         total_zh=TOTAL_ZH,
         closed=False,
         summary=summary,
-        history=run_history(ctx),
+        history=run_history(ctx, choice["fund_choices"]),
+        can_run=actor.bureau_of(fr.id),
+        **choice,
         # The preview says what the calendar holds against the run (a refused real run
         # already says it in its error).
         objection=calendar.run_objection(ctx, kind, params) if dry_run else None,
@@ -558,10 +647,15 @@ def _settlement_reader(actor: Actor, canteen_id: int | None = None) -> None:
         raise Forbidden()
 
 
-def _settlements_of(ctx: Context, actor: Actor, quarter: str) -> list[Any]:
-    """The quarter's settlements of the canteens in the actor's regions."""
+def _settlements_of(
+    ctx: Context, actor: Actor, quarter: str, members: Collection[int]
+) -> list[Any]:
+    """The quarter's settlements of one fund region's canteens that lie in the actor's
+    regions (a township's reader of a shared fund sees its own canteens only)."""
     return [
-        r for r in funding_queries.settlements(ctx, quarter) if actor.covers_canteen(r.canteen_id)
+        r
+        for r in funding_queries.settlements(ctx, quarter, members)
+        if actor.covers_canteen(r.canteen_id)
     ]
 
 
@@ -573,11 +667,19 @@ def settlement_list(
     quarter: str | None = None,
     q: Find = "",
     page: Page = 1,
+    region: RegionQuery = "",
 ) -> Response:
     _settlement_reader(actor)
+    fr, choice = _fund(ctx, actor, region)
     find = q
     q = _quarter(ctx, quarter)
-    rows = paged(_settlements_of(ctx, actor, q), find, page, ("canteen",), keep={"quarter": q})
+    rows = paged(
+        _settlements_of(ctx, actor, q, fr.members),
+        find,
+        page,
+        ("canteen",),
+        keep={"quarter": q, "region": fr.code},
+    )
     return _page(
         request,
         actor,
@@ -585,8 +687,10 @@ def settlement_list(
         "bureau/settlements.html",
         quarter=q,
         rows=rows,
-        closed=settlement.period_closed(ctx, q),
+        closed=settlement.period_closed(ctx, q, fr.code),
         message=request.query_params.get("msg"),
+        # The retry button stays the deployment-wide bureau's (``payouts.retry``).
+        **choice,
     )
 
 
