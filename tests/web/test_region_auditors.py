@@ -135,7 +135,9 @@ def test_regional_auditors_and_finance_over_http(ctx: Context) -> None:
         assert page.status_code == 200, page.text
         assert "T-B9" in page.text and "T-A9" not in page.text and "c1-card" not in page.text
         assert "city-wide" not in page.text
-        assert 'href="/bureau/audit"' in page.text and 'href="/bureau/runs"' not in page.text
+        assert (
+            'href="/bureau/audit"' in page.text and 'href="/bureau/reconciliation"' not in page.text
+        )
         # A unit of another region as the filter finds nothing, and is not offered.
         assert "T-A9" not in c.get(f"/bureau/audit?unit={w.units['A']}").text
         assert c.get("/bureau/audit.xlsx").status_code == 200

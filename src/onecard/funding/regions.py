@@ -99,8 +99,11 @@ def _resolve(conn: Connection, code: str | None) -> FundRegion:
     return FundRegion(rid, str(row.code), str(row.name), rid == top, members)
 
 
-def choices(ctx: Context, actor: Actor) -> list[FundRegion]:
-    """The fund regions ``actor`` reaches, the default (their own, or the top) first."""
+def choices(ctx: Context, actor: Actor, *, reading: bool = False) -> list[FundRegion]:
+    """The fund regions ``actor`` reaches, the default (their own, or the top) first.
+    ``reading`` (a page that then keeps its rows to the actor's canteens) adds the fund
+    regions that hold the actor's regions: a county that shares the city's fund reads its
+    own canteens' settlements under the city's fund."""
     with ctx.db.read() as conn:
         top = top_region(conn)
         fmap = fund_region_map(conn)
@@ -108,10 +111,11 @@ def choices(ctx: Context, actor: Actor) -> list[FundRegion]:
     members: dict[int, list[int]] = {}
     for rid, fund in fmap.items():
         members.setdefault(fund, []).append(rid)
+    holding = {fmap[r] for r in actor.region_ids or () if r in fmap} if reading else set()
     out = [
         FundRegion(int(r.id), str(r.code), str(r.name), r.id == top, tuple(sorted(members[r.id])))
         for r in rows
-        if fmap.get(int(r.id)) == r.id and actor.covers_region(int(r.id))
+        if fmap.get(int(r.id)) == r.id and (actor.covers_region(int(r.id)) or r.id in holding)
     ]
     first = top if actor.scope is None else actor.scope.top
     out.sort(key=lambda f: (f.id != first, not f.top, f.code))
@@ -119,10 +123,11 @@ def choices(ctx: Context, actor: Actor) -> list[FundRegion]:
 
 
 def pick(
-    ctx: Context, actor: Actor, code: str | None = None
+    ctx: Context, actor: Actor, code: str | None = None, *, reading: bool = False
 ) -> tuple[FundRegion, list[FundRegion]]:
-    """The fund region ``code`` names (the actor's default when blank), and the choices."""
-    options = choices(ctx, actor)
+    """The fund region ``code`` names (the actor's default when blank), and the choices
+    (``reading``: as ``choices``)."""
+    options = choices(ctx, actor, reading=reading)
     if code is None or not code.strip():
         if not options:
             raise Forbidden()

@@ -144,12 +144,13 @@ RegionForm = Annotated[str, Form(max_length=20)]
 
 
 def _fund(
-    ctx: Context, actor: Actor, code: str | None
+    ctx: Context, actor: Actor, code: str | None, *, reading: bool = False
 ) -> tuple[fund_regions.FundRegion, dict[str, Any]]:
     """The fund region a funding page works on and what its templates need to show the
-    choice (``region_scope`` first: 403 for anyone but the city's roles)."""
+    choice (``region_scope`` first: 403 for anyone but the city's roles; ``reading``:
+    ``fund_regions.choices``)."""
     region_scope(actor)
-    fr, options = fund_regions.pick(ctx, actor, code)
+    fr, options = fund_regions.pick(ctx, actor, code, reading=reading)
     return fr, {"fund": fr, "fund_choices": options}
 
 
@@ -670,7 +671,7 @@ def settlement_list(
     region: RegionQuery = "",
 ) -> Response:
     _settlement_reader(actor)
-    fr, choice = _fund(ctx, actor, region)
+    fr, choice = _fund(ctx, actor, region, reading=True)
     find = q
     q = _quarter(ctx, quarter)
     rows = paged(
