@@ -123,6 +123,12 @@ def test_both_bureaus_agree_clear_and_book_on_the_page(ctx: Context) -> None:
     # A unit's admin is no bureau: refused before the route.
     assert ua.post(f"{PAGE}/agreements/{aid}/accept", side="host").status_code == 403
     assert ua.get().status_code == 403
+    # Finance reads the page without a single form, and may not act.
+    fi = Browser(app, ctx, "Sfi")
+    page = fi.get()
+    assert page.status_code == 200 and 'action="/bureau/interregion' not in page.text
+    assert fi.post(f"{PAGE}/agreements/{aid}/accept", side="host").status_code == 403
+    fi.close()
     assert status_of(ctx, aid) == "proposed"
 
     r = bu.post(f"{PAGE}/agreements/{aid}/accept", side="host")
