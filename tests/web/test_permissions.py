@@ -416,7 +416,17 @@ def interregion_targets(ctx: Context, w: World) -> dict[str, Any]:
     agreement = irs.propose(ctx, SYSTEM, "home", terms)
     sid = irs.compute_statement(ctx, SYSTEM, county, w.region, "2026Q1")
     irs.confirm_statement(ctx, SYSTEM, sid, "host")
-    return {"county": county, "agreement_id": agreement, "statement_id": sid}
+    # The page's own: a second agreement and the previous quarter's statement.
+    page_agreement = irs.propose(ctx, SYSTEM, "home", terms)
+    page_sid = irs.compute_statement(ctx, SYSTEM, county, w.region, "2025Q4")
+    irs.confirm_statement(ctx, SYSTEM, page_sid, "host")
+    return {
+        "county": county,
+        "agreement_id": agreement,
+        "statement_id": sid,
+        "agreement:page": page_agreement,
+        "statement:page": page_sid,
+    }
 
 
 def ecny_payment(ctx: Context, w: World) -> str:
@@ -946,6 +956,35 @@ CALLS: dict[tuple[str, str], Call] = {
         json=j({"side": "home"}), order=5
     ),
     ("POST", f"{API}/interregion/statements/{{statement_id}}/book"): Call(order=6),
+    ("GET", "/bureau/interregion/statements/{statement_id}.xlsx"): Call(
+        params={"statement_id": "id:statement:page"}
+    ),
+    ("POST", "/bureau/interregion/agreements"): Call(
+        form=lambda t, c: {
+            "side": "home",
+            "own_region_id": t["county"],
+            "other_region_id": t.w.region,
+            "price_class": "own",
+            "purse": "subsidy",
+            "valid_from": "2026-01-01",
+            "host_account_no": "1",
+            "host_account_name": "市",
+        }
+    ),
+    ("POST", "/bureau/interregion/agreements/{agreement_id}/{action}"): Call(
+        params={"agreement_id": "id:agreement:page", "action": "accept"},
+        form=j({"side": "host"}),
+        order=1,
+    ),
+    ("POST", "/bureau/interregion/statements"): Call(
+        form=lambda t, c: {"pair": f"{t['county']}-{t.w.region}", "quarter": "2026Q1"}
+    ),
+    ("POST", "/bureau/interregion/statements/{statement_id}/confirm"): Call(
+        params={"statement_id": "id:statement:page"}, form=j({"side": "home"}), order=5
+    ),
+    ("POST", "/bureau/interregion/statements/{statement_id}/book"): Call(
+        params={"statement_id": "id:statement:page"}, order=6
+    ),
     ("POST", "/bureau/community/claims"): Call(
         form=lambda t, c: {"canteen_id": t["cc_id"], "month": "2026-02"}
     ),
