@@ -7,9 +7,10 @@ matrix. The matrix asks each route about things that belong to unit A, canteen A
 terminal A and diner a1 (``Targets``), as each caller below:
 
 anonymous · diner a1 (the owner) · another diner · unit admin of another unit · canteen
-manager of another canteen · finance · auditor · bureau · terminal of another canteen —
-and, so "admitted" is shown to work too, the unit admin of A, the manager of canteen A
-and terminal A.
+manager of another canteen · finance · auditor · bureau · terminal of another canteen ·
+a partner system (every request signed OC-HMAC-SHA256 with its secret: the partner
+routes admit it, every other route refuses it) — and, so "admitted" is shown to work
+too, the unit admin of A, the manager of canteen A and terminal A.
 
 Admitted means 2xx/3xx (or a route's own stated answer, e.g. 402 for the withdrawal that
 is refused by design); refused means 401/403/404 or, for a page, the sign-in redirect.
@@ -69,6 +70,7 @@ class Caller:
     unit: bool = False  # administers the target unit
     canteen: bool = False  # manages the target canteen
     home_unit: str = "A"  # the unit whose rows it imports ("self" routes)
+    partner: bool = False  # signs every request as the partner system mx-partner
 
     def satisfies(self, clause: Clause) -> bool:
         if clause.who == Who.ANYONE:
@@ -105,6 +107,7 @@ CALLERS = [
     Caller("auditor", frozenset({P, Who.AUDITOR}), staff="au", home_unit="C"),
     Caller("bureau", frozenset({P, Who.BUREAU_ADMIN}), staff="bu", home_unit="C"),
     Caller("terminal of another canteen", frozenset({Who.TERMINAL}), terminal="B"),
+    Caller("partner", frozenset({Who.PARTNER}), partner=True),
     Caller("unit admin", frozenset({P, Who.UNIT_ADMIN}), staff="ua", unit=True),
     Caller("canteen manager", frozenset({P, Who.CANTEEN_MANAGER}), staff="cm", canteen=True),
     Caller("waste supervisor", frozenset({P, Who.WASTE_SUPERVISOR}), staff="ws", unit=True),
@@ -244,13 +247,16 @@ def matrix_world(ctx: Context) -> Targets:
     ecny_order = ecny_payment(ctx, w)
     from onecard.partners import service as partner_service
 
-    partner_service.create(ctx, SYSTEM, "mx-partner", "测试合作方", ["directory:read"])
+    partner_secret = partner_service.create(
+        ctx, SYSTEM, "mx-partner", "测试合作方", ["directory:read"]
+    )
     src = sourcing_targets(ctx, w)
     return Targets(
         w,
         {
             "order_no": ecny_order,
             "client_id": "mx-partner",
+            "partner_secret": partner_secret,
             "unit_id": w.units["A"],
             "canteen_id": w.canteens["A"],
             "person_id": w.people["a1"],
@@ -1280,6 +1286,30 @@ def test_the_docs_show_the_table() -> None:
     )
 
 
+def partner_signed(
+    t: Targets, ctx: Context, n: int, method: str, url: str, kw: dict[str, Any]
+) -> None:
+    """Sign the request as the partner system (``partners.signing``): over the exact body
+    where the matrix sends JSON or raw content (a form is encoded by the client: signed
+    over no body — no route taking a form admits a partner, and none checks the
+    signature but the partner routes)."""
+    import json as jsonlib
+    from datetime import UTC
+
+    from onecard.partners import signing
+
+    if "json" in kw:
+        kw["content"] = jsonlib.dumps(kw.pop("json"), ensure_ascii=False).encode()
+        kw["headers"]["Content-Type"] = "application/json"
+    body = kw["content"] if isinstance(kw.get("content"), bytes) else b""
+    path, _, query = url.partition("?")
+    ts = int(ctx.clock.now().replace(tzinfo=UTC).timestamp())
+    nonce = f"mx-{n:08d}"
+    text = signing.canonical(method, path, query, ts, nonce, body)
+    sig = signing.sign(t["partner_secret"], text)
+    kw["headers"]["Authorization"] = signing.authorization("mx-partner", ts, nonce, sig)
+
+
 def _refused(status: int, location: str) -> bool:
     return status in (401, 403, 404) or (status == 303 and location.startswith("/login?next="))
 
@@ -1314,7 +1344,7 @@ def test_the_matrix(ctx: Context, caller: Caller) -> None:
         if caller.terminal:
             code = t.w.terminals[caller.terminal].code
             headers["Authorization"] = f"Terminal {code}:{t.w.keys[caller.terminal]}"
-        for method, path in routes:
+        for n, (method, path) in enumerate(routes):
             call = CALLS.get((method, path), Call())
             url = concrete(t, method, path, call)
             kw: dict[str, Any] = {"headers": {**headers, **call.headers}}
@@ -1328,6 +1358,8 @@ def test_the_matrix(ctx: Context, caller: Caller) -> None:
                 kw["content"] = call.content(t, caller)
             if call.files is not None:  # with the form's fields, if any
                 kw["files"] = call.files(t, caller)
+            if caller.partner:
+                partner_signed(t, ctx, n, method, url, kw)
             r = client.request(method, url, follow_redirects=False, **kw)
             where = r.headers.get("location", "")
             expect = caller.admitted(RULES[(method, path)])

@@ -5,9 +5,11 @@ Contract: reads only. The functions taking ``ctx`` are one read transaction each
 pages, the API and commands call); those taking ``conn`` run inside the caller's
 transaction (the service's price check uses the same reading of the references).
 
-The reference of a good on a day is the newest reference price of its region published
-on or before that day for its barcode; a good without a barcode, or whose barcode has
-none, takes the newest published under its exact name.
+The reference of a good on a day is the newest reference price of its canteen's city
+(``city_region``: walking up from the canteen's region to the level ``city`` — a
+county's or township's canteen takes its city's prices) published on or before that
+day for its barcode; a good without a barcode, or whose barcode has none, takes the
+newest published under its exact name.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from onecard.catalogue import stock
 from onecard.catalogue.models import Item, ReferencePrice, StockMove
 from onecard.core.clock import to_local
 from onecard.core.context import Context
+from onecard.org.fund_regions import subtree
 from onecard.org.models import Canteen, Region
 
 
@@ -111,7 +114,11 @@ def over_reference(
             Item.price_fen,
         )
         .join(Canteen, Canteen.id == Item.canteen_id)
-        .where(Item.kind == "goods", Item.active.is_(True), Canteen.region_id == region_id)
+        .where(
+            Item.kind == "goods",
+            Item.active.is_(True),
+            Canteen.region_id.in_(sorted(subtree(conn, region_id))),
+        )
         .order_by(Canteen.name, Item.sku)
     )
     if canteen_id is not None:
@@ -140,18 +147,40 @@ def _today(ctx: Context) -> date:
     return to_local(ctx.clock.now()).date()
 
 
-def city_region(conn: Connection) -> int | None:
-    """The city's region (reference prices are the city's large stores')."""
-    rid = conn.execute(
-        select(Region.id).where(Region.level == "city").order_by(Region.id).limit(1)
-    ).scalar()
-    return None if rid is None else int(rid)
+def city_region(conn: Connection, region_id: int | None = None) -> int | None:
+    """The city whose reference prices hold in ``region_id`` (reference prices are a
+    city's large stores'): the region itself, or the nearest above it, at level
+    ``city`` — None when there is none (a province's own region). Without a region, the
+    deployment's first city (the bureau's reference list and publishing: one city's)."""
+    if region_id is None:
+        rid = conn.execute(
+            select(Region.id).where(Region.level == "city").order_by(Region.id).limit(1)
+        ).scalar()
+        return None if rid is None else int(rid)
+    seen: set[int] = set()
+    at: int | None = region_id
+    while at is not None and at not in seen:  # a few steps: township → county → city
+        seen.add(at)
+        row = conn.execute(select(Region.parent_id, Region.level).where(Region.id == at)).first()
+        if row is None:
+            return None
+        if row.level == "city":
+            return at
+        at = None if row.parent_id is None else int(row.parent_id)
+    return None
+
+
+def canteen_city(conn: Connection, canteen_id: int) -> int | None:
+    """The city the canteen lies in (``city_region`` of its region)."""
+    rid = conn.execute(select(Canteen.region_id).where(Canteen.id == canteen_id)).scalar()
+    return None if rid is None else city_region(conn, int(rid))
 
 
 def goods_over_reference(ctx: Context, canteen_id: int | None = None) -> list[OverReference]:
-    """The city's goods (or one canteen's) priced above their reference today."""
+    """The city's goods (or one canteen's, against its own city's references) priced
+    above their reference today."""
     with ctx.db.read() as conn:
-        region = city_region(conn)
+        region = city_region(conn) if canteen_id is None else canteen_city(conn, canteen_id)
         return [] if region is None else over_reference(conn, region, _today(ctx), canteen_id)
 
 
@@ -167,7 +196,8 @@ def canteen_items(ctx: Context, canteen_id: int) -> dict[str, Any]:
         ).first()
         if canteen is None:
             return {}
-        refs = references(conn, int(canteen.region_id), _today(ctx))
+        city = city_region(conn, int(canteen.region_id))
+        refs = references(conn, city, _today(ctx)) if city is not None else References({}, {})
         sold = stock.unfolded(conn, canteen_id)
         rows = conn.execute(
             select(Item.__table__).where(Item.canteen_id == canteen_id).order_by(Item.sku)

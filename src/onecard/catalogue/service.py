@@ -32,6 +32,8 @@ from onecard.catalogue.models import Item, ReferencePrice, ShopRule, StockMove
 from onecard.catalogue.queries import (
     OverReference,
     Reference,
+    References,
+    city_region,
     over_reference,
     reference_for,
     references,
@@ -193,9 +195,9 @@ def save_good(ctx: Context, actor: Actor, canteen_id: int, spec: GoodSpec) -> in
     with ctx.db.begin() as conn:
         canteen = _canteen(conn, actor, canteen_id)
         today = to_local(ctx.clock.now()).date()
-        ref = reference_for(
-            references(conn, int(canteen.region_id), today), spec.barcode, spec.name
-        )
+        city = city_region(conn, int(canteen.region_id))
+        refs = references(conn, city, today) if city is not None else References({}, {})
+        ref = reference_for(refs, spec.barcode, spec.name)
         check_price(spec.name, spec.price_fen, ref)
         if spec.barcode:
             taken = conn.execute(

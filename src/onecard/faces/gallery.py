@@ -1,15 +1,20 @@
-"""1:N face identification: a region's enrolled faces as one float32 matrix, cached.
+"""1:N face identification: a fund region's enrolled faces as one float32 matrix, cached.
 
 Contract:
-- ``Gallery`` holds a region's templates, decrypted, as a C-contiguous ``float32``
-  matrix (one row per person, 128 columns) with their squared lengths, and beside it
-  what acceptance and the digits read: person id, unit, guest or not, the last 4 digits
-  of the phone and of the staff number. ``nbytes`` is its memory.
-- ``gallery_for(ctx, region_id)`` returns the region's gallery from this process's
-  cache; ``forget(region_id)`` drops it (``faces.service`` calls it on every enrolment
-  and withdrawal). Another process's change is seen within ``RECHECK_S``: the cache
-  re-reads the region's version (count and largest id of its templates: any insert or
-  delete changes it) at most that often, and rebuilds on a change.
+- ``Gallery`` holds the templates of a set of regions (``regions``: a fund region's —
+  ``pay.interregion.FundMap.members``: the region keeping the fund and those sharing
+  it), decrypted, as a C-contiguous ``float32`` matrix (one row per person, 128
+  columns) with their squared lengths, and beside it what acceptance and the digits
+  read: person id, unit, guest or not, the last 4 digits of the phone and of the staff
+  number. ``nbytes`` is its memory.
+- ``gallery_for(ctx, regions)`` returns the gallery of those regions from this
+  process's cache; ``forget(ctx, region_id)`` drops every cached gallery holding the
+  region (``faces.service`` calls it on every enrolment and withdrawal). Another
+  process's change is seen within ``RECHECK_S``: the cache re-reads the gallery's
+  version (count and largest id of its regions' templates: any insert or delete changes
+  it) at most that often, and rebuilds on a change. A change of the fund regions (a
+  township given its own fund) asks for another set of regions: a gallery built for it,
+  and the cached ones it overlaps are dropped.
 - ``identify(gallery, accepts, probe, digits, …)`` is pure: among the people the canteen
   accepts (``Accepts``, the same rule as ``pay.pricing.diner_class``: its own unit's
   people, other units' staff if it serves visitors, guests if it serves guests — the
@@ -42,7 +47,7 @@ RECHECK_S = 1.0  # how stale another process's enrolment may be seen here
 
 @dataclass(frozen=True)
 class Gallery:
-    region_id: int
+    region_id: int  # the fund region (any of ``regions``: a label)
     version: tuple[int, int]
     person_ids: NDArray[np.int64]
     unit_ids: NDArray[np.int64]
@@ -51,6 +56,7 @@ class Gallery:
     staff4: NDArray[np.int32]
     matrix: NDArray[np.float32]  # (n, 128), C-contiguous
     sq_norms: NDArray[np.float32]
+    regions: frozenset[int] = frozenset()  # whose templates it holds
 
     @property
     def size(self) -> int:
@@ -72,8 +78,10 @@ def build(
     version: tuple[int, int],
     people: list[queries.EnrolledFace],
     matrix: NDArray[np.float32],
+    regions: frozenset[int] | None = None,
 ) -> Gallery:
-    """A gallery from its rows and their descriptors (row i of ``matrix`` is people[i])."""
+    """A gallery from its rows and their descriptors (row i of ``matrix`` is people[i]);
+    ``regions``: whose templates they are (default: ``region_id`` alone)."""
     m = np.ascontiguousarray(matrix, dtype=np.float32).reshape(len(people), DIMENSIONS)
     return Gallery(
         region_id=region_id,
@@ -85,50 +93,61 @@ def build(
         staff4=np.fromiter((last4(p.staff_no) for p in people), np.int32, len(people)),
         matrix=m,
         sq_norms=np.einsum("ij,ij->i", m, m),
+        regions=frozenset({region_id}) if regions is None else regions,
     )
 
 
-def load(ctx: Context, region_id: int) -> Gallery:
-    version, people = queries.enrolled_faces(ctx, region_id)
+def load(ctx: Context, regions: frozenset[int]) -> Gallery:
+    version, people = queries.enrolled_faces(ctx, regions)
     key = ctx.settings.face_key_bytes
     matrix = np.empty((len(people), DIMENSIONS), dtype=np.float32)
     for i, p in enumerate(people):
         matrix[i] = open_sealed(key, p.person_id, p.sealed)
-    return build(region_id, version, people, matrix)
+    return build(min(regions), version, people, matrix, regions)
 
 
 # --- the cache ----------------------------------------------------------------------------
 _lock = threading.Lock()
-_cache: dict[tuple[int, str], tuple[Gallery, float]] = {}
+# database URL → region set → (gallery, when its version was last checked)
+_cache: dict[str, dict[frozenset[int], tuple[Gallery, float]]] = {}
 
 
-def _key(ctx: Context, region_id: int) -> tuple[int, str]:
-    return (region_id, ctx.db.engine.url.render_as_string(hide_password=True))
+def _db(ctx: Context) -> str:
+    return ctx.db.engine.url.render_as_string(hide_password=True)
 
 
 def gallery_for(
-    ctx: Context, region_id: int, *, now: Callable[[], float] = time.monotonic
+    ctx: Context, regions: frozenset[int] | int, *, now: Callable[[], float] = time.monotonic
 ) -> Gallery:
-    key = _key(ctx, region_id)
+    """The gallery of ``regions`` (one region id: that region alone)."""
+    regions = frozenset({regions}) if isinstance(regions, int) else regions
+    db = _db(ctx)
     with _lock:
-        found = _cache.get(key)
+        found = _cache.get(db, {}).get(regions)
     if found is not None:
         gallery, checked = found
         if now() - checked < RECHECK_S:
             return gallery
-        if queries.gallery_version(ctx, region_id) == gallery.version:
+        if queries.gallery_version(ctx, regions) == gallery.version:
             with _lock:
-                _cache[key] = (gallery, now())
+                _cache.setdefault(db, {})[regions] = (gallery, now())
             return gallery
-    gallery = load(ctx, region_id)
+    gallery = load(ctx, regions)
     with _lock:
-        _cache[key] = (gallery, now())
+        cached = _cache.setdefault(db, {})
+        # The fund regions changed: a cached set overlapping this one is gone for good.
+        for other in [k for k in cached if k != regions and k & regions]:
+            del cached[other]
+        cached[regions] = (gallery, now())
     return gallery
 
 
 def forget(ctx: Context, region_id: int) -> None:
+    """Drop every cached gallery of this database that holds ``region_id``."""
     with _lock:
-        _cache.pop(_key(ctx, region_id), None)
+        cached = _cache.get(_db(ctx), {})
+        for regions in [k for k in cached if region_id in k]:
+            del cached[regions]
 
 
 # --- identification ---------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Read models of face pay.
 
 Contract: reads only, one read transaction each.
-- ``enrolled_faces(ctx, region_id)`` — the region's version (``gallery_version``) and
-  every template in it with what identification reads of its person (unit, category,
+- ``enrolled_faces(ctx, regions)`` — the regions' version (``gallery_version``) and
+  every template in them with what identification reads of its person (unit, category,
   phone, staff number), in one snapshot.
-- ``gallery_version(ctx, region_id)`` — (count, largest id) of the region's templates:
+- ``gallery_version(ctx, regions)`` — (count, largest id) of the regions' templates:
   any enrolment or deletion changes it (``faces.gallery``'s cache key).
 - ``face_status(ctx, person_id)`` — the person's open consent and enrolment, if any.
 - ``takes_faces(ctx, terminal_id)`` — the terminal declared liveness detection.
@@ -12,10 +12,11 @@ Contract: reads only, one read transaction each.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from onecard.core.context import Context
 from onecard.faces.models import FaceConsent, FaceTemplate, FaceTerminal
@@ -45,23 +46,29 @@ class FaceStatus:
         return self.enrolled_at is not None
 
 
-def _version(conn: Connection, region_id: int) -> tuple[int, int]:
+def _in(regions: Collection[int]) -> ColumnElement[bool]:
+    if len(regions) == 1:
+        return FaceTemplate.region_id == next(iter(regions))
+    return FaceTemplate.region_id.in_(sorted(regions))
+
+
+def _version(conn: Connection, regions: Collection[int]) -> tuple[int, int]:
     n, top = conn.execute(
-        select(func.count(), func.coalesce(func.max(FaceTemplate.id), 0)).where(
-            FaceTemplate.region_id == region_id
-        )
+        select(func.count(), func.coalesce(func.max(FaceTemplate.id), 0)).where(_in(regions))
     ).one()
     return int(n), int(top)
 
 
-def gallery_version(ctx: Context, region_id: int) -> tuple[int, int]:
+def gallery_version(ctx: Context, regions: Collection[int]) -> tuple[int, int]:
     with ctx.db.read() as conn:
-        return _version(conn, region_id)
+        return _version(conn, regions)
 
 
-def enrolled_faces(ctx: Context, region_id: int) -> tuple[tuple[int, int], list[EnrolledFace]]:
+def enrolled_faces(
+    ctx: Context, regions: Collection[int]
+) -> tuple[tuple[int, int], list[EnrolledFace]]:
     with ctx.db.read() as conn:
-        version = _version(conn, region_id)
+        version = _version(conn, regions)
         rows = conn.execute(
             select(
                 FaceTemplate.person_id,
@@ -72,7 +79,7 @@ def enrolled_faces(ctx: Context, region_id: int) -> tuple[tuple[int, int], list[
                 FaceTemplate.sealed,
             )
             .join(Person, Person.id == FaceTemplate.person_id)
-            .where(FaceTemplate.region_id == region_id)
+            .where(_in(regions))
             .order_by(FaceTemplate.id)
         ).all()
     return version, [

@@ -15,9 +15,16 @@ In order, nothing written before the payment's own transaction:
    else ``FacePayNotEnabled`` (403).
 3. The terminal's liveness verdict: failed is a recorded refusal ``face_not_live``.
 4. The descriptor: computed from the JPEG (``NoFaceFound``: 422) or the terminal's own.
-5. 1:N among the people the canteen accepts (``faces.gallery``): a match is paid through
+5. 1:N among the people the canteen accepts (``faces.gallery``), in the galleries of
+   every region whose people it takes for a card or a code (``pay.interregion.diners``:
+   its fund region's regions, by the canteen's own rule; another fund region's, under a
+   dining agreement in force here, its covered units): a match is paid through
    ``pay.service.pay`` with a ``FaceCredential``; no match is the recorded refusal
    ``face_not_recognised``. The decision core checks everything else as for a card.
+
+Steps 1–5 read in one read transaction: the replay, the canteen's row with the
+fund-map version (``pay.service.canteen_facts``: the map itself is cached by version),
+and — where there is more than one fund region — the accepted agreements.
 """
 
 from __future__ import annotations
@@ -37,8 +44,9 @@ from onecard.core.errors import FacePayNotEnabled, InvalidInput
 from onecard.faces import gallery, queries
 from onecard.faces.embedding import check_descriptor, describe
 from onecard.pay.decide import FaceCredential, PaymentRequest, TerminalIdentity
-from onecard.pay.interregion import current_fund_map, read_all_terms
-from onecard.pay.service import PaymentOutcome, canteen_rules, dumps, pay, replay
+from onecard.pay.interregion import Diners, diners, fund_map, read_all_terms
+from onecard.pay.pricing import CanteenRules
+from onecard.pay.service import PaymentOutcome, canteen_facts, dumps, pay, replay
 
 DIGITS_RE = re.compile(r"[0-9]{4}")
 NEED_DIGITS = {
@@ -77,30 +85,15 @@ class FacePayment:
         )
 
 
-def _partners(
-    conn: Connection, terminal: TerminalIdentity, day: date
-) -> list[tuple[int, frozenset[int] | None]]:
-    """The regions whose people may pay at this canteen by face under a dining agreement
-    (issue 17 §2): each member region of a home fund region with an accepted agreement,
-    in force today, whose host is this canteen's fund region and which covers this
-    canteen; with the units it covers (None: all). Nothing in a single-fund deployment.
-    The payment's decision checks the agreement again (``pay.decide``)."""
-    fm = current_fund_map(conn)
-    if fm.single:
-        return []
-    host = fm.fund_of.get(terminal.region_id)
-    # One entry a region (several agreements of one home fund: their units together), so
-    # no one is searched twice (a person beside themselves would make every margin thin).
-    units: dict[int, frozenset[int] | None] = {}
-    for t in read_all_terms(conn):
-        in_force = t.valid_from <= day and (t.valid_to is None or day <= t.valid_to)
-        here = t.canteen_ids is None or terminal.canteen_id in t.canteen_ids
-        if t.host != host or t.home == host or not in_force or not here:
-            continue
-        for r in (r for r, f in fm.fund_of.items() if f == t.home and r != terminal.region_id):
-            had = units.get(r, frozenset())
-            units[r] = None if had is None or t.unit_ids is None else had | t.unit_ids
-    return sorted(units.items())
+def _diners(conn: Connection, canteen: CanteenRules, version: int | None, day: date) -> Diners:
+    """Whose faces this canteen searches: the regions whose people it takes for a card or
+    a code (``pay.interregion.diners``, the decision core's rule) — its own fund region's
+    (a township sharing its county's fund, and the county), and another fund region's
+    under a dining agreement in force here (issue 17 §2). ``version``: the fund-map
+    version read with the canteen's row (``canteen_facts``)."""
+    fm = fund_map(conn, version)
+    terms = () if fm.single else read_all_terms(conn)
+    return diners(fm, terms, canteen.region_id, canteen.id, day)
 
 
 def face_pay(
@@ -114,8 +107,8 @@ def face_pay(
     req.validate()
     with ctx.db.read() as conn:
         prior = replay(conn, terminal, req)
-        rules = canteen_rules(conn, terminal.canteen_id)
-        partners = _partners(conn, terminal, to_local(ctx.clock.now()).date())
+        rules, version = canteen_facts(conn, terminal.canteen_id)
+        whose = _diners(conn, rules, version, to_local(ctx.clock.now()).date())
     if prior is not None:
         return prior
     if not queries.takes_faces(ctx, terminal.id):
@@ -124,11 +117,11 @@ def face_pay(
         return pay(ctx, terminal, req, deadline=deadline, cred=FaceCredential(None, live=False))
     probe = describe(fp.image) if fp.image is not None else check_descriptor(fp.descriptor or ())
     s = ctx.settings
-    own = gallery.gallery_for(ctx, terminal.region_id)
+    own = gallery.gallery_for(ctx, whose.own)
     accepts = gallery.Accepts(rules.unit_id, rules.serves_visitors, rules.serves_guests)
     searched: list[gallery.Searched] = [(own, gallery.accepted(own, accepts))]
-    for region_id, unit_ids in partners:
-        g = gallery.gallery_for(ctx, region_id)
+    for regions, unit_ids in whose.partners:
+        g = gallery.gallery_for(ctx, regions)
         covered = (
             np.ones(g.size, dtype=bool) if unit_ids is None else np.isin(g.unit_ids, list(unit_ids))
         )

@@ -12,7 +12,10 @@ Contract:
 - ``FundMap.single``: the deployment has one fund region; the payment path then skips
   everything here (today's single-fund city decides exactly as before).
 - ``Terms`` is one accepted agreement as a payment reads it; ``terms_for`` picks the one
-  that covers a unit and canteen on a day (pure). ``read_terms(conn, home, host)`` reads
+  that covers a unit and canteen on a day (pure). ``diners`` is the same rule from a
+  canteen's side: the regions whose people it takes (its own fund region's, by its own
+  rule; another fund region's, under an agreement in force there) — the regions face
+  identification searches (``pay.face_pay``). ``read_terms(conn, home, host)`` reads
   the accepted agreements of a pair; ``read_all_terms(conn)`` every accepted agreement
   (the batch reads them with its other facts: a deployment has a few dozen).
 """
@@ -24,6 +27,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, ScalarSelect, select
@@ -45,7 +49,15 @@ class FundMap:
 
     @property
     def single(self) -> bool:
-        return len(set(self.fund_of.values())) <= 1
+        return len(self.members) <= 1
+
+    @cached_property
+    def members(self) -> dict[int, frozenset[int]]:
+        """Fund region → the regions whose people it funds (itself among them)."""
+        out: dict[int, set[int]] = {}
+        for rid, fund in self.fund_of.items():
+            out.setdefault(fund, set()).add(rid)
+        return {fund: frozenset(rids) for fund, rids in out.items()}
 
 
 _lock = threading.Lock()
@@ -117,9 +129,12 @@ class Terms:
     valid_to: date | None
 
     def covers(self, unit_id: int, canteen_id: int, day: date) -> bool:
+        return (self.unit_ids is None or unit_id in self.unit_ids) and self.serves(canteen_id, day)
+
+    def serves(self, canteen_id: int, day: date) -> bool:
+        """In force on ``day`` at this canteen (for some of the home's units)."""
         return (
-            (self.unit_ids is None or unit_id in self.unit_ids)
-            and (self.canteen_ids is None or canteen_id in self.canteen_ids)
+            (self.canteen_ids is None or canteen_id in self.canteen_ids)
             and self.valid_from <= day
             and (self.valid_to is None or day <= self.valid_to)
         )
@@ -147,6 +162,41 @@ def terms_for(terms: Iterable[Terms], unit_id: int, canteen_id: int, day: date) 
     """The agreement (the oldest, when several) covering a payment. Pure."""
     found = [t for t in terms if t.covers(unit_id, canteen_id, day)]
     return min(found, key=lambda t: t.id) if found else None
+
+
+@dataclass(frozen=True)
+class Diners:
+    """Whose people a canteen takes, by region — the rule ``pay.decide`` applies to a
+    payer, read from the canteen's side: a payer of the canteen's own fund region is
+    taken by the canteen's own rule (``pricing.diner_class``); a payer of another fund
+    region only under an agreement that covers their unit at this canteen on the day
+    (``terms_for``, ``Terms.covers``)."""
+
+    own: frozenset[int]  # the regions of the canteen's fund region
+    # Each other fund region with an agreement in force here: its regions, and the units
+    # those agreements cover (None: all of them).
+    partners: tuple[tuple[frozenset[int], frozenset[int] | None], ...]
+
+
+def diners(
+    fm: FundMap, terms: Iterable[Terms], region_id: int, canteen_id: int, day: date
+) -> Diners:
+    """``Diners`` of the canteen ``canteen_id`` in region ``region_id``. Pure."""
+    host = fm.fund_of.get(region_id, region_id)
+    units: dict[int, frozenset[int] | None] = {}
+    for t in terms:
+        if t.host != host or t.home == host or t.home not in fm.members:
+            continue
+        if not t.serves(canteen_id, day):
+            continue
+        # One entry a home fund region (several agreements: their units together), so no
+        # one is searched twice.
+        had = units.get(t.home, frozenset())
+        units[t.home] = None if had is None or t.unit_ids is None else had | t.unit_ids
+    return Diners(
+        fm.members.get(host, frozenset({region_id})),
+        tuple((fm.members[home], u) for home, u in sorted(units.items())),
+    )
 
 
 def _ids(raw: str | None) -> frozenset[int] | None:
