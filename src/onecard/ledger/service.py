@@ -240,12 +240,15 @@ _LAST_CLOSED_ONE = text(
 _LAST_CLOSED_ONE_PG = text(
     "SELECT max(code) FROM ledger_periods WHERE region_id = onecard_fund_region(:region)"
 )
+# An expanding parameter renders its own parentheses ("IN (?, ?)"): inside "IN (…)" it
+# would be a row value, which SQLite refuses.
+_UP_MANY = _UP.replace("IN ({start})", "IN {start}")
 _LAST_CLOSED_MANY = text(
-    _UP.format(start=":regions")
+    _UP_MANY.format(start=":regions")
     + f" SELECT max(code) FROM ledger_periods WHERE region_id IN ({_FUNDS})"
 ).bindparams(bindparam("regions", expanding=True))
 _CLOSED_FOR_MANY = text(
-    _UP.format(start=":regions")
+    _UP_MANY.format(start=":regions")
     + f" SELECT 1 FROM ledger_periods WHERE code = :code AND region_id IN ({_FUNDS}) LIMIT 1"
 ).bindparams(bindparam("regions", expanding=True))
 _LAST_CLOSED_TOP = text(f"SELECT max(code) FROM ledger_periods WHERE region_id = ({_TOP})")
