@@ -103,6 +103,30 @@ def ctx(
         engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _forget_each_tests_app() -> Iterator[None]:
+    """After each test, empty FastAPI's caches of which callables are coroutines or
+    generators. They are module-level ``lru_cache``s of 4,096 entries keyed by the
+    callable itself, so the route functions ``create_app`` defines for each test's app
+    (closures over that app and its ``Context``) kept about 1,500 apps, their engines and
+    pages alive: the suite's heap grew to 8 GB, and each full garbage collection of it
+    held the interpreter for long (CI once saw a browser test's in-process server miss
+    its 30 s timeout). A served deployment makes one
+    app, so this is the tests' own concern; the names are FastAPI's private ones, hence
+    ``getattr`` (a FastAPI without them has nothing to empty)."""
+    yield
+    from fastapi.dependencies import models
+
+    for name in (
+        "_is_gen_callable_cached",
+        "_is_async_gen_callable_cached",
+        "_is_coroutine_callable_cached",
+    ):
+        cached = getattr(models, name, None)
+        if cached is not None:
+            cached.cache_clear()
+
+
 @pytest.fixture
 def pg_ctx(ctx: Context) -> Context:
     if not ctx.db.is_postgres:

@@ -35,6 +35,7 @@ SAMPLE = {
     "client_id": "X1",
     "day": "2026-03-10",
     "meal": "lunch",
+    "action": "accept",
 }
 
 
