@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, true
 
 from onecard.audit import records as audit
 from onecard.channels.bank import EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
@@ -356,21 +356,34 @@ def _read_quarter(
 ) -> _Quarter:
     """Figures are computed for the fund region's canteens (every canteen when ``fund``
     is None) not settled yet for ``quarter`` (``every``: for all of them, as ``figures``
-    would)."""
+    would). Every read keeps to those canteens: a province's city reads its own
+    settlements, accounts, bands, scores and units, not the province's 17,000 canteens'
+    and 23,000 units'."""
+    mine = None if fund is None else select(Canteen.id).where(Canteen.region_id.in_(fund.members))
+
+    def ours(column: Any) -> ColumnElement[bool]:
+        return true() if mine is None else column.in_(mine)
+
     which = select(Canteen.__table__).order_by(Canteen.code)
     if fund is not None:
         which = which.where(Canteen.region_id.in_(fund.members))
     canteens = list(conn.execute(which))
     done = {
         int(s.canteen_id): s
-        for s in conn.execute(select(Settlement.__table__).where(Settlement.quarter == quarter))
+        for s in conn.execute(
+            select(Settlement.__table__).where(
+                Settlement.quarter == quarter, ours(Settlement.canteen_id)
+            )
+        )
     }
     todo = canteens if every else [c for c in canteens if c.id not in done]
     payable = {
         int(o): int(a)
         for o, a in conn.execute(
             select(Account.owner_id, Account.id).where(
-                Account.owner_kind == "canteen", Account.kind == "canteen_payable"
+                Account.owner_kind == "canteen",
+                Account.kind == "canteen_payable",
+                ours(Account.owner_id),
             )
         )
     }
@@ -385,27 +398,32 @@ def _read_quarter(
                 gross[cid] = int(total)
         for cid, total in conn.execute(
             select(Settlement.canteen_id, func.sum(Settlement.gross_fen))
-            .where(Settlement.quarter < quarter)
+            .where(Settlement.quarter < quarter, ours(Settlement.canteen_id))
             .group_by(Settlement.canteen_id)
         ):
             gross[int(cid)] = gross.get(int(cid), 0) - int(total)
         bands: dict[int, list[tuple[int, int]]] = {}
         for cid, m, s in conn.execute(
-            select(QualityBand.canteen_id, QualityBand.min_score, QualityBand.share_bp).order_by(
-                QualityBand.canteen_id, QualityBand.min_score.desc()
-            )
+            select(QualityBand.canteen_id, QualityBand.min_score, QualityBand.share_bp)
+            .where(ours(QualityBand.canteen_id))
+            .order_by(QualityBand.canteen_id, QualityBand.min_score.desc())
         ):
             bands.setdefault(int(cid), []).append((int(m), int(s)))
         scores = {
             int(cid): score
             for cid, score in conn.execute(
                 select(QualityScore.canteen_id, QualityScore.score).where(
-                    QualityScore.quarter == quarter
+                    QualityScore.quarter == quarter, ours(QualityScore.canteen_id)
                 )
             )
         }
         shares = {c.id: _share(bands.get(c.id, []), scores.get(c.id)) for c in todo}
-    units = {int(u.id): u for u in conn.execute(select(Unit.id, Unit.name, Unit.bank_account))}
+    their_units = select(Unit.id, Unit.name, Unit.bank_account)
+    if fund is not None:
+        their_units = their_units.where(
+            Unit.id.in_(select(Canteen.unit_id).where(Canteen.region_id.in_(fund.members)))
+        )
+    units = {int(u.id): u for u in conn.execute(their_units)}
     return _Quarter(canteens, done, payable, gross, shares, units)
 
 
