@@ -105,6 +105,21 @@ def test_the_demo_lives_its_quarter_through_the_services(ctx: Context) -> None:
     from onecard.web.accounts import Client
 
     assert activate(ctx, staff_no, code, "Demo2026ok", Client("127.0.0.1")).staff_no == staff_no
+    # The county's bureau admin reaches the county and its two townships, not the city,
+    # and signs in like the city's (an authenticator, or the demo's skip code).
+    from onecard.org.actors import Actor
+
+    with ctx.db.read() as conn:
+        admin = conn.execute(
+            select(Person.id, Person.unit_id).where(
+                Person.staff_no == city.logins["county_bureau_admin"]
+            )
+        ).one()
+        county_admin = Actor.load(conn, admin.id, "county", admin.unit_id)
+    assert county_admin.region_ids is not None and len(county_admin.region_ids) == 3
+    assert city.region_id not in county_admin.region_ids
+    assert county_admin.bureau_of(min(county_admin.region_ids))
+    assert "county_bureau_admin" in city.skip_codes
     # The public directory looks real: districts, map links, who else may eat where.
     from onecard.reports.directory import DirectoryQuery, search
 

@@ -284,7 +284,7 @@ def build_demo(
     _sourcing(sim, clock, next(iter(canteen_of_unit.values())), funded_on, today)
     _survey(sim, clock, rng, people, canteen_of_unit, today)
     first_cid = next(iter(canteen_of_unit.values()))
-    cross = _county(sim, clock, rng, region, people, terminals[first_cid], today)
+    cross = _county(sim, clock, rng, region, people, terminals[first_cid], today, logins, password)
     meals += cross
     clock.release()
     return DemoCity(
@@ -445,9 +445,13 @@ def _county(
     people: list[tuple[int, int, str, int]],
     city_terminal: TerminalIdentity,
     today: date,
+    logins: dict[str, str],
+    password: str,
 ) -> int:
     """Guiyang county keeps its own dining fund (two townships share it): a unit, its
-    canteen and a few staff funded from the county's money; a dining agreement with the
+    canteen and a few staff funded from the county's money, the first of them the
+    county's bureau admin (``logins["county_bureau_admin"]``: the regional pages, the
+    county's money runs, its side of the agreements); a dining agreement with the
     city both ways (county staff at the city's canteens at the visitor price, subsidy
     then cash; city staff at the county's canteen at its staff price, subsidy then cash); lunches
     across the line yesterday, and the quarter's clearing statements computed (open, for
@@ -495,6 +499,9 @@ def _county(
         for n in range(4):
             pid = b.create_person(conn, county, uid, f"K{n + 1:05d}", chinese_name(rng))
             staff.append(issue_card_conn(conn, sim, pid))
+            if n == 0:
+                _county_bureau(conn, pid, county, password)
+                logins["county_bureau_admin"] = f"K{n + 1:05d}"
             for kind, amt in (("subsidy", 48000), ("cash", 20000)):
                 post(
                     conn,
@@ -552,6 +559,21 @@ def _county(
     interregion.compute_statement(sim, bureau, county, city, quarter)
     interregion.compute_statement(sim, bureau, city, county, quarter)
     return meals
+
+
+def _county_bureau(conn: Connection, pid: int, county: int, password: str) -> None:
+    """The county's bureau admin: granted for the county (and its townships) only."""
+    from sqlalchemy import update
+
+    from onecard.core.passwords import hash_password
+    from onecard.org.models import Person
+
+    b.grant_role(conn, pid, "bureau_admin", region_id=county)
+    conn.execute(
+        update(Person)
+        .where(Person.id == pid)
+        .values(password_hash=hash_password(password), must_change_password=False)
+    )
 
 
 def _at(clock: ReplayClock, day: date, hour: int, minute: int = 0) -> None:
