@@ -17,7 +17,7 @@ from onecard.pay.service import PaymentRequest, pay
 from onecard.reports import figures
 from onecard.reports.service import catch_up
 from onecard.web.app import create_app
-from web.pages import _HASH, BUREAU_TOTP, TestClient, add_staff, sign_in
+from web.pages import TestClient, add_role_holder, add_staff, sign_in
 from world import World, build_world, fund
 
 
@@ -74,14 +74,7 @@ def test_a_countys_figures_are_its_subtrees_and_add_up_to_the_citys(ctx: Context
 def test_over_http_a_countys_reader_sees_its_subtree_only(ctx: Context) -> None:
     w, county, town = _world_with_a_county(ctx)
     add_staff(ctx, w)
-    with ctx.db.begin() as conn:
-        pid = b.create_person(conn, county, w.units["B"], "Skf", "县财政")
-        conn.execute(
-            update(Person)
-            .where(Person.id == pid)
-            .values(password_hash=_HASH, must_change_password=False, totp_secret=BUREAU_TOTP)
-        )
-        b.grant_role(conn, pid, "finance", region_id=county)
+    add_role_holder(ctx, county, w.units["B"], "Skf", "finance", "县财政")
     app = create_app(ctx)
     with TestClient(app) as c:
         _csrf, home = sign_in(c, ctx, "Skf")

@@ -157,6 +157,9 @@ def _sign_in_once(page: Any, base: str, staff_no: str, totp: bool, at: datetime 
         page.fill("input[name=code]", pyotp.TOTP(BUREAU_TOTP).at(when.timestamp()))
         page.click("button[type=submit].primary")
     page.wait_for_load_state()
+    # The server refuses a code it has taken once: the same person signing in twice in
+    # one 30 s step stays here (sign in once and change the viewport instead).
+    assert "/login" not in page.url, f"the sign-in of {staff_no} stopped at {page.url}"
 
 
 def fits(page: Any) -> None:

@@ -65,6 +65,28 @@ def add_staff(ctx: Context, w: World) -> Staff:
     return Staff({k: f"S{k}" for k in w.people})
 
 
+def add_role_holder(
+    ctx: Context, region: int | None, unit: int, staff_no: str, role: str, name: str = ""
+) -> int:
+    """A person of ``unit`` (living in its region) who holds ``role`` for ``region`` and
+    its subtree (None: the whole deployment), signs in with ``PASSWORD`` and, as the city's
+    roles must, the authenticator ``BUREAU_TOTP``. Returns their id."""
+    from sqlalchemy import select
+
+    from onecard.org.models import Unit
+
+    with ctx.db.begin() as conn:
+        home = conn.execute(select(Unit.region_id).where(Unit.id == unit)).scalar_one()
+        pid = b.create_person(conn, home, unit, staff_no, name or f"{role}{staff_no}")
+        conn.execute(
+            update(Person)
+            .where(Person.id == pid)
+            .values(password_hash=_HASH, must_change_password=False, totp_secret=BUREAU_TOTP)
+        )
+        b.grant_role(conn, pid, role, region_id=region)
+    return pid
+
+
 def client_from(ctx: Context, address: str) -> TestClient:
     """A browser at ``address`` (use it in a ``with`` block)."""
     from onecard.web.app import create_app

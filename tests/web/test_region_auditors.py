@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from onecard.audit import queries as audit_queries
 from onecard.audit import service as audit_service
@@ -23,7 +23,7 @@ from onecard.org.models import Canteen, Person, Unit
 from onecard.pay.service import PaymentRequest, pay
 from onecard.rollout import terminals
 from onecard.web.app import create_app
-from web.pages import _HASH, BUREAU_TOTP, TestClient, add_staff, sign_in
+from web.pages import TestClient, add_role_holder, add_staff, sign_in
 from world import World, build_world, fund
 
 SYSTEM = Actor.system("bureau")
@@ -31,15 +31,7 @@ SYSTEM = Actor.system("bureau")
 
 def _reader(ctx: Context, region: int | None, unit: int, staff_no: str, role: str) -> None:
     """A person holding ``role`` for ``region`` (None: the whole deployment)."""
-    with ctx.db.begin() as conn:
-        home = conn.execute(select(Unit.region_id).where(Unit.id == unit)).scalar_one()
-        pid = b.create_person(conn, home, unit, staff_no, f"{role}{staff_no}")
-        conn.execute(
-            update(Person)
-            .where(Person.id == pid)
-            .values(password_hash=_HASH, must_change_password=False, totp_secret=BUREAU_TOTP)
-        )
-        b.grant_role(conn, pid, role, region_id=region)
+    add_role_holder(ctx, region, unit, staff_no, role)
 
 
 def _settle(ctx: Context, w: World) -> None:

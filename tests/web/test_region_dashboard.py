@@ -21,7 +21,7 @@ from onecard.reports import figures
 from onecard.reports.quarter_report import quarter_report
 from onecard.reports.service import catch_up
 from onecard.web.app import create_app
-from web.pages import _HASH, BUREAU_TOTP, TestClient, add_staff, sign_in
+from web.pages import TestClient, add_role_holder, add_staff, sign_in
 from web.test_statement_pdf import pdf_pages
 from world import World, build_world, fund
 
@@ -134,14 +134,7 @@ def test_a_countys_day_charts_and_subsidy_are_its_subtrees(ctx: Context) -> None
 def test_a_county_bureau_sees_its_subtree_over_http(ctx: Context) -> None:
     w, county, town = _county_world(ctx)
     add_staff(ctx, w)
-    with ctx.db.begin() as conn:
-        pid = b.create_person(conn, county, w.units["B"], "Skb", "县管理局")
-        conn.execute(
-            update(Person)
-            .where(Person.id == pid)
-            .values(password_hash=_HASH, must_change_password=False, totp_secret=BUREAU_TOTP)
-        )
-        b.grant_role(conn, pid, "bureau_admin", region_id=county)
+    add_role_holder(ctx, county, w.units["B"], "Skb", "bureau_admin", "县管理局")
     app = create_app(ctx)
     with TestClient(app) as c:
         sign_in(c, ctx, "Skb")
