@@ -19,7 +19,7 @@ from onecard.core.errors import Forbidden
 from onecard.funding import settlement
 from onecard.org import builders as b
 from onecard.org.actors import Actor
-from onecard.org.models import Canteen, Person, Unit
+from onecard.org.models import Canteen, Person, Region, Unit
 from onecard.pay.service import PaymentRequest, pay
 from onecard.rollout import terminals
 from onecard.web.app import create_app
@@ -158,3 +158,32 @@ def test_regional_auditors_and_finance_over_http(ctx: Context) -> None:
         listing = c.get("/bureau/settlements?quarter=2026Q1").text
         assert f"/bureau/settlements/{a}.pdf" in listing
         assert f"/bureau/settlements/{bb}.pdf" in listing
+
+
+def test_a_county_with_its_own_fund_reads_its_own_money_runs(ctx: Context) -> None:
+    """A run of the county's fund names no unit or person: its scope's code ties it to
+    the county; the city's runs stay the city-wide readers'."""
+    from onecard.audit import records
+    from onecard.funding import regions as fund_regions
+
+    w, guiyang, jiahe = _two_counties(ctx)
+    with ctx.db.begin() as conn:
+        conn.execute(update(Region).where(Region.id == guiyang).values(own_fund=True))
+        county_fund = fund_regions.resolve(conn, "431021")
+        city_fund = fund_regions.resolve(conn, None)
+        records.record(conn, ctx, SYSTEM, "settle", county_fund.scope("2026Q1"), {})
+        records.record(conn, ctx, SYSTEM, "settle", city_fund.scope("2026Q1"), {})
+        # Not a run: a target that merely ends like one, with a unit of the city.
+        records.record(conn, ctx, SYSTEM, "note", "备注 [431021]", {}, unit_id=w.units["A"])
+    _reader(ctx, guiyang, w.units["B"], "Sgy", "auditor")
+    _reader(ctx, jiahe, w.units["C"], "Sjh", "auditor")
+    gy_id, jh_id = _pid(ctx, "Sgy"), _pid(ctx, "Sjh")
+    with ctx.db.read() as conn:
+        gy = Actor.load(conn, gy_id, "gy", w.units["B"])
+        jh = Actor.load(conn, jh_id, "jh", w.units["C"])
+    q = audit_queries.AuditQuery()
+    assert "2026Q1 [431021]" in _targets(audit_queries.search(ctx, q, reader=gy))
+    assert "2026Q1" not in _targets(audit_queries.search(ctx, q, reader=gy))
+    assert "备注 [431021]" not in _targets(audit_queries.search(ctx, q, reader=gy))
+    assert "2026Q1 [431021]" not in _targets(audit_queries.search(ctx, q, reader=jh))
+    assert {"2026Q1 [431021]", "2026Q1"} <= _targets(audit_queries.search(ctx, q))

@@ -12,9 +12,10 @@ Regions (issue 17 §1): ``search(..., reader=actor)`` checks the reader again (a
 reader — bureau, finance, auditor — in whatever region, else ``Forbidden``) and, for one
 whose roles are held for a region, keeps the events whose subject lies in its regions:
 the unit the event concerns (``unit_id``: a unit's, canteen's or terminal's changes carry
-the owning unit) or the person it concerns (``person_id``) belongs to one of them. An
-event with neither (a run of the whole deployment, a city setting) is the whole
-deployment's and only its readers see it. The subject's region is read when searching,
+the owning unit) or the person it concerns (``person_id``) belongs to one of them; a money run of a
+fund region among them (no unit or person; its scope ends in " [code]" of that fund
+region) is theirs too. Any other event with neither (a run of the top region, a city
+setting) is the whole deployment's and only its readers see it. The subject's region is read when searching,
 not stored on the event: the chain's hash covers every field of an event, and the unit
 and person already name the subject (docs/web.md, "Audit trail by region").
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, literal, or_, select
 
 from onecard.audit.models import AuditEvent
 from onecard.audit.service import KINDS
@@ -38,7 +39,7 @@ from onecard.core.money import yuan
 from onecard.core.tables import Table
 from onecard.core.words import WORDS, grouped, who
 from onecard.org.actors import CITY_READERS, Actor
-from onecard.org.models import Person, Unit
+from onecard.org.models import Person, Region, Unit
 
 PAGE_LIMIT = 500
 EXPORT_LIMIT = 100_000
@@ -87,11 +88,24 @@ def _unit_id(conn: Any, text: str) -> int | None:
 
 
 def in_regions(regions: frozenset[int]) -> ColumnElement[bool]:
-    """The events whose unit or person belongs to one of ``regions`` (see the contract)."""
+    """The events whose unit or person belongs to one of ``regions`` (see the contract),
+    and the money runs of the fund regions among them: a run names no unit or person,
+    and its scope ends in its fund region's code (``funding.regions.FundRegion.scope``:
+    "2026Q1 [431021]")."""
     ids = sorted(regions)
+    run_of = (
+        select(Region.id)
+        .where(
+            Region.id.in_(ids),
+            Region.own_fund,
+            AuditEvent.target.like(literal("% [") + Region.code + literal("]")),
+        )
+        .exists()
+    )
     return or_(
         AuditEvent.unit_id.in_(select(Unit.id).where(Unit.region_id.in_(ids))),
         AuditEvent.person_id.in_(select(Person.id).where(Person.region_id.in_(ids))),
+        and_(AuditEvent.unit_id.is_(None), AuditEvent.person_id.is_(None), run_of),
     )
 
 
