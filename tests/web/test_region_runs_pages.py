@@ -293,3 +293,23 @@ def test_previews_show_the_chosen_regions_figures(
     shares = client.get("/bureau/runs?region=431024")
     assert shares.status_code == 422 and "431000" in shares.text
     assert "431024" not in _options(client.get("/bureau/runs").text)
+
+
+def test_a_countys_history_keeps_its_runs_behind_the_citys_many(
+    ctx: Context, w: World, staff: Staff
+) -> None:
+    """The history reads the latest runs the reader may see: a county's old run is not
+    pushed out of its window by more than ``HISTORY_WINDOW`` runs of the city."""
+    from onecard.audit import records
+    from onecard.funding import queries as funding_queries
+
+    _counties(ctx, w)
+    with ctx.db.begin() as conn:
+        many = [("issue_notices", f"2025Q{n % 4 + 1}", {}) for n in range(501)]
+        records.record_many(conn, ctx, BUREAU, many)
+    with ctx.db.read() as conn:
+        kb = Actor.load(conn, w.people["kb"], "kb", w.units["U101"])
+    fund = {f.id: f for f in regions.choices(ctx, kb)}
+    mine = funding_queries.run_history(ctx, fund, reader=kb)
+    assert [r["region_code"] for r in mine] == [GUIYANG]
+    assert funding_queries.run_history(ctx, fund) == []  # the deployment's window: the city's

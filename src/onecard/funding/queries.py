@@ -11,12 +11,13 @@ them. Other read models of this area: ``funding.summary`` (a run's preview figur
   with the canteen's name and operation and the failure reason of a failed payout
   (``members``: of the canteens of these regions only).
 - ``units_of(ctx, members)``: (id, code, name) of the units of these regions, by code.
-- ``run_history(ctx, fund_regions, limit)``: the last money runs (their audit records,
+- ``run_history(ctx, fund_regions, limit, reader)``: the last money runs (their audit records,
   newest first) of these fund regions (``{id: FundRegion}``), each with ``region`` (the
   fund region's name) and ``region_code``: a run names its fund region by the code at
   the end of its target (``funding.regions.FundRegion.scope``), a run of one unit by
   the unit's fund region; a run naming neither is the top region's. Reads the last
-  ``HISTORY_WINDOW`` money runs of the deployment.
+  ``HISTORY_WINDOW`` money runs the ``reader`` may see (``audit.queries.search``: a
+  region's reader, its regions' runs only; None: the deployment's).
 - ``unit_info(ctx, unit_id)``: the unit's information-table row, None before it is filled.
 - ``open_notices(ctx)``: notices not fully paid (newest quarter first, at most
   ``OPEN_NOTICES_LIMIT``), with the unit's name and what was paid: where the clearing
@@ -45,11 +46,12 @@ from onecard.funding.models import (
     UnitInfo,
 )
 from onecard.funding.regions import FundRegion
+from onecard.org.actors import Actor
 from onecard.org.fund_regions import fund_region_map, top_region
 from onecard.org.models import Canteen, Unit
 
 OPEN_NOTICES_LIMIT = 300  # the assign form lists at most this many open notices
-HISTORY_WINDOW = 500  # run_history looks through this many of the latest money runs
+HISTORY_WINDOW = 500  # run_history looks through this many of the latest runs its reader sees
 
 
 def unmatched_receipts(ctx: Context, members: Collection[int] | None = None) -> list[Any]:
@@ -118,9 +120,14 @@ _CODE_AT_END = re.compile(r"\[([^\[\]]+)\]$")
 
 
 def run_history(
-    ctx: Context, fund_regions: Mapping[int, FundRegion], limit: int = 20
+    ctx: Context,
+    fund_regions: Mapping[int, FundRegion],
+    limit: int = 20,
+    reader: Actor | None = None,
 ) -> list[dict[str, Any]]:
-    rows = audit_queries.search(ctx, audit_queries.AuditQuery(kind="money_run"), HISTORY_WINDOW)
+    rows = audit_queries.search(
+        ctx, audit_queries.AuditQuery(kind="money_run"), HISTORY_WINDOW, reader=reader
+    )
     with ctx.db.read() as conn:
         top = top_region(conn)
         fmap = fund_region_map(conn)

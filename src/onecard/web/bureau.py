@@ -469,18 +469,18 @@ def runs_page(
         kind=None,
         error=None,
         closed=settlement.period_closed(ctx, q, fr.code),
-        history=run_history(ctx, choice["fund_choices"]),
+        history=run_history(ctx, actor, choice["fund_choices"]),
         can_run=actor.bureau_of(fr.id),
         **choice,
     )
 
 
 def run_history(
-    ctx: Context, choices: list[fund_regions.FundRegion], limit: int = 20
+    ctx: Context, actor: Actor, choices: list[fund_regions.FundRegion], limit: int = 20
 ) -> list[dict[str, Any]]:
     """The last money runs (their audit records) of the fund regions the actor reaches:
     what ran, for which fund region, when (city time), by whom."""
-    return funding_queries.run_history(ctx, {f.id: f for f in choices}, limit)
+    return funding_queries.run_history(ctx, {f.id: f for f in choices}, limit, reader=actor)
 
 
 def _run(
@@ -620,7 +620,7 @@ def run_money(
         total_zh=TOTAL_ZH,
         closed=False,
         summary=summary,
-        history=run_history(ctx, choice["fund_choices"]),
+        history=run_history(ctx, actor, choice["fund_choices"]),
         can_run=actor.bureau_of(fr.id),
         **choice,
         # The preview says what the calendar holds against the run (a refused real run
