@@ -292,10 +292,12 @@ def test_the_settlement_page_resends_a_failed_payout(
     token, _ = sign_in(client, ctx, "Sbu")
     r = client.post(
         f"/bureau/settlements/{sid}/retry",
-        data={"csrf_token": token, "quarter": "2026Q1"},
+        data={"csrf_token": token, "quarter": "2026Q1", "region": "431000"},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"].endswith("msg=retried")
+    assert r.status_code == 303 and r.headers["location"].endswith(
+        "?quarter=2026Q1&region=431000&msg=retried"
+    )  # back to the same quarter and fund region
     assert "已重新发送结算付款" in client.get(r.headers["location"]).text
     deliver(ctx, bank)
     assert len(audits(ctx, "settlement_retry")) == 1

@@ -14,6 +14,7 @@ bureau-only fields (bank accounts, codes, names, region, owner unit) read-only.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -602,9 +603,11 @@ def settlement_retry(
     actor: ActorDep,
     ctx: CtxDep,
     quarter: Annotated[str, Form(max_length=6)] = "",
+    region: Annotated[str, Form(max_length=12, pattern=r"^[0-9A-Za-z]*$")] = "",
 ) -> Response:
     """Pay a failed settlement again (``funding.payouts.retry_settlement_payout``); a
-    refusal (no account to pay, say) is shown on the error page with its status."""
+    refusal (no account to pay, say) is shown on the error page with its status. Back to
+    the page of the same quarter and fund region."""
     from onecard.funding.errors import check_quarter
     from onecard.funding.payouts import retry_settlement_payout
 
@@ -612,4 +615,5 @@ def settlement_retry(
     q = check_quarter(quarter) if quarter else ""
     res = retry_settlement_payout(ctx, actor, settlement_id)
     note = "retried" if res.changed else "unchanged"
-    return RedirectResponse(f"/bureau/settlements?quarter={q}&msg={note}", status_code=303)
+    back = urlencode({"quarter": q, "region": region, "msg": note})
+    return RedirectResponse(f"/bureau/settlements?{back}", status_code=303)
