@@ -502,16 +502,32 @@ def _county(
             if n == 0:
                 _county_bureau(conn, pid, county, password)
                 logins["county_bureau_admin"] = f"K{n + 1:05d}"
-            for kind, amt in (("subsidy", 48000), ("cash", 20000)):
-                post(
-                    conn,
-                    region_id=county,
-                    kind="demo_county_fund",
-                    key=f"demo-county:{pid}:{kind}",
-                    legs=[Leg(fund, -amt), Leg(account_id(conn, "person", pid, kind), amt)],
-                    actor="demo",
-                    booked_at=clock.now(),
-                )
+            post(  # their own money, topped up
+                conn,
+                region_id=county,
+                kind="demo_county_fund",
+                key=f"demo-county:{pid}:cash",
+                legs=[Leg(fund, -20000), Leg(account_id(conn, "person", pid, "cash"), 20000)],
+                actor="demo",
+                booked_at=clock.now(),
+            )
+        # The county's quarter through its own runs: notices out, the unit's payment in
+        # its income account (what the county's receipts and transfer book), distributed.
+        post(
+            conn,
+            region_id=county,
+            kind="demo_county_fund",
+            key="demo-county:unit",
+            legs=[
+                Leg(fund, -48000 * 4),
+                Leg(account_id(conn, "unit", uid, "unit_income"), 48000 * 4),
+            ],
+            actor="demo",
+            booked_at=clock.now(),
+        )
+    quarter = quarter_of(day)
+    notices.issue_notices(sim, bureau, quarter, region="431021")
+    distribution.distribute_all(sim, bureau, quarter, region="431021")
     since = today.replace(day=1, month=1)
     ours = interregion.propose(
         sim,
