@@ -313,3 +313,18 @@ def test_a_countys_history_keeps_its_runs_behind_the_citys_many(
     mine = funding_queries.run_history(ctx, fund, reader=kb)
     assert [r["region_code"] for r in mine] == [GUIYANG]
     assert funding_queries.run_history(ctx, fund) == []  # the deployment's window: the city's
+
+
+def test_a_township_sharing_its_countys_fund_is_told_who_runs_its_money(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    from web.pages import add_role_holder
+
+    ids = _counties(ctx, w)
+    with ctx.db.begin() as conn:
+        town = b.create_region(conn, "431021101", "城关镇", "township", ids[GUIYANG])
+    add_role_holder(ctx, town, w.units["U101"], "Stw", "bureau_admin")
+    sign_in(client, ctx, "Stw")
+    for page in ("/bureau/runs", "/bureau/notices"):
+        answer = client.get(page)
+        assert answer.status_code == 403 and "由上级经费区域的管理局办理" in answer.text

@@ -129,8 +129,8 @@ def pick(
     (``reading``: as ``choices``)."""
     options = choices(ctx, actor, reading=reading)
     if code is None or not code.strip():
-        if not options:
-            raise Forbidden()
+        if not options:  # a region sharing the fund above it: that fund's bureau runs it
+            raise Forbidden("所在区域不单独核算经费，由上级经费区域的管理局办理")
         return options[0], options
     for fr in options:
         if fr.code == code.strip():
