@@ -340,3 +340,27 @@ def test_the_year_end_deletes_the_faces_of_people_who_left(ctx: Context, w: Worl
         why = dict(conn.execute(select(FaceConsent.person_id, FaceConsent.ended_why)).all())
     assert left == [w.people["a1"]]
     assert why == {w.people["a1"]: None, w.people["b1"]: "left"}
+
+
+def test_a_countys_year_end_leaves_the_citys_leavers_to_the_city(ctx: Context, w: World) -> None:
+    """A fund region's year end deletes the faces of its own leavers only: the city's
+    leaver keeps hers until the city's year end."""
+    from onecard.funding import regions
+    from onecard.funding.year_end import clear_year
+    from onecard.org import builders as b
+
+    for key, person in (("a1", "astronaut"), ("b1", "grace")):
+        service.enrol(ctx, SYSTEM, w.people[key], descriptor=list(descriptor(person)), consent=True)
+    with ctx.db.begin() as conn:
+        county = b.create_region(conn, "431021", "桂阳县", "county", w.region)
+        conn.execute(update(Person).where(Person.id == w.people["a1"]).values(region_id=county))
+        conn.execute(update(Person).values(status="left"))
+    regions.set_own_fund(ctx, SYSTEM, "431021")
+    why = "测试：年末删除离职人员人脸"
+    clear_year(ctx, SYSTEM, 2026, override_calendar=why, region="431021")
+    with ctx.db.read() as conn:
+        kept = conn.execute(select(FaceTemplate.person_id)).scalars().all()
+    assert kept == [w.people["b1"]]
+    clear_year(ctx, SYSTEM, 2026, override_calendar=why)
+    with ctx.db.read() as conn:
+        assert conn.execute(select(FaceTemplate.person_id)).scalars().all() == []

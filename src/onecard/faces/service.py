@@ -11,8 +11,9 @@ again and writes its audit record, kind ``face``; no record ever holds face data
   replaces the old. A person who left cannot enrol.
 - ``withdraw(ctx, actor, person_id)`` — the person or their admin: the template is
   deleted at once and the consent ended (``withdrawn``). Returns whether a face was held.
-- ``purge_leavers(conn, ctx, actor)`` — inside the caller's transaction (the year-end
-  run, ``funding.year_end``): every template of a person who left is deleted and their
+- ``purge_leavers(conn, ctx, actor, regions=None)`` — inside the caller's transaction
+  (the year-end run, ``funding.year_end``): every template of a person who left (of
+  ``regions``: the fund region whose year ends; None: everyone) is deleted and their
   consent ended (``left``). Returns how many.
 - ``check_reader(ctx, actor, person_id)`` — who may read a person's status (the same).
 - ``set_liveness(ctx, actor, terminal_code, liveness)`` — the canteen's manager, its
@@ -23,11 +24,12 @@ Every change drops this process's cached gallery of the region (``faces.gallery`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, true, update
 
 from onecard.audit import service as audit
 from onecard.core.context import Context
@@ -194,11 +196,14 @@ def withdraw(ctx: Context, actor: Actor, person_id: int) -> bool:
     return bool(gone)
 
 
-def purge_leavers(conn: Connection, ctx: Context, actor: Actor) -> int:
+def purge_leavers(
+    conn: Connection, ctx: Context, actor: Actor, regions: Collection[int] | None = None
+) -> int:
     rows = conn.execute(
         select(Person.id, Person.region_id)
         .where(
             Person.status != "active",
+            Person.region_id.in_(sorted(regions)) if regions is not None else true(),
             Person.id.in_(
                 select(FaceConsent.person_id)
                 .where(FaceConsent.ended_at.is_(None))

@@ -154,7 +154,9 @@ def clear_year(
         }
         res.changed = bool(rows) and not dry_run
         if not dry_run:
-            faces.purge_leavers(conn, ctx, actor)  # face data of people who left (R-F3)
+            # Face data of the fund region's people who left (R-F3); other regions'
+            # leavers wait for their own year end, by their own bureau.
+            faces.purge_leavers(conn, ctx, actor, fund.members)
             audit.record(conn, ctx, actor, "year_end", res.scope, res.totals)
     return res
 
