@@ -137,3 +137,23 @@ def purse(ctx: Context, w: World, person: str) -> tuple[int, int]:
         c = account_id(conn, "person", w.people[person], "cash")
         got = balances(conn, [s, c])
     return got[s], got[c]
+
+
+def move_unit_to_a_town(ctx: Context, w: World, unit: str = "B") -> tuple[int, int]:
+    """桂阳县 (a county under the city) and its township 城关镇, which ``unit`` moves to
+    with its canteen and people (a canteen kept in ``w.canteens`` under the unit's key).
+    Returns (county, town)."""
+    from sqlalchemy import update
+
+    from onecard.org.models import Canteen, Person, Unit
+
+    with ctx.db.begin() as conn:
+        county = b.create_region(conn, "431021", "桂阳县", "county", w.region)
+        town = b.create_region(conn, "431021101", "城关镇", "township", county)
+        uid = w.units[unit]
+        conn.execute(update(Unit).where(Unit.id == uid).values(region_id=town))
+        if unit in w.canteens:
+            cid = w.canteens[unit]
+            conn.execute(update(Canteen).where(Canteen.id == cid).values(region_id=town))
+        conn.execute(update(Person).where(Person.unit_id == uid).values(region_id=town))
+    return county, town

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import update
-
 from onecard.core.clock import quarter_of
 from onecard.core.context import Context
-from onecard.org import builders as b
 from onecard.org.fund_regions import subtree
-from onecard.org.models import Canteen, Person, Unit
 from onecard.pay.service import PaymentRequest, pay
 from onecard.reports import figures
 from onecard.reports.service import catch_up
 from onecard.web.app import create_app
 from web.pages import TestClient, add_role_holder, add_staff, sign_in
-from world import World, build_world, fund
+from world import World, build_world, fund, move_unit_to_a_town
 
 
 def _pay(ctx: Context, w: World, who: str, at: str, txn: str, amount: int) -> None:
@@ -39,12 +35,7 @@ def _world_with_a_county(ctx: Context) -> tuple[World, int, int]:
     _pay(ctx, w, "c1", "B", "t3", 900)
     _pay(ctx, w, "b1", "B", "t4", 1100)
     catch_up(ctx, grace_seconds=0)
-    with ctx.db.begin() as conn:
-        county = b.create_region(conn, "431021", "桂阳县", "county", w.region)
-        town = b.create_region(conn, "431021101", "城关镇", "township", county)
-        conn.execute(update(Unit).where(Unit.id == w.units["B"]).values(region_id=town))
-        conn.execute(update(Canteen).where(Canteen.id == w.canteens["B"]).values(region_id=town))
-        conn.execute(update(Person).where(Person.unit_id == w.units["B"]).values(region_id=town))
+    county, town = move_unit_to_a_town(ctx, w)
     return w, county, town
 
 

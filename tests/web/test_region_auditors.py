@@ -24,7 +24,7 @@ from onecard.pay.service import PaymentRequest, pay
 from onecard.rollout import terminals
 from onecard.web.app import create_app
 from web.pages import TestClient, add_role_holder, add_staff, sign_in
-from world import World, build_world, fund
+from world import World, build_world, fund, move_unit_to_a_town
 
 SYSTEM = Actor.system("bureau")
 
@@ -59,13 +59,9 @@ def _two_counties(ctx: Context, settled: bool = False) -> tuple[World, int, int]
     w = build_world(ctx)
     if settled:
         _settle(ctx, w)
+    guiyang, _town = move_unit_to_a_town(ctx, w)
     with ctx.db.begin() as conn:
-        guiyang = b.create_region(conn, "431021", "桂阳县", "county", w.region)
-        town = b.create_region(conn, "431021101", "城关镇", "township", guiyang)
         jiahe = b.create_region(conn, "431024", "嘉禾县", "county", w.region)
-        conn.execute(update(Unit).where(Unit.id == w.units["B"]).values(region_id=town))
-        conn.execute(update(Canteen).where(Canteen.id == w.canteens["B"]).values(region_id=town))
-        conn.execute(update(Person).where(Person.unit_id == w.units["B"]).values(region_id=town))
         conn.execute(update(Unit).where(Unit.id == w.units["C"]).values(region_id=jiahe))
         conn.execute(update(Person).where(Person.unit_id == w.units["C"]).values(region_id=jiahe))
         audit_service.record(

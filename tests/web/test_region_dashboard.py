@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from onecard.core.context import Context
 from onecard.ledger.service import Leg, account_id, post, system_account
-from onecard.org import builders as b
 from onecard.org.fund_regions import subtree
-from onecard.org.models import Canteen, Person, Unit
 from onecard.pay.models import Payment
 from onecard.pay.service import PaymentRequest, pay
 from onecard.reports import figures
@@ -23,7 +21,7 @@ from onecard.reports.service import catch_up
 from onecard.web.app import create_app
 from web.pages import TestClient, add_role_holder, add_staff, sign_in
 from web.test_statement_pdf import pdf_pages
-from world import World, build_world, fund
+from world import World, build_world, fund, move_unit_to_a_town
 
 Q = "2026Q1"  # the clock: 12:00 on 10 March 2026, Beijing time
 DAY = "2026-03-10"
@@ -70,12 +68,7 @@ def _county_world(ctx: Context) -> tuple[World, int, int]:
     _pay(ctx, w, "c1", "B", "t3", 900)
     _pay(ctx, w, "b1", "B", "t4", 1100)
     catch_up(ctx, grace_seconds=0)
-    with ctx.db.begin() as conn:
-        county = b.create_region(conn, "431021", "桂阳县", "county", w.region)
-        town = b.create_region(conn, "431021101", "城关镇", "township", county)
-        conn.execute(update(Unit).where(Unit.id == w.units["B"]).values(region_id=town))
-        conn.execute(update(Canteen).where(Canteen.id == w.canteens["B"]).values(region_id=town))
-        conn.execute(update(Person).where(Person.unit_id == w.units["B"]).values(region_id=town))
+    county, town = move_unit_to_a_town(ctx, w)
     return w, county, town
 
 
