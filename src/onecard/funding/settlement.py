@@ -359,15 +359,13 @@ def _read_quarter(
     would). Every read keeps to those canteens: a province's city reads its own
     settlements, accounts, bands, scores and units, not the province's 17,000 canteens'
     and 23,000 units'."""
-    mine = None if fund is None else select(Canteen.id).where(Canteen.region_id.in_(fund.members))
+    in_fund: ColumnElement[bool] = true() if fund is None else Canteen.region_id.in_(fund.members)
 
     def ours(column: Any) -> ColumnElement[bool]:
-        return true() if mine is None else column.in_(mine)
+        """``column`` (a canteen id) names one of the fund region's canteens."""
+        return true() if fund is None else column.in_(select(Canteen.id).where(in_fund))
 
-    which = select(Canteen.__table__).order_by(Canteen.code)
-    if fund is not None:
-        which = which.where(Canteen.region_id.in_(fund.members))
-    canteens = list(conn.execute(which))
+    canteens = list(conn.execute(select(Canteen.__table__).where(in_fund).order_by(Canteen.code)))
     done = {
         int(s.canteen_id): s
         for s in conn.execute(
@@ -418,11 +416,9 @@ def _read_quarter(
             )
         }
         shares = {c.id: _share(bands.get(c.id, []), scores.get(c.id)) for c in todo}
-    their_units = select(Unit.id, Unit.name, Unit.bank_account)
-    if fund is not None:
-        their_units = their_units.where(
-            Unit.id.in_(select(Canteen.unit_id).where(Canteen.region_id.in_(fund.members)))
-        )
+    their_units = select(Unit.id, Unit.name, Unit.bank_account).where(
+        true() if fund is None else Unit.id.in_(select(Canteen.unit_id).where(in_fund))
+    )
     units = {int(u.id): u for u in conn.execute(their_units)}
     return _Quarter(canteens, done, payable, gross, shares, units)
 
