@@ -203,3 +203,23 @@ def test_profile_summary(tmp_path: Path) -> None:
     assert p.samples == 4
     assert p.areas["sqlalchemy"] == 3 and p.areas["psycopg"] == 1
     assert p.inclusive["main (onecard/cli.py:1)"] == 4
+
+
+def test_offline_working_sets_weighed_on_a_tiny_city(bench_url: str) -> None:
+    from onecard.bench.run import time_city_offline
+
+    city = build_city(bench_url, TINY)
+    opts = RushOptions(url=bench_url, scale=TINY, pgbench=False)
+    rep = time_city_offline(opts, city, terminals=2, changes=5)
+    assert len(rep.terminals) == 2
+    assert len({f.terminal for f in rep.terminals}) == 2
+    for f in rep.terminals:
+        # Every active person of the city is accepted at a canteen that takes everyone.
+        assert 0 < f.people <= 120 and f.entries >= f.people
+        assert f.full_bytes > f.stored_bytes / 4 > 0 and f.server_peak_bytes > 0
+        assert f.terminal_bytes > 0
+        # Nothing changed: no entries sent; then exactly the five stepped people.
+        assert f.unchanged_bytes < f.full_bytes / 10
+        assert f.incremental_upserts == 5
+        assert f.unchanged_bytes < f.incremental_bytes < f.full_bytes
+        assert f.incremental_stored_bytes > 0

@@ -23,6 +23,7 @@ and person already name the subject (docs/web.md, "Audit trail by region").
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -147,7 +148,38 @@ def search(
             )
         rows = list(conn.execute(stmt).all())
         names = _names(conn, rows)
-    return [_display(r, names) for r in rows]
+        regions = _fund_region_names(conn, rows)
+    return [_display(r, names, regions) for r in rows]
+
+
+# A money run of a fund region below the top keeps the region's code at the end of its
+# scope (``2026Q4 [431021]``, ``funding.regions.FundRegion.scope``): the stored target is
+# what ``in_regions`` matches; a person reads the region's name instead.
+_SCOPED = re.compile(r"^(?P<scope>.*) \[(?P<code>[0-9A-Za-z_-]{1,32})\]$")
+
+
+def _run_scope(r: Any) -> re.Match[str] | None:
+    """A fund region's run: no unit or person, a scope ending in a code (as ``in_regions``)."""
+    if r.unit_id is not None or r.person_id is not None:
+        return None
+    return _SCOPED.match(r.target or "")
+
+
+def _fund_region_names(conn: Any, rows: list[Any]) -> dict[str, str]:
+    codes = {m["code"] for r in rows if (m := _run_scope(r))}
+    if not codes:
+        return {}
+    found = conn.execute(
+        select(Region.code, Region.name).where(Region.code.in_(codes), Region.own_fund)
+    )
+    return {str(code): str(name) for code, name in found}
+
+
+def _target_text(r: Any, names: dict[tuple[str, int], str], regions: dict[str, str]) -> str:
+    m = _run_scope(r)
+    if m and m["code"] in regions:
+        return f"{m['scope']} · {regions[m['code']]}"
+    return who(r.target, names)
 
 
 def _names(conn: Any, rows: list[Any]) -> dict[tuple[str, int], str]:
@@ -303,7 +335,9 @@ def describe(value: Any, tr: Callable[[str], str] = str, lang: str = "zh-CN") ->
     return json.dumps(value, ensure_ascii=False)
 
 
-def _display(r: Any, names: dict[tuple[str, int], str]) -> dict[str, Any]:
+def _display(
+    r: Any, names: dict[tuple[str, int], str], regions: dict[str, str] | None = None
+) -> dict[str, Any]:
     before, after, data = _json(r.before), _json(r.after), _json(r.data)
     actor_name = names.get(("person", r.actor_person_id)) if r.actor_person_id else None
     return {
@@ -316,7 +350,7 @@ def _display(r: Any, names: dict[tuple[str, int], str]) -> dict[str, Any]:
         "kind_zh": KINDS.get(r.kind, r.kind),
         "action": r.action,
         "action_zh": ACTION_ZH.get(r.action, r.action),
-        "target": who(r.target, names),
+        "target": _target_text(r, names, regions or {}),
         "unit": names.get(("unit", r.unit_id), "") if r.unit_id else "",
         "person": names.get(("person", r.person_id), "") if r.person_id else "",
         "before": before,

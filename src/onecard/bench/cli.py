@@ -97,6 +97,19 @@ def app(
     face_only: Annotated[
         bool, typer.Option("--face-only", help="only the face sub-benchmark (no database)")
     ] = False,
+    offline_only: Annotated[
+        bool,
+        typer.Option(
+            "--offline-only",
+            help="only offline terminals' working sets, on the city already built",
+        ),
+    ] = False,
+    offline_terminals: Annotated[
+        int, typer.Option(min=1, max=50, help="offline: terminals (distinct canteens)")
+    ] = 3,
+    offline_changes: Annotated[
+        int, typer.Option(min=0, help="offline: people who pay by code before a refresh")
+    ] = 100,
     face_people: Annotated[int, typer.Option(help="face: enrolled people")] = FULL.staff,
     face_requests: Annotated[int, typer.Option(help="face: identification requests")] = 2_000,
     face_share: Annotated[
@@ -138,6 +151,17 @@ def app(
 
     if face_only:
         show_face(run_face(face_people, face_requests))
+        return
+    if offline_only:
+        from onecard.bench.quarter import city_from_db
+        from onecard.bench.run import time_city_offline
+
+        off = time_city_offline(
+            opts, city_from_db(database_url), offline_terminals, offline_changes
+        )
+        show_offline(off)
+        if json_out:
+            json_out.write_text(json.dumps({"offline": asdict(off)}, indent=2))
         return
     if pages_only:
         from onecard.bench.quarter import city_from_db
@@ -321,6 +345,45 @@ def show_quarter(report: RushReport) -> None:
         )
         if qr.pages is not None:
             show_pages(qr.pages)
+
+
+def show_offline(rep: Any) -> None:
+    mb = 1024 * 1024
+    t = Table(title="offline working sets 离线名单 (one terminal each; MB, seconds)")
+    heads = (
+        "terminal",
+        "entries",
+        "people",
+        "full s",
+        "full MB",
+        "kept MB",
+        "server heap MB",
+        "terminal heap MB",
+        "same s",
+        "changed",
+        "delta s",
+        "delta MB",
+        "delta kept MB",
+    )
+    for h in heads:
+        t.add_column(h, justify="left" if h == "terminal" else "right")
+    for f in rep.terminals:
+        t.add_row(
+            f.terminal,
+            f"{f.entries:,}",
+            f"{f.people:,}",
+            f"{f.full_seconds:.2f}",
+            f"{f.full_bytes / mb:.1f}",
+            f"{f.stored_bytes / mb:.1f}",
+            f"{f.server_peak_bytes / mb:.0f}",
+            f"{f.terminal_bytes / mb:.0f}",
+            f"{f.unchanged_seconds:.2f}",
+            f"{f.incremental_upserts:,}/{f.changes:,}",
+            f"{f.incremental_seconds:.2f}",
+            f"{f.incremental_bytes / mb:.2f}",
+            f"{f.incremental_stored_bytes / mb:.1f}",
+        )
+    console.print(t)
 
 
 def show_pages(pages: Any) -> None:

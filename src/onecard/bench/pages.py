@@ -45,6 +45,22 @@ BUREAU_PAGES = (
     "/bureau/per-capita?quarter={q}",
     "/bureau/per-capita.xlsx?quarter={q}",
     "/api/v1/reports/per-capita?quarter={q}",
+    # Every other bureau page that lists the city's units, canteens, people or events.
+    "/bureau/org/admins",
+    "/bureau/org/import",
+    "/bureau/rollout/supervision.xlsx",
+    "/bureau/audit",
+    "/bureau/audit.xlsx",
+    "/bureau/reconciliation",
+    "/bureau/ecny",
+    "/bureau/offline",
+    "/bureau/waste?quarter={q}",
+    "/bureau/interregion",
+    "/bureau/community",
+    "/bureau/dishes",
+    "/bureau/sourcing",
+    "/bureau/shop",
+    "/bureau/partners",
 )
 
 

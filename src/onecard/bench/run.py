@@ -548,6 +548,17 @@ def time_city_pages(opts: RushOptions, city: BenchCity, say: Say) -> Any:
         ctx.db.engine.dispose()
 
 
+def time_city_offline(opts: RushOptions, city: BenchCity, terminals: int, changes: int) -> Any:
+    """Offline terminals' working sets on the city as built (``bench.offline``)."""
+    from onecard.bench.offline import time_working_sets
+
+    ctx = _quarter_context(opts, city)
+    try:
+        return time_working_sets(ctx, terminals, changes)
+    finally:
+        ctx.db.engine.dispose()
+
+
 def run_city_quarter(opts: RushOptions, city: BenchCity, say: Say) -> QuarterReport:
     say(f"city quarter: bulk-loading ~{opts.quarter_payments:,} payments")
     n, secs = load_quarter(opts.url, city, opts.quarter_payments, say)
