@@ -29,7 +29,7 @@ def test_the_migrated_schema_matches_the_models(ctx: Context) -> None:
     assert diff == []
     with ctx.db.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0033"
+    assert version == "0034"
 
 
 def test_the_ledger_backstops_are_installed_by_the_migration(ctx: Context) -> None:
@@ -203,3 +203,50 @@ def test_no_revision_imports_live_ledger_code() -> None:
     versions = Path(migrations.__file__).parent / "versions"
     for name in ("0001_initial", "0002_entry_legs"):
         assert "onecard.ledger" not in (versions / f"{name}.py").read_text(encoding="utf-8")
+
+
+def test_0034_folds_and_unfolds_the_offline_working_sets(ctx: Context) -> None:
+    """Downgrading writes each version in full again; upgrading stores only the changes,
+    the same rows the server wrote."""
+    import json
+
+    from alembic import command
+
+    from onecard.migrations.runner import alembic_config
+    from onecard.org.actors import Actor
+    from onecard.pay.cards import report_lost
+    from terminals.offline_kit import app_client, till
+    from world import build_world, fund
+
+    w = build_world(ctx)
+    with app_client(ctx) as client:
+        sim = till(ctx, w, client)
+        first = dict(sim.entries)
+        report_lost(ctx, Actor.system("bureau"), w.cards["a2"])
+        fund(ctx, w, "b1", cash=2_000)
+        sim.refresh()
+        second = dict(sim.entries)
+    rows_sql = text(
+        "SELECT terminal_id, key, version, entry, digest, latest FROM offline_ws_entries"
+    )
+    with ctx.db.engine.connect() as conn:
+        written = sorted(tuple(r) for r in conn.execute(rows_sql))
+    command.downgrade(alembic_config(ctx.db.engine), "0033")
+    try:
+        with ctx.db.engine.connect() as conn:
+            full = dict(
+                conn.execute(text("SELECT version, entries FROM offline_working_sets")).all()
+            )
+        no_secret = [
+            {k: {f: v for f, v in e.items() if f != "secret"} for k, e in s.items()}
+            for s in (first, second)
+        ]
+        assert json.loads(full[1]) == no_secret[0] and json.loads(full[2]) == no_secret[1]
+    finally:
+        command.upgrade(alembic_config(ctx.db.engine), "head")
+    with ctx.db.engine.connect() as conn:
+        again = sorted(tuple(r) for r in conn.execute(rows_sql))
+    assert [r[:3] + r[4:] for r in again] == [r[:3] + r[4:] for r in written]
+    assert [json.loads(r[3]) if r[3] else None for r in again] == [
+        json.loads(r[3]) if r[3] else None for r in written
+    ]

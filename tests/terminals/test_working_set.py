@@ -10,6 +10,7 @@ from onecard.core.context import Context
 from onecard.org.actors import Actor
 from onecard.pay.cards import report_lost
 from onecard.terminals.models import OfflineWorkingSet
+from onecard.terminals.models import OfflineWorkingSetEntry as Entry
 from terminals.offline_kit import app_client, till
 from world import build_world, fund
 
@@ -53,9 +54,17 @@ def test_a_full_working_set_then_only_what_changed(ctx: Context) -> None:
         )
         assert r.status_code == 200 and r.json()["full"] is True
     with ctx.db.read() as conn:
-        stored = conn.execute(select(OfflineWorkingSet.entries)).scalars().all()
-    assert len(stored) == 2
-    assert all("secret" not in e for s in stored for e in json.loads(s).values())
+        versions = conn.execute(select(OfflineWorkingSet.version)).scalars().all()
+        stored = conn.execute(
+            select(Entry.version, Entry.key, Entry.entry, Entry.latest).order_by(Entry.id)
+        ).all()
+    assert sorted(versions) == [1, 2]
+    # Version 2 stored only its three changes; their version-1 rows are no longer latest.
+    second = {key for v, key, _, _ in stored if v == 2}
+    assert second == set(changed["upserts"])
+    assert all(latest == (v == 2) for v, key, _, latest in stored if key in second)
+    assert all(latest for v, key, _, latest in stored if key not in second)
+    assert all("secret" not in json.loads(e) for _, _, e, _ in stored)
 
 
 def test_a_terminal_without_a_key_gets_no_working_set(ctx: Context) -> None:

@@ -363,7 +363,7 @@ def show_offline(rep: Any) -> None:
         "changed",
         "delta s",
         "delta MB",
-        "delta kept MB",
+        "delta kept KB",
     )
     for h in heads:
         t.add_column(h, justify="left" if h == "terminal" else "right")
@@ -381,7 +381,7 @@ def show_offline(rep: Any) -> None:
             f"{f.incremental_upserts:,}/{f.changes:,}",
             f"{f.incremental_seconds:.2f}",
             f"{f.incremental_bytes / mb:.2f}",
-            f"{f.incremental_stored_bytes / mb:.1f}",
+            f"{f.incremental_stored_bytes / 1024:,.0f}",
         )
     console.print(t)
 

