@@ -41,8 +41,9 @@ def _paid(ctx: Context, w: World, sbx: SandboxEcny, txn: str, fen: int, canteen:
 
 def _form(page: str, order_no: str) -> dict[str, str]:
     """The hidden fields of the refund form drawn for ``order_no``."""
-    start = page.index(f'<input type="hidden" name="order_no" value="{order_no}">')
-    form = page[page.rindex("<form", 0, start) : page.index("</form>", start)]
+    start = page.index('class="controls ecny-refund-form"', page.index(f'data-order="{order_no}"'))
+    form = page[start : page.index("</form>", start)]
+    assert f'name="order_no" value="{order_no}"' in form
     fields = dict(re.findall(r'type="hidden" name="([a-z_]+)" value="([^"]*)"', form))
     assert form.count('name="request_id"') == 1 and fields["request_id"]
     return fields
@@ -92,13 +93,15 @@ def test_a_manager_refunds_part_then_the_rest_and_a_resent_form_refunds_once(
     # the page now shows what was refunded and offers the rest, with a fresh refund number
     rest_form = _form(part.text, order)
     assert rest_form["request_id"] != form["request_id"]
-    assert 'class="ecny-refund" data-status="succeeded"' in part.text and "1,000.00" in part.text
+    assert (
+        'class="ecny-refund" data-status="succeeded"' in part.text and "可退 ¥1,000.00" in part.text
+    )
     rest = client.post("/till/ecny/refund", data={**rest_form, "amount": "1000"})
     assert rest.status_code == 200, rest.text
     assert ecny.order_row(ctx, order)["refunded_fen"] == 123_456
     assert _state(ctx, w) == (0, 2, 2) and sbx.wallet_balance(WALLET) == wallet + 123_456
     # nothing left: no form for it any more
-    assert f'name="order_no" value="{order}"' not in rest.text.split('id="ecny-order-table"')[1]
+    assert f'name="order_no" value="{order}"' not in rest.text.split('id="ecny-order-list"')[1]
     _verified(ctx)
 
 
@@ -152,10 +155,13 @@ def test_another_canteens_payment_is_refused_with_nothing_written(
     as_b = client.post("/till/ecny/refund", data={**form, "canteen_id": str(w.canteens["B"])})
     assert as_b.status_code == 403
     assert _state(ctx, w) == before and ecny.order_row(ctx, theirs)["refunded_fen"] == 0
-    assert client.post(
-        "/till/ecny/refund/check",
-        data={"csrf_token": token, "canteen_id": w.canteens["A"], "refund_no": "R-none"},
-    ).status_code == 404
+    assert (
+        client.post(
+            "/till/ecny/refund/check",
+            data={"csrf_token": token, "canteen_id": w.canteens["A"], "refund_no": "R-none"},
+        ).status_code
+        == 404
+    )
     _verified(ctx)
 
 
