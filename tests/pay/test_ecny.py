@@ -19,6 +19,7 @@ from onecard.core.errors import (
     IdempotencyConflict,
     InvalidAmount,
     InvalidInput,
+    RefundExceedsLeft,
 )
 from onecard.ledger.models import JournalEntry
 from onecard.ledger.service import account_id, derived_balance, system_account
@@ -257,7 +258,7 @@ def test_refund_goes_back_to_the_wallet(ctx: Context, w: World, sbx: SandboxEcny
     assert ecny.refund(ctx, manager, got.order_no, 300, "RF-1").status == "succeeded"
     with pytest.raises(IdempotencyConflict):
         ecny.refund(ctx, manager, got.order_no, 200, "RF-1")
-    with pytest.raises(InvalidAmount):
+    with pytest.raises(RefundExceedsLeft):  # 409: at most ¥5.00 is left
         ecny.refund(ctx, manager, got.order_no, GUEST_LUNCH_A, "RF-2")
     ecny.deliver_sandbox_notices(ctx)
     assert sbx.wallet_balance(WALLET) == 10_000 - GUEST_LUNCH_A + 300

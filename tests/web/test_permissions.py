@@ -639,6 +639,19 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/till/ecny/check"): Call(
         form=lambda t, c: {"canteen_id": t["canteen_id"], "txn_id": "web-none"}
     ),
+    ("GET", "/till/ecny/payments"): Call(query="canteen_id={canteen_id}"),
+    ("POST", "/till/ecny/refund"): Call(
+        form=lambda t, c: {
+            "canteen_id": t["canteen_id"],
+            "order_no": "E-none",
+            "request_id": "R-till-mx",
+            "amount": "1.00",
+        },
+        ok=(200, 404),
+    ),
+    ("POST", "/till/ecny/refund/check"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "refund_no": "R-none"}, ok=(200, 404)
+    ),
     ("POST", "/unit/{unit_id}/canteens/{canteen_id}/rules"): Call(
         form=j({"purse_order": "subsidy_first", "serves_visitors": "true"})
     ),

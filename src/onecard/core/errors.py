@@ -70,6 +70,8 @@
     │   │   ├── PreorderExists        a second pre-order of the same meal
     │   │   ├── PreorderTooEarly      a meal further ahead than pre-orders are taken
     │   │   ├── PickupRefused         a pick-up the payment core refused (nothing moved)
+    │   │   ├── NotRefundable         a refund of a payment that did not succeed (e-CNY)
+    │   │   ├── RefundExceedsLeft     a refund beyond what is left of the payment (e-CNY)
     │   │   ├── DishAlreadyRated      a dish of a meal rated a second time
     │   │   ├── SurveyNotOpen         a survey answered before, after or once closed
     │   │   ├── SurveyPeriodRefused   a survey's period already over, backwards or too long
@@ -884,6 +886,18 @@ class PickupRefused(StateConflict):
     code = "pickup_refused"
     zh = "未能取餐：{reason}（未扣款，预订保留）"
     en = "Not picked up: {reason_en} (nothing charged; the pre-order stands)"
+
+
+class NotRefundable(StateConflict):
+    code = "not_refundable"
+    zh = "只有成功的交易可以退款"
+    en = "Only a payment that succeeded can be refunded"
+
+
+class RefundExceedsLeft(StateConflict):
+    code = "refund_exceeds_left"
+    zh = "退款超过可退金额：最多还可退 {left} 元"
+    en = "The refund is more than is left: at most {left} yuan can still be refunded"
 
 
 # --- surveys (R-S3) ----------------------------------------------------------------------------

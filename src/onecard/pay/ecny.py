@@ -24,7 +24,10 @@ Contract:
 - ``refund(ctx, actor, order_no, amount, refund_no)`` (the canteen's manager) returns
   (part of) a payment to the diner's wallet through the acquirer, never to a purse:
   the refund is recorded pending (and the amount reserved on the order) before asking,
-  booked (payable → ``ecny_clearing``) once it succeeded, released if it failed.
+  booked (payable → ``ecny_clearing``) once it succeeded, released if it failed. A
+  payment that did not succeed is ``NotRefundable``, more than is left
+  ``RefundExceedsLeft`` (both 409, nothing written). ``check_refund(ctx, actor,
+  refund_no)`` asks again about a pending refund (the pages' "query again").
 - Bad input (a malformed code, amount, txn id) raises ``InvalidInput`` and writes
   nothing; a notice with a bad signature raises ``BadSignature`` and writes nothing.
 """
@@ -54,10 +57,12 @@ from onecard.core.errors import (
     InvalidAmount,
     InvalidInput,
     NotFound,
+    NotRefundable,
     PersonInactive,
+    RefundExceedsLeft,
     StateConflict,
 )
-from onecard.core.money import MAX_AMOUNT_FEN
+from onecard.core.money import MAX_AMOUNT_FEN, yuan
 from onecard.ledger.service import Leg, account_id, fund_region_of, post, system_account
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person
@@ -477,10 +482,10 @@ def refund(
             status = str(done.status)
         else:
             if order.status != "succeeded":
-                raise StateConflict("只有成功的数字人民币交易可以退款")
+                raise NotRefundable()
             left = int(order.amount_fen) - int(order.refunded_fen)
             if amount_fen > left:
-                raise InvalidAmount(f"最多可退 {left} 分")
+                raise RefundExceedsLeft(left=yuan(left, grouped=True))
             status = "pending"
             conn.execute(
                 insert(EcnyRefund).values(
@@ -577,6 +582,32 @@ def settle_refund(ctx: Context, trade: EcnyTrade) -> str:
         return "succeeded"
 
 
+def check_refund(ctx: Context, actor: Actor, refund_no: str) -> RefundOutcome:
+    """Ask the acquirer again about a pending refund (whoever may refund the payment) and
+    book its answer; a refund already decided, or an acquirer that still does not answer,
+    is returned as it stands. Writes nothing a person decides: no audit record."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(
+                EcnyRefund.amount_fen,
+                EcnyRefund.status,
+                EcnyOrder.order_no,
+                EcnyOrder.canteen_id,
+                Canteen.unit_id,
+            )
+            .join(EcnyOrder, EcnyOrder.id == EcnyRefund.order_id)
+            .join(Canteen, Canteen.id == EcnyOrder.canteen_id)
+            .where(EcnyRefund.refund_no == refund_no)
+        ).one_or_none()
+    if row is None:
+        raise NotFound(what=f"数字人民币退款 {refund_no}")
+    actor.require_canteen(int(row.canteen_id), int(row.unit_id))
+    status = str(row.status)
+    if status == "pending":
+        status = _resolve_refund(ctx, refund_no) or "pending"
+    return RefundOutcome(refund_no, str(row.order_no), int(row.amount_fen), status)
+
+
 def _resolve_refund(ctx: Context, refund_no: str) -> str | None:
     gw = gateway(ctx)
     try:
@@ -604,6 +635,7 @@ __all__ = [
     "EcnyOutcome",
     "RefundOutcome",
     "Resolved",
+    "check_refund",
     "deliver_sandbox_notices",
     "handle_notice",
     "pay",

@@ -19,7 +19,7 @@ from onecard.core.context import Context
 from onecard.core.errors import PaymentNotSeen
 from onecard.ledger.service import account_id, balances
 from onecard.org.models import Canteen, Person
-from onecard.pay.models import Card, EcnyOrder, MealPeriod, Payment
+from onecard.pay.models import Card, EcnyOrder, EcnyRefund, MealPeriod, Payment
 from onecard.pay.service import TerminalIdentity
 
 
@@ -115,9 +115,13 @@ def card_owner(ctx: Context, card_no: str) -> int | None:
 ECNY_STATUSES = ("pending", "succeeded", "failed", "refused")
 
 
-def ecny_orders(ctx: Context, status: str = "") -> list[dict[str, Any]]:
+def ecny_orders(
+    ctx: Context, status: str = "", canteen_id: int | None = None
+) -> list[dict[str, Any]]:
     """The city's e-CNY payments at the tills, newest first (the bureau's list on
-    /bureau/ecny): order number, canteen, person, amount, refunded so far, status, when;
+    /bureau/ecny; with ``canteen_id`` one canteen's, its managers' list on
+    /till/ecny/payments): order number, canteen, person, amount, refunded so far (pending
+    refunds included: they are reserved), ``left_fen`` still refundable, status, when;
     ``status`` one of ``ECNY_STATUSES`` or empty for all."""
     q = (
         select(
@@ -138,5 +142,36 @@ def ecny_orders(ctx: Context, status: str = "") -> list[dict[str, Any]]:
     )
     if status:
         q = q.where(EcnyOrder.status == status)
+    if canteen_id is not None:
+        q = q.where(EcnyOrder.canteen_id == canteen_id)
     with ctx.db.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    for r in rows:
+        r["left_fen"] = int(r["amount_fen"]) - int(r["refunded_fen"])
+    return rows
+
+
+def ecny_refunds(ctx: Context, order_nos: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The refunds of these e-CNY payments, by order number, oldest first: refund number,
+    amount, status (``pending`` until the acquirer's answer is known), reason, who, when."""
+    if not order_nos:
+        return {}
+    q = (
+        select(
+            EcnyOrder.order_no,
+            EcnyRefund.refund_no,
+            EcnyRefund.amount_fen,
+            EcnyRefund.status,
+            EcnyRefund.reason,
+            EcnyRefund.actor,
+            EcnyRefund.created_at,
+        )
+        .join(EcnyOrder, EcnyOrder.id == EcnyRefund.order_id)
+        .where(EcnyOrder.order_no.in_(order_nos))
+        .order_by(EcnyRefund.id)
+    )
+    got: dict[str, list[dict[str, Any]]] = {}
+    with ctx.db.read() as conn:
+        for r in conn.execute(q):
+            got.setdefault(str(r.order_no), []).append(dict(r._mapping))
+    return got

@@ -47,7 +47,6 @@ OrderStatus = Annotated[str, Query(pattern="^(|pending|succeeded|failed|refused)
 def _orders(ctx: CtxDep, status: str, q: str, op: int) -> Paged:
     rows = pay_queries.ecny_orders(ctx, status)
     for r in rows:
-        r["left_fen"] = int(r["amount_fen"]) - int(r["refunded_fen"])
         r["refund_no"] = ecny.new_order_no("R")
     keep = {"os": status, "op": str(op)}
     return paged(rows, q, op, ("order_no", "canteen", "person", "staff_no"), "op", keep)

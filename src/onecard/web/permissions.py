@@ -425,6 +425,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/ecny"): READERS,  # e-CNY: the acquirer's day file against our orders
     ("POST", "/bureau/ecny/reconcile"): BUREAU,
     ("POST", "/bureau/ecny/refund"): BUREAU,  # give back an e-CNY payment (pay.ecny.refund)
+    # the canteen's own e-CNY payments and their refunds (web.till_ecny; the service checks
+    # the payment's canteen again: another canteen's is 403)
+    ("GET", "/till/ecny/payments"): CANTEEN_RUNNERS,
+    ("POST", "/till/ecny/refund"): CANTEEN_RUNNERS,
+    ("POST", "/till/ecny/refund/check"): CANTEEN_RUNNERS,  # ask again about a pending refund
     ("GET", "/bureau/offline"): READERS,  # offline uploads per terminal and day, debts
     ("GET", "/bureau/offline/debts.xlsx"): READERS,
     ("POST", "/bureau/reconciliation"): READERS,

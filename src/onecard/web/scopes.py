@@ -9,7 +9,9 @@ functions check again (``Actor.require_*``), so a hidden form is never the only 
 whole deployment; ``region_scope`` also those of one region (issue 17 §1: the org pages
 and the dashboard, which keep what they show to the actor's regions), and
 ``region_unit_scope`` / ``region_canteen_scope`` admit them to a unit's or canteen's
-bureau page when it lies in their regions (403 otherwise).
+bureau page when it lies in their regions (403 otherwise). ``till_scope`` picks the
+canteen a till page is about among those the actor runs (its managers, the owning unit's
+admin, the bureau): the first by default, 404 for no such canteen, 403 for another's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from onecard.core.context import Context
 from onecard.core.errors import Forbidden, NotFound
 from onecard.org import queries as org_queries
 from onecard.org.actors import CITY_READERS, Actor
+from onecard.pay.till_queries import till_canteens
 
 
 def unit_scope(ctx: Context, actor: Actor, unit_id: int) -> Any:
@@ -42,6 +45,24 @@ def canteen_scope(actor: Actor, canteen_id: int, unit_id: int) -> None:
     city reader; anyone else 403."""
     if not (actor.manages_canteen(canteen_id, unit_id) or actor.can_read_everything()):
         raise Forbidden()
+
+
+def till_scope(
+    ctx: Context, actor: Actor, canteen_id: int | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The canteen a till page shows (``canteen_id``, or the first the actor runs) and all
+    the canteens the actor runs (the page's picker)."""
+    mine = till_canteens(ctx, actor)
+    if not mine:
+        raise Forbidden()
+    if canteen_id is None:
+        return mine[0], mine
+    for c in mine:
+        if c["id"] == canteen_id:
+            return c, mine
+    if not org_queries.canteen_exists(ctx, canteen_id):
+        raise NotFound(what="食堂")
+    raise Forbidden()
 
 
 def bureau_scope(actor: Actor) -> None:
