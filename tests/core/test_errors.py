@@ -77,6 +77,17 @@ def test_messages_fill_their_parameters_and_keep_the_detail() -> None:
     assert str(e.InsufficientFunds()) == "Insufficient balance"
 
 
+def test_an_english_message_leaves_out_a_chinese_detail() -> None:
+    """A service's own words are Chinese: an English page gets the English template
+    alone, never a Chinese sentence after it; a detail in Latin letters is kept."""
+    chinese = e.InvalidInput("所选单位不属于该经费区域")
+    assert chinese.message() == "请求参数有误: 所选单位不属于该经费区域"
+    assert chinese.message("en") == "Invalid request"
+    assert str(chinese) == "Invalid request: 所选单位不属于该经费区域"  # logs keep it
+    assert e.InvalidInput("（全角）".replace("全角", "x")).message("en") == "Invalid request"
+    assert e.InvalidInput("field quarter").message("en") == "Invalid request: field quarter"
+
+
 def _drawn_tree() -> dict[str, str | None]:
     """Each class name drawn in ``core/errors.py``'s docstring, with the name it hangs
     under (``A / B`` on one line are siblings)."""

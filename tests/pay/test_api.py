@@ -26,6 +26,7 @@ from onecard.core.errors import (
     Forbidden,
     IdempotencyConflict,
     InvalidAmount,
+    RefundExceedsLeft,
     StateConflict,
     WithdrawalRefused,
 )
@@ -503,7 +504,7 @@ def test_partial_refunds_add_up_to_the_original_split_exactly(
     assert [(p.subsidy_fen, p.cash_fen) for p in parts] == [(83, 17), (84, 16), (83, 17)]
     assert sum(p.subsidy_fen for p in parts) == 250 and sum(p.cash_fen for p in parts) == 50
     assert purse(ctx, w, "a1") == (250, 1000)
-    with pytest.raises(InvalidAmount):
+    with pytest.raises(RefundExceedsLeft):
         reversal.refund(ctx, mgr, pid, 1, "rf-more")
     # The same request again is the same refund, not a second one.
     again = reversal.refund(ctx, mgr, pid, 100, "rf-1")
@@ -518,8 +519,9 @@ def test_over_refund_is_refused_and_changes_nothing(
     mgr = manager(w, "A")
     reversal.refund(ctx, mgr, pid, 200, "rf-1")
     before = state(ctx, w)
-    with pytest.raises(InvalidAmount):
+    with pytest.raises(RefundExceedsLeft) as over:
         reversal.refund(ctx, mgr, pid, 101, "rf-2")
+    assert over.value.code == "refund_exceeds_left" and "1.00 元" in over.value.message("zh-CN")
     for bad in (0, -5):
         with pytest.raises(InvalidAmount):
             reversal.refund(ctx, mgr, pid, bad, "rf-3")

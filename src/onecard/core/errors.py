@@ -117,6 +117,7 @@ message template in Chinese (default) and English.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 
@@ -128,17 +129,28 @@ class OneCardError(Exception):
     def __init__(self, detail: str | None = None, **params: Any) -> None:
         self.params = params
         self.detail = detail
-        super().__init__(self.message("en"))
+        # For logs and tracebacks: the English template with the detail as it is.
+        super().__init__(self._text(self.en, detail))
 
     def message(self, lang: str = "zh-CN") -> str:
-        template = self.en if lang.startswith("en") else self.zh
+        """The message a person reads in ``lang``. A service's ``detail`` is its own
+        words, mostly Chinese: an English message leaves a detail out when it is written
+        in Chinese rather than show a Chinese sentence on an English page (the code and
+        the English template still say what went wrong)."""
+        if lang.startswith("en"):
+            chinese = self.detail is not None and _CJK.search(self.detail)
+            return self._text(self.en, None if chinese else self.detail)
+        return self._text(self.zh, self.detail)
+
+    def _text(self, template: str, detail: str | None) -> str:
         try:
             text = template.format(**self.params)
         except (KeyError, IndexError):
             text = template
-        if self.detail:
-            text = f"{text}: {self.detail}"
-        return text
+        return f"{text}: {detail}" if detail else text
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")  # Han characters and full-width forms
 
 
 # --- the request is wrong -------------------------------------------------------------

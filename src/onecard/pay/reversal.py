@@ -33,10 +33,12 @@ from onecard.core.errors import (
     AlreadyReversed,
     InvalidAmount,
     NotFound,
+    NotRefundable,
+    RefundExceedsLeft,
     ReversalWindowPassed,
     StateConflict,
 )
-from onecard.core.money import split_largest_remainder
+from onecard.core.money import split_largest_remainder, yuan
 from onecard.ledger.service import Leg, account_id, balances, post
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person
@@ -245,10 +247,11 @@ def refund(
         ).scalar_one()
         actor.require_canteen(row.canteen_id, owner)
         if row.status != "approved":
-            raise StateConflict("只有成功且未冲正的交易可以退款")
+            raise NotRefundable()
         left = row.amount_fen - row.refunded_fen
         if amount_fen > left:
-            raise InvalidAmount(f"最多可退 {left} 分")
+            # 409 with the amount left in yuan, as an e-CNY refund (``pay.ecny.refund``).
+            raise RefundExceedsLeft(left=yuan(left, grouped=True))
         assert row.person_id is not None
         # Cumulative proportional split: the purses get back, in total, the same shares
         # they paid, whatever the sequence of partial refunds.

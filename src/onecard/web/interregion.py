@@ -49,7 +49,6 @@ PAGE = "/bureau/interregion"
 Side = Literal["home", "host"]
 Move = Literal["accept", "suspend", "resume", "end"]
 SIDES: tuple[Side, Side] = ("home", "host")
-CJK = re.compile(r"[\u4e00-\u9fff]")
 CODES = re.compile(r"[\s,，、;；]+")
 
 
@@ -129,17 +128,6 @@ def _page(
     )
 
 
-def _message(exc: OneCardError, lang: str) -> str:
-    """The error in the page's language: an English page leaves out a detail that is
-    only in Chinese (the service's own words)."""
-    if lang.startswith("en") and exc.detail and CJK.search(exc.detail):
-        try:
-            return type(exc).en.format(**exc.params)
-        except (KeyError, IndexError):
-            return type(exc).en
-    return exc.message(lang)
-
-
 def _refused(
     request: Request,
     actor: Actor,
@@ -153,7 +141,7 @@ def _refused(
         request,
         actor,
         ctx,
-        error=_message(exc, request_lang(request)),
+        error=exc.message(request_lang(request)),
         status_code=status_for(exc),
         form=form,
     )
