@@ -35,9 +35,7 @@ def faced(ctx: Context, w: World, staff: Staff) -> World:
     with ctx.db.begin() as conn:
         for key, phone in (("a1", "13800001111"), ("a2", "13700004444")):
             conn.execute(update(Person).where(Person.id == w.people[key]).values(phone=phone))
-    faces.enrol(
-        ctx, SYSTEM, w.people["a1"], descriptor=list(descriptor("astronaut")), consent=True
-    )
+    faces.enrol(ctx, SYSTEM, w.people["a1"], descriptor=list(descriptor("astronaut")), consent=True)
     faces.set_liveness(ctx, SYSTEM, w.terminals["A"].code, True)
     return w
 

@@ -249,10 +249,10 @@ def till_face(
     status = 200
     result: dict[str, Any]
     try:
-        if not takes_faces(ctx, terminal.id):
-            raise FacePayNotEnabled()
         if attested != "yes":
             raise FaceNotAttested()
+        if not takes_faces(ctx, terminal.id):
+            raise FacePayNotEnabled()
         fp = FacePayment(
             txn_id=face_txn or _txn_id(),
             liveness=True,  # the cashier's attestation (above)
