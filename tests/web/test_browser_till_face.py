@@ -6,8 +6,10 @@ scikit-image, a real JPEG written to a temporary file. At 1366 px: paying withou
 attestation shows the reason (422, the picture kept); ticked, it pays as a1 (张伟) and
 the day's list has the payment. At 390 px, with a twin template enrolled: the till asks
 for the last 4 digits, Enter in that field pays as a2 (王芳) with the same picture.
-Every page is checked for horizontal scroll and the journey for console errors, page
-errors and 5xx. Screenshots: tests/screenshots/till-face-*.png.
+A second test drives the camera path with Chromium's fake camera (no face in it: the
+no-face 422, the still kept). Every page is checked for horizontal scroll and the
+journey for console errors, page errors and 5xx. Screenshots:
+tests/screenshots/till-face-*.png.
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ from onecard.core.context import Context
 from onecard.faces import service as faces
 from onecard.org.actors import Actor
 from onecard.org.models import Person
-from web.browser import CHROMIUM, DESKTOP, PHONE, LiveServer, Watch, fits, shot, sign_in
+from web.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    LiveServer,
+    Watch,
+    fits,
+    shot,
+    sign_in,
+)
 from web.conftest import Seed
 from world import World, fund, purse
 
@@ -125,3 +137,40 @@ def test_the_till_takes_a_face_payment_at_a_desk_and_on_a_phone(
     fits(phone)
     shot(phone, "till-face-approved-390")
     watch.check()
+
+
+def test_the_camera_still_goes_into_the_form(ctx: Context, w: World, live: LiveServer) -> None:
+    """getUserMedia → canvas → JPEG in the file input: Chromium's fake camera (a test
+    pattern, no face) is photographed and sent; the answer is the no-face 422 in the
+    verdict box, nothing paid, the still and the tick kept for another try."""
+    from playwright.sync_api import sync_playwright
+
+    fake = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + fake)
+        try:
+            watch = Watch(expect_statuses={422})
+            page = watch.attach(b.new_context(viewport=DESKTOP, locale="zh-CN").new_page())
+            page.context.grant_permissions(["camera"], origin=live.url)
+            sign_in(page, live.url, "Scm")
+            before = purse(ctx, w, "a1")
+            page.click("#face-camera")
+            page.wait_for_selector("#face-snap:not([hidden])")
+            page.wait_for_function("document.getElementById('face-video').videoWidth > 0")
+            page.click("#face-snap")
+            page.wait_for_function("document.getElementById('face-photo').files.length === 1")
+            assert page.eval_on_selector("#face-photo", "el => el.files[0].type") == "image/jpeg"
+            assert page.is_visible("#face-still")
+            page.fill("#amount", "1.00")
+            page.check("#face-attested")
+            page.click("#face-pay")
+            verdict = page.wait_for_selector("#till-verdict[data-result='refused']")
+            assert "未检测到人脸" in verdict.inner_text()
+            assert verdict.get_attribute("data-kept") == "1"
+            assert page.is_checked("#face-attested")
+            assert purse(ctx, w, "a1") == before
+            fits(page)
+            shot(page, "till-face-camera-1366")
+            watch.check()
+        finally:
+            b.close()
