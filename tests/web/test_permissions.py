@@ -652,6 +652,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/till/ecny/refund/check"): Call(
         form=lambda t, c: {"canteen_id": t["canteen_id"], "refund_no": "R-none"}, ok=(200, 404)
     ),
+    # Without the cashier's attestation: admitted, then refused on the page (nothing written).
+    ("POST", "/till/face"): Call(
+        form=lambda t, c: {"canteen_id": t["canteen_id"], "mode": "amount", "amount": "0.01"},
+        ok=frozenset({422}),
+    ),
     ("POST", "/unit/{unit_id}/canteens/{canteen_id}/rules"): Call(
         form=j({"purse_order": "subsidy_first", "serves_visitors": "true"})
     ),

@@ -17,6 +17,7 @@
     │   ├── NotABackup                not a OneCard backup this database kind restores
     │   ├── BackupToolFailed          pg_dump / pg_restore / psql failed; nothing changed
     │   ├── NoFaceFound               face pay: not a picture, or no face in it (422)
+    │   ├── FaceNotAttested           the till's face pay without the cashier's attestation
     │   ├── InvalidIdNumber           a resident's ID number: length, birth date, check digit
     │   ├── NotOnMenu                 a pre-order of a dish not on that day's menu (menus)
     │   ├── NotADish                  a dish rating of a shop good or a dish not in the meal
@@ -700,6 +701,12 @@ class NoFaceFound(InvalidInput):
     code = "no_face"
     zh = "照片中未检测到人脸（或不是可读的 JPEG/PNG 图片），请正对镜头重拍"
     en = "No face found in the picture (or not a readable JPEG/PNG); take it again, facing the camera"
+
+
+class FaceNotAttested(InvalidInput):
+    code = "face_not_attested"
+    zh = "请先勾选“收银员已核验本人在场”再刷脸收款"
+    en = "Tick “the cashier has checked the diner is present” before taking a face payment"
 
 
 class UnknownReference(InvalidInput):

@@ -372,6 +372,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/till/forecast"): CANTEEN_RUNNERS,
     ("GET", "/till/report"): CANTEEN_RUNNERS,
     ("POST", "/till/ecny/check"): CANTEEN_RUNNERS,  # ask again about a pending e-CNY payment
+    ("POST", "/till/face"): CANTEEN_RUNNERS,  # face pay at the till (the terminal takes faces)
     # --- unit admin pages ------------------------------------------------------------------
     ("GET", "/unit/{unit_id}"): UNIT_READERS,
     ("GET", "/unit/{unit_id}/info"): UNIT_READERS,

@@ -10,7 +10,9 @@ would still reverse; ``/till/reverse`` reverses the payment named by ``txn_id`` 
 none, the last one this session took) through ``pay.reversal.reverse`` — the terminal's
 own payments only, within the window, an audit event. ``/till/report`` is the shift
 report (``shift_report``: count and totals by meal period and purse), printable. The
-day's count and total are the terminal's (``terminal_day``). Only someone who manages
+day's count and total are the terminal's (``terminal_day``). ``/till/face`` takes a face
+payment (刷脸) through ``pay.face_pay.face_pay`` as the same terminal, when it declared
+liveness detection (the block "Face pay at the till" below). Only someone who manages
 the canteen (its manager, the owning unit's admin, the bureau) may open any of it.
 """
 
@@ -22,18 +24,28 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from onecard.core.clock import local_text
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError, StateConflict
+from onecard.core.errors import (
+    FaceNotAttested,
+    FacePayNotEnabled,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OneCardError,
+    StateConflict,
+)
 from onecard.core.tables import Table, to_xlsx
+from onecard.faces.queries import takes_faces
 from onecard.feedback.queries import canteen_averages, recent_comments
 from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.pay import ecny
 from onecard.pay.decide import TerminalIdentity
+from onecard.pay.face_pay import NEED_DIGITS, FacePayment, face_pay
 from onecard.pay.reversal import reverse, terminal_day
 from onecard.pay.service import PaymentRequest, pay
 from onecard.pay.till_queries import (
@@ -49,6 +61,7 @@ from onecard.reports.dish_forecast import canteen_dish_forecast
 from onecard.reports.forecast import canteen_forecast
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
+from onecard.web.errors import status_for
 from onecard.web.forms import parse_yuan
 from onecard.web.i18n import request_lang
 from onecard.web.templating import render
@@ -99,6 +112,7 @@ def _page(
     result: dict[str, Any] | None,
     mode: str = "meal",
     meal: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     terminal = till_terminal(ctx, canteen["id"])
     day_text, count, total = terminal_day(ctx, terminal)
@@ -118,10 +132,13 @@ def _page(
         "count": count,
         "total": total,
         "result": result,
+        "faces": takes_faces(ctx, terminal.id),
     }
     if request.headers.get("hx-request"):
-        return render(request, "till/_result.html", actor=actor, oob=True, **ctx_)
-    return render(request, "till/till.html", actor=actor, **ctx_)
+        return render(
+            request, "till/_result.html", status_code=status_code, actor=actor, oob=True, **ctx_
+        )
+    return render(request, "till/till.html", status_code=status_code, actor=actor, **ctx_)
 
 
 @router.get("")
@@ -150,36 +167,117 @@ def till_pay(
     lang = request_lang(request)
     result: dict[str, Any]
     try:
-        if mode == "meal":
-            if not meal:
-                raise InvalidInput("请选择餐次")
-            req = PaymentRequest(txn_id=_txn_id(), credential=credential.strip(), meal=meal)
-        elif mode == "items":
-            req = PaymentRequest(
-                txn_id=_txn_id(),
-                credential=credential.strip(),
-                items=_item_lines(sku or [], qty or []),
-            )
-        else:
-            req = PaymentRequest(
-                txn_id=_txn_id(), credential=credential.strip(), amount_fen=parse_yuan(amount)
-            )
+        req = PaymentRequest(
+            txn_id=_txn_id(),
+            credential=credential.strip(),
+            **_charge(mode, meal, amount, sku, qty),
+        )
         if is_ecny_code(req.credential):  # e-CNY: the block "e-CNY at the till" below
             return _page(request, ctx, actor, canteen, mine, _ecny_pay(ctx, terminal, req, lang))
         outcome = pay(ctx, terminal, req)
         result = dict(outcome.data)
         if outcome.approved:
-            last = dict(request.session.get("till_last") or {})
-            last[str(canteen["id"])] = req.txn_id
-            request.session["till_last"] = last
+            _remember(request, canteen["id"], req.txn_id)
     except OneCardError as exc:
         # Bad input never reaches the ledger or the decision records: show why.
         result = {"result": "refused", "code": exc.code, "message": exc.message(lang)}
     return _page(request, ctx, actor, canteen, mine, result, mode, meal or None)
 
 
+def _charge(
+    mode: str, meal: str, amount: str, sku: list[str] | None, qty: list[str] | None
+) -> dict[str, Any]:
+    """What the till charges, as the payment request's fields: the meal period, the
+    amount in yuan, or the item lines — whichever the form's ``mode`` says (a card, a
+    code and a face are charged alike)."""
+    if mode == "meal":
+        if not meal:
+            raise InvalidInput("请选择餐次")
+        return {"meal": meal}
+    if mode == "items":
+        return {"items": _item_lines(sku or [], qty or [])}
+    return {"amount_fen": parse_yuan(amount)}
+
+
+def _remember(request: Request, canteen_id: int, txn_id: str) -> None:
+    """The last payment this session took at the canteen (``/till/reverse`` without a txn)."""
+    last = dict(request.session.get("till_last") or {})
+    last[str(canteen_id)] = txn_id
+    request.session["till_last"] = last
+
+
+TXN_RE = r"web-[0-9a-f]{20}"
+
+
 def _txn_id() -> str:
     return "web-" + secrets.token_hex(10)
+
+
+# --- Face pay at the till (刷脸) ------------------------------------------------------------
+# The cashier takes a still of the diner (the device camera, or a file input with
+# ``capture="user"``) and ticks 收银员已核验本人在场: a browser has no liveness detector,
+# so at this attended till the cashier's attestation is the liveness verdict sent to
+# ``pay.face_pay.face_pay`` — only when the till's terminal declared liveness detection
+# (``faces.queries.takes_faces``; else 403 with the reason, nothing read or written).
+# Unticked is ``FaceNotAttested`` (422), nothing written: a till never sends a failed
+# verdict, so it never records ``face_not_live``. ``need_digits`` (recorded nowhere) comes
+# back with its ``txn_id`` in the form (``face_txn``): the cashier types the diner's last
+# 4 digits and the browser sends the same picture again with the same ``txn_id`` — the
+# credential is a hash of the picture, the verdict and the digits, so a repeat of that
+# answer replays its stored outcome. No descriptor ever leaves the server.
+@router.post("/face")
+def till_face(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    canteen_id: IdForm,
+    photo: Annotated[UploadFile | None, File()] = None,
+    attested: Annotated[str, Form(max_length=3)] = "",
+    face_txn: Annotated[str, Form(pattern=f"^({TXN_RE})?$")] = "",
+    digits: Annotated[str, Form(max_length=8)] = "",
+    mode: Annotated[str, Form(pattern="^(meal|amount|items)$")] = "meal",
+    meal: Annotated[str, Form(max_length=20)] = "",
+    amount: Annotated[str, Form(max_length=20)] = "",
+    sku: Annotated[list[str] | None, Form(max_length=32)] = None,
+    qty: Annotated[list[str] | None, Form(max_length=3)] = None,
+) -> Response:
+    """Take a face payment: the picture, the cashier's attestation, what is charged (as
+    ``/till/pay``), and — after ``need_digits`` — the same ``face_txn`` with ``digits``."""
+    canteen, mine = _pick(ctx, actor, canteen_id)
+    terminal = till_terminal(ctx, canteen["id"])
+    lang = request_lang(request)
+    status = 200
+    result: dict[str, Any]
+    try:
+        if attested != "yes":
+            raise FaceNotAttested()
+        if not takes_faces(ctx, terminal.id):
+            raise FacePayNotEnabled()
+        fp = FacePayment(
+            txn_id=face_txn or _txn_id(),
+            liveness=True,  # the cashier's attestation (above)
+            image=photo.file.read() if photo is not None else b"",
+            digits=digits.strip() or None,
+            **_charge(mode, meal, amount, sku, qty),
+        )
+        outcome = face_pay(ctx, terminal, fp)
+        # A replay (the same request again) carries the stored bytes only.
+        result = dict(outcome.data) if outcome.data else json.loads(outcome.body)
+        if result.get("result") == "need_digits":
+            result["message"] = NEED_DIGITS["en" if lang == "en" else "zh-CN"]
+            result["digits_txn"] = fp.txn_id
+        if outcome.approved:
+            _remember(request, canteen["id"], fp.txn_id)
+    except OneCardError as exc:
+        # Nothing written: no face, no attestation, bad input — or no liveness here. The
+        # picture stays in the form (``kept``), and a digits retry keeps its txn_id.
+        status = status_for(exc)
+        result = {"result": "refused", "code": exc.code, "message": exc.message(lang)}
+        result["kept"] = True
+        if face_txn:
+            result["digits_txn"] = face_txn
+    result["channel"] = "face"
+    return _page(request, ctx, actor, canteen, mine, result, mode, meal or None, status)
 
 
 # --- e-CNY at the till (数字人民币) ---------------------------------------------------------

@@ -9,6 +9,13 @@
  * - A tone for the verdict, made with the Web Audio API (no sound files): two rising
  *   beeps for approved or reversed, a low double buzz for refused. #till-sound turns it
  *   off (remembered in localStorage).
+ * - Face pay (#till-face, only when the till's terminal takes faces): the device camera
+ *   (getUserMedia → canvas → JPEG, put into the file input #face-photo) or the file
+ *   input itself (capture="user"); the button 刷脸收款 posts the same form to /till/face
+ *   (its formaction). After need_digits the picture is kept and the digits field is
+ *   focused; Enter there pays by face. After a decision (approved or refused) the picture
+ *   and the cashier's attestation are cleared: each face payment is attested again; an
+ *   answer with nothing decided (no face, not attested: data-kept) keeps them.
  */
 (function () {
   "use strict";
@@ -145,6 +152,94 @@
     form.setAttribute("data-sounded", ok ? "approved" : "refused");
   }
 
+  /* ---- face pay ---------------------------------------------------------------- */
+  var facePhoto = document.getElementById("face-photo");
+  var faceVideo = document.getElementById("face-video");
+  var faceStill = document.getElementById("face-still");
+  var faceCamera = document.getElementById("face-camera");
+  var faceSnap = document.getElementById("face-snap");
+  var faceNote = document.getElementById("face-note");
+  var faceAttested = document.getElementById("face-attested");
+  var facePay = document.getElementById("face-pay");
+  var MAX_SIDE = 640;  // a still this size is plenty for the face and a small upload
+
+  function showStill(source, w, h) {
+    var scale = Math.min(1, MAX_SIDE / Math.max(w, h));
+    faceStill.width = Math.round(w * scale);
+    faceStill.height = Math.round(h * scale);
+    faceStill.getContext("2d").drawImage(source, 0, 0, faceStill.width, faceStill.height);
+    faceStill.hidden = false;
+    faceNote.textContent = faceNote.getAttribute("data-text-taken");
+  }
+
+  function clearFace() {
+    if (!facePhoto) return;
+    facePhoto.value = "";
+    faceStill.hidden = true;
+    faceNote.textContent = "";
+    if (faceAttested) faceAttested.checked = false;
+  }
+
+  if (facePhoto) {
+    if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia && window.DataTransfer) {
+      faceCamera.hidden = false;
+    }
+    faceCamera.addEventListener("click", function () {
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false })
+        .then(function (stream) {
+          faceVideo.srcObject = stream;
+          faceVideo.hidden = false;
+          faceSnap.hidden = false;
+          faceCamera.hidden = true;
+        })
+        .catch(function () {
+          faceNote.textContent = faceCamera.getAttribute("data-text-error");
+          faceCamera.hidden = true;
+        });
+    });
+    faceSnap.addEventListener("click", function () {
+      if (!faceVideo.videoWidth) return;
+      showStill(faceVideo, faceVideo.videoWidth, faceVideo.videoHeight);
+      faceStill.toBlob(function (blob) {
+        if (!blob) return;
+        var dt = new DataTransfer();
+        dt.items.add(new File([blob], "face.jpg", { type: "image/jpeg" }));
+        facePhoto.files = dt.files;
+      }, "image/jpeg", 0.9);
+    });
+    facePhoto.addEventListener("change", function () {
+      var file = facePhoto.files && facePhoto.files[0];
+      if (!file || !window.createImageBitmap) return;
+      createImageBitmap(file).then(function (bmp) {
+        showStill(bmp, bmp.width, bmp.height);
+      }).catch(function () { faceStill.hidden = true; });
+    });
+  }
+
+  // Enter in the digits field pays by face (the form's default button is the card's).
+  form.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || !(e.target instanceof Element) || e.target.id !== "face-digits-input") return;
+    e.preventDefault();
+    if (facePay) facePay.click();
+  });
+
+  // A card or code payment carries no picture.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.target !== form || e.detail.path !== "/till/pay") return;
+    delete e.detail.parameters.photo;
+  });
+
+  // A face payment refused before any decision (no face 422, no attestation, no liveness
+  // 403) still shows its reason in the verdict box.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!(e.target instanceof Element) || e.target.id !== "till-out") return;
+    var status = e.detail.xhr.status;
+    if (status === 403 || status === 409 || status === 422) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
   /* ---- after each answer --------------------------------------------------------- */
   document.addEventListener("htmx:afterSwap", function (e) {
     if (!(e.target instanceof Element) || e.target.id !== "till-out") return;
@@ -154,11 +249,20 @@
     var ok = result === "approved" || result === "reversed";
     if (result === "approved") clearUsed();
     if (result === "pending") return; // e-CNY still being confirmed: no verdict tone yet
+    if (result === "need_digits") {  // the same picture goes again with the digits
+      var digits = document.getElementById("face-digits-input");
+      if (digits) digits.focus();
+      return;
+    }
+    if (verdict.getAttribute("data-channel") === "face" && !verdict.hasAttribute("data-kept")) {
+      clearFace();  // a decision was made: the next diner is photographed and attested anew
+    }
     play(ok);
   });
 
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.target !== form) return;
+    if (document.getElementById("face-digits-input")) return; // the digits field keeps focus
     var input = document.getElementById("credential");
     if (input) {
       input.value = "";
