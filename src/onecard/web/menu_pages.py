@@ -29,11 +29,12 @@ from onecard.core.errors import Forbidden, InvalidInput, NotFound, OneCardError
 from onecard.core.tables import to_xlsx
 from onecard.menus import queries, service
 from onecard.org.actors import Actor
-from onecard.pay.till_queries import till_canteens, till_terminal
+from onecard.pay.till_queries import till_terminal
 from onecard.web.csrf import csrf_protect
 from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath, OptionalIdQuery
 from onecard.web.i18n import request_lang, translate
 from onecard.web.phrases import N_
+from onecard.web.scopes import till_scope
 from onecard.web.templating import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -176,20 +177,6 @@ def menu_cancel(request: Request, preorder_id: IdPath, actor: ActorDep, ctx: Ctx
 
 
 # --- the canteen's side --------------------------------------------------------------------
-def _runs(
-    ctx: Context, actor: Actor, canteen_id: int | None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    mine = till_canteens(ctx, actor)
-    if not mine:
-        raise Forbidden()
-    if canteen_id is None:
-        return mine[0], mine
-    for c in mine:
-        if c["id"] == canteen_id:
-            return c, mine
-    if queries.canteen_of(ctx, canteen_id) is None:
-        raise NotFound(what="食堂")
-    raise Forbidden()
 
 
 def _till_page(
@@ -200,7 +187,7 @@ def _till_page(
     day: date | None,
     result: dict[str, Any] | None = None,
 ) -> Response:
-    canteen, mine = _runs(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     d = day or ctx.clock.today() + timedelta(days=1)
     rule = queries.canteen_of(ctx, canteen["id"])
     return render(
@@ -233,7 +220,7 @@ def till_preorders(
 def till_preorders_xlsx(
     actor: ActorDep, ctx: CtxDep, canteen_id: OptionalIdQuery = None, day: WeekQuery = None
 ) -> Response:
-    canteen, _ = _runs(ctx, actor, canteen_id)
+    canteen, _ = till_scope(ctx, actor, canteen_id)
     d = day or ctx.clock.today() + timedelta(days=1)
     table = queries.counts_table(
         canteen["name"],
@@ -257,7 +244,7 @@ def till_pickup(
     credential: Annotated[str, Form(max_length=40)],
     meal: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    canteen, _ = _runs(ctx, actor, canteen_id)
+    canteen, _ = till_scope(ctx, actor, canteen_id)
     lang = request_lang(request)
     try:
         terminal = till_terminal(ctx, canteen["id"])
@@ -284,7 +271,7 @@ def _menu_admin(
     week: date | None,
     result: dict[str, Any] | None = None,
 ) -> Response:
-    canteen, mine = _runs(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     if week is not None:
         service.check_day(week)
     today = ctx.clock.today()

@@ -32,16 +32,13 @@ from onecard.core.context import Context
 from onecard.core.errors import (
     FaceNotAttested,
     FacePayNotEnabled,
-    Forbidden,
     InvalidInput,
-    NotFound,
     OneCardError,
     StateConflict,
 )
 from onecard.core.tables import Table, to_xlsx
 from onecard.faces.queries import takes_faces
 from onecard.feedback.queries import canteen_averages, recent_comments
-from onecard.org import queries as org_queries
 from onecard.org.actors import Actor
 from onecard.pay import ecny
 from onecard.pay.decide import TerminalIdentity
@@ -54,7 +51,6 @@ from onecard.pay.till_queries import (
     meal_board,
     shift_report,
     sold_items,
-    till_canteens,
     till_terminal,
 )
 from onecard.reports.dish_forecast import canteen_dish_forecast
@@ -64,6 +60,7 @@ from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
 from onecard.web.errors import status_for
 from onecard.web.forms import parse_yuan
 from onecard.web.i18n import request_lang
+from onecard.web.scopes import till_scope
 from onecard.web.templating import render
 
 router = APIRouter(prefix="/till", dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -85,22 +82,6 @@ def _item_lines(skus: list[str], qtys: list[str]) -> tuple[tuple[str, int], ...]
     if not lines:
         raise InvalidInput("请填写商品数量")
     return tuple(lines)
-
-
-def _pick(
-    ctx: Context, actor: Actor, canteen_id: int | None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    mine = till_canteens(ctx, actor)
-    if not mine:
-        raise Forbidden()
-    if canteen_id is None:
-        return mine[0], mine
-    for c in mine:
-        if c["id"] == canteen_id:
-            return c, mine
-    if not org_queries.canteen_exists(ctx, canteen_id):
-        raise NotFound(what="食堂")
-    raise Forbidden()
 
 
 def _page(
@@ -145,7 +126,7 @@ def _page(
 def till_page(
     request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: OptionalIdQuery = None
 ) -> Response:
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     return _page(request, ctx, actor, canteen, mine, None)
 
 
@@ -162,7 +143,7 @@ def till_pay(
     sku: Annotated[list[str] | None, Form(max_length=32)] = None,
     qty: Annotated[list[str] | None, Form(max_length=3)] = None,
 ) -> Response:
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     lang = request_lang(request)
     result: dict[str, Any]
@@ -243,7 +224,7 @@ def till_face(
 ) -> Response:
     """Take a face payment: the picture, the cashier's attestation, what is charged (as
     ``/till/pay``), and — after ``need_digits`` — the same ``face_txn`` with ``digits``."""
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     lang = request_lang(request)
     status = 200
@@ -325,7 +306,7 @@ def till_ecny_check(
     txn_id: Annotated[str, Form(min_length=1, max_length=64)],
 ) -> Response:
     """Ask again about a pending e-CNY payment this till's terminal took."""
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     lang = request_lang(request)
     result: dict[str, Any]
@@ -351,7 +332,7 @@ def till_reverse(
 ) -> Response:
     """Reverse the payment ``txn_id`` this till's terminal took (a row of the day's list),
     or without one the last payment this session took."""
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     last = dict(request.session.get("till_last") or {})
     txn = txn_id.strip() or last.get(str(canteen["id"]))
@@ -378,7 +359,7 @@ def till_ratings(
     request: Request, actor: ActorDep, ctx: CtxDep, canteen_id: OptionalIdQuery = None
 ) -> Response:
     """What diners say about this canteen: average scores and the latest comments."""
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     return render(
         request,
         "till/ratings.html",
@@ -400,7 +381,7 @@ def till_forecast(
 ) -> Response:
     """Tomorrow's diners per meal and the week after, with a range, and tomorrow's
     portions of each dish on the menu with a range and its pre-orders (R-S4)."""
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     today = ctx.clock.today()
     return render(
         request,
@@ -426,7 +407,7 @@ def till_report(
     """The shift report (交班报表) of this till's terminal for a Beijing day (default today):
     count and totals by meal period and by purse, reversals and refunds; printable, or
     with ``fmt=xlsx`` the same figures as an Excel sheet (money as yuan numbers)."""
-    canteen, mine = _pick(ctx, actor, canteen_id)
+    canteen, mine = till_scope(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
     today = ctx.clock.today()
     day = day or today
