@@ -7,6 +7,7 @@
     │   ├── InvalidAmount
     │   ├── MalformedCredential
     │   ├── ForeignRegion
+    │   ├── FundSharedAbove           a region whose money its fund region above runs
     │   ├── StarsNotChosen            a meal rating with an aspect left without stars
     │   ├── ImportRejected            a file with row errors; nothing was written
     │   ├── AboveReferencePrice       a good priced above the city's large stores (R-A11)
@@ -177,6 +178,12 @@ class ForeignRegion(InvalidInput):
     code = "foreign_region"
     zh = "该付款码不属于本市一卡通网络"
     en = "This payment code belongs to another city's network"
+
+
+class FundSharedAbove(InvalidInput):
+    code = "fund_shared_above"
+    zh = "区域 {region} 不单独核算经费，其经费由区域 {fund} 管理"
+    en = "Region {region} has no fund of its own: its money is run by region {fund}"
 
 
 class StarsNotChosen(InvalidInput):

@@ -44,7 +44,12 @@ from sqlalchemy import Connection, Select, func, insert, or_, select, update
 
 from onecard.audit import records as audit
 from onecard.core.context import Context
-from onecard.core.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from onecard.core.errors import (
+    Forbidden,
+    FundSharedAbove,
+    NotFound,
+    StateConflict,
+)
 from onecard.core.runs import RunResult
 from onecard.ledger.models import Account, JournalEntry, LedgerPeriod, Posting
 from onecard.ledger.service import (
@@ -93,7 +98,7 @@ def _resolve(conn: Connection, code: str | None) -> FundRegion:
     fmap = fund_region_map(conn)
     if fmap[rid] != rid:
         other = conn.execute(select(Region.code).where(Region.id == fmap[rid])).scalar()
-        raise InvalidInput(f"区域 {code} 不单独核算经费，其经费由区域 {other} 管理")
+        raise FundSharedAbove(region=code, fund=other)
     row = conn.execute(select(Region.code, Region.name).where(Region.id == rid)).one()
     members = tuple(sorted(r for r, f in fmap.items() if f == rid))
     return FundRegion(rid, str(row.code), str(row.name), rid == top, members)
