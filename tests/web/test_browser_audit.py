@@ -30,7 +30,10 @@ def test_a_lost_phone_stops_its_codes_at_the_till(
     ctx: Context, w: World, live: LiveServer, browser: Any
 ) -> None:
     watch = Watch()
-    phone = watch.attach(browser.new_context(viewport=PHONE, locale="zh-CN").new_page())
+    # The phone's code page polls the server: once its session is ended, a poll is
+    # answered 401 (which the browser logs) and the page goes to the sign-in form.
+    phone_watch = Watch(expect_statuses={401})
+    phone = phone_watch.attach(browser.new_context(viewport=PHONE, locale="zh-CN").new_page())
     sign_in(phone, live.url, "Sb1")
     phone.goto(f"{live.url}/me/code")
     phone.wait_for_selector("#paycode[data-ready='1']")
@@ -48,7 +51,11 @@ def test_a_lost_phone_stops_its_codes_at_the_till(
     assert "已退出所有设备上的登录" in desk.inner_text("main")
     shot(desk, "diner-phone-lost-1366")
 
-    phone.goto(f"{live.url}/me")  # the phone's session ended as well
+    # The phone's session ended as well: its code page notices by itself, forgets the
+    # secret it made codes from and asks for a sign-in that comes back to the code.
+    phone.wait_for_url("**/login?next=%2Fme%2Fcode", timeout=15000)
+    assert phone.evaluate("() => Object.keys(localStorage)") == []
+    phone.goto(f"{live.url}/me")
     assert "/login" in phone.url
     shot(phone, "diner-phone-lost-390")
 
@@ -61,6 +68,7 @@ def test_a_lost_phone_stops_its_codes_at_the_till(
     assert "付款码已失效" in verdict.inner_text()
     shot(till, "till-code-revoked")
     watch.check()
+    phone_watch.check()
 
 
 def test_the_bureau_reads_filters_and_exports_the_audit_log(

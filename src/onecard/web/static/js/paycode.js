@@ -65,7 +65,7 @@
   var countdown = document.getElementById("paycode-countdown");
   var netBox = document.getElementById("paycode-net");
   var paidBox = document.getElementById("paycode-paid");
-  var cfg = null, shownStep = null, lastPaymentId = null, baselined = false;
+  var cfg = null, shownStep = null, lastPaymentId = null, baselined = false, stopped = false;
 
   function loadStored() {
     try { return JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { return null; }
@@ -110,9 +110,10 @@
   }
 
   async function pollPayments() {
-    if (!navigator.onLine) return;
+    if (stopped || !navigator.onLine) return;
     try {
       var r = await fetch("/api/v1/me/transactions?limit=1", { credentials: "same-origin", cache: "no-store" });
+      if (r.status === 401) { signedOut(); return; }
       if (!r.ok) return;
       var list = await r.json();
       var t = list.length ? list[0] : null;
@@ -135,6 +136,16 @@
         refreshBalances();
       }
     } catch (e) { /* offline: the code keeps working */ }
+  }
+
+  // The session ended on the server (signed out everywhere, phone reported lost, expired):
+  // forget the stored secret, so this phone makes no more codes from it, and go to the
+  // sign-in page, which comes back here.
+  function signedOut() {
+    if (stopped) return;
+    stopped = true;
+    try { localStorage.removeItem(storeKey); } catch (e) { /* private mode */ }
+    window.location.assign("/login?next=" + encodeURIComponent("/me/code"));
   }
 
   function yuan(fen) { return (fen / 100).toFixed(2); }
