@@ -29,7 +29,7 @@ def test_the_migrated_schema_matches_the_models(ctx: Context) -> None:
     assert diff == []
     with ctx.db.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0034"
+    assert version == "0035"
 
 
 def test_the_ledger_backstops_are_installed_by_the_migration(ctx: Context) -> None:

@@ -160,9 +160,7 @@ def test_the_camera_still_goes_into_the_form(ctx: Context, w: World, live: LiveS
             # poll, which the page's CSP (no 'unsafe-eval') refuses after the first one.
             page.wait_for_function("() => document.getElementById('face-video').videoWidth > 0")
             page.click("#face-snap")
-            page.wait_for_function(
-                "() => document.getElementById('face-photo').files.length === 1"
-            )
+            page.wait_for_function("() => document.getElementById('face-photo').files.length === 1")
             assert page.eval_on_selector("#face-photo", "el => el.files[0].type") == "image/jpeg"
             assert page.is_visible("#face-still")
             page.fill("#amount", "1.00")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -97,8 +98,14 @@ def _diners(conn: Connection, canteen: CanteenRules, version: int | None, day: d
 
 
 def face_pay(
-    ctx: Context, terminal: TerminalIdentity, fp: FacePayment, *, deadline: float | None = None
+    ctx: Context,
+    terminal: TerminalIdentity,
+    fp: FacePayment,
+    *,
+    deadline: float | None = None,
+    also: Callable[[Connection, PaymentOutcome], None] | None = None,
 ) -> PaymentOutcome:
+    """``also``: recorded with the decision record, as ``pay.service.pay`` says."""
     if (fp.image is None) == (fp.descriptor is None):
         raise InvalidInput("image 与 descriptor 须且只能给出一个")
     if fp.digits is not None and not DIGITS_RE.fullmatch(fp.digits):
@@ -114,7 +121,9 @@ def face_pay(
     if not queries.takes_faces(ctx, terminal.id):
         raise FacePayNotEnabled()
     if not fp.liveness:
-        return pay(ctx, terminal, req, deadline=deadline, cred=FaceCredential(None, live=False))
+        return pay(
+            ctx, terminal, req, deadline=deadline, cred=FaceCredential(None, live=False), also=also
+        )
     probe = describe(fp.image) if fp.image is not None else check_descriptor(fp.descriptor or ())
     s = ctx.settings
     own = gallery.gallery_for(ctx, whose.own)
@@ -144,4 +153,4 @@ def face_pay(
         }
         return PaymentOutcome(body=dumps(data), approved=False, data=data)
     person = found.person_id if isinstance(found, gallery.Match) else None
-    return pay(ctx, terminal, req, deadline=deadline, cred=FaceCredential(person))
+    return pay(ctx, terminal, req, deadline=deadline, cred=FaceCredential(person), also=also)

@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -250,3 +251,17 @@ class PaymentLine(Base):
         # A good's sales since its last stock fold: one range (migration 0026).
         Index("ix_payment_lines_item_payment", "item_id", "payment_id"),
     )
+
+
+class PaymentCashier(Base):
+    """Who took a payment at the browser till (migration 0035): the signed-in cashier,
+    and for a face payment that they attested the diner was present (the till's liveness
+    verdict, ``web.till``). Written in the payment's own transaction when its decision
+    record is (approved or refused), never on a replay; a terminal's own API payments have
+    none (the device is the operator). Not an audit event: payments stay off the audit
+    chain's head (``audit.service``)."""
+
+    __tablename__ = "payment_cashiers"
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    cashier_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    face_attested: Mapped[bool] = mapped_column(Boolean, default=False)

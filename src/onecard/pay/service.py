@@ -30,6 +30,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -202,15 +203,20 @@ def pay(
     *,
     deadline: float | None = None,
     cred: Credential | None = None,
+    also: Callable[[Connection, PaymentOutcome], None] | None = None,
 ) -> PaymentOutcome:
     """``deadline`` (``time.monotonic()``): past it the transaction is rolled back, not
     committed. A database that cannot do it now (or that bound) is ``PaymentNotConfirmed``:
     the caller may re-send the same request. ``cred``: the credential when the channel
-    resolved it already (face pay), else read from ``req.credential``."""
+    resolved it already (face pay), else read from ``req.credential``. ``also``: what
+    the caller records with a new decision record (approved or refused), in its
+    transaction — never on a replay (the browser till's cashier)."""
     req.validate()
     try:
         with ctx.db.begin() as conn:
             outcome = decide_and_record(conn, ctx, terminal, req, cred)
+            if also is not None and not outcome.replayed and outcome.payment_id is not None:
+                also(conn, outcome)
             if deadline is not None and time.monotonic() >= deadline:
                 raise PaymentNotConfirmed()
     except DBAPIError as exc:

@@ -5,10 +5,13 @@ Contract:
   Beijing business day ``day`` that moved money (approved, or since reversed), newest
   first, at most ``limit``; each says whether it may still be reversed
   (``pay.reversal.reversible``: approved, not refunded, inside the reversal window — the
-  same rule ``reverse`` enforces, so a button shown is a reversal the server accepts).
+  same rule ``reverse`` enforces, so a button shown is a reversal the server accepts),
+  and who took it at the browser till (``cashier``; ``face_attested`` when they vouched
+  for a face) — none for a payment the terminal's own API took.
 - ``shift_report(ctx, terminal, day)`` — the day's approved payments at the terminal
   counted and summed by meal period (payments by amount or item lines have no period:
-  one line "按金额/商品") and by purse, plus what was reversed and refunded. Its totals
+  one line "按金额/商品"), by purse and by cashier (``pay.cashiers``), plus what was
+  reversed and refunded. Its totals
   are sums over the same rows ``day_payments`` lists, computed by the database.
 Both read through the ``(canteen_id, business_date)`` index of ``payments``.
 - ``till_canteens(ctx, actor)`` — the canteens the actor manages (may run a till for).
@@ -26,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
 
 from onecard.catalogue.models import Item
 from onecard.core.clock import to_local
@@ -34,9 +38,11 @@ from onecard.core.context import Context
 from onecard.core.errors import StateConflict
 from onecard.org.actors import Actor
 from onecard.org.models import Canteen, Person, Terminal, Unit
-from onecard.pay.models import MealPeriod, MealPrice, Payment
+from onecard.pay.models import MealPeriod, MealPrice, Payment, PaymentCashier
 from onecard.pay.reversal import reversible
 from onecard.pay.service import TerminalIdentity
+
+Cashier = aliased(Person)  # who took a browser-till payment (``pay.cashiers``)
 
 
 def _at_terminal(terminal: TerminalIdentity, day: date) -> list[Any]:
@@ -65,10 +71,14 @@ def day_payments(
                 MealPeriod.name.label("meal"),
                 Person.name.label("payer"),
                 Unit.name.label("unit"),
+                Cashier.name.label("cashier"),
+                PaymentCashier.face_attested,
             )
             .outerjoin(MealPeriod, MealPeriod.id == Payment.meal_period_id)
             .outerjoin(Person, Person.id == Payment.person_id)
             .outerjoin(Unit, Unit.id == Person.unit_id)
+            .outerjoin(PaymentCashier, PaymentCashier.payment_id == Payment.id)
+            .outerjoin(Cashier, Cashier.id == PaymentCashier.cashier_id)
             .where(*_at_terminal(terminal, day), Payment.status.in_(("approved", "reversed")))
             .order_by(Payment.id.desc())
             .limit(limit)
@@ -94,6 +104,8 @@ class ShiftReport:
     reversed_count: int = 0
     reversed_fen: int = 0
     by_meal: list[dict[str, Any]] = field(default_factory=list)
+    # Per cashier (``None``: the terminal's own API, no person at a browser till).
+    by_cashier: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def net_fen(self) -> int:
@@ -116,12 +128,29 @@ def shift_report(ctx: Context, terminal: TerminalIdentity, day: date) -> ShiftRe
             .where(*_at_terminal(terminal, day), Payment.status == "approved")
             .group_by(Payment.meal_period_id, MealPeriod.name, MealPeriod.starts)
         ).all()
+        cashiers = conn.execute(
+            select(
+                Cashier.name,
+                func.count(),
+                func.coalesce(func.sum(Payment.amount_fen), 0),
+                func.coalesce(func.sum(case((PaymentCashier.face_attested, 1), else_=0)), 0),
+            )
+            .outerjoin(PaymentCashier, PaymentCashier.payment_id == Payment.id)
+            .outerjoin(Cashier, Cashier.id == PaymentCashier.cashier_id)
+            .where(*_at_terminal(terminal, day), Payment.status == "approved")
+            .group_by(PaymentCashier.cashier_id, Cashier.name)
+            .order_by(Cashier.name)
+        ).all()
         rev_count, rev_fen = conn.execute(
             select(func.count(), func.coalesce(func.sum(Payment.amount_fen), 0)).where(
                 *_at_terminal(terminal, day), Payment.status == "reversed"
             )
         ).one()
     rep = ShiftReport(day, reversed_count=int(rev_count), reversed_fen=int(rev_fen))
+    rep.by_cashier = [
+        {"cashier": name, "count": int(n), "total_fen": int(total), "faces": int(faces)}
+        for name, n, total, faces in cashiers
+    ]
     # Meal periods in the order of the day; payments without a period last.
     for _mid, name, _starts, n, total, sub, cash, refunded in sorted(
         meals, key=lambda m: (m[2] is None, m[2] or time(0))

@@ -41,6 +41,7 @@ from onecard.faces.queries import takes_faces
 from onecard.feedback.queries import canteen_averages, recent_comments
 from onecard.org.actors import Actor
 from onecard.pay import ecny
+from onecard.pay.cashiers import Also, taken_by
 from onecard.pay.decide import TerminalIdentity
 from onecard.pay.face_pay import NEED_DIGITS, FacePayment, face_pay
 from onecard.pay.reversal import reverse, terminal_day
@@ -155,7 +156,7 @@ def till_pay(
         )
         if is_ecny_code(req.credential):  # e-CNY: the block "e-CNY at the till" below
             return _page(request, ctx, actor, canteen, mine, _ecny_pay(ctx, terminal, req, lang))
-        outcome = pay(ctx, terminal, req)
+        outcome = pay(ctx, terminal, req, also=_cashier(actor))
         result = dict(outcome.data)
         if outcome.approved:
             _remember(request, canteen["id"], req.txn_id)
@@ -178,6 +179,13 @@ def _charge(
     if mode == "items":
         return {"items": _item_lines(sku or [], qty or [])}
     return {"amount_fen": parse_yuan(amount)}
+
+
+def _cashier(actor: Actor, *, face_attested: bool = False) -> Also | None:
+    """Who is at the till, kept with the payment (``pay.cashiers``)."""
+    if actor.person_id is None:
+        return None
+    return taken_by(actor.person_id, face_attested=face_attested)
 
 
 def _remember(request: Request, canteen_id: int, txn_id: str) -> None:
@@ -241,7 +249,7 @@ def till_face(
             digits=digits.strip() or None,
             **_charge(mode, meal, amount, sku, qty),
         )
-        outcome = face_pay(ctx, terminal, fp)
+        outcome = face_pay(ctx, terminal, fp, also=_cashier(actor, face_attested=True))
         # A replay (the same request again) carries the stored bytes only.
         result = dict(outcome.data) if outcome.data else json.loads(outcome.body)
         if result.get("result") == "need_digits":
