@@ -15,7 +15,12 @@ from funding.city import BUREAU, OPERATOR_ACCOUNT, City, build_city
 from onecard.audit.models import AuditEvent
 from onecard.channels.bank import DINING_FUND_ACCOUNT
 from onecard.core.context import Context
-from onecard.core.errors import InvalidInput, StateConflict, YearEndBeforeSettlement
+from onecard.core.errors import (
+    FundSharedAbove,
+    InvalidInput,
+    StateConflict,
+    YearEndBeforeSettlement,
+)
 from onecard.funding import (
     distribution,
     notices,
@@ -115,8 +120,11 @@ def test_a_county_with_its_own_fund_runs_its_own_year(city: City) -> None:
     county = add_county(city)
     city.at(date(2026, 1, 2))
     # Before the switch the county shares the city's fund: a run for it is refused.
-    with pytest.raises(InvalidInput):
+    with pytest.raises(FundSharedAbove) as refused:
         notices.issue_notices(city.ctx, BUREAU, "2026Q1", region=COUNTY)
+    # Both regions by name and code, in either language.
+    assert "区域 桂阳县 (431021) 不单独核算经费" in refused.value.message()
+    assert "Region 桂阳县 (431021) has no fund of its own" in refused.value.message("en")
     switched = regions.set_own_fund(city.ctx, BUREAU, COUNTY)
     assert switched.changed and switched.totals["system_accounts"] == 6
     assert not regions.set_own_fund(city.ctx, BUREAU, COUNTY).changed  # already set

@@ -327,4 +327,9 @@ def test_a_township_sharing_its_countys_fund_is_told_who_runs_its_money(
     sign_in(client, ctx, "Stw")
     for page in ("/bureau/runs", "/bureau/notices"):
         answer = client.get(page)
-        assert answer.status_code == 403 and "由上级经费区域的管理局办理" in answer.text
+        assert answer.status_code == 403, page
+        # It names the fund region that runs the money, by name and code.
+        assert "由上级经费区域（桂阳县 (431021)）的管理局办理" in answer.text, answer.text
+    client.cookies.set("lang", "en")
+    answer = client.get("/bureau/runs")
+    assert "the bureau of 桂阳县 (431021) runs its money" in answer.text

@@ -35,6 +35,7 @@
     │   ├── TerminalNotLive           planned / installed / accepted: pays only when live
     │   ├── FacePayNotEnabled         a terminal without liveness detection: no face pay (403)
     │   ├── Forbidden
+    │   │   ├── FundRunAbove          a region sharing the fund above it: that bureau runs it
     │   │   ├── CsrfRefused           a page form without its token
     │   │   ├── CrossSiteRefused      an API write with a cookie from another site
     │   │   └── PartnerOutOfScope     partner API: the agreement does not allow this (403)
@@ -261,6 +262,14 @@ class Forbidden(AuthError):
     code = "forbidden"
     zh = "无权执行此操作"
     en = "You are not allowed to do this"
+
+
+class FundRunAbove(Forbidden):
+    """A region that shares the fund above it: that fund region's bureau runs its money
+    (the code stays ``forbidden``; the message says who to ask)."""
+
+    zh = "所在区域不单独核算经费，由上级经费区域（{fund}）的管理局办理"
+    en = "Your region has no fund of its own: the bureau of {fund} runs its money"
 
 
 class PartnerUnauthorized(AuthError):

@@ -46,6 +46,7 @@ from onecard.audit import records as audit
 from onecard.core.context import Context
 from onecard.core.errors import (
     Forbidden,
+    FundRunAbove,
     FundSharedAbove,
     NotFound,
     StateConflict,
@@ -97,11 +98,16 @@ def _resolve(conn: Connection, code: str | None) -> FundRegion:
         rid = int(found)
     fmap = fund_region_map(conn)
     if fmap[rid] != rid:
-        other = conn.execute(select(Region.code).where(Region.id == fmap[rid])).scalar()
-        raise FundSharedAbove(region=code, fund=other)
+        raise FundSharedAbove(region=_named(conn, rid), fund=_named(conn, fmap[rid]))
     row = conn.execute(select(Region.code, Region.name).where(Region.id == rid)).one()
     members = tuple(sorted(r for r, f in fmap.items() if f == rid))
     return FundRegion(rid, str(row.code), str(row.name), rid == top, members)
+
+
+def _named(conn: Connection, region_id: int) -> str:
+    """A region as a person reads it in a message: its name and its code."""
+    row = conn.execute(select(Region.code, Region.name).where(Region.id == region_id)).one()
+    return f"{row.name} ({row.code})"
 
 
 def choices(ctx: Context, actor: Actor, *, reading: bool = False) -> list[FundRegion]:
@@ -127,6 +133,17 @@ def choices(ctx: Context, actor: Actor, *, reading: bool = False) -> list[FundRe
     return out
 
 
+def _run_above(ctx: Context, actor: Actor) -> Forbidden:
+    """Why an actor whose region shares the fund above it has no fund region to choose:
+    ``FundRunAbove`` naming the fund region that runs the money (plain ``Forbidden``
+    for an actor with no region)."""
+    if actor.scope is None:
+        return Forbidden()
+    with ctx.db.read() as conn:
+        fund = fund_region_map(conn).get(actor.scope.top)
+        return FundRunAbove(fund=_named(conn, fund)) if fund is not None else Forbidden()
+
+
 def pick(
     ctx: Context, actor: Actor, code: str | None = None, *, reading: bool = False
 ) -> tuple[FundRegion, list[FundRegion]]:
@@ -135,7 +152,7 @@ def pick(
     options = choices(ctx, actor, reading=reading)
     if code is None or not code.strip():
         if not options:  # a region sharing the fund above it: that fund's bureau runs it
-            raise Forbidden("所在区域不单独核算经费，由上级经费区域的管理局办理")
+            raise _run_above(ctx, actor)
         return options[0], options
     for fr in options:
         if fr.code == code.strip():
