@@ -266,8 +266,9 @@ class Forbidden(AuthError):
 
 class FundRunAbove(Forbidden):
     """A region that shares the fund above it: that fund region's bureau runs its money
-    (the code stays ``forbidden``; the message says who to ask)."""
+    (the message says who to ask)."""
 
+    code = "fund_run_above"
     zh = "所在区域不单独核算经费，由上级经费区域（{fund}）的管理局办理"
     en = "Your region has no fund of its own: the bureau of {fund} runs its money"
 
