@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 
 from onecard.channels.ecny_sandbox import SandboxEcny
 from onecard.core.context import Context
+from onecard.ledger.verify import verify
 from onecard.pay import ecny
 from onecard.pay.service import PaymentRequest
 from web.pages import Staff, TestClient, sign_in
@@ -100,3 +101,54 @@ def test_finance_reads_the_orders_without_a_refund_form(
     sign_in(client, ctx, staff["fi"])
     page = client.get("/bureau/ecny").text
     assert 'id="ecny-order-table"' in page and "ecny-refund-form" not in page
+
+
+def test_a_pending_order_and_a_pending_refund_are_asked_again(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """再次查询 on the bureau's page: a payment whose answer was lost is asked about and
+    booked once; an acquirer still down is said so and nothing changes; a refund left
+    pending by the form is asked about from its own button."""
+    sbx = SandboxEcny(b"test-secret", ctx.clock)
+    sbx.open_wallet(WALLET, "赵六", 10_000)
+    ctx.ecny = sbx
+    sbx.behave(timeouts=1, down=1)  # the reply is lost, and so is the one query after it
+    req = PaymentRequest(txn_id="q1", credential=sbx.pay_code(WALLET), amount_fen=350)
+    got = ecny.pay(ctx, w.terminals["A"], req)
+    assert got.status == "pending"
+    token, _ = sign_in(client, ctx, "Sbu")
+    page = client.get("/bureau/ecny", params={"os": "pending"}).text
+    assert got.order_no in page and 'action="/bureau/ecny/check"' in page
+    form = {"csrf_token": token, "order_no": got.order_no}
+    # Still down: said so, the order stays pending, nothing booked.
+    sbx.behave(down=1)
+    down = client.post("/bureau/ecny/check", data=form)
+    assert down.status_code == 200 and 'id="ecny-checked"' in down.text
+    assert 'data-status="pending"' in down.text and "收单机构暂未应答" in down.text
+    assert ecny.order_row(ctx, got.order_no)["status"] == "pending"
+    # The acquirer answers: the money it took is booked, once.
+    up = client.post("/bureau/ecny/check", data=form)
+    assert 'id="ecny-checked" data-status="succeeded"' in up.text, up.text
+    assert ecny.order_row(ctx, got.order_no)["status"] == "succeeded"
+    client.post("/bureau/ecny/check", data=form)  # asked again: as it stands
+    assert sbx.wallet_balance(WALLET) == 10_000 - 350
+    # A refund the acquirer does not answer stays pending, with its own button.
+    sbx.behave(down=1)
+    refund = {"csrf_token": token, "order_no": got.order_no, "refund_no": "R-q1"}
+    out = client.post("/bureau/ecny/refund", data={**refund, "amount": "1.50"}).text
+    assert 'data-status="pending"' in out and 'id="ecny-refund-check"' in out, out
+    again = client.post(
+        "/bureau/ecny/refund/check", data={"csrf_token": token, "refund_no": "R-q1"}
+    )
+    assert 'id="ecny-refund-done"' in again.text and 'data-status="succeeded"' in again.text
+    assert sbx.wallet_balance(WALLET) == 10_000 - 350 + 150
+    missing = client.post("/bureau/ecny/check", data={**form, "order_no": "E-none"})
+    assert missing.status_code == 404 and 'id="ecny-refund-error"' in missing.text
+    client.cookies.set("lang", "en")
+    sbx.behave(timeouts=1, down=1)
+    late = ecny.pay(ctx, w.terminals["A"], PaymentRequest("q2", sbx.pay_code(WALLET), None, 100))
+    sbx.behave(down=1)
+    english = client.post("/bureau/ecny/check", data={**form, "order_no": late.order_no}).text
+    assert "The acquirer has not answered yet" in english and "收单机构" not in english
+    with ctx.db.read() as conn:
+        assert verify(conn).ok

@@ -708,6 +708,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/bureau/ecny/refund"): Call(
         form=j({"order_no": "E-none", "refund_no": "R-mx", "amount": "1.00"}), ok=(200, 404)
     ),
+    ("POST", "/bureau/ecny/check"): Call(form=j({"order_no": "E-none"}), ok=(200, 404)),
+    ("POST", "/bureau/ecny/refund/check"): Call(form=j({"refund_no": "R-none"}), ok=(200, 404)),
     ("POST", "/bureau/reconciliation/statement"): Call(
         files=lambda t, c: {"file": ("statement.csv", t["statement"], "text/csv")}
     ),

@@ -27,7 +27,8 @@ Contract:
   booked (payable → ``ecny_clearing``) once it succeeded, released if it failed. A
   payment that did not succeed is ``NotRefundable``, more than is left
   ``RefundExceedsLeft`` (both 409, nothing written). ``check_refund(ctx, actor,
-  refund_no)`` asks again about a pending refund (the pages' "query again").
+  refund_no)`` asks again about a pending refund, ``check_order(ctx, actor, order_no)``
+  about a pending payment or top-up (the pages' "query again").
 - Bad input (a malformed code, amount, txn id) raises ``InvalidInput`` and writes
   nothing; a notice with a bad signature raises ``BadSignature`` and writes nothing.
 """
@@ -241,6 +242,37 @@ def stored_answer(ctx: Context, terminal: TerminalIdentity, txn_id: str) -> Ecny
     if row.status == "pending":
         _resolve_order(ctx, str(row.order_no), close=False)
     return outcome(ctx, str(row.order_no))
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    order_no: str
+    status: str  # pending | succeeded | failed | refused
+    answered: bool  # False: the acquirer could not be reached this time
+
+
+def check_order(ctx: Context, actor: Actor, order_no: str) -> OrderCheck:
+    """A person asking the acquirer again about a pending order (再次查询; whoever may act
+    for its canteen): its answer is booked as any other (``settle``). An order the
+    acquirer never saw is left pending, not closed — the diner may still be paying; the
+    periodic ``resolve`` closes it once old. A decided order is returned as it stands.
+    Writes nothing a person decides: no audit record."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(EcnyOrder.status, EcnyOrder.canteen_id, Canteen.unit_id)
+            .outerjoin(Canteen, Canteen.id == EcnyOrder.canteen_id)
+            .where(EcnyOrder.order_no == order_no)
+        ).one_or_none()
+    if row is None:
+        raise NotFound(what=f"数字人民币订单 {order_no}")
+    if row.canteen_id is None:  # a top-up: the person's own, the bureau's to look at
+        actor.require_bureau()
+    else:
+        actor.require_canteen(int(row.canteen_id), int(row.unit_id))
+    if row.status != "pending":
+        return OrderCheck(order_no, str(row.status), True)
+    status = _resolve_order(ctx, order_no, close=False)
+    return OrderCheck(order_no, status or "pending", status is not None)
 
 
 # --- booking an outcome once ---------------------------------------------------------------

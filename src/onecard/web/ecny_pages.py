@@ -13,7 +13,11 @@ Below, the city's e-CNY payments (``pay.queries.ecny_orders``), 50 a page, filte
 run money see a refund form on each succeeded order with money left:
 ``POST /bureau/ecny/refund`` calls ``pay.ecny.refund`` (amount and reason; the refund
 number is drawn when the page is shown, so a second press does not refund twice); an
-error is shown on the page (422/409/404) and nothing is written.
+error is shown on the page (422/409/404) and nothing is written. A pending order has a
+"再次查询" button (``POST /bureau/ecny/check`` → ``pay.ecny.check_order``: asks the
+acquirer and books its answer; an acquirer that still does not answer is said so), and
+so has a refund still pending after the form (``POST /bureau/ecny/refund/check`` →
+``pay.ecny.check_refund``).
 """
 
 from __future__ import annotations
@@ -100,20 +104,61 @@ def ecny_refund(
     try:
         got = ecny.refund(ctx, actor, order_no, parse_yuan(amount), refund_no, reason.strip())
     except OneCardError as exc:
-        code = status_for(exc)
-        if code >= 500:
-            raise
-        return _page(
-            request,
-            actor,
-            ctx,
-            status_code=code,
-            day=day,
-            recon=None,
-            refund_error=exc.message(request_lang(request)),
-            refund_order=order_no,
-        )
+        return _refused(request, actor, ctx, exc, order_no)
     return _page(request, actor, ctx, day=day, recon=None, refunded=got, refund_order=order_no)
+
+
+@router.post("/check")
+def ecny_check(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    order_no: Annotated[str, Form(min_length=1, max_length=40)],
+) -> Response:
+    """再次查询: ask the acquirer again about a pending order (``pay.ecny.check_order``)."""
+    bureau_scope(actor)
+    day = ctx.clock.today().isoformat()
+    try:
+        checked = ecny.check_order(ctx, actor, order_no.strip())
+    except OneCardError as exc:
+        return _refused(request, actor, ctx, exc, order_no)
+    return _page(request, actor, ctx, day=day, recon=None, checked=checked)
+
+
+@router.post("/refund/check")
+def ecny_refund_check(
+    request: Request,
+    actor: ActorDep,
+    ctx: CtxDep,
+    refund_no: Annotated[str, Form(min_length=1, max_length=40)],
+) -> Response:
+    """再次查询 a pending refund (``pay.ecny.check_refund``): its answer as a refund's."""
+    bureau_scope(actor)
+    day = ctx.clock.today().isoformat()
+    try:
+        got = ecny.check_refund(ctx, actor, refund_no.strip())
+    except OneCardError as exc:
+        return _refused(request, actor, ctx, exc, refund_no)
+    return _page(request, actor, ctx, day=day, recon=None, refunded=got, refund_order=got.order_no)
+
+
+def _refused(
+    request: Request, actor: ActorDep, ctx: CtxDep, exc: OneCardError, what: str
+) -> Response:
+    """A refund or a query the service refused: the reason on the page, nothing written."""
+    code = status_for(exc)
+    if code >= 500:
+        raise exc
+    return _page(
+        request,
+        actor,
+        ctx,
+        status_code=code,
+        day=ctx.clock.today().isoformat(),
+        recon=None,
+        refund_error=exc.message(request_lang(request)),
+        refund_order=what,
+    )
 
 
 @router.post("/reconcile")

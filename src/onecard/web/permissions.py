@@ -426,6 +426,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/bureau/ecny"): READERS,  # e-CNY: the acquirer's day file against our orders
     ("POST", "/bureau/ecny/reconcile"): BUREAU,
     ("POST", "/bureau/ecny/refund"): BUREAU,  # give back an e-CNY payment (pay.ecny.refund)
+    ("POST", "/bureau/ecny/check"): BUREAU,  # 再次查询 a pending order (pay.ecny.check_order)
+    ("POST", "/bureau/ecny/refund/check"): BUREAU,  # … a pending refund (check_refund)
     # the canteen's own e-CNY payments and their refunds (web.till_ecny; the service checks
     # the payment's canteen again: another canteen's is 403)
     ("GET", "/till/ecny/payments"): CANTEEN_RUNNERS,
