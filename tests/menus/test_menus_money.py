@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from onecard.audit.models import AuditEvent
+from onecard.catalogue import service as catalogue
 from onecard.core.clock import FixedClock, from_local
 from onecard.core.context import Context
 from onecard.core.errors import (
@@ -31,7 +32,7 @@ from onecard.menus import queries
 from onecard.menus import service as menus
 from onecard.menus.models import Preorder
 from onecard.org.actors import Actor
-from onecard.pay.models import Payment
+from onecard.pay.models import Payment, PaymentLine
 from world import World, purse
 
 SYSTEM = Actor.system("test")
@@ -253,3 +254,48 @@ def test_the_statement_shows_the_hold_its_release_and_the_payment(ctx: Context, 
         ]
     )
     assert kind_words("preorder_hold", "zh-CN") == "预订冻结"
+
+
+def _reprice(ctx: Context, w: World, sku: str, name: str, fen: int) -> None:
+    """The canteen changes a dish's price after it was pre-ordered."""
+    spec = catalogue.DishSpec(sku=sku, name=name, price_fen=fen, category="热菜", portion_g=250)
+    catalogue.save_dish(ctx, SYSTEM, w.canteens["A"], spec)
+
+
+def test_pickup_charges_the_price_ordered_at_not_a_price_that_rose_since(
+    ctx: Context, w: World
+) -> None:
+    """李娜 (a1: 10.00 + 5.00) pre-orders 红烧肉 at 12.00, paid ahead; the canteen then
+    raises it to 16.00 — more than she had. The pick-up charges the 12.00 held, the
+    payment's line says 12.00, and a pre-order placed after the rise pays 16.00."""
+    order(ctx, w, "a1", "r1", lines=(("D1", 1),))
+    assert purse(ctx, w, "a1") == (0, 300) and held(ctx, w, "a1") == 1200
+    _reprice(ctx, w, "D1", "红烧肉", 1600)
+    at(ctx, TOMORROW, 12, 0)
+    got = menus.pickup(ctx, w.terminals["A"], "pick-1", w.cards["a1"])
+    assert got.outcome.approved, got.outcome.data
+    assert got.outcome.data["amount_fen"] == 1200
+    assert purse(ctx, w, "a1") == (0, 300) and held(ctx, w, "a1") == 0
+    with ctx.db.read() as conn:
+        line = conn.execute(
+            select(PaymentLine.unit_price_fen, PaymentLine.line_fen).where(
+                PaymentLine.payment_id == got.outcome.payment_id
+            )
+        ).one()
+    assert tuple(line) == (1200, 1200)
+    # Ordered at the new price, paid at the new price.
+    at(ctx, date(2026, 3, 10), 9, 0)
+    order(ctx, w, "a2", "r2", lines=(("D1", 1),))
+    assert held(ctx, w, "a2") == 1600
+    books_ok(ctx)
+
+
+def test_a_no_show_is_charged_what_was_held(ctx: Context, w: World) -> None:
+    menus.set_rule(ctx, SYSTEM, w.canteens["A"], time(20, 0), "charge")
+    order(ctx, w, "a2", "r1")  # 12.00 + 2 × 0.50 = 13.00 held
+    _reprice(ctx, w, "D3", "米饭", 80)  # rice 0.50 → 0.80 after the order
+    at(ctx, date(2026, 3, 12), 9, 0)
+    res = menus.close_day(ctx, SYSTEM, TOMORROW)
+    assert (res.charged, res.charged_fen) == (1, 1300)
+    assert purse(ctx, w, "a2") == (3700, 5000) and held(ctx, w, "a2") == 0
+    books_ok(ctx)

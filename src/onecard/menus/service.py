@@ -23,7 +23,8 @@ Refusals change nothing (the transaction rolls back).
 - ``pickup``: a terminal (or the till acting as one) with the diner's credential, on the
   day. In one transaction: the hold (if any) is released, then the dishes are paid
   through ``pay.service.decide_and_record`` — the payment every other till sale is, in
-  the ``payments`` table, so settlement, reports, statements and ratings count it. A
+  the ``payments`` table, so settlement, reports, statements and ratings count it —
+  priced as the dishes were when ordered (``agreed``: the held amount). A
   refusal raises and rolls back everything (the hold stays). ``(terminal, txn_id)`` is
   the key: a retry gets the stored answer; a second pick-up of a picked-up pre-order
   gets its payment's answer and charges nothing. So pre-order and pick-up never both
@@ -683,6 +684,20 @@ def _choose(conn: Connection, rows: list[Any], canteen_id: int, local_now: datet
     raise InvalidInput("今天有多餐预订，请指定餐次")
 
 
+def _ordered(
+    conn: Connection, preorder_id: int
+) -> tuple[tuple[tuple[str, int], ...], dict[str, int]]:
+    """A pre-order's dishes as a payment's item lines, and the unit prices they were
+    ordered at: pick-up and a no-show charge are priced so (the hold is that amount),
+    whatever the catalogue says today."""
+    lines = conn.execute(
+        select(PreorderLine.sku, PreorderLine.qty, PreorderLine.price_fen)
+        .where(PreorderLine.preorder_id == preorder_id)
+        .order_by(PreorderLine.id)
+    ).all()
+    return tuple((str(s), int(q)) for s, q, _ in lines), {str(s): int(f) for s, _, f in lines}
+
+
 def _pickup_refused(exc: OneCardError) -> PickupRefused:
     """A pick-up the core (or the credential) refused: 409, the reason in both languages."""
     return PickupRefused(reason=exc.message("zh-CN"), reason_en=exc.message("en"))
@@ -747,14 +762,10 @@ def pickup(
         p = _choose(conn, placed, terminal.canteen_id, local_now)
         if p.pay_mode == "prepaid":
             _release(conn, p, f"terminal:{terminal.code}", now)
-        lines = conn.execute(
-            select(PreorderLine.sku, PreorderLine.qty)
-            .where(PreorderLine.preorder_id == p.id)
-            .order_by(PreorderLine.id)
-        ).all()
-        req = PaymentRequest(txn_id, credential, items=tuple((str(s), int(q)) for s, q in lines))
+        items, agreed = _ordered(conn, int(p.id))
+        req = PaymentRequest(txn_id, credential, items=items)
         req.validate()
-        out = decide_and_record(conn, ctx, terminal, req)
+        out = decide_and_record(conn, ctx, terminal, req, agreed=agreed)
         if not out.approved:  # rolls back the release too
             raise _pickup_refused(_refusal(str(out.data.get("code"))))
         conn.execute(
@@ -845,17 +856,10 @@ def _close_one(
         action = "released"
         terminal = _till_terminal(conn, int(p.canteen_id))
         if rule_of(conn, int(p.canteen_id)).no_show == "charge" and terminal is not None:
-            lines = conn.execute(
-                select(PreorderLine.sku, PreorderLine.qty)
-                .where(PreorderLine.preorder_id == p.id)
-                .order_by(PreorderLine.id)
-            ).all()
-            req = PreorderRequest(
-                f"preorder:{p.id}",
-                f"preorder:{p.id}",
-                items=tuple((str(s), int(q)) for s, q in lines),
-            )
-            out = decide_and_record(conn, ctx, terminal, req, FaceCredential(int(p.person_id)))
+            items, agreed = _ordered(conn, int(p.id))
+            req = PreorderRequest(f"preorder:{p.id}", f"preorder:{p.id}", items=items)
+            who = FaceCredential(int(p.person_id))
+            out = decide_and_record(conn, ctx, terminal, req, who, agreed=agreed)
             if out.approved:
                 action, payment_id = "charged", out.payment_id
                 res.charged += 1

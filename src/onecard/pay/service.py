@@ -30,8 +30,8 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -356,9 +356,14 @@ def decide_and_record(
     terminal: TerminalIdentity,
     req: PaymentRequest,
     cred: Credential | None = None,
+    *,
+    agreed: Mapping[str, int] | None = None,
 ) -> PaymentOutcome:
     """Decide one payment and write its record inside the caller's transaction: read the
-    facts, ``pay.decide.decide``, write through the ledger's writer."""
+    facts, ``pay.decide.decide``, write through the ledger's writer. ``agreed`` (sku →
+    fen): unit prices the diner already agreed to for items still on sale — a pre-order
+    is charged what it was ordered at, not today's catalogue price (``menus.service``);
+    an item no longer on sale is refused as always. Never from a terminal's request."""
     prior = replay(conn, terminal, req)
     if prior is not None:
         return prior
@@ -366,6 +371,10 @@ def decide_and_record(
     if cred is None:
         cred = credential_of(conn, req.credential, ctx.settings.region_no)
     facts = read_facts(conn, terminal, req, cred, now)
+    if agreed:
+        on_sale = facts.item_prices
+        kept = {sku: int(fen) for sku, fen in agreed.items() if sku in on_sale}
+        facts = replace(facts, item_prices={**on_sale, **kept})
     policy = Policy(ctx.settings.language, ctx.settings.paycode_step_seconds)
     d = decide(terminal, req, cred, facts, policy)
     if d.approved and d.code_step is not None and d.payer is not None:
