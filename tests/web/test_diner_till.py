@@ -247,3 +247,54 @@ def test_the_till_sells_by_item_lines(
     )
     assert 'data-result="approved"' in out
     assert sum(purse(ctx, w, "a1")) == before - 1100
+
+
+def test_a_till_with_many_items_takes_every_field_the_page_sends(
+    ctx: Context, w: World, staff: Staff, client: TestClient
+) -> None:
+    """The till's page sends a ``sku`` and a ``qty`` field for every item it offers (0
+    for most), whatever the mode: with more items than a qty has digits the form must
+    still be read (it was a 422 for any canteen with 4 items or more). A qty of 4
+    digits is still refused, nothing paid."""
+    from sqlalchemy import insert
+
+    from onecard.catalogue.models import Item
+
+    skus = [f"D{i}" for i in range(1, 9)]
+    with ctx.db.begin() as conn:
+        conn.execute(
+            insert(Item),
+            [
+                {"canteen_id": w.canteens["A"], "sku": s, "name": f"菜{s}", "kind": "dish"}
+                | {"price_fen": 100 * (i + 1), "market_price_fen": None}
+                for i, s in enumerate(skus)
+            ],
+        )
+    before = sum(purse(ctx, w, "a1"))
+    token, _ = sign_in(client, ctx, "Scm")
+    zeros = ["0"] * len(skus)
+    out = _pay(client, token, w.canteens["A"], w.cards["a1"], mode="amount", amount="2.50")
+    assert 'data-result="approved"' in out
+    out = _pay(
+        client, token, w.canteens["A"], w.cards["a1"], mode="amount", amount="1.00", sku=skus
+    )
+    assert 'data-result="approved"' in out
+    lines = _pay(
+        client,
+        token,
+        w.canteens["A"],
+        w.cards["a1"],
+        mode="items",
+        sku=skus,
+        qty=["1", "0", "2"] + zeros[3:],
+    )
+    assert 'data-result="approved"' in lines, lines
+    assert sum(purse(ctx, w, "a1")) == before - 250 - 100 - (100 + 2 * 300)
+    r = client.post(
+        "/till/pay",
+        data={"csrf_token": token, "canteen_id": str(w.canteens["A"])}
+        | {"credential": w.cards["a1"], "mode": "items", "sku": skus, "qty": ["1000"] + zeros[1:]},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 422
+    assert sum(purse(ctx, w, "a1")) == before - 250 - 100 - 700

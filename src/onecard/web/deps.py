@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Path, Query, Request
+from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from onecard.core.context import Context
@@ -42,6 +43,20 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
 OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 IdForm = Annotated[int, Form(ge=1, le=MAX_ID)]
+
+# Item lines in a page form: one ``sku`` and one ``qty`` per item the page offers (a till
+# sends every item's field, 0 included). The length limits are each value's; the list's
+# own cap is the most items a form may carry. (``Form(max_length=…)`` on a ``list`` caps
+# the list, not its strings: a canteen with 4 items could not take a payment.)
+MAX_FORM_ITEMS = 2000
+SkuForm = Annotated[
+    list[Annotated[str, StringConstraints(max_length=32)]] | None,
+    Form(max_length=MAX_FORM_ITEMS),
+]
+QtyForm = Annotated[
+    list[Annotated[str, StringConstraints(max_length=3)]] | None,
+    Form(max_length=MAX_FORM_ITEMS),
+]
 
 
 def parse_terminal_credentials(header: str) -> tuple[str, str] | None:

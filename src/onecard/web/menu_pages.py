@@ -31,7 +31,7 @@ from onecard.menus import queries, service
 from onecard.org.actors import Actor
 from onecard.pay.till_queries import till_terminal
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath, OptionalIdQuery
+from onecard.web.deps import ActorDep, CtxDep, IdForm, IdPath, OptionalIdQuery, QtyForm, SkuForm
 from onecard.web.i18n import request_lang, translate
 from onecard.web.phrases import N_
 from onecard.web.scopes import till_scope
@@ -136,8 +136,8 @@ def menu_preorder(
     meal: Annotated[str, Form(min_length=1, max_length=20)],
     request_id: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
     pay_mode: Annotated[str, Form(pattern="^(prepaid|at_pickup)$")] = "prepaid",
-    sku: Annotated[list[str] | None, Form(max_length=32)] = None,
-    qty: Annotated[list[str] | None, Form(max_length=3)] = None,
+    sku: SkuForm = None,
+    qty: QtyForm = None,
 ) -> Response:
     lang = request_lang(request)
     try:
@@ -313,7 +313,7 @@ def till_menu_save(
     canteen_id: IdForm,
     day: Annotated[date, Form()],
     meal: Annotated[str, Form(min_length=1, max_length=20)],
-    sku: Annotated[list[str] | None, Form(max_length=32)] = None,
+    sku: SkuForm = None,
 ) -> Response:
     try:
         n = service.set_menu(ctx, actor, canteen_id, day, meal, list(sku or []))

@@ -57,7 +57,7 @@ from onecard.pay.till_queries import (
 from onecard.reports.dish_forecast import canteen_dish_forecast
 from onecard.reports.forecast import canteen_forecast
 from onecard.web.csrf import csrf_protect
-from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery
+from onecard.web.deps import ActorDep, CtxDep, IdForm, OptionalIdQuery, QtyForm, SkuForm
 from onecard.web.errors import status_for
 from onecard.web.forms import parse_yuan
 from onecard.web.i18n import request_lang
@@ -141,8 +141,8 @@ def till_pay(
     mode: Annotated[str, Form(pattern="^(meal|amount|items)$")] = "meal",
     meal: Annotated[str, Form(max_length=20)] = "",
     amount: Annotated[str, Form(max_length=20)] = "",
-    sku: Annotated[list[str] | None, Form(max_length=32)] = None,
-    qty: Annotated[list[str] | None, Form(max_length=3)] = None,
+    sku: SkuForm = None,
+    qty: QtyForm = None,
 ) -> Response:
     canteen, mine = till_scope(ctx, actor, canteen_id)
     terminal = till_terminal(ctx, canteen["id"])
@@ -227,8 +227,8 @@ def till_face(
     mode: Annotated[str, Form(pattern="^(meal|amount|items)$")] = "meal",
     meal: Annotated[str, Form(max_length=20)] = "",
     amount: Annotated[str, Form(max_length=20)] = "",
-    sku: Annotated[list[str] | None, Form(max_length=32)] = None,
-    qty: Annotated[list[str] | None, Form(max_length=3)] = None,
+    sku: SkuForm = None,
+    qty: QtyForm = None,
 ) -> Response:
     """Take a face payment: the picture, the cashier's attestation, what is charged (as
     ``/till/pay``), and — after ``need_digits`` — the same ``face_txn`` with ``digits``."""
