@@ -155,7 +155,13 @@ def test_the_demo_has_a_few_ecny_payments_and_topups(ctx: Context) -> None:
         ).scalar_one()
         clearing = derived_balance(conn, system_account(conn, "ecny_clearing"))
         paid = conn.execute(
-            select(func.sum(EcnyOrder.amount_fen - EcnyOrder.refunded_fen))
+            select(func.sum(EcnyOrder.amount_fen - EcnyOrder.refunded_fen)).where(
+                EcnyOrder.status == "succeeded"
+            )
         ).scalar_one()
+        pending = conn.execute(
+            select(EcnyOrder.txn_id).where(EcnyOrder.status == "pending")
+        ).scalars()
+        assert list(pending) == ["demo-ecny-pending"]  # its answer lost: for 再次查询
     assert kinds == {"payment": 3, "topup": 2} and refunded == 1
     assert booked == 3 + 2 + 1 and clearing == -paid

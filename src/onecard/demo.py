@@ -1064,7 +1064,7 @@ def _ecny(
     """A few visitors pay their dinner from their own e-CNY wallets (as guests) on the
     last day, one of them gets part of it back, and two diners top up their cash purse
     by e-CNY — all through the sandbox acquirer, whose notices then arrive (and book
-    nothing twice). Its own random draws, so the rest of the demo stays as it was."""
+    nothing twice); one more dinner's answer is lost, left pending. Its own random draws, so the rest of the demo stays as it was."""
     rng = random.Random(15)
     acquirer = ecny_gateway(sim)
     if not isinstance(acquirer, SandboxEcny):
@@ -1090,6 +1090,16 @@ def _ecny(
             acquirer.open_wallet(wallet, f"职工{m}", 30_000)
         ecny.topup(sim, Actor.system("demo"), pid, acquirer.pay_code(wallet), 10_000)
     ecny.deliver_sandbox_notices(sim)
+    if terminals:
+        # One more dinner whose reply is lost (the acquirer took the money, its answer and
+        # our one query timed out, its notice is held back): pending, for the bureau's
+        # 再次查询 and the day's reconciliation to find.
+        clock.set(from_local(datetime.combine(day, time(18, 30))))
+        acquirer.behave(late=True, timeouts=1, down=1)
+        code = acquirer.pay_code("W-DEMO-1")
+        term = next(iter(terminals.values()))
+        ecny.pay(sim, term, PaymentRequest("demo-ecny-pending", code, meal="dinner"))
+        acquirer.behave(late=False)
     return paid
 
 
