@@ -20,6 +20,7 @@ from onecard.core.errors import (
     IdempotencyConflict,
     InsufficientFunds,
     NotOnMenu,
+    PreorderAcrossYear,
     PreorderCancelled,
     PreorderClosed,
     PreorderExists,
@@ -33,7 +34,7 @@ from onecard.menus import service as menus
 from onecard.menus.models import Preorder
 from onecard.org.actors import Actor
 from onecard.pay.models import Payment, PaymentLine
-from world import World, purse
+from world import World, fund, purse
 
 SYSTEM = Actor.system("test")
 TOMORROW = date(2026, 3, 11)
@@ -298,4 +299,30 @@ def test_a_no_show_is_charged_what_was_held(ctx: Context, w: World) -> None:
     res = menus.close_day(ctx, SYSTEM, TOMORROW)
     assert (res.charged, res.charged_fen) == (1, 1300)
     assert purse(ctx, w, "a2") == (3700, 5000) and held(ctx, w, "a2") == 0
+    books_ok(ctx)
+
+
+def test_subsidy_is_not_held_for_a_day_in_the_next_year(ctx: Context, w: World) -> None:
+    """On 30 December a pre-order for 2 January paid ahead from the subsidy purse is
+    refused (the year-end clearing takes what a purse held on 31 December: a hold would
+    carry the subsidy over it), nothing written; paying at pick-up is taken, and so is a
+    hold of own money only."""
+    new_year = date(2027, 1, 2)
+    at(ctx, date(2026, 12, 30), 10, 0)
+    menus.set_menu(ctx, SYSTEM, w.canteens["A"], new_year, "lunch", ["D1", "D3"])
+    before = (purse(ctx, w, "a2"), count(ctx, Preorder), count(ctx, JournalEntry))
+    with pytest.raises(PreorderAcrossYear) as refused:
+        order(ctx, w, "a2", "y1", day=new_year)
+    assert "2027-01-02" in refused.value.message() and "取餐时付款" in refused.value.message()
+    assert (purse(ctx, w, "a2"), count(ctx, Preorder), count(ctx, JournalEntry)) == before
+    assert order(ctx, w, "a2", "y2", day=new_year, pay_mode="at_pickup")["status"] == "placed"
+    # Own money may be held: a diner whose subsidy is spent holds cash only.
+    fund(ctx, w, "c1", cash=2000)
+    assert purse(ctx, w, "c1")[0] == 0
+    got = menus.place(
+        ctx,
+        Actor("p:c1", person_id=w.people["c1"], unit_id=w.units["C"]),
+        spec("y3", canteen_id=w.canteens["A"], day=new_year, lines=(("D3", 1),)),
+    )
+    assert got["status"] == "placed" and held(ctx, w, "c1") == 50
     books_ok(ctx)

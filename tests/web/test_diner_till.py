@@ -286,14 +286,14 @@ def test_a_till_with_many_items_takes_every_field_the_page_sends(
         w.cards["a1"],
         mode="items",
         sku=skus,
-        qty=["1", "0", "2"] + zeros[3:],
+        qty=["1", "0", "2", *zeros[3:]],
     )
     assert 'data-result="approved"' in lines, lines
     assert sum(purse(ctx, w, "a1")) == before - 250 - 100 - (100 + 2 * 300)
     r = client.post(
         "/till/pay",
         data={"csrf_token": token, "canteen_id": str(w.canteens["A"])}
-        | {"credential": w.cards["a1"], "mode": "items", "sku": skus, "qty": ["1000"] + zeros[1:]},
+        | {"credential": w.cards["a1"], "mode": "items", "sku": skus, "qty": ["1000", *zeros[1:]]},
         headers={"HX-Request": "true"},
     )
     assert r.status_code == 422

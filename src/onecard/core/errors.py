@@ -71,6 +71,7 @@
     │   │   ├── PreorderCancelled     picking up (or changing) a cancelled pre-order
     │   │   ├── PreorderNotOpen       a pre-order already picked up or closed as a no-show
     │   │   ├── PreorderExists        a second pre-order of the same meal
+    │   │   ├── PreorderAcrossYear    subsidy held for a day in the next year (year-end clears it)
     │   │   ├── PreorderTooEarly      a meal further ahead than pre-orders are taken
     │   │   ├── PickupRefused         a pick-up the payment core refused (nothing moved)
     │   │   ├── NotRefundable         a refund of a payment that did not succeed (e-CNY)
@@ -910,6 +911,15 @@ class PreorderExists(StateConflict):
     code = "preorder_exists"
     zh = "这一餐已有预订，请先取消原预订"
     en = "This meal is already pre-ordered; cancel that pre-order first"
+
+
+class PreorderAcrossYear(StateConflict):
+    code = "preorder_across_year"
+    zh = "{day} 已是下一年度：补贴余额年末清零，不能预先扣补贴；请选择取餐时付款"
+    en = (
+        "{day} is in the next year: allocated balances are cleared at year end and cannot"
+        " be held for it; choose to pay at pick-up"
+    )
 
 
 class PreorderTooEarly(StateConflict):

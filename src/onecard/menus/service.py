@@ -61,6 +61,7 @@ from onecard.core.errors import (
     NotOnMenu,
     OneCardError,
     PickupRefused,
+    PreorderAcrossYear,
     PreorderCancelled,
     PreorderClosed,
     PreorderExists,
@@ -402,6 +403,10 @@ def place(ctx: Context, actor: Actor, spec: PreorderSpec) -> dict[str, Any]:
             prepaid or d.refusal not in (InsufficientFunds.code, GoodsCashOnly.code)
         ):
             raise _refusal(d.refusal)
+        if prepaid and d.from_sub > 0 and spec.day.year > to_local(now).year:
+            # Subsidy held over the year end would escape the clearing (R-A10), which
+            # takes what a purse held on 31 December: only own money may be held for it.
+            raise PreorderAcrossYear(day=spec.day.isoformat())
         amount = sum(int(on_menu[s].price_fen) * q for s, q in spec.lines)
         held = (d.from_sub, d.from_cash) if prepaid else (0, 0)
         pid = _insert(conn, spec, person_id, int(canteen.region_id), on_menu, amount, held, now)
