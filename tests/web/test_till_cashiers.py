@@ -8,7 +8,10 @@ replay writes nothing more; a payment the terminal's own API took has no cashier
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from faces.photos import VARIANTS, astronaut, descriptor, jpeg
@@ -77,6 +80,11 @@ def test_the_till_keeps_its_cashier_and_who_attested_a_face(
     table = report.split('id="by-cashier"')[1].split("</table>")[0]
     # 职员cm: two approved (the card and the face; a refusal takes no money), one face.
     assert "职员cm" in table and "3.00" in table and "消费机自助" in table and "0.50" in table
+    sheet = client.get(f"/till/report?canteen_id={w.canteens['A']}&fmt=xlsx")
+    ws = load_workbook(io.BytesIO(sheet.content)).active
+    assert ws is not None
+    rows = {r[2]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows["收银员 职员cm"][3:6] == (2, 3.0, None) and rows["消费机自助"][3:5] == (1, 0.5)
     lines = report.split('id="shift-lines"')[1]
     assert "刷脸核验 职员cm" in lines
     with ctx.db.read() as conn:

@@ -446,7 +446,8 @@ def till_report(
 
 def report_table(report: ShiftReport, canteen: str, terminal_code: str) -> Table:
     """The shift report's figures as one sheet: a line per meal period, the total, the
-    reversals (money in fen here; ``to_xlsx`` writes yuan numbers)."""
+    reversals, then a line per cashier (money in fen here; ``to_xlsx`` writes yuan
+    numbers)."""
     table = Table(
         key="shift",
         title=f"交班报表 {local_text(report.day)}",
@@ -481,4 +482,10 @@ def report_table(report: ShiftReport, canteen: str, terminal_code: str) -> Table
     table.rows.append(
         [canteen, terminal_code, "已冲正", report.reversed_count, report.reversed_fen, 0, 0, 0]
     )
+    # Who took them (``pay.cashiers``): count and total per cashier, the split left blank.
+    for c in report.by_cashier:
+        who = f"收银员 {c['cashier']}" if c["cashier"] else "消费机自助"
+        table.rows.append(
+            [canteen, terminal_code, who, c["count"], c["total_fen"], None, None, None]
+        )
     return table
