@@ -24,9 +24,20 @@ Contract:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event, exc
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    exc,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
@@ -177,6 +188,24 @@ def is_unavailable(err: BaseException) -> bool:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def without_nested_loops(conn: Connection) -> Iterator[None]:
+    """PostgreSQL plans the statements inside without nested-loop joins, then as before
+    (``SET LOCAL``: this transaction only). For a grouped scan of a few heavy accounts'
+    postings: the planner estimates a canteen payable's postings from the average account
+    (≈ 90 of 15.7 M), 60 times too few, and probes ``journal_entries`` once per posting —
+    measured on the bench city at 7.5 M payments: 26–35 s, against 3.7–3.8 s with hash
+    joins. A no-op on SQLite."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("SET LOCAL enable_nestloop = on")
 
 
 def create_schema(engine: Engine) -> None:

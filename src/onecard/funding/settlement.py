@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, 
 from onecard.audit import records as audit
 from onecard.channels.bank import EXPENDITURE_ACCOUNT, INCOME_ACCOUNT, PLATFORM_ACCOUNT_NAMES
 from onecard.core.context import Context
+from onecard.core.db import without_nested_loops
 from onecard.core.errors import InvalidInput, MissingPayee, MissingQualityScore, NotFound
 from onecard.core.money import fee_half_up, fen_from_yuan
 from onecard.core.runs import Progress, RunResult, no_progress, unit_of_work
@@ -390,7 +391,9 @@ def _read_quarter(
     if todo:
         canteen_of = {a: cid for cid, a in payable.items()}
         members = None if fund is None else fund.members
-        for acct, total in conn.execute(_consumed(quarter, members)):
+        with without_nested_loops(conn):  # a quarter's payables: hash joins (core.db)
+            consumed = conn.execute(_consumed(quarter, members)).all()
+        for acct, total in consumed:
             cid = canteen_of.get(int(acct))
             if cid is not None:  # (a canteen_payable account is always a canteen's)
                 gross[cid] = int(total)
