@@ -18,6 +18,5 @@ def test_nested_loops_are_off_inside_the_block_only(pg_ctx: Context) -> None:
 
 
 def test_the_block_runs_on_either_database(ctx: Context) -> None:
-    with ctx.db.begin() as conn:
-        with without_nested_loops(conn):
-            assert conn.execute(text("SELECT 1")).scalar() == 1
+    with ctx.db.begin() as conn, without_nested_loops(conn):
+        assert conn.execute(text("SELECT 1")).scalar() == 1
