@@ -1064,7 +1064,8 @@ def _ecny(
     """A few visitors pay their dinner from their own e-CNY wallets (as guests) on the
     last day, one of them gets part of it back, and two diners top up their cash purse
     by e-CNY — all through the sandbox acquirer, whose notices then arrive (and book
-    nothing twice); one more dinner's answer is lost, left pending. Its own random draws, so the rest of the demo stays as it was."""
+    nothing twice); one more dinner's answer is lost, left pending. Its own random
+    draws, so the rest of the demo stays as it was."""
     rng = random.Random(15)
     acquirer = ecny_gateway(sim)
     if not isinstance(acquirer, SandboxEcny):

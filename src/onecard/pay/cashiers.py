@@ -11,17 +11,13 @@ attested that the diner was present (the till's liveness verdict).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import Connection, insert
 
 from onecard.pay.models import PaymentCashier
-from onecard.pay.service import PaymentOutcome
-
-Also = Callable[[Connection, PaymentOutcome], None]
+from onecard.pay.service import AfterRecord, PaymentOutcome
 
 
-def taken_by(person_id: int, *, face_attested: bool = False) -> Also:
+def taken_by(person_id: int, *, face_attested: bool = False) -> AfterRecord:
     def write(conn: Connection, outcome: PaymentOutcome) -> None:
         conn.execute(
             insert(PaymentCashier).values(

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,7 +46,14 @@ from onecard.faces.embedding import check_descriptor, describe
 from onecard.pay.decide import FaceCredential, PaymentRequest, TerminalIdentity
 from onecard.pay.interregion import Diners, diners, fund_map, read_all_terms
 from onecard.pay.pricing import CanteenRules
-from onecard.pay.service import PaymentOutcome, canteen_facts, dumps, pay, replay
+from onecard.pay.service import (
+    AfterRecord,
+    PaymentOutcome,
+    canteen_facts,
+    dumps,
+    pay,
+    replay,
+)
 
 DIGITS_RE = re.compile(r"[0-9]{4}")
 NEED_DIGITS = {
@@ -103,7 +109,7 @@ def face_pay(
     fp: FacePayment,
     *,
     deadline: float | None = None,
-    also: Callable[[Connection, PaymentOutcome], None] | None = None,
+    also: AfterRecord | None = None,
 ) -> PaymentOutcome:
     """``also``: recorded with the decision record, as ``pay.service.pay`` says."""
     if (fp.image is None) == (fp.descriptor is None):

@@ -196,6 +196,10 @@ def credential_of(conn: Connection, credential: str, region_no: str) -> Credenti
 
 
 # --- paying ----------------------------------------------------------------------------
+# What a caller records with a new decision record, in its transaction (``pay``'s ``also``).
+AfterRecord = Callable[[Connection, PaymentOutcome], None]
+
+
 def pay(
     ctx: Context,
     terminal: TerminalIdentity,
@@ -203,7 +207,7 @@ def pay(
     *,
     deadline: float | None = None,
     cred: Credential | None = None,
-    also: Callable[[Connection, PaymentOutcome], None] | None = None,
+    also: AfterRecord | None = None,
 ) -> PaymentOutcome:
     """``deadline`` (``time.monotonic()``): past it the transaction is rolled back, not
     committed. A database that cannot do it now (or that bound) is ``PaymentNotConfirmed``:

@@ -11,8 +11,8 @@ Contract:
 - ``shift_report(ctx, terminal, day)`` — the day's approved payments at the terminal
   counted and summed by meal period (payments by amount or item lines have no period:
   one line "按金额/商品"), by purse and by cashier (``pay.cashiers``), plus what was
-  reversed and refunded. Its totals
-  are sums over the same rows ``day_payments`` lists, computed by the database.
+  reversed and refunded. Its totals are sums over the same rows ``day_payments`` lists,
+  computed by the database.
 Both read through the ``(canteen_id, business_date)`` index of ``payments``.
 - ``till_canteens(ctx, actor)`` — the canteens the actor manages (may run a till for).
 - ``till_terminal(ctx, canteen_id)`` — the terminal the till acts as.

@@ -41,11 +41,11 @@ from onecard.faces.queries import takes_faces
 from onecard.feedback.queries import canteen_averages, recent_comments
 from onecard.org.actors import Actor
 from onecard.pay import ecny
-from onecard.pay.cashiers import Also, taken_by
+from onecard.pay.cashiers import taken_by
 from onecard.pay.decide import TerminalIdentity
 from onecard.pay.face_pay import NEED_DIGITS, FacePayment, face_pay
 from onecard.pay.reversal import reverse, terminal_day
-from onecard.pay.service import PaymentRequest, pay
+from onecard.pay.service import AfterRecord, PaymentRequest, pay
 from onecard.pay.till_queries import (
     ShiftReport,
     day_payments,
@@ -181,7 +181,7 @@ def _charge(
     return {"amount_fen": parse_yuan(amount)}
 
 
-def _cashier(actor: Actor, *, face_attested: bool = False) -> Also | None:
+def _cashier(actor: Actor, *, face_attested: bool = False) -> AfterRecord | None:
     """Who is at the till, kept with the payment (``pay.cashiers``)."""
     if actor.person_id is None:
         return None
